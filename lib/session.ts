@@ -1,0 +1,65 @@
+import { globalId } from './ids';
+import type { RouterError } from './errors';
+
+/** What the core knows about the transport a session arrived on. */
+export interface TransportInfo {
+  /** the gate: wamp, mqtt, stomp, http */
+  gate: string;
+  /** websocket, rawsocket, tcp, ... */
+  type: string;
+  /** remote address, e.g. "127.0.0.1:50312" */
+  peer: string;
+  /** serializer or protocol version, when the gate has one */
+  protocol?: string;
+}
+
+export interface SessionIdentity {
+  authid: string;
+  authrole: string;
+  authmethod: string;
+  authprovider: string;
+  authextra?: Record<string, unknown>;
+}
+
+/**
+ * The gate's side of a session: how the core closes it (kill, slow consumer,
+ * shutdown). Message delivery goes through per-subscription sinks and per-registration
+ * callees, not through here.
+ */
+export interface SessionControl {
+  close(reason: RouterError, message?: string): void;
+}
+
+/** A client session as the core sees it. Protocol details stay in the gate. */
+export class Session {
+  readonly id: number;
+  readonly transport: TransportInfo;
+  readonly identity: SessionIdentity;
+  readonly control: SessionControl;
+  readonly joinedAt = Date.now();
+  /** set by the realm when the session has left; late callbacks check it */
+  closed = false;
+  /** the realm the session belongs to; set on join */
+  realmName = '';
+
+  constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl) {
+    this.id = globalId();
+    this.transport = transport;
+    this.identity = identity;
+    this.control = control;
+  }
+
+  /** the session details of the WAMP session meta API */
+  details(): Record<string, unknown> {
+    return {
+      session: this.id,
+      authid: this.identity.authid,
+      authrole: this.identity.authrole,
+      authmethod: this.identity.authmethod,
+      authprovider: this.identity.authprovider,
+      authextra: this.identity.authextra ?? {},
+      transport: { type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
+      realm: this.realmName,
+    };
+  }
+}
