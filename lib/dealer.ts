@@ -1,0 +1,351 @@
+import { ApplicationError, Errors, RouterError, type CallFailure } from './errors';
+import { IdSequence } from './ids';
+import { Invocation, type CallerSink, type CallOptions } from './invocation';
+import type { Payload } from './payload';
+import {
+  CalleeEntry,
+  INVOKE_POLICIES,
+  Registration,
+  type CancelMode,
+  type Callee,
+  type InvokePolicy,
+} from './registration';
+import type { Session } from './session';
+import { isValidUri, type MatchPolicy } from './topic';
+
+export interface RegisterOptions {
+  match?: MatchPolicy;
+  invoke?: InvokePolicy;
+  /** fox-wamp: at most N invocations in flight for this callee, the rest queued in order */
+  concurrency?: number;
+  /** caller identification forced by the callee */
+  discloseCaller?: boolean;
+}
+
+export interface DealerObserver {
+  onCreate?(session: Session, reg: Registration): void;
+  onRegister?(session: Session, reg: Registration): void;
+  onUnregister?(session: Session, reg: Registration): void;
+  onDelete?(session: Session, reg: Registration): void;
+  onCallDone?(inv: Invocation, outcome: 'result' | 'error' | 'canceled' | 'timeout'): void;
+}
+
+export interface DealerLimits {
+  maxRegistrationsPerSession: number;
+  maxPendingCallsPerSession: number;
+  defaultCallTimeoutMs: number;
+}
+
+/**
+ * RPC for one realm. Owns registrations and in-flight invocations; nobody else touches
+ * them. Invocation routing: exact match first, then the longest matching prefix, then
+ * the most specific wildcard (WAMP advanced: pattern-based registration).
+ */
+export class Dealer {
+  private readonly exact = new Map<string, Registration>();
+  private readonly patterns: Registration[] = [];
+  private readonly byId = new Map<number, Registration>();
+  private readonly bySession = new Map<Session, Set<Registration>>();
+  private readonly pendingByCaller = new Map<Session, Set<Invocation>>();
+  private readonly regIds = new IdSequence();
+  private readonly callIds = new IdSequence();
+  observer: DealerObserver = {};
+
+  constructor(private readonly limits: DealerLimits) {}
+
+  register(session: Session, uri: string, options: RegisterOptions, callee: Callee): Registration {
+    const match = options.match ?? 'exact';
+    if (!validProcedure(uri, match)) throw new RouterError(Errors.invalidUri, `invalid procedure URI: ${uri}`);
+    const invoke = options.invoke ?? 'single';
+    if (!INVOKE_POLICIES.includes(invoke)) {
+      throw new RouterError(Errors.invalidArgument, `unknown invocation policy: ${String(invoke)}`);
+    }
+    const concurrency = options.concurrency ?? Infinity;
+    if (!(concurrency >= 1)) throw new RouterError(Errors.invalidArgument, 'concurrency must be a positive integer');
+    const own = this.bySession.get(session) ?? new Set<Registration>();
+    if (own.size >= this.limits.maxRegistrationsPerSession) {
+      throw new RouterError(Errors.limitExceeded, `at most ${this.limits.maxRegistrationsPerSession} registrations per session`);
+    }
+    let reg = this.find(uri, match);
+    let created = false;
+    if (reg) {
+      if (reg.invoke === 'single' || invoke === 'single') {
+        throw new RouterError(Errors.procedureAlreadyExists, `procedure already registered: ${uri}`);
+      }
+      if (reg.invoke !== invoke) {
+        throw new RouterError(Errors.procedureExistsWithDifferentPolicy, `procedure ${uri} is registered with policy ${reg.invoke}`);
+      }
+      if (reg.entryOf(session)) {
+        throw new RouterError(Errors.procedureAlreadyExists, `this session already registered ${uri}`);
+      }
+    } else {
+      reg = new Registration(this.regIds.take(), uri, match, invoke);
+      if (match === 'exact') this.exact.set(uri, reg);
+      else this.patterns.push(reg);
+      this.byId.set(reg.id, reg);
+      created = true;
+    }
+    reg.callees.push(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true));
+    own.add(reg);
+    this.bySession.set(session, own);
+    if (created) this.observer.onCreate?.(session, reg);
+    this.observer.onRegister?.(session, reg);
+    return reg;
+  }
+
+  unregister(session: Session, registrationId: number): Registration {
+    const reg = this.byId.get(registrationId);
+    const entry = reg?.entryOf(session);
+    if (!reg || !entry) throw new RouterError(Errors.noSuchRegistration, `no registration ${registrationId}`);
+    this.bySession.get(session)?.delete(reg);
+    this.detach(reg, entry);
+    return reg;
+  }
+
+  /**
+   * Starts a call. Results and errors go to `sink`; the returned invocation is the
+   * handle for progressive input and cancelation.
+   */
+  call(caller: Session, procedure: string, payload: Payload, options: CallOptions, sink: CallerSink): Invocation | undefined {
+    const reg = this.route(procedure);
+    if (!reg) {
+      sink.error(new RouterError(Errors.noSuchProcedure, `no callee registered for procedure ${procedure}`));
+      return undefined;
+    }
+    let pending = this.pendingByCaller.get(caller);
+    if (pending && pending.size >= this.limits.maxPendingCallsPerSession) {
+      sink.error(new RouterError(Errors.limitExceeded, `at most ${this.limits.maxPendingCallsPerSession} calls in flight per session`));
+      return undefined;
+    }
+    if (!pending) {
+      pending = new Set();
+      this.pendingByCaller.set(caller, pending);
+    }
+    const timeoutMs = options.timeoutMs || this.limits.defaultCallTimeoutMs;
+    const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, { ...options, timeoutMs }, payload);
+    pending.add(inv);
+    if (timeoutMs > 0) inv.timer = setTimeout(() => this.timeout(inv), timeoutMs);
+    const entry = reg.pick();
+    if (entry) this.start(inv, entry);
+    else reg.waiting.push(inv);
+    return inv;
+  }
+
+  /** Progressive call invocations: a further input chunk from the caller. */
+  progress(inv: Invocation, payload: Payload, final: boolean): void {
+    if (inv.state === 'done' || inv.inputDone) return;
+    if (final) inv.inputDone = true;
+    if (inv.state === 'waiting') {
+      inv.pendingChunks.push({ payload, final });
+      return;
+    }
+    inv.payload = payload;
+    inv.entry?.callee.invokeProgress(inv, final);
+  }
+
+  /** The callee's YIELD. */
+  yield(inv: Invocation, payload: Payload, progress: boolean): void {
+    if (inv.state !== 'invoked') return; // late answer to a canceled or timed-out call
+    if (progress) {
+      if (inv.options.receiveProgress) inv.sink.result(payload, true);
+      return;
+    }
+    this.finish(inv, 'result');
+    inv.sink.result(payload, false);
+  }
+
+  /** The callee's ERROR for an invocation. */
+  fail(inv: Invocation, error: ApplicationError): void {
+    if (inv.state !== 'invoked') return;
+    const outcome = inv.cancelRequested ? 'canceled' : 'error';
+    this.finish(inv, outcome);
+    inv.sink.error(error);
+  }
+
+  /** WAMP advanced: call canceling. */
+  cancel(inv: Invocation, mode: CancelMode = 'killnowait', reason: CallFailure = new RouterError(Errors.canceled, 'call canceled')): void {
+    if (inv.state === 'done') return;
+    if (inv.state === 'waiting') {
+      this.finish(inv, 'canceled');
+      inv.sink.error(reason);
+      return;
+    }
+    const entry = inv.entry;
+    if (mode === 'skip' || !entry?.callee.interrupt) {
+      this.finish(inv, 'canceled');
+      inv.sink.error(reason);
+      return;
+    }
+    const reasonUri = reason instanceof RouterError ? reason.uri : Errors.canceled.wamp;
+    if (mode === 'kill') {
+      // The caller waits for the callee's answer to the INTERRUPT.
+      if (inv.cancelRequested) return;
+      inv.cancelRequested = true;
+      entry.callee.interrupt(inv, 'kill', reasonUri);
+      return;
+    }
+    this.finish(inv, 'canceled');
+    entry.callee.interrupt(inv, 'killnowait', reasonUri);
+    inv.sink.error(reason);
+  }
+
+  /** A session left: its registrations go, its calls are canceled, calls to it fail. */
+  removeSession(session: Session): void {
+    const pending = this.pendingByCaller.get(session);
+    if (pending) {
+      this.pendingByCaller.delete(session);
+      for (const inv of [...pending]) this.cancel(inv, 'killnowait');
+    }
+    const own = this.bySession.get(session);
+    if (!own) return;
+    this.bySession.delete(session);
+    for (const reg of own) {
+      const entry = reg.entryOf(session);
+      if (entry) this.detach(reg, entry);
+    }
+  }
+
+  private detach(reg: Registration, entry: CalleeEntry): void {
+    // Calls in flight on this callee can never be answered now.
+    for (const inv of this.pendingOn(entry)) {
+      this.finish(inv, 'canceled');
+      inv.sink.error(new RouterError(Errors.canceled, 'callee went away'));
+    }
+    reg.removeCallee(entry);
+    this.observer.onUnregister?.(entry.session, reg);
+    if (reg.callees.length === 0) {
+      if (reg.match === 'exact') this.exact.delete(reg.uri);
+      else this.patterns.splice(this.patterns.indexOf(reg), 1);
+      this.byId.delete(reg.id);
+      for (const inv of reg.waiting.splice(0)) {
+        this.finish(inv, 'canceled');
+        inv.sink.error(new RouterError(Errors.noSuchProcedure, `procedure ${inv.procedure} was unregistered`));
+      }
+      this.observer.onDelete?.(entry.session, reg);
+    } else {
+      this.drain(reg);
+    }
+  }
+
+  private *pendingOn(entry: CalleeEntry): Iterable<Invocation> {
+    if (entry.inflight === 0) return;
+    for (const set of this.pendingByCaller.values()) {
+      for (const inv of set) if (inv.entry === entry && inv.state === 'invoked') yield inv;
+    }
+  }
+
+  private start(inv: Invocation, entry: CalleeEntry): void {
+    inv.entry = entry;
+    inv.state = 'invoked';
+    entry.inflight++;
+    entry.callee.invoke(inv);
+    // chunks that arrived while the call waited for a callee
+    for (const chunk of inv.pendingChunks.splice(0)) {
+      if (inv.state !== 'invoked') break;
+      inv.payload = chunk.payload;
+      entry.callee.invokeProgress(inv, chunk.final);
+    }
+  }
+
+  private finish(inv: Invocation, outcome: 'result' | 'error' | 'canceled' | 'timeout'): void {
+    const wasInvoked = inv.state === 'invoked';
+    inv.state = 'done';
+    if (inv.timer) clearTimeout(inv.timer);
+    this.pendingByCaller.get(inv.caller)?.delete(inv);
+    const reg = inv.registration;
+    if (wasInvoked && inv.entry) {
+      inv.entry.inflight--;
+      this.drain(reg);
+    } else {
+      const i = reg.waiting.indexOf(inv);
+      if (i >= 0) reg.waiting.splice(i, 1);
+    }
+    this.observer.onCallDone?.(inv, outcome);
+  }
+
+  /** Hands waiting calls to callees that have capacity again, in arrival order. */
+  private drain(reg: Registration): void {
+    while (reg.waiting.length > 0) {
+      const entry = reg.pick();
+      if (!entry) return;
+      const inv = reg.waiting.shift();
+      if (inv) this.start(inv, entry);
+    }
+  }
+
+  private timeout(inv: Invocation): void {
+    inv.timer = undefined;
+    this.cancel(inv, 'killnowait', new RouterError(Errors.timeout, `call timed out after ${inv.options.timeoutMs} ms`));
+  }
+
+  // ----- lookups -----
+
+  /** The registration a call to `procedure` goes to. */
+  route(procedure: string): Registration | undefined {
+    const exact = this.exact.get(procedure);
+    if (exact) return exact;
+    let best: Registration | undefined;
+    let bestScore = -1;
+    for (const reg of this.patterns) {
+      const score = matchScore(reg, procedure);
+      if (score > bestScore) {
+        best = reg;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private find(uri: string, match: MatchPolicy): Registration | undefined {
+    if (match === 'exact') return this.exact.get(uri);
+    return this.patterns.find((r) => r.uri === uri && r.match === match);
+  }
+
+  get(id: number): Registration | undefined {
+    return this.byId.get(id);
+  }
+
+  lookup(uri: string, match: MatchPolicy = 'exact'): Registration | undefined {
+    return this.find(uri, match);
+  }
+
+  all(): IterableIterator<Registration> {
+    return this.byId.values();
+  }
+
+  registrationsOf(session: Session): ReadonlySet<Registration> {
+    return this.bySession.get(session) ?? new Set();
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}
+
+function validProcedure(uri: string, match: MatchPolicy): boolean {
+  if (match === 'exact') return isValidUri(uri);
+  if (match === 'prefix') return isValidUri(uri, { allowPrefixDot: true });
+  return isValidUri(uri, { allowEmptyComponents: true });
+}
+
+/**
+ * How well a pattern registration matches, -1 for no match. Any prefix beats any
+ * wildcard; a longer prefix beats a shorter one; a wildcard with more fixed components
+ * beats one with fewer.
+ */
+function matchScore(reg: Registration, procedure: string): number {
+  if (reg.match === 'prefix') {
+    return procedure.startsWith(reg.uri) ? 1_000_000 + reg.uri.length : -1;
+  }
+  const want = reg.uri.split('.');
+  const got = procedure.split('.');
+  if (want.length !== got.length) return -1;
+  let fixed = 0;
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    if (w === '') continue;
+    if (w !== got[i]) return -1;
+    fixed++;
+  }
+  return fixed;
+}

@@ -1,0 +1,151 @@
+import { Broker, type BrokerEvent, type EventSink, type PublishOptions, type Subscription } from './broker';
+import { Dealer, type DealerLimits, type RegisterOptions } from './dealer';
+import { Errors, RouterError } from './errors';
+import { EventHistory, type HistoryConfig } from './event-history';
+import type { CallerSink, CallOptions, Invocation } from './invocation';
+import { installMetaApi, type MetaProcedure } from './meta-api';
+import type { Payload } from './payload';
+import type { Callee, Registration } from './registration';
+import type { Session } from './session';
+import { Testaments } from './testaments';
+import type { MatchPolicy } from './topic';
+
+export interface RealmOptions {
+  name: string;
+  eventHistory?: readonly HistoryConfig[];
+  limits: DealerLimits & { maxSubscriptionsPerSession: number };
+}
+
+export interface PublishAck {
+  publicationId: number;
+}
+
+/** Lifecycle hooks the router uses for metrics and logs. */
+export interface RealmObserver {
+  onJoin?(realm: Realm, session: Session): void;
+  onLeave?(realm: Realm, session: Session): void;
+  onPublish?(realm: Realm, event: BrokerEvent, deliveries: number): void;
+  onCallDone?(realm: Realm, outcome: string): void;
+}
+
+/**
+ * A realm ties its parts together: sessions, broker, dealer, meta API, testaments and
+ * event history. It is the core contract every gate calls; the logic lives in the parts.
+ */
+export class Realm {
+  readonly name: string;
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+  readonly sessions = new Map<number, Session>();
+  readonly testaments = new Testaments();
+  readonly history: EventHistory;
+  /** router-implemented procedures (meta API, store access): callable like any other */
+  readonly builtins = new Map<string, MetaProcedure>();
+
+  constructor(
+    options: RealmOptions,
+    private readonly observer: RealmObserver = {},
+  ) {
+    this.name = options.name;
+    this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
+    this.dealer = new Dealer(options.limits);
+    this.history = new EventHistory(options.eventHistory ?? []);
+    this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
+    installMetaApi(this);
+  }
+
+  // ----- sessions -----
+
+  join(session: Session): void {
+    session.realmName = this.name;
+    this.sessions.set(session.id, session);
+    this.observer.onJoin?.(this, session);
+    this.publishMeta('wamp.session.on_join', [session.details()]);
+  }
+
+  /** The session is gone (goodbye, socket lost, killed): clean up and fire testaments. */
+  leave(session: Session): void {
+    if (session.closed || !this.sessions.has(session.id)) return;
+    session.closed = true;
+    this.sessions.delete(session.id);
+    for (const t of this.testaments.take(session)) {
+      this.broker.publish(undefined, t.topic, t.payload, t.options);
+    }
+    this.dealer.removeSession(session);
+    this.broker.removeSession(session);
+    this.observer.onLeave?.(this, session);
+    this.publishMeta('wamp.session.on_leave', [session.id, session.identity.authid, session.identity.authrole]);
+  }
+
+  // ----- pub/sub -----
+
+  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions): PublishAck {
+    const event = this.broker.publish(session, topic, payload, options);
+    this.history.record(event);
+    this.observer.onPublish?.(this, event, event.deliveries);
+    return { publicationId: event.publicationId };
+  }
+
+  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink): Subscription {
+    return this.broker.subscribe(session, uri, match, sink);
+  }
+
+  unsubscribe(session: Session, subscriptionId: number): void {
+    this.broker.unsubscribe(session, subscriptionId);
+  }
+
+  // ----- RPC -----
+
+  register(session: Session, uri: string, options: RegisterOptions, callee: Callee): Registration {
+    if (this.builtins.has(uri)) {
+      throw new RouterError(Errors.procedureAlreadyExists, `${uri} is provided by the router`);
+    }
+    return this.dealer.register(session, uri, options, callee);
+  }
+
+  unregister(session: Session, registrationId: number): void {
+    this.dealer.unregister(session, registrationId);
+  }
+
+  call(session: Session, procedure: string, payload: Payload, options: CallOptions, sink: CallerSink): Invocation | undefined {
+    const builtin = this.builtins.get(procedure);
+    if (builtin) {
+      runBuiltin(builtin, session, payload, sink);
+      return undefined;
+    }
+    return this.dealer.call(session, procedure, payload, options, sink);
+  }
+
+  /** Meta events are published by the router itself (no publisher session). */
+  publishMeta(topic: string, args: unknown[]): void {
+    this.broker.publish(undefined, topic, { args }, {});
+  }
+
+  /** Ends every session (router shutdown). */
+  closeAll(reason: RouterError): void {
+    for (const s of [...this.sessions.values()]) s.control.close(reason);
+  }
+}
+
+function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink): void {
+  let result: Payload | Promise<Payload>;
+  try {
+    result = proc(session, payload.args ?? [], payload.kwargs ?? {});
+  } catch (err) {
+    sink.error(asRouterError(err));
+    return;
+  }
+  if (result instanceof Promise) {
+    result.then(
+      (r) => sink.result(r, false),
+      (err: unknown) => sink.error(asRouterError(err)),
+    );
+  } else {
+    sink.result(result, false);
+  }
+}
+
+function asRouterError(err: unknown): RouterError {
+  if (err instanceof RouterError) return err;
+  return new RouterError(Errors.internal, err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,135 @@
+import { resolveConfig, type Config } from './config';
+import { Errors, RouterError } from './errors';
+import { createLogger, type Logger } from './log';
+import { Metrics } from './metrics';
+import { Realm } from './realm';
+import type { Session } from './session';
+
+/** A listening endpoint a gate opened; the router closes it on shutdown. */
+export interface Listener {
+  readonly port: number;
+  /** stop accepting new connections */
+  close(): Promise<void>;
+}
+
+export interface RouterOptions {
+  /** use this logger instead of creating one from config.log */
+  logger?: Logger;
+}
+
+/**
+ * The router: owns realms, listeners and the lifecycle. Gates reach the core only
+ * through `realm(name)` and the realm's contract.
+ */
+export class RouterCore {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  private readonly realms = new Map<string, Realm>();
+  private readonly listeners = new Set<Listener>();
+  private readonly startedAt = Date.now();
+  private state: 'new' | 'running' | 'draining' | 'closed' = 'new';
+  private sessionCount = 0;
+
+  constructor(config: unknown = {}, options: RouterOptions = {}) {
+    this.config = resolveConfig(config);
+    this.log = options.logger ?? createLogger({ level: this.config.log.level });
+    this.metrics = new Metrics();
+    for (const r of this.config.realms) this.createRealm(r.name);
+  }
+
+  /** Opens what the router needs before accepting sessions (the store, later). */
+  async start(): Promise<void> {
+    if (this.state === 'new') this.state = 'running';
+  }
+
+  /** The realm a session asks for, created on first use when config allows it. */
+  realm(name: string): Realm | undefined {
+    return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
+  }
+
+  realmNames(): string[] {
+    return [...this.realms.keys()];
+  }
+
+  private createRealm(name: string): Realm {
+    const rc = this.config.realms.find((r) => r.name === name);
+    const m = this.metrics;
+    const realm = new Realm(
+      { name, eventHistory: rc?.eventHistory ?? [], limits: {
+        maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
+        maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
+        maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
+        defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
+      } },
+      {
+        onJoin: (r, s) => {
+          this.sessionCount++;
+          m.sessions.labels(s.transport.gate, r.name).inc();
+          m.sessionsTotal.labels(s.transport.gate).inc();
+          this.log.debug({ realm: r.name, session: s.id, authid: s.identity.authid, peer: s.transport.peer, gate: s.transport.gate }, 'session joined');
+        },
+        onLeave: (r, s) => {
+          this.sessionCount--;
+          m.sessions.labels(s.transport.gate, r.name).dec();
+          this.log.debug({ realm: r.name, session: s.id }, 'session left');
+        },
+        onPublish: (r, _e, n) => {
+          m.publications.labels(r.name).inc();
+          if (n > 0) m.deliveries.labels(r.name).inc(n);
+        },
+        onCallDone: (r, outcome) => m.calls.labels(r.name, outcome).inc(),
+      },
+    );
+    this.realms.set(name, realm);
+    return realm;
+  }
+
+  /** May one more session join? (config.limits.maxSessions, and not while draining) */
+  admit(): RouterError | undefined {
+    if (this.state !== 'running' && this.state !== 'new') return new RouterError(Errors.systemShutdown, 'router is shutting down');
+    if (this.sessionCount >= this.config.limits.maxSessions) {
+      return new RouterError(Errors.limitExceeded, `at most ${this.config.limits.maxSessions} sessions`);
+    }
+    return undefined;
+  }
+
+  /** Sessions ever joined and still live, across realms. */
+  get sessions(): number {
+    return this.sessionCount;
+  }
+
+  findSession(id: number): Session | undefined {
+    for (const r of this.realms.values()) {
+      const s = r.sessions.get(id);
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  protected addListener(l: Listener): Listener {
+    this.listeners.add(l);
+    return l;
+  }
+
+  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[] } {
+    return {
+      status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      sessions: this.sessionCount,
+      realms: this.realmNames(),
+    };
+  }
+
+  /** Stops accepting, says goodbye to every session, and releases resources. */
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'draining') return;
+    this.state = 'draining';
+    await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
+    this.listeners.clear();
+    const bye = new RouterError(Errors.systemShutdown, 'router is shutting down');
+    for (const r of this.realms.values()) r.closeAll(bye);
+    this.state = 'closed';
+    this.log.info('router closed');
+  }
+}
