@@ -8,7 +8,7 @@ import type { Session } from './session';
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
   readonly port: number;
-  /** stop accepting new connections */
+  /** stop accepting, give connections a moment to close cleanly, then cut off the rest */
   close(): Promise<void>;
 }
 
@@ -125,10 +125,12 @@ export class RouterCore {
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'draining') return;
     this.state = 'draining';
-    await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
-    this.listeners.clear();
+    // GOODBYE first (admit() refuses newcomers while draining), then the listeners
+    // wait for those sessions to close before they cut off what is left.
     const bye = new RouterError(Errors.systemShutdown, 'router is shutting down');
     for (const r of this.realms.values()) r.closeAll(bye);
+    await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
+    this.listeners.clear();
     this.state = 'closed';
     this.log.info('router closed');
   }

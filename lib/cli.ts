@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/**
+ * The `gatehouse` daemon.
+ *
+ *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
+ *             [--store path] [--rawsocket-port n]
+ *   gatehouse check-config <file> [--print]
+ *
+ * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
+ * configuration or command line.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Command, CommanderError } from 'commander';
+import express from 'express';
+import { Router } from '../index';
+import { adminRouter } from './admin-routes';
+import { ConfigError, loadConfig, parseScalar, type Config } from './config';
+import type { Logger } from './log';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+/** After router.close(), how long open connections get to finish before we exit anyway. */
+const CONNECTION_GRACE_MS = 2_000;
+/** A shutdown that takes longer than this is forced (exit 1). */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+interface StartFlags {
+  config?: string;
+  host?: string;
+  port?: string;
+  realm?: string;
+  logLevel?: string;
+  store?: string;
+  rawsocketPort?: string;
+}
+
+/** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
+function overridesFrom(flags: StartFlags): Record<string, unknown> {
+  const httpOpts: Record<string, unknown> = {};
+  const o: Record<string, unknown> = {};
+  if (flags.host !== undefined) httpOpts.host = flags.host;
+  if (flags.port !== undefined) httpOpts.port = parseScalar(flags.port);
+  if (Object.keys(httpOpts).length > 0) o.http = httpOpts;
+  if (flags.realm !== undefined) o.defaultRealm = flags.realm;
+  if (flags.logLevel !== undefined) o.log = { level: flags.logLevel };
+  if (flags.store !== undefined) o.store = { path: flags.store };
+  if (flags.rawsocketPort !== undefined) {
+    o.wamp = { rawsocket: { enabled: true, port: parseScalar(flags.rawsocketPort) } };
+  }
+  return o;
+}
+
+function fail(message: string, code: number): void {
+  process.stderr.write(`${message}\n`);
+  process.exitCode = code;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function start(flags: StartFlags): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+
+  const router = new Router(config);
+  const log: Logger = router.log;
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(EXIT_FAILURE);
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    adminRouter({
+      metrics: router.metrics,
+      health: () => router.health(),
+      metricsPath: config.metrics.enabled ? config.metrics.path : false,
+    }),
+  );
+  const server = http.createServer(app);
+
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
+    await router.close(); // GOODBYE wamp.close.system_shutdown to every session, close listeners
+    server.closeIdleConnections();
+    const drained = await Promise.race([closed.then(() => true), delay(CONNECTION_GRACE_MS).then(() => false)]);
+    if (!drained) {
+      log.warn('connections still open after shutdown grace period; closing them');
+      server.closeAllConnections();
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: forcing exit');
+      process.exit(EXIT_FAILURE);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out: forcing exit');
+      process.exit(EXIT_FAILURE);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    shutdown().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(EXIT_FAILURE);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await router.start(); // opens the store etc.
+    await router.listenWAMP({ server, path: config.wamp.path });
+    const raw = config.wamp.rawsocket;
+    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port }) : undefined;
+    const addr = await listen(server, config.http.port, config.http.host);
+    if (stopping) return;
+    const base = `${urlHost(addr.address)}:${addr.port}`;
+    log.info(
+      {
+        http: { host: addr.address, port: addr.port },
+        wamp: { url: `ws://${base}${config.wamp.path}` },
+        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port } }),
+        health: `http://${base}/health`,
+        ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
+        realms: router.health().realms,
+      },
+      'listening',
+    );
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await router.close().catch(() => undefined);
+    server.close();
+    process.exit(EXIT_FAILURE);
+  }
+}
+
+function checkConfig(file: string, flags: { print?: boolean }): void {
+  try {
+    // The file as written: environment and flags are not applied.
+    const config = loadConfig({ file, env: {} });
+    process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+function program(): Command {
+  const cmd = new Command('gatehouse')
+    .description('Multi-protocol message router: WAMP, MQTT, STOMP and HTTP in one routing core')
+    .exitOverride();
+
+  cmd
+    .command('start', { isDefault: true })
+    .description('run the router (the default command)')
+    .option('-c, --config <file>', 'JSON config file (see schemas/config.schema.json)')
+    .option('--host <host>', 'HTTP/WebSocket listen address (http.host)')
+    .option('--port <n>', 'HTTP/WebSocket port; 0 picks a free one (http.port)')
+    .option('--realm <name>', 'default realm, created at start-up (defaultRealm)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (log.level)')
+    .option('--store <path>', 'SQLite database file (store.path)')
+    .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
+    .action((flags: StartFlags) => start(flags));
+
+  cmd
+    .command('check-config <file>')
+    .description('validate a config file; prints OK or the problems (exit 2)')
+    .option('--print', 'print the resolved config, defaults included')
+    .action((file: string, flags: { print?: boolean }) => checkConfig(file, flags));
+
+  return cmd;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not failures; any other usage error is.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    process.stderr.write(`gatehouse: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
+void main(process.argv);

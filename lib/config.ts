@@ -1,0 +1,327 @@
+/**
+ * Router configuration: one JSON Schema (schemas/config.schema.json) holds every
+ * option and its default; this module applies the defaults with ajv, validates,
+ * checks the few rules that span fields, and freezes the result. An invalid option
+ * fails start-up with a message naming its JSON path.
+ *
+ * Precedence, lowest first: schema defaults < config file < environment < overrides
+ * (the command line). Environment variables read by loadConfig:
+ *
+ *   GATEHOUSE_HTTP_HOST   -> /http/host
+ *   GATEHOUSE_HTTP_PORT   -> /http/port
+ *   GATEHOUSE_LOG_LEVEL   -> /log/level
+ *   GATEHOUSE_STORE_PATH  -> /store/path
+ *   GATEHOUSE_REALM       -> /defaultRealm (and the realm is added to /realms)
+ *
+ * An empty variable counts as unset.
+ */
+import { readFileSync } from 'node:fs';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import schema from '../schemas/config.schema.json';
+
+// Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
+// every schema property appears in the resolved defaults.
+
+export type Serializer = 'json' | 'msgpack' | 'cbor';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type MatchPolicy = 'exact' | 'prefix' | 'wildcard';
+
+export interface EventHistoryConfig {
+  uri: string;
+  /** absent means exact */
+  match?: MatchPolicy;
+  /** events kept per topic */
+  limit: number;
+}
+
+export interface RealmConfig {
+  name: string;
+  eventHistory?: EventHistoryConfig[];
+}
+
+/** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
+export interface Config {
+  /** only so a config file may point editors at the schema; ignored */
+  $schema?: string;
+  http: { host: string; port: number };
+  wamp: {
+    path: string;
+    rawsocket: { enabled: boolean; host: string; port: number };
+    serializers: Serializer[];
+    /** 0 disables pings */
+    pingIntervalMs: number;
+    helloTimeoutMs: number;
+  };
+  realms: RealmConfig[];
+  autoCreateRealms: boolean;
+  defaultRealm: string;
+  auth: { anonymous: 'loopback' | 'always' | 'never'; anonymousRole: string };
+  limits: {
+    /** bytes */
+    maxMessageSize: number;
+    /** queued outbound bytes above which a session is disconnected as a slow consumer */
+    outboundQueueBytes: number;
+    /** queued outbound bytes above which reading from that session pauses */
+    outboundHighWaterBytes: number;
+    /** a peer above the high water mark this long is disconnected */
+    slowConsumerTimeoutMs: number;
+    maxSessions: number;
+    maxSubscriptionsPerSession: number;
+    maxRegistrationsPerSession: number;
+    maxPendingCallsPerSession: number;
+    /** default timeout for calls that give none; 0 = none */
+    callTimeoutMs: number;
+  };
+  store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  log: { level: LogLevel };
+  metrics: { enabled: boolean; path: string };
+}
+
+type DeepPartial<T> = T extends (infer U)[]
+  ? DeepPartial<U>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** What callers may pass before defaults are applied (e.g. `new Router({ http: { port: 0 } })`). */
+export type ConfigInput = DeepPartial<Config>;
+
+/** Invalid configuration. `problems` holds one line per bad field, each starting with its JSON path. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: string[], source?: string) {
+    const head = source === undefined ? 'invalid configuration' : `invalid configuration (${source})`;
+    super(`${head}:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** The JSON Schema the config is validated against. */
+export const configSchema: Readonly<Record<string, unknown>> = schema;
+
+let validator: ValidateFunction | undefined;
+
+function validate(data: unknown): ErrorObject[] {
+  if (validator === undefined) {
+    // allErrors: report every bad field at once, not just the first.
+    const ajv = new Ajv({ useDefaults: true, allErrors: true });
+    validator = ajv.compile(schema);
+  }
+  return validator(data) ? [] : (validator.errors ?? []);
+}
+
+/** JSON-pointer escaping for a property name appended to a path (RFC 6901). */
+function pointer(base: string, key: unknown): string {
+  return `${base}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+}
+
+function describe(error: ErrorObject): { path: string; text: string } {
+  const at = error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { path: pointer(at, params.missingProperty), text: 'is required' };
+    case 'additionalProperties':
+      return { path: pointer(at, params.additionalProperty), text: 'is not a known option' };
+    case 'enum': {
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+      return { path: at, text: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
+    }
+    default:
+      return { path: at, text: error.message ?? `fails ${error.keyword}` };
+  }
+}
+
+/** Rules the schema cannot say: they relate two fields. */
+function crossFieldProblems(c: Config): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  c.realms.forEach((realm, i) => {
+    if (seen.has(realm.name)) problems.push(`/realms/${i}/name duplicates realm "${realm.name}"`);
+    seen.add(realm.name);
+  });
+  if (!c.autoCreateRealms && !seen.has(c.defaultRealm)) {
+    problems.push('/defaultRealm must name a realm in /realms when /autoCreateRealms is false');
+  }
+  if (c.limits.outboundHighWaterBytes > c.limits.outboundQueueBytes) {
+    problems.push('/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes');
+  }
+  const raw = c.wamp.rawsocket;
+  if (raw.enabled && raw.port !== 0 && raw.port === c.http.port && raw.host === c.http.host) {
+    problems.push('/wamp/rawsocket/port must differ from /http/port on the same host');
+  }
+  if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
+    problems.push('/metrics/path must differ from /wamp/path');
+  }
+  if (c.metrics.enabled && c.metrics.path === '/health') {
+    problems.push('/metrics/path must not be /health (served by the admin routes)');
+  }
+  return problems;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Where a value came from, keyed by JSON path, so a problem can name its source. */
+type Origins = Map<string, string>;
+
+function annotate(path: string, text: string, origins: Origins | undefined): string {
+  let line = `${path === '' ? '/' : path} ${text}`;
+  if (origins !== undefined) {
+    for (const [origin, label] of origins) {
+      if (path === origin || path.startsWith(`${origin}/`)) {
+        line += ` (from ${label})`;
+        break;
+      }
+    }
+  }
+  return line;
+}
+
+function resolve(input: unknown, origins?: Origins, source?: string): Config {
+  let data: unknown;
+  try {
+    // Deep clone: defaults are written into the data, never into the caller's object.
+    data = input === undefined ? {} : structuredClone(input);
+  } catch {
+    throw new ConfigError(['/ must be plain JSON data'], source);
+  }
+  const errors = validate(data);
+  if (errors.length > 0) {
+    const problems = errors.map((e) => {
+      const { path, text } = describe(e);
+      return annotate(path, text, origins);
+    });
+    throw new ConfigError([...new Set(problems)], source);
+  }
+  const config = data as Config;
+  const problems = crossFieldProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems, source);
+  return deepFreeze(config);
+}
+
+/**
+ * Apply schema defaults to `input`, validate it and return a deep-frozen Config.
+ * `input` is not modified. Throws ConfigError naming each bad field by JSON path.
+ */
+export function resolveConfig(input: unknown): Config {
+  return resolve(input);
+}
+
+export interface LoadConfigOptions {
+  /** JSON config file */
+  file?: string;
+  /** usually process.env; see the list at the top of this file */
+  env: Readonly<Record<string, string | undefined>>;
+  /** a partial config tree (from the command line) applied last; arrays replace */
+  overrides?: Readonly<Record<string, unknown>>;
+}
+
+const ENV_VARS: readonly { name: string; path: readonly string[] }[] = [
+  { name: 'GATEHOUSE_HTTP_HOST', path: ['http', 'host'] },
+  { name: 'GATEHOUSE_HTTP_PORT', path: ['http', 'port'] },
+  { name: 'GATEHOUSE_LOG_LEVEL', path: ['log', 'level'] },
+  { name: 'GATEHOUSE_STORE_PATH', path: ['store', 'path'] },
+  { name: 'GATEHOUSE_REALM', path: ['defaultRealm'] },
+];
+
+/**
+ * Integers arrive as text from the environment and the command line. Anything that is
+ * not plainly an integer stays a string, so validation names the field.
+ */
+export function parseScalar(text: string): string | number {
+  return /^-?\d+$/.test(text.trim()) ? Number(text) : text;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (isPlainObject(next)) {
+      node = next;
+    } else {
+      const created: Record<string, unknown> = {};
+      node[key] = created;
+      node = created;
+    }
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}
+
+/** Merge `overlay` into `base` in place: objects merge, everything else replaces. */
+function merge(base: Record<string, unknown>, overlay: Readonly<Record<string, unknown>>, at: string, origins: Origins, label: string): void {
+  for (const [key, value] of Object.entries(overlay)) {
+    if (value === undefined) continue;
+    const path = pointer(at, key);
+    const current = base[key];
+    if (isPlainObject(value) && isPlainObject(current)) {
+      merge(current, value, path, origins, label);
+    } else {
+      base[key] = isPlainObject(value) || Array.isArray(value) ? structuredClone(value) : value;
+      origins.set(path, label);
+    }
+  }
+}
+
+/**
+ * The named realm becomes the default realm and is created at start-up (added to
+ * /realms when absent), so it works with autoCreateRealms false too.
+ */
+function ensureRealm(raw: Record<string, unknown>): void {
+  const name = raw.defaultRealm;
+  if (typeof name !== 'string') return;
+  const realms: unknown[] = Array.isArray(raw.realms) ? raw.realms : [];
+  const present = realms.some((r) => isPlainObject(r) && r.name === name);
+  if (!present) raw.realms = [...realms, { name }];
+}
+
+function readFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read config file: ${(err as Error).message}`], file);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`config file is not valid JSON: ${(err as Error).message}`], file);
+  }
+  if (!isPlainObject(parsed)) throw new ConfigError(['/ must be object'], file);
+  return parsed;
+}
+
+/** Read the config file (if any), apply environment variables, then overrides; resolve. */
+export function loadConfig(opts: LoadConfigOptions): Config {
+  const raw: Record<string, unknown> = opts.file === undefined ? {} : readFile(opts.file);
+  const origins: Origins = new Map();
+  let realmNamed = false;
+
+  for (const { name, path } of ENV_VARS) {
+    const value = opts.env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, path, path[0] === 'http' && path[1] === 'port' ? parseScalar(value) : value);
+    origins.set(`/${path.join('/')}`, name);
+    if (path[0] === 'defaultRealm') realmNamed = true;
+  }
+  if (opts.overrides !== undefined) {
+    merge(raw, opts.overrides, '', origins, 'command line');
+    if (opts.overrides.defaultRealm !== undefined && opts.overrides.realms === undefined) realmNamed = true;
+  }
+  if (realmNamed) ensureRealm(raw);
+
+  return resolve(raw, origins, opts.file);
+}

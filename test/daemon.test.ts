@@ -1,0 +1,244 @@
+/**
+ * The `gatehouse` daemon as a user runs it: a child process with a config file,
+ * observed through its log lines, its HTTP endpoints, a real WAMP client and its exit
+ * code.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+const CLI = join('lib', 'cli.ts');
+const START_TIMEOUT_MS = 20_000;
+
+// autobahn ships no types; this is the part the test uses.
+interface AutobahnSession {
+  readonly id: number;
+}
+interface AutobahnConnection {
+  onopen: ((session: AutobahnSession) => void) | null;
+  onclose: ((reason: string, details: { reason?: string | null }) => boolean | void) | null;
+  open(): void;
+  close(reason?: string): void;
+}
+interface AutobahnModule {
+  Connection: new (opts: { url: string; realm: string; max_retries?: number; retry_if_unreachable?: boolean }) => AutobahnConnection;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autobahn = require('autobahn') as AutobahnModule;
+
+interface Daemon {
+  child: ChildProcess;
+  /** complete stdout lines so far; `lines` emits 'line' as they arrive */
+  stdout: string[];
+  lines: EventEmitter;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-daemon-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function writeConfig(dir: string, config: unknown): string {
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+/** The environment without GATEHOUSE_* variables, so the host's settings do not leak in. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_')));
+}
+
+function spawnCli(t: TestContext, args: string[]): Daemon {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: ROOT,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const lines = new EventEmitter();
+  let err = '';
+  let partial = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    stdout.push(...parts);
+    lines.emit('line');
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  return { child, stdout, lines, stderr: () => err, exited };
+}
+
+/** The first JSON log line with this msg; rejects if the daemon exits or is too slow. */
+function waitForLog(d: Daemon, msg: string, timeoutMs = START_TIMEOUT_MS): Promise<Record<string, unknown>> {
+  return new Promise((resolvePromise, reject) => {
+    const check = (): boolean => {
+      for (const line of d.stdout) {
+        if (!line.startsWith('{')) continue;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === msg) {
+          finish();
+          resolvePromise(entry);
+          return true;
+        }
+      }
+      return false;
+    };
+    const onExit = (code: number | null): void => {
+      finish();
+      reject(new Error(`daemon exited (${String(code)}) before "${msg}"\nstdout:\n${d.stdout.join('\n')}\nstderr:\n${d.stderr()}`));
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`no "${msg}" log line within ${timeoutMs} ms\nstdout:\n${d.stdout.join('\n')}\nstderr:\n${d.stderr()}`));
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      d.lines.off('line', onLine);
+      d.child.off('exit', onExit);
+    };
+    const onLine = (): void => void check();
+    d.lines.on('line', onLine);
+    d.child.on('exit', onExit);
+    check();
+  });
+}
+
+function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    // agent: false - no keep-alive socket survives the test.
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly on SIGTERM', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = writeConfig(dir, {
+    $schema: '../schemas/config.schema.json',
+    http: { host: '127.0.0.1', port: 0 },
+    store: { path: join(dir, 'gatehouse.db') },
+    log: { level: 'info' },
+  });
+  const d = spawnCli(t, ['-c', file]);
+
+  const listening = await waitForLog(d, 'listening');
+  const port = (listening.http as { port?: unknown } | undefined)?.port;
+  assert.equal(typeof port, 'number');
+  assert.notEqual(port, 0, 'the log gives the actual port, not the configured 0');
+  const httpPort = port as number;
+  assert.equal((listening.wamp as { url?: unknown }).url, `ws://127.0.0.1:${httpPort}/ws`);
+
+  const health = await get(httpPort, '/health');
+  assert.equal(health.status, 200);
+  const report = JSON.parse(health.body) as { status: string; realms: string[] };
+  assert.equal(report.status, 'ok');
+  assert.ok(report.realms.includes('realm1'));
+
+  const metrics = await get(httpPort, '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.type, /^text\/plain/);
+  assert.match(metrics.body, /gatehouse_sessions/);
+  assert.match(metrics.body, /gatehouse_process_cpu/);
+
+  // A WAMP client joins, then stays while the daemon is told to stop.
+  const connection = new autobahn.Connection({
+    url: `ws://127.0.0.1:${httpPort}/ws`,
+    realm: 'realm1',
+    max_retries: 0,
+    retry_if_unreachable: false,
+  });
+  let closed!: (v: { reason: string; detail: string | null | undefined }) => void;
+  const closedP = new Promise<{ reason: string; detail: string | null | undefined }>((r) => (closed = r));
+  const opened = new Promise<AutobahnSession>((resolveOpen, rejectOpen) => {
+    connection.onopen = resolveOpen;
+    connection.onclose = (reason, details) => {
+      rejectOpen(new Error(`WAMP connection closed before open: ${reason}`));
+      closed({ reason, detail: details.reason });
+      return true; // no reconnect
+    };
+  });
+  connection.open();
+  t.after(() => {
+    try {
+      connection.close();
+    } catch {
+      // already closed
+    }
+  });
+  const session = await withTimeout(opened, 10_000, 'WAMP open');
+  assert.ok(session.id > 0);
+
+  const during = JSON.parse((await get(httpPort, '/health')).body) as { sessions: number };
+  assert.equal(during.sessions, 1);
+
+  d.child.kill('SIGTERM');
+  const code = await withTimeout(d.exited, 10_000, 'exit after SIGTERM');
+  assert.equal(code, 0, `exit code\nstderr:\n${d.stderr()}`);
+  const bye = await withTimeout(closedP, 5_000, 'WAMP close after shutdown');
+  assert.equal(bye.detail, 'wamp.close.system_shutdown');
+  assert.ok(d.stdout.some((l) => l.includes('"msg":"shutting down"')));
+});
+
+test('daemon - a bad config file exits with code 2 and names the field', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = writeConfig(dir, { http: { port: 0 }, wamp: { pingIntervalMs: 'soon' } });
+  const d = spawnCli(t, ['--config', file]);
+  const code = await withTimeout(d.exited, START_TIMEOUT_MS, 'exit on bad config');
+  assert.equal(code, 2);
+  assert.match(d.stderr(), /\/wamp\/pingIntervalMs must be integer/);
+  assert.equal(d.stdout.filter((l) => l.includes('"msg":"listening"')).length, 0);
+});
+
+test('daemon - a bad command-line value exits with code 2 and names the field', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = writeConfig(dir, { store: { path: join(dir, 'gatehouse.db') } });
+  const d = spawnCli(t, ['-c', file, '--port', 'eighty']);
+  assert.equal(await withTimeout(d.exited, START_TIMEOUT_MS, 'exit on bad flag'), 2);
+  assert.match(d.stderr(), /\/http\/port must be integer \(from command line\)/);
+});
+
+test('daemon - check-config prints OK for a good file and the problems for a bad one', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const good = spawnCli(t, ['check-config', writeConfig(dir, { http: { port: 0 } })]);
+  assert.equal(await withTimeout(good.exited, START_TIMEOUT_MS, 'check-config good'), 0);
+  assert.deepEqual(good.stdout.filter((l) => l !== ''), ['OK']);
+
+  const badFile = join(dir, 'bad.json');
+  writeFileSync(badFile, JSON.stringify({ limits: { maxSessions: 0 }, bogus: true }));
+  const bad = spawnCli(t, ['check-config', badFile]);
+  assert.equal(await withTimeout(bad.exited, START_TIMEOUT_MS, 'check-config bad'), 2);
+  assert.match(bad.stderr(), /\/limits\/maxSessions must be >= 1/);
+  assert.match(bad.stderr(), /\/bogus is not a known option/);
+});
