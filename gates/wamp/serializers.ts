@@ -1,0 +1,431 @@
+// WAMP serializers: JSON, MessagePack and CBOR (WAMP basic profile "Serializations";
+// WAMP advanced profile "Binary support in JSON").
+//
+// All three map onto one data model: null, boolean, number, bigint, string, Buffer
+// (binary), array and plain object. What comes off the wire is decoded into that model
+// and nothing else — a Date, Set, Tag or extension object from a crafted msgpack/CBOR
+// payload is a SerializerError, not something the router later trips over. Checking
+// that the top level is a WAMP message (array, known type code, ...) is the caller's job.
+//
+// Integers: WAMP IDs go up to 2^53, so every serializer must carry them as integers.
+// msgpackr and cbor-x write any integer past 32 bits as a float64, which Python and Go
+// peers then reject ("invalid type float for ID"), so integers beyond the 32-bit range
+// are handed to the encoders as BigInt, which they write as 64-bit integers. On decode,
+// 64-bit integers within ±2^53 come back as numbers; beyond that they stay BigInt
+// (exact). JSON cannot do better than JSON.parse: integers past 2^53 lose precision.
+//
+// Encoding is once per serializer per message (STYLE: hot path), so each encoder does
+// a single cheap walk and copies nothing unless it has to.
+
+import { isUtf8 } from 'node:buffer';
+import { Packr } from 'msgpackr';
+// cbor-x ships ESM typings only, and its package "exports" lead TypeScript's Node16
+// resolution to them even though Node's require() loads its CommonJS build. So: take
+// the types with an explicit resolution mode and load the CJS build at runtime.
+import type { Encoder as CborEncoderClass } from 'cbor-x' with { 'resolution-mode': 'import' };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Encoder: CborEncoder } = require('cbor-x') as { Encoder: typeof CborEncoderClass };
+
+export type SerializerName = 'json' | 'msgpack' | 'cbor';
+
+export interface Serializer {
+  readonly name: SerializerName;
+  /** WebSocket subprotocol, e.g. 'wamp.2.json'. */
+  readonly wsProtocol: string;
+  /** RawSocket handshake serializer id (WAMP advanced: RawSocket Transport). */
+  readonly rawSocketId: number;
+  /** true: send as WebSocket binary frames; false (json): text frames. */
+  readonly binary: boolean;
+  /** Throws SerializerError on input outside the data model. */
+  encode(msg: readonly unknown[]): Buffer;
+  /** Throws SerializerError on malformed input; the top level is not checked. */
+  decode(data: Buffer): unknown;
+}
+
+export class SerializerError extends Error {
+  override readonly name = 'SerializerError';
+}
+
+// Deeper than this is a cycle (CBOR shared references can build one) or an attack;
+// the guard turns it into a SerializerError instead of a stack overflow.
+const MAX_DEPTH = 1000;
+const MAX_EXACT = 2 ** 53;
+const MAX_EXACT_BIG = BigInt(MAX_EXACT);
+
+function describe(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return typeof v;
+  const ctor: unknown = (v as { constructor?: unknown }).constructor;
+  return typeof ctor === 'function' && ctor.name !== '' ? ctor.name : 'object';
+}
+
+function isPlainObject(v: object): v is Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function asBuffer(u8: Uint8Array): Buffer {
+  return Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+// Assignment to "__proto__" would run Object.prototype's setter and swap the object's
+// prototype; a peer may legally send that key (JSON.parse keeps it as own data).
+function setProp(o: Record<string, unknown>, k: string, val: unknown): void {
+  if (k === '__proto__') {
+    Object.defineProperty(o, k, { value: val, writable: true, enumerable: true, configurable: true });
+  } else {
+    o[k] = val;
+  }
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function tooDeep(): SerializerError {
+  return new SerializerError(`nesting deeper than ${MAX_DEPTH} (or a cycle)`);
+}
+
+// ---------------------------------------------------------------------------------
+// JSON, with WAMP's binary convention: a byte array travels as the string
+// "\0" + base64 (WAMP advanced: Binary support in JSON, base64 per RFC 4648 §4).
+
+// Canonical base64, padded or not; anything else after "\0" is malformed, not a string.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+// JSON text can only carry U+0000 as this escape (raw control characters are illegal
+// in JSON strings), so input without it cannot contain binary and needs no walk.
+const NUL_ESCAPE = Buffer.from('\\u0000');
+
+function binaryToJsonString(u8: Uint8Array): string {
+  return '\0' + asBuffer(u8).toString('base64');
+}
+
+/** True as soon as `v` is found to hold binary or bigint, which JSON.stringify cannot
+ *  write. Throws on values outside the data model it passes on the way (the slow
+ *  path checks the rest). Costs ~20% of a JSON.stringify; a replacer costs 150%. */
+function jsonNeedsSlowPath(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'object':
+      break;
+    case 'bigint':
+      return true;
+    case 'string':
+      // A text string starting with U+0000 would read back as binary: the convention
+      // leaves it no JSON form, and sending it anyway would garble it at the peer.
+      if (v.charCodeAt(0) === 0) throw new SerializerError('string starting with U+0000 has no WAMP JSON form');
+      return false;
+    case 'symbol':
+    case 'function':
+      throw new SerializerError(`cannot encode ${typeof v}`);
+    default: // number, boolean; undefined follows JSON.stringify's own rule
+      return false;
+  }
+  if (v === null) return false;
+  if (depth > MAX_DEPTH) throw tooDeep();
+  if (Array.isArray(v)) {
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) if (jsonNeedsSlowPath(a[i], depth + 1)) return true;
+    return false;
+  }
+  if (v instanceof Uint8Array) return true;
+  if (!isPlainObject(v)) throw new SerializerError(`cannot encode ${describe(v)}`);
+  for (const k in v) if (jsonNeedsSlowPath(v[k], depth + 1)) return true;
+  return false;
+}
+
+/** JSON.stringify's output, plus binary as "\0"+base64 and bigint as exact digits.
+ *  Only runs for messages holding either, so it need not be fast. */
+function stringifySlow(v: unknown, depth: number): string | undefined {
+  switch (typeof v) {
+    case 'object':
+      break;
+    case 'bigint':
+      return v.toString();
+    case 'string':
+      if (v.charCodeAt(0) === 0) throw new SerializerError('string starting with U+0000 has no WAMP JSON form');
+      return JSON.stringify(v);
+    case 'symbol':
+    case 'function':
+      throw new SerializerError(`cannot encode ${typeof v}`);
+    default:
+      // numbers (non-finite -> null), booleans, undefined: as JSON.stringify
+      return JSON.stringify(v);
+  }
+  if (v === null) return 'null';
+  if (depth > MAX_DEPTH) throw tooDeep();
+  if (Array.isArray(v)) {
+    return '[' + (v as unknown[]).map((x) => stringifySlow(x, depth + 1) ?? 'null').join(',') + ']';
+  }
+  if (v instanceof Uint8Array) return JSON.stringify(binaryToJsonString(v));
+  if (!isPlainObject(v)) throw new SerializerError(`cannot encode ${describe(v)}`);
+  const parts: string[] = [];
+  for (const k in v) {
+    const s = stringifySlow(v[k], depth + 1);
+    if (s !== undefined) parts.push(JSON.stringify(k) + ':' + s);
+  }
+  return '{' + parts.join(',') + '}';
+}
+
+/** Turns "\0"+base64 strings back into Buffers, in place (we own the parsed tree). */
+function reviveBinary(v: unknown, depth: number): unknown {
+  if (typeof v === 'string') {
+    if (v.charCodeAt(0) !== 0) return v;
+    const b64 = v.slice(1);
+    if (!BASE64.test(b64)) throw new SerializerError('json decode: malformed base64 in binary string');
+    return Buffer.from(b64, 'base64');
+  }
+  if (typeof v !== 'object' || v === null) return v;
+  if (depth > MAX_DEPTH) throw tooDeep();
+  if (Array.isArray(v)) {
+    const a = v as unknown[];
+    for (let i = 0; i < a.length; i++) a[i] = reviveBinary(a[i], depth + 1);
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      const y = reviveBinary(x, depth + 1);
+      if (y !== x) setProp(o, k, y);
+    }
+  }
+  return v;
+}
+
+const json: Serializer = {
+  name: 'json',
+  wsProtocol: 'wamp.2.json',
+  rawSocketId: 1,
+  binary: false,
+  encode(msg) {
+    let text: string | undefined;
+    try {
+      text = jsonNeedsSlowPath(msg, 0) ? stringifySlow(msg, 0) : JSON.stringify(msg);
+    } catch (err) {
+      throw err instanceof SerializerError ? err : new SerializerError(`json encode: ${errMessage(err)}`);
+    }
+    if (text === undefined) throw new SerializerError('json encode: nothing to encode');
+    return Buffer.from(text, 'utf8');
+  },
+  decode(data) {
+    // ws validates text frames already; RawSocket payloads arrive unchecked.
+    if (!isUtf8(data)) throw new SerializerError('json decode: invalid UTF-8');
+    let v: unknown;
+    try {
+      v = JSON.parse(data.toString('utf8'));
+    } catch (err) {
+      throw new SerializerError(`json decode: ${errMessage(err)}`);
+    }
+    return data.includes(NUL_ESCAPE) ? reviveBinary(v, 0) : v;
+  },
+};
+
+// ---------------------------------------------------------------------------------
+// MessagePack and CBOR.
+
+/**
+ * Prepares a value for msgpackr/cbor-x: integers outside [minInt, maxInt] become
+ * BigInt (so they are written as 64-bit integers, not float64), undefined is dropped
+ * from objects and becomes null in arrays (as in JSON), anything outside the data
+ * model throws. Copy-on-write: returns `v` itself when nothing changed.
+ */
+function widenInts(v: unknown, minInt: number, maxInt: number, depth: number): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return v;
+    case 'number':
+      return (v > maxInt || v < minInt) && Number.isInteger(v) && v <= MAX_EXACT && v >= -MAX_EXACT
+        ? BigInt(v)
+        : v;
+    case 'undefined':
+      return null;
+    case 'object': {
+      if (v === null) return v;
+      if (depth > MAX_DEPTH) throw tooDeep();
+      if (Array.isArray(v)) {
+        const a = v as unknown[];
+        let out: unknown[] | undefined;
+        for (let i = 0; i < a.length; i++) {
+          const x = a[i];
+          const y = widenInts(x, minInt, maxInt, depth + 1);
+          if (y !== x) {
+            out ??= a.slice();
+            out[i] = y;
+          }
+        }
+        return out ?? v;
+      }
+      if (v instanceof Uint8Array) return v;
+      if (!isPlainObject(v)) throw new SerializerError(`cannot encode ${describe(v)}`);
+      let out: Record<string, unknown> | undefined;
+      for (const k in v) {
+        const x = v[k];
+        if (x === undefined) {
+          out ??= { ...v };
+          delete out[k];
+          continue;
+        }
+        const y = widenInts(x, minInt, maxInt, depth + 1);
+        if (y !== x) {
+          out ??= { ...v };
+          setProp(out, k, y);
+        }
+      }
+      return out ?? v;
+    }
+    default:
+      throw new SerializerError(`cannot encode ${typeof v}`);
+  }
+}
+
+/**
+ * Checks a freshly decoded msgpack/CBOR tree against the data model, in place:
+ * bigint within ±2^53 -> number, Uint8Array -> Buffer (same memory); Date, Set, Map,
+ * tags, extension objects, undefined -> SerializerError.
+ */
+function checkDecoded(v: unknown, depth: number): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return v <= MAX_EXACT_BIG && v >= -MAX_EXACT_BIG ? Number(v) : v;
+    case 'object': {
+      if (v === null) return v;
+      if (depth > MAX_DEPTH) throw tooDeep();
+      if (Array.isArray(v)) {
+        const a = v as unknown[];
+        for (let i = 0; i < a.length; i++) {
+          const x = a[i];
+          if (typeof x === 'object' || typeof x === 'bigint' || typeof x === 'undefined' ||
+              typeof x === 'symbol' || typeof x === 'function') {
+            a[i] = checkDecoded(x, depth + 1);
+          }
+        }
+        return v;
+      }
+      if (v instanceof Uint8Array) return asBuffer(v);
+      if (!isPlainObject(v)) throw new SerializerError(`unsupported decoded value ${describe(v)}`);
+      for (const k in v) {
+        const x = v[k];
+        const y = checkDecoded(x, depth + 1);
+        if (y !== x) setProp(v, k, y);
+      }
+      return v;
+    }
+    default:
+      // undefined (CBOR simple value 23, msgpack fixext), symbol, function
+      throw new SerializerError(`unsupported decoded value ${typeof v}`);
+  }
+}
+
+function wrapDecode(name: string, data: Buffer, decode: (b: Buffer) => unknown): unknown {
+  let v: unknown;
+  try {
+    v = decode(data);
+  } catch (err) {
+    // Truncated input, trailing bytes ("end of buffer not reached"), bad headers,
+    // stack overflow on absurd nesting: all surface as one error type.
+    throw new SerializerError(`${name} decode: ${errMessage(err)}`);
+  }
+  try {
+    return checkDecoded(v, 0);
+  } catch (err) {
+    throw new SerializerError(`${name} decode: ${errMessage(err)}`);
+  }
+}
+
+function wrapEncode(name: string, encode: () => Buffer): Buffer {
+  try {
+    return encode();
+  } catch (err) {
+    throw err instanceof SerializerError ? err : new SerializerError(`${name} encode: ${errMessage(err)}`);
+  }
+}
+
+// useRecords:false keeps msgpackr's record extension (and shared structures) off the
+// wire; variableMapSize writes the smallest map header, as other WAMP peers do;
+// int64AsType 'auto' decodes 64-bit ints within ±2^53 as numbers, beyond as BigInt.
+// No structuredClone/moreTypes: plain MessagePack only.
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  // 'auto' is implemented by msgpackr 2.x but missing from its typings.
+  int64AsType: 'auto' as 'number',
+  encodeUndefinedAsNil: true,
+  structuredClone: false,
+  moreTypes: false,
+});
+
+const msgpack: Serializer = {
+  name: 'msgpack',
+  wsProtocol: 'wamp.2.msgpack',
+  rawSocketId: 2,
+  binary: true,
+  encode(msg) {
+    // msgpackr writes 32-bit ints natively (int32 ... uint32).
+    return wrapEncode('msgpack', () => packr.pack(widenInts(msg, -0x80000000, 0xffffffff, 0)));
+  },
+  decode(data) {
+    return wrapDecode('msgpack', data, (b) => packr.unpack(b) as unknown);
+  },
+};
+
+// tagUint8Array:false writes a Uint8Array as a plain byte string (cbor-x would tag it
+// 64, which other peers decode as a typed array, not bytes). int64AsNumber stays off:
+// checkDecoded narrows 64-bit ints itself, keeping the ones past 2^53 exact.
+const cborEncoder = new CborEncoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  tagUint8Array: false,
+  pack: false,
+});
+
+const cbor: Serializer = {
+  name: 'cbor',
+  wsProtocol: 'wamp.2.cbor',
+  rawSocketId: 3,
+  binary: true,
+  encode(msg) {
+    // cbor-x writes -2^32 ... 2^32-1 as CBOR integers natively (RFC 8949 §3.1).
+    return wrapEncode('cbor', () => cborEncoder.encode(widenInts(msg, -0x100000000, 0xffffffff, 0)));
+  },
+  decode(data) {
+    return wrapDecode('cbor', data, (b) => cborEncoder.decode(b) as unknown);
+  },
+};
+
+// ---------------------------------------------------------------------------------
+
+export const serializers: Record<SerializerName, Serializer> = { json, msgpack, cbor };
+
+/**
+ * WebSocket subprotocols in router preference order. Binary serializers first: they
+ * carry binary without base64's 33% and keep integers past 2^53 exact; CBOR before
+ * MessagePack because it is an IETF standard (RFC 8949) with fixed semantics for every
+ * type, and the two cost about the same here. JSON last.
+ */
+export const WS_PROTOCOLS: string[] = [cbor.wsProtocol, msgpack.wsProtocol, json.wsProtocol];
+
+const byWsProtocol = new Map<string, Serializer>(
+  Object.values(serializers).map((s) => [s.wsProtocol, s]),
+);
+const byRawSocketId = new Map<number, Serializer>(
+  Object.values(serializers).map((s) => [s.rawSocketId, s]),
+);
+
+export function serializerForWsProtocol(p: string): Serializer | undefined {
+  return byWsProtocol.get(p);
+}
+
+export function serializerForRawSocketId(id: number): Serializer | undefined {
+  return byRawSocketId.get(id);
+}
+
+/** The first of WS_PROTOCOLS the client offered (for ws' handleProtocols), or undefined. */
+export function chooseWsProtocol(offered: Iterable<string>): string | undefined {
+  const set = new Set(offered);
+  return WS_PROTOCOLS.find((p) => set.has(p));
+}
