@@ -1,0 +1,58 @@
+import { Errors, RouterError } from '../../../lib/errors';
+import { publishOptionsFrom } from '../../../lib/meta-api';
+import type { RetainOptions } from '../../../lib/retained';
+import { isValidUri } from '../../../lib/topic';
+import { arityRange, dict, id, Msg, payloadAt, str } from '../messages';
+import { payloadFromWamp } from '../payload';
+import type { WampSession } from '../session';
+
+/** PUBLISH [16, Request|id, Options|dict, Topic|uri, Arguments|list, ArgumentsKw|dict] */
+export function handlePublish(s: WampSession, msg: unknown[]): void {
+  arityRange(msg, 4, 6, 'PUBLISH');
+  const request = id(msg[1], 'PUBLISH.Request');
+  const options = dict(msg[2], 'PUBLISH.Options');
+  const topic = str(msg[3], 'PUBLISH.Topic');
+  const { args, kwargs } = payloadAt(msg, 4);
+  const acknowledge = options['acknowledge'] === true;
+  const { realm, core } = s.joined;
+  try {
+    if (!isValidUri(topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${topic}`);
+    if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    const payload = payloadFromWamp(args, kwargs, options);
+    const ack = realm.publish(core, topic, payload, { ...publishOptionsFrom(options), ...retainOptionsFrom(options) });
+    if (!(ack instanceof Promise)) {
+      if (acknowledge) s.send([Msg.PUBLISHED, request, ack.publicationId]);
+      return;
+    }
+    // store writes: PUBLISHED only once the write is durable
+    ack.then(
+      (a) => {
+        if (acknowledge && s.state === 'established') s.send([Msg.PUBLISHED, request, a.publicationId]);
+      },
+      (err: unknown) => {
+        if (!(err instanceof RouterError)) err = new RouterError(Errors.internal, String(err));
+        if (acknowledge && s.state === 'established') s.sendError(Msg.PUBLISH, request, err as RouterError);
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof RouterError)) throw err;
+    // WAMP: a publication error is only reported when the publisher asked for an ack.
+    if (acknowledge) s.sendError(Msg.PUBLISH, request, err);
+    else s.ctx.counters.errors(err.def.code);
+  }
+}
+
+/** fox-wamp publish options for the retained store: retain, when, watch, will, ttl. */
+function retainOptionsFrom(o: Record<string, unknown>): RetainOptions {
+  const out: RetainOptions = {};
+  if (o['retain'] === true) out.retain = true;
+  if ('when' in o && o['when'] !== undefined) out.when = o['when'];
+  if (o['watch'] === true) out.watch = true;
+  if ('will' in o && o['will'] !== undefined) out.will = o['will'] === null ? null : { args: [o['will']] };
+  const ttl = o['ttl'];
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || !(ttl > 0)) throw new RouterError(Errors.invalidArgument, 'PUBLISH.Options.ttl must be a positive number of seconds');
+    out.ttl = ttl;
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+import type { BrokerEvent, Subscription } from '../../../lib/broker';
+import { Errors, RouterError } from '../../../lib/errors';
+import type { MatchPolicy } from '../../../lib/topic';
+import { arity, dict, id, Msg, str } from '../messages';
+import { addPassthruDetails, pushPayload } from '../payload';
+import type { WampSession } from '../session';
+
+/** SUBSCRIBE [32, Request|id, Options|dict, Topic|uri] */
+export function handleSubscribe(s: WampSession, msg: unknown[]): void {
+  arity(msg, 4, 'SUBSCRIBE');
+  const request = id(msg[1], 'SUBSCRIBE.Request');
+  const options = dict(msg[2], 'SUBSCRIBE.Options');
+  const topic = str(msg[3], 'SUBSCRIBE.Topic');
+  const { realm, core } = s.joined;
+  try {
+    const sub = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription), {
+      filter: options['filter'],
+    });
+    s.send([Msg.SUBSCRIBED, request, sub.id]);
+    // fox-wamp: stored values first, then live events (same turn: no gap, no duplicate)
+    if (options['retained'] === true) realm.replayRetained(core, sub);
+  } catch (err) {
+    if (!(err instanceof RouterError)) throw err;
+    s.sendError(Msg.SUBSCRIBE, request, err);
+  }
+}
+
+/** UNSUBSCRIBE [34, Request|id, SUBSCRIBED.Subscription|id] */
+export function handleUnsubscribe(s: WampSession, msg: unknown[]): void {
+  arity(msg, 3, 'UNSUBSCRIBE');
+  const request = id(msg[1], 'UNSUBSCRIBE.Request');
+  const subscription = id(msg[2], 'UNSUBSCRIBE.Subscription');
+  const { realm, core } = s.joined;
+  try {
+    realm.unsubscribe(core, subscription);
+    s.send([Msg.UNSUBSCRIBED, request]);
+  } catch (err) {
+    if (!(err instanceof RouterError)) throw err;
+    s.sendError(Msg.UNSUBSCRIBE, request, err);
+  }
+}
+
+export function matchOption(v: unknown): MatchPolicy | undefined {
+  if (v === undefined || v === 'exact' || v === 'prefix' || v === 'wildcard') return v;
+  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${String(v)}`);
+}
+
+/**
+ * EVENT [36, Subscription|id, Publication|id, Details|dict, Arguments|list, ArgumentsKw|dict]
+ * Encoded once per subscription and serializer, then written to every subscriber.
+ */
+function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void {
+  const serializer = s.transport.serializer;
+  const key = sub.id * 4 + serializer.rawSocketId;
+  let cache = event.cache;
+  let bytes = cache?.get(key) as Buffer | undefined;
+  if (!bytes) {
+    bytes = serializer.encode(eventMessage(event, sub));
+    if (!cache) cache = event.cache = new Map();
+    cache.set(key, bytes);
+  }
+  s.transport.write(bytes);
+}
+
+function eventMessage(event: BrokerEvent, sub: Subscription): unknown[] {
+  const details: Record<string, unknown> = {};
+  if (sub.match !== 'exact' || sub.uri !== event.topic) details['topic'] = event.topic;
+  const pub = event.publisher;
+  if (event.discloseMe && pub) {
+    details['publisher'] = pub.id;
+    details['publisher_authid'] = pub.identity.authid;
+    details['publisher_authrole'] = pub.identity.authrole;
+  }
+  if (event.retained) details['retained'] = true;
+  if (event.revision !== undefined) details['revision'] = event.revision;
+  addPassthruDetails(details, event.payload);
+  return pushPayload([Msg.EVENT, sub.id, event.publicationId, details], event.payload);
+}

@@ -1,0 +1,149 @@
+import type { Socket } from 'node:net';
+import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import type { TransportInfo } from '../../lib/session';
+import type { WampGateContext } from './context';
+import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
+import { SerializerError, type Serializer } from './serializers';
+import type { WampConnectionHandler, WampTransport } from './transport';
+
+/**
+ * WAMP over RawSocket, after the handshake: length-prefixed frames, PING/PONG for
+ * liveness (WAMP advanced: RawSocket transport).
+ */
+export class RawSocketTransport implements WampTransport {
+  readonly info: TransportInfo;
+  private handler: WampConnectionHandler | undefined;
+  private readonly outbox: Outbox;
+  private readonly decoder: FrameDecoder;
+  private alive = true;
+  private pinger: NodeJS.Timeout | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly serializer: Serializer,
+    /** the largest message the peer said it accepts */
+    private readonly peerMaxBytes: number,
+    /** the largest message we announced in the handshake (a power of two) */
+    ourMaxBytes: number,
+    private readonly ctx: WampGateContext,
+    limits: OutboxLimits,
+    pingIntervalMs: number,
+  ) {
+    this.info = {
+      gate: 'wamp',
+      type: 'rawsocket',
+      peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
+      protocol: serializer.name,
+    };
+    this.outbox = new Outbox(
+      limits,
+      {
+        queuedBytes: () => socket.writableLength,
+        pauseInput: () => socket.pause(),
+        resumeInput: () => socket.resume(),
+        kill: () => {
+          ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+          this.abort();
+        },
+      },
+      ctx.slowConsumers,
+    );
+    this.decoder = new FrameDecoder(ourMaxBytes, {
+      onFrame: (type, payload) => this.onFrame(type, payload),
+      onError: (reason) => {
+        ctx.counters.errors(`rawsocket_${reason}`);
+        // no ABORT possible on a broken frame stream: the framing itself is lost
+        this.handler?.malformed(`rawsocket framing error: ${reason}`);
+        this.abort();
+      },
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.alive = true;
+      this.decoder.push(chunk);
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => undefined); // 'close' follows
+    if (pingIntervalMs > 0) {
+      this.pinger = setInterval(() => this.ping(), pingIntervalMs);
+      this.pinger.unref();
+    }
+  }
+
+  attach(handler: WampConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  /** Bytes that arrived together with the handshake. */
+  feed(rest: Buffer): void {
+    if (rest.length > 0) this.decoder.push(rest);
+  }
+
+  private onFrame(type: FrameType, payload: Buffer): void {
+    if (type === FrameType.PING) {
+      this.writeFrame(FrameType.PONG, payload);
+      return;
+    }
+    if (type === FrameType.PONG) return;
+    this.ctx.counters.in(payload.length);
+    let msg: unknown;
+    try {
+      msg = this.serializer.decode(payload);
+    } catch (err) {
+      this.handler?.malformed(err instanceof SerializerError ? err.message : 'undecodable message');
+      return;
+    }
+    this.handler?.message(msg);
+  }
+
+  private ping(): void {
+    if (!this.alive) {
+      this.ctx.log.info({ peer: this.info.peer }, 'rawsocket peer unresponsive, closing');
+      this.abort();
+      return;
+    }
+    this.alive = false;
+    this.writeFrame(FrameType.PING, Buffer.alloc(0));
+  }
+
+  private writeFrame(type: FrameType, payload: Buffer): void {
+    if (this.ended) return;
+    const [header, body] = encodeFrame(type, payload);
+    this.socket.cork();
+    this.socket.write(header);
+    if (body.length > 0) this.socket.write(body);
+    this.socket.uncork();
+  }
+
+  write(data: Buffer): boolean {
+    if (this.ended) return false;
+    if (data.length > this.peerMaxBytes) {
+      // the peer said it cannot take this; sending it would break its framing
+      this.ctx.counters.errors('rawsocket_peer_max_length');
+      return true;
+    }
+    this.writeFrame(FrameType.MESSAGE, data);
+    this.ctx.counters.out(data.length);
+    return this.outbox.wrote();
+  }
+
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  abort(): void {
+    this.ended = true;
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    this.ended = true;
+    if (this.pinger) clearInterval(this.pinger);
+    this.outbox.dispose();
+    this.handler?.closed();
+    this.handler = undefined;
+  }
+}

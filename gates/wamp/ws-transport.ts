@@ -1,0 +1,119 @@
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import type { TransportInfo } from '../../lib/session';
+import type { WampGateContext } from './context';
+import { SerializerError, type Serializer } from './serializers';
+import type { WampConnectionHandler, WampTransport } from './transport';
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/** WAMP over WebSocket (subprotocols wamp.2.json / wamp.2.msgpack / wamp.2.cbor). */
+export class WsTransport implements WampTransport {
+  readonly info: TransportInfo;
+  private handler: WampConnectionHandler | undefined;
+  private readonly outbox: Outbox;
+  private readonly sendOpts: typeof TEXT | typeof BINARY;
+  private alive = true;
+  private pinger: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly serializer: Serializer,
+    req: IncomingMessage,
+    private readonly ctx: WampGateContext,
+    limits: OutboxLimits,
+    pingIntervalMs: number,
+  ) {
+    this.info = {
+      gate: 'wamp',
+      type: 'websocket',
+      peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
+      protocol: serializer.wsProtocol,
+    };
+    this.sendOpts = serializer.binary ? BINARY : TEXT;
+    const socket = req.socket;
+    this.outbox = new Outbox(
+      limits,
+      {
+        queuedBytes: () => ws.bufferedAmount,
+        pauseInput: () => socket.pause(),
+        resumeInput: () => socket.resume(),
+        kill: () => {
+          ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+          this.abort();
+        },
+      },
+      ctx.slowConsumers,
+    );
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClose());
+    ws.on('error', (err) => {
+      // ws reports protocol errors (e.g. a frame over maxPayload) here, then closes.
+      ctx.counters.errors('websocket');
+      ctx.log.debug({ peer: this.info.peer, err: err.message }, 'websocket error');
+    });
+    if (pingIntervalMs > 0) {
+      ws.on('pong', () => (this.alive = true));
+      this.pinger = setInterval(() => this.ping(), pingIntervalMs);
+      this.pinger.unref();
+    }
+  }
+
+  attach(handler: WampConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.alive = true;
+    this.ctx.counters.in(data.length);
+    if (isBinary !== this.serializer.binary) {
+      this.handler?.malformed(`expected ${this.serializer.binary ? 'binary' : 'text'} WebSocket frames`);
+      return;
+    }
+    let msg: unknown;
+    try {
+      msg = this.serializer.decode(data);
+    } catch (err) {
+      this.handler?.malformed(err instanceof SerializerError ? err.message : 'undecodable message');
+      return;
+    }
+    this.handler?.message(msg);
+  }
+
+  /** WebSocket ping/pong liveness: a peer that missed a whole interval is dead. */
+  private ping(): void {
+    if (!this.alive) {
+      this.ctx.log.info({ peer: this.info.peer }, 'websocket peer unresponsive, closing');
+      this.abort();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  write(data: Buffer): boolean {
+    if (this.ws.readyState !== 1) return false;
+    this.ws.send(data, this.sendOpts);
+    this.ctx.counters.out(data.length);
+    return this.outbox.wrote();
+  }
+
+  close(): void {
+    this.ws.close(1000);
+    // a peer that never answers the close handshake is cut off
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  abort(): void {
+    this.ws.terminate();
+  }
+
+  private onClose(): void {
+    if (this.pinger) clearInterval(this.pinger);
+    this.outbox.dispose();
+    this.handler?.closed();
+    this.handler = undefined;
+  }
+}

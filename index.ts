@@ -1,0 +1,33 @@
+/**
+ * Gatehouse public API: the Router with its listen helpers, and the types an embedding
+ * application needs.
+ */
+import type http from 'node:http';
+import { createWampContext, type WampGateContext } from './gates/wamp/context';
+import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
+import { listenWampWs } from './gates/wamp/ws-listener';
+import { RouterCore, type Listener } from './lib/router';
+
+export type { Config } from './lib/config';
+export type { Listener, RouterOptions } from './lib/router';
+export { Errors, RouterError, ApplicationError } from './lib/errors';
+
+export class Router extends RouterCore {
+  private wampCtx: WampGateContext | undefined;
+
+  private get wamp(): WampGateContext {
+    return (this.wampCtx ??= createWampContext(this));
+  }
+
+  /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port. */
+  async listenWAMP(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenWampWs(this.wamp, opts));
+  }
+
+  /** WAMP over RawSocket (TCP). */
+  async listenRawSocket(opts: { port?: number; host?: string } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenWampRawSocket(this.wamp, opts));
+  }
+}

@@ -1,0 +1,360 @@
+// Clients for the WAMP RPC integration tests (test/gates/wamp/rpc*.test.ts): the
+// autobahn transport list, wampy sessions, and a hand-driven WAMP JSON peer over `ws`
+// for the parts of the protocol neither library speaks (INTERRUPT, call_canceling
+// callees, exact request IDs). Everything here is closed by a ClientPool so a failing
+// test still leaves no handle open.
+import WebSocket from 'ws';
+import { autobahn, connect, type AutobahnSession, type Transport } from './autobahn';
+import type { TestRouter } from './router';
+
+// autobahn console.warn()s every connection close ("connection closed", "auto-reconnect
+// disabled!"); tests close hundreds. Drop exactly those two unless logs are asked for.
+if (process.env['GATEHOUSE_TEST_LOG'] === undefined) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const abLog = require('autobahn/lib/log.js') as { warn: (...a: unknown[]) => void };
+  const warn = abLog.warn;
+  abLog.warn = (...a: unknown[]) => {
+    if (a[0] === 'connection closed' || a[0] === 'auto-reconnect disabled!') return;
+    warn(...a);
+  };
+}
+
+// ----- timing -----
+
+/** Rejects with `what` if `p` has not settled within `ms`; never leaves a timer behind. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve(p), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Awaits a promise that must reject; returns the rejection. Fails clearly if it
+ * resolves or hangs.
+ */
+export async function rejection(p: Promise<unknown>, ms: number, what: string): Promise<unknown> {
+  let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+  try {
+    outcome = { ok: true, value: await within(p, ms, what) };
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('timed out after')) throw error;
+    outcome = { ok: false, error };
+  }
+  if (outcome.ok) throw new Error(`${what}: expected a rejection, got ${JSON.stringify(outcome.value)}`);
+  return outcome.error;
+}
+
+/** The WAMP error URI of an autobahn or wampy rejection (undefined for anything else). */
+export function errorUri(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const r = e as Record<string, unknown>;
+  if (typeof r['error'] === 'string') return r['error']; // autobahn.Error
+  if (typeof r['errorUri'] === 'string') return r['errorUri']; // wampy's errors
+  return undefined;
+}
+
+// ----- binary in WAMP JSON -----
+
+/** WAMP advanced "Binary support in JSON": "\0" + base64. */
+export function jsonBytes(b: Uint8Array): string {
+  return '\0' + Buffer.from(b).toString('base64');
+}
+
+/** Bytes as a test sees them: Buffer/Uint8Array as is, a "\0"+base64 string decoded. */
+export function asBytes(v: unknown): Buffer | undefined {
+  if (v instanceof Uint8Array) return Buffer.from(v);
+  if (typeof v === 'string' && v.startsWith('\0')) return Buffer.from(v.slice(1), 'base64');
+  return undefined;
+}
+
+// ----- autobahn -----
+
+export interface AutobahnTransport extends Transport {
+  /** false for the JSON transports: binary travels as "\0"+base64 strings */
+  binary: boolean;
+}
+
+/**
+ * Every transport x serializer autobahn speaks. Unlike `autobahnTransports` in
+ * helpers/autobahn.ts this names the serializer object per transport (autobahn only
+ * builds json and msgpack by default, so `wamp.2.cbor` alone leaves it with none) and
+ * gives RawSocket the host/port autobahn's rawsocket transport requires.
+ */
+export function rpcTransports(t: TestRouter): AutobahnTransport[] {
+  const ser = (autobahn as unknown as { serializer: Record<string, new () => unknown> }).serializer;
+  const make = (name: string): unknown => {
+    const Ctor = ser[name];
+    if (!Ctor) throw new Error(`autobahn has no ${name}`);
+    return new Ctor();
+  };
+  return [
+    { name: 'websocket/json', binary: false, options: { url: t.wsUrl, protocols: ['wamp.2.json'], serializers: [make('JSONSerializer')] } },
+    { name: 'websocket/msgpack', binary: true, options: { url: t.wsUrl, protocols: ['wamp.2.msgpack'], serializers: [make('MsgpackSerializer')] } },
+    { name: 'websocket/cbor', binary: true, options: { url: t.wsUrl, protocols: ['wamp.2.cbor'], serializers: [make('CBORSerializer')] } },
+    { name: 'rawsocket/json', binary: false, options: { transports: [{ type: 'rawsocket', host: '127.0.0.1', port: t.rawSocketPort }] } },
+  ];
+}
+
+export interface AutobahnClient {
+  session: AutobahnSession;
+  /** WELCOME details: authid, authrole, ... */
+  details: Record<string, unknown>;
+  close(): Promise<void>;
+  onclose: Promise<{ reason: string; details: Record<string, unknown> }>;
+}
+
+// ----- wampy -----
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Wampy } = require('wampy') as { Wampy: new (url: string, options: Record<string, unknown>) => WampyClient };
+const wampySerializers: Record<WampySerializerName, () => unknown> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  json: () => new (require('wampy/JsonSerializer.js') as { JsonSerializer: new () => unknown }).JsonSerializer(),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  msgpack: () => new (require('wampy/MsgpackSerializer.js') as { MsgpackSerializer: new () => unknown }).MsgpackSerializer(),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cbor: () => new (require('wampy/CborSerializer.js') as { CborSerializer: new () => unknown }).CborSerializer(),
+};
+export type WampySerializerName = 'json' | 'msgpack' | 'cbor';
+export const WAMPY_SERIALIZERS: readonly WampySerializerName[] = ['json', 'msgpack', 'cbor'];
+
+export interface WampyResult {
+  details: Record<string, unknown>;
+  argsList?: unknown[];
+  argsDict?: Record<string, unknown>;
+}
+
+export interface WampyInvocation {
+  details: Record<string, unknown>;
+  argsList?: unknown[];
+  argsDict?: Record<string, unknown>;
+  result_handler(r: unknown): void;
+  error_handler(e: unknown): void;
+}
+
+/** The part of wampy 8's API the tests use. */
+export interface WampyClient {
+  connect(): Promise<Record<string, unknown>>;
+  disconnect(): Promise<unknown>;
+  getSessionId(): number;
+  getOpStatus(): { code: number; error: unknown; reqId: number };
+  call(uri: string, payload?: unknown, options?: Record<string, unknown>): Promise<WampyResult>;
+  progressiveCall(uri: string, payload?: unknown, options?: Record<string, unknown>): {
+    result: Promise<WampyResult>;
+    sendData(payload?: unknown, options?: { progress?: boolean }): void;
+  };
+  cancel(reqId: number, options?: { mode?: string }): boolean;
+  register(uri: string, rpc: (inv: WampyInvocation) => unknown, options?: Record<string, unknown>): Promise<{ registrationId: number }>;
+  unregister(uri: string): Promise<unknown>;
+}
+
+// ----- a WAMP JSON peer driven by hand -----
+
+export type WampMessage = unknown[];
+
+/**
+ * A WAMP session over `ws` with the JSON serializer, spoken by hand. Received messages
+ * queue up in `inbox`; `next()` takes the first that matches.
+ */
+export class RawWampClient {
+  readonly inbox: WampMessage[] = [];
+  sessionId = 0;
+  welcome: Record<string, unknown> = {};
+  private waiters: { match(m: WampMessage): boolean; resolve(m: WampMessage): void }[] = [];
+  private readonly closedP: Promise<void>;
+
+  private constructor(private readonly ws: WebSocket) {
+    this.closedP = new Promise((r) => ws.once('close', () => r()));
+    ws.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString('utf8')) as WampMessage;
+      const i = this.waiters.findIndex((w) => w.match(msg));
+      const w = i >= 0 ? this.waiters.splice(i, 1)[0] : undefined;
+      if (w) w.resolve(msg);
+      else this.inbox.push(msg);
+    });
+    ws.on('error', () => {
+      // surfaced through 'close' and the test's own timeouts
+    });
+  }
+
+  static async connect(url: string, roles: Record<string, unknown>, realm = 'realm1'): Promise<RawWampClient> {
+    const ws = new WebSocket(url, ['wamp.2.json']);
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      5000,
+      'raw WebSocket open',
+    );
+    const c = new RawWampClient(ws);
+    c.send([1, realm, { roles }]);
+    const welcome = await c.next((m) => m[0] === 2 || m[0] === 3, 5000, 'WELCOME');
+    if (welcome[0] !== 2) {
+      ws.terminate();
+      throw new Error(`raw client not welcomed: ${JSON.stringify(welcome)}`);
+    }
+    c.sessionId = welcome[1] as number;
+    c.welcome = welcome[2] as Record<string, unknown>;
+    return c;
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(msg: WampMessage): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The first message (already queued or yet to come) that matches, within `ms`. */
+  next(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<WampMessage> {
+    const i = this.inbox.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as WampMessage);
+    const d = deferred<WampMessage>();
+    const waiter = { match, resolve: d.resolve };
+    this.waiters.push(waiter);
+    return within(d.promise, ms, what).finally(() => {
+      const j = this.waiters.indexOf(waiter);
+      if (j >= 0) this.waiters.splice(j, 1);
+    });
+  }
+
+  /** Resolves if no matching message arrives within `ms`; rejects with it otherwise. */
+  async none(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<void> {
+    let got: WampMessage | undefined;
+    try {
+      got = await this.next(match, ms, what);
+    } catch {
+      return;
+    }
+    throw new Error(`${what}: unexpected ${JSON.stringify(got)}`);
+  }
+
+  /** REGISTER and wait for REGISTERED; returns the registration ID. */
+  async register(request: number, uri: string, options: Record<string, unknown> = {}): Promise<number> {
+    this.send([64, request, options, uri]);
+    const r = await this.next((m) => (m[0] === 65 && m[1] === request) || (m[0] === 8 && m[1] === 64 && m[2] === request), 5000, `REGISTERED ${uri}`);
+    if (r[0] !== 65) throw new Error(`REGISTER ${uri} failed: ${JSON.stringify(r)}`);
+    return r[2] as number;
+  }
+
+  /** GOODBYE, then wait for the socket to close. */
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) {
+      this.send([6, {}, 'wamp.close.close_realm']);
+      this.ws.close(1000);
+    } else if (this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.terminate();
+    }
+    await within(this.closedP, 5000, 'raw client close').catch(() => this.ws.terminate());
+    await this.closedP;
+  }
+
+  /** Drops the TCP connection without any goodbye. */
+  async terminate(): Promise<void> {
+    this.ws.terminate();
+    await this.closedP;
+  }
+}
+
+/** Roles a raw callee announces; `canceling` adds call_canceling. */
+export function rawRoles(opts: { canceling?: boolean; progressive?: boolean } = {}): Record<string, unknown> {
+  const features: Record<string, unknown> = {};
+  if (opts.canceling) features['call_canceling'] = true;
+  if (opts.progressive) {
+    features['progressive_call_results'] = true;
+    features['progressive_call_invocations'] = true;
+  }
+  return {
+    caller: { features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true, call_timeout: true } },
+    callee: { features },
+  };
+}
+
+// ----- one pool per test file: whatever a test opens, `closeAll` closes -----
+
+export class ClientPool {
+  private readonly closers = new Set<() => Promise<unknown>>();
+
+  constructor(private readonly t: TestRouter) {}
+
+  async autobahn(tr: Transport | Record<string, unknown>): Promise<AutobahnClient> {
+    const options = 'options' in tr && typeof tr.options === 'object' ? (tr as Transport).options : (tr as Record<string, unknown>);
+    // autobahn mutates the transport options it is given: hand it a copy each time
+    const c = await within(connect(cloneOptions(options)), 5000, 'autobahn connect');
+    const close = () => within(c.close(), 5000, 'autobahn close').catch(() => undefined);
+    this.closers.add(close);
+    return {
+      ...c,
+      close: async () => {
+        this.closers.delete(close);
+        await within(c.close(), 5000, 'autobahn close');
+      },
+    };
+  }
+
+  async wampy(serializer: WampySerializerName): Promise<WampyClient> {
+    const w = new Wampy(this.t.wsUrl, {
+      realm: 'realm1',
+      ws: WebSocket,
+      autoReconnect: false,
+      serializer: wampySerializers[serializer](),
+    });
+    await within(w.connect(), 5000, `wampy (${serializer}) connect`);
+    const close = () => within(w.disconnect(), 5000, 'wampy disconnect').catch(() => undefined);
+    this.closers.add(close);
+    const original = w.disconnect.bind(w);
+    w.disconnect = async () => {
+      this.closers.delete(close);
+      return within(original(), 5000, 'wampy disconnect');
+    };
+    return w;
+  }
+
+  async raw(roles: Record<string, unknown> = rawRoles()): Promise<RawWampClient> {
+    const c = await RawWampClient.connect(this.t.wsUrl, roles);
+    this.closers.add(() => c.close());
+    return c;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.closers];
+    this.closers.clear();
+    await Promise.all(all.map((f) => f()));
+  }
+}
+
+function cloneOptions(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...o };
+  if (Array.isArray(o['transports'])) out['transports'] = (o['transports'] as Record<string, unknown>[]).map((t) => ({ ...t }));
+  if (Array.isArray(o['protocols'])) out['protocols'] = [...(o['protocols'] as unknown[])];
+  if (Array.isArray(o['serializers'])) out['serializers'] = [...(o['serializers'] as unknown[])];
+  return out;
+}
