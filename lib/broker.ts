@@ -27,6 +27,8 @@ export interface BrokerEvent {
   readonly discloseMe: boolean;
   /** true when delivered from the retained store rather than live */
   readonly retained?: boolean;
+  /** the store revision this event's write produced (retained publishes) */
+  readonly revision?: number;
   /** how many subscribers it reached; set once routing is done */
   deliveries: number;
   /**
@@ -153,9 +155,12 @@ export class Broker {
    * subscribed by several matching patterns gets one event per subscription, as WAMP
    * requires). Returns the event and the number of deliveries.
    */
-  publish(publisher: Session | undefined, topic: string, payload: Payload, options: PublishOptions): BrokerEvent {
+  publish(publisher: Session | undefined, topic: string, payload: Payload, options: PublishOptions, revision?: number): BrokerEvent {
     const event: BrokerEvent = {
-      publicationId: globalId(),
+      // a store write's revision doubles as its publication ID, so a WAMP publisher
+      // reads its fencing token from PUBLISHED (which has no details element)
+      publicationId: revision ?? globalId(),
+      revision,
       topic,
       payload,
       publisher,

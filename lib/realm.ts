@@ -5,8 +5,13 @@ import { EventHistory, type HistoryConfig } from './event-history';
 import type { CallerSink, CallOptions, Invocation } from './invocation';
 import { installMetaApi, type MetaProcedure } from './meta-api';
 import type { Payload } from './payload';
+import { globalId } from './ids';
 import type { Callee, Registration } from './registration';
+import { conditionHolds, valueOf } from './condition';
+import { installStoreApi } from './store-api';
+import { RetainedTopics, type RetainedAck, type RetainOptions } from './retained';
 import type { Session } from './session';
+import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
 import type { MatchPolicy } from './topic';
 
@@ -14,11 +19,18 @@ export interface RealmOptions {
   name: string;
   eventHistory?: readonly HistoryConfig[];
   limits: DealerLimits & { maxSubscriptionsPerSession: number };
+  /** the retained store (shared by all realms; keys are per realm) */
+  store?: RetainedStore;
+  /** a value with a TTL was written: the router reschedules its expiry timer */
+  onTtl?: () => void;
 }
 
-export interface PublishAck {
-  publicationId: number;
+export interface SubscribeExtras {
+  /** fox-wamp: deliver only events whose value matches this partial object */
+  filter?: unknown;
 }
+
+export type PublishAck = RetainedAck;
 
 /** Lifecycle hooks the router uses for metrics and logs. */
 export interface RealmObserver {
@@ -41,6 +53,8 @@ export class Realm {
   readonly history: EventHistory;
   /** router-implemented procedures (meta API, store access): callable like any other */
   readonly builtins = new Map<string, MetaProcedure>();
+  /** retained values and sync primitives; undefined when the router has no store */
+  readonly retained: RetainedTopics | undefined;
 
   constructor(
     options: RealmOptions,
@@ -51,6 +65,10 @@ export class Realm {
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
+    if (options.store) {
+      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined));
+      installStoreApi(this, this.retained);
+    }
     installMetaApi(this);
   }
 
@@ -68,6 +86,8 @@ export class Realm {
     if (session.closed || !this.sessions.has(session.id)) return;
     session.closed = true;
     this.sessions.delete(session.id);
+    // wills first: a lock held by this session is released before anything else
+    this.retained?.sessionEnded(session);
     for (const t of this.testaments.take(session)) {
       this.broker.publish(undefined, t.topic, t.payload, t.options);
     }
@@ -79,15 +99,56 @@ export class Realm {
 
   // ----- pub/sub -----
 
-  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions): PublishAck {
+  /**
+   * Routes a publication. Plain publishes are routed synchronously; those that touch
+   * the store (retain / when / will) resolve once the write is committed.
+   */
+  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    if (RetainedTopics.involved(options)) {
+      if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
+      return this.retained.publish(session, topic, payload, options);
+    }
     const event = this.broker.publish(session, topic, payload, options);
-    this.history.record(event);
-    this.observer.onPublish?.(this, event, event.deliveries);
+    this.routed(event);
     return { publicationId: event.publicationId };
   }
 
-  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink): Subscription {
-    return this.broker.subscribe(session, uri, match, sink);
+  private routed(event: BrokerEvent): void {
+    this.history.record(event);
+    this.observer.onPublish?.(this, event, event.deliveries);
+  }
+
+  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription {
+    const filter = extras.filter;
+    const delivered: EventSink =
+      filter === undefined
+        ? sink
+        : (event, sub) => {
+            if (conditionHolds(filter, valueOf(event.payload))) sink(event, sub);
+          };
+    return this.broker.subscribe(session, uri, match, delivered);
+  }
+
+  /**
+   * Delivers the stored values matching a subscription to one subscriber, as events
+   * marked retained. Called by the gate right after it confirmed the subscription, in
+   * the same turn, so no live event can fall between the two: no gap, no duplicate.
+   */
+  replayRetained(session: Session, sub: Subscription): void {
+    if (!this.retained) return;
+    for (const entry of this.retained.matching(sub.pattern)) {
+      const event: BrokerEvent = {
+        publicationId: globalId(),
+        topic: entry.key,
+        payload: entry.value,
+        publisher: undefined,
+        discloseMe: false,
+        retained: true,
+        revision: entry.revision,
+        deliveries: 1,
+      };
+      this.broker.deliverTo(session, sub, event);
+    }
   }
 
   unsubscribe(session: Session, subscriptionId: number): void {
@@ -124,6 +185,7 @@ export class Realm {
   /** Ends every session (router shutdown). */
   closeAll(reason: RouterError): void {
     for (const s of [...this.sessions.values()]) s.control.close(reason);
+    this.retained?.close();
   }
 }
 

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from './log';
 import { Metrics } from './metrics';
 import { Realm } from './realm';
 import type { Session } from './session';
+import { createStore, type RetainedStore } from './store';
 
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
@@ -30,21 +31,51 @@ export class RouterCore {
   private readonly startedAt = Date.now();
   private state: 'new' | 'running' | 'draining' | 'closed' = 'new';
   private sessionCount = 0;
+  /** the retained store, shared by all realms (keys are per realm) */
+  readonly store: RetainedStore;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
-    for (const r of this.config.realms) this.createRealm(r.name);
+    this.store = createStore({ ...this.config.store });
   }
 
-  /** Opens what the router needs before accepting sessions (the store, later). */
-  async start(): Promise<void> {
+  /** Opens the store and fires the wills a previous process left behind. Idempotent. */
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
+    await this.store.open();
+    for (const r of this.config.realms) this.createRealm(r.name);
+    const orphans = this.store.orphanedWills();
+    for (const name of new Set(orphans.map((e) => e.realm))) this.realm(name)?.retained?.fireOrphanedWills(orphans);
+    this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
+    this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
+  }
+
+  /** One timer for the whole store: TTL expiry publishes each deletion in its realm. */
+  private scheduleExpiry(): void {
+    const next = this.store.nextExpiry();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (next === undefined || this.state === 'closed') return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      for (const e of this.store.expire(Date.now())) this.realm(e.realm)?.retained?.expired(e);
+      this.scheduleExpiry();
+    }, Math.max(0, next - Date.now()));
+    this.expiryTimer.unref();
   }
 
   /** The realm a session asks for, created on first use when config allows it. */
   realm(name: string): Realm | undefined {
+    if (this.state === 'new') throw new Error('router.start() must complete before sessions join');
     return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
   }
 
@@ -56,7 +87,7 @@ export class RouterCore {
     const rc = this.config.realms.find((r) => r.name === name);
     const m = this.metrics;
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], limits: {
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(), limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
@@ -131,7 +162,9 @@ export class RouterCore {
     for (const r of this.realms.values()) r.closeAll(bye);
     await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
     this.listeners.clear();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.state = 'closed';
+    if (this.starting) await this.store.close();
     this.log.info('router closed');
   }
 }

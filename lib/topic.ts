@@ -389,3 +389,32 @@ export class TopicIndex<T> {
     }
   }
 }
+
+/**
+ * Whether one pattern matches one concrete topic: for a single test (retained replay,
+ * a key listing) where building an index would cost more than it saves.
+ */
+export function patternMatches(pattern: TopicPattern, topic: string): boolean {
+  switch (pattern.match) {
+    case 'exact':
+      return pattern.uri === topic;
+    case 'prefix':
+      return topic.startsWith(pattern.uri);
+    case 'wildcard': {
+      const want = pattern.uri.split('.');
+      const got = topic.split('.');
+      const many = want[want.length - 1] === '#';
+      if (many) {
+        want.pop();
+        if (got.length < want.length) return false;
+      } else if (got.length !== want.length) {
+        return false;
+      }
+      for (let i = 0; i < want.length; i++) {
+        const w = want[i];
+        if (w !== '' && w !== got[i]) return false;
+      }
+      return true;
+    }
+  }
+}

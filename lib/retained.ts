@@ -1,0 +1,174 @@
+import type { Broker, BrokerEvent, PublishOptions } from './broker';
+import { conditionHolds, isEmptyValue, valueOf } from './condition';
+import { Errors, RouterError } from './errors';
+import type { Payload } from './payload';
+import type { Session } from './session';
+import type { RetainedStore, StoreEntry, WriteResult } from './store/types';
+import { patternMatches, type TopicPattern } from './topic';
+
+/** The store-related publish options (fox-wamp style), protocol-neutral. */
+export interface RetainOptions {
+  /** keep the value in the store; an empty value deletes the key */
+  retain?: boolean;
+  /** publish only if the stored value matches: null = key absent, object = partial match */
+  when?: unknown;
+  /** with `when`: wait until the condition holds instead of failing */
+  watch?: boolean;
+  /** value written (null: key deleted) when the publishing session ends; undefined = none */
+  will?: Payload | null;
+  /** seconds until the value expires */
+  ttl?: number;
+}
+
+export interface RetainedAck {
+  publicationId: number;
+  /** the key's new revision: a fencing token, increasing on every change */
+  revision?: number;
+}
+
+interface Waiter {
+  session: Session;
+  topic: string;
+  payload: Payload;
+  options: PublishOptions & RetainOptions;
+  resolve(ack: RetainedAck): void;
+  reject(err: RouterError): void;
+}
+
+/**
+ * Retained values and the sync primitives on top of them (when / watch / will / ttl)
+ * for one realm. The store engine owns the keys; this class owns the waiters and
+ * decides what a publish does to the store, then hands the event to the broker.
+ */
+export class RetainedTopics {
+  /** watchers per key, in arrival order */
+  private readonly waiters = new Map<string, Waiter[]>();
+
+  constructor(
+    private readonly realm: string,
+    private readonly store: RetainedStore,
+    private readonly broker: Broker,
+    private readonly onEvent: (event: BrokerEvent) => void,
+    /** a value with a TTL was written: the owner of the expiry timer reschedules */
+    private readonly onTtl: () => void,
+  ) {}
+
+  /** Does this publish need the store? */
+  static involved(o: RetainOptions): boolean {
+    return o.retain === true || o.when !== undefined || o.will !== undefined;
+  }
+
+  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {
+    if (options.when !== undefined && !this.holds(topic, options.when)) {
+      if (options.watch !== true || !session) {
+        return Promise.reject(new RouterError(Errors.conditionFailed, `condition on ${topic} does not hold`));
+      }
+      return new Promise((resolve, reject) => {
+        const w: Waiter = { session, topic, payload, options, resolve, reject };
+        const list = this.waiters.get(topic);
+        if (list) list.push(w);
+        else this.waiters.set(topic, [w]);
+      });
+    }
+    return this.apply(session, topic, payload, options);
+  }
+
+  private holds(topic: string, when: unknown): boolean {
+    const entry = this.store.get(this.realm, topic);
+    if (when === null) return entry === undefined;
+    return entry !== undefined && conditionHolds(when, valueOf(entry.value));
+  }
+
+  /** The write and the event, once the condition holds. */
+  private apply(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {
+    let result: WriteResult | undefined;
+    if (options.retain === true) {
+      if (isEmptyValue(payload)) {
+        result = this.store.delete(this.realm, topic);
+      } else {
+        const will = options.will !== undefined && session ? { session: session.id, value: options.will } : undefined;
+        const ttlMs = options.ttl !== undefined && options.ttl > 0 ? options.ttl * 1000 : undefined;
+        result = this.store.write(this.realm, topic, payload, { will, ttlMs });
+        if (ttlMs !== undefined) this.onTtl();
+      }
+    }
+    const event = this.broker.publish(session, topic, payload, options, result?.revision);
+    this.onEvent(event);
+    if (result) this.serveWaiters(topic);
+    const ack: RetainedAck = { publicationId: event.publicationId };
+    if (!result) return Promise.resolve(ack);
+    ack.revision = result.revision;
+    return result.committed.then(
+      () => ack,
+      (err: unknown) => {
+        throw new RouterError(Errors.internal, `store commit failed: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  }
+
+  /**
+   * After a change of `topic`: the first waiter (in arrival order) whose condition now
+   * holds publishes; its write may in turn satisfy the next one.
+   */
+  private serveWaiters(topic: string): void {
+    const list = this.waiters.get(topic);
+    if (!list) return;
+    const i = list.findIndex((w) => this.holds(topic, w.options.when));
+    if (i < 0) return;
+    const [w] = list.splice(i, 1);
+    if (list.length === 0) this.waiters.delete(topic);
+    if (w) this.apply(w.session, w.topic, w.payload, w.options).then(w.resolve, w.reject);
+  }
+
+  /** A session ended: its waiters are dropped and its wills fire. */
+  sessionEnded(session: Session): void {
+    for (const [topic, list] of this.waiters) {
+      const keep = list.filter((w) => w.session !== session);
+      if (keep.length === list.length) continue;
+      if (keep.length === 0) this.waiters.delete(topic);
+      else this.waiters.set(topic, keep);
+    }
+    for (const entry of this.store.willsOf(session.id)) this.fireWill(entry);
+  }
+
+  /** Wills of sessions of a previous process: those sessions are certainly gone. */
+  fireOrphanedWills(entries: readonly StoreEntry[]): void {
+    for (const e of entries) if (e.realm === this.realm) this.fireWill(e);
+  }
+
+  private fireWill(entry: StoreEntry): void {
+    const will = entry.will;
+    if (!will) return;
+    const payload: Payload = will.value ?? {};
+    this.apply(undefined, entry.key, payload, { retain: true }).catch(() => undefined);
+  }
+
+  /** Stored values matching a subscription pattern, for a `retained` subscribe. */
+  matching(pattern: TopicPattern): StoreEntry[] {
+    const out: StoreEntry[] = [];
+    for (const e of this.store.entries(this.realm)) if (patternMatches(pattern, e.key)) out.push(e);
+    return out;
+  }
+
+  get(key: string): StoreEntry | undefined {
+    return this.store.get(this.realm, key);
+  }
+
+  /** Store access by RPC: deletion publishes like an empty retained publish. */
+  delete(session: Session, key: string): Promise<RetainedAck> {
+    return this.apply(session, key, {}, { retain: true });
+  }
+
+  /** An entry expired (the router's expiry timer removed it): subscribers see the deletion. */
+  expired(entry: StoreEntry): void {
+    const event = this.broker.publish(undefined, entry.key, {}, {});
+    this.onEvent(event);
+    this.serveWaiters(entry.key);
+  }
+
+  close(): void {
+    const closing = new RouterError(Errors.systemShutdown, 'router is shutting down');
+    for (const list of this.waiters.values()) for (const w of list) w.reject(closing);
+    this.waiters.clear();
+  }
+}

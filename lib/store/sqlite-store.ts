@@ -1,0 +1,222 @@
+import { Errors, RouterError } from '../errors';
+import type { Payload } from '../payload';
+import { encodePayload } from './codec';
+import { GroupCommit } from './group-commit';
+import { MemoryIndex, isLive, makeEntry } from './memory-index';
+import { SqliteLog, type LogOp } from './sqlite-log';
+import type { RetainedStore, SqliteStoreConfig, StoreEntry, StoreStats, WriteOptions, WriteResult } from './types';
+
+type State = 'new' | 'open' | 'closed';
+
+/**
+ * The embedded engine: an in-memory index in front of a SQLite log, as Mosquitto keeps
+ * retained state in memory and uses its database for durability only. Reads never
+ * touch SQLite. A write changes memory and takes its revision at once, then joins the
+ * group commit of the current event-loop turn; its ack waits for that commit. If a
+ * commit fails, its writes are undone in memory, so memory never holds what the disk
+ * refused.
+ */
+export class SqliteStore implements RetainedStore {
+  private state: State = 'new';
+  private log: SqliteLog | undefined;
+  private readonly index = new MemoryIndex();
+  private readonly group: GroupCommit<LogOp>;
+  private orphans: StoreEntry[] | undefined;
+  readonly stats: StoreStats;
+
+  constructor(private readonly config: SqliteStoreConfig) {
+    this.group = new GroupCommit<LogOp>({
+      commit: (ops) => this.commit(ops),
+      undo: (ops) => this.undo(ops),
+      // the batch persists the key's last state; `before` stays the committed one
+      coalesce: (earlier, later) => ({ ...later, before: earlier.before }),
+    });
+    const index = this.index;
+    const group = this.group;
+    this.stats = {
+      get keys() {
+        return index.keys;
+      },
+      get pendingWrites() {
+        return group.pendingWrites;
+      },
+      get commits() {
+        return group.commits;
+      },
+      get lastCommitMs() {
+        return group.lastCommitMs;
+      },
+      get failedCommits() {
+        return group.failedCommits;
+      },
+    };
+  }
+
+  open(): Promise<void> {
+    if (this.state !== 'new') return Promise.reject(new Error('a store can be opened once'));
+    try {
+      const log = new SqliteLog({
+        path: this.config.path,
+        synchronous: this.config.synchronous ?? 'full',
+        busyTimeoutMs: this.config.busyTimeoutMs ?? 5000,
+      });
+      const orphans: StoreEntry[] = [];
+      try {
+        log.load(
+          (entry) => {
+            // sessions do not outlive the process: every loaded will is an orphan
+            const orphan = entry.will !== undefined;
+            this.index.put(entry, orphan);
+            if (orphan) orphans.push(entry);
+          },
+          (realm, revision) => this.index.raiseRevision(realm, revision),
+        );
+      } catch (err) {
+        log.close();
+        throw err;
+      }
+      this.log = log;
+      this.orphans = orphans;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.state = 'open';
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closed';
+    const last = this.group.flush();
+    this.log?.close();
+    this.log = undefined;
+    await last;
+  }
+
+  get(realm: string, key: string): StoreEntry | undefined {
+    const entry = this.index.current(realm, key);
+    if (entry === undefined) return undefined;
+    return entry.expiresAt === undefined || entry.expiresAt > Date.now() ? entry : undefined;
+  }
+
+  *entries(realm: string): IterableIterator<StoreEntry> {
+    const all = this.index.realmEntries(realm);
+    if (all === undefined) return;
+    const now = Date.now();
+    for (const entry of all) if (isLive(entry, now)) yield entry;
+  }
+
+  write(realm: string, key: string, value: Payload, opts?: WriteOptions): WriteResult {
+    this.assertOpen();
+    const ttlMs = opts?.ttlMs;
+    if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) {
+      throw new RouterError(Errors.invalidArgument, 'ttlMs must be a positive number');
+    }
+    const will = opts?.will;
+    if (will !== undefined && !Number.isSafeInteger(will.session)) {
+      throw new RouterError(Errors.invalidArgument, 'will session must be a session id');
+    }
+    // encode first: a value that cannot be stored fails here, having changed nothing
+    const encoded = encodePayload(value);
+    const willValue = will !== undefined && will.value !== null ? encodePayload(will.value) : null;
+
+    const before = this.index.current(realm, key);
+    const now = ttlMs !== undefined || before?.expiresAt !== undefined ? Date.now() : 0;
+    const revision = this.index.nextRevision(realm);
+    const entry = makeEntry(realm, key, value, revision, ttlMs === undefined ? undefined : now + ttlMs, will);
+    this.index.put(entry);
+    const committed = this.group.enqueue(compositeKey(realm, key), {
+      realm,
+      key,
+      entry,
+      revision,
+      value: encoded,
+      willValue,
+      before,
+    });
+    return before !== undefined && isLive(before, now)
+      ? { revision, committed, previous: before }
+      : { revision, committed };
+  }
+
+  delete(realm: string, key: string): WriteResult | undefined {
+    this.assertOpen();
+    const before = this.get(realm, key);
+    // an expired entry is already absent for callers; expire() reaps and reports it
+    if (before === undefined) return undefined;
+    return { ...this.remove(before), previous: before };
+  }
+
+  revision(realm: string): number {
+    return this.index.revision(realm);
+  }
+
+  willsOf(session: number): StoreEntry[] {
+    const owned = this.index.willsOf(session);
+    if (owned === undefined) return [];
+    const now = Date.now();
+    return [...owned].filter((e) => isLive(e, now));
+  }
+
+  orphanedWills(): StoreEntry[] {
+    const orphans = this.orphans ?? [];
+    this.orphans = undefined;
+    const now = Date.now();
+    return orphans.filter((e) => this.index.isCurrent(e) && isLive(e, now));
+  }
+
+  nextExpiry(): number | undefined {
+    return this.index.nextExpiry();
+  }
+
+  expire(now: number): StoreEntry[] {
+    this.assertOpen();
+    const expired: StoreEntry[] = [];
+    for (let e = this.index.firstExpired(now); e !== undefined; e = this.index.firstExpired(now)) {
+      this.remove(e);
+      expired.push(e);
+    }
+    return expired;
+  }
+
+  /** removes a stored entry with a new revision and queues the deletion */
+  private remove(entry: StoreEntry): { revision: number; committed: Promise<void> } {
+    const { realm, key } = entry;
+    const revision = this.index.nextRevision(realm);
+    this.index.remove(realm, key);
+    const committed = this.group.enqueue(compositeKey(realm, key), {
+      realm,
+      key,
+      entry: undefined,
+      revision,
+      value: undefined,
+      willValue: null,
+      before: entry,
+    });
+    return { revision, committed };
+  }
+
+  private commit(ops: readonly LogOp[]): void {
+    if (this.log === undefined) throw new RouterError(Errors.unavailable, 'store is closed');
+    this.log.commit(ops, (realm) => this.index.revision(realm), this.index.keys);
+  }
+
+  /** puts memory back to the committed state of every key of a failed batch */
+  private undo(ops: readonly LogOp[]): void {
+    for (const op of ops) {
+      if (op.before !== undefined) this.index.put(op.before);
+      else this.index.remove(op.realm, op.key);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') {
+      throw new RouterError(Errors.unavailable, this.state === 'new' ? 'store is not open' : 'store is closed');
+    }
+  }
+}
+
+function compositeKey(realm: string, key: string): string {
+  // realm names are URIs and never contain NUL
+  return `${realm}\u0000${key}`;
+}

@@ -1,0 +1,131 @@
+import type { Payload } from '../payload';
+
+/**
+ * The retained key-value store, protocol-neutral (DESIGN.md "Retained store and sync
+ * primitives"). Engines keep the live state in memory so reads are synchronous, and make
+ * writes durable in the background; a write's `committed` promise is what an ack waits
+ * for. Nothing here knows about SQL, so another engine (e.g. NATS JetStream KV) can
+ * implement the same interface.
+ */
+
+/** What happens to a key when the session owning its will is lost. */
+export interface StoreWill {
+  /** the session that owns the will */
+  readonly session: number;
+  /** the value written when the session is lost; `null` deletes the key instead */
+  readonly value: Payload | null;
+}
+
+/**
+ * One stored key. Entries are immutable snapshots: every write or delete replaces the
+ * entry object, so a reference held by a caller never changes under it.
+ */
+export interface StoreEntry {
+  readonly realm: string;
+  readonly key: string;
+  /** the whole stored payload: writes replace it, never merge into it */
+  readonly value: Payload;
+  /** the realm revision assigned by the write that produced this entry */
+  readonly revision: number;
+  /** epoch ms after which the entry no longer exists, or undefined */
+  readonly expiresAt?: number;
+  readonly will?: StoreWill;
+}
+
+export interface WriteOptions {
+  /** time to live in ms, > 0; undefined = the entry does not expire */
+  ttlMs?: number;
+  /**
+   * Will of the written entry. undefined = no will: a write without a will cancels any
+   * will the key had before.
+   */
+  will?: StoreWill;
+}
+
+export interface WriteResult {
+  /** the realm revision assigned to this write (or deletion): a fencing token */
+  readonly revision: number;
+  /**
+   * Resolves when the write is durable (its transaction committed); rejects if the
+   * commit failed, in which case the write has been undone in memory too. Writes
+   * committed together share one promise. The store attaches a no-op handler, so a
+   * caller that does not need the ack may ignore it without an unhandled rejection.
+   */
+  readonly committed: Promise<void>;
+  /** the live entry this write replaced or deleted, if any */
+  readonly previous?: StoreEntry;
+}
+
+export interface StoreStats {
+  /** live keys over all realms (expired but not yet reaped keys included) */
+  readonly keys: number;
+  /** writes and deletions applied in memory and not yet committed */
+  readonly pendingWrites: number;
+  /** transactions committed since open */
+  readonly commits: number;
+  /** how long the last commit took, in ms (it blocks the event loop for that long) */
+  readonly lastCommitMs: number;
+  /** commits that failed (their writes were rejected and undone) since open */
+  readonly failedCommits: number;
+}
+
+export interface RetainedStore {
+  /** loads state; after open, reads are synchronous */
+  open(): Promise<void>;
+  /** flushes pending commits, then releases the engine; rejects if that last commit failed */
+  close(): Promise<void>;
+  /** the live entry of a key; expired entries count as absent */
+  get(realm: string, key: string): StoreEntry | undefined;
+  /** all live entries of a realm (the caller filters by pattern); order unspecified */
+  entries(realm: string): IterableIterator<StoreEntry>;
+  /**
+   * Replaces the key's value. Applied to memory at once with a new realm revision;
+   * durable once `committed` resolves. Throws `invalid_argument` for a value that cannot
+   * be encoded or a bad ttl, without changing anything.
+   */
+  write(realm: string, key: string, value: Payload, opts?: WriteOptions): WriteResult;
+  /** removes the key with a new realm revision; undefined (and no revision) when absent */
+  delete(realm: string, key: string): WriteResult | undefined;
+  /** the last revision assigned in the realm, 0 if none ever was */
+  revision(realm: string): number;
+  /** live entries whose will belongs to a session: used when that session ends */
+  willsOf(session: number): StoreEntry[];
+  /**
+   * Wills left over from a previous process (their sessions no longer exist). Returned
+   * by the first call after open(), then empty. Entries overwritten since open are left
+   * out. These are not indexed under their old session ids, so a new session that
+   * happens to draw the same id never inherits them.
+   */
+  orphanedWills(): StoreEntry[];
+  /** earliest expiresAt among entries, or undefined */
+  nextExpiry(): number | undefined;
+  /**
+   * Removes entries expired at `now` and returns them as they were. Each removal gets
+   * its own revision and is committed like a delete.
+   */
+  expire(now: number): StoreEntry[];
+  readonly stats: StoreStats;
+}
+
+export interface SqliteStoreConfig {
+  engine: 'sqlite';
+  /** database file, or ':memory:' (tests) */
+  path: string;
+  /**
+   * SQLite `synchronous` in WAL mode.
+   * - 'full' (default): the WAL is fsynced on every commit, so an acked write survives
+   *   power loss and OS crash.
+   * - 'normal': no fsync on commit (only at checkpoints). An acked write survives a
+   *   process crash, but the last commits before a power loss or OS crash may be lost;
+   *   the database stays consistent either way.
+   */
+  synchronous?: 'full' | 'normal';
+  /**
+   * How long open() waits for another process to release the file (default 5000). The
+   * store takes the file exclusively, so a second router on it fails with SQLITE_BUSY;
+   * the wait covers a restart that overlaps the old process's shutdown.
+   */
+  busyTimeoutMs?: number;
+}
+
+export type StoreConfig = SqliteStoreConfig;
