@@ -1,4 +1,4 @@
-import { ApplicationError, Errors, RouterError, type CallFailure } from './errors';
+import { Errors, RouterError, type ApplicationError, type CallFailure } from './errors';
 import { IdSequence } from './ids';
 import { Invocation, type CallerSink, type CallOptions } from './invocation';
 import type { Payload } from './payload';
@@ -194,7 +194,12 @@ export class Dealer {
     const pending = this.pendingByCaller.get(session);
     if (pending) {
       this.pendingByCaller.delete(session);
-      for (const inv of [...pending]) this.cancel(inv, 'killnowait');
+      // Waiting calls first: canceling an invoked one frees a callee slot, and the
+      // drain that follows would otherwise hand this session's next waiting call to a
+      // callee only to interrupt it right away.
+      const calls = [...pending];
+      for (const inv of calls) if (inv.state === 'waiting') this.cancel(inv, 'killnowait');
+      for (const inv of calls) this.cancel(inv, 'killnowait');
     }
     const own = this.bySession.get(session);
     if (!own) return;
@@ -206,12 +211,15 @@ export class Dealer {
   }
 
   private detach(reg: Registration, entry: CalleeEntry): void {
+    // Out of the registration first: finishing its calls below drains waiting calls,
+    // and they must go to the remaining callees, never to the one leaving.
+    const inflight = [...this.pendingOn(entry)];
+    reg.removeCallee(entry);
     // Calls in flight on this callee can never be answered now.
-    for (const inv of this.pendingOn(entry)) {
+    for (const inv of inflight) {
       this.finish(inv, 'canceled');
       inv.sink.error(new RouterError(Errors.canceled, 'callee went away'));
     }
-    reg.removeCallee(entry);
     this.observer.onUnregister?.(entry.session, reg);
     if (reg.callees.length === 0) {
       if (reg.match === 'exact') this.exact.delete(reg.uri);

@@ -90,9 +90,8 @@ export function installMetaApi(realm: Realm): void {
     onUnsubscribe: (s, sub) => realm.publishMeta('wamp.subscription.on_unsubscribe', [s.id, sub.id]),
     onDelete: (s, sub) => realm.publishMeta('wamp.subscription.on_delete', [s.id, sub.id]),
   };
-  const onCallDone = dealer.observer.onCallDone;
   dealer.observer = {
-    onCallDone,
+    ...dealer.observer,
     onCreate: (s, reg) => realm.publishMeta('wamp.registration.on_create', [s.id, reg.details()]),
     onRegister: (s, reg) => realm.publishMeta('wamp.registration.on_register', [s.id, reg.id]),
     onUnregister: (s, reg) => realm.publishMeta('wamp.registration.on_unregister', [s.id, reg.id]),

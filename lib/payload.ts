@@ -18,7 +18,7 @@ export interface PassthruInfo {
   keyid?: string;
 }
 
-export const EMPTY_PAYLOAD: Payload = Object.freeze({}) as Payload;
+export const EMPTY_PAYLOAD: Payload = Object.freeze({});
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);

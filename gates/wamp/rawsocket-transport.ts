@@ -6,6 +6,8 @@ import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
 import { SerializerError, type Serializer } from './serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
 
+const PING_PAYLOAD = Buffer.from('gatehouse');
+
 /**
  * WAMP over RawSocket, after the handshake: length-prefixed frames, PING/PONG for
  * liveness (WAMP advanced: RawSocket transport).
@@ -103,7 +105,10 @@ export class RawSocketTransport implements WampTransport {
       return;
     }
     this.alive = false;
-    this.writeFrame(FrameType.PING, Buffer.alloc(0));
+    // Never an empty PING: autobahn-js reads a frame's payload only when more bytes
+    // arrive, so it answers a zero-length PING one interval late, and an idle client
+    // would be dropped as dead. The peer echoes these octets in its PONG.
+    this.writeFrame(FrameType.PING, PING_PAYLOAD);
   }
 
   private writeFrame(type: FrameType, payload: Buffer): void {

@@ -308,6 +308,13 @@ function checkDecoded(v: unknown, depth: number): unknown {
       if (!isPlainObject(v)) throw new SerializerError(`unsupported decoded value ${describe(v)}`);
       for (const k in v) {
         const x = v[k];
+        if (x === undefined) {
+          // A dict value of undefined is an unset option: JS encoders (msgpackr, cbor-x, as
+          // used by wampy) write it for every optional field left out. Drop the key, as
+          // JSON.stringify and our own encoders do; undefined elsewhere stays an error.
+          delete v[k];
+          continue;
+        }
         const y = checkDecoded(x, depth + 1);
         if (y !== x) setProp(v, k, y);
       }

@@ -1,7 +1,7 @@
 import { Errors, RouterError, type ErrorDef } from '../../lib/errors';
 import type { Invocation } from '../../lib/invocation';
 import type { Realm } from '../../lib/realm';
-import { Session } from '../../lib/session';
+import type { Session } from '../../lib/session';
 import type { WampGateContext } from './context';
 import { handleHello } from './handlers/hello';
 import { handleCall, handleCancel } from './handlers/call';

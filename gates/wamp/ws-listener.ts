@@ -1,4 +1,5 @@
 import http, { type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { drain } from '../../lib/drain';
@@ -66,7 +67,7 @@ export async function listenWampWs(ctx: WampGateContext, opts: WampWsOptions): P
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      (socket as import('node:net').Socket).setNoDelay?.(true);
+      (socket as Socket).setNoDelay(true);
       const transport = new WsTransport(ws, serializer, req, ctx, {
         highWaterBytes: limits.outboundHighWaterBytes,
         maxQueueBytes: limits.outboundQueueBytes,

@@ -63,9 +63,9 @@ export function handleCancel(s: WampSession, msg: unknown[]): void {
   const options = dict(msg[2], 'CANCEL.Options');
   const mode = options['mode'] ?? 'killnowait';
   if (mode !== 'skip' && mode !== 'kill' && mode !== 'killnowait') {
-    throw new ProtocolViolation(`unknown CANCEL mode: ${String(mode)}`);
+    throw new ProtocolViolation('unknown CANCEL mode');
   }
   const inv = s.calls.get(request);
   if (!inv) return; // the call has already finished: nothing to cancel
-  s.joined.realm.dealer.cancel(inv, mode as CancelMode);
+  s.joined.realm.dealer.cancel(inv, mode satisfies CancelMode);
 }

@@ -19,19 +19,19 @@ export function handleRegister(s: WampSession, msg: unknown[]): void {
     if (concurrency !== undefined && (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)) {
       throw new RouterError(Errors.invalidArgument, 'REGISTER.Options.concurrency must be a positive integer');
     }
-    let registration: Registration | undefined;
+    const ref: { registration?: Registration } = {};
     const callee: Callee = {
-      invoke: (inv) => sendInvocation(s, inv, registration?.id ?? 0),
-      invokeProgress: (inv, final) => sendProgressChunk(s, inv, registration?.id ?? 0, final),
+      invoke: (inv) => sendInvocation(s, inv, ref.registration?.id ?? 0),
+      invokeProgress: (inv, final) => sendProgressChunk(s, inv, ref.registration?.id ?? 0, final),
     };
     // WAMP advanced: INTERRUPT only to callees that announced call_canceling.
     if (s.features.calleeCanceling) callee.interrupt = (inv, mode, reason) => sendInterrupt(s, inv, mode, reason);
-    registration = realm.register(core, procedure, {
+    const registration = (ref.registration = realm.register(core, procedure, {
       match: matchOption(options['match']),
       invoke: (options['invoke'] as InvokePolicy | undefined) ?? 'single',
       concurrency: typeof concurrency === 'number' ? concurrency : undefined,
       discloseCaller: options['disclose_caller'] === true,
-    }, callee);
+    }, callee));
     s.send([Msg.REGISTERED, request, registration.id]);
   } catch (err) {
     if (!(err instanceof RouterError)) throw err;

@@ -42,7 +42,7 @@ export function handleUnsubscribe(s: WampSession, msg: unknown[]): void {
 
 export function matchOption(v: unknown): MatchPolicy | undefined {
   if (v === undefined || v === 'exact' || v === 'prefix' || v === 'wildcard') return v;
-  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${String(v)}`);
+  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${JSON.stringify(v)}`);
 }
 
 /**
