@@ -7,12 +7,24 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 const PREFIX = 'gatehouse_';
 
-/** Label children bound to one gate, for per-message counting on hot paths. */
-export interface GateCounters {
-  readonly messagesIn: Counter.Internal;
-  readonly messagesOut: Counter.Internal;
-  readonly bytesIn: Counter.Internal;
-  readonly bytesOut: Counter.Internal;
+/**
+ * Per-gate message and byte counts, as plain numbers: they are bumped for every
+ * message, where even a pre-bound prom-client child costs a label hash per call. The
+ * Prometheus counters read them when scraped.
+ */
+export class GateCounters {
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+}
+
+type GateCounterName = keyof GateCounters;
+
+/** Per-realm routing counts, plain numbers for the same reason as GateCounters. */
+export class RealmCounters {
+  publications = 0;
+  deliveries = 0;
 }
 
 export type SlowConsumerAction = 'throttled' | 'disconnected';
@@ -42,6 +54,8 @@ export class Metrics {
   readonly registrations: Gauge<'realm'>;
 
   private readonly gates = new Map<string, GateCounters>();
+  private readonly collectors: (() => void)[] = [];
+  private readonly realms = new Map<string, RealmCounters>();
 
   constructor() {
     const registers = [this.registry];
@@ -49,39 +63,73 @@ export class Metrics {
 
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
       new Counter({ name: PREFIX + name, help, labelNames, registers });
+    const gates = this.gates;
+    const gateCounter = (name: string, help: string, field: GateCounterName): Counter<'gate'> =>
+      new Counter({
+        name: PREFIX + name,
+        help,
+        labelNames: ['gate'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [gate, c] of gates) this.inc({ gate }, c[field]);
+        },
+      });
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> =>
       new Gauge({ name: PREFIX + name, help, labelNames, registers });
 
     this.sessions = gauge('sessions', 'Open sessions', ['gate', 'realm']);
     // Not "sessions_total": in OpenMetrics that name would clash with the gauge above.
     this.sessionsTotal = counter('sessions_opened_total', 'Sessions opened since start', ['gate']);
-    this.messagesIn = counter('messages_in_total', 'Messages received from clients', ['gate']);
-    this.messagesOut = counter('messages_out_total', 'Messages sent to clients', ['gate']);
-    this.bytesIn = counter('bytes_in_total', 'Bytes received from clients', ['gate']);
-    this.bytesOut = counter('bytes_out_total', 'Bytes sent to clients', ['gate']);
+    this.messagesIn = gateCounter('messages_in_total', 'Messages received from clients', 'messagesIn');
+    this.messagesOut = gateCounter('messages_out_total', 'Messages sent to clients', 'messagesOut');
+    this.bytesIn = gateCounter('bytes_in_total', 'Bytes received from clients', 'bytesIn');
+    this.bytesOut = gateCounter('bytes_out_total', 'Bytes sent to clients', 'bytesOut');
     this.drops = counter('drops_total', 'Messages dropped instead of delivered', ['gate', 'reason']);
     this.errors = counter('errors_total', 'Errors returned to clients', ['gate', 'code']);
     this.slowConsumers = counter('slow_consumers_total', 'Slow consumers throttled or disconnected', ['gate', 'action']);
-    this.publications = counter('publications_total', 'Publications routed', ['realm']);
-    this.deliveries = counter('deliveries_total', 'Events delivered to subscribers', ['realm']);
+    const realms = this.realms;
+    const realmCounter = (name: string, help: string, field: keyof RealmCounters): Counter<'realm'> =>
+      new Counter({
+        name: PREFIX + name,
+        help,
+        labelNames: ['realm'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [realm, c] of realms) this.inc({ realm }, c[field]);
+        },
+      });
+    this.publications = realmCounter('publications_total', 'Publications routed', 'publications');
+    this.deliveries = realmCounter('deliveries_total', 'Events delivered to subscribers', 'deliveries');
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
   }
 
-  /** Pre-bound label children for one gate; `labels()` per message is too slow. */
+  /** The hot-path counters of one gate (created on first use). */
   forGate(gate: string): GateCounters {
     let bound = this.gates.get(gate);
     if (bound === undefined) {
-      bound = Object.freeze({
-        messagesIn: this.messagesIn.labels(gate),
-        messagesOut: this.messagesOut.labels(gate),
-        bytesIn: this.bytesIn.labels(gate),
-        bytesOut: this.bytesOut.labels(gate),
-      });
+      bound = new GateCounters();
       this.gates.set(gate, bound);
     }
     return bound;
+  }
+
+  /** The hot-path counters of one realm (created on first use). */
+  forRealm(realm: string): RealmCounters {
+    let c = this.realms.get(realm);
+    if (c === undefined) {
+      c = new RealmCounters();
+      this.realms.set(realm, c);
+    }
+    return c;
+  }
+
+  /** Runs `fn` before every scrape, to set gauges that are cheaper to read than to track. */
+  addCollector(fn: () => void): void {
+    this.collectors.push(fn);
   }
 
   /** Content-Type of render()'s output. */
@@ -91,6 +139,7 @@ export class Metrics {
 
   /** The Prometheus text exposition of every metric. */
   async render(): Promise<string> {
+    for (const fn of this.collectors) fn();
     return this.registry.metrics();
   }
 }

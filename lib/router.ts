@@ -41,6 +41,12 @@ export class RouterCore {
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
     this.store = createStore({ ...this.config.store });
+    this.metrics.addCollector(() => {
+      for (const r of this.realms.values()) {
+        this.metrics.subscriptions.labels(r.name).set(r.broker.size);
+        this.metrics.registrations.labels(r.name).set(r.dealer.size);
+      }
+    });
   }
 
   /** Opens the store and fires the wills a previous process left behind. Idempotent. */
@@ -86,6 +92,7 @@ export class RouterCore {
   private createRealm(name: string): Realm {
     const rc = this.config.realms.find((r) => r.name === name);
     const m = this.metrics;
+    const counts = m.forRealm(name);
     const realm = new Realm(
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(), limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
@@ -105,9 +112,9 @@ export class RouterCore {
           m.sessions.labels(s.transport.gate, r.name).dec();
           this.log.debug({ realm: r.name, session: s.id }, 'session left');
         },
-        onPublish: (r, _e, n) => {
-          m.publications.labels(r.name).inc();
-          if (n > 0) m.deliveries.labels(r.name).inc(n);
+        onPublish: (_r, _e, n) => {
+          counts.publications++;
+          counts.deliveries += n;
         },
         onCallDone: (r, outcome) => m.calls.labels(r.name, outcome).inc(),
       },
