@@ -44,6 +44,8 @@ export class RawSocketTransport implements WampTransport {
         queuedBytes: () => socket.writableLength,
         pauseInput: () => socket.pause(),
         resumeInput: () => socket.resume(),
+        cork: () => socket.cork(),
+        uncork: () => socket.uncork(),
         kill: () => {
           ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
           this.abort();
@@ -114,10 +116,11 @@ export class RawSocketTransport implements WampTransport {
   private writeFrame(type: FrameType, payload: Buffer): void {
     if (this.ended) return;
     const [header, body] = encodeFrame(type, payload);
-    this.socket.cork();
+    // corked by the outbox until the end of this turn: header and body (and the
+    // turn's other frames) go out in one writev
+    this.outbox.coalesce();
     this.socket.write(header);
     if (body.length > 0) this.socket.write(body);
-    this.socket.uncork();
   }
 
   write(data: Buffer): boolean {

@@ -40,6 +40,8 @@ export class WsTransport implements WampTransport {
         queuedBytes: () => ws.bufferedAmount,
         pauseInput: () => socket.pause(),
         resumeInput: () => socket.resume(),
+        cork: () => socket.cork(),
+        uncork: () => socket.uncork(),
         kill: () => {
           ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
           this.abort();
@@ -95,6 +97,7 @@ export class WsTransport implements WampTransport {
 
   write(data: Buffer): boolean {
     if (this.ws.readyState !== 1) return false;
+    this.outbox.coalesce();
     this.ws.send(data, this.sendOpts);
     this.ctx.counters.out(data.length);
     return this.outbox.wrote();
