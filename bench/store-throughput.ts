@@ -1,7 +1,7 @@
 /**
  * Durable write throughput of the retained store with group commit.
  *
- *   npx tsx bench/store-throughput.ts [--runs 5] [--seconds 2] [--clients 1,16,64,256,1024]
+ *   npx tsx bench/store-throughput.ts [--runs 5] [--seconds 3] [--clients 1,16,64,256,1024]
  *                                      [--sync full,normal] [--keys 100000] [--dir /path]
  *
  * Each of N clients runs a closed loop: write a key, wait for `committed` (the point a
@@ -25,17 +25,37 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { runs: 5, seconds: 2, clients: [1, 16, 64, 256, 1024], sync: ['full', 'normal'], keys: 100_000, dir: undefined };
+  const opts: Options = {
+    runs: 5,
+    seconds: 3,
+    clients: [1, 16, 64, 256, 1024],
+    sync: ['full', 'normal'],
+    keys: 100_000,
+    dir: undefined,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const value = argv[i + 1] ?? '';
     switch (argv[i]) {
-      case '--runs': opts.runs = Number(value); break;
-      case '--seconds': opts.seconds = Number(value); break;
-      case '--clients': opts.clients = value.split(',').map(Number); break;
-      case '--sync': opts.sync = value.split(',') as ('full' | 'normal')[]; break;
-      case '--keys': opts.keys = Number(value); break;
-      case '--dir': opts.dir = value; break;
-      default: throw new Error(`unknown option ${String(argv[i])}`);
+      case '--runs':
+        opts.runs = Number(value);
+        break;
+      case '--seconds':
+        opts.seconds = Number(value);
+        break;
+      case '--clients':
+        opts.clients = value.split(',').map(Number);
+        break;
+      case '--sync':
+        opts.sync = value.split(',') as ('full' | 'normal')[];
+        break;
+      case '--keys':
+        opts.keys = Number(value);
+        break;
+      case '--dir':
+        opts.dir = value;
+        break;
+      default:
+        throw new Error(`unknown option ${String(argv[i])}`);
     }
   }
   return opts;
@@ -45,6 +65,9 @@ interface RunResult {
   writesPerSec: number;
   commitsPerSec: number;
   avgBatch: number;
+  /** commit duration percentiles (ms): how long each commit blocks the event loop */
+  commitP50: number;
+  commitP99: number;
 }
 
 async function run(dir: string, sync: 'full' | 'normal', clients: number, seconds: number, keys: number): Promise<RunResult> {
@@ -53,6 +76,7 @@ async function run(dir: string, sync: 'full' | 'normal', clients: number, second
   await store.open();
   let acked = 0;
   let stop = false;
+  const commitMs: number[] = [];
   const perClient = Math.max(1, Math.floor(keys / clients));
 
   async function client(id: number): Promise<void> {
@@ -62,6 +86,8 @@ async function run(dir: string, sync: 'full' | 'normal', clients: number, second
       const value = { args: [n, 21.5 + (n % 10) / 10, 'ok'], kwargs: { unit: 'C', ts: Date.now(), id } };
       await store.write('bench', key, value).committed;
       acked++;
+      // every client's write joins the same batch: one sample per commit is enough
+      if (id === 0) commitMs.push(store.stats.lastCommitMs);
     }
   }
 
@@ -75,7 +101,15 @@ async function run(dir: string, sync: 'full' | 'normal', clients: number, second
   const commits = store.stats.commits - commits0;
   await store.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-  return { writesPerSec: acked / elapsed, commitsPerSec: commits / elapsed, avgBatch: acked / Math.max(1, commits) };
+  commitMs.sort((a, b) => a - b);
+  const pct = (p: number): number => commitMs[Math.floor(p * (commitMs.length - 1))] ?? 0;
+  return {
+    writesPerSec: acked / elapsed,
+    commitsPerSec: commits / elapsed,
+    avgBatch: acked / Math.max(1, commits),
+    commitP50: pct(0.5),
+    commitP99: pct(0.99),
+  };
 }
 
 function median(xs: number[]): number {
@@ -88,7 +122,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'gatehouse-store-bench-'));
   console.log(`store throughput: ${opts.runs} runs x ${opts.seconds}s, db in ${dir}, node ${process.version}`);
-  console.log('sync    clients  median writes/s  (runs)                                   commits/s  batch');
+  console.log('sync    clients  median writes/s  (each run)                               commits/s  batch  commit ms p50/p99');
   try {
     for (const sync of opts.sync) {
       for (const clients of opts.clients) {
@@ -98,8 +132,13 @@ async function main(): Promise<void> {
         console.log(
           `${sync.padEnd(7)} ${String(clients).padStart(7)}  ${Math.round(median(wps)).toLocaleString('en').padStart(15)}  ` +
             `(${wps.map((x) => Math.round(x / 1000) + 'k').join(' ')})`.padEnd(41) +
-            `${Math.round(median(results.map((x) => x.commitsPerSec))).toLocaleString('en').padStart(9)}  ` +
-            `${median(results.map((x) => x.avgBatch)).toFixed(1).padStart(5)}`,
+            `${Math.round(median(results.map((x) => x.commitsPerSec)))
+              .toLocaleString('en')
+              .padStart(9)}  ` +
+            `${median(results.map((x) => x.avgBatch))
+              .toFixed(1)
+              .padStart(5)}  ` +
+            `${median(results.map((x) => x.commitP50)).toFixed(2)}/${median(results.map((x) => x.commitP99)).toFixed(2)}`,
         );
       }
     }

@@ -88,9 +88,8 @@ export class Realm {
     this.sessions.delete(session.id);
     // wills first: a lock held by this session is released before anything else
     this.retained?.sessionEnded(session);
-    for (const t of this.testaments.take(session)) {
-      this.broker.publish(undefined, t.topic, t.payload, t.options);
-    }
+    // through publish(): testaments count and are kept in history like any event
+    for (const t of this.testaments.take(session)) this.publish(undefined, t.topic, t.payload, t.options);
     this.dealer.removeSession(session);
     this.broker.removeSession(session);
     this.observer.onLeave?.(this, session);
@@ -177,9 +176,15 @@ export class Realm {
     return this.dealer.call(session, procedure, payload, options, sink);
   }
 
-  /** Meta events are published by the router itself (no publisher session). */
+  /**
+   * Meta events are published by the router itself (no publisher session), once the
+   * request that caused them has been answered: a session subscribing to
+   * wamp.subscription.on_subscribe must get SUBSCRIBED before the EVENT about that very
+   * subscription, or its client drops it (EVENT for an unknown subscription). All meta
+   * events take the same queue, so they keep their relative order.
+   */
   publishMeta(topic: string, args: unknown[]): void {
-    this.broker.publish(undefined, topic, { args }, {});
+    queueMicrotask(() => this.broker.publish(undefined, topic, { args }, {}));
   }
 
   /** Ends every session (router shutdown). */

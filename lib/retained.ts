@@ -3,7 +3,7 @@ import { conditionHolds, isEmptyValue, valueOf } from './condition';
 import { Errors, RouterError } from './errors';
 import type { Payload } from './payload';
 import type { Session } from './session';
-import type { RetainedStore, StoreEntry, WriteResult } from './store/types';
+import type { ExpiredEntry, RetainedStore, StoreEntry, WriteResult } from './store/types';
 import { patternMatches, type TopicPattern } from './topic';
 
 /** The store-related publish options (fox-wamp style), protocol-neutral. */
@@ -117,7 +117,7 @@ export class RetainedTopics {
     if (i < 0) return;
     const [w] = list.splice(i, 1);
     if (list.length === 0) this.waiters.delete(topic);
-    if (w) this.apply(w.session, w.topic, w.payload, w.options).then(w.resolve, w.reject);
+    if (w) this.apply(w.session, w.topic, w.payload, w.options).then((ack) => w.resolve(ack), (err: RouterError) => w.reject(err));
   }
 
   /** A session ended: its waiters are dropped and its wills fire. */
@@ -160,8 +160,8 @@ export class RetainedTopics {
   }
 
   /** An entry expired (the router's expiry timer removed it): subscribers see the deletion. */
-  expired(entry: StoreEntry): void {
-    const event = this.broker.publish(undefined, entry.key, {}, {});
+  expired(entry: ExpiredEntry): void {
+    const event = this.broker.publish(undefined, entry.key, {}, {}, entry.deletionRevision);
     this.onEvent(event);
     this.serveWaiters(entry.key);
   }

@@ -36,7 +36,8 @@ export class RawSocketTransport implements WampTransport {
       gate: 'wamp',
       type: 'rawsocket',
       peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
-      protocol: serializer.name,
+      // same spelling as the WebSocket subprotocol, so session meta reads alike
+      protocol: serializer.wsProtocol,
     };
     this.outbox = new Outbox(
       limits,

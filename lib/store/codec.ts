@@ -29,8 +29,19 @@ export function encodePayload(value: Payload): Buffer {
   }
 }
 
+/** Decodes a stored payload; throws if the bytes do not hold one (a damaged row). */
 export function decodePayload(data: Uint8Array): Payload {
   const value: unknown = packr.unpack(data);
-  if (!isPlainObject(value)) throw new Error('stored value is not a payload object');
-  return value as Payload;
+  if (!isStoredPayload(value)) throw new Error('stored value is not a payload');
+  return value;
+}
+
+function isStoredPayload(v: unknown): v is Payload {
+  return (
+    isPlainObject(v) &&
+    (v.args === undefined || Array.isArray(v.args)) &&
+    (v.kwargs === undefined || isPlainObject(v.kwargs)) &&
+    (v.bytes === undefined || v.bytes instanceof Uint8Array) &&
+    (v.passthru === undefined || (isPlainObject(v.passthru) && typeof v.passthru.scheme === 'string'))
+  );
 }

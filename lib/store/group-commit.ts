@@ -64,7 +64,7 @@ export class GroupCommit<Op> {
       this.batch = newBatch();
       this.timer = setImmediate(() => {
         this.timer = undefined;
-        this.flush();
+        void this.flush(); // settles the batch promise, which carries any failure
       });
     }
     return this.batch.promise;

@@ -2,6 +2,7 @@ import { SqliteStore } from './sqlite-store';
 import type { RetainedStore, StoreConfig } from './types';
 
 export type {
+  ExpiredEntry,
   RetainedStore,
   SqliteStoreConfig,
   StoreConfig,

@@ -79,7 +79,16 @@ export class SqliteLog {
       for (const op of ops) {
         const e = op.entry;
         if (e !== undefined) {
-          append.run(seq++, e.realm, e.key, op.value ?? null, e.revision, e.expiresAt ?? null, e.will?.session ?? null, op.willValue);
+          append.run(
+            seq++,
+            e.realm,
+            e.key,
+            op.value ?? null,
+            e.revision,
+            e.expiresAt ?? null,
+            e.will?.session ?? null,
+            op.willValue,
+          );
         } else if (op.before !== undefined) {
           // a tombstone hides the key's older rows until compaction has removed them
           append.run(seq++, op.realm, op.key, null, op.revision, null, null, null);
@@ -132,8 +141,7 @@ export class SqliteLog {
    */
   commit(ops: readonly LogOp[], revisionOf: (realm: string) => number, liveKeys: number): void {
     // compaction deletes twice what a batch can add, so dead rows stay near the bound
-    const victims =
-      this.dead.size > Math.max(MIN_DEAD_ROWS, liveKeys) ? this.dead.takeLowest(Math.max(256, 2 * ops.length)) : [];
+    const victims = this.dead.size > Math.max(MIN_DEAD_ROWS, liveKeys) ? this.dead.takeLowest(Math.max(256, 2 * ops.length)) : [];
     const firstSeq = this.nextSeq;
     try {
       this.commitTx({ ops, firstSeq, revisionOf, victims });

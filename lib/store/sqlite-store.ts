@@ -4,7 +4,7 @@ import { encodePayload } from './codec';
 import { GroupCommit } from './group-commit';
 import { MemoryIndex, isLive, makeEntry } from './memory-index';
 import { SqliteLog, type LogOp } from './sqlite-log';
-import type { RetainedStore, SqliteStoreConfig, StoreEntry, StoreStats, WriteOptions, WriteResult } from './types';
+import type { ExpiredEntry, RetainedStore, SqliteStoreConfig, StoreEntry, StoreStats, WriteOptions, WriteResult } from './types';
 
 type State = 'new' | 'open' | 'closed';
 
@@ -52,36 +52,33 @@ export class SqliteStore implements RetainedStore {
     };
   }
 
-  open(): Promise<void> {
-    if (this.state !== 'new') return Promise.reject(new Error('a store can be opened once'));
+  async open(): Promise<void> {
+    if (this.state !== 'new') throw new Error('a store can be opened once');
+    // a store that failed to open may hold part of the log in memory: it stays unusable
+    this.state = 'closed';
+    const log = new SqliteLog({
+      path: this.config.path,
+      synchronous: this.config.synchronous ?? 'full',
+      busyTimeoutMs: this.config.busyTimeoutMs ?? 5000,
+    });
+    const orphans: StoreEntry[] = [];
     try {
-      const log = new SqliteLog({
-        path: this.config.path,
-        synchronous: this.config.synchronous ?? 'full',
-        busyTimeoutMs: this.config.busyTimeoutMs ?? 5000,
-      });
-      const orphans: StoreEntry[] = [];
-      try {
-        log.load(
-          (entry) => {
-            // sessions do not outlive the process: every loaded will is an orphan
-            const orphan = entry.will !== undefined;
-            this.index.put(entry, orphan);
-            if (orphan) orphans.push(entry);
-          },
-          (realm, revision) => this.index.raiseRevision(realm, revision),
-        );
-      } catch (err) {
-        log.close();
-        throw err;
-      }
-      this.log = log;
-      this.orphans = orphans;
+      log.load(
+        (entry) => {
+          // sessions do not outlive the process: every loaded will is an orphan
+          const orphan = entry.will !== undefined;
+          this.index.put(entry, orphan);
+          if (orphan) orphans.push(entry);
+        },
+        (realm, revision) => this.index.raiseRevision(realm, revision),
+      );
     } catch (err) {
-      return Promise.reject(err);
+      log.close();
+      throw err;
     }
+    this.log = log;
+    this.orphans = orphans;
     this.state = 'open';
-    return Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -134,9 +131,7 @@ export class SqliteStore implements RetainedStore {
       willValue,
       before,
     });
-    return before !== undefined && isLive(before, now)
-      ? { revision, committed, previous: before }
-      : { revision, committed };
+    return before !== undefined && isLive(before, now) ? { revision, committed, previous: before } : { revision, committed };
   }
 
   delete(realm: string, key: string): WriteResult | undefined {
@@ -169,12 +164,11 @@ export class SqliteStore implements RetainedStore {
     return this.index.nextExpiry();
   }
 
-  expire(now: number): StoreEntry[] {
+  expire(now: number): ExpiredEntry[] {
     this.assertOpen();
-    const expired: StoreEntry[] = [];
+    const expired: ExpiredEntry[] = [];
     for (let e = this.index.firstExpired(now); e !== undefined; e = this.index.firstExpired(now)) {
-      this.remove(e);
-      expired.push(e);
+      expired.push({ ...e, deletionRevision: this.remove(e).revision });
     }
     return expired;
   }

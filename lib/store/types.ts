@@ -32,6 +32,12 @@ export interface StoreEntry {
   readonly will?: StoreWill;
 }
 
+/** An entry removed by expiry, as it was, with the revision its removal took. */
+export interface ExpiredEntry extends StoreEntry {
+  /** the realm revision assigned to the deletion (above `revision`) */
+  readonly deletionRevision: number;
+}
+
 export interface WriteOptions {
   /** time to live in ms, > 0; undefined = the entry does not expire */
   ttlMs?: number;
@@ -100,10 +106,10 @@ export interface RetainedStore {
   /** earliest expiresAt among entries, or undefined */
   nextExpiry(): number | undefined;
   /**
-   * Removes entries expired at `now` and returns them as they were. Each removal gets
-   * its own revision and is committed like a delete.
+   * Removes entries expired at `now` and returns them as they were, each with the
+   * revision of its removal. Removals are committed like deletes.
    */
-  expire(now: number): StoreEntry[];
+  expire(now: number): ExpiredEntry[];
   readonly stats: StoreStats;
 }
 
