@@ -216,7 +216,7 @@ export class WsPeer extends RawPeer {
  */
 export class TcpProbe {
   readonly socket: net.Socket;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private wake: (() => void) | undefined;
   closedAt: number | undefined;
   readonly closed: Promise<void>;
@@ -302,7 +302,7 @@ export class RawSocketPeer extends RawPeer {
   routerMaxBytes = 0;
   pingsReceived = 0;
   private answerPings: boolean;
-  private acc = Buffer.alloc(0);
+  private acc: Buffer = Buffer.alloc(0);
   private handshaken = false;
 
   private constructor(port: number, serializer: WireSerializer, opts: RawPeerOptions) {

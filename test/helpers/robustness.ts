@@ -34,6 +34,11 @@ export class CrashGuard {
   }
 }
 
+/** For hooks: is `t` a top-level test, not a subtest? (fullName: "parent > child") */
+export function isTopLevel(t: { name: string; fullName?: string }): boolean {
+  return t.fullName === undefined || t.fullName === t.name;
+}
+
 interface Bystander {
   name: string;
   conn: Connected;

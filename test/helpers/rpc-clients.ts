@@ -4,13 +4,12 @@
 // callees, exact request IDs). Everything here is closed by a ClientPool so a failing
 // test still leaves no handle open.
 import WebSocket from 'ws';
-import { autobahn, connect, type AutobahnSession, type Transport } from './autobahn';
+import { autobahnTransports, connect, type AutobahnSession, type Transport } from './autobahn';
 import type { TestRouter } from './router';
 
 // autobahn console.warn()s every connection close ("connection closed", "auto-reconnect
 // disabled!"); tests close hundreds. Drop exactly those two unless logs are asked for.
 if (process.env['GATEHOUSE_TEST_LOG'] === undefined) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const abLog = require('autobahn/lib/log.js') as { warn: (...a: unknown[]) => void };
   const warn = abLog.warn;
   abLog.warn = (...a: unknown[]) => {
@@ -100,25 +99,9 @@ export interface AutobahnTransport extends Transport {
   binary: boolean;
 }
 
-/**
- * Every transport x serializer autobahn speaks. Unlike `autobahnTransports` in
- * helpers/autobahn.ts this names the serializer object per transport (autobahn only
- * builds json and msgpack by default, so `wamp.2.cbor` alone leaves it with none) and
- * gives RawSocket the host/port autobahn's rawsocket transport requires.
- */
+/** autobahnTransports (helpers/autobahn.ts), each marked with whether it carries binary natively. */
 export function rpcTransports(t: TestRouter): AutobahnTransport[] {
-  const ser = (autobahn as unknown as { serializer: Record<string, new () => unknown> }).serializer;
-  const make = (name: string): unknown => {
-    const Ctor = ser[name];
-    if (!Ctor) throw new Error(`autobahn has no ${name}`);
-    return new Ctor();
-  };
-  return [
-    { name: 'websocket/json', binary: false, options: { url: t.wsUrl, protocols: ['wamp.2.json'], serializers: [make('JSONSerializer')] } },
-    { name: 'websocket/msgpack', binary: true, options: { url: t.wsUrl, protocols: ['wamp.2.msgpack'], serializers: [make('MsgpackSerializer')] } },
-    { name: 'websocket/cbor', binary: true, options: { url: t.wsUrl, protocols: ['wamp.2.cbor'], serializers: [make('CBORSerializer')] } },
-    { name: 'rawsocket/json', binary: false, options: { transports: [{ type: 'rawsocket', host: '127.0.0.1', port: t.rawSocketPort }] } },
-  ];
+  return autobahnTransports(t.wsUrl, t.rawSocketUrl).map((tr) => ({ ...tr, binary: !tr.name.endsWith('/json') }));
 }
 
 export interface AutobahnClient {
@@ -131,14 +114,10 @@ export interface AutobahnClient {
 
 // ----- wampy -----
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Wampy } = require('wampy') as { Wampy: new (url: string, options: Record<string, unknown>) => WampyClient };
 const wampySerializers: Record<WampySerializerName, () => unknown> = {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   json: () => new (require('wampy/JsonSerializer.js') as { JsonSerializer: new () => unknown }).JsonSerializer(),
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   msgpack: () => new (require('wampy/MsgpackSerializer.js') as { MsgpackSerializer: new () => unknown }).MsgpackSerializer(),
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   cbor: () => new (require('wampy/CborSerializer.js') as { CborSerializer: new () => unknown }).CborSerializer(),
 };
 export type WampySerializerName = 'json' | 'msgpack' | 'cbor';
@@ -165,12 +144,20 @@ export interface WampyClient {
   getSessionId(): number;
   getOpStatus(): { code: number; error: unknown; reqId: number };
   call(uri: string, payload?: unknown, options?: Record<string, unknown>): Promise<WampyResult>;
-  progressiveCall(uri: string, payload?: unknown, options?: Record<string, unknown>): {
+  progressiveCall(
+    uri: string,
+    payload?: unknown,
+    options?: Record<string, unknown>,
+  ): {
     result: Promise<WampyResult>;
     sendData(payload?: unknown, options?: { progress?: boolean }): void;
   };
   cancel(reqId: number, options?: { mode?: string }): boolean;
-  register(uri: string, rpc: (inv: WampyInvocation) => unknown, options?: Record<string, unknown>): Promise<{ registrationId: number }>;
+  register(
+    uri: string,
+    rpc: (inv: WampyInvocation) => unknown,
+    options?: Record<string, unknown>,
+  ): Promise<{ registrationId: number }>;
   unregister(uri: string): Promise<unknown>;
 }
 
@@ -238,7 +225,7 @@ export class RawWampClient {
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as WampMessage);
     const d = deferred<WampMessage>();
-    const waiter = { match, resolve: d.resolve };
+    const waiter = { match, resolve: (m: WampMessage) => d.resolve(m) };
     this.waiters.push(waiter);
     return within(d.promise, ms, what).finally(() => {
       const j = this.waiters.indexOf(waiter);
@@ -260,7 +247,11 @@ export class RawWampClient {
   /** REGISTER and wait for REGISTERED; returns the registration ID. */
   async register(request: number, uri: string, options: Record<string, unknown> = {}): Promise<number> {
     this.send([64, request, options, uri]);
-    const r = await this.next((m) => (m[0] === 65 && m[1] === request) || (m[0] === 8 && m[1] === 64 && m[2] === request), 5000, `REGISTERED ${uri}`);
+    const r = await this.next(
+      (m) => (m[0] === 65 && m[1] === request) || (m[0] === 8 && m[1] === 64 && m[2] === request),
+      5000,
+      `REGISTERED ${uri}`,
+    );
     if (r[0] !== 65) throw new Error(`REGISTER ${uri} failed: ${JSON.stringify(r)}`);
     return r[2] as number;
   }
@@ -293,7 +284,9 @@ export function rawRoles(opts: { canceling?: boolean; progressive?: boolean } = 
     features['progressive_call_invocations'] = true;
   }
   return {
-    caller: { features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true, call_timeout: true } },
+    caller: {
+      features: { call_canceling: true, progressive_call_results: true, progressive_call_invocations: true, call_timeout: true },
+    },
     callee: { features },
   };
 }
@@ -306,7 +299,8 @@ export class ClientPool {
   constructor(private readonly t: TestRouter) {}
 
   async autobahn(tr: Transport | Record<string, unknown>): Promise<AutobahnClient> {
-    const options = 'options' in tr && typeof tr.options === 'object' ? (tr as Transport).options : (tr as Record<string, unknown>);
+    const options =
+      'options' in tr && typeof tr.options === 'object' ? (tr as Transport).options : (tr as Record<string, unknown>);
     // autobahn mutates the transport options it is given: hand it a copy each time
     const c = await within(connect(cloneOptions(options)), 5000, 'autobahn connect');
     const close = () => within(c.close(), 5000, 'autobahn close').catch(() => undefined);

@@ -12,35 +12,14 @@ import { autobahn, autobahnTransports, connect, type AutobahnSession, type Trans
 /** Default deadline for anything a test waits for. */
 export const WAIT_MS = 2000;
 
-interface AutobahnSerializerModule {
-  CBORSerializer: new () => unknown;
-  MsgpackSerializer: new () => unknown;
-  JSONSerializer: new () => unknown;
-}
-const serializerModule = (autobahn as unknown as { serializer: AutobahnSerializerModule }).serializer;
-
 // autobahn logs every closed connection with console.warn; keep test output readable.
 if (!process.env['GATEHOUSE_TEST_LOG']) {
   (autobahn as unknown as { log: { warn: (...a: unknown[]) => void } }).log.warn = () => undefined;
 }
 
-/**
- * Every transport x serializer autobahn speaks. Same list as autobahnTransports, but the
- * websocket entries also name their serializer object: autobahn's WebSocket transport
- * only knows JSON and MessagePack unless given `serializers`, so `protocols:
- * ['wamp.2.cbor']` alone negotiates CBOR and then crashes sending HELLO.
- */
+/** Every transport x serializer autobahn speaks (fresh option objects: autobahn mutates them). */
 export function transports(wsUrl: string, rawSocketUrl: string): Transport[] {
-  return autobahnTransports(wsUrl, rawSocketUrl).map((t) => {
-    const protocols = t.options['protocols'];
-    if (!Array.isArray(protocols)) return t;
-    const serializers = protocols.map((p) => {
-      if (p === 'wamp.2.cbor') return new serializerModule.CBORSerializer();
-      if (p === 'wamp.2.msgpack') return new serializerModule.MsgpackSerializer();
-      return new serializerModule.JSONSerializer();
-    });
-    return { name: t.name, options: { ...t.options, serializers } };
-  });
+  return autobahnTransports(wsUrl, rawSocketUrl);
 }
 
 /** The names of `transports()`, known before a router is started (to name tests). */
@@ -68,9 +47,9 @@ export function connectAs(options: Record<string, unknown>, authid?: string, rea
 
 /** Closes sessions, ignoring ones already gone; never hangs past the deadline. */
 export async function closeAll(clients: Iterable<{ close(): Promise<void> } | undefined>): Promise<void> {
-  await Promise.all(
-    [...clients].map((c) => (c ? withTimeout(c.close(), WAIT_MS, 'session close').catch(() => undefined) : undefined)),
-  );
+  const closing: Promise<void>[] = [];
+  for (const c of clients) if (c) closing.push(withTimeout(c.close(), WAIT_MS, 'session close').catch(() => undefined));
+  await Promise.all(closing);
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -98,7 +77,12 @@ export class EventLog {
   private waiters: { pred: (e: ReceivedEvent) => boolean; resolve: (all: ReceivedEvent[]) => void; from: number }[] = [];
 
   /** An autobahn event handler feeding this log. */
-  readonly handler = (args: unknown[], kwargs: Record<string, unknown>, details: Record<string, unknown>, sub?: unknown): void => {
+  readonly handler = (
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    details: Record<string, unknown>,
+    sub?: unknown,
+  ): void => {
     const subscription = (sub as { id?: number } | undefined)?.id;
     const e: ReceivedEvent = { args, kwargs, details: { ...details }, ...(subscription !== undefined ? { subscription } : {}) };
     this.push(e);
@@ -134,13 +118,23 @@ export class EventLog {
 }
 
 /** Subscribes `log` to a topic; resolves with the subscription id once SUBSCRIBED. */
-export async function subscribeLog(s: AutobahnSession, topic: string, log: EventLog, options?: Record<string, unknown>): Promise<number> {
+export async function subscribeLog(
+  s: AutobahnSession,
+  topic: string,
+  log: EventLog,
+  options?: Record<string, unknown>,
+): Promise<number> {
   const sub = await withTimeout(s.subscribe(topic, log.handler, options), WAIT_MS, `SUBSCRIBED for ${topic}`);
   return sub.id;
 }
 
 /** Awaits a call and returns its single result value (autobahn unwraps a 1-element args). */
-export function call<T = unknown>(s: AutobahnSession, procedure: string, args?: unknown[], kwargs?: Record<string, unknown>): Promise<T> {
+export function call<T = unknown>(
+  s: AutobahnSession,
+  procedure: string,
+  args?: unknown[],
+  kwargs?: Record<string, unknown>,
+): Promise<T> {
   return withTimeout(s.call<T>(procedure, args, kwargs), WAIT_MS, `result of ${procedure}`);
 }
 
@@ -240,7 +234,10 @@ export class RawWampClient {
   async call(procedure: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): Promise<WampMessage> {
     const req = this.request();
     this.send([48, req, {}, procedure, args, kwargs]);
-    const reply = await this.next((m) => (m[0] === 50 && m[1] === req) || (m[0] === 8 && m[1] === 48 && m[2] === req), `RESULT of ${procedure}`);
+    const reply = await this.next(
+      (m) => (m[0] === 50 && m[1] === req) || (m[0] === 8 && m[1] === 48 && m[2] === req),
+      `RESULT of ${procedure}`,
+    );
     if (reply[0] === 8) throw new Error(`${procedure} failed: ${String(reply[4])} ${JSON.stringify(reply.slice(5))}`);
     return reply;
   }
@@ -316,21 +313,37 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  const cutAll = (): void => {
+    for (const [client, upstream] of pairs) {
+      upstream.resetAndDestroy();
+      client.resetAndDestroy();
+    }
+    pairs.clear();
+  };
   return {
     port,
     via: (url) => url.replace(/:(\d+)(\/|$)/, `:${port}$2`),
-    cutAll() {
-      for (const [client, upstream] of pairs) {
-        upstream.resetAndDestroy();
-        client.resetAndDestroy();
-      }
-      pairs.clear();
-    },
+    cutAll,
     async close() {
-      this.cutAll();
+      cutAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Connection options that reach the router through `proxy` (websocket `url`, rawsocket `port`). */
+export function viaProxy(options: Record<string, unknown>, proxy: CutProxy): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...options };
+  if (typeof out['url'] === 'string') out['url'] = proxy.via(out['url']);
+  const list = out['transports'];
+  if (Array.isArray(list)) {
+    out['transports'] = list.map((t: Record<string, unknown>) => ({
+      ...t,
+      ...(typeof t['url'] === 'string' ? { url: proxy.via(t['url']) } : {}),
+      ...(typeof t['port'] === 'number' ? { host: '127.0.0.1', port: proxy.port } : {}),
+    }));
+  }
+  return out;
 }
 
 /** The port of a ws:// or tcp:// URL. */
@@ -353,16 +366,27 @@ export interface WampyClient {
   connect(): Promise<unknown>;
   disconnect(): Promise<unknown>;
   getSessionId(): number;
-  subscribe(topic: string, onEvent: (e: WampyEvent) => void, options?: Record<string, unknown>): Promise<{ subscriptionId: number }>;
+  subscribe(
+    topic: string,
+    onEvent: (e: WampyEvent) => void,
+    options?: Record<string, unknown>,
+  ): Promise<{ subscriptionId: number }>;
   publish(topic: string, payload?: unknown, options?: Record<string, unknown>): Promise<{ publicationId?: number }>;
-  call(procedure: string, payload?: unknown, options?: Record<string, unknown>): Promise<{ argsList?: unknown[]; argsDict?: Record<string, unknown> }>;
+  call(
+    procedure: string,
+    payload?: unknown,
+    options?: Record<string, unknown>,
+  ): Promise<{ argsList?: unknown[]; argsDict?: Record<string, unknown> }>;
 }
 
 export type WampySerializerName = 'json' | 'msgpack' | 'cbor';
 
 /** Opens a wampy session over WebSocket with the given serializer. */
-export async function openWampy(wsUrl: string, serializer: WampySerializerName, options: Record<string, unknown> = {}): Promise<WampyClient> {
-  /* eslint-disable @typescript-eslint/no-require-imports */
+export async function openWampy(
+  wsUrl: string,
+  serializer: WampySerializerName,
+  options: Record<string, unknown> = {},
+): Promise<WampyClient> {
   const { Wampy } = require('wampy') as { Wampy: new (url: string, opts: Record<string, unknown>) => WampyClient };
   const ser =
     serializer === 'json'
@@ -370,7 +394,6 @@ export async function openWampy(wsUrl: string, serializer: WampySerializerName, 
       : serializer === 'msgpack'
         ? new (require('wampy/MsgpackSerializer.js') as { MsgpackSerializer: new () => unknown }).MsgpackSerializer()
         : new (require('wampy/CborSerializer.js') as { CborSerializer: new () => unknown }).CborSerializer();
-  /* eslint-enable @typescript-eslint/no-require-imports */
   const client = new Wampy(wsUrl, { realm: 'realm1', ws: WebSocket, serializer: ser, autoReconnect: false, ...options });
   await withTimeout(client.connect(), WAIT_MS, `wampy/${serializer} connect`);
   return client;
