@@ -4,7 +4,7 @@ import { isPlainObject, type Payload } from './payload';
 import type { Realm } from './realm';
 import type { Session } from './session';
 import type { TestamentScope } from './testaments';
-import type { MatchPolicy } from './topic';
+import { isValidUri, type MatchPolicy } from './topic';
 
 /** A procedure the router implements itself. */
 export type MetaProcedure = (caller: Session, args: unknown[], kwargs: Record<string, unknown>) => Payload | Promise<Payload>;
@@ -31,7 +31,7 @@ export function installMetaApi(realm: Realm): void {
   p.set('wamp.session.kill', (caller, args, kw) => {
     const target = sessionById(realm, args[0]);
     if (target === caller) throw new RouterError(Errors.noSuchSession, 'a session cannot kill itself');
-    target.control.close(new RouterError(Errors.killedBySession), closeMessage(kw));
+    target.control.close(killReason(kw), closeMessage(kw));
     return {};
   });
   p.set('wamp.session.kill_by_authid', (caller, args, kw) => killWhere(realm, caller, (s) => s.identity.authid === args[0], kw));
@@ -41,6 +41,11 @@ export function installMetaApi(realm: Realm): void {
   p.set('wamp.session.add_testament', (caller, args, kw) => {
     const [topic, targs, tkwargs] = args;
     if (typeof topic !== 'string') throw new RouterError(Errors.invalidArgument, 'add_testament(topic, args, kwargs, options)');
+    // checked as a PUBLISH would be: a testament must not forge router meta events
+    if (!isValidUri(topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${topic}`);
+    if (topic.startsWith('wamp.')) {
+      throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    }
     const payload: Payload = {};
     if (Array.isArray(targs)) payload.args = targs;
     if (isPlainObject(tkwargs)) payload.kwargs = tkwargs;
@@ -136,9 +141,23 @@ function closeMessage(kw: Record<string, unknown>): string | undefined {
   return typeof kw['message'] === 'string' ? kw['message'] : undefined;
 }
 
+/**
+ * WAMP advanced, session meta API: the kill procedures' `reason` kwarg is sent as
+ * GOODBYE.Reason (wamp.error.invalid_uri if it is not a URI); wamp.close.killed by default.
+ */
+function killReason(kw: Record<string, unknown>): RouterError {
+  const reason = kw['reason'];
+  if (reason === undefined) return new RouterError(Errors.killedBySession);
+  if (typeof reason !== 'string' || reason === '' || !isValidUri(reason)) {
+    throw new RouterError(Errors.invalidUri, `invalid close reason URI: ${JSON.stringify(reason) ?? typeof reason}`);
+  }
+  return new RouterError({ ...Errors.killedBySession, wamp: reason });
+}
+
 function killWhere(realm: Realm, caller: Session, pred: (s: Session) => boolean, kw: Record<string, unknown>): Payload {
+  const reason = killReason(kw);
   const victims = [...realm.sessions.values()].filter((s) => s !== caller && pred(s));
-  for (const s of victims) s.control.close(new RouterError(Errors.killedBySession), closeMessage(kw));
+  for (const s of victims) s.control.close(reason, closeMessage(kw));
   return one(victims.map((s) => s.id));
 }
 

@@ -59,7 +59,8 @@ export class RouterCore {
     await this.store.open();
     for (const r of this.config.realms) this.createRealm(r.name);
     const orphans = this.store.orphanedWills();
-    for (const name of new Set(orphans.map((e) => e.realm))) this.realm(name)?.retained?.fireOrphanedWills(orphans);
+    // not realm(): that refuses callers until start() is done, and this is start()
+    for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
     this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
     this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
@@ -82,6 +83,10 @@ export class RouterCore {
   /** The realm a session asks for, created on first use when config allows it. */
   realm(name: string): Realm | undefined {
     if (this.state === 'new') throw new Error('router.start() must complete before sessions join');
+    return this.openRealm(name);
+  }
+
+  private openRealm(name: string): Realm | undefined {
     return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
   }
 
