@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { Errors, RouterError } from '../errors';
 import { isPlainObject, type Payload } from '../payload';
+import { payloadFromBytes } from '../payload-bytes';
 
 /**
  * How stored payloads are encoded. Plain MessagePack (no msgpackr records, so any
@@ -33,6 +34,10 @@ export function encodePayload(value: Payload): Buffer {
 export function decodePayload(data: Uint8Array): Payload {
   const value: unknown = packr.unpack(data);
   if (!isStoredPayload(value)) throw new Error('stored value is not a payload');
+  // a value stored as bytes gets its lazy JSON view back (lib/payload-bytes.ts)
+  if (value.bytes !== undefined && value.args === undefined && value.kwargs === undefined && value.passthru === undefined) {
+    return payloadFromBytes(value.bytes);
+  }
   return value;
 }
 
