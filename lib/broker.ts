@@ -47,9 +47,46 @@ export interface SubscribeOptions {
   [extra: string]: unknown;
 }
 
+/**
+ * Subscribers that share one subscription (MQTT 5 `$share/group/filter`): each event
+ * goes to one member, in turn.
+ */
+export class ShareGroup {
+  readonly members = new Map<Session, EventSink>();
+  private order: Session[] = [];
+  private next = 0;
+
+  add(session: Session, sink: EventSink): void {
+    if (!this.members.has(session)) this.order.push(session);
+    this.members.set(session, sink);
+  }
+
+  remove(session: Session): void {
+    if (!this.members.delete(session)) return;
+    this.order = this.order.filter((s) => s !== session);
+    if (this.next >= this.order.length) this.next = 0;
+  }
+
+  /** The next member in turn that `admits` accepts. */
+  pick(admits: (s: Session) => boolean): Session | undefined {
+    const n = this.order.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.next + i) % n;
+      const s = this.order[idx];
+      if (s && admits(s)) {
+        this.next = (idx + 1) % n;
+        return s;
+      }
+    }
+    return undefined;
+  }
+}
+
 /** A subscription: one per (pattern, match), shared by all its subscribers. */
 export class Subscription {
   readonly subscribers = new Map<Session, EventSink>();
+  /** shared-subscription groups on this pattern, by group name */
+  readonly groups = new Map<string, ShareGroup>();
   readonly created = new Date().toISOString();
   constructor(
     readonly id: number,
@@ -89,14 +126,24 @@ export class Broker {
 
   constructor(private readonly maxPerSession: number = Infinity) {}
 
-  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink): Subscription {
+  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, share?: string): Subscription {
     const pattern = parsePattern(uri, match);
     if (!pattern) throw new RouterError(Errors.invalidUri, `invalid topic pattern: ${uri}`);
+    return this.subscribePattern(session, pattern, sink, share);
+  }
+
+  /**
+   * Subscribes to an already parsed pattern (gates with their own notation build one
+   * with lib/notation.ts). With `share`, the session joins that shared group of the
+   * subscription instead of receiving every event.
+   */
+  subscribePattern(session: Session, pattern: TopicPattern, sink: EventSink, share?: string): Subscription {
     let own = this.bySession.get(session);
     let sub = this.byKey.get(pattern.key);
-    if (sub?.subscribers.has(session)) {
+    if (sub && (share === undefined ? sub.subscribers.has(session) : sub.groups.get(share)?.members.has(session))) {
       // WAMP: subscribing twice to the same topic returns the same subscription.
-      sub.subscribers.set(session, sink);
+      if (share === undefined) sub.subscribers.set(session, sink);
+      else sub.groups.get(share)?.add(session, sink);
       return sub;
     }
     if (own && own.size >= this.maxPerSession) {
@@ -110,7 +157,13 @@ export class Broker {
       this.index.add(pattern, sub);
       created = true;
     }
-    sub.subscribers.set(session, sink);
+    if (share === undefined) {
+      sub.subscribers.set(session, sink);
+    } else {
+      let group = sub.groups.get(share);
+      if (!group) sub.groups.set(share, (group = new ShareGroup()));
+      group.add(session, sink);
+    }
     if (!own) {
       own = new Set();
       this.bySession.set(session, own);
@@ -121,14 +174,39 @@ export class Broker {
     return sub;
   }
 
-  unsubscribe(session: Session, subscriptionId: number): Subscription {
+  unsubscribe(session: Session, subscriptionId: number, share?: string): Subscription {
     const sub = this.byId.get(subscriptionId);
-    if (!sub || !sub.subscribers.has(session)) {
+    const member = share === undefined ? sub?.subscribers.has(session) : sub?.groups.get(share)?.members.has(session);
+    if (!sub || !member) {
       throw new RouterError(Errors.noSuchSubscription, `no subscription ${subscriptionId}`);
     }
-    this.detach(session, sub);
-    this.bySession.get(session)?.delete(sub);
+    if (share === undefined) sub.subscribers.delete(session);
+    else this.leaveGroup(sub, share, session);
+    if (!this.isMember(sub, session)) {
+      this.bySession.get(session)?.delete(sub);
+      this.detach(session, sub);
+    }
     return sub;
+  }
+
+  private leaveGroup(sub: Subscription, share: string, session: Session): void {
+    const group = sub.groups.get(share);
+    if (!group) return;
+    group.remove(session);
+    if (group.members.size === 0) sub.groups.delete(share);
+  }
+
+  private isMember(sub: Subscription, session: Session): boolean {
+    if (sub.subscribers.has(session)) return true;
+    for (const g of sub.groups.values()) if (g.members.has(session)) return true;
+    return false;
+  }
+
+  /** The session's own subscription to a pattern, if it has one (MQTT unsubscribes by filter). */
+  subscriptionFor(session: Session, pattern: TopicPattern, share?: string): Subscription | undefined {
+    const sub = this.byKey.get(pattern.key);
+    if (!sub) return undefined;
+    return (share === undefined ? sub.subscribers.has(session) : sub.groups.get(share)?.members.has(session)) ? sub : undefined;
   }
 
   /** Drops every subscription of a session that has left. */
@@ -141,8 +219,9 @@ export class Broker {
 
   private detach(session: Session, sub: Subscription): void {
     sub.subscribers.delete(session);
+    for (const share of [...sub.groups.keys()]) this.leaveGroup(sub, share, session);
     this.observer.onUnsubscribe?.(session, sub);
-    if (sub.subscribers.size === 0) {
+    if (sub.subscribers.size === 0 && sub.groups.size === 0) {
       this.byKey.delete(sub.pattern.key);
       this.byId.delete(sub.id);
       this.index.remove(sub.pattern);
@@ -169,15 +248,40 @@ export class Broker {
     };
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
     const excludeMe = options.excludeMe !== false;
+    const admits = (s: Session): boolean => !(excludeMe && s === publisher) && (!filter || filter.admits(s));
     let deliveries = 0;
+    // sessions that want one copy per event whatever number of their subscriptions
+    // match (MQTT: overlapping subscriptions), with the list of those subscriptions
+    let collected: Map<Session, Subscription[]> | undefined;
+    const deliver = (session: Session, sink: EventSink, sub: Subscription): void => {
+      if (session.singleDelivery) {
+        collected ??= new Map();
+        const list = collected.get(session);
+        if (list) list.push(sub);
+        else collected.set(session, [sub]);
+        return;
+      }
+      deliveries++;
+      sink(event, sub);
+    };
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
-        if (excludeMe && session === publisher) continue;
-        if (filter && !filter.admits(session)) continue;
-        deliveries++;
-        sink(event, sub);
+        if (admits(session)) deliver(session, sink, sub);
+      }
+      if (sub.groups.size > 0) {
+        for (const group of sub.groups.values()) {
+          const member = group.pick(admits);
+          const sink = member && group.members.get(member);
+          if (member && sink) deliver(member, sink, sub);
+        }
       }
     });
+    if (collected) {
+      for (const [session, subs] of collected) {
+        deliveries++;
+        session.singleDelivery?.(event, subs);
+      }
+    }
     event.deliveries = deliveries;
     return event;
   }

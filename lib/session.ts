@@ -1,4 +1,5 @@
 import { globalId } from './ids';
+import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
 
 /** What the core knows about the transport a session arrived on. */
@@ -41,6 +42,12 @@ export class Session {
   closed = false;
   /** the realm the session belongs to; set on join */
   realmName = '';
+  /**
+   * Set by gates whose protocol wants one copy of an event however many of the
+   * session's subscriptions match it (MQTT: overlapping subscriptions, highest QoS
+   * wins). The broker then calls this once per event instead of each sink.
+   */
+  singleDelivery: ((event: BrokerEvent, subscriptions: readonly Subscription[]) => void) | undefined;
 
   constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl) {
     this.id = globalId();
