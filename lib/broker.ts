@@ -1,5 +1,6 @@
 import { Errors, RouterError } from './errors';
 import { globalId, IdSequence } from './ids';
+import type { MessageHeaders } from './headers';
 import type { Payload } from './payload';
 import type { Session } from './session';
 import { parsePattern, TopicIndex, type MatchPolicy, type TopicPattern } from './topic';
@@ -16,6 +17,15 @@ export interface PublishOptions {
   eligibleAuthrole?: readonly string[];
   /** publisher identification: subscribers see who published */
   discloseMe?: boolean;
+  /**
+   * delivery guarantee the publisher asked for (MQTT QoS); subscribers get at most their
+   * granted QoS. Publications from protocols without QoS count as 1: the router accepted
+   * them and offers them reliably.
+   */
+  qos?: 0 | 1 | 2;
+  /** the publisher set the retain flag (MQTT retain-as-published needs it) */
+  retainFlag?: boolean;
+  headers?: MessageHeaders;
 }
 
 /** One published event, shared by every delivery of it. */
@@ -29,6 +39,10 @@ export interface BrokerEvent {
   readonly retained?: boolean;
   /** the store revision this event's write produced (retained publishes) */
   readonly revision?: number;
+  readonly qos: 0 | 1 | 2;
+  /** published with the retain flag set */
+  readonly retainFlag: boolean;
+  readonly headers: MessageHeaders | undefined;
   /** how many subscribers it reached; set once routing is done */
   deliveries: number;
   /**
@@ -244,6 +258,9 @@ export class Broker {
       payload,
       publisher,
       discloseMe: options.discloseMe === true,
+      qos: options.qos ?? 1,
+      retainFlag: options.retainFlag === true,
+      headers: options.headers,
       deliveries: 0,
     };
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;

@@ -52,6 +52,24 @@ export interface Config {
     pingIntervalMs: number;
     helloTimeoutMs: number;
   };
+  mqtt: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** '' disables MQTT over WebSocket */
+    wsPath: string;
+    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    realm: string;
+    keepAliveMaxSeconds: number;
+    receiveMaximum: number;
+    maxInflight: number;
+    topicAliasMaximum: number;
+    maxSessionExpirySeconds: number;
+    maxQueuedMessages: number;
+    maxQueuedBytes: number;
+    connectTimeoutMs: number;
+    sysIntervalSeconds: number;
+  };
   realms: RealmConfig[];
   autoCreateRealms: boolean;
   defaultRealm: string;

@@ -5,7 +5,6 @@ import { EventHistory, type HistoryConfig } from './event-history';
 import type { CallerSink, CallOptions, Invocation } from './invocation';
 import { installMetaApi, type MetaProcedure } from './meta-api';
 import type { Payload } from './payload';
-import { globalId } from './ids';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
@@ -137,13 +136,17 @@ export class Realm {
     if (!this.retained) return;
     for (const entry of this.retained.matching(sub.pattern)) {
       const event: BrokerEvent = {
-        publicationId: globalId(),
+        // the revision, as for a live store write: a WAMP client reads it from the event
+        publicationId: entry.revision,
         topic: entry.key,
         payload: entry.value,
         publisher: undefined,
         discloseMe: false,
         retained: true,
         revision: entry.revision,
+        qos: 1,
+        retainFlag: true,
+        headers: undefined,
         deliveries: 1,
       };
       this.broker.deliverTo(session, sub, event);

@@ -114,20 +114,23 @@ export abstract class RawPeer {
   next(ms = 2000, what = 'a message'): Promise<unknown> {
     if (this.received.length > 0) return Promise.resolve(this.received.shift());
     if (this.isClosed) return Promise.reject(new Error(`${this.label}: connection closed while waiting for ${what}`));
+    let waiter: ((m: unknown) => void) | undefined;
+    const forget = (): boolean => {
+      const i = waiter ? this.waiters.indexOf(waiter) : -1;
+      if (i >= 0) this.waiters.splice(i, 1);
+      return i >= 0;
+    };
     return within(
       new Promise<unknown>((resolve, reject) => {
+        waiter = resolve;
         this.waiters.push(resolve);
         void this.closed.then(() => {
-          const i = this.waiters.indexOf(resolve);
-          if (i >= 0) {
-            this.waiters.splice(i, 1);
-            reject(new Error(`${this.label}: connection closed while waiting for ${what}`));
-          }
+          if (forget()) reject(new Error(`${this.label}: connection closed while waiting for ${what}`));
         });
       }),
       ms,
       `${this.label}: waiting for ${what}`,
-    );
+    ).finally(forget); // a timed-out wait must not swallow the next message
   }
 
   /** Sends one WAMP message encoded with this peer's serializer. */
