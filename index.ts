@@ -4,6 +4,9 @@
  */
 import type http from 'node:http';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
+import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
+import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
+import { startSysTopics } from './gates/mqtt/sys-topics';
 import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
 import { RouterCore, type Listener } from './lib/router';
@@ -14,9 +17,19 @@ export { Errors, RouterError, ApplicationError } from './lib/errors';
 
 export class Router extends RouterCore {
   private wampCtx: WampGateContext | undefined;
+  private mqttCtx: MqttGateContext | undefined;
 
   private get wamp(): WampGateContext {
     return (this.wampCtx ??= createWampContext(this));
+  }
+
+  private get mqtt(): MqttGateContext {
+    if (!this.mqttCtx) {
+      const ctx = (this.mqttCtx = createMqttContext(this));
+      const stop = startSysTopics(ctx);
+      this.onClose(stop);
+    }
+    return this.mqttCtx;
   }
 
   /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port. */
@@ -29,5 +42,17 @@ export class Router extends RouterCore {
   async listenRawSocket(opts: { port?: number; host?: string } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenWampRawSocket(this.wamp, opts));
+  }
+
+  /** MQTT over TCP, or over TLS when `tls` gives the PEM files. */
+  async listenMQTT(opts: { port?: number; host?: string; tls?: { certFile: string; keyFile: string; caFile?: string } } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenMqttTcp(this.mqtt, opts));
+  }
+
+  /** MQTT over WebSocket (subprotocol mqtt): on an existing http.Server (`server` + `path`), or its own port. */
+  async listenMQTTWebSocket(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenMqttWs(this.mqtt, opts));
   }
 }

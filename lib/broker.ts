@@ -305,6 +305,10 @@ export class Broker {
 
   /** Delivers an already-built event to one subscriber only (retained replay, history). */
   deliverTo(session: Session, sub: Subscription, event: BrokerEvent): void {
+    if (session.singleDelivery) {
+      session.singleDelivery(event, [sub]);
+      return;
+    }
     const sink = sub.subscribers.get(session);
     if (sink) sink(event, sub);
   }

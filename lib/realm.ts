@@ -12,7 +12,7 @@ import { RetainedTopics, type RetainedAck, type RetainOptions } from './retained
 import type { Session } from './session';
 import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
-import type { MatchPolicy } from './topic';
+import type { MatchPolicy, TopicPattern } from './topic';
 
 export interface RealmOptions {
   name: string;
@@ -108,7 +108,7 @@ export class Realm {
     }
     const event = this.broker.publish(session, topic, payload, options);
     this.routed(event);
-    return { publicationId: event.publicationId };
+    return { publicationId: event.publicationId, deliveries: event.deliveries };
   }
 
   private routed(event: BrokerEvent): void {
@@ -128,6 +128,18 @@ export class Realm {
   }
 
   /**
+   * Subscribes to a pattern built by a gate's own notation (lib/notation.ts), optionally
+   * as a member of a shared group (MQTT 5 `$share`).
+   */
+  subscribePattern(session: Session, pattern: TopicPattern, sink: EventSink, share?: string): Subscription {
+    return this.broker.subscribePattern(session, pattern, sink, share);
+  }
+
+  unsubscribeShared(session: Session, subscriptionId: number, share?: string): void {
+    this.broker.unsubscribe(session, subscriptionId, share);
+  }
+
+  /**
    * Delivers the stored values matching a subscription to one subscriber, as events
    * marked retained. Called by the gate right after it confirmed the subscription, in
    * the same turn, so no live event can fall between the two: no gap, no duplicate.
@@ -144,7 +156,8 @@ export class Realm {
         discloseMe: false,
         retained: true,
         revision: entry.revision,
-        qos: 1,
+        // the store does not keep a publication's QoS: subscribers get their granted one
+        qos: 2,
         retainFlag: true,
         headers: undefined,
         deliveries: 1,

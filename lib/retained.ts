@@ -22,6 +22,8 @@ export interface RetainOptions {
 
 export interface RetainedAck {
   publicationId: number;
+  /** subscribers reached (plain publishes; MQTT 5 answers "no matching subscribers") */
+  deliveries?: number;
   /** the key's new revision: a fencing token, increasing on every change */
   revision?: number;
 }

@@ -150,6 +150,13 @@ export class RouterCore {
     return undefined;
   }
 
+  private readonly closeHooks: (() => void)[] = [];
+
+  /** Runs `fn` when the router closes (gates stop their timers). */
+  protected onClose(fn: () => void): void {
+    this.closeHooks.push(fn);
+  }
+
   protected addListener(l: Listener): Listener {
     this.listeners.add(l);
     return l;
@@ -175,6 +182,7 @@ export class RouterCore {
     await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
     this.listeners.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    for (const fn of this.closeHooks) fn();
     this.state = 'closed';
     if (this.starting) await this.store.close();
     this.log.info('router closed');

@@ -1,3 +1,4 @@
+import { anonymousAllowed } from '../../../lib/auth/anonymous';
 import { Errors } from '../../../lib/errors';
 import { globalId } from '../../../lib/ids';
 import { Session } from '../../../lib/session';
@@ -73,15 +74,4 @@ function featuresOf(role: unknown): Record<string, unknown> {
   if (typeof role !== 'object' || role === null) return {};
   const f = (role as Record<string, unknown>)['features'];
   return typeof f === 'object' && f !== null ? (f as Record<string, unknown>) : {};
-}
-
-function anonymousAllowed(policy: 'loopback' | 'always' | 'never', peer: string): boolean {
-  if (policy === 'always') return true;
-  if (policy === 'never') return false;
-  return isLoopback(peer);
-}
-
-export function isLoopback(peer: string): boolean {
-  const host = peer.slice(0, peer.lastIndexOf(':'));
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
 }

@@ -1,0 +1,247 @@
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import { Outbox } from '../../lib/outbox';
+import type { TransportInfo } from '../../lib/session';
+import type { MqttGateContext } from './context';
+import { handleConnect } from './handlers/connect';
+import { handleDisconnect } from './handlers/disconnect';
+import { handlePuback, handlePubcomp, handlePubrec } from './handlers/acks';
+import { handlePublish, handlePubrel } from './handlers/publish';
+import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
+import type { MqttLink, MqttSession, Outbound } from './mqtt-session';
+import { outboundPublish } from './outbound';
+import { RC } from './reason-codes';
+import type { Will } from './will';
+import { connectionClosed } from './lifecycle';
+
+type State = 'connect' | 'connected' | 'closed';
+
+/**
+ * One MQTT network connection: the codec (mqtt-packet), the keep-alive, the order of
+ * packets, and the send side with its backpressure. What a packet means is in
+ * handlers/; the session state that outlives the connection is in MqttSession.
+ */
+export class MqttConnection implements MqttLink {
+  state: State = 'connect';
+  version: 3 | 4 | 5 = 4;
+  /** the client's receive maximum (MQTT 5 §3.1.2.11.3) */
+  receiveMaximum = 65535;
+  /** the client's maximum packet size; larger packets are not sent to it */
+  clientMaxPacket = Infinity;
+  /** the client's topic alias maximum: aliases we may use towards it */
+  clientTopicAliasMax = 0;
+  session: MqttSession | undefined;
+  will: Will | undefined;
+  /** inbound topic aliases (MQTT 5 §3.3.2.3.4) */
+  readonly inboundAliases = new Map<number, string>();
+  /** outbound topic aliases we assigned, by MQTT topic name */
+  readonly outboundAliases = new Map<string, number>();
+  /** inbound QoS 1/2 publications not yet acknowledged (receive maximum, our side) */
+  inboundPending = 0;
+  /** a DISCONNECT that suppresses the will was received */
+  cleanDisconnect = false;
+  private readonly parser: Parser;
+  private readonly outbox: Outbox;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private keepAliveMs = 0;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
+
+  constructor(
+    readonly ctx: MqttGateContext,
+    private readonly stream: Duplex,
+    readonly info: TransportInfo,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (p: Packet) => this.onPacket(p));
+    this.parser.on('error', (err: unknown) => this.malformed(err instanceof Error ? err.message : 'malformed packet'));
+    const limits = ctx.config.limits;
+    this.outbox = new Outbox(
+      { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
+      {
+        queuedBytes: () => stream.writableLength,
+        pauseInput: () => stream.pause(),
+        resumeInput: () => stream.resume(),
+        cork: () => stream.cork(),
+        uncork: () => stream.uncork(),
+        kill: () => {
+          ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
+          this.destroy();
+        },
+      },
+      ctx.slowConsumers,
+    );
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('close', () => this.onClose());
+    stream.on('error', () => undefined); // 'close' follows
+    this.connectTimer = setTimeout(() => this.destroy(), ctx.config.mqtt.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.ctx.counters.in(chunk.length);
+    this.touch();
+    try {
+      this.parser.parse(chunk);
+    } catch (err) {
+      this.malformed(err instanceof Error ? err.message : 'malformed packet');
+      return;
+    }
+    // the limit applies to what the codec holds for one packet, before it is complete
+    const pending = (this.parser as unknown as { _list?: { length: number } })._list?.length ?? 0;
+    if (pending > this.ctx.config.limits.maxMessageSize + 5) {
+      this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+    }
+  }
+
+  private onPacket(p: Packet): void {
+    if (this.state === 'closed') return;
+    try {
+      this.dispatch(p);
+    } catch (err) {
+      // a bug of ours must not take the process down: end this connection only
+      this.ctx.log.error({ err, client: this.session?.clientId }, 'unexpected error handling an MQTT packet');
+      this.fail(RC.UNSPECIFIED_ERROR, 'internal error');
+    }
+  }
+
+  private dispatch(p: Packet): void {
+    if (this.state === 'connect') {
+      // [MQTT-3.1.0-1] the first packet must be CONNECT
+      if (p.cmd !== 'connect') return this.destroy();
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      handleConnect(this, p);
+      return;
+    }
+    switch (p.cmd) {
+      case 'publish':
+        return handlePublish(this, p);
+      case 'puback':
+        return handlePuback(this, p);
+      case 'pubrec':
+        return handlePubrec(this, p);
+      case 'pubrel':
+        return handlePubrel(this, p);
+      case 'pubcomp':
+        return handlePubcomp(this, p);
+      case 'subscribe':
+        return handleSubscribe(this, p);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, p);
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        return handleDisconnect(this, p);
+      case 'connect':
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
+        return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+      default:
+        return this.fail(RC.PROTOCOL_ERROR, `${p.cmd} is not sent by clients`);
+    }
+  }
+
+  // ----- set up by CONNECT -----
+
+  setVersion(v: 3 | 4 | 5): void {
+    this.version = v;
+    this.generateOpts = { protocolVersion: v };
+    // the codec must read the rest of the stream with this version's packet layout
+    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = v;
+  }
+
+  /** Keep alive: a client silent for 1.5 times its interval is gone ([MQTT-3.1.2-24]). */
+  setKeepAlive(seconds: number): void {
+    this.keepAliveMs = seconds * 1500;
+    this.touch();
+  }
+
+  private touch(): void {
+    if (this.keepAliveMs <= 0) return;
+    if (this.keepAliveTimer) this.keepAliveTimer.refresh();
+    else {
+      this.keepAliveTimer = setTimeout(() => {
+        this.ctx.log.info({ client: this.session?.clientId, peer: this.info.peer }, 'keep alive timeout');
+        this.fail(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
+      }, this.keepAliveMs);
+      this.keepAliveTimer.unref();
+    }
+  }
+
+  // ----- sending -----
+
+  send(packet: Packet): boolean {
+    if (this.state === 'closed') return false;
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet, this.generateOpts);
+    } catch (err) {
+      this.ctx.log.error({ err, cmd: packet.cmd }, 'cannot encode MQTT packet');
+      return true;
+    }
+    if (buf.length > this.clientMaxPacket) {
+      // MQTT 5 §3.1.2.11.4: never send a packet above the client's maximum; it is dropped
+      this.ctx.drop('client_max_packet_size');
+      return true;
+    }
+    this.outbox.coalesce();
+    this.stream.write(buf);
+    this.ctx.counters.out(buf.length);
+    return this.outbox.wrote();
+  }
+
+  sendPublish(msg: Outbound, packetId: number, dup: boolean): void {
+    const packet = outboundPublish(this, msg, packetId, dup);
+    if (packet) this.send(packet);
+    else if (packetId !== 0) this.session?.completed(packetId); // expired on the way: done with it
+  }
+
+  sendPubrel(packetId: number): void {
+    this.send({ cmd: 'pubrel', messageId: packetId });
+  }
+
+  // ----- ending -----
+
+  /** MQTT 5: DISCONNECT with a reason before closing; older versions just close. */
+  disconnect(reasonCode: number, reason: string): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5 && this.state === 'connected') {
+      this.send({ cmd: 'disconnect', reasonCode, properties: { reasonString: reason } });
+    }
+    this.end();
+  }
+
+  /** A protocol error: counted, logged, answered per version, connection closed. */
+  fail(reasonCode: number, reason: string): void {
+    this.ctx.counters.errors(`mqtt_0x${reasonCode.toString(16)}`);
+    this.ctx.log.info({ client: this.session?.clientId, peer: this.info.peer, reasonCode, reason }, 'MQTT connection closed on error');
+    this.disconnect(reasonCode, reason);
+  }
+
+  private malformed(message: string): void {
+    this.fail(RC.MALFORMED_PACKET, message);
+  }
+
+  end(): void {
+    if (this.state === 'closed') return;
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.onClose();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.outbox.dispose();
+    if (wasConnected) connectionClosed(this);
+  }
+}

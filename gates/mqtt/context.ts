@@ -1,0 +1,35 @@
+import type { Counter } from 'prom-client';
+import { createGateContext, type GateContext } from '../../lib/gate-context';
+import type { RouterCore } from '../../lib/router';
+import type { MqttSession } from './mqtt-session';
+
+/** The MQTT gate's shared state: the router context plus the sessions by client id. */
+export interface MqttGateContext extends GateContext {
+  /** live and persistent sessions, by realm + client id */
+  readonly sessions: Map<string, MqttSession>;
+  /** counts a message not delivered (offline QoS 0, full queue, too large for the client) */
+  drop(reason: string): void;
+  readonly startedAt: number;
+}
+
+export function createMqttContext(router: RouterCore): MqttGateContext {
+  const base = createGateContext(router, 'mqtt');
+  const drops = new Map<string, Counter.Internal>();
+  return {
+    ...base,
+    sessions: new Map(),
+    startedAt: Date.now(),
+    drop(reason) {
+      let c = drops.get(reason);
+      if (!c) {
+        c = router.metrics.drops.labels('mqtt', reason);
+        drops.set(reason, c);
+      }
+      c.inc();
+    },
+  };
+}
+
+export function sessionKey(realm: string, clientId: string): string {
+  return `${realm}\u0000${clientId}`;
+}

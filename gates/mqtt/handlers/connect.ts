@@ -1,0 +1,130 @@
+import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import { anonymousAllowed } from '../../../lib/auth/anonymous';
+import { globalId } from '../../../lib/ids';
+import { mqttTopicToCanonical } from '../../../lib/notation';
+import type { MqttConnection } from '../connection';
+import { openSession } from '../lifecycle';
+import { headersFromMqtt, payloadFromMqtt } from '../payload';
+import { connackReturnCode, RC } from '../reason-codes';
+import type { Will } from '../will';
+
+/** CONNECT -> CONNACK (MQTT 3.1 §3.1, 3.1.1 §3.1, 5.0 §3.1). */
+export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
+  const ctx = conn.ctx;
+  const cfg = ctx.config.mqtt;
+  const version = p.protocolVersion ?? 4;
+  conn.setVersion(version);
+  const props = p.properties ?? {};
+
+  // client identifier rules
+  let clientId = p.clientId;
+  let assigned: string | undefined;
+  const clean = p.clean !== false;
+  if (clientId === '') {
+    // [MQTT-3.1.3-8] 3.1.1: an empty id needs clean session; 3.1 has no empty ids
+    if (version === 3 || (version === 4 && !clean)) return refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty client identifier');
+    // [MQTT-3.1.3-6] assign one; MQTT 5 tells the client which (§3.2.2.3.7)
+    clientId = assigned = `gatehouse-${globalId().toString(36)}`;
+  } else if (version === 3 && clientId.length > 23) {
+    return refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'MQTT 3.1 client identifiers have at most 23 characters');
+  }
+
+  // realm: "user@realm" picks one, else the listener's
+  const username = p.username ?? '';
+  const at = username.lastIndexOf('@');
+  const realmName = at >= 0 ? username.slice(at + 1) : cfg.realm;
+  const authid = (at >= 0 ? username.slice(0, at) : username) || clientId;
+
+  if (!anonymousAllowed(ctx.config.auth.anonymous, conn.info.peer)) {
+    return refuse(conn, RC.NOT_AUTHORIZED, 'anonymous access is not allowed on this listener');
+  }
+  const refused = ctx.router.admit();
+  if (refused) return refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message);
+  const realm = ctx.router.realm(realmName);
+  if (!realm) return refuse(conn, RC.NOT_AUTHORIZED, `no such realm: ${realmName}`);
+
+  // the client's limits towards us (MQTT 5 §3.1.2.11)
+  if (props.receiveMaximum === 0) return refuse(conn, RC.PROTOCOL_ERROR, 'receive maximum 0');
+  if (props.maximumPacketSize === 0) return refuse(conn, RC.PROTOCOL_ERROR, 'maximum packet size 0');
+  conn.receiveMaximum = props.receiveMaximum ?? 65535;
+  conn.clientMaxPacket = props.maximumPacketSize ?? Infinity;
+  conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
+
+  // keep alive, and the server's own if it caps it (MQTT 5 §3.2.2.3.14)
+  let keepAlive = p.keepalive ?? 0;
+  let serverKeepAlive: number | undefined;
+  if (cfg.keepAliveMaxSeconds > 0 && (keepAlive === 0 || keepAlive > cfg.keepAliveMaxSeconds)) {
+    keepAlive = cfg.keepAliveMaxSeconds;
+    if (version === 5) serverKeepAlive = keepAlive;
+  }
+
+  // session lifetime: MQTT 5 session expiry; 3.1.1 clean session 0 = kept (bounded by config)
+  const askedExpiry = version === 5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : cfg.maxSessionExpirySeconds;
+  const expiry = Math.min(askedExpiry, cfg.maxSessionExpirySeconds);
+
+  let will: Will | undefined;
+  if (p.will) {
+    const topic = mqttTopicToCanonical(p.will.topic);
+    if (topic === null) return refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic');
+    const wp = p.will.properties;
+    const now = Date.now();
+    will = {
+      topic,
+      payload: payloadFromMqtt(p.will.payload),
+      qos: p.will.qos ?? 0,
+      retain: p.will.retain === true,
+      headers: headersFromMqtt(wp ? { ...wp } : undefined, now),
+      delayMs: (wp?.willDelayInterval ?? 0) * 1000,
+    };
+    if (wp?.responseTopic !== undefined) {
+      const rt = mqttTopicToCanonical(wp.responseTopic);
+      if (rt !== null) will.headers = { ...will.headers, responseTopic: rt };
+    }
+  }
+
+  const { session, present } = openSession(conn, realm, clientId, clean, {
+    authid,
+    authrole: ctx.config.auth.anonymousRole,
+    authmethod: 'anonymous',
+    authprovider: 'static',
+  });
+  session.expirySeconds = expiry;
+  conn.session = session;
+  conn.will = will;
+  conn.setKeepAlive(keepAlive);
+
+  const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
+  if (version === 5) {
+    connack.reasonCode = RC.SUCCESS;
+    connack.properties = {
+      receiveMaximum: cfg.receiveMaximum,
+      topicAliasMaximum: cfg.topicAliasMaximum,
+      maximumPacketSize: ctx.config.limits.maxMessageSize,
+      retainAvailable: true,
+      wildcardSubscriptionAvailable: true,
+      subscriptionIdentifiersAvailable: true,
+      sharedSubscriptionAvailable: true,
+    };
+    if (assigned !== undefined) connack.properties.assignedClientIdentifier = assigned;
+    if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
+    if (expiry !== askedExpiry) connack.properties.sessionExpiryInterval = expiry;
+  } else {
+    connack.returnCode = 0;
+  }
+  conn.state = 'connected';
+  conn.send(connack);
+  ctx.log.debug({ client: clientId, realm: realm.name, version, present, peer: conn.info.peer }, 'MQTT client connected');
+  session.attach(conn);
+}
+
+/** CONNACK with an error, then close ([MQTT-3.2.2-5]). */
+function refuse(conn: MqttConnection, reason: number, message: string): void {
+  conn.ctx.counters.errors(`mqtt_connect_0x${reason.toString(16)}`);
+  conn.ctx.log.info({ peer: conn.info.peer, reason, message }, 'MQTT CONNECT refused');
+  const connack: IConnackPacket =
+    conn.version === 5
+      ? { cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message } }
+      : { cmd: 'connack', sessionPresent: false, returnCode: connackReturnCode(reason) };
+  conn.send(connack);
+  conn.end();
+}

@@ -1,0 +1,129 @@
+import type { IPublishPacket, IPubrelPacket } from 'mqtt-packet';
+import { Errors, RouterError } from '../../../lib/errors';
+import { mqttTopicToCanonical } from '../../../lib/notation';
+import type { MqttConnection } from '../connection';
+import { headersFromMqtt, payloadFromMqtt } from '../payload';
+import { RC } from '../reason-codes';
+import { callFromMqtt, RPC_PREFIX } from '../rpc-bridge';
+
+/**
+ * Inbound PUBLISH (MQTT 5 §3.3, §4.3). The message goes to the core; the ack follows
+ * routing, or the store commit for a retained message: PUBACK for QoS 1, PUBREC for
+ * QoS 2 with the packet identifier remembered until PUBREL (exactly once: a
+ * duplicate PUBLISH of a remembered identifier is acknowledged, not routed again).
+ */
+export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
+  const session = conn.session;
+  if (!session) return;
+  const cfg = conn.ctx.config.mqtt;
+  const id = p.messageId ?? 0;
+
+  // MQTT 5 §3.3.2.3.4 topic aliases
+  let name = p.topic;
+  const alias = p.properties?.topicAlias;
+  if (alias !== undefined) {
+    if (alias === 0 || alias > cfg.topicAliasMaximum) return conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+    if (name === '') {
+      const known = conn.inboundAliases.get(alias);
+      if (known === undefined) return conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias');
+      name = known;
+    } else {
+      conn.inboundAliases.set(alias, name);
+    }
+  }
+
+  if (p.qos === 2 && session.inboundQos2.has(id)) {
+    // [MQTT-4.3.3-9] already received: acknowledge again, do not deliver twice
+    conn.send({ cmd: 'pubrec', messageId: id });
+    return;
+  }
+  if (p.qos > 0 && conn.inboundPending >= cfg.receiveMaximum) {
+    // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publications than we allowed
+    return conn.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+  }
+
+  if (name.startsWith(RPC_PREFIX)) {
+    callFromMqtt(conn, name.slice(RPC_PREFIX.length), p);
+    acknowledge(conn, p, RC.SUCCESS);
+    return;
+  }
+
+  const topic = mqttTopicToCanonical(name);
+  if (topic === null) return conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+
+  const now = Date.now();
+  let headers = headersFromMqtt(p.properties, now);
+  const rt = p.properties?.responseTopic;
+  if (rt !== undefined) {
+    const canonical = mqttTopicToCanonical(rt);
+    if (canonical === null) return conn.fail(RC.TOPIC_NAME_INVALID, 'invalid response topic');
+    headers = { ...headers, responseTopic: canonical };
+  }
+  const options = {
+    excludeMe: false, // MQTT delivers a client's own messages unless it subscribed with no-local
+    qos: p.qos,
+    retainFlag: p.retain,
+    retain: p.retain || undefined,
+    headers,
+  };
+  let result;
+  try {
+    result = session.realm.publish(session.core, topic, payloadFromMqtt(p.payload), options);
+  } catch (err) {
+    if (err instanceof RouterError) return refusePublish(conn, p, err);
+    throw err;
+  }
+  if (!(result instanceof Promise)) {
+    acknowledge(conn, p, result.deliveries === 0 ? RC.NO_MATCHING_SUBSCRIBERS : RC.SUCCESS);
+    return;
+  }
+  // retained: acknowledged once durable
+  if (p.qos > 0) conn.inboundPending++;
+  if (p.qos === 2) session.inboundQos2.add(id);
+  result.then(
+    () => {
+      if (p.qos > 0) conn.inboundPending--;
+      acknowledge(conn, p, RC.SUCCESS);
+    },
+    (err: unknown) => {
+      if (p.qos > 0) conn.inboundPending--;
+      if (p.qos === 2) session.inboundQos2.delete(id);
+      refusePublish(conn, p, err instanceof RouterError ? err : new RouterError(Errors.internal, String(err)));
+    },
+  );
+}
+
+function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number): void {
+  const id = p.messageId ?? 0;
+  const v5 = conn.version === 5;
+  if (p.qos === 1) {
+    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'puback', messageId: id, reasonCode } : { cmd: 'puback', messageId: id });
+  } else if (p.qos === 2) {
+    conn.session?.inboundQos2.add(id);
+    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'pubrec', messageId: id, reasonCode } : { cmd: 'pubrec', messageId: id });
+  }
+}
+
+/**
+ * A publication the core refused. MQTT 5 says why in the PUBACK/PUBREC reason code;
+ * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]).
+ */
+function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError): void {
+  conn.ctx.counters.errors(err.def.code);
+  if (conn.version === 5 && p.qos > 0) {
+    const id = p.messageId ?? 0;
+    const properties = { reasonString: err.message };
+    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode: err.def.mqtt, properties } : { cmd: 'pubrec', messageId: id, reasonCode: err.def.mqtt, properties });
+    return;
+  }
+  if (conn.version === 5) return; // QoS 0: nothing to answer
+  conn.end();
+}
+
+/** PUBREL -> PUBCOMP: the QoS 2 exchange for an inbound message is complete. */
+export function handlePubrel(conn: MqttConnection, p: IPubrelPacket): void {
+  const id = p.messageId ?? 0;
+  const known = conn.session?.inboundQos2.delete(id) ?? false;
+  if (conn.version === 5 && !known) conn.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
+  else conn.send({ cmd: 'pubcomp', messageId: id });
+}

@@ -1,0 +1,86 @@
+import type { ISubackPacket, ISubscribePacket, IUnsubackPacket, IUnsubscribePacket } from 'mqtt-packet';
+import type { EventSink } from '../../../lib/broker';
+import { RouterError } from '../../../lib/errors';
+import { parseMqttSubscription } from '../../../lib/notation';
+import type { MqttConnection } from '../connection';
+import type { QoS, SubscriptionEntry } from '../mqtt-session';
+import { RC } from '../reason-codes';
+
+// MQTT sessions receive through MqttSession.deliver (one copy per event), not sinks
+const NO_SINK: EventSink = () => undefined;
+
+/**
+ * SUBSCRIBE -> SUBACK, then the retained messages the retain handling asks for
+ * (MQTT 5 §3.8.3.1: 0 always, 1 only for a new subscription, 2 never; never for a
+ * shared subscription [MQTT-3.8.4-?]).
+ */
+export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void {
+  const session = conn.session;
+  if (!session) return;
+  const v5 = conn.version === 5;
+  const subscriptionId = p.properties?.subscriptionIdentifier;
+  const granted: number[] = [];
+  const replay: SubscriptionEntry[] = [];
+  for (const s of p.subscriptions) {
+    const parsed = parseMqttSubscription(s.topic);
+    if (!parsed) {
+      granted.push(v5 ? RC.TOPIC_FILTER_INVALID : 0x80);
+      continue;
+    }
+    if (parsed.share !== undefined && s.nl === true) {
+      // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error
+      conn.fail(RC.PROTOCOL_ERROR, 'no local on a shared subscription');
+      return;
+    }
+    let sub;
+    try {
+      sub = session.realm.subscribePattern(session.core, parsed.pattern, NO_SINK, parsed.share);
+    } catch (err) {
+      if (!(err instanceof RouterError)) throw err;
+      conn.ctx.counters.errors(err.def.code);
+      granted.push(v5 ? err.def.mqtt : 0x80);
+      continue;
+    }
+    const isNew = !session.subscriptions.has(s.topic);
+    const entry: SubscriptionEntry = {
+      filter: s.topic,
+      pattern: parsed.pattern,
+      share: parsed.share,
+      qos: s.qos as QoS,
+      nl: s.nl === true,
+      rap: s.rap === true,
+      rh: s.rh ?? 0,
+      id: subscriptionId,
+      sub,
+      wildcardFirst: parsed.skipsDollarTopics,
+    };
+    session.addSubscription(entry);
+    granted.push(s.qos);
+    if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(entry);
+  }
+  const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
+  conn.send(suback);
+  for (const e of replay) session.realm.replayRetained(session.core, e.sub);
+}
+
+/** UNSUBSCRIBE -> UNSUBACK (MQTT 5: one reason code per filter). */
+export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): void {
+  const session = conn.session;
+  if (!session) return;
+  const codes: number[] = [];
+  for (const filter of p.unsubscriptions) {
+    const e = session.removeSubscription(filter);
+    if (!e) {
+      codes.push(RC.NO_SUBSCRIPTION_EXISTED);
+      continue;
+    }
+    try {
+      session.realm.unsubscribeShared(session.core, e.sub.id, e.share);
+      codes.push(RC.SUCCESS);
+    } catch {
+      codes.push(RC.NO_SUBSCRIPTION_EXISTED);
+    }
+  }
+  const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: conn.version === 5 ? codes : [] };
+  conn.send(unsuback);
+}

@@ -1,0 +1,117 @@
+import { Errors, type RouterError } from '../../lib/errors';
+import type { Realm } from '../../lib/realm';
+import { Session, type SessionIdentity } from '../../lib/session';
+import type { MqttConnection } from './connection';
+import { sessionKey, type MqttGateContext } from './context';
+import { MqttSession } from './mqtt-session';
+import { RC } from './reason-codes';
+import { publishWill, type Will } from './will';
+
+/** Will timers per session (MQTT 5 will delay), cleared when the session resumes. */
+const pendingWills = new WeakMap<MqttSession, { timer: NodeJS.Timeout; will: Will }>();
+
+/**
+ * Finds or creates the session a CONNECT asks for. An existing session with a live
+ * connection is taken over ([MQTT-3.1.4-3]); clean start discards it.
+ */
+export function openSession(
+  conn: MqttConnection,
+  realm: Realm,
+  clientId: string,
+  cleanStart: boolean,
+  identity: SessionIdentity,
+): { session: MqttSession; present: boolean } {
+  const ctx = conn.ctx;
+  const key = sessionKey(realm.name, clientId);
+  const existing = ctx.sessions.get(key);
+  if (existing) {
+    const old = existing.link as MqttConnection | undefined;
+    if (old) {
+      // the old connection goes without touching the session it no longer owns
+      old.session = undefined;
+      existing.detach();
+      if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
+      old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
+    }
+    if (!cleanStart) {
+      cancelWill(existing);
+      return { session: existing, present: true };
+    }
+    endSession(ctx, existing);
+  }
+  const core = new Session(conn.info, identity, {
+    close: (reason, message) => closeFromCore(ctx, session, reason, message),
+  });
+  const session = new MqttSession(clientId, realm, core, ctx);
+  ctx.sessions.set(key, session);
+  realm.join(core);
+  return { session, present: false };
+}
+
+/** The connection is gone: its will, and the session's expiry. */
+export function connectionClosed(conn: MqttConnection): void {
+  const session = conn.session;
+  if (!session) return;
+  conn.session = undefined;
+  session.detach();
+  const ctx = conn.ctx;
+  if (conn.will && !conn.cleanDisconnect) scheduleWill(session, session.realm, conn.will, session.expirySeconds > 0);
+  if (session.expirySeconds === 0) {
+    endSession(ctx, session);
+  } else if (session.expirySeconds < 0xffffffff) {
+    session.expiryTimer = setTimeout(() => endSession(ctx, session), session.expirySeconds * 1000);
+    session.expiryTimer.unref();
+  }
+}
+
+/** The session ends: subscriptions go, a delayed will fires now ([MQTT-3.1.3-9]). */
+export function endSession(ctx: MqttGateContext, session: MqttSession): void {
+  if (session.ended) return;
+  session.ended = true;
+  if (session.expiryTimer) clearTimeout(session.expiryTimer);
+  const pending = pendingWills.get(session);
+  if (pending) {
+    clearTimeout(pending.timer);
+    pendingWills.delete(session);
+    publishWill(session.realm, undefined, pending.will);
+  }
+  const key = sessionKey(session.realm.name, session.clientId);
+  if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
+  session.realm.leave(session.core);
+}
+
+/**
+ * MQTT 5 will delay: the will waits until the delay passes or the session ends; a
+ * session resumed meanwhile cancels it. Without a delay (or without a session that
+ * outlives the connection) it is published at once.
+ */
+function scheduleWill(session: MqttSession, realm: Realm, will: Will, sessionOutlives: boolean): void {
+  if (will.delayMs <= 0 || !sessionOutlives) {
+    publishWill(realm, undefined, will);
+    return;
+  }
+  cancelWill(session);
+  const timer = setTimeout(() => {
+    pendingWills.delete(session);
+    publishWill(realm, undefined, will);
+  }, will.delayMs);
+  timer.unref();
+  pendingWills.set(session, { timer, will });
+}
+
+function cancelWill(session: MqttSession): void {
+  const pending = pendingWills.get(session);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  pendingWills.delete(session);
+}
+
+/**
+ * The core closes the session (wamp.session.kill, shutdown). At shutdown only the
+ * connection closes: a persistent session is kept for the client's return.
+ */
+function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason: RouterError, message?: string): void {
+  const shutdown = reason.def === Errors.systemShutdown;
+  session.link?.disconnect(shutdown ? RC.SERVER_SHUTTING_DOWN : reason.def.mqtt, message ?? reason.message);
+  if (!shutdown) endSession(ctx, session);
+}

@@ -1,0 +1,277 @@
+import type { BrokerEvent, Subscription } from '../../lib/broker';
+import type { MessageHeaders } from '../../lib/headers';
+import type { Payload } from '../../lib/payload';
+import type { Realm } from '../../lib/realm';
+import type { Session } from '../../lib/session';
+import type { TopicPattern } from '../../lib/topic';
+import type { MqttGateContext } from './context';
+
+export type QoS = 0 | 1 | 2;
+
+/** One MQTT subscription of a session, with its options (MQTT 5 §3.8.3.1). */
+export interface SubscriptionEntry {
+  /** the filter as the client wrote it, `$share/...` included: the key of UNSUBSCRIBE */
+  readonly filter: string;
+  readonly pattern: TopicPattern;
+  readonly share: string | undefined;
+  readonly qos: QoS;
+  /** no local: not the session's own publications */
+  readonly nl: boolean;
+  /** retain as published */
+  readonly rap: boolean;
+  /** retain handling 0/1/2 */
+  readonly rh: number;
+  /** MQTT 5 subscription identifier */
+  readonly id: number | undefined;
+  /** the core subscription it joined */
+  readonly sub: Subscription;
+  /** [MQTT-4.7.2-1]: a filter starting with a wildcard never matches `$` topics */
+  readonly wildcardFirst: boolean;
+}
+
+/** A message on its way to the client. */
+export interface Outbound {
+  /** canonical topic */
+  readonly topic: string;
+  readonly payload: Payload;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly headers: MessageHeaders | undefined;
+  readonly subscriptionIds: readonly number[];
+  /** body size, for the queue's byte bound */
+  readonly size: number;
+}
+
+interface Inflight {
+  msg: Outbound;
+  /** publish: waiting for PUBACK/PUBREC; released: PUBREL sent, waiting for PUBCOMP */
+  state: 'publish' | 'released';
+}
+
+/** What the session needs from its current network connection. */
+export interface MqttLink {
+  readonly version: 3 | 4 | 5;
+  /** the client's receive maximum (MQTT 5), 65535 before v5 */
+  readonly receiveMaximum: number;
+  sendPublish(msg: Outbound, packetId: number, dup: boolean): void;
+  sendPubrel(packetId: number): void;
+  /** ends the connection with a reason (MQTT 5 DISCONNECT, else just closes) */
+  disconnect(reasonCode: number, reason: string): void;
+}
+
+/**
+ * An MQTT session: it outlives its connections while its expiry interval runs
+ * (MQTT 5 §4.1, MQTT 3.1.1 clean session 0). It holds the subscriptions, the messages
+ * in flight to the client with their packet identifiers, the queue of messages the
+ * client has not been able to take yet (offline, or its window full), and the packet
+ * identifiers of inbound QoS 2 publications still awaiting PUBREL.
+ */
+export class MqttSession {
+  link: MqttLink | undefined;
+  readonly subscriptions = new Map<string, SubscriptionEntry>();
+  /** core subscription id -> the entries that joined it (a plain and a shared one, say) */
+  private readonly byCoreSub = new Map<number, SubscriptionEntry[]>();
+  private readonly inflight = new Map<number, Inflight>();
+  private readonly queue: Outbound[] = [];
+  private queuedBytes = 0;
+  /** [MQTT-4.3.3-*] inbound QoS 2: PUBREC sent, PUBREL not yet received */
+  readonly inboundQos2 = new Set<number>();
+  private nextPacketId = 1;
+  /** seconds the session outlives its connection; 0: it ends with it */
+  expirySeconds = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+  ended = false;
+
+  constructor(
+    readonly clientId: string,
+    readonly realm: Realm,
+    readonly core: Session,
+    private readonly ctx: MqttGateContext,
+  ) {
+    core.singleDelivery = (event, subs) => this.deliver(event, subs);
+  }
+
+  // ----- subscriptions -----
+
+  addSubscription(e: SubscriptionEntry): void {
+    const old = this.subscriptions.get(e.filter);
+    if (old) this.forget(old);
+    this.subscriptions.set(e.filter, e);
+    const list = this.byCoreSub.get(e.sub.id);
+    if (list) list.push(e);
+    else this.byCoreSub.set(e.sub.id, [e]);
+  }
+
+  removeSubscription(filter: string): SubscriptionEntry | undefined {
+    const e = this.subscriptions.get(filter);
+    if (!e) return undefined;
+    this.subscriptions.delete(filter);
+    this.forget(e);
+    return e;
+  }
+
+  private forget(e: SubscriptionEntry): void {
+    const list = this.byCoreSub.get(e.sub.id);
+    if (!list) return;
+    const rest = list.filter((x) => x !== e);
+    if (rest.length > 0) this.byCoreSub.set(e.sub.id, rest);
+    else this.byCoreSub.delete(e.sub.id);
+  }
+
+  // ----- delivery -----
+
+  /**
+   * The broker's one call per event for this session: one copy, at the highest QoS of
+   * the matching subscriptions, with all their identifiers.
+   */
+  deliver(event: BrokerEvent, subs: readonly Subscription[]): void {
+    let granted = -1;
+    let rap = false;
+    let ids: number[] | undefined;
+    const dollar = event.topic.charCodeAt(0) === 36; // '$'
+    for (const sub of subs) {
+      const entries = this.byCoreSub.get(sub.id);
+      if (!entries) continue;
+      for (const e of entries) {
+        if (e.nl && event.publisher === this.core) continue; // [MQTT-3.8.3-3]
+        if (dollar && e.wildcardFirst) continue; // [MQTT-4.7.2-1]
+        if (e.qos > granted) granted = e.qos;
+        if (e.rap) rap = true;
+        if (e.id !== undefined) (ids ??= []).push(e.id);
+      }
+    }
+    if (granted < 0) return;
+    const qos = Math.min(granted, event.qos) as QoS;
+    // retained replay always carries the flag; live events only with retain-as-published [MQTT-3.3.1-12/13]
+    const retain = event.retained === true || (rap && event.retainFlag);
+    this.offer({
+      topic: event.topic,
+      payload: event.payload,
+      qos,
+      retain,
+      headers: event.headers,
+      subscriptionIds: ids ?? NO_IDS,
+      size: sizeOf(event.payload),
+    });
+  }
+
+  /** Sends now if the window allows, else queues (QoS 0 is never queued offline). */
+  offer(msg: Outbound): void {
+    if (this.ended) return;
+    const link = this.link;
+    if (msg.qos === 0) {
+      if (link) link.sendPublish(msg, 0, false);
+      else this.ctx.drop('offline_qos0');
+      return;
+    }
+    if (link && this.queue.length === 0 && this.inflight.size < this.window(link)) {
+      this.send(link, msg);
+      return;
+    }
+    this.enqueue(msg);
+  }
+
+  private window(link: MqttLink): number {
+    return Math.min(link.receiveMaximum, this.ctx.config.mqtt.maxInflight);
+  }
+
+  private enqueue(msg: Outbound): void {
+    const { maxQueuedMessages, maxQueuedBytes } = this.ctx.config.mqtt;
+    this.queue.push(msg);
+    this.queuedBytes += msg.size;
+    // bounded: the oldest message makes room, and the drop is counted
+    while (this.queue.length > maxQueuedMessages || (this.queuedBytes > maxQueuedBytes && this.queue.length > 1)) {
+      const old = this.queue.shift();
+      if (old) this.queuedBytes -= old.size;
+      this.ctx.drop('queue_full');
+    }
+  }
+
+  private send(link: MqttLink, msg: Outbound): void {
+    const id = this.takePacketId();
+    if (id === 0) {
+      this.enqueue(msg);
+      return;
+    }
+    this.inflight.set(id, { msg, state: 'publish' });
+    link.sendPublish(msg, id, false);
+  }
+
+  /** Fills the window from the queue. */
+  pump(): void {
+    const link = this.link;
+    if (!link) return;
+    const window = this.window(link);
+    while (this.queue.length > 0 && this.inflight.size < window) {
+      const msg = this.queue.shift();
+      if (!msg) break;
+      this.queuedBytes -= msg.size;
+      this.send(link, msg);
+    }
+  }
+
+  /** Packet identifiers: 1..65535, wrapping, never one still in flight ([MQTT-2.2.1-3]). */
+  private takePacketId(): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id >= 65535 ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+    return 0;
+  }
+
+  // ----- acknowledgements from the client -----
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. */
+  completed(packetId: number): boolean {
+    if (!this.inflight.delete(packetId)) return false;
+    this.pump();
+    return true;
+  }
+
+  /** PUBREC: answer PUBREL, keep the id until PUBCOMP. A PUBREC with an error code ends it. */
+  received(packetId: number, reasonCode: number): boolean {
+    const f = this.inflight.get(packetId);
+    if (!f) return false;
+    if (reasonCode >= 0x80) return this.completed(packetId);
+    f.state = 'released';
+    this.link?.sendPubrel(packetId);
+    return true;
+  }
+
+  // ----- connection lifecycle -----
+
+  /**
+   * A connection took over the session. Messages in flight are sent again, with DUP and
+   * their original packet identifiers ([MQTT-4.4.0-1]), then the queue.
+   */
+  attach(link: MqttLink): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.link = link;
+    for (const [id, f] of this.inflight) {
+      if (f.state === 'released') link.sendPubrel(id);
+      else link.sendPublish(f.msg, id, true);
+    }
+    this.pump();
+  }
+
+  detach(): void {
+    this.link = undefined;
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+}
+
+const NO_IDS: readonly number[] = Object.freeze([]);
+
+function sizeOf(p: Payload): number {
+  if (p.bytes) return p.bytes.length;
+  return 64; // structured payloads: a nominal size, their encoding is decided on send
+}

@@ -1,0 +1,79 @@
+import type { IPublishPacket, UserProperties } from 'mqtt-packet';
+import type { MessageHeaders } from '../../lib/headers';
+import type { Payload } from '../../lib/payload';
+import { payloadFromBytes } from '../../lib/payload-bytes';
+
+/**
+ * MQTT <-> core payloads and properties. An MQTT body is bytes: other gates see
+ * `args: [value]` when it is a JSON document, the bytes otherwise (lib/payload-bytes).
+ * Going out, a payload that came as bytes leaves as those exact bytes; structured
+ * payloads are written as JSON: one argument as itself, several as a JSON array,
+ * ArgumentsKw alone as a JSON object, both as {"args": [...], "kwargs": {...}}. A
+ * single binary argument leaves as raw bytes.
+ */
+export function payloadFromMqtt(body: Buffer | string): Payload {
+  return payloadFromBytes(typeof body === 'string' ? Buffer.from(body) : body);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function payloadToMqtt(p: Payload): Buffer {
+  if (p.bytes !== undefined) return Buffer.isBuffer(p.bytes) ? p.bytes : Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
+  const { args, kwargs } = p;
+  if (kwargs !== undefined && Object.keys(kwargs).length > 0) {
+    return json(args && args.length > 0 ? { args, kwargs } : kwargs);
+  }
+  if (!args || args.length === 0) return EMPTY;
+  if (args.length === 1) {
+    const v = args[0];
+    return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : json(v);
+  }
+  return json(args);
+}
+
+/** JSON with binary values as "\u0000" + base64, as WAMP's JSON serializer writes them. */
+function json(v: unknown): Buffer {
+  return Buffer.from(
+    JSON.stringify(v, (_k, x: unknown) => {
+      if (x instanceof Uint8Array) return '\u0000' + Buffer.from(x).toString('base64');
+      if (isSerializedBuffer(x)) return '\u0000' + Buffer.from(x.data).toString('base64');
+      return x;
+    }),
+  );
+}
+
+function isSerializedBuffer(x: unknown): x is { type: 'Buffer'; data: number[] } {
+  return typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data);
+}
+
+/** MQTT 5 PUBLISH properties -> core headers (the topic alias is the gate's own business). */
+export function headersFromMqtt(props: IPublishPacket['properties'], now: number): MessageHeaders | undefined {
+  if (!props) return undefined;
+  const h: MessageHeaders = {};
+  let any = false;
+  if (props.contentType !== undefined) ((h.contentType = props.contentType), (any = true));
+  if (props.payloadFormatIndicator !== undefined) ((h.utf8 = props.payloadFormatIndicator), (any = true));
+  if (props.correlationData !== undefined) ((h.correlationData = props.correlationData), (any = true));
+  if (props.userProperties !== undefined) ((h.userProperties = props.userProperties), (any = true));
+  if (props.messageExpiryInterval !== undefined) ((h.expiresAt = now + props.messageExpiryInterval * 1000), (any = true));
+  return any ? h : undefined;
+}
+
+/** Core headers -> MQTT 5 PUBLISH properties; undefined when expired. */
+export function headersToMqtt(h: MessageHeaders | undefined, now: number, responseTopic: string | undefined): NonNullable<IPublishPacket['properties']> | null {
+  const props: NonNullable<IPublishPacket['properties']> = {};
+  if (h) {
+    if (h.expiresAt !== undefined) {
+      const left = Math.ceil((h.expiresAt - now) / 1000);
+      if (left <= 0) return null;
+      // [MQTT-3.3.2-6] the interval sent on is what is left of it
+      props.messageExpiryInterval = left;
+    }
+    if (h.contentType !== undefined) props.contentType = h.contentType;
+    if (h.utf8 !== undefined) props.payloadFormatIndicator = h.utf8;
+    if (h.correlationData !== undefined) props.correlationData = Buffer.from(h.correlationData);
+    if (h.userProperties !== undefined) props.userProperties = h.userProperties as UserProperties;
+  }
+  if (responseTopic !== undefined) props.responseTopic = responseTopic;
+  return props;
+}

@@ -1,0 +1,64 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { CallFailure } from '../../lib/errors';
+import type { MessageHeaders } from '../../lib/headers';
+import { mqttTopicToCanonical } from '../../lib/notation';
+import type { Payload } from '../../lib/payload';
+import { payloadFromBytes } from '../../lib/payload-bytes';
+import { isValidUri } from '../../lib/topic';
+import type { MqttConnection } from './connection';
+
+/** MQTT to WAMP RPC: a PUBLISH to `$rpc/<procedure>` calls the procedure. */
+export const RPC_PREFIX = '$rpc/';
+
+/**
+ * Calls a procedure for an MQTT client (README, "MQTT to WAMP RPC"). The procedure is
+ * the rest of the topic, as a WAMP URI (`$rpc/com.example.add`) or with `/` for `.`
+ * (`$rpc/com/example/add`). The body becomes the arguments: a JSON array is the
+ * Arguments list, a JSON object the ArgumentsKw, any other JSON value one argument,
+ * other bytes one binary argument, an empty body none. The result (or the error, with
+ * user property `error` = its URI and body {"error", "args", "kwargs"}) is published to
+ * the MQTT 5 response topic with the request's correlation data.
+ */
+export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPacket): void {
+  const session = conn.session;
+  if (!session) return;
+  const procedure = rest.includes('/') ? rest.split('/').join('.') : rest;
+  const rt = p.properties?.responseTopic;
+  const responseTopic = rt === undefined ? undefined : mqttTopicToCanonical(rt);
+  const correlationData = p.properties?.correlationData;
+  const respond = (payload: Payload, error?: string): void => {
+    if (responseTopic === undefined || responseTopic === null) return;
+    const headers: MessageHeaders = { userProperties: error ? { error } : {} };
+    if (correlationData !== undefined) headers.correlationData = correlationData;
+    const r = session.realm.publish(session.core, responseTopic, payload, { excludeMe: false, qos: 1, headers });
+    if (r instanceof Promise) r.catch(() => undefined);
+  };
+  if (!isValidUri(procedure)) {
+    respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');
+    return;
+  }
+  session.realm.call(session.core, procedure, argumentsFrom(p.payload), {}, {
+    result: (payload, progress) => {
+      if (!progress) respond(payload);
+    },
+    error: (f: CallFailure) => {
+      const uri = f.uri;
+      const body: Record<string, unknown> = { error: uri };
+      if (f.args) body['args'] = f.args;
+      if (f.kwargs) body['kwargs'] = f.kwargs;
+      respond({ kwargs: body }, uri);
+    },
+  });
+}
+
+function argumentsFrom(body: Buffer | string): Payload {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  if (bytes.length === 0) return {};
+  const view = payloadFromBytes(bytes);
+  const parsed = view.args;
+  if (parsed === undefined) return { args: [bytes] };
+  const value = parsed[0];
+  if (Array.isArray(value)) return { args: value };
+  if (typeof value === 'object' && value !== null) return { kwargs: value as Record<string, unknown> };
+  return { args: [value] };
+}
