@@ -33,6 +33,7 @@ interface StartFlags {
   logLevel?: string;
   store?: string;
   rawsocketPort?: string;
+  mqttPort?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -48,6 +49,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.rawsocketPort !== undefined) {
     o.wamp = { rawsocket: { enabled: true, port: parseScalar(flags.rawsocketPort) } };
   }
+  if (flags.mqttPort !== undefined) o.mqtt = { port: parseScalar(flags.mqttPort) };
   return o;
 }
 
@@ -143,6 +145,12 @@ async function start(flags: StartFlags): Promise<void> {
     await router.listenWAMP({ server, path: config.wamp.path });
     const raw = config.wamp.rawsocket;
     const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port }) : undefined;
+    const mq = config.mqtt;
+    const mqtt = mq.enabled ? await router.listenMQTT({ host: mq.host, port: mq.port }) : undefined;
+    const mqtts = mq.tls.enabled
+      ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: { certFile: mq.tls.certFile, keyFile: mq.tls.keyFile, caFile: mq.tls.caFile || undefined } })
+      : undefined;
+    if (mq.wsPath) await router.listenMQTTWebSocket({ server, path: mq.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
     const base = `${urlHost(addr.address)}:${addr.port}`;
@@ -151,6 +159,9 @@ async function start(flags: StartFlags): Promise<void> {
         http: { host: addr.address, port: addr.port },
         wamp: { url: `ws://${base}${config.wamp.path}` },
         ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port } }),
+        ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),
+        ...(mqtts === undefined ? {} : { mqtts: { url: `mqtts://${urlHost(mq.tls.host)}:${mqtts.port}` } }),
+        ...(mq.wsPath ? { mqttWebSocket: { url: `ws://${base}${mq.wsPath}` } } : {}),
         health: `http://${base}/health`,
         ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
@@ -191,6 +202,7 @@ function program(): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (log.level)')
     .option('--store <path>', 'SQLite database file (store.path)')
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
+    .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
     .action((flags: StartFlags) => start(flags));
 
   cmd

@@ -116,11 +116,15 @@ export function isWellFormedCanonical(topic: string): boolean {
 /** [MQTT-4.7.3-3] topic names and filters are UTF-8 strings of at most 65535 bytes. */
 const MQTT_MAX_BYTES = 65535;
 
-/** Non-empty [MQTT-4.7.3-1], no U+0000 [MQTT-4.7.3-2], at most 65535 bytes [MQTT-4.7.3-3]. */
-function isMqttString(s: string): boolean {
-  if (s.length === 0 || s.includes('\u0000')) return false;
+/** Non-empty [MQTT-4.7.3-1] and at most 65535 bytes [MQTT-4.7.3-3]. */
+function fitsMqtt(s: string): boolean {
   // a UTF-16 code unit takes at most 3 UTF-8 bytes: count bytes only for long strings
-  return s.length * 3 <= MQTT_MAX_BYTES || Buffer.byteLength(s, 'utf8') <= MQTT_MAX_BYTES;
+  return s.length > 0 && (s.length * 3 <= MQTT_MAX_BYTES || Buffer.byteLength(s, 'utf8') <= MQTT_MAX_BYTES);
+}
+
+/** fitsMqtt(), and no U+0000 [MQTT-4.7.3-2]. */
+function isMqttString(s: string): boolean {
+  return fitsMqtt(s) && !s.includes('\u0000');
 }
 
 /** The character an MQTT escape at `at` stands for, or undefined when `%` is literal there. */
@@ -175,8 +179,9 @@ function mqttLevelToCanonical(level: string): string {
 /**
  * Anything that keeps an MQTT topic name off the fast path (a plain `/` -> `.` swap): a
  * character canonical form escapes or MQTT forbids, an empty level, any `*` (rare; only a
- * whole-level `*` changes).
+ * whole-level `*` changes). U+0000 is in the same scan so the fast path reads the name once.
  */
+// eslint-disable-next-line no-control-regex -- U+0000 is the character MQTT forbids [MQTT-4.7.3-2]
 const MQTT_NAME_SLOW = /[%.+#*\u0000]|\/\/|^\/|\/$/;
 const MQTT_WILDCARD_CHAR = /[+#]/;
 
@@ -187,7 +192,7 @@ const MQTT_WILDCARD_CHAR = /[+#]/;
  */
 export function mqttTopicToCanonical(name: string): string | null {
   // typical names (`sensors/room1/temperature`) take one scan and one native replace
-  if (!MQTT_NAME_SLOW.test(name)) return isMqttString(name) ? name.replaceAll('/', '.') : null;
+  if (!MQTT_NAME_SLOW.test(name)) return fitsMqtt(name) ? name.replaceAll('/', '.') : null;
   if (!isMqttString(name) || MQTT_WILDCARD_CHAR.test(name)) return null;
   return name.split('/').map(mqttLevelToCanonical).join('.');
 }
@@ -197,6 +202,7 @@ function canonicalComponentToMqtt(component: string): string {
   return encodeMqttLevel(decodeCanonicalComponent(component));
 }
 
+// eslint-disable-next-line no-control-regex -- U+0000 cannot go out over MQTT [MQTT-4.7.3-2]
 const CANONICAL_TOPIC_SLOW = /[%/+#\u0000]/;
 
 /**
@@ -204,9 +210,11 @@ const CANONICAL_TOPIC_SLOW = /[%/+#\u0000]/;
  * it (empty, U+0000, over 65535 bytes): the gate skips that delivery.
  */
 export function canonicalToMqtt(topic: string): string | null {
-  const name = CANONICAL_TOPIC_SLOW.test(topic)
-    ? topic.split('.').map(canonicalComponentToMqtt).join('/')
-    : topic.replaceAll('.', '/');
+  if (!CANONICAL_TOPIC_SLOW.test(topic)) {
+    const name = topic.replaceAll('.', '/');
+    return fitsMqtt(name) ? name : null;
+  }
+  const name = topic.split('.').map(canonicalComponentToMqtt).join('/');
   return isMqttString(name) ? name : null;
 }
 
@@ -260,6 +268,7 @@ export interface MqttSubscription {
 }
 
 const SHARE_PREFIX = '$share/';
+const DOLLAR = 0x24; // '$'
 const SHARE_NAME_FORBIDDEN = /[/+#]/;
 
 /**
@@ -290,15 +299,13 @@ function plainSubscription(filter: string): MqttSubscription | null {
  * does.
  */
 export function mqttDollarRuleAllows(sub: Pick<MqttSubscription, 'skipsDollarTopics'>, topic: string): boolean {
-  return !sub.skipsDollarTopics || topic.charCodeAt(0) !== 0x24 /* $ */;
+  return !sub.skipsDollarTopics || topic.charCodeAt(0) !== DOLLAR;
 }
 
 // --- STOMP ------------------------------------------------------------------------
 
 export type StompDestination =
-  | { kind: 'topic'; pattern: TopicPattern }
-  | { kind: 'queue'; name: string }
-  | { kind: 'temp-queue'; name: string };
+  { kind: 'topic'; pattern: TopicPattern } | { kind: 'queue'; name: string } | { kind: 'temp-queue'; name: string };
 
 const STOMP_TOPIC = '/topic/';
 const STOMP_QUEUE = '/queue/';

@@ -148,6 +148,7 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   const file = writeConfig(dir, {
     $schema: '../schemas/config.schema.json',
     http: { host: '127.0.0.1', port: 0 },
+    mqtt: { port: 0 },
     store: { path: join(dir, 'gatehouse.db') },
     log: { level: 'info' },
   });

@@ -7,6 +7,11 @@ export interface TestRouter {
   /** tcp://127.0.0.1:PORT (WAMP RawSocket) */
   rawSocketUrl: string;
   rawSocketPort: number;
+  /** mqtt://127.0.0.1:PORT */
+  mqttUrl: string;
+  mqttPort: number;
+  /** ws://127.0.0.1:PORT/mqtt */
+  mqttWsUrl: string;
   close(): Promise<void>;
 }
 
@@ -23,11 +28,16 @@ export async function startRouter(config: Record<string, unknown> = {}): Promise
   await router.start();
   const ws = await router.listenWAMP({ port: 0, host: '127.0.0.1' });
   const raw = await router.listenRawSocket({ port: 0, host: '127.0.0.1' });
+  const mqtt = await router.listenMQTT({ port: 0, host: '127.0.0.1' });
+  const mqttWs = await router.listenMQTTWebSocket({ port: 0, host: '127.0.0.1', path: '/mqtt' });
   return {
     router,
     wsUrl: `ws://127.0.0.1:${ws.port}/ws`,
     rawSocketUrl: `tcp://127.0.0.1:${raw.port}`,
     rawSocketPort: raw.port,
+    mqttUrl: `mqtt://127.0.0.1:${mqtt.port}`,
+    mqttPort: mqtt.port,
+    mqttWsUrl: `ws://127.0.0.1:${mqttWs.port}/mqtt`,
     close: () => router.close(),
   };
 }
