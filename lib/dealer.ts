@@ -246,7 +246,15 @@ export class Dealer {
     inv.entry = entry;
     inv.state = 'invoked';
     entry.inflight++;
-    entry.callee.invoke(inv);
+    try {
+      entry.callee.invoke(inv);
+    } catch (err) {
+      // the callee's transport cannot carry this call (e.g. its serializer cannot encode
+      // the arguments): the call fails, the callee and the caller carry on
+      this.finish(inv, 'error');
+      inv.sink.error(new RouterError(Errors.invalidArgument, `the callee cannot receive this call: ${err instanceof Error ? err.message : String(err)}`));
+      return;
+    }
     // chunks that arrived while the call waited for a callee
     for (const chunk of inv.pendingChunks.splice(0)) {
       if (inv.state !== 'invoked') break;

@@ -207,6 +207,9 @@ const json: Serializer = {
   decode(data) {
     // ws validates text frames already; RawSocket payloads arrive unchecked.
     if (!isUtf8(data)) throw new SerializerError('json decode: invalid UTF-8');
+    // the same depth bound as the binary decoders and every encoder, so whatever one
+    // serializer accepts the others can carry on
+    if (nestingExceeds(data, MAX_DEPTH)) throw new SerializerError(`json decode: nested deeper than ${MAX_DEPTH}`);
     let v: unknown;
     try {
       v = JSON.parse(data.toString('utf8'));
@@ -216,6 +219,29 @@ const json: Serializer = {
     return data.includes(NUL_ESCAPE) ? reviveBinary(v, 0) : v;
   },
 };
+
+/**
+ * Whether the JSON text nests arrays/objects deeper than `max`: one pass over the bytes,
+ * skipping string contents, before JSON.parse builds anything.
+ */
+function nestingExceeds(data: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < data.length; i++) {
+    const c = data[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
 
 // ---------------------------------------------------------------------------------
 // MessagePack and CBOR.

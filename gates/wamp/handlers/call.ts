@@ -3,6 +3,7 @@ import type { CallerSink } from '../../../lib/invocation';
 import type { CancelMode } from '../../../lib/registration';
 import { isValidUri } from '../../../lib/topic';
 import { arity, arityRange, dict, id, Msg, payloadAt, ProtocolViolation, str } from '../messages';
+import { SerializerError } from '../serializers';
 import { addPassthruDetails, payloadFromWamp, pushPayload } from '../payload';
 import type { WampSession } from '../session';
 
@@ -38,13 +39,19 @@ export function handleCall(s: WampSession, msg: unknown[]): void {
       const details: Record<string, unknown> = isProgress ? { progress: true } : {};
       addPassthruDetails(details, payload);
       if (!isProgress) s.calls.delete(request);
-      if (s.state === 'established') s.send(pushPayload([Msg.RESULT, request, details], payload));
+      if (s.state !== 'established') return;
+      if (!trySend(s, pushPayload([Msg.RESULT, request, details], payload)) && !isProgress) unencodable(s, request);
     },
     error(failure: CallFailure) {
       s.calls.delete(request);
       if (s.state !== 'established') return;
       const details = failure instanceof ApplicationError ? failure.details : {};
-      s.sendError(Msg.CALL, request, failure, details);
+      try {
+        s.sendError(Msg.CALL, request, failure, details);
+      } catch (err) {
+        if (!(err instanceof SerializerError)) throw err;
+        unencodable(s, request);
+      }
     },
   };
   const inv = realm.call(core, procedure, payloadFromWamp(args, kwargs, options), {
@@ -54,6 +61,26 @@ export function handleCall(s: WampSession, msg: unknown[]): void {
     progress,
   }, sink);
   if (inv && inv.state !== 'done') s.calls.set(request, inv);
+}
+
+/**
+ * Sends a message this caller's serializer may not be able to carry (a result from a
+ * callee on another serializer). False when it cannot: the problem is this call's, not
+ * the callee's, whose YIELD handling must not see the exception.
+ */
+function trySend(s: WampSession, msg: unknown[]): boolean {
+  try {
+    s.send(msg);
+    return true;
+  } catch (err) {
+    if (err instanceof SerializerError) return false;
+    throw err;
+  }
+}
+
+function unencodable(s: WampSession, request: number): void {
+  s.ctx.counters.errors('result_not_encodable');
+  s.sendError(Msg.CALL, request, new RouterError(Errors.invalidArgument, `the result cannot be encoded with ${s.transport.serializer.name}`));
 }
 
 /** CANCEL [49, CALL.Request|id, Options|dict] (WAMP advanced: call canceling) */

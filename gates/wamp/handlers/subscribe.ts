@@ -3,6 +3,7 @@ import { Errors, RouterError } from '../../../lib/errors';
 import type { MatchPolicy } from '../../../lib/topic';
 import { arity, dict, id, Msg, str } from '../messages';
 import { addPassthruDetails, pushPayload } from '../payload';
+import { SerializerError } from '../serializers';
 import type { WampSession } from '../session';
 
 /** SUBSCRIBE [32, Request|id, Options|dict, Topic|uri] */
@@ -55,7 +56,18 @@ function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void 
   let cache = event.cache;
   let bytes = cache?.get(key) as Buffer | undefined;
   if (!bytes) {
-    bytes = serializer.encode(eventMessage(event, sub));
+    try {
+      bytes = serializer.encode(eventMessage(event, sub));
+    } catch (err) {
+      if (!(err instanceof SerializerError)) throw err;
+      // Decodable from the publisher, not encodable for this subscriber (a msgpack/CBOR
+      // text starting with U+0000 has no WAMP JSON form): this subscriber misses the
+      // event, counted. Throwing would stop the broker's fan-out to everyone after it
+      // and ABORT the publisher (DESIGN: bad input from one client never hurts another).
+      s.ctx.router.metrics.drops.labels('wamp', 'unencodable').inc();
+      s.ctx.log.debug({ session: s.core?.id, topic: event.topic, err: err.message }, 'event not encodable for subscriber');
+      return;
+    }
     if (!cache) cache = event.cache = new Map();
     cache.set(key, bytes);
   }
