@@ -3,6 +3,7 @@ import { publishOptionsFrom } from '../../../lib/meta-api';
 import type { RetainOptions } from '../../../lib/retained';
 import { isValidUri } from '../../../lib/topic';
 import { arityRange, dict, id, Msg, payloadAt, str } from '../messages';
+import { headersFromWampOptions } from '../headers';
 import { payloadFromWamp } from '../payload';
 import type { WampSession } from '../session';
 
@@ -19,7 +20,12 @@ export function handlePublish(s: WampSession, msg: unknown[]): void {
     if (!isValidUri(topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${topic}`);
     if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
     const payload = payloadFromWamp(args, kwargs, options);
-    const ack = realm.publish(core, topic, payload, { ...publishOptionsFrom(options), ...retainOptionsFrom(options) });
+    const ack = realm.publish(core, topic, payload, {
+      ...publishOptionsFrom(options),
+      ...retainOptionsFrom(options),
+      retainFlag: options['retain'] === true,
+      headers: headersFromWampOptions(options),
+    });
     if (!(ack instanceof Promise)) {
       if (acknowledge) s.send([Msg.PUBLISHED, request, ack.publicationId]);
       return;

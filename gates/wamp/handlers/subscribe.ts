@@ -2,6 +2,7 @@ import type { BrokerEvent, Subscription } from '../../../lib/broker';
 import { Errors, RouterError } from '../../../lib/errors';
 import type { MatchPolicy } from '../../../lib/topic';
 import { arity, dict, id, Msg, str } from '../messages';
+import { addHeaderDetails } from '../headers';
 import { addPassthruDetails, pushPayload } from '../payload';
 import { SerializerError } from '../serializers';
 import type { WampSession } from '../session';
@@ -86,5 +87,6 @@ function eventMessage(event: BrokerEvent, sub: Subscription): unknown[] {
   if (event.retained) details['retained'] = true;
   if (event.revision !== undefined) details['revision'] = event.revision;
   addPassthruDetails(details, event.payload);
+  addHeaderDetails(details, event.headers);
   return pushPayload([Msg.EVENT, sub.id, event.publicationId, details], event.payload);
 }
