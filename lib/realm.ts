@@ -88,7 +88,10 @@ export class Realm {
     // wills first: a lock held by this session is released before anything else
     this.retained?.sessionEnded(session);
     // through publish(): testaments count and are kept in history like any event
-    for (const t of this.testaments.take(session)) this.publish(undefined, t.topic, t.payload, t.options);
+    for (const t of this.testaments.take(session)) {
+      const r = this.publish(undefined, t.topic, t.payload, t.options);
+      if (r instanceof Promise) r.catch(() => undefined);
+    }
     this.dealer.removeSession(session);
     this.broker.removeSession(session);
     this.observer.onLeave?.(this, session);

@@ -29,7 +29,7 @@ interface AutobahnConnection {
 interface AutobahnModule {
   Connection: new (opts: { url: string; realm: string; max_retries?: number; retry_if_unreachable?: boolean }) => AutobahnConnection;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const autobahn = require('autobahn') as AutobahnModule;
 
 interface Daemon {

@@ -1,4 +1,4 @@
-import type { IPublishPacket, UserProperties } from 'mqtt-packet';
+import type { IPublishPacket } from 'mqtt-packet';
 import type { MessageHeaders } from '../../lib/headers';
 import type { Payload } from '../../lib/payload';
 import { payloadFromBytes } from '../../lib/payload-bytes';
@@ -50,13 +50,12 @@ function isSerializedBuffer(x: unknown): x is { type: 'Buffer'; data: number[] }
 export function headersFromMqtt(props: IPublishPacket['properties'], now: number): MessageHeaders | undefined {
   if (!props) return undefined;
   const h: MessageHeaders = {};
-  let any = false;
-  if (props.contentType !== undefined) ((h.contentType = props.contentType), (any = true));
-  if (props.payloadFormatIndicator !== undefined) ((h.utf8 = props.payloadFormatIndicator), (any = true));
-  if (props.correlationData !== undefined) ((h.correlationData = props.correlationData), (any = true));
-  if (props.userProperties !== undefined) ((h.userProperties = props.userProperties), (any = true));
-  if (props.messageExpiryInterval !== undefined) ((h.expiresAt = now + props.messageExpiryInterval * 1000), (any = true));
-  return any ? h : undefined;
+  if (props.contentType !== undefined) h.contentType = props.contentType;
+  if (props.payloadFormatIndicator !== undefined) h.utf8 = props.payloadFormatIndicator;
+  if (props.correlationData !== undefined) h.correlationData = props.correlationData;
+  if (props.userProperties !== undefined) h.userProperties = props.userProperties;
+  if (props.messageExpiryInterval !== undefined) h.expiresAt = now + props.messageExpiryInterval * 1000;
+  return Object.keys(h).length > 0 ? h : undefined;
 }
 
 /** Core headers -> MQTT 5 PUBLISH properties; undefined when expired. */
@@ -72,7 +71,7 @@ export function headersToMqtt(h: MessageHeaders | undefined, now: number, respon
     if (h.contentType !== undefined) props.contentType = h.contentType;
     if (h.utf8 !== undefined) props.payloadFormatIndicator = h.utf8;
     if (h.correlationData !== undefined) props.correlationData = Buffer.from(h.correlationData);
-    if (h.userProperties !== undefined) props.userProperties = h.userProperties as UserProperties;
+    if (h.userProperties !== undefined) props.userProperties = h.userProperties;
   }
   if (responseTopic !== undefined) props.responseTopic = responseTopic;
   return props;

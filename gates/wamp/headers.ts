@@ -22,7 +22,7 @@ export function headersFromWampOptions(o: Record<string, unknown>): MessageHeade
     const props: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(up)) {
       if (typeof v === 'string') props[k] = v;
-      else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) props[k] = v as string[];
+      else if (Array.isArray(v) && v.every((x): x is string => typeof x === 'string')) props[k] = v;
     }
     (h ??= {}).userProperties = props;
   }

@@ -1,5 +1,5 @@
 // autobahn has no type declarations; tests talk to it through this small typed surface.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const autobahn = require('autobahn') as AutobahnModule;
 
 export interface AutobahnSession {

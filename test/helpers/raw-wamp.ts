@@ -9,7 +9,6 @@ import http from 'node:http';
 import { Packr } from 'msgpackr';
 import { WebSocket, type RawData } from 'ws';
 // cbor-x ships ESM typings only (see gates/wamp/serializers.ts); load its CJS build.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const cborx = require('cbor-x') as {
   Encoder: new (opts: Record<string, unknown>) => { encode(v: unknown): Buffer; decode(b: Buffer): unknown };
 };

@@ -4,6 +4,8 @@
  * exception or unhandled rejection in this (router-hosting) process into a failure.
  */
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { autobahnTransports, connect, type AutobahnSession } from './autobahn';
 import { within } from './raw-wamp';
 
@@ -32,6 +34,16 @@ export class CrashGuard {
       assert.fail(`uncaught in the router process: ${first instanceof Error ? (first.stack ?? first.message) : String(first)}`);
     }
   }
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Memory in use after a full GC: V8 heap plus Buffers (external memory). */
+export function memoryAfterGc(): { heap: number; external: number } {
+  gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.arrayBuffers };
 }
 
 /** For hooks: is `t` a top-level test, not a subtest? (fullName: "parent > child") */

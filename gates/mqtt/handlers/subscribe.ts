@@ -3,7 +3,7 @@ import type { EventSink } from '../../../lib/broker';
 import { RouterError } from '../../../lib/errors';
 import { parseMqttSubscription } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
-import type { QoS, SubscriptionEntry } from '../mqtt-session';
+import type { SubscriptionEntry } from '../mqtt-session';
 import { RC } from '../reason-codes';
 
 // MQTT sessions receive through MqttSession.deliver (one copy per event), not sinks
@@ -46,7 +46,7 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
       filter: s.topic,
       pattern: parsed.pattern,
       share: parsed.share,
-      qos: s.qos as QoS,
+      qos: s.qos,
       nl: s.nl === true,
       rap: s.rap === true,
       rh: s.rh ?? 0,

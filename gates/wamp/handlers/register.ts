@@ -64,7 +64,16 @@ function sendInvocation(s: WampSession, inv: Invocation, registrationId: number)
   // chunks arrived while the call waited for a callee (they are delivered right after).
   if (!inv.inputDone || inv.pendingChunks.length > 0) details['progress'] = true;
   addPassthruDetails(details, inv.payload);
-  s.send(pushPayload([Msg.INVOCATION, request, registrationId, details], inv.payload));
+  try {
+    s.send(pushPayload([Msg.INVOCATION, request, registrationId, details], inv.payload));
+  } catch (err) {
+    // Not sent (e.g. the arguments have no form in this callee's serializer): the dealer
+    // fails the call. Keep no entry for it, or every such call from a hostile caller
+    // would pin its payload in this innocent callee's session.
+    s.invocations.delete(request);
+    s.invocationIds.delete(inv);
+    throw err;
+  }
 }
 
 /** WAMP advanced: progressive call invocations reuse the INVOCATION request ID. */

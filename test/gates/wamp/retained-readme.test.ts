@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-floating-promises -- the fox-wamp README snippets run verbatim, unawaited as printed */
 /**
  * The fox-wamp README snippets ("Retained Storage", "lock mutex", "unlock mutex",
  * "Event Filter", node_modules/fox-wamp/README.md) run verbatim against Gatehouse with
