@@ -6,6 +6,7 @@ import type http from 'node:http';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
 import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
 import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
+import { restoreSessions } from './gates/mqtt/session-records';
 import { startSysTopics } from './gates/mqtt/sys-topics';
 import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
@@ -26,6 +27,7 @@ export class Router extends RouterCore {
   private get mqtt(): MqttGateContext {
     if (!this.mqttCtx) {
       const ctx = (this.mqttCtx = createMqttContext(this));
+      restoreSessions(ctx);
       const stop = startSysTopics(ctx);
       this.onClose(stop);
     }

@@ -279,7 +279,7 @@ export class Broker {
         return;
       }
       deliveries++;
-      sink(event, sub);
+      this.safely(session, () => sink(event, sub));
     };
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
@@ -296,12 +296,28 @@ export class Broker {
     if (collected) {
       for (const [session, subs] of collected) {
         deliveries++;
-        session.singleDelivery?.(event, subs);
+        const one = session.singleDelivery;
+        if (one) this.safely(session, () => one(event, subs));
       }
     }
     event.deliveries = deliveries;
     return event;
   }
+
+  /**
+   * One subscriber's failure (a bug, a store error queueing for it) must not stop the
+   * fan-out to the others or reach the publisher: it is reported and the loop goes on.
+   */
+  private safely(session: Session, deliver: () => void): void {
+    try {
+      deliver();
+    } catch (err) {
+      this.onDeliveryError(session, err);
+    }
+  }
+
+  /** Set by the realm: logs and counts a failed delivery. */
+  onDeliveryError: (session: Session, err: unknown) => void = () => undefined;
 
   /** Delivers an already-built event to one subscriber only (retained replay, history). */
   deliverTo(session: Session, sub: Subscription, event: BrokerEvent): void {

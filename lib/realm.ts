@@ -37,6 +37,7 @@ export interface RealmObserver {
   onLeave?(realm: Realm, session: Session): void;
   onPublish?(realm: Realm, event: BrokerEvent, deliveries: number): void;
   onCallDone?(realm: Realm, outcome: string): void;
+  onDeliveryError?(realm: Realm, session: Session, err: unknown): void;
 }
 
 /**
@@ -64,6 +65,7 @@ export class Realm {
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
+    this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
     if (options.store) {
       this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined));
       installStoreApi(this, this.retained);

@@ -4,7 +4,7 @@ import { createLogger, type Logger } from './log';
 import { Metrics } from './metrics';
 import { Realm } from './realm';
 import type { Session } from './session';
-import { createStore, type RetainedStore } from './store';
+import { createStores, type QueueStore, type RetainedStore } from './store';
 
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
@@ -33,6 +33,8 @@ export class RouterCore {
   private sessionCount = 0;
   /** the retained store, shared by all realms (keys are per realm) */
   readonly store: RetainedStore;
+  /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
+  readonly queues: QueueStore;
   private expiryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
 
@@ -40,7 +42,9 @@ export class RouterCore {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
-    this.store = createStore({ ...this.config.store });
+    const stores = createStores({ ...this.config.store });
+    this.store = stores.retained;
+    this.queues = stores.queues;
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
         this.metrics.subscriptions.labels(r.name).set(r.broker.size);
@@ -57,6 +61,7 @@ export class RouterCore {
 
   private async open(): Promise<void> {
     await this.store.open();
+    await this.queues.open();
     for (const r of this.config.realms) this.createRealm(r.name);
     const orphans = this.store.orphanedWills();
     // not realm(): that refuses callers until start() is done, and this is start()
@@ -122,6 +127,10 @@ export class RouterCore {
           counts.deliveries += n;
         },
         onCallDone: (r, outcome) => m.calls.labels(r.name, outcome).inc(),
+        onDeliveryError: (r, s, err) => {
+          m.drops.labels(s.transport.gate, 'delivery_error').inc();
+          this.log.error({ err, realm: r.name, session: s.id }, 'delivery to a subscriber failed');
+        },
       },
     );
     this.realms.set(name, realm);
@@ -184,7 +193,12 @@ export class RouterCore {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const fn of this.closeHooks) fn();
     this.state = 'closed';
-    if (this.starting) await this.store.close();
+    if (this.starting) {
+      // closing hooks of gates may still write their state: they ran above, the commits
+      // of this turn are flushed by close()
+      await this.queues.close();
+      await this.store.close();
+    }
     this.log.info('router closed');
   }
 }

@@ -5,6 +5,7 @@ import type { MqttConnection } from './connection';
 import { sessionKey, type MqttGateContext } from './context';
 import { MqttSession } from './mqtt-session';
 import { RC } from './reason-codes';
+import { forgetSession, saveSession } from './session-records';
 import { publishWill, type Will } from './will';
 
 /** Will timers per session (MQTT 5 will delay), cleared when the session resumes. */
@@ -58,7 +59,10 @@ export function connectionClosed(conn: MqttConnection): void {
   if (conn.will && !conn.cleanDisconnect) scheduleWill(session, session.realm, conn.will, session.expirySeconds > 0);
   if (session.expirySeconds === 0) {
     endSession(ctx, session);
-  } else if (session.expirySeconds < 0xffffffff) {
+    return;
+  }
+  saveSession(ctx, session); // remembers when it went offline
+  if (session.expirySeconds < 0xffffffff) {
     session.expiryTimer = setTimeout(() => endSession(ctx, session), session.expirySeconds * 1000);
     session.expiryTimer.unref();
   }
@@ -77,6 +81,7 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   }
   const key = sessionKey(session.realm.name, session.clientId);
   if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
+  forgetSession(ctx, session);
   session.realm.leave(session.core);
 }
 

@@ -76,6 +76,9 @@ export async function listenMqttWs(ctx: MqttGateContext, opts: { server?: http.S
     wss.handleUpgrade(req, socket, head, (ws) => {
       (socket as net.Socket).setNoDelay(true);
       const stream = createWebSocketStream(ws);
+      // ws's duplex neither closes nor (while input is paused) ends when the peer goes
+      // away: without this a lost client keeps its session live and its will unsent
+      ws.once('close', () => stream.destroy());
       new MqttConnection(ctx, stream, { gate: 'mqtt', type: 'websocket', peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}` });
     });
   };

@@ -4,7 +4,9 @@ import type { Payload } from '../../lib/payload';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
 import type { TopicPattern } from '../../lib/topic';
+import type { QueueStore } from '../../lib/store';
 import type { MqttGateContext } from './context';
+import { MemoryMailbox, StoreMailbox, type Mailbox, type MailboxLimits, type Pending } from './mailbox';
 
 export type QoS = 0 | 1 | 2;
 
@@ -43,7 +45,7 @@ export interface Outbound {
 }
 
 interface Inflight {
-  msg: Outbound;
+  pending: Pending;
   /** publish: waiting for PUBACK/PUBREC; released: PUBREL sent, waiting for PUBCOMP */
   state: 'publish' | 'released';
 }
@@ -72,8 +74,8 @@ export class MqttSession {
   /** core subscription id -> the entries that joined it (a plain and a shared one, say) */
   private readonly byCoreSub = new Map<number, SubscriptionEntry[]>();
   private readonly inflight = new Map<number, Inflight>();
-  private readonly queue: Outbound[] = [];
-  private queuedBytes = 0;
+  /** QoS 1/2 messages not yet acknowledged: memory for clean sessions, the store otherwise */
+  private mailbox: Mailbox;
   /** [MQTT-4.3.3-*] inbound QoS 2: PUBREC sent, PUBREL not yet received */
   readonly inboundQos2 = new Set<number>();
   private nextPacketId = 1;
@@ -89,6 +91,31 @@ export class MqttSession {
     private readonly ctx: MqttGateContext,
   ) {
     core.singleDelivery = (event, subs) => this.deliver(event, subs);
+    this.mailbox = new MemoryMailbox(this.limits());
+  }
+
+  private limits(): MailboxLimits {
+    return { maxMessages: this.ctx.config.mqtt.maxQueuedMessages, maxBytes: this.ctx.config.mqtt.maxQueuedBytes };
+  }
+
+  /**
+   * From now on the session's messages wait in the durable queue store (it outlives its
+   * connection). What waited in memory moves there; messages already restored from the
+   * store after a restart come back in flight with their packet identifiers.
+   */
+  makeDurable(store: QueueStore, queueName: string): void {
+    if (this.mailbox instanceof StoreMailbox) return;
+    const memory = this.mailbox;
+    const durable = new StoreMailbox(store, queueName, this.limits());
+    for (let p = memory.take(); p; p = memory.take()) durable.push(p.msg);
+    for (const r of durable.recoverInflight()) {
+      if (!this.inflight.has(r.packetId)) this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
+    }
+    this.mailbox = durable;
+  }
+
+  get durable(): boolean {
+    return this.mailbox instanceof StoreMailbox;
   }
 
   // ----- subscriptions -----
@@ -164,49 +191,28 @@ export class MqttSession {
       else this.ctx.drop('offline_qos0');
       return;
     }
-    if (link && this.queue.length === 0 && this.inflight.size < this.window(link)) {
-      this.send(link, msg);
-      return;
-    }
-    this.enqueue(msg);
+    const dropped = this.mailbox.push(msg);
+    for (let i = 0; i < dropped; i++) this.ctx.drop('queue_full');
+    if (link) this.pump();
   }
 
   private window(link: MqttLink): number {
     return Math.min(link.receiveMaximum, this.ctx.config.mqtt.maxInflight);
   }
 
-  private enqueue(msg: Outbound): void {
-    const { maxQueuedMessages, maxQueuedBytes } = this.ctx.config.mqtt;
-    this.queue.push(msg);
-    this.queuedBytes += msg.size;
-    // bounded: the oldest message makes room, and the drop is counted
-    while (this.queue.length > maxQueuedMessages || (this.queuedBytes > maxQueuedBytes && this.queue.length > 1)) {
-      const old = this.queue.shift();
-      if (old) this.queuedBytes -= old.size;
-      this.ctx.drop('queue_full');
-    }
-  }
-
-  private send(link: MqttLink, msg: Outbound): void {
-    const id = this.takePacketId();
-    if (id === 0) {
-      this.enqueue(msg);
-      return;
-    }
-    this.inflight.set(id, { msg, state: 'publish' });
-    link.sendPublish(msg, id, false);
-  }
-
-  /** Fills the window from the queue. */
+  /** Fills the window from the mailbox. */
   pump(): void {
     const link = this.link;
     if (!link) return;
     const window = this.window(link);
-    while (this.queue.length > 0 && this.inflight.size < window) {
-      const msg = this.queue.shift();
-      if (!msg) break;
-      this.queuedBytes -= msg.size;
-      this.send(link, msg);
+    while (this.inflight.size < window) {
+      const id = this.takePacketId();
+      if (id === 0) return;
+      const pending = this.mailbox.take();
+      if (!pending) return;
+      this.inflight.set(id, { pending, state: 'publish' });
+      this.mailbox.sent(pending, id);
+      link.sendPublish(pending.msg, id, false);
     }
   }
 
@@ -224,7 +230,10 @@ export class MqttSession {
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. */
   completed(packetId: number): boolean {
-    if (!this.inflight.delete(packetId)) return false;
+    const f = this.inflight.get(packetId);
+    if (!f) return false;
+    this.inflight.delete(packetId);
+    this.mailbox.done(f.pending);
     this.pump();
     return true;
   }
@@ -235,6 +244,7 @@ export class MqttSession {
     if (!f) return false;
     if (reasonCode >= 0x80) return this.completed(packetId);
     f.state = 'released';
+    this.mailbox.released(f.pending, packetId);
     this.link?.sendPubrel(packetId);
     return true;
   }
@@ -251,7 +261,7 @@ export class MqttSession {
     this.link = link;
     for (const [id, f] of this.inflight) {
       if (f.state === 'released') link.sendPubrel(id);
-      else link.sendPublish(f.msg, id, true);
+      else link.sendPublish(f.pending.msg, id, true);
     }
     this.pump();
   }
@@ -265,7 +275,13 @@ export class MqttSession {
   }
 
   get queuedCount(): number {
-    return this.queue.length;
+    return this.mailbox.length;
+  }
+
+  /** The session ended: its messages go too. */
+  discard(): void {
+    this.inflight.clear();
+    this.mailbox.clear();
   }
 }
 

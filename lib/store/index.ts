@@ -1,4 +1,7 @@
+import type { QueueStore } from './queue-types';
+import { SqliteQueueStore } from './sqlite-queue-store';
 import { SqliteStore } from './sqlite-store';
+import { StoreDatabase } from './store-database';
 import type { RetainedStore, StoreConfig } from './types';
 
 export type {
@@ -13,6 +16,17 @@ export type {
   WriteResult,
 } from './types';
 export { SqliteStore } from './sqlite-store';
+export type {
+  EnqueueResult,
+  NewMessage,
+  QueuedMessage,
+  QueueLimits,
+  QueueSize,
+  QueueStore,
+  QueueStoreStats,
+} from './queue-types';
+export { SqliteQueueStore } from './sqlite-queue-store';
+export { StoreDatabase, type StoreDatabaseStats } from './store-database';
 
 /** Creates the configured store engine; call `open()` on it before use. */
 export function createStore(config: StoreConfig): RetainedStore {
@@ -21,6 +35,22 @@ export function createStore(config: StoreConfig): RetainedStore {
       return new SqliteStore(config);
     default:
       // unreachable for typed callers; a config read from disk is checked here too
+      throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);
+  }
+}
+
+/**
+ * Creates the retained store and the queue store on one database: one file, and one
+ * transaction (one fsync) per event-loop turn for the writes of both. Open both before
+ * use; the file closes when both are closed.
+ */
+export function createStores(config: StoreConfig): { retained: RetainedStore; queues: QueueStore } {
+  switch (config.engine) {
+    case 'sqlite': {
+      const database = new StoreDatabase(config);
+      return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database) };
+    }
+    default:
       throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);
   }
 }

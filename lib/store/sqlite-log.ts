@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { decodePayload } from './codec';
 import { DeadRows } from './dead-rows';
-import { migrate, SQL, type LogRow, type RevisionRow } from './sqlite-schema';
+import { SQL, type LogRow, type RevisionRow } from './sqlite-schema';
 import { makeEntry } from './memory-index';
 import type { StoreEntry, StoreWill } from './types';
 
@@ -21,10 +21,12 @@ export interface LogOp {
   readonly before: StoreEntry | undefined;
 }
 
-export interface LogOptions {
-  path: string;
-  synchronous: 'full' | 'normal';
-  busyTimeoutMs: number;
+/** A batch written inside a transaction the caller owns, awaiting that transaction's outcome. */
+export interface StagedCommit {
+  /** the enclosing transaction committed: note which rows now hold what */
+  committed(): void;
+  /** it rolled back: take the batch's compaction victims back */
+  failed(): void;
 }
 
 /** compaction waits until this many rows are dead, or as many as there are live keys */
@@ -44,30 +46,14 @@ interface CommitArgs {
  * lives here and in sqlite-schema.ts.
  */
 export class SqliteLog {
-  private readonly db: Database.Database;
   private readonly commitTx: (args: CommitArgs) => void;
   /** the log row that holds each committed entry */
   private readonly seqOf = new WeakMap<StoreEntry, number>();
   private readonly dead = new DeadRows();
   private nextSeq = 1;
 
-  constructor(opts: LogOptions) {
-    const db = new Database(opts.path, { timeout: opts.busyTimeoutMs });
-    try {
-      // EXCLUSIVE: this process alone owns the rows it mirrors in memory, so a second
-      // router on the same file fails at open (SQLITE_BUSY) instead of diverging. It also
-      // lets WAL keep its index in heap memory instead of a shared-memory file.
-      db.pragma('locking_mode = EXCLUSIVE');
-      db.pragma('journal_mode = WAL');
-      // FULL: fsync the WAL at every commit, so an ack survives power loss. NORMAL:
-      // fsync only at checkpoints; survives a process crash, not a power loss.
-      db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    this.db = db;
+  /** `db` is open and migrated (StoreDatabase), and shared with the other engines */
+  constructor(private readonly db: Database.Database) {
     const append = db.prepare<[number, string, string, Buffer | null, number, number | null, number | null, Buffer | null]>(
       SQL.append,
     );
@@ -136,35 +122,42 @@ export class SqliteLog {
   }
 
   /**
-   * Appends the ops in one transaction, with a slice of compaction. All or nothing:
-   * throws (having changed nothing, in the database or here) if the transaction fails.
+   * Appends the ops with a slice of compaction, inside the transaction the caller
+   * (StoreDatabase) has open, as a savepoint: throws, having changed nothing, if a
+   * statement fails. Which rows died is noted only in `committed()`, once the enclosing
+   * transaction is durable: a row superseded by a batch that then rolls back still
+   * holds its key's state, and compaction must never delete it.
    */
-  commit(ops: readonly LogOp[], revisionOf: (realm: string) => number, liveKeys: number): void {
+  stage(ops: readonly LogOp[], revisionOf: (realm: string) => number, liveKeys: number): StagedCommit {
     // compaction deletes twice what a batch can add, so dead rows stay near the bound
     const victims = this.dead.size > Math.max(MIN_DEAD_ROWS, liveKeys) ? this.dead.takeLowest(Math.max(256, 2 * ops.length)) : [];
     const firstSeq = this.nextSeq;
+    const giveBack = (): void => {
+      for (const seq of victims) this.dead.add(seq);
+    };
     try {
       this.commitTx({ ops, firstSeq, revisionOf, victims });
     } catch (err) {
-      for (const seq of victims) this.dead.add(seq);
+      giveBack();
       throw err;
     }
-    // same walk as in the transaction: note which row holds what, and what died
-    let seq = firstSeq;
-    for (const op of ops) {
-      const old = op.before === undefined ? undefined : this.seqOf.get(op.before);
-      if (old !== undefined) this.dead.add(old);
-      if (op.entry !== undefined) this.seqOf.set(op.entry, seq++);
-      else if (op.before !== undefined) this.dead.add(seq++);
-    }
-    this.nextSeq = seq;
+    return {
+      committed: () => {
+        // same walk as in the transaction: note which row holds what, and what died
+        let seq = firstSeq;
+        for (const op of ops) {
+          const old = op.before === undefined ? undefined : this.seqOf.get(op.before);
+          if (old !== undefined) this.dead.add(old);
+          if (op.entry !== undefined) this.seqOf.set(op.entry, seq++);
+          else if (op.before !== undefined) this.dead.add(seq++);
+        }
+        this.nextSeq = seq;
+      },
+      failed: giveBack,
+    };
   }
 
   get deadRows(): number {
     return this.dead.size;
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

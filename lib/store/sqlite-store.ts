@@ -1,9 +1,9 @@
 import { Errors, RouterError } from '../errors';
 import type { Payload } from '../payload';
 import { encodePayload } from './codec';
-import { GroupCommit } from './group-commit';
 import { MemoryIndex, isLive, makeEntry } from './memory-index';
-import { SqliteLog, type LogOp } from './sqlite-log';
+import { SqliteLog, type LogOp, type StagedCommit } from './sqlite-log';
+import { StoreDatabase, type EnqueueOp } from './store-database';
 import type { ExpiredEntry, RetainedStore, SqliteStoreConfig, StoreEntry, StoreStats, WriteOptions, WriteResult } from './types';
 
 type State = 'new' | 'open' | 'closed';
@@ -14,40 +14,47 @@ type State = 'new' | 'open' | 'closed';
  * touch SQLite. A write changes memory and takes its revision at once, then joins the
  * group commit of the current event-loop turn; its ack waits for that commit. If a
  * commit fails, its writes are undone in memory, so memory never holds what the disk
- * refused.
+ * refused. Given a StoreDatabase shared with the queue store, its writes and the queue
+ * store's share each turn's transaction; given a config, it has a database of its own.
  */
 export class SqliteStore implements RetainedStore {
   private state: State = 'new';
   private log: SqliteLog | undefined;
   private readonly index = new MemoryIndex();
-  private readonly group: GroupCommit<LogOp>;
+  private readonly database: StoreDatabase;
+  private readonly enqueue: EnqueueOp<LogOp>;
+  /** the log's share of the transaction in progress, until that transaction ends */
+  private staged: StagedCommit | undefined;
   private orphans: StoreEntry[] | undefined;
   readonly stats: StoreStats;
 
-  constructor(private readonly config: SqliteStoreConfig) {
-    this.group = new GroupCommit<LogOp>({
-      commit: (ops) => this.commit(ops),
+  constructor(source: SqliteStoreConfig | StoreDatabase) {
+    this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
+    this.enqueue = this.database.join<LogOp>({
+      write: (ops) => this.commit(ops),
+      committed: () => this.settle(true),
       undo: (ops) => this.undo(ops),
       // the batch persists the key's last state; `before` stays the committed one
       coalesce: (earlier, later) => ({ ...later, before: earlier.before }),
     });
     const index = this.index;
-    const group = this.group;
+    const db = this.database.stats;
+    // in a shared database the commit figures count every engine's writes
     this.stats = {
       get keys() {
         return index.keys;
       },
       get pendingWrites() {
-        return group.pendingWrites;
+        return db.pendingWrites;
       },
       get commits() {
-        return group.commits;
+        return db.commits;
       },
       get lastCommitMs() {
-        return group.lastCommitMs;
+        return db.lastCommitMs;
       },
       get failedCommits() {
-        return group.failedCommits;
+        return db.failedCommits;
       },
     };
   }
@@ -56,11 +63,7 @@ export class SqliteStore implements RetainedStore {
     if (this.state !== 'new') throw new Error('a store can be opened once');
     // a store that failed to open may hold part of the log in memory: it stays unusable
     this.state = 'closed';
-    const log = new SqliteLog({
-      path: this.config.path,
-      synchronous: this.config.synchronous ?? 'full',
-      busyTimeoutMs: this.config.busyTimeoutMs ?? 5000,
-    });
+    const log = new SqliteLog(this.database.acquire());
     const orphans: StoreEntry[] = [];
     try {
       log.load(
@@ -73,7 +76,7 @@ export class SqliteStore implements RetainedStore {
         (realm, revision) => this.index.raiseRevision(realm, revision),
       );
     } catch (err) {
-      log.close();
+      await this.database.release().catch(() => undefined);
       throw err;
     }
     this.log = log;
@@ -84,8 +87,8 @@ export class SqliteStore implements RetainedStore {
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closed';
-    const last = this.group.flush();
-    this.log?.close();
+    // commits our pending writes (with whatever else is queued) before letting go
+    const last = this.database.release();
     this.log = undefined;
     await last;
   }
@@ -122,7 +125,7 @@ export class SqliteStore implements RetainedStore {
     const revision = this.index.nextRevision(realm);
     const entry = makeEntry(realm, key, value, revision, ttlMs === undefined ? undefined : now + ttlMs, will);
     this.index.put(entry);
-    const committed = this.group.enqueue(compositeKey(realm, key), {
+    const committed = this.enqueue(compositeKey(realm, key), {
       realm,
       key,
       entry,
@@ -178,7 +181,7 @@ export class SqliteStore implements RetainedStore {
     const { realm, key } = entry;
     const revision = this.index.nextRevision(realm);
     this.index.remove(realm, key);
-    const committed = this.group.enqueue(compositeKey(realm, key), {
+    const committed = this.enqueue(compositeKey(realm, key), {
       realm,
       key,
       entry: undefined,
@@ -192,11 +195,20 @@ export class SqliteStore implements RetainedStore {
 
   private commit(ops: readonly LogOp[]): void {
     if (this.log === undefined) throw new RouterError(Errors.unavailable, 'store is closed');
-    this.log.commit(ops, (realm) => this.index.revision(realm), this.index.keys);
+    this.staged = this.log.stage(ops, (realm) => this.index.revision(realm), this.index.keys);
+  }
+
+  /** the transaction holding our staged ops ended */
+  private settle(committed: boolean): void {
+    const staged = this.staged;
+    this.staged = undefined;
+    if (committed) staged?.committed();
+    else staged?.failed();
   }
 
   /** puts memory back to the committed state of every key of a failed batch */
   private undo(ops: readonly LogOp[]): void {
+    this.settle(false);
     for (const op of ops) {
       if (op.before !== undefined) this.index.put(op.before);
       else this.index.remove(op.realm, op.key);

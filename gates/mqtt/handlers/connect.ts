@@ -4,6 +4,7 @@ import { globalId } from '../../../lib/ids';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import { openSession } from '../lifecycle';
+import { saveSession } from '../session-records';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { connackReturnCode, RC } from '../reason-codes';
 import type { Will } from '../will';
@@ -90,6 +91,9 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   });
   session.expirySeconds = expiry;
   conn.session = session;
+  conn.state = 'connected';
+  // a session that outlives its connection keeps its state in the durable store
+  saveSession(ctx, session);
   conn.will = will;
   conn.setKeepAlive(keepAlive);
 
@@ -111,7 +115,6 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   } else {
     connack.returnCode = 0;
   }
-  conn.state = 'connected';
   conn.send(connack);
   ctx.log.debug({ client: clientId, realm: realm.name, version, present, peer: conn.info.peer }, 'MQTT client connected');
   session.attach(conn);

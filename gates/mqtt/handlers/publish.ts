@@ -5,6 +5,7 @@ import type { MqttConnection } from '../connection';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { RC } from '../reason-codes';
 import { callFromMqtt, RPC_PREFIX } from '../rpc-bridge';
+import { saveSession } from '../session-records';
 
 /**
  * Inbound PUBLISH (MQTT 5 §3.3, §4.3). The message goes to the core; the ack follows
@@ -79,6 +80,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
   // retained: acknowledged once durable
   if (p.qos > 0) conn.inboundPending++;
+  // exactly once: a duplicate arriving before the commit is not routed again
   if (p.qos === 2) session.inboundQos2.add(id);
   result.then(
     () => {
@@ -99,7 +101,12 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
   if (p.qos === 1) {
     conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'puback', messageId: id, reasonCode } : { cmd: 'puback', messageId: id });
   } else if (p.qos === 2) {
-    conn.session?.inboundQos2.add(id);
+    const session = conn.session;
+    if (session) {
+      session.inboundQos2.add(id);
+      // exactly once across a restart: the identifier is stored with the PUBREC's commit
+      if (session.durable) saveSession(conn.ctx, session);
+    }
     conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'pubrec', messageId: id, reasonCode } : { cmd: 'pubrec', messageId: id });
   }
 }
@@ -123,7 +130,9 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
 /** PUBREL -> PUBCOMP: the QoS 2 exchange for an inbound message is complete. */
 export function handlePubrel(conn: MqttConnection, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
-  const known = conn.session?.inboundQos2.delete(id) ?? false;
+  const session = conn.session;
+  const known = session?.inboundQos2.delete(id) ?? false;
+  if (known && session?.durable) saveSession(conn.ctx, session);
   if (conn.version === 5 && !known) conn.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
   else conn.send({ cmd: 'pubcomp', messageId: id });
 }

@@ -5,6 +5,7 @@ import { parseMqttSubscription } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import type { SubscriptionEntry } from '../mqtt-session';
 import { RC } from '../reason-codes';
+import { saveSession } from '../session-records';
 
 // MQTT sessions receive through MqttSession.deliver (one copy per event), not sinks
 const NO_SINK: EventSink = () => undefined;
@@ -58,6 +59,7 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
     granted.push(s.qos);
     if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(entry);
   }
+  if (session.durable) saveSession(conn.ctx, session);
   const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
   conn.send(suback);
   for (const e of replay) session.realm.replayRetained(session.core, e.sub);
@@ -81,6 +83,7 @@ export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): 
       codes.push(RC.NO_SUBSCRIPTION_EXISTED);
     }
   }
+  if (session.durable) saveSession(conn.ctx, session);
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: conn.version === 5 ? codes : [] };
   conn.send(unsuback);
 }

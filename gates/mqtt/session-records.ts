@@ -1,0 +1,128 @@
+import type { EventSink } from '../../lib/broker';
+import { parseMqttSubscription } from '../../lib/notation';
+import { Session } from '../../lib/session';
+import { isPlainObject } from '../../lib/payload';
+import { sessionKey, type MqttGateContext } from './context';
+import { endSession } from './lifecycle';
+import { MqttSession, type QoS } from './mqtt-session';
+
+/**
+ * Persistent MQTT sessions in the core's durable store: a record per session (its
+ * subscriptions, expiry, inbound QoS 2 identifiers, when it was last connected) and a
+ * queue of its unacknowledged messages. A broker restart brings them back.
+ */
+const KIND = 'mqtt-session';
+
+interface SubscriptionRecord {
+  filter: string;
+  qos: QoS;
+  nl: boolean;
+  rap: boolean;
+  rh: number;
+  id?: number;
+}
+
+interface SessionRecord {
+  realm: string;
+  clientId: string;
+  authid: string;
+  expirySeconds: number;
+  subscriptions: SubscriptionRecord[];
+  qos2: number[];
+  /** epoch ms; absent while connected */
+  disconnectedAt?: number;
+}
+
+const NO_SINK: EventSink = () => undefined;
+
+/** The session's queue in the store: unambiguous whatever the realm and client id hold. */
+export function queueName(session: MqttSession): string {
+  return queueNameOf(session.realm.name, session.clientId);
+}
+
+function queueNameOf(realm: string, clientId: string): string {
+  return `mqtt:${realm.length}:${realm}:${clientId}`;
+}
+
+/** Saves the session's state if it outlives its connection; removes it otherwise. */
+export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
+  const id = sessionKey(session.realm.name, session.clientId);
+  if (session.expirySeconds === 0 || session.ended) {
+    if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
+    return;
+  }
+  session.makeDurable(ctx.router.queues, queueName(session));
+  const record: SessionRecord = {
+    realm: session.realm.name,
+    clientId: session.clientId,
+    authid: session.core.identity.authid,
+    expirySeconds: session.expirySeconds,
+    subscriptions: [...session.subscriptions.values()].map((e) => {
+      const r: SubscriptionRecord = { filter: e.filter, qos: e.qos, nl: e.nl, rap: e.rap, rh: e.rh };
+      if (e.id !== undefined) r.id = e.id;
+      return r;
+    }),
+    qos2: [...session.inboundQos2],
+  };
+  if (!session.link) record.disconnectedAt = Date.now();
+  void ctx.router.queues.putRecord(KIND, id, record);
+}
+
+/** The session ended for good: its record and its queue go. */
+export function forgetSession(ctx: MqttGateContext, session: MqttSession): void {
+  const id = sessionKey(session.realm.name, session.clientId);
+  if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
+  session.discard();
+}
+
+/**
+ * At start-up: every persistent session comes back, offline, with its subscriptions
+ * (so messages for it are queued again) and the rest of its expiry interval.
+ */
+export function restoreSessions(ctx: MqttGateContext): number {
+  const now = Date.now();
+  let restored = 0;
+  for (const [id, value] of [...ctx.router.queues.records(KIND)]) {
+    const r = asRecord(value);
+    const realm = r && ctx.router.realm(r.realm);
+    const left = r ? r.expirySeconds - (now - (r.disconnectedAt ?? now)) / 1000 : 0;
+    if (!r || !realm || left <= 0) {
+      void ctx.router.queues.deleteRecord(KIND, id);
+      if (r) void ctx.router.queues.removeQueue(queueNameOf(r.realm, r.clientId));
+      continue;
+    }
+    const core = new Session(
+      { gate: 'mqtt', type: 'restored', peer: '-' },
+      { authid: r.authid, authrole: ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' },
+      { close: () => endSession(ctx, session) },
+    );
+    const session = new MqttSession(r.clientId, realm, core, ctx);
+    session.expirySeconds = r.expirySeconds;
+    for (const q of r.qos2) session.inboundQos2.add(q);
+    ctx.sessions.set(id, session);
+    realm.join(core);
+    for (const s of r.subscriptions) {
+      const parsed = parseMqttSubscription(s.filter);
+      if (!parsed) continue;
+      const sub = realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share);
+      session.addSubscription({ ...s, id: s.id, pattern: parsed.pattern, share: parsed.share, sub, wildcardFirst: parsed.skipsDollarTopics });
+    }
+    session.makeDurable(ctx.router.queues, queueName(session));
+    if (left < 0xffffffff) {
+      session.expiryTimer = setTimeout(() => endSession(ctx, session), left * 1000);
+      session.expiryTimer.unref();
+    }
+    restored++;
+  }
+  if (restored > 0) ctx.log.info({ sessions: restored }, 'MQTT sessions restored');
+  return restored;
+}
+
+function asRecord(v: unknown): SessionRecord | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const r = v as Partial<SessionRecord>;
+  if (typeof r.realm !== 'string' || typeof r.clientId !== 'string' || typeof r.expirySeconds !== 'number' || !Array.isArray(r.subscriptions)) {
+    return undefined;
+  }
+  return { authid: r.clientId, qos2: [], ...r } as SessionRecord;
+}
