@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
@@ -60,6 +62,9 @@ export class RouterCore {
   }
 
   private async open(): Promise<void> {
+    const path = this.config.store.path;
+    // the default ./data/gatehouse.db must work on a fresh clone
+    if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
     await this.store.open();
     await this.queues.open();
     for (const r of this.config.realms) this.createRealm(r.name);
