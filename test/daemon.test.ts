@@ -149,7 +149,8 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
     $schema: '../schemas/config.schema.json',
     http: { host: '127.0.0.1', port: 0 },
     mqtt: { port: 0 },
-    store: { path: join(dir, 'gatehouse.db') },
+    // a directory that does not exist yet, like ./data on a fresh clone
+    store: { path: join(dir, 'data', 'nested', 'gatehouse.db') },
     log: { level: 'info' },
   });
   const d = spawnCli(t, ['-c', file]);
