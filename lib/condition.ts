@@ -13,7 +13,13 @@ export function valueOf(p: Payload): unknown {
   return null;
 }
 
+/**
+ * Whether a retained publish of this payload deletes the key. A payload that came as
+ * bytes (MQTT, STOMP) deletes only when it has no bytes at all [MQTT-3.3.1-10]: the four
+ * bytes `null` are a value. A structured payload deletes when its value is empty.
+ */
 export function isEmptyValue(p: Payload): boolean {
+  if (p.bytes !== undefined && p.kwargs === undefined) return p.bytes.length === 0;
   return valueOf(p) === null;
 }
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { Outbox } from '../../lib/outbox';
@@ -36,8 +37,10 @@ export class MqttConnection implements MqttLink {
   readonly inboundAliases = new Map<number, string>();
   /** outbound topic aliases we assigned, by MQTT topic name */
   readonly outboundAliases = new Map<string, number>();
-  /** inbound QoS 1/2 publications not yet acknowledged (receive maximum, our side) */
+  /** inbound QoS 1 publications not yet acknowledged (receive maximum, our side) */
   inboundPending = 0;
+  /** inbound QoS 2 publications of this connection awaiting PUBREL: they count against our receive maximum until PUBCOMP */
+  readonly awaitingPubrel = new Set<number>();
   /** a DISCONNECT that suppresses the will was received */
   cleanDisconnect = false;
   private readonly parser: Parser;
@@ -53,8 +56,9 @@ export class MqttConnection implements MqttLink {
     readonly info: TransportInfo,
   ) {
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    strictStrings(this.parser);
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: unknown) => this.malformed(err instanceof Error ? err.message : 'malformed packet'));
+    this.parser.on('error', (err: unknown) => this.codecError(err));
     const limits = ctx.config.limits;
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
@@ -97,6 +101,9 @@ export class MqttConnection implements MqttLink {
 
   private onPacket(p: Packet): void {
     if (this.state === 'closed') return;
+    // a whole packet can arrive in one chunk, past the check in onData: our maximum
+    // packet size (announced in CONNACK) applies to it as well
+    if (packetSize(p) > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     try {
       this.dispatch(p);
     } catch (err) {
@@ -171,30 +178,52 @@ export class MqttConnection implements MqttLink {
 
   // ----- sending -----
 
+  /** Sends a packet; the result is the outbox's "may write more". */
   send(packet: Packet): boolean {
     if (this.state === 'closed') return false;
+    return this.write(packet) ? this.outbox.wrote() : true;
+  }
+
+  /** Encodes and writes; false when the packet was not written (not encodable, too large for the client). */
+  private write(packet: Packet): boolean {
     let buf: Buffer;
     try {
       buf = mqttPacket.generate(packet, this.generateOpts);
     } catch (err) {
       this.ctx.log.error({ err, cmd: packet.cmd }, 'cannot encode MQTT packet');
-      return true;
+      return false;
+    }
+    if (buf.length === 0) {
+      // mqtt-packet reports some invalid packets (an empty user property list, say) by
+      // generating nothing rather than throwing
+      this.ctx.log.error({ cmd: packet.cmd }, 'cannot encode MQTT packet');
+      return false;
     }
     if (buf.length > this.clientMaxPacket) {
       // MQTT 5 §3.1.2.11.4: never send a packet above the client's maximum; it is dropped
       this.ctx.drop('client_max_packet_size');
-      return true;
+      return false;
     }
     this.outbox.coalesce();
     this.stream.write(buf);
     this.ctx.counters.out(buf.length);
-    return this.outbox.wrote();
+    return true;
   }
 
   sendPublish(msg: Outbound, packetId: number, dup: boolean): void {
+    if (this.state === 'closed') return;
     const packet = outboundPublish(this, msg, packetId, dup);
-    if (packet) this.send(packet);
-    else if (packetId !== 0) this.session?.completed(packetId); // expired on the way: done with it
+    if (packet) {
+      if (this.write(packet)) {
+        this.outbox.wrote();
+        return;
+      }
+      // not sent: an alias this packet was to introduce stays unknown to the client
+      if (packet.topic !== '' && packet.properties?.topicAlias !== undefined) this.outboundAliases.delete(packet.topic);
+    }
+    // expired on the way, or discarded as too large [MQTT-3.1.2-25]: done with it, as if
+    // sent, so it does not hold a place in the in-flight window
+    if (packetId !== 0) this.session?.completed(packetId);
   }
 
   sendPubrel(packetId: number): void {
@@ -219,7 +248,27 @@ export class MqttConnection implements MqttLink {
     this.disconnect(reasonCode, reason);
   }
 
+  private codecError(err: unknown): void {
+    const pending = (this.parser as unknown as { packet?: { cmd?: string; protocolVersion?: number } }).packet;
+    if (this.state === 'connect' && pending?.cmd === 'connect' && pending.protocolVersion !== undefined && ![3, 4, 5].includes(pending.protocolVersion)) {
+      return this.unsupportedLevel();
+    }
+    this.malformed(err instanceof Error ? err.message : 'malformed packet');
+  }
+
+  /**
+   * A CONNECT with a protocol level we do not speak: 3.1.1 [MQTT-3.1.2-2] CONNACK 0x01
+   * then close; 5.0 [MQTT-3.1.2-2] MAY send a CONNACK, MUST close. The client's packet
+   * layout is unknown: the 3.1.1 CONNACK (as mosquitto and EMQX answer), not 5.0's 0x84.
+   */
+  private unsupportedLevel(): void {
+    this.ctx.counters.errors(`mqtt_connect_0x${RC.UNSUPPORTED_PROTOCOL_VERSION.toString(16)}`);
+    this.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
+    this.end();
+  }
+
   private malformed(message: string): void {
+    if (this.state === 'closed') return; // one error per connection: the codec may report a second
     this.fail(RC.MALFORMED_PACKET, message);
   }
 
@@ -244,4 +293,37 @@ export class MqttConnection implements MqttLink {
     this.outbox.dispose();
     if (wasConnected) connectionClosed(this);
   }
+}
+
+/** Size of a parsed packet on the wire: fixed header byte, remaining length field, the rest. */
+function packetSize(p: Packet): number {
+  const remaining = p.length ?? 0;
+  return 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
+}
+
+interface CodecInternals {
+  _list: { slice(start: number, end: number): Buffer };
+  _pos: number;
+  _parseString: (this: CodecInternals) => string | null;
+  _emitError: (err: Error) => void;
+}
+
+/**
+ * mqtt-packet decodes UTF-8 strings leniently (ill-formed bytes become U+FFFD) and lets
+ * U+0000 through; MQTT makes a packet holding either malformed, whatever the string
+ * (topic, filter, client identifier, property): [MQTT-1.5.3-1] [MQTT-1.5.3-2], 5.0
+ * [MQTT-1.5.4-1] [MQTT-1.5.4-2]. The codec's string reader is checked on the bytes read.
+ */
+function strictStrings(parser: Parser): void {
+  const codec = parser as unknown as CodecInternals;
+  const lenient = codec._parseString;
+  codec._parseString = function (this: CodecInternals): string | null {
+    const start = this._pos + 2;
+    const s = lenient.call(this);
+    if (s === null) return s;
+    const illFormed = s.includes('\uFFFD') && !isUtf8(this._list.slice(start, this._pos));
+    if (!illFormed && !s.includes('\u0000')) return s;
+    this._emitError(new Error(illFormed ? 'ill-formed UTF-8 string' : 'U+0000 in a string'));
+    return null;
+  };
 }

@@ -155,7 +155,9 @@ export class MqttSession {
     let granted = -1;
     let rap = false;
     let ids: number[] | undefined;
-    const dollar = event.topic.charCodeAt(0) === 36; // '$'
+    // [MQTT-4.7.2-1] leading wildcards skip `$` topics; the router's own WAMP meta
+    // events (wamp.session.on_join...) are treated alike: MQTT `#` is not for them
+    const dollar = event.topic.charCodeAt(0) === 36 || (event.publisher === undefined && event.topic.startsWith('wamp.'));
     for (const sub of subs) {
       const entries = this.byCoreSub.get(sub.id);
       if (!entries) continue;

@@ -71,7 +71,8 @@ export function headersToMqtt(h: MessageHeaders | undefined, now: number, respon
     if (h.contentType !== undefined) props.contentType = h.contentType;
     if (h.utf8 !== undefined) props.payloadFormatIndicator = h.utf8;
     if (h.correlationData !== undefined) props.correlationData = Buffer.from(h.correlationData);
-    if (h.userProperties !== undefined) props.userProperties = h.userProperties;
+    // none at all rather than an empty list: mqtt-packet cannot encode an empty one
+    if (h.userProperties !== undefined && Object.keys(h.userProperties).length > 0) props.userProperties = h.userProperties;
   }
   if (responseTopic !== undefined) props.responseTopic = responseTopic;
   return props;

@@ -18,10 +18,14 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   if (!session) return;
   const cfg = conn.ctx.config.mqtt;
   const id = p.messageId ?? 0;
+  // [MQTT-2.3.1-1] (5.0 §2.2.1) a QoS 1 or 2 PUBLISH carries a non-zero packet identifier
+  if (p.qos > 0 && id === 0) return conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
 
   // MQTT 5 §3.3.2.3.4 topic aliases
   let name = p.topic;
   const alias = p.properties?.topicAlias;
+  // MQTT 5 §3.3.2.1: an empty topic name is a protocol error unless an alias stands for it
+  if (name === '' && alias === undefined) return conn.fail(RC.PROTOCOL_ERROR, 'empty topic name');
   if (alias !== undefined) {
     if (alias === 0 || alias > cfg.topicAliasMaximum) return conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
     if (name === '') {
@@ -35,10 +39,11 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
 
   if (p.qos === 2 && session.inboundQos2.has(id)) {
     // [MQTT-4.3.3-9] already received: acknowledge again, do not deliver twice
+    conn.awaitingPubrel.add(id);
     conn.send({ cmd: 'pubrec', messageId: id });
     return;
   }
-  if (p.qos > 0 && conn.inboundPending >= cfg.receiveMaximum) {
+  if (p.qos > 0 && conn.inboundPending + conn.awaitingPubrel.size >= cfg.receiveMaximum) {
     // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publications than we allowed
     return conn.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
   }
@@ -79,17 +84,23 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
   // retained: acknowledged once durable
-  if (p.qos > 0) conn.inboundPending++;
-  // exactly once: a duplicate arriving before the commit is not routed again
-  if (p.qos === 2) session.inboundQos2.add(id);
+  if (p.qos === 1) conn.inboundPending++;
+  if (p.qos === 2) {
+    // exactly once: a duplicate arriving before the commit is not routed again
+    session.inboundQos2.add(id);
+    conn.awaitingPubrel.add(id);
+  }
   result.then(
     () => {
-      if (p.qos > 0) conn.inboundPending--;
+      if (p.qos === 1) conn.inboundPending--;
       acknowledge(conn, p, RC.SUCCESS);
     },
     (err: unknown) => {
-      if (p.qos > 0) conn.inboundPending--;
-      if (p.qos === 2) session.inboundQos2.delete(id);
+      if (p.qos === 1) conn.inboundPending--;
+      if (p.qos === 2) {
+        session.inboundQos2.delete(id);
+        conn.awaitingPubrel.delete(id);
+      }
       refusePublish(conn, p, err instanceof RouterError ? err : new RouterError(Errors.internal, String(err)));
     },
   );
@@ -101,6 +112,7 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
   if (p.qos === 1) {
     conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'puback', messageId: id, reasonCode } : { cmd: 'puback', messageId: id });
   } else if (p.qos === 2) {
+    conn.awaitingPubrel.add(id);
     const session = conn.session;
     if (session) {
       session.inboundQos2.add(id);
@@ -130,6 +142,7 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
 /** PUBREL -> PUBCOMP: the QoS 2 exchange for an inbound message is complete. */
 export function handlePubrel(conn: MqttConnection, p: IPubrelPacket): void {
   const id = p.messageId ?? 0;
+  conn.awaitingPubrel.delete(id);
   const session = conn.session;
   const known = session?.inboundQos2.delete(id) ?? false;
   if (known && session?.durable) saveSession(conn.ctx, session);

@@ -20,6 +20,11 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
   if (!session) return;
   const v5 = conn.version === 5;
   const subscriptionId = p.properties?.subscriptionIdentifier;
+  // [MQTT-2.3.1-1] (5.0 §2.2.1) a non-zero packet identifier; [MQTT-3.8.3-3] (5.0 [MQTT-3.8.3-2]) a filter at least
+  if (!p.messageId) return conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+  if (p.subscriptions.length === 0) return conn.fail(RC.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
+  // MQTT 5 §3.8.2.1.2: a subscription identifier of 0 is a protocol error
+  if (subscriptionId === 0) return conn.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
   const granted: number[] = [];
   const replay: SubscriptionEntry[] = [];
   for (const s of p.subscriptions) {
@@ -69,6 +74,9 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
 export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): void {
   const session = conn.session;
   if (!session) return;
+  // [MQTT-2.3.1-1] (5.0 §2.2.1) a non-zero packet identifier; [MQTT-3.10.3-2] a filter at least
+  if (!p.messageId) return conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+  if (p.unsubscriptions.length === 0) return conn.fail(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
   const codes: number[] = [];
   for (const filter of p.unsubscriptions) {
     const e = session.removeSubscription(filter);
