@@ -84,7 +84,6 @@ export class MqttConnection implements MqttLink {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    this.ctx.counters.in(chunk.length);
     this.touch();
     try {
       this.parser.parse(chunk);
@@ -103,7 +102,10 @@ export class MqttConnection implements MqttLink {
     if (this.state === 'closed') return;
     // a whole packet can arrive in one chunk, past the check in onData: our maximum
     // packet size (announced in CONNACK) applies to it as well
-    if (packetSize(p) > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+    const size = packetSize(p);
+    // counted per packet, not per network chunk ($SYS and the metrics say messages)
+    this.ctx.counters.in(size);
+    if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     try {
       this.dispatch(p);
     } catch (err) {

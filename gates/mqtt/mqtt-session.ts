@@ -204,19 +204,28 @@ export class MqttSession {
 
   /** Fills the window from the mailbox. */
   pump(): void {
+    // a message dropped while being sent (expired, too large) completes at once and
+    // would pump again from inside this loop: the loop itself picks up the free slot
+    if (this.pumping) return;
     const link = this.link;
     if (!link) return;
-    const window = this.window(link);
-    while (this.inflight.size < window) {
-      const id = this.takePacketId();
-      if (id === 0) return;
-      const pending = this.mailbox.take();
-      if (!pending) return;
-      this.inflight.set(id, { pending, state: 'publish' });
-      this.mailbox.sent(pending, id);
-      link.sendPublish(pending.msg, id, false);
+    this.pumping = true;
+    try {
+      while (this.inflight.size < this.window(link)) {
+        const id = this.takePacketId();
+        if (id === 0) return;
+        const pending = this.mailbox.take();
+        if (!pending) return;
+        this.inflight.set(id, { pending, state: 'publish' });
+        this.mailbox.sent(pending, id);
+        link.sendPublish(pending.msg, id, false);
+      }
+    } finally {
+      this.pumping = false;
     }
   }
+
+  private pumping = false;
 
   /** Packet identifiers: 1..65535, wrapping, never one still in flight ([MQTT-2.2.1-3]). */
   private takePacketId(): number {

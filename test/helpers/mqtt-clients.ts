@@ -1,0 +1,403 @@
+/**
+ * Client-side helpers for the MQTT gate integration tests (test/gates/mqtt/*.test.ts):
+ * mqtt.js clients that connect with a deadline and never reconnect on their own, a
+ * message log that waits with a deadline, a hand-written client on mqtt-packet over a
+ * plain TCP socket (for wire-level assertions: packet ids, DUP, reason codes, unacked
+ * messages, malformed bytes), and a reader for the router's Prometheus counters.
+ */
+import net from 'node:net';
+import mqtt, {
+  type IClientOptions,
+  type IClientPublishOptions,
+  type IClientSubscribeOptions,
+  type ISubscriptionGrant,
+  type MqttClient,
+} from 'mqtt';
+import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { autobahn, connect as autobahnConnect, wsOptions } from './autobahn';
+import type { TestRouter } from './router';
+
+// autobahn logs every closed connection with console.warn; keep test output readable.
+if (!process.env['GATEHOUSE_TEST_LOG']) {
+  (autobahn as unknown as { log: { warn: (...a: unknown[]) => void } }).log.warn = () => undefined;
+}
+
+/** Default deadline for anything a test waits for. */
+export const WAIT_MS = 3000;
+
+export type MqttTransport = 'tcp' | 'ws';
+export const MQTT_TRANSPORTS: readonly MqttTransport[] = ['tcp', 'ws'];
+
+export function mqttUrl(r: TestRouter, t: MqttTransport): string {
+  return t === 'tcp' ? r.mqttUrl : r.mqttWsUrl;
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` until it holds; rejects after the deadline. */
+export async function waitFor(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+let idCounter = 0;
+/** A client id unique in this process. */
+export function uniqueId(prefix = 'c'): string {
+  return `${prefix}-${process.pid}-${++idCounter}`;
+}
+
+/** An autobahn session (WebSocket, JSON unless told) on the router, joined with a deadline. */
+export function joinWamp(
+  r: TestRouter,
+  realm = 'realm1',
+  serializer: 'json' | 'msgpack' | 'cbor' = 'json',
+): ReturnType<typeof autobahnConnect> {
+  return withTimeout(autobahnConnect(wsOptions(r.wsUrl, serializer), realm), WAIT_MS, `WAMP join ${realm}`);
+}
+
+// ---------------------------------------------------------------------------------
+// mqtt.js
+
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  packet: IPublishPacket;
+}
+
+/**
+ * Records the PUBLISH packets an mqtt.js client receives, in order. `count(n)` waits
+ * for n in all; `quiet(ms)` asserts nothing more arrives for a while.
+ */
+export class MessageLog {
+  readonly messages: Received[] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(client?: MqttClient) {
+    if (client) this.attach(client);
+  }
+
+  attach(client: MqttClient): this {
+    client.on('message', (topic, payload, packet) => this.push({ topic, payload, packet }));
+    return this;
+  }
+
+  push(m: Received): void {
+    this.messages.push(m);
+    this.waiters = this.waiters.filter((w) => {
+      if (this.messages.length < w.n) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  async count(n: number, what: string, ms = WAIT_MS): Promise<Received[]> {
+    if (this.messages.length < n) {
+      await withTimeout(
+        new Promise<void>((resolve) => this.waiters.push({ n, resolve })),
+        ms,
+        `${what} (${n} messages, got ${this.messages.length})`,
+      );
+    }
+    return this.messages.slice(0, n);
+  }
+
+  /** Waits `ms` and fails when the log grew past `n`. */
+  async quiet(n: number, ms: number, what: string): Promise<void> {
+    await sleep(ms);
+    if (this.messages.length > n) {
+      const extra = this.messages.slice(n).map((m) => `${m.topic}=${m.payload.toString()}`);
+      throw new Error(`${what}: expected ${n} messages, got ${this.messages.length} (extra: ${extra.join(', ')})`);
+    }
+  }
+
+  texts(): string[] {
+    return this.messages.map((m) => m.payload.toString());
+  }
+
+  clear(): void {
+    this.messages.length = 0;
+  }
+}
+
+/**
+ * Connects an mqtt.js client; resolves once CONNACK accepted it. No automatic
+ * reconnects (reconnectPeriod 0), so a test sees every disconnect. `log` is attached
+ * before the connection opens.
+ */
+export function connectMqtt(
+  url: string,
+  opts: IClientOptions = {},
+  log?: MessageLog,
+): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts });
+  // errors after connect are the test's business; keep them from being unhandled
+  client.on('error', () => undefined);
+  // messages a resumed session gets right after CONNACK must not slip past the log
+  log?.attach(client);
+  return withTimeout(
+    new Promise<{ client: MqttClient; connack: IConnackPacket }>((resolve, reject) => {
+      client.once('connect', (connack) => resolve({ client, connack }));
+      client.once('error', (err) => {
+        client.end(true);
+        reject(err);
+      });
+      client.once('close', () => reject(new Error('connection closed before CONNACK')));
+    }),
+    WAIT_MS,
+    `CONNACK from ${url}`,
+  ).catch((err: unknown) => {
+    client.end(true);
+    throw err;
+  });
+}
+
+/** Connects and expects the CONNECT to be refused; resolves with the error's code. */
+export async function connectRefused(url: string, opts: IClientOptions): Promise<number | undefined> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts });
+  try {
+    return await withTimeout(
+      new Promise<number | undefined>((resolve, reject) => {
+        client.once('connect', () => reject(new Error('CONNECT was accepted')));
+        client.once('error', (err) => resolve((err as Error & { code?: number }).code));
+      }),
+      WAIT_MS,
+      'a refused CONNACK',
+    );
+  } finally {
+    client.end(true);
+  }
+}
+
+/** Ends mqtt.js clients with force; never hangs. */
+export async function endAll(clients: Iterable<MqttClient | undefined>): Promise<void> {
+  const ending: Promise<unknown>[] = [];
+  for (const c of clients) {
+    if (!c) continue;
+    ending.push(
+      withTimeout(new Promise<void>((r) => c.end(true, {}, () => r())), 1000, 'client end').catch(() => c.stream?.destroy()),
+    );
+  }
+  await Promise.all(ending);
+}
+
+export async function subscribe(
+  client: MqttClient,
+  filter: string | string[],
+  opts: IClientSubscribeOptions = { qos: 0 },
+): Promise<ISubscriptionGrant[]> {
+  return withTimeout(client.subscribeAsync(filter, opts), WAIT_MS, `SUBACK for ${String(filter)}`);
+}
+
+export async function publish(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  opts: IClientPublishOptions = {},
+): Promise<void> {
+  await withTimeout(client.publishAsync(topic, payload, opts), WAIT_MS, `ack of PUBLISH to ${topic}`);
+}
+
+/** Resolves when the client's connection closes (socket closed by either side). */
+export function closed(client: MqttClient, ms = WAIT_MS): Promise<void> {
+  if (!client.connected && client.stream?.destroyed) return Promise.resolve();
+  return armed(withTimeout(new Promise<void>((r) => client.once('close', () => r())), ms, 'the connection to close'));
+}
+
+/** Resolves with the server's DISCONNECT packet (MQTT 5). */
+export function serverDisconnect(client: MqttClient, ms = WAIT_MS): Promise<Packet & { reasonCode?: number }> {
+  return armed(withTimeout(new Promise((r) => client.once('disconnect', (p) => r(p))), ms, 'a DISCONNECT from the server'));
+}
+
+/**
+ * A promise a test sets up early and awaits later: if the test fails before awaiting
+ * it, its rejection is not reported as unhandled (the awaited copy still rejects).
+ */
+function armed<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------
+// a raw MQTT client on mqtt-packet
+
+export type AnyPacket = Packet & { messageId?: number; reasonCode?: number; properties?: Record<string, unknown> };
+
+/**
+ * MQTT over a plain TCP socket with mqtt-packet: every packet the router sends is kept,
+ * nothing is acknowledged unless the test sends the ack. `expect(pred)` returns the first
+ * not yet taken packet matching `pred`, waiting with a deadline.
+ */
+export class RawMqtt {
+  readonly packets: AnyPacket[] = [];
+  private readonly taken = new Set<AnyPacket>();
+  private waiters: { pred: (p: AnyPacket) => boolean; resolve: (p: AnyPacket) => void }[] = [];
+  readonly closed: Promise<void>;
+  isClosed = false;
+  parseError: Error | undefined;
+
+  private constructor(
+    readonly socket: net.Socket,
+    readonly version: 3 | 4 | 5,
+  ) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    parser.on('packet', (p: Packet) => this.onPacket(p));
+    parser.on('error', (err: Error) => (this.parseError = err));
+    socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.once('close', () => ((this.isClosed = true), resolve())));
+  }
+
+  /** Opens the socket only (no CONNECT). */
+  static async socket(port: number, version: 3 | 4 | 5 = 4): Promise<RawMqtt> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('error', reject);
+      }),
+      WAIT_MS,
+      'TCP connect',
+    );
+    return new RawMqtt(socket, version);
+  }
+
+  /** Opens the socket, sends CONNECT, waits for CONNACK. */
+  static async connect(
+    port: number,
+    connect: Partial<IConnectPacket> & { clientId: string },
+    version: 3 | 4 | 5 = 4,
+  ): Promise<{ raw: RawMqtt; connack: IConnackPacket }> {
+    const raw = await RawMqtt.socket(port, version);
+    raw.send({
+      cmd: 'connect',
+      protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: version,
+      clean: true,
+      keepalive: 0,
+      ...connect,
+    });
+    const connack = (await raw.expect((p) => p.cmd === 'connack', 'CONNACK')) as IConnackPacket;
+    return { raw, connack };
+  }
+
+  private onPacket(p: AnyPacket): void {
+    this.packets.push(p);
+    for (const w of this.waiters) {
+      if (w.pred(p)) {
+        this.taken.add(p);
+        this.waiters = this.waiters.filter((x) => x !== w);
+        w.resolve(p);
+        return;
+      }
+    }
+  }
+
+  send(p: Packet): void {
+    this.socket.write(mqttPacket.generate(p, { protocolVersion: this.version }));
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  expect(pred: (p: AnyPacket) => boolean, what: string, ms = WAIT_MS): Promise<AnyPacket> {
+    const found = this.packets.find((p) => !this.taken.has(p) && pred(p));
+    if (found) {
+      this.taken.add(found);
+      return Promise.resolve(found);
+    }
+    let waiter: { pred: (p: AnyPacket) => boolean; resolve: (p: AnyPacket) => void } | undefined;
+    return withTimeout(
+      new Promise<AnyPacket>((resolve) => {
+        waiter = { pred, resolve };
+        this.waiters.push(waiter);
+      }),
+      ms,
+      what,
+    ).catch((err: unknown) => {
+      this.waiters = this.waiters.filter((x) => x !== waiter);
+      throw err;
+    });
+  }
+
+  /** Every received PUBLISH, in order. */
+  publishes(): IPublishPacket[] {
+    return this.packets.filter((p): p is AnyPacket & IPublishPacket => p.cmd === 'publish');
+  }
+
+  async subscribe(filter: string, qos: 0 | 1 | 2, messageId = 1, extra: Record<string, unknown> = {}): Promise<AnyPacket> {
+    this.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos, ...extra }] });
+    return this.expect((p) => p.cmd === 'suback' && p.messageId === messageId, `SUBACK ${messageId}`);
+  }
+
+  waitClosed(what: string, ms = WAIT_MS): Promise<void> {
+    return withTimeout(this.closed, ms, what);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/**
+ * CONNECT bytes written by hand, for what client libraries refuse to send (an empty
+ * client id with clean session 0, or on protocol level 3).
+ */
+export function connectBytes(version: 3 | 4 | 5, clientId: string, clean: boolean, keepalive = 0): Buffer {
+  const name = version === 3 ? 'MQIsdp' : 'MQTT';
+  const id = Buffer.from(clientId, 'utf8');
+  const body = Buffer.concat([
+    u16(name.length),
+    Buffer.from(name, 'latin1'),
+    Buffer.from([version, clean ? 0x02 : 0x00]),
+    u16(keepalive),
+    version === 5 ? Buffer.from([0]) : Buffer.alloc(0), // no properties
+    u16(id.length),
+    id,
+  ]);
+  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
+}
+
+export function u16(n: number): Buffer {
+  return Buffer.from([(n >> 8) & 0xff, n & 0xff]);
+}
+
+/** MQTT variable byte integer. */
+export function remainingLength(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+// ---------------------------------------------------------------------------------
+// metrics
+
+/** Current value of one Prometheus series of the router (0 when absent). */
+export async function metricValue(r: TestRouter, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = r.router.metrics.registry.getSingleMetric(name);
+  if (!metric) return 0;
+  const data = await metric.get();
+  let sum = 0;
+  for (const v of data.values) {
+    const l = v.labels as Record<string, string | number | undefined>;
+    if (Object.entries(labels).every(([k, want]) => String(l[k]) === want)) sum += v.value;
+  }
+  return sum;
+}
