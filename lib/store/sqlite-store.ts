@@ -63,9 +63,11 @@ export class SqliteStore implements RetainedStore {
     if (this.state !== 'new') throw new Error('a store can be opened once');
     // a store that failed to open may hold part of the log in memory: it stays unusable
     this.state = 'closed';
-    const log = new SqliteLog(this.database.acquire());
+    const db = this.database.acquire();
     const orphans: StoreEntry[] = [];
+    let log: SqliteLog;
     try {
+      log = new SqliteLog(db);
       log.load(
         (entry) => {
           // sessions do not outlive the process: every loaded will is an orphan
