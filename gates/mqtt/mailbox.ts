@@ -19,8 +19,12 @@ export interface Mailbox {
   push(msg: Outbound): number;
   /** the next message not yet handed out */
   take(): Pending | undefined;
-  /** a message went out with this packet identifier */
-  sent(p: Pending, packetId: number): void;
+  /**
+   * The message is about to go out with this packet identifier. A durable mailbox
+   * returns the commit of that fact: the PUBLISH waits for it, so after a crash the
+   * message is resent with the identifier the client may already hold ([MQTT-4.3.3]).
+   */
+  sent(p: Pending, packetId: number): Promise<void> | undefined;
   /** QoS 2: PUBREC received, only PUBCOMP is missing */
   released(p: Pending, packetId: number): void;
   /** acknowledged: gone */
@@ -63,7 +67,9 @@ export class MemoryMailbox implements Mailbox {
     return { msg, seq: 0 };
   }
 
-  sent(): void {}
+  sent(): undefined {
+    return undefined;
+  }
   released(): void {}
   done(): void {}
 
@@ -129,9 +135,9 @@ export class StoreMailbox implements Mailbox {
     return { msg: outboundOf(m), seq: m.seq };
   }
 
-  sent(p: Pending, packetId: number): void {
+  sent(p: Pending, packetId: number): Promise<void> | undefined {
     const m = this.store.get(this.name, p.seq);
-    if (m) void this.store.update(this.name, p.seq, { ...m.attrs, packetId });
+    return m ? this.store.update(this.name, p.seq, { ...m.attrs, packetId }) : undefined;
   }
 
   released(p: Pending, packetId: number): void {

@@ -216,9 +216,23 @@ export class MqttSession {
         if (id === 0) return;
         const pending = this.mailbox.take();
         if (!pending) return;
-        this.inflight.set(id, { pending, state: 'publish' });
-        this.mailbox.sent(pending, id);
-        link.sendPublish(pending.msg, id, false);
+        const f: Inflight = { pending, state: 'publish' };
+        this.inflight.set(id, f);
+        const durable = this.mailbox.sent(pending, id);
+        if (!durable) {
+          link.sendPublish(pending.msg, id, false);
+          continue;
+        }
+        // durable: the packet id is stored before the client can see it; commits resolve
+        // in order, so the PUBLISHes keep theirs
+        durable.then(
+          () => {
+            if (this.link === link && this.inflight.get(id) === f) link.sendPublish(pending.msg, id, false);
+          },
+          () => {
+            // the store refused the write: the message goes out on the next resumption
+          },
+        );
       }
     } finally {
       this.pumping = false;
