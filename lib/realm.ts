@@ -8,7 +8,7 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { RetainedTopics, type RetainedAck, type RetainOptions } from './retained';
+import { RetainedTopics, type RetainedAck, type RetainedMeta, type RetainOptions } from './retained';
 import type { Session } from './session';
 import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
@@ -151,7 +151,11 @@ export class Realm {
    */
   replayRetained(session: Session, sub: Subscription): void {
     if (!this.retained) return;
+    const now = Date.now();
     for (const entry of this.retained.matching(sub.pattern)) {
+      const meta = entry.meta as RetainedMeta | undefined;
+      // a message whose expiry has passed is not delivered any more [MQTT-3.3.2-5]
+      if (meta?.headers?.expiresAt !== undefined && meta.headers.expiresAt <= now) continue;
       const event: BrokerEvent = {
         // the revision, as for a live store write: a WAMP client reads it from the event
         publicationId: entry.revision,
@@ -161,10 +165,10 @@ export class Realm {
         discloseMe: false,
         retained: true,
         revision: entry.revision,
-        // the store does not keep a publication's QoS: subscribers get their granted one
-        qos: 2,
+        // the publication's own QoS when it had one [MQTT-3.3.1-5]; else the subscriber's
+        qos: meta?.qos ?? 2,
         retainFlag: true,
-        headers: undefined,
+        headers: meta?.headers,
         deliveries: 1,
       };
       this.broker.deliverTo(session, sub, event);

@@ -1,6 +1,7 @@
 import type { Broker, BrokerEvent, PublishOptions } from './broker';
 import { conditionHolds, isEmptyValue, valueOf } from './condition';
 import { Errors, RouterError } from './errors';
+import type { MessageHeaders } from './headers';
 import type { Payload } from './payload';
 import type { Session } from './session';
 import type { ExpiredEntry, RetainedStore, StoreEntry, WriteResult } from './store/types';
@@ -90,7 +91,7 @@ export class RetainedTopics {
       } else {
         const will = options.will !== undefined && session ? { session: session.id, value: options.will } : undefined;
         const ttlMs = options.ttl !== undefined && options.ttl > 0 ? options.ttl * 1000 : undefined;
-        result = this.store.write(this.realm, topic, payload, { will, ttlMs });
+        result = this.store.write(this.realm, topic, payload, { will, ttlMs, meta: metaOf(options) });
         if (ttlMs !== undefined) this.onTtl();
       }
     }
@@ -173,4 +174,18 @@ export class RetainedTopics {
     for (const list of this.waiters.values()) for (const w of list) w.reject(closing);
     this.waiters.clear();
   }
+}
+
+/** What a retained value keeps of its publication besides the payload: QoS and headers. */
+export interface RetainedMeta extends Record<string, unknown> {
+  qos?: 0 | 1 | 2;
+  headers?: MessageHeaders;
+}
+
+function metaOf(o: PublishOptions): RetainedMeta | undefined {
+  if (o.qos === undefined && o.headers === undefined) return undefined;
+  const m: RetainedMeta = {};
+  if (o.qos !== undefined) m.qos = o.qos;
+  if (o.headers !== undefined) m.headers = o.headers;
+  return m;
 }

@@ -50,3 +50,27 @@ function isStoredPayload(v: unknown): v is Payload {
     (v.passthru === undefined || (isPlainObject(v.passthru) && typeof v.passthru.scheme === 'string'))
   );
 }
+
+/**
+ * A stored value with its writer's meta (StoreEntry.meta). Without meta the row holds the
+ * payload alone, as before; with it, an envelope marked by a key no payload has.
+ */
+const META = '\u0000meta';
+
+export function encodeStoredValue(value: Payload, meta: Readonly<Record<string, unknown>> | undefined): Buffer {
+  if (meta === undefined) return encodePayload(value);
+  encodePayload(value); // validates the payload as a plain stored value would be
+  try {
+    return packr.pack({ [META]: meta, payload: { ...value } });
+  } catch (err) {
+    throw new RouterError(Errors.invalidArgument, `value cannot be stored: ${(err as Error).message}`);
+  }
+}
+
+export function decodeStoredValue(data: Uint8Array): { value: Payload; meta?: Readonly<Record<string, unknown>> } {
+  const raw: unknown = packr.unpack(data);
+  if (isPlainObject(raw) && isPlainObject(raw[META])) {
+    return { value: decodePayload(packr.pack(raw['payload'])), meta: raw[META] };
+  }
+  return { value: decodePayload(data) };
+}

@@ -129,9 +129,11 @@ export function makeEntry(
   revision: number,
   expiresAt: number | undefined,
   will: StoreWill | undefined,
+  meta?: Readonly<Record<string, unknown>>,
 ): StoreEntry {
   const entry: { -readonly [K in keyof StoreEntry]: StoreEntry[K] } = { realm, key, value, revision };
   if (expiresAt !== undefined) entry.expiresAt = expiresAt;
   if (will !== undefined) entry.will = { session: will.session, value: will.value };
+  if (meta !== undefined) entry.meta = meta;
   return entry;
 }

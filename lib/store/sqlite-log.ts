@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { decodePayload } from './codec';
+import { decodePayload, decodeStoredValue } from './codec';
 import { DeadRows } from './dead-rows';
 import { SQL, type LogRow, type RevisionRow } from './sqlite-schema';
 import { makeEntry } from './memory-index';
@@ -110,7 +110,8 @@ export class SqliteLog {
         row.will_session === null
           ? undefined
           : { session: row.will_session, value: row.will_value === null ? null : decodePayload(row.will_value) };
-      const entry = makeEntry(row.realm, row.key, decodePayload(row.value), row.revision, row.expires_at ?? undefined, will);
+      const stored = decodeStoredValue(row.value);
+      const entry = makeEntry(row.realm, row.key, stored.value, row.revision, row.expires_at ?? undefined, will, stored.meta);
       this.seqOf.set(entry, row.seq);
       onEntry(entry);
     }

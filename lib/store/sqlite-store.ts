@@ -1,6 +1,6 @@
 import { Errors, RouterError } from '../errors';
 import type { Payload } from '../payload';
-import { encodePayload } from './codec';
+import { encodePayload, encodeStoredValue } from './codec';
 import { MemoryIndex, isLive, makeEntry } from './memory-index';
 import { SqliteLog, type LogOp, type StagedCommit } from './sqlite-log';
 import { StoreDatabase, type EnqueueOp } from './store-database';
@@ -119,13 +119,13 @@ export class SqliteStore implements RetainedStore {
       throw new RouterError(Errors.invalidArgument, 'will session must be a session id');
     }
     // encode first: a value that cannot be stored fails here, having changed nothing
-    const encoded = encodePayload(value);
+    const encoded = encodeStoredValue(value, opts?.meta);
     const willValue = will !== undefined && will.value !== null ? encodePayload(will.value) : null;
 
     const before = this.index.current(realm, key);
     const now = ttlMs !== undefined || before?.expiresAt !== undefined ? Date.now() : 0;
     const revision = this.index.nextRevision(realm);
-    const entry = makeEntry(realm, key, value, revision, ttlMs === undefined ? undefined : now + ttlMs, will);
+    const entry = makeEntry(realm, key, value, revision, ttlMs === undefined ? undefined : now + ttlMs, will, opts?.meta);
     this.index.put(entry);
     const committed = this.enqueue(compositeKey(realm, key), {
       realm,

@@ -30,6 +30,11 @@ export interface StoreEntry {
   /** epoch ms after which the entry no longer exists, or undefined */
   readonly expiresAt?: number;
   readonly will?: StoreWill;
+  /**
+   * What the writer kept with the value, uninterpreted by the store: the publication's
+   * QoS and headers (MQTT keeps a retained message's QoS and properties [MQTT-3.3.1-5]).
+   */
+  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /** An entry removed by expiry, as it was, with the revision its removal took. */
@@ -46,6 +51,8 @@ export interface WriteOptions {
    * will the key had before.
    */
   will?: StoreWill;
+  /** kept with the value and returned in StoreEntry.meta */
+  meta?: Readonly<Record<string, unknown>>;
 }
 
 export interface WriteResult {

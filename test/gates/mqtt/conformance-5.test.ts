@@ -786,9 +786,6 @@ void describe('mqtt conformance 5.0', () => {
 
   void it(
     'mqtt conformance - [MQTT-3.3.2-5] a retained message whose expiry passed is not sent to a new subscriber',
-    {
-      todo: 'retained messages are stored without their Message Expiry Interval (lib/realm.ts replayRetained: headers undefined), so they never expire',
-    },
     async () => {
       const t = topic('retained-expiry');
       const p = await client();
@@ -802,7 +799,6 @@ void describe('mqtt conformance 5.0', () => {
 
   void it(
     'mqtt conformance - [MQTT-3.3.2-6] a retained message is sent with what is left of its Message Expiry Interval',
-    { todo: 'retained messages are replayed without their properties (lib/realm.ts replayRetained: headers undefined)' },
     async () => {
       const t = topic('retained-expiry-left');
       const p = await client();
