@@ -10,6 +10,9 @@ import { restoreSessions } from './gates/mqtt/session-records';
 import { startSysTopics } from './gates/mqtt/sys-topics';
 import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
+import { createStompContext, type StompGateContext } from './gates/stomp/context';
+import { listenStompTcp, listenStompWs } from './gates/stomp/listener';
+import { createQueueService, type QueueService } from './lib/queue-service';
 import { RouterCore, type Listener } from './lib/router';
 
 export type { Config } from './lib/config';
@@ -19,6 +22,8 @@ export { Errors, RouterError, ApplicationError } from './lib/errors';
 export class Router extends RouterCore {
   private wampCtx: WampGateContext | undefined;
   private mqttCtx: MqttGateContext | undefined;
+  private stompCtx: StompGateContext | undefined;
+  private queueService: QueueService | undefined;
 
   private get wamp(): WampGateContext {
     return (this.wampCtx ??= createWampContext(this));
@@ -32,6 +37,20 @@ export class Router extends RouterCore {
       this.onClose(stop);
     }
     return this.mqttCtx;
+  }
+
+  /** Work queues and durable subscriptions, shared by the gates that use them (restored on first use). */
+  private get work(): QueueService {
+    if (!this.queueService) {
+      const cfg = this.config.stomp;
+      const service = (this.queueService = createQueueService(this, { maxMessages: cfg.maxQueueMessages, maxBytes: cfg.maxQueueBytes }));
+      this.onClose(() => service.close());
+    }
+    return this.queueService;
+  }
+
+  private get stomp(): StompGateContext {
+    return (this.stompCtx ??= createStompContext(this, this.work));
   }
 
   /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port. */
@@ -56,5 +75,17 @@ export class Router extends RouterCore {
   async listenMQTTWebSocket(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenMqttWs(this.mqtt, opts));
+  }
+
+  /** STOMP over TCP, or over TLS when `tls` gives the PEM files. */
+  async listenSTOMP(opts: { port?: number; host?: string; tls?: { certFile: string; keyFile: string; caFile?: string } } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenStompTcp(this.stomp, opts));
+  }
+
+  /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */
+  async listenSTOMPWebSocket(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+    await this.start();
+    return this.addListener(await listenStompWs(this.stomp, opts));
   }
 }

@@ -3,7 +3,7 @@
  * The `gatehouse` daemon.
  *
  *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
- *             [--store path] [--rawsocket-port n]
+ *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
@@ -34,6 +34,7 @@ interface StartFlags {
   store?: string;
   rawsocketPort?: string;
   mqttPort?: string;
+  stompPort?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -50,6 +51,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
     o.wamp = { rawsocket: { enabled: true, port: parseScalar(flags.rawsocketPort) } };
   }
   if (flags.mqttPort !== undefined) o.mqtt = { port: parseScalar(flags.mqttPort) };
+  if (flags.stompPort !== undefined) o.stomp = { port: parseScalar(flags.stompPort) };
   return o;
 }
 
@@ -151,6 +153,12 @@ async function start(flags: StartFlags): Promise<void> {
       ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: { certFile: mq.tls.certFile, keyFile: mq.tls.keyFile, caFile: mq.tls.caFile || undefined } })
       : undefined;
     if (mq.wsPath) await router.listenMQTTWebSocket({ server, path: mq.wsPath });
+    const st = config.stomp;
+    const stomp = st.enabled ? await router.listenSTOMP({ host: st.host, port: st.port }) : undefined;
+    const stomps = st.tls.enabled
+      ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: { certFile: st.tls.certFile, keyFile: st.tls.keyFile, caFile: st.tls.caFile || undefined } })
+      : undefined;
+    if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
     const base = `${urlHost(addr.address)}:${addr.port}`;
@@ -162,6 +170,9 @@ async function start(flags: StartFlags): Promise<void> {
         ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),
         ...(mqtts === undefined ? {} : { mqtts: { url: `mqtts://${urlHost(mq.tls.host)}:${mqtts.port}` } }),
         ...(mq.wsPath ? { mqttWebSocket: { url: `ws://${base}${mq.wsPath}` } } : {}),
+        ...(stomp === undefined ? {} : { stomp: { url: `stomp://${urlHost(st.host)}:${stomp.port}` } }),
+        ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
+        ...(st.wsPath ? { stompWebSocket: { url: `ws://${base}${st.wsPath}` } } : {}),
         health: `http://${base}/health`,
         ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
@@ -203,6 +214,7 @@ function program(): Command {
     .option('--store <path>', 'SQLite database file (store.path)')
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
+    .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
     .action((flags: StartFlags) => start(flags));
 
   cmd

@@ -70,6 +70,31 @@ export interface Config {
     connectTimeoutMs: number;
     sysIntervalSeconds: number;
   };
+  stomp: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    /** '' disables STOMP over WebSocket */
+    wsPath: string;
+    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    realm: string;
+    /** heart-beating offered in CONNECTED, in ms; 0: none */
+    heartbeat: { send: number; receive: number };
+    connectTimeoutMs: number;
+    limits: {
+      maxHeaders: number;
+      maxHeaderLineBytes: number;
+      /** 0: limits.maxMessageSize */
+      maxBodyBytes: number;
+      /** 0: no limit */
+      framesPerSecond: number;
+    };
+    /** per work queue (and durable subscription) */
+    maxQueueMessages: number;
+    maxQueueBytes: number;
+    /** unacknowledged messages per queue subscription by default; 0: unlimited */
+    defaultPrefetch: number;
+  };
   realms: RealmConfig[];
   autoCreateRealms: boolean;
   defaultRealm: string;
@@ -169,6 +194,13 @@ function crossFieldProblems(c: Config): string[] {
   const raw = c.wamp.rawsocket;
   if (raw.enabled && raw.port !== 0 && raw.port === c.http.port && raw.host === c.http.host) {
     problems.push('/wamp/rawsocket/port must differ from /http/port on the same host');
+  }
+  const st = c.stomp;
+  if (st.enabled && c.mqtt.enabled && st.port !== 0 && st.port === c.mqtt.port && st.host === c.mqtt.host) {
+    problems.push('/stomp/port must differ from /mqtt/port on the same host');
+  }
+  if (st.wsPath !== '' && (st.wsPath === c.wamp.path || st.wsPath === c.mqtt.wsPath)) {
+    problems.push('/stomp/wsPath must differ from /wamp/path and /mqtt/wsPath');
   }
   if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
     problems.push('/metrics/path must differ from /wamp/path');

@@ -149,6 +149,7 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
     $schema: '../schemas/config.schema.json',
     http: { host: '127.0.0.1', port: 0 },
     mqtt: { port: 0 },
+    stomp: { port: 0 },
     // a directory that does not exist yet, like ./data on a fresh clone
     store: { path: join(dir, 'data', 'nested', 'gatehouse.db') },
     log: { level: 'info' },

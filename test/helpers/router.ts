@@ -12,6 +12,10 @@ export interface TestRouter {
   mqttPort: number;
   /** ws://127.0.0.1:PORT/mqtt */
   mqttWsUrl: string;
+  /** STOMP over TCP */
+  stompPort: number;
+  /** ws://127.0.0.1:PORT/stomp (subprotocols v12.stomp, v11.stomp, v10.stomp) */
+  stompWsUrl: string;
   close(): Promise<void>;
 }
 
@@ -30,6 +34,8 @@ export async function startRouter(config: Record<string, unknown> = {}): Promise
   const raw = await router.listenRawSocket({ port: 0, host: '127.0.0.1' });
   const mqtt = await router.listenMQTT({ port: 0, host: '127.0.0.1' });
   const mqttWs = await router.listenMQTTWebSocket({ port: 0, host: '127.0.0.1', path: '/mqtt' });
+  const stomp = await router.listenSTOMP({ port: 0, host: '127.0.0.1' });
+  const stompWs = await router.listenSTOMPWebSocket({ port: 0, host: '127.0.0.1', path: '/stomp' });
   return {
     router,
     wsUrl: `ws://127.0.0.1:${ws.port}/ws`,
@@ -38,6 +44,8 @@ export async function startRouter(config: Record<string, unknown> = {}): Promise
     mqttUrl: `mqtt://127.0.0.1:${mqtt.port}`,
     mqttPort: mqtt.port,
     mqttWsUrl: `ws://127.0.0.1:${mqttWs.port}/mqtt`,
+    stompPort: stomp.port,
+    stompWsUrl: `ws://127.0.0.1:${stompWs.port}/stomp`,
     close: () => router.close(),
   };
 }

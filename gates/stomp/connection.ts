@@ -1,0 +1,461 @@
+import type { Duplex } from 'node:stream';
+import type { EventSink } from '../../lib/broker';
+import { Errors, RouterError } from '../../lib/errors';
+import { Outbox } from '../../lib/outbox';
+import type { Realm } from '../../lib/realm';
+import type { Session, TransportInfo } from '../../lib/session';
+import type { Consumer, QueueAddress } from '../../lib/work-queues';
+import type { StompGateContext } from './context';
+import { header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from './frame';
+import { StompFrameParser, type StompParseError } from './frame-parser';
+import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from './frame-writer';
+import { handleAck } from './handlers/ack';
+import { handleConnect } from './handlers/connect';
+import { handleDisconnect } from './handlers/disconnect';
+import { handleSend } from './handlers/send';
+import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
+import { handleAbort, handleBegin, handleCommit, type Transaction } from './handlers/transaction';
+import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
+
+type State = 'connect' | 'connected' | 'closing' | 'closed';
+
+/** Bodies above this leave in three writes (head, body, NUL) instead of one copy, on TCP. */
+const ZERO_COPY_BODY = 64 * 1024;
+/** Frames waiting for a commit before their RECEIPT, above which reading pauses. */
+const MAX_WAITING = 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
+/** setTimeout's longest delay */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * One STOMP network connection: the codec, the connection states, heart-beating, the
+ * frame rate limit, receipts in frame order, and the send side with its backpressure.
+ * What a frame means is in handlers/; the queue state is the core's (lib/work-queues.ts).
+ *
+ * Every ERROR closes the connection (STOMP 1.2 §ERROR: the server "MUST then close the
+ * connection just after sending the ERROR frame").
+ */
+export class StompConnection {
+  state: State = 'connect';
+  /** the negotiated version; frames before CONNECTED are written as 1.0 (no escaping) */
+  version: StompVersion = '1.0';
+  session: Session | undefined;
+  realm: Realm | undefined;
+  /** stable identity naming durable subscriptions: CONNECT `client-id`, else the login, else '' */
+  owner = '';
+  readonly subscriptions = new SubscriptionTable();
+  readonly transactions = new Map<string, Transaction>();
+  /** names of this connection's temporary queues */
+  private readonly temps = new Set<string>();
+  /** RabbitMQ style temporary queue delivery: consumers for temp queues nobody SUBSCRIBEd to */
+  private readonly implicitTemps = new Map<string, Consumer>();
+  private readonly parser: StompFrameParser;
+  private readonly outbox: Outbox;
+  /** why reading is paused: the outbox, the frame rate limit, receipts waiting */
+  private readonly paused = new Set<string>();
+  private connectTimer: NodeJS.Timeout | undefined;
+  private heartbeatOut: NodeJS.Timeout | undefined;
+  private heartbeatIn: NodeJS.Timeout | undefined;
+  private rateWindow = 0;
+  private rateFrames = 0;
+  private rateTimer: NodeJS.Timeout | undefined;
+  /** the last frame waiting for a commit, and how many wait */
+  private tail: Promise<void> | undefined;
+  private waiting = 0;
+  private topicMessages = 0;
+
+  constructor(
+    readonly ctx: StompGateContext,
+    private readonly stream: Duplex,
+    readonly info: TransportInfo,
+    /** a byte stream (TCP, TLS), not message framed (WebSocket) */
+    private readonly byteStream: boolean,
+  ) {
+    this.parser = new StompFrameParser(ctx.parserLimits, {
+      onFrame: (f) => this.onFrame(f),
+      onHeartbeat: () => undefined, // any input counts as alive: see onData
+      onError: (err) => this.malformed(err),
+    });
+    const limits = ctx.config.limits;
+    this.outbox = new Outbox(
+      {
+        highWaterBytes: limits.outboundHighWaterBytes,
+        maxQueueBytes: limits.outboundQueueBytes,
+        slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
+      },
+      {
+        queuedBytes: () => stream.writableLength,
+        pauseInput: () => this.pause('outbox'),
+        resumeInput: () => {
+          this.resume('outbox');
+          if (this.session) ctx.work.queues.resume(this.session);
+        },
+        cork: () => stream.cork(),
+        uncork: () => stream.uncork(),
+        kill: () => {
+          ctx.log.warn({ peer: info.peer, session: this.session?.id }, 'slow consumer disconnected');
+          this.destroy();
+        },
+      },
+      ctx.slowConsumers,
+    );
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('close', () => this.onClose());
+    stream.on('error', () => undefined); // 'close' follows
+    this.connectTimer = setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  get realmName(): string {
+    return this.realm?.name ?? this.ctx.config.stomp.realm;
+  }
+
+  // ----- reading -----
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.ctx.counters.in(chunk.length);
+    this.heartbeatIn?.refresh();
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      // a bug of ours must not take the process down: end this connection only
+      this.ctx.log.error({ err, session: this.session?.id }, 'unexpected error handling a STOMP frame');
+      this.fail(new RouterError(Errors.internal, 'internal error'));
+    }
+  }
+
+  private onFrame(frame: StompFrame): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.countFrame();
+    const cmd = frame.command;
+    if (!isClientCommand(cmd)) return this.protocolError(`${cmd} is not sent by clients`, frame);
+    // STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames may have a body
+    if (frame.body.length > 0 && !mayHaveBody(cmd)) return this.protocolError(`a ${cmd} frame must not have a body`, frame);
+    if (this.state === 'connect') {
+      if (cmd !== 'CONNECT' && cmd !== 'STOMP') return this.protocolError(`expected CONNECT, got ${cmd}`, frame);
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+      return handleConnect(this, frame);
+    }
+    switch (cmd) {
+      case 'SEND':
+        return handleSend(this, frame);
+      case 'SUBSCRIBE':
+        return handleSubscribe(this, frame);
+      case 'UNSUBSCRIBE':
+        return handleUnsubscribe(this, frame);
+      case 'ACK':
+        return handleAck(this, frame, 'ack');
+      case 'NACK':
+        // STOMP 1.1 §NACK: not in 1.0
+        if (this.version === '1.0') return this.protocolError('NACK is not part of STOMP 1.0', frame);
+        return handleAck(this, frame, 'nack');
+      case 'BEGIN':
+        return handleBegin(this, frame);
+      case 'COMMIT':
+        return handleCommit(this, frame);
+      case 'ABORT':
+        return handleAbort(this, frame);
+      case 'DISCONNECT':
+        return handleDisconnect(this, frame);
+      case 'CONNECT':
+      case 'STOMP':
+        return this.protocolError('already connected', frame);
+    }
+  }
+
+  /** The per-connection frame rate limit: past it, reading pauses until the second is over. */
+  private countFrame(): void {
+    const limit = this.ctx.config.stomp.limits.framesPerSecond;
+    if (limit <= 0) return;
+    const now = Date.now();
+    if (now - this.rateWindow >= 1000) {
+      this.rateWindow = now;
+      this.rateFrames = 0;
+    }
+    if (++this.rateFrames !== limit) return;
+    this.ctx.counters.errors('rate_limited');
+    this.pause('rate');
+    this.rateTimer = setTimeout(
+      () => {
+        this.rateTimer = undefined;
+        this.resume('rate');
+      },
+      Math.max(1, this.rateWindow + 1000 - now),
+    );
+    this.rateTimer.unref();
+  }
+
+  private pause(reason: string): void {
+    if (this.paused.size === 0) this.stream.pause();
+    this.paused.add(reason);
+  }
+
+  private resume(reason: string): void {
+    if (!this.paused.delete(reason) || this.paused.size > 0 || this.state === 'closed') return;
+    this.stream.resume();
+  }
+
+  // ----- set up by CONNECT -----
+
+  /** The version settles: the parser reads the rest of the stream by its rules. */
+  setVersion(v: StompVersion): void {
+    this.version = v;
+    this.parser.version = v;
+  }
+
+  /** Heart-beating as negotiated (STOMP 1.2 §Heart-beating); 0 = none that way. */
+  startHeartbeats(outMs: number, inMs: number): void {
+    if (outMs > 0) {
+      this.heartbeatOut = setTimeout(() => this.beat(), outMs);
+      this.heartbeatOut.unref();
+    }
+    if (inMs > 0) {
+      // "some tolerance": a peer is dead after twice its interval without a byte
+      this.heartbeatIn = setTimeout(
+        () => {
+          this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
+          this.ctx.counters.errors('heartbeat_timeout');
+          this.destroy();
+        },
+        Math.min(inMs * 2, MAX_TIMER_MS),
+      );
+      this.heartbeatIn.unref();
+    }
+  }
+
+  private beat(): void {
+    if (this.state !== 'connected') return;
+    this.write(HEARTBEAT_EOL);
+  }
+
+  // ----- sending -----
+
+  /**
+   * Encodes and writes a frame; the result is the outbox's "may write more". Headers the
+   * negotiated version cannot carry (in 1.0, a value holding a line feed) are left out.
+   */
+  sendFrame(command: string, headers: [string, string][], body: Buffer = EMPTY): boolean {
+    if (this.state === 'closed') return false;
+    const safe = headers.filter(this.version === '1.0' ? rawSafe : hasName);
+    const frame = { command, headers: safe, body };
+    try {
+      if (this.byteStream && body.length > ZERO_COPY_BODY) {
+        for (const part of encodeFrameParts(frame, this.version)) this.write(part);
+      } else {
+        this.write(encodeFrame(frame, this.version));
+      }
+    } catch (err) {
+      this.ctx.log.error({ err, command }, 'cannot encode STOMP frame');
+      return true;
+    }
+    return this.outbox.wrote();
+  }
+
+  private write(buf: Buffer): void {
+    this.outbox.coalesce();
+    this.stream.write(buf);
+    this.ctx.counters.out(buf.length);
+    // STOMP 1.2 §Heart-beating: any data counts as a heart-beat
+    this.heartbeatOut?.refresh();
+  }
+
+  /** Whether queue consumers may be handed messages now. */
+  writable(): boolean {
+    return this.state === 'connected' && !this.outbox.throttled;
+  }
+
+  nextTopicMessageId(): string {
+    return `t-${++this.topicMessages}`;
+  }
+
+  /** The sink of every topic subscription of this connection (see SubscriptionTable). */
+  readonly topicSink: EventSink = (event, sub) => {
+    if (this.state !== 'connected') return;
+    for (const s of this.subscriptions.onCore(sub.id)) deliverEvent(this, s, event);
+  };
+
+  /**
+   * Runs `done` once `after` has settled and every earlier frame waiting like this one
+   * has been answered, so RECEIPTs (and ERRORs about commits) keep frame order. Without
+   * anything to wait for it runs now. `failed` gets a rejection of `after`.
+   */
+  inOrder(
+    after: Promise<unknown> | undefined,
+    done: () => void,
+    failed: (err: unknown) => void = (err) => this.fail(asRouterError(err)),
+  ): void {
+    if (after === undefined && this.tail === undefined) return done();
+    if (++this.waiting >= MAX_WAITING) this.pause('receipts');
+    const step: Promise<void> = (this.tail ?? RESOLVED)
+      .then(() => after)
+      .then(
+        () => {
+          if (this.state === 'connected') done();
+        },
+        (err: unknown) => {
+          if (this.state === 'connected') failed(err);
+        },
+      )
+      .finally(() => {
+        this.waiting--;
+        if (this.tail === step) this.tail = undefined;
+        if (this.waiting < MAX_WAITING / 2) this.resume('receipts');
+      });
+    this.tail = step;
+  }
+
+  /** RECEIPT for a frame that asked for one (STOMP 1.2 §Header receipt), after `after`. */
+  receipt(frame: StompFrame, after?: Promise<unknown>): void {
+    const id = header(frame, 'receipt');
+    if (id === undefined) {
+      // no RECEIPT, but a later one must still not overtake this frame's commit
+      if (after !== undefined) this.inOrder(after, () => undefined);
+      return;
+    }
+    this.inOrder(
+      after,
+      () => this.sendFrame('RECEIPT', [['receipt-id', id]]),
+      (err) => this.fail(asRouterError(err), frame),
+    );
+  }
+
+  // ----- temporary queues -----
+
+  /**
+   * This connection's temporary queue `name`. With `implicit`, messages reaching it
+   * before any SUBSCRIBE to it are delivered anyway, RabbitMQ style: MESSAGE with
+   * `subscription` = its /temp-queue/ destination, ack auto.
+   */
+  temporaryQueue(name: string, implicit: boolean): QueueAddress {
+    const session = this.session;
+    if (!session) throw new RouterError(Errors.protocolViolation, 'not connected');
+    if (!this.temps.has(name)) {
+      // as many as subscriptions: each costs a queue and possibly a consumer
+      const max = this.ctx.config.limits.maxSubscriptionsPerSession;
+      if (this.temps.size >= max) throw new RouterError(Errors.limitExceeded, `at most ${max} temporary queues per connection`);
+      this.temps.add(name);
+    }
+    const address = this.ctx.work.queues.temporary(session, this.realmName, name);
+    if (implicit && !this.implicitTemps.has(name) && !this.hasTempSubscription(name)) {
+      const destination = `/temp-queue/${name}`;
+      const target = { destination, header: destination, ack: 'auto' as const };
+      const consumer = this.ctx.work.queues.consume(
+        session,
+        address,
+        { ack: 'auto', prefetch: 0 },
+        {
+          writable: () => this.writable(),
+          deliver: (msg) => deliverQueued(this, target, msg),
+        },
+      );
+      this.implicitTemps.set(name, consumer);
+    }
+    return address;
+  }
+
+  /** An explicit SUBSCRIBE to a temporary queue replaces its implicit delivery. */
+  dropImplicitTemp(name: string): void {
+    const consumer = this.implicitTemps.get(name);
+    if (!consumer) return;
+    this.implicitTemps.delete(name);
+    this.ctx.work.queues.cancel(consumer);
+  }
+
+  private hasTempSubscription(name: string): boolean {
+    const destination = `/temp-queue/${name}`;
+    for (const s of this.subscriptions.all()) if (s.destination === destination) return true;
+    return false;
+  }
+
+  /** STOMP 1.2 §DISCONNECT: the client sends nothing after it; what does arrive is ignored. */
+  stopReading(): void {
+    this.parser.stop();
+  }
+
+  // ----- errors and ending -----
+
+  /**
+   * ERROR (message = the catalogue's STOMP text, receipt-id when the failing frame asked
+   * for a receipt, the explanation in the body), then close.
+   */
+  fail(err: RouterError, frame?: StompFrame, extra: [string, string][] = []): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.ctx.counters.errors(err.def.code);
+    this.ctx.log.info(
+      { session: this.session?.id, peer: this.info.peer, code: err.def.code, reason: err.message },
+      'STOMP connection closed on error',
+    );
+    const headers: [string, string][] = [['message', err.def.stomp]];
+    const receipt = frame && header(frame, 'receipt');
+    if (receipt !== undefined) headers.push(['receipt-id', receipt]);
+    headers.push(...extra, ['content-type', 'text/plain;charset=utf-8']);
+    this.sendFrame('ERROR', headers, Buffer.from(err.message + '\n', 'utf8'));
+    this.end();
+  }
+
+  protocolError(message: string, frame?: StompFrame): void {
+    this.fail(new RouterError(Errors.protocolViolation, message), frame);
+  }
+
+  private malformed(err: StompParseError): void {
+    const tooBig = err.code === 'body_too_large' || err.code === 'frame_too_large';
+    const def = tooBig
+      ? Errors.payloadSizeExceeded
+      : err.code === 'header_count' || err.code === 'header_line_too_long'
+        ? Errors.limitExceeded
+        : Errors.protocolViolation;
+    this.fail(new RouterError(def, `malformed frame (${err.code}): ${err.message}`));
+  }
+
+  /** Flushes what was written, then closes. No frame is read or written after this. */
+  end(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    this.parser.stop();
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.onClose();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.parser.stop();
+    for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn, this.rateTimer]) if (t) clearTimeout(t);
+    this.outbox.dispose();
+    // STOMP 1.2 §BEGIN: transactions not committed are aborted
+    this.transactions.clear();
+    const session = this.session;
+    if (!session) return;
+    this.session = undefined;
+    this.implicitTemps.clear();
+    this.temps.clear();
+    this.subscriptions.clear();
+    // unacknowledged queue messages go back to their queues; temporary queues go
+    this.ctx.work.queues.removeSession(session);
+    this.realm?.leave(session);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function hasName(h: [string, string]): boolean {
+  return h[0] !== '';
+}
+
+/** STOMP 1.0 writes headers raw: no line feed anywhere, no colon in a name. */
+function rawSafe(h: [string, string]): boolean {
+  return h[0] !== '' && !h[0].includes(':') && !h[0].includes('\n') && !h[1].includes('\n');
+}
+
+export function asRouterError(err: unknown): RouterError {
+  if (err instanceof RouterError) return err;
+  return new RouterError(Errors.internal, err instanceof Error ? err.message : String(err));
+}

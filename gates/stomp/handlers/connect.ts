@@ -1,0 +1,117 @@
+import { anonymousAllowed } from '../../../lib/auth/anonymous';
+import { Errors, RouterError } from '../../../lib/errors';
+import type { Realm } from '../../../lib/realm';
+import { Session } from '../../../lib/session';
+import type { StompConnection } from '../connection';
+import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
+
+const SUPPORTED = STOMP_VERSIONS.join(',');
+
+/**
+ * CONNECT or STOMP -> CONNECTED (STOMP 1.2 §CONNECT or STOMP Frame, §Protocol
+ * Negotiation, §Heart-beating).
+ *
+ * - Version: the highest of `accept-version` we speak; 1.0 when the header is absent;
+ *   none in common: ERROR with a `version` header listing ours, then close.
+ * - Realm: a login `user@realm` names one (created if the router creates realms on
+ *   demand); else `host` names one if a realm of that name exists (clients commonly put
+ *   the server's host name there, so an unknown host is not a realm); else the
+ *   listener's realm (config stomp.realm).
+ * - Credentials: users come with a later release; the anonymous policy (config
+ *   auth.anonymous) applies to every client, whatever its login (`guest`/`guest` included).
+ *   The login, without `@realm`, is the session's authid.
+ * - `client-id` (ActiveMQ, Artemis), else the login, names the client's durable
+ *   subscriptions (lib/durable-subscriptions.ts).
+ */
+export function handleConnect(conn: StompConnection, frame: StompFrame): void {
+  const ctx = conn.ctx;
+  const cfg = ctx.config.stomp;
+
+  const version = negotiateVersion(header(frame, 'accept-version'));
+  if (version === undefined) {
+    const err = new RouterError(Errors.protocolViolation, `no common protocol version: this server speaks STOMP ${SUPPORTED}`);
+    return conn.fail(err, frame, [['version', SUPPORTED]]);
+  }
+  conn.setVersion(version);
+  // STOMP 1.0 peers pad header values (`login: bob`); 1.1+ values are never trimmed
+  const value = (name: string): string | undefined => {
+    const v = header(frame, name);
+    return v !== undefined && version === '1.0' ? v.trim() : v;
+  };
+
+  let outMs = 0;
+  let inMs = 0;
+  if (version !== '1.0') {
+    const hb = parseHeartBeat(value('heart-beat'));
+    if (hb === undefined) return conn.protocolError('heart-beat must be two non-negative integers: "cx,cy"', frame);
+    const [cx, cy] = hb;
+    // STOMP 1.2 §Heart-beating: each direction runs at the larger of what one side can
+    // send and the other wants, and not at all if either says 0
+    outMs = cfg.heartbeat.send === 0 || cy === 0 ? 0 : Math.max(cfg.heartbeat.send, cy);
+    inMs = cx === 0 || cfg.heartbeat.receive === 0 ? 0 : Math.max(cx, cfg.heartbeat.receive);
+  }
+
+  const login = value('login') ?? '';
+  const at = login.lastIndexOf('@');
+  const user = at >= 0 ? login.slice(0, at) : login;
+  if (!anonymousAllowed(ctx.config.auth.anonymous, conn.info.peer)) {
+    return conn.fail(new RouterError(Errors.notAuthorized, 'anonymous access is not allowed on this listener'), frame);
+  }
+  const refused = ctx.router.admit();
+  if (refused) return conn.fail(refused, frame);
+  let realm: Realm | undefined;
+  if (at >= 0) {
+    const name = login.slice(at + 1);
+    realm = ctx.router.realm(name);
+    if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${name}`), frame);
+  } else {
+    const host = value('host');
+    const named = host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm;
+    realm = ctx.router.realm(named);
+    if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${named}`), frame);
+  }
+
+  const session = new Session(
+    { ...conn.info, protocol: `stomp.${version}` },
+    { authid: user || 'anonymous', authrole: ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' },
+    {
+      // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
+      close: (reason, message) => conn.fail(new RouterError(reason.def, message ?? reason.message)),
+    },
+  );
+  conn.session = session;
+  conn.realm = realm;
+  conn.owner = value('client-id') ?? user;
+  conn.state = 'connected';
+  realm.join(session);
+
+  const headers: [string, string][] = [];
+  if (version !== '1.0') {
+    headers.push(['version', version], ['heart-beat', `${cfg.heartbeat.send},${cfg.heartbeat.receive}`]);
+  }
+  headers.push(['session', String(session.id)], ['server', ctx.serverName]);
+  conn.sendFrame('CONNECTED', headers);
+  conn.startHeartbeats(outMs, inMs);
+  ctx.log.debug({ session: session.id, realm: realm.name, version, peer: conn.info.peer }, 'STOMP client connected');
+}
+
+/** The highest version both speak; 1.0 when the client names none (STOMP 1.2 §Protocol Negotiation). */
+export function negotiateVersion(acceptVersion: string | undefined): StompVersion | undefined {
+  if (acceptVersion === undefined) return '1.0';
+  const offered = new Set(acceptVersion.split(',').map((v) => v.trim()));
+  for (let i = STOMP_VERSIONS.length - 1; i >= 0; i--) {
+    const v = STOMP_VERSIONS[i];
+    if (v !== undefined && offered.has(v)) return v;
+  }
+  return undefined;
+}
+
+/** `cx,cy` in ms; absent means 0,0; undefined when malformed. */
+export function parseHeartBeat(v: string | undefined): [number, number] | undefined {
+  if (v === undefined) return [0, 0];
+  const m = /^\s*(\d{1,10})\s*,\s*(\d{1,10})\s*$/.exec(v);
+  if (!m) return undefined;
+  // an interval beyond what a timer can hold means "rarely": the timer's maximum
+  const clamp = (s: string | undefined): number => Math.min(Number(s), 2 ** 31 - 1);
+  return [clamp(m[1]), clamp(m[2])];
+}

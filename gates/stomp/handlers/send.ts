@@ -1,0 +1,58 @@
+import { asRouterError, type StompConnection } from '../connection';
+import { resolveDestination, resolveReplyTo } from '../destinations';
+import { header, type StompFrame } from '../frame';
+import { messageFromSend } from '../payload';
+import { callFromStomp } from '../rpc-bridge';
+import { applyOrKeep, type Action } from './transaction';
+
+/**
+ * SEND (STOMP 1.2 §SEND). By destination (gates/stomp/destinations.ts):
+ * - /topic/x: published to the realm (the sender's own subscriptions get it too); the
+ *   RECEIPT follows routing.
+ * - /queue/x, /temp-queue/x, /reply-queue/x: appended to the work queue; the RECEIPT
+ *   waits for the store commit. A full queue: ERROR `limit exceeded`.
+ * - /rpc/procedure: calls it; the result goes to the reply-to destination.
+ * Everything about the frame is checked on arrival, also when it joins a transaction.
+ */
+export function handleSend(conn: StompConnection, frame: StompFrame): void {
+  const session = conn.session;
+  const realm = conn.realm;
+  if (!session || !realm) return;
+  const dest = header(frame, 'destination');
+  if (dest === undefined) return conn.protocolError('SEND needs a destination header', frame);
+  let action: Action;
+  try {
+    const target = resolveDestination(conn, dest, 'send');
+    const rt = header(frame, 'reply-to');
+    const replyTo = rt === undefined ? undefined : resolveReplyTo(conn, rt);
+    switch (target.kind) {
+      case 'topic': {
+        const { payload, headers } = messageFromSend(frame, replyTo);
+        const topic = target.pattern.uri;
+        action = () => {
+          // STOMP has no "no local": a client receives its own messages
+          const r = realm.publish(session, topic, payload, { excludeMe: false, headers });
+          return r instanceof Promise ? r.then(() => undefined) : undefined;
+        };
+        break;
+      }
+      case 'queue': {
+        const { payload, headers } = messageFromSend(frame, replyTo);
+        const address = target.address;
+        action = () => conn.ctx.work.queues.send(address, { payload, headers }).committed;
+        break;
+      }
+      case 'rpc': {
+        const procedure = target.procedure;
+        action = () => {
+          callFromStomp(conn, procedure, frame, replyTo);
+          return undefined;
+        };
+        break;
+      }
+    }
+  } catch (err) {
+    return conn.fail(asRouterError(err), frame);
+  }
+  applyOrKeep(conn, frame, action, frame.body.length);
+}

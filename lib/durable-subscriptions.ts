@@ -1,0 +1,192 @@
+/**
+ * Durable topic subscriptions, protocol-neutral: a topic pattern bound to a work queue
+ * (lib/work-queues.ts) that collects the pattern's events whether or not its client is
+ * connected. The client consumes the queue like any other (acks, prefetch, redelivery).
+ *
+ * - A subscription is named by its owner and a name: the owner is the client's stable
+ *   identity (STOMP: the CONNECT `client-id`, else the login; '' for an anonymous client
+ *   without a client id), the name is the protocol's subscription name. Its queue is the
+ *   `durable` queue named `<owner length>:<owner>:<name>` in its realm.
+ * - The binding is a record (kind `durable-subscription`, id = the queue's store name)
+ *   in the durable queue store, so it survives restarts: at start-up every binding gets
+ *   its feed back before any client reconnects.
+ * - The feed is a core subscription owned by a router-side session (gate `core`, one per
+ *   binding, authrole `router`), never by the client's session: events are queued while
+ *   the client is away, and a client being connected changes nothing about the feed.
+ * - Binding an existing name to another pattern starts the subscription over: the old
+ *   messages are deleted (as JMS does when a durable subscriber changes its topic).
+ * - unbind() deletes the binding, its feed and its queue.
+ */
+import type { BrokerEvent } from './broker';
+import { Errors, RouterError } from './errors';
+import type { Logger } from './log';
+import { isPlainObject } from './payload';
+import type { Realm } from './realm';
+import { Session } from './session';
+import type { QueueStore } from './store';
+import type { MatchPolicy, TopicPattern } from './topic';
+import { WorkQueues, type QueueAddress } from './work-queues';
+
+export interface DurableName {
+  readonly realm: string;
+  /** the client's stable identity ('' = none) */
+  readonly owner: string;
+  readonly name: string;
+}
+
+interface BindingRecord {
+  realm: string;
+  owner: string;
+  name: string;
+  uri: string;
+  match: MatchPolicy;
+  /** epoch ms */
+  createdAt: number;
+}
+
+interface Feed {
+  readonly session: Session;
+  readonly realm: Realm;
+}
+
+const KIND = 'durable-subscription';
+
+export interface DurableSubscriptionsOptions {
+  queues: WorkQueues;
+  store: QueueStore;
+  /** the realm a binding lives in (at restore), or undefined when it cannot be opened */
+  realm(name: string): Realm | undefined;
+  log: Logger;
+  drop?: (reason: string) => void;
+}
+
+export class DurableSubscriptions {
+  /** live feeds, by the queue's store name */
+  private readonly feeds = new Map<string, Feed>();
+  private readonly drop: (reason: string) => void;
+
+  constructor(private readonly options: DurableSubscriptionsOptions) {
+    this.drop = options.drop ?? (() => undefined);
+  }
+
+  /** The queue of a durable subscription. */
+  static address(d: DurableName): QueueAddress {
+    return { realm: d.realm, kind: 'durable', name: `${d.owner.length}:${d.owner}:${d.name}` };
+  }
+
+  /**
+   * Creates the subscription, or finds it (same pattern); returns its queue. A new
+   * subscription only receives what is published from now on.
+   */
+  bind(realm: Realm, d: DurableName, pattern: TopicPattern): QueueAddress {
+    const address = DurableSubscriptions.address(d);
+    const id = WorkQueues.storeName(address);
+    const existing = asBinding(this.options.store.getRecord(KIND, id));
+    if (existing && (existing.uri !== pattern.uri || existing.match !== pattern.match)) {
+      this.stopFeed(id);
+      void this.options.queues.deleteQueue(address);
+    }
+    if (!existing || existing.uri !== pattern.uri || existing.match !== pattern.match) {
+      const record: BindingRecord = {
+        realm: d.realm,
+        owner: d.owner,
+        name: d.name,
+        uri: pattern.uri,
+        match: pattern.match,
+        createdAt: Date.now(),
+      };
+      void this.options.store.putRecord(KIND, id, record);
+    }
+    if (!this.feeds.has(id)) this.startFeed(realm, id, address, pattern, d.owner);
+    return address;
+  }
+
+  /** Deletes the subscription and its messages; false when there was none. */
+  unbind(d: DurableName): boolean {
+    const address = DurableSubscriptions.address(d);
+    const id = WorkQueues.storeName(address);
+    const existed = this.options.store.getRecord(KIND, id) !== undefined;
+    this.stopFeed(id);
+    if (existed) void this.options.store.deleteRecord(KIND, id);
+    void this.options.queues.deleteQueue(address);
+    return existed;
+  }
+
+  /** Whether a durable subscription of that name exists. */
+  has(d: DurableName): boolean {
+    return this.options.store.getRecord(KIND, WorkQueues.storeName(DurableSubscriptions.address(d))) !== undefined;
+  }
+
+  /** Start-up: every stored binding gets its feed. Returns how many. */
+  restore(): number {
+    let n = 0;
+    for (const [id, value] of this.options.store.records(KIND)) {
+      const b = asBinding(value);
+      if (!b) {
+        this.options.log.warn({ id }, 'unreadable durable subscription record removed');
+        void this.options.store.deleteRecord(KIND, id);
+        continue;
+      }
+      const realm = this.options.realm(b.realm);
+      if (!realm) {
+        // kept: the realm may be configured again; nothing feeds it meanwhile
+        this.options.log.warn(
+          { realm: b.realm, owner: b.owner, name: b.name },
+          'durable subscription of a realm that cannot be opened',
+        );
+        continue;
+      }
+      const address = DurableSubscriptions.address(b);
+      this.startFeed(realm, id, address, { uri: b.uri, match: b.match, key: `${b.match}:${b.uri}` }, b.owner);
+      n++;
+    }
+    if (n > 0) this.options.log.info({ subscriptions: n }, 'durable subscriptions restored');
+    return n;
+  }
+
+  private startFeed(realm: Realm, id: string, address: QueueAddress, pattern: TopicPattern, owner: string): void {
+    const session: Session = new Session(
+      { gate: 'core', type: 'durable-subscription', peer: '-' },
+      { authid: owner || 'anonymous', authrole: 'router', authmethod: 'router', authprovider: 'gatehouse' },
+      {
+        // killed (meta API) or router shutdown: the feed stops; the binding stays, and the
+        // feed comes back with the next bind() or restart
+        close: () => {
+          if (this.feeds.get(id)?.session === session) this.feeds.delete(id);
+          realm.leave(session);
+        },
+      },
+    );
+    realm.join(session);
+    realm.subscribePattern(session, pattern, (event) => this.enqueue(address, event));
+    this.feeds.set(id, { session, realm });
+  }
+
+  private stopFeed(id: string): void {
+    const feed = this.feeds.get(id);
+    if (!feed) return;
+    this.feeds.delete(id);
+    feed.realm.leave(feed.session);
+  }
+
+  private enqueue(address: QueueAddress, event: BrokerEvent): void {
+    const expiresAt = event.headers?.expiresAt;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) return;
+    try {
+      this.options.queues.send(address, { topic: event.topic, payload: event.payload, headers: event.headers });
+    } catch (err) {
+      if (!(err instanceof RouterError) || err.def !== Errors.limitExceeded) throw err;
+      // a full durable subscription loses the event, counted; the publisher is not told
+      this.drop('durable_subscription_full');
+    }
+  }
+}
+
+function asBinding(v: unknown): BindingRecord | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const r = v as Partial<BindingRecord>;
+  if (typeof r.realm !== 'string' || typeof r.owner !== 'string' || typeof r.name !== 'string' || typeof r.uri !== 'string')
+    return undefined;
+  if (r.match !== 'exact' && r.match !== 'prefix' && r.match !== 'wildcard') return undefined;
+  return r as BindingRecord;
+}

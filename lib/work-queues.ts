@@ -1,0 +1,525 @@
+/**
+ * Durable work queues, protocol-neutral (STOMP `/queue/...` today; any gate may use them).
+ * This module alone owns queue consumer state: who consumes which queue, what was handed
+ * out to whom and not yet acknowledged, what waits to be handed out again. The messages
+ * themselves live in the router's durable queue store (lib/store/queue-types.ts) from the
+ * moment they are sent until they are acknowledged.
+ *
+ * THE MODEL
+ *
+ * - A queue is addressed by realm, kind and name (QueueAddress). Kinds: `queue` (named by
+ *   clients, created on first use), `durable` (a durable topic subscription's queue, fed
+ *   by lib/durable-subscriptions.ts), `temp` (a temporary queue owned by one session and
+ *   deleted with it; left-overs of a previous process are purged at start).
+ *   The store name is `<kind>:<realm length>:<realm>:<name>`, unambiguous whatever the
+ *   realm and name hold.
+ * - send() appends to the store (overflow 'reject': a full queue refuses the message with
+ *   `limit_exceeded`) and returns the store's `committed` promise: an ack to the sender
+ *   (a STOMP RECEIPT) waits for it. Messages wait while no consumer exists.
+ * - Consumers compete: each message goes to one consumer, round-robin among those with
+ *   capacity. Capacity: the consumer's connection is writable (its outbox is not
+ *   throttled) and, unless it acknowledges automatically, it holds fewer unacknowledged
+ *   messages than its prefetch (0 = unlimited).
+ * - Ack modes: `auto` removes a message from the store when it is handed out;
+ *   `client` acknowledges cumulatively (this message and every earlier unacknowledged one
+ *   of that consumer); `client-individual` one message. NACK follows the same rule (a
+ *   `client` NACK is cumulative too) and puts the messages back, marked redelivered, in
+ *   front of the queue. A consumer that goes away (cancel, session lost) puts back every
+ *   message it had not acknowledged, marked redelivered.
+ * - Order: messages are handed out in the order they were sent, messages put back first.
+ * - Restart: everything not acknowledged is still in the store and is handed out again.
+ *   Which messages may already have been delivered is known from a per-queue record (kind
+ *   `work-queue`): the highest seq handed out in an acknowledging mode, written with the
+ *   group commit of the turn it changed in. Messages at or below it come back with
+ *   `redelivered` set ("may have been delivered before", as RabbitMQ and JMS mean it).
+ */
+import { Errors, RouterError } from './errors';
+import type { MessageHeaders } from './headers';
+import type { Logger } from './log';
+import { isPlainObject, type Payload } from './payload';
+import type { Session } from './session';
+import type { QueuedMessage, QueueSize, QueueStore } from './store';
+
+export type AckMode = 'auto' | 'client' | 'client-individual';
+export type QueueKind = 'queue' | 'durable' | 'temp';
+
+export interface QueueAddress {
+  readonly realm: string;
+  readonly kind: QueueKind;
+  readonly name: string;
+}
+
+export interface WorkQueueLimits {
+  /** messages one queue holds at most */
+  maxMessages: number;
+  /** bytes one queue holds at most (topic + encoded payload, as the store counts) */
+  maxBytes: number;
+}
+
+/** A message handed to a consumer. */
+export interface QueueMessage {
+  readonly address: QueueAddress;
+  /** unique in the router's store, stable across redeliveries and restarts */
+  readonly seq: number;
+  /** the canonical topic it was published to (durable subscriptions); '' when sent to the queue */
+  readonly topic: string;
+  readonly payload: Payload;
+  readonly headers: MessageHeaders | undefined;
+  /** it may have been delivered before (put back by NACK, a lost consumer, a restart) */
+  readonly redelivered: boolean;
+  /** epoch ms */
+  readonly enqueuedAt: number;
+}
+
+/** The gate's side of a consumer. */
+export interface ConsumerSink {
+  /** can the consumer's connection take a message now (its outbox is not throttled) */
+  writable(): boolean;
+  /** writes the message out; must not throw */
+  deliver(message: QueueMessage, consumer: Consumer): void;
+}
+
+export interface ConsumeOptions {
+  ack: AckMode;
+  /** unacknowledged messages at most (ignored in auto mode); 0 = unlimited */
+  prefetch: number;
+}
+
+export interface SendResult {
+  /** false: dropped (a temporary queue whose owner is gone) */
+  readonly accepted: boolean;
+  readonly seq: number;
+  /** resolves once durable; what an ack to the sender waits for */
+  readonly committed: Promise<void>;
+}
+
+/** One consumer of one queue. Created by WorkQueues.consume(), ended by cancel(). */
+export class Consumer {
+  /** seqs handed out and not yet settled, in delivery order */
+  readonly unacked = new Set<number>();
+  cancelled = false;
+
+  constructor(
+    readonly session: Session,
+    readonly address: QueueAddress,
+    readonly ack: AckMode,
+    readonly prefetch: number,
+    readonly sink: ConsumerSink,
+  ) {}
+
+  /** may it be handed one more message now */
+  get hasCapacity(): boolean {
+    if (this.cancelled) return false;
+    if (this.ack !== 'auto' && this.prefetch > 0 && this.unacked.size >= this.prefetch) return false;
+    return this.sink.writable();
+  }
+}
+
+/** One queue's consumer state; exists while the queue has consumers. */
+class WorkQueue {
+  readonly consumers: Consumer[] = [];
+  /** round-robin position */
+  next = 0;
+  /** highest seq handed out from the store in this process */
+  cursor = 0;
+  /** messages read from the store and not yet handed out (all seq > cursor) */
+  ahead: QueuedMessage[] = [];
+  aheadAt = 0;
+  /** highest seq read into `ahead` */
+  readSeq = 0;
+  /** seqs put back (NACK, lost consumer), ascending: handed out before anything new */
+  requeued: number[] = [];
+  /** seqs at or below this may have been delivered before this queue object existed */
+  readonly restoredCursor: number;
+  /** the `work-queue` record's value: highest seq handed out in an acknowledging mode */
+  savedCursor: number;
+  pumping = false;
+
+  constructor(
+    readonly address: QueueAddress,
+    readonly storeName: string,
+    savedCursor: number,
+  ) {
+    this.restoredCursor = savedCursor;
+    this.savedCursor = savedCursor;
+  }
+}
+
+const CURSOR_KIND = 'work-queue';
+/** messages read from the store at a time, for a queue with a consumer able to take them */
+const READ_AHEAD = 16;
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export interface WorkQueuesOptions {
+  store: QueueStore;
+  limits: WorkQueueLimits;
+  log: Logger;
+  /** counts a message that was not queued (metrics) */
+  drop?: (reason: string) => void;
+}
+
+/** The router's work queues (every realm's). */
+export class WorkQueues {
+  private readonly store: QueueStore;
+  private readonly limits: WorkQueueLimits;
+  private readonly log: Logger;
+  private readonly drop: (reason: string) => void;
+  /** queues with at least one consumer, by store name */
+  private readonly active = new Map<string, WorkQueue>();
+  /** seq handed out -> the consumer holding it */
+  private readonly inflight = new Map<number, Consumer>();
+  /** each live consumer's queue */
+  private readonly queueOf = new Map<Consumer, WorkQueue>();
+  private readonly bySession = new Map<Session, Set<Consumer>>();
+  /** temporary queues: store name -> owner */
+  private readonly temps = new Map<string, Session>();
+  private readonly tempsBySession = new Map<Session, Set<QueueAddress>>();
+  /** queues whose saved cursor changed in this turn */
+  private readonly dirty = new Set<WorkQueue>();
+  private flushScheduled = false;
+  private closed = false;
+
+  constructor(options: WorkQueuesOptions) {
+    this.store = options.store;
+    this.limits = options.limits;
+    this.log = options.log;
+    this.drop = options.drop ?? (() => undefined);
+    this.purgeTemporary();
+  }
+
+  /** The queue's name in the store. */
+  static storeName(a: QueueAddress): string {
+    return `${a.kind}:${a.realm.length}:${a.realm}:${a.name}`;
+  }
+
+  // ----- sending -----
+
+  /**
+   * Appends a message to a queue. Throws `limit_exceeded` when the queue is full or the
+   * message can never fit, `invalid_argument` when the payload cannot be stored.
+   */
+  send(address: QueueAddress, message: { topic?: string; payload: Payload; headers?: MessageHeaders }): SendResult {
+    const name = WorkQueues.storeName(address);
+    if (address.kind === 'temp' && !this.temps.has(name)) {
+      // a reply to a requester that has gone: nobody can ever read it
+      this.drop('temp_queue_gone');
+      return { accepted: false, seq: 0, committed: RESOLVED };
+    }
+    const headers = message.headers && storableHeaders(message.headers);
+    const r = this.store.enqueue(
+      name,
+      {
+        topic: message.topic ?? '',
+        payload: message.payload,
+        expiresAt: message.headers?.expiresAt,
+        attrs: headers ? { h: headers } : undefined,
+      },
+      { maxMessages: this.limits.maxMessages, maxBytes: this.limits.maxBytes, overflow: 'reject' },
+    );
+    const q = this.active.get(name);
+    if (q) this.pump(q);
+    return { accepted: true, seq: r.seq, committed: r.committed };
+  }
+
+  size(address: QueueAddress): QueueSize {
+    return this.store.size(WorkQueues.storeName(address));
+  }
+
+  // ----- consumers -----
+
+  consume(session: Session, address: QueueAddress, options: ConsumeOptions, sink: ConsumerSink): Consumer {
+    if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
+    const name = WorkQueues.storeName(address);
+    let q = this.active.get(name);
+    if (!q) {
+      q = new WorkQueue(address, name, savedCursorOf(this.store.getRecord(CURSOR_KIND, name)));
+      this.active.set(name, q);
+    }
+    const consumer = new Consumer(session, address, options.ack, Math.max(0, options.prefetch), sink);
+    q.consumers.push(consumer);
+    this.queueOf.set(consumer, q);
+    let own = this.bySession.get(session);
+    if (!own) this.bySession.set(session, (own = new Set()));
+    own.add(consumer);
+    // after the caller has confirmed the subscription: its first MESSAGE must not come first
+    const queue = q;
+    queueMicrotask(() => {
+      if (!consumer.cancelled) this.pump(queue);
+    });
+    return consumer;
+  }
+
+  /** Ends a consumer: what it had not acknowledged goes back to the queue, redelivered. */
+  cancel(consumer: Consumer): void {
+    const q = this.queueOf.get(consumer);
+    if (consumer.cancelled || !q) return;
+    consumer.cancelled = true;
+    this.queueOf.delete(consumer);
+    const at = q.consumers.indexOf(consumer);
+    if (at >= 0) {
+      q.consumers.splice(at, 1);
+      if (q.next > at) q.next--;
+      if (q.next >= q.consumers.length) q.next = 0;
+    }
+    const own = this.bySession.get(consumer.session);
+    own?.delete(consumer);
+    if (own?.size === 0) this.bySession.delete(consumer.session);
+    const back = [...consumer.unacked];
+    consumer.unacked.clear();
+    for (const seq of back) this.inflight.delete(seq);
+    this.requeue(q, back);
+    if (q.consumers.length === 0) this.release(q);
+    else this.pump(q);
+  }
+
+  /**
+   * ACK or NACK of a message handed to one of `session`'s consumers (`consumer`, when the
+   * protocol names it). Undefined when no such delivery is outstanding (already settled,
+   * put back, or never handed out); else resolves once the acknowledgement is durable.
+   */
+  settle(session: Session, seq: number, outcome: 'ack' | 'nack', consumer?: Consumer): Promise<void> | undefined {
+    const c = this.inflight.get(seq);
+    if (!c || c.session !== session || (consumer !== undefined && c !== consumer)) return undefined;
+    const q = this.queueOf.get(c);
+    if (!q) return undefined;
+    const seqs = c.ack === 'client' ? upTo(c.unacked, seq) : [seq];
+    for (const s of seqs) {
+      c.unacked.delete(s);
+      this.inflight.delete(s);
+    }
+    let committed: Promise<void> = RESOLVED;
+    if (outcome === 'ack') {
+      for (const s of seqs) committed = this.store.remove(q.storeName, s) ?? committed;
+    } else {
+      this.requeue(q, seqs);
+    }
+    this.pump(q);
+    return committed;
+  }
+
+  /** The session's connection can take messages again (its outbox drained). */
+  resume(session: Session): void {
+    const own = this.bySession.get(session);
+    if (!own) return;
+    for (const c of [...own]) {
+      const q = this.queueOf.get(c);
+      if (q) this.pump(q);
+    }
+  }
+
+  /** The session is gone: its consumers are cancelled and its temporary queues deleted. */
+  removeSession(session: Session): void {
+    const own = this.bySession.get(session);
+    if (own) for (const c of [...own]) this.cancel(c);
+    const temps = this.tempsBySession.get(session);
+    if (!temps) return;
+    this.tempsBySession.delete(session);
+    for (const address of temps) {
+      this.temps.delete(WorkQueues.storeName(address));
+      void this.deleteQueue(address);
+    }
+  }
+
+  // ----- temporary queues -----
+
+  /**
+   * The temporary queue `name` of `session` (created on first use). Anyone may send to it
+   * while the session lives; it is deleted, messages and all, when the session goes.
+   */
+  temporary(session: Session, realm: string, name: string): QueueAddress {
+    const address: QueueAddress = { realm, kind: 'temp', name: `${session.id}.${name}` };
+    const storeName = WorkQueues.storeName(address);
+    if (!this.temps.has(storeName)) {
+      this.temps.set(storeName, session);
+      let own = this.tempsBySession.get(session);
+      if (!own) this.tempsBySession.set(session, (own = new Set()));
+      own.add(address);
+    }
+    return address;
+  }
+
+  /** Whether a temporary queue exists (its owner is live). */
+  isLive(address: QueueAddress): boolean {
+    return address.kind !== 'temp' || this.temps.has(WorkQueues.storeName(address));
+  }
+
+  // ----- whole queues -----
+
+  /**
+   * Deletes every message of a queue (a durable subscription removed, a temporary queue's
+   * owner gone). Its consumers stay, on an empty queue; acks of what they held are void.
+   */
+  deleteQueue(address: QueueAddress): Promise<void> {
+    const name = WorkQueues.storeName(address);
+    const q = this.active.get(name);
+    if (q) {
+      for (const c of q.consumers) {
+        for (const seq of c.unacked) this.inflight.delete(seq);
+        c.unacked.clear();
+      }
+      q.ahead = [];
+      q.aheadAt = 0;
+      q.requeued = [];
+      q.readSeq = q.cursor;
+      this.dirty.delete(q);
+    }
+    if (this.store.getRecord(CURSOR_KIND, name) !== undefined) void this.store.deleteRecord(CURSOR_KIND, name);
+    return this.store.removeQueue(name);
+  }
+
+  /** Router shutdown: the saved cursors are written with the last commit. */
+  close(): void {
+    this.closed = true;
+    this.flush();
+  }
+
+  // ----- internals -----
+
+  /** Hands out messages while a consumer has capacity and a message is ready. */
+  private pump(q: WorkQueue): void {
+    // re-entry (a delivery that ends its connection, which cancels a consumer) is
+    // covered by the loop already running
+    if (q.pumping || this.closed) return;
+    q.pumping = true;
+    try {
+      for (;;) {
+        const consumer = this.pick(q);
+        if (!consumer) return;
+        const next = this.nextMessage(q);
+        if (!next) return;
+        this.handOut(q, consumer, next.message, next.redelivered);
+      }
+    } finally {
+      q.pumping = false;
+    }
+  }
+
+  /** The next consumer in turn with capacity. */
+  private pick(q: WorkQueue): Consumer | undefined {
+    const n = q.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (q.next + i) % n;
+      const c = q.consumers[idx];
+      if (c?.hasCapacity) {
+        q.next = (idx + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private nextMessage(q: WorkQueue): { message: QueuedMessage; redelivered: boolean } | undefined {
+    while (q.requeued.length > 0) {
+      const seq = q.requeued.shift() as number;
+      const m = this.store.get(q.storeName, seq);
+      if (m) return { message: m, redelivered: true };
+    }
+    const now = Date.now();
+    for (;;) {
+      if (q.aheadAt >= q.ahead.length) {
+        q.ahead = this.store.read(q.storeName, q.readSeq, READ_AHEAD);
+        q.aheadAt = 0;
+        const last = q.ahead[q.ahead.length - 1];
+        if (!last) return undefined;
+        q.readSeq = last.seq;
+      }
+      const m = q.ahead[q.aheadAt++] as QueuedMessage;
+      q.cursor = m.seq;
+      if (m.expiresAt !== undefined && m.expiresAt <= now) {
+        void this.store.remove(q.storeName, m.seq);
+        this.drop('expired');
+        continue;
+      }
+      return { message: m, redelivered: m.seq <= q.restoredCursor };
+    }
+  }
+
+  private handOut(q: WorkQueue, c: Consumer, m: QueuedMessage, redelivered: boolean): void {
+    if (c.ack === 'auto') {
+      void this.store.remove(q.storeName, m.seq);
+    } else {
+      c.unacked.add(m.seq);
+      this.inflight.set(m.seq, c);
+      if (m.seq > q.savedCursor) {
+        q.savedCursor = m.seq;
+        this.markDirty(q);
+      }
+    }
+    const message: QueueMessage = {
+      address: q.address,
+      seq: m.seq,
+      topic: m.topic,
+      payload: m.payload,
+      headers: headersOf(m.attrs),
+      redelivered,
+      enqueuedAt: m.enqueuedAt,
+    };
+    try {
+      c.sink.deliver(message, c);
+    } catch (err) {
+      this.log.error({ err, queue: q.storeName }, 'work queue delivery failed');
+    }
+  }
+
+  /** Puts seqs back in front of the queue, in seq order. */
+  private requeue(q: WorkQueue, seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    q.requeued.push(...seqs);
+    q.requeued.sort((a, b) => a - b);
+  }
+
+  /** The last consumer left: the queue's state goes; its messages stay in the store. */
+  private release(q: WorkQueue): void {
+    this.active.delete(q.storeName);
+    this.flush();
+    if (this.store.size(q.storeName).messages === 0 && this.store.getRecord(CURSOR_KIND, q.storeName) !== undefined) {
+      void this.store.deleteRecord(CURSOR_KIND, q.storeName);
+    }
+  }
+
+  private markDirty(q: WorkQueue): void {
+    this.dirty.add(q);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // once per turn: a burst of deliveries writes one record per queue
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const q of this.dirty) void this.store.putRecord(CURSOR_KIND, q.storeName, q.savedCursor);
+    this.dirty.clear();
+  }
+
+  /** Temporary queues of a previous process: their owners are gone. */
+  private purgeTemporary(): void {
+    for (const name of this.store.queues('temp:')) void this.store.removeQueue(name);
+    for (const [id] of this.store.records(CURSOR_KIND, 'temp:')) void this.store.deleteRecord(CURSOR_KIND, id);
+  }
+}
+
+/** The unacknowledged seqs delivered up to and including `seq` (cumulative ack). */
+function upTo(unacked: ReadonlySet<number>, seq: number): number[] {
+  const out: number[] = [];
+  for (const s of unacked) {
+    out.push(s);
+    if (s === seq) break;
+  }
+  return out;
+}
+
+function savedCursorOf(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : 0;
+}
+
+/** Headers as the store keeps them: no undefined members (MessagePack has no undefined). */
+function storableHeaders(h: MessageHeaders): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = v;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function headersOf(attrs: Readonly<Record<string, unknown>>): MessageHeaders | undefined {
+  const h = attrs['h'];
+  return isPlainObject(h) ? h : undefined;
+}
