@@ -1,6 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { MessageHeaders } from '../../lib/headers';
 import type { Payload } from '../../lib/payload';
+import { payloadToBody } from '../../lib/payload-body';
 import { payloadFromBytes } from '../../lib/payload-bytes';
 
 /**
@@ -15,35 +16,9 @@ export function payloadFromMqtt(body: Buffer | string): Payload {
   return payloadFromBytes(typeof body === 'string' ? Buffer.from(body) : body);
 }
 
-const EMPTY = Buffer.alloc(0);
-
+/** The body an MQTT subscriber gets (the rule is lib/payload-body.ts, shared with STOMP). */
 export function payloadToMqtt(p: Payload): Buffer {
-  if (p.bytes !== undefined) return Buffer.isBuffer(p.bytes) ? p.bytes : Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
-  const { args, kwargs } = p;
-  if (kwargs !== undefined && Object.keys(kwargs).length > 0) {
-    return json(args && args.length > 0 ? { args, kwargs } : kwargs);
-  }
-  if (!args || args.length === 0) return EMPTY;
-  if (args.length === 1) {
-    const v = args[0];
-    return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : json(v);
-  }
-  return json(args);
-}
-
-/** JSON with binary values as "\u0000" + base64, as WAMP's JSON serializer writes them. */
-function json(v: unknown): Buffer {
-  return Buffer.from(
-    JSON.stringify(v, (_k, x: unknown) => {
-      if (x instanceof Uint8Array) return '\u0000' + Buffer.from(x).toString('base64');
-      if (isSerializedBuffer(x)) return '\u0000' + Buffer.from(x.data).toString('base64');
-      return x;
-    }),
-  );
-}
-
-function isSerializedBuffer(x: unknown): x is { type: 'Buffer'; data: number[] } {
-  return typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data);
+  return payloadToBody(p).body;
 }
 
 /** MQTT 5 PUBLISH properties -> core headers (the topic alias is the gate's own business). */

@@ -3,7 +3,7 @@ import type { CallFailure } from '../../lib/errors';
 import type { MessageHeaders } from '../../lib/headers';
 import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
-import { payloadFromBytes } from '../../lib/payload-bytes';
+import { argumentsFromBody } from '../../lib/payload-body';
 import { isValidUri } from '../../lib/topic';
 import type { MqttConnection } from './connection';
 
@@ -37,7 +37,7 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
     respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');
     return;
   }
-  session.realm.call(session.core, procedure, argumentsFrom(p.payload), {}, {
+  session.realm.call(session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), {}, {
     result: (payload, progress) => {
       if (!progress) respond(payload);
     },
@@ -49,16 +49,4 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
       respond({ kwargs: body }, uri);
     },
   });
-}
-
-function argumentsFrom(body: Buffer | string): Payload {
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  if (bytes.length === 0) return {};
-  const view = payloadFromBytes(bytes);
-  const parsed = view.args;
-  if (parsed === undefined) return { args: [bytes] };
-  const value = parsed[0];
-  if (Array.isArray(value)) return { args: value };
-  if (typeof value === 'object' && value !== null) return { kwargs: value as Record<string, unknown> };
-  return { args: [value] };
 }
