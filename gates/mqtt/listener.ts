@@ -1,108 +1,34 @@
-import { readFileSync } from 'node:fs';
-import http, { type IncomingMessage } from 'node:http';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { createWebSocketStream, WebSocketServer } from 'ws';
-import { drain } from '../../lib/drain';
+import type http from 'node:http';
+import { createWebSocketStream } from 'ws';
+import { listenTcp, listenWebSocket, peerOf, type TlsFiles } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
 import { MqttConnection } from './connection';
 import type { MqttGateContext } from './context';
 
-const DRAIN_MS = 2000;
-
 /** MQTT over TCP (and TLS when `tls` is given). */
-export async function listenMqttTcp(
-  ctx: MqttGateContext,
-  opts: { port?: number; host?: string; tls?: { certFile: string; keyFile: string; caFile?: string } },
-): Promise<Listener> {
-  const sockets = new Set<net.Socket>();
-  const onSocket = (socket: net.Socket): void => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    const type = opts.tls ? 'tls' : 'tcp';
-    new MqttConnection(ctx, socket, { gate: 'mqtt', type, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` });
-  };
-  const server = opts.tls
-    ? tls.createServer(
-        {
-          cert: readFileSync(opts.tls.certFile),
-          key: readFileSync(opts.tls.keyFile),
-          ...(opts.tls.caFile ? { ca: readFileSync(opts.tls.caFile), requestCert: true, rejectUnauthorized: false } : {}),
-        },
-        onSocket,
-      )
-    : net.createServer(onSocket);
-  server.on('tlsClientError', () => ctx.counters.errors('tls_handshake'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
+export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsFiles }): Promise<Listener> {
+  return listenTcp(ctx, { ...opts, name: 'MQTT' }, (socket, type) => {
+    new MqttConnection(ctx, socket, { gate: 'mqtt', type, peer: peerOf(socket) });
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  ctx.log.info({ port, tls: Boolean(opts.tls) }, 'MQTT listener ready');
-  return {
-    port,
-    async close() {
-      server.close();
-      await drain(() => sockets.size, DRAIN_MS);
-      for (const s of sockets) s.destroy();
-    },
-  };
 }
 
 /**
  * MQTT over WebSocket (subprotocol `mqtt`, binary frames), on a shared http.Server's
  * `path` or a port of its own.
  */
-export async function listenMqttWs(ctx: MqttGateContext, opts: { server?: http.Server; path?: string; port?: number; host?: string }): Promise<Listener> {
-  const path = opts.path ?? (ctx.config.mqtt.wsPath || '/mqtt');
-  const wss = new WebSocketServer({
-    noServer: true,
+export function listenMqttWs(ctx: MqttGateContext, opts: { server?: http.Server; path?: string; port?: number; host?: string }): Promise<Listener> {
+  return listenWebSocket(ctx, {
+    ...opts,
+    path: opts.path ?? (ctx.config.mqtt.wsPath || '/mqtt'),
+    name: 'MQTT',
     maxPayload: ctx.config.limits.maxMessageSize + 5,
-    perMessageDeflate: false,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
-  });
-  const owned = !opts.server;
-  const server = opts.server ?? http.createServer((_req, res) => res.writeHead(426).end('MQTT WebSocket endpoint: upgrade required\n'));
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    if ((q < 0 ? url : url.slice(0, q)) !== path) return;
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      (socket as net.Socket).setNoDelay(true);
+    onConnection(ws, req, socket) {
       const stream = createWebSocketStream(ws);
       // ws's duplex neither closes nor (while input is paused) ends when the peer goes
       // away: without this a lost client keeps its session live and its will unsent
       ws.once('close', () => stream.destroy());
-      new MqttConnection(ctx, stream, { gate: 'mqtt', type: 'websocket', peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}` });
-    });
-  };
-  server.on('upgrade', onUpgrade);
-  if (owned) {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  }
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  ctx.log.info({ path, port: owned ? port : undefined, mounted: !owned }, 'MQTT WebSocket listener ready');
-  return {
-    port,
-    async close() {
-      server.off('upgrade', onUpgrade);
-      if (owned) server.close();
-      await drain(() => wss.clients.size, DRAIN_MS);
-      for (const ws of wss.clients) ws.terminate();
-      if (owned) server.closeAllConnections();
+      new MqttConnection(ctx, stream, { gate: 'mqtt', type: 'websocket', peer: peerOf(req.socket ?? socket) });
     },
-  };
+  });
 }

@@ -1,5 +1,4 @@
-import net from 'node:net';
-import { drain } from '../../lib/drain';
+import { listenTcp } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
 import type { WampGateContext } from './context';
 import { HandshakeError, handshakeError, handshakeReply, lengthExpFor, maxBytesForExp, parseHandshake } from './rawsocket-framing';
@@ -13,17 +12,12 @@ export interface WampRawSocketOptions {
 }
 
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
-export async function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
+export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
   const limits = ctx.config.limits;
   const allowed = new Set(ctx.config.wamp.serializers);
   const ourExp = lengthExpFor(limits.maxMessageSize);
-  const sockets = new Set<net.Socket>();
 
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined);
+  return listenTcp(ctx, { ...opts, name: 'WAMP RawSocket' }, (socket) => {
     // a client that never completes the handshake is dropped (slowloris)
     const timer = setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
     timer.unref();
@@ -61,23 +55,4 @@ export async function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSoc
     };
     socket.on('data', onData);
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  ctx.log.info({ port }, 'WAMP RawSocket listener ready');
-  return {
-    port,
-    async close() {
-      server.close();
-      await drain(() => sockets.size, 2000);
-      for (const s of sockets) s.destroy();
-    },
-  };
 }
