@@ -17,6 +17,9 @@ before(async () => {
   router = new Router({ log: { level: 'silent' }, store: { path: ':memory:' } });
   await router.start();
   await router.listenWAMP({ server, path: '/ws' });
+  // several gates on one server: each takes its own path only
+  await router.listenMQTTWebSocket({ server, path: '/mqtt' });
+  await router.listenSTOMPWebSocket({ server, path: '/stomp' });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 });
@@ -39,7 +42,7 @@ test('embedding - Express and WAMP share one http.Server port', async () => {
   await b.close();
 });
 
-test('embedding - a WebSocket upgrade on another path is not taken by the WAMP gate', async () => {
+test('embedding - a WebSocket upgrade on a path no gate owns gets 404, not a hanging socket', async () => {
   const { WebSocket } = await import('ws');
   const ws = new WebSocket(`ws://127.0.0.1:${port}/other`, ['wamp.2.json']);
   const status = await new Promise<number>((resolve) => {
