@@ -8,7 +8,7 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { RetainedTopics, type RetainedAck, type RetainedMeta, type RetainOptions } from './retained';
+import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainOptions } from './retained';
 import type { Session } from './session';
 import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
@@ -153,7 +153,7 @@ export class Realm {
     if (!this.retained) return;
     const now = Date.now();
     for (const entry of this.retained.matching(sub.pattern)) {
-      const meta = entry.meta as RetainedMeta | undefined;
+      const meta = retainedMetaOf(entry);
       // a message whose expiry has passed is not delivered any more [MQTT-3.3.2-5]
       if (meta?.headers?.expiresAt !== undefined && meta.headers.expiresAt <= now) continue;
       const event: BrokerEvent = {

@@ -189,3 +189,15 @@ function metaOf(o: PublishOptions): RetainedMeta | undefined {
   if (o.headers !== undefined) m.headers = o.headers;
   return m;
 }
+
+/** The QoS and headers a retained value was published with, as the store kept them. */
+export function retainedMetaOf(entry: StoreEntry): RetainedMeta | undefined {
+  const m = entry.meta;
+  if (!m) return undefined;
+  const out: RetainedMeta = {};
+  const qos = m['qos'];
+  if (qos === 0 || qos === 1 || qos === 2) out.qos = qos;
+  const headers = m['headers'];
+  if (typeof headers === 'object' && headers !== null) out.headers = headers;
+  return out;
+}
