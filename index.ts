@@ -6,6 +6,7 @@ import type http from 'node:http';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
 import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
 import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
+import { stopSessions } from './gates/mqtt/lifecycle';
 import { restoreSessions } from './gates/mqtt/session-records';
 import { startSysTopics } from './gates/mqtt/sys-topics';
 import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
@@ -34,7 +35,10 @@ export class Router extends RouterCore {
       const ctx = (this.mqttCtx = createMqttContext(this));
       restoreSessions(ctx);
       const stop = startSysTopics(ctx);
-      this.onClose(stop);
+      this.onClose(() => {
+        stop();
+        stopSessions(ctx);
+      });
     }
     return this.mqttCtx;
   }

@@ -62,6 +62,7 @@ export class RetainedTopics {
   }
 
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {
+    if (this.closed) return Promise.reject(new RouterError(Errors.systemShutdown, 'router is shutting down'));
     if (options.when !== undefined && !this.holds(topic, options.when)) {
       if (options.watch !== true || !session) {
         return Promise.reject(new RouterError(Errors.conditionFailed, `condition on ${topic} does not hold`));
@@ -125,6 +126,8 @@ export class RetainedTopics {
 
   /** A session ended: its waiters are dropped and its wills fire. */
   sessionEnded(session: Session): void {
+    // after close the store is gone: wills stay stored and fire at the next start
+    if (this.closed) return;
     for (const [topic, list] of this.waiters) {
       const keep = list.filter((w) => w.session !== session);
       if (keep.length === list.length) continue;
@@ -169,7 +172,10 @@ export class RetainedTopics {
     this.serveWaiters(entry.key);
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     const closing = new RouterError(Errors.systemShutdown, 'router is shutting down');
     for (const list of this.waiters.values()) for (const w of list) w.reject(closing);
     this.waiters.clear();

@@ -10,6 +10,8 @@ export interface MqttGateContext extends GateContext {
   /** counts a message not delivered (offline QoS 0, full queue, too large for the client) */
   drop(reason: string): void;
   readonly startedAt: number;
+  /** set when the router closes: session timers stop, nothing more is written */
+  stopped: boolean;
 }
 
 export function createMqttContext(router: RouterCore): MqttGateContext {
@@ -19,6 +21,7 @@ export function createMqttContext(router: RouterCore): MqttGateContext {
     ...base,
     sessions: new Map(),
     startedAt: Date.now(),
+    stopped: false,
     drop(reason) {
       let c = drops.get(reason);
       if (!c) {

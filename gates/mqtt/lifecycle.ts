@@ -70,7 +70,7 @@ export function connectionClosed(conn: MqttConnection): void {
 
 /** The session ends: subscriptions go, a delayed will fires now ([MQTT-3.1.3-9]). */
 export function endSession(ctx: MqttGateContext, session: MqttSession): void {
-  if (session.ended) return;
+  if (session.ended || ctx.stopped) return;
   session.ended = true;
   if (session.expiryTimer) clearTimeout(session.expiryTimer);
   const pending = pendingWills.get(session);
@@ -119,4 +119,17 @@ function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason: Route
   const shutdown = reason.def === Errors.systemShutdown;
   session.link?.disconnect(shutdown ? RC.SERVER_SHUTTING_DOWN : reason.def.mqtt, message ?? reason.message);
   if (!shutdown) endSession(ctx, session);
+}
+
+/**
+ * The router is closing: expiry and will-delay timers stop, and nothing more is written
+ * to the store (it closes next). Persistent sessions stay stored for the next start.
+ */
+export function stopSessions(ctx: MqttGateContext): void {
+  ctx.stopped = true;
+  for (const session of ctx.sessions.values()) {
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    cancelWill(session);
+  }
 }

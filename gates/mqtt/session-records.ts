@@ -46,6 +46,7 @@ function queueNameOf(realm: string, clientId: string): string {
 
 /** Saves the session's state if it outlives its connection; removes it otherwise. */
 export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
+  if (ctx.stopped) return;
   const id = sessionKey(session.realm.name, session.clientId);
   if (session.expirySeconds === 0 || session.ended) {
     if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
