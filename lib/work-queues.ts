@@ -383,10 +383,16 @@ export class WorkQueues {
     q.pumping = true;
     try {
       for (;;) {
+        const turn = q.next;
         const consumer = this.pick(q);
         if (!consumer) return;
         const next = this.nextMessage(q);
-        if (!next) return;
+        if (!next) {
+          // nothing to hand out: the picked consumer keeps its turn for the next message,
+          // or every message would go to the consumer after it (no round-robin at all)
+          q.next = turn;
+          return;
+        }
         this.handOut(q, consumer, next.message, next.redelivered);
       }
     } finally {

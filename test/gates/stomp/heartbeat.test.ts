@@ -1,0 +1,145 @@
+// STOMP heart-beating (STOMP 1.2 §Heart-beating) with small intervals from config
+// stomp.heartbeat: CONNECTED offers the configured send,receive; each direction runs at
+// the larger of what one side can do and the other wants, not at all when either says 0
+// (nor in STOMP 1.0); the server sends EOLs at its interval; a client silent for twice
+// its interval is dropped, one that beats stays. Also the CONNECT deadline.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawClients, rawHeader, sleep, StompjsClients, type RawStomp } from '../../helpers/stomp-clients';
+import { startRouter, type TestRouter } from '../../helpers/router';
+
+const SEND_MS = 100;
+const RECEIVE_MS = 100;
+const CONNECT_TIMEOUT_MS = 300;
+
+let router: TestRouter;
+const raws = new RawClients();
+const stompjs = new StompjsClients();
+
+before(async () => {
+  router = await startRouter({
+    mqtt: { sysIntervalSeconds: 0 },
+    stomp: { heartbeat: { send: SEND_MS, receive: RECEIVE_MS }, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+  });
+});
+after(async () => {
+  raws.closeAll();
+  await stompjs.closeAll();
+  await router.close();
+});
+
+async function connect(
+  heartBeat: string | undefined,
+  version = '1.2',
+): Promise<{ raw: RawStomp; at: number; offered: string | undefined }> {
+  const headers: Record<string, string> = { 'accept-version': version, host: 'localhost' };
+  if (heartBeat !== undefined) headers['heart-beat'] = heartBeat;
+  const { raw, connected } = await raws.connect(router.stompPort, headers);
+  return { raw, at: Date.now(), offered: rawHeader(connected, 'heart-beat') };
+}
+
+/** Mean gap between consecutive heart-beats. */
+function meanGap(times: number[]): number {
+  const gaps = times.slice(1).map((t, i) => t - (times[i] ?? t));
+  return gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length);
+}
+
+describe('stomp heart-beats', () => {
+  it("stomp - CONNECTED offers the configured heart-beat; the server beats at the larger of its interval and the client's wish", async () => {
+    for (const [wish, expected] of [
+      [50, SEND_MS], // the server cannot beat faster than its send interval
+      [250, 250], // the client wants them less often
+    ] as const) {
+      const { raw, offered } = await connect(`0,${wish}`);
+      assert.equal(offered, `${SEND_MS},${RECEIVE_MS}`);
+      await sleep(expected * 5 + expected / 2);
+      const beats = raw.heartbeats;
+      assert.ok(
+        beats.length >= 3 && beats.length <= 6,
+        `client wants ${wish} ms: ${beats.length} heart-beats in ${expected * 5.5} ms`,
+      );
+      const gap = meanGap(beats);
+      assert.ok(
+        gap >= expected * 0.8 && gap <= expected * 1.9,
+        `client wants ${wish} ms: heart-beats every ${gap.toFixed(0)} ms, expected ~${expected}`,
+      );
+      assert.equal(raw.isClosed, false, 'the client wants no heart-beats from itself: it stays');
+      raw.destroy();
+    }
+  });
+
+  it('stomp - no heart-beats when the client wants none (cy = 0), or in STOMP 1.0; such a silent client stays connected', async () => {
+    const none = await connect('0,0');
+    const absent = await connect(undefined);
+    const v10 = await connect('100,100', '1.0');
+    await sleep(RECEIVE_MS * 4);
+    for (const [name, c] of [
+      ['heart-beat 0,0', none],
+      ['no heart-beat header', absent],
+      ['STOMP 1.0', v10],
+    ] as const) {
+      assert.equal(c.raw.heartbeats.length, 0, `${name}: no heart-beats`);
+      assert.equal(c.raw.isClosed, false, `${name}: not dropped for silence`);
+      c.raw.destroy();
+    }
+    assert.equal(v10.offered, undefined, 'no heart-beat header in a 1.0 CONNECTED');
+  });
+
+  it('stomp - a silent client is dropped after about twice the negotiated interval', async () => {
+    // the client promises beats every 200 ms (more than the server's 100): 200 it is
+    const { raw, at } = await connect('200,0');
+    await raw.waitClosed('the server to drop a silent client', 3000);
+    const after = raw.closedAt - at;
+    assert.ok(after >= 350 && after <= 1000, `dropped after ${after} ms, expected ~400 (2 x 200)`);
+    assert.equal(raw.pending('ERROR').length, 0, 'a heart-beat timeout ends the connection without a frame');
+  });
+
+  it('stomp - a client that beats (EOLs or frames) stays connected; when it stops it is dropped', async () => {
+    const { raw } = await connect('150,0');
+    for (let i = 0; i < 8; i++) {
+      await sleep(100);
+      if (i % 2 === 0) raw.write('\n');
+      else raw.write('\r\n'); // a CRLF EOL is a heart-beat too in 1.2
+    }
+    await raw.request('SEND', { destination: '/topic/hb.alive' }, 'a frame counts as well');
+    await sleep(200);
+    await raw.request('SEND', { destination: '/topic/hb.alive' }, 'still here');
+    assert.equal(raw.isClosed, false, 'alive after 1.2 s of heart-beats');
+    const stopped = Date.now();
+    await raw.waitClosed('the server to drop the client once it stops beating', 3000);
+    const after = raw.closedAt - stopped;
+    assert.ok(after >= 200 && after <= 1000, `dropped ${after} ms after the last byte, expected ~300 (2 x 150)`);
+  });
+
+  it('stomp - a malformed heart-beat header is an ERROR', async () => {
+    const raw = await raws.open(router.stompPort);
+    raw.send('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': 'often' });
+    const err = await raw.expect('ERROR', 'ERROR for heart-beat: often');
+    assert.match(err.body.toString(), /heart-beat/);
+    await raw.waitClosed('close after the ERROR');
+  });
+
+  it('stomp - stompjs negotiates heart-beats both ways and stays connected while beating', async () => {
+    let received = 0;
+    let lost = 0;
+    const { client, connected } = await stompjs.ws(router.stompWsUrl, {
+      heartbeatIncoming: 100,
+      heartbeatOutgoing: 100,
+      onHeartbeatReceived: () => received++,
+      onHeartbeatLost: () => lost++,
+    });
+    assert.equal(connected.headers['heart-beat'], `${SEND_MS},${RECEIVE_MS}`);
+    await sleep(800);
+    assert.ok(received >= 4, `stompjs saw ${received} heart-beats in 800 ms`);
+    assert.equal(lost, 0, 'stompjs missed no heart-beat');
+    assert.equal(client.connected, true, 'the server kept the beating client (4 x its 200 ms timeout)');
+  });
+
+  it('stomp - a connection that sends no CONNECT is closed after stomp.connectTimeoutMs', async () => {
+    const raw = await raws.open(router.stompPort);
+    const opened = Date.now();
+    await raw.waitClosed('the CONNECT deadline', 3000);
+    const after = raw.closedAt - opened;
+    assert.ok(after >= CONNECT_TIMEOUT_MS - 50 && after <= CONNECT_TIMEOUT_MS + 700, `closed after ${after} ms`);
+  });
+});
