@@ -58,9 +58,6 @@ export class StompConnection {
   private heartbeatIn: NodeJS.Timeout | undefined;
   private rateWindow = 0;
   private rateFrames = 0;
-  private rateTimer: NodeJS.Timeout | undefined;
-  /** frames read past the frame rate limit, waiting for the next second */
-  private held: StompFrame[] = [];
   /** the last frame waiting for a commit, and how many wait */
   private tail: Promise<void> | undefined;
   private waiting = 0;
@@ -129,17 +126,11 @@ export class StompConnection {
 
   private onFrame(frame: StompFrame): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    // pausing the stream stops the next chunk, not the rest of this one: frames past the
-    // rate limit that arrived with it wait for the next second, in order
-    if (this.paused.has('rate') || this.held.length > 0) {
-      this.held.push(frame);
-      return;
-    }
     this.handleFrame(frame);
   }
 
   private handleFrame(frame: StompFrame): void {
-    this.countFrame();
+    if (!this.countFrame(frame)) return;
     const cmd = frame.command;
     if (!isClientCommand(cmd)) return this.protocolError(`${cmd} is not sent by clients`, frame);
     // STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames may have a body
@@ -177,49 +168,21 @@ export class StompConnection {
     }
   }
 
-  /** The per-connection frame rate limit: past it, reading pauses until the second is over. */
-  private countFrame(): void {
+  /**
+   * The per-connection frame rate limit (stomp.limits.framesPerSecond): a client past it
+   * gets ERROR and the connection closes, like every other limit. Returns false then.
+   */
+  private countFrame(frame: StompFrame): boolean {
     const limit = this.ctx.config.stomp.limits.framesPerSecond;
-    if (limit <= 0) return;
+    if (limit <= 0) return true;
     const now = Date.now();
     if (now - this.rateWindow >= 1000) {
       this.rateWindow = now;
       this.rateFrames = 0;
     }
-    if (++this.rateFrames !== limit) return;
-    this.ctx.counters.errors('rate_limited');
-    this.pause('rate');
-    this.rateTimer = setTimeout(
-      () => {
-        this.rateTimer = undefined;
-        this.releaseHeld();
-      },
-      Math.max(1, this.rateWindow + 1000 - now),
-    );
-    this.rateTimer.unref();
-  }
-
-  /** A new second: the frames held by the rate limit are handled (up to the limit again), then reading resumes. */
-  private releaseHeld(): void {
-    this.paused.delete('rate');
-    const held = this.held;
-    this.held = [];
-    for (let i = 0; i < held.length; i++) {
-      // after an ERROR or a DISCONNECT nothing more is read
-      if (this.state === 'closing' || this.state === 'closed' || this.parser.stopped) return;
-      if (this.paused.has('rate')) {
-        this.held = held.slice(i);
-        return;
-      }
-      try {
-        this.handleFrame(held[i] as StompFrame);
-      } catch (err) {
-        // as in onData: a bug of ours ends this connection only
-        this.ctx.log.error({ err, session: this.session?.id }, 'unexpected error handling a STOMP frame');
-        return this.fail(new RouterError(Errors.internal, 'internal error'));
-      }
-    }
-    if (this.paused.size === 0 && this.state !== 'closed') this.stream.resume();
+    if (++this.rateFrames <= limit) return true;
+    this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame);
+    return false;
   }
 
   private pause(reason: string): void {
@@ -463,8 +426,7 @@ export class StompConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.parser.stop();
-    for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn, this.rateTimer]) if (t) clearTimeout(t);
-    this.held = [];
+    for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn]) if (t) clearTimeout(t);
     this.outbox.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted
     this.transactions.clear();
