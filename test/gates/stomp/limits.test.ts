@@ -11,7 +11,6 @@ import {
   Inbox,
   RawClients,
   rawHeader,
-  sleep,
   StompjsClients,
   subscribeConfirmed,
   transportClosed,
