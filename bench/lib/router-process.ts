@@ -1,0 +1,178 @@
+/**
+ * A router under test in its own child process: spawn, wait for its `PORT <n>` line,
+ * read its CPU time and RSS from /proc, stop it. Keeping the router out of the load
+ * generator's process means neither event loop steals turns from the other.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type RouterName = 'gatehouse' | 'fox-wamp';
+
+/** How Gatehouse runs: compiled by tsc (as production runs dist/), or through tsx. */
+export type GatehouseRuntime = 'tsc' | 'tsx';
+
+export interface SpawnOptions {
+  /** run the child on this CPU only (taskset), or anywhere when undefined */
+  cpu: number | undefined;
+  gatehouseRuntime: GatehouseRuntime;
+  /** extra node options for the router process (e.g. --trace-gc) */
+  nodeArgs?: string[];
+  /** where the router's stdout lines other than the control protocol go */
+  onOutput?: (line: string) => void;
+}
+
+const ROOT = join(__dirname, '..', '..');
+const BUILD_DIR = join(ROOT, 'bench', 'out', 'build');
+
+/**
+ * Compiles Gatehouse and its bench server with tsc into bench/out/build. Type errors
+ * elsewhere in the tree (work in progress) do not stop the emit; a missing output does.
+ */
+export function buildGatehouse(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+  if (!existsSync(join(BUILD_DIR, 'bench', 'servers', 'gatehouse-server.js'))) {
+    throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
+  }
+  if (r.status !== 0) process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
+}
+const CLK_TCK = readClockTicks();
+
+function readClockTicks(): number {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+}
+
+export function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Pins every thread of this process (the load generator) to `cpu`. */
+export function pinSelf(cpu: number): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+/** CPU seconds all processes on the machine have used since boot (/proc/stat). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal ...
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return (total - (f[3] ?? 0) - (f[4] ?? 0)) / CLK_TCK;
+}
+
+export class RouterProcess {
+  private exited: Promise<void>;
+
+  private constructor(
+    readonly name: RouterName,
+    private readonly child: ChildProcess,
+    public port: number,
+    onOutput: ((line: string) => void) | undefined,
+  ) {
+    let partial = '';
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+      const parts = (partial + s).split('\n');
+      partial = parts.pop() ?? '';
+      for (const l of parts) {
+        const line = l.trim();
+        if (/^(PORT \d+|PROFILE-STARTED|PROFILE-WRITTEN)$/.test(line)) this.stdoutLines.push(line);
+        else onOutput?.(line);
+      }
+      this.waiter?.();
+    });
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** ws://… URL of the router's WAMP endpoint (fox-wamp accepts any path). */
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  static async start(name: RouterName, opts: SpawnOptions): Promise<RouterProcess> {
+    const nodeArgs: string[] = [...(opts.nodeArgs ?? [])];
+    const env = { ...process.env, BENCH_PROFILER_CONTROL: join(ROOT, 'bench', 'servers', 'profiler-control.js') };
+    if (name === 'gatehouse') {
+      if (opts.gatehouseRuntime === 'tsx') nodeArgs.push('--import', 'tsx', join(ROOT, 'bench', 'servers', 'gatehouse-server.ts'));
+      else nodeArgs.push(join(BUILD_DIR, 'bench', 'servers', 'gatehouse-server.js'));
+    } else {
+      nodeArgs.push(join(ROOT, 'bench', 'servers', 'foxwamp-server.js'));
+    }
+    // taskset execs node, so the child's pid is the router's pid
+    const [cmd, args] = opts.cpu === undefined
+      ? [process.execPath, nodeArgs]
+      : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const proc = new RouterProcess(name, child, 0, opts.onOutput);
+    const line = await proc.expect(/^PORT (\d+)$/, 30_000, () => stderr);
+    proc.port = Number(line.slice(5));
+    return proc;
+  }
+
+  private stdoutLines: string[] = [];
+  private waiter: (() => void) | undefined;
+
+  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
+  private async expect(re: RegExp, timeoutMs: number, why: () => string = () => ''): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.stdoutLines.findIndex((l) => re.test(l));
+      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        throw new Error(`${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${why()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${why()}`);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  /** Starts V8's sampling profiler in the router (bench/servers/profiler-control.js). */
+  async startProfile(): Promise<void> {
+    this.child.stdin?.write('profile-start\n');
+    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  }
+
+  /** Stops the profiler and has the router write the .cpuprofile to `file`. */
+  async stopProfile(file: string): Promise<void> {
+    this.child.stdin?.write(`profile-stop ${file}\n`);
+    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  }
+
+  /** User + system CPU seconds the router process has used so far. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // fields after the ")" that closes the command name; utime and stime are 14 and 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  }
+
+  /** Resident set size in MiB (VmRSS). */
+  rssMiB(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) / 1024 : NaN;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,547 @@
+/**
+ * A STOMP broker under test in its own child process, for bench/stomp-bench.ts:
+ *
+ * - Gatehouse under node (bench/servers/stomp-gatehouse-server.js), compiled by tsc into
+ *   bench/out/build-stomp (or through tsx), its durable store on a fresh temporary file.
+ * - RabbitMQ from Debian's rabbitmq-server package with the rabbitmq_stomp plugin, as a
+ *   private node: its own node name, ports (STOMP, distribution, a private epmd), data,
+ *   log, config and enabled-plugins files in a fresh temporary directory, so nothing of
+ *   a system RabbitMQ is used or touched. The AMQP listener is off.
+ *
+ * Spawns it (pinned with taskset when asked: the CPU affinity is inherited by every
+ * process and thread the broker starts, Erlang's schedulers included), waits until a
+ * STOMP CONNECT succeeds, reads the CPU time and memory of its whole process tree from
+ * /proc, drives the V8 profiler of Gatehouse, stops it and removes its files.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LeanStompClient } from './stomp-lean-client';
+
+export type StompBrokerName = 'gatehouse' | 'rabbitmq';
+export const STOMP_BROKERS: readonly StompBrokerName[] = ['gatehouse', 'rabbitmq'];
+export type GatehouseRuntime = 'tsc' | 'tsx';
+
+const ROOT = join(__dirname, '..', '..');
+/** Gatehouse compiled for this benchmark alone (the others build into out/build, out/build-mqtt) */
+export const STOMP_BUILD_DIR = join(ROOT, 'bench', 'out', 'build-stomp');
+
+export interface StompSpawnOptions {
+  /** run the broker on this CPU only (taskset), or anywhere when undefined */
+  cpu: number | undefined;
+  gatehouseRuntime: GatehouseRuntime;
+  /** compiled index.js (runtime tsc) */
+  gatehouseEntry: string | undefined;
+  /** Gatehouse store: SQLite synchronous pragma */
+  sync: 'full' | 'normal';
+  /** extra node options for Gatehouse (e.g. --cpu-prof) */
+  nodeArgs: string[];
+  rabbitmq: RabbitInstall | undefined;
+  /** give up on a RabbitMQ node that does not take a STOMP CONNECT within this long */
+  rabbitStartTimeoutMs: number;
+}
+
+/**
+ * Compiles Gatehouse with tsc into bench/out/build-stomp, using bench/tsconfig.build.json
+ * with its output directory moved, so a concurrent benchmark's build is left alone.
+ * Type errors elsewhere in the tree (work in progress) do not stop the emit.
+ */
+export function buildGatehouseForStomp(): string {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json'), '--outDir', STOMP_BUILD_DIR], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  const entry = join(STOMP_BUILD_DIR, 'index.js');
+  if (!existsSync(entry)) throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0)
+    process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
+  return entry;
+}
+
+// ----- RabbitMQ: finding it, installing it -----
+
+export interface RabbitInstall {
+  /** .../rabbitmq_server-<v>/sbin: the real scripts, not Debian's wrapper (which su's to the rabbitmq user) */
+  sbin: string;
+  epmd: string;
+  version: string;
+  erlang: string;
+}
+
+/** Debian's RabbitMQ, or why it is not usable. */
+export function findRabbitmq(): RabbitInstall | string {
+  const lib = '/usr/lib/rabbitmq/lib';
+  if (!existsSync(lib)) return 'the rabbitmq-server package is not installed (no /usr/lib/rabbitmq/lib)';
+  const dir = readdirSync(lib)
+    .filter((d) => d.startsWith('rabbitmq_server-'))
+    .sort()
+    .pop();
+  if (!dir) return `no rabbitmq_server-* in ${lib}`;
+  const sbin = join(lib, dir, 'sbin');
+  if (!existsSync(join(sbin, 'rabbitmq-server'))) return `no ${join(sbin, 'rabbitmq-server')}`;
+  if (
+    !existsSync(join(lib, dir, 'plugins')) ||
+    !readdirSync(join(lib, dir, 'plugins')).some((p) => p.startsWith('rabbitmq_stomp-'))
+  ) {
+    return `the rabbitmq_stomp plugin is not in ${join(lib, dir, 'plugins')}`;
+  }
+  const epmd = ['/usr/bin/epmd', ...globErts('epmd')].find((p) => existsSync(p));
+  if (!epmd) return 'epmd (Erlang) not found';
+  const q = (pkg: string): string => spawnSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' }).stdout.trim();
+  const version = q('rabbitmq-server') || dir.slice('rabbitmq_server-'.length);
+  return { sbin, epmd, version, erlang: q('erlang-base') || '?' };
+}
+
+function globErts(bin: string): string[] {
+  const base = '/usr/lib/erlang';
+  if (!existsSync(base)) return [];
+  return readdirSync(base)
+    .filter((d) => d.startsWith('erts-'))
+    .map((d) => join(base, d, 'bin', bin));
+}
+
+/**
+ * apt-get update; apt-get install -y rabbitmq-server, as root, with a policy-rc.d that
+ * keeps the package from starting the system service (left alone if one exists). Returns
+ * undefined on success, else why not (the caller reports it and goes on without).
+ */
+export function installRabbitmq(timeoutMs: number): string | undefined {
+  if (process.getuid?.() !== 0)
+    return 'not root: cannot apt-get install rabbitmq-server (run `apt-get install -y rabbitmq-server` as root)';
+  if (spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status !== 0) return 'no apt-get on this machine';
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const up = spawnSync('apt-get', ['update'], { env, encoding: 'utf8', timeout: timeoutMs });
+    if (up.error) return `apt-get update: ${up.error.message}`;
+    const left = Math.max(1000, deadline - Date.now());
+    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'rabbitmq-server'], {
+      env,
+      encoding: 'utf8',
+      timeout: left,
+    });
+    if (r.error) return `apt-get install rabbitmq-server: ${r.error.message}`;
+    if (r.status !== 0)
+      return `apt-get install rabbitmq-server failed (exit ${String(r.status)}): ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' / ')}`;
+    return undefined;
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+}
+
+// ----- /proc -----
+
+const CLK_TCK = (() => {
+  const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** `pid` and every live descendant. */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid);
+    if (list) list.push(Number(d));
+    else children.set(ppid, [Number(d)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the ")" that closes the command name; utime and stime are 14 and 15
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const a = srv.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+/** The RabbitMQ node's configuration: a loopback STOMP listener, no AMQP listener, guest/guest from loopback. */
+function rabbitConf(stompPort: number): string {
+  return [
+    'listeners.tcp = none',
+    `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`,
+    'stomp.default_user = guest',
+    'stomp.default_pass = guest',
+    'loopback_users.guest = true',
+    'log.console = false',
+    'log.file.level = warning',
+    '',
+  ].join('\n');
+}
+
+/** Gatehouse's counters over the measured window. */
+export interface GatehouseStats {
+  seconds: number;
+  /** store transactions committed (each one fsync with synchronous full) */
+  commits: number;
+  /** how late a 10 ms timer fired: what synchronous work held the event loop */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+export class StompBrokerProcess {
+  private readonly stdoutLines: string[] = [];
+  private waiter: (() => void) | undefined;
+  stderr = '';
+  /** highest tree RSS seen by rssMiB() (MiB) */
+  private sampledPeak = 0;
+  private tree: number[];
+  /** ms from spawn to the first successful STOMP CONNECT */
+  startupMs = 0;
+
+  private constructor(
+    readonly name: StompBrokerName,
+    private readonly child: ChildProcess,
+    public port: number,
+    /** temporary files of this instance (store, RabbitMQ node), removed by stop() */
+    readonly workDir: string,
+    /** RabbitMQ: the private epmd */
+    private readonly helper: ChildProcess | undefined,
+  ) {
+    this.tree = [child.pid ?? 0];
+    let partial = '';
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+      const parts = (partial + s).split('\n');
+      partial = parts.pop() ?? '';
+      this.stdoutLines.push(...parts.map((l) => l.trim()));
+      this.waiter?.();
+    });
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      if (this.stderr.length < 20_000) this.stderr += s;
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  static async start(name: StompBrokerName, o: StompSpawnOptions): Promise<StompBrokerProcess> {
+    const t0 = Date.now();
+    const proc = name === 'gatehouse' ? await StompBrokerProcess.startGatehouse(o) : await StompBrokerProcess.startRabbit(o);
+    proc.startupMs = Date.now() - t0;
+    proc.refreshTree();
+    return proc;
+  }
+
+  private static async startGatehouse(o: StompSpawnOptions): Promise<StompBrokerProcess> {
+    const workDir = mkdtempSync(join(tmpdir(), 'gh-stomp-gatehouse-'));
+    const server = join(ROOT, 'bench', 'servers', 'stomp-gatehouse-server.js');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const argv = [process.execPath, ...o.nodeArgs];
+    if (o.gatehouseRuntime === 'tsx') {
+      argv.push('--import', 'tsx');
+      env['GATEHOUSE_ENTRY'] = join(ROOT, 'index.ts');
+    } else {
+      if (!o.gatehouseEntry) throw new Error('Gatehouse is not built');
+      env['GATEHOUSE_ENTRY'] = o.gatehouseEntry;
+    }
+    argv.push(server, join(workDir, 'store.db'), o.sync);
+    // taskset execs node, so the child's pid is the broker's pid
+    const [cmd, ...args] = o.cpu === undefined ? argv : ['taskset', '-c', String(o.cpu), ...argv];
+    const child = spawn(cmd!, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = new StompBrokerProcess('gatehouse', child, 0, workDir, undefined);
+    try {
+      const line = await proc.expect(/^PORT (\d+)$/, 30_000);
+      proc.port = Number(line.slice(5));
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return proc;
+  }
+
+  private static async startRabbit(o: StompSpawnOptions): Promise<StompBrokerProcess> {
+    const r = o.rabbitmq;
+    if (!r) throw new Error('RabbitMQ is not installed');
+    const workDir = mkdtempSync(join(tmpdir(), 'gh-stomp-rabbitmq-'));
+    const [stompPort, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+    const conf = join(workDir, 'rabbitmq.conf');
+    writeFileSync(conf, rabbitConf(stompPort));
+    // an empty env file: the system's /etc/rabbitmq/rabbitmq-env.conf must not apply
+    writeFileSync(join(workDir, 'rabbitmq-env.conf'), '');
+    mkdirSync(join(workDir, 'mnesia'));
+    mkdirSync(join(workDir, 'log'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: workDir, // the Erlang cookie
+      RABBITMQ_NODENAME: `gh-stomp-${process.pid}-${stompPort}@localhost`,
+      // no RABBITMQ_NODE_PORT: it would open an AMQP listener the config turns off
+      RABBITMQ_DIST_PORT: String(distPort),
+      ERL_EPMD_PORT: String(epmdPort),
+      ERL_EPMD_ADDRESS: '127.0.0.1',
+      // distribution on loopback only
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+      RABBITMQ_MNESIA_BASE: join(workDir, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(workDir, 'log'),
+      RABBITMQ_CONFIG_FILE: conf,
+      RABBITMQ_ADVANCED_CONFIG_FILE: join(workDir, 'advanced.config'),
+      RABBITMQ_CONF_ENV_FILE: join(workDir, 'rabbitmq-env.conf'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(workDir, 'enabled_plugins'),
+      RABBITMQ_PID_FILE: join(workDir, 'rabbitmq.pid'),
+    };
+    const pin = (argv: string[]): string[] => (o.cpu === undefined ? argv : ['taskset', '-c', String(o.cpu), ...argv]);
+    const deadline = Date.now() + o.rabbitStartTimeoutMs;
+    // a private epmd, ours to stop (the one a node would start itself daemonizes and stays)
+    const [ecmd, ...eargs] = pin([r.epmd, '-port', String(epmdPort)]);
+    const epmd = spawn(ecmd!, eargs, { env, stdio: 'ignore' });
+    const cleanup = async (): Promise<void> => {
+      if (epmd.exitCode === null && epmd.signalCode === null) epmd.kill('SIGTERM');
+      await exited(epmd);
+      rmSync(workDir, { recursive: true, force: true });
+    };
+    try {
+      while (!(await canConnect(epmdPort))) {
+        if (epmd.exitCode !== null) throw new Error(`epmd exited (${epmd.exitCode})`);
+        if (Date.now() > deadline) throw new Error('epmd did not listen');
+        await sleep(20);
+      }
+      const plugins = spawnSync(join(r.sbin, 'rabbitmq-plugins'), ['--offline', 'enable', 'rabbitmq_stomp'], {
+        env,
+        cwd: workDir,
+        encoding: 'utf8',
+        timeout: Math.max(1000, deadline - Date.now()),
+      });
+      if (plugins.status !== 0)
+        throw new Error(
+          `rabbitmq-plugins --offline enable rabbitmq_stomp failed: ${plugins.error?.message ?? ''} ${plugins.stdout}${plugins.stderr}`,
+        );
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+    const [cmd, ...args] = pin([join(r.sbin, 'rabbitmq-server')]);
+    const child = spawn(cmd!, args, { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = new StompBrokerProcess('rabbitmq', child, stompPort, workDir, epmd);
+    try {
+      for (;;) {
+        if (!proc.alive)
+          throw new Error(
+            `rabbitmq-server exited (${String(child.exitCode ?? child.signalCode)}): ${proc.stderr.slice(-2000)} ${proc.logTail()}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(
+            `RabbitMQ took no STOMP CONNECT within ${Math.round(o.rabbitStartTimeoutMs / 1000)} s: ${proc.logTail()}`,
+          );
+        if (await canConnect(stompPort)) {
+          try {
+            const c = await LeanStompClient.connect({ port: stompPort, login: 'guest', passcode: 'guest', host: '/' });
+            await c.close();
+            break;
+          } catch {
+            // listening but not ready yet
+          }
+        }
+        await sleep(250);
+      }
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
+    return proc;
+  }
+
+  private logTail(): string {
+    try {
+      const dir = join(this.workDir, 'log');
+      return readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .map((f) => readFileSync(join(dir, f), 'utf8').split('\n').slice(-8).join('\n'))
+        .join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
+  private async expect(re: RegExp, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.stdoutLines.findIndex((l) => re.test(l));
+      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
+      if (!this.alive)
+        throw new Error(
+          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${this.stderr}`,
+        );
+      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  /** Re-reads which processes make up the broker (RabbitMQ: the script, beam.smp, its helpers). */
+  refreshTree(): void {
+    if (this.alive) this.tree = processTree(this.pid);
+  }
+
+  get profilable(): boolean {
+    return this.name === 'gatehouse';
+  }
+
+  /** Starts V8's sampling profiler in Gatehouse (bench/servers/profiler-control.js). */
+  async startProfile(): Promise<void> {
+    this.child.stdin?.write('profile-start\n');
+    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  }
+
+  /** Stops the profiler and has Gatehouse write the .cpuprofile to `file`. */
+  async stopProfile(file: string): Promise<void> {
+    this.child.stdin?.write(`profile-stop ${file}\n`);
+    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  }
+
+  /** Opens a window of Gatehouse's own counters (bench/servers/stomp-gatehouse-server.js). */
+  async startStats(): Promise<void> {
+    this.child.stdin?.write('stats-start\n');
+    await this.expect(/^STATS-STARTED$/, 10_000);
+  }
+
+  /** Closes it: store commits in the window and the event loop's delay. */
+  async stopStats(): Promise<GatehouseStats> {
+    this.child.stdin?.write('stats-stop\n');
+    const line = await this.expect(/^STATS \{/, 10_000);
+    return JSON.parse(line.slice(6)) as GatehouseStats;
+  }
+
+  /** User + system CPU seconds the broker's processes have used so far. */
+  cpuSeconds(): number {
+    this.refreshTree();
+    return this.tree.reduce((a, p) => a + cpuOf(p), 0);
+  }
+
+  /** Resident set size of the broker's processes now, MiB. */
+  rssMiB(): number {
+    const v = this.tree.reduce((a, p) => a + statusKiB(p, 'VmRSS'), 0) / 1024;
+    if (v > this.sampledPeak) this.sampledPeak = v;
+    return v;
+  }
+
+  /** Peak RSS: the kernel's high-water marks (VmHWM) of its processes added up, or the highest sample. */
+  peakRssMiB(): number {
+    const hwm = this.tree.reduce((a, p) => a + statusKiB(p, 'VmHWM'), 0) / 1024;
+    return Math.max(hwm, this.sampledPeak);
+  }
+
+  /** Bytes of the broker's files now (Gatehouse: the store and its WAL; RabbitMQ: the node's data). */
+  diskBytes(): number {
+    let total = 0;
+    const walk = (p: string): void => {
+      try {
+        const s = statSync(p);
+        if (s.isDirectory()) for (const f of readdirSync(p)) walk(join(p, f));
+        else total += s.size;
+      } catch {
+        // removed meanwhile
+      }
+    };
+    walk(this.name === 'gatehouse' ? this.workDir : join(this.workDir, 'mnesia'));
+    return total;
+  }
+
+  /** SIGTERM (Gatehouse closes its store; RabbitMQ's script stops the node), SIGKILL after 15 s; then the files go. */
+  async stop(): Promise<void> {
+    const tree = this.alive ? processTree(this.pid) : [];
+    if (this.alive) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      this.child.kill('SIGKILL');
+      // the node itself, should its script be gone first
+      for (const p of tree.slice(1)) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }, 15_000);
+    await exited(this.child);
+    clearTimeout(timer);
+    // RabbitMQ: wait for beam.smp too (the script waits for it, but be sure)
+    for (const p of tree.slice(1)) {
+      for (let k = 0; k < 100 && existsSync(`/proc/${p}`) && !isZombie(p); k++) await sleep(50);
+    }
+    if (this.helper) {
+      if (this.helper.exitCode === null && this.helper.signalCode === null) this.helper.kill('SIGTERM');
+      await exited(this.helper);
+    }
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
