@@ -526,6 +526,11 @@ function interpret(o: Options, sums: Map<string, Summary>, rabbitNote: string | 
               ? 'the rate is set by waiting, on the disk (durable commits) or on the windows.'
               : 'the rate is set by the windows and round trips.'),
         );
+      if ((s === 'topic-lat' || s === 'queue-lat') && x.brokerCpu >= 80)
+        out.push(
+          `${name}, ${b}: the broker's core was ${fmtPct(x.brokerCpu)} busy at this rate, close to its capacity, so its latency includes queueing; ` +
+            'at a lower rate it would be lower.',
+        );
       if (x.lost > 0 || x.unreceipted > 0 || x.errors > 0)
         out.push(`**${name}, ${b}: ${lossCell(x)}${x.firstError ? ` (first ERROR: ${x.firstError})` : ''}.**`);
     }
@@ -642,6 +647,16 @@ function report(
       'Both brokers may deliver a queue message before its RECEIPT. Topic messages are not persisted by either.',
     '',
   );
+  if (o.pin && sums.has(`${o.scenarios[0]!}/rabbitmq`)) {
+    both(
+      'What one core means: each broker had one core, the fair split of a 2-core machine whose other core drives the load. ' +
+        'That is all a Gatehouse process can use anyway (one event loop; its store commits run on it too), ' +
+        "whereas RabbitMQ's Erlang VM runs a scheduler per core and spreads connections, channels and queues over them: " +
+        'on a bigger machine its throughput grows with cores and Gatehouse per process does not, so the throughput ratios here hold per core, not per machine. ' +
+        "Broker µs/msg is the per-core cost either way. RabbitMQ ran with Debian's defaults (classic queues, its 3.10 message store), untuned.",
+      '',
+    );
+  }
   L.push('### Every run', '');
   L.push(
     '| Scenario | Broker | Run | Msgs/s | Sends/s | p50 ms | p99 ms | p99.9 ms | max ms | Sent | Received | Lost | Dup | Redelivered | Unreceipted | Errors | Broker CPU | µs/msg | Gen CPU | Other CPU | RSS end | RSS peak | Disk MiB | Start s | Commits/s | Loop max ms | Redone |',

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
+import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { Realm } from './realm';
 import type { Session } from './session';
@@ -108,6 +109,7 @@ export class RouterCore {
     const rc = this.config.realms.find((r) => r.name === name);
     const m = this.metrics;
     const counts = m.forRealm(name);
+    const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(), limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
@@ -131,7 +133,12 @@ export class RouterCore {
           counts.publications++;
           counts.deliveries += n;
         },
-        onCallDone: (r, outcome) => m.calls.labels(r.name, outcome).inc(),
+        // label children cached: a labels() lookup per call showed in the RPC profile
+        onCallDone: (r, outcome) => {
+          let c = callCounters.get(outcome);
+          if (!c) callCounters.set(outcome, (c = m.calls.labels(r.name, outcome)));
+          c.inc();
+        },
         onDeliveryError: (r, s, err) => {
           m.drops.labels(s.transport.gate, 'delivery_error').inc();
           this.log.error({ err, realm: r.name, session: s.id }, 'delivery to a subscriber failed');
