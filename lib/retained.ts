@@ -115,13 +115,23 @@ export class RetainedTopics {
    * holds publishes; its write may in turn satisfy the next one.
    */
   private serveWaiters(topic: string): void {
-    const list = this.waiters.get(topic);
-    if (!list) return;
-    const i = list.findIndex((w) => this.holds(topic, w.options.when));
-    if (i < 0) return;
-    const [w] = list.splice(i, 1);
-    if (list.length === 0) this.waiters.delete(topic);
-    if (w) this.apply(w.session, w.topic, w.payload, w.options).then((ack) => w.resolve(ack), (err: RouterError) => w.reject(err));
+    for (;;) {
+      const list = this.waiters.get(topic);
+      if (!list) return;
+      const i = list.findIndex((w) => this.holds(topic, w.options.when));
+      if (i < 0) return;
+      const [w] = list.splice(i, 1);
+      if (list.length === 0) this.waiters.delete(topic);
+      if (!w) return;
+      const before = this.store.revision(this.realm);
+      this.apply(w.session, w.topic, w.payload, w.options).then(
+        (ack) => w.resolve(ack),
+        (err: RouterError) => w.reject(err),
+      );
+      // a waiter whose publish wrote has served the next ones itself (apply); one that
+      // changed nothing (no retain, or deleting an absent key) must not stall the rest
+      if (this.store.revision(this.realm) !== before) return;
+    }
   }
 
   /** A session ended: its waiters are dropped and its wills fire. */

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connect, wsOptions } from '../../helpers/autobahn';
+import { startRouter, type TestRouter } from '../../helpers/router';
+
+let r: TestRouter;
+before(async () => {
+  r = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
+});
+after(() => r.close());
+
+test('retained - watchers that do not write do not stall the other satisfied watchers', async () => {
+  const a = await connect(wsOptions(r.wsUrl, 'json'));
+  const b = await connect(wsOptions(r.wsUrl, 'json'));
+  const c = await connect(wsOptions(r.wsUrl, 'json'));
+  try {
+    const opts = { when: { x: 1 }, watch: true, acknowledge: true };
+    const pa = a.session.publish('probe.chain', [{ from: 'a' }], {}, opts);
+    const pb = b.session.publish('probe.chain', [{ from: 'b' }], {}, opts);
+    await new Promise((res) => setTimeout(res, 50));
+    await c.session.publish('probe.chain', [{ x: 1 }], {}, { retain: true, acknowledge: true });
+    const deadline = new Promise((_res, rej) => setTimeout(() => rej(new Error('a waiter was left stuck')), 2000));
+    const [ra, rb] = (await Promise.race([Promise.all([pa, pb]), deadline])) as [{ id: number }, { id: number }];
+    assert.ok(ra.id > 0 && rb.id > 0);
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
