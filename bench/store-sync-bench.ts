@@ -88,26 +88,55 @@ function parseArgs(argv: string[]): Options {
       return n;
     };
     switch (flag) {
-      case '--runs': o.runs = num(); break;
-      case '--duration': o.duration = num(); break;
-      case '--warmup': o.warmup = num(0); break;
-      case '--connections': o.connections = num(); break;
-      case '--window': o.window = num(); break;
-      case '--payload': o.payload = num(0); break;
-      case '--handoffs': o.handoffs = num(); break;
-      case '--handoff-warmup': o.handoffWarmup = num(0); break;
-      case '--routers': o.routers = value().split(',').map((r) => (r === 'fox' ? 'fox-wamp' : r)) as StoreRouterName[]; break;
-      case '--no-pin': o.pin = false; break;
-      case '--quiet-wait': o.quietWait = num(0); break;
-      case '--max-other': o.maxOther = num(0); break;
-      case '--retries': o.retries = num(0); break;
+      case '--runs':
+        o.runs = num();
+        break;
+      case '--duration':
+        o.duration = num();
+        break;
+      case '--warmup':
+        o.warmup = num(0);
+        break;
+      case '--connections':
+        o.connections = num();
+        break;
+      case '--window':
+        o.window = num();
+        break;
+      case '--payload':
+        o.payload = num(0);
+        break;
+      case '--handoffs':
+        o.handoffs = num();
+        break;
+      case '--handoff-warmup':
+        o.handoffWarmup = num(0);
+        break;
+      case '--routers':
+        o.routers = value()
+          .split(',')
+          .map((r) => (r === 'fox' ? 'fox-wamp' : r)) as StoreRouterName[];
+        break;
+      case '--no-pin':
+        o.pin = false;
+        break;
+      case '--quiet-wait':
+        o.quietWait = num(0);
+        break;
+      case '--max-other':
+        o.maxOther = num(0);
+        break;
+      case '--retries':
+        o.retries = num(0);
+        break;
       case '--gatehouse-runtime': {
         const v = value();
         if (v !== 'tsc' && v !== 'tsx') throw new Error('--gatehouse-runtime is tsc or tsx');
         o.gatehouseRuntime = v;
         break;
       }
-      default: throw new Error(`unknown option ${String(flag)}`);
+      default:
+        throw new Error(`unknown option ${String(flag)}`);
     }
   }
   for (const r of o.routers) if (!STORE_ROUTERS.includes(r)) throw new Error(`unknown router ${String(r)}`);
@@ -129,11 +158,20 @@ interface Run {
   redone: number;
 }
 
-async function runOne(o: Options, build: GatehouseBuild | undefined, router: StoreRouterName, run: number, redone: number): Promise<Run> {
+async function runOne(
+  o: Options,
+  build: GatehouseBuild | undefined,
+  router: StoreRouterName,
+  run: number,
+  redone: number,
+): Promise<Run> {
   const proc = await StoreRouterProcess.start(router, o.pin ? 1 : undefined, build);
   try {
     const probe = { routerCpuSeconds: () => proc.cpuSeconds(), machineCpuSeconds: machineBusySeconds };
-    const handoff = await runHandoff({ url: proc.url, realm: REALM, warmup: o.handoffWarmup, handoffs: o.handoffs, timeoutMs: 5000 }, probe);
+    const handoff = await runHandoff(
+      { url: proc.url, realm: REALM, warmup: o.handoffWarmup, handoffs: o.handoffs, timeoutMs: 5000 },
+      probe,
+    );
     const durable = proc.storePath !== undefined;
     let rssMiB = NaN;
     const throughput = await runThroughput(
@@ -164,7 +202,17 @@ async function runOne(o: Options, build: GatehouseBuild | undefined, router: Sto
         checkError = err instanceof Error ? err.message : String(err);
       }
     }
-    return { router, run, handoff, throughput, lostAfterKill, checkError, keysChecked: throughput.lastAcked.size, rssMiB, redone };
+    return {
+      router,
+      run,
+      handoff,
+      throughput,
+      lostAfterKill,
+      checkError,
+      keysChecked: throughput.lastAcked.size,
+      rssMiB,
+      redone,
+    };
   } finally {
     await proc.stop();
     proc.cleanup();
@@ -223,7 +271,9 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
   L.push(
     `Code: Gatehouse ${o.gatehouseRuntime === 'tsc' ? 'compiled once by tsc at the start, run as plain JavaScript' : 'run from the sources through tsx'}; ` +
       `sources ${sources.atStart}` +
-      (sources.atEnd === sources.atStart ? ' (unchanged at the end).' : `; ${sources.atEnd} by the end (others' edits${o.gatehouseRuntime === 'tsc' ? '; the build measured is the first' : ''}).`) +
+      (sources.atEnd === sources.atStart
+        ? ' (unchanged at the end).'
+        : `; ${sources.atEnd} by the end (others' edits${o.gatehouseRuntime === 'tsc' ? '; the build measured is the first' : ''}).`) +
       ' fox-wamp 0.7.28 from node_modules, started by bench/servers/foxwamp-server.js.',
     '',
   );
@@ -237,7 +287,9 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
     '',
   );
   L.push('### (a) Acknowledged retained publishes', '');
-  L.push('| Router | PUBLISHED means | Acked publishes/s | p50 ms | p99 ms | Errors | Lost after kill -9 | Router CPU | Acks per router CPU-second | Generator CPU | Other CPU |');
+  L.push(
+    '| Router | PUBLISHED means | Acked publishes/s | p50 ms | p99 ms | Errors | Lost after kill -9 | Router CPU | Acks per router CPU-second | Generator CPU | Other CPU |',
+  );
   L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of o.routers) {
     const rs = runs.filter((x) => x.router === r);
@@ -250,7 +302,9 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
     );
   }
   L.push('', "### (b) Lock hand-off: release sent -> next holder's PUBLISHED received", '');
-  L.push('| Router | Hand-offs per run | p50 ms | p99 ms | max ms (worst run) | Release ack p50 ms | Fencing tokens increasing | Router CPU | Other CPU |');
+  L.push(
+    '| Router | Hand-offs per run | p50 ms | p99 ms | max ms (worst run) | Release ack p50 ms | Fencing tokens increasing | Router CPU | Other CPU |',
+  );
   L.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
   for (const r of o.routers) {
     const h = runs.filter((x) => x.router === r).map((x) => x.handoff);
@@ -263,12 +317,15 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
     );
   }
   L.push('', '### Every run', '');
-  L.push('| Router | Run | Redone | Acked/s | p50 ms | p99 ms | max ms | Errors | Lost after kill -9 | Router CPU | Other CPU | RSS MiB | Hand-off p50 ms | p99 ms | max ms | Other CPU |');
+  L.push(
+    '| Router | Run | Redone | Acked/s | p50 ms | p99 ms | max ms | Errors | Lost after kill -9 | Router CPU | Other CPU | RSS MiB | Hand-off p50 ms | p99 ms | max ms | Other CPU |',
+  );
   L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const x of runs) {
     const t = x.throughput;
     const h = x.handoff;
-    const lost = x.checkError !== undefined ? 'check failed' : x.lostAfterKill === undefined ? 'n/a' : `${x.lostAfterKill}/${x.keysChecked}`;
+    const lost =
+      x.checkError !== undefined ? 'check failed' : x.lostAfterKill === undefined ? 'n/a' : `${x.lostAfterKill}/${x.keysChecked}`;
     L.push(
       `| ${x.router} | ${x.run} | ${x.redone} | ${fmtInt(t.rate)} | ${fmtMs(t.p50)} | ${fmtMs(t.p99)} | ${fmtMs(t.max)} | ${t.errors} | ` +
         `${lost} | ${fmtPct(t.routerCpu)} | ${fmtPct(t.otherCpu)} | ${x.rssMiB.toFixed(0)} | ` +
@@ -278,7 +335,7 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
   L.push('');
   L.push(
     'Acked publishes/s: PUBLISHED received per second in the measured window. Latency: PUBLISH sent to its PUBLISHED received, in the generator. ' +
-      'Acks per router CPU-second: the rate divided by the router\'s CPU use, which other load disturbs less than the rate; time a durable router spends waiting in fsync is not CPU time. ' +
+      "Acks per router CPU-second: the rate divided by the router's CPU use, which other load disturbs less than the rate; time a durable router spends waiting in fsync is not CPU time. " +
       'Lost after kill -9: the router is SIGKILLed with the window full, its store file opened again, and every key whose stored `seq` is older than the last one acknowledged counts as lost. ' +
       'Hand-off: from the holder sending its release (an empty retained publish) to the waiting session receiving the PUBLISHED for its `when: null, watch: true` publish. ' +
       `CPU: % of one core over the measured window; Other CPU is what processes outside the benchmark used meanwhile (a shared machine); a run where it exceeded ${o.maxOther}% was redone, up to ${o.retries} times (Redone).`,
@@ -316,7 +373,13 @@ async function main(): Promise<void> {
   }
   const sources = { atStart: sourcesAtStart, atEnd: sourceFingerprint() };
   process.stdout.write(report(o, runs, machine, command, sources));
-  const bad = runs.some((x) => (x.lostAfterKill ?? 0) > 0 || x.checkError !== undefined || x.throughput.errors > 0 || (x.router !== 'fox-wamp' && x.handoff.error !== undefined));
+  const bad = runs.some(
+    (x) =>
+      (x.lostAfterKill ?? 0) > 0 ||
+      x.checkError !== undefined ||
+      x.throughput.errors > 0 ||
+      (x.router !== 'fox-wamp' && x.handoff.error !== undefined),
+  );
   if (bad) process.exitCode = 2;
 }
 

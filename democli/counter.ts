@@ -46,7 +46,8 @@ interface Tally {
 function counterValue(entry: StoreEntryView | null): number {
   if (entry === null) throw new Error(`${KEY} is missing (deleted by someone else?)`);
   const v = entry.value as { n?: unknown } | null;
-  if (typeof v !== 'object' || v === null || typeof v.n !== 'number') throw new Error(`${KEY} holds ${JSON.stringify(entry.value)}, not {n}`);
+  if (typeof v !== 'object' || v === null || typeof v.n !== 'number')
+    throw new Error(`${KEY} holds ${JSON.stringify(entry.value)}, not {n}`);
   return v.n;
 }
 
@@ -67,7 +68,11 @@ async function runClient(c: Connected, increments: number, tally: Tally): Promis
 }
 
 async function main(): Promise<number> {
-  const { url: givenUrl, realm, values } = flags(USAGE, {
+  const {
+    url: givenUrl,
+    realm,
+    values,
+  } = flags(USAGE, {
     embedded: { type: 'boolean' },
     clients: { type: 'string' },
     increments: { type: 'string' },
@@ -92,7 +97,9 @@ async function main(): Promise<number> {
     const first = sessions[0];
     if (!first) throw new Error('no session');
     await first.session.publish(KEY, [{ n: 0 }], {}, { retain: true, acknowledge: true });
-    process.stdout.write(`${clients} clients x ${increments} increments of ${KEY} on ${url}${router ? ' (embedded router)' : ''}\n`);
+    process.stdout.write(
+      `${clients} clients x ${increments} increments of ${KEY} on ${url}${router ? ' (embedded router)' : ''}\n`,
+    );
 
     const tally: Tally = { conflicts: 0 };
     const started = performance.now();
@@ -109,7 +116,9 @@ async function main(): Promise<number> {
       process.stdout.write(`counter = ${n} (expected ${clients} x ${increments} = ${expected}): OK, no lost update\n`);
       return 0;
     }
-    process.stdout.write(`counter = ${n} (expected ${clients} x ${increments} = ${expected}): FAILED, ${expected - n} updates lost\n`);
+    process.stdout.write(
+      `counter = ${n} (expected ${clients} x ${increments} = ${expected}): FAILED, ${expected - n} updates lost\n`,
+    );
     return 1;
   } finally {
     await Promise.all(sessions.map((s) => s.close()));

@@ -89,7 +89,10 @@ async function main(): Promise<void> {
       reportedSilence = false;
       const v = asLeaderValue(args[0]);
       if (!v) {
-        if (current) say(`no leader: ${current.leader} stepped down or its session ended (its will deleted ${KEY}); the next candidate takes over`);
+        if (current)
+          say(
+            `no leader: ${current.leader} stepped down or its session ended (its will deleted ${KEY}); the next candidate takes over`,
+          );
         current = undefined;
         return;
       }
@@ -146,7 +149,12 @@ async function main(): Promise<void> {
   const candidacy: LeaderValue = { leader: me, session: session.id, interval: intervalMs };
   let token: number;
   try {
-    const elected = session.publish(KEY, [candidacy], {}, { retain: true, when: null, watch: true, will: null, acknowledge: true });
+    const elected = session.publish(
+      KEY,
+      [candidacy],
+      {},
+      { retain: true, when: null, watch: true, will: null, acknowledge: true },
+    );
     if (!elected) throw new Error('autobahn returned no promise for an acknowledged publish');
     say(current ? `candidate: queued behind ${current.leader}` : `candidate: running for ${KEY}`);
     token = (await elected).id;
@@ -164,12 +172,17 @@ async function main(): Promise<void> {
   const heartbeat = async (): Promise<void> => {
     const value: LeaderValue = { ...candidacy, token, beat: ++beat };
     try {
-      await session.publish(KEY, [{ ...value, at: new Date().toISOString() }], {}, {
-        retain: true,
-        when: { session: session.id },
-        will: null,
-        acknowledge: true,
-      });
+      await session.publish(
+        KEY,
+        [{ ...value, at: new Date().toISOString() }],
+        {},
+        {
+          retain: true,
+          when: { session: session.id },
+          will: null,
+          acknowledge: true,
+        },
+      );
       if (values['verbose'] === true) say(`LEADER: heartbeat ${beat} (fencing token ${token})`);
     } catch (err) {
       if (stopping) return;

@@ -45,7 +45,12 @@ interface LockValue {
 }
 
 function isLockValue(v: unknown): v is LockValue {
-  return typeof v === 'object' && v !== null && typeof (v as LockValue).owner === 'string' && typeof (v as LockValue).session === 'number';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as LockValue).owner === 'string' &&
+    typeof (v as LockValue).session === 'number'
+  );
 }
 
 async function main(): Promise<void> {
@@ -100,7 +105,9 @@ async function main(): Promise<void> {
       if (token !== undefined || stopping) return;
       const holder = entry && isLockValue(entry.value) ? entry.value : undefined;
       if (holder?.session === session.id) return;
-      const by = holder ? `${holder.owner} (session ${holder.session}, fencing token ${entry?.revision ?? '?'})` : 'another session';
+      const by = holder
+        ? `${holder.owner} (session ${holder.session}, fencing token ${entry?.revision ?? '?'})`
+        : 'another session';
       say(`waiting: ${KEY} is held by ${by}; queued behind it`);
     },
     (err: unknown) => say(`could not read ${KEY}: ${describeError(err)}`),
@@ -111,7 +118,9 @@ async function main(): Promise<void> {
     publication = await acquired;
   } catch (err) {
     if (stopping) return;
-    say(`could not acquire ${KEY}: ${describeError(err)}${errorUri(err) === 'wamp.error.feature_not_supported' ? ' (start the router with a store)' : ''}`);
+    say(
+      `could not acquire ${KEY}: ${describeError(err)}${errorUri(err) === 'wamp.error.feature_not_supported' ? ' (start the router with a store)' : ''}`,
+    );
     await close();
     process.exit(1);
   }

@@ -32,7 +32,10 @@ export interface GatehouseBuild {
 /** The commit and the router source files that differ from it (read-only git). */
 export function sourceFingerprint(): string {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() || '?';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'index.ts', 'lib', 'gates', 'schemas'], { cwd: ROOT, encoding: 'utf8' })
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'index.ts', 'lib', 'gates', 'schemas'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
     .stdout.split('\n')
     .filter((l) => l.trim() !== '').length;
   return dirty === 0 ? `commit ${head}` : `commit ${head} + ${dirty} uncommitted router source file(s)`;
@@ -47,19 +50,26 @@ export function buildGatehouse(): GatehouseBuild {
     process.execPath,
     [
       tsc,
-      '--outDir', dir,
-      '--rootDir', ROOT,
-      '--target', 'ES2022',
-      '--module', 'Node16',
-      '--moduleResolution', 'Node16',
+      '--outDir',
+      dir,
+      '--rootDir',
+      ROOT,
+      '--target',
+      'ES2022',
+      '--module',
+      'Node16',
+      '--moduleResolution',
+      'Node16',
       '--strict',
       '--noUncheckedIndexedAccess',
       '--noImplicitOverride',
       '--esModuleInterop',
       '--resolveJsonModule',
       '--skipLibCheck',
-      '--types', 'node',
-      '--noEmitOnError', 'false',
+      '--types',
+      'node',
+      '--noEmitOnError',
+      'false',
       join(ROOT, 'bench', 'servers', 'gatehouse-store-server.ts'),
       join(ROOT, 'bench', 'servers', 'gatehouse-store-verify.ts'),
     ],
@@ -71,7 +81,8 @@ export function buildGatehouse(): GatehouseBuild {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
   }
-  if (r.status !== 0) process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
+  if (r.status !== 0)
+    process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
   const nodePath = [join(ROOT, 'node_modules'), process.env['NODE_PATH']].filter(Boolean).join(':');
   return {
     serverJs,

@@ -182,7 +182,12 @@ interface Acked {
   at: number;
 }
 
-function ackedPublish(c: StoreSyncClient, topic: string, args: unknown[] | undefined, options: Record<string, unknown>): Promise<Acked> {
+function ackedPublish(
+  c: StoreSyncClient,
+  topic: string,
+  args: unknown[] | undefined,
+  options: Record<string, unknown>,
+): Promise<Acked> {
   return new Promise((resolve) => c.publish(topic, args, options, (err, id) => resolve({ err, id, at: performance.now() })));
 }
 
@@ -209,7 +214,11 @@ export async function runHandoff(o: HandoffOptions, probe: Probe): Promise<Hando
   let g0 = process.cpuUsage();
   let t0Measure = 0;
   try {
-    const first = await within(ackedPublish(a, LOCK_KEY, [{ owner: a.sessionId }], lockOptions()), o.timeoutMs, 'the first acquisition');
+    const first = await within(
+      ackedPublish(a, LOCK_KEY, [{ owner: a.sessionId }], lockOptions()),
+      o.timeoutMs,
+      'the first acquisition',
+    );
     if (first.err !== undefined) throw new Error(`first acquisition: ${first.err}`);
     let lastToken = first.id;
     let holder = a;

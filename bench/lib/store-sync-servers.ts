@@ -58,7 +58,11 @@ export class StoreRouterProcess {
    * Starts a router; pinned to `cpu` with taskset when given. Gatehouse runs from
    * `build` (tsc output) when given, else from the sources through tsx.
    */
-  static async start(name: StoreRouterName, cpu: number | undefined, build: GatehouseBuild | undefined): Promise<StoreRouterProcess> {
+  static async start(
+    name: StoreRouterName,
+    cpu: number | undefined,
+    build: GatehouseBuild | undefined,
+  ): Promise<StoreRouterProcess> {
     let dir: string | undefined;
     let storePath: string | undefined;
     let nodeArgs: string[];
@@ -75,7 +79,8 @@ export class StoreRouterProcess {
       nodeArgs = [...server, storePath ?? ':memory:', name === 'gatehouse-normal' ? 'normal' : 'full'];
       if (build) env = build.env;
     }
-    const [cmd, args] = cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
+    const [cmd, args] =
+      cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
@@ -135,7 +140,12 @@ export class StoreRouterProcess {
     const ackedFile = join(this.dir, 'acked.json');
     writeFileSync(ackedFile, JSON.stringify(Object.fromEntries(lastAcked)));
     const script = build ? [build.verifyJs] : ['--import', 'tsx', join(ROOT, 'bench', 'servers', 'gatehouse-store-verify.ts')];
-    const r = spawnSync(process.execPath, [...script, this.storePath, ackedFile], { cwd: ROOT, env: build?.env ?? process.env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...script, this.storePath, ackedFile], {
+      cwd: ROOT,
+      env: build?.env ?? process.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const m = /LOST (\d+) OF (\d+)/.exec(r.stdout);
     if (!m) throw new Error(`store check failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${String(r.status)}`}`);
     return { lost: Number(m[1]), keys: Number(m[2]) };

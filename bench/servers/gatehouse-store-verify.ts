@@ -13,7 +13,8 @@ import { Router } from '../../index';
 
 async function main(): Promise<void> {
   const [storePath, ackedFile] = process.argv.slice(2);
-  if (storePath === undefined || ackedFile === undefined) throw new Error('usage: gatehouse-store-verify.ts <store file> <acked.json>');
+  if (storePath === undefined || ackedFile === undefined)
+    throw new Error('usage: gatehouse-store-verify.ts <store file> <acked.json>');
   const acked = JSON.parse(readFileSync(ackedFile, 'utf8')) as Record<string, number>;
   const router = new Router({ log: { level: 'silent' }, store: { path: storePath } });
   await router.start();

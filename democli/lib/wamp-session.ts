@@ -12,13 +12,23 @@ export const DEFAULT_REALM = 'realm1';
 
 export interface DemoSession {
   readonly id: number;
-  publish(topic: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<{ id: number }> | undefined;
+  publish(
+    topic: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<{ id: number }> | undefined;
   subscribe(
     topic: string,
     handler: (args: unknown[], kwargs: Record<string, unknown>, details: EventDetails) => void,
     options?: Record<string, unknown>,
   ): Promise<{ id: number }>;
-  call<T = unknown>(procedure: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<T>;
+  call<T = unknown>(
+    procedure: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<T>;
 }
 
 /** The part of autobahn's Event object the demos read. */
@@ -40,7 +50,6 @@ interface AutobahnModule {
   Connection: new (opts: Record<string, unknown>) => AutobahnConnection;
 }
 
- 
 const autobahn = require('autobahn') as AutobahnModule;
 
 /** A store entry as gatehouse.store.get returns it. */
@@ -96,7 +105,7 @@ export function connect(url: string, realm: string): Promise<Connected> {
 /** The WAMP error URI of a rejected call or acknowledged publish, if it is one. */
 export function errorUri(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'error' in err) {
-    const uri = (err).error;
+    const uri = err.error;
     if (typeof uri === 'string') return uri;
   }
   return undefined;

@@ -80,7 +80,11 @@ function spawnDemo(t: TestContext, name: string, script: string, args: string[])
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`${name} did not print ${String(re)} within ${timeoutMs} ms; stdout:\n${lines.join('\n')}\nstderr:\n${err}`));
+          reject(
+            new Error(
+              `${name} did not print ${String(re)} within ${timeoutMs} ms; stdout:\n${lines.join('\n')}\nstderr:\n${err}`,
+            ),
+          );
         }, timeoutMs);
         const onLine = (): void => void check();
         const done = (): void => {
@@ -128,7 +132,11 @@ test('democli - resource-lock.ts: one MASTER, and the waiting one takes over wit
     b.waitFor(MASTER, START_TIMEOUT_MS).then((m) => ({ master: b, standby: a, token: Number(m[1]) })),
   ]);
   await first.standby.waitFor(/waiting/, START_TIMEOUT_MS);
-  assert.equal(first.standby.lines.filter((l) => MASTER.test(l)).length, 0, `${first.standby.name} must not be MASTER while ${first.master.name} is`);
+  assert.equal(
+    first.standby.lines.filter((l) => MASTER.test(l)).length,
+    0,
+    `${first.standby.name} must not be MASTER while ${first.master.name} is`,
+  );
   assert.equal(first.master.lines.filter((l) => MASTER.test(l)).length, 1);
 
   first.master.kill('SIGKILL');
