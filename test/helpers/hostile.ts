@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { WebSocket, type RawData } from 'ws';
 import { connect, rawSocketTransport, wsOptions } from './autobahn';
@@ -329,7 +330,10 @@ export function fcParams(numRuns: number): fc.Parameters<unknown> {
     seed,
     endOnFailure: true,
     reporter: (details) => {
-      if (details.failed) throw new Error(`${fc.defaultReportMessage(details)}\nreplay with HOSTILE_SEED=${seed}`);
+      if (!details.failed) return;
+      const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      const example = fc.stringify(details.counterexample).slice(0, 2000);
+      throw new Error(`${cause}\nafter ${details.numRuns} runs; replay with HOSTILE_SEED=${seed}\ncounterexample (cut at 2000 chars): ${example}`);
     },
   };
 }
@@ -394,4 +398,56 @@ export async function assertWellBehavedClientsWork(r: HostileRouter, tag: string
   } finally {
     await stomp.closeAll();
   }
+}
+
+// ---------------------------------------------------------------------------------
+// a whole fuzz suite
+
+export interface FuzzSuite<S> {
+  /** what the test is named */
+  title: string;
+  /** for the well-behaved clients' topics and messages */
+  tag: string;
+  session: fc.Arbitrary<S>;
+  /** fast-check runs; each run opens `width` connections at once */
+  runs: number;
+  width: number;
+  attack(r: HostileRouter, s: S, i: number): Promise<void>;
+  /** router config over SHORT_TIMEOUTS */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * Registers the hooks and tests of a fuzz file: a child router; a warm-up round and a
+ * round of well-behaved clients before the memory baseline; `runs` x `width` hostile
+ * connections; then the router must be healthy, serve well-behaved clients of every
+ * protocol and have its heap back near the baseline.
+ */
+export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
+  let r: HostileRouter;
+  let base: Memory;
+  const batch = fc.array(suite.session, { minLength: suite.width, maxLength: suite.width });
+  const round = (runs: number): Promise<void> =>
+    fc.assert(
+      fc.asyncProperty(batch, (b) => inParallel(b, suite.width, (s, i) => suite.attack(r, s, i))),
+      fcParams(runs),
+    );
+  before(async () => {
+    r = await HostileRouter.start(suite.config);
+    await round(3); // code compiled and caches filled before the baseline
+    await assertWellBehavedClientsWork(r, `${suite.tag}warmup`);
+    base = await r.memory();
+  });
+  after(async () => {
+    await r.stop();
+  });
+  test(suite.title, async () => {
+    await round(suite.runs);
+    r.assertHealthy(suite.title);
+  });
+  test('afterwards every protocol serves well-behaved clients and memory is back near its start', async () => {
+    await assertWellBehavedClientsWork(r, suite.tag);
+    await r.assertMemoryNear(base, suite.title);
+    r.assertHealthy('the well-behaved clients');
+  });
 }

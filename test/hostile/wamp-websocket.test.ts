@@ -7,18 +7,15 @@
  * the router process is alive, logged no error, serves well-behaved clients of every
  * protocol, and its heap is back near where it started.
  */
-import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { codecs } from '../helpers/raw-wamp';
-import { HostileRouter, assertCloseCode, assertWellBehavedClientsWork, attackWs, fcParams, inParallel, type Memory } from '../helpers/hostile';
+import { fuzzSuite, type HostileRouter, assertCloseCode, attackWs } from '../helpers/hostile';
 import { SERIALIZERS, assertWampReplies, helloFor, vectorMessages, wampPayloadArb } from '../helpers/hostile-wamp';
 
-/** fast-check runs x connections per run: 60 x 8 = 480 connections, ~10 frames each */
-const RUNS = 60;
+/** fast-check runs x connections per run: 120 x 8 = 960 connections, up to 17 frames each */
+const RUNS = 120;
 const WIDTH = 8;
 
-let r: HostileRouter;
-let base: Memory;
 const vectors = vectorMessages();
 
 const sessionArb = fc.constantFrom(...SERIALIZERS).chain((ser) =>
@@ -30,7 +27,7 @@ const sessionArb = fc.constantFrom(...SERIALIZERS).chain((ser) =>
 );
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
 
-async function attack(s: Session, i: number): Promise<void> {
+async function attack(r: HostileRouter, s: Session, i: number): Promise<void> {
   const hello = s.hello ? [{ data: helloFor(s.ser), binary: codecs[s.ser].binary }] : [];
   const o = await attackWs(r.url('wamp', '/ws'), [codecs[s.ser].wsProtocol], [...hello, ...s.frames]);
   const label = `connection ${i} (${s.ser})`;
@@ -38,28 +35,11 @@ async function attack(s: Session, i: number): Promise<void> {
   assertCloseCode(o, label);
 }
 
-before(async () => {
-  r = await HostileRouter.start();
-  // warm-up: code paths compiled and caches filled before the baseline
-  await fc.assert(fc.asyncProperty(fc.array(sessionArb, { minLength: WIDTH, maxLength: WIDTH }), (b) => inParallel(b, WIDTH, attack)), fcParams(3));
-  await assertWellBehavedClientsWork(r, 'warmup');
-  base = await r.memory();
-});
-
-after(async () => {
-  await r.stop();
-});
-
-test('random and mutated WAMP frames over WebSocket (json, msgpack, cbor) get WAMP replies or a close', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(sessionArb, { minLength: WIDTH, maxLength: WIDTH }), (batch) => inParallel(batch, WIDTH, attack)),
-    fcParams(RUNS),
-  );
-  r.assertHealthy('WAMP WebSocket fuzzing');
-});
-
-test('afterwards every protocol serves well-behaved clients and memory is back near its start', async () => {
-  await assertWellBehavedClientsWork(r, 'wampws');
-  await r.assertMemoryNear(base, 'WAMP WebSocket fuzzing');
-  r.assertHealthy('the well-behaved clients');
+fuzzSuite({
+  title: 'random and mutated WAMP frames over WebSocket (json, msgpack, cbor) get WAMP replies or a close',
+  tag: 'wampws',
+  session: sessionArb,
+  runs: RUNS,
+  width: WIDTH,
+  attack,
 });
