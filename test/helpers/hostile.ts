@@ -143,7 +143,7 @@ export class HostileRouter {
 export interface Outcome {
   /** WebSocket: one entry per message; TCP: one entry per chunk (concatenate to parse) */
   received: Buffer[];
-  /** the router closed the connection (or the transport failed) */
+  /** the router closed the connection (or the transport failed) before we hung up */
   closed: boolean;
   /** WebSocket close code from the router */
   closeCode?: number;
@@ -181,8 +181,9 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
     bytes += d.length;
   });
   socket.on('error', () => undefined);
+  let hungUp = false;
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  void closed.then(() => (out.closed = true));
+  void closed.then(() => (out.closed ||= !hungUp));
   await within(
     new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -197,6 +198,7 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
     await new Promise((r) => setImmediate(r));
   }
   await settle(() => out.closed, () => bytes, idle);
+  hungUp = true;
   socket.destroy();
   await closed;
   return out;
@@ -208,10 +210,13 @@ export async function attackWs(url: string, protocols: string[], frames: readonl
   const out: Outcome = { received: [], closed: false };
   ws.on('message', (d: RawData) => out.received.push(Buffer.isBuffer(d) ? d : Buffer.concat(d as Buffer[])));
   ws.on('error', () => undefined);
+  let hungUp = false;
   const closed = new Promise<void>((resolve) =>
     ws.once('close', (code: number) => {
-      out.closed = true;
-      out.closeCode = code;
+      if (!hungUp) {
+        out.closed = true;
+        out.closeCode = code;
+      }
       resolve();
     }),
   );
@@ -239,6 +244,7 @@ export async function attackWs(url: string, protocols: string[], frames: readonl
     await new Promise((r) => setImmediate(r));
   }
   await settle(() => out.closed, () => out.received.length, idle);
+  hungUp = true;
   ws.terminate();
   await closed;
   return out;
@@ -412,7 +418,8 @@ export interface FuzzSuite<S> {
   /** fast-check runs; each run opens `width` connections at once */
   runs: number;
   width: number;
-  attack(r: HostileRouter, s: S, i: number): Promise<void>;
+  /** runs one hostile connection, checks what came back, and returns it */
+  attack(r: HostileRouter, s: S, i: number): Promise<Outcome>;
   /** router config over SHORT_TIMEOUTS */
   config?: Record<string, unknown>;
 }
@@ -427,9 +434,18 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
   let r: HostileRouter;
   let base: Memory;
   const batch = fc.array(suite.session, { minLength: suite.width, maxLength: suite.width });
+  const stats = { connections: 0, answered: 0, closedByRouter: 0, openAtEnd: 0 };
   const round = (runs: number): Promise<void> =>
     fc.assert(
-      fc.asyncProperty(batch, (b) => inParallel(b, suite.width, (s, i) => suite.attack(r, s, i))),
+      fc.asyncProperty(batch, (b) =>
+        inParallel(b, suite.width, async (s, i) => {
+          const o = await suite.attack(r, s, i);
+          stats.connections++;
+          if (o.received.length > 0) stats.answered++;
+          if (o.closed) stats.closedByRouter++;
+          else stats.openAtEnd++;
+        }),
+      ),
       fcParams(runs),
     );
   before(async () => {
@@ -441,9 +457,12 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
   after(async () => {
     await r.stop();
   });
-  test(suite.title, async () => {
+  test(suite.title, async (t) => {
     await round(suite.runs);
     r.assertHealthy(suite.title);
+    t.diagnostic(`connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`);
+    // the generators reach both outcomes: the suite is not trivially passing
+    assert.ok(stats.answered > 0 && stats.closedByRouter > 0 && stats.openAtEnd > 0, `outcomes ${JSON.stringify(stats)}`);
   });
   test('afterwards every protocol serves well-behaved clients and memory is back near its start', async () => {
     await assertWellBehavedClientsWork(r, suite.tag);

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { fuzzSuite, type HostileRouter, assertCloseCode, attackTcp, attackWs, mutatedArb } from '../helpers/hostile';
+import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackTcp, attackWs, mutatedArb } from '../helpers/hostile';
 
 const RUNS = 80;
 const WIDTH = 8;
@@ -105,15 +105,17 @@ function assertMqttReplies(bytes: Buffer, v: Version, label: string): void {
   assert.fail(`${label}: router bytes are not server MQTT (${problems.join('; ')}): ${bytes.toString('hex').slice(0, 120)}`);
 }
 
-async function attack(r: HostileRouter, s: Session, i: number): Promise<void> {
+async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const label = `connection ${i} (v${s.v}, ${s.ws ? 'ws' : 'tcp'})`;
   if (s.ws) {
     const o = await attackWs(r.url('mqttWs', '/mqtt'), ['mqtt'], [s.connect, ...s.packets].map((data) => ({ data, binary: true })));
     assertMqttReplies(Buffer.concat(o.received), s.v, label);
     assertCloseCode(o, label);
+    return o;
   } else {
     const o = await attackTcp(r.ports.mqtt, [s.connect, ...s.packets]);
     assertMqttReplies(Buffer.concat(o.received), s.v, label);
+    return o;
   }
 }
 

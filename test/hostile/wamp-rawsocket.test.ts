@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { codecs, type WireSerializer } from '../helpers/raw-wamp';
-import { fuzzSuite, type HostileRouter, attackTcp, mutatedArb } from '../helpers/hostile';
+import { fuzzSuite, type HostileRouter, type Outcome, attackTcp, mutatedArb } from '../helpers/hostile';
 import { SERIALIZERS, assertWampReplies, helloFor, vectorMessages, wampPayloadArb } from '../helpers/hostile-wamp';
 
 const RUNS = 60;
@@ -89,11 +89,12 @@ function assertRawSocketReplies(handshake: Buffer, bytes: Buffer, label: string)
   assertWampReplies(ser, messages, label);
 }
 
-async function attack(r: HostileRouter, s: Session, i: number): Promise<void> {
+async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const hello = s.hello ? [Buffer.concat([header(0, helloFor(s.ser).length), helloFor(s.ser)])] : [];
   const stream = Buffer.concat([s.handshake, ...hello, ...s.frames]);
   const o = await attackTcp(r.ports.rawsocket, split(stream, s.cuts));
   assertRawSocketReplies(s.handshake, Buffer.concat(o.received), `connection ${i} (${s.ser})`);
+  return o;
 }
 
 fuzzSuite({

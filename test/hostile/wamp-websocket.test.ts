@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { codecs } from '../helpers/raw-wamp';
-import { fuzzSuite, type HostileRouter, assertCloseCode, attackWs } from '../helpers/hostile';
+import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackWs } from '../helpers/hostile';
 import { SERIALIZERS, assertWampReplies, helloFor, vectorMessages, wampPayloadArb } from '../helpers/hostile-wamp';
 
 /** fast-check runs x connections per run: 120 x 8 = 960 connections, up to 17 frames each */
@@ -27,12 +27,13 @@ const sessionArb = fc.constantFrom(...SERIALIZERS).chain((ser) =>
 );
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
 
-async function attack(r: HostileRouter, s: Session, i: number): Promise<void> {
+async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const hello = s.hello ? [{ data: helloFor(s.ser), binary: codecs[s.ser].binary }] : [];
   const o = await attackWs(r.url('wamp', '/ws'), [codecs[s.ser].wsProtocol], [...hello, ...s.frames]);
   const label = `connection ${i} (${s.ser})`;
   assertWampReplies(s.ser, o.received, label);
   assertCloseCode(o, label);
+  return o;
 }
 
 fuzzSuite({
