@@ -1,7 +1,8 @@
 /**
  * Routers in child processes: test/fixtures/store-router.ts on a given SQLite file, for
  * tests that SIGKILL it and start another on the same file, and any other fixture that
- * prints one JSON line (its ports) once it accepts sessions.
+ * prints one JSON line (its ports, with no `level`: not a log line) once it accepts
+ * sessions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -13,11 +14,11 @@ const START_MS = 20_000;
 
 export interface ChildProcessRouter<Ready> {
   child: ChildProcess;
-  /** the fixture's first stdout line, parsed */
+  /** the fixture's first stdout line that is not a log line, parsed */
   ready: Ready;
   /** everything the child wrote to stderr so far */
   stderr(): string;
-  /** stdout lines after the first (the router's pino logs) */
+  /** stdout lines but the ready line (the router's pino logs) */
   stdoutLines(): string[];
   /** resolves with the exit code or signal once the process has exited */
   exited: Promise<string>;
@@ -45,20 +46,28 @@ export async function spawnChildRouter<Ready>(fixture: string, args: string[], o
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', fixture, ...args], { env, stdio: [...stdio] });
   let stderr = '';
   let out = '';
+  let readyLine = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? String(code))));
   const ready = await withTimeout(
     new Promise<Ready>((resolve, reject) => {
+      // the first line that is not a log line (pino lines have a level)
       const onData = (): void => {
-        const nl = out.indexOf('\n');
-        if (nl < 0) return;
-        child.stdout?.off('data', onData);
-        const line = out.slice(0, nl);
-        try {
-          resolve(JSON.parse(line) as Ready);
-        } catch {
-          reject(new Error(`child router printed ${line}`));
+        for (const line of out.split('\n').slice(0, -1)) {
+          let v: unknown;
+          try {
+            v = JSON.parse(line);
+          } catch {
+            reject(new Error(`child router printed ${line}`));
+            return;
+          }
+          if (typeof v === 'object' && v !== null && !('level' in v)) {
+            child.stdout?.off('data', onData);
+            readyLine = line;
+            resolve(v as Ready);
+            return;
+          }
         }
       };
       child.stdout?.on('data', onData);
@@ -74,7 +83,7 @@ export async function spawnChildRouter<Ready>(fixture: string, args: string[], o
     child,
     ready,
     stderr: () => stderr,
-    stdoutLines: () => out.split('\n').slice(1).filter((l) => l !== ''),
+    stdoutLines: () => out.split('\n').filter((l) => l !== '' && l !== readyLine),
     exited,
     kill: async () => {
       child.kill('SIGKILL');

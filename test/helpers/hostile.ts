@@ -59,7 +59,9 @@ export class HostileRouter {
   private constructor(readonly proc: ChildProcessRouter<Ports>) {}
 
   static async start(config: Record<string, unknown> = {}): Promise<HostileRouter> {
-    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...config })], { nodeArgs: ['--expose-gc'], ipc: true });
+    // HOSTILE_LOG=info (say) shows what the router logs, for debugging a suite
+    const log = process.env['HOSTILE_LOG'] ? { log: { level: process.env['HOSTILE_LOG'] } } : {};
+    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...log, ...config })], { nodeArgs: ['--expose-gc'], ipc: true });
     return new HostileRouter(proc);
   }
 
@@ -106,14 +108,8 @@ export class HostileRouter {
     assert.equal(c.exitCode, null, `child router exited (code ${c.exitCode}) after ${after}: ${this.proc.stderr()}`);
     assert.equal(c.signalCode, null, `child router killed (${c.signalCode}) after ${after}`);
     assert.equal(this.proc.stderr(), '', `child router stderr after ${after}`);
-    const errors = this.proc.stdoutLines().filter((l) => {
-      try {
-        return ((JSON.parse(l) as { level?: number }).level ?? 0) >= 50;
-      } catch {
-        return true; // anything but a log line on stdout is unexpected too
-      }
-    });
-    assert.deepEqual(errors, [], `child router logged errors after ${after}`);
+    // anything but a log line on stdout is unexpected too
+    assert.deepEqual(this.logs(50), [], `child router logged errors after ${after}`);
   }
 
   /** Heap and buffers are back within the margins of `base`. */
@@ -129,6 +125,17 @@ export class HostileRouter {
       `buffers ${mib(now.arrayBuffers)} MiB after ${after} > baseline ${mib(base.arrayBuffers)} MiB + ${mib(EXTERNAL_MARGIN_BYTES)} MiB`,
     );
     return now;
+  }
+
+  /** The router's log lines at `level` or above (pino numbers: 40 warn, 50 error). */
+  logs(level: number): string[] {
+    return this.proc.stdoutLines().filter((l) => {
+      try {
+        return ((JSON.parse(l) as { level?: number }).level ?? 0) >= level;
+      } catch {
+        return true;
+      }
+    });
   }
 
   stop(): Promise<void> {
