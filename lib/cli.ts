@@ -9,7 +9,7 @@
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
  * configuration or command line.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
 import express from 'express';
@@ -17,6 +17,7 @@ import { Router } from '../index';
 import { adminRouter } from './admin-routes';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import type { Logger } from './log';
+import { tlsFromConfig } from './tls-options';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -104,7 +105,7 @@ async function start(flags: StartFlags): Promise<void> {
       metricsPath: config.metrics.enabled ? config.metrics.path : false,
     }),
   );
-  const server = http.createServer(app);
+  const server = router.createHttpServer(app);
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
@@ -141,40 +142,44 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: re-read the TLS certificates (renewed by certbot & co.) without a restart
+  process.on('SIGHUP', () => {
+    const { reloaded, failed } = router.reloadCertificates();
+    log.info({ reloaded, failed }, 'SIGHUP: TLS certificates reloaded');
+  });
 
   try {
     await router.start(); // opens the store etc.
     await router.listenWAMP({ server, path: config.wamp.path });
     const raw = config.wamp.rawsocket;
-    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port }) : undefined;
+    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port, tls: tlsFromConfig(raw.tls) }) : undefined;
     const mq = config.mqtt;
     const mqtt = mq.enabled ? await router.listenMQTT({ host: mq.host, port: mq.port }) : undefined;
-    const mqtts = mq.tls.enabled
-      ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: { certFile: mq.tls.certFile, keyFile: mq.tls.keyFile, caFile: mq.tls.caFile || undefined } })
-      : undefined;
+    const mqttTls = tlsFromConfig(mq.tls);
+    const mqtts = mqttTls ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: mqttTls }) : undefined;
     if (mq.wsPath) await router.listenMQTTWebSocket({ server, path: mq.wsPath });
     const st = config.stomp;
     const stomp = st.enabled ? await router.listenSTOMP({ host: st.host, port: st.port }) : undefined;
-    const stomps = st.tls.enabled
-      ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: { certFile: st.tls.certFile, keyFile: st.tls.keyFile, caFile: st.tls.caFile || undefined } })
-      : undefined;
+    const stompTls = tlsFromConfig(st.tls);
+    const stomps = stompTls ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: stompTls }) : undefined;
     if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
     const base = `${urlHost(addr.address)}:${addr.port}`;
+    const [ws, web] = config.http.tls.enabled ? ['wss', 'https'] : ['ws', 'http'];
     log.info(
       {
         http: { host: addr.address, port: addr.port },
-        wamp: { url: `ws://${base}${config.wamp.path}` },
-        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port } }),
+        wamp: { url: `${ws}://${base}${config.wamp.path}` },
+        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port, tls: raw.tls.enabled } }),
         ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),
         ...(mqtts === undefined ? {} : { mqtts: { url: `mqtts://${urlHost(mq.tls.host)}:${mqtts.port}` } }),
-        ...(mq.wsPath ? { mqttWebSocket: { url: `ws://${base}${mq.wsPath}` } } : {}),
+        ...(mq.wsPath ? { mqttWebSocket: { url: `${ws}://${base}${mq.wsPath}` } } : {}),
         ...(stomp === undefined ? {} : { stomp: { url: `stomp://${urlHost(st.host)}:${stomp.port}` } }),
         ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
-        ...(st.wsPath ? { stompWebSocket: { url: `ws://${base}${st.wsPath}` } } : {}),
-        health: `http://${base}/health`,
-        ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
+        ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
+        health: `${web}://${base}/health`,
+        ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },
       'listening',

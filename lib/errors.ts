@@ -39,6 +39,7 @@ export const Errors = Object.freeze({
   optionNotAllowed: def('option_not_allowed', 'wamp.error.option_not_allowed', 0x83, 'option not allowed', 400),
   featureNotSupported: def('feature_not_supported', 'wamp.error.feature_not_supported', 0x83, 'feature not supported', 501),
   limitExceeded: def('limit_exceeded', 'gatehouse.error.limit_exceeded', 0x97, 'limit exceeded', 429),
+  rateLimited: def('rate_limited', 'wamp.error.rate_limit_exceeded', 0x96, 'message rate too high', 429),
   conditionFailed: def('condition_failed', 'gatehouse.error.condition_failed', 0x83, 'condition failed', 409),
   systemShutdown: def('system_shutdown', 'wamp.close.system_shutdown', 0x8b, 'server shutting down', 503),
   slowConsumer: def('slow_consumer', 'gatehouse.close.slow_consumer', 0x97, 'slow consumer', 503),

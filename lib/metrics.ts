@@ -52,6 +52,8 @@ export class Metrics {
   readonly calls: Counter<'realm' | 'outcome'>;
   readonly subscriptions: Gauge<'realm'>;
   readonly registrations: Gauge<'realm'>;
+  /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
+  readonly limitHits: Counter<'gate' | 'limit'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -105,6 +107,7 @@ export class Metrics {
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

@@ -8,7 +8,7 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainOptions } from './retained';
+import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import type { Session } from './session';
 import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
@@ -22,6 +22,8 @@ export interface RealmOptions {
   store?: RetainedStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
+  /** retained keys and value size */
+  retainedLimits?: RetainedLimits;
 }
 
 export interface SubscribeExtras {
@@ -67,7 +69,7 @@ export class Realm {
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
     if (options.store) {
-      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined));
+      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
       installStoreApi(this, this.retained);
     }
     installMetaApi(this);

@@ -5,7 +5,9 @@ import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
+import { ConnectionLimiter } from './connection-limits';
 import { Realm } from './realm';
+import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore } from './store';
 
@@ -39,12 +41,17 @@ export class RouterCore {
   /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
   readonly queues: QueueStore;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
+  readonly connections: ConnectionLimiter;
+  /** the TLS servers of the listeners, for certificate reload */
+  readonly certificates = new CertificateReloader();
   private starting: Promise<void> | undefined;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
+    this.connections = new ConnectionLimiter(this.config.limits);
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
@@ -116,6 +123,13 @@ export class RouterCore {
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
         defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
+      }, retainedLimits: {
+        maxKeys: this.config.limits.maxRetainedKeysPerRealm,
+        maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
+        onLimitHit: (s, limit, key) => {
+          m.limitHits.labels(s?.transport.gate ?? 'core', limit).inc();
+          this.log.warn({ realm: name, key, limit, session: s?.id, peer: s?.transport.peer }, 'limit hit');
+        },
       } },
       {
         onJoin: (r, s) => {
@@ -156,6 +170,15 @@ export class RouterCore {
       return new RouterError(Errors.limitExceeded, `at most ${this.config.limits.maxSessions} sessions`);
     }
     return undefined;
+  }
+
+  /**
+   * Re-reads the certificate, key and CA files of every TLS listener (the daemon does
+   * this on SIGHUP). A listener whose files are bad keeps its old certificate; its name
+   * is in `failed` and the error is logged.
+   */
+  reloadCertificates(): { reloaded: string[]; failed: string[] } {
+    return this.certificates.reload(this.log);
   }
 
   /** Sessions ever joined and still live, across realms. */
