@@ -95,13 +95,13 @@ export class AggregateEngine {
    * Opens the tables in the store database. When the definitions changed since the
    * aggregates were last computed, they are rebuilt from the source tables first.
    */
-  open(): void {
+  open(opts: { rebuildOnChange?: boolean } = {}): void {
     if (this.state !== 'new') throw new Error('the aggregate engine opens once');
     const db = this.database.acquire();
     try {
       this.attachDatabase(db);
       const stored = this.tableStore.meta('definitions');
-      if (stored !== this.definitions.fingerprint) {
+      if (stored !== this.definitions.fingerprint && opts.rebuildOnChange !== false) {
         const report = this.rebuild(true);
         this.log.info(
           { tables: report.tables, rows: report.rows, changed: report.mismatches.length, first: stored === undefined },
@@ -132,6 +132,11 @@ export class AggregateEngine {
     this.state = 'closed';
     this.sink = undefined;
     await this.database.release();
+  }
+
+  /** Were the stored aggregates computed with other definitions (or never)? */
+  get definitionsChanged(): boolean {
+    return this.tableStore.meta('definitions') !== this.definitions.fingerprint;
   }
 
   /** The realm whose broker carries the change feed. */
