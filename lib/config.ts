@@ -148,6 +148,8 @@ export interface Config {
     maxRetainedValueBytes: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** aggregate tables; dir '' = off */
+  aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
 }

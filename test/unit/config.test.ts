@@ -93,6 +93,7 @@ test('config - empty input resolves to the documented defaults', () => {
       maxRetainedValueBytes: 0,
     },
     store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info' },
     metrics: { enabled: true, path: '/metrics' },
   });
