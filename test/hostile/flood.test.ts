@@ -16,7 +16,16 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
-import { HostileRouter, assertWellBehavedClientsWork, attackTcp, attackWs, inParallel, sleep, within, type Memory } from '../helpers/hostile';
+import {
+  HostileRouter,
+  assertWellBehavedClientsWork,
+  attackTcp,
+  attackWs,
+  inParallel,
+  sleep,
+  within,
+  type Memory,
+} from '../helpers/hostile';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import { helloFor } from '../helpers/hostile-wamp';
 
@@ -31,7 +40,11 @@ let base: Memory;
 before(async () => {
   // default handshake timeouts: a loaded router (and this loaded test process, which
   // floods and checks at once) may take over a second to read a client's HELLO
-  const handshakes = { wamp: { helloTimeoutMs: 10_000 }, mqtt: { connectTimeoutMs: 10_000 }, stomp: { connectTimeoutMs: 10_000 } };
+  const handshakes = {
+    wamp: { helloTimeoutMs: 10_000 },
+    mqtt: { connectTimeoutMs: 10_000 },
+    stomp: { connectTimeoutMs: 10_000 },
+  };
   r = await HostileRouter.start({ ...handshakes, limits: { maxMessageSize: LIMIT, maxRealms: MAX_REALMS } });
   await assertWellBehavedClientsWork(r, 'floodwarmup');
   base = await r.memory();
@@ -50,7 +63,11 @@ async function pace(sent: number): Promise<void> {
  * Writes `first` (the handshake), waits for the router's first answer, then writes
  * `next(i)` as fast as the socket drains, for FLOOD_MS or until the router closes it.
  */
-async function floodTcp(port: number, first: Buffer, next: (i: number) => Buffer): Promise<{ sent: number; closedByRouter: boolean }> {
+async function floodTcp(
+  port: number,
+  first: Buffer,
+  next: (i: number) => Buffer,
+): Promise<{ sent: number; closedByRouter: boolean }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   socket.on('error', () => undefined);
   const answered = new Promise((resolve) => socket.once('data', resolve));
@@ -71,7 +88,13 @@ async function floodTcp(port: number, first: Buffer, next: (i: number) => Buffer
   return { sent, closedByRouter };
 }
 
-async function floodWs(url: string, protocol: string, first: Buffer, next: (i: number) => Buffer, binary: boolean): Promise<{ sent: number; closedByRouter: boolean }> {
+async function floodWs(
+  url: string,
+  protocol: string,
+  first: Buffer,
+  next: (i: number) => Buffer,
+  binary: boolean,
+): Promise<{ sent: number; closedByRouter: boolean }> {
   const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
   ws.on('error', () => undefined);
   const answered = new Promise((resolve) => ws.once('message', resolve));
@@ -94,8 +117,24 @@ async function floodWs(url: string, protocol: string, first: Buffer, next: (i: n
 
 test('flooders on every protocol do not stop well-behaved clients from being served', async (t) => {
   const payload = 'x'.repeat(200);
-  const mqttConnect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: '', keepalive: 0 });
-  const mqttPublish = (qos: 0 | 1) => (i: number) => mqttPacket.generate({ cmd: 'publish', topic: 'hostile/flood', payload, qos, messageId: (i % 65535) + 1, retain: false, dup: false });
+  const mqttConnect = mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: '',
+    keepalive: 0,
+  });
+  const mqttPublish = (qos: 0 | 1) => (i: number) =>
+    mqttPacket.generate({
+      cmd: 'publish',
+      topic: 'hostile/flood',
+      payload,
+      qos,
+      messageId: (i % 65535) + 1,
+      retain: false,
+      dup: false,
+    });
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
   const stompSend = Buffer.from(`SEND\ndestination:/topic/hostile.flood\n\n${payload}\0`);
   const rawPublish = (i: number): Buffer => {
@@ -103,9 +142,25 @@ test('flooders on every protocol do not stop well-behaved clients from being ser
     return Buffer.concat([frameHeader(0, m.length), m]);
   };
   const floods = [
-    floodWs(r.url('wamp', '/ws'), 'wamp.2.json', helloFor('json'), (i) => Buffer.from(JSON.stringify([16, i + 1, {}, 'hostile.flood', [payload]])), false),
-    floodWs(r.url('wamp', '/ws'), 'wamp.2.cbor', helloFor('cbor'), (i) => codecs.cbor.encode([48, i + 1, {}, 'hostile.no.such.procedure', [payload]]), true),
-    floodTcp(r.ports.rawsocket, Buffer.concat([handshakeBytes(2), frameHeader(0, helloFor('msgpack').length), helloFor('msgpack')]), rawPublish),
+    floodWs(
+      r.url('wamp', '/ws'),
+      'wamp.2.json',
+      helloFor('json'),
+      (i) => Buffer.from(JSON.stringify([16, i + 1, {}, 'hostile.flood', [payload]])),
+      false,
+    ),
+    floodWs(
+      r.url('wamp', '/ws'),
+      'wamp.2.cbor',
+      helloFor('cbor'),
+      (i) => codecs.cbor.encode([48, i + 1, {}, 'hostile.no.such.procedure', [payload]]),
+      true,
+    ),
+    floodTcp(
+      r.ports.rawsocket,
+      Buffer.concat([handshakeBytes(2), frameHeader(0, helloFor('msgpack').length), helloFor('msgpack')]),
+      rawPublish,
+    ),
     floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(0)),
     floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(1)),
     floodWs(r.url('mqttWs', '/mqtt'), 'mqtt', mqttConnect, mqttPublish(0), true),
@@ -134,45 +189,96 @@ test('one message over maxMessageSize on each protocol is refused and its connec
   const big = 'y'.repeat(LIMIT + 1024);
   // WAMP WebSocket: ws enforces maxPayload on the frame header: close 1009
   for (const ser of ['json', 'msgpack', 'cbor'] as const) {
-    const o = await attackWs(r.url('wamp', '/ws'), [codecs[ser].wsProtocol], [helloFor(ser), codecs[ser].encode([16, 1, {}, 'hostile.big', [big]])].map((data) => ({ data, binary: codecs[ser].binary })), 3000);
+    const o = await attackWs(
+      r.url('wamp', '/ws'),
+      [codecs[ser].wsProtocol],
+      [helloFor(ser), codecs[ser].encode([16, 1, {}, 'hostile.big', [big]])].map((data) => ({
+        data,
+        binary: codecs[ser].binary,
+      })),
+      3000,
+    );
     assert.ok(o.closed, `WAMP ${ser}: closed`);
     assert.equal(o.closeCode, 1009, `WAMP ${ser}: close code`);
   }
   // RawSocket: a frame longer than the router announced in its handshake reply
   const hello = helloFor('json');
   const m = codecs.json.encode([16, 1, {}, 'hostile.big', [big]]);
-  await expectRefusedTcp(r.ports.rawsocket, [handshakeBytes(1), Buffer.concat([frameHeader(0, hello.length), hello]), Buffer.concat([frameHeader(0, m.length), m])], 'RawSocket oversized frame', (got) => assert.equal(got[0], 0x7f));
+  await expectRefusedTcp(
+    r.ports.rawsocket,
+    [handshakeBytes(1), Buffer.concat([frameHeader(0, hello.length), hello]), Buffer.concat([frameHeader(0, m.length), m])],
+    'RawSocket oversized frame',
+    (got) => assert.equal(got[0], 0x7f),
+  );
   // MQTT 5: DISCONNECT with 0x95 Packet too large; 3.1.1: just the close
-  const connect5 = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'big', keepalive: 0 });
-  const publish5 = mqttPacket.generate({ cmd: 'publish', topic: 'hostile/big', payload: big, qos: 0, retain: false, dup: false }, { protocolVersion: 5 });
+  const connect5 = mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clean: true,
+    clientId: 'big',
+    keepalive: 0,
+  });
+  const publish5 = mqttPacket.generate(
+    { cmd: 'publish', topic: 'hostile/big', payload: big, qos: 0, retain: false, dup: false },
+    { protocolVersion: 5 },
+  );
   await expectRefusedTcp(r.ports.mqtt, [connect5, publish5], 'MQTT 5 oversized PUBLISH', (got) => {
     const packets: { cmd: string; reasonCode?: number }[] = [];
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     parser.on('packet', (p: { cmd: string; reasonCode?: number }) => packets.push(p));
     parser.parse(got);
-    assert.deepEqual(packets.map((p) => `${p.cmd}:${p.reasonCode ?? ''}`), ['connack:0', `disconnect:${0x95}`]);
+    assert.deepEqual(
+      packets.map((p) => `${p.cmd}:${p.reasonCode ?? ''}`),
+      ['connack:0', `disconnect:${0x95}`],
+    );
   });
   // STOMP: ERROR, then close
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
-  await expectRefusedTcp(r.ports.stomp, [stompConnect, Buffer.from(`SEND\ndestination:/topic/hostile.big\n\n${big}\0`)], 'STOMP oversized SEND', (got) => {
-    const text = got.toString('utf8');
-    assert.match(text, /^CONNECTED\n/);
-    assert.match(text, /\0\n*ERROR\n(.*\n)*message:/);
-  });
+  await expectRefusedTcp(
+    r.ports.stomp,
+    [stompConnect, Buffer.from(`SEND\ndestination:/topic/hostile.big\n\n${big}\0`)],
+    'STOMP oversized SEND',
+    (got) => {
+      const text = got.toString('utf8');
+      assert.match(text, /^CONNECTED\n/);
+      assert.match(text, /\0\n*ERROR\n(.*\n)*message:/);
+    },
+  );
   r.assertHealthy('oversized messages');
 });
 
 test('headers that announce a huge message are refused before any of it is sent', async () => {
   const hello = helloFor('json');
   // RawSocket: 16 MiB - 1 announced, nothing follows
-  await expectRefusedTcp(r.ports.rawsocket, [handshakeBytes(1, 15), Buffer.concat([frameHeader(0, hello.length), hello]), frameHeader(0, 0xffffff)], 'RawSocket 16 MiB header', (got) => assert.equal(got[0], 0x7f));
+  await expectRefusedTcp(
+    r.ports.rawsocket,
+    [handshakeBytes(1, 15), Buffer.concat([frameHeader(0, hello.length), hello]), frameHeader(0, 0xffffff)],
+    'RawSocket 16 MiB header',
+    (got) => assert.equal(got[0], 0x7f),
+  );
   // MQTT: remaining length 268,435,455 (the largest the varint can say)
-  const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'huge', keepalive: 0 });
-  await expectRefusedTcp(r.ports.mqtt, [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])], 'MQTT 256 MiB remaining length', (got) => assert.equal(got[0], 0x20, 'CONNACK first'));
+  const connect = mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: 'huge',
+    keepalive: 0,
+  });
+  await expectRefusedTcp(
+    r.ports.mqtt,
+    [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])],
+    'MQTT 256 MiB remaining length',
+    (got) => assert.equal(got[0], 0x20, 'CONNACK first'),
+  );
   // STOMP: content-length of a gigabyte
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
-  await expectRefusedTcp(r.ports.stomp, [stompConnect, Buffer.from('SEND\ndestination:/topic/x\ncontent-length:1000000000\n\n')], 'STOMP content-length 1e9', (got) =>
-    assert.match(got.toString('utf8'), /ERROR\n(.*\n)*message:/),
+  await expectRefusedTcp(
+    r.ports.stomp,
+    [stompConnect, Buffer.from('SEND\ndestination:/topic/x\ncontent-length:1000000000\n\n')],
+    'STOMP content-length 1e9',
+    (got) => assert.match(got.toString('utf8'), /ERROR\n(.*\n)*message:/),
   );
   r.assertHealthy('huge announced lengths');
 });

@@ -11,15 +11,25 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackTcp, attackWs, mutatedArb } from '../helpers/hostile';
+import {
+  fuzzSuite,
+  type HostileRouter,
+  type Outcome,
+  assertCloseCode,
+  attackTcp,
+  attackWs,
+  mutatedArb,
+} from '../helpers/hostile';
 
 const RUNS = 80;
 const WIDTH = 8;
 
-
 type Version = 3 | 4 | 5;
 
-const strArb = fc.oneof(fc.constantFrom('hostile/t', 'hostile/#', 'hostile/+/x', '$SYS/x', '', '#', 'a/b\u0000c'), fc.string({ maxLength: 20 }));
+const strArb = fc.oneof(
+  fc.constantFrom('hostile/t', 'hostile/#', 'hostile/+/x', '$SYS/x', '', '#', 'a/b\u0000c'),
+  fc.string({ maxLength: 20 }),
+);
 const props5 = fc.option(
   fc.record(
     {
@@ -43,8 +53,19 @@ function connectArb(v: Version): fc.Arbitrary<Record<string, unknown>> {
     clientId: fc.oneof(fc.constantFrom('hostile', ''), fc.string({ maxLength: 23 })),
     keepalive: fc.integer({ min: 0, max: 65535 }),
     username: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }),
-    password: fc.option(fc.uint8Array({ maxLength: 10 }).map((a) => Buffer.from(a)), { nil: undefined }),
-    will: fc.option(fc.record({ topic: strArb, payload: fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a)), qos: fc.constantFrom(0, 1, 2), retain: fc.boolean() }), { nil: undefined }),
+    password: fc.option(
+      fc.uint8Array({ maxLength: 10 }).map((a) => Buffer.from(a)),
+      { nil: undefined },
+    ),
+    will: fc.option(
+      fc.record({
+        topic: strArb,
+        payload: fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a)),
+        qos: fc.constantFrom(0, 1, 2),
+        retain: fc.boolean(),
+      }),
+      { nil: undefined },
+    ),
     ...(v === 5 ? { properties: props5 } : {}),
   });
 }
@@ -53,9 +74,28 @@ function packetArb(v: Version): fc.Arbitrary<Record<string, unknown>> {
   const id = fc.integer({ min: 1, max: 65535 });
   const extra = v === 5 ? { properties: props5 } : {};
   return fc.oneof(
-    fc.record({ cmd: fc.constant('publish'), topic: strArb, payload: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)), qos: fc.constantFrom(0, 1, 2), retain: fc.boolean(), dup: fc.boolean(), messageId: id, ...extra }),
-    fc.record({ cmd: fc.constant('subscribe'), messageId: id, subscriptions: fc.array(fc.record({ topic: strArb, qos: fc.constantFrom(0, 1, 2) }), { minLength: 1, maxLength: 3 }), ...extra }),
-    fc.record({ cmd: fc.constant('unsubscribe'), messageId: id, unsubscriptions: fc.array(strArb, { minLength: 1, maxLength: 3 }), ...extra }),
+    fc.record({
+      cmd: fc.constant('publish'),
+      topic: strArb,
+      payload: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
+      qos: fc.constantFrom(0, 1, 2),
+      retain: fc.boolean(),
+      dup: fc.boolean(),
+      messageId: id,
+      ...extra,
+    }),
+    fc.record({
+      cmd: fc.constant('subscribe'),
+      messageId: id,
+      subscriptions: fc.array(fc.record({ topic: strArb, qos: fc.constantFrom(0, 1, 2) }), { minLength: 1, maxLength: 3 }),
+      ...extra,
+    }),
+    fc.record({
+      cmd: fc.constant('unsubscribe'),
+      messageId: id,
+      unsubscriptions: fc.array(strArb, { minLength: 1, maxLength: 3 }),
+      ...extra,
+    }),
     fc.record({ cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp'), messageId: id }),
     fc.record({ cmd: fc.constantFrom('pingreq', 'disconnect') }),
     ...(v === 5 ? [fc.record({ cmd: fc.constant('auth'), reasonCode: fc.constantFrom(0, 0x18, 0x19) })] : []),
@@ -76,16 +116,44 @@ const sessionArb = fc.constantFrom<Version>(3, 4, 5).chain((v) =>
   fc.record({
     v: fc.constant(v),
     ws: fc.boolean(),
-    connect: fc.oneof({ weight: 4, arbitrary: connectArb(v).map((p) => encode(p, v)) }, { weight: 2, arbitrary: mutatedArb(connectArb(v).map((p) => encode(p, v))) }, { weight: 1, arbitrary: packetArb(v).map((p) => encode(p, v)) }),
-    packets: fc.array(
-      fc.oneof({ weight: 3, arbitrary: packetArb(v).map((p) => encode(p, v)) }, { weight: 2, arbitrary: mutatedArb(packetArb(v).map((p) => encode(p, v))) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a)) }),
-      { maxLength: 12 },
+    connect: fc.oneof(
+      { weight: 4, arbitrary: connectArb(v).map((p) => encode(p, v)) },
+      { weight: 2, arbitrary: mutatedArb(connectArb(v).map((p) => encode(p, v))) },
+      { weight: 1, arbitrary: packetArb(v).map((p) => encode(p, v)) },
+    ),
+    // garbage (often fatal at the first packet), or deep: only generated packets, which
+    // keep the session alive into subscriptions, QoS flows, retained messages and wills
+    packets: fc.oneof(
+      fc.array(
+        fc.oneof(
+          { weight: 3, arbitrary: packetArb(v).map((p) => encode(p, v)) },
+          { weight: 2, arbitrary: mutatedArb(packetArb(v).map((p) => encode(p, v))) },
+          { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }).map((a) => Buffer.from(a)) },
+        ),
+        { maxLength: 12 },
+      ),
+      fc.array(
+        packetArb(v).map((p) => encode(p, v)),
+        { minLength: 5, maxLength: 25 },
+      ),
     ),
   }),
 );
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
 
-const SERVER_PACKETS = new Set(['connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'suback', 'unsuback', 'pingresp', 'disconnect', 'auth']);
+const SERVER_PACKETS = new Set([
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'suback',
+  'unsuback',
+  'pingresp',
+  'disconnect',
+  'auth',
+]);
 
 /** Parses the router's bytes with a parser of each version; one must take them all. */
 function assertMqttReplies(bytes: Buffer, v: Version, label: string): void {
@@ -108,7 +176,11 @@ function assertMqttReplies(bytes: Buffer, v: Version, label: string): void {
 async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const label = `connection ${i} (v${s.v}, ${s.ws ? 'ws' : 'tcp'})`;
   if (s.ws) {
-    const o = await attackWs(r.url('mqttWs', '/mqtt'), ['mqtt'], [s.connect, ...s.packets].map((data) => ({ data, binary: true })));
+    const o = await attackWs(
+      r.url('mqttWs', '/mqtt'),
+      ['mqtt'],
+      [s.connect, ...s.packets].map((data) => ({ data, binary: true })),
+    );
     assertMqttReplies(Buffer.concat(o.received), s.v, label);
     assertCloseCode(o, label);
     return o;

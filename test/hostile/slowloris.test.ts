@@ -76,7 +76,14 @@ const times = <T>(n: number, f: () => Promise<T>): Promise<T>[] => Array.from({ 
 const NOTHING = Buffer.alloc(0);
 
 test('silent and byte-by-byte handshakes on every listener are closed by the router', async () => {
-  const mqttConnect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'slow', keepalive: 0 });
+  const mqttConnect = mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: 'slow',
+    keepalive: 0,
+  });
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
   const p = r.ports;
   await Promise.all([

@@ -11,16 +11,76 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackTcp, attackWs, mutatedArb } from '../helpers/hostile';
+import {
+  fuzzSuite,
+  type HostileRouter,
+  type Outcome,
+  assertCloseCode,
+  attackTcp,
+  attackWs,
+  mutatedArb,
+} from '../helpers/hostile';
 
 const RUNS = 80;
 const WIDTH = 8;
 
-const COMMANDS = ['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT'];
-const HEADERS = ['accept-version', 'host', 'login', 'passcode', 'heart-beat', 'destination', 'id', 'ack', 'receipt', 'transaction', 'content-length', 'content-type', 'subscription', 'message-id', 'reply-to', 'prefetch-count', 'persistent', 'expires'];
+const COMMANDS = [
+  'CONNECT',
+  'STOMP',
+  'SEND',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'ACK',
+  'NACK',
+  'BEGIN',
+  'COMMIT',
+  'ABORT',
+  'DISCONNECT',
+];
+const HEADERS = [
+  'accept-version',
+  'host',
+  'login',
+  'passcode',
+  'heart-beat',
+  'destination',
+  'id',
+  'ack',
+  'receipt',
+  'transaction',
+  'content-length',
+  'content-type',
+  'subscription',
+  'message-id',
+  'reply-to',
+  'prefetch-count',
+  'persistent',
+  'expires',
+];
 
 const textArb = fc.oneof(
-  fc.constantFrom('1.0', '1.1', '1.2', '1.0,1.1,1.2', '/topic/hostile.t', '/queue/hostile.q', '/temp-queue/t', '/reply-queue/x', '/rpc/hostile.p', '/topic/#', 'client-individual', 'client', 'auto', '0,0', '10,10', '-1', '99999999999999999999', 'tx1', 'r1', 'realm1'),
+  fc.constantFrom(
+    '1.0',
+    '1.1',
+    '1.2',
+    '1.0,1.1,1.2',
+    '/topic/hostile.t',
+    '/queue/hostile.q',
+    '/temp-queue/t',
+    '/reply-queue/x',
+    '/rpc/hostile.p',
+    '/topic/#',
+    'client-individual',
+    'client',
+    'auto',
+    '0,0',
+    '10,10',
+    '-1',
+    '99999999999999999999',
+    'tx1',
+    'r1',
+    'realm1',
+  ),
   fc.string({ maxLength: 20 }),
   fc.constantFrom('\\c', '\\n', '\\r', '\\\\', '\\x', '\\', 'a\\tb'),
 );
@@ -29,21 +89,48 @@ const valueBytes = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a)) }, // invalid UTF-8, NUL, LF, colons
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 300_000 }).map((n) => Buffer.alloc(n, 0x61)) }, // huge header
 );
-const headerArb = fc.tuple(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...HEADERS) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }), valueBytes);
+const headerArb = fc.tuple(
+  fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...HEADERS) }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }),
+  valueBytes,
+);
 
 const frameArb = fc
   .record({
-    command: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...COMMANDS) }, { weight: 1, arbitrary: fc.constantFrom('send', 'CONNECTED', 'MESSAGE', 'ERROR', 'RECEIPT', '') }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }),
-    headers: fc.oneof({ weight: 10, arbitrary: fc.array(headerArb, { maxLength: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 3000 }).map((n) => Array.from({ length: n }, (_, i): [string, Buffer] => [`h${i}`, Buffer.from('v')])) }),
+    command: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...COMMANDS) },
+      { weight: 1, arbitrary: fc.constantFrom('send', 'CONNECTED', 'MESSAGE', 'ERROR', 'RECEIPT', '') },
+      { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+    ),
+    headers: fc.oneof(
+      { weight: 10, arbitrary: fc.array(headerArb, { maxLength: 6 }) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .integer({ min: 100, max: 3000 })
+          .map((n) => Array.from({ length: n }, (_, i): [string, Buffer] => [`h${i}`, Buffer.from('v')])),
+      },
+    ),
     body: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
-    contentLength: fc.option(fc.oneof(fc.constant('exact'), fc.integer({ min: -5, max: 5 }), fc.constantFrom('abc', '', '1e3', ' 3', '99999999999999999999', '4294967296')), { nil: undefined }),
+    contentLength: fc.option(
+      fc.oneof(
+        fc.constant('exact'),
+        fc.integer({ min: -5, max: 5 }),
+        fc.constantFrom('abc', '', '1e3', ' 3', '99999999999999999999', '4294967296'),
+      ),
+      { nil: undefined },
+    ),
     crlf: fc.boolean(),
   })
   .map((f) => {
     const eol = f.crlf ? '\r\n' : '\n';
     const lines: Buffer[] = [Buffer.from(f.command + eol)];
     if (f.contentLength !== undefined) {
-      const cl = f.contentLength === 'exact' ? String(f.body.length) : typeof f.contentLength === 'number' ? String(f.body.length + f.contentLength) : f.contentLength;
+      const cl =
+        f.contentLength === 'exact'
+          ? String(f.body.length)
+          : typeof f.contentLength === 'number'
+            ? String(f.body.length + f.contentLength)
+            : f.contentLength;
       lines.push(Buffer.from(`content-length:${cl}${eol}`));
     }
     for (const [n, v] of f.headers) lines.push(Buffer.from(`${n}:`), v, Buffer.from(eol));
@@ -51,12 +138,45 @@ const frameArb = fc
     return Buffer.concat(lines);
   });
 
-const connectArb = fc.constantFrom('1.0', '1.1', '1.2', '1.0,1.1,1.2').map((v) => Buffer.from(`CONNECT\naccept-version:${v}\nhost:realm1\nheart-beat:0,0\n\n\0`));
+/** A well-formed frame of a real command with plausible headers and an exact content-length: keeps the session alive. */
+const plausibleFrameArb = fc
+  .record({
+    command: fc.constantFrom('SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT'),
+    headers: fc.array(fc.tuple(fc.constantFrom(...HEADERS.filter((h) => h !== 'content-length')), textArb), { maxLength: 5 }),
+    body: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+  })
+  .map((f) => {
+    const head = [
+      f.command,
+      ...f.headers.map(([n, v]) => `${n}:${v.replace(/[\\:\r\n]/g, '_')}`),
+      `content-length:${f.body.length}`,
+    ].join('\n');
+    return Buffer.concat([Buffer.from(`${head}\n\n`), f.body, Buffer.from([0])]);
+  });
+
+const connectArb = fc
+  .constantFrom('1.0', '1.1', '1.2', '1.0,1.1,1.2')
+  .map((v) => Buffer.from(`CONNECT\naccept-version:${v}\nhost:realm1\nheart-beat:0,0\n\n\0`));
 
 const sessionArb = fc.record({
   ws: fc.boolean(),
-  connect: fc.oneof({ weight: 5, arbitrary: connectArb }, { weight: 2, arbitrary: mutatedArb(connectArb) }, { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) }),
-  frames: fc.array(fc.oneof({ weight: 3, arbitrary: frameArb }, { weight: 2, arbitrary: mutatedArb(frameArb) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)) }), { maxLength: 10 }),
+  connect: fc.oneof(
+    { weight: 5, arbitrary: connectArb },
+    { weight: 2, arbitrary: mutatedArb(connectArb) },
+    { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
+  ),
+  // garbage (often fatal at the first frame), or deep: well-formed frames only
+  frames: fc.oneof(
+    fc.array(
+      fc.oneof(
+        { weight: 3, arbitrary: frameArb },
+        { weight: 2, arbitrary: mutatedArb(frameArb) },
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a)) },
+      ),
+      { maxLength: 10 },
+    ),
+    fc.array(plausibleFrameArb, { minLength: 5, maxLength: 25 }),
+  ),
 });
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -108,7 +228,11 @@ function chunks(s: Session): Buffer[] {
 async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const label = `connection ${i} (${s.ws ? 'ws' : 'tcp'})`;
   if (s.ws) {
-    const o = await attackWs(r.url('stompWs', '/stomp'), ['v12.stomp', 'v11.stomp', 'v10.stomp'], [s.connect, ...s.frames].map((data) => ({ data, binary: false })));
+    const o = await attackWs(
+      r.url('stompWs', '/stomp'),
+      ['v12.stomp', 'v11.stomp', 'v10.stomp'],
+      [s.connect, ...s.frames].map((data) => ({ data, binary: false })),
+    );
     assertStompReplies(Buffer.concat(o.received), label);
     assertCloseCode(o, label);
     return o;

@@ -26,7 +26,11 @@ function header(type: number, length: number): Buffer {
 
 const handshakeArb = (ser: WireSerializer): fc.Arbitrary<Buffer> => {
   const valid = fc.integer({ min: 0, max: 15 }).map((exp) => Buffer.from([0x7f, (exp << 4) | codecs[ser].rawSocketId, 0, 0]));
-  return fc.oneof({ weight: 6, arbitrary: valid }, { weight: 2, arbitrary: mutatedArb(valid) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 6 }).map((a) => Buffer.from(a)) });
+  return fc.oneof(
+    { weight: 6, arbitrary: valid },
+    { weight: 2, arbitrary: mutatedArb(valid) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 6 }).map((a) => Buffer.from(a)) },
+  );
 };
 
 /** A frame: an honest header, a lying length, or an odd type, around a WAMP payload. */
@@ -35,7 +39,11 @@ const frameArb = (ser: WireSerializer): fc.Arbitrary<Buffer> =>
     .tuple(
       wampPayloadArb(ser, vectors[ser]),
       fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
-      fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -8, max: 8 }) }, { weight: 1, arbitrary: fc.constantFrom(0xffffff, 1 << 20, 1 << 16) }),
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: -8, max: 8 }) },
+        { weight: 1, arbitrary: fc.constantFrom(0xffffff, 1 << 20, 1 << 16) },
+      ),
     )
     .map(([payload, type, skew]) => Buffer.concat([header(type, skew > 8 ? skew : Math.max(0, payload.length + skew)), payload]));
 

@@ -8,9 +8,16 @@
  * protocol, and its heap is back near where it started.
  */
 import fc from 'fast-check';
-import { codecs } from '../helpers/raw-wamp';
+import { codecs, type WireSerializer } from '../helpers/raw-wamp';
 import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackWs } from '../helpers/hostile';
-import { SERIALIZERS, assertWampReplies, helloFor, vectorMessages, wampPayloadArb } from '../helpers/hostile-wamp';
+import {
+  SERIALIZERS,
+  assertWampReplies,
+  helloFor,
+  plausiblePayloadArb,
+  vectorMessages,
+  wampPayloadArb,
+} from '../helpers/hostile-wamp';
 
 /** fast-check runs x connections per run: 120 x 8 = 960 connections, up to 17 frames each */
 const RUNS = 120;
@@ -18,12 +25,28 @@ const WIDTH = 8;
 
 const vectors = vectorMessages();
 
-const sessionArb = fc.constantFrom(...SERIALIZERS).chain((ser) =>
+const frameArb = (ser: WireSerializer): fc.Arbitrary<{ data: Buffer; binary: boolean }> =>
   fc.record({
-    ser: fc.constant(ser),
-    hello: fc.boolean(),
-    frames: fc.array(fc.record({ data: wampPayloadArb(ser, vectors[ser]), binary: fc.oneof({ weight: 5, arbitrary: fc.constant(codecs[ser].binary) }, { weight: 1, arbitrary: fc.boolean() }) }), { minLength: 1, maxLength: 16 }),
-  }),
+    data: wampPayloadArb(ser, vectors[ser]),
+    binary: fc.oneof({ weight: 5, arbitrary: fc.constant(codecs[ser].binary) }, { weight: 1, arbitrary: fc.boolean() }),
+  });
+
+/**
+ * A connection: garbage (any frames, often fatal at the first), or deep (HELLO, then
+ * well-formed messages with random options and arguments that keep the session alive
+ * into the broker, dealer, meta API and store, then maybe garbage).
+ */
+const sessionArb = fc.constantFrom(...SERIALIZERS).chain((ser) =>
+  fc.oneof(
+    fc.record({ ser: fc.constant(ser), hello: fc.boolean(), frames: fc.array(frameArb(ser), { minLength: 1, maxLength: 16 }) }),
+    fc
+      .tuple(fc.array(plausiblePayloadArb(ser), { minLength: 5, maxLength: 30 }), fc.array(frameArb(ser), { maxLength: 2 }))
+      .map(([deep, tail]) => ({
+        ser,
+        hello: true,
+        frames: [...deep.map((data) => ({ data, binary: codecs[ser].binary })), ...tail],
+      })),
+  ),
 );
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
 
