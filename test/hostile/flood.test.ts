@@ -25,6 +25,7 @@ import {
   sleep,
   within,
   type Memory,
+  mqttConnect,
 } from '../helpers/hostile';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import { helloFor } from '../helpers/hostile-wamp';
@@ -117,14 +118,7 @@ async function floodWs(
 
 test('flooders on every protocol do not stop well-behaved clients from being served', async (t) => {
   const payload = 'x'.repeat(200);
-  const mqttConnect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: '',
-    keepalive: 0,
-  });
+  const connect = mqttConnect(4, '');
   const mqttPublish = (qos: 0 | 1) => (i: number) =>
     mqttPacket.generate({
       cmd: 'publish',
@@ -161,9 +155,9 @@ test('flooders on every protocol do not stop well-behaved clients from being ser
       Buffer.concat([handshakeBytes(2), frameHeader(0, helloFor('msgpack').length), helloFor('msgpack')]),
       rawPublish,
     ),
-    floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(0)),
-    floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(1)),
-    floodWs(r.url('mqttWs', '/mqtt'), 'mqtt', mqttConnect, mqttPublish(0), true),
+    floodTcp(r.ports.mqtt, connect, mqttPublish(0)),
+    floodTcp(r.ports.mqtt, connect, mqttPublish(1)),
+    floodWs(r.url('mqttWs', '/mqtt'), 'mqtt', connect, mqttPublish(0), true),
     floodTcp(r.ports.stomp, stompConnect, () => stompSend),
     floodWs(r.url('stompWs', '/stomp'), 'v12.stomp', stompConnect, () => stompSend, false),
   ];
@@ -211,14 +205,7 @@ test('one message over maxMessageSize on each protocol is refused and its connec
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT 5: DISCONNECT with 0x95 Packet too large; 3.1.1: just the close
-  const connect5 = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 5,
-    clean: true,
-    clientId: 'big',
-    keepalive: 0,
-  });
+  const connect5 = mqttConnect(5, 'big');
   const publish5 = mqttPacket.generate(
     { cmd: 'publish', topic: 'hostile/big', payload: big, qos: 0, retain: false, dup: false },
     { protocolVersion: 5 },
@@ -258,14 +245,7 @@ test('headers that announce a huge message are refused before any of it is sent'
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT: remaining length 268,435,455 (the largest the varint can say)
-  const connect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: 'huge',
-    keepalive: 0,
-  });
+  const connect = mqttConnect(4, 'huge');
   await expectRefusedTcp(
     r.ports.mqtt,
     [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])],

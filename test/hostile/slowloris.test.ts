@@ -9,9 +9,16 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
-import { HostileRouter, SHORT_TIMEOUTS, assertWellBehavedClientsWork, sleep, within, type Memory } from '../helpers/hostile';
+import {
+  HostileRouter,
+  SHORT_TIMEOUTS,
+  assertWellBehavedClientsWork,
+  mqttConnect,
+  sleep,
+  within,
+  type Memory,
+} from '../helpers/hostile';
 
 /** connections per kind of slow client */
 const PER_KIND = 30;
@@ -76,14 +83,7 @@ const times = <T>(n: number, f: () => Promise<T>): Promise<T>[] => Array.from({ 
 const NOTHING = Buffer.alloc(0);
 
 test('silent and byte-by-byte handshakes on every listener are closed by the router', async () => {
-  const mqttConnect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: 'slow',
-    keepalive: 0,
-  });
+  const connect = mqttConnect(4, 'slow');
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
   const p = r.ports;
   await Promise.all([
@@ -91,7 +91,7 @@ test('silent and byte-by-byte handshakes on every listener are closed by the rou
     ...times(PER_KIND, () => slowTcp(p.rawsocket, NOTHING, 'RawSocket (nothing)')),
     ...times(PER_KIND, () => slowTcp(p.rawsocket, Buffer.from([0x7f, 0xf1, 0, 0]), 'RawSocket handshake')),
     ...times(PER_KIND, () => slowTcp(p.mqtt, NOTHING, 'MQTT (nothing)')),
-    ...times(PER_KIND, () => slowTcp(p.mqtt, mqttConnect, 'MQTT CONNECT')),
+    ...times(PER_KIND, () => slowTcp(p.mqtt, connect, 'MQTT CONNECT')),
     ...times(PER_KIND, () => silentWs(r.url('mqttWs', '/mqtt'), 'mqtt')),
     ...times(PER_KIND, () => slowTcp(p.stomp, NOTHING, 'STOMP (nothing)')),
     ...times(PER_KIND, () => slowTcp(p.stomp, stompConnect, 'STOMP CONNECT')),
