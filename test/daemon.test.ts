@@ -258,7 +258,7 @@ async function issuerAt(port: number): Promise<string> {
       'TLS connect',
     );
     const cn = s.getPeerCertificate().issuer.CN;
-    return Array.isArray(cn) ? cn.join(',') : cn;
+    return Array.isArray(cn) ? cn.join(',') : (cn ?? '');
   } finally {
     s.destroy();
   }
