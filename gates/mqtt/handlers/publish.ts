@@ -3,7 +3,7 @@ import { Errors, RouterError } from '../../../lib/errors';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
-import { RC } from '../reason-codes';
+import { publishAckCode, RC } from '../reason-codes';
 import { callFromMqtt, RPC_PREFIX } from '../rpc-bridge';
 import { saveSession } from '../session-records';
 
@@ -133,7 +133,8 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
   if (conn.version === 5 && p.qos > 0) {
     const id = p.messageId ?? 0;
     const properties = { reasonString: err.message };
-    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode: err.def.mqtt, properties } : { cmd: 'pubrec', messageId: id, reasonCode: err.def.mqtt, properties });
+    const reasonCode = publishAckCode(err.def.mqtt);
+    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode, properties } : { cmd: 'pubrec', messageId: id, reasonCode, properties });
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
