@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { definitionsFrom } from '../../lib/aggregate/definitions';
+import { ExactSum } from '../../lib/aggregate/exact-sum';
 import { RouterError } from '../../lib/errors';
 import { expectedAggregates, openEngine, tableRows, tablesFromFeed, type Detail, type DirectEngine } from '../helpers/aggregate';
 
@@ -229,5 +230,31 @@ void test('aggregate engine - property: after random inserts, updates, key chang
       }
     }),
     { numRuns: 60 },
+  );
+});
+
+void test('aggregate exact sum - any order of adds and removes gives the decimal sum, rounded once', () => {
+  const centsAndPermutation = fc
+    .array(fc.integer({ min: -10_000_000, max: 10_000_000 }), { maxLength: 50 })
+    .chain((cents) => fc.tuple(fc.constant(cents), fc.shuffledSubarray(cents, { minLength: cents.length, maxLength: cents.length })));
+  fc.assert(
+    fc.property(centsAndPermutation, ([cents, shuffled]) => {
+      const forward = ExactSum.zero();
+      for (const c of cents) forward.add(c / 100);
+      // the same values in another order, with a value added and removed again on the way
+      const other = ExactSum.parse(ExactSum.zero().toString());
+      for (const [i, c] of shuffled.entries()) {
+        other.add(c / 100);
+        if (i % 3 === 0) {
+          other.add(0.07);
+          other.add(0.07, -1);
+        }
+      }
+      assert.equal(forward.toNumber(), cents.reduce((a, b) => a + b, 0) / 100);
+      assert.equal(other.toString(), forward.toString());
+      for (const c of cents) forward.add(c / 100, -1);
+      assert.equal(forward.toString(), '0');
+    }),
+    { numRuns: 500 },
   );
 });
