@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
@@ -38,6 +39,8 @@ export class RouterCore {
   readonly store: RetainedStore;
   /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
   readonly queues: QueueStore;
+  /** authentication for every gate (lib/auth/) */
+  readonly auth: Authenticator;
   private expiryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
 
@@ -45,6 +48,7 @@ export class RouterCore {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name));
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;

@@ -12,6 +12,14 @@ export interface TransportInfo {
   peer: string;
   /** serializer or protocol version, when the gate has one */
   protocol?: string;
+  /** the peer's TLS client certificate, on TLS listeners that asked for one */
+  clientCertificate?: {
+    /** subject fields, e.g. { CN: 'alice', O: 'Example' } */
+    subject: Record<string, string>;
+    fingerprint256: string;
+    /** verified against the listener's CA */
+    authorized: boolean;
+  };
 }
 
 export interface SessionIdentity {
@@ -49,8 +57,9 @@ export class Session {
    */
   singleDelivery: ((event: BrokerEvent, subscriptions: readonly Subscription[]) => void) | undefined;
 
-  constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl) {
-    this.id = globalId();
+  /** `id`: one the gate already announced (WAMP-CRA challenges name the session to be) */
+  constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl, id: number = globalId()) {
+    this.id = id;
     this.transport = transport;
     this.identity = identity;
     this.control = control;
