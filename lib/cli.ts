@@ -5,6 +5,8 @@
  *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
+ *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
+ *             [--realm <name>]... [--cra-iterations <n>]
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
  * configuration or command line.
@@ -15,8 +17,10 @@ import { Command, CommanderError } from 'commander';
 import express from 'express';
 import { Router } from '../index';
 import { adminRouter } from './admin-routes';
+import { createUserRecord } from './auth/user-record';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import type { Logger } from './log';
+import { readSecret } from './secret-prompt';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -198,6 +202,30 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
   }
 }
 
+interface UserAddFlags {
+  role: string;
+  password?: string;
+  cryptosignKey: string[];
+  realm: string[];
+  craIterations?: string;
+}
+
+/** Prints the JSON user record to paste into auth.users; the password is prompted for unless given. */
+async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
+  const iterations = flags.craIterations === undefined ? undefined : Number(flags.craIterations);
+  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) return fail('--cra-iterations must be a positive integer', EXIT_USAGE);
+  // a key alone makes a cryptosign-only user; otherwise the password is asked for
+  const password = flags.password ?? (flags.cryptosignKey.length > 0 ? undefined : await readSecret(`password for ${authid}: `));
+  try {
+    const record = await createUserRecord({ authid, role: flags.role, password, cryptosignKeys: flags.cryptosignKey, realms: flags.realm, craIterations: iterations });
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
+  }
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 function program(): Command {
   const cmd = new Command('gatehouse')
     .description('Multi-protocol message router: WAMP, MQTT, STOMP and HTTP in one routing core')
@@ -222,6 +250,18 @@ function program(): Command {
     .description('validate a config file; prints OK or the problems (exit 2)')
     .option('--print', 'print the resolved config, defaults included')
     .action((file: string, flags: { print?: boolean }) => checkConfig(file, flags));
+
+  cmd
+    .command('user')
+    .description('user records for auth.users')
+    .command('add <authid>')
+    .description('print a user record (salted scrypt hash and WAMP-CRA key) to paste into auth.users')
+    .requiredOption('--role <role>', 'the role of the user')
+    .option('--password <pw>', 'the password (prompted for when absent; visible in shell history when given here)')
+    .option('--cryptosign-key <hex>', 'an Ed25519 public key (64 hex digits) for WAMP-cryptosign; repeatable', collect, [])
+    .option('--realm <name>', 'a realm the user may join (default: all); repeatable', collect, [])
+    .option('--cra-iterations <n>', 'PBKDF2 iterations of the WAMP-CRA key (default 10000)')
+    .action((authid: string, flags: UserAddFlags) => userAdd(authid, flags));
 
   return cmd;
 }
