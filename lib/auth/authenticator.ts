@@ -105,6 +105,10 @@ export class Authenticator {
     if (!anonymousAllowed(this.anonymousPolicy(req.transport), req.transport.peer)) {
       return this.refuse(req, 'anonymous', authid, 'anonymous_refused', 'anonymous access is not allowed on this listener');
     }
+    // an anonymous client may name itself, but not as someone who has a user record
+    if (this.users.get(authid) !== undefined) {
+      return this.refuse(req, 'anonymous', authid, 'bad_credentials', `authid ${authid} belongs to a user: credentials required`);
+    }
     return this.settle(req, 'anonymous', authid, accepted({ authid, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
   }
 

@@ -106,6 +106,15 @@ test('auth - anonymous follows the gate\'s own setting over auth.anonymous', () 
   assert.equal(loopback.anonymous({ realm: 'realm1', transport: { gate: 'wamp', type: 'websocket', peer: '192.0.2.1:9' } }, 'x').ok, false, 'default: loopback only');
 });
 
+test('auth - an anonymous client cannot take the authid of a user record', async () => {
+  const users = [await createUserRecord({ authid: 'alice', role: 'admin', password: 'pw', scrypt: FAST })];
+  const a = authenticator({ users, anonymous: 'always' });
+  const transport: TransportInfo = { gate: 'mqtt', type: 'tcp', peer: '127.0.0.1:1' };
+  const r = await a.login({ realm: 'realm1', transport }, { authid: 'alice', password: undefined, anonymousAuthid: 'alice' });
+  assert.equal(r.ok ? 'ok' : r.failure.reason, 'bad_credentials');
+  assert.ok(a.anonymous({ realm: 'realm1', transport }, 'someone-else').ok);
+});
+
 test('auth - a failure is logged with peer, gate, method and authid, never the secret', async () => {
   const lines: string[] = [];
   const users = [await createUserRecord({ authid: 'alice', role: 'user', password: 'right-one', scrypt: FAST })];
