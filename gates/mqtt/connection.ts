@@ -19,6 +19,9 @@ import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
 
+/** packets a client may send between CONNECT and CONNACK before it is cut off */
+const BACKLOG_MAX = 64;
+
 /**
  * One MQTT network connection: the codec (mqtt-packet), the keep-alive, the order of
  * packets, and the send side with its backpressure. What a packet means is in
@@ -53,6 +56,8 @@ export class MqttConnection implements MqttLink {
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
   /** limits.messagesPerSecond / bytesPerSecond: throttle, then DISCONNECT 0x96 */
   private readonly throttle: InboundThrottle;
+  /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
+  private backlog: Packet[] | undefined;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -117,6 +122,31 @@ export class MqttConnection implements MqttLink {
     this.ctx.counters.in(size);
     if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     if (!this.throttle.admit(size)) return;
+    if (this.backlog) {
+      // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
+      if (this.backlog.length >= BACKLOG_MAX) return this.destroy();
+      this.backlog.push(p);
+      return;
+    }
+    this.process(p);
+  }
+
+  /** CONNECT is being authenticated (password hash, dynamic authenticator): hold later packets. */
+  holdPackets(): void {
+    this.backlog ??= [];
+  }
+
+  /** The verdict is in: handle what was held (dropped if the connection was refused). */
+  releasePackets(): void {
+    const held = this.backlog ?? [];
+    this.backlog = undefined;
+    for (const p of held) {
+      if (this.state !== 'connected') return;
+      this.process(p);
+    }
+  }
+
+  private process(p: Packet): void {
     try {
       this.dispatch(p);
     } catch (err) {
