@@ -161,6 +161,8 @@ export interface Config {
     /** a peer above the high water mark this long is disconnected */
     slowConsumerTimeoutMs: number;
     maxSessions: number;
+    /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
+    maxRealms: number;
     maxSubscriptionsPerSession: number;
     maxRegistrationsPerSession: number;
     maxPendingCallsPerSession: number;

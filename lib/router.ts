@@ -133,7 +133,15 @@ export class RouterCore {
   }
 
   private openRealm(name: string): Realm | undefined {
-    return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
+    const realm = this.realms.get(name);
+    if (realm || !this.config.autoCreateRealms) return realm;
+    // realms are never dropped: without a cap any client could grow the router (and
+    // the metrics' realm labels) without bound by naming a new realm per connection
+    if (this.realms.size >= this.config.limits.maxRealms) {
+      this.log.warn({ realm: name, maxRealms: this.config.limits.maxRealms }, 'realm not created: limits.maxRealms reached');
+      return undefined;
+    }
+    return this.createRealm(name);
   }
 
   realmNames(): string[] {

@@ -106,9 +106,13 @@ export class MqttConnection implements MqttLink {
       this.malformed(err instanceof Error ? err.message : 'malformed packet');
       return;
     }
-    // the limit applies to what the codec holds for one packet, before it is complete
-    const pending = (this.parser as unknown as { _list?: { length: number } })._list?.length ?? 0;
-    if (pending > this.ctx.config.limits.maxMessageSize + 5) {
+    // the limit applies to the packet being read, before it is complete: to the
+    // remaining length its fixed header declares (a peer that announces a huge packet
+    // and sends nothing more is refused at once, not kept waiting for the rest) and to
+    // what the codec holds of it
+    const codec = this.parser as unknown as { _list?: { length: number }; packet?: { length?: number } };
+    const max = this.ctx.config.limits.maxMessageSize;
+    if ((codec.packet?.length ?? -1) > max || (codec._list?.length ?? 0) > max + 5) {
       this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     }
   }

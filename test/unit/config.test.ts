@@ -88,6 +88,7 @@ test('config - empty input resolves to the documented defaults', () => {
       outboundHighWaterBytes: 1048576,
       slowConsumerTimeoutMs: 30000,
       maxSessions: 10000,
+      maxRealms: 100,
       maxSubscriptionsPerSession: 10000,
       maxRegistrationsPerSession: 1000,
       maxPendingCallsPerSession: 1000,
