@@ -11,6 +11,7 @@ import { handlePublish, handlePubrel } from './handlers/publish';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import type { MqttLink, MqttSession, Outbound } from './mqtt-session';
 import { outboundPublish } from './outbound';
+import { PacketReader } from './packet-reader';
 import { RC } from './reason-codes';
 import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
@@ -44,6 +45,7 @@ export class MqttConnection implements MqttLink {
   /** a DISCONNECT that suppresses the will was received */
   cleanDisconnect = false;
   private readonly parser: Parser;
+  private readonly reader: PacketReader;
   private readonly outbox: Outbox;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private keepAliveMs = 0;
@@ -59,6 +61,7 @@ export class MqttConnection implements MqttLink {
     strictStrings(this.parser);
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: unknown) => this.codecError(err));
+    this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
     const limits = ctx.config.limits;
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
@@ -86,7 +89,7 @@ export class MqttConnection implements MqttLink {
     if (this.state === 'closed') return;
     this.touch();
     try {
-      this.parser.parse(chunk);
+      this.reader.push(chunk);
     } catch (err) {
       this.malformed(err instanceof Error ? err.message : 'malformed packet');
       return;
@@ -156,6 +159,7 @@ export class MqttConnection implements MqttLink {
   setVersion(v: 3 | 4 | 5): void {
     this.version = v;
     this.generateOpts = { protocolVersion: v };
+    this.reader.version = v;
     // the codec must read the rest of the stream with this version's packet layout
     (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = v;
   }
