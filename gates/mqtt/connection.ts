@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { Outbox } from '../../lib/outbox';
+import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
 import { handleConnect } from './handlers/connect';
@@ -12,6 +13,7 @@ import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import type { MqttLink, MqttSession, Outbound } from './mqtt-session';
 import { outboundPublish } from './outbound';
 import { PacketReader } from './packet-reader';
+import { ACK, bodyOf, mqttTopicName, publishSize, writeAck, writePublish } from './publish-frame';
 import { RC } from './reason-codes';
 import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
@@ -47,6 +49,8 @@ export class MqttConnection implements MqttLink {
   private readonly parser: Parser;
   private readonly reader: PacketReader;
   private readonly outbox: Outbox;
+  /** what this turn writes, handed to the socket in one write */
+  private readonly batch: WriteBatch;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private keepAliveMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -63,14 +67,13 @@ export class MqttConnection implements MqttLink {
     this.parser.on('error', (err: unknown) => this.codecError(err));
     this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
     const limits = ctx.config.limits;
+    this.batch = new WriteBatch((data) => stream.write(data));
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
       {
-        queuedBytes: () => stream.writableLength,
+        queuedBytes: () => stream.writableLength + this.batch.length,
         pauseInput: () => stream.pause(),
         resumeInput: () => stream.resume(),
-        cork: () => stream.cork(),
-        uncork: () => stream.uncork(),
         kill: () => {
           ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
           this.destroy();
@@ -142,7 +145,9 @@ export class MqttConnection implements MqttLink {
       case 'unsubscribe':
         return handleUnsubscribe(this, p);
       case 'pingreq':
-        this.send({ cmd: 'pingresp' });
+        this.batch.push(PINGRESP);
+        this.ctx.counters.out(PINGRESP.length);
+        this.outbox.wrote();
         return;
       case 'disconnect':
         return handleDisconnect(this, p);
@@ -210,14 +215,34 @@ export class MqttConnection implements MqttLink {
       this.ctx.drop('client_max_packet_size');
       return false;
     }
-    this.outbox.coalesce();
-    this.stream.write(buf);
+    this.batch.push(buf);
     this.ctx.counters.out(buf.length);
     return true;
   }
 
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP (by its header byte, ACK) with success and no properties. */
+  sendAck(headerByte: number, packetId: number): boolean {
+    if (this.state === 'closed') return false;
+    const v5 = this.version === 5;
+    if ((v5 ? 6 : 4) > this.clientMaxPacket) {
+      this.ctx.drop('client_max_packet_size');
+      return true;
+    }
+    this.ctx.counters.out(writeAck(this.batch, headerByte, packetId, v5));
+    return this.outbox.wrote();
+  }
+
   sendPublish(msg: Outbound, packetId: number, dup: boolean): void {
     if (this.state === 'closed') return;
+    // no properties to send: written straight into the batch (publish-frame.ts)
+    if (this.version !== 5 || (msg.headers === undefined && msg.subscriptionIds.length === 0 && this.clientTopicAliasMax === 0)) {
+      if (this.writePlainPublish(msg, packetId, dup)) {
+        this.outbox.wrote();
+        return;
+      }
+      if (packetId !== 0) this.session?.completed(packetId);
+      return;
+    }
     const packet = outboundPublish(this, msg, packetId, dup);
     if (packet) {
       if (this.write(packet)) {
@@ -232,8 +257,28 @@ export class MqttConnection implements MqttLink {
     if (packetId !== 0) this.session?.completed(packetId);
   }
 
+  /** A PUBLISH without properties; false when it was not written (topic not expressible, too large). */
+  private writePlainPublish(msg: Outbound, packetId: number, dup: boolean): boolean {
+    const topic = mqttTopicName(msg.topic);
+    if (topic === null) {
+      this.ctx.drop('topic_not_expressible_in_mqtt');
+      return false;
+    }
+    const body = bodyOf(msg.payload);
+    const header = { qos: msg.qos, retain: msg.retain, dup, packetId, v5: this.version === 5 };
+    const size = publishSize(topic, body, header);
+    if (size > this.clientMaxPacket || size > MAX_PACKET) {
+      // MQTT 5 §3.1.2.11.4: never send a packet above the client's maximum; it is dropped
+      this.ctx.drop('client_max_packet_size');
+      return false;
+    }
+    writePublish(this.batch, size, topic, body, header);
+    this.ctx.counters.out(size);
+    return true;
+  }
+
   sendPubrel(packetId: number): void {
-    this.send({ cmd: 'pubrel', messageId: packetId });
+    this.sendAck(ACK.pubrel, packetId);
   }
 
   // ----- ending -----
@@ -280,12 +325,14 @@ export class MqttConnection implements MqttLink {
 
   end(): void {
     if (this.state === 'closed') return;
+    this.batch.flush();
     this.stream.end();
     setTimeout(() => this.stream.destroy(), 1000).unref();
     this.onClose();
   }
 
   destroy(): void {
+    this.batch.discard();
     this.stream.destroy();
     this.onClose();
   }
@@ -297,9 +344,14 @@ export class MqttConnection implements MqttLink {
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.outbox.dispose();
+    this.batch.discard();
     if (wasConnected) connectionClosed(this);
   }
 }
+
+const PINGRESP = Buffer.from([0xd0, 0]);
+/** the largest packet MQTT can frame: remaining length at most 268,435,455 (§1.5.5) */
+const MAX_PACKET = 1 + 4 + 268_435_455;
 
 /** Size of a parsed packet on the wire: fixed header byte, remaining length field, the rest. */
 function packetSize(p: Packet): number {
