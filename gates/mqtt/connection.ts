@@ -44,6 +44,9 @@ export class MqttConnection implements MqttLink {
   inboundPending = 0;
   /** inbound QoS 2 publications of this connection awaiting PUBREL: they count against our receive maximum until PUBCOMP */
   readonly awaitingPubrel = new Set<number>();
+  /** the last inbound topic name and its canonical topic (publishers repeat theirs) */
+  lastTopicName = '';
+  lastTopic = '';
   /** a DISCONNECT that suppresses the will was received */
   cleanDisconnect = false;
   private readonly parser: Parser;

@@ -127,7 +127,7 @@ export class PacketReader {
     const topicEnd = pos + 2 + ((buf[pos] ?? 0) << 8) + (buf[pos + 1] ?? 0);
     pos += 2;
     if (topicEnd > end) return undefined;
-    const topic = plainString(buf, pos, topicEnd);
+    const topic = this.topicName(buf, pos, topicEnd);
     if (topic === undefined) return undefined;
     pos = topicEnd;
     let messageId: number | undefined;
@@ -152,6 +152,30 @@ export class PacketReader {
     };
     if (messageId !== undefined) p.messageId = messageId;
     return p as unknown as Packet;
+  }
+
+  // the last topic name read: a publisher mostly repeats it, and then the bytes compare
+  // equal and the string is the same one (which also spares the gate's topic lookup)
+  private lastTopicBytes: Buffer = Buffer.alloc(0);
+  private lastTopic = '';
+
+  /**
+   * The topic name when its bytes are printable ASCII (what topic names nearly always
+   * are); undefined otherwise, so the codec and its UTF-8 checks ([MQTT-1.5.3-1],
+   * [MQTT-1.5.3-2]) decide.
+   */
+  private topicName(buf: Buffer, start: number, end: number): string | undefined {
+    const last = this.lastTopicBytes;
+    let same = end - start === last.length;
+    for (let i = start, j = 0; i < end; i++, j++) {
+      const b = buf[i] ?? 0;
+      if (b < 0x20 || b > 0x7e) return undefined;
+      if (same && b !== last[j]) same = false;
+    }
+    if (same) return this.lastTopic;
+    this.lastTopicBytes = Buffer.from(buf.subarray(start, end));
+    this.lastTopic = buf.toString('latin1', start, end);
+    return this.lastTopic;
   }
 
   /** PUBACK/PUBREC/PUBREL/PUBCOMP: the id, and in MQTT 5 a reason code and an empty property list. */
@@ -183,16 +207,3 @@ export class PacketReader {
 const PUBACK_CODES: ReadonlySet<number> = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
 /** MQTT 5 §3.6.2.1 PUBREL (and §3.7.2.1 PUBCOMP) reason codes */
 const PUBREL_CODES: ReadonlySet<number> = new Set([0x00, 0x92]);
-
-/**
- * The string when its bytes are printable ASCII (what topic names nearly always are);
- * undefined otherwise, so the codec and its UTF-8 checks ([MQTT-1.5.3-1], [MQTT-1.5.3-2])
- * decide.
- */
-function plainString(buf: Buffer, start: number, end: number): string | undefined {
-  for (let i = start; i < end; i++) {
-    const b = buf[i] ?? 0;
-    if (b < 0x20 || b > 0x7e) return undefined;
-  }
-  return buf.toString('latin1', start, end);
-}

@@ -219,6 +219,18 @@ describe('MQTT packet reader', () => {
     }
   });
 
+  it('mqtt packet reader - repeated, alternating and same-length topic names read right', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a/b', 'a/c', 'b/b', 'a/bc', 'a', 'caf\u00e9', 'a/b'), { minLength: 2, maxLength: 20 }), (topics) => {
+        const wire = encode(topics.map((topic) => ({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false })), 4);
+        const events = read([wire], 4);
+        assert.deepEqual(withoutPath(events), withoutPath(reference(wire, 4)));
+        assert.deepEqual(events.map((e) => (e.kind === 'packet' ? e.packet.topic : e.message)), topics);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('mqtt packet reader - what it does not decode itself goes to the codec: properties, non-ASCII or U+0000 topics, odd lengths', () => {
     const cases: [Version, Buffer][] = [
       [5, mqttPacket.generate({ cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'text/plain' } }, { protocolVersion: 5 })],

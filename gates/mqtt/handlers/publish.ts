@@ -55,8 +55,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
 
-  const topic = canonicalTopic(name);
+  const topic = conn.lastTopicName === name ? conn.lastTopic : canonicalTopic(name);
   if (topic === null) return conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+  conn.lastTopicName = name;
+  conn.lastTopic = topic;
 
   const now = Date.now();
   let headers = headersFromMqtt(p.properties, now);
