@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AggregateEngine } from './aggregate/engine';
 import { loadDefinitions } from './aggregate/definitions';
+import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
@@ -46,6 +47,8 @@ export class RouterCore {
   private readonly database: StoreDatabase;
   /** the aggregate tables (config.aggregate); undefined when off or before start() */
   aggregates: AggregateEngine | undefined;
+  /** authentication for every gate (lib/auth/) */
+  readonly auth: Authenticator;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
   readonly connections: ConnectionLimiter;
@@ -58,6 +61,7 @@ export class RouterCore {
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name));
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;

@@ -37,6 +37,7 @@ test('config - empty input resolves to the documented defaults', () => {
       serializers: ['json', 'msgpack', 'cbor'],
       pingIntervalMs: 30000,
       helloTimeoutMs: 10000,
+      anonymous: 'inherit',
     },
     mqtt: {
       enabled: true,
@@ -54,6 +55,7 @@ test('config - empty input resolves to the documented defaults', () => {
       maxQueuedBytes: 10485760,
       connectTimeoutMs: 10000,
       sysIntervalSeconds: 10,
+      anonymous: 'inherit',
     },
     stomp: {
       enabled: true,
@@ -68,11 +70,18 @@ test('config - empty input resolves to the documented defaults', () => {
       maxQueueMessages: 100000,
       maxQueueBytes: 104857600,
       defaultPrefetch: 100,
+      anonymous: 'inherit',
     },
     realms: [{ name: 'realm1' }],
     autoCreateRealms: true,
     defaultRealm: 'realm1',
-    auth: { anonymous: 'loopback', anonymousRole: 'anonymous' },
+    auth: {
+      anonymous: 'loopback',
+      anonymousRole: 'anonymous',
+      users: [],
+      tls: { role: '' },
+      dynamic: { realm: '', procedure: '', timeoutMs: 5000 },
+    },
     limits: {
       maxMessageSize: 1048576,
       outboundQueueBytes: 4194304,
