@@ -87,6 +87,11 @@ export class HostileRouter {
     return (await this.admin<{ realms: string[] }>('realms')).realms;
   }
 
+  /** The router's Prometheus metrics text. */
+  async metrics(): Promise<string> {
+    return (await this.admin<{ text: string }>('metrics')).text;
+  }
+
   private admin<T>(cmd: string): Promise<T> {
     const id = ++this.nextId;
     const child = this.proc.child;
