@@ -1,7 +1,8 @@
 /**
  * Slowloris on every listener: many connections at once that send nothing, or send
- * their handshake (RawSocket octets, MQTT CONNECT, STOMP CONNECT) one byte at a time,
- * slower than the router's handshake timeouts (1 s in this router's config). Each must be
+ * their handshake (HTTP upgrade request, RawSocket octets, MQTT CONNECT, STOMP CONNECT)
+ * one byte at a time, slower than the router's handshake timeouts (1 s in this router's
+ * config: wamp.helloTimeoutMs, mqtt/stomp.connectTimeoutMs, http.headersTimeoutMs). Each must be
  * closed by the router, not left to hold a socket and its buffers; afterwards the router
  * is alive, logged no error, serves well-behaved clients and its heap is back near its
  * start.
@@ -31,7 +32,7 @@ let r: HostileRouter;
 let base: Memory;
 
 before(async () => {
-  r = await HostileRouter.start();
+  r = await HostileRouter.start({ http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 } });
   await assertWellBehavedClientsWork(r, 'slowwarmup');
   base = await r.memory();
 });
@@ -98,6 +99,22 @@ test('silent and byte-by-byte handshakes on every listener are closed by the rou
     ...times(PER_KIND, () => silentWs(r.url('stompWs', '/stomp'), 'v12.stomp')),
   ]);
   r.assertHealthy('slowloris');
+});
+
+test('WebSocket upgrade requests sent byte by byte on every WebSocket listener are dropped (http.headersTimeoutMs)', async () => {
+  const upgrade = (path: string, protocol: string): Buffer =>
+    Buffer.from(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+        `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
+    );
+  const p = r.ports;
+  await Promise.all([
+    ...times(PER_KIND, () => slowTcp(p.wamp, upgrade('/ws', 'wamp.2.json'), 'WAMP WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.mqttWs, upgrade('/mqtt', 'mqtt'), 'MQTT WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.stompWs, upgrade('/stomp', 'v12.stomp'), 'STOMP WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.wamp, NOTHING, 'HTTP connection that sends nothing')),
+  ]);
+  r.assertHealthy('slow upgrades');
 });
 
 test('a RawSocket client that completes the handshake but never sends HELLO is closed too', async () => {
