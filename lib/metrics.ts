@@ -55,6 +55,13 @@ export class Metrics {
   readonly authFailures: Counter<'gate' | 'method' | 'reason'>;
   readonly authSuccesses: Counter<'gate' | 'method'>;
   readonly registrations: Gauge<'realm'>;
+  /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
+  readonly limitHits: Counter<'gate' | 'limit'>;
+  /**
+   * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
+   * row changes by op (insert, update, delete), per table
+   */
+  readonly aggregateEvents: Counter<'table' | 'outcome'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -110,6 +117,8 @@ export class Metrics {
     this.authSuccesses = counter('auth_successes_total', 'Successful authentications', ['gate', 'method']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
+    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
   }
 
   /** The hot-path counters of one gate (created on first use). */
