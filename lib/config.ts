@@ -34,23 +34,65 @@ export interface EventHistoryConfig {
   limit: number;
 }
 
+/** TLS settings of one listener (schemas/config.schema.json: http.tls, wamp.rawsocket.tls, mqtt.tls, stomp.tls). */
+export interface TlsConfig {
+  enabled: boolean;
+  certFile: string;
+  keyFile: string;
+  /** '' = none */
+  caFile: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  requestCert: boolean;
+  requireClientCert: boolean;
+}
+/** Authentication methods a realm can accept (password: MQTT and STOMP username/password). */
+export type AuthMethod = 'anonymous' | 'ticket' | 'wampcra' | 'cryptosign' | 'tls' | 'password';
+export type AnonymousSetting = 'loopback' | 'always' | 'never';
+/** a gate's own anonymous setting; inherit: auth.anonymous */
+export type ListenerAnonymousSetting = AnonymousSetting | 'inherit';
+
 export interface RealmConfig {
   name: string;
   eventHistory?: EventHistoryConfig[];
+  /** absent methods: every configured method */
+  auth?: { methods?: AuthMethod[] };
+}
+
+/** One user record of auth.users (secrets only as salted hashes / derived keys). */
+export interface UserRecord {
+  authid: string;
+  role: string;
+  /** scrypt$N$r$p$<salt b64>$<hash b64> */
+  password?: string;
+  /** salted WAMP-CRA: the PBKDF2-SHA256 derived key, base64 */
+  wampcra?: { salt: string; iterations: number; keylen: number; key: string };
+  /** Ed25519 public keys, hex */
+  cryptosign?: string[];
+  /** realms the user may join; absent: all */
+  realms?: string[];
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
 export interface Config {
   /** only so a config file may point editors at the schema; ignored */
   $schema?: string;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    tls: TlsConfig;
+    /** '*' = any; entries may use '*' in the host part */
+    allowedOrigins: string[];
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
   wamp: {
     path: string;
-    rawsocket: { enabled: boolean; host: string; port: number };
+    rawsocket: { enabled: boolean; host: string; port: number; tls: TlsConfig };
     serializers: Serializer[];
     /** 0 disables pings */
     pingIntervalMs: number;
     helloTimeoutMs: number;
+    anonymous: ListenerAnonymousSetting;
   };
   mqtt: {
     enabled: boolean;
@@ -58,7 +100,7 @@ export interface Config {
     port: number;
     /** '' disables MQTT over WebSocket */
     wsPath: string;
-    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    tls: TlsConfig & { host: string; port: number };
     realm: string;
     keepAliveMaxSeconds: number;
     receiveMaximum: number;
@@ -69,6 +111,7 @@ export interface Config {
     maxQueuedBytes: number;
     connectTimeoutMs: number;
     sysIntervalSeconds: number;
+    anonymous: ListenerAnonymousSetting;
   };
   stomp: {
     enabled: boolean;
@@ -76,7 +119,7 @@ export interface Config {
     port: number;
     /** '' disables STOMP over WebSocket */
     wsPath: string;
-    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    tls: TlsConfig & { host: string; port: number };
     realm: string;
     /** heart-beating offered in CONNECTED, in ms; 0: none */
     heartbeat: { send: number; receive: number };
@@ -94,11 +137,20 @@ export interface Config {
     maxQueueBytes: number;
     /** unacknowledged messages per queue subscription by default; 0: unlimited */
     defaultPrefetch: number;
+    anonymous: ListenerAnonymousSetting;
   };
   realms: RealmConfig[];
   autoCreateRealms: boolean;
   defaultRealm: string;
-  auth: { anonymous: 'loopback' | 'always' | 'never'; anonymousRole: string };
+  auth: {
+    anonymous: AnonymousSetting;
+    anonymousRole: string;
+    users: UserRecord[];
+    /** role of a client certificate whose CN matches no user; '' refuses it */
+    tls: { role: string };
+    /** procedure '' disables it; realm '' is the realm the client joins */
+    dynamic: { realm: string; procedure: string; timeoutMs: number };
+  };
   limits: {
     /** bytes */
     maxMessageSize: number;
@@ -109,13 +161,29 @@ export interface Config {
     /** a peer above the high water mark this long is disconnected */
     slowConsumerTimeoutMs: number;
     maxSessions: number;
+    /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
+    maxRealms: number;
     maxSubscriptionsPerSession: number;
     maxRegistrationsPerSession: number;
     maxPendingCallsPerSession: number;
     /** default timeout for calls that give none; 0 = none */
     callTimeoutMs: number;
+    /** open connections across all listeners */
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    tlsHandshakeTimeoutMs: number;
+    /** inbound per connection; 0 = unlimited */
+    messagesPerSecond: number;
+    bytesPerSecond: number;
+    /** throttled without a break this long: disconnected */
+    rateLimitDisconnectMs: number;
+    maxRetainedKeysPerRealm: number;
+    /** 0 = maxMessageSize */
+    maxRetainedValueBytes: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** aggregate tables; dir '' = off */
+  aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
 }
@@ -188,6 +256,11 @@ function crossFieldProblems(c: Config): string[] {
   if (!c.autoCreateRealms && !seen.has(c.defaultRealm)) {
     problems.push('/defaultRealm must name a realm in /realms when /autoCreateRealms is false');
   }
+  const authids = new Set<string>();
+  c.auth.users.forEach((u, i) => {
+    if (authids.has(u.authid)) problems.push(`/auth/users/${i}/authid duplicates user "${u.authid}"`);
+    authids.add(u.authid);
+  });
   if (c.limits.outboundHighWaterBytes > c.limits.outboundQueueBytes) {
     problems.push('/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes');
   }
@@ -201,6 +274,16 @@ function crossFieldProblems(c: Config): string[] {
   }
   if (st.wsPath !== '' && (st.wsPath === c.wamp.path || st.wsPath === c.mqtt.wsPath)) {
     problems.push('/stomp/wsPath must differ from /wamp/path and /mqtt/wsPath');
+  }
+  const tlsBlocks: [string, TlsConfig][] = [
+    ['/http/tls', c.http.tls],
+    ['/wamp/rawsocket/tls', c.wamp.rawsocket.tls],
+    ['/mqtt/tls', c.mqtt.tls],
+    ['/stomp/tls', c.stomp.tls],
+  ];
+  for (const [at, t] of tlsBlocks) {
+    if (t.enabled && (t.certFile === '' || t.keyFile === '')) problems.push(`${at} needs certFile and keyFile when enabled`);
+    if (t.requireClientCert && t.caFile === '') problems.push(`${at}/requireClientCert needs ${at}/caFile`);
   }
   if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
     problems.push('/metrics/path must differ from /wamp/path');

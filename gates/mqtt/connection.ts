@@ -1,7 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import { InputPause } from '../../lib/input-pause';
 import { Outbox } from '../../lib/outbox';
+import type { InboundThrottle } from '../../lib/rate-limit';
 import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
@@ -19,6 +21,9 @@ import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
+
+/** packets a client may send between CONNECT and CONNACK before it is cut off */
+const BACKLOG_MAX = 64;
 
 /**
  * One MQTT network connection: the codec (mqtt-packet), the keep-alive, the order of
@@ -58,6 +63,10 @@ export class MqttConnection implements MqttLink {
   private keepAliveMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
+  /** limits.messagesPerSecond / bytesPerSecond: throttle, then DISCONNECT 0x96 */
+  private readonly throttle: InboundThrottle;
+  /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
+  private backlog: Packet[] | undefined;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -70,13 +79,19 @@ export class MqttConnection implements MqttLink {
     this.parser.on('error', (err: unknown) => this.codecError(err));
     this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
     const limits = ctx.config.limits;
+    const input = new InputPause(stream);
+    this.throttle = ctx.inboundThrottle(info.peer, {
+      pause: () => input.pause('rate'),
+      resume: () => input.resume('rate'),
+      exceeded: () => this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high'),
+    });
     this.batch = new WriteBatch((data) => stream.write(data));
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
       {
         queuedBytes: () => stream.writableLength + this.batch.length,
-        pauseInput: () => stream.pause(),
-        resumeInput: () => stream.resume(),
+        pauseInput: () => input.pause('outbox'),
+        resumeInput: () => input.resume('outbox'),
         kill: () => {
           ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
           this.destroy();
@@ -100,9 +115,13 @@ export class MqttConnection implements MqttLink {
       this.malformed(err instanceof Error ? err.message : 'malformed packet');
       return;
     }
-    // the limit applies to what the codec holds for one packet, before it is complete
-    const pending = (this.parser as unknown as { _list?: { length: number } })._list?.length ?? 0;
-    if (pending > this.ctx.config.limits.maxMessageSize + 5) {
+    // the limit applies to the packet being read, before it is complete: to the
+    // remaining length its fixed header declares (a peer that announces a huge packet
+    // and sends nothing more is refused at once, not kept waiting for the rest) and to
+    // what the codec holds of it
+    const codec = this.parser as unknown as { _list?: { length: number }; packet?: { length?: number } };
+    const max = this.ctx.config.limits.maxMessageSize;
+    if ((codec.packet?.length ?? -1) > max || (codec._list?.length ?? 0) > max + 5) {
       this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     }
   }
@@ -115,6 +134,32 @@ export class MqttConnection implements MqttLink {
     // counted per packet, not per network chunk ($SYS and the metrics say messages)
     this.ctx.counters.in(size);
     if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+    if (!this.throttle.admit(size)) return;
+    if (this.backlog) {
+      // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
+      if (this.backlog.length >= BACKLOG_MAX) return this.destroy();
+      this.backlog.push(p);
+      return;
+    }
+    this.process(p);
+  }
+
+  /** CONNECT is being authenticated (password hash, dynamic authenticator): hold later packets. */
+  holdPackets(): void {
+    this.backlog ??= [];
+  }
+
+  /** The verdict is in: handle what was held (dropped if the connection was refused). */
+  releasePackets(): void {
+    const held = this.backlog ?? [];
+    this.backlog = undefined;
+    for (const p of held) {
+      if (this.state !== 'connected') return;
+      this.process(p);
+    }
+  }
+
+  private process(p: Packet): void {
     try {
       this.dispatch(p);
     } catch (err) {
@@ -346,6 +391,7 @@ export class MqttConnection implements MqttLink {
     this.state = 'closed';
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.throttle.dispose();
     this.outbox.dispose();
     this.batch.discard();
     if (wasConnected) connectionClosed(this);

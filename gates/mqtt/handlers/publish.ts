@@ -4,7 +4,7 @@ import { mqttTopicToCanonical } from '../../../lib/notation';
 import { ACK, canonicalTopic } from '../publish-frame';
 import type { MqttConnection } from '../connection';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
-import { RC } from '../reason-codes';
+import { publishAckCode, RC } from '../reason-codes';
 import { callFromMqtt, RPC_PREFIX } from '../rpc-bridge';
 import { saveSession } from '../session-records';
 
@@ -130,17 +130,25 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
 
 /**
  * A publication the core refused. MQTT 5 says why in the PUBACK/PUBREC reason code;
- * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]).
+ * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]), or for
+ * errors the catalogue marks `unanswerable: 'drop'`, the message is acked and dropped.
  */
 function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError): void {
   conn.ctx.counters.errors(err.def.code);
   if (conn.version === 5 && p.qos > 0) {
     const id = p.messageId ?? 0;
     const properties = { reasonString: err.message };
-    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode: err.def.mqtt, properties } : { cmd: 'pubrec', messageId: id, reasonCode: err.def.mqtt, properties });
+    const reasonCode = publishAckCode(err.def.mqtt);
+    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode, properties } : { cmd: 'pubrec', messageId: id, reasonCode, properties });
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
+  if (err.def.unanswerable === 'drop') {
+    // e.g. a table row its schema refuses: dropped, the connection stays [MQTT-3.3.5-2]
+    conn.ctx.log.info({ session: conn.session?.core.id, topic: p.topic, code: err.def.code, reason: err.message }, 'MQTT 3.1.1 publication dropped');
+    acknowledge(conn, p, RC.SUCCESS);
+    return;
+  }
   conn.end();
 }
 
