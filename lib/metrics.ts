@@ -52,6 +52,8 @@ export class Metrics {
   readonly calls: Counter<'realm' | 'outcome'>;
   readonly subscriptions: Gauge<'realm'>;
   readonly registrations: Gauge<'realm'>;
+  /** actions refused by authorization; action "receive": events filtered at delivery */
+  readonly authzDenied: Counter<'gate' | 'action'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -105,6 +107,10 @@ export class Metrics {
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.authzDenied = counter('authz_denied_total', 'Actions refused by authorization (receive: events withheld at delivery)', [
+      'gate',
+      'action',
+    ]);
   }
 
   /** The hot-path counters of one gate (created on first use). */

@@ -6,6 +6,8 @@ import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { Realm } from './realm';
+import { createAuthorizer } from './auth/router-authorizer';
+import type { Authorizer } from './auth/authorizer';
 import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore } from './store';
 
@@ -40,6 +42,8 @@ export class RouterCore {
   readonly queues: QueueStore;
   private expiryTimer: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
+  /** who may do what, shared by every realm (config auth.roles, auth.authorizer) */
+  readonly authorizer: Authorizer;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
@@ -48,6 +52,7 @@ export class RouterCore {
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
+    this.authorizer = createAuthorizer(this);
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
         this.metrics.subscriptions.labels(r.name).set(r.broker.size);
@@ -111,7 +116,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(), limits: {
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, onTtl: () => this.scheduleExpiry(), limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,

@@ -71,7 +71,7 @@ test('config - empty input resolves to the documented defaults', () => {
     realms: [{ name: 'realm1' }],
     autoCreateRealms: true,
     defaultRealm: 'realm1',
-    auth: { anonymous: 'loopback', anonymousRole: 'anonymous' },
+    auth: { anonymous: 'loopback', anonymousRole: 'anonymous', roles: null, authorizer: null },
     limits: {
       maxMessageSize: 1048576,
       outboundQueueBytes: 4194304,

@@ -125,10 +125,14 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
 
 /**
  * A publication the core refused. MQTT 5 says why in the PUBACK/PUBREC reason code;
- * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]).
+ * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]), except
+ * for a publication not authorized.
  */
 function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError): void {
   conn.ctx.counters.errors(err.def.code);
+  // MQTT 3.1.1 cannot say "not authorized" to a PUBLISH: acknowledged and dropped, as
+  // Mosquitto does (README "Authorization"), so the client does not resend it forever
+  if (conn.version !== 5 && err.def === Errors.notAuthorized) return acknowledge(conn, p, RC.SUCCESS);
   if (conn.version === 5 && p.qos > 0) {
     const id = p.messageId ?? 0;
     const properties = { reasonString: err.message };
