@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import type { Packet } from 'mqtt-packet';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { connectMqtt, endAll, MessageLog, metricValue, subscribe, uniqueId } from '../helpers/mqtt-clients';
 import { ClientPool, errorUri, rejection } from '../helpers/rpc-clients';
@@ -80,10 +81,10 @@ function inject(topic: string, value: string): void {
 function subackCodes(client: MqttClient, filters: string[], qos: 0 | 1 = 1): Promise<number[]> {
   return withTimeout(
     new Promise<number[]>((resolve) => {
-      const onPacket = (p: { cmd: string; granted?: number[] }): void => {
+      const onPacket = (p: Packet): void => {
         if (p.cmd !== 'suback') return;
         client.removeListener('packetreceive', onPacket);
-        resolve(p.granted ?? []);
+        resolve(p.granted.map(Number));
       };
       client.on('packetreceive', onPacket);
       client.subscribe(filters, { qos }, () => undefined);
