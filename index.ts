@@ -3,6 +3,9 @@
  * application needs.
  */
 import type http from 'node:http';
+import { createGateContext } from './lib/gate-context';
+import { createHttpServer, type WebSocketEndpointOptions } from './lib/listeners';
+import { tlsFromConfig, type TlsOptions } from './lib/tls-options';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
 import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
 import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
@@ -18,6 +21,9 @@ import { RouterCore, type Listener } from './lib/router';
 
 export type { Config } from './lib/config';
 export type { Listener, RouterOptions } from './lib/router';
+export type { WebSocketEndpointOptions } from './lib/listeners';
+export type { TlsOptions } from './lib/tls-options';
+export type { ClientCertificate, TransportInfo } from './lib/session';
 export { Errors, RouterError, ApplicationError } from './lib/errors';
 
 export class Router extends RouterCore {
@@ -57,38 +63,47 @@ export class Router extends RouterCore {
     return (this.stompCtx ??= createStompContext(this, this.work));
   }
 
-  /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port. */
-  async listenWAMP(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+  /**
+   * An HTTP server for the WebSocket endpoints (and `app`, e.g. Express), as the daemon
+   * uses: HTTPS when config http.tls is on (its certificate reloads with
+   * reloadCertificates()), with http.headersTimeoutMs / requestTimeoutMs against slow clients.
+   */
+  createHttpServer(app?: http.RequestListener): http.Server {
+    return createHttpServer(createGateContext(this, 'http'), tlsFromConfig(this.config.http.tls), 'HTTP', app);
+  }
+
+  /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port (wss:// with `tls`). */
+  async listenWAMP(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenWampWs(this.wamp, opts));
   }
 
-  /** WAMP over RawSocket (TCP). */
-  async listenRawSocket(opts: { port?: number; host?: string } = {}): Promise<Listener> {
+  /** WAMP over RawSocket (TCP), over TLS with `tls`. */
+  async listenRawSocket(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenWampRawSocket(this.wamp, opts));
   }
 
-  /** MQTT over TCP, or over TLS when `tls` gives the PEM files. */
-  async listenMQTT(opts: { port?: number; host?: string; tls?: { certFile: string; keyFile: string; caFile?: string } } = {}): Promise<Listener> {
+  /** MQTT over TCP, or over TLS with `tls` (PEM files or buffers). */
+  async listenMQTT(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenMqttTcp(this.mqtt, opts));
   }
 
   /** MQTT over WebSocket (subprotocol mqtt): on an existing http.Server (`server` + `path`), or its own port. */
-  async listenMQTTWebSocket(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+  async listenMQTTWebSocket(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenMqttWs(this.mqtt, opts));
   }
 
-  /** STOMP over TCP, or over TLS when `tls` gives the PEM files. */
-  async listenSTOMP(opts: { port?: number; host?: string; tls?: { certFile: string; keyFile: string; caFile?: string } } = {}): Promise<Listener> {
+  /** STOMP over TCP, or over TLS with `tls` (PEM files or buffers). */
+  async listenSTOMP(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenStompTcp(this.stomp, opts));
   }
 
   /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */
-  async listenSTOMPWebSocket(opts: { server?: http.Server; path?: string; port?: number; host?: string } = {}): Promise<Listener> {
+  async listenSTOMPWebSocket(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenStompWs(this.stomp, opts));
   }

@@ -5,21 +5,27 @@
  *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
+ *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
- * configuration or command line.
+ * configuration (an aggregate definition included) or command line; 3 `rebuild
+ * --verify` found aggregate rows that differ from their sources.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
 import express from 'express';
 import { Router } from '../index';
 import { adminRouter } from './admin-routes';
+import { DefinitionError, loadDefinitions } from './aggregate/definitions';
+import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import type { Logger } from './log';
+import { tlsFromConfig } from './tls-options';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+const EXIT_MISMATCH = 3;
 /** After router.close(), how long open connections get to finish before we exit anyway. */
 const CONNECTION_GRACE_MS = 2_000;
 /** A shutdown that takes longer than this is forced (exit 1). */
@@ -35,6 +41,7 @@ interface StartFlags {
   rawsocketPort?: string;
   mqttPort?: string;
   stompPort?: string;
+  aggregates?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -52,6 +59,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   }
   if (flags.mqttPort !== undefined) o.mqtt = { port: parseScalar(flags.mqttPort) };
   if (flags.stompPort !== undefined) o.stomp = { port: parseScalar(flags.stompPort) };
+  if (flags.aggregates !== undefined) o.aggregate = { dir: flags.aggregates };
   return o;
 }
 
@@ -104,7 +112,7 @@ async function start(flags: StartFlags): Promise<void> {
       metricsPath: config.metrics.enabled ? config.metrics.path : false,
     }),
   );
-  const server = http.createServer(app);
+  const server = router.createHttpServer(app);
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
@@ -141,45 +149,56 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: re-read the TLS certificates (renewed by certbot & co.) without a restart
+  process.on('SIGHUP', () => {
+    const { reloaded, failed } = router.reloadCertificates();
+    log.info({ reloaded, failed }, 'SIGHUP: TLS certificates reloaded');
+  });
 
   try {
     await router.start(); // opens the store etc.
     await router.listenWAMP({ server, path: config.wamp.path });
     const raw = config.wamp.rawsocket;
-    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port }) : undefined;
+    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port, tls: tlsFromConfig(raw.tls) }) : undefined;
     const mq = config.mqtt;
     const mqtt = mq.enabled ? await router.listenMQTT({ host: mq.host, port: mq.port }) : undefined;
-    const mqtts = mq.tls.enabled
-      ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: { certFile: mq.tls.certFile, keyFile: mq.tls.keyFile, caFile: mq.tls.caFile || undefined } })
-      : undefined;
+    const mqttTls = tlsFromConfig(mq.tls);
+    const mqtts = mqttTls ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: mqttTls }) : undefined;
     if (mq.wsPath) await router.listenMQTTWebSocket({ server, path: mq.wsPath });
     const st = config.stomp;
     const stomp = st.enabled ? await router.listenSTOMP({ host: st.host, port: st.port }) : undefined;
-    const stomps = st.tls.enabled
-      ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: { certFile: st.tls.certFile, keyFile: st.tls.keyFile, caFile: st.tls.caFile || undefined } })
-      : undefined;
+    const stompTls = tlsFromConfig(st.tls);
+    const stomps = stompTls ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: stompTls }) : undefined;
     if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
     const base = `${urlHost(addr.address)}:${addr.port}`;
+    const [ws, web] = config.http.tls.enabled ? ['wss', 'https'] : ['ws', 'http'];
     log.info(
       {
         http: { host: addr.address, port: addr.port },
-        wamp: { url: `ws://${base}${config.wamp.path}` },
-        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port } }),
+        wamp: { url: `${ws}://${base}${config.wamp.path}` },
+        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port, tls: raw.tls.enabled } }),
         ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),
         ...(mqtts === undefined ? {} : { mqtts: { url: `mqtts://${urlHost(mq.tls.host)}:${mqtts.port}` } }),
-        ...(mq.wsPath ? { mqttWebSocket: { url: `ws://${base}${mq.wsPath}` } } : {}),
+        ...(mq.wsPath ? { mqttWebSocket: { url: `${ws}://${base}${mq.wsPath}` } } : {}),
         ...(stomp === undefined ? {} : { stomp: { url: `stomp://${urlHost(st.host)}:${stomp.port}` } }),
         ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
-        ...(st.wsPath ? { stompWebSocket: { url: `ws://${base}${st.wsPath}` } } : {}),
-        health: `http://${base}/health`,
-        ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
+        ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
+        health: `${web}://${base}/health`,
+        ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },
       'listening',
     );
   } catch (err) {
+    if (err instanceof DefinitionError) {
+      // like an invalid config: the message names the file and the field
+      process.stderr.write(`${err.message}\n`);
+      await router.close().catch(() => undefined);
+      server.close();
+      process.exit(EXIT_USAGE);
+    }
     log.fatal({ err }, 'start-up failed');
     await router.close().catch(() => undefined);
     server.close();
@@ -191,10 +210,30 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
   try {
     // The file as written: environment and flags are not applied.
     const config = loadConfig({ file, env: {} });
+    if (config.aggregate.dir !== '') loadDefinitions(config.aggregate.dir);
     process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+async function rebuild(flags: StartFlags & { verify?: boolean }): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
     throw err;
+  }
+  if (config.aggregate.dir === '') return fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE);
+  try {
+    const outcome = await runRebuild(config, { verify: flags.verify === true });
+    process.stdout.write(`${outcome.lines.join('\n')}\n`);
+    if (flags.verify === true && outcome.mismatches > 0) process.exitCode = EXIT_MISMATCH;
+  } catch (err) {
+    if (err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
+    return fail(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
   }
 }
 
@@ -215,6 +254,7 @@ function program(): Command {
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
     .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
+    .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
     .action((flags: StartFlags) => start(flags));
 
   cmd
@@ -222,6 +262,15 @@ function program(): Command {
     .description('validate a config file; prints OK or the problems (exit 2)')
     .option('--print', 'print the resolved config, defaults included')
     .action((file: string, flags: { print?: boolean }) => checkConfig(file, flags));
+
+  cmd
+    .command('rebuild')
+    .description('recompute the aggregate tables from their sources and report differences (stop the router first)')
+    .option('-c, --config <file>', 'JSON config file (see schemas/config.schema.json)')
+    .option('--store <path>', 'SQLite database file (store.path)')
+    .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
+    .option('--verify', 'only compare: change nothing; exit 3 when a row differs')
+    .action((flags: StartFlags & { verify?: boolean }) => rebuild(flags));
 
   return cmd;
 }

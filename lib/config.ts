@@ -37,6 +37,18 @@ export interface EventHistoryConfig {
   limit: number;
 }
 
+/** TLS settings of one listener (schemas/config.schema.json: http.tls, wamp.rawsocket.tls, mqtt.tls, stomp.tls). */
+export interface TlsConfig {
+  enabled: boolean;
+  certFile: string;
+  keyFile: string;
+  /** '' = none */
+  caFile: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  requestCert: boolean;
+  requireClientCert: boolean;
+}
+
 export interface RealmConfig {
   name: string;
   eventHistory?: EventHistoryConfig[];
@@ -46,10 +58,18 @@ export interface RealmConfig {
 export interface Config {
   /** only so a config file may point editors at the schema; ignored */
   $schema?: string;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    tls: TlsConfig;
+    /** '*' = any; entries may use '*' in the host part */
+    allowedOrigins: string[];
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
   wamp: {
     path: string;
-    rawsocket: { enabled: boolean; host: string; port: number };
+    rawsocket: { enabled: boolean; host: string; port: number; tls: TlsConfig };
     serializers: Serializer[];
     /** 0 disables pings */
     pingIntervalMs: number;
@@ -61,7 +81,7 @@ export interface Config {
     port: number;
     /** '' disables MQTT over WebSocket */
     wsPath: string;
-    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    tls: TlsConfig & { host: string; port: number };
     realm: string;
     keepAliveMaxSeconds: number;
     receiveMaximum: number;
@@ -79,7 +99,7 @@ export interface Config {
     port: number;
     /** '' disables STOMP over WebSocket */
     wsPath: string;
-    tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string; caFile: string };
+    tls: TlsConfig & { host: string; port: number };
     realm: string;
     /** heart-beating offered in CONNECTED, in ms; 0: none */
     heartbeat: { send: number; receive: number };
@@ -124,8 +144,22 @@ export interface Config {
     maxPendingCallsPerSession: number;
     /** default timeout for calls that give none; 0 = none */
     callTimeoutMs: number;
+    /** open connections across all listeners */
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    tlsHandshakeTimeoutMs: number;
+    /** inbound per connection; 0 = unlimited */
+    messagesPerSecond: number;
+    bytesPerSecond: number;
+    /** throttled without a break this long: disconnected */
+    rateLimitDisconnectMs: number;
+    maxRetainedKeysPerRealm: number;
+    /** 0 = maxMessageSize */
+    maxRetainedValueBytes: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** aggregate tables; dir '' = off */
+  aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
 }
@@ -211,6 +245,16 @@ function crossFieldProblems(c: Config): string[] {
   }
   if (st.wsPath !== '' && (st.wsPath === c.wamp.path || st.wsPath === c.mqtt.wsPath)) {
     problems.push('/stomp/wsPath must differ from /wamp/path and /mqtt/wsPath');
+  }
+  const tlsBlocks: [string, TlsConfig][] = [
+    ['/http/tls', c.http.tls],
+    ['/wamp/rawsocket/tls', c.wamp.rawsocket.tls],
+    ['/mqtt/tls', c.mqtt.tls],
+    ['/stomp/tls', c.stomp.tls],
+  ];
+  for (const [at, t] of tlsBlocks) {
+    if (t.enabled && (t.certFile === '' || t.keyFile === '')) problems.push(`${at} needs certFile and keyFile when enabled`);
+    if (t.requireClientCert && t.caFile === '') problems.push(`${at}/requireClientCert needs ${at}/caFile`);
   }
   if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
     problems.push('/metrics/path must differ from /wamp/path');

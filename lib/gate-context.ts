@@ -1,6 +1,7 @@
 import type { Counter } from 'prom-client';
 import type { Config } from './config';
 import type { Logger } from './log';
+import { InboundThrottle, type ThrottleHooks } from './rate-limit';
 import type { RouterCore } from './router';
 
 /** Pre-bound metric children for the hot path. */
@@ -18,17 +19,26 @@ export interface GateContext {
   readonly log: Logger;
   readonly counters: GateCounterSink;
   readonly slowConsumers: { throttled: Counter.Internal; disconnected: Counter.Internal };
+  /** a configured limit was hit: counted (gatehouse_limit_hits_total) and logged */
+  limitHit(limit: string, details: Record<string, unknown>): void;
+  /** the inbound rate limit of one connection (limits.messagesPerSecond / bytesPerSecond) */
+  inboundThrottle(peer: string, hooks: Omit<ThrottleHooks, 'throttled'>): InboundThrottle;
 }
 
 export function createGateContext(router: RouterCore, gate: string): GateContext {
   const m = router.metrics;
   const g = m.forGate(gate);
   const errs = new Map<string, Counter.Internal>();
+  const log = router.log.child({ gate });
+  const limitHit = (limit: string, details: Record<string, unknown>): void => {
+    m.limitHits.labels(gate, limit).inc();
+    log.warn({ ...details, limit }, 'limit hit');
+  };
   return {
     gate,
     router,
     config: router.config,
-    log: router.log.child({ gate }),
+    log,
     counters: {
       in(bytes) {
         g.messagesIn++;
@@ -50,6 +60,17 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
     slowConsumers: {
       throttled: m.slowConsumers.labels(gate, 'throttled'),
       disconnected: m.slowConsumers.labels(gate, 'disconnected'),
+    },
+    limitHit,
+    inboundThrottle(peer, hooks) {
+      return new InboundThrottle(router.config.limits, {
+        ...hooks,
+        throttled: (limit) => limitHit(limit, { peer, action: 'throttled' }),
+        exceeded: (limit) => {
+          limitHit(`${limit}_disconnect`, { peer, action: 'disconnected' });
+          hooks.exceeded(limit);
+        },
+      });
     },
   };
 }

@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { drain } from './drain';
 import type { GateContext } from './gate-context';
+import { originMatcher } from './origins';
 import type { Listener } from './router';
+import type { TransportInfo } from './session';
+import { clientCertificateOf, tlsServerOptions, type TlsOptions } from './tls-options';
 
 /** WebSocket paths the gates have mounted, per server. */
 const mountedPaths = new WeakMap<http.Server, string[]>();
@@ -14,16 +17,44 @@ const mountedPaths = new WeakMap<http.Server, string[]>();
 /** How long connections get to finish their closing handshake at shutdown. */
 const DRAIN_MS = 2000;
 
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-  /** CA bundle for client certificates: they are asked for, not required */
-  caFile?: string;
-}
-
 /** "host:port" of a socket's peer, for logs and session meta. */
 export function peerOf(socket: net.Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+}
+
+/** The core's view of a connection: gate, transport type, peer, and a TLS client's certificate. */
+export function transportOf(gate: string, type: string, socket: net.Socket, protocol?: string): TransportInfo {
+  const info: TransportInfo = { gate, type, peer: peerOf(socket) };
+  if (protocol !== undefined) info.protocol = protocol;
+  const cert = clientCertificateOf(socket);
+  if (cert) info.clientCertificate = cert;
+  return info;
+}
+
+/**
+ * Takes a connection slot for a new socket (limits.maxConnections / maxConnectionsPerIp)
+ * and gives it back when the socket closes; the name of the limit when it is refused.
+ */
+function admitConnection(ctx: GateContext, socket: net.Socket): string | undefined {
+  const ip = socket.remoteAddress ?? '?';
+  const refused = ctx.router.connections.acquire(ip);
+  if (refused) {
+    ctx.limitHit(refused, { peer: peerOf(socket) });
+    return refused;
+  }
+  socket.once('close', () => ctx.router.connections.release(ip));
+  return undefined;
+}
+
+/** A TLS server's failed handshakes are counted and logged; its certificate reloads until it closes. */
+function watchTls(ctx: GateContext, server: net.Server, options: TlsOptions | undefined, name: string): void {
+  if (!options || !(server instanceof tls.Server)) return;
+  server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
+    ctx.counters.errors('tls_handshake');
+    ctx.log.info({ peer: peerOf(socket), err: err.message }, `${name} TLS handshake failed`);
+  });
+  const remove = ctx.router.certificates.add(server, options, name);
+  server.once('close', remove);
 }
 
 /**
@@ -33,29 +64,26 @@ export function peerOf(socket: net.Socket): string {
  */
 export async function listenTcp(
   ctx: GateContext,
-  opts: { port?: number; host?: string; tls?: TlsFiles; name: string },
+  opts: { port?: number; host?: string; tls?: TlsOptions; name: string },
   onSocket: (socket: net.Socket, type: 'tcp' | 'tls') => void,
 ): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const type = opts.tls ? 'tls' : 'tcp';
-  const accept = (socket: net.Socket): void => {
+  const server = opts.tls ? tls.createServer(tlsServerOptions(opts.tls, ctx.config.limits.tlsHandshakeTimeoutMs)) : net.createServer();
+  // the connection limits apply at accept, before a TLS handshake costs anything
+  server.on('connection', (socket: net.Socket) => {
+    socket.on('error', () => undefined); // 'close' follows; the gate logs what matters
+    if (admitConnection(ctx, socket)) socket.destroy();
+  });
+  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    if (socket.destroyed) return;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined); // 'close' follows; the gate logs what matters
+    socket.on('error', () => undefined);
     socket.setNoDelay(true);
     onSocket(socket, type);
-  };
-  const server = opts.tls
-    ? tls.createServer(
-        {
-          cert: readFileSync(opts.tls.certFile),
-          key: readFileSync(opts.tls.keyFile),
-          ...(opts.tls.caFile ? { ca: readFileSync(opts.tls.caFile), requestCert: true, rejectUnauthorized: false } : {}),
-        },
-        accept,
-      )
-    : net.createServer(accept);
-  server.on('tlsClientError', () => ctx.counters.errors('tls_handshake'));
+  });
+  watchTls(ctx, server, opts.tls, opts.name);
   const port = await listen(server, opts.port, opts.host);
   ctx.log.info({ port, tls: Boolean(opts.tls) }, `${opts.name} listener ready`);
   return {
@@ -68,12 +96,29 @@ export async function listenTcp(
   };
 }
 
+/** What an application passes to mount a gate's WebSocket endpoint. */
+export interface WebSocketEndpointOptions {
+  /** mount on this server (e.g. an Express app's) instead of opening a port */
+  server?: http.Server;
+  path?: string;
+  port?: number;
+  host?: string;
+  /** with its own port: serve wss:// */
+  tls?: TlsOptions;
+  /** browser origins allowed to connect (default: http.allowedOrigins) */
+  allowedOrigins?: readonly string[];
+}
+
 export interface WebSocketListenOptions {
   /** mount on this server (e.g. an Express app's) instead of opening a port */
   server?: http.Server;
   path: string;
   port?: number;
   host?: string;
+  /** with its own port: HTTPS (wss://). A mounted endpoint is TLS when its server is. */
+  tls?: TlsOptions;
+  /** browser origins allowed to connect (default: http.allowedOrigins) */
+  allowedOrigins?: readonly string[];
   /** for logs */
   name: string;
   /** frame size limit, enforced by ws on the frame header */
@@ -101,9 +146,8 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
     handleProtocols: opts.handleProtocols,
   });
   const owned = !opts.server;
-  const server =
-    opts.server ??
-    http.createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`${opts.name} endpoint: upgrade required\n`));
+  const server = opts.server ?? createHttpServer(ctx, opts.tls, `${opts.name} WebSocket`);
+  const originAllowed = originMatcher(opts.allowedOrigins ?? ctx.config.http.allowedOrigins);
 
   let paths = mountedPaths.get(server);
   if (!paths) mountedPaths.set(server, (paths = []));
@@ -121,9 +165,23 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
       }
       return;
     }
+    const origin = req.headers.origin;
+    if (!originAllowed(origin, req.headers.host)) {
+      ctx.counters.errors('origin_refused');
+      ctx.limitHit('origin', { peer: peerOf(req.socket), origin });
+      refuse(socket, 403, 'Forbidden', 'origin not allowed');
+      return;
+    }
     const refusal = opts.vet?.(req);
     if (refusal) {
       refuse(socket, refusal.status, refusal.text, refusal.body);
+      return;
+    }
+    const limit = admitConnection(ctx, req.socket);
+    if (limit) {
+      // too many in all: the service is busy (503); too many from this address: 429
+      if (limit === 'max_connections') refuse(socket, 503, 'Service Unavailable', 'too many connections');
+      else refuse(socket, 429, 'Too Many Requests', 'too many connections from this address');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -147,6 +205,26 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
       if (owned) server.closeAllConnections();
     },
   };
+}
+
+/**
+ * The HTTP(S) server of a WebSocket endpoint with its own port: plain requests get 426,
+ * and slow or incomplete requests (upgrades included) are dropped (http.headersTimeoutMs,
+ * http.requestTimeoutMs).
+ */
+export function createHttpServer(ctx: GateContext, tlsOptions: TlsOptions | undefined, name: string, app?: http.RequestListener): http.Server {
+  const handler: http.RequestListener = app ?? ((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`${name} endpoint: upgrade required\n`));
+  const h = ctx.config.http;
+  const timeouts: http.ServerOptions = {
+    headersTimeout: h.headersTimeoutMs,
+    requestTimeout: h.requestTimeoutMs,
+    // how often Node checks those timeouts (default 30 s, far too coarse for them)
+    connectionsCheckingInterval: Math.min(1000, h.headersTimeoutMs),
+  };
+  if (!tlsOptions) return http.createServer(timeouts, handler);
+  const server = https.createServer({ ...tlsServerOptions(tlsOptions, ctx.config.limits.tlsHandshakeTimeoutMs), ...timeouts }, handler);
+  watchTls(ctx, server, tlsOptions, name);
+  return server;
 }
 
 function refuse(socket: Duplex, status: number, text: string, body = ''): void {

@@ -54,6 +54,13 @@ export class Metrics {
   readonly registrations: Gauge<'realm'>;
   /** actions refused by authorization; action "receive": events filtered at delivery */
   readonly authzDenied: Counter<'gate' | 'action'>;
+  /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
+  readonly limitHits: Counter<'gate' | 'limit'>;
+  /**
+   * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
+   * row changes by op (insert, update, delete), per table
+   */
+  readonly aggregateEvents: Counter<'table' | 'outcome'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -111,6 +118,8 @@ export class Metrics {
       'gate',
       'action',
     ]);
+    this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
+    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

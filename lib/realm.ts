@@ -1,4 +1,6 @@
 import { ALLOW_ALL, patternOf, type Action, type Authorizer } from './auth/authorizer';
+import type { AggregateEngine } from './aggregate/engine';
+import { tableProcedures } from './aggregate/table-api';
 import { Broker, type BrokerEvent, type EventSink, type PublishOptions, type Subscription } from './broker';
 import { Dealer, type DealerLimits, type RegisterOptions } from './dealer';
 import { Errors, RouterError } from './errors';
@@ -9,7 +11,7 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainOptions } from './retained';
+import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import type { Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
@@ -26,6 +28,10 @@ export interface RealmOptions {
   onTtl?: () => void;
   /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
   authorizer?: Authorizer;
+  /** retained keys and value size */
+  retainedLimits?: RetainedLimits;
+  /** the aggregate tables, in the one realm config.aggregate.realm names */
+  aggregates?: AggregateEngine;
 }
 
 const PUBLISH: readonly Action[] = ['publish'];
@@ -64,6 +70,8 @@ export class Realm {
   /** retained values and sync primitives; undefined when the router has no store */
   readonly retained: RetainedTopics | undefined;
   private readonly authz: Authorizer;
+  /** schema-driven tables fed by publications (lib/aggregate/); undefined when off */
+  readonly aggregates: AggregateEngine | undefined;
 
   constructor(
     options: RealmOptions,
@@ -80,8 +88,15 @@ export class Realm {
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
     if (options.store) {
-      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined));
+      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
       installStoreApi(this, this.retained);
+    }
+    this.aggregates = options.aggregates;
+    if (this.aggregates) {
+      // the change feed: events of the router itself, like meta events, routed at once
+      this.aggregates.attach({ publish: (topic, payload, revision) => this.routed(this.broker.publish(undefined, topic, payload, {}, revision)) });
+      const guard = { authorize: this.authorize.bind(this), mayReceive: this.mayReceive.bind(this) };
+      for (const [uri, proc] of tableProcedures(this.aggregates, guard)) this.builtins.set(uri, proc);
     }
     installMetaApi(this);
   }
@@ -129,6 +144,15 @@ export class Realm {
   }
 
   private route(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    // a table's topics: the row is validated (a bad one throws) and applied in the
+    // turn's commit; it is also an ordinary event, and its ack follows the commit.
+    // Store options do not apply: a table row is kept by its table.
+    const applied = this.aggregates?.accept(topic, payload);
+    if (applied !== undefined) {
+      const event = this.broker.publish(session, topic, payload, options);
+      this.routed(event);
+      return applied.then(() => ({ publicationId: event.publicationId, deliveries: event.deliveries }));
+    }
     if (RetainedTopics.involved(options)) {
       if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
       return this.retained.publish(session, topic, payload, options);
@@ -219,6 +243,22 @@ export class Realm {
    * the same turn, so no live event can fall between the two: no gap, no duplicate.
    */
   replayRetained(session: Session, sub: Subscription): void {
+    // the rows of tables whose change feed it matches, as "insert" changes
+    this.aggregates?.replay(sub.pattern, (topic, payload, revision) =>
+      this.broker.deliverTo(session, sub, {
+        publicationId: revision,
+        topic,
+        payload,
+        publisher: undefined,
+        discloseMe: false,
+        retained: true,
+        revision,
+        qos: 2,
+        retainFlag: true,
+        headers: undefined,
+        deliveries: 1,
+      }),
+    );
     if (!this.retained) return;
     const now = Date.now();
     for (const entry of this.retained.matching(sub.pattern)) {

@@ -29,6 +29,14 @@ export interface RetainedAck {
   revision?: number;
 }
 
+/** limits.maxRetainedKeysPerRealm and the largest retained value (limits.maxRetainedValueBytes). */
+export interface RetainedLimits {
+  maxKeys: number;
+  maxValueBytes: number;
+  /** a limit refused a write: the router counts and logs it */
+  onLimitHit?(session: Session | undefined, limit: 'max_retained_keys' | 'max_retained_value_bytes', key: string): void;
+}
+
 interface Waiter {
   session: Session;
   topic: string;
@@ -54,6 +62,7 @@ export class RetainedTopics {
     private readonly onEvent: (event: BrokerEvent) => void,
     /** a value with a TTL was written: the owner of the expiry timer reschedules */
     private readonly onTtl: () => void,
+    private readonly limits: RetainedLimits = { maxKeys: Infinity, maxValueBytes: Infinity },
   ) {}
 
   /** Does this publish need the store? */
@@ -63,6 +72,8 @@ export class RetainedTopics {
 
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {
     if (this.closed) return Promise.reject(new RouterError(Errors.systemShutdown, 'router is shutting down'));
+    const refused = options.retain === true ? this.overLimit(session, topic, payload) : undefined;
+    if (refused) return Promise.reject(refused);
     if (options.when !== undefined && !this.holds(topic, options.when)) {
       if (options.watch !== true || !session) {
         return Promise.reject(new RouterError(Errors.conditionFailed, `condition on ${topic} does not hold`));
@@ -75,6 +86,21 @@ export class RetainedTopics {
       });
     }
     return this.apply(session, topic, payload, options);
+  }
+
+  /** A retained write the realm's limits refuse: too large a value, or one key too many. */
+  private overLimit(session: Session | undefined, topic: string, payload: Payload): RouterError | undefined {
+    if (isEmptyValue(payload)) return undefined; // a delete never grows the store
+    const size = payloadSize(payload);
+    if (size > this.limits.maxValueBytes) {
+      this.limits.onLimitHit?.(session, 'max_retained_value_bytes', topic);
+      return new RouterError(Errors.payloadSizeExceeded, `retained value of ${size} bytes exceeds ${this.limits.maxValueBytes}`);
+    }
+    if (this.store.get(this.realm, topic) === undefined && this.store.keyCount(this.realm) >= this.limits.maxKeys) {
+      this.limits.onLimitHit?.(session, 'max_retained_keys', topic);
+      return new RouterError(Errors.limitExceeded, `realm holds the maximum of ${this.limits.maxKeys} retained keys`);
+    }
+    return undefined;
   }
 
   private holds(topic: string, when: unknown): boolean {
@@ -196,6 +222,15 @@ export class RetainedTopics {
 export interface RetainedMeta extends Record<string, unknown> {
   qos?: 0 | 1 | 2;
   headers?: MessageHeaders;
+}
+
+/** Bytes of a payload as the store keeps it: raw bytes, or the JSON of args/kwargs. */
+function payloadSize(p: Payload): number {
+  if (p.bytes !== undefined) return p.bytes.byteLength;
+  let n = 0;
+  if (p.args !== undefined) n += Buffer.byteLength(JSON.stringify(p.args) ?? '');
+  if (p.kwargs !== undefined) n += Buffer.byteLength(JSON.stringify(p.kwargs) ?? '');
+  return n;
 }
 
 function metaOf(o: PublishOptions): RetainedMeta | undefined {

@@ -12,6 +12,18 @@ export interface TransportInfo {
   peer: string;
   /** serializer or protocol version, when the gate has one */
   protocol?: string;
+  /** the certificate a TLS client presented (lib/tls-options.ts clientCertificateOf) */
+  clientCertificate?: ClientCertificate;
+}
+
+/** A TLS client certificate as the core sees it. */
+export interface ClientCertificate {
+  /** subject fields, e.g. { CN: 'device-7', O: 'Example' }; repeated fields joined with ',' */
+  subject: Record<string, string>;
+  /** SHA-256 fingerprint, colon-separated hex as Node prints it */
+  fingerprint256: string;
+  /** verified against the listener's CA bundle */
+  authorized: boolean;
 }
 
 export interface SessionIdentity {

@@ -1,7 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import { InputPause } from '../../lib/input-pause';
 import { Outbox } from '../../lib/outbox';
+import type { InboundThrottle } from '../../lib/rate-limit';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
 import { handleConnect } from './handlers/connect';
@@ -49,6 +51,8 @@ export class MqttConnection implements MqttLink {
   private keepAliveMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
+  /** limits.messagesPerSecond / bytesPerSecond: throttle, then DISCONNECT 0x96 */
+  private readonly throttle: InboundThrottle;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -60,12 +64,18 @@ export class MqttConnection implements MqttLink {
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: unknown) => this.codecError(err));
     const limits = ctx.config.limits;
+    const input = new InputPause(stream);
+    this.throttle = ctx.inboundThrottle(info.peer, {
+      pause: () => input.pause('rate'),
+      resume: () => input.resume('rate'),
+      exceeded: () => this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high'),
+    });
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
       {
         queuedBytes: () => stream.writableLength,
-        pauseInput: () => stream.pause(),
-        resumeInput: () => stream.resume(),
+        pauseInput: () => input.pause('outbox'),
+        resumeInput: () => input.resume('outbox'),
         cork: () => stream.cork(),
         uncork: () => stream.uncork(),
         kill: () => {
@@ -106,6 +116,7 @@ export class MqttConnection implements MqttLink {
     // counted per packet, not per network chunk ($SYS and the metrics say messages)
     this.ctx.counters.in(size);
     if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+    if (!this.throttle.admit(size)) return;
     try {
       this.dispatch(p);
     } catch (err) {
@@ -292,6 +303,7 @@ export class MqttConnection implements MqttLink {
     this.state = 'closed';
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.throttle.dispose();
     this.outbox.dispose();
     if (wasConnected) connectionClosed(this);
   }

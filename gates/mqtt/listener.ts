@@ -1,14 +1,14 @@
-import type http from 'node:http';
 import { createWebSocketStream } from 'ws';
-import { listenTcp, listenWebSocket, peerOf, type TlsFiles } from '../../lib/listeners';
+import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
+import type { TlsOptions } from '../../lib/tls-options';
 import type { Listener } from '../../lib/router';
 import { MqttConnection } from './connection';
 import type { MqttGateContext } from './context';
 
 /** MQTT over TCP (and TLS when `tls` is given). */
-export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsFiles }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: 'MQTT' }, (socket, type) => {
-    new MqttConnection(ctx, socket, { gate: 'mqtt', type, peer: peerOf(socket) });
+export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => {
+    new MqttConnection(ctx, socket, transportOf('mqtt', type, socket));
   });
 }
 
@@ -16,7 +16,7 @@ export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?
  * MQTT over WebSocket (subprotocol `mqtt`, binary frames), on a shared http.Server's
  * `path` or a port of its own.
  */
-export function listenMqttWs(ctx: MqttGateContext, opts: { server?: http.Server; path?: string; port?: number; host?: string }): Promise<Listener> {
+export function listenMqttWs(ctx: MqttGateContext, opts: WebSocketEndpointOptions): Promise<Listener> {
   return listenWebSocket(ctx, {
     ...opts,
     path: opts.path ?? (ctx.config.mqtt.wsPath || '/mqtt'),
@@ -28,7 +28,7 @@ export function listenMqttWs(ctx: MqttGateContext, opts: { server?: http.Server;
       // ws's duplex neither closes nor (while input is paused) ends when the peer goes
       // away: without this a lost client keeps its session live and its will unsent
       ws.once('close', () => stream.destroy());
-      new MqttConnection(ctx, stream, { gate: 'mqtt', type: 'websocket', peer: peerOf(req.socket ?? socket) });
+      new MqttConnection(ctx, stream, transportOf('mqtt', 'websocket', req.socket ?? socket));
     },
   });
 }

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { EventSink } from '../../lib/broker';
 import { Errors, RouterError } from '../../lib/errors';
 import { Outbox } from '../../lib/outbox';
+import type { InboundThrottle } from '../../lib/rate-limit';
 import type { Realm } from '../../lib/realm';
 import type { Session, TransportInfo } from '../../lib/session';
 import type { Consumer, QueueAddress } from '../../lib/work-queues';
@@ -58,6 +59,8 @@ export class StompConnection {
   private heartbeatIn: NodeJS.Timeout | undefined;
   private rateWindow = 0;
   private rateFrames = 0;
+  /** limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR */
+  private readonly throttle: InboundThrottle;
   /** the last frame waiting for a commit, and how many wait */
   private tail: Promise<void> | undefined;
   private waiting = 0;
@@ -98,6 +101,11 @@ export class StompConnection {
       },
       ctx.slowConsumers,
     );
+    this.throttle = ctx.inboundThrottle(info.peer, {
+      pause: () => this.pause('rate'),
+      resume: () => this.resume('rate'),
+      exceeded: () => this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')),
+    });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', () => undefined); // 'close' follows
@@ -173,6 +181,7 @@ export class StompConnection {
    * gets ERROR and the connection closes, like every other limit. Returns false then.
    */
   private countFrame(frame: StompFrame): boolean {
+    if (!this.throttle.admit(frameSize(frame))) return false;
     const limit = this.ctx.config.stomp.limits.framesPerSecond;
     if (limit <= 0) return true;
     const now = Date.now();
@@ -427,6 +436,7 @@ export class StompConnection {
     this.state = 'closed';
     this.parser.stop();
     for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn]) if (t) clearTimeout(t);
+    this.throttle.dispose();
     this.outbox.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted
     this.transactions.clear();
@@ -443,6 +453,13 @@ export class StompConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** About a frame's size on the wire, for the bytes-per-second limit: command, headers, body. */
+function frameSize(frame: StompFrame): number {
+  let n = frame.command.length + 2 + frame.body.length;
+  for (const [k, v] of frame.headers) n += k.length + v.length + 2;
+  return n;
+}
 
 function hasName(h: [string, string]): boolean {
   return h[0] !== '';

@@ -1,6 +1,6 @@
-import type http from 'node:http';
 import { createWebSocketStream } from 'ws';
-import { listenTcp, listenWebSocket, peerOf, type TlsFiles } from '../../lib/listeners';
+import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
+import type { TlsOptions } from '../../lib/tls-options';
 import type { Listener } from '../../lib/router';
 import { StompConnection } from './connection';
 import type { StompGateContext } from './context';
@@ -9,9 +9,9 @@ import type { StompGateContext } from './context';
 const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 /** STOMP over TCP (and TLS when `tls` is given). */
-export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsFiles }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: 'STOMP' }, (socket, type) => {
-    new StompConnection(ctx, socket, { gate: 'stomp', type, peer: peerOf(socket) }, true);
+export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => {
+    new StompConnection(ctx, socket, transportOf('stomp', type, socket), true);
   });
 }
 
@@ -20,7 +20,7 @@ export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; hos
  * binary messages, one frame per message), on a shared http.Server's `path` or a port
  * of its own. The version is still negotiated by CONNECT's accept-version.
  */
-export function listenStompWs(ctx: StompGateContext, opts: { server?: http.Server; path?: string; port?: number; host?: string }): Promise<Listener> {
+export function listenStompWs(ctx: StompGateContext, opts: WebSocketEndpointOptions): Promise<Listener> {
   const limits = ctx.parserLimits;
   return listenWebSocket(ctx, {
     ...opts,
@@ -33,7 +33,7 @@ export function listenStompWs(ctx: StompGateContext, opts: { server?: http.Serve
       const stream = createWebSocketStream(ws);
       // ws's duplex neither closes nor (while input is paused) ends when the peer goes away
       ws.once('close', () => stream.destroy());
-      new StompConnection(ctx, stream, { gate: 'stomp', type: 'websocket', peer: peerOf(req.socket ?? socket) }, false);
+      new StompConnection(ctx, stream, transportOf('stomp', 'websocket', req.socket ?? socket), false);
     },
   });
 }

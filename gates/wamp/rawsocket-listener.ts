@@ -1,5 +1,6 @@
 import { listenTcp } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
+import type { TlsOptions } from '../../lib/tls-options';
 import type { WampGateContext } from './context';
 import { HandshakeError, handshakeError, handshakeReply, lengthExpFor, maxBytesForExp, parseHandshake } from './rawsocket-framing';
 import { RawSocketTransport } from './rawsocket-transport';
@@ -9,6 +10,8 @@ import { WampSession } from './session';
 export interface WampRawSocketOptions {
   port?: number;
   host?: string;
+  /** RawSocket over TLS */
+  tls?: TlsOptions;
 }
 
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
@@ -17,7 +20,7 @@ export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOpt
   const allowed = new Set(ctx.config.wamp.serializers);
   const ourExp = lengthExpFor(limits.maxMessageSize);
 
-  return listenTcp(ctx, { ...opts, name: 'WAMP RawSocket' }, (socket) => {
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => {
     // a client that never completes the handshake is dropped (slowloris)
     const timer = setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
     timer.unref();

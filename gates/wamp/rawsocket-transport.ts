@@ -1,5 +1,9 @@
 import type { Socket } from 'node:net';
+import { Errors, RouterError } from '../../lib/errors';
+import { InputPause } from '../../lib/input-pause';
+import { transportOf } from '../../lib/listeners';
 import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import type { InboundThrottle } from '../../lib/rate-limit';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
 import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
@@ -20,6 +24,7 @@ export class RawSocketTransport implements WampTransport {
   private alive = true;
   private pinger: NodeJS.Timeout | undefined;
   private ended = false;
+  private readonly throttle: InboundThrottle;
 
   constructor(
     private readonly socket: Socket,
@@ -32,19 +37,20 @@ export class RawSocketTransport implements WampTransport {
     limits: OutboxLimits,
     pingIntervalMs: number,
   ) {
-    this.info = {
-      gate: 'wamp',
-      type: 'rawsocket',
-      peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
-      // same spelling as the WebSocket subprotocol, so session meta reads alike
-      protocol: serializer.wsProtocol,
-    };
+    // same protocol spelling as the WebSocket subprotocol, so session meta reads alike
+    this.info = transportOf('wamp', 'rawsocket', socket, serializer.wsProtocol);
+    const input = new InputPause(socket);
+    this.throttle = ctx.inboundThrottle(this.info.peer, {
+      pause: () => input.pause('rate'),
+      resume: () => input.resume('rate'),
+      exceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+    });
     this.outbox = new Outbox(
       limits,
       {
         queuedBytes: () => socket.writableLength,
-        pauseInput: () => socket.pause(),
-        resumeInput: () => socket.resume(),
+        pauseInput: () => input.pause('outbox'),
+        resumeInput: () => input.resume('outbox'),
         cork: () => socket.cork(),
         uncork: () => socket.uncork(),
         kill: () => {
@@ -91,6 +97,7 @@ export class RawSocketTransport implements WampTransport {
     }
     if (type === FrameType.PONG) return;
     this.ctx.counters.in(payload.length);
+    if (!this.throttle.admit(payload.length)) return;
     let msg: unknown;
     try {
       msg = this.serializer.decode(payload);
@@ -151,6 +158,7 @@ export class RawSocketTransport implements WampTransport {
   private onClose(): void {
     this.ended = true;
     if (this.pinger) clearInterval(this.pinger);
+    this.throttle.dispose();
     this.outbox.dispose();
     this.handler?.closed();
     this.handler = undefined;

@@ -76,6 +76,12 @@ export class WampSession implements WampConnectionHandler {
     this.abort(Errors.protocolViolation, reason);
   }
 
+  overLimit(err: RouterError): void {
+    // WAMP: ABORT only before WELCOME; an established session is ended with GOODBYE
+    if (this.state === 'established') this.goodbye(err, err.message);
+    else this.abort(err.def, err.message);
+  }
+
   closed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';

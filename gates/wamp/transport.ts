@@ -1,3 +1,4 @@
+import type { RouterError } from '../../lib/errors';
 import type { TransportInfo } from '../../lib/session';
 import type { Serializer } from './serializers';
 
@@ -24,4 +25,6 @@ export interface WampConnectionHandler {
   malformed(reason: string): void;
   /** the connection is gone */
   closed(): void;
+  /** the peer stayed over its inbound rate limit: end the session with this error */
+  overLimit(err: RouterError): void;
 }

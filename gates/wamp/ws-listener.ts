@@ -1,19 +1,12 @@
-import type http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { listenWebSocket } from '../../lib/listeners';
+import { listenWebSocket, type WebSocketEndpointOptions } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
 import type { WampGateContext } from './context';
 import { serializerForWsProtocol, type Serializer } from './serializers';
 import { WampSession } from './session';
 import { WsTransport } from './ws-transport';
 
-export interface WampWsOptions {
-  /** mount on this server (e.g. an Express app's) instead of opening a port */
-  server?: http.Server;
-  path?: string;
-  port?: number;
-  host?: string;
-}
+export type WampWsOptions = WebSocketEndpointOptions;
 
 /**
  * WAMP over WebSocket. Mounts on a shared http.Server by handling `upgrade` for its

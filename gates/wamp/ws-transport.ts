@@ -1,6 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { Errors, RouterError } from '../../lib/errors';
+import { InputPause } from '../../lib/input-pause';
+import { transportOf } from '../../lib/listeners';
 import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import type { InboundThrottle } from '../../lib/rate-limit';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
 import { SerializerError, type Serializer } from './serializers';
@@ -17,6 +21,7 @@ export class WsTransport implements WampTransport {
   private readonly sendOpts: typeof TEXT | typeof BINARY;
   private alive = true;
   private pinger: NodeJS.Timeout | undefined;
+  private readonly throttle: InboundThrottle;
 
   constructor(
     private readonly ws: WebSocket,
@@ -26,20 +31,21 @@ export class WsTransport implements WampTransport {
     limits: OutboxLimits,
     pingIntervalMs: number,
   ) {
-    this.info = {
-      gate: 'wamp',
-      type: 'websocket',
-      peer: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`,
-      protocol: serializer.wsProtocol,
-    };
+    this.info = transportOf('wamp', 'websocket', req.socket, serializer.wsProtocol);
     this.sendOpts = serializer.binary ? BINARY : TEXT;
     const socket = req.socket;
+    const input = new InputPause(socket);
+    this.throttle = ctx.inboundThrottle(this.info.peer, {
+      pause: () => input.pause('rate'),
+      resume: () => input.resume('rate'),
+      exceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+    });
     this.outbox = new Outbox(
       limits,
       {
         queuedBytes: () => ws.bufferedAmount,
-        pauseInput: () => socket.pause(),
-        resumeInput: () => socket.resume(),
+        pauseInput: () => input.pause('outbox'),
+        resumeInput: () => input.resume('outbox'),
         cork: () => socket.cork(),
         uncork: () => socket.uncork(),
         kill: () => {
@@ -70,6 +76,7 @@ export class WsTransport implements WampTransport {
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.alive = true;
     this.ctx.counters.in(data.length);
+    if (!this.throttle.admit(data.length)) return;
     if (isBinary !== this.serializer.binary) {
       this.handler?.malformed(`expected ${this.serializer.binary ? 'binary' : 'text'} WebSocket frames`);
       return;
@@ -115,6 +122,7 @@ export class WsTransport implements WampTransport {
 
   private onClose(): void {
     if (this.pinger) clearInterval(this.pinger);
+    this.throttle.dispose();
     this.outbox.dispose();
     this.handler?.closed();
     this.handler = undefined;

@@ -33,6 +33,11 @@ export class MemoryIndex {
     return this.realms.get(entry.realm)?.get(entry.key) === entry;
   }
 
+  /** entries stored in a realm (expired ones not yet removed included) */
+  realmSize(realm: string): number {
+    return this.realms.get(realm)?.size ?? 0;
+  }
+
   realmEntries(realm: string): IterableIterator<StoreEntry> | undefined {
     return this.realms.get(realm)?.values();
   }

@@ -101,6 +101,10 @@ export class SqliteStore implements RetainedStore {
     return entry.expiresAt === undefined || entry.expiresAt > Date.now() ? entry : undefined;
   }
 
+  keyCount(realm: string): number {
+    return this.index.realmSize(realm);
+  }
+
   *entries(realm: string): IterableIterator<StoreEntry> {
     const all = this.index.realmEntries(realm);
     if (all === undefined) return;

@@ -89,6 +89,8 @@ export interface RetainedStore {
   close(): Promise<void>;
   /** the live entry of a key; expired entries count as absent */
   get(realm: string, key: string): StoreEntry | undefined;
+  /** keys stored in a realm (for limits.maxRetainedKeysPerRealm; may count entries expiring this moment) */
+  keyCount(realm: string): number;
   /** all live entries of a realm (the caller filters by pattern); order unspecified */
   entries(realm: string): IterableIterator<StoreEntry>;
   /**

@@ -28,11 +28,12 @@ function withTempFile(content: string, fn: (file: string) => void): void {
 
 test('config - empty input resolves to the documented defaults', () => {
   const c = resolveConfig({});
+  const tls = { enabled: false, certFile: '', keyFile: '', caFile: '', minVersion: 'TLSv1.2', requestCert: false, requireClientCert: false };
   assert.deepEqual(JSON.parse(JSON.stringify(c)), {
-    http: { host: '127.0.0.1', port: 8080 },
+    http: { host: '127.0.0.1', port: 8080, tls, allowedOrigins: ['*'], headersTimeoutMs: 10000, requestTimeoutMs: 30000 },
     wamp: {
       path: '/ws',
-      rawsocket: { enabled: false, host: '127.0.0.1', port: 8081 },
+      rawsocket: { enabled: false, host: '127.0.0.1', port: 8081, tls },
       serializers: ['json', 'msgpack', 'cbor'],
       pingIntervalMs: 30000,
       helloTimeoutMs: 10000,
@@ -42,7 +43,7 @@ test('config - empty input resolves to the documented defaults', () => {
       host: '127.0.0.1',
       port: 1883,
       wsPath: '/mqtt',
-      tls: { enabled: false, host: '127.0.0.1', port: 8883, certFile: '', keyFile: '', caFile: '' },
+      tls: { ...tls, host: '127.0.0.1', port: 8883 },
       realm: 'realm1',
       keepAliveMaxSeconds: 0,
       receiveMaximum: 100,
@@ -59,7 +60,7 @@ test('config - empty input resolves to the documented defaults', () => {
       host: '127.0.0.1',
       port: 61613,
       wsPath: '/stomp',
-      tls: { enabled: false, host: '127.0.0.1', port: 61614, certFile: '', keyFile: '', caFile: '' },
+      tls: { ...tls, host: '127.0.0.1', port: 61614 },
       realm: 'realm1',
       heartbeat: { send: 10000, receive: 10000 },
       connectTimeoutMs: 10000,
@@ -82,8 +83,17 @@ test('config - empty input resolves to the documented defaults', () => {
       maxRegistrationsPerSession: 1000,
       maxPendingCallsPerSession: 1000,
       callTimeoutMs: 0,
+      maxConnections: 10000,
+      maxConnectionsPerIp: 1000,
+      tlsHandshakeTimeoutMs: 10000,
+      messagesPerSecond: 100000,
+      bytesPerSecond: 67108864,
+      rateLimitDisconnectMs: 10000,
+      maxRetainedKeysPerRealm: 1000000,
+      maxRetainedValueBytes: 0,
     },
     store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info' },
     metrics: { enabled: true, path: '/metrics' },
   });
@@ -230,4 +240,15 @@ test('config - an unreadable or malformed file is a ConfigError naming the file'
       return true;
     });
   });
+});
+
+test('config - an enabled TLS block needs its files, and requireClientCert needs a CA', () => {
+  assert.deepEqual(problemsOf(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c.pem' } } })), [
+    '/http/tls needs certFile and keyFile when enabled',
+  ]);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ wamp: { rawsocket: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requireClientCert: true } } } })),
+    ['/wamp/rawsocket/tls/requireClientCert needs /wamp/rawsocket/tls/caFile'],
+  );
+  assert.doesNotThrow(() => resolveConfig({ mqtt: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requireClientCert: true } } }));
 });
