@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
+import { FIXTURE_DIR } from '../helpers/aggregate';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { connectMqtt, endAll, MessageLog, metricValue, subscribe, uniqueId } from '../helpers/mqtt-clients';
 import { ClientPool, errorUri, rejection } from '../helpers/rpc-clients';
@@ -360,6 +361,66 @@ describe('authorization - wildcard subscribers', () => {
     assert.ok(!mqtt.log.messages.some((m) => m.topic.startsWith('billing/')));
     assert.ok(!stompInbox.messages.some((m) => (m.headers['destination'] ?? '').includes('billing')));
     assert.ok((await metricValue(r, 'gatehouse_authz_denied_total', { action: 'receive' })) >= denied + 3);
+  });
+});
+
+describe('authorization - aggregate tables', () => {
+  it('table RPCs read a table only with subscribe on its change feed; rows need publish on its topic', async () => {
+    const t = await startRouter({
+      aggregate: { dir: FIXTURE_DIR },
+      auth: {
+        roles: {
+          anonymous: {
+            permissions: [
+              { uri: 'gatehouse.table.', match: 'prefix', allow: ['call'] },
+              { uri: 'table.detail', allow: ['publish'] },
+              { uri: 'table.detail.changes', allow: ['subscribe'] },
+            ],
+          },
+        },
+      },
+    });
+    try {
+      const c = await withTimeout(connect(wsOptions(t.wsUrl, 'json')), WAIT_MS, 'join');
+      const row = { invoice: 'i1', line: 1, customer: 'acme', product: 'nut', type: 'sale', amount: 5 };
+      await withTimeout(
+        c.session.publish('table.detail', [], row, { acknowledge: true }) ?? Promise.reject(new Error('no ack')),
+        WAIT_MS,
+        'row ack',
+      );
+      const refusedRow = await errorOf(
+        c.session.publish('table.invoice', [], { customer: 'acme', invoice: 'i9' }, { acknowledge: true }),
+        'publish to table.invoice',
+      );
+      assert.equal(refusedRow.error, NOT_AUTHORIZED);
+      const got = await withTimeout(
+        c.session.call<{ row: unknown }>('gatehouse.table.get', [], { table: 'detail', key: { invoice: 'i1', line: 1 } }),
+        WAIT_MS,
+        'table.get detail',
+      );
+      assert.equal((got.row as { amount?: number } | null)?.amount, 5);
+      const refused = await errorOf(
+        c.session.call('gatehouse.table.get', [], { table: 'customer', key: { customer: 'acme' } }),
+        'table.get customer',
+      );
+      assert.equal(refused.error, NOT_AUTHORIZED);
+      assert.equal(
+        (await errorOf(c.session.call('gatehouse.table.query', [], { table: 'invoice' }), 'table.query invoice')).error,
+        NOT_AUTHORIZED,
+      );
+      const list = await withTimeout(
+        c.session.call<{ tables: { name: string }[] }>('gatehouse.table.list', []),
+        WAIT_MS,
+        'table.list',
+      );
+      assert.deepEqual(
+        list.tables.map((x) => x.name),
+        ['detail'],
+      );
+      await c.close();
+    } finally {
+      await t.close();
+    }
   });
 });
 
