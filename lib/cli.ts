@@ -6,6 +6,8 @@
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
+ *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
+ *             [--realm <name>]... [--cra-iterations <n>]
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
  * configuration (an aggregate definition included) or command line; 3 `rebuild
@@ -22,6 +24,8 @@ import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
+import { createUserRecord } from './auth/user-record';
+import { readSecret } from './secret-prompt';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -237,6 +241,30 @@ async function rebuild(flags: StartFlags & { verify?: boolean }): Promise<void> 
   }
 }
 
+interface UserAddFlags {
+  role: string;
+  password?: string;
+  cryptosignKey: string[];
+  realm: string[];
+  craIterations?: string;
+}
+
+/** Prints the JSON user record to paste into auth.users; the password is prompted for unless given. */
+async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
+  const iterations = flags.craIterations === undefined ? undefined : Number(flags.craIterations);
+  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) return fail('--cra-iterations must be a positive integer', EXIT_USAGE);
+  // a key alone makes a cryptosign-only user; otherwise the password is asked for
+  const password = flags.password ?? (flags.cryptosignKey.length > 0 ? undefined : await readSecret(`password for ${authid}: `));
+  try {
+    const record = await createUserRecord({ authid, role: flags.role, password, cryptosignKeys: flags.cryptosignKey, realms: flags.realm, craIterations: iterations });
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
+  }
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 function program(): Command {
   const cmd = new Command('gatehouse')
     .description('Multi-protocol message router: WAMP, MQTT, STOMP and HTTP in one routing core')
@@ -271,6 +299,18 @@ function program(): Command {
     .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
     .option('--verify', 'only compare: change nothing; exit 3 when a row differs')
     .action((flags: StartFlags & { verify?: boolean }) => rebuild(flags));
+
+  cmd
+    .command('user')
+    .description('user records for auth.users')
+    .command('add <authid>')
+    .description('print a user record (salted scrypt hash and WAMP-CRA key) to paste into auth.users')
+    .requiredOption('--role <role>', 'the role of the user')
+    .option('--password <pw>', 'the password (prompted for when absent; visible in shell history when given here)')
+    .option('--cryptosign-key <hex>', 'an Ed25519 public key (64 hex digits) for WAMP-cryptosign; repeatable', collect, [])
+    .option('--realm <name>', 'a realm the user may join (default: all); repeatable', collect, [])
+    .option('--cra-iterations <n>', 'PBKDF2 iterations of the WAMP-CRA key (default 10000)')
+    .action((authid: string, flags: UserAddFlags) => userAdd(authid, flags));
 
   return cmd;
 }

@@ -48,10 +48,31 @@ export interface TlsConfig {
   requestCert: boolean;
   requireClientCert: boolean;
 }
+/** Authentication methods a realm can accept (password: MQTT and STOMP username/password). */
+export type AuthMethod = 'anonymous' | 'ticket' | 'wampcra' | 'cryptosign' | 'tls' | 'password';
+export type AnonymousSetting = 'loopback' | 'always' | 'never';
+/** a gate's own anonymous setting; inherit: auth.anonymous */
+export type ListenerAnonymousSetting = AnonymousSetting | 'inherit';
 
 export interface RealmConfig {
   name: string;
   eventHistory?: EventHistoryConfig[];
+  /** absent methods: every configured method */
+  auth?: { methods?: AuthMethod[] };
+}
+
+/** One user record of auth.users (secrets only as salted hashes / derived keys). */
+export interface UserRecord {
+  authid: string;
+  role: string;
+  /** scrypt$N$r$p$<salt b64>$<hash b64> */
+  password?: string;
+  /** salted WAMP-CRA: the PBKDF2-SHA256 derived key, base64 */
+  wampcra?: { salt: string; iterations: number; keylen: number; key: string };
+  /** Ed25519 public keys, hex */
+  cryptosign?: string[];
+  /** realms the user may join; absent: all */
+  realms?: string[];
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
@@ -74,6 +95,7 @@ export interface Config {
     /** 0 disables pings */
     pingIntervalMs: number;
     helloTimeoutMs: number;
+    anonymous: ListenerAnonymousSetting;
   };
   mqtt: {
     enabled: boolean;
@@ -92,6 +114,7 @@ export interface Config {
     maxQueuedBytes: number;
     connectTimeoutMs: number;
     sysIntervalSeconds: number;
+    anonymous: ListenerAnonymousSetting;
   };
   stomp: {
     enabled: boolean;
@@ -117,13 +140,19 @@ export interface Config {
     maxQueueBytes: number;
     /** unacknowledged messages per queue subscription by default; 0: unlimited */
     defaultPrefetch: number;
+    anonymous: ListenerAnonymousSetting;
   };
   realms: RealmConfig[];
   autoCreateRealms: boolean;
   defaultRealm: string;
   auth: {
-    anonymous: 'loopback' | 'always' | 'never';
+    anonymous: AnonymousSetting;
     anonymousRole: string;
+    users: UserRecord[];
+    /** role of a client certificate whose CN matches no user; '' refuses it */
+    tls: { role: string };
+    /** procedure '' disables it; realm '' is the realm the client joins */
+    dynamic: { realm: string; procedure: string; timeoutMs: number };
     /** null: no authorization, everyone may do everything (lib/auth/authorizer.ts) */
     roles: Record<string, RoleConfig> | null;
     /** null: no dynamic authorizer */
@@ -139,6 +168,8 @@ export interface Config {
     /** a peer above the high water mark this long is disconnected */
     slowConsumerTimeoutMs: number;
     maxSessions: number;
+    /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
+    maxRealms: number;
     maxSubscriptionsPerSession: number;
     maxRegistrationsPerSession: number;
     maxPendingCallsPerSession: number;
@@ -232,6 +263,11 @@ function crossFieldProblems(c: Config): string[] {
   if (!c.autoCreateRealms && !seen.has(c.defaultRealm)) {
     problems.push('/defaultRealm must name a realm in /realms when /autoCreateRealms is false');
   }
+  const authids = new Set<string>();
+  c.auth.users.forEach((u, i) => {
+    if (authids.has(u.authid)) problems.push(`/auth/users/${i}/authid duplicates user "${u.authid}"`);
+    authids.add(u.authid);
+  });
   if (c.limits.outboundHighWaterBytes > c.limits.outboundQueueBytes) {
     problems.push('/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes');
   }

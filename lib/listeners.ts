@@ -52,6 +52,8 @@ function watchTls(ctx: GateContext, server: net.Server, options: TlsOptions | un
   server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
     ctx.counters.errors('tls_handshake');
     ctx.log.info({ peer: peerOf(socket), err: err.message }, `${name} TLS handshake failed`);
+    // with a listener here Node leaves the socket open (a stalled handshake would linger)
+    socket.destroy();
   });
   const remove = ctx.router.certificates.add(server, options, name);
   server.once('close', remove);

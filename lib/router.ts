@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AggregateEngine } from './aggregate/engine';
 import { loadDefinitions } from './aggregate/definitions';
+import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
@@ -48,6 +49,8 @@ export class RouterCore {
   private readonly database: StoreDatabase;
   /** the aggregate tables (config.aggregate); undefined when off or before start() */
   aggregates: AggregateEngine | undefined;
+  /** authentication for every gate (lib/auth/) */
+  readonly auth: Authenticator;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
   readonly connections: ConnectionLimiter;
@@ -62,6 +65,7 @@ export class RouterCore {
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name));
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
@@ -134,7 +138,15 @@ export class RouterCore {
   }
 
   private openRealm(name: string): Realm | undefined {
-    return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
+    const realm = this.realms.get(name);
+    if (realm || !this.config.autoCreateRealms) return realm;
+    // realms are never dropped: without a cap any client could grow the router (and
+    // the metrics' realm labels) without bound by naming a new realm per connection
+    if (this.realms.size >= this.config.limits.maxRealms) {
+      this.log.warn({ realm: name, maxRealms: this.config.limits.maxRealms }, 'realm not created: limits.maxRealms reached');
+      return undefined;
+    }
+    return this.createRealm(name);
   }
 
   realmNames(): string[] {

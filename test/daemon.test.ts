@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import tls from 'node:tls';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = join('lib', 'cli.ts');
@@ -244,4 +246,72 @@ test('daemon - check-config prints OK for a good file and the problems for a bad
   assert.equal(await withTimeout(bad.exited, START_TIMEOUT_MS, 'check-config bad'), 2);
   assert.match(bad.stderr(), /\/limits\/maxSessions must be >= 1/);
   assert.match(bad.stderr(), /\/bogus is not a known option/);
+});
+
+/** The issuer CN of the certificate a TLS port presents. */
+async function issuerAt(port: number): Promise<string> {
+  const s = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+  try {
+    await withTimeout(
+      new Promise<void>((ok, fail) => s.once('secureConnect', ok).once('error', fail)),
+      5000,
+      'TLS connect',
+    );
+    const cn = s.getPeerCertificate().issuer.CN;
+    return Array.isArray(cn) ? cn.join(',') : (cn ?? '');
+  } finally {
+    s.destroy();
+  }
+}
+
+test('daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a bad file keeps them', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const fixtures = join(ROOT, 'test', 'fixtures', 'tls');
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  copyFileSync(join(fixtures, 'server.crt'), certFile);
+  copyFileSync(join(fixtures, 'server.key'), keyFile);
+  const tlsBlock = { enabled: true, certFile, keyFile };
+  const file = writeConfig(dir, {
+    http: { port: 0, tls: tlsBlock },
+    mqtt: { port: 0, tls: { ...tlsBlock, port: 0 }, sysIntervalSeconds: 0 },
+    stomp: { enabled: false },
+    store: { path: join(dir, 'gatehouse.db') },
+    log: { level: 'info' },
+  });
+  const d = spawnCli(t, ['-c', file]);
+  const listening = await waitForLog(d, 'listening');
+  const httpPort = (listening.http as { port: number }).port;
+  assert.equal((listening.wamp as { url?: unknown }).url, `wss://127.0.0.1:${httpPort}/ws`);
+  const mqttsPort = Number(new URL((listening.mqtts as { url: string }).url).port);
+  assert.equal(await issuerAt(httpPort), 'localhost');
+  assert.equal(await issuerAt(mqttsPort), 'localhost');
+  // the health endpoint answers over HTTPS to a client that trusts the certificate
+  const ca = readFileSync(join(fixtures, 'server.crt'));
+  const health = await new Promise<number>((ok, fail) => {
+    https.get({ host: '127.0.0.1', port: httpPort, path: '/health', ca, servername: 'localhost', agent: false }, (res) => {
+      res.resume();
+      ok(res.statusCode ?? 0);
+    }).on('error', fail);
+  });
+  assert.equal(health, 200);
+
+  copyFileSync(join(fixtures, 'ca-server.crt'), certFile);
+  copyFileSync(join(fixtures, 'ca-server.key'), keyFile);
+  d.child.kill('SIGHUP');
+  const reloaded = await waitForLog(d, 'SIGHUP: TLS certificates reloaded');
+  assert.deepEqual(reloaded.failed, []);
+  assert.equal((reloaded.reloaded as string[]).length, 2);
+  assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA');
+  assert.equal(await issuerAt(mqttsPort), 'Gatehouse Test CA');
+
+  writeFileSync(keyFile, 'not a key');
+  d.stdout.length = 0; // the next SIGHUP's log line, not the first one
+  d.child.kill('SIGHUP');
+  const failed = await waitForLog(d, 'SIGHUP: TLS certificates reloaded');
+  assert.equal((failed.failed as string[]).length, 2);
+  assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA', 'the old certificate stays');
+
+  d.child.kill('SIGTERM');
+  assert.equal(await withTimeout(d.exited, 10_000, 'exit after SIGTERM'), 0);
 });

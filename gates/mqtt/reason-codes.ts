@@ -37,6 +37,19 @@ export const RC = {
   WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: 0xa2,
 } as const;
 
+/** MQTT 5 §3.4.2.1 / §3.5.2.1: the reason codes a PUBACK or PUBREC may carry. */
+const PUBLISH_ACK_CODES: ReadonlySet<number> = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
+
+/**
+ * The PUBACK/PUBREC form of a refusal: codes a publish ack cannot carry (mqtt-packet
+ * would encode nothing) become the nearest it can. A value too large for the retained
+ * store is a quota (0x97): 0x95 Packet too large exists only for DISCONNECT.
+ */
+export function publishAckCode(reason: number): number {
+  if (PUBLISH_ACK_CODES.has(reason)) return reason;
+  return reason === RC.PACKET_TOO_LARGE ? RC.QUOTA_EXCEEDED : RC.IMPLEMENTATION_SPECIFIC_ERROR;
+}
+
 /** MQTT 3.1.1 §3.2.2.3 CONNACK return codes for the v5 reasons a CONNECT can fail with. */
 export function connackReturnCode(reason: number): number {
   switch (reason) {

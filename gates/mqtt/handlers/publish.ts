@@ -1,9 +1,10 @@
 import type { IPublishPacket, IPubrelPacket } from 'mqtt-packet';
 import { Errors, RouterError } from '../../../lib/errors';
 import { mqttTopicToCanonical } from '../../../lib/notation';
+import { ACK, canonicalTopic } from '../publish-frame';
 import type { MqttConnection } from '../connection';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
-import { RC } from '../reason-codes';
+import { publishAckCode, RC } from '../reason-codes';
 import { callFromMqtt, RPC_PREFIX } from '../rpc-bridge';
 import { saveSession } from '../session-records';
 
@@ -40,7 +41,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   if (p.qos === 2 && session.inboundQos2.has(id)) {
     // [MQTT-4.3.3-9] already received: acknowledge again, do not deliver twice
     conn.awaitingPubrel.add(id);
-    conn.send({ cmd: 'pubrec', messageId: id });
+    conn.sendAck(ACK.pubrec, id);
     return;
   }
   if (p.qos > 0 && conn.inboundPending + conn.awaitingPubrel.size >= cfg.receiveMaximum) {
@@ -54,8 +55,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
 
-  const topic = mqttTopicToCanonical(name);
+  const topic = conn.lastTopicName === name ? conn.lastTopic : canonicalTopic(name);
   if (topic === null) return conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+  conn.lastTopicName = name;
+  conn.lastTopic = topic;
 
   const now = Date.now();
   let headers = headersFromMqtt(p.properties, now);
@@ -110,7 +113,8 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
   const id = p.messageId ?? 0;
   const v5 = conn.version === 5;
   if (p.qos === 1) {
-    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'puback', messageId: id, reasonCode } : { cmd: 'puback', messageId: id });
+    if (v5 && reasonCode !== RC.SUCCESS) conn.send({ cmd: 'puback', messageId: id, reasonCode });
+    else conn.sendAck(ACK.puback, id);
   } else if (p.qos === 2) {
     conn.awaitingPubrel.add(id);
     const session = conn.session;
@@ -119,7 +123,8 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
       // exactly once across a restart: the identifier is stored with the PUBREC's commit
       if (session.durable) saveSession(conn.ctx, session);
     }
-    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'pubrec', messageId: id, reasonCode } : { cmd: 'pubrec', messageId: id });
+    if (v5 && reasonCode !== RC.SUCCESS) conn.send({ cmd: 'pubrec', messageId: id, reasonCode });
+    else conn.sendAck(ACK.pubrec, id);
   }
 }
 
@@ -133,7 +138,8 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
   if (conn.version === 5 && p.qos > 0) {
     const id = p.messageId ?? 0;
     const properties = { reasonString: err.message };
-    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode: err.def.mqtt, properties } : { cmd: 'pubrec', messageId: id, reasonCode: err.def.mqtt, properties });
+    const reasonCode = publishAckCode(err.def.mqtt);
+    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode, properties } : { cmd: 'pubrec', messageId: id, reasonCode, properties });
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
@@ -154,5 +160,5 @@ export function handlePubrel(conn: MqttConnection, p: IPubrelPacket): void {
   const known = session?.inboundQos2.delete(id) ?? false;
   if (known && session?.durable) saveSession(conn.ctx, session);
   if (conn.version === 5 && !known) conn.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
-  else conn.send({ cmd: 'pubcomp', messageId: id });
+  else conn.sendAck(ACK.pubcomp, id);
 }
