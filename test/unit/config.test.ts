@@ -81,6 +81,8 @@ test('config - empty input resolves to the documented defaults', () => {
       users: [],
       tls: { role: '' },
       dynamic: { realm: '', procedure: '', timeoutMs: 5000 },
+      roles: null,
+      authorizer: null,
     },
     limits: {
       maxMessageSize: 1048576,
