@@ -104,6 +104,7 @@ async function start(flags: StartFlags): Promise<void> {
       metricsPath: config.metrics.enabled ? config.metrics.path : false,
     }),
   );
+  if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
   const server = http.createServer(app);
 
   let stopping = false;
@@ -174,6 +175,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
         ...(st.wsPath ? { stompWebSocket: { url: `ws://${base}${st.wsPath}` } } : {}),
         health: `http://${base}/health`,
+        ...(config.dashboard.enabled ? { dashboard: `http://${base}${config.dashboard.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `http://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },

@@ -118,6 +118,8 @@ export interface Config {
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
+  /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
+  dashboard: { enabled: boolean; path: string };
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -207,6 +209,21 @@ function crossFieldProblems(c: Config): string[] {
   }
   if (c.metrics.enabled && c.metrics.path === '/health') {
     problems.push('/metrics/path must not be /health (served by the admin routes)');
+  }
+  if (c.dashboard.enabled) {
+    const taken: [string, string][] = [
+      ['/wamp/path', c.wamp.path],
+      ['/mqtt/wsPath', c.mqtt.wsPath],
+      ['/stomp/wsPath', c.stomp.wsPath],
+      ['the health check', '/health'],
+    ];
+    if (c.metrics.enabled) taken.push(['/metrics/path', c.metrics.path]);
+    for (const [name, path] of taken) {
+      // the dashboard serves everything below its path too
+      if (path !== '' && (path === c.dashboard.path || path.startsWith(`${c.dashboard.path}/`))) {
+        problems.push(`/dashboard/path must not be or contain ${name} (${path})`);
+      }
+    }
   }
   return problems;
 }
