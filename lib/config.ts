@@ -116,6 +116,8 @@ export interface Config {
     callTimeoutMs: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** aggregate tables; dir '' = off */
+  aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
   /** the live table dashboard page (lib/dashboard), served on the HTTP listener */

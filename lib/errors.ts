@@ -13,15 +13,23 @@ export interface ErrorDef {
   readonly stomp: string;
   /** HTTP status for the HTTP gate */
   readonly http: number;
+  /**
+   * A publication refused with this error where the protocol has no way to say no
+   * (MQTT 3.1.1 [MQTT-3.3.5-2]): 'drop' acknowledges and drops it (counted, logged);
+   * absent, the connection is closed.
+   */
+  readonly unanswerable?: 'drop';
 }
 
-function def(code: string, wamp: string, mqtt: number, stomp: string, http: number): ErrorDef {
-  return Object.freeze({ code, wamp, mqtt, stomp, http });
+function def(code: string, wamp: string, mqtt: number, stomp: string, http: number, extra: { unanswerable?: 'drop' } = {}): ErrorDef {
+  return Object.freeze({ code, wamp, mqtt, stomp, http, ...extra });
 }
 
 export const Errors = Object.freeze({
   invalidUri: def('invalid_uri', 'wamp.error.invalid_uri', 0x90, 'invalid destination', 400),
   invalidArgument: def('invalid_argument', 'wamp.error.invalid_argument', 0x83, 'invalid argument', 400),
+  /** a row that its table's schema refuses (aggregate engine); the message is ajv's */
+  invalidPayload: def('invalid_payload', 'wamp.error.invalid_argument', 0x99, 'invalid payload', 400, { unanswerable: 'drop' }),
   noSuchProcedure: def('no_such_procedure', 'wamp.error.no_such_procedure', 0x83, 'no such procedure', 404),
   noSuchRegistration: def('no_such_registration', 'wamp.error.no_such_registration', 0x83, 'no such registration', 404),
   noSuchSubscription: def('no_such_subscription', 'wamp.error.no_such_subscription', 0x11, 'no such subscription', 404),

@@ -52,6 +52,11 @@ export class Metrics {
   readonly calls: Counter<'realm' | 'outcome'>;
   readonly subscriptions: Gauge<'realm'>;
   readonly registrations: Gauge<'realm'>;
+  /**
+   * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
+   * row changes by op (insert, update, delete), per table
+   */
+  readonly aggregateEvents: Counter<'table' | 'outcome'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -105,6 +110,7 @@ export class Metrics {
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

@@ -1,3 +1,5 @@
+import type { AggregateEngine } from './aggregate/engine';
+import { tableProcedures } from './aggregate/table-api';
 import { Broker, type BrokerEvent, type EventSink, type PublishOptions, type Subscription } from './broker';
 import { Dealer, type DealerLimits, type RegisterOptions } from './dealer';
 import { Errors, RouterError } from './errors';
@@ -22,6 +24,8 @@ export interface RealmOptions {
   store?: RetainedStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
+  /** the aggregate tables, in the one realm config.aggregate.realm names */
+  aggregates?: AggregateEngine;
 }
 
 export interface SubscribeExtras {
@@ -55,6 +59,8 @@ export class Realm {
   readonly builtins = new Map<string, MetaProcedure>();
   /** retained values and sync primitives; undefined when the router has no store */
   readonly retained: RetainedTopics | undefined;
+  /** schema-driven tables fed by publications (lib/aggregate/); undefined when off */
+  readonly aggregates: AggregateEngine | undefined;
 
   constructor(
     options: RealmOptions,
@@ -69,6 +75,12 @@ export class Realm {
     if (options.store) {
       this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined));
       installStoreApi(this, this.retained);
+    }
+    this.aggregates = options.aggregates;
+    if (this.aggregates) {
+      // the change feed: events of the router itself, like meta events, routed at once
+      this.aggregates.attach({ publish: (topic, payload, revision) => this.routed(this.broker.publish(undefined, topic, payload, {}, revision)) });
+      for (const [uri, proc] of tableProcedures(this.aggregates)) this.builtins.set(uri, proc);
     }
     installMetaApi(this);
   }
@@ -107,6 +119,15 @@ export class Realm {
    * the store (retain / when / will) resolve once the write is committed.
    */
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    // a table's topics: the row is validated (a bad one throws) and applied in the
+    // turn's commit; it is also an ordinary event, and its ack follows the commit.
+    // Store options do not apply: a table row is kept by its table.
+    const applied = this.aggregates?.accept(topic, payload);
+    if (applied !== undefined) {
+      const event = this.broker.publish(session, topic, payload, options);
+      this.routed(event);
+      return applied.then(() => ({ publicationId: event.publicationId, deliveries: event.deliveries }));
+    }
     if (RetainedTopics.involved(options)) {
       if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
       return this.retained.publish(session, topic, payload, options);
@@ -150,6 +171,22 @@ export class Realm {
    * the same turn, so no live event can fall between the two: no gap, no duplicate.
    */
   replayRetained(session: Session, sub: Subscription): void {
+    // the rows of tables whose change feed it matches, as "insert" changes
+    this.aggregates?.replay(sub.pattern, (topic, payload, revision) =>
+      this.broker.deliverTo(session, sub, {
+        publicationId: revision,
+        topic,
+        payload,
+        publisher: undefined,
+        discloseMe: false,
+        retained: true,
+        revision,
+        qos: 2,
+        retainFlag: true,
+        headers: undefined,
+        deliveries: 1,
+      }),
+    );
     if (!this.retained) return;
     const now = Date.now();
     for (const entry of this.retained.matching(sub.pattern)) {

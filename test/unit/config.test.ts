@@ -84,6 +84,7 @@ test('config - empty input resolves to the documented defaults', () => {
       callTimeoutMs: 0,
     },
     store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info' },
     metrics: { enabled: true, path: '/metrics' },
     dashboard: { enabled: true, path: '/dashboard' },

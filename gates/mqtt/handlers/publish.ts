@@ -125,7 +125,8 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
 
 /**
  * A publication the core refused. MQTT 5 says why in the PUBACK/PUBREC reason code;
- * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]).
+ * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]), or for
+ * errors the catalogue marks `unanswerable: 'drop'`, the message is acked and dropped.
  */
 function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError): void {
   conn.ctx.counters.errors(err.def.code);
@@ -136,6 +137,12 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
+  if (err.def.unanswerable === 'drop') {
+    // e.g. a table row its schema refuses: dropped, the connection stays [MQTT-3.3.5-2]
+    conn.ctx.log.info({ session: conn.session?.core.id, topic: p.topic, code: err.def.code, reason: err.message }, 'MQTT 3.1.1 publication dropped');
+    acknowledge(conn, p, RC.SUCCESS);
+    return;
+  }
   conn.end();
 }
 
