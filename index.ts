@@ -93,10 +93,10 @@ export class Router extends RouterCore {
   /**
    * The live table dashboard as an Express router: `app.use('/dashboard', router.dashboard())`.
    * The page connects back over WAMP WebSocket on the same origin at `wampPath` (default
-   * config wamp.path), to `realm` (default config defaultRealm).
+   * config wamp.path), to `realm` (default config aggregate.realm, where the tables are).
    */
   dashboard(opts: Partial<DashboardOptions> = {}): express.Router {
-    return dashboardRouter({ wampPath: opts.wampPath ?? this.config.wamp.path, realm: opts.realm ?? this.config.defaultRealm });
+    return dashboardRouter({ wampPath: opts.wampPath ?? this.config.wamp.path, realm: opts.realm ?? this.config.aggregate.realm });
   }
 
   /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */
