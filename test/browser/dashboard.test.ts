@@ -74,7 +74,14 @@ async function expectCustomer(page: Page, customer: string, revenue: string, inv
   await waitForText(row(page, customer).locator('td[data-field="invoices"]'), invoices, `${customer} invoices`);
 }
 
-function detail(invoice: string, line: number, customer: string, product: string, amount: number, type = 'sale'): Record<string, unknown> {
+function detail(
+  invoice: string,
+  line: number,
+  customer: string,
+  product: string,
+  amount: number,
+  type = 'sale',
+): Record<string, unknown> {
   return { invoice, line, customer, product, type, amount };
 }
 
@@ -82,81 +89,86 @@ async function wampPublish(session: AutobahnSession, topic: string, kwargs: Reco
   await session.publish(topic, [], kwargs, { acknowledge: true });
 }
 
-test('dashboard - Chromium shows live per-customer totals from invoice lines published over MQTT and WAMP', { timeout: 180_000 }, async (t) => {
-  const served = await serve(t);
-  const wamp = await connect(wsOptions(served.wsUrl, 'json'));
-  t.after(() => wamp.close());
-  const { client: mqtt } = await connectMqtt(served.mqttUrl, { clientId: 'dashboard-test', protocolVersion: 5 });
-  t.after(() => endAll([mqtt]));
-  const mqttPublish = (row: Record<string, unknown>): Promise<void> => publish(mqtt, 'table/detail', JSON.stringify(row), { qos: 1 });
+test(
+  'dashboard - Chromium shows live per-customer totals from invoice lines published over MQTT and WAMP',
+  { timeout: 180_000 },
+  async (t) => {
+    const served = await serve(t);
+    const wamp = await connect(wsOptions(served.wsUrl, 'json'));
+    t.after(() => wamp.close());
+    const { client: mqtt } = await connectMqtt(served.mqttUrl, { clientId: 'dashboard-test', protocolVersion: 5 });
+    t.after(() => endAll([mqtt]));
+    const mqttPublish = (row: Record<string, unknown>): Promise<void> =>
+      publish(mqtt, 'table/detail', JSON.stringify(row), { qos: 1 });
 
-  // a row that exists before the page opens: the change feed's retained replay shows it
-  await wampPublish(wamp.session, 'table.detail', detail('I-1', 1, 'initech', 'stapler', 12.5));
+    // a row that exists before the page opens: the change feed's retained replay shows it
+    await wampPublish(wamp.session, 'table.detail', detail('I-1', 1, 'initech', 'stapler', 12.5));
 
-  const browser = await launchChromium(t);
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    const browser = await launchChromium(t);
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
 
-  await page.goto(`${served.base}/dashboard`);
-  await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
-  assert.equal(await page.locator('#connection').getAttribute('data-state'), 'connected');
-  await waitForText(page.locator('#realm'), 'realm1', 'realm');
-  const names = await page.locator('#table-list button').evaluateAll((els) => els.map((e) => e.getAttribute('data-table')));
-  assert.deepEqual([...names].sort(), ['customer', 'detail', 'invoice', 'product']);
+    await page.goto(`${served.base}/dashboard`);
+    await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
+    assert.equal(await page.locator('#connection').getAttribute('data-state'), 'connected');
+    await waitForText(page.locator('#realm'), 'realm1', 'realm');
+    const names = await page.locator('#table-list button').evaluateAll((els) => els.map((e) => e.getAttribute('data-table')));
+    assert.deepEqual([...names].sort(), ['customer', 'detail', 'invoice', 'product']);
 
-  await page.locator('button[data-table="customer"]').click();
-  await waitForText(page.locator('#table-title'), 'customer', 'the selected table');
-  assert.equal(await page.locator('button[data-table="customer"]').getAttribute('aria-current'), 'true');
-  await expectCustomer(page, 'initech', '12.5', '1');
+    await page.locator('button[data-table="customer"]').click();
+    await waitForText(page.locator('#table-title'), 'customer', 'the selected table');
+    assert.equal(await page.locator('button[data-table="customer"]').getAttribute('aria-current'), 'true');
+    await expectCustomer(page, 'initech', '12.5', '1');
 
-  // invoice A-1 arrives over MQTT, G-1 over WAMP, A-2 over MQTT again
-  await mqttPublish(detail('A-1', 1, 'acme', 'anvil', 100.25));
-  await mqttPublish(detail('A-1', 2, 'acme', 'rocket', 50));
-  await wampPublish(wamp.session, 'table.detail', detail('G-1', 1, 'globex', 'magnet', 75.5));
-  await mqttPublish(detail('A-2', 1, 'acme', 'anvil', 20));
-  // a refund line is filtered out of the sales tables: no change to acme
-  await wampPublish(wamp.session, 'table.detail', detail('A-2', 2, 'acme', 'anvil', -20, 'refund'));
-  await expectCustomer(page, 'acme', '170.25', '2');
-  await expectCustomer(page, 'globex', '75.5', '1');
+    // invoice A-1 arrives over MQTT, G-1 over WAMP, A-2 over MQTT again
+    await mqttPublish(detail('A-1', 1, 'acme', 'anvil', 100.25));
+    await mqttPublish(detail('A-1', 2, 'acme', 'rocket', 50));
+    await wampPublish(wamp.session, 'table.detail', detail('G-1', 1, 'globex', 'magnet', 75.5));
+    await mqttPublish(detail('A-2', 1, 'acme', 'anvil', 20));
+    // a refund line is filtered out of the sales tables: no change to acme
+    await wampPublish(wamp.session, 'table.detail', detail('A-2', 2, 'acme', 'anvil', -20, 'refund'));
+    await expectCustomer(page, 'acme', '170.25', '2');
+    await expectCustomer(page, 'globex', '75.5', '1');
 
-  // an update over MQTT and a delete over WAMP change the totals in place
-  await mqttPublish(detail('G-1', 1, 'globex', 'magnet', 1080));
-  await wampPublish(wamp.session, 'table.detail.delete', { invoice: 'A-1', line: 2 });
-  await expectCustomer(page, 'globex', '1,080', '1');
-  await expectCustomer(page, 'acme', '120.25', '2');
-  assert.equal(await page.locator('#rows-body tr').count(), 3, 'one row per customer');
-  // rows stay in key order however they arrived
-  const order = await page.locator('#rows-body tr td[data-field="customer"]').allTextContents();
-  assert.deepEqual(order, ['acme', 'globex', 'initech']);
+    // an update over MQTT and a delete over WAMP change the totals in place
+    await mqttPublish(detail('G-1', 1, 'globex', 'magnet', 1080));
+    await wampPublish(wamp.session, 'table.detail.delete', { invoice: 'A-1', line: 2 });
+    await expectCustomer(page, 'globex', '1,080', '1');
+    await expectCustomer(page, 'acme', '120.25', '2');
+    assert.equal(await page.locator('#rows-body tr').count(), 3, 'one row per customer');
+    // rows stay in key order however they arrived
+    const order = await page.locator('#rows-body tr td[data-field="customer"]').allTextContents();
+    assert.deepEqual(order, ['acme', 'globex', 'initech']);
 
-  // the chart: one bar per customer, the selected aggregate field, largest first
-  assert.equal(await page.locator('#chart-field').inputValue(), 'revenue');
-  await waitForText(page.locator(`#chart g.bar[data-key='["acme"]'] .bar-value`), '120.25', 'acme bar');
-  const bars = await page.locator('#chart g.bar .bar-label').allTextContents();
-  assert.deepEqual(bars, ['globex', 'acme', 'initech']);
-  const widths = await page.locator('#chart g.bar rect').evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
-  assert.ok(widths[0]! > widths[1]! && widths[1]! > widths[2]!, `bar widths follow the values: ${widths.join(', ')}`);
+    // the chart: one bar per customer, the selected aggregate field, largest first
+    assert.equal(await page.locator('#chart-field').inputValue(), 'revenue');
+    await waitForText(page.locator(`#chart g.bar[data-key='["acme"]'] .bar-value`), '120.25', 'acme bar');
+    const bars = await page.locator('#chart g.bar .bar-label').allTextContents();
+    assert.deepEqual(bars, ['globex', 'acme', 'initech']);
+    const widths = await page.locator('#chart g.bar rect').evaluateAll((els) => els.map((e) => Number(e.getAttribute('width'))));
+    assert.ok(widths[0]! > widths[1]! && widths[1]! > widths[2]!, `bar widths follow the values: ${widths.join(', ')}`);
 
-  // another field of the aggregate in the chart
-  await page.locator('#chart-field').selectOption('invoices');
-  await waitForText(page.locator(`#chart g.bar[data-key='["acme"]'] .bar-value`), '2', 'acme invoices bar');
+    // another field of the aggregate in the chart
+    await page.locator('#chart-field').selectOption('invoices');
+    await waitForText(page.locator(`#chart g.bar[data-key='["acme"]'] .bar-value`), '2', 'acme invoices bar');
 
-  // text from a publisher is shown as text, never as markup
-  await wampPublish(wamp.session, 'table.detail', detail('X-1', 1, '<img src=x onerror=alert(1)>', 'trap', 1));
-  await expectCustomer(page, '<img src=x onerror=alert(1)>', '1', '1');
-  assert.equal(await page.locator('#rows-body img, #chart img').count(), 0);
+    // text from a publisher is shown as text, never as markup
+    await wampPublish(wamp.session, 'table.detail', detail('X-1', 1, '<img src=x onerror=alert(1)>', 'trap', 1));
+    await expectCustomer(page, '<img src=x onerror=alert(1)>', '1', '1');
+    assert.equal(await page.locator('#rows-body img, #chart img').count(), 0);
 
-  await page.locator('#chart-field').selectOption('revenue');
-  await waitForText(page.locator(`#chart g.bar[data-key='["globex"]'] .bar-value`), '1,080', 'globex bar');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const shot = join(ARTIFACTS, 'dashboard.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  assert.ok(statSync(shot).size > 1000, 'the screenshot was written');
+    await page.locator('#chart-field').selectOption('revenue');
+    await waitForText(page.locator(`#chart g.bar[data-key='["globex"]'] .bar-value`), '1,080', 'globex bar');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = join(ARTIFACTS, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 1000, 'the screenshot was written');
 
-  assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
-});
+    assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+  },
+);

@@ -31,7 +31,10 @@ const ARGS = [
  * A browser with a fresh, empty profile (Playwright passes the directory as
  * --user-data-dir); closed and removed after the test.
  */
-export async function launchChromium(t: TestContext, options: { locale?: string; viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+export async function launchChromium(
+  t: TestContext,
+  options: { locale?: string; viewport?: { width: number; height: number } } = {},
+): Promise<BrowserContext> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-chromium.sh (CI does, in .ci/run)`);
   const profile = mkdtempSync(join(tmpdir(), 'gatehouse-chromium-'));
   let context: BrowserContext;
