@@ -3,11 +3,12 @@
  *
  * A publication to a source table's topic is validated at once (a bad row throws, so
  * the publisher is refused and nothing changes), then queued as one op of the turn's
- * group commit. In the commit's transaction each op runs in a savepoint: the row is
- * written and propagated through every aggregate it feeds, chains included. The
- * publisher's ack waits for that commit; the change feed is published once the
- * transaction is durable, so subscribers never see a change the disk refused, and
- * what a `retained` subscriber reads from the tables is exactly what was published.
+ * group commit. In the commit's transaction the turn's ops run in one savepoint: each
+ * row is written and propagated through every aggregate it feeds, chains included; an
+ * op that fails is rolled back alone. The publisher's ack waits for the commit; the
+ * change feed is published once the transaction is durable, so subscribers never see
+ * a change the disk refused, and what a `retained` subscriber reads from the tables is
+ * exactly what was published.
  */
 import type { Database } from 'better-sqlite3';
 import type { Counter } from 'prom-client';
@@ -59,7 +60,9 @@ export class AggregateEngine {
   private readonly counters = new Map<string, Counter.Internal>();
   private store: TableStore | undefined;
   private propagator: Propagator | undefined;
-  private apply: ((op: TableOp) => void) | undefined;
+  /** applies ops in one savepoint; `applying` is the op in progress (the one that threw) */
+  private applyAll: ((ops: readonly TableOp[]) => void) | undefined;
+  private applying: TableOp | undefined;
   private sink: ChangeSink | undefined;
   /** the last revision handed out, and the last one committed */
   private revision = 0;
@@ -95,13 +98,13 @@ export class AggregateEngine {
    * Opens the tables in the store database. When the definitions changed since the
    * aggregates were last computed, they are rebuilt from the source tables first.
    */
-  open(): void {
+  open(opts: { rebuildOnChange?: boolean } = {}): void {
     if (this.state !== 'new') throw new Error('the aggregate engine opens once');
     const db = this.database.acquire();
     try {
       this.attachDatabase(db);
       const stored = this.tableStore.meta('definitions');
-      if (stored !== this.definitions.fingerprint) {
+      if (stored !== this.definitions.fingerprint && opts.rebuildOnChange !== false) {
         const report = this.rebuild(true);
         this.log.info(
           { tables: report.tables, rows: report.rows, changed: report.mismatches.length, first: stored === undefined },
@@ -122,8 +125,14 @@ export class AggregateEngine {
     this.revision = this.committedRevision = Number(store.meta('revision') ?? 0);
     const propagator = new Propagator(this.definitions, store, { next: () => ++this.revision });
     this.propagator = propagator;
-    // a savepoint inside the commit's transaction: one op that fails undoes only itself
-    this.apply = db.transaction((op: TableOp) => propagator.applySource(op.table, op.pk, op.row, op.changes));
+    // a savepoint inside the commit's transaction, around the turn's ops
+    this.applyAll = db.transaction((ops: readonly TableOp[]) => {
+      for (const op of ops) {
+        this.applying = op;
+        propagator.applySource(op.table, op.pk, op.row, op.changes);
+      }
+      this.applying = undefined;
+    });
   }
 
   /** Commits what is queued and lets go of the database. */
@@ -132,6 +141,11 @@ export class AggregateEngine {
     this.state = 'closed';
     this.sink = undefined;
     await this.database.release();
+  }
+
+  /** Were the stored aggregates computed with other definitions (or never)? */
+  get definitionsChanged(): boolean {
+    return this.tableStore.meta('definitions') !== this.definitions.fingerprint;
   }
 
   /** The realm whose broker carries the change feed. */
@@ -204,19 +218,30 @@ export class AggregateEngine {
 
   // ----- the commit -----
 
+  /**
+   * Applies the turn's ops in one savepoint. An op that throws (a bug, not bad input:
+   * rows were checked on arrival) rolls the savepoint back; it alone is failed and the
+   * others are applied again, so one bad op never takes the batch down.
+   */
   private write(ops: readonly TableOp[]): void {
-    const apply = this.apply;
-    if (!apply) throw new RouterError(Errors.unavailable, 'the aggregate tables are closed');
-    for (const op of ops) {
-      const before = this.revision;
+    const applyAll = this.applyAll;
+    if (!applyAll) throw new RouterError(Errors.unavailable, 'the aggregate tables are closed');
+    const base = this.revision;
+    let pending = ops;
+    for (;;) {
       try {
-        apply(op);
+        applyAll(pending);
+        break;
       } catch (err) {
-        // its savepoint rolled back: this op alone fails, the batch goes on
-        this.revision = before;
-        op.changes = [];
-        op.error = new RouterError(Errors.internal, `table ${op.table.name}: ${err instanceof Error ? err.message : String(err)}`);
-        this.log.error({ err, table: op.table.name }, 'applying a table publication failed');
+        const bad = this.applying;
+        this.applying = undefined;
+        this.revision = base;
+        for (const op of pending) op.changes = [];
+        // not an op's fault (the savepoint itself failed): the whole commit fails
+        if (bad === undefined) throw err;
+        bad.error = new RouterError(Errors.internal, `table ${bad.table.name}: ${err instanceof Error ? err.message : String(err)}`);
+        this.log.error({ err, table: bad.table.name }, 'applying a table publication failed');
+        pending = pending.filter((op) => op !== bad);
       }
     }
     if (this.revision !== this.committedRevision) this.store?.setMeta('revision', String(this.revision));

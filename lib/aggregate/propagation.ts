@@ -74,7 +74,7 @@ export class Propagator {
       if (before === undefined && after === undefined) continue;
       const src = Buffer.concat([Buffer.from(`${table.name}\0${rule.index}\0`, 'utf8'), pk]);
       if (before !== undefined && after !== undefined && before.group.equals(after.group)) {
-        if (canonicalJson(before.values) === canonicalJson(after.values)) continue;
+        if (sameFields(before.values, after.values, Object.keys(rule.fields))) continue;
         this.updateGroup(target, before, src, [[-1, before.values], [1, after.values]], out);
         continue;
       }
@@ -124,7 +124,7 @@ export class Propagator {
     }
     if (next === null) {
       this.store.delete(target.name, group);
-    } else if (old !== null && stored && canonicalJson(old) === canonicalJson(next)) {
+    } else if (old !== null && stored && sameFields(old, next, Object.keys(fns))) {
       // the state moved (a null value came or went) but the row reads the same
       this.store.put(target.name, group, stored.row, JSON.stringify(state), stored.revision);
       return;
@@ -164,6 +164,12 @@ function contributionOf(rule: PropagateRule, target: TableDef, row: Row | null):
   const contributed: Row = {};
   for (const [field, source] of Object.entries(rule.fields)) contributed[field] = row[source] ?? null;
   return { group: encodeKey(target.keyTypes, values), key, values: contributed };
+}
+
+/** Do two rows hold the same scalar values in these fields? (aggregate rows, contributions) */
+function sameFields(a: Row, b: Row, fields: readonly string[]): boolean {
+  for (const f of fields) if (!Object.is(a[f] ?? null, b[f] ?? null)) return false;
+  return true;
 }
 
 function changeOf(table: TableDef, old: Row | null, next: Row | null, revision: number): RowChange {

@@ -29,7 +29,9 @@ export class TableStore {
 
   constructor(readonly db: Database) {
     this.getRow = db.prepare('SELECT pk, row, state, revision FROM agg_row WHERE tbl = ? AND pk = ?');
-    this.putRow = db.prepare('INSERT OR REPLACE INTO agg_row (tbl, pk, row, state, revision) VALUES (?, ?, ?, ?, ?)');
+    this.putRow = db.prepare(
+      'INSERT INTO agg_row (tbl, pk, row, state, revision) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row, state = excluded.state, revision = excluded.revision',
+    );
     this.delRow = db.prepare('DELETE FROM agg_row WHERE tbl = ? AND pk = ?');
     this.addExtreme = db.prepare('INSERT OR IGNORE INTO agg_extreme (tbl, grp, field, value, src) VALUES (?, ?, ?, ?, ?)');
     this.delExtreme = db.prepare('DELETE FROM agg_extreme WHERE tbl = ? AND grp = ? AND field = ? AND value = ? AND src = ?');
