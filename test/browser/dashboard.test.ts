@@ -169,6 +169,11 @@ test(
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok(statSync(shot).size > 1000, 'the screenshot was written');
 
-    assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+    // a link to one table opens it directly, replaying its current rows
+  await page.goto(`${served.base}/dashboard/#table=product`);
+  await waitForText(page.locator('#table-title'), 'product', 'the table named in the URL');
+  await waitForText(row(page, 'anvil').locator('td[data-field="revenue"]'), '120.25', 'anvil revenue');
+
+  assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
   },
 );
