@@ -25,13 +25,24 @@ const WAIT_MS = 20_000;
 
 interface Served {
   base: string;
+  port: number;
   wsUrl: string;
   mqttUrl: string;
+  /** router.close() (GOODBYE to every session), then the HTTP server */
+  close(): Promise<void>;
 }
 
-/** The daemon's arrangement: one HTTP server carrying the dashboard and WAMP at /ws. */
-async function serve(t: TestContext): Promise<Served> {
+function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The daemon's arrangement: one HTTP server carrying the dashboard and WAMP at /ws, the
+ * store in `dir`, the fixture tables. `port` 0 picks one.
+ */
+async function serve(t: TestContext, dir: string, port = 0): Promise<Served> {
   const router = new Router({
     log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
     store: { path: join(dir, 'store.db') },
@@ -42,15 +53,37 @@ async function serve(t: TestContext): Promise<Served> {
   const server = http.createServer(app);
   await router.listenWAMP({ server, path: '/ws' });
   const mqtt = await router.listenMQTT({ port: 0, host: '127.0.0.1' });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    await router.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    rmSync(dir, { recursive: true, force: true });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await router.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    })());
+  t.after(close);
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${actual}`,
+    port: actual,
+    wsUrl: `ws://127.0.0.1:${actual}/ws`,
+    mqttUrl: `mqtt://127.0.0.1:${mqtt.port}`,
+    close,
+  };
+}
+
+/** Collects what the page reports as going wrong, but for messages matching `expected`. */
+function watchProblems(page: Page, expected?: RegExp): string[] {
+  const problems: string[] = [];
+  const note = (text: string): void => {
+    if (!expected?.test(text)) problems.push(text);
+  };
+  page.on('console', (m) => {
+    if (m.type() === 'error') note(`console: ${m.text()}`);
   });
-  const { port } = server.address() as AddressInfo;
-  return { base: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, mqttUrl: `mqtt://127.0.0.1:${mqtt.port}` };
+  page.on('pageerror', (err) => note(`page error: ${err.message}`));
+  page.on('requestfailed', (r) => note(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  return problems;
 }
 
 /** A row of the shown table, by its primary key values. */
@@ -93,7 +126,7 @@ test(
   'dashboard - Chromium shows live per-customer totals from invoice lines published over MQTT and WAMP',
   { timeout: 180_000 },
   async (t) => {
-    const served = await serve(t);
+    const served = await serve(t, tempDir(t));
     const wamp = await connect(wsOptions(served.wsUrl, 'json'));
     t.after(() => wamp.close());
     const { client: mqtt } = await connectMqtt(served.mqttUrl, { clientId: 'dashboard-test', protocolVersion: 5 });
@@ -106,12 +139,7 @@ test(
 
     const browser = await launchChromium(t);
     const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    const problems = watchProblems(page);
 
     await page.goto(`${served.base}/dashboard`);
     await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
@@ -170,10 +198,47 @@ test(
     assert.ok(statSync(shot).size > 1000, 'the screenshot was written');
 
     // a link to one table opens it directly, replaying its current rows
-  await page.goto(`${served.base}/dashboard/#table=product`);
-  await waitForText(page.locator('#table-title'), 'product', 'the table named in the URL');
-  await waitForText(row(page, 'anvil').locator('td[data-field="revenue"]'), '120.25', 'anvil revenue');
+    await page.goto(`${served.base}/dashboard/#table=product`);
+    await waitForText(page.locator('#table-title'), 'product', 'the table named in the URL');
+    await waitForText(row(page, 'anvil').locator('td[data-field="revenue"]'), '120.25', 'anvil revenue');
 
-  assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+    assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+  },
+);
+
+test(
+  'dashboard - the page shows a router restart, reconnects by itself and shows the rows again',
+  { timeout: 180_000 },
+  async (t) => {
+    const dir = tempDir(t);
+    const first = await serve(t, dir);
+    const wamp = await connect(wsOptions(first.wsUrl, 'json'));
+    await wampPublish(wamp.session, 'table.detail', detail('A-1', 1, 'acme', 'anvil', 10));
+    await wamp.close();
+
+    const browser = await launchChromium(t);
+    const page = await browser.newPage();
+    // expected here: the browser logs each refused WebSocket attempt while the router is
+    // away, and autobahn's GOODBYE reply to the router's GOODBYE finds the socket closing
+    const problems = watchProblems(page, /WebSocket connection to .* failed|WebSocket is already in CLOSING or CLOSED state/);
+    await page.goto(`${first.base}/dashboard/#table=customer`);
+    await expectCustomer(page, 'acme', '10', '1');
+
+    // a graceful shutdown says GOODBYE wamp.close.system_shutdown, after which autobahn
+    // does not retry by itself: the page must
+    await first.close();
+    await page.locator('#connection[data-state="retrying"]').waitFor({ timeout: WAIT_MS });
+    assert.match((await page.locator('#connection').textContent()) ?? '', /wamp\.close\.system_shutdown/);
+    await waitForText(page.locator('#table-status'), 'not connected: the rows shown may be out of date', 'table status');
+    await expectCustomer(page, 'acme', '10', '1');
+
+    // the same store on the same port; a line arrives over MQTT while the page reconnects
+    const second = await serve(t, dir, first.port);
+    const { client: mqtt } = await connectMqtt(second.mqttUrl, { clientId: 'dashboard-restart', protocolVersion: 5 });
+    t.after(() => endAll([mqtt]));
+    await publish(mqtt, 'table/detail', JSON.stringify(detail('A-2', 1, 'acme', 'rocket', 5)), { qos: 1 });
+    await waitForText(page.locator('#connection'), `connected to ${second.wsUrl}`, 'connection state after the restart');
+    await expectCustomer(page, 'acme', '15', '2');
+    assert.deepEqual(problems, [], 'no other console errors, page errors or failed requests');
   },
 );

@@ -27,9 +27,19 @@ export function describeError(err) {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Seconds before the n-th own reconnect attempt (n from 0): 1, 1.5, 2.3, … up to 10. */
+function backoff(n) {
+  return Math.min(10, 1.5 ** n);
+}
+
 /**
- * Opens the connection. `onSession(session)` runs on every (re)join, `onState(state,
- * text)` on every change: connecting | connected | retrying | closed.
+ * Opens the connection. `onSession(session)` runs on every (re)join, `onLost()` when
+ * the session is gone, `onState(state, text)` on every change: connecting | connected |
+ * retrying | closed.
+ *
+ * autobahn retries by itself when the connection is lost or the router is unreachable,
+ * but not after the router ended the session (GOODBYE wamp.close.system_shutdown when
+ * it restarts, or an ABORT): then the page opens the connection again itself.
  */
 export function openConnection({ url, realm, onSession, onLost, onState }) {
   const autobahn = window.autobahn;
@@ -45,19 +55,31 @@ export function openConnection({ url, realm, onSession, onLost, onState }) {
     max_retry_delay: 10,
     retry_delay_jitter: 0.1,
   });
+  let reopened = 0;
   connection.onopen = (session) => {
+    reopened = 0;
     onState('connected', `connected to ${url}`);
     onSession(session);
   };
   connection.onclose = (reason, details) => {
     onLost();
-    if (details && details.will_retry) {
+    const endedByRouter = typeof details?.reason === 'string' && details.reason !== '';
+    if (!endedByRouter && details?.will_retry) {
       const seconds = Math.max(1, Math.round(details.retry_delay ?? 1));
       onState('retrying', `${reason === 'lost' ? 'connection lost' : 'cannot reach the router'}; retrying in ${seconds} s`);
-    } else {
-      onState('closed', `disconnected (${details?.reason ?? reason})`);
+      return false; // autobahn retries
     }
-    return false; // let autobahn retry as configured
+    const seconds = backoff(reopened++);
+    const why = endedByRouter ? `the router ended the session (${details.reason})` : 'disconnected';
+    onState('retrying', `${why}; reconnecting in ${Math.round(seconds)} s`);
+    window.setTimeout(() => {
+      try {
+        connection.open();
+      } catch {
+        // already opening again
+      }
+    }, seconds * 1000);
+    return true; // no retry of autobahn's on top of ours
   };
   onState('connecting', `connecting to ${url}…`);
   connection.open();
