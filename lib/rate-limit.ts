@@ -111,15 +111,21 @@ export class InboundThrottle {
     if (InboundRate.enabled(limits)) this.rate = new InboundRate(limits, Date.now());
   }
 
-  /** Counts one inbound message of `bytes`; false when the connection must go (hooks.exceeded ran). */
+  /**
+   * Counts one inbound message of `bytes`; false when the connection must go (hooks.exceeded
+   * ran). After that everything passes uncounted: the protocol is closing and reads only
+   * what it needs for that (a WAMP GOODBYE reply).
+   */
   admit(bytes: number): boolean {
-    if (!this.rate) return true;
-    if (this.done) return false;
+    if (!this.rate || this.done) return true;
     const v = this.rate.take(bytes, Date.now());
     if (v.action === 'ok') return true;
     if (v.action === 'disconnect') {
-      this.dispose();
       this.done = true;
+      if (this.timer) {
+        this.dispose();
+        this.hooks.resume();
+      }
       this.hooks.exceeded(v.limit);
       return false;
     }
