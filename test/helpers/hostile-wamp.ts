@@ -57,7 +57,7 @@ const valueArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...HUGE),
   fc.integer(),
   fc.string({ maxLength: 40 }),
-  fc.constantFrom('realm1', 'a.b.c', 'wamp.session.count', 'x..y', '', 'wamp.error.x', 'hostile.topic'),
+  fc.constantFrom('realm1', 'a.b.c', 'wamp.session.count', 'x..y', '', 'wamp.error.x', 'hostile.topic', 'billing.eu'),
   fc.jsonValue({ maxDepth: 3 }),
   fc.constant(null),
   fc.boolean(),
@@ -100,6 +100,8 @@ const ROUTER_PROCEDURES = [
   'gatehouse.table.get',
   'gatehouse.table.list',
   'gatehouse.table.query',
+  'wamp.session.kill',
+  'wamp.session.kill_by_authrole',
 ];
 const dictArb = fc.dictionary(
   fc.constantFrom(
@@ -145,15 +147,15 @@ const plausibleArb: fc.Arbitrary<unknown[]> = fc.oneof(
     .tuple(
       idArb,
       dictArb,
-      fc.constantFrom('hostile.t', 'hostile.t.#', 'hostile.*.x', 'hostile'),
+      fc.constantFrom('hostile.t', 'hostile.t.#', 'hostile.*.x', 'hostile', 'billing.eu', 'billing'),
       fc.array(valueArb, { maxLength: 2 }),
     )
     .map(([id, opts, uri, args]) => [16, id, opts, uri, args]),
   fc
-    .tuple(idArb, dictArb, fc.constantFrom('hostile.t', 'hostile.', 'hostile.*.x', ''))
+    .tuple(idArb, dictArb, fc.constantFrom('hostile.t', 'hostile.', 'hostile.*.x', '', 'billing.', 'billing.eu'))
     .map(([id, opts, uri]) => [32, id, opts, uri]),
   fc
-    .tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.', 'wamp.session.count'))
+    .tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.', 'wamp.session.count', 'billing.charge'))
     .map(([id, opts, uri]) => [64, id, opts, uri]),
   fc.tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.q')).map(([id, opts, uri]) => [48, id, opts, uri, [1]]),
   fc

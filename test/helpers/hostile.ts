@@ -29,6 +29,24 @@ export const SHORT_TIMEOUTS = {
   stomp: { connectTimeoutMs: 1000 },
 };
 
+/**
+ * Roles for the fuzz suites, so that authorization runs under fuzzing too: anonymous
+ * may do everything but touch `billing.` or kill sessions (the generators aim at both).
+ */
+export const FUZZ_AUTHZ = {
+  auth: {
+    roles: {
+      anonymous: {
+        permissions: [
+          { uri: '', match: 'prefix', allow: ['*'] },
+          { uri: 'billing.', match: 'prefix', deny: ['*'] },
+          { uri: 'wamp.session.kill', match: 'prefix', deny: ['call'] },
+        ],
+      },
+    },
+  },
+};
+
 export interface Ports {
   wamp: number;
   rawsocket: number;
@@ -306,6 +324,14 @@ export async function inParallel<T>(
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
+/** The sum of every sample of a Prometheus counter in `text`. */
+export function sumMetric(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
 /** An MQTT CONNECT (clean, no keep-alive) of `version`. */
 export function mqttConnect(version: 3 | 4 | 5, clientId: string): Buffer {
   return mqttPacket.generate(
@@ -557,6 +583,8 @@ export interface FuzzSuite<S> {
   width: number;
   /** runs one hostile connection, checks what came back, and returns it */
   attack(r: HostileRouter, s: S, i: number): Promise<Outcome>;
+  /** the suite runs with FUZZ_AUTHZ: some of its actions must have been denied */
+  expectDenials?: boolean;
   /** router config over SHORT_TIMEOUTS (or a function that makes it) */
   config?: Record<string, unknown> | (() => Promise<Record<string, unknown>>);
 }
@@ -602,6 +630,11 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
     );
     // the generators reach both outcomes: the suite is not trivially passing
     assert.ok(stats.answered > 0 && stats.closedByRouter > 0 && stats.openAtEnd > 0, `outcomes ${JSON.stringify(stats)}`);
+    if (suite.expectDenials) {
+      const denied = sumMetric(await r.metrics(), 'gatehouse_authz_denied_total');
+      t.diagnostic(`authorization denials: ${denied}`);
+      assert.ok(denied > 0, 'the fuzzed sessions reached authorization and were denied some actions');
+    }
   });
   test('afterwards every protocol serves well-behaved clients and memory is back near its start', async () => {
     await assertWellBehavedClientsWork(r, suite.tag);

@@ -25,6 +25,7 @@ import {
   attackTcp,
   attackWs,
   mutatedArb,
+  sumMetric,
 } from '../helpers/hostile';
 import { assertWampReplies } from '../helpers/hostile-wamp';
 import { codecs, type WireSerializer } from '../helpers/raw-wamp';
@@ -226,9 +227,6 @@ fuzzSuite({
 test('the authentication failures were counted', async () => {
   assert.ok(router, 'the fuzz ran');
   const text = await router.metrics();
-  const failures = text
-    .split('\n')
-    .filter((l) => l.startsWith('gatehouse_auth_failures_total{'))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const failures = sumMetric(text, 'gatehouse_auth_failures_total');
   assert.ok(failures > 0, `gatehouse_auth_failures_total ${failures}`);
 });

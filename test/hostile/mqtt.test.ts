@@ -11,6 +11,7 @@
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import {
+  FUZZ_AUTHZ,
   fuzzSuite,
   type HostileRouter,
   type Outcome,
@@ -27,7 +28,7 @@ const WIDTH = 8;
 type Version = 3 | 4 | 5;
 
 const strArb = fc.oneof(
-  fc.constantFrom('hostile/t', 'hostile/#', 'hostile/+/x', '$SYS/x', '', '#', 'a/b\u0000c'),
+  fc.constantFrom('hostile/t', 'hostile/#', 'hostile/+/x', '$SYS/x', '', '#', 'a/b\u0000c', 'billing/eu', 'billing/#'),
   fc.string({ maxLength: 20 }),
 );
 const props5 = fc.option(
@@ -166,4 +167,6 @@ fuzzSuite({
   runs: RUNS,
   width: WIDTH,
   attack,
+  config: FUZZ_AUTHZ,
+  expectDenials: true,
 });

@@ -12,6 +12,7 @@
 import fc from 'fast-check';
 import { CLIENT_COMMANDS } from '../../gates/stomp/frame';
 import {
+  FUZZ_AUTHZ,
   fuzzSuite,
   type HostileRouter,
   type Outcome,
@@ -59,6 +60,8 @@ const textArb = fc.oneof(
     '/reply-queue/x',
     '/rpc/hostile.p',
     '/topic/#',
+    '/topic/billing.eu',
+    '/queue/billing',
     'client-individual',
     'client',
     'auto',
@@ -130,8 +133,25 @@ const frameArb = fc
 /** A well-formed frame of a real command with plausible headers and an exact content-length: keeps the session alive. */
 const plausibleFrameArb = fc
   .record({
-    command: fc.constantFrom('SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT'),
-    headers: fc.array(fc.tuple(fc.constantFrom(...HEADERS.filter((h) => h !== 'content-length')), textArb), { maxLength: 5 }),
+    command: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom('SEND', 'SUBSCRIBE') },
+      { weight: 1, arbitrary: fc.constantFrom('UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT') },
+    ),
+    // a destination and an id first (what SEND and SUBSCRIBE need), then anything
+    headers: fc
+      .tuple(
+        fc.constantFrom(
+          '/topic/hostile.t',
+          '/topic/billing.eu',
+          '/queue/hostile.q',
+          '/queue/billing',
+          '/topic/hostile.*',
+          '/temp-queue/t',
+        ),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.tuple(fc.constantFrom(...HEADERS.filter((h) => h !== 'content-length')), textArb), { maxLength: 4 }),
+      )
+      .map(([dest, id, rest]): [string, string][] => [['destination', dest], ['id', `s${id}`], ...rest]),
     body: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
   })
   .map((f) => {
@@ -205,4 +225,6 @@ fuzzSuite({
   runs: RUNS,
   width: WIDTH,
   attack,
+  config: FUZZ_AUTHZ,
+  expectDenials: true,
 });

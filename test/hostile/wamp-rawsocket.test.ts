@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { codecs, type WireSerializer } from '../helpers/raw-wamp';
-import { fuzzSuite, type HostileRouter, type Outcome, attackTcp, mutatedArb } from '../helpers/hostile';
+import { FUZZ_AUTHZ, fuzzSuite, type HostileRouter, type Outcome, attackTcp, mutatedArb } from '../helpers/hostile';
 import { SERIALIZERS, assertWampReplies, helloFor, vectorMessages, wampPayloadArb } from '../helpers/hostile-wamp';
 
 const RUNS = 60;
@@ -112,4 +112,5 @@ fuzzSuite({
   runs: RUNS,
   width: WIDTH,
   attack,
+  config: FUZZ_AUTHZ,
 });

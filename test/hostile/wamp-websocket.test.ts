@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { codecs, type WireSerializer } from '../helpers/raw-wamp';
-import { fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackWs } from '../helpers/hostile';
+import { FUZZ_AUTHZ, fuzzSuite, type HostileRouter, type Outcome, assertCloseCode, attackWs } from '../helpers/hostile';
 import {
   SERIALIZERS,
   assertWampReplies,
@@ -66,4 +66,6 @@ fuzzSuite({
   runs: RUNS,
   width: WIDTH,
   attack,
+  config: FUZZ_AUTHZ,
+  expectDenials: true,
 });
