@@ -5,9 +5,13 @@
  *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
+ *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
+ *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
+ *             [--realm <name>]... [--cra-iterations <n>]
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
- * configuration or command line.
+ * configuration (an aggregate definition included) or command line; 3 `rebuild
+ * --verify` found aggregate rows that differ from their sources.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +19,17 @@ import { Command, CommanderError } from 'commander';
 import express from 'express';
 import { Router } from '../index';
 import { adminRouter } from './admin-routes';
+import { DefinitionError, loadDefinitions } from './aggregate/definitions';
+import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
+import { createUserRecord } from './auth/user-record';
+import { readSecret } from './secret-prompt';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+const EXIT_MISMATCH = 3;
 /** After router.close(), how long open connections get to finish before we exit anyway. */
 const CONNECTION_GRACE_MS = 2_000;
 /** A shutdown that takes longer than this is forced (exit 1). */
@@ -36,6 +45,7 @@ interface StartFlags {
   rawsocketPort?: string;
   mqttPort?: string;
   stompPort?: string;
+  aggregates?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -53,6 +63,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   }
   if (flags.mqttPort !== undefined) o.mqtt = { port: parseScalar(flags.mqttPort) };
   if (flags.stompPort !== undefined) o.stomp = { port: parseScalar(flags.stompPort) };
+  if (flags.aggregates !== undefined) o.aggregate = { dir: flags.aggregates };
   return o;
 }
 
@@ -105,6 +116,7 @@ async function start(flags: StartFlags): Promise<void> {
       metricsPath: config.metrics.enabled ? config.metrics.path : false,
     }),
   );
+  if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
   const server = router.createHttpServer(app);
 
   let stopping = false;
@@ -179,12 +191,20 @@ async function start(flags: StartFlags): Promise<void> {
         ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
         ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
         health: `${web}://${base}/health`,
+        ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },
       'listening',
     );
   } catch (err) {
+    if (err instanceof DefinitionError) {
+      // like an invalid config: the message names the file and the field
+      process.stderr.write(`${err.message}\n`);
+      await router.close().catch(() => undefined);
+      server.close();
+      process.exit(EXIT_USAGE);
+    }
     log.fatal({ err }, 'start-up failed');
     await router.close().catch(() => undefined);
     server.close();
@@ -196,12 +216,56 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
   try {
     // The file as written: environment and flags are not applied.
     const config = loadConfig({ file, env: {} });
+    if (config.aggregate.dir !== '') loadDefinitions(config.aggregate.dir);
     process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+async function rebuild(flags: StartFlags & { verify?: boolean }): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
     throw err;
   }
+  if (config.aggregate.dir === '') return fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE);
+  try {
+    const outcome = await runRebuild(config, { verify: flags.verify === true });
+    process.stdout.write(`${outcome.lines.join('\n')}\n`);
+    if (flags.verify === true && outcome.mismatches > 0) process.exitCode = EXIT_MISMATCH;
+  } catch (err) {
+    if (err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
+    return fail(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
+  }
 }
+
+interface UserAddFlags {
+  role: string;
+  password?: string;
+  cryptosignKey: string[];
+  realm: string[];
+  craIterations?: string;
+}
+
+/** Prints the JSON user record to paste into auth.users; the password is prompted for unless given. */
+async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
+  const iterations = flags.craIterations === undefined ? undefined : Number(flags.craIterations);
+  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) return fail('--cra-iterations must be a positive integer', EXIT_USAGE);
+  // a key alone makes a cryptosign-only user; otherwise the password is asked for
+  const password = flags.password ?? (flags.cryptosignKey.length > 0 ? undefined : await readSecret(`password for ${authid}: `));
+  try {
+    const record = await createUserRecord({ authid, role: flags.role, password, cryptosignKeys: flags.cryptosignKey, realms: flags.realm, craIterations: iterations });
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
+  }
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function program(): Command {
   const cmd = new Command('gatehouse')
@@ -220,6 +284,7 @@ function program(): Command {
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
     .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
+    .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
     .action((flags: StartFlags) => start(flags));
 
   cmd
@@ -227,6 +292,27 @@ function program(): Command {
     .description('validate a config file; prints OK or the problems (exit 2)')
     .option('--print', 'print the resolved config, defaults included')
     .action((file: string, flags: { print?: boolean }) => checkConfig(file, flags));
+
+  cmd
+    .command('rebuild')
+    .description('recompute the aggregate tables from their sources and report differences (stop the router first)')
+    .option('-c, --config <file>', 'JSON config file (see schemas/config.schema.json)')
+    .option('--store <path>', 'SQLite database file (store.path)')
+    .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
+    .option('--verify', 'only compare: change nothing; exit 3 when a row differs')
+    .action((flags: StartFlags & { verify?: boolean }) => rebuild(flags));
+
+  cmd
+    .command('user')
+    .description('user records for auth.users')
+    .command('add <authid>')
+    .description('print a user record (salted scrypt hash and WAMP-CRA key) to paste into auth.users')
+    .requiredOption('--role <role>', 'the role of the user')
+    .option('--password <pw>', 'the password (prompted for when absent; visible in shell history when given here)')
+    .option('--cryptosign-key <hex>', 'an Ed25519 public key (64 hex digits) for WAMP-cryptosign; repeatable', collect, [])
+    .option('--realm <name>', 'a realm the user may join (default: all); repeatable', collect, [])
+    .option('--cra-iterations <n>', 'PBKDF2 iterations of the WAMP-CRA key (default 10000)')
+    .action((authid: string, flags: UserAddFlags) => userAdd(authid, flags));
 
   return cmd;
 }

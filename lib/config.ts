@@ -18,6 +18,9 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../schemas/config.schema.json';
+import type { RoleConfig } from './auth/authorizer';
+import type { DynamicAuthorizerConfig } from './auth/dynamic-authorizer';
+import { permissionProblems } from './auth/permissions';
 
 // Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
 // every schema property appears in the resolved defaults.
@@ -45,10 +48,31 @@ export interface TlsConfig {
   requestCert: boolean;
   requireClientCert: boolean;
 }
+/** Authentication methods a realm can accept (password: MQTT and STOMP username/password). */
+export type AuthMethod = 'anonymous' | 'ticket' | 'wampcra' | 'cryptosign' | 'tls' | 'password';
+export type AnonymousSetting = 'loopback' | 'always' | 'never';
+/** a gate's own anonymous setting; inherit: auth.anonymous */
+export type ListenerAnonymousSetting = AnonymousSetting | 'inherit';
 
 export interface RealmConfig {
   name: string;
   eventHistory?: EventHistoryConfig[];
+  /** absent methods: every configured method */
+  auth?: { methods?: AuthMethod[] };
+}
+
+/** One user record of auth.users (secrets only as salted hashes / derived keys). */
+export interface UserRecord {
+  authid: string;
+  role: string;
+  /** scrypt$N$r$p$<salt b64>$<hash b64> */
+  password?: string;
+  /** salted WAMP-CRA: the PBKDF2-SHA256 derived key, base64 */
+  wampcra?: { salt: string; iterations: number; keylen: number; key: string };
+  /** Ed25519 public keys, hex */
+  cryptosign?: string[];
+  /** realms the user may join; absent: all */
+  realms?: string[];
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
@@ -71,6 +95,7 @@ export interface Config {
     /** 0 disables pings */
     pingIntervalMs: number;
     helloTimeoutMs: number;
+    anonymous: ListenerAnonymousSetting;
   };
   mqtt: {
     enabled: boolean;
@@ -89,6 +114,7 @@ export interface Config {
     maxQueuedBytes: number;
     connectTimeoutMs: number;
     sysIntervalSeconds: number;
+    anonymous: ListenerAnonymousSetting;
   };
   stomp: {
     enabled: boolean;
@@ -114,11 +140,24 @@ export interface Config {
     maxQueueBytes: number;
     /** unacknowledged messages per queue subscription by default; 0: unlimited */
     defaultPrefetch: number;
+    anonymous: ListenerAnonymousSetting;
   };
   realms: RealmConfig[];
   autoCreateRealms: boolean;
   defaultRealm: string;
-  auth: { anonymous: 'loopback' | 'always' | 'never'; anonymousRole: string };
+  auth: {
+    anonymous: AnonymousSetting;
+    anonymousRole: string;
+    users: UserRecord[];
+    /** role of a client certificate whose CN matches no user; '' refuses it */
+    tls: { role: string };
+    /** procedure '' disables it; realm '' is the realm the client joins */
+    dynamic: { realm: string; procedure: string; timeoutMs: number };
+    /** null: no authorization, everyone may do everything (lib/auth/authorizer.ts) */
+    roles: Record<string, RoleConfig> | null;
+    /** null: no dynamic authorizer */
+    authorizer: DynamicAuthorizerConfig | null;
+  };
   limits: {
     /** bytes */
     maxMessageSize: number;
@@ -129,6 +168,8 @@ export interface Config {
     /** a peer above the high water mark this long is disconnected */
     slowConsumerTimeoutMs: number;
     maxSessions: number;
+    /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
+    maxRealms: number;
     maxSubscriptionsPerSession: number;
     maxRegistrationsPerSession: number;
     maxPendingCallsPerSession: number;
@@ -148,8 +189,12 @@ export interface Config {
     maxRetainedValueBytes: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** aggregate tables; dir '' = off */
+  aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
+  /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
+  dashboard: { enabled: boolean; path: string };
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -220,6 +265,11 @@ function crossFieldProblems(c: Config): string[] {
   if (!c.autoCreateRealms && !seen.has(c.defaultRealm)) {
     problems.push('/defaultRealm must name a realm in /realms when /autoCreateRealms is false');
   }
+  const authids = new Set<string>();
+  c.auth.users.forEach((u, i) => {
+    if (authids.has(u.authid)) problems.push(`/auth/users/${i}/authid duplicates user "${u.authid}"`);
+    authids.add(u.authid);
+  });
   if (c.limits.outboundHighWaterBytes > c.limits.outboundQueueBytes) {
     problems.push('/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes');
   }
@@ -249,6 +299,25 @@ function crossFieldProblems(c: Config): string[] {
   }
   if (c.metrics.enabled && c.metrics.path === '/health') {
     problems.push('/metrics/path must not be /health (served by the admin routes)');
+  }
+  for (const [role, rc] of Object.entries(c.auth.roles ?? {})) {
+    for (const p of permissionProblems(rc.permissions))
+      problems.push(`/auth/roles/${role.replace(/~/g, '~0').replace(/\//g, '~1')}${p}`);
+  }
+  if (c.dashboard.enabled) {
+    const taken: [string, string][] = [
+      ['/wamp/path', c.wamp.path],
+      ['/mqtt/wsPath', c.mqtt.wsPath],
+      ['/stomp/wsPath', c.stomp.wsPath],
+      ['the health check', '/health'],
+    ];
+    if (c.metrics.enabled) taken.push(['/metrics/path', c.metrics.path]);
+    for (const [name, path] of taken) {
+      // the dashboard serves everything below its path too
+      if (path !== '' && (path === c.dashboard.path || path.startsWith(`${c.dashboard.path}/`))) {
+        problems.push(`/dashboard/path must not be or contain ${name} (${path})`);
+      }
+    }
   }
   return problems;
 }

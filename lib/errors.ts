@@ -13,15 +13,23 @@ export interface ErrorDef {
   readonly stomp: string;
   /** HTTP status for the HTTP gate */
   readonly http: number;
+  /**
+   * A publication refused with this error where the protocol has no way to say no
+   * (MQTT 3.1.1 [MQTT-3.3.5-2]): 'drop' acknowledges and drops it (counted, logged);
+   * absent, the connection is closed.
+   */
+  readonly unanswerable?: 'drop';
 }
 
-function def(code: string, wamp: string, mqtt: number, stomp: string, http: number): ErrorDef {
-  return Object.freeze({ code, wamp, mqtt, stomp, http });
+function def(code: string, wamp: string, mqtt: number, stomp: string, http: number, extra: { unanswerable?: 'drop' } = {}): ErrorDef {
+  return Object.freeze({ code, wamp, mqtt, stomp, http, ...extra });
 }
 
 export const Errors = Object.freeze({
   invalidUri: def('invalid_uri', 'wamp.error.invalid_uri', 0x90, 'invalid destination', 400),
   invalidArgument: def('invalid_argument', 'wamp.error.invalid_argument', 0x83, 'invalid argument', 400),
+  /** a row that its table's schema refuses (aggregate engine); the message is ajv's */
+  invalidPayload: def('invalid_payload', 'wamp.error.invalid_argument', 0x99, 'invalid payload', 400, { unanswerable: 'drop' }),
   noSuchProcedure: def('no_such_procedure', 'wamp.error.no_such_procedure', 0x83, 'no such procedure', 404),
   noSuchRegistration: def('no_such_registration', 'wamp.error.no_such_registration', 0x83, 'no such registration', 404),
   noSuchSubscription: def('no_such_subscription', 'wamp.error.no_such_subscription', 0x11, 'no such subscription', 404),
@@ -32,8 +40,11 @@ export const Errors = Object.freeze({
   canceled: def('canceled', 'wamp.error.canceled', 0x83, 'canceled', 499),
   timeout: def('timeout', 'wamp.error.timeout', 0x83, 'timeout', 504),
   unavailable: def('unavailable', 'wamp.error.unavailable', 0x88, 'unavailable', 503),
-  notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403),
+  // MQTT 3.1.1 has no negative PUBACK: a refused publication is acked and dropped, as
+  // Mosquitto does (README "Authorization")
+  notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403, { unanswerable: 'drop' }),
   authenticationFailed: def('authentication_failed', 'wamp.error.authentication_failed', 0x86, 'authentication failed', 401),
+  noAuthMethod: def('no_auth_method', 'wamp.error.no_auth_method', 0x8c, 'no acceptable authentication method', 401),
   protocolViolation: def('protocol_violation', 'wamp.error.protocol_violation', 0x82, 'protocol violation', 400),
   payloadSizeExceeded: def('payload_size_exceeded', 'wamp.error.payload_size_exceeded', 0x95, 'payload too large', 413),
   optionNotAllowed: def('option_not_allowed', 'wamp.error.option_not_allowed', 0x83, 'option not allowed', 400),

@@ -51,9 +51,19 @@ export class Metrics {
   /** outcome: e.g. ok, error, timeout, canceled, no_callee */
   readonly calls: Counter<'realm' | 'outcome'>;
   readonly subscriptions: Gauge<'realm'>;
+  /** method: anonymous, ticket, wampcra, ...; reason: lib/auth/outcome.ts */
+  readonly authFailures: Counter<'gate' | 'method' | 'reason'>;
+  readonly authSuccesses: Counter<'gate' | 'method'>;
   readonly registrations: Gauge<'realm'>;
+  /** actions refused by authorization; action "receive": events filtered at delivery */
+  readonly authzDenied: Counter<'gate' | 'action'>;
   /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
   readonly limitHits: Counter<'gate' | 'limit'>;
+  /**
+   * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
+   * row changes by op (insert, update, delete), per table
+   */
+  readonly aggregateEvents: Counter<'table' | 'outcome'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -105,9 +115,16 @@ export class Metrics {
     this.publications = realmCounter('publications_total', 'Publications routed', 'publications');
     this.deliveries = realmCounter('deliveries_total', 'Events delivered to subscribers', 'deliveries');
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
+    this.authFailures = counter('auth_failures_total', 'Authentication failures', ['gate', 'method', 'reason']);
+    this.authSuccesses = counter('auth_successes_total', 'Successful authentications', ['gate', 'method']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.authzDenied = counter('authz_denied_total', 'Actions refused by authorization (receive: events withheld at delivery)', [
+      'gate',
+      'action',
+    ]);
     this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
+    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

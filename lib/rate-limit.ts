@@ -38,6 +38,9 @@ class TokenBucket {
   }
 }
 
+/** Time under the limit that ends a stretch over it: the time a bucket takes to refill. */
+const STRETCH_GAP_MS = 1000;
+
 /** What to do after one inbound message. */
 export type RateVerdict =
   | { action: 'ok' }
@@ -50,6 +53,8 @@ export class InboundRate {
   private readonly bytes: TokenBucket | undefined;
   /** when the current stretch over the limit began */
   private overSince: number | undefined;
+  /** when a message last went over the limit */
+  private lastOver = 0;
 
   constructor(
     private readonly limits: RateLimits,
@@ -68,9 +73,13 @@ export class InboundRate {
     const waitBytes = this.bytes?.take(bytes, now) ?? 0;
     const wait = Math.max(waitMessages, waitBytes);
     if (wait === 0) {
-      this.overSince = undefined;
+      // the stretch ends after a whole bucket's time (a second) with nothing over the
+      // limit, not at the first message that fits: a flooder resumed a little late finds
+      // a token or two, and must not start a fresh stretch each time it is resumed
+      if (now - this.lastOver >= STRETCH_GAP_MS) this.overSince = undefined;
       return { action: 'ok' };
     }
+    this.lastOver = now;
     const limit: RateLimitName = waitMessages >= waitBytes ? 'messages_per_second' : 'bytes_per_second';
     const started = this.overSince === undefined;
     const since = (this.overSince ??= now);

@@ -1,5 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { AggregateEngine } from './aggregate/engine';
+import { loadDefinitions } from './aggregate/definitions';
+import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { createLogger, type Logger } from './log';
@@ -7,9 +10,11 @@ import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { ConnectionLimiter } from './connection-limits';
 import { Realm } from './realm';
+import { createAuthorizer } from './auth/router-authorizer';
+import type { Authorizer } from './auth/authorizer';
 import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
-import { createStores, type QueueStore, type RetainedStore } from './store';
+import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
@@ -40,21 +45,32 @@ export class RouterCore {
   readonly store: RetainedStore;
   /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
   readonly queues: QueueStore;
+  /** the database both stores (and the aggregate tables) share */
+  private readonly database: StoreDatabase;
+  /** the aggregate tables (config.aggregate); undefined when off or before start() */
+  aggregates: AggregateEngine | undefined;
+  /** authentication for every gate (lib/auth/) */
+  readonly auth: Authenticator;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
   readonly connections: ConnectionLimiter;
   /** the TLS servers of the listeners, for certificate reload */
   readonly certificates = new CertificateReloader();
   private starting: Promise<void> | undefined;
+  /** who may do what, shared by every realm (config auth.roles, auth.authorizer) */
+  readonly authorizer: Authorizer;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name));
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
+    this.authorizer = createAuthorizer(this);
+    this.database = stores.database;
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
         this.metrics.subscriptions.labels(r.name).set(r.broker.size);
@@ -75,13 +91,30 @@ export class RouterCore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
     await this.store.open();
     await this.queues.open();
+    this.openAggregates();
     for (const r of this.config.realms) this.createRealm(r.name);
+    // the tables' realm exists from the start: its change feed has somewhere to go
+    const tablesRealm = this.config.aggregate.realm;
+    if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
     const orphans = this.store.orphanedWills();
     // not realm(): that refuses callers until start() is done, and this is start()
     for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
     this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
     this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
+  }
+
+  /**
+   * Loads the table definitions (a bad one throws DefinitionError naming its file and
+   * field: start-up fails) and opens the tables in the store database.
+   */
+  private openAggregates(): void {
+    const dir = this.config.aggregate.dir;
+    if (dir === '') return;
+    const definitions = loadDefinitions(resolve(dir));
+    const engine = new AggregateEngine(this.database, definitions, { log: this.log.child({ component: 'aggregate' }), metrics: this.metrics });
+    engine.open();
+    this.aggregates = engine;
   }
 
   /** One timer for the whole store: TTL expiry publishes each deletion in its realm. */
@@ -105,7 +138,15 @@ export class RouterCore {
   }
 
   private openRealm(name: string): Realm | undefined {
-    return this.realms.get(name) ?? (this.config.autoCreateRealms ? this.createRealm(name) : undefined);
+    const realm = this.realms.get(name);
+    if (realm || !this.config.autoCreateRealms) return realm;
+    // realms are never dropped: without a cap any client could grow the router (and
+    // the metrics' realm labels) without bound by naming a new realm per connection
+    if (this.realms.size >= this.config.limits.maxRealms) {
+      this.log.warn({ realm: name, maxRealms: this.config.limits.maxRealms }, 'realm not created: limits.maxRealms reached');
+      return undefined;
+    }
+    return this.createRealm(name);
   }
 
   realmNames(): string[] {
@@ -118,7 +159,8 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(), limits: {
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, onTtl: () => this.scheduleExpiry(),
+        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
@@ -231,6 +273,7 @@ export class RouterCore {
     if (this.starting) {
       // closing hooks of gates may still write their state: they ran above, the commits
       // of this turn are flushed by close()
+      await this.aggregates?.close();
       await this.queues.close();
       await this.store.close();
     }

@@ -61,8 +61,9 @@ export class Session {
    */
   singleDelivery: ((event: BrokerEvent, subscriptions: readonly Subscription[]) => void) | undefined;
 
-  constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl) {
-    this.id = globalId();
+  /** `id`: one the gate already announced (WAMP-CRA challenges name the session to be) */
+  constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl, id: number = globalId()) {
+    this.id = id;
     this.transport = transport;
     this.identity = identity;
     this.control = control;

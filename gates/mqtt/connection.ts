@@ -4,6 +4,7 @@ import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { InputPause } from '../../lib/input-pause';
 import { Outbox } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
+import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
 import { handleConnect } from './handlers/connect';
@@ -13,11 +14,16 @@ import { handlePublish, handlePubrel } from './handlers/publish';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import type { MqttLink, MqttSession, Outbound } from './mqtt-session';
 import { outboundPublish } from './outbound';
+import { PacketReader } from './packet-reader';
+import { ACK, bodyOf, mqttTopicName, publishSize, writeAck, writePublish } from './publish-frame';
 import { RC } from './reason-codes';
 import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
+
+/** packets a client may send between CONNECT and CONNACK before it is cut off */
+const BACKLOG_MAX = 64;
 
 /**
  * One MQTT network connection: the codec (mqtt-packet), the keep-alive, the order of
@@ -43,16 +49,24 @@ export class MqttConnection implements MqttLink {
   inboundPending = 0;
   /** inbound QoS 2 publications of this connection awaiting PUBREL: they count against our receive maximum until PUBCOMP */
   readonly awaitingPubrel = new Set<number>();
+  /** the last inbound topic name and its canonical topic (publishers repeat theirs) */
+  lastTopicName = '';
+  lastTopic = '';
   /** a DISCONNECT that suppresses the will was received */
   cleanDisconnect = false;
   private readonly parser: Parser;
+  private readonly reader: PacketReader;
   private readonly outbox: Outbox;
+  /** what this turn writes, handed to the socket in one write */
+  private readonly batch: WriteBatch;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private keepAliveMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
   /** limits.messagesPerSecond / bytesPerSecond: throttle, then DISCONNECT 0x96 */
   private readonly throttle: InboundThrottle;
+  /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
+  private backlog: Packet[] | undefined;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -63,6 +77,7 @@ export class MqttConnection implements MqttLink {
     strictStrings(this.parser);
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: unknown) => this.codecError(err));
+    this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
     const limits = ctx.config.limits;
     const input = new InputPause(stream);
     this.throttle = ctx.inboundThrottle(info.peer, {
@@ -70,14 +85,13 @@ export class MqttConnection implements MqttLink {
       resume: () => input.resume('rate'),
       exceeded: () => this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high'),
     });
+    this.batch = new WriteBatch((data) => stream.write(data));
     this.outbox = new Outbox(
       { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
       {
-        queuedBytes: () => stream.writableLength,
+        queuedBytes: () => stream.writableLength + this.batch.length,
         pauseInput: () => input.pause('outbox'),
         resumeInput: () => input.resume('outbox'),
-        cork: () => stream.cork(),
-        uncork: () => stream.uncork(),
         kill: () => {
           ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
           this.destroy();
@@ -96,14 +110,18 @@ export class MqttConnection implements MqttLink {
     if (this.state === 'closed') return;
     this.touch();
     try {
-      this.parser.parse(chunk);
+      this.reader.push(chunk);
     } catch (err) {
       this.malformed(err instanceof Error ? err.message : 'malformed packet');
       return;
     }
-    // the limit applies to what the codec holds for one packet, before it is complete
-    const pending = (this.parser as unknown as { _list?: { length: number } })._list?.length ?? 0;
-    if (pending > this.ctx.config.limits.maxMessageSize + 5) {
+    // the limit applies to the packet being read, before it is complete: to the
+    // remaining length its fixed header declares (a peer that announces a huge packet
+    // and sends nothing more is refused at once, not kept waiting for the rest) and to
+    // what the codec holds of it
+    const codec = this.parser as unknown as { _list?: { length: number }; packet?: { length?: number } };
+    const max = this.ctx.config.limits.maxMessageSize;
+    if ((codec.packet?.length ?? -1) > max || (codec._list?.length ?? 0) > max + 5) {
       this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     }
   }
@@ -117,6 +135,31 @@ export class MqttConnection implements MqttLink {
     this.ctx.counters.in(size);
     if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
     if (!this.throttle.admit(size)) return;
+    if (this.backlog) {
+      // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
+      if (this.backlog.length >= BACKLOG_MAX) return this.destroy();
+      this.backlog.push(p);
+      return;
+    }
+    this.process(p);
+  }
+
+  /** CONNECT is being authenticated (password hash, dynamic authenticator): hold later packets. */
+  holdPackets(): void {
+    this.backlog ??= [];
+  }
+
+  /** The verdict is in: handle what was held (dropped if the connection was refused). */
+  releasePackets(): void {
+    const held = this.backlog ?? [];
+    this.backlog = undefined;
+    for (const p of held) {
+      if (this.state !== 'connected') return;
+      this.process(p);
+    }
+  }
+
+  private process(p: Packet): void {
     try {
       this.dispatch(p);
     } catch (err) {
@@ -150,7 +193,9 @@ export class MqttConnection implements MqttLink {
       case 'unsubscribe':
         return handleUnsubscribe(this, p);
       case 'pingreq':
-        this.send({ cmd: 'pingresp' });
+        this.batch.push(PINGRESP);
+        this.ctx.counters.out(PINGRESP.length);
+        this.outbox.wrote();
         return;
       case 'disconnect':
         return handleDisconnect(this, p);
@@ -167,6 +212,7 @@ export class MqttConnection implements MqttLink {
   setVersion(v: 3 | 4 | 5): void {
     this.version = v;
     this.generateOpts = { protocolVersion: v };
+    this.reader.version = v;
     // the codec must read the rest of the stream with this version's packet layout
     (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = v;
   }
@@ -217,14 +263,34 @@ export class MqttConnection implements MqttLink {
       this.ctx.drop('client_max_packet_size');
       return false;
     }
-    this.outbox.coalesce();
-    this.stream.write(buf);
+    this.batch.push(buf);
     this.ctx.counters.out(buf.length);
     return true;
   }
 
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP (by its header byte, ACK) with success and no properties. */
+  sendAck(headerByte: number, packetId: number): boolean {
+    if (this.state === 'closed') return false;
+    const v5 = this.version === 5;
+    if ((v5 ? 6 : 4) > this.clientMaxPacket) {
+      this.ctx.drop('client_max_packet_size');
+      return true;
+    }
+    this.ctx.counters.out(writeAck(this.batch, headerByte, packetId, v5));
+    return this.outbox.wrote();
+  }
+
   sendPublish(msg: Outbound, packetId: number, dup: boolean): void {
     if (this.state === 'closed') return;
+    // no properties to send: written straight into the batch (publish-frame.ts)
+    if (this.version !== 5 || (msg.headers === undefined && msg.subscriptionIds.length === 0 && this.clientTopicAliasMax === 0)) {
+      if (this.writePlainPublish(msg, packetId, dup)) {
+        this.outbox.wrote();
+        return;
+      }
+      if (packetId !== 0) this.session?.completed(packetId);
+      return;
+    }
     const packet = outboundPublish(this, msg, packetId, dup);
     if (packet) {
       if (this.write(packet)) {
@@ -239,8 +305,28 @@ export class MqttConnection implements MqttLink {
     if (packetId !== 0) this.session?.completed(packetId);
   }
 
+  /** A PUBLISH without properties; false when it was not written (topic not expressible, too large). */
+  private writePlainPublish(msg: Outbound, packetId: number, dup: boolean): boolean {
+    const topic = mqttTopicName(msg.topic);
+    if (topic === null) {
+      this.ctx.drop('topic_not_expressible_in_mqtt');
+      return false;
+    }
+    const body = bodyOf(msg.payload);
+    const header = { qos: msg.qos, retain: msg.retain, dup, packetId, v5: this.version === 5 };
+    const size = publishSize(topic, body, header);
+    if (size > this.clientMaxPacket || size > MAX_PACKET) {
+      // MQTT 5 §3.1.2.11.4: never send a packet above the client's maximum; it is dropped
+      this.ctx.drop('client_max_packet_size');
+      return false;
+    }
+    writePublish(this.batch, size, topic, body, header);
+    this.ctx.counters.out(size);
+    return true;
+  }
+
   sendPubrel(packetId: number): void {
-    this.send({ cmd: 'pubrel', messageId: packetId });
+    this.sendAck(ACK.pubrel, packetId);
   }
 
   // ----- ending -----
@@ -287,12 +373,14 @@ export class MqttConnection implements MqttLink {
 
   end(): void {
     if (this.state === 'closed') return;
+    this.batch.flush();
     this.stream.end();
     setTimeout(() => this.stream.destroy(), 1000).unref();
     this.onClose();
   }
 
   destroy(): void {
+    this.batch.discard();
     this.stream.destroy();
     this.onClose();
   }
@@ -305,9 +393,14 @@ export class MqttConnection implements MqttLink {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.throttle.dispose();
     this.outbox.dispose();
+    this.batch.discard();
     if (wasConnected) connectionClosed(this);
   }
 }
+
+const PINGRESP = Buffer.from([0xd0, 0]);
+/** the largest packet MQTT can frame: remaining length at most 268,435,455 (§1.5.5) */
+const MAX_PACKET = 1 + 4 + 268_435_455;
 
 /** Size of a parsed packet on the wire: fixed header byte, remaining length field, the rest. */
 function packetSize(p: Packet): number {

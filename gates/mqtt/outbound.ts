@@ -2,7 +2,8 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { canonicalToMqtt } from '../../lib/notation';
 import type { MqttConnection } from './connection';
 import type { Outbound } from './mqtt-session';
-import { headersToMqtt, payloadToMqtt } from './payload';
+import { headersToMqtt } from './payload';
+import { bodyOf, mqttTopicName } from './publish-frame';
 
 /**
  * Builds the PUBLISH for a message to the client: MQTT topic name, body, MQTT 5
@@ -10,7 +11,7 @@ import { headersToMqtt, payloadToMqtt } from './payload';
  * topic alias when the client allows them). Undefined when the message has expired.
  */
 export function outboundPublish(conn: MqttConnection, msg: Outbound, packetId: number, dup: boolean): IPublishPacket | undefined {
-  const name = canonicalToMqtt(msg.topic);
+  const name = mqttTopicName(msg.topic)?.name ?? null;
   if (name === null) {
     conn.ctx.drop('topic_not_expressible_in_mqtt');
     return undefined;
@@ -19,7 +20,7 @@ export function outboundPublish(conn: MqttConnection, msg: Outbound, packetId: n
   const packet: IPublishPacket = {
     cmd: 'publish',
     topic,
-    payload: payloadToMqtt(msg.payload),
+    payload: bodyOf(msg.payload),
     qos: msg.qos,
     retain: msg.retain,
     dup,

@@ -36,6 +36,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Every ERROR closes the connection (STOMP 1.2 §ERROR: the server "MUST then close the
  * connection just after sending the ERROR frame").
  */
+/** frames a client may pipeline behind CONNECT before it is cut off */
+const BACKLOG_MAX = 64;
+
 export class StompConnection {
   state: State = 'connect';
   /** the negotiated version; frames before CONNECTED are written as 1.0 (no escaping) */
@@ -61,6 +64,8 @@ export class StompConnection {
   private rateFrames = 0;
   /** limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR */
   private readonly throttle: InboundThrottle;
+  /** frames parsed while CONNECT was being authenticated; handled after CONNECTED */
+  private backlog: StompFrame[] | undefined;
   /** the last frame waiting for a commit, and how many wait */
   private tail: Promise<void> | undefined;
   private waiting = 0;
@@ -134,7 +139,30 @@ export class StompConnection {
 
   private onFrame(frame: StompFrame): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.backlog) {
+      // reading is paused; these came in the same chunk as CONNECT
+      if (this.backlog.length >= BACKLOG_MAX) return this.fail(new RouterError(Errors.limitExceeded, 'too many frames before CONNECTED'), frame);
+      this.backlog.push(frame);
+      return;
+    }
     this.handleFrame(frame);
+  }
+
+  /** CONNECT is being authenticated (password hash, dynamic authenticator): stop reading. */
+  holdFrames(): void {
+    this.backlog ??= [];
+    this.pause('authentication');
+  }
+
+  /** The verdict is in: handle what was held (nothing if the connection was refused). */
+  releaseFrames(): void {
+    const held = this.backlog ?? [];
+    this.backlog = undefined;
+    for (const f of held) {
+      if (this.state !== 'connected') break;
+      this.handleFrame(f);
+    }
+    this.resume('authentication');
   }
 
   private handleFrame(frame: StompFrame): void {

@@ -3,6 +3,8 @@ import type { Invocation } from '../../lib/invocation';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
 import type { WampGateContext } from './context';
+import type { AuthResult } from '../../lib/auth/outcome';
+import { handleAuthenticate } from './handlers/authenticate';
 import { handleHello } from './handlers/hello';
 import { handleCall, handleCancel } from './handlers/call';
 import { handlePublish } from './handlers/publish';
@@ -12,7 +14,18 @@ import { handleInvocationError, handleYield } from './handlers/yield';
 import { Msg, ProtocolViolation } from './messages';
 import type { WampConnectionHandler, WampTransport } from './transport';
 
-type State = 'hello' | 'established' | 'closing' | 'closed';
+/** authenticating: CHALLENGE sent; verifying: AUTHENTICATE being checked */
+type State = 'hello' | 'authenticating' | 'verifying' | 'established' | 'closing' | 'closed';
+
+/** A CHALLENGE sent, waiting for the client's AUTHENTICATE. */
+export interface PendingAuthentication {
+  realm: Realm;
+  method: string;
+  extra: Record<string, unknown>;
+  /** the session ID the challenge announced (WAMP-CRA), to be kept in WELCOME */
+  id?: number;
+  finish(signature: string): AuthResult | Promise<AuthResult>;
+}
 
 /** What the client announced it can do (HELLO.Details.roles). */
 export interface ClientFeatures {
@@ -37,6 +50,7 @@ export class WampSession implements WampConnectionHandler {
   readonly invocationIds = new Map<Invocation, number>();
   private nextInvocationId = 0;
   private helloTimer: NodeJS.Timeout | undefined;
+  private pendingAuth: PendingAuthentication | undefined;
   private goodbyeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -86,6 +100,7 @@ export class WampSession implements WampConnectionHandler {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.pendingAuth = undefined;
     if (this.goodbyeTimer) clearTimeout(this.goodbyeTimer);
     if (this.core && this.realm) this.realm.leave(this.core);
   }
@@ -95,6 +110,15 @@ export class WampSession implements WampConnectionHandler {
       if (type !== Msg.HELLO) throw new ProtocolViolation(`expected HELLO, got message type ${type}`);
       if (this.helloTimer) clearTimeout(this.helloTimer);
       handleHello(this, msg);
+      return;
+    }
+    if (this.state === 'authenticating' || this.state === 'verifying') {
+      if (type === Msg.ABORT) return this.transport.close();
+      if (type !== Msg.AUTHENTICATE || this.state === 'verifying') {
+        throw new ProtocolViolation(`expected AUTHENTICATE, got message type ${type}`);
+      }
+      if (this.helloTimer) clearTimeout(this.helloTimer);
+      handleAuthenticate(this, msg);
       return;
     }
     if (this.state === 'closing') {
@@ -166,7 +190,7 @@ export class WampSession implements WampConnectionHandler {
   /** Router-initiated close (kill, shutdown): GOODBYE, then close when answered. */
   goodbye(reason: RouterError, message?: string): void {
     if (this.state !== 'established') {
-      if (this.state === 'hello') this.abort(reason.def, message ?? reason.message);
+      if (this.state === 'hello' || this.state === 'authenticating' || this.state === 'verifying') this.abort(reason.def, message ?? reason.message);
       return;
     }
     this.send([Msg.GOODBYE, message ? { message } : {}, reason.def.wamp]);
@@ -179,6 +203,24 @@ export class WampSession implements WampConnectionHandler {
   /** Session ends in the core now, even if the socket lingers for the close handshake. */
   private leaveRealm(): void {
     if (this.core && this.realm) this.realm.leave(this.core);
+  }
+
+  /** CHALLENGE sent: AUTHENTICATE is due within the HELLO timeout. */
+  awaitAuthenticate(pending: PendingAuthentication): void {
+    this.pendingAuth = pending;
+    this.state = 'authenticating';
+    const ms = this.ctx.config.wamp.helloTimeoutMs;
+    this.helloTimer = setTimeout(() => this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'), ms);
+    this.helloTimer.unref();
+  }
+
+  /** AUTHENTICATE arrived: the challenge it answers; the session is being verified. */
+  takePendingAuthentication(): PendingAuthentication {
+    const p = this.pendingAuth;
+    if (!p) throw new ProtocolViolation('AUTHENTICATE without a CHALLENGE');
+    this.pendingAuth = undefined;
+    this.state = 'verifying';
+    return p;
   }
 
   takeInvocationId(): number {

@@ -42,13 +42,14 @@ export function createStore(config: StoreConfig): RetainedStore {
 /**
  * Creates the retained store and the queue store on one database: one file, and one
  * transaction (one fsync) per event-loop turn for the writes of both. Open both before
- * use; the file closes when both are closed.
+ * use; the file closes when both are closed. The database itself is returned for the
+ * other engines that share it (the aggregate tables).
  */
-export function createStores(config: StoreConfig): { retained: RetainedStore; queues: QueueStore } {
+export function createStores(config: StoreConfig): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
   switch (config.engine) {
     case 'sqlite': {
       const database = new StoreDatabase(config);
-      return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database) };
+      return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database), database };
     }
     default:
       throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);

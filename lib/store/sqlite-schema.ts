@@ -33,6 +33,15 @@ import type { Database } from 'better-sqlite3';
  * queue_record: small durable records by (kind, id), MessagePack values.
  * queue_meta: `last_seq`, the highest seq ever handed out, so a seq is never reused
  *   even after every message holding one has been removed.
+ *
+ * Version 3, the aggregate engine (lib/aggregate/table-store.ts holds its statements):
+ * agg_row: every table's rows by (table, encoded primary key); `row` is the JSON row,
+ *   `state` (aggregate tables) the group's running counts and exact sums, `revision`
+ *   the change that last touched the row.
+ * agg_extreme: the values each min/max field of a group aggregates, ordered, so the new
+ *   extreme is one index seek when the current one goes. `src` names the contributor.
+ * agg_meta: `revision` (the last handed out) and `definitions` (the fingerprint of the
+ *   definitions the aggregates were computed with).
  */
 const MIGRATIONS: readonly ((db: Database) => void)[] = [
   (db) =>
@@ -77,6 +86,29 @@ const MIGRATIONS: readonly ((db: Database) => void)[] = [
       CREATE TABLE queue_meta (
         name  TEXT    PRIMARY KEY,
         value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `),
+  (db) =>
+    db.exec(`
+      CREATE TABLE agg_row (
+        tbl      TEXT    NOT NULL,
+        pk       BLOB    NOT NULL,
+        row      TEXT    NOT NULL,
+        state    TEXT,
+        revision INTEGER NOT NULL,
+        PRIMARY KEY (tbl, pk)
+      ) WITHOUT ROWID;
+      CREATE TABLE agg_extreme (
+        tbl   TEXT NOT NULL,
+        grp   BLOB NOT NULL,
+        field TEXT NOT NULL,
+        value ANY  NOT NULL,
+        src   BLOB NOT NULL,
+        PRIMARY KEY (tbl, grp, field, value, src)
+      ) WITHOUT ROWID;
+      CREATE TABLE agg_meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
       ) WITHOUT ROWID;
     `),
 ];

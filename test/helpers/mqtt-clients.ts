@@ -66,6 +66,16 @@ export function joinWamp(
   return withTimeout(autobahnConnect(wsOptions(r.wsUrl, serializer), realm), WAIT_MS, `WAMP join ${realm}`);
 }
 
+/** Sessions of `role` in realm1, counted by the WAMP session meta API (whatever their gate). */
+export async function sessionsOfRole(r: TestRouter, role: string): Promise<number> {
+  const w = await joinWamp(r);
+  try {
+    return await w.session.call<number>('wamp.session.count', [[role]]);
+  } finally {
+    await w.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // mqtt.js
 

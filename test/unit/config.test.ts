@@ -37,6 +37,7 @@ test('config - empty input resolves to the documented defaults', () => {
       serializers: ['json', 'msgpack', 'cbor'],
       pingIntervalMs: 30000,
       helloTimeoutMs: 10000,
+      anonymous: 'inherit',
     },
     mqtt: {
       enabled: true,
@@ -54,6 +55,7 @@ test('config - empty input resolves to the documented defaults', () => {
       maxQueuedBytes: 10485760,
       connectTimeoutMs: 10000,
       sysIntervalSeconds: 10,
+      anonymous: 'inherit',
     },
     stomp: {
       enabled: true,
@@ -68,17 +70,27 @@ test('config - empty input resolves to the documented defaults', () => {
       maxQueueMessages: 100000,
       maxQueueBytes: 104857600,
       defaultPrefetch: 100,
+      anonymous: 'inherit',
     },
     realms: [{ name: 'realm1' }],
     autoCreateRealms: true,
     defaultRealm: 'realm1',
-    auth: { anonymous: 'loopback', anonymousRole: 'anonymous' },
+    auth: {
+      anonymous: 'loopback',
+      anonymousRole: 'anonymous',
+      users: [],
+      tls: { role: '' },
+      dynamic: { realm: '', procedure: '', timeoutMs: 5000 },
+      roles: null,
+      authorizer: null,
+    },
     limits: {
       maxMessageSize: 1048576,
       outboundQueueBytes: 4194304,
       outboundHighWaterBytes: 1048576,
       slowConsumerTimeoutMs: 30000,
       maxSessions: 10000,
+      maxRealms: 100,
       maxSubscriptionsPerSession: 10000,
       maxRegistrationsPerSession: 1000,
       maxPendingCallsPerSession: 1000,
@@ -93,8 +105,10 @@ test('config - empty input resolves to the documented defaults', () => {
       maxRetainedValueBytes: 0,
     },
     store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info' },
     metrics: { enabled: true, path: '/metrics' },
+    dashboard: { enabled: true, path: '/dashboard' },
   });
   assert.deepEqual(resolveConfig(undefined), c);
 });
@@ -162,6 +176,22 @@ test('config - rules across fields are checked', () => {
     problemsOf(() => resolveConfig({ limits: { outboundHighWaterBytes: 10, outboundQueueBytes: 5 } })),
     ['/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes'],
   );
+});
+
+test('config - the dashboard path must not shadow the other HTTP endpoints', () => {
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/ws' } })), [
+    '/dashboard/path must not be or contain /wamp/path (/ws)',
+  ]);
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/app' }, metrics: { path: '/app/metrics' } })), [
+    '/dashboard/path must not be or contain /metrics/path (/app/metrics)',
+  ]);
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/health' } })), [
+    '/dashboard/path must not be or contain the health check (/health)',
+  ]);
+  // a disabled dashboard claims no path; a path ending in / is refused by the schema
+  assert.equal(resolveConfig({ dashboard: { enabled: false, path: '/ws' } }).dashboard.path, '/ws');
+  assert.equal(resolveConfig({ dashboard: { path: '/ui/live' } }).dashboard.path, '/ui/live');
+  assert.ok(problemsOf(() => resolveConfig({ dashboard: { path: '/' } }))[0]?.startsWith('/dashboard/path must match pattern'));
 });
 
 test('config - the result is deep-frozen and the input is not modified', () => {

@@ -1,5 +1,5 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
-import { anonymousAllowed } from '../../../lib/auth/anonymous';
+import type { AuthResult } from '../../../lib/auth/outcome';
 import { globalId } from '../../../lib/ids';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
@@ -15,7 +15,6 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   const cfg = ctx.config.mqtt;
   const version = p.protocolVersion ?? 4;
   conn.setVersion(version);
-  const props = p.properties ?? {};
 
   // client identifier rules
   let clientId = p.clientId;
@@ -34,11 +33,45 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   const username = p.username ?? '';
   const at = username.lastIndexOf('@');
   const realmName = at >= 0 ? username.slice(at + 1) : cfg.realm;
-  const authid = (at >= 0 ? username.slice(0, at) : username) || clientId;
+  const user = at >= 0 ? username.slice(0, at) : username;
 
-  if (!anonymousAllowed(ctx.config.auth.anonymous, conn.info.peer)) {
-    return refuse(conn, RC.NOT_AUTHORIZED, 'anonymous access is not allowed on this listener');
+  // a password is checked against the user part; an anonymous client without one is its client id
+  const verdict = ctx.router.auth.login(
+    { realm: realmName, transport: conn.info },
+    { authid: user, password: p.password?.toString('utf8'), anonymousAuthid: user || clientId },
+  );
+  if (verdict instanceof Promise) {
+    conn.holdPackets();
+    verdict.then(
+      (result) => {
+        if (conn.state === 'closed') return;
+        accept(conn, p, { clientId, assigned, clean, realmName }, result);
+        conn.releasePackets();
+      },
+      (err: unknown) => {
+        ctx.log.error({ err, peer: conn.info.peer }, 'MQTT authentication failed unexpectedly');
+        refuse(conn, RC.UNSPECIFIED_ERROR, 'internal error');
+      },
+    );
+    return;
   }
+  accept(conn, p, { clientId, assigned, clean, realmName }, verdict);
+}
+
+/** The rest of CONNECT once the client is authenticated: realm, limits, will, session, CONNACK. */
+function accept(
+  conn: MqttConnection,
+  p: IConnectPacket,
+  id: { clientId: string; assigned: string | undefined; clean: boolean; realmName: string },
+  result: AuthResult,
+): void {
+  const ctx = conn.ctx;
+  const cfg = ctx.config.mqtt;
+  const version = conn.version;
+  const props = p.properties ?? {};
+  const { clientId, assigned, clean, realmName } = id;
+  // v5 0x86 bad user name or password / 0x87 not authorized; 3.1.1 return codes 4 / 5
+  if (!result.ok) return refuse(conn, result.failure.def.mqtt, result.failure.message);
   const refused = ctx.router.admit();
   if (refused) return refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message);
   const realm = ctx.router.realm(realmName);
@@ -83,12 +116,7 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
     }
   }
 
-  const { session, present } = openSession(conn, realm, clientId, clean, {
-    authid,
-    authrole: ctx.config.auth.anonymousRole,
-    authmethod: 'anonymous',
-    authprovider: 'static',
-  });
+  const { session, present } = openSession(conn, realm, clientId, clean, result.identity);
   session.expirySeconds = expiry;
   conn.session = session;
   conn.state = 'connected';

@@ -1,6 +1,7 @@
 import type { IPublishPacket, IPubrelPacket } from 'mqtt-packet';
 import { Errors, RouterError } from '../../../lib/errors';
 import { mqttTopicToCanonical } from '../../../lib/notation';
+import { ACK, canonicalTopic } from '../publish-frame';
 import type { MqttConnection } from '../connection';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { publishAckCode, RC } from '../reason-codes';
@@ -40,7 +41,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   if (p.qos === 2 && session.inboundQos2.has(id)) {
     // [MQTT-4.3.3-9] already received: acknowledge again, do not deliver twice
     conn.awaitingPubrel.add(id);
-    conn.send({ cmd: 'pubrec', messageId: id });
+    conn.sendAck(ACK.pubrec, id);
     return;
   }
   if (p.qos > 0 && conn.inboundPending + conn.awaitingPubrel.size >= cfg.receiveMaximum) {
@@ -54,8 +55,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
 
-  const topic = mqttTopicToCanonical(name);
+  const topic = conn.lastTopicName === name ? conn.lastTopic : canonicalTopic(name);
   if (topic === null) return conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+  conn.lastTopicName = name;
+  conn.lastTopic = topic;
 
   const now = Date.now();
   let headers = headersFromMqtt(p.properties, now);
@@ -110,7 +113,8 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
   const id = p.messageId ?? 0;
   const v5 = conn.version === 5;
   if (p.qos === 1) {
-    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'puback', messageId: id, reasonCode } : { cmd: 'puback', messageId: id });
+    if (v5 && reasonCode !== RC.SUCCESS) conn.send({ cmd: 'puback', messageId: id, reasonCode });
+    else conn.sendAck(ACK.puback, id);
   } else if (p.qos === 2) {
     conn.awaitingPubrel.add(id);
     const session = conn.session;
@@ -119,13 +123,15 @@ function acknowledge(conn: MqttConnection, p: IPublishPacket, reasonCode: number
       // exactly once across a restart: the identifier is stored with the PUBREC's commit
       if (session.durable) saveSession(conn.ctx, session);
     }
-    conn.send(v5 && reasonCode !== RC.SUCCESS ? { cmd: 'pubrec', messageId: id, reasonCode } : { cmd: 'pubrec', messageId: id });
+    if (v5 && reasonCode !== RC.SUCCESS) conn.send({ cmd: 'pubrec', messageId: id, reasonCode });
+    else conn.sendAck(ACK.pubrec, id);
   }
 }
 
 /**
  * A publication the core refused. MQTT 5 says why in the PUBACK/PUBREC reason code;
- * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]).
+ * MQTT 3.1.1 has no negative ack, so the connection is closed ([MQTT-3.3.5-2]), or for
+ * errors the catalogue marks `unanswerable: 'drop'`, the message is acked and dropped.
  */
 function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError): void {
   conn.ctx.counters.errors(err.def.code);
@@ -137,6 +143,12 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
+  if (err.def.unanswerable === 'drop') {
+    // e.g. a table row its schema refuses: dropped, the connection stays [MQTT-3.3.5-2]
+    conn.ctx.log.info({ session: conn.session?.core.id, topic: p.topic, code: err.def.code, reason: err.message }, 'MQTT 3.1.1 publication dropped');
+    acknowledge(conn, p, RC.SUCCESS);
+    return;
+  }
   conn.end();
 }
 
@@ -148,5 +160,5 @@ export function handlePubrel(conn: MqttConnection, p: IPubrelPacket): void {
   const known = session?.inboundQos2.delete(id) ?? false;
   if (known && session?.durable) saveSession(conn.ctx, session);
   if (conn.version === 5 && !known) conn.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
-  else conn.send({ cmd: 'pubcomp', messageId: id });
+  else conn.sendAck(ACK.pubcomp, id);
 }

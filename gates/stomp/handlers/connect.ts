@@ -1,6 +1,5 @@
-import { anonymousAllowed } from '../../../lib/auth/anonymous';
+import type { AuthResult } from '../../../lib/auth/outcome';
 import { Errors, RouterError } from '../../../lib/errors';
-import type { Realm } from '../../../lib/realm';
 import { Session } from '../../../lib/session';
 import type { StompConnection } from '../connection';
 import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
@@ -17,9 +16,11 @@ const SUPPORTED = STOMP_VERSIONS.join(',');
  *   demand); else `host` names one if a realm of that name exists (clients commonly put
  *   the server's host name there, so an unknown host is not a realm); else the
  *   listener's realm (config stomp.realm).
- * - Credentials: users come with a later release; the anonymous policy (config
- *   auth.anonymous) applies to every client, whatever its login (`guest`/`guest` included).
- *   The login, without `@realm`, is the session's authid.
+ * - Credentials (lib/auth/): `login` (without `@realm`) and `passcode` are checked
+ *   against the user records (or the dynamic authenticator) when the router has any;
+ *   else a verified client certificate, else the anonymous policy (config
+ *   auth.anonymous / stomp.anonymous) decides, and the login is the session's authid.
+ *   A refusal is an ERROR frame, then close.
  * - `client-id` (ActiveMQ, Artemis), else the login, names the client's durable
  *   subscriptions (lib/durable-subscriptions.ts).
  */
@@ -54,26 +55,57 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   const login = value('login') ?? '';
   const at = login.lastIndexOf('@');
   const user = at >= 0 ? login.slice(0, at) : login;
-  if (!anonymousAllowed(ctx.config.auth.anonymous, conn.info.peer)) {
-    return conn.fail(new RouterError(Errors.notAuthorized, 'anonymous access is not allowed on this listener'), frame);
+  const host = value('host');
+  // the realm the client asks for, to authenticate against (checked for existence below)
+  const realmName = at >= 0 ? login.slice(at + 1) : host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm;
+  const verdict = ctx.router.auth.login(
+    { realm: realmName, transport: conn.info },
+    { authid: user, password: value('passcode'), anonymousAuthid: user || 'anonymous' },
+  );
+  const connect: Connect = { version, outMs, inMs, user, realmName, clientId: value('client-id') };
+  if (verdict instanceof Promise) {
+    conn.holdFrames();
+    verdict.then(
+      (result) => {
+        if (conn.state === 'closed' || conn.state === 'closing') return;
+        accept(conn, frame, connect, result);
+        conn.releaseFrames();
+      },
+      (err: unknown) => {
+        ctx.log.error({ err, peer: conn.info.peer }, 'STOMP authentication failed unexpectedly');
+        conn.fail(new RouterError(Errors.internal, 'internal error'), frame);
+      },
+    );
+    return;
   }
+  accept(conn, frame, connect, verdict);
+}
+
+/** What CONNECT settled before authentication. */
+interface Connect {
+  version: StompVersion;
+  outMs: number;
+  inMs: number;
+  user: string;
+  realmName: string;
+  clientId: string | undefined;
+}
+
+/** The rest of CONNECT once the client is authenticated: realm, session, CONNECTED. */
+function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: AuthResult): void {
+  const ctx = conn.ctx;
+  const cfg = ctx.config.stomp;
+  const { version, outMs, inMs, user } = c;
+  // ERROR (message: authentication failed / not authorized), then close
+  if (!result.ok) return conn.fail(new RouterError(result.failure.def, result.failure.message), frame);
   const refused = ctx.router.admit();
   if (refused) return conn.fail(refused, frame);
-  let realm: Realm | undefined;
-  if (at >= 0) {
-    const name = login.slice(at + 1);
-    realm = ctx.router.realm(name);
-    if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${name}`), frame);
-  } else {
-    const host = value('host');
-    const named = host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm;
-    realm = ctx.router.realm(named);
-    if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${named}`), frame);
-  }
+  const realm = ctx.router.realm(c.realmName);
+  if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${c.realmName}`), frame);
 
   const session = new Session(
     { ...conn.info, protocol: `stomp.${version}` },
-    { authid: user || 'anonymous', authrole: ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' },
+    result.identity,
     {
       // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
       close: (reason, message) => conn.fail(new RouterError(reason.def, message ?? reason.message)),
@@ -81,7 +113,7 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   );
   conn.session = session;
   conn.realm = realm;
-  conn.owner = value('client-id') ?? user;
+  conn.owner = c.clientId ?? user;
   conn.state = 'connected';
   realm.join(session);
 

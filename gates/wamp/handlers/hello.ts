@@ -1,13 +1,21 @@
-import { anonymousAllowed } from '../../../lib/auth/anonymous';
+import { isAuthMethod, type AuthRequest } from '../../../lib/auth/authenticator';
+import type { AuthResult } from '../../../lib/auth/outcome';
+import type { AuthMethod } from '../../../lib/config';
 import { Errors } from '../../../lib/errors';
 import { globalId } from '../../../lib/ids';
-import { Session } from '../../../lib/session';
+import type { Realm } from '../../../lib/realm';
+import { Session, type SessionIdentity } from '../../../lib/session';
 import { isValidUri } from '../../../lib/topic';
 import { arity, dict, Msg, str } from '../messages';
-import type { WampSession } from '../session';
+import type { PendingAuthentication, WampSession } from '../session';
 import { ROUTER_ROLES } from '../roles';
 
-/** HELLO -> WELCOME or ABORT (WAMP basic profile, session establishment). */
+/**
+ * HELLO -> WELCOME, CHALLENGE or ABORT (WAMP basic profile, session establishment;
+ * WAMP advanced, authentication). The client's authmethods are tried in its order:
+ * the first one this realm accepts and this router has set up is used; anonymous when
+ * the client names none.
+ */
 export function handleHello(s: WampSession, msg: unknown[]): void {
   arity(msg, 3, 'HELLO');
   const realmName = str(msg[1], 'HELLO.Realm');
@@ -31,42 +39,89 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
     s.abort(Errors.noSuchRealm, `no such realm: ${realmName}`);
     return;
   }
-  if (!anonymousAllowed(s.ctx.config.auth.anonymous, s.transport.info.peer)) {
-    s.abort(Errors.authenticationFailed, 'anonymous access is not allowed on this listener');
-    return;
-  }
-  const methods = details['authmethods'];
-  if (Array.isArray(methods) && methods.length > 0 && !methods.includes('anonymous')) {
-    s.abort(Errors.authenticationFailed, `no supported authmethod among ${methods.join(', ')}`);
-    return;
-  }
   const callee = (roles as Record<string, unknown>)['callee'];
   const calleeFeatures = featuresOf(callee);
   s.features = {
     calleeCanceling: calleeFeatures['call_canceling'] === true,
     calleeProgressiveResults: calleeFeatures['progressive_call_results'] === true,
   };
-  const authid = typeof details['authid'] === 'string' ? details['authid'] : `anonymous-${globalId().toString(36)}`;
-  const core = new Session(
-    s.transport.info,
-    { authid, authrole: s.ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' },
-    { close: (reason, message) => s.goodbye(reason, message) },
-  );
+
+  const auth = s.ctx.router.auth;
+  const req: AuthRequest = { realm: realmName, transport: s.transport.info };
+  const authid = typeof details['authid'] === 'string' && details['authid'] !== '' ? details['authid'] : undefined;
+  const offered = Array.isArray(details['authmethods']) && details['authmethods'].length > 0 ? details['authmethods'] : ['anonymous'];
+  // 'password' is the MQTT/STOMP method; WAMP clients say ticket
+  const method = offered.find((m): m is Exclude<AuthMethod, 'password'> => isAuthMethod(m) && m !== 'password' && auth.usable(req, m));
+  if (method === undefined) {
+    // only anonymous on offer and it is refused here: say so rather than "no method"
+    const result = offered.includes('anonymous')
+      ? auth.anonymous(req, authid ?? '')
+      : auth.refuse(req, offered.filter((m) => typeof m === 'string').join(','), authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
+    finish(s, realm, result);
+    return;
+  }
+
+  switch (method) {
+    case 'anonymous':
+      finish(s, realm, auth.anonymous(req, authid ?? `anonymous-${globalId().toString(36)}`));
+      return;
+    case 'tls':
+      finish(s, realm, auth.tls(req));
+      return;
+    case 'ticket': {
+      if (authid === undefined) return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid'));
+      challenge(s, { realm, method, extra: {}, finish: (ticket) => auth.password(req, 'ticket', authid, ticket) });
+      return;
+    }
+    case 'wampcra': {
+      if (authid === undefined) return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid'));
+      const id = globalId();
+      challenge(s, { realm, id, ...auth.wampcra(req, authid, id) });
+      return;
+    }
+    case 'cryptosign': {
+      const extra = details['authextra'];
+      const pubkey = typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>)['pubkey'] : undefined;
+      const key = typeof pubkey === 'string' && pubkey !== '' ? pubkey : undefined;
+      if (authid === undefined && key === undefined) {
+        return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'cryptosign needs an authid or authextra.pubkey'));
+      }
+      challenge(s, { realm, ...auth.cryptosign(req, authid, key) });
+      return;
+    }
+  }
+}
+
+/** CHALLENGE, then wait for AUTHENTICATE (handlers/authenticate.ts). */
+function challenge(s: WampSession, pending: PendingAuthentication): void {
+  s.awaitAuthenticate(pending);
+  s.send([Msg.CHALLENGE, pending.method, pending.extra]);
+}
+
+/** The verdict on the wire: WELCOME and join, or ABORT. */
+export function finish(s: WampSession, realm: Realm, result: AuthResult, id?: number): void {
+  if (!result.ok) {
+    s.abort(result.failure.def, result.failure.message);
+    return;
+  }
+  welcome(s, realm, result.identity, id);
+}
+
+function welcome(s: WampSession, realm: Realm, identity: SessionIdentity, id?: number): void {
+  const core = new Session(s.transport.info, identity, { close: (reason, message) => s.goodbye(reason, message) }, id);
   s.realm = realm;
   s.core = core;
   s.state = 'established';
-  s.send([
-    Msg.WELCOME,
-    core.id,
-    {
-      realm: realmName,
-      authid,
-      authrole: core.identity.authrole,
-      authmethod: 'anonymous',
-      authprovider: 'static',
-      roles: ROUTER_ROLES,
-    },
-  ]);
+  const details: Record<string, unknown> = {
+    realm: realm.name,
+    authid: identity.authid,
+    authrole: identity.authrole,
+    authmethod: identity.authmethod,
+    authprovider: identity.authprovider,
+    roles: ROUTER_ROLES,
+  };
+  if (identity.authextra) details['authextra'] = identity.authextra;
+  s.send([Msg.WELCOME, core.id, details]);
   realm.join(core);
 }
 

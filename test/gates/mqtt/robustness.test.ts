@@ -219,6 +219,14 @@ for (const version of [4, 5] as const) {
       if (version === 5) assert.equal(reason, 0x95);
     });
 
+    void it(`mqtt - a fixed header declaring more than limits.maxMessageSize is refused at once, with no body sent (v5: DISCONNECT 0x95) [v${version}]`, async () => {
+      const raw = await rawConnected(version);
+      // remaining length 268,435,455, the largest the encoding allows; nothing follows
+      raw.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]));
+      const reason = await closedWith(raw, 'close on a header announcing an oversized packet');
+      if (version === 5) assert.equal(reason, 0x95);
+    });
+
     void it(`mqtt - a complete PUBLISH over limits.maxMessageSize in one write closes the connection and is not routed (v5: DISCONNECT 0x95) [v${version}]`, async () => {
       const sub = await rawConnected(version);
       await sub.subscribe('big/#', 0);

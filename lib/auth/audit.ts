@@ -1,0 +1,41 @@
+import type { Counter } from 'prom-client';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { TransportInfo } from '../session';
+import type { AuthFailureReason } from './outcome';
+
+/**
+ * Every authentication outcome is counted (gatehouse_auth_failures_total{gate,method,
+ * reason}, gatehouse_auth_successes_total{gate,method}); failures are logged at warn
+ * with the peer, gate, method, realm and claimed authid, never the secret.
+ */
+export class AuthAudit {
+  private readonly failures = new Map<string, Counter.Internal>();
+  private readonly successes = new Map<string, Counter.Internal>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  failed(transport: TransportInfo, realm: string, method: string, authid: string | undefined, reason: AuthFailureReason, message: string): void {
+    const key = `${transport.gate}\0${method}\0${reason}`;
+    let c = this.failures.get(key);
+    if (!c) {
+      c = this.metrics.authFailures.labels(transport.gate, method, reason);
+      this.failures.set(key, c);
+    }
+    c.inc();
+    this.log.warn({ peer: transport.peer, gate: transport.gate, method, realm, authid, reason }, `authentication failed: ${message}`);
+  }
+
+  succeeded(transport: TransportInfo, method: string): void {
+    const key = `${transport.gate}\0${method}`;
+    let c = this.successes.get(key);
+    if (!c) {
+      c = this.metrics.authSuccesses.labels(transport.gate, method);
+      this.successes.set(key, c);
+    }
+    c.inc();
+  }
+}
