@@ -265,7 +265,9 @@ export class Broker {
     };
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
     const excludeMe = options.excludeMe !== false;
-    const admits = (s: Session): boolean => !(excludeMe && s === publisher) && (!filter || filter.admits(s));
+    const guard = this.receiveGuard;
+    const admits = (s: Session): boolean =>
+      !(excludeMe && s === publisher) && (!filter || filter.admits(s)) && (guard === undefined || guard(s, topic));
     let deliveries = 0;
     // sessions that want one copy per event whatever number of their subscriptions
     // match (MQTT: overlapping subscriptions), with the list of those subscriptions
@@ -319,8 +321,15 @@ export class Broker {
   /** Set by the realm: logs and counts a failed delivery. */
   onDeliveryError: (session: Session, err: unknown) => void = () => undefined;
 
+  /**
+   * Set by the realm when authorization is configured: may this session receive an event
+   * on this topic? Undefined (no authorization): no check at all on the hot path.
+   */
+  receiveGuard: ((session: Session, topic: string) => boolean) | undefined;
+
   /** Delivers an already-built event to one subscriber only (retained replay, history). */
   deliverTo(session: Session, sub: Subscription, event: BrokerEvent): void {
+    if (this.receiveGuard && !this.receiveGuard(session, event.topic)) return;
     if (session.singleDelivery) {
       session.singleDelivery(event, [sub]);
       return;

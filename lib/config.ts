@@ -18,6 +18,9 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../schemas/config.schema.json';
+import type { RoleConfig } from './auth/authorizer';
+import type { DynamicAuthorizerConfig } from './auth/dynamic-authorizer';
+import { permissionProblems } from './auth/permissions';
 
 // Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
 // every schema property appears in the resolved defaults.
@@ -150,6 +153,10 @@ export interface Config {
     tls: { role: string };
     /** procedure '' disables it; realm '' is the realm the client joins */
     dynamic: { realm: string; procedure: string; timeoutMs: number };
+    /** null: no authorization, everyone may do everything (lib/auth/authorizer.ts) */
+    roles: Record<string, RoleConfig> | null;
+    /** null: no dynamic authorizer */
+    authorizer: DynamicAuthorizerConfig | null;
   };
   limits: {
     /** bytes */
@@ -186,6 +193,8 @@ export interface Config {
   aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
+  /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
+  dashboard: { enabled: boolean; path: string };
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -290,6 +299,25 @@ function crossFieldProblems(c: Config): string[] {
   }
   if (c.metrics.enabled && c.metrics.path === '/health') {
     problems.push('/metrics/path must not be /health (served by the admin routes)');
+  }
+  for (const [role, rc] of Object.entries(c.auth.roles ?? {})) {
+    for (const p of permissionProblems(rc.permissions))
+      problems.push(`/auth/roles/${role.replace(/~/g, '~0').replace(/\//g, '~1')}${p}`);
+  }
+  if (c.dashboard.enabled) {
+    const taken: [string, string][] = [
+      ['/wamp/path', c.wamp.path],
+      ['/mqtt/wsPath', c.mqtt.wsPath],
+      ['/stomp/wsPath', c.stomp.wsPath],
+      ['the health check', '/health'],
+    ];
+    if (c.metrics.enabled) taken.push(['/metrics/path', c.metrics.path]);
+    for (const [name, path] of taken) {
+      // the dashboard serves everything below its path too
+      if (path !== '' && (path === c.dashboard.path || path.startsWith(`${c.dashboard.path}/`))) {
+        problems.push(`/dashboard/path must not be or contain ${name} (${path})`);
+      }
+    }
   }
   return problems;
 }

@@ -158,7 +158,8 @@ export class DurableSubscriptions {
       },
     );
     realm.join(session);
-    realm.subscribePattern(session, pattern, (event) => this.enqueue(address, event));
+    // a router session: never waits for authorization (the client's SUBSCRIBE was checked)
+    void realm.subscribePattern(session, pattern, (event) => this.enqueue(address, event));
     this.feeds.set(id, { session, realm });
   }
 

@@ -40,7 +40,9 @@ export const Errors = Object.freeze({
   canceled: def('canceled', 'wamp.error.canceled', 0x83, 'canceled', 499),
   timeout: def('timeout', 'wamp.error.timeout', 0x83, 'timeout', 504),
   unavailable: def('unavailable', 'wamp.error.unavailable', 0x88, 'unavailable', 503),
-  notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403),
+  // MQTT 3.1.1 has no negative PUBACK: a refused publication is acked and dropped, as
+  // Mosquitto does (README "Authorization")
+  notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403, { unanswerable: 'drop' }),
   authenticationFailed: def('authentication_failed', 'wamp.error.authentication_failed', 0x86, 'authentication failed', 401),
   noAuthMethod: def('no_auth_method', 'wamp.error.no_auth_method', 0x8c, 'no acceptable authentication method', 401),
   protocolViolation: def('protocol_violation', 'wamp.error.protocol_violation', 0x82, 'protocol violation', 400),

@@ -3,6 +3,7 @@ import { Errors, RouterError } from './errors';
 import { isPlainObject, type Payload } from './payload';
 import type { Realm } from './realm';
 import type { Session } from './session';
+import { after } from './settle';
 import type { TestamentScope } from './testaments';
 import { isValidUri, type MatchPolicy } from './topic';
 
@@ -50,8 +51,11 @@ export function installMetaApi(realm: Realm): void {
     if (Array.isArray(targs)) payload.args = targs;
     if (isPlainObject(tkwargs)) payload.kwargs = tkwargs;
     const options = isPlainObject(kw['publish_options']) ? kw['publish_options'] : {};
-    realm.testaments.add(caller, { topic, payload, options: publishOptionsFrom(options), scope: scopeOf(kw['scope']) });
-    return {};
+    // the router publishes it later as itself: the permission is the caller's, now
+    return after(realm.authorize(caller, 'publish', topic), () => {
+      realm.testaments.add(caller, { topic, payload, options: publishOptionsFrom(options), scope: scopeOf(kw['scope']) });
+      return {};
+    });
   });
   p.set('wamp.session.flush_testaments', (caller, _args, kw) => one(realm.testaments.flush(caller, scopeOf(kw['scope']))));
 
@@ -69,12 +73,15 @@ export function installMetaApi(realm: Realm): void {
   p.set('wamp.subscription.get', (_c, args) => one(subscription(realm, args[0]).details()));
   p.set('wamp.subscription.list_subscribers', (_c, args) => one([...subscription(realm, args[0]).subscribers.keys()].map((s) => s.id)));
   p.set('wamp.subscription.count_subscribers', (_c, args) => one(subscription(realm, args[0]).subscribers.size));
-  p.set('wamp.subscription.get_events', (_c, args) => {
+  p.set('wamp.subscription.get_events', (caller, args) => {
     const sub = subscription(realm, args[0]);
     const limit = typeof args[1] === 'number' ? args[1] : undefined;
-    const events = realm.history.events(sub.pattern.key, limit);
-    if (!events) throw new RouterError(Errors.featureNotSupported, `no event history is kept for ${sub.uri}`);
-    return one(events);
+    // past events are data like live ones: subscribe on the pattern, filtered per topic
+    return after(realm.authorize(caller, 'subscribe', sub.pattern), () => {
+      const events = realm.history.events(sub.pattern.key, limit);
+      if (!events) throw new RouterError(Errors.featureNotSupported, `no event history is kept for ${sub.uri}`);
+      return one(events.filter((e) => realm.mayReceive(caller, e.topic)));
+    });
   });
 
   // --- registration meta API ---

@@ -55,6 +55,8 @@ export class Metrics {
   readonly authFailures: Counter<'gate' | 'method' | 'reason'>;
   readonly authSuccesses: Counter<'gate' | 'method'>;
   readonly registrations: Gauge<'realm'>;
+  /** actions refused by authorization; action "receive": events filtered at delivery */
+  readonly authzDenied: Counter<'gate' | 'action'>;
   /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
   readonly limitHits: Counter<'gate' | 'limit'>;
   /**
@@ -117,6 +119,10 @@ export class Metrics {
     this.authSuccesses = counter('auth_successes_total', 'Successful authentications', ['gate', 'method']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
+    this.authzDenied = counter('authz_denied_total', 'Actions refused by authorization (receive: events withheld at delivery)', [
+      'gate',
+      'action',
+    ]);
     this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
   }

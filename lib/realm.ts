@@ -1,3 +1,4 @@
+import { ALLOW_ALL, patternOf, type Action, type Authorizer } from './auth/authorizer';
 import type { AggregateEngine } from './aggregate/engine';
 import { tableProcedures } from './aggregate/table-api';
 import { Broker, type BrokerEvent, type EventSink, type PublishOptions, type Subscription } from './broker';
@@ -12,6 +13,7 @@ import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
 import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import type { Session } from './session';
+import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { Testaments } from './testaments';
 import type { MatchPolicy, TopicPattern } from './topic';
@@ -24,11 +26,17 @@ export interface RealmOptions {
   store?: RetainedStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
+  /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
+  authorizer?: Authorizer;
   /** retained keys and value size */
   retainedLimits?: RetainedLimits;
   /** the aggregate tables, in the one realm config.aggregate.realm names */
   aggregates?: AggregateEngine;
 }
+
+const PUBLISH: readonly Action[] = ['publish'];
+/** a publish that writes the store (retain / when / watch / will) */
+const PUBLISH_RETAIN: readonly Action[] = ['publish', 'retain'];
 
 export interface SubscribeExtras {
   /** fox-wamp: deliver only events whose value matches this partial object */
@@ -61,6 +69,7 @@ export class Realm {
   readonly builtins = new Map<string, MetaProcedure>();
   /** retained values and sync primitives; undefined when the router has no store */
   readonly retained: RetainedTopics | undefined;
+  private readonly authz: Authorizer;
   /** schema-driven tables fed by publications (lib/aggregate/); undefined when off */
   readonly aggregates: AggregateEngine | undefined;
 
@@ -72,6 +81,10 @@ export class Realm {
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
+    this.authz = options.authorizer ?? ALLOW_ALL;
+    // nothing denied is delivered: a pattern reaching further than the subscriber's
+    // permission is filtered per event topic (cached per role and topic)
+    if (this.authz.active) this.broker.receiveGuard = (s, topic) => this.authz.mayReceive(s, topic);
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
     if (options.store) {
@@ -82,7 +95,8 @@ export class Realm {
     if (this.aggregates) {
       // the change feed: events of the router itself, like meta events, routed at once
       this.aggregates.attach({ publish: (topic, payload, revision) => this.routed(this.broker.publish(undefined, topic, payload, {}, revision)) });
-      for (const [uri, proc] of tableProcedures(this.aggregates)) this.builtins.set(uri, proc);
+      const guard = { authorize: this.authorize.bind(this), mayReceive: this.mayReceive.bind(this) };
+      for (const [uri, proc] of tableProcedures(this.aggregates, guard)) this.builtins.set(uri, proc);
     }
     installMetaApi(this);
   }
@@ -121,6 +135,15 @@ export class Realm {
    * the store (retain / when / will) resolve once the write is committed.
    */
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    if (this.authz.active) {
+      const actions = RetainedTopics.involved(options) ? PUBLISH_RETAIN : PUBLISH;
+      const pending = this.authz.checkAll(this.name, session, actions, topic);
+      if (pending) return pending.then(() => this.route(session, topic, payload, options));
+    }
+    return this.route(session, topic, payload, options);
+  }
+
+  private route(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
     // a table's topics: the row is validated (a bad one throws) and applied in the
     // turn's commit; it is also an ordinary event, and its ack follows the commit.
     // Store options do not apply: a table row is kept by its table.
@@ -144,7 +167,8 @@ export class Realm {
     this.observer.onPublish?.(this, event, event.deliveries);
   }
 
-  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription {
+  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription | Promise<Subscription> {
+    const pattern = patternOf(uri, match);
     const filter = extras.filter;
     const delivered: EventSink =
       filter === undefined
@@ -152,19 +176,65 @@ export class Realm {
         : (event, sub) => {
             if (conditionHolds(filter, valueOf(event.payload))) sink(event, sub);
           };
-    return this.broker.subscribe(session, uri, match, delivered);
+    return this.guarded(session, 'subscribe', pattern, () => this.broker.subscribePattern(session, pattern, delivered));
   }
 
   /**
    * Subscribes to a pattern built by a gate's own notation (lib/notation.ts), optionally
    * as a member of a shared group (MQTT 5 `$share`).
    */
-  subscribePattern(session: Session, pattern: TopicPattern, sink: EventSink, share?: string): Subscription {
-    return this.broker.subscribePattern(session, pattern, sink, share);
+  subscribePattern(
+    session: Session,
+    pattern: TopicPattern,
+    sink: EventSink,
+    share?: string,
+  ): Subscription | Promise<Subscription> {
+    return this.guarded(session, 'subscribe', pattern, () => this.broker.subscribePattern(session, pattern, sink, share));
   }
 
   unsubscribeShared(session: Session, subscriptionId: number, share?: string): void {
+    this.mayUndo(session, 'unsubscribe', this.broker.get(subscriptionId)?.pattern);
     this.broker.unsubscribe(session, subscriptionId, share);
+  }
+
+  /**
+   * Checks an action for a gate or a router procedure that acts on data (the store API's
+   * get needs subscribe on the key): undefined = allowed, a throw = denied, a promise =
+   * the dynamic authorizer decides. `whole`: a subscribe pattern must be allowed
+   * entirely (its events are not filtered per topic, e.g. a durable feed).
+   */
+  authorize(
+    session: Session | undefined,
+    action: Action,
+    target: string | TopicPattern,
+    whole = false,
+  ): Promise<void> | undefined {
+    return this.authz.active ? this.authz.check(this.name, session, action, target, whole) : undefined;
+  }
+
+  /** May this session receive an event on `topic`? (per-topic filter of a wider pattern) */
+  mayReceive(session: Session, topic: string): boolean {
+    return !this.authz.active || this.authz.mayReceive(session, topic);
+  }
+
+  /**
+   * Runs `act` once `action` on `target` is allowed: now (the usual case, and always
+   * without authorization configured), or after the dynamic authorizer answered, unless
+   * the session has left meanwhile.
+   */
+  private guarded<T>(session: Session, action: Action, target: TopicPattern, act: () => T): T | Promise<T> {
+    if (!this.authz.active) return act();
+    const pending = this.authz.check(this.name, session, action, target);
+    if (!pending) return act();
+    return pending.then(() => {
+      if (session.closed) throw new RouterError(Errors.noSuchSession, 'the session has left');
+      return act();
+    });
+  }
+
+  /** unsubscribe / unregister: static rules only (lib/auth/authorizer.ts), synchronous. */
+  private mayUndo(session: Session, action: Action, target: TopicPattern | undefined): void {
+    if (this.authz.active && target) void this.authz.check(this.name, session, action, target);
   }
 
   /**
@@ -215,23 +285,62 @@ export class Realm {
   }
 
   unsubscribe(session: Session, subscriptionId: number): void {
+    this.mayUndo(session, 'unsubscribe', this.broker.get(subscriptionId)?.pattern);
     this.broker.unsubscribe(session, subscriptionId);
   }
 
   // ----- RPC -----
 
-  register(session: Session, uri: string, options: RegisterOptions, callee: Callee): Registration {
+  register(session: Session, uri: string, options: RegisterOptions, callee: Callee): Registration | Promise<Registration> {
     if (this.builtins.has(uri)) {
       throw new RouterError(Errors.procedureAlreadyExists, `${uri} is provided by the router`);
     }
-    return this.dealer.register(session, uri, options, callee);
+    const match = options.match ?? 'exact';
+    return this.guarded(session, 'register', { uri, match, key: `${match}:${uri}` }, () =>
+      this.dealer.register(session, uri, options, callee),
+    );
   }
 
   unregister(session: Session, registrationId: number): void {
+    const reg = this.dealer.get(registrationId);
+    this.mayUndo(session, 'unregister', reg && { uri: reg.uri, match: reg.match, key: `${reg.match}:${reg.uri}` });
     this.dealer.unregister(session, registrationId);
   }
 
+  /**
+   * Calls a procedure; results and errors go to the sink. Returns the invocation when
+   * the call was routed now; undefined for router procedures, refusals, and calls
+   * waiting for the dynamic authorizer (those cannot be canceled before it answers).
+   */
   call(session: Session, procedure: string, payload: Payload, options: CallOptions, sink: CallerSink): Invocation | undefined {
+    if (this.authz.active) {
+      let pending: Promise<void> | undefined;
+      try {
+        pending = this.authz.check(this.name, session, 'call', procedure);
+      } catch (err) {
+        sink.error(asRouterError(err));
+        return undefined;
+      }
+      if (pending) {
+        pending.then(
+          () => {
+            if (!session.closed) this.routeCall(session, procedure, payload, options, sink);
+          },
+          (err: unknown) => sink.error(asRouterError(err)),
+        );
+        return undefined;
+      }
+    }
+    return this.routeCall(session, procedure, payload, options, sink);
+  }
+
+  private routeCall(
+    session: Session,
+    procedure: string,
+    payload: Payload,
+    options: CallOptions,
+    sink: CallerSink,
+  ): Invocation | undefined {
     const builtin = this.builtins.get(procedure);
     if (builtin) {
       runBuiltin(builtin, session, payload, sink);
@@ -274,9 +383,4 @@ function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sin
   } else {
     sink.result(result, false);
   }
-}
-
-function asRouterError(err: unknown): RouterError {
-  if (err instanceof RouterError) return err;
-  return new RouterError(Errors.internal, err instanceof Error ? err.message : String(err));
 }

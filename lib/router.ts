@@ -10,6 +10,8 @@ import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { ConnectionLimiter } from './connection-limits';
 import { Realm } from './realm';
+import { createAuthorizer } from './auth/router-authorizer';
+import type { Authorizer } from './auth/authorizer';
 import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
@@ -55,6 +57,8 @@ export class RouterCore {
   /** the TLS servers of the listeners, for certificate reload */
   readonly certificates = new CertificateReloader();
   private starting: Promise<void> | undefined;
+  /** who may do what, shared by every realm (config auth.roles, auth.authorizer) */
+  readonly authorizer: Authorizer;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
@@ -65,6 +69,7 @@ export class RouterCore {
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
+    this.authorizer = createAuthorizer(this);
     this.database = stores.database;
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
@@ -154,7 +159,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,

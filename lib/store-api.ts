@@ -4,7 +4,9 @@ import { isPlainObject, type Payload } from './payload';
 import type { Realm } from './realm';
 import type { RetainedTopics } from './retained';
 import type { StoreEntry } from './store/types';
-import { isValidUri, parsePattern, type MatchPolicy } from './topic';
+import type { Session } from './session';
+import { after } from './settle';
+import { isValidUri, parsePattern, type MatchPolicy, type TopicPattern } from './topic';
 
 const MAX_PAGE = 1000;
 
@@ -17,35 +19,52 @@ const MAX_PAGE = 1000;
  * retained publish stored (fox-wamp: Arguments[0], or the list, or the bytes).
  */
 export function installStoreApi(realm: Realm, retained: RetainedTopics): void {
-  realm.builtins.set('gatehouse.store.get', (_caller, args) => {
+  // Calling a store procedure needs `call` on its URI (checked by the realm); the data
+  // behind it needs what a topic would: subscribe to read a key, retain to delete one.
+  realm.builtins.set('gatehouse.store.get', (caller, args) => {
     const key = keyArg(args[0]);
-    const e = retained.get(key);
-    return { args: [e ? entryView(e) : null] };
+    return after(realm.authorize(caller, 'subscribe', key), () => {
+      const e = retained.get(key);
+      return { args: [e ? entryView(e) : null] };
+    });
   });
 
-  realm.builtins.set('gatehouse.store.list', (_caller, args, kw) => {
+  realm.builtins.set('gatehouse.store.list', (caller, args, kw) => {
     const options = isPlainObject(args[1]) ? args[1] : kw;
     const uri = typeof args[0] === 'string' ? args[0] : '';
     const match = (options['match'] ?? (uri === '' ? 'prefix' : 'exact')) as MatchPolicy;
     const pattern = parsePattern(uri, match);
     if (!pattern) throw new RouterError(Errors.invalidUri, `invalid key pattern: ${uri}`);
-    const limit = Math.min(typeof options['limit'] === 'number' && options['limit'] > 0 ? options['limit'] : 100, MAX_PAGE);
-    const after = typeof options['after'] === 'string' ? options['after'] : undefined;
-    const keys = retained
-      .matching(pattern)
-      .filter((e) => after === undefined || e.key > after)
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const page = keys.slice(0, limit);
-    const next = keys.length > limit ? (page[page.length - 1]?.key ?? null) : null;
-    return { args: [{ entries: page.map(entryView), next }] };
+    return after(realm.authorize(caller, 'subscribe', pattern), () => listPage(realm, retained, caller, pattern, options));
   });
 
-  realm.builtins.set('gatehouse.store.delete', async (caller, args) => {
+  realm.builtins.set('gatehouse.store.delete', (caller, args) => {
     const key = keyArg(args[0]);
-    if (!retained.get(key)) return { args: [null] };
-    const ack = await retained.delete(caller, key);
-    return { args: [{ revision: ack.revision }] } satisfies Payload;
+    return after(realm.authorize(caller, 'retain', key), async () => {
+      if (!retained.get(key)) return { args: [null] };
+      const ack = await retained.delete(caller, key);
+      return { args: [{ revision: ack.revision }] } satisfies Payload;
+    });
   });
+}
+
+/** One page of a key listing; keys the caller may not read (subscribe) are left out. */
+function listPage(
+  realm: Realm,
+  retained: RetainedTopics,
+  caller: Session,
+  pattern: TopicPattern,
+  options: Record<string, unknown>,
+): Payload {
+  const limit = Math.min(typeof options['limit'] === 'number' && options['limit'] > 0 ? options['limit'] : 100, MAX_PAGE);
+  const start = typeof options['after'] === 'string' ? options['after'] : undefined;
+  const keys = retained
+    .matching(pattern)
+    .filter((e) => (start === undefined || e.key > start) && realm.mayReceive(caller, e.key))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const page = keys.slice(0, limit);
+  const next = keys.length > limit ? (page[page.length - 1]?.key ?? null) : null;
+  return { args: [{ entries: page.map(entryView), next }] };
 }
 
 function keyArg(v: unknown): string {

@@ -30,8 +30,12 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
     if (responseTopic === undefined || responseTopic === null) return;
     const headers: MessageHeaders = { userProperties: error ? { error } : {} };
     if (correlationData !== undefined) headers.correlationData = correlationData;
-    const r = session.realm.publish(session.core, responseTopic, payload, { excludeMe: false, qos: 1, headers });
-    if (r instanceof Promise) r.catch(() => undefined);
+    try {
+      const r = session.realm.publish(session.core, responseTopic, payload, { excludeMe: false, qos: 1, headers });
+      if (r instanceof Promise) r.catch(() => undefined);
+    } catch {
+      // the response topic is refused (not authorized): counted and logged by the router
+    }
   };
   if (!isValidUri(procedure)) {
     respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');

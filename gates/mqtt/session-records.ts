@@ -1,10 +1,11 @@
-import type { EventSink } from '../../lib/broker';
+import type { EventSink, Subscription } from '../../lib/broker';
 import { parseMqttSubscription } from '../../lib/notation';
 import { Session } from '../../lib/session';
 import { isPlainObject } from '../../lib/payload';
 import { sessionKey, type MqttGateContext } from './context';
 import { endSession } from './lifecycle';
 import { MqttSession, type QoS } from './mqtt-session';
+import { settle } from '../../lib/settle';
 
 /**
  * Persistent MQTT sessions in the core's durable store: a record per session (its
@@ -105,8 +106,15 @@ export function restoreSessions(ctx: MqttGateContext): number {
     for (const s of r.subscriptions) {
       const parsed = parseMqttSubscription(s.filter);
       if (!parsed) continue;
-      const sub = realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share);
-      session.addSubscription({ ...s, id: s.id, pattern: parsed.pattern, share: parsed.share, sub, wildcardFirst: parsed.skipsDollarTopics });
+      // authorized again: the permissions may have changed since the session was saved
+      const refused = (err: unknown): void => ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
+      const add = (sub: Subscription): void =>
+        session.addSubscription({ ...s, id: s.id, pattern: parsed.pattern, share: parsed.share, sub, wildcardFirst: parsed.skipsDollarTopics });
+      try {
+        settle(realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share), add, refused);
+      } catch (err) {
+        refused(err);
+      }
     }
     session.makeDurable(ctx.router.queues, queueName(session));
     if (left < 0xffffffff) {

@@ -22,6 +22,10 @@ export interface Will {
  */
 export function publishWill(realm: Realm, publisher: Session | undefined, will: Will): void {
   const options = { qos: will.qos, retainFlag: will.retain, headers: will.headers, retain: will.retain || undefined };
-  const r = realm.publish(publisher, will.topic, will.payload, options);
-  if (r instanceof Promise) r.catch(() => undefined);
+  try {
+    const r = realm.publish(publisher, will.topic, will.payload, options);
+    if (r instanceof Promise) r.catch(() => undefined);
+  } catch {
+    // refused (not authorized: counted and logged by the router): the will is dropped
+  }
 }

@@ -9,7 +9,9 @@
  */
 import { Errors, RouterError } from '../errors';
 import type { MetaProcedure } from '../meta-api';
-import { isPlainObject } from '../payload';
+import { isPlainObject, type Payload } from '../payload';
+import type { Session } from '../session';
+import { after } from '../settle';
 import type { AggregateEngine } from './engine';
 import { cursorOf, encodeKey, fitsKey, keyFromCursor, prefixEnd } from './key-codec';
 import type { Row, TableDef } from './types';
@@ -17,13 +19,26 @@ import type { Row, TableDef } from './types';
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-export function tableProcedures(engine: AggregateEngine): Map<string, MetaProcedure> {
-  const procs = new Map<string, MetaProcedure>();
+/**
+ * What a caller may read (README "Authorization"): a table's rows are the data of its
+ * change feed `<topic>.changes`, so get and query need subscribe on it, and list shows
+ * only the tables whose feed the caller may receive. Calling needs `call` (the realm).
+ */
+export interface TableReadGuard {
+  authorize(caller: Session, action: 'subscribe', uri: string): Promise<void> | undefined;
+  mayReceive(caller: Session, topic: string): boolean;
+}
 
-  procs.set('gatehouse.table.list', () => ({
+const OPEN: TableReadGuard = { authorize: () => undefined, mayReceive: () => true };
+
+export function tableProcedures(engine: AggregateEngine, guard: TableReadGuard = OPEN): Map<string, MetaProcedure> {
+  const procs = new Map<string, MetaProcedure>();
+  const feed = (t: TableDef): string => `${t.topic}.changes`;
+
+  procs.set('gatehouse.table.list', (caller) => ({
     args: [
       {
-        tables: [...engine.definitions.tables.values()].map((t) => ({
+        tables: [...engine.definitions.tables.values()].filter((t) => guard.mayReceive(caller, feed(t))).map((t) => ({
           name: t.name,
           topic: t.topic,
           primary_key: [...t.primaryKey],
@@ -34,17 +49,24 @@ export function tableProcedures(engine: AggregateEngine): Map<string, MetaProced
     ],
   }));
 
-  procs.set('gatehouse.table.get', (_caller, args, kw) => {
+  procs.set('gatehouse.table.get', (caller, args, kw) => {
     const o = optionsOf(args, kw);
     const table = engine.table(o['table']);
     const key = o['key'];
     if (!isPlainObject(key)) throw new RouterError(Errors.invalidArgument, `key must be an object of ${table.primaryKey.join(', ')}`);
-    return { args: [{ row: engine.get(table, key) }] };
+    return after(guard.authorize(caller, 'subscribe', feed(table)), () => ({ args: [{ row: engine.get(table, key) }] }));
   });
 
-  procs.set('gatehouse.table.query', (_caller, args, kw) => {
+  procs.set('gatehouse.table.query', (caller, args, kw) => {
     const o = optionsOf(args, kw);
     const table = engine.table(o['table']);
+    return after(guard.authorize(caller, 'subscribe', feed(table)), () => queryPage(engine, table, o));
+  });
+
+  return procs;
+}
+
+function queryPage(engine: AggregateEngine, table: TableDef, o: Record<string, unknown>): Payload {
     const order = o['order'] ?? 'asc';
     if (order !== 'asc' && order !== 'desc') throw new RouterError(Errors.invalidArgument, 'order is "asc" or "desc"');
     const limitArg = o['limit'] ?? DEFAULT_LIMIT;
@@ -62,9 +84,6 @@ export function tableProcedures(engine: AggregateEngine): Map<string, MetaProced
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { args: [{ rows: page.map((r) => r.row), next: rows.length > limit && last ? cursorOf(last.pk) : null }] };
-  });
-
-  return procs;
 }
 
 /** Options come as ArgumentsKw, or as one object argument (MQTT/STOMP bodies). */

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
+import mqttPacket from 'mqtt-packet';
 import { WebSocket, type RawData } from 'ws';
 import { connect, rawSocketTransport, wsOptions } from './autobahn';
 import { connectMqtt } from './mqtt-clients';
@@ -61,7 +62,10 @@ export class HostileRouter {
   static async start(config: Record<string, unknown> = {}): Promise<HostileRouter> {
     // HOSTILE_LOG=info (say) shows what the router logs, for debugging a suite
     const log = process.env['HOSTILE_LOG'] ? { log: { level: process.env['HOSTILE_LOG'] } } : {};
-    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...log, ...config })], { nodeArgs: ['--expose-gc'], ipc: true });
+    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...log, ...config })], {
+      nodeArgs: ['--expose-gc'],
+      ipc: true,
+    });
     return new HostileRouter(proc);
   }
 
@@ -81,6 +85,11 @@ export class HostileRouter {
   /** The realms the router holds. */
   async realms(): Promise<string[]> {
     return (await this.admin<{ realms: string[] }>('realms')).realms;
+  }
+
+  /** The router's Prometheus metrics text. */
+  async metrics(): Promise<string> {
+    return (await this.admin<{ text: string }>('metrics')).text;
   }
 
   private admin<T>(cmd: string): Promise<T> {
@@ -204,7 +213,11 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
     socket.write(c);
     await new Promise((r) => setImmediate(r));
   }
-  await settle(() => out.closed, () => bytes, idle);
+  await settle(
+    () => out.closed,
+    () => bytes,
+    idle,
+  );
   hungUp = true;
   socket.destroy();
   await closed;
@@ -212,7 +225,12 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
 }
 
 /** Opens a WebSocket with `protocols`, sends `frames`, then watches it settle. */
-export async function attackWs(url: string, protocols: string[], frames: readonly { data: Buffer; binary: boolean }[], idle = IDLE_MS): Promise<Outcome> {
+export async function attackWs(
+  url: string,
+  protocols: string[],
+  frames: readonly { data: Buffer; binary: boolean }[],
+  idle = IDLE_MS,
+): Promise<Outcome> {
   const ws = new WebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
   const out: Outcome = { received: [], closed: false };
   ws.on('message', (d: RawData) => out.received.push(Buffer.isBuffer(d) ? d : Buffer.concat(d as Buffer[])));
@@ -250,7 +268,11 @@ export async function attackWs(url: string, protocols: string[], frames: readonl
     ws.send(f.data, { binary: f.binary });
     await new Promise((r) => setImmediate(r));
   }
-  await settle(() => out.closed, () => out.received.length, idle);
+  await settle(
+    () => out.closed,
+    () => out.received.length,
+    idle,
+  );
   hungUp = true;
   ws.terminate();
   await closed;
@@ -269,7 +291,11 @@ export function assertCloseCode(o: Outcome, label: string): void {
 }
 
 /** Runs `fn` on each item, `width` at a time. */
-export async function inParallel<T>(items: readonly T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+export async function inParallel<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
@@ -278,6 +304,21 @@ export async function inParallel<T>(items: readonly T[], width: number, fn: (ite
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** An MQTT CONNECT (clean, no keep-alive) of `version`. */
+export function mqttConnect(version: 3 | 4 | 5, clientId: string): Buffer {
+  return mqttPacket.generate(
+    {
+      cmd: 'connect',
+      protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: version,
+      clean: true,
+      clientId,
+      keepalive: 0,
+    },
+    { protocolVersion: version },
+  );
 }
 
 // ---------------------------------------------------------------------------------
@@ -296,9 +337,26 @@ export type Mutation =
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('overwrite' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 4 }) }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'duplicate' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
 );
@@ -337,7 +395,8 @@ export function mutatedArb(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
 
 /** fast-check parameters of a suite: seed from HOSTILE_SEED to replay a failure. */
 export function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env['HOSTILE_SEED'] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env['HOSTILE_SEED']);
+  const seed =
+    process.env['HOSTILE_SEED'] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env['HOSTILE_SEED']);
   return {
     numRuns,
     seed,
@@ -346,7 +405,9 @@ export function fcParams(numRuns: number): fc.Parameters<unknown> {
       if (!details.failed) return;
       const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       const example = fc.stringify(details.counterexample).slice(0, 2000);
-      throw new Error(`${cause}\nafter ${details.numRuns} runs; replay with HOSTILE_SEED=${seed}\ncounterexample (cut at 2000 chars): ${example}`);
+      throw new Error(
+        `${cause}\nafter ${details.numRuns} runs; replay with HOSTILE_SEED=${seed}\ncounterexample (cut at 2000 chars): ${example}`,
+      );
     },
   };
 }
@@ -467,7 +528,9 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
   test(suite.title, async (t) => {
     await round(suite.runs);
     r.assertHealthy(suite.title);
-    t.diagnostic(`connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`);
+    t.diagnostic(
+      `connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`,
+    );
     // the generators reach both outcomes: the suite is not trivially passing
     assert.ok(stats.answered > 0 && stats.closedByRouter > 0 && stats.openAtEnd > 0, `outcomes ${JSON.stringify(stats)}`);
   });

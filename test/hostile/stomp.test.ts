@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { CLIENT_COMMANDS } from '../../gates/stomp/frame';
 import {
   fuzzSuite,
   type HostileRouter,
@@ -24,19 +25,7 @@ import {
 const RUNS = 80;
 const WIDTH = 8;
 
-const COMMANDS = [
-  'CONNECT',
-  'STOMP',
-  'SEND',
-  'SUBSCRIBE',
-  'UNSUBSCRIBE',
-  'ACK',
-  'NACK',
-  'BEGIN',
-  'COMMIT',
-  'ABORT',
-  'DISCONNECT',
-];
+const COMMANDS: readonly string[] = CLIENT_COMMANDS;
 const HEADERS = [
   'accept-version',
   'host',

@@ -1,6 +1,7 @@
 import type { ISubackPacket, ISubscribePacket, IUnsubackPacket, IUnsubscribePacket } from 'mqtt-packet';
-import type { EventSink } from '../../../lib/broker';
-import { RouterError } from '../../../lib/errors';
+import type { EventSink, Subscription } from '../../../lib/broker';
+import { Errors, RouterError } from '../../../lib/errors';
+import { toRouterError } from '../../../lib/settle';
 import { parseMqttSubscription } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import type { SubscriptionEntry } from '../mqtt-session';
@@ -25,7 +26,8 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
   if (p.subscriptions.length === 0) return conn.fail(RC.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
   // MQTT 5 §3.8.2.1.2: a subscription identifier of 0 is a protocol error
   if (subscriptionId === 0) return conn.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
-  const granted: number[] = [];
+  // a filter's reason code, or its promise while the dynamic authorizer decides
+  const granted: (number | Promise<number>)[] = [];
   const replay: SubscriptionEntry[] = [];
   for (const s of p.subscriptions) {
     const parsed = parseMqttSubscription(s.topic);
@@ -38,36 +40,47 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
       conn.fail(RC.PROTOCOL_ERROR, 'no local on a shared subscription');
       return;
     }
+    const refused = (err: RouterError): number => {
+      conn.ctx.counters.errors(err.def.code);
+      // not authorized: 0x87 in MQTT 5, the one failure code 0x80 in 3.1.1
+      return v5 ? err.def.mqtt : 0x80;
+    };
+    const added = (sub: Subscription): number => {
+      const isNew = !session.subscriptions.has(s.topic);
+      const entry: SubscriptionEntry = {
+        filter: s.topic,
+        pattern: parsed.pattern,
+        share: parsed.share,
+        qos: s.qos,
+        nl: s.nl === true,
+        rap: s.rap === true,
+        rh: s.rh ?? 0,
+        id: subscriptionId,
+        sub,
+        wildcardFirst: parsed.skipsDollarTopics,
+      };
+      session.addSubscription(entry);
+      if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(entry);
+      return s.qos;
+    };
     let sub;
     try {
       sub = session.realm.subscribePattern(session.core, parsed.pattern, NO_SINK, parsed.share);
     } catch (err) {
       if (!(err instanceof RouterError)) throw err;
-      conn.ctx.counters.errors(err.def.code);
-      granted.push(v5 ? err.def.mqtt : 0x80);
+      granted.push(refused(err));
       continue;
     }
-    const isNew = !session.subscriptions.has(s.topic);
-    const entry: SubscriptionEntry = {
-      filter: s.topic,
-      pattern: parsed.pattern,
-      share: parsed.share,
-      qos: s.qos,
-      nl: s.nl === true,
-      rap: s.rap === true,
-      rh: s.rh ?? 0,
-      id: subscriptionId,
-      sub,
-      wildcardFirst: parsed.skipsDollarTopics,
-    };
-    session.addSubscription(entry);
-    granted.push(s.qos);
-    if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(entry);
+    granted.push(sub instanceof Promise ? sub.then(added, (err: unknown) => refused(toRouterError(err))) : added(sub));
   }
-  if (session.durable) saveSession(conn.ctx, session);
-  const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted };
-  conn.send(suback);
-  for (const e of replay) session.realm.replayRetained(session.core, e.sub);
+  const answer = (codes: number[]): void => {
+    if (session.durable) saveSession(conn.ctx, session);
+    const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted: codes };
+    conn.send(suback);
+    for (const e of replay) session.realm.replayRetained(session.core, e.sub);
+  };
+  if (granted.some((g) => g instanceof Promise)) void Promise.all(granted.map(async (g) => g)).then(answer);
+  else answer(granted as number[]);
 }
 
 /** UNSUBSCRIBE -> UNSUBACK (MQTT 5: one reason code per filter). */
@@ -79,7 +92,7 @@ export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): 
   if (p.unsubscriptions.length === 0) return conn.fail(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
   const codes: number[] = [];
   for (const filter of p.unsubscriptions) {
-    const e = session.removeSubscription(filter);
+    const e = session.subscriptions.get(filter);
     if (!e) {
       codes.push(RC.NO_SUBSCRIPTION_EXISTED);
       continue;
@@ -87,9 +100,16 @@ export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): 
     try {
       session.realm.unsubscribeShared(session.core, e.sub.id, e.share);
       codes.push(RC.SUCCESS);
-    } catch {
+    } catch (err) {
+      // refused: the subscription stays (MQTT 5 says so with 0x87; 3.1.1 cannot)
+      if (err instanceof RouterError && err.def === Errors.notAuthorized) {
+        conn.ctx.counters.errors(err.def.code);
+        codes.push(err.def.mqtt);
+        continue;
+      }
       codes.push(RC.NO_SUBSCRIPTION_EXISTED);
     }
+    session.removeSubscription(filter);
   }
   if (session.durable) saveSession(conn.ctx, session);
   const unsuback: IUnsubackPacket = { cmd: 'unsuback', messageId: p.messageId ?? 0, granted: conn.version === 5 ? codes : [] };

@@ -4,6 +4,7 @@ import { header, type StompFrame } from '../frame';
 import { messageFromSend } from '../payload';
 import { callFromStomp } from '../rpc-bridge';
 import { applyOrKeep, type Action } from './transaction';
+import { queueUri } from '../../../lib/work-queues';
 
 /**
  * SEND (STOMP 1.2 §SEND). By destination (gates/stomp/destinations.ts):
@@ -39,7 +40,13 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
       case 'queue': {
         const { payload, headers } = messageFromSend(frame, replyTo);
         const address = target.address;
-        action = () => conn.ctx.work.queues.send(address, { payload, headers }).committed;
+        const send = (): Promise<void> => conn.ctx.work.queues.send(address, { payload, headers }).committed;
+        // a named queue is the URI gatehouse.queue.<name> (README "Authorization"); temporary
+        // and reply queues belong to one connection and take no permission
+        action = () => {
+          const pending = address.kind === 'queue' ? realm.authorize(session, 'publish', queueUri(address.name)) : undefined;
+          return pending ? pending.then(send) : send();
+        };
         break;
       }
       case 'rpc': {

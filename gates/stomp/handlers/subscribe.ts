@@ -1,8 +1,11 @@
 import type { DurableName } from '../../../lib/durable-subscriptions';
 import { Errors, RouterError } from '../../../lib/errors';
-import type { AckMode } from '../../../lib/work-queues';
+import type { Realm } from '../../../lib/realm';
+import type { Session } from '../../../lib/session';
+import { settle, type MaybePromise } from '../../../lib/settle';
+import { queueUri, type AckMode } from '../../../lib/work-queues';
 import { asRouterError, type StompConnection } from '../connection';
-import { resolveDestination } from '../destinations';
+import { resolveDestination, type Target } from '../destinations';
 import { header, type StompFrame } from '../frame';
 import { deliverQueued, type StompSubscription } from '../subscriptions';
 
@@ -35,40 +38,82 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
   if (conn.subscriptions.size >= max)
     return conn.fail(new RouterError(Errors.limitExceeded, `at most ${max} subscriptions per session`), frame);
 
-  let sub: StompSubscription;
+  let opened: MaybePromise<StompSubscription>;
   try {
     const ack = ackMode(header(frame, 'ack'));
     const prefetch = prefetchOf(frame) ?? conn.ctx.config.stomp.defaultPrefetch;
     const target = resolveDestination(conn, destination, 'subscribe');
     const base = { id, destination, ack, header: idHeader };
-    const work = conn.ctx.work;
-    const sink = (s: StompSubscription): Parameters<typeof work.queues.consume>[3] => ({
-      writable: () => conn.writable(),
-      deliver: (msg) => deliverQueued(conn, s, msg),
-    });
-    if (target.kind === 'topic') {
-      const durable = durableName(conn, frame, id);
-      if (durable) {
-        const address = work.durable.bind(realm, durable, target.pattern);
-        const s: { -readonly [K in keyof StompSubscription]: StompSubscription[K] } = { ...base, durable };
-        s.consumer = work.queues.consume(session, address, { ack, prefetch }, sink(s));
-        sub = s;
-      } else {
-        sub = { ...base, core: realm.subscribePattern(session, target.pattern, conn.topicSink) };
-      }
-    } else if (target.kind === 'queue') {
-      if (target.temp !== undefined) conn.dropImplicitTemp(target.temp);
-      const s: { -readonly [K in keyof StompSubscription]: StompSubscription[K] } = { ...base };
-      s.consumer = work.queues.consume(session, target.address, { ack, prefetch }, sink(s));
-      sub = s;
-    } else {
-      throw new RouterError(Errors.invalidUri, `cannot subscribe to ${destination}`);
-    }
+    const durable = target.kind === 'topic' ? durableName(conn, frame, id) : undefined;
+    const open = (): MaybePromise<StompSubscription> => openSubscription(conn, target, base, prefetch, durable);
+    const pending = authorizeQueue(realm, session, target, durable);
+    opened = pending ? pending.then(open) : open();
   } catch (err) {
     return conn.fail(asRouterError(err), frame);
   }
-  conn.subscriptions.add(sub);
-  conn.receipt(frame);
+  settle(
+    opened,
+    (sub) => {
+      conn.subscriptions.add(sub);
+      conn.receipt(frame);
+    },
+    (err) => conn.fail(err, frame),
+  );
+}
+
+type SubscriptionBase = Pick<StompSubscription, 'id' | 'destination' | 'ack' | 'header'>;
+
+/**
+ * Work queues are not routed by the realm, so their permission is asked here (README
+ * "Authorization": /queue/<name> is the URI gatehouse.queue.<name>). A durable topic
+ * subscription's feed is not filtered per event: its whole pattern must be allowed.
+ * Topic subscriptions are checked by the realm itself.
+ */
+function authorizeQueue(
+  realm: Realm,
+  session: Session,
+  target: Target,
+  durable: DurableName | undefined,
+): Promise<void> | undefined {
+  if (target.kind === 'queue' && target.temp === undefined)
+    return realm.authorize(session, 'subscribe', queueUri(target.address.name));
+  if (target.kind === 'topic' && durable) return realm.authorize(session, 'subscribe', target.pattern, true);
+  return undefined;
+}
+
+function openSubscription(
+  conn: StompConnection,
+  target: Target,
+  base: SubscriptionBase,
+  prefetch: number,
+  durable: DurableName | undefined,
+): MaybePromise<StompSubscription> {
+  const session = conn.session;
+  const realm = conn.realm;
+  if (!session || !realm || session.closed) throw new RouterError(Errors.noSuchSession, 'the connection has closed');
+  const work = conn.ctx.work;
+  const ack = base.ack;
+  const sink = (s: StompSubscription): Parameters<typeof work.queues.consume>[3] => ({
+    writable: () => conn.writable(),
+    deliver: (msg) => deliverQueued(conn, s, msg),
+  });
+  if (target.kind === 'topic') {
+    if (durable) {
+      const address = work.durable.bind(realm, durable, target.pattern);
+      const s: { -readonly [K in keyof StompSubscription]: StompSubscription[K] } = { ...base, durable };
+      s.consumer = work.queues.consume(session, address, { ack, prefetch }, sink(s));
+      return s;
+    }
+    const subscribed = realm.subscribePattern(session, target.pattern, conn.topicSink);
+    return subscribed instanceof Promise ? subscribed.then((core) => ({ ...base, core })) : { ...base, core: subscribed };
+  }
+  if (target.kind === 'queue') {
+    if (target.temp !== undefined) conn.dropImplicitTemp(target.temp);
+    const s: { -readonly [K in keyof StompSubscription]: StompSubscription[K] } = { ...base };
+    s.consumer = work.queues.consume(session, target.address, { ack, prefetch }, sink(s));
+    return s;
+  }
+  throw new RouterError(Errors.invalidUri, `cannot subscribe to ${base.destination}`);
 }
 
 /**
@@ -114,7 +159,11 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
   if (sub.core && lastOnCore) {
     try {
       realm.unsubscribe(session, sub.core.id);
-    } catch {
+    } catch (err) {
+      if (err instanceof RouterError && err.def === Errors.notAuthorized) {
+        conn.subscriptions.add(sub); // refused: the subscription stays as it was
+        return conn.fail(err, frame);
+      }
       // already gone from the broker: nothing to undo
     }
   }

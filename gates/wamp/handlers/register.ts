@@ -1,4 +1,5 @@
 import { Errors, RouterError } from '../../../lib/errors';
+import { settle } from '../../../lib/settle';
 import type { Invocation } from '../../../lib/invocation';
 import type { Callee, InvokePolicy, Registration } from '../../../lib/registration';
 import { arity, dict, id, Msg, str } from '../messages';
@@ -26,13 +27,23 @@ export function handleRegister(s: WampSession, msg: unknown[]): void {
     };
     // WAMP advanced: INTERRUPT only to callees that announced call_canceling.
     if (s.features.calleeCanceling) callee.interrupt = (inv, mode, reason) => sendInterrupt(s, inv, mode, reason);
-    const registration = (ref.registration = realm.register(core, procedure, {
+    const registered = realm.register(core, procedure, {
       match: matchOption(options['match']),
       invoke: (options['invoke'] as InvokePolicy | undefined) ?? 'single',
       concurrency: typeof concurrency === 'number' ? concurrency : undefined,
       discloseCaller: options['disclose_caller'] === true,
-    }, callee));
-    s.send([Msg.REGISTERED, request, registration.id]);
+    }, callee);
+    // at once, or once the dynamic authorizer has answered
+    settle(
+      registered,
+      (registration) => {
+        ref.registration = registration;
+        if (s.state === 'established') s.send([Msg.REGISTERED, request, registration.id]);
+      },
+      (err) => {
+        if (s.state === 'established') s.sendError(Msg.REGISTER, request, err);
+      },
+    );
   } catch (err) {
     if (!(err instanceof RouterError)) throw err;
     s.sendError(Msg.REGISTER, request, err);

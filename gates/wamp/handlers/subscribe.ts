@@ -1,5 +1,6 @@
 import type { BrokerEvent, Subscription } from '../../../lib/broker';
 import { Errors, RouterError } from '../../../lib/errors';
+import { settle } from '../../../lib/settle';
 import type { MatchPolicy } from '../../../lib/topic';
 import { arity, dict, id, Msg, str } from '../messages';
 import { addHeaderDetails } from '../headers';
@@ -15,12 +16,22 @@ export function handleSubscribe(s: WampSession, msg: unknown[]): void {
   const topic = str(msg[3], 'SUBSCRIBE.Topic');
   const { realm, core } = s.joined;
   try {
-    const sub = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription), {
+    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription), {
       filter: options['filter'],
     });
-    s.send([Msg.SUBSCRIBED, request, sub.id]);
-    // fox-wamp: stored values first, then live events (same turn: no gap, no duplicate)
-    if (options['retained'] === true) realm.replayRetained(core, sub);
+    // at once, or once the dynamic authorizer has answered
+    settle(
+      subscribed,
+      (sub) => {
+        if (s.state !== 'established') return;
+        s.send([Msg.SUBSCRIBED, request, sub.id]);
+        // fox-wamp: stored values first, then live events (same turn: no gap, no duplicate)
+        if (options['retained'] === true) realm.replayRetained(core, sub);
+      },
+      (err) => {
+        if (s.state === 'established') s.sendError(Msg.SUBSCRIBE, request, err);
+      },
+    );
   } catch (err) {
     if (!(err instanceof RouterError)) throw err;
     s.sendError(Msg.SUBSCRIBE, request, err);

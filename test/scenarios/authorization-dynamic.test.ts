@@ -1,0 +1,166 @@
+// The dynamic authorizer (README "Authorization"): a procedure registered by an autobahn
+// client decides what the static roles leave open, for every protocol; its decisions are
+// cached (here per session), `cache: false` answers are not, and no answer in time denies.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { wsOptions } from '../helpers/autobahn';
+import { connectMqtt, endAll, uniqueId } from '../helpers/mqtt-clients';
+import { startRouter, type TestRouter } from '../helpers/router';
+import { closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, WAIT_MS, type Client } from '../helpers/wamp-clients';
+
+const NOT_AUTHORIZED = 'wamp.error.not_authorized';
+
+interface Question {
+  authid: string;
+  uri: string;
+  action: string;
+  match: unknown;
+}
+
+let r: TestRouter;
+const clients: Client[] = [];
+const mqttClients: MqttClient[] = [];
+const questions: Question[] = [];
+
+/** The application's authorizer: alice may use billing.*, everyone ok.*, nobody the rest. */
+function decide(args: unknown[]): unknown {
+  const [details, uri, action, options] = args as [Record<string, unknown>, string, string, Record<string, unknown>];
+  questions.push({ authid: String(details['authid']), uri, action, match: options['match'] });
+  if (uri.startsWith('slow.')) return new Promise((resolve) => setTimeout(() => resolve(true), 1500));
+  if (uri.startsWith('fresh.')) return { allow: true, cache: false };
+  if (uri.startsWith('billing.')) return details['authid'] === 'alice';
+  return uri.startsWith('ok.');
+}
+
+before(async () => {
+  r = await startRouter({
+    mqtt: { sysIntervalSeconds: 0 },
+    auth: {
+      // the authorizer's own registration is granted statically: it cannot authorize itself
+      roles: { anonymous: { permissions: [{ uri: 'authz.check', allow: ['register'] }] } },
+      authorizer: { realm: 'realm1', procedure: 'authz.check', cacheMs: 60_000, timeoutMs: 300, cacheBy: 'session' },
+    },
+  });
+  const authorizer = await join('authorizer');
+  await withTimeout(authorizer.session.register('authz.check', decide), WAIT_MS, 'REGISTERED authz.check');
+});
+after(async () => {
+  await closeAll(clients);
+  await endAll(mqttClients);
+  await r.close();
+});
+
+async function join(authid: string): Promise<Client> {
+  const c = await connectAs(wsOptions(r.wsUrl, 'json'), authid);
+  clients.push(c);
+  return c;
+}
+
+function publishAck(c: Client, topic: string): Promise<unknown> {
+  return withTimeout(
+    c.session.publish(topic, [1], {}, { acknowledge: true }) ?? Promise.reject(new Error('no ack')),
+    WAIT_MS,
+    `PUBLISHED ${topic}`,
+  );
+}
+
+const asked = (authid: string, uri: string, action: string): number =>
+  questions.filter((q) => q.authid === authid && q.uri === uri && q.action === action).length;
+
+describe('authorization - dynamic authorizer', () => {
+  it('allows and denies as the procedure answers, and asks once per session for a cached decision', async () => {
+    const alice = await join('alice');
+    await publishAck(alice, 'ok.a');
+    await publishAck(alice, 'ok.a');
+    assert.equal(asked('alice', 'ok.a', 'publish'), 1, 'cached after the first answer');
+    assert.equal(
+      (await errorOf(alice.session.publish('no.a', [1], {}, { acknowledge: true }), 'publish no.a')).error,
+      NOT_AUTHORIZED,
+    );
+    assert.equal(
+      (await errorOf(alice.session.publish('no.a', [1], {}, { acknowledge: true }), 'publish no.a again')).error,
+      NOT_AUTHORIZED,
+    );
+    assert.equal(asked('alice', 'no.a', 'publish'), 1, 'a denial is cached too');
+  });
+
+  it('two users of one role: the authorizer tells them apart (alice may use billing, bob may not)', async () => {
+    const alice = await join('alice');
+    const bob = await join('bob');
+    await publishAck(alice, 'billing.invoice');
+    assert.equal(
+      (await errorOf(bob.session.publish('billing.invoice', [1], {}, { acknowledge: true }), 'bob publish')).error,
+      NOT_AUTHORIZED,
+    );
+    assert.equal(
+      (
+        await errorOf(
+          bob.session.subscribe('billing.', () => undefined, { match: 'prefix' }),
+          'bob subscribe',
+        )
+      ).error,
+      NOT_AUTHORIZED,
+    );
+    // the pattern itself is the question, with its match policy
+    assert.ok(
+      questions.some((q) => q.authid === 'bob' && q.uri === 'billing.' && q.action === 'subscribe' && q.match === 'prefix'),
+    );
+    const log = new EventLog();
+    await subscribeLog(alice.session, 'billing.', log, { match: 'prefix' });
+    const alice2 = await join('alice');
+    await publishAck(alice2, 'billing.paid');
+    await log.until((e) => e.details['topic'] === 'billing.paid', 'billing event for alice');
+  });
+
+  it('register and call wait for the answer', async () => {
+    const c = await join('carol');
+    await withTimeout(
+      c.session.register('ok.twice', (args: unknown[]) => Number(args[0]) * 2),
+      WAIT_MS,
+      'REGISTERED ok.twice',
+    );
+    assert.equal(await withTimeout(c.session.call('ok.twice', [21]), WAIT_MS, 'RESULT'), 42);
+    assert.equal(
+      (
+        await errorOf(
+          c.session.register('no.proc', () => 0),
+          'register no.proc',
+        )
+      ).error,
+      NOT_AUTHORIZED,
+    );
+    assert.equal((await errorOf(c.session.call('no.proc', []), 'call no.proc')).error, NOT_AUTHORIZED);
+  });
+
+  it('an answer with cache: false is asked again every time', async () => {
+    const c = await join('dave');
+    await publishAck(c, 'fresh.x');
+    await publishAck(c, 'fresh.x');
+    await publishAck(c, 'fresh.x');
+    assert.equal(asked('dave', 'fresh.x', 'publish'), 3);
+  });
+
+  it('no answer within timeoutMs denies', async () => {
+    const c = await join('erin');
+    const started = Date.now();
+    assert.equal(
+      (await errorOf(c.session.publish('slow.x', [1], {}, { acknowledge: true }), 'publish slow.x')).error,
+      NOT_AUTHORIZED,
+    );
+    assert.ok(Date.now() - started < 1500, 'denied at the timeout, before the late answer');
+  });
+
+  it('MQTT clients are authorized by the same procedure (PUBACK 0x87 when it says no)', async () => {
+    const { client } = await connectMqtt(r.mqttUrl, { clientId: uniqueId('dyn'), protocolVersion: 5 });
+    mqttClients.push(client);
+    const ok = await withTimeout(client.publishAsync('ok/m', 'x', { qos: 1 }), WAIT_MS, 'PUBACK ok/m');
+    assert.ok(((ok as { reasonCode?: number } | undefined)?.reasonCode ?? 0) < 0x80);
+    const refused = await client.publishAsync('no/m', 'x', { qos: 1 }).then(
+      () => 0,
+      (err: unknown) => (err as { code?: number }).code,
+    );
+    assert.equal(refused, 0x87);
+    assert.ok(questions.some((q) => q.uri === 'ok.m' && q.action === 'publish'));
+  });
+});
