@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import mqttPacket from 'mqtt-packet';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { WebSocket, type RawData } from 'ws';
 import { connect, rawSocketTransport, wsOptions } from './autobahn';
 import { connectMqtt } from './mqtt-clients';
@@ -322,6 +322,75 @@ export function mqttConnect(version: 3 | 4 | 5, clientId: string): Buffer {
 }
 
 // ---------------------------------------------------------------------------------
+// what a router may answer
+
+const SERVER_PACKETS = new Set([
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'suback',
+  'unsuback',
+  'pingresp',
+  'disconnect',
+  'auth',
+]);
+
+/** Parses the router's bytes with a parser of each version; one must take them all. */
+export function assertMqttReplies(bytes: Buffer, v: 3 | 4 | 5, label: string): void {
+  if (bytes.length === 0) return;
+  const problems: string[] = [];
+  for (const version of [v, 5, 4, 3] as const) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    const packets: Packet[] = [];
+    let error: Error | undefined;
+    parser.on('packet', (p: Packet) => packets.push(p));
+    parser.on('error', (e: Error) => (error ??= e));
+    parser.parse(bytes);
+    const bad = packets.find((p) => !SERVER_PACKETS.has(p.cmd));
+    if (!error && !bad) return;
+    problems.push(`v${version}: ${error?.message ?? `router sent ${bad?.cmd}`}`);
+  }
+  assert.fail(`${label}: router bytes are not server MQTT (${problems.join('; ')}): ${bytes.toString('hex').slice(0, 120)}`);
+}
+
+const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
+
+/** Reads the router's frames (content-length honoured) and checks each; heart-beat EOLs are skipped. */
+export function assertStompReplies(bytes: Buffer, label: string): void {
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes[at] === 0x0a || bytes[at] === 0x0d) {
+      at++;
+      continue;
+    }
+    const headEnd = bytes.indexOf('\n\n', at);
+    const headEndCrlf = bytes.indexOf('\r\n\r\n', at);
+    const crlf = headEndCrlf >= 0 && (headEnd < 0 || headEndCrlf < headEnd);
+    const end = crlf ? headEndCrlf : headEnd;
+    if (end < 0) return; // cut off by our hang-up
+    const lines = bytes.subarray(at, end).toString('utf8').split(/\r?\n/);
+    const command = lines[0] ?? '';
+    assert.ok(SERVER_COMMANDS.has(command), `${label}: router sent command ${JSON.stringify(command)}`);
+    const headers = new Map<string, string>();
+    for (const l of lines.slice(1)) {
+      const c = l.indexOf(':');
+      assert.ok(c > 0, `${label}: header line ${JSON.stringify(l)} in ${command}`);
+      if (!headers.has(l.slice(0, c))) headers.set(l.slice(0, c), l.slice(c + 1));
+    }
+    if (command === 'ERROR') assert.ok(headers.has('message'), `${label}: ERROR without a message header`);
+    const bodyAt = end + (crlf ? 4 : 2);
+    const cl = headers.get('content-length');
+    const nul = cl === undefined ? bytes.indexOf(0, bodyAt) : bodyAt + Number(cl);
+    if (nul < 0 || nul >= bytes.length) return; // cut off
+    assert.equal(bytes[nul], 0, `${label}: ${command} body not followed by NUL`);
+    at = nul + 1;
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // mutations
 
 export type Mutation =
@@ -488,8 +557,8 @@ export interface FuzzSuite<S> {
   width: number;
   /** runs one hostile connection, checks what came back, and returns it */
   attack(r: HostileRouter, s: S, i: number): Promise<Outcome>;
-  /** router config over SHORT_TIMEOUTS */
-  config?: Record<string, unknown>;
+  /** router config over SHORT_TIMEOUTS (or a function that makes it) */
+  config?: Record<string, unknown> | (() => Promise<Record<string, unknown>>);
 }
 
 /**
@@ -517,7 +586,7 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
       fcParams(runs),
     );
   before(async () => {
-    r = await HostileRouter.start(suite.config);
+    r = await HostileRouter.start(typeof suite.config === 'function' ? await suite.config() : suite.config);
     await round(3); // code compiled and caches filled before the baseline
     await assertWellBehavedClientsWork(r, `${suite.tag}warmup`);
     base = await r.memory();
