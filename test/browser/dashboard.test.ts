@@ -40,13 +40,13 @@ function tempDir(t: TestContext): string {
 
 /**
  * The daemon's arrangement: one HTTP server carrying the dashboard and WAMP at /ws, the
- * store in `dir`, the fixture tables. `port` 0 picks one.
+ * store in `dir`, the tables of `tables` ('' runs no aggregate engine). `port` 0 picks one.
  */
-async function serve(t: TestContext, dir: string, port = 0): Promise<Served> {
+async function serve(t: TestContext, dir: string, port = 0, tables = FIXTURE_DIR): Promise<Served> {
   const router = new Router({
     log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
     store: { path: join(dir, 'store.db') },
-    aggregate: { dir: FIXTURE_DIR },
+    aggregate: { dir: tables },
   });
   const app = express();
   app.use('/dashboard', router.dashboard());
@@ -242,3 +242,19 @@ test(
     assert.deepEqual(problems, [], 'no other console errors, page errors or failed requests');
   },
 );
+
+test('dashboard - without an aggregate engine the page says why there are no tables', { timeout: 120_000 }, async (t) => {
+  const served = await serve(t, tempDir(t), 0, '');
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  const problems = watchProblems(page);
+  await page.goto(`${served.base}/dashboard`);
+  await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
+  await waitForText(
+    page.locator('#tables-empty'),
+    'Cannot list the tables: wamp.error.no_such_procedure: no callee registered for procedure gatehouse.table.list',
+    'tables message',
+  );
+  assert.equal(await page.locator('#table-list li').count(), 0);
+  assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+});

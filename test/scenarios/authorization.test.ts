@@ -36,6 +36,7 @@ const roles = {
       { uri: 'gatehouse.store.', match: 'prefix', allow: ['call'] },
       { uri: 'app.', match: 'prefix', allow: ['call', 'register'] },
       { uri: 'gatehouse.queue.jobs', allow: ['publish', 'subscribe'] },
+      { uri: 'sticky.', match: 'prefix', allow: ['subscribe'], deny: ['unsubscribe'] },
     ],
   },
 };
@@ -259,6 +260,37 @@ describe('authorization - MQTT', () => {
     });
     const [m] = await log.count(1, 'RPC response');
     assert.equal(m?.packet.properties?.userProperties?.['error'], NOT_AUTHORIZED);
+  });
+});
+
+describe('authorization - unsubscribe', () => {
+  it('a role denied unsubscribe keeps its subscription: WAMP ERROR, MQTT 5 UNSUBACK 0x87', async () => {
+    const s = await autobahnSession();
+    const sub = await withTimeout(
+      s.subscribe('sticky.x', () => undefined),
+      WAIT_MS,
+      'SUBSCRIBED sticky.x',
+    );
+    assert.equal((await errorOf(s.unsubscribe(sub), 'unsubscribe')).error, NOT_AUTHORIZED);
+    const { client, log } = await mqttClient(5);
+    assert.deepEqual(await subackCodes(client, ['sticky/x']), [1]);
+    const codes = withTimeout(
+      new Promise<number[]>((resolve) => {
+        const onPacket = (p: Packet): void => {
+          if (p.cmd !== 'unsuback') return;
+          client.removeListener('packetreceive', onPacket);
+          resolve((p.granted ?? []).map(Number));
+        };
+        client.on('packetreceive', onPacket);
+        client.unsubscribe('sticky/x', () => undefined);
+      }),
+      WAIT_MS,
+      'UNSUBACK',
+    );
+    assert.deepEqual(await codes, [0x87]);
+    inject('sticky.x', 'still here');
+    const [m] = await log.count(1, 'event on the kept subscription');
+    assert.equal(m?.topic, 'sticky/x');
   });
 });
 

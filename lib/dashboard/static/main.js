@@ -53,12 +53,15 @@ function renderTableList() {
 }
 
 async function loadTables(session) {
+  const empty = byId('tables-empty');
   try {
     const result = resultValue(await session.call('gatehouse.table.list'));
     state.tables = Array.isArray(result?.tables) ? result.tables : [];
+    empty.textContent = 'No tables are defined.';
   } catch (err) {
+    // e.g. wamp.error.no_such_procedure: the router runs no aggregate engine (aggregate.dir)
     state.tables = [];
-    byId('tables-empty').textContent = `Cannot list the tables: ${describeError(err)}`;
+    empty.textContent = `Cannot list the tables: ${describeError(err)}`;
   }
   renderTableList();
 }
