@@ -54,6 +54,10 @@ export interface Ports {
   mqttWs: number;
   stomp: number;
   stompWs: number;
+  wss: number;
+  rawsocketTls: number;
+  mqtts: number;
+  stomps: number;
 }
 
 export interface Memory {

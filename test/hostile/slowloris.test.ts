@@ -15,6 +15,7 @@ import {
   HostileRouter,
   SHORT_TIMEOUTS,
   assertWellBehavedClientsWork,
+  attackTcp,
   mqttConnect,
   sleep,
   within,
@@ -32,7 +33,10 @@ let r: HostileRouter;
 let base: Memory;
 
 before(async () => {
-  r = await HostileRouter.start({ http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 } });
+  r = await HostileRouter.start({
+    http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 },
+    limits: { tlsHandshakeTimeoutMs: 1000 },
+  });
   await assertWellBehavedClientsWork(r, 'slowwarmup');
   base = await r.memory();
 });
@@ -115,6 +119,24 @@ test('WebSocket upgrade requests sent byte by byte on every WebSocket listener a
     ...times(PER_KIND, () => slowTcp(p.wamp, NOTHING, 'HTTP connection that sends nothing')),
   ]);
   r.assertHealthy('slow upgrades');
+});
+
+test('TLS listeners drop plaintext garbage, silent clients and handshakes sent byte by byte (limits.tlsHandshakeTimeoutMs)', async () => {
+  const p = r.ports;
+  const tlsPorts = [p.wss, p.rawsocketTls, p.mqtts, p.stomps];
+  // the start of a TLS 1.2 ClientHello record: the server waits for the rest
+  const clientHello = Buffer.from('16030100c8010000c40303' + '00'.repeat(40), 'hex');
+  await Promise.all(
+    tlsPorts.flatMap((port) => [
+      ...times(PER_KIND / 3, () => slowTcp(port, NOTHING, 'silent TLS connection')),
+      ...times(PER_KIND / 3, () => slowTcp(port, clientHello, 'ClientHello byte by byte')),
+      ...times(PER_KIND / 3, async () => {
+        const o = await attackTcp(port, [Buffer.from('GET / HTTP/1.1\r\n\r\nCONNECT\n\n\0\x10\x0c\x00\x04MQTT')], 2000);
+        assert.ok(o.closed, `plaintext to TLS port ${port} is refused`);
+      }),
+    ]),
+  );
+  r.assertHealthy('hostile TLS clients');
 });
 
 test('a RawSocket client that completes the handshake but never sends HELLO is closed too', async () => {
