@@ -12,6 +12,7 @@ import {
 } from './registration';
 import type { Session } from './session';
 import { isValidUri, type MatchPolicy } from './topic';
+import { timerDelay } from './timers';
 
 export interface RegisterOptions {
   match?: MatchPolicy;
@@ -124,7 +125,8 @@ export class Dealer {
     const timeoutMs = options.timeoutMs || this.limits.defaultCallTimeoutMs;
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, { ...options, timeoutMs }, payload);
     pending.add(inv);
-    if (timeoutMs > 0) inv.timer = setTimeout(() => this.timeout(inv), timeoutMs);
+    // a timeout beyond setTimeout's range (~24.8 days) is held to it, not fired at once
+    if (timeoutMs > 0) inv.timer = setTimeout(() => this.timeout(inv), timerDelay(timeoutMs));
     const entry = reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);

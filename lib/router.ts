@@ -15,6 +15,7 @@ import type { Authorizer } from './auth/authorizer';
 import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
+import { timerDelay } from './timers';
 
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
@@ -127,7 +128,8 @@ export class RouterCore {
       this.expiryTimer = undefined;
       for (const e of this.store.expire(Date.now())) this.realm(e.realm)?.retained?.expired(e);
       this.scheduleExpiry();
-    }, Math.max(0, next - Date.now()));
+      // a ttl beyond setTimeout's range fires early: nothing expires and it is re-armed
+    }, timerDelay(next - Date.now()));
     this.expiryTimer.unref();
   }
 

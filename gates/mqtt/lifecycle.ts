@@ -7,6 +7,7 @@ import { MqttSession } from './mqtt-session';
 import { RC } from './reason-codes';
 import { forgetSession, saveSession } from './session-records';
 import { publishWill, type Will } from './will';
+import { timerDelay } from '../../lib/timers';
 
 /** Will timers per session (MQTT 5 will delay), cleared when the session resumes. */
 const pendingWills = new WeakMap<MqttSession, { timer: NodeJS.Timeout; will: Will }>();
@@ -99,7 +100,7 @@ function scheduleWill(session: MqttSession, realm: Realm, will: Will, sessionOut
   const timer = setTimeout(() => {
     pendingWills.delete(session);
     publishWill(realm, undefined, will);
-  }, will.delayMs);
+  }, timerDelay(will.delayMs)); // the session's end publishes it anyway
   timer.unref();
   pendingWills.set(session, { timer, will });
 }

@@ -17,6 +17,7 @@ import { handleSend } from './handlers/send';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import { handleAbort, handleBegin, handleCommit, type Transaction } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
+import { MAX_TIMER_MS } from '../../lib/timers';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
 
@@ -25,8 +26,6 @@ const ZERO_COPY_BODY = 64 * 1024;
 /** Frames waiting for a commit before their RECEIPT, above which reading pauses. */
 const MAX_WAITING = 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
-/** setTimeout's longest delay */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One STOMP network connection: the codec, the connection states, heart-beating, the
