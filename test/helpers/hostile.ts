@@ -627,7 +627,8 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
     await r.stop();
   });
   test(suite.title, async (t) => {
-    await round(suite.runs);
+    // HOSTILE_RUNS_FACTOR=10 (say) for a longer hunt than CI's
+    await round(suite.runs * Number(process.env['HOSTILE_RUNS_FACTOR'] ?? 1));
     r.assertHealthy(suite.title);
     t.diagnostic(
       `connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`,
