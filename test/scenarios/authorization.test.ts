@@ -321,6 +321,15 @@ describe('authorization - STOMP', () => {
     assert.equal((await err).headers['message'], 'not authorized');
   });
 
+  it('stompjs: a durable subscription (its feed is not filtered) must be allowed whole', async () => {
+    const { client } = await stompjs.tcp(r.stompPort, { connectHeaders: { 'client-id': uniqueId('durable') } });
+    const inbox = new Inbox();
+    await subscribeConfirmed(client, '/topic/sensors.*', inbox, { durable: 'true', id: 'sensors-feed' });
+    const err = stompError(client);
+    client.subscribe('/topic/#', () => undefined, { durable: 'true', id: 'everything' });
+    assert.equal((await err).headers['message'], 'not authorized');
+  });
+
   it('stompit: a SEND to billing is refused with an ERROR', async () => {
     const client = await stompitConnect({ port: r.stompPort, connectHeaders: { host: '/', 'accept-version': '1.2' } });
     const failed = withTimeout(new Promise<Error>((resolve) => client.on('error', resolve)), WAIT_MS, 'stompit error');
