@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'bench/out/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'bench/out/**', '**/*.js', '**/*.mjs', '**/*.cjs', '!lib/dashboard/static/*.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -18,6 +20,16 @@ export default tseslint.config(
         { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after'] }] },
       ],
       '@typescript-eslint/require-await': 'off',
+    },
+  },
+  {
+    // the dashboard page: plain browser modules, served as they are (no build step)
+    files: ['lib/dashboard/static/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', URL: 'readonly', URLSearchParams: 'readonly' },
     },
   },
   {

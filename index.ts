@@ -6,6 +6,7 @@ import type http from 'node:http';
 import { createGateContext } from './lib/gate-context';
 import { createHttpServer, type WebSocketEndpointOptions } from './lib/listeners';
 import { tlsFromConfig, type TlsOptions } from './lib/tls-options';
+import type express from 'express';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
 import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
 import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
@@ -16,6 +17,7 @@ import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
 import { createStompContext, type StompGateContext } from './gates/stomp/context';
 import { listenStompTcp, listenStompWs } from './gates/stomp/listener';
+import { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
 import { createQueueService, type QueueService } from './lib/queue-service';
 import { RouterCore, type Listener } from './lib/router';
 
@@ -25,6 +27,7 @@ export type { WebSocketEndpointOptions } from './lib/listeners';
 export type { TlsOptions } from './lib/tls-options';
 export type { ClientCertificate, TransportInfo } from './lib/session';
 export { Errors, RouterError, ApplicationError } from './lib/errors';
+export { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
 
 export class Router extends RouterCore {
   private wampCtx: WampGateContext | undefined;
@@ -100,6 +103,15 @@ export class Router extends RouterCore {
   async listenSTOMP(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenStompTcp(this.stomp, opts));
+  }
+
+  /**
+   * The live table dashboard as an Express router: `app.use('/dashboard', router.dashboard())`.
+   * The page connects back over WAMP WebSocket on the same origin at `wampPath` (default
+   * config wamp.path), to `realm` (default config aggregate.realm, where the tables are).
+   */
+  dashboard(opts: Partial<DashboardOptions> = {}): express.Router {
+    return dashboardRouter({ wampPath: opts.wampPath ?? this.config.wamp.path, realm: opts.realm ?? this.config.aggregate.realm });
   }
 
   /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */

@@ -116,6 +116,7 @@ async function start(flags: StartFlags): Promise<void> {
       metricsPath: config.metrics.enabled ? config.metrics.path : false,
     }),
   );
+  if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
   const server = router.createHttpServer(app);
 
   let stopping = false;
@@ -190,6 +191,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
         ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
         health: `${web}://${base}/health`,
+        ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },

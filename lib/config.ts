@@ -193,6 +193,8 @@ export interface Config {
   aggregate: { dir: string; realm: string };
   log: { level: LogLevel };
   metrics: { enabled: boolean; path: string };
+  /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
+  dashboard: { enabled: boolean; path: string };
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -301,6 +303,21 @@ function crossFieldProblems(c: Config): string[] {
   for (const [role, rc] of Object.entries(c.auth.roles ?? {})) {
     for (const p of permissionProblems(rc.permissions))
       problems.push(`/auth/roles/${role.replace(/~/g, '~0').replace(/\//g, '~1')}${p}`);
+  }
+  if (c.dashboard.enabled) {
+    const taken: [string, string][] = [
+      ['/wamp/path', c.wamp.path],
+      ['/mqtt/wsPath', c.mqtt.wsPath],
+      ['/stomp/wsPath', c.stomp.wsPath],
+      ['the health check', '/health'],
+    ];
+    if (c.metrics.enabled) taken.push(['/metrics/path', c.metrics.path]);
+    for (const [name, path] of taken) {
+      // the dashboard serves everything below its path too
+      if (path !== '' && (path === c.dashboard.path || path.startsWith(`${c.dashboard.path}/`))) {
+        problems.push(`/dashboard/path must not be or contain ${name} (${path})`);
+      }
+    }
   }
   return problems;
 }

@@ -38,6 +38,9 @@ class TokenBucket {
   }
 }
 
+/** Time under the limit that ends a stretch over it: the time a bucket takes to refill. */
+const STRETCH_GAP_MS = 1000;
+
 /** What to do after one inbound message. */
 export type RateVerdict =
   | { action: 'ok' }
@@ -50,6 +53,8 @@ export class InboundRate {
   private readonly bytes: TokenBucket | undefined;
   /** when the current stretch over the limit began */
   private overSince: number | undefined;
+  /** when a message last went over the limit */
+  private lastOver = 0;
 
   constructor(
     private readonly limits: RateLimits,
@@ -68,9 +73,13 @@ export class InboundRate {
     const waitBytes = this.bytes?.take(bytes, now) ?? 0;
     const wait = Math.max(waitMessages, waitBytes);
     if (wait === 0) {
-      this.overSince = undefined;
+      // the stretch ends after a whole bucket's time (a second) with nothing over the
+      // limit, not at the first message that fits: a flooder resumed a little late finds
+      // a token or two, and must not start a fresh stretch each time it is resumed
+      if (now - this.lastOver >= STRETCH_GAP_MS) this.overSince = undefined;
       return { action: 'ok' };
     }
+    this.lastOver = now;
     const limit: RateLimitName = waitMessages >= waitBytes ? 'messages_per_second' : 'bytes_per_second';
     const started = this.overSince === undefined;
     const since = (this.overSince ??= now);
@@ -102,15 +111,21 @@ export class InboundThrottle {
     if (InboundRate.enabled(limits)) this.rate = new InboundRate(limits, Date.now());
   }
 
-  /** Counts one inbound message of `bytes`; false when the connection must go (hooks.exceeded ran). */
+  /**
+   * Counts one inbound message of `bytes`; false when the connection must go (hooks.exceeded
+   * ran). After that everything passes uncounted: the protocol is closing and reads only
+   * what it needs for that (a WAMP GOODBYE reply).
+   */
   admit(bytes: number): boolean {
-    if (!this.rate) return true;
-    if (this.done) return false;
+    if (!this.rate || this.done) return true;
     const v = this.rate.take(bytes, Date.now());
     if (v.action === 'ok') return true;
     if (v.action === 'disconnect') {
-      this.dispose();
       this.done = true;
+      if (this.timer) {
+        this.dispose();
+        this.hooks.resume();
+      }
       this.hooks.exceeded(v.limit);
       return false;
     }

@@ -3,17 +3,21 @@
  * socket in one write when the turn's synchronous work is done. A cork does the same
  * with one Buffer per frame, which the stream then walks as a writev: with small
  * messages that per-chunk bookkeeping cost more than the syscall. Frames are encoded
- * straight into a slab (reserve) or copied in (push); what the socket took is never
- * touched again, the rest of the slab serves the next turns.
+ * straight into the buffer (reserve) or copied in (push). The buffer is sized from the
+ * previous turn (small ones come from Node's shared pool) and let go with the write, so
+ * an idle connection holds nothing.
  */
 export class WriteBatch {
   private slab: Buffer = EMPTY;
   private used = 0;
+  /** bytes the previous turn wrote: the next buffer's first guess */
+  private lastTurn = 0;
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
 
   constructor(
     private readonly sink: (data: Buffer) => void,
+    /** frames larger than this are written on their own; the largest first guess */
     private readonly slabBytes = 16 * 1024,
   ) {}
 
@@ -54,8 +58,9 @@ export class WriteBatch {
   flush(): void {
     this.scheduled = false;
     if (this.used === 0) return;
-    const out = this.slab.subarray(0, this.used);
-    this.slab = this.slab.subarray(this.used);
+    const out = this.used === this.slab.length ? this.slab : this.slab.subarray(0, this.used);
+    this.lastTurn = this.used;
+    this.slab = EMPTY;
     this.used = 0;
     this.sink(out);
   }
@@ -67,9 +72,9 @@ export class WriteBatch {
   }
 
   private grow(n: number): void {
-    const size = Math.max(this.slabBytes, 2 * this.used + n);
-    const next = Buffer.allocUnsafe(size);
-    this.slab.copy(next, 0, 0, this.used);
+    const wanted = this.used === 0 ? Math.max(n, Math.min(this.lastTurn, this.slabBytes)) : 2 * this.used + n;
+    const next = Buffer.allocUnsafe(wanted);
+    if (this.used > 0) this.slab.copy(next, 0, 0, this.used);
     this.slab = next;
   }
 }

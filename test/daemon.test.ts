@@ -177,6 +177,19 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   assert.match(metrics.body, /gatehouse_sessions/);
   assert.match(metrics.body, /gatehouse_process_cpu/);
 
+  // the dashboard (dashboard.enabled defaults to true): the page, its script, its settings
+  assert.equal(listening.dashboard, `http://127.0.0.1:${httpPort}/dashboard`);
+  const bare = await get(httpPort, '/dashboard');
+  assert.equal(bare.status, 301, 'relative asset URLs need /dashboard/');
+  const page = await get(httpPort, '/dashboard/');
+  assert.equal(page.status, 200);
+  assert.match(page.type, /^text\/html/);
+  assert.match(page.body, /<title>Gatehouse dashboard<\/title>/);
+  const vendor = await get(httpPort, '/dashboard/vendor/autobahn.min.js');
+  assert.equal(vendor.status, 200);
+  assert.match(vendor.type, /javascript/);
+  assert.deepEqual(JSON.parse((await get(httpPort, '/dashboard/settings.json')).body), { wampPath: '/ws', realm: 'realm1' });
+
   // A WAMP client joins, then stays while the daemon is told to stop.
   const connection = new autobahn.Connection({
     url: `ws://127.0.0.1:${httpPort}/ws`,

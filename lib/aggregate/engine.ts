@@ -127,11 +127,18 @@ export class AggregateEngine {
     this.propagator = propagator;
     // a savepoint inside the commit's transaction, around the turn's ops
     this.applyAll = db.transaction((ops: readonly TableOp[]) => {
-      for (const op of ops) {
-        this.applying = op;
-        propagator.applySource(op.table, op.pk, op.row, op.changes);
+      store.beginTurn();
+      try {
+        for (const op of ops) {
+          this.applying = op;
+          propagator.applySource(op.table, op.pk, op.row, op.changes);
+        }
+        this.applying = undefined;
+        store.endTurn(true);
+      } finally {
+        // after a throw the savepoint rolls back: the turn's rows are dropped with it
+        store.endTurn(false);
       }
-      this.applying = undefined;
     });
   }
 

@@ -15,6 +15,14 @@ export interface StoredRow {
 
 export type Order = 'asc' | 'desc';
 
+/** A row as the turn in progress has it; `dirty` rows are written when the turn ends. */
+interface TurnEntry {
+  readonly table: string;
+  readonly pk: Buffer;
+  stored: StoredRow | undefined;
+  dirty: boolean;
+}
+
 export class TableStore {
   private readonly getRow: Statement<[string, Buffer], StoredRow>;
   private readonly putRow: Statement<[string, Buffer, string, string | null, number]>;
@@ -26,6 +34,11 @@ export class TableStore {
   private readonly getMeta: Statement<[string], { value: string }>;
   private readonly putMeta: Statement<[string, string]>;
   private readonly pages = new Map<string, Statement<unknown[], StoredRow>>();
+  /**
+   * Rows read and written during a commit's turn (beginTurn .. endTurn): a group that
+   * many of the turn's publications touch is read once and written once.
+   */
+  private turn: Map<string, TurnEntry> | undefined;
 
   constructor(readonly db: Database) {
     this.getRow = db.prepare('SELECT pk, row, state, revision FROM agg_row WHERE tbl = ? AND pk = ?');
@@ -42,15 +55,41 @@ export class TableStore {
   }
 
   get(table: string, pk: Buffer): StoredRow | undefined {
-    return this.getRow.get(table, pk);
+    const turn = this.turn;
+    if (turn === undefined) return this.getRow.get(table, pk);
+    const id = `${table}\0${pk.toString('latin1')}`;
+    const hit = turn.get(id);
+    if (hit) return hit.stored;
+    const stored = this.getRow.get(table, pk);
+    turn.set(id, { table, pk, stored, dirty: false });
+    return stored;
   }
 
   put(table: string, pk: Buffer, row: string, state: string | null, revision: number): void {
-    this.putRow.run(table, pk, row, state, revision);
+    if (this.turn === undefined) this.putRow.run(table, pk, row, state, revision);
+    else this.turn.set(`${table}\0${pk.toString('latin1')}`, { table, pk, stored: { pk, row, state, revision }, dirty: true });
   }
 
   delete(table: string, pk: Buffer): void {
-    this.delRow.run(table, pk);
+    if (this.turn === undefined) this.delRow.run(table, pk);
+    else this.turn.set(`${table}\0${pk.toString('latin1')}`, { table, pk, stored: undefined, dirty: true });
+  }
+
+  /** Rows are kept in memory until endTurn() (inside the same transaction). */
+  beginTurn(): void {
+    this.turn = new Map();
+  }
+
+  /** Writes the turn's rows; `write: false` drops them (the transaction rolled back). */
+  endTurn(write: boolean): void {
+    const turn = this.turn;
+    this.turn = undefined;
+    if (!write || turn === undefined) return;
+    for (const e of turn.values()) {
+      if (!e.dirty) continue;
+      if (e.stored === undefined) this.delRow.run(e.table, e.pk);
+      else this.putRow.run(e.table, e.pk, e.stored.row, e.stored.state, e.stored.revision);
+    }
   }
 
   /** Adds (sign 1) or removes (sign -1) one contribution to a min/max field. */

@@ -47,7 +47,10 @@ const HUGE = [2 ** 53, 2 ** 53 + 2, 2 ** 64, -1, -(2 ** 53), 0, 1.5, 1e308, -1e3
 const CODES = [1, 2, 3, 4, 5, 6, 7, 8, 16, 17, 32, 33, 34, 35, 36, 48, 49, 50, 64, 65, 66, 67, 68, 69, 70];
 
 /** A request or subscription id: mostly valid (1..2^53), sometimes not. */
-const idArb: fc.Arbitrary<number> = fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) }, { weight: 1, arbitrary: fc.constantFrom(...HUGE) });
+const idArb: fc.Arbitrary<number> = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }) },
+  { weight: 1, arbitrary: fc.constantFrom(...HUGE) },
+);
 
 /** A value of any WAMP-ish shape: ids, URIs, dicts, lists, strings, numbers. */
 const valueArb: fc.Arbitrary<unknown> = fc.oneof(
@@ -152,15 +155,9 @@ const plausibleArb: fc.Arbitrary<unknown[]> = fc.oneof(
   fc
     .tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.', 'wamp.session.count'))
     .map(([id, opts, uri]) => [64, id, opts, uri]),
+  fc.tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.q')).map(([id, opts, uri]) => [48, id, opts, uri, [1]]),
   fc
-    .tuple(idArb, dictArb, fc.constantFrom('hostile.p', 'hostile.q'))
-    .map(([id, opts, uri]) => [48, id, opts, uri, [1]]),
-  fc
-    .tuple(
-      idArb,
-      fc.constantFrom('hostile.t', 'hostile.t.#', 'a..b', ''),
-      fc.array(valueArb, { maxLength: 2 }),
-    )
+    .tuple(idArb, fc.constantFrom('hostile.t', 'hostile.t.#', 'a..b', ''), fc.array(valueArb, { maxLength: 2 }))
     .map(([id, uri, args]) => [16, id, { acknowledge: true }, uri, args]),
   fc
     .tuple(idArb, fc.constantFrom('hostile.t', 'hostile', 'wamp.session.count'))

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { WebSocket, type RawData } from 'ws';
 import { connect, rawSocketTransport, wsOptions } from './autobahn';
 import { connectMqtt } from './mqtt-clients';
@@ -61,7 +62,10 @@ export class HostileRouter {
   static async start(config: Record<string, unknown> = {}): Promise<HostileRouter> {
     // HOSTILE_LOG=info (say) shows what the router logs, for debugging a suite
     const log = process.env['HOSTILE_LOG'] ? { log: { level: process.env['HOSTILE_LOG'] } } : {};
-    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...log, ...config })], { nodeArgs: ['--expose-gc'], ipc: true });
+    const proc = await spawnChildRouter<Ports>(FIXTURE, [JSON.stringify({ ...SHORT_TIMEOUTS, ...log, ...config })], {
+      nodeArgs: ['--expose-gc'],
+      ipc: true,
+    });
     return new HostileRouter(proc);
   }
 
@@ -81,6 +85,11 @@ export class HostileRouter {
   /** The realms the router holds. */
   async realms(): Promise<string[]> {
     return (await this.admin<{ realms: string[] }>('realms')).realms;
+  }
+
+  /** The router's Prometheus metrics text. */
+  async metrics(): Promise<string> {
+    return (await this.admin<{ text: string }>('metrics')).text;
   }
 
   private admin<T>(cmd: string): Promise<T> {
@@ -204,7 +213,11 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
     socket.write(c);
     await new Promise((r) => setImmediate(r));
   }
-  await settle(() => out.closed, () => bytes, idle);
+  await settle(
+    () => out.closed,
+    () => bytes,
+    idle,
+  );
   hungUp = true;
   socket.destroy();
   await closed;
@@ -212,7 +225,12 @@ export async function attackTcp(port: number, chunks: readonly Buffer[], idle = 
 }
 
 /** Opens a WebSocket with `protocols`, sends `frames`, then watches it settle. */
-export async function attackWs(url: string, protocols: string[], frames: readonly { data: Buffer; binary: boolean }[], idle = IDLE_MS): Promise<Outcome> {
+export async function attackWs(
+  url: string,
+  protocols: string[],
+  frames: readonly { data: Buffer; binary: boolean }[],
+  idle = IDLE_MS,
+): Promise<Outcome> {
   const ws = new WebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
   const out: Outcome = { received: [], closed: false };
   ws.on('message', (d: RawData) => out.received.push(Buffer.isBuffer(d) ? d : Buffer.concat(d as Buffer[])));
@@ -250,7 +268,11 @@ export async function attackWs(url: string, protocols: string[], frames: readonl
     ws.send(f.data, { binary: f.binary });
     await new Promise((r) => setImmediate(r));
   }
-  await settle(() => out.closed, () => out.received.length, idle);
+  await settle(
+    () => out.closed,
+    () => out.received.length,
+    idle,
+  );
   hungUp = true;
   ws.terminate();
   await closed;
@@ -269,7 +291,11 @@ export function assertCloseCode(o: Outcome, label: string): void {
 }
 
 /** Runs `fn` on each item, `width` at a time. */
-export async function inParallel<T>(items: readonly T[], width: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+export async function inParallel<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
@@ -278,6 +304,90 @@ export async function inParallel<T>(items: readonly T[], width: number, fn: (ite
     }
   };
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+}
+
+/** An MQTT CONNECT (clean, no keep-alive) of `version`. */
+export function mqttConnect(version: 3 | 4 | 5, clientId: string): Buffer {
+  return mqttPacket.generate(
+    {
+      cmd: 'connect',
+      protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: version,
+      clean: true,
+      clientId,
+      keepalive: 0,
+    },
+    { protocolVersion: version },
+  );
+}
+
+// ---------------------------------------------------------------------------------
+// what a router may answer
+
+const SERVER_PACKETS = new Set([
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'suback',
+  'unsuback',
+  'pingresp',
+  'disconnect',
+  'auth',
+]);
+
+/** Parses the router's bytes with a parser of each version; one must take them all. */
+export function assertMqttReplies(bytes: Buffer, v: 3 | 4 | 5, label: string): void {
+  if (bytes.length === 0) return;
+  const problems: string[] = [];
+  for (const version of [v, 5, 4, 3] as const) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    const packets: Packet[] = [];
+    let error: Error | undefined;
+    parser.on('packet', (p: Packet) => packets.push(p));
+    parser.on('error', (e: Error) => (error ??= e));
+    parser.parse(bytes);
+    const bad = packets.find((p) => !SERVER_PACKETS.has(p.cmd));
+    if (!error && !bad) return;
+    problems.push(`v${version}: ${error?.message ?? `router sent ${bad?.cmd}`}`);
+  }
+  assert.fail(`${label}: router bytes are not server MQTT (${problems.join('; ')}): ${bytes.toString('hex').slice(0, 120)}`);
+}
+
+const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
+
+/** Reads the router's frames (content-length honoured) and checks each; heart-beat EOLs are skipped. */
+export function assertStompReplies(bytes: Buffer, label: string): void {
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes[at] === 0x0a || bytes[at] === 0x0d) {
+      at++;
+      continue;
+    }
+    const headEnd = bytes.indexOf('\n\n', at);
+    const headEndCrlf = bytes.indexOf('\r\n\r\n', at);
+    const crlf = headEndCrlf >= 0 && (headEnd < 0 || headEndCrlf < headEnd);
+    const end = crlf ? headEndCrlf : headEnd;
+    if (end < 0) return; // cut off by our hang-up
+    const lines = bytes.subarray(at, end).toString('utf8').split(/\r?\n/);
+    const command = lines[0] ?? '';
+    assert.ok(SERVER_COMMANDS.has(command), `${label}: router sent command ${JSON.stringify(command)}`);
+    const headers = new Map<string, string>();
+    for (const l of lines.slice(1)) {
+      const c = l.indexOf(':');
+      assert.ok(c > 0, `${label}: header line ${JSON.stringify(l)} in ${command}`);
+      if (!headers.has(l.slice(0, c))) headers.set(l.slice(0, c), l.slice(c + 1));
+    }
+    if (command === 'ERROR') assert.ok(headers.has('message'), `${label}: ERROR without a message header`);
+    const bodyAt = end + (crlf ? 4 : 2);
+    const cl = headers.get('content-length');
+    const nul = cl === undefined ? bytes.indexOf(0, bodyAt) : bodyAt + Number(cl);
+    if (nul < 0 || nul >= bytes.length) return; // cut off
+    assert.equal(bytes[nul], 0, `${label}: ${command} body not followed by NUL`);
+    at = nul + 1;
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -296,9 +406,26 @@ export type Mutation =
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('overwrite' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 4 }) }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'duplicate' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
 );
@@ -337,7 +464,8 @@ export function mutatedArb(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
 
 /** fast-check parameters of a suite: seed from HOSTILE_SEED to replay a failure. */
 export function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env['HOSTILE_SEED'] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env['HOSTILE_SEED']);
+  const seed =
+    process.env['HOSTILE_SEED'] === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(process.env['HOSTILE_SEED']);
   return {
     numRuns,
     seed,
@@ -346,7 +474,9 @@ export function fcParams(numRuns: number): fc.Parameters<unknown> {
       if (!details.failed) return;
       const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
       const example = fc.stringify(details.counterexample).slice(0, 2000);
-      throw new Error(`${cause}\nafter ${details.numRuns} runs; replay with HOSTILE_SEED=${seed}\ncounterexample (cut at 2000 chars): ${example}`);
+      throw new Error(
+        `${cause}\nafter ${details.numRuns} runs; replay with HOSTILE_SEED=${seed}\ncounterexample (cut at 2000 chars): ${example}`,
+      );
     },
   };
 }
@@ -427,8 +557,8 @@ export interface FuzzSuite<S> {
   width: number;
   /** runs one hostile connection, checks what came back, and returns it */
   attack(r: HostileRouter, s: S, i: number): Promise<Outcome>;
-  /** router config over SHORT_TIMEOUTS */
-  config?: Record<string, unknown>;
+  /** router config over SHORT_TIMEOUTS (or a function that makes it) */
+  config?: Record<string, unknown> | (() => Promise<Record<string, unknown>>);
 }
 
 /**
@@ -456,7 +586,7 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
       fcParams(runs),
     );
   before(async () => {
-    r = await HostileRouter.start(suite.config);
+    r = await HostileRouter.start(typeof suite.config === 'function' ? await suite.config() : suite.config);
     await round(3); // code compiled and caches filled before the baseline
     await assertWellBehavedClientsWork(r, `${suite.tag}warmup`);
     base = await r.memory();
@@ -467,7 +597,9 @@ export function fuzzSuite<S>(suite: FuzzSuite<S>): void {
   test(suite.title, async (t) => {
     await round(suite.runs);
     r.assertHealthy(suite.title);
-    t.diagnostic(`connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`);
+    t.diagnostic(
+      `connections ${stats.connections}, answered ${stats.answered}, closed by the router ${stats.closedByRouter}, still open when we hung up ${stats.openAtEnd}`,
+    );
     // the generators reach both outcomes: the suite is not trivially passing
     assert.ok(stats.answered > 0 && stats.closedByRouter > 0 && stats.openAtEnd > 0, `outcomes ${JSON.stringify(stats)}`);
   });

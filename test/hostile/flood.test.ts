@@ -12,10 +12,8 @@
  * Afterwards the router is alive, logged no error, and its heap is back near its start.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { WebSocket } from 'ws';
 import {
   HostileRouter,
   assertWellBehavedClientsWork,
@@ -23,11 +21,12 @@ import {
   attackWs,
   inParallel,
   sleep,
-  within,
   type Memory,
+  mqttConnect,
 } from '../helpers/hostile';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import { helloFor } from '../helpers/hostile-wamp';
+import { startFlooders } from '../helpers/hostile-flood';
 
 const LIMIT = 64 * 1024;
 const MAX_REALMS = 20;
@@ -54,126 +53,16 @@ after(async () => {
   await r.stop();
 });
 
-/** Yields to the event loop every 100 writes, so that every flooder (and the clients checked meanwhile) runs. */
-async function pace(sent: number): Promise<void> {
-  if (sent % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * Writes `first` (the handshake), waits for the router's first answer, then writes
- * `next(i)` as fast as the socket drains, for FLOOD_MS or until the router closes it.
- */
-async function floodTcp(
-  port: number,
-  first: Buffer,
-  next: (i: number) => Buffer,
-): Promise<{ sent: number; closedByRouter: boolean }> {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  socket.on('error', () => undefined);
-  const answered = new Promise((resolve) => socket.once('data', resolve));
-  socket.on('data', () => undefined); // read whatever comes back, as a real client would
-  let closed = false;
-  socket.once('close', () => (closed = true));
-  await within(new Promise((resolve) => socket.once('connect', resolve)), 3000, `TCP connect to ${port}`);
-  socket.write(first);
-  await within(answered, 3000, `the handshake answer on ${port}`);
-  const end = Date.now() + FLOOD_MS;
-  let sent = 0;
-  while (!closed && Date.now() < end) {
-    if (!socket.write(next(sent++))) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), sleep(200)]);
-    await pace(sent);
-  }
-  const closedByRouter = closed;
-  socket.destroy();
-  return { sent, closedByRouter };
-}
-
-async function floodWs(
-  url: string,
-  protocol: string,
-  first: Buffer,
-  next: (i: number) => Buffer,
-  binary: boolean,
-): Promise<{ sent: number; closedByRouter: boolean }> {
-  const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
-  ws.on('error', () => undefined);
-  const answered = new Promise((resolve) => ws.once('message', resolve));
-  let closed = false;
-  ws.once('close', () => (closed = true));
-  await within(new Promise((resolve) => ws.once('open', resolve)), 3000, `WebSocket ${url}`);
-  ws.send(first, { binary });
-  await within(answered, 3000, `the handshake answer on ${url}`);
-  const end = Date.now() + FLOOD_MS;
-  let sent = 0;
-  while (!closed && Date.now() < end) {
-    ws.send(next(sent++), { binary });
-    if (ws.bufferedAmount > 1 << 20) await sleep(5);
-    await pace(sent);
-  }
-  const closedByRouter = closed;
-  ws.terminate();
-  return { sent, closedByRouter };
-}
-
 test('flooders on every protocol do not stop well-behaved clients from being served', async (t) => {
-  const payload = 'x'.repeat(200);
-  const mqttConnect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: '',
-    keepalive: 0,
-  });
-  const mqttPublish = (qos: 0 | 1) => (i: number) =>
-    mqttPacket.generate({
-      cmd: 'publish',
-      topic: 'hostile/flood',
-      payload,
-      qos,
-      messageId: (i % 65535) + 1,
-      retain: false,
-      dup: false,
-    });
-  const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
-  const stompSend = Buffer.from(`SEND\ndestination:/topic/hostile.flood\n\n${payload}\0`);
-  const rawPublish = (i: number): Buffer => {
-    const m = codecs.msgpack.encode([16, i + 1, {}, 'hostile.flood', [payload]]);
-    return Buffer.concat([frameHeader(0, m.length), m]);
-  };
-  const floods = [
-    floodWs(
-      r.url('wamp', '/ws'),
-      'wamp.2.json',
-      helloFor('json'),
-      (i) => Buffer.from(JSON.stringify([16, i + 1, {}, 'hostile.flood', [payload]])),
-      false,
-    ),
-    floodWs(
-      r.url('wamp', '/ws'),
-      'wamp.2.cbor',
-      helloFor('cbor'),
-      (i) => codecs.cbor.encode([48, i + 1, {}, 'hostile.no.such.procedure', [payload]]),
-      true,
-    ),
-    floodTcp(
-      r.ports.rawsocket,
-      Buffer.concat([handshakeBytes(2), frameHeader(0, helloFor('msgpack').length), helloFor('msgpack')]),
-      rawPublish,
-    ),
-    floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(0)),
-    floodTcp(r.ports.mqtt, mqttConnect, mqttPublish(1)),
-    floodWs(r.url('mqttWs', '/mqtt'), 'mqtt', mqttConnect, mqttPublish(0), true),
-    floodTcp(r.ports.stomp, stompConnect, () => stompSend),
-    floodWs(r.url('stompWs', '/stomp'), 'v12.stomp', stompConnect, () => stompSend, false),
-  ];
+  const floods = startFlooders(r, FLOOD_MS);
   await sleep(500);
   const t0 = Date.now();
   await assertWellBehavedClientsWork(r, 'duringflood');
   t.diagnostic(`well-behaved clients of every protocol checked in ${Date.now() - t0} ms during the flood`);
   const results = await Promise.all(floods);
-  t.diagnostic(`flooders sent ${results.map((x) => `${x.sent}${x.closedByRouter ? ' (closed by the router)' : ''}`).join(', ')}`);
-  for (const l of r.logs(40).slice(-10)) t.diagnostic(l);
+  t.diagnostic(
+    `flooders sent ${results.map((x) => `${x.name} ${x.sent}${x.closedByRouter ? ' (closed by the router)' : ''}`).join(', ')}`,
+  );
   assert.ok(results.every((x) => x.sent > 0));
   r.assertHealthy('floods');
 });
@@ -211,14 +100,7 @@ test('one message over maxMessageSize on each protocol is refused and its connec
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT 5: DISCONNECT with 0x95 Packet too large; 3.1.1: just the close
-  const connect5 = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 5,
-    clean: true,
-    clientId: 'big',
-    keepalive: 0,
-  });
+  const connect5 = mqttConnect(5, 'big');
   const publish5 = mqttPacket.generate(
     { cmd: 'publish', topic: 'hostile/big', payload: big, qos: 0, retain: false, dup: false },
     { protocolVersion: 5 },
@@ -258,14 +140,7 @@ test('headers that announce a huge message are refused before any of it is sent'
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT: remaining length 268,435,455 (the largest the varint can say)
-  const connect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: 'huge',
-    keepalive: 0,
-  });
+  const connect = mqttConnect(4, 'huge');
   await expectRefusedTcp(
     r.ports.mqtt,
     [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])],

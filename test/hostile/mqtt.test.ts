@@ -8,7 +8,6 @@
  * as server-to-client MQTT; afterwards the router is alive, logged no error, serves
  * well-behaved clients of every protocol, and its heap is back near its start.
  */
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import {
@@ -19,6 +18,7 @@ import {
   attackTcp,
   attackWs,
   mutatedArb,
+  assertMqttReplies,
 } from '../helpers/hostile';
 
 const RUNS = 80;
@@ -140,38 +140,6 @@ const sessionArb = fc.constantFrom<Version>(3, 4, 5).chain((v) =>
   }),
 );
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
-
-const SERVER_PACKETS = new Set([
-  'connack',
-  'publish',
-  'puback',
-  'pubrec',
-  'pubrel',
-  'pubcomp',
-  'suback',
-  'unsuback',
-  'pingresp',
-  'disconnect',
-  'auth',
-]);
-
-/** Parses the router's bytes with a parser of each version; one must take them all. */
-function assertMqttReplies(bytes: Buffer, v: Version, label: string): void {
-  if (bytes.length === 0) return;
-  const problems: string[] = [];
-  for (const version of [v, 5, 4, 3] as const) {
-    const parser = mqttPacket.parser({ protocolVersion: version });
-    const packets: Packet[] = [];
-    let error: Error | undefined;
-    parser.on('packet', (p: Packet) => packets.push(p));
-    parser.on('error', (e: Error) => (error ??= e));
-    parser.parse(bytes);
-    const bad = packets.find((p) => !SERVER_PACKETS.has(p.cmd));
-    if (!error && !bad) return;
-    problems.push(`v${version}: ${error?.message ?? `router sent ${bad?.cmd}`}`);
-  }
-  assert.fail(`${label}: router bytes are not server MQTT (${problems.join('; ')}): ${bytes.toString('hex').slice(0, 120)}`);
-}
 
 async function attack(r: HostileRouter, s: Session, i: number): Promise<Outcome> {
   const label = `connection ${i} (v${s.v}, ${s.ws ? 'ws' : 'tcp'})`;

@@ -1,7 +1,8 @@
 /**
  * Slowloris on every listener: many connections at once that send nothing, or send
- * their handshake (RawSocket octets, MQTT CONNECT, STOMP CONNECT) one byte at a time,
- * slower than the router's handshake timeouts (1 s in this router's config). Each must be
+ * their handshake (HTTP upgrade request, RawSocket octets, MQTT CONNECT, STOMP CONNECT)
+ * one byte at a time, slower than the router's handshake timeouts (1 s in this router's
+ * config: wamp.helloTimeoutMs, mqtt/stomp.connectTimeoutMs, http.headersTimeoutMs). Each must be
  * closed by the router, not left to hold a socket and its buffers; afterwards the router
  * is alive, logged no error, serves well-behaved clients and its heap is back near its
  * start.
@@ -9,9 +10,16 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import mqttPacket from 'mqtt-packet';
 import { WebSocket } from 'ws';
-import { HostileRouter, SHORT_TIMEOUTS, assertWellBehavedClientsWork, sleep, within, type Memory } from '../helpers/hostile';
+import {
+  HostileRouter,
+  SHORT_TIMEOUTS,
+  assertWellBehavedClientsWork,
+  mqttConnect,
+  sleep,
+  within,
+  type Memory,
+} from '../helpers/hostile';
 
 /** connections per kind of slow client */
 const PER_KIND = 30;
@@ -24,7 +32,7 @@ let r: HostileRouter;
 let base: Memory;
 
 before(async () => {
-  r = await HostileRouter.start();
+  r = await HostileRouter.start({ http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 } });
   await assertWellBehavedClientsWork(r, 'slowwarmup');
   base = await r.memory();
 });
@@ -76,14 +84,7 @@ const times = <T>(n: number, f: () => Promise<T>): Promise<T>[] => Array.from({ 
 const NOTHING = Buffer.alloc(0);
 
 test('silent and byte-by-byte handshakes on every listener are closed by the router', async () => {
-  const mqttConnect = mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    clientId: 'slow',
-    keepalive: 0,
-  });
+  const connect = mqttConnect(4, 'slow');
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
   const p = r.ports;
   await Promise.all([
@@ -91,13 +92,29 @@ test('silent and byte-by-byte handshakes on every listener are closed by the rou
     ...times(PER_KIND, () => slowTcp(p.rawsocket, NOTHING, 'RawSocket (nothing)')),
     ...times(PER_KIND, () => slowTcp(p.rawsocket, Buffer.from([0x7f, 0xf1, 0, 0]), 'RawSocket handshake')),
     ...times(PER_KIND, () => slowTcp(p.mqtt, NOTHING, 'MQTT (nothing)')),
-    ...times(PER_KIND, () => slowTcp(p.mqtt, mqttConnect, 'MQTT CONNECT')),
+    ...times(PER_KIND, () => slowTcp(p.mqtt, connect, 'MQTT CONNECT')),
     ...times(PER_KIND, () => silentWs(r.url('mqttWs', '/mqtt'), 'mqtt')),
     ...times(PER_KIND, () => slowTcp(p.stomp, NOTHING, 'STOMP (nothing)')),
     ...times(PER_KIND, () => slowTcp(p.stomp, stompConnect, 'STOMP CONNECT')),
     ...times(PER_KIND, () => silentWs(r.url('stompWs', '/stomp'), 'v12.stomp')),
   ]);
   r.assertHealthy('slowloris');
+});
+
+test('WebSocket upgrade requests sent byte by byte on every WebSocket listener are dropped (http.headersTimeoutMs)', async () => {
+  const upgrade = (path: string, protocol: string): Buffer =>
+    Buffer.from(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+        `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
+    );
+  const p = r.ports;
+  await Promise.all([
+    ...times(PER_KIND, () => slowTcp(p.wamp, upgrade('/ws', 'wamp.2.json'), 'WAMP WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.mqttWs, upgrade('/mqtt', 'mqtt'), 'MQTT WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.stompWs, upgrade('/stomp', 'v12.stomp'), 'STOMP WebSocket upgrade')),
+    ...times(PER_KIND, () => slowTcp(p.wamp, NOTHING, 'HTTP connection that sends nothing')),
+  ]);
+  r.assertHealthy('slow upgrades');
 });
 
 test('a RawSocket client that completes the handshake but never sends HELLO is closed too', async () => {

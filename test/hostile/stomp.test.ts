@@ -9,8 +9,8 @@
  * is alive, logged no error, serves well-behaved clients and its heap is back near its
  * start.
  */
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { CLIENT_COMMANDS } from '../../gates/stomp/frame';
 import {
   fuzzSuite,
   type HostileRouter,
@@ -19,24 +19,13 @@ import {
   attackTcp,
   attackWs,
   mutatedArb,
+  assertStompReplies,
 } from '../helpers/hostile';
 
 const RUNS = 80;
 const WIDTH = 8;
 
-const COMMANDS = [
-  'CONNECT',
-  'STOMP',
-  'SEND',
-  'SUBSCRIBE',
-  'UNSUBSCRIBE',
-  'ACK',
-  'NACK',
-  'BEGIN',
-  'COMMIT',
-  'ABORT',
-  'DISCONNECT',
-];
+const COMMANDS: readonly string[] = CLIENT_COMMANDS;
 const HEADERS = [
   'accept-version',
   'host',
@@ -179,40 +168,6 @@ const sessionArb = fc.record({
   ),
 });
 type Session = typeof sessionArb extends fc.Arbitrary<infer T> ? T : never;
-
-const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
-
-/** Reads the router's frames (content-length honoured) and checks each; heart-beat EOLs are skipped. */
-function assertStompReplies(bytes: Buffer, label: string): void {
-  let at = 0;
-  while (at < bytes.length) {
-    if (bytes[at] === 0x0a || bytes[at] === 0x0d) {
-      at++;
-      continue;
-    }
-    const headEnd = bytes.indexOf('\n\n', at);
-    const headEndCrlf = bytes.indexOf('\r\n\r\n', at);
-    const crlf = headEndCrlf >= 0 && (headEnd < 0 || headEndCrlf < headEnd);
-    const end = crlf ? headEndCrlf : headEnd;
-    if (end < 0) return; // cut off by our hang-up
-    const lines = bytes.subarray(at, end).toString('utf8').split(/\r?\n/);
-    const command = lines[0] ?? '';
-    assert.ok(SERVER_COMMANDS.has(command), `${label}: router sent command ${JSON.stringify(command)}`);
-    const headers = new Map<string, string>();
-    for (const l of lines.slice(1)) {
-      const c = l.indexOf(':');
-      assert.ok(c > 0, `${label}: header line ${JSON.stringify(l)} in ${command}`);
-      if (!headers.has(l.slice(0, c))) headers.set(l.slice(0, c), l.slice(c + 1));
-    }
-    if (command === 'ERROR') assert.ok(headers.has('message'), `${label}: ERROR without a message header`);
-    const bodyAt = end + (crlf ? 4 : 2);
-    const cl = headers.get('content-length');
-    const nul = cl === undefined ? bytes.indexOf(0, bodyAt) : bodyAt + Number(cl);
-    if (nul < 0 || nul >= bytes.length) return; // cut off
-    assert.equal(bytes[nul], 0, `${label}: ${command} body not followed by NUL`);
-    at = nul + 1;
-  }
-}
 
 /** Concatenates the frames and cuts the stream in a few places (a frame may straddle chunks). */
 function chunks(s: Session): Buffer[] {

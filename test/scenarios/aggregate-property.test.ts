@@ -68,7 +68,7 @@ void test('aggregate property over WAMP - after random publications the tables e
         for (const turn of turns) {
           const acks: Promise<unknown>[] = [];
           for (const op of turn) {
-            const invoice = tag + op.invoice;
+            const invoice = tag + (op.kind === 'put' ? op.row.invoice : op.invoice);
             if (op.kind === 'put') {
               const row = { ...op.row, invoice, customer: tag + op.row.customer, product: tag + op.row.product };
               model.set(`${invoice}/${row.line}`, row);

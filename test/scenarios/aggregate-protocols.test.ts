@@ -83,6 +83,9 @@ void test('aggregate tables - an invalid row is refused with the validation mess
   const bad = { ...detail('v1', 1, 'valid', 10), amount: 'ten' };
   const message = 'table detail: /amount must be number';
   const rejectedBefore = await metricValue(r, 'gatehouse_aggregate_events_total', { table: 'detail', outcome: 'rejected' });
+  // rows are routed as ordinary events too: a subscriber of the table topic sees the valid ones only
+  const routed = new EventLog();
+  await subscribeLog(wamp.session, 'table.detail', routed);
 
   // WAMP with acknowledge: ERROR wamp.error.invalid_argument with ajv's message
   const err = await errorOf(wamp.session.publish('table.detail', [], bad, { acknowledge: true }), 'PUBLISH of a bad row');
@@ -121,7 +124,14 @@ void test('aggregate tables - an invalid row is refused with the validation mess
   assert.equal(errors[0]?.headers['receipt-id'], 'bad-row');
   assert.equal(errors[0]?.body.trim(), message);
 
-  // nothing changed but the one valid line
+  // nothing changed but the one valid line (v2), and only it was routed
+  // (an MQTT body reaches a WAMP subscriber as one argument, README "Payloads across protocols")
+  const rowOf = (e: { args: unknown[]; kwargs: Record<string, unknown> }): Record<string, unknown> => (e.args[0] ?? e.kwargs) as Record<string, unknown>;
+  await routed.until((e) => rowOf(e)['invoice'] === 'v2', 'the valid row routed as an event');
+  assert.deepEqual(
+    routed.events.map(rowOf).filter((row) => row['customer'] === 'valid'),
+    [detail('v2', 1, 'valid', 1)],
+  );
   assert.deepEqual(await getRow('detail', { invoice: 'v1', line: 1 }), { row: detail('v1', 1, 'valid', 10) });
   assert.deepEqual(await getRow('customer', { customer: 'valid' }), { row: { customer: 'valid', revenue: 11, invoices: 2, largest: 10, smallest: 1, average: 5.5 } });
   const rejected = (await metricValue(r, 'gatehouse_aggregate_events_total', { table: 'detail', outcome: 'rejected' })) - rejectedBefore;

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Router } from '../../index';
+import { FIXTURE_DIR } from '../helpers/aggregate';
+import { connect as connectAutobahn, wsOptions } from '../helpers/autobahn';
 
 const ROOT = resolve(__dirname, '..', '..');
 /** tsx compiles on start-up: a demo may take a few seconds to print its first line */
@@ -152,4 +154,68 @@ test('democli - resource-lock.ts: one MASTER, and the waiting one takes over wit
   first.standby.kill('SIGINT');
   assert.equal((await first.standby.exited).code, 0);
   assert.equal(router.store.get('realm1', 'democli.resource'), undefined, 'the lock is released');
+});
+
+test('democli - sales-dashboard.ts feeds invoice lines over MQTT and WAMP, and the customer totals appear', async (t) => {
+  const dir = tempDir(t);
+  const router = new Router({
+    log: { level: 'silent' },
+    store: { path: join(dir, 'store.db') },
+    aggregate: { dir: FIXTURE_DIR },
+  });
+  t.after(() => router.close());
+  const ws = await router.listenWAMP({ port: 0, host: '127.0.0.1' });
+  const mqtt = await router.listenMQTT({ port: 0, host: '127.0.0.1' });
+  const url = `ws://127.0.0.1:${ws.port}/ws`;
+
+  const demo = spawnDemo(t, 'sales', 'sales-dashboard.ts', [
+    '--url',
+    url,
+    '--mqtt-url',
+    `mqtt://127.0.0.1:${mqtt.port}`,
+    '--invoices',
+    '10',
+    '--interval',
+    '0',
+  ]);
+  const { code } = await demo.exited;
+  assert.equal(code, 0, `exit status; stdout:\n${demo.lines.join('\n')}\nstderr:\n${demo.stderr()}`);
+  const sent = /sent (\d+) messages over MQTT and (\d+) over WAMP/.exec(demo.lines.join('\n'));
+  assert.ok(
+    sent && Number(sent[1]) > 0 && Number(sent[2]) > 0,
+    `both protocols carried lines; stdout:\n${demo.lines.join('\n')}`,
+  );
+
+  // read the tables back over WAMP and recompute the customer totals from the lines
+  const wamp = await connectAutobahn(wsOptions(url, 'json'));
+  t.after(() => wamp.close());
+  const { session } = wamp;
+  const query = async (table: string): Promise<Record<string, unknown>[]> =>
+    (await session.call<{ rows: Record<string, unknown>[] }>('gatehouse.table.query', [], { table, limit: 1000 })).rows;
+  const lines = await query('detail');
+  const customers = await query('customer');
+  assert.ok(lines.length >= 10, `${lines.length} detail rows`);
+  const expected = new Map<string, { cents: number; invoices: Set<unknown> }>();
+  for (const l of lines) {
+    if (l['type'] !== 'sale') continue;
+    const e = expected.get(String(l['customer'])) ?? { cents: 0, invoices: new Set() };
+    e.cents += Math.round(Number(l['amount']) * 100);
+    e.invoices.add(l['invoice']);
+    expected.set(String(l['customer']), e);
+  }
+  assert.deepEqual(
+    customers.map((c) => [c['customer'], Math.round(Number(c['revenue']) * 100), c['invoices']]),
+    [...expected].sort(([a], [b]) => a.localeCompare(b)).map(([name, e]) => [name, e.cents, e.invoices.size]),
+  );
+});
+
+test('democli - sales-dashboard.ts --embedded serves the dashboard and checks its own totals', async (t) => {
+  const demo = spawnDemo(t, 'sales', 'sales-dashboard.ts', ['--embedded', '--port', '0', '--invoices', '4', '--interval', '0']);
+  await demo.waitFor(/dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard/, START_TIMEOUT_MS);
+  const { code } = await demo.exited;
+  assert.equal(code, 0, `exit status; stdout:\n${demo.lines.join('\n')}\nstderr:\n${demo.stderr()}`);
+  assert.ok(
+    demo.lines.some((l) => l.endsWith('customer totals match the invoice lines: OK')),
+    demo.lines.join('\n'),
+  );
 });

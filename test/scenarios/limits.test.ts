@@ -182,6 +182,20 @@ describe('limits - inbound rate', () => {
   });
 });
 
+describe('limits - inbound bytes per second', () => {
+  it('limits - STOMP: large bodies past bytesPerSecond get ERROR "message rate too high"; small traffic passes', async () => {
+    const r = await router({ limits: { bytesPerSecond: 4096, rateLimitDisconnectMs: 1000 } });
+    const { raw } = await RawStomp.connect(r.stompPort);
+    raws.push(raw);
+    await raw.request('SEND', { destination: '/topic/bytes.small' }, 'a few bytes');
+    const big = 'b'.repeat(2048);
+    raw.write(Buffer.concat(Array.from({ length: 10 }, () => Buffer.from(`SEND\ndestination:/topic/bytes.big\n\n${big}\0`))));
+    const error = await raw.expect('ERROR', 'ERROR for 20 KiB against 4 KiB/s');
+    assert.equal(rawHeader(error, 'message'), 'message rate too high');
+    assert.equal(await limitHits(r, 'stomp', 'bytes_per_second_disconnect'), 1);
+  });
+});
+
 describe('limits - subscriptions and registrations per session', () => {
   const cfg = { limits: { maxSubscriptionsPerSession: 2, maxRegistrationsPerSession: 1 } };
 

@@ -108,6 +108,7 @@ test('config - empty input resolves to the documented defaults', () => {
     aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info' },
     metrics: { enabled: true, path: '/metrics' },
+    dashboard: { enabled: true, path: '/dashboard' },
   });
   assert.deepEqual(resolveConfig(undefined), c);
 });
@@ -175,6 +176,22 @@ test('config - rules across fields are checked', () => {
     problemsOf(() => resolveConfig({ limits: { outboundHighWaterBytes: 10, outboundQueueBytes: 5 } })),
     ['/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes'],
   );
+});
+
+test('config - the dashboard path must not shadow the other HTTP endpoints', () => {
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/ws' } })), [
+    '/dashboard/path must not be or contain /wamp/path (/ws)',
+  ]);
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/app' }, metrics: { path: '/app/metrics' } })), [
+    '/dashboard/path must not be or contain /metrics/path (/app/metrics)',
+  ]);
+  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/health' } })), [
+    '/dashboard/path must not be or contain the health check (/health)',
+  ]);
+  // a disabled dashboard claims no path; a path ending in / is refused by the schema
+  assert.equal(resolveConfig({ dashboard: { enabled: false, path: '/ws' } }).dashboard.path, '/ws');
+  assert.equal(resolveConfig({ dashboard: { path: '/ui/live' } }).dashboard.path, '/ui/live');
+  assert.ok(problemsOf(() => resolveConfig({ dashboard: { path: '/' } }))[0]?.startsWith('/dashboard/path must match pattern'));
 });
 
 test('config - the result is deep-frozen and the input is not modified', () => {

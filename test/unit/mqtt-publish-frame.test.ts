@@ -105,6 +105,7 @@ describe('write batch', () => {
     batch.flush();
     // the first write's bytes are the socket's: later frames went elsewhere in the slab
     assert.deepEqual(out.map(String), ['onetwo', 'three']);
+    assert.equal(batch.target.length, 0, 'an idle connection holds no buffer');
     batch.discard();
     assert.equal(batch.length, 0);
   });

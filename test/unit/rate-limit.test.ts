@@ -37,6 +37,25 @@ test('rate limit - staying over the limit past rateLimitDisconnectMs disconnects
   assert.ok(now < 1000 + 200, `disconnected near the deadline, at ${now} ms`);
 });
 
+test('rate limit - a flooder resumed a little late each time (timer lag) stays in one stretch and is disconnected', () => {
+  // found by test/hostile/rate-limits.test.ts: over WebSocket a flooder found a token
+  // or two after each pause, the stretch restarted, and it was throttled for ever
+  const r = new InboundRate({ messagesPerSecond: 200, bytesPerSecond: 0, rateLimitDisconnectMs: 1500 }, 0);
+  let now = 0;
+  let verdict = r.take(1, now);
+  let stretches = 0;
+  for (let i = 0; i < 10_000 && verdict.action !== 'disconnect'; i++) {
+    if (verdict.action === 'throttle') {
+      if (verdict.started) stretches++;
+      now += verdict.pauseMs + 10; // resumed 10 ms late: two tokens' worth
+    }
+    verdict = r.take(1, now);
+  }
+  assert.equal(verdict.action, 'disconnect');
+  assert.equal(stretches, 1, 'one stretch from the first throttle to the disconnect');
+  assert.ok(now < 1500 + 200, `disconnected near the deadline, at ${now} ms`);
+});
+
 test('rate limit - a debt that alone outlasts the deadline disconnects at once', () => {
   const r = new InboundRate({ messagesPerSecond: 0, bytesPerSecond: 100, rateLimitDisconnectMs: 1000 }, 0);
   assert.deepEqual(r.take(5000, 0), { action: 'disconnect', limit: 'bytes_per_second' });

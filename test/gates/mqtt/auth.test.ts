@@ -6,7 +6,19 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { createUserRecord } from '../../../lib/auth/user-record';
 import { autobahn } from '../../helpers/autobahn';
-import { connectMqtt, connectRefused, endAll, joinWamp, metricValue, MQTT_TRANSPORTS, mqttUrl, sessionsOfRole, uniqueId } from '../../helpers/mqtt-clients';
+import mqttPacket from 'mqtt-packet';
+import {
+  connectMqtt,
+  connectRefused,
+  endAll,
+  joinWamp,
+  metricValue,
+  MQTT_TRANSPORTS,
+  mqttUrl,
+  RawMqtt,
+  sessionsOfRole,
+  uniqueId,
+} from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 const FAST = { N: 1024, r: 8, p: 1 };
@@ -25,7 +37,7 @@ before(async () => {
   ];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000 } },
+    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 500 } },
   });
   // anonymous off for MQTT only: WAMP keeps the default (loopback)
   closed = await startRouter({ mqtt: { anonymous: 'never' }, auth: { users } });
@@ -84,6 +96,8 @@ void describe('mqtt auth', () => {
       const details = args[2] as Record<string, unknown>;
       asked.push({ realm: args[0], authid: args[1], ...details });
       if (details['password'] === 'dyn-pass') return { role: 'device' };
+      // never answers: the router gives up after auth.dynamic.timeoutMs
+      if (details['password'] === 'hang') return new Promise(() => undefined);
       throw new autobahn.Error('com.example.denied');
     });
     const before = await sessionsOfRole(router, 'device');
@@ -96,6 +110,31 @@ void describe('mqtt auth', () => {
     assert.equal((asked[0]?.['transport'] as Record<string, unknown>)['gate'], 'mqtt');
     assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'nope' }), NOT_AUTHORIZED);
     assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 4, username: 'sensor-7', password: 'nope' }), 5);
+    const unavailable = { gate: 'mqtt', method: 'password', reason: 'dynamic_unavailable' };
+    const timeouts = await metricValue(router, 'gatehouse_auth_failures_total', unavailable);
+    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'hang' }), BAD_USER_NAME_OR_PASSWORD);
+    assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', unavailable), timeouts + 1);
+  });
+
+  void it('mqtt auth - packets sent right behind CONNECT wait for the password check, then are handled; refused ones are dropped', async () => {
+    const packets = (password: string): Buffer =>
+      Buffer.concat([
+        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('pipe'), username: 'alice', password: Buffer.from(password) }, { protocolVersion: 5 }),
+        mqttPacket.generate({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'auth/pipelined', qos: 0 }] }, { protocolVersion: 5 }),
+      ]);
+    const good = await RawMqtt.socket(router.mqttPort, 5);
+    good.write(packets('alice-secret'));
+    const connack = await good.expect((p) => p.cmd === 'connack', 'CONNACK');
+    assert.equal(connack.reasonCode, 0);
+    const suback = await good.expect((p) => p.cmd === 'suback', 'SUBACK of the pipelined SUBSCRIBE');
+    assert.equal(suback.messageId, 7);
+    good.destroy();
+
+    const bad = await RawMqtt.socket(router.mqttPort, 5);
+    bad.write(packets('wrong'));
+    assert.equal((await bad.expect((p) => p.cmd === 'connack', 'CONNACK')).reasonCode, BAD_USER_NAME_OR_PASSWORD);
+    await bad.waitClosed('refused connection closed');
+    assert.ok(!bad.packets.some((p) => p.cmd === 'suback'));
   });
 
   void it('mqtt auth - refusals are counted by gate, method and reason', async () => {

@@ -7,7 +7,7 @@ import { createUserRecord } from '../../../lib/auth/user-record';
 import { autobahn } from '../../helpers/autobahn';
 import { joinWamp, metricValue, sessionsOfRole } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { StompjsClients, stompitConnect, stompitDisconnect } from '../../helpers/stomp-clients';
+import { frameBytes, rawHeader, RawStomp, StompjsClients, stompitConnect, stompitDisconnect } from '../../helpers/stomp-clients';
 
 const FAST = { N: 1024, r: 8, p: 1 };
 
@@ -78,6 +78,23 @@ void describe('stomp auth', () => {
     assert.equal(asked[0]?.['authid'], 'svc');
     assert.equal((asked[0]?.['transport'] as Record<string, unknown>)['gate'], 'stomp');
     await assert.rejects(stompjs.tcp(router.stompPort, login('svc', 'nope')), /ERROR not authorized/);
+  });
+
+  void it('stomp auth - frames sent right behind CONNECT wait for the passcode check, then are handled', async () => {
+    const raw = await RawStomp.open(router.stompPort);
+    try {
+      raw.write(
+        Buffer.concat([
+          frameBytes('CONNECT', [['accept-version', '1.2'], ['host', 'localhost'], ['login', 'alice'], ['passcode', 'alice-secret']]),
+          frameBytes('SUBSCRIBE', [['id', 's1'], ['destination', '/topic/auth.pipelined'], ['receipt', 'r-sub']]),
+        ]),
+      );
+      await raw.expect('CONNECTED', 'CONNECTED');
+      const receipt = await raw.expect('RECEIPT', 'RECEIPT of the pipelined SUBSCRIBE');
+      assert.equal(rawHeader(receipt, 'receipt-id'), 'r-sub');
+    } finally {
+      raw.destroy();
+    }
   });
 
   void it('stomp auth - refusals are counted by gate, method and reason', async () => {
