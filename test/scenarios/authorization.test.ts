@@ -251,13 +251,15 @@ describe('authorization - MQTT', () => {
     assert.ok(retained?.get('sensors.total'));
   });
 
-  it('MQTT $rpc/: a refused call answers wamp.error.not_authorized on the response topic', async () => {
+  it('MQTT $rpc/: a refused call gets PUBACK 0x87 and wamp.error.not_authorized on the response topic', async () => {
     const { client, log } = await mqttClient(5);
     await subscribe(client, 'sensors/replies', { qos: 1 });
-    client.publish('$rpc/billing.pay', '[]', {
-      qos: 1,
-      properties: { responseTopic: 'sensors/replies', correlationData: Buffer.from('c1') },
-    });
+    const properties = { responseTopic: 'sensors/replies', correlationData: Buffer.from('c1') };
+    const code = await client.publishAsync('$rpc/billing.pay', '[]', { qos: 1, properties }).then(
+      () => 0,
+      (err: unknown) => (err as { code?: number }).code,
+    );
+    assert.equal(code, 0x87);
     const [m] = await log.count(1, 'RPC response');
     assert.equal(m?.packet.properties?.userProperties?.['error'], NOT_AUTHORIZED);
   });
