@@ -1,5 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import type { CallFailure } from '../../lib/errors';
+import { Errors, RouterError, type CallFailure } from '../../lib/errors';
 import type { MessageHeaders } from '../../lib/headers';
 import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
@@ -19,9 +19,9 @@ export const RPC_PREFIX = '$rpc/';
  * user property `error` = its URI and body {"error", "args", "kwargs"}) is published to
  * the MQTT 5 response topic with the request's correlation data.
  */
-export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPacket): void {
+export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPacket): RouterError | undefined {
   const session = conn.session;
-  if (!session) return;
+  if (!session) return undefined;
   const procedure = rest.includes('/') ? rest.split('/').join('.') : rest;
   const rt = p.properties?.responseTopic;
   const responseTopic = rt === undefined ? undefined : mqttTopicToCanonical(rt);
@@ -39,13 +39,17 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
   };
   if (!isValidUri(procedure)) {
     respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');
-    return;
+    return undefined;
   }
+  // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
+  let refused: RouterError | undefined;
+  let calling = true;
   session.realm.call(session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), {}, {
     result: (payload, progress) => {
       if (!progress) respond(payload);
     },
     error: (f: CallFailure) => {
+      if (calling && f instanceof RouterError && f.def === Errors.notAuthorized) refused = f;
       const uri = f.uri;
       const body: Record<string, unknown> = { error: uri };
       if (f.args) body['args'] = f.args;
@@ -53,4 +57,6 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
       respond({ kwargs: body }, uri);
     },
   });
+  calling = false;
+  return refused;
 }

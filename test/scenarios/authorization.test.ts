@@ -251,13 +251,15 @@ describe('authorization - MQTT', () => {
     assert.ok(retained?.get('sensors.total'));
   });
 
-  it('MQTT $rpc/: a refused call answers wamp.error.not_authorized on the response topic', async () => {
+  it('MQTT $rpc/: a refused call gets PUBACK 0x87 and wamp.error.not_authorized on the response topic', async () => {
     const { client, log } = await mqttClient(5);
     await subscribe(client, 'sensors/replies', { qos: 1 });
-    client.publish('$rpc/billing.pay', '[]', {
-      qos: 1,
-      properties: { responseTopic: 'sensors/replies', correlationData: Buffer.from('c1') },
-    });
+    const properties = { responseTopic: 'sensors/replies', correlationData: Buffer.from('c1') };
+    const code = await client.publishAsync('$rpc/billing.pay', '[]', { qos: 1, properties }).then(
+      () => 0,
+      (err: unknown) => (err as { code?: number }).code,
+    );
+    assert.equal(code, 0x87);
     const [m] = await log.count(1, 'RPC response');
     assert.equal(m?.packet.properties?.userProperties?.['error'], NOT_AUTHORIZED);
   });
@@ -318,6 +320,15 @@ describe('authorization - STOMP', () => {
     await jobs.count(1, 'queued job');
     const err = stompError(client);
     client.publish({ destination: '/queue/payroll', body: 'pay me' });
+    assert.equal((await err).headers['message'], 'not authorized');
+  });
+
+  it('stompjs: a durable subscription (its feed is not filtered) must be allowed whole', async () => {
+    const { client } = await stompjs.tcp(r.stompPort, { connectHeaders: { 'client-id': uniqueId('durable') } });
+    const inbox = new Inbox();
+    await subscribeConfirmed(client, '/topic/sensors.*', inbox, { durable: 'true', id: 'sensors-feed' });
+    const err = stompError(client);
+    client.subscribe('/topic/#', () => undefined, { durable: 'true', id: 'everything' });
     assert.equal((await err).headers['message'], 'not authorized');
   });
 

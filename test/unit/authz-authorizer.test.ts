@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Authorizer } from '../../lib/auth/authorizer';
 import { DynamicAuthorizer, type DynamicAuthorizerConfig } from '../../lib/auth/dynamic-authorizer';
+import { ConfigError, resolveConfig } from '../../lib/config';
 import { RouterError } from '../../lib/errors';
 import { Session } from '../../lib/session';
 import type { TopicPattern } from '../../lib/topic';
@@ -131,4 +132,37 @@ test('authz dynamic authorizer - per role or per session; expired entries are as
     () => undefined,
   );
   assert.equal(await odd.ask('realm1', s, 'call', exact('p')), false, 'anything but true or {allow: true} denies');
+});
+
+test('authz config - a bad pattern or an unknown action fails start-up, named by its path', () => {
+  const problems = (roles: unknown): string => {
+    try {
+      resolveConfig({ auth: { roles } });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.join('\n');
+      throw err;
+    }
+    return '';
+  };
+  assert.match(
+    problems({ ops: { permissions: [{ uri: 'a b', match: 'prefix', allow: ['publish'] }] } }),
+    /^\/auth\/roles\/ops\/permissions\/0\/uri/m,
+  );
+  assert.match(
+    problems({ ops: { permissions: [{ uri: 'a.', match: 'prefix', allow: ['publsh'] }] } }),
+    /\/auth\/roles\/ops\/permissions\/0\/allow\/0/,
+  );
+  assert.equal(
+    problems({
+      ops: {
+        permissions: [
+          { uri: 'billing.#', allow: ['*'] },
+          { uri: '', match: 'prefix', deny: ['call'] },
+        ],
+      },
+    }),
+    '',
+  );
+  const c = resolveConfig({ auth: { roles: { ops: { permissions: [{ uri: 'a' }] } } } });
+  assert.deepEqual(c.auth.roles?.['ops']?.permissions[0], { uri: 'a', match: 'exact', allow: [], deny: [] });
 });

@@ -50,8 +50,9 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
 
   if (name.startsWith(RPC_PREFIX)) {
-    callFromMqtt(conn, name.slice(RPC_PREFIX.length), p);
-    acknowledge(conn, p, RC.SUCCESS);
+    const refused = callFromMqtt(conn, name.slice(RPC_PREFIX.length), p);
+    if (refused) refusePublish(conn, p, refused);
+    else acknowledge(conn, p, RC.SUCCESS);
     return;
   }
 
