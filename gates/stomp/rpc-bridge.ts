@@ -76,7 +76,7 @@ export function callFromStomp(
 }
 
 /** The queue a reply destination names (reply-to was resolved on SEND: no /temp-queue/ here). */
-function replyAddress(realm: string, destination: string): QueueAddress | undefined {
+export function replyAddress(realm: string, destination: string): QueueAddress | undefined {
   if (destination.startsWith(REPLY_QUEUE)) {
     const name = destination.slice(REPLY_QUEUE.length);
     return name === '' ? undefined : { realm, kind: 'temp', name };

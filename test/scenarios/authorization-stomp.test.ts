@@ -1,0 +1,116 @@
+// STOMP authorization holes (README "Authorization", "STOMP durable subscriptions", "STOMP
+// to WAMP RPC"): an RPC reply-to is a publish the caller must be allowed to make.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createUserRecord } from '../../lib/auth/user-record';
+import { connect, wsOptions } from '../helpers/autobahn';
+import { startRouter, type TestRouter } from '../helpers/router';
+import {
+  Inbox,
+  sendWithReceipt,
+  stop,
+  StompjsClients,
+  subscribeConfirmed,
+  waitFor,
+  withTimeout,
+  WAIT_MS,
+  type IFrame,
+  type StompClient,
+  type StompHeaders,
+} from '../helpers/stomp-clients';
+import { closeAll, type Client } from '../helpers/wamp-clients';
+
+const FAST = { N: 1024, r: 8, p: 1 };
+
+let r: TestRouter;
+const wamp: Client[] = [];
+const stompjs = new StompjsClients();
+let calls = 0;
+
+before(async () => {
+  const users = [
+    await createUserRecord({ authid: 'boss', role: 'all', password: 'boss-secret', scrypt: FAST }),
+    await createUserRecord({ authid: 'alice', role: 'all', password: 'alice-secret', scrypt: FAST }),
+    await createUserRecord({ authid: 'mallory', role: 'all', password: 'mallory-secret', scrypt: FAST }),
+    await createUserRecord({ authid: 'stuck', role: 'sticky', password: 'stuck-secret', scrypt: FAST }),
+  ];
+  r = await startRouter({
+    mqtt: { sysIntervalSeconds: 0 },
+    auth: {
+      users,
+      roles: {
+        all: { permissions: [{ uri: '', match: 'prefix', allow: ['*'] }] },
+        sticky: { permissions: [{ uri: 'sticky.', match: 'prefix', allow: ['publish', 'subscribe'], deny: ['unsubscribe'] }] },
+        anonymous: {
+          permissions: [
+            { uri: 'app.', match: 'prefix', allow: ['call', 'register'] },
+            { uri: 'gatehouse.queue.jobs', allow: ['publish', 'subscribe'] },
+          ],
+        },
+      },
+    },
+  });
+  const c = await withTimeout(connect(wsOptions(r.wsUrl, 'json')), WAIT_MS, 'autobahn join');
+  wamp.push(c);
+  await c.session.register('app.echo', (args) => {
+    calls++;
+    return args[0];
+  });
+});
+after(async () => {
+  await stompjs.closeAll();
+  await closeAll(wamp);
+  await r.close();
+});
+
+function login(user: string): StompHeaders {
+  return { login: user, passcode: `${user}-secret` };
+}
+
+/** Resolves with the ERROR frame a stompjs client gets next. */
+function stompError(client: StompClient): Promise<IFrame> {
+  return withTimeout(new Promise<IFrame>((resolve) => (client.onStompError = resolve)), WAIT_MS, 'STOMP ERROR');
+}
+
+/** What sits in /queue/<name>, read by boss (allowed everything) up to a marker it sends last. */
+async function queueContents(name: string): Promise<string[]> {
+  const { client } = await stompjs.tcp(r.stompPort, { connectHeaders: login('boss') });
+  await sendWithReceipt(client, `/queue/${name}`, 'marker');
+  const inbox = new Inbox();
+  await subscribeConfirmed(client, `/queue/${name}`, inbox);
+  await waitFor(() => inbox.bodies().includes('marker'), 'the marker');
+  await stop(client);
+  return inbox.bodies().filter((b) => b !== 'marker');
+}
+
+describe('authorization - STOMP RPC reply-to', () => {
+  it('stompjs: a SEND to /rpc/ with reply-to a queue it may not publish to is refused before the call', async () => {
+    const { client } = await stompjs.tcp(r.stompPort);
+    const err = stompError(client);
+    client.publish({ destination: '/rpc/app.echo', body: '["forged"]', headers: { 'reply-to': '/queue/payroll' } });
+    assert.equal((await err).headers['message'], 'not authorized');
+    assert.equal(calls, 0, 'the procedure was not called');
+    assert.deepEqual(await queueContents('payroll'), [], 'nothing was written to /queue/payroll');
+  });
+
+  it('stompjs: error replies are not injected either (unknown procedure, invalid URI)', async () => {
+    for (const destination of ['/rpc/app.nobody', '/rpc/bad..uri']) {
+      const { client } = await stompjs.ws(r.stompWsUrl);
+      const err = stompError(client);
+      client.publish({ destination, body: '', headers: { 'reply-to': '/queue/payroll' } });
+      assert.equal((await err).headers['message'], 'not authorized', destination);
+    }
+    assert.deepEqual(await queueContents('payroll'), []);
+  });
+
+  it('stompjs: reply-to a queue it may publish to still gets the result', async () => {
+    const { client } = await stompjs.tcp(r.stompPort);
+    await sendWithReceipt(client, '/rpc/app.echo', '["hello"]', { 'reply-to': '/queue/jobs' });
+    const jobs = new Inbox();
+    await subscribeConfirmed(client, '/queue/jobs', jobs);
+    assert.deepEqual(
+      (await jobs.count(1, 'the reply')).map((m) => m.body),
+      ['"hello"'],
+    );
+  });
+});
