@@ -1,5 +1,6 @@
 // STOMP authorization holes (README "Authorization", "STOMP durable subscriptions", "STOMP
-// to WAMP RPC"): an RPC reply-to is a publish the caller must be allowed to make.
+// to WAMP RPC"): an RPC reply-to is a publish the caller must be allowed to make; durable
+// subscriptions belong to the authenticated user, not to a client-chosen client-id.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUserRecord } from '../../lib/auth/user-record';
@@ -12,6 +13,7 @@ import {
   StompjsClients,
   subscribeConfirmed,
   waitFor,
+  withReceipt,
   withTimeout,
   WAIT_MS,
   type IFrame,
@@ -112,5 +114,61 @@ describe('authorization - STOMP RPC reply-to', () => {
       (await jobs.count(1, 'the reply')).map((m) => m.body),
       ['"hello"'],
     );
+  });
+});
+
+describe('STOMP durable subscriptions belong to the authenticated user', () => {
+  const topic = '/topic/news.*';
+  const sub = { id: 's', 'activemq.subscriptionName': 'feed' };
+
+  it('stompjs: another user with the same client-id can neither delete, rebind nor drain it', async () => {
+    const alice = await stompjs.ws(r.stompWsUrl, { connectHeaders: { ...login('alice'), 'client-id': 'shared' } });
+    await subscribeConfirmed(alice.client, topic, () => undefined, sub);
+    await stop(alice.client);
+    const pub = await stompjs.tcp(r.stompPort, { connectHeaders: login('boss') });
+    await sendWithReceipt(pub.client, '/topic/news.a', 'while away');
+
+    const mallory = await stompjs.ws(r.stompWsUrl, { connectHeaders: { ...login('mallory'), 'client-id': 'shared' } });
+    // delete by name: alice's is not hers, so there is none
+    const err = stompError(mallory.client);
+    mallory.client.unsubscribe('x', { 'activemq.subscriptionName': 'feed' });
+    assert.match((await err).headers['message'] ?? '', /no such subscription|subscription/i);
+    // drain: the same name and pattern is her own, empty subscription
+    const m2 = await stompjs.ws(r.stompWsUrl, { connectHeaders: { ...login('mallory'), 'client-id': 'shared' } });
+    const drained = new Inbox();
+    await subscribeConfirmed(m2.client, topic, drained, sub);
+    await drained.quiet(0, 100, 'mallory gets nothing of alice');
+    await stop(m2.client);
+    // wipe: binding the name to another pattern starts over only her own subscription
+    const m3 = await stompjs.ws(r.stompWsUrl, { connectHeaders: { ...login('mallory'), 'client-id': 'shared' } });
+    await subscribeConfirmed(m3.client, '/topic/other', () => undefined, sub);
+    await stop(m3.client);
+
+    const back = await stompjs.ws(r.stompWsUrl, { connectHeaders: { ...login('alice'), 'client-id': 'shared' } });
+    const inbox = new Inbox();
+    await subscribeConfirmed(back.client, topic, inbox, sub);
+    assert.deepEqual(
+      (await inbox.count(1, 'what was published while alice was away')).map((m) => m.body),
+      ['while away'],
+    );
+  });
+
+  it('stompjs: deleting a durable subscription needs unsubscribe on its pattern', async () => {
+    const headers = { id: 'k', durable: 'true' };
+    const a = await stompjs.ws(r.stompWsUrl, { connectHeaders: login('stuck') });
+    await subscribeConfirmed(a.client, '/topic/sticky.x', () => undefined, headers);
+    const err = stompError(a.client);
+    a.client.unsubscribe('k', { durable: 'true' });
+    assert.equal((await err).headers['message'], 'not authorized');
+    const pub = await stompjs.tcp(r.stompPort, { connectHeaders: login('boss') });
+    await sendWithReceipt(pub.client, '/topic/sticky.x', 'kept');
+    const b = await stompjs.ws(r.stompWsUrl, { connectHeaders: login('stuck') });
+    const inbox = new Inbox();
+    await subscribeConfirmed(b.client, '/topic/sticky.x', inbox, headers);
+    assert.deepEqual(
+      (await inbox.count(1, 'the subscription survived')).map((m) => m.body),
+      ['kept'],
+    );
+    await withReceipt(b.client, 'detach', (receipt) => b.client.unsubscribe('k', { receipt }));
   });
 });

@@ -21,8 +21,9 @@ const SUPPORTED = STOMP_VERSIONS.join(',');
  *   else a verified client certificate, else the anonymous policy (config
  *   auth.anonymous / stomp.anonymous) decides, and the login is the session's authid.
  *   A refusal is an ERROR frame, then close.
- * - `client-id` (ActiveMQ, Artemis), else the login, names the client's durable
- *   subscriptions (lib/durable-subscriptions.ts).
+ * - The authenticated authid owns the client's durable subscriptions
+ *   (lib/durable-subscriptions.ts); a `client-id` (ActiveMQ, Artemis) is a namespace
+ *   inside it, never another user's: see durableOwner().
  */
 export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   const ctx = conn.ctx;
@@ -113,7 +114,7 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   );
   conn.session = session;
   conn.realm = realm;
-  conn.owner = c.clientId ?? user;
+  conn.owner = durableOwner(result.identity.authid, c.clientId);
   conn.state = 'connected';
   realm.join(session);
 
@@ -125,6 +126,17 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   conn.sendFrame('CONNECTED', headers);
   conn.startHeartbeats(outMs, inMs);
   ctx.log.debug({ session: session.id, realm: realm.name, version, peer: conn.info.peer }, 'STOMP client connected');
+}
+
+/**
+ * The owner of a connection's durable subscriptions: the authenticated authid, with the
+ * client-chosen `client-id` (if any) only as a namespace inside it, length-prefixed so
+ * no authid/client-id pair reads as another. A client id never reaches another user's
+ * subscriptions. Anonymous clients own theirs by their anonymous authid (README
+ * "STOMP durable subscriptions").
+ */
+export function durableOwner(authid: string, clientId: string | undefined): string {
+  return clientId === undefined ? `${authid.length}:${authid}` : `${authid.length}:${authid}/${clientId}`;
 }
 
 /** The highest version both speak; 1.0 when the client names none (STOMP 1.2 §Protocol Negotiation). */
