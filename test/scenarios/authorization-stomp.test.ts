@@ -1,6 +1,7 @@
 // STOMP authorization holes (README "Authorization", "STOMP durable subscriptions", "STOMP
 // to WAMP RPC"): an RPC reply-to is a publish the caller must be allowed to make; durable
-// subscriptions belong to the authenticated user, not to a client-chosen client-id.
+// subscriptions belong to the authenticated user, not to a client-chosen client-id; a
+// temporary queue's name does not derive from the public session id.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUserRecord } from '../../lib/auth/user-record';
@@ -170,5 +171,31 @@ describe('STOMP durable subscriptions belong to the authenticated user', () => {
       ['kept'],
     );
     await withReceipt(b.client, 'detach', (receipt) => b.client.unsubscribe('k', { receipt }));
+  });
+});
+
+describe('STOMP temporary queues', () => {
+  it('stompjs: the /reply-queue/ name a responder sees does not contain the public session id', async () => {
+    const requester = await stompjs.tcp(r.stompPort, { connectHeaders: login('boss') });
+    const sessionId = requester.connected.headers['session'];
+    assert.ok(sessionId);
+    const responder = await stompjs.tcp(r.stompPort, { connectHeaders: login('boss') });
+    const requests = new Inbox();
+    await subscribeConfirmed(responder.client, '/queue/rr.tokens', requests);
+    await sendWithReceipt(requester.client, '/queue/rr.tokens', 'q', { 'reply-to': '/temp-queue/answers' });
+    const [req] = await requests.count(1, 'the request');
+    const replyTo = req?.headers['reply-to'] ?? '';
+    assert.match(replyTo, /^\/reply-queue\/[0-9a-f]{32}\.answers$/);
+    assert.ok(!replyTo.includes(sessionId), 'the session id does not name the queue');
+    // a guess from the session id reaches nothing; the real name does
+    const answers = new Inbox();
+    await subscribeConfirmed(requester.client, '/temp-queue/answers', answers);
+    await sendWithReceipt(responder.client, `/reply-queue/${sessionId}.answers`, 'guessed');
+    await sendWithReceipt(responder.client, replyTo, 'real');
+    assert.deepEqual(
+      (await answers.count(1, 'the real reply')).map((m) => m.body),
+      ['real'],
+    );
+    await answers.quiet(1, 100, 'the guessed name reached nothing');
   });
 });
