@@ -292,7 +292,10 @@ function crossFieldProblems(c: Config): string[] {
   ];
   for (const [at, t] of tlsBlocks) {
     if (t.enabled && (t.certFile === '' || t.keyFile === '')) problems.push(`${at} needs certFile and keyFile when enabled`);
+    // without a CA of their own, client certificates would be verified against Node's
+    // public root store: "authorized" would mean "signed by any public CA"
     if (t.requireClientCert && t.caFile === '') problems.push(`${at}/requireClientCert needs ${at}/caFile`);
+    if (t.requestCert && t.caFile === '') problems.push(`${at}/requestCert needs ${at}/caFile`);
   }
   if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
     problems.push('/metrics/path must differ from /wamp/path');

@@ -279,5 +279,11 @@ test('config - an enabled TLS block needs its files, and requireClientCert needs
     problemsOf(() => resolveConfig({ wamp: { rawsocket: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requireClientCert: true } } } })),
     ['/wamp/rawsocket/tls/requireClientCert needs /wamp/rawsocket/tls/caFile'],
   );
+  // requestCert without a CA would verify client certificates against the public root store
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ stomp: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requestCert: true } } })),
+    ['/stomp/tls/requestCert needs /stomp/tls/caFile'],
+  );
+  assert.doesNotThrow(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requestCert: true } } }));
   assert.doesNotThrow(() => resolveConfig({ mqtt: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requireClientCert: true } } }));
 });
