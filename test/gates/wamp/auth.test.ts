@@ -36,6 +36,7 @@ before(async () => {
   const users = [
     await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', craIterations: 1000, scrypt: FAST }),
     await createUserRecord({ authid: 'carol', role: 'signer', cryptosignKeys: [hex(carolKey.publicKey)] }),
+    await createUserRecord({ authid: 'ed', role: 'operator', password: 'ed-secret', craIterations: 1000, scrypt: FAST }),
     await createUserRecord({ authid: 'dora', role: 'user', password: 'dora-secret', realms: ['elsewhere'], scrypt: FAST }),
   ];
   router = await startRouter({
@@ -132,6 +133,12 @@ void describe('wamp auth', () => {
     const seen: Record<string, unknown>[] = [];
     assert.equal(await refusal(router, wampcra('mallory', 'guess', seen)), 'wamp.error.authentication_failed');
     assert.equal(seen.length, 1, 'an unknown authid is challenged like a known one');
+    // the challenge does not tell a user (role operator) from a decoy by its authrole
+    const known: Record<string, unknown>[] = [];
+    assert.equal(await refusal(router, wampcra('ed', 'guess', known)), 'wamp.error.authentication_failed');
+    const role = (extra: Record<string, unknown> | undefined): unknown => (JSON.parse(String(extra?.['challenge'])) as Record<string, unknown>)['authrole'];
+    assert.equal(role(known[0]), role(seen[0]));
+    assert.notEqual(role(known[0]), 'operator');
   });
 
   void it('wamp auth - cryptosign: the registered Ed25519 key joins, by authid or by pubkey alone; another key is aborted', async () => {
