@@ -114,7 +114,10 @@ export class Authenticator {
     if (this.users.get(authid) !== undefined) {
       return this.refuse(req, 'anonymous', authid, 'bad_credentials', `authid ${authid} belongs to a user: credentials required`);
     }
-    return this.settle(req, 'anonymous', authid, accepted({ authid, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
+    // with a dynamic authenticator any authid may be a user the router has no record of:
+    // an anonymous session gets a name of its own instead of the one it claims
+    const named = this.dynamic ? `anonymous-${randomBytes(12).toString('hex')}` : authid;
+    return this.settle(req, 'anonymous', authid, accepted({ authid: named, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
   }
 
   /**

@@ -194,6 +194,14 @@ void describe('wamp auth', () => {
     await c.close();
   });
 
+  void it('wamp auth - dynamic authenticator: an anonymous session cannot claim the authid of a dynamically authenticated user', async () => {
+    const c = await join(router, { authid: 'dave' });
+    assert.equal(c.details['authmethod'], 'anonymous');
+    assert.notEqual(c.details['authid'], 'dave');
+    assert.match(String(c.details['authid']), /^anonymous-[0-9a-f]{24}$/);
+    await c.close();
+  });
+
   void it('wamp auth - dynamic authenticator: only a session of a calleeRoles authrole may register its procedure', async () => {
     const intruder = await join(router, {}, 'authrealm');
     assert.equal(intruder.details['authrole'], 'anonymous');
