@@ -1,5 +1,6 @@
 import type { AuthResult } from '../../../lib/auth/outcome';
 import { Errors, RouterError } from '../../../lib/errors';
+import { splitLogin } from '../../../lib/login-realm';
 import { Session } from '../../../lib/session';
 import type { StompConnection } from '../connection';
 import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
@@ -53,17 +54,16 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
     inMs = cx === 0 || cfg.heartbeat.receive === 0 ? 0 : Math.max(cx, cfg.heartbeat.receive);
   }
 
-  const login = value('login') ?? '';
-  const at = login.lastIndexOf('@');
-  const user = at >= 0 ? login.slice(0, at) : login;
+  const login = splitLogin(value('login') ?? '');
+  const user = login.user;
   const host = value('host');
   // the realm the client asks for, to authenticate against (checked for existence below)
-  const realmName = at >= 0 ? login.slice(at + 1) : host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm;
+  const realmName = login.realm ?? (host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm);
   const verdict = ctx.router.auth.login(
     { realm: realmName, transport: conn.info },
     { authid: user, password: value('passcode'), anonymousAuthid: user || 'anonymous' },
   );
-  const connect: Connect = { version, outMs, inMs, user, realmName, clientId: value('client-id') };
+  const connect: Connect = { version, outMs, inMs, realmName, clientId: value('client-id') };
   if (verdict instanceof Promise) {
     conn.holdFrames();
     verdict.then(
@@ -87,7 +87,6 @@ interface Connect {
   version: StompVersion;
   outMs: number;
   inMs: number;
-  user: string;
   realmName: string;
   clientId: string | undefined;
 }
@@ -96,7 +95,7 @@ interface Connect {
 function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: AuthResult): void {
   const ctx = conn.ctx;
   const cfg = ctx.config.stomp;
-  const { version, outMs, inMs, user } = c;
+  const { version, outMs, inMs } = c;
   // ERROR (message: authentication failed / not authorized), then close
   if (!result.ok) return conn.fail(new RouterError(result.failure.def, result.failure.message), frame);
   const refused = ctx.router.admit();
