@@ -152,7 +152,8 @@ export interface Config {
     /** role of a client certificate whose CN matches no user; '' refuses it */
     tls: { role: string };
     /** procedure '' disables it; realm '' is the realm the client joins */
-    dynamic: { realm: string; procedure: string; timeoutMs: number };
+    /** calleeRoles: the authroles that may register the procedure (required with one) */
+    dynamic: { realm: string; procedure: string; timeoutMs: number; calleeRoles: string[] };
     /** null: no authorization, everyone may do everything (lib/auth/authorizer.ts) */
     roles: Record<string, RoleConfig> | null;
     /** null: no dynamic authorizer */
@@ -290,9 +291,19 @@ function crossFieldProblems(c: Config): string[] {
     ['/mqtt/tls', c.mqtt.tls],
     ['/stomp/tls', c.stomp.tls],
   ];
+  // a procedure the router trusts with passwords or decisions: not registrable by anyone
+  if (c.auth.dynamic.procedure !== '' && c.auth.dynamic.calleeRoles.length === 0) {
+    problems.push('/auth/dynamic/calleeRoles must name the authroles that may register /auth/dynamic/procedure');
+  }
+  if (c.auth.authorizer && c.auth.authorizer.calleeRoles.length === 0) {
+    problems.push('/auth/authorizer/calleeRoles must name the authroles that may register /auth/authorizer/procedure');
+  }
   for (const [at, t] of tlsBlocks) {
     if (t.enabled && (t.certFile === '' || t.keyFile === '')) problems.push(`${at} needs certFile and keyFile when enabled`);
+    // without a CA of their own, client certificates would be verified against Node's
+    // public root store: "authorized" would mean "signed by any public CA"
     if (t.requireClientCert && t.caFile === '') problems.push(`${at}/requireClientCert needs ${at}/caFile`);
+    if (t.requestCert && t.caFile === '') problems.push(`${at}/requestCert needs ${at}/caFile`);
   }
   if (c.metrics.enabled && c.metrics.path === c.wamp.path) {
     problems.push('/metrics/path must differ from /wamp/path');

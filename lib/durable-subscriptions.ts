@@ -4,8 +4,9 @@
  * connected. The client consumes the queue like any other (acks, prefetch, redelivery).
  *
  * - A subscription is named by its owner and a name: the owner is the client's stable
- *   identity (STOMP: the CONNECT `client-id`, else the login; '' for an anonymous client
- *   without a client id), the name is the protocol's subscription name. Its queue is the
+ *   identity, which the gate derives from the authenticated authid (STOMP: durableOwner()
+ *   in gates/stomp/handlers/connect.ts, the authid with the CONNECT `client-id` as a
+ *   namespace inside it), the name is the protocol's subscription name. Its queue is the
  *   `durable` queue named `<owner length>:<owner>:<name>` in its realm.
  * - The binding is a record (kind `durable-subscription`, id = the queue's store name)
  *   in the durable queue store, so it survives restarts: at start-up every binding gets
@@ -115,6 +116,12 @@ export class DurableSubscriptions {
   /** Whether a durable subscription of that name exists. */
   has(d: DurableName): boolean {
     return this.options.store.getRecord(KIND, WorkQueues.storeName(DurableSubscriptions.address(d))) !== undefined;
+  }
+
+  /** The pattern a durable subscription is bound to, if it exists. */
+  pattern(d: DurableName): TopicPattern | undefined {
+    const b = asBinding(this.options.store.getRecord(KIND, WorkQueues.storeName(DurableSubscriptions.address(d))));
+    return b ? { uri: b.uri, match: b.match, key: `${b.match}:${b.uri}` } : undefined;
   }
 
   /** Start-up: every stored binding gets its feed. Returns how many. */

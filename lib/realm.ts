@@ -1,4 +1,5 @@
 import { ALLOW_ALL, patternOf, type Action, type Authorizer } from './auth/authorizer';
+import type { ReservedProcedures } from './auth/reserved-procedures';
 import type { AggregateEngine } from './aggregate/engine';
 import { tableProcedures } from './aggregate/table-api';
 import { Broker, type BrokerEvent, type EventSink, type PublishOptions, type Subscription } from './broker';
@@ -28,6 +29,8 @@ export interface RealmOptions {
   onTtl?: () => void;
   /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
   authorizer?: Authorizer;
+  /** procedures only some authroles may register (lib/auth/reserved-procedures.ts) */
+  reserved?: ReservedProcedures;
   /** retained keys and value size */
   retainedLimits?: RetainedLimits;
   /** the aggregate tables, in the one realm config.aggregate.realm names */
@@ -70,6 +73,7 @@ export class Realm {
   /** retained values and sync primitives; undefined when the router has no store */
   readonly retained: RetainedTopics | undefined;
   private readonly authz: Authorizer;
+  private readonly reserved: ReservedProcedures | undefined;
   /** schema-driven tables fed by publications (lib/aggregate/); undefined when off */
   readonly aggregates: AggregateEngine | undefined;
 
@@ -82,6 +86,7 @@ export class Realm {
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
     this.authz = options.authorizer ?? ALLOW_ALL;
+    this.reserved = options.reserved;
     // nothing denied is delivered: a pattern reaching further than the subscriber's
     // permission is filtered per event topic (cached per role and topic)
     if (this.authz.active) this.broker.receiveGuard = (s, topic) => this.authz.mayReceive(s, topic);
@@ -296,6 +301,7 @@ export class Realm {
       throw new RouterError(Errors.procedureAlreadyExists, `${uri} is provided by the router`);
     }
     const match = options.match ?? 'exact';
+    this.reserved?.checkRegister(this.name, session, { uri, match, key: `${match}:${uri}` });
     return this.guarded(session, 'register', { uri, match, key: `${match}:${uri}` }, () =>
       this.dealer.register(session, uri, options, callee),
     );

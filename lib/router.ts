@@ -11,6 +11,7 @@ import { Metrics } from './metrics';
 import { ConnectionLimiter } from './connection-limits';
 import { Realm } from './realm';
 import { createAuthorizer } from './auth/router-authorizer';
+import { ReservedProcedures } from './auth/reserved-procedures';
 import type { Authorizer } from './auth/authorizer';
 import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
@@ -60,6 +61,8 @@ export class RouterCore {
   private starting: Promise<void> | undefined;
   /** who may do what, shared by every realm (config auth.roles, auth.authorizer) */
   readonly authorizer: Authorizer;
+  /** the dynamic authenticator's and authorizer's procedures: registered by calleeRoles only */
+  private readonly reserved: ReservedProcedures;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
@@ -71,6 +74,7 @@ export class RouterCore {
     this.store = stores.retained;
     this.queues = stores.queues;
     this.authorizer = createAuthorizer(this);
+    this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
@@ -161,7 +165,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,

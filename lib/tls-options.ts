@@ -20,9 +20,9 @@ export interface TlsOptions {
   ca?: string | Buffer;
   /** default TLSv1.2 */
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** ask for a client certificate (implied by a CA); a client without one still connects */
+  /** ask for a client certificate (implied by a CA; needs one); a client without one still connects */
   requestCert?: boolean;
-  /** refuse clients without a certificate signed by the CA */
+  /** refuse clients without a certificate signed by the CA (needs one) */
   requireClientCert?: boolean;
 }
 
@@ -57,6 +57,9 @@ export function secureContextOptions(o: TlsOptions): tls.SecureContextOptions {
 export function tlsServerOptions(o: TlsOptions, handshakeTimeoutMs: number): tls.TlsOptions {
   const context = secureContextOptions(o);
   const require = o.requireClientCert === true;
+  // no CA of our own: Node would verify client certificates against its public root store
+  if ((require || o.requestCert === true) && context.ca === undefined)
+    throw new Error('TLS client certificates (requestCert, requireClientCert) need a CA (ca or caFile)');
   return {
     ...context,
     requestCert: require || o.requestCert === true || context.ca !== undefined,

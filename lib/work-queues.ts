@@ -33,6 +33,7 @@
  *   group commit of the turn it changed in. Messages at or below it come back with
  *   `redelivered` set ("may have been delivered before", as RabbitMQ and JMS mean it).
  */
+import { randomBytes } from 'node:crypto';
 import { Errors, RouterError } from './errors';
 import type { MessageHeaders } from './headers';
 import type { Logger } from './log';
@@ -182,6 +183,8 @@ export class WorkQueues {
   /** temporary queues: store name -> owner */
   private readonly temps = new Map<string, Session>();
   private readonly tempsBySession = new Map<Session, Set<QueueAddress>>();
+  /** per session, the unguessable prefix of its temporary queues' names */
+  private readonly tempTokens = new WeakMap<Session, string>();
   /** queues whose saved cursor changed in this turn */
   private readonly dirty = new Set<WorkQueue>();
   private flushScheduled = false;
@@ -331,11 +334,16 @@ export class WorkQueues {
   // ----- temporary queues -----
 
   /**
-   * The temporary queue `name` of `session` (created on first use). Anyone may send to it
-   * while the session lives; it is deleted, messages and all, when the session goes.
+   * The temporary queue `name` of `session` (created on first use). Anyone who knows its
+   * full name may send to it while the session lives; it is deleted, messages and all,
+   * when the session goes. The full name is `<token>.<name>`, the token 128 random bits
+   * drawn per session: not the session id, which is public (meta API, CONNECTED), so
+   * only those the owner gave a reply-to can reach the queue.
    */
   temporary(session: Session, realm: string, name: string): QueueAddress {
-    const address: QueueAddress = { realm, kind: 'temp', name: `${session.id}.${name}` };
+    let token = this.tempTokens.get(session);
+    if (token === undefined) this.tempTokens.set(session, (token = randomBytes(16).toString('hex')));
+    const address: QueueAddress = { realm, kind: 'temp', name: `${token}.${name}` };
     const storeName = WorkQueues.storeName(address);
     if (!this.temps.has(storeName)) {
       this.temps.set(storeName, session);

@@ -1,10 +1,10 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import { Errors, RouterError, type CallFailure } from '../../lib/errors';
+import { Errors, RouterError } from '../../lib/errors';
 import type { MessageHeaders } from '../../lib/headers';
 import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
-import { isValidUri } from '../../lib/topic';
+import { callForReply } from '../../lib/rpc-reply';
 import type { MqttConnection } from './connection';
 
 /** MQTT to WAMP RPC: a PUBLISH to `$rpc/<procedure>` calls the procedure. */
@@ -37,26 +37,7 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
       // the response topic is refused (not authorized): counted and logged by the router
     }
   };
-  if (!isValidUri(procedure)) {
-    respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');
-    return undefined;
-  }
+  const failure = callForReply(session.realm, session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), respond);
   // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
-  let refused: RouterError | undefined;
-  let calling = true;
-  session.realm.call(session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), {}, {
-    result: (payload, progress) => {
-      if (!progress) respond(payload);
-    },
-    error: (f: CallFailure) => {
-      if (calling && f instanceof RouterError && f.def === Errors.notAuthorized) refused = f;
-      const uri = f.uri;
-      const body: Record<string, unknown> = { error: uri };
-      if (f.args) body['args'] = f.args;
-      if (f.kwargs) body['kwargs'] = f.kwargs;
-      respond({ kwargs: body }, uri);
-    },
-  });
-  calling = false;
-  return refused;
+  return failure instanceof RouterError && failure.def === Errors.notAuthorized ? failure : undefined;
 }

@@ -44,7 +44,7 @@ export class StompConnection {
   version: StompVersion = '1.0';
   session: Session | undefined;
   realm: Realm | undefined;
-  /** stable identity naming durable subscriptions: CONNECT `client-id`, else the login, else '' */
+  /** owner of durable subscriptions: the authid with the CONNECT `client-id` (handlers/connect.ts durableOwner) */
   owner = '';
   readonly subscriptions = new SubscriptionTable();
   readonly transactions = new Map<string, Transaction>();

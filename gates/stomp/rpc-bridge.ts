@@ -1,9 +1,8 @@
-import type { CallFailure } from '../../lib/errors';
 import type { MessageHeaders } from '../../lib/headers';
 import { parseStompDestination } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
-import { isValidUri } from '../../lib/topic';
+import { callForReply } from '../../lib/rpc-reply';
 import type { QueueAddress } from '../../lib/work-queues';
 import type { StompConnection } from './connection';
 import { REPLY_QUEUE } from './destinations';
@@ -52,31 +51,11 @@ export function callFromStomp(
       conn.ctx.log.debug({ err, procedure }, 'RPC reply not delivered');
     }
   };
-  if (!isValidUri(procedure)) {
-    respond({ kwargs: { error: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] } }, 'wamp.error.invalid_uri');
-    return;
-  }
-  realm.call(
-    session,
-    procedure,
-    argumentsFromBody(frame.body),
-    {},
-    {
-      result: (payload, progress) => {
-        if (!progress) respond(payload);
-      },
-      error: (f: CallFailure) => {
-        const body: Record<string, unknown> = { error: f.uri };
-        if (f.args) body['args'] = f.args;
-        if (f.kwargs) body['kwargs'] = f.kwargs;
-        respond({ kwargs: body }, f.uri);
-      },
-    },
-  );
+  callForReply(realm, session, procedure, argumentsFromBody(frame.body), respond);
 }
 
 /** The queue a reply destination names (reply-to was resolved on SEND: no /temp-queue/ here). */
-function replyAddress(realm: string, destination: string): QueueAddress | undefined {
+export function replyAddress(realm: string, destination: string): QueueAddress | undefined {
   if (destination.startsWith(REPLY_QUEUE)) {
     const name = destination.slice(REPLY_QUEUE.length);
     return name === '' ? undefined : { realm, kind: 'temp', name };

@@ -15,7 +15,7 @@ import { AuthAudit } from './audit';
 import { cryptosignChallenge, verifyCryptosign } from './cryptosign';
 import { DynamicAuthenticator } from './dynamic';
 import { accepted, denied, type AuthFailureReason, type AuthResult } from './outcome';
-import { verifyPassword } from './passwords';
+import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './passwords';
 import { UserDirectory, userMayJoin } from './user-directory';
 import { craChallenge, decoyCraRecord, verifyCra } from './wampcra';
 
@@ -33,6 +33,9 @@ export interface PendingChallenge {
   finish(signature: string): AuthResult;
 }
 
+/** The authrole every WAMP-CRA challenge names, whoever asks. */
+const CHALLENGE_ROLE = 'user';
+
 const ALL_METHODS: readonly AuthMethod[] = ['anonymous', 'ticket', 'wampcra', 'cryptosign', 'tls', 'password'];
 
 export function isAuthMethod(m: unknown): m is AuthMethod {
@@ -45,6 +48,8 @@ export class Authenticator {
   private readonly dynamic: DynamicAuthenticator | undefined;
   /** keys the decoy challenges of unknown authids */
   private readonly pepper = randomBytes(32);
+  /** the dummy hash of dummyHash(), made on first use */
+  private dummy: Promise<string> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -109,7 +114,10 @@ export class Authenticator {
     if (this.users.get(authid) !== undefined) {
       return this.refuse(req, 'anonymous', authid, 'bad_credentials', `authid ${authid} belongs to a user: credentials required`);
     }
-    return this.settle(req, 'anonymous', authid, accepted({ authid, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
+    // with a dynamic authenticator any authid may be a user the router has no record of:
+    // an anonymous session gets a name of its own instead of the one it claims
+    const named = this.dynamic ? `anonymous-${randomBytes(12).toString('hex')}` : authid;
+    return this.settle(req, 'anonymous', authid, accepted({ authid: named, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
   }
 
   /**
@@ -128,6 +136,8 @@ export class Authenticator {
       return this.settle(req, method, authid, this.forUser(req, user, method));
     }
     if (this.dynamic) return this.settle(req, method, authid, await this.askDynamic(req, method, authid, secret));
+    // as slow as a wrong password, so the answer time does not tell who exists
+    await verifyPassword(secret, await this.dummyHash());
     return this.refuse(req, method, authid, 'bad_credentials', 'no such user');
   }
 
@@ -161,12 +171,14 @@ export class Authenticator {
 
   /**
    * WAMP-CRA: a challenge for `authid`. An unknown authid gets a decoy challenge and
-   * fails at AUTHENTICATE like a wrong secret.
+   * fails at AUTHENTICATE like a wrong secret; the challenge names the neutral authrole
+   * CHALLENGE_ROLE for everyone (WELCOME gives the real one).
    */
   wampcra(req: AuthRequest, authid: string, sessionId: number): PendingChallenge {
     const user = this.users.get(authid);
     const record = user?.wampcra ?? decoyCraRecord(this.pepper, authid);
-    const c = craChallenge(record, { authid, authrole: user?.role ?? 'user', authprovider: 'static', session: sessionId });
+    // the same authrole for every authid: the real role would tell users from decoys
+    const c = craChallenge(record, { authid, authrole: CHALLENGE_ROLE, authprovider: 'static', session: sessionId });
     return {
       method: 'wampcra',
       extra: c.extra,
@@ -201,6 +213,12 @@ export class Authenticator {
         return this.settle(req, 'cryptosign', who, this.forUser(req, user, 'cryptosign'));
       },
     };
+  }
+
+  /** A hash of a random password with the users' scrypt cost, checked for unknown authids. */
+  private dummyHash(): Promise<string> {
+    this.dummy ??= hashPassword(randomBytes(16).toString('hex'), this.users.scryptParams() ?? DEFAULT_SCRYPT);
+    return this.dummy;
   }
 
   private forUser(req: AuthRequest, user: UserRecord, method: AuthMethod): AuthResult {

@@ -7,6 +7,8 @@ export interface DynamicAuthorizerConfig {
   /** the realm the procedure is registered in */
   realm: string;
   procedure: string;
+  /** the authroles that may register the procedure (lib/auth/reserved-procedures.ts) */
+  calleeRoles: string[];
   /** how long a decision is reused; 0: ask every time */
   cacheMs: number;
   /** decisions kept at most (oldest dropped first) */

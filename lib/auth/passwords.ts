@@ -41,6 +41,11 @@ function parseHash(stored: string): { params: ScryptParams; salt: Buffer; hash: 
   return { params: { N, r, p }, salt, hash };
 }
 
+/** The cost parameters of a stored scrypt hash, if it is one. */
+export function scryptParamsOf(stored: string): ScryptParams | undefined {
+  return parseHash(stored)?.params;
+}
+
 /** Does `password` match the stored scrypt hash? Constant-time on the hash bytes. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parsed = parseHash(stored);

@@ -1,4 +1,5 @@
 import type { UserRecord } from '../config';
+import { scryptParamsOf, type ScryptParams } from './passwords';
 
 /** The static user records of auth.users, indexed by authid and by cryptosign key. */
 export class UserDirectory {
@@ -20,6 +21,15 @@ export class UserDirectory {
 
   get(authid: string): UserRecord | undefined {
     return this.byAuthid.get(authid);
+  }
+
+  /** The scrypt cost of the first password hash (unknown authids are checked at that cost). */
+  scryptParams(): ScryptParams | undefined {
+    for (const u of this.byAuthid.values()) {
+      const params = u.password === undefined ? undefined : scryptParamsOf(u.password);
+      if (params) return params;
+    }
+    return undefined;
   }
 
   byCryptosignKey(publicKeyHex: string): UserRecord | undefined {

@@ -39,7 +39,7 @@ before(async () => {
     auth: {
       // the authorizer's own registration is granted statically: it cannot authorize itself
       roles: { anonymous: { permissions: [{ uri: 'authz.check', allow: ['register'] }] } },
-      authorizer: { realm: 'realm1', procedure: 'authz.check', cacheMs: 60_000, timeoutMs: 300, cacheBy: 'session' },
+      authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['anonymous'], cacheMs: 60_000, timeoutMs: 300, cacheBy: 'session' },
     },
   });
   const authorizer = await join('authorizer');
@@ -162,5 +162,30 @@ describe('authorization - dynamic authorizer', () => {
     );
     assert.equal(refused, 0x87);
     assert.ok(questions.some((q) => q.uri === 'ok.m' && q.action === 'publish'));
+  });
+});
+
+describe('authorization - the dynamic authorizer procedure is reserved', () => {
+  it('a session whose authrole is not in auth.authorizer.calleeRoles cannot register it, even with register allowed', async () => {
+    const t = await startRouter({
+      mqtt: { sysIntervalSeconds: 0 },
+      auth: {
+        roles: { anonymous: { permissions: [{ uri: '', match: 'prefix', allow: ['*'] }] } },
+        authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['authz'], cacheMs: 0, timeoutMs: 300, cacheBy: 'session' },
+      },
+    });
+    try {
+      const c = await connectAs(wsOptions(t.wsUrl, 'json'), 'mallory');
+      clients.push(c);
+      assert.equal((await errorOf(c.session.register('authz.check', () => true), 'REGISTER authz.check')).error, 'wamp.error.not_authorized');
+      assert.equal(
+        (await errorOf(c.session.register('authz', () => true, { match: 'prefix' }), 'REGISTER prefix authz')).error,
+        'wamp.error.not_authorized',
+      );
+      // other procedures register as the role allows
+      await withTimeout(c.session.register('app.fine', () => true), WAIT_MS, 'REGISTERED app.fine');
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -17,6 +17,7 @@ const exact = (uri: string): TopicPattern => ({ uri, match: 'exact', key: `exact
 const config = (o: Partial<DynamicAuthorizerConfig> = {}): DynamicAuthorizerConfig => ({
   realm: 'realm1',
   procedure: 'authz',
+  calleeRoles: ['authorizer'],
   cacheMs: 60_000,
   cacheSize: 100,
   timeoutMs: 100,

@@ -80,7 +80,7 @@ test('config - empty input resolves to the documented defaults', () => {
       anonymousRole: 'anonymous',
       users: [],
       tls: { role: '' },
-      dynamic: { realm: '', procedure: '', timeoutMs: 5000 },
+      dynamic: { realm: '', procedure: '', timeoutMs: 5000, calleeRoles: [] },
       roles: null,
       authorizer: null,
     },
@@ -279,5 +279,19 @@ test('config - an enabled TLS block needs its files, and requireClientCert needs
     problemsOf(() => resolveConfig({ wamp: { rawsocket: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requireClientCert: true } } } })),
     ['/wamp/rawsocket/tls/requireClientCert needs /wamp/rawsocket/tls/caFile'],
   );
+  // the router trusts these procedures with passwords and decisions: who may register them is required
+  assert.deepEqual(problemsOf(() => resolveConfig({ auth: { dynamic: { procedure: 'app.authenticate' } } })), [
+    '/auth/dynamic/calleeRoles must name the authroles that may register /auth/dynamic/procedure',
+  ]);
+  assert.deepEqual(problemsOf(() => resolveConfig({ auth: { authorizer: { procedure: 'app.authorize' } } })), [
+    '/auth/authorizer/calleeRoles must name the authroles that may register /auth/authorizer/procedure',
+  ]);
+  assert.doesNotThrow(() => resolveConfig({ auth: { dynamic: { procedure: 'app.authenticate', calleeRoles: ['authn'] } } }));
+  // requestCert without a CA would verify client certificates against the public root store
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ stomp: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requestCert: true } } })),
+    ['/stomp/tls/requestCert needs /stomp/tls/caFile'],
+  );
+  assert.doesNotThrow(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requestCert: true } } }));
   assert.doesNotThrow(() => resolveConfig({ mqtt: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requireClientCert: true } } }));
 });

@@ -1,6 +1,7 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { AuthResult } from '../../../lib/auth/outcome';
 import { globalId } from '../../../lib/ids';
+import { splitLogin } from '../../../lib/login-realm';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import { openSession } from '../lifecycle';
@@ -30,10 +31,9 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   }
 
   // realm: "user@realm" picks one, else the listener's
-  const username = p.username ?? '';
-  const at = username.lastIndexOf('@');
-  const realmName = at >= 0 ? username.slice(at + 1) : cfg.realm;
-  const user = at >= 0 ? username.slice(0, at) : username;
+  const login = splitLogin(p.username ?? '');
+  const realmName = login.realm ?? cfg.realm;
+  const user = login.user;
 
   // a password is checked against the user part; an anonymous client without one is its client id
   const verdict = ctx.router.auth.login(

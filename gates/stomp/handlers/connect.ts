@@ -1,5 +1,6 @@
 import type { AuthResult } from '../../../lib/auth/outcome';
 import { Errors, RouterError } from '../../../lib/errors';
+import { splitLogin } from '../../../lib/login-realm';
 import { Session } from '../../../lib/session';
 import type { StompConnection } from '../connection';
 import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
@@ -21,8 +22,9 @@ const SUPPORTED = STOMP_VERSIONS.join(',');
  *   else a verified client certificate, else the anonymous policy (config
  *   auth.anonymous / stomp.anonymous) decides, and the login is the session's authid.
  *   A refusal is an ERROR frame, then close.
- * - `client-id` (ActiveMQ, Artemis), else the login, names the client's durable
- *   subscriptions (lib/durable-subscriptions.ts).
+ * - The authenticated authid owns the client's durable subscriptions
+ *   (lib/durable-subscriptions.ts); a `client-id` (ActiveMQ, Artemis) is a namespace
+ *   inside it, never another user's: see durableOwner().
  */
 export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   const ctx = conn.ctx;
@@ -52,17 +54,16 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
     inMs = cx === 0 || cfg.heartbeat.receive === 0 ? 0 : Math.max(cx, cfg.heartbeat.receive);
   }
 
-  const login = value('login') ?? '';
-  const at = login.lastIndexOf('@');
-  const user = at >= 0 ? login.slice(0, at) : login;
+  const login = splitLogin(value('login') ?? '');
+  const user = login.user;
   const host = value('host');
   // the realm the client asks for, to authenticate against (checked for existence below)
-  const realmName = at >= 0 ? login.slice(at + 1) : host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm;
+  const realmName = login.realm ?? (host !== undefined && ctx.router.realmNames().includes(host) ? host : cfg.realm);
   const verdict = ctx.router.auth.login(
     { realm: realmName, transport: conn.info },
     { authid: user, password: value('passcode'), anonymousAuthid: user || 'anonymous' },
   );
-  const connect: Connect = { version, outMs, inMs, user, realmName, clientId: value('client-id') };
+  const connect: Connect = { version, outMs, inMs, realmName, clientId: value('client-id') };
   if (verdict instanceof Promise) {
     conn.holdFrames();
     verdict.then(
@@ -86,7 +87,6 @@ interface Connect {
   version: StompVersion;
   outMs: number;
   inMs: number;
-  user: string;
   realmName: string;
   clientId: string | undefined;
 }
@@ -95,7 +95,7 @@ interface Connect {
 function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: AuthResult): void {
   const ctx = conn.ctx;
   const cfg = ctx.config.stomp;
-  const { version, outMs, inMs, user } = c;
+  const { version, outMs, inMs } = c;
   // ERROR (message: authentication failed / not authorized), then close
   if (!result.ok) return conn.fail(new RouterError(result.failure.def, result.failure.message), frame);
   const refused = ctx.router.admit();
@@ -113,7 +113,7 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   );
   conn.session = session;
   conn.realm = realm;
-  conn.owner = c.clientId ?? user;
+  conn.owner = durableOwner(result.identity.authid, c.clientId);
   conn.state = 'connected';
   realm.join(session);
 
@@ -125,6 +125,17 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   conn.sendFrame('CONNECTED', headers);
   conn.startHeartbeats(outMs, inMs);
   ctx.log.debug({ session: session.id, realm: realm.name, version, peer: conn.info.peer }, 'STOMP client connected');
+}
+
+/**
+ * The owner of a connection's durable subscriptions: the authenticated authid, with the
+ * client-chosen `client-id` (if any) only as a namespace inside it, length-prefixed so
+ * no authid/client-id pair reads as another. A client id never reaches another user's
+ * subscriptions. Anonymous clients own theirs by their anonymous authid (README
+ * "STOMP durable subscriptions").
+ */
+export function durableOwner(authid: string, clientId: string | undefined): string {
+  return clientId === undefined ? `${authid.length}:${authid}` : `${authid.length}:${authid}/${clientId}`;
 }
 
 /** The highest version both speak; 1.0 when the client names none (STOMP 1.2 §Protocol Negotiation). */

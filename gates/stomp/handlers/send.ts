@@ -2,9 +2,19 @@ import { asRouterError, type StompConnection } from '../connection';
 import { resolveDestination, resolveReplyTo } from '../destinations';
 import { header, type StompFrame } from '../frame';
 import { messageFromSend } from '../payload';
-import { callFromStomp } from '../rpc-bridge';
+import { callFromStomp, replyAddress } from '../rpc-bridge';
 import { applyOrKeep, type Action } from './transaction';
 import { queueUri } from '../../../lib/work-queues';
+
+/**
+ * The URI an RPC reply-to needs publish on (README "Authorization"): its topic, or
+ * gatehouse.queue.<name> for a /queue/; temporary and reply queues take no permission.
+ */
+function replyPermissionUri(realm: string, replyTo: { topic: string } | { destination: string }): string | undefined {
+  if ('topic' in replyTo) return replyTo.topic;
+  const address = replyAddress(realm, replyTo.destination);
+  return address?.kind === 'queue' ? queueUri(address.name) : undefined;
+}
 
 /**
  * SEND (STOMP 1.2 §SEND). By destination (gates/stomp/destinations.ts):
@@ -51,8 +61,14 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
       }
       case 'rpc': {
         const procedure = target.procedure;
+        const call = (): void => callFromStomp(conn, procedure, frame, replyTo);
+        // the reply (result or error) is written with the router's hand: the caller must
+        // be allowed to publish there itself, checked before the call is made
+        const replyUri = replyTo === undefined ? undefined : replyPermissionUri(conn.realmName, replyTo);
         action = () => {
-          callFromStomp(conn, procedure, frame, replyTo);
+          const pending = replyUri === undefined ? undefined : realm.authorize(session, 'publish', replyUri);
+          if (pending) return pending.then(call);
+          call();
           return undefined;
         };
         break;

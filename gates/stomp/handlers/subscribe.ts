@@ -146,10 +146,7 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
     return conn.fail(asRouterError(err), frame);
   }
   if (!sub) {
-    if (remove && conn.ctx.work.durable.has(remove)) {
-      conn.ctx.work.durable.unbind(remove);
-      return conn.receipt(frame);
-    }
+    if (remove && conn.ctx.work.durable.has(remove)) return removeDurable(conn, realm, session, remove, frame);
     return conn.fail(
       new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(idHeader ?? header(frame, 'destination'))}`),
       frame,
@@ -168,8 +165,28 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
     }
   }
   if (sub.consumer) conn.ctx.work.queues.cancel(sub.consumer);
-  if (sub.durable && remove) conn.ctx.work.durable.unbind(sub.durable);
+  if (sub.durable && remove) return removeDurable(conn, realm, session, sub.durable, frame);
   conn.receipt(frame);
+}
+
+/**
+ * Deletes a durable subscription of this connection's owner: allowed with unsubscribe on
+ * its pattern (README "Authorization"), else ERROR and the subscription stays.
+ */
+function removeDurable(conn: StompConnection, realm: Realm, session: Session, d: DurableName, frame: StompFrame): void {
+  const pattern = conn.ctx.work.durable.pattern(d);
+  let pending: Promise<void> | undefined;
+  try {
+    pending = pattern ? realm.authorize(session, 'unsubscribe', pattern) : undefined;
+  } catch (err) {
+    return conn.fail(asRouterError(err), frame);
+  }
+  const unbind = (): void => void conn.ctx.work.durable.unbind(d);
+  if (!pending) {
+    unbind();
+    return conn.receipt(frame);
+  }
+  conn.receipt(frame, pending.then(unbind));
 }
 
 function ackMode(v: string | undefined): AckMode {
@@ -189,7 +206,7 @@ function prefetchOf(frame: StompFrame): number | undefined {
  * The durable subscription a SUBSCRIBE (or UNSUBSCRIBE) names, if any. Names, first
  * found: `activemq.subscriptionName` (ActiveMQ), `durable-subscription-name` or
  * `durable-subscriber-name` (Artemis), and with `durable: true` or `persistent: true`
- * (RabbitMQ) the subscription `id`. The owner is the connection's (client-id, else login).
+ * (RabbitMQ) the subscription `id`. The owner is the connection's (its authid and client-id).
  */
 export function durableName(conn: StompConnection, frame: StompFrame, id: string): DurableName | undefined {
   const named =

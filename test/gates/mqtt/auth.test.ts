@@ -37,7 +37,7 @@ before(async () => {
   ];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 500 } },
+    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 500, calleeRoles: ['anonymous'] } },
   });
   // anonymous off for MQTT only: WAMP keeps the default (loopback)
   closed = await startRouter({ mqtt: { anonymous: 'never' }, auth: { users } });

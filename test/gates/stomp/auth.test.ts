@@ -20,7 +20,7 @@ before(async () => {
   const users = [await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: FAST })];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000 } },
+    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['anonymous'] } },
   });
   closed = await startRouter({ stomp: { anonymous: 'never' }, auth: { users } });
 });

@@ -36,11 +36,13 @@ before(async () => {
   const users = [
     await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', craIterations: 1000, scrypt: FAST }),
     await createUserRecord({ authid: 'carol', role: 'signer', cryptosignKeys: [hex(carolKey.publicKey)] }),
+    await createUserRecord({ authid: 'authsvc', role: 'authn', password: 'authsvc-secret', scrypt: FAST }),
+    await createUserRecord({ authid: 'ed', role: 'operator', password: 'ed-secret', craIterations: 1000, scrypt: FAST }),
     await createUserRecord({ authid: 'dora', role: 'user', password: 'dora-secret', realms: ['elsewhere'], scrypt: FAST }),
   ];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }, { name: 'ticketonly', auth: { methods: ['ticket'] } }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000 } },
+    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['authn'] } },
   });
   closed = await startRouter({ auth: { anonymous: 'never', users } });
 });
@@ -132,6 +134,12 @@ void describe('wamp auth', () => {
     const seen: Record<string, unknown>[] = [];
     assert.equal(await refusal(router, wampcra('mallory', 'guess', seen)), 'wamp.error.authentication_failed');
     assert.equal(seen.length, 1, 'an unknown authid is challenged like a known one');
+    // the challenge does not tell a user (role operator) from a decoy by its authrole
+    const known: Record<string, unknown>[] = [];
+    assert.equal(await refusal(router, wampcra('ed', 'guess', known)), 'wamp.error.authentication_failed');
+    const role = (extra: Record<string, unknown> | undefined): unknown => (JSON.parse(String(extra?.['challenge'])) as Record<string, unknown>)['authrole'];
+    assert.equal(role(known[0]), role(seen[0]));
+    assert.notEqual(role(known[0]), 'operator');
   });
 
   void it('wamp auth - cryptosign: the registered Ed25519 key joins, by authid or by pubkey alone; another key is aborted', async () => {
@@ -186,8 +194,37 @@ void describe('wamp auth', () => {
     await c.close();
   });
 
+  void it('wamp auth - dynamic authenticator: an anonymous session cannot claim the authid of a dynamically authenticated user', async () => {
+    const c = await join(router, { authid: 'dave' });
+    assert.equal(c.details['authmethod'], 'anonymous');
+    assert.notEqual(c.details['authid'], 'dave');
+    assert.match(String(c.details['authid']), /^anonymous-[0-9a-f]{24}$/);
+    await c.close();
+  });
+
+  void it('wamp auth - dynamic authenticator: only a session of a calleeRoles authrole may register its procedure', async () => {
+    const intruder = await join(router, {}, 'authrealm');
+    assert.equal(intruder.details['authrole'], 'anonymous');
+    for (const [uri, options] of [
+      ['com.example.authenticate', {}],
+      ['com.example.', { match: 'prefix' }],
+      ['com..authenticate', { match: 'wildcard' }],
+    ] as const) {
+      const err = await intruder.session.register(uri, () => 'admin', options).then(
+        () => assert.fail(`${uri} was registered`),
+        (e: unknown) => e as { error: string },
+      );
+      assert.equal(err.error, 'wamp.error.not_authorized', uri);
+    }
+    // a user of another role neither
+    const other = await join(router, ticket('alice', 'alice-secret'), 'authrealm');
+    await assert.rejects(other.session.register('com.example.authenticate', () => 'admin'), (e: { error: string }) => e.error === 'wamp.error.not_authorized');
+    await intruder.close();
+    await other.close();
+  });
+
   void it('wamp auth - dynamic authenticator: a procedure an autobahn client registers decides about unknown users', async () => {
-    const backend = await join(router, {}, 'authrealm');
+    const backend = await join(router, ticket('authsvc', 'authsvc-secret'), 'authrealm');
     const asked: unknown[][] = [];
     await backend.session.register('com.example.authenticate', (args) => {
       asked.push(args);
