@@ -199,6 +199,10 @@ export class RouterCore {
           m.drops.labels(s.transport.gate, 'delivery_error').inc();
           this.log.error({ err, realm: r.name, session: s.id }, 'delivery to a subscriber failed');
         },
+        onTestamentError: (r, s, err) => {
+          m.drops.labels(s.transport.gate, 'testament_refused').inc();
+          this.log.warn({ err, realm: r.name, session: s.id }, 'testament not published');
+        },
       },
     );
     this.realms.set(name, realm);
