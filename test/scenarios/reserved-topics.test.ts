@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { wsOptions } from '../helpers/autobahn';
 import { FIXTURE_DIR } from '../helpers/aggregate';
-import { connectMqtt, endAll, metricValue, sleep, uniqueId } from '../helpers/mqtt-clients';
+import { connectMqtt, connectRefused, endAll, metricValue, sleep, uniqueId } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, withTimeout, WAIT_MS, type IFrame, type StompClient } from '../helpers/stomp-clients';
 import { call, closeAll, connectAs, errorOf, EventLog, subscribeLog, type Client } from '../helpers/wamp-clients';
@@ -62,6 +62,12 @@ void describe('reserved topics', () => {
     assert.equal(code, 0x87);
     await sleep(100);
     assert.deepEqual(forged(), []);
+  });
+
+  it('reserved topics - an MQTT will on wamp.* or a change feed refuses CONNECT: v4 return code 5, v5 0x87', async () => {
+    const will = (topic: string) => ({ topic, payload: Buffer.from('"forged"'), qos: 0 as const, retain: false });
+    assert.equal(await connectRefused(r.mqttUrl, { protocolVersion: 4, clientId: uniqueId('w'), will: will('wamp/session/on_leave') }), 5);
+    assert.equal(await connectRefused(r.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('table/detail/changes') }), 0x87);
   });
 
   it('reserved topics - STOMP cannot SEND to /topic/wamp.*: ERROR "not authorized", nothing delivered', async () => {
