@@ -21,7 +21,7 @@ import type { MatchPolicy, TopicPattern } from './topic';
 export interface RealmOptions {
   name: string;
   eventHistory?: readonly HistoryConfig[];
-  limits: DealerLimits & { maxSubscriptionsPerSession: number };
+  limits: DealerLimits & { maxSubscriptionsPerSession: number; maxTestamentsPerSession?: number };
   /** the retained store (shared by all realms; keys are per realm) */
   store?: RetainedStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
@@ -33,6 +33,9 @@ export interface RealmOptions {
   /** the aggregate tables, in the one realm config.aggregate.realm names */
   aggregates?: AggregateEngine;
 }
+
+/** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
+const DEFAULT_MAX_TESTAMENTS = 100;
 
 const PUBLISH: readonly Action[] = ['publish'];
 /** a publish that writes the store (retain / when / watch / will) */
@@ -65,7 +68,7 @@ export class Realm {
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly sessions = new Map<number, Session>();
-  readonly testaments = new Testaments();
+  readonly testaments: Testaments;
   readonly history: EventHistory;
   /** router-implemented procedures (meta API, store access): callable like any other */
   readonly builtins = new Map<string, MetaProcedure>();
@@ -83,6 +86,7 @@ export class Realm {
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
+    this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS);
     this.authz = options.authorizer ?? ALLOW_ALL;
     // nothing denied is delivered: a pattern reaching further than the subscriber's
     // permission is filtered per event topic (cached per role and topic)

@@ -162,6 +162,7 @@ export class RouterCore {
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
+        maxTestamentsPerSession: this.config.limits.maxTestamentsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
         defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
