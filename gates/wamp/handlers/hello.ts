@@ -56,7 +56,7 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
     // only anonymous on offer and it is refused here: say so rather than "no method"
     const result = offered.includes('anonymous')
       ? auth.anonymous(req, authid ?? '')
-      : auth.refuse(req, offered.filter((m) => typeof m === 'string').join(','), authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
+      : auth.refuse(req, offered.find(isAuthMethod) ?? 'other', authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
     finish(s, realm, result);
     return;
   }
