@@ -137,6 +137,14 @@ export class RouterCore {
     return this.openRealm(name);
   }
 
+  /**
+   * Could a session join this realm (it exists, or autoCreateRealms would create it)?
+   * Creates nothing: a gate asks before authenticating, and opens the realm after.
+   */
+  mayJoinRealm(name: string): boolean {
+    return this.realms.has(name) || this.config.autoCreateRealms;
+  }
+
   private openRealm(name: string): Realm | undefined {
     const realm = this.realms.get(name);
     if (realm || !this.config.autoCreateRealms) return realm;
