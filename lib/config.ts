@@ -172,6 +172,8 @@ export interface Config {
     /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
     maxRealms: number;
     maxSubscriptionsPerSession: number;
+    /** testaments one session may hold (wamp.session.add_testament) */
+    maxTestamentsPerSession: number;
     maxRegistrationsPerSession: number;
     maxPendingCallsPerSession: number;
     /** default timeout for calls that give none; 0 = none */

@@ -44,9 +44,7 @@ export function installMetaApi(realm: Realm): void {
     if (typeof topic !== 'string') throw new RouterError(Errors.invalidArgument, 'add_testament(topic, args, kwargs, options)');
     // checked as a PUBLISH would be: a testament must not forge router meta events
     if (!isValidUri(topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${topic}`);
-    if (topic.startsWith('wamp.')) {
-      throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
-    }
+    realm.refuseReservedTopic(topic);
     const payload: Payload = {};
     if (Array.isArray(targs)) payload.args = targs;
     if (isPlainObject(tkwargs)) payload.kwargs = tkwargs;

@@ -1,4 +1,4 @@
-import { ALLOW_ALL, patternOf, type Action, type Authorizer } from './auth/authorizer';
+import { ALLOW_ALL, isRouterSession, patternOf, type Action, type Authorizer } from './auth/authorizer';
 import type { ReservedProcedures } from './auth/reserved-procedures';
 import type { AggregateEngine } from './aggregate/engine';
 import { tableProcedures } from './aggregate/table-api';
@@ -16,13 +16,13 @@ import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainedLimits, 
 import type { Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
-import { Testaments } from './testaments';
+import { Testaments, type Testament } from './testaments';
 import type { MatchPolicy, TopicPattern } from './topic';
 
 export interface RealmOptions {
   name: string;
   eventHistory?: readonly HistoryConfig[];
-  limits: DealerLimits & { maxSubscriptionsPerSession: number };
+  limits: DealerLimits & { maxSubscriptionsPerSession: number; maxTestamentsPerSession?: number };
   /** the retained store (shared by all realms; keys are per realm) */
   store?: RetainedStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
@@ -36,6 +36,9 @@ export interface RealmOptions {
   /** the aggregate tables, in the one realm config.aggregate.realm names */
   aggregates?: AggregateEngine;
 }
+
+/** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
+const DEFAULT_MAX_TESTAMENTS = 100;
 
 const PUBLISH: readonly Action[] = ['publish'];
 /** a publish that writes the store (retain / when / watch / will) */
@@ -55,6 +58,8 @@ export interface RealmObserver {
   onPublish?(realm: Realm, event: BrokerEvent, deliveries: number): void;
   onCallDone?(realm: Realm, outcome: string): void;
   onDeliveryError?(realm: Realm, session: Session, err: unknown): void;
+  /** a testament of a leaving session could not be published (refused, invalid row) */
+  onTestamentError?(realm: Realm, session: Session, err: unknown): void;
 }
 
 /**
@@ -66,7 +71,7 @@ export class Realm {
   readonly broker: Broker;
   readonly dealer: Dealer;
   readonly sessions = new Map<number, Session>();
-  readonly testaments = new Testaments();
+  readonly testaments: Testaments;
   readonly history: EventHistory;
   /** router-implemented procedures (meta API, store access): callable like any other */
   readonly builtins = new Map<string, MetaProcedure>();
@@ -85,6 +90,7 @@ export class Realm {
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
+    this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS);
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.reserved = options.reserved;
     // nothing denied is delivered: a pattern reaching further than the subscriber's
@@ -120,17 +126,43 @@ export class Realm {
     if (session.closed || !this.sessions.has(session.id)) return;
     session.closed = true;
     this.sessions.delete(session.id);
-    // wills first: a lock held by this session is released before anything else
-    this.retained?.sessionEnded(session);
-    // through publish(): testaments count and are kept in history like any event
-    for (const t of this.testaments.take(session)) {
-      const r = this.publish(undefined, t.topic, t.payload, t.options);
-      if (r instanceof Promise) r.catch(() => undefined);
+    try {
+      // wills first: a lock held by this session is released before anything else
+      this.retained?.sessionEnded(session);
+      for (const t of this.testaments.take(session)) this.publishTestament(session, t);
+    } finally {
+      // whatever a testament did, the session's registrations and subscriptions go
+      this.dealer.removeSession(session);
+      this.broker.removeSession(session);
+      this.observer.onLeave?.(this, session);
+      this.publishMeta('wamp.session.on_leave', [session.id, session.identity.authid, session.identity.authrole]);
     }
-    this.dealer.removeSession(session);
-    this.broker.removeSession(session);
-    this.observer.onLeave?.(this, session);
-    this.publishMeta('wamp.session.on_leave', [session.id, session.identity.authid, session.identity.authrole]);
+  }
+
+  /**
+   * Through publish(): testaments count and are kept in history like any event. One
+   * that fails (a row its table refuses, a store error) is reported, never thrown: the
+   * other testaments and the session's cleanup still run.
+   */
+  private publishTestament(session: Session, t: Testament): void {
+    const failed = (err: unknown): void => this.observer.onTestamentError?.(this, session, err);
+    try {
+      const r = this.publish(undefined, t.topic, t.payload, t.options);
+      if (r instanceof Promise) r.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  /**
+   * Topics no client may publish to, nor leave behind as a testament or an MQTT will:
+   * the router's meta events (wamp.*) and the topics an aggregate table writes itself.
+   * Throws RouterError (not_authorized). The one rule for every gate.
+   */
+  refuseReservedTopic(topic: string): void {
+    if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    const refused = this.aggregates?.refusal(topic);
+    if (refused) throw refused;
   }
 
   // ----- pub/sub -----
@@ -140,6 +172,7 @@ export class Realm {
    * the store (retain / when / will) resolve once the write is committed.
    */
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    if (!isRouterSession(session)) this.refuseReservedTopic(topic);
     if (this.authz.active) {
       const actions = RetainedTopics.involved(options) ? PUBLISH_RETAIN : PUBLISH;
       const pending = this.authz.checkAll(this.name, session, actions, topic);

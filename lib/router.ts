@@ -143,6 +143,14 @@ export class RouterCore {
     return this.openRealm(name);
   }
 
+  /**
+   * Could a session join this realm (it exists, or autoCreateRealms would create it)?
+   * Creates nothing: a gate asks before authenticating, and opens the realm after.
+   */
+  mayJoinRealm(name: string): boolean {
+    return this.realms.has(name) || this.config.autoCreateRealms;
+  }
+
   private openRealm(name: string): Realm | undefined {
     const realm = this.realms.get(name);
     if (realm || !this.config.autoCreateRealms) return realm;
@@ -168,6 +176,7 @@ export class RouterCore {
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
         maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
+        maxTestamentsPerSession: this.config.limits.maxTestamentsPerSession,
         maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
         maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
         defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
@@ -204,6 +213,10 @@ export class RouterCore {
         onDeliveryError: (r, s, err) => {
           m.drops.labels(s.transport.gate, 'delivery_error').inc();
           this.log.error({ err, realm: r.name, session: s.id }, 'delivery to a subscriber failed');
+        },
+        onTestamentError: (r, s, err) => {
+          m.drops.labels(s.transport.gate, 'testament_refused').inc();
+          this.log.warn({ err, realm: r.name, session: s.id }, 'testament not published');
         },
       },
     );

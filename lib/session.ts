@@ -47,7 +47,11 @@ export interface SessionControl {
 export class Session {
   readonly id: number;
   readonly transport: TransportInfo;
-  readonly identity: SessionIdentity;
+  /**
+   * Who the session is. Replaced only when a persistent session (MQTT) is resumed by a
+   * new connection of the same authid: its freshly verified identity (role included).
+   */
+  identity: SessionIdentity;
   readonly control: SessionControl;
   readonly joinedAt = Date.now();
   /** set by the realm when the session has left; late callbacks check it */

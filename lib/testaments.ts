@@ -1,3 +1,4 @@
+import { Errors, RouterError } from './errors';
 import type { PublishOptions } from './broker';
 import type { Payload } from './payload';
 import type { Session } from './session';
@@ -19,8 +20,15 @@ export interface Testament {
 export class Testaments {
   private readonly bySession = new Map<Session, Testament[]>();
 
+  /** `max`: testaments one session may hold (limits.maxTestamentsPerSession) */
+  constructor(private readonly max: number) {}
+
+  /** Throws limit_exceeded past `max`: each one is kept until the session leaves. */
   add(session: Session, t: Testament): void {
     const list = this.bySession.get(session);
+    if (list && list.length >= this.max) {
+      throw new RouterError(Errors.limitExceeded, `at most ${this.max} testaments per session (limits.maxTestamentsPerSession)`);
+    }
     if (list) list.push(t);
     else this.bySession.set(session, [t]);
   }

@@ -151,6 +151,8 @@ export class MqttConnection implements MqttLink {
 
   /** The verdict is in: handle what was held (dropped if the connection was refused). */
   releasePackets(): void {
+    // still deciding (the will's permission, asked after the password): keep holding
+    if (this.state === 'connect') return;
     const held = this.backlog ?? [];
     this.backlog = undefined;
     for (const p of held) {

@@ -13,7 +13,21 @@ import { timerDelay } from '../../lib/timers';
 const pendingWills = new WeakMap<MqttSession, { timer: NodeJS.Timeout; will: Will }>();
 
 /**
- * Finds or creates the session a CONNECT asks for. An existing session with a live
+ * A client id whose session belongs to another user is refused (README "MQTT sessions
+ * and identity"): a persistent session is its creator's, so a CONNECT may take it over
+ * (resume it, or discard it with clean start) only with the same authid. An anonymous
+ * identity is a claim (the user name, else the client id), so an anonymous connection
+ * never takes over a session an authenticated client created.
+ */
+export function ownedByAnother(ctx: MqttGateContext, realm: Realm, clientId: string, identity: SessionIdentity): boolean {
+  const owner = ctx.sessions.get(sessionKey(realm.name, clientId))?.core.identity;
+  if (!owner) return false;
+  if (owner.authid !== identity.authid) return true;
+  return identity.authmethod === 'anonymous' && owner.authmethod !== 'anonymous';
+}
+
+/**
+ * Finds or creates the session a CONNECT asks for (its owner checked by ownedByAnother). An existing session with a live
  * connection is taken over ([MQTT-3.1.4-3]); clean start discards it.
  */
 export function openSession(
@@ -37,6 +51,8 @@ export function openSession(
     }
     if (!cleanStart) {
       cancelWill(existing);
+      // the same authid, verified now: its current role, not the one saved or restored
+      existing.core.identity = identity;
       return { session: existing, present: true };
     }
     endSession(ctx, existing);
@@ -78,7 +94,7 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   if (pending) {
     clearTimeout(pending.timer);
     pendingWills.delete(session);
-    publishWill(session.realm, undefined, pending.will);
+    publishWill(session.realm, session.core, pending.will);
   }
   const key = sessionKey(session.realm.name, session.clientId);
   if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
@@ -92,14 +108,15 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
  * outlives the connection) it is published at once.
  */
 function scheduleWill(session: MqttSession, realm: Realm, will: Will, sessionOutlives: boolean): void {
+  // published as the session: its permissions apply as to any publish of its own
   if (will.delayMs <= 0 || !sessionOutlives) {
-    publishWill(realm, undefined, will);
+    publishWill(realm, session.core, will);
     return;
   }
   cancelWill(session);
   const timer = setTimeout(() => {
     pendingWills.delete(session);
-    publishWill(realm, undefined, will);
+    publishWill(realm, session.core, will);
   }, timerDelay(will.delayMs)); // the session's end publishes it anyway
   timer.unref();
   pendingWills.set(session, { timer, will });

@@ -1,6 +1,6 @@
 import type { EventSink, Subscription } from '../../lib/broker';
 import { parseMqttSubscription } from '../../lib/notation';
-import { Session } from '../../lib/session';
+import { Session, type SessionIdentity } from '../../lib/session';
 import { isPlainObject } from '../../lib/payload';
 import { sessionKey, type MqttGateContext } from './context';
 import { endSession } from './lifecycle';
@@ -27,6 +27,10 @@ interface SessionRecord {
   realm: string;
   clientId: string;
   authid: string;
+  /** the owner's role and how it authenticated; absent in records of older versions */
+  authrole?: string;
+  authmethod?: string;
+  authprovider?: string;
   expirySeconds: number;
   subscriptions: SubscriptionRecord[];
   qos2: number[];
@@ -58,6 +62,9 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
     realm: session.realm.name,
     clientId: session.clientId,
     authid: session.core.identity.authid,
+    authrole: session.core.identity.authrole,
+    authmethod: session.core.identity.authmethod,
+    authprovider: session.core.identity.authprovider,
     expirySeconds: session.expirySeconds,
     subscriptions: [...session.subscriptions.values()].map((e) => {
       const r: SubscriptionRecord = { filter: e.filter, qos: e.qos, nl: e.nl, rap: e.rap, rh: e.rh };
@@ -95,7 +102,7 @@ export function restoreSessions(ctx: MqttGateContext): number {
     }
     const core = new Session(
       { gate: 'mqtt', type: 'restored', peer: '-' },
-      { authid: r.authid, authrole: ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' },
+      restoredIdentity(ctx, r),
       { close: () => endSession(ctx, session) },
     );
     const session = new MqttSession(r.clientId, realm, core, ctx);
@@ -134,4 +141,16 @@ function asRecord(v: unknown): SessionRecord | undefined {
     return undefined;
   }
   return { authid: r.clientId, qos2: [], ...r } as SessionRecord;
+}
+
+/**
+ * Who a restored session is until its owner connects again (then the connection's own,
+ * verified identity replaces it): as saved; records of older versions, which kept only
+ * the authid, get the anonymous role as they always did.
+ */
+function restoredIdentity(ctx: MqttGateContext, r: SessionRecord): SessionIdentity {
+  if (r.authrole === undefined || r.authmethod === undefined) {
+    return { authid: r.authid, authrole: ctx.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' };
+  }
+  return { authid: r.authid, authrole: r.authrole, authmethod: r.authmethod, authprovider: r.authprovider ?? 'static' };
 }

@@ -19,7 +19,8 @@ type State = 'hello' | 'authenticating' | 'verifying' | 'established' | 'closing
 
 /** A CHALLENGE sent, waiting for the client's AUTHENTICATE. */
 export interface PendingAuthentication {
-  realm: Realm;
+  /** opened (created, with autoCreateRealms) only once the client is authenticated */
+  realm: string;
   method: string;
   extra: Record<string, unknown>;
   /** the session ID the challenge announced (WAMP-CRA), to be kept in WELCOME */

@@ -173,6 +173,20 @@ export class AggregateEngine {
   }
 
   /**
+   * Why no one may publish to this topic, whatever the payload: a change feed is the
+   * router's, a computed table is written by its sources only. Undefined otherwise.
+   */
+  refusal(topic: string): RouterError | undefined {
+    const route = this.routes.get(topic);
+    if (route === undefined) return undefined;
+    if (route.kind === 'changes') return new RouterError(Errors.notAuthorized, `${topic} is published by the router only`);
+    if (route.table.aggregate !== undefined) {
+      return new RouterError(Errors.notAuthorized, `table ${route.table.name} is computed from its sources; it cannot be published to`);
+    }
+    return undefined;
+  }
+
+  /**
    * A publication to a table topic: validated now (throws RouterError, changing
    * nothing), applied in the turn's commit; resolves once that commit is durable.
    * Undefined for any other topic.
@@ -184,8 +198,8 @@ export class AggregateEngine {
     let op: TableOp;
     try {
       if (this.state !== 'open') throw new RouterError(Errors.unavailable, 'the aggregate tables are closed');
-      if (kind === 'changes') throw new RouterError(Errors.notAuthorized, `${topic} is published by the router only`);
-      if (table.aggregate !== undefined) throw new RouterError(Errors.notAuthorized, `table ${table.name} is computed from its sources; it cannot be published to`);
+      const refused = this.refusal(topic);
+      if (refused) throw refused;
       op = kind === 'upsert' ? this.upsertOp(table, payload) : this.deleteOp(table, payload);
     } catch (err) {
       if (err instanceof RouterError) {

@@ -1,7 +1,9 @@
 import type { Counter } from 'prom-client';
+
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { TransportInfo } from '../session';
+import { isAuthMethod } from './authenticator';
 import type { AuthFailureReason } from './outcome';
 
 /**
@@ -19,10 +21,11 @@ export class AuthAudit {
   ) {}
 
   failed(transport: TransportInfo, realm: string, method: string, authid: string | undefined, reason: AuthFailureReason, message: string): void {
-    const key = `${transport.gate}\0${method}\0${reason}`;
+    const label = methodLabel(method);
+    const key = `${transport.gate}\0${label}\0${reason}`;
     let c = this.failures.get(key);
     if (!c) {
-      c = this.metrics.authFailures.labels(transport.gate, method, reason);
+      c = this.metrics.authFailures.labels(transport.gate, label, reason);
       this.failures.set(key, c);
     }
     c.inc();
@@ -30,12 +33,23 @@ export class AuthAudit {
   }
 
   succeeded(transport: TransportInfo, method: string): void {
-    const key = `${transport.gate}\0${method}`;
+    const label = methodLabel(method);
+    const key = `${transport.gate}\0${label}`;
     let c = this.successes.get(key);
     if (!c) {
-      c = this.metrics.authSuccesses.labels(transport.gate, method);
+      c = this.metrics.authSuccesses.labels(transport.gate, label);
       this.successes.set(key, c);
     }
     c.inc();
   }
+}
+
+/**
+ * The `method` label: a method this router knows, else "none" (the client named none)
+ * or "other". Clients name methods (WAMP HELLO.authmethods): their strings must not
+ * become label values, or each new one grows the metrics and this class's maps.
+ */
+export function methodLabel(method: string): string {
+  if (method === '' || method === 'none') return 'none';
+  return isAuthMethod(method) ? method : 'other';
 }

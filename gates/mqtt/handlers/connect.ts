@@ -4,11 +4,14 @@ import { globalId } from '../../../lib/ids';
 import { splitLogin } from '../../../lib/login-realm';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
-import { openSession } from '../lifecycle';
+import { openSession, ownedByAnother } from '../lifecycle';
 import { saveSession } from '../session-records';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { connackReturnCode, RC } from '../reason-codes';
-import type { Will } from '../will';
+import { authorizeWill, type Will } from '../will';
+import { RouterError } from '../../../lib/errors';
+import type { Realm } from '../../../lib/realm';
+import { Session, type SessionIdentity } from '../../../lib/session';
 
 /** CONNECT -> CONNACK (MQTT 3.1 §3.1, 3.1.1 §3.1, 5.0 §3.1). */
 export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
@@ -116,7 +119,62 @@ function accept(
     }
   }
 
-  const { session, present } = openSession(conn, realm, clientId, clean, result.identity);
+  const granted: Granted = { clientId, assigned, clean, realm, identity: result.identity, will, expiry, askedExpiry, keepAlive, serverKeepAlive };
+  if (!will) return establish(conn, granted);
+  let pending: Promise<void> | undefined;
+  try {
+    pending = authorizeWill(realm, new Session(conn.info, result.identity, NO_CONTROL), will);
+  } catch (err) {
+    return refuseWill(conn, err);
+  }
+  if (!pending) return establish(conn, granted);
+  conn.holdPackets();
+  pending.then(
+    () => {
+      if (conn.state === 'closed') return;
+      establish(conn, granted);
+      conn.releasePackets();
+    },
+    (err: unknown) => refuseWill(conn, err),
+  );
+}
+
+/** What CONNECT was granted, once the client and its will are authorized. */
+interface Granted {
+  clientId: string;
+  assigned: string | undefined;
+  clean: boolean;
+  realm: Realm;
+  identity: SessionIdentity;
+  will: Will | undefined;
+  expiry: number;
+  askedExpiry: number;
+  keepAlive: number;
+  serverKeepAlive: number | undefined;
+}
+
+/** A session whose control is never used: the will is authorized before the session opens. */
+const NO_CONTROL = { close: () => undefined };
+
+/** A will the client may not leave: CONNECT refused, 0x87 (3.1.1 return code 5). */
+function refuseWill(conn: MqttConnection, err: unknown): void {
+  if (!(err instanceof RouterError)) {
+    conn.ctx.log.error({ err, peer: conn.info.peer }, 'MQTT will authorization failed unexpectedly');
+    return refuse(conn, RC.UNSPECIFIED_ERROR, 'internal error');
+  }
+  refuse(conn, RC.NOT_AUTHORIZED, `will refused: ${err.message}`);
+}
+
+/** The session (new or resumed), then CONNACK. */
+function establish(conn: MqttConnection, g: Granted): void {
+  const ctx = conn.ctx;
+  const cfg = ctx.config.mqtt;
+  const version = conn.version;
+  const { clientId, assigned, clean, realm, will, expiry, askedExpiry, keepAlive, serverKeepAlive } = g;
+  if (ownedByAnother(ctx, realm, clientId, g.identity)) {
+    return refuse(conn, RC.NOT_AUTHORIZED, `client identifier ${clientId} is in use by another user's session`);
+  }
+  const { session, present } = openSession(conn, realm, clientId, clean, g.identity);
   session.expirySeconds = expiry;
   conn.session = session;
   conn.state = 'connected';

@@ -34,8 +34,9 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
     s.abort(refused.def, refused.message);
     return;
   }
-  const realm = s.ctx.router.realm(realmName);
-  if (!realm) {
+  // authenticated first, then the realm is opened (finish): an unauthenticated client
+  // must not create realms (autoCreateRealms) and use up limits.maxRealms
+  if (!s.ctx.router.mayJoinRealm(realmName)) {
     s.abort(Errors.noSuchRealm, `no such realm: ${realmName}`);
     return;
   }
@@ -56,27 +57,27 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
     // only anonymous on offer and it is refused here: say so rather than "no method"
     const result = offered.includes('anonymous')
       ? auth.anonymous(req, authid ?? '')
-      : auth.refuse(req, offered.filter((m) => typeof m === 'string').join(','), authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
-    finish(s, realm, result);
+      : auth.refuse(req, offered.find(isAuthMethod) ?? 'other', authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
+    finish(s, realmName, result);
     return;
   }
 
   switch (method) {
     case 'anonymous':
-      finish(s, realm, auth.anonymous(req, authid ?? `anonymous-${globalId().toString(36)}`));
+      finish(s, realmName, auth.anonymous(req, authid ?? `anonymous-${globalId().toString(36)}`));
       return;
     case 'tls':
-      finish(s, realm, auth.tls(req));
+      finish(s, realmName, auth.tls(req));
       return;
     case 'ticket': {
-      if (authid === undefined) return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid'));
-      challenge(s, { realm, method, extra: {}, finish: (ticket) => auth.password(req, 'ticket', authid, ticket) });
+      if (authid === undefined) return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid'));
+      challenge(s, { realm: realmName, method, extra: {}, finish: (ticket) => auth.password(req, 'ticket', authid, ticket) });
       return;
     }
     case 'wampcra': {
-      if (authid === undefined) return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid'));
+      if (authid === undefined) return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid'));
       const id = globalId();
-      challenge(s, { realm, id, ...auth.wampcra(req, authid, id) });
+      challenge(s, { realm: realmName, id, ...auth.wampcra(req, authid, id) });
       return;
     }
     case 'cryptosign': {
@@ -84,9 +85,9 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
       const pubkey = typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>)['pubkey'] : undefined;
       const key = typeof pubkey === 'string' && pubkey !== '' ? pubkey : undefined;
       if (authid === undefined && key === undefined) {
-        return finish(s, realm, auth.refuse(req, method, authid, 'malformed', 'cryptosign needs an authid or authextra.pubkey'));
+        return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'cryptosign needs an authid or authextra.pubkey'));
       }
-      challenge(s, { realm, ...auth.cryptosign(req, authid, key) });
+      challenge(s, { realm: realmName, ...auth.cryptosign(req, authid, key) });
       return;
     }
   }
@@ -98,10 +99,15 @@ function challenge(s: WampSession, pending: PendingAuthentication): void {
   s.send([Msg.CHALLENGE, pending.method, pending.extra]);
 }
 
-/** The verdict on the wire: WELCOME and join, or ABORT. */
-export function finish(s: WampSession, realm: Realm, result: AuthResult, id?: number): void {
+/** The verdict on the wire: WELCOME and join (the realm opened now), or ABORT. */
+export function finish(s: WampSession, realmName: string, result: AuthResult, id?: number): void {
   if (!result.ok) {
     s.abort(result.failure.def, result.failure.message);
+    return;
+  }
+  const realm = s.ctx.router.realm(realmName);
+  if (!realm) {
+    s.abort(Errors.noSuchRealm, `no such realm: ${realmName}`);
     return;
   }
   welcome(s, realm, result.identity, id);

@@ -18,7 +18,6 @@ export function handlePublish(s: WampSession, msg: unknown[]): void {
   const { realm, core } = s.joined;
   try {
     if (!isValidUri(topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${topic}`);
-    if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
     const payload = payloadFromWamp(args, kwargs, options);
     const ack = realm.publish(core, topic, payload, {
       ...publishOptionsFrom(options),

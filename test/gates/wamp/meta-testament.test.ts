@@ -222,4 +222,15 @@ void describe('wamp meta testament', () => {
     );
     assert.equal(forged.error, 'wamp.error.not_authorized');
   });
+
+  void it('wamp meta - add_testament past limits.maxTestamentsPerSession (100) is refused; a flush frees room', async () => {
+    const testator = await connectAs(transportOptions(router, 'websocket/json'), 'hoarder', REALM);
+    clients.push(testator);
+    for (let i = 0; i < 100; i++) await call(testator.session, 'wamp.session.add_testament', [`will.many.${i}`, [i]]);
+    const over = await errorOf(testator.session.call('wamp.session.add_testament', ['will.many.x', []]), 'the 101st testament');
+    assert.equal(over.error, 'gatehouse.error.limit_exceeded');
+    assert.match(String(over.args[0]), /maxTestamentsPerSession/);
+    assert.equal(await call(testator.session, 'wamp.session.flush_testaments'), 100);
+    await call(testator.session, 'wamp.session.add_testament', ['will.many.again', []]);
+  });
 });
