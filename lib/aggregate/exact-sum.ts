@@ -32,12 +32,24 @@ export class ExactSum {
     this.normalize();
   }
 
+  /** A new sum: this one with n added (sign 1) or removed (sign -1). */
+  plus(n: number, sign: 1 | -1 = 1): ExactSum {
+    const sum = new ExactSum(this.units, this.scale);
+    sum.add(n, sign);
+    return sum;
+  }
+
   toNumber(): number {
     return this.scale === 0 ? Number(this.units) : Number(`${this.units}e-${this.scale}`);
   }
 
   toString(): string {
     return this.scale === 0 ? String(this.units) : `${this.units}e-${this.scale}`;
+  }
+
+  /** A group state holding sums serializes them in toString()'s form. */
+  toJSON(): string {
+    return this.toString();
   }
 
   private normalize(): void {

@@ -293,3 +293,30 @@ void test('aggregate engine - an op that fails in the commit fails alone: the ot
     await e.close();
   }
 });
+
+void test('aggregate engine - a commit that fails leaves no cached row behind: the next turns read what was committed', async () => {
+  const e = openEngine();
+  try {
+    await publish(e, line('i1', 1, 'acme', 10));
+    // the turn's rows are written, then the transaction fails as a whole (not one op's fault)
+    const store = (e.engine as unknown as { store: { endTurn: () => void } }).store;
+    const real = store.endTurn.bind(store);
+    let failures = 1;
+    store.endTurn = () => {
+      real();
+      if (failures-- > 0) throw new Error('injected commit failure');
+    };
+    const failed = await Promise.allSettled([publish(e, line('i1', 1, 'acme', 99)), publish(e, line('i2', 1, 'acme', 50))]);
+    assert.deepEqual(
+      failed.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 10, invoices: 1, largest: 10, smallest: 10, average: 10 });
+    await publish(e, line('i1', 2, 'acme', 5));
+    await publish(e, line('i3', 1, 'acme', 1));
+    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 16, invoices: 2, largest: 15, smallest: 1, average: 8 });
+    assert.deepEqual(e.engine.rebuild(false).mismatches, []);
+  } finally {
+    await e.close();
+  }
+});
