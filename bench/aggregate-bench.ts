@@ -10,7 +10,9 @@
  * one is validated (ajv), upserted, and propagated detail -> invoice -> customer (and
  * detail -> product), then committed; PUBLISHED comes after the commit. Reported: acked
  * events per second after a 1 s warm-up, and the ack latency p50/p99 (send to
- * PUBLISHED). Afterwards `gatehouse rebuild --verify` checks the aggregates against a
+ * PUBLISHED). The clients run a closed loop, so the p50 is about clients x window /
+ * rate (Little's law; printed next to it): a latency well above that would be queueing
+ * inside the router, one close to it is the window. Afterwards `gatehouse rebuild --verify` checks the aggregates against a
  * recomputation from the detail rows.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -190,6 +192,9 @@ async function main(): Promise<void> {
     console.log(
       `  ${Math.round(acked / seconds).toLocaleString('en')} validated events/s acked (detail -> invoice -> customer, + product); ack latency p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms; ${refused} refused`,
     );
+    // a closed loop: the latency is mostly the window waiting its turn (Little's law)
+    const queued = ((o.clients * o.window) / (acked / seconds)) * 1000;
+    console.log(`  ${o.clients * o.window} in flight / rate = ${queued.toFixed(2)} ms: what the window alone adds; use a smaller --window for the latency of one commit`);
   } finally {
     await daemon.stop();
   }

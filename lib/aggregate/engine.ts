@@ -86,6 +86,8 @@ export class AggregateEngine {
       write: (ops) => this.write(ops),
       committed: (ops) => this.committed(ops),
       undo: (ops) => {
+        // the rows cached since the last commit may be the rolled-back ones
+        this.store?.forget();
         this.revision = this.committedRevision;
         for (const op of ops) op.changes = [];
       },
@@ -134,10 +136,11 @@ export class AggregateEngine {
           propagator.applySource(op.table, op.pk, op.row, op.changes);
         }
         this.applying = undefined;
-        store.endTurn(true);
-      } finally {
-        // after a throw the savepoint rolls back: the turn's rows are dropped with it
-        store.endTurn(false);
+        store.endTurn();
+      } catch (err) {
+        // the savepoint rolls back: the turn's rows are dropped with it
+        store.dropTurn();
+        throw err;
       }
     });
   }
@@ -269,6 +272,7 @@ export class AggregateEngine {
   }
 
   private committed(ops: readonly TableOp[]): void {
+    this.store?.keepTurn();
     this.committedRevision = this.revision;
     for (const op of ops) {
       this.count(op.table.name, op.error ? 'failed' : op.changes.length > 0 ? 'applied' : 'unchanged');
@@ -311,7 +315,7 @@ export class AggregateEngine {
   get(table: TableDef, key: Row): Row | null {
     const values = keyValues(table.primaryKey, table.keyTypes, key);
     if (values === undefined) throw new RouterError(Errors.invalidArgument, `table ${table.name}: key needs ${table.primaryKey.join(', ')}`);
-    const stored = this.settled().get(table.name, encodeKey(table.keyTypes, values));
+    const stored = this.settled().stored(table.name, encodeKey(table.keyTypes, values));
     return stored ? parseRow(stored.row) : null;
   }
 

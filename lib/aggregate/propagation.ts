@@ -13,7 +13,7 @@
 import { conditionHolds } from '../condition';
 import { ExactSum } from './exact-sum';
 import { encodeKey, keyValues } from './key-codec';
-import type { TableStore } from './table-store';
+import type { RowEntry, TableStore } from './table-store';
 import type { AggregateFn, Definitions, PropagateRule, Row, RowChange, TableDef } from './types';
 
 /** Hands out change revisions; the engine owns what is committed. */
@@ -24,8 +24,8 @@ export interface RevisionCounter {
 interface FieldState {
   /** non-null values counted */
   c: number;
-  /** exact sum (sum, avg), ExactSum text */
-  s?: string;
+  /** exact sum (sum, avg); stored as its text */
+  s?: ExactSum;
 }
 
 interface GroupState {
@@ -40,7 +40,19 @@ interface Contribution {
   values: Row;
 }
 
+/**
+ * What a min/max field's extreme is known to be while a group is updated: a number, not
+ * known (the index seek decides), no value yet, or `past`: the extreme was removed and
+ * every value left is no better than it.
+ */
+const UNKNOWN = Symbol('unknown');
+const EMPTY = Symbol('empty');
+type Extreme = number | typeof UNKNOWN | typeof EMPTY | { readonly past: number };
+
 export class Propagator {
+  /** the first bytes of a contribution's `src`, per rule of each table */
+  private readonly srcPrefixes = new Map<PropagateRule, Buffer>();
+
   constructor(
     private readonly defs: Definitions,
     private readonly store: TableStore,
@@ -53,13 +65,14 @@ export class Propagator {
    */
   applySource(table: TableDef, pk: Buffer, row: Row | null, out: RowChange[]): void {
     const stored = this.store.get(table.name, pk);
-    const old = stored ? parseRow(stored.row) : null;
+    const old = stored ? rowOfEntry(stored) : null;
     const next = row !== null && table.filter !== undefined && !conditionHolds(table.filter, row) ? null : row;
     if (old === null && next === null) return;
-    if (old !== null && next !== null && canonicalJson(old) === canonicalJson(next)) return;
+    if (old !== null && next !== null && sameJson(old, next)) return;
     const revision = this.revisions.next();
+    // the row is kept as its text: what a later change reads as `old` is what was stored
     if (next === null) this.store.delete(table.name, pk);
-    else this.store.put(table.name, pk, JSON.stringify(next), null, revision);
+    else this.store.put(table.name, { pk, text: JSON.stringify(next), row: undefined, stateText: null, state: undefined, revision });
     out.push(changeOf(table, old, next, revision));
     this.flow(table, pk, old, next, out);
   }
@@ -72,7 +85,9 @@ export class Propagator {
       const before = contributionOf(rule, target, old);
       const after = contributionOf(rule, target, next);
       if (before === undefined && after === undefined) continue;
-      const src = Buffer.concat([Buffer.from(`${table.name}\0${rule.index}\0`, 'utf8'), pk]);
+      let prefix = this.srcPrefixes.get(rule);
+      if (prefix === undefined) this.srcPrefixes.set(rule, (prefix = Buffer.from(`${table.name}\0${rule.index}\0`, 'utf8')));
+      const src = Buffer.concat([prefix, pk]);
       if (before !== undefined && after !== undefined && before.group.equals(after.group)) {
         if (sameFields(before.values, after.values, Object.keys(rule.fields))) continue;
         this.updateGroup(target, before, src, [[-1, before.values], [1, after.values]], out);
@@ -87,27 +102,31 @@ export class Propagator {
     const fns = target.aggregate ?? {};
     const { group } = at;
     const stored = this.store.get(target.name, group);
-    const old = stored ? parseRow(stored.row) : null;
-    const state: GroupState = stored?.state ? (JSON.parse(stored.state) as GroupState) : { n: 0, f: {} };
-    const touched = new Set<string>();
+    const old = stored ? rowOfEntry(stored) : null;
+    const prev = stored ? stateOf(stored) : null;
+    // a new state: the stored one may be the cache's, and the turn may roll back
+    const state: GroupState = { n: prev?.n ?? 0, f: { ...prev?.f } };
+    /** min/max fields touched, with their extreme as far as it is known without a seek */
+    const touched = new Map<string, Extreme>();
     for (const [sign, values] of deltas) {
       state.n += sign;
       for (const [field, v] of Object.entries(values)) {
         const fn = fns[field];
         if (fn === undefined) continue;
-        const acc = (state.f[field] ??= { c: 0 });
+        const was = state.f[field];
+        const acc: FieldState = was === undefined ? { c: 0 } : { ...was };
+        state.f[field] = acc;
         if (fn === 'count') {
           if (v !== null && v !== undefined) acc.c += sign;
         } else if (fn === 'sum' || fn === 'avg') {
           if (typeof v !== 'number') continue;
           acc.c += sign;
-          const sum = acc.s === undefined ? ExactSum.zero() : ExactSum.parse(acc.s);
-          sum.add(v, sign);
-          acc.s = sum.toString();
+          acc.s = (acc.s ?? ExactSum.zero()).plus(v, sign);
         } else if (typeof v === 'number' || typeof v === 'string') {
+          const known = touched.get(field) ?? (acc.c > 0 ? knownNumber(old?.[field]) : EMPTY);
+          touched.set(field, moveExtreme(fn, known, sign, v));
           acc.c += sign;
           this.store.extreme(sign, target.name, group, field, v, src);
-          touched.add(field);
         }
       }
     }
@@ -116,25 +135,102 @@ export class Propagator {
       next = { ...at.key };
       for (const [field, fn] of Object.entries(fns)) {
         const acc = state.f[field];
-        next[field] =
-          (fn === 'min' || fn === 'max') && acc !== undefined && acc.c > 0 && (touched.has(field) || old === null)
-            ? this.store.extremeOf(fn, target.name, group, field)
-            : resultOf(fn, acc, old?.[field]);
+        const known = touched.get(field);
+        if ((fn === 'min' || fn === 'max') && acc !== undefined && acc.c > 0 && (known !== undefined || old === null)) {
+          next[field] = typeof known === 'number' ? known : this.store.extremeOf(fn, target.name, group, field);
+        } else {
+          next[field] = resultOf(fn, acc, old?.[field]);
+        }
       }
     }
     if (next === null) {
       this.store.delete(target.name, group);
     } else if (old !== null && stored && sameFields(old, next, Object.keys(fns))) {
       // the state moved (a null value came or went) but the row reads the same
-      this.store.put(target.name, group, stored.row, JSON.stringify(state), stored.revision);
+      this.store.put(target.name, { pk: group, text: stored.text, row: stored.row, stateText: undefined, state, revision: stored.revision });
       return;
     }
     if (old === null && next === null) return;
     const revision = this.revisions.next();
-    if (next !== null) this.store.put(target.name, group, JSON.stringify(next), JSON.stringify(state), revision);
+    if (next !== null) this.store.put(target.name, { pk: group, text: undefined, row: asStored(next), stateText: undefined, state, revision });
     out.push(changeOf(target, old, next, revision));
     this.flow(target, group, old, next, out);
   }
+}
+
+/**
+ * A min/max field's current value when it is a plain number (what the index seek would
+ * give back unchanged); anything else is left to the seek.
+ */
+function knownNumber(v: unknown): number | typeof UNKNOWN {
+  return typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0) ? v : UNKNOWN;
+}
+
+/**
+ * The extreme after adding (sign 1) or removing (sign -1) one value: adding a number
+ * compares it with a known extreme (or with the one just removed: a value at least as
+ * good is the new extreme); removing a value other than the extreme leaves it. Anything
+ * else (a non-number, a value worse than the removed extreme) needs the index seek.
+ */
+function moveExtreme(fn: 'min' | 'max', known: Extreme, sign: 1 | -1, v: number | string): Extreme {
+  const n = knownNumber(v);
+  if (n === UNKNOWN || known === UNKNOWN) return UNKNOWN;
+  if (sign === 1) {
+    if (known === EMPTY) return n;
+    if (typeof known === 'number') return (fn === 'min' ? n < known : n > known) ? n : known;
+    return (fn === 'min' ? n <= known.past : n >= known.past) ? n : UNKNOWN;
+  }
+  if (known === EMPTY) return UNKNOWN;
+  if (typeof known === 'number') return n === known ? { past: known } : known;
+  return known;
+}
+
+/** The row of an entry, parsed once; never changed after. */
+function rowOfEntry(e: RowEntry): Row {
+  if (e.row === undefined) e.row = parseRow(e.text ?? 'null');
+  return e.row as Row;
+}
+
+/** The group state of an entry, parsed once (sums as ExactSum); never changed after. */
+function stateOf(e: RowEntry): GroupState | null {
+  if (e.state === undefined) {
+    if (!e.stateText) {
+      e.state = null;
+    } else {
+      const parsed = JSON.parse(e.stateText) as { n: number; f: Record<string, { c: number; s?: string }> };
+      const f: Record<string, FieldState> = {};
+      for (const [field, acc] of Object.entries(parsed.f)) f[field] = acc.s === undefined ? { c: acc.c } : { c: acc.c, s: ExactSum.parse(acc.s) };
+      e.state = { n: parsed.n, f };
+    }
+  }
+  return e.state as GroupState | null;
+}
+
+/**
+ * An aggregate row as it reads back from its JSON text (-0 is stored as 0): the cache
+ * hands it out as a later change's `old`, which must be what the database would give.
+ */
+function asStored(row: Row): Row {
+  for (const v of Object.values(row)) if (Object.is(v, -0)) return parseRow(JSON.stringify(row));
+  return row;
+}
+
+/**
+ * Are two rows equal as JSON values, whatever their key order? A top-level scalar that
+ * differs answers at once; otherwise their canonical JSON texts are compared.
+ */
+function sameJson(a: Row, b: Row): boolean {
+  for (const k in b) {
+    const x = a[k];
+    const y = b[k];
+    if (x !== y && isScalar(x) && isScalar(y)) return false;
+  }
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** A value whose JSON text is equal for equal values only (=== decides). */
+function isScalar(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }
 
 /** An aggregate field's value from its state (min/max: the value it already has). */
@@ -144,9 +240,9 @@ function resultOf(fn: AggregateFn, acc: FieldState | undefined, current: unknown
     case 'count':
       return c;
     case 'sum':
-      return acc?.s === undefined ? 0 : ExactSum.parse(acc.s).toNumber();
+      return acc?.s === undefined ? 0 : acc.s.toNumber();
     case 'avg':
-      return c === 0 || acc?.s === undefined ? null : ExactSum.parse(acc.s).toNumber() / c;
+      return c === 0 || acc?.s === undefined ? null : acc.s.toNumber() / c;
     default:
       return c === 0 ? null : (current ?? null);
   }

@@ -15,12 +15,38 @@ export interface StoredRow {
 
 export type Order = 'asc' | 'desc';
 
+/**
+ * A row as the commit path holds it: the stored text and/or the parsed row, the group
+ * state as text and/or as the propagator's object. Never changed once made (a write
+ * makes a new one), so the same entry can sit in the turn and in the row cache; the
+ * parsed forms are memoized from the texts and the texts from the parsed forms.
+ */
+export interface RowEntry {
+  readonly pk: Buffer;
+  text: string | undefined;
+  row: unknown;
+  stateText: string | null | undefined;
+  state: unknown;
+  readonly revision: number;
+}
+
 /** A row as the turn in progress has it; `dirty` rows are written when the turn ends. */
 interface TurnEntry {
   readonly table: string;
   readonly pk: Buffer;
-  stored: StoredRow | undefined;
+  entry: RowEntry | undefined;
   dirty: boolean;
+}
+
+/**
+ * Rows kept in memory between turns (the committed state only). A group touched by
+ * every turn is read from the database once, not once per turn; the least recently
+ * written rows are dropped above this many.
+ */
+const CACHE_ROWS = 50_000;
+
+function idOf(table: string, pk: Buffer): string {
+  return `${table}\0${pk.toString('latin1')}`;
 }
 
 export class TableStore {
@@ -33,12 +59,18 @@ export class TableStore {
   private readonly maxOf: Statement<[string, Buffer, string], { value: number | string }>;
   private readonly getMeta: Statement<[string], { value: string }>;
   private readonly putMeta: Statement<[string, string]>;
+  private readonly clearRows: Statement<[string]>;
+  private readonly clearExtremes: Statement<[string]>;
   private readonly pages = new Map<string, Statement<unknown[], StoredRow>>();
   /**
    * Rows read and written during a commit's turn (beginTurn .. endTurn): a group that
    * many of the turn's publications touch is read once and written once.
    */
   private turn: Map<string, TurnEntry> | undefined;
+  /** the last turn written, until its transaction commits (keepTurn) or fails (forget) */
+  private written: Map<string, TurnEntry> | undefined;
+  /** committed rows (undefined: not known here, read the database) */
+  private readonly cache = new Map<string, RowEntry>();
 
   constructor(readonly db: Database) {
     this.getRow = db.prepare('SELECT pk, row, state, revision FROM agg_row WHERE tbl = ? AND pk = ?');
@@ -52,44 +84,99 @@ export class TableStore {
     this.maxOf = db.prepare('SELECT value FROM agg_extreme WHERE tbl = ? AND grp = ? AND field = ? ORDER BY value DESC LIMIT 1');
     this.getMeta = db.prepare('SELECT value FROM agg_meta WHERE name = ?');
     this.putMeta = db.prepare('INSERT OR REPLACE INTO agg_meta (name, value) VALUES (?, ?)');
+    this.clearRows = db.prepare('DELETE FROM agg_row WHERE tbl = ?');
+    this.clearExtremes = db.prepare('DELETE FROM agg_extreme WHERE tbl = ?');
   }
 
-  get(table: string, pk: Buffer): StoredRow | undefined {
+  /** Row `pk` of `table`: the turn's version, else the cached one, else the database's. */
+  get(table: string, pk: Buffer): RowEntry | undefined {
     const turn = this.turn;
-    if (turn === undefined) return this.getRow.get(table, pk);
-    const id = `${table}\0${pk.toString('latin1')}`;
+    if (turn === undefined) return this.read(table, pk);
+    const id = idOf(table, pk);
     const hit = turn.get(id);
-    if (hit) return hit.stored;
-    const stored = this.getRow.get(table, pk);
-    turn.set(id, { table, pk, stored, dirty: false });
-    return stored;
+    if (hit) return hit.entry;
+    const entry = this.cache.get(id) ?? this.read(table, pk);
+    turn.set(id, { table, pk, entry, dirty: false });
+    return entry;
   }
 
-  put(table: string, pk: Buffer, row: string, state: string | null, revision: number): void {
-    if (this.turn === undefined) this.putRow.run(table, pk, row, state, revision);
-    else this.turn.set(`${table}\0${pk.toString('latin1')}`, { table, pk, stored: { pk, row, state, revision }, dirty: true });
+  /** Row `pk` as the database has it (readers, outside the commit). */
+  stored(table: string, pk: Buffer): StoredRow | undefined {
+    return this.getRow.get(table, pk);
+  }
+
+  private read(table: string, pk: Buffer): RowEntry | undefined {
+    const r = this.getRow.get(table, pk);
+    return r && { pk, text: r.row, row: undefined, stateText: r.state, state: undefined, revision: r.revision };
+  }
+
+  /** Writes a row (given as text or as a parsed row, its state likewise). */
+  put(table: string, entry: RowEntry): void {
+    if (this.turn === undefined) {
+      this.forget();
+      this.putRow.run(table, entry.pk, textOf(entry), stateTextOf(entry), entry.revision);
+    } else {
+      this.turn.set(idOf(table, entry.pk), { table, pk: entry.pk, entry, dirty: true });
+    }
   }
 
   delete(table: string, pk: Buffer): void {
-    if (this.turn === undefined) this.delRow.run(table, pk);
-    else this.turn.set(`${table}\0${pk.toString('latin1')}`, { table, pk, stored: undefined, dirty: true });
+    if (this.turn === undefined) {
+      this.forget();
+      this.delRow.run(table, pk);
+    } else {
+      this.turn.set(idOf(table, pk), { table, pk, entry: undefined, dirty: true });
+    }
   }
 
   /** Rows are kept in memory until endTurn() (inside the same transaction). */
   beginTurn(): void {
+    // a turn written but neither committed nor undone: the cache may be wrong
+    if (this.written !== undefined) this.forget();
     this.turn = new Map();
   }
 
-  /** Writes the turn's rows; `write: false` drops them (the transaction rolled back). */
-  endTurn(write: boolean): void {
+  /** Writes the turn's rows (inside the transaction); keepTurn() once it is committed. */
+  endTurn(): void {
     const turn = this.turn;
     this.turn = undefined;
-    if (!write || turn === undefined) return;
+    if (turn === undefined) return;
     for (const e of turn.values()) {
       if (!e.dirty) continue;
-      if (e.stored === undefined) this.delRow.run(e.table, e.pk);
-      else this.putRow.run(e.table, e.pk, e.stored.row, e.stored.state, e.stored.revision);
+      if (e.entry === undefined) this.delRow.run(e.table, e.pk);
+      else this.putRow.run(e.table, e.pk, textOf(e.entry), stateTextOf(e.entry), e.entry.revision);
     }
+    this.written = turn;
+  }
+
+  /** Drops the turn in progress (its savepoint rolled back); the cache is untouched. */
+  dropTurn(): void {
+    this.turn = undefined;
+  }
+
+  /** The last turn written is committed: its rows are now the cache's. */
+  keepTurn(): void {
+    const written = this.written;
+    this.written = undefined;
+    if (written === undefined) return;
+    const cache = this.cache;
+    for (const [id, e] of written) {
+      cache.delete(id);
+      if (e.entry !== undefined) cache.set(id, e.entry);
+    }
+    if (cache.size > CACHE_ROWS) {
+      let drop = cache.size - CACHE_ROWS + (CACHE_ROWS >> 4);
+      for (const id of cache.keys()) {
+        if (drop-- <= 0) break;
+        cache.delete(id);
+      }
+    }
+  }
+
+  /** Empties the row cache (a transaction rolled back, or rows were written outside a turn). */
+  forget(): void {
+    this.written = undefined;
+    this.cache.clear();
   }
 
   /** Adds (sign 1) or removes (sign -1) one contribution to a min/max field. */
@@ -132,8 +219,9 @@ export class TableStore {
 
   /** Removes a table's rows and its min/max contributions (rebuild). */
   clear(table: string): void {
-    this.db.prepare('DELETE FROM agg_row WHERE tbl = ?').run(table);
-    this.db.prepare('DELETE FROM agg_extreme WHERE tbl = ?').run(table);
+    this.forget();
+    this.clearRows.run(table);
+    this.clearExtremes.run(table);
   }
 
   meta(name: string): string | undefined {
@@ -143,4 +231,13 @@ export class TableStore {
   setMeta(name: string, value: string): void {
     this.putMeta.run(name, value);
   }
+}
+
+function textOf(e: RowEntry): string {
+  return (e.text ??= JSON.stringify(e.row));
+}
+
+function stateTextOf(e: RowEntry): string | null {
+  if (e.stateText === undefined) e.stateText = e.state === undefined || e.state === null ? null : JSON.stringify(e.state);
+  return e.stateText;
 }

@@ -259,6 +259,46 @@ void test('aggregate exact sum - any order of adds and removes gives the decimal
   );
 });
 
+/** The exact decimal sum of numbers' shortest texts, worked out with BigInt alone. */
+function decimalSumText(values: readonly number[]): string {
+  const parts = values.map((v) => {
+    const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(v));
+    assert.ok(m, `a number's text: ${v}`);
+    const [, minus = '', int = '', frac = '', exp = '0'] = m;
+    return { units: BigInt(`${minus}${int}${frac}`), scale: frac.length - Number(exp) };
+  });
+  const scale = Math.max(0, ...parts.map((p) => p.scale));
+  let units = parts.reduce((sum, p) => sum + p.units * 10n ** BigInt(scale - p.scale), 0n);
+  let s = scale;
+  while (s > 0 && units !== 0n && units % 10n === 0n) {
+    units /= 10n;
+    s--;
+  }
+  return units === 0n || s === 0 ? String(units) : `${units}e-${s}`;
+}
+
+void test('aggregate exact sum - small and huge, integer and fractional values sum exactly, across its number and BigInt forms', () => {
+  const value = fc.oneof(
+    fc.integer({ min: -10_000_000, max: 10_000_000 }).map((c) => c / 100),
+    fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e30, max: 1e30 }),
+    fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1e21, 0.1, 1e-7, 5e-324, 123456.789012345),
+  );
+  fc.assert(
+    fc.property(fc.array(value, { maxLength: 30 }), fc.integer({ min: 0, max: 30 }), (values, cut) => {
+      let sum = ExactSum.zero();
+      for (const v of values) sum = sum.plus(v);
+      const text = decimalSumText(values);
+      assert.equal(sum.toString(), text);
+      assert.equal(sum.toNumber(), Number(text));
+      assert.equal(ExactSum.parse(sum.toString()).toString(), text);
+      // removing some of them again leaves the sum of the rest
+      for (const v of values.slice(0, cut)) sum = sum.plus(v, -1);
+      assert.equal(sum.toString(), decimalSumText(values.slice(cut)));
+    }),
+    { numRuns: 1000 },
+  );
+});
+
 void test('aggregate engine - an op that fails in the commit fails alone: the others of its turn apply, it leaves no trace', async () => {
   const e = openEngine();
   try {
@@ -289,6 +329,33 @@ void test('aggregate engine - an op that fails in the commit fails alone: the ot
     assert.ok(e.feed.slice(feedBefore).every((f) => JSON.stringify(f.kwargs).indexOf('boom') < 0));
     const report = e.engine.rebuild(false);
     assert.deepEqual(report.mismatches, []);
+  } finally {
+    await e.close();
+  }
+});
+
+void test('aggregate engine - a commit that fails leaves no cached row behind: the next turns read what was committed', async () => {
+  const e = openEngine();
+  try {
+    await publish(e, line('i1', 1, 'acme', 10));
+    // the turn's rows are written, then the transaction fails as a whole (not one op's fault)
+    const store = (e.engine as unknown as { store: { endTurn: () => void } }).store;
+    const real = store.endTurn.bind(store);
+    let failures = 1;
+    store.endTurn = () => {
+      real();
+      if (failures-- > 0) throw new Error('injected commit failure');
+    };
+    const failed = await Promise.allSettled([publish(e, line('i1', 1, 'acme', 99)), publish(e, line('i2', 1, 'acme', 50))]);
+    assert.deepEqual(
+      failed.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 10, invoices: 1, largest: 10, smallest: 10, average: 10 });
+    await publish(e, line('i1', 2, 'acme', 5));
+    await publish(e, line('i3', 1, 'acme', 1));
+    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 16, invoices: 2, largest: 15, smallest: 1, average: 8 });
+    assert.deepEqual(e.engine.rebuild(false).mismatches, []);
   } finally {
     await e.close();
   }
