@@ -92,6 +92,7 @@ test('config - empty input resolves to the documented defaults', () => {
       maxSessions: 10000,
       maxRealms: 100,
       maxSubscriptionsPerSession: 10000,
+      maxTestamentsPerSession: 100,
       maxRegistrationsPerSession: 1000,
       maxPendingCallsPerSession: 1000,
       callTimeoutMs: 0,
