@@ -65,6 +65,7 @@ import {
 } from './lib/mqtt-broker-process';
 import { runLoad, type LoadConfig, type LoadResult, type Topology } from './lib/mqtt-scenarios';
 import { hasTaskset, machineBusySeconds, pinSelf } from './lib/router-process';
+import { fmtInt, fmtPct, fmtRatio, fmtUs, median, waitForQuiet } from './lib/stats';
 
 type ScenarioName = 'qos0' | 'qos1' | 'lat0' | 'lat1';
 const SCENARIOS: readonly ScenarioName[] = ['qos0', 'qos1', 'lat0', 'lat1'];
@@ -240,30 +241,7 @@ async function runOne(o: Options, env: Env, s: ScenarioName, b: BrokerName, run:
   }
 }
 
-/** Waits until the rest of the machine uses under a quarter of a core (or gives up). */
-async function waitForQuiet(maxSeconds: number): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    const m0 = machineBusySeconds();
-    const g0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 500));
-    const g = process.cpuUsage(g0);
-    const other = machineBusySeconds() - m0 - (g.user + g.system) / 1e6;
-    if (other / 0.5 < 0.25 || Date.now() - start > maxSeconds * 1000) return (100 * other) / 0.5;
-  }
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const fmtInt = (n: number): string => (Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
 const fmtMs = (n: number): string => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(3) : n.toFixed(1));
-const fmtPct = (n: number): string => (Number.isNaN(n) ? '-' : `${Math.round(n)}%`);
-const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
 
 interface Summary {
   rate: number;
@@ -341,8 +319,6 @@ function sourceFingerprint(root: string): string {
 function usPerDelivery(r: LoadResult): number {
   return r.rate > 0 ? (r.brokerCpu * 1e4) / r.rate : NaN;
 }
-
-const fmtUs = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
 
 function lossCell(s: Summary): string {
   const parts: string[] = [];

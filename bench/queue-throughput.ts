@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createStore, createStores, SqliteQueueStore, type QueueStore, type RetainedStore } from '../lib/store';
+import { median } from './lib/stats';
 
 type RetainedMode = 'no' | 'shared' | 'separate';
 
@@ -158,12 +159,6 @@ async function run(
     commitP99: pct(0.99),
     cpuUsPerPair: (cpu.user + cpu.system) / Math.max(1, pairs),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 async function main(): Promise<void> {

@@ -62,6 +62,7 @@ import { join } from 'node:path';
 import { selfTimeTable } from './lib/cpuprofile-sources';
 import { summarizeProfile } from './lib/cpuprofile-top';
 import { hasTaskset, machineBusySeconds, pinSelf } from './lib/router-process';
+import { fmtInt, fmtPct, fmtRatio, fmtUs, median, waitForQuiet } from './lib/stats';
 import {
   buildGatehouseForStomp,
   findRabbitmq,
@@ -109,11 +110,7 @@ interface Options {
   profilePass: boolean;
 }
 
-const fmtInt = (n: number): string => (Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
 const fmtMs = (n: number): string => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(3) : n.toFixed(1));
-const fmtPct = (n: number): string => (Number.isNaN(n) ? '-' : `${Math.round(n)}%`);
-const fmtUs = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
-const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
 
 function title(o: Options, s: ScenarioName): string {
   switch (s) {
@@ -377,26 +374,6 @@ async function runOne(
   } finally {
     await proc.stop();
   }
-}
-
-/** Waits until the rest of the machine uses under a quarter of a core (or gives up). */
-async function waitForQuiet(maxSeconds: number): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    const m0 = machineBusySeconds();
-    const g0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 500));
-    const g = process.cpuUsage(g0);
-    const other = machineBusySeconds() - m0 - (g.user + g.system) / 1e6;
-    if (other / 0.5 < 0.25 || Date.now() - start > maxSeconds * 1000) return (100 * other) / 0.5;
-  }
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 interface Summary {

@@ -35,6 +35,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { buildGatehouse, sourceFingerprint, type GatehouseBuild } from './lib/store-sync-build';
 import { hasTaskset, machineBusySeconds, pinSelf } from './lib/router-process';
+import { fmtInt, fmtPct, median, waitForQuiet } from './lib/stats';
 import { runHandoff, runThroughput, type HandoffResult, type ThroughputResult } from './lib/store-sync-scenarios';
 import { STORE_ROUTERS, StoreRouterProcess, type StoreRouterName } from './lib/store-sync-servers';
 
@@ -219,34 +220,7 @@ async function runOne(
   }
 }
 
-/**
- * Waits until the rest of the machine has used under a quarter of a core for two
- * seconds in a row (or gives up after `maxSeconds`); returns what others used last.
- */
-async function waitForQuiet(maxSeconds: number): Promise<number> {
-  const start = Date.now();
-  let quietSamples = 0;
-  for (;;) {
-    const m0 = machineBusySeconds();
-    const g0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 500));
-    const g = process.cpuUsage(g0);
-    const other = (100 * (machineBusySeconds() - m0 - (g.user + g.system) / 1e6)) / 0.5;
-    quietSamples = other < 25 ? quietSamples + 1 : 0;
-    if (quietSamples >= 4 || Date.now() - start > maxSeconds * 1000) return other;
-  }
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const fmtInt = (n: number): string => (Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
 const fmtMs = (n: number): string => (Number.isNaN(n) ? '-' : n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtPct = (n: number): string => (Number.isNaN(n) ? '-' : `${Math.round(n)}%`);
 
 const DURABILITY: Record<StoreRouterName, string> = {
   gatehouse: 'file, synchronous full (fsync per group commit)',
@@ -390,7 +364,7 @@ async function runAll(o: Options, build: GatehouseBuild | undefined, runs: Run[]
     for (const router of order) {
       let r: Run;
       for (let redone = 0; ; redone++) {
-        const busy = await waitForQuiet(o.quietWait);
+        const busy = await waitForQuiet(o.quietWait, 4);
         if (busy >= 25) process.stderr.write(`machine still busy (others use ${Math.round(busy)}% of a core); running anyway\n`);
         r = await runOne(o, build, router, run, redone);
         const other = Math.max(r.throughput.otherCpu, r.handoff.otherCpu);

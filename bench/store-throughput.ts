@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createStore } from '../lib/store';
+import { median } from './lib/stats';
 
 interface Options {
   runs: number;
@@ -110,12 +111,6 @@ async function run(dir: string, sync: 'full' | 'normal', clients: number, second
     commitP50: pct(0.5),
     commitP99: pct(0.99),
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 async function main(): Promise<void> {

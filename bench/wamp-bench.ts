@@ -45,6 +45,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { summarizeProfile } from './lib/cpuprofile-top';
 import { buildGatehouse, hasTaskset, machineBusySeconds, pinSelf, RouterProcess, type GatehouseRuntime, type RouterName } from './lib/router-process';
+import { fmtInt, fmtPct, fmtRatio, median, waitForQuiet } from './lib/stats';
 import type { SerializerName } from './lib/wamp-client';
 import { runPubSub, runRpc, type ScenarioResult, type Timing } from './lib/wamp-scenarios';
 
@@ -95,7 +96,6 @@ interface Options {
   /** extra node options for the router processes, space-separated */
   routerNodeArgs: string[];
 }
-
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -211,30 +211,7 @@ async function runOne(
   }
 }
 
-/** Waits until the rest of the machine uses under a quarter of a core (or gives up). */
-async function waitForQuiet(maxSeconds: number): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    const m0 = machineBusySeconds();
-    const g0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 500));
-    const g = process.cpuUsage(g0);
-    const other = machineBusySeconds() - m0 - (g.user + g.system) / 1e6;
-    if (other / 0.5 < 0.25 || Date.now() - start > maxSeconds * 1000) return (100 * other) / 0.5;
-  }
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const fmtInt = (n: number): string => (Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
 const fmtMs = (n: number): string => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtPct = (n: number): string => (Number.isNaN(n) ? '-' : `${Math.round(n)}%`);
-const fmtRatio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
 
 interface Summary {
   rate: number;
