@@ -1,7 +1,7 @@
 import type { Payload } from '../payload';
 
 /**
- * The retained key-value store, protocol-neutral (DESIGN.md "Retained store and sync
+ * The retained key-value store, protocol-neutral (docs/ARCHITECTURE.md "Retained store and sync
  * primitives"). Engines keep the live state in memory so reads are synchronous, and make
  * writes durable in the background; a write's `committed` promise is what an ack waits
  * for. Nothing here knows about SQL, so another engine (e.g. NATS JetStream KV) can

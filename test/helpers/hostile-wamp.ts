@@ -1,5 +1,5 @@
 /**
- * WAMP material for the hostile suites: the sample messages of /work/shared/wamp-vectors
+ * WAMP material for the hostile suites: the sample messages of test/fixtures/wamp-vectors
  * per serializer, fast-check arbitraries for WAMP frames (valid, mutated, wrong types,
  * huge ids, depth bombs, unknown codes) and a check that what the router sent back is
  * well-formed WAMP.
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { codecs, type WireSerializer } from './raw-wamp';
 import { mutatedArb } from './hostile';
 
-const VECTORS = '/work/shared/wamp-vectors/singlemessage';
+const VECTORS = path.resolve(__dirname, '../fixtures/wamp-vectors/singlemessage');
 export const SERIALIZERS: readonly WireSerializer[] = ['json', 'msgpack', 'cbor'];
 
 interface VectorFile {

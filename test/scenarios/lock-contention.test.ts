@@ -1,5 +1,5 @@
 /**
- * A mutex under contention (DESIGN.md "Retained store and sync primitives"): 20
+ * A mutex under contention (docs/ARCHITECTURE.md "Retained store and sync primitives"): 20
  * autobahn clients fight for one lock 200 times in all, with the fox-wamp recipe
  * (acquire: retain + when: null + watch + will: null, acknowledged; release: a retained
  * empty publish). Mutual exclusion is checked on the clients' own clock: ordered by

@@ -1,5 +1,5 @@
 /**
- * "Restart loses nothing acked" (DESIGN.md, retained store): a router in a child
+ * "Restart loses nothing acked" (docs/ARCHITECTURE.md, retained store): a router in a child
  * process on a SQLite file is SIGKILLed while a client streams acknowledged retained
  * publishes; a new router on the same file has every acknowledged value with its
  * revision, and its revisions continue above the old ones. Wills of sessions of the

@@ -27,7 +27,7 @@ const NAMES: SerializerName[] = ['json', 'msgpack', 'cbor'];
 // any other attribute (e.g. HELLO's `roles`) lives in the message's dict. Validation
 // samples give a raw `wmsg`; multisession files give named-field messages per step.
 
-const VECTORS = path.resolve(__dirname, '../../../shared/wamp-vectors');
+const VECTORS = path.resolve(__dirname, '../fixtures/wamp-vectors');
 
 // Each field: its name(s) in the vectors (multisession files use `subscription_id`
 // where singlemessage EVENT uses `subscription`, etc.).

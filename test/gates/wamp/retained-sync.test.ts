@@ -1,6 +1,6 @@
 /**
  * The sync primitives on the retained store over WAMP with the real autobahn client
- * (DESIGN.md "Retained store and sync primitives", fox-wamp's when / watch / will):
+ * (docs/ARCHITECTURE.md "Retained store and sync primitives", fox-wamp's when / watch / will):
  * conditional publishes, waiting for a condition, first-come first-served waiters, and
  * wills fired when the writing session is lost (abrupt socket loss or GOODBYE) but not
  * once someone else has overwritten the key.

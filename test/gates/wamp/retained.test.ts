@@ -1,5 +1,5 @@
 /**
- * The retained store over WAMP with the real autobahn client (DESIGN.md "Retained store
+ * The retained store over WAMP with the real autobahn client (docs/ARCHITECTURE.md "Retained store
  * and sync primitives"): retain stores, replaces and deletes; binary values stay bytes;
  * acknowledged store writes return the key's revision (the fencing token) in PUBLISHED
  * and events carry it as details.revision; ttl expiry is published as a deletion; a

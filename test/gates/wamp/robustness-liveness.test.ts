@@ -1,5 +1,5 @@
 /**
- * Dead peers are found and cleaned up (DESIGN.md, "Reliability rules"): with
+ * Dead peers are found and cleaned up (docs/ARCHITECTURE.md, "Reliability rules"): with
  * wamp.pingIntervalMs small, a RawSocket peer that never answers PING and a WebSocket
  * peer that never answers ping are dropped within about two intervals, while peers
  * that answer stay; a dead peer's testament is published and its registration freed.

@@ -1,5 +1,5 @@
 /**
- * Every outbound path is bounded (DESIGN.md, "Reliability rules"): a subscriber whose
+ * Every outbound path is bounded (docs/ARCHITECTURE.md, "Reliability rules"): a subscriber whose
  * socket stops reading while a publisher floods is throttled, then disconnected, and
  * this is counted in gatehouse_slow_consumers_total; router memory stays bounded and
  * the other subscribers keep receiving. On every transport x serializer.

@@ -1,5 +1,5 @@
 /**
- * Bad input from one client never hurts another (DESIGN.md, "Reliability rules"), on
+ * Bad input from one client never hurts another (docs/ARCHITECTURE.md, "Reliability rules"), on
  * every WAMP transport x serializer. Raw peers (test/helpers/raw-wamp.ts) send what no
  * client library would; after every attack the bystanders — one autobahn subscriber +
  * callee per transport — must still receive a publication and answer a call, and the
