@@ -94,7 +94,7 @@ void test('aggregate durability - a restart keeps every table, and the min/max s
 void test('aggregate durability - SIGKILL under load: every acked row is kept, no aggregate is out of step; rebuild finds and fixes tampering', async () => {
   const file = path.join(dir, 'crash.db');
   const config = path.join(dir, 'crash.json');
-  fs.writeFileSync(config, JSON.stringify({ http: { port: 0 }, store: { path: file }, aggregate: { dir: FIXTURE_DIR }, log: { level: 'info' } }));
+  fs.writeFileSync(config, JSON.stringify({ http: { port: 0 }, mqtt: { port: 0 }, stomp: { port: 0 }, store: { path: file }, aggregate: { dir: FIXTURE_DIR }, log: { level: 'info' } }));
   let port = 0;
   const daemon = cli(['start', '-c', config], (out) => {
     const line = out.split('\n').find((l) => l.includes('"listening"'));
@@ -189,7 +189,7 @@ void test('aggregate durability - a bad definition stops start-up, naming the fi
   await assert.rejects(router.start(), (err: Error) => err.message === expected);
   await router.close();
 
-  const daemon = await cli(['start', '--port', '0', '--store', ':memory:', '--aggregates', defs]).done;
+  const daemon = await cli(['start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:', '--aggregates', defs]).done;
   assert.equal(daemon.code, 2);
   assert.equal(daemon.stderr.trim(), expected);
   const rebuild = await cli(['rebuild', '--store', ':memory:', '--aggregates', defs]).done;
