@@ -13,6 +13,8 @@
  * configuration (an aggregate definition included) or command line; 3 `rebuild
  * --verify` found aggregate rows that differ from their sources.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
@@ -265,11 +267,25 @@ async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
   }
 }
 
+/** The version in package.json: lib/cli.ts runs from the source tree (tsx) or from dist/lib/. */
+function packageVersion(): string {
+  for (const file of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'gatehouse-router' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not this one: try the next place
+    }
+  }
+  return 'unknown';
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function program(): Command {
   const cmd = new Command('gatehouse')
     .description('Multi-protocol message router: WAMP, MQTT, STOMP and HTTP in one routing core')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride();
 
   cmd

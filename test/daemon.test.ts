@@ -328,3 +328,19 @@ test('daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a ba
   d.child.kill('SIGTERM');
   assert.equal(await withTimeout(d.exited, 10_000, 'exit after SIGTERM'), 0);
 });
+
+test('daemon - --version prints the package version; the README synopsis names every start flag', { timeout: 30_000 }, async (t) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const v = spawnCli(t, [flag]);
+    assert.equal(await withTimeout(v.exited, START_TIMEOUT_MS, flag), 0);
+    assert.deepEqual(v.stdout.filter((l) => l !== ''), [pkg.version]);
+  }
+  const help = spawnCli(t, ['start', '--help']);
+  assert.equal(await withTimeout(help.exited, START_TIMEOUT_MS, 'start --help'), 0);
+  const flags = [...new Set(help.stdout.join('\n').match(/--[a-z][a-z-]+/g) ?? [])].filter((f) => f !== '--help');
+  assert.ok(flags.includes('--mqtt-port') && flags.includes('--stomp-port'), flags.join(' '));
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const synopsis = readme.slice(readme.indexOf('## The daemon'), readme.indexOf('Configuration comes from'));
+  for (const flag of flags) assert.match(synopsis, new RegExp(`[[\\s|]${flag}\\b`), `README synopsis lacks ${flag}`);
+});
