@@ -190,6 +190,20 @@ test(
     await expectCustomer(page, '<img src=x onerror=alert(1)>', '1', '1');
     assert.equal(await page.locator('#rows-body img, #chart img').count(), 0);
 
+    // a long label is shown whole in the chart, not cut off
+    const long = 'Consolidated Widgets and Sprockets International Holdings GmbH & Co. KG';
+    await wampPublish(wamp.session, 'table.detail', detail('X-2', 1, long, 'trap', 2));
+    await expectCustomer(page, long, '2', '1');
+    const label = page.locator(`#chart g.bar[data-key='${JSON.stringify([long])}'] .bar-label`);
+    await waitForText(label, long, 'long chart label');
+    const fits = await label.evaluate((el) => {
+      const text = el as SVGTextElement;
+      const box = text.getBBox();
+      const view = (text.ownerSVGElement as SVGSVGElement).viewBox.baseVal;
+      return box.x >= 0 && box.x + box.width <= view.width;
+    });
+    assert.ok(fits, 'the long label lies inside the chart');
+
     await page.locator('#chart-field').selectOption('revenue');
     await waitForText(page.locator(`#chart g.bar[data-key='["globex"]'] .bar-value`), '1,080', 'globex bar');
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -252,7 +266,7 @@ test('dashboard - without an aggregate engine the page says why there are no tab
   await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
   await waitForText(
     page.locator('#tables-empty'),
-    'Cannot list the tables: wamp.error.no_such_procedure: no callee registered for procedure gatehouse.table.list',
+    'This router has no aggregate tables. Start it with --aggregates DIR (or aggregate.dir in the config file) pointing at a folder of table definitions; see "Aggregate tables" in the README.',
     'tables message',
   );
   assert.equal(await page.locator('#table-list li').count(), 0);

@@ -59,9 +59,13 @@ async function loadTables(session) {
     state.tables = Array.isArray(result?.tables) ? result.tables : [];
     empty.textContent = 'No tables are defined.';
   } catch (err) {
-    // e.g. wamp.error.no_such_procedure: the router runs no aggregate engine (aggregate.dir)
     state.tables = [];
-    empty.textContent = `Cannot list the tables: ${describeError(err)}`;
+    // no callee for the table procedures: the router runs no aggregate engine; say how to
+    // turn it on rather than showing the raw error URI
+    empty.textContent =
+      err && err.error === 'wamp.error.no_such_procedure'
+        ? 'This router has no aggregate tables. Start it with --aggregates DIR (or aggregate.dir in the config file) pointing at a folder of table definitions; see "Aggregate tables" in the README.'
+        : `Cannot list the tables: ${describeError(err)}`;
   }
   renderTableList();
 }
