@@ -17,7 +17,7 @@ import { handleSend } from './handlers/send';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import { handleAbort, handleBegin, handleCommit, type Transaction } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
-import { MAX_TIMER_MS } from '../../lib/timers';
+import { Heartbeat } from './heartbeat';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
 
@@ -57,8 +57,8 @@ export class StompConnection {
   /** why reading is paused: the outbox, the frame rate limit, receipts waiting */
   private readonly paused = new Set<string>();
   private connectTimer: NodeJS.Timeout | undefined;
-  private heartbeatOut: NodeJS.Timeout | undefined;
-  private heartbeatIn: NodeJS.Timeout | undefined;
+  /** both directions of heart-beating on one timer, once CONNECTED negotiated any */
+  private heartbeat: Heartbeat | undefined;
   private rateWindow = 0;
   private rateFrames = 0;
   /** limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR */
@@ -126,7 +126,7 @@ export class StompConnection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.ctx.counters.in(chunk.length);
-    this.heartbeatIn?.refresh();
+    this.heartbeat?.heard();
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -241,27 +241,17 @@ export class StompConnection {
 
   /** Heart-beating as negotiated (STOMP 1.2 §Heart-beating); 0 = none that way. */
   startHeartbeats(outMs: number, inMs: number): void {
-    if (outMs > 0) {
-      this.heartbeatOut = setTimeout(() => this.beat(), outMs);
-      this.heartbeatOut.unref();
-    }
-    if (inMs > 0) {
-      // "some tolerance": a peer is dead after twice its interval without a byte
-      this.heartbeatIn = setTimeout(
-        () => {
-          this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
-          this.ctx.counters.errors('heartbeat_timeout');
-          this.destroy();
-        },
-        Math.min(inMs * 2, MAX_TIMER_MS),
-      );
-      this.heartbeatIn.unref();
-    }
-  }
-
-  private beat(): void {
-    if (this.state !== 'connected') return;
-    this.write(HEARTBEAT_EOL);
+    this.heartbeat?.stop();
+    this.heartbeat = Heartbeat.start(outMs, inMs, {
+      beat: () => {
+        if (this.state === 'connected') this.write(HEARTBEAT_EOL);
+      },
+      dead: () => {
+        this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
+        this.ctx.counters.errors('heartbeat_timeout');
+        this.destroy();
+      },
+    });
   }
 
   // ----- sending -----
@@ -292,7 +282,7 @@ export class StompConnection {
     this.stream.write(buf);
     this.ctx.counters.out(buf.length);
     // STOMP 1.2 §Heart-beating: any data counts as a heart-beat
-    this.heartbeatOut?.refresh();
+    this.heartbeat?.sent();
   }
 
   /** Whether queue consumers may be handed messages now. */
@@ -462,7 +452,8 @@ export class StompConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.parser.stop();
-    for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn]) if (t) clearTimeout(t);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.heartbeat?.stop();
     this.throttle.dispose();
     this.outbox.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted

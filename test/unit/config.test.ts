@@ -64,7 +64,7 @@ test('config - empty input resolves to the documented defaults', () => {
       wsPath: '/stomp',
       tls: { ...tls, host: '127.0.0.1', port: 61614 },
       realm: 'realm1',
-      heartbeat: { send: 10000, receive: 10000 },
+      heartbeat: { send: 1000, receive: 1000 },
       connectTimeoutMs: 10000,
       limits: { maxHeaders: 64, maxHeaderLineBytes: 8192, maxBodyBytes: 0, framesPerSecond: 0 },
       maxQueueMessages: 100000,
