@@ -7,7 +7,7 @@ import type { Realm } from '../../lib/realm';
 import type { Session, TransportInfo } from '../../lib/session';
 import type { Consumer, QueueAddress } from '../../lib/work-queues';
 import type { StompGateContext } from './context';
-import { header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from './frame';
+import { frameSize, header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from './frame';
 import { StompFrameParser, type StompParseError } from './frame-parser';
 import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from './frame-writer';
 import { handleAck } from './handlers/ack';
@@ -15,9 +15,10 @@ import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handleSend } from './handlers/send';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
-import { handleAbort, handleBegin, handleCommit, type Transaction } from './handlers/transaction';
+import { handleAbort, handleBegin, handleCommit } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
 import { Heartbeat } from './heartbeat';
+import { TransactionTable } from './transactions';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
 
@@ -47,7 +48,8 @@ export class StompConnection {
   /** owner of durable subscriptions: the authid with the CONNECT `client-id` (handlers/connect.ts durableOwner) */
   owner = '';
   readonly subscriptions = new SubscriptionTable();
-  readonly transactions = new Map<string, Transaction>();
+  /** open transactions and the memory they hold (./transactions.ts) */
+  readonly transactions: TransactionTable;
   /** names of this connection's temporary queues */
   private readonly temps = new Set<string>();
   /** RabbitMQ style temporary queue delivery: consumers for temp queues nobody SUBSCRIBEd to */
@@ -83,6 +85,17 @@ export class StompConnection {
       onError: (err) => this.malformed(err),
     });
     const limits = ctx.config.limits;
+    this.transactions = new TransactionTable(
+      ctx.transactionBudget,
+      { perTransaction: limits.outboundQueueBytes, perConnection: ctx.config.stomp.limits.maxTransactionBytes },
+      (limit) =>
+        ctx.limitHit(limit, {
+          peer: info.peer,
+          session: this.session?.id,
+          connectionBytes: this.transactions.bytes,
+          routerBytes: ctx.transactionBudget.held,
+        }),
+    );
     this.outbox = new Outbox(
       {
         highWaterBytes: limits.outboundHighWaterBytes,
@@ -471,13 +484,6 @@ export class StompConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** About a frame's size on the wire, for the bytes-per-second limit: command, headers, body. */
-function frameSize(frame: StompFrame): number {
-  let n = frame.command.length + 2 + frame.body.length;
-  for (const [k, v] of frame.headers) n += k.length + v.length + 2;
-  return n;
-}
 
 function hasName(h: [string, string]): boolean {
   return h[0] !== '';
