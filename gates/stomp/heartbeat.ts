@@ -27,7 +27,7 @@ export class Heartbeat {
   private lastRead: number;
   private lastWrite: number;
 
-  constructor(
+  private constructor(
     /** ms between the server's beats; 0: none */
     private readonly outMs: number,
     /** ms between the client's beats; 0: none */
@@ -37,8 +37,8 @@ export class Heartbeat {
     const now = performance.now();
     this.lastRead = now;
     this.lastWrite = now;
-    const intervals = [outMs, inMs].filter((ms) => ms > 0);
-    this.tick = timerDelay(Math.min(...intervals));
+    // start() makes sure at least one way beats
+    this.tick = timerDelay(Math.min(...[outMs, inMs].filter((ms) => ms > 0)));
     this.timer = setInterval(() => this.check(), this.tick);
     this.timer.unref();
   }
