@@ -134,6 +134,10 @@ export interface Config {
       maxBodyBytes: number;
       /** 0: no limit */
       framesPerSecond: number;
+      /** bytes held by one connection's open transactions together */
+      maxTransactionBytes: number;
+      /** bytes held by the open transactions of all STOMP connections together */
+      maxTransactionBytesTotal: number;
     };
     /** per work queue (and durable subscription) */
     maxQueueMessages: number;

@@ -7,7 +7,7 @@ import type { Realm } from '../../lib/realm';
 import type { Session, TransportInfo } from '../../lib/session';
 import type { Consumer, QueueAddress } from '../../lib/work-queues';
 import type { StompGateContext } from './context';
-import { header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from './frame';
+import { frameSize, header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from './frame';
 import { StompFrameParser, type StompParseError } from './frame-parser';
 import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from './frame-writer';
 import { handleAck } from './handlers/ack';
@@ -15,9 +15,10 @@ import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handleSend } from './handlers/send';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
-import { handleAbort, handleBegin, handleCommit, type Transaction } from './handlers/transaction';
+import { handleAbort, handleBegin, handleCommit } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
-import { MAX_TIMER_MS } from '../../lib/timers';
+import { Heartbeat } from './heartbeat';
+import { TransactionTable } from './transactions';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
 
@@ -47,7 +48,8 @@ export class StompConnection {
   /** owner of durable subscriptions: the authid with the CONNECT `client-id` (handlers/connect.ts durableOwner) */
   owner = '';
   readonly subscriptions = new SubscriptionTable();
-  readonly transactions = new Map<string, Transaction>();
+  /** open transactions and the memory they hold (./transactions.ts) */
+  readonly transactions: TransactionTable;
   /** names of this connection's temporary queues */
   private readonly temps = new Set<string>();
   /** RabbitMQ style temporary queue delivery: consumers for temp queues nobody SUBSCRIBEd to */
@@ -57,8 +59,8 @@ export class StompConnection {
   /** why reading is paused: the outbox, the frame rate limit, receipts waiting */
   private readonly paused = new Set<string>();
   private connectTimer: NodeJS.Timeout | undefined;
-  private heartbeatOut: NodeJS.Timeout | undefined;
-  private heartbeatIn: NodeJS.Timeout | undefined;
+  /** both directions of heart-beating on one timer, once CONNECTED negotiated any */
+  private heartbeat: Heartbeat | undefined;
   private rateWindow = 0;
   private rateFrames = 0;
   /** limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR */
@@ -83,6 +85,17 @@ export class StompConnection {
       onError: (err) => this.malformed(err),
     });
     const limits = ctx.config.limits;
+    this.transactions = new TransactionTable(
+      ctx.transactionBudget,
+      { perTransaction: limits.outboundQueueBytes, perConnection: ctx.config.stomp.limits.maxTransactionBytes },
+      (limit) =>
+        ctx.limitHit(limit, {
+          peer: info.peer,
+          session: this.session?.id,
+          connectionBytes: this.transactions.bytes,
+          routerBytes: ctx.transactionBudget.held,
+        }),
+    );
     this.outbox = new Outbox(
       {
         highWaterBytes: limits.outboundHighWaterBytes,
@@ -126,7 +139,7 @@ export class StompConnection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.ctx.counters.in(chunk.length);
-    this.heartbeatIn?.refresh();
+    this.heartbeat?.heard();
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -241,27 +254,17 @@ export class StompConnection {
 
   /** Heart-beating as negotiated (STOMP 1.2 §Heart-beating); 0 = none that way. */
   startHeartbeats(outMs: number, inMs: number): void {
-    if (outMs > 0) {
-      this.heartbeatOut = setTimeout(() => this.beat(), outMs);
-      this.heartbeatOut.unref();
-    }
-    if (inMs > 0) {
-      // "some tolerance": a peer is dead after twice its interval without a byte
-      this.heartbeatIn = setTimeout(
-        () => {
-          this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
-          this.ctx.counters.errors('heartbeat_timeout');
-          this.destroy();
-        },
-        Math.min(inMs * 2, MAX_TIMER_MS),
-      );
-      this.heartbeatIn.unref();
-    }
-  }
-
-  private beat(): void {
-    if (this.state !== 'connected') return;
-    this.write(HEARTBEAT_EOL);
+    this.heartbeat?.stop();
+    this.heartbeat = Heartbeat.start(outMs, inMs, {
+      beat: () => {
+        if (this.state === 'connected') this.write(HEARTBEAT_EOL);
+      },
+      dead: () => {
+        this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
+        this.ctx.counters.errors('heartbeat_timeout');
+        this.destroy();
+      },
+    });
   }
 
   // ----- sending -----
@@ -292,7 +295,7 @@ export class StompConnection {
     this.stream.write(buf);
     this.ctx.counters.out(buf.length);
     // STOMP 1.2 §Heart-beating: any data counts as a heart-beat
-    this.heartbeatOut?.refresh();
+    this.heartbeat?.sent();
   }
 
   /** Whether queue consumers may be handed messages now. */
@@ -462,7 +465,8 @@ export class StompConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.parser.stop();
-    for (const t of [this.connectTimer, this.heartbeatOut, this.heartbeatIn]) if (t) clearTimeout(t);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.heartbeat?.stop();
     this.throttle.dispose();
     this.outbox.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted
@@ -480,13 +484,6 @@ export class StompConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** About a frame's size on the wire, for the bytes-per-second limit: command, headers, body. */
-function frameSize(frame: StompFrame): number {
-  let n = frame.command.length + 2 + frame.body.length;
-  for (const [k, v] of frame.headers) n += k.length + v.length + 2;
-  return n;
-}
 
 function hasName(h: [string, string]): boolean {
   return h[0] !== '';

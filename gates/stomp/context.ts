@@ -3,6 +3,7 @@ import { createGateContext, type GateContext } from '../../lib/gate-context';
 import type { QueueService } from '../../lib/queue-service';
 import type { RouterCore } from '../../lib/router';
 import type { StompParserLimits } from './frame-parser';
+import { TransactionBudget } from './transactions';
 
 /** The STOMP gate's shared state: the router context, the work queues, resolved limits. */
 export interface StompGateContext extends GateContext {
@@ -12,6 +13,8 @@ export interface StompGateContext extends GateContext {
   readonly parserLimits: StompParserLimits;
   /** `server` header of CONNECTED */
   readonly serverName: string;
+  /** bytes held by the open transactions of every connection (stomp.limits.maxTransactionBytesTotal) */
+  readonly transactionBudget: TransactionBudget;
   /** counts a message not delivered */
   drop(reason: string): void;
 }
@@ -29,6 +32,7 @@ export function createStompContext(router: RouterCore, work: QueueService): Stom
       maxBodyBytes: cfg.limits.maxBodyBytes || router.config.limits.maxMessageSize,
     },
     serverName: 'Gatehouse',
+    transactionBudget: new TransactionBudget(cfg.limits.maxTransactionBytesTotal),
     drop(reason) {
       let c = drops.get(reason);
       if (!c) {

@@ -71,6 +71,13 @@ export function header(frame: StompFrame, name: string): string | undefined {
   return undefined;
 }
 
+/** About a frame's size on the wire (command, headers, body): for rate limits and memory bounds. */
+export function frameSize(frame: StompFrame): number {
+  let n = frame.command.length + 2 + frame.body.length;
+  for (const [k, v] of frame.headers) n += k.length + v.length + 2;
+  return n;
+}
+
 /** Every value of `name`, first (current) to last (oldest history). */
 export function headerValues(frame: StompFrame, name: string): string[] {
   const out: string[] = [];

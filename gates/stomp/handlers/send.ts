@@ -77,5 +77,5 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
   } catch (err) {
     return conn.fail(asRouterError(err), frame);
   }
-  applyOrKeep(conn, frame, action, frame.body.length);
+  applyOrKeep(conn, frame, action);
 }

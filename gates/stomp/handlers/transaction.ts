@@ -1,33 +1,20 @@
 import { Errors, RouterError } from '../../../lib/errors';
 import { asRouterError, type StompConnection } from '../connection';
-import { header, type StompFrame } from '../frame';
+import { frameSize, header, type StompFrame } from '../frame';
+import { FRAME_OVERHEAD, type Action, type Transaction } from '../transactions';
 
-/**
- * A frame's effect, prepared (validated) when the frame arrives and applied now or at
- * COMMIT. Returns what its RECEIPT waits for (a queue store commit), if anything.
- */
-export type Action = () => Promise<void> | undefined;
-
-/** An open transaction: the SENDs, ACKs and NACKs given its name, in frame order. */
-export interface Transaction {
-  readonly actions: Action[];
-  /** body bytes held */
-  bytes: number;
-}
-
-/** Transactions one connection may have open at once. */
-const MAX_OPEN = 64;
-/** Frames one transaction may hold. */
-const MAX_ACTIONS = 10_000;
+export type { Action } from '../transactions';
 
 /**
  * Applies a prepared frame, or keeps it for COMMIT when the frame names a transaction
  * (STOMP 1.2 §BEGIN: "any SEND or ACK frames with the transaction header ... will be
  * processed as part of the named transaction"). A kept frame is acknowledged (RECEIPT)
  * at once; its effect happens at COMMIT, or never (ABORT, DISCONNECT, connection lost).
- * A transaction holds at most limits.outboundQueueBytes of bodies.
+ * What transactions hold is bounded per transaction (limits.outboundQueueBytes), per
+ * connection (stomp.limits.maxTransactionBytes) and per router
+ * (stomp.limits.maxTransactionBytesTotal): see ../transactions.ts.
  */
-export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Action, bytes = 0): void {
+export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Action): void {
   const name = header(frame, 'transaction');
   if (name === undefined) {
     let committed: Promise<void> | undefined;
@@ -39,13 +26,8 @@ export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Ac
     conn.receipt(frame, committed);
     return;
   }
-  const tx = conn.transactions.get(name);
-  if (!tx) return conn.fail(new RouterError(Errors.invalidArgument, `no transaction ${JSON.stringify(name)} has begun`), frame);
-  if (tx.actions.length >= MAX_ACTIONS || tx.bytes + bytes > conn.ctx.config.limits.outboundQueueBytes) {
-    return conn.fail(new RouterError(Errors.limitExceeded, `transaction ${JSON.stringify(name)} holds too much`), frame);
-  }
-  tx.actions.push(action);
-  tx.bytes += bytes;
+  const refused = conn.transactions.keep(name, action, frameSize(frame) + FRAME_OVERHEAD);
+  if (refused) return conn.fail(refused, frame);
   conn.receipt(frame);
 }
 
@@ -53,11 +35,8 @@ export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Ac
 export function handleBegin(conn: StompConnection, frame: StompFrame): void {
   const name = transactionName(conn, frame);
   if (name === undefined) return;
-  if (conn.transactions.has(name))
-    return conn.fail(new RouterError(Errors.invalidArgument, `transaction ${JSON.stringify(name)} has already begun`), frame);
-  if (conn.transactions.size >= MAX_OPEN)
-    return conn.fail(new RouterError(Errors.limitExceeded, `at most ${MAX_OPEN} open transactions`), frame);
-  conn.transactions.set(name, { actions: [], bytes: 0 });
+  const refused = conn.transactions.begin(name);
+  if (refused) return conn.fail(refused, frame);
   conn.receipt(frame);
 }
 
@@ -90,12 +69,8 @@ export function handleAbort(conn: StompConnection, frame: StompFrame): void {
 function take(conn: StompConnection, frame: StompFrame): Transaction | undefined {
   const name = transactionName(conn, frame);
   if (name === undefined) return undefined;
-  const tx = conn.transactions.get(name);
-  if (!tx) {
-    conn.fail(new RouterError(Errors.invalidArgument, `no transaction ${JSON.stringify(name)} has begun`), frame);
-    return undefined;
-  }
-  conn.transactions.delete(name);
+  const tx = conn.transactions.take(name);
+  if (!tx) conn.fail(new RouterError(Errors.invalidArgument, `no transaction ${JSON.stringify(name)} has begun`), frame);
   return tx;
 }
 
