@@ -52,15 +52,16 @@ const stompjs = new StompjsClients();
 
 /**
  * A router whose HTTP server (router.createHttpServer, as the daemon's) serves /health
- * and WAMP on /ws, listening on an ephemeral loopback port; `http` is merged into the
- * config's http block.
+ * and WAMP on /ws, listening on an ephemeral loopback port; `httpConfig` is the config's
+ * http block, `config` the rest.
  */
-async function startUniversal(httpConfig: Record<string, unknown> = {}): Promise<UniversalRouter> {
+async function startUniversal(httpConfig: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<UniversalRouter> {
   const router = new Router({
     log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
     store: { path: ':memory:' },
     mqtt: { sysIntervalSeconds: 0 },
     http: httpConfig,
+    ...config,
   });
   await router.start();
   const app = express();
@@ -223,6 +224,15 @@ describe('universal port - plain', () => {
     const realm = r.router.realm('realm1');
     const kinds = [...(realm?.sessions.values() ?? [])].map((s) => `${s.transport.gate}/${s.transport.type}`);
     for (const k of ['wamp/websocket', 'wamp/rawsocket', 'mqtt/tcp', 'stomp/tcp']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(', ')}`);
+  });
+
+  it('universal port - MQTT 3.1 (protocol name MQIsdp) is recognised too', async () => {
+    const { client } = await connectMqtt(`mqtt://127.0.0.1:${r.port}`, { clientId: uniqueId('mqisdp'), protocolVersion: 3, protocolId: 'MQIsdp' });
+    mqttClients.push(client);
+    await subscribe(client, 'one/port/v3', { qos: 1 });
+    const got = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
+    await publish(client, 'one/port/v3', 'three-one', { qos: 1 });
+    assert.equal(await withTimeout(got, WAIT_MS, 'the MQTT 3.1 message'), 'three-one');
   });
 
   it('universal port - a large HTTP request sent in one write reaches the application whole', async () => {
@@ -388,6 +398,22 @@ describe('universal port - configuration', () => {
     const { client: stomp } = await stompjs.tcp(r.port);
     await sendWithReceipt(stomp, TOPIC.stomp, JSON.stringify('stomp on'));
     assert.equal((await health(r.port)).status, 200);
+  });
+
+  it('universal port - the connection limits count what the port hands to gates (limits.maxConnectionsPerIp)', async () => {
+    const r = await startUniversal({}, { limits: { maxConnectionsPerIp: 1 } });
+    const url = `mqtt://127.0.0.1:${r.port}`;
+    const first = await mqttOn(url, 5);
+    const refused = new TcpProbe(r.port);
+    await withTimeout(refused.connected, WAIT_MS, 'connect');
+    refused.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'second', keepalive: 0, clean: true, protocolId: 'MQTT' }));
+    await withTimeout(refused.closed, WAIT_MS, 'the second MQTT connection from this address to be closed');
+    assert.equal(refused.pending.length, 0, 'no CONNACK');
+    const hits = (await r.router.metrics.limitHits.get()).values.find((v) => v.labels.gate === 'mqtt' && v.labels.limit === 'max_connections_per_ip');
+    assert.equal(hits?.value, 1);
+    // HTTP is not a gate's connection: it still gets through
+    assert.equal((await health(r.port)).status, 200);
+    await endAll([first.client]);
   });
 
   it('universal port - with every protocol off the port is plain HTTP: an MQTT CONNECT gets HTTP 400', async () => {
