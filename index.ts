@@ -9,17 +9,18 @@ import { tlsFromConfig, type TlsOptions } from './lib/tls-options';
 import type express from 'express';
 import { createWampContext, type WampGateContext } from './gates/wamp/context';
 import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
-import { listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
+import { acceptMqttSocket, listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
 import { stopSessions } from './gates/mqtt/lifecycle';
 import { restoreSessions } from './gates/mqtt/session-records';
 import { startSysTopics } from './gates/mqtt/sys-topics';
-import { listenWampRawSocket } from './gates/wamp/rawsocket-listener';
+import { acceptRawSocket, listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
 import { createStompContext, type StompGateContext } from './gates/stomp/context';
-import { listenStompTcp, listenStompWs } from './gates/stomp/listener';
+import { acceptStompSocket, listenStompTcp, listenStompWs } from './gates/stomp/listener';
 import { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
 import { createQueueService, type QueueService } from './lib/queue-service';
 import { RouterCore, type Listener } from './lib/router';
+import { serveProtocolsOn, type UniversalPortOptions } from './lib/universal-port';
 
 export type { Config } from './lib/config';
 export type { Listener, RouterOptions } from './lib/router';
@@ -70,9 +71,24 @@ export class Router extends RouterCore {
    * An HTTP server for the WebSocket endpoints (and `app`, e.g. Express), as the daemon
    * uses: HTTPS when config http.tls is on (its certificate reloads with
    * reloadCertificates()), with http.headersTimeoutMs / requestTimeoutMs against slow clients.
+   * It also serves the protocols of config http.protocols (WAMP RawSocket, MQTT, STOMP;
+   * all by default) on its port, after the TLS handshake when it is HTTPS.
    */
   createHttpServer(app?: http.RequestListener): http.Server {
-    return createHttpServer(createGateContext(this, 'http'), tlsFromConfig(this.config.http.tls), 'HTTP', app);
+    const ctx = createGateContext(this, 'http');
+    const server = createHttpServer(ctx, tlsFromConfig(this.config.http.tls), 'HTTP', app);
+    // the protocols of http.protocols on the same port, told apart by their first bytes.
+    // Only on this server, which Gatehouse makes: a server of the application's own keeps
+    // its 'connection' handling, and the gates mount only their WebSocket paths there.
+    const on = this.config.http.protocols;
+    const gates: UniversalPortOptions['gates'] = {};
+    if (on.rawsocket) gates.rawsocket = () => ({ ctx: this.wamp, accept: (socket) => acceptRawSocket(this.wamp, socket) });
+    if (on.mqtt) gates.mqtt = () => ({ ctx: this.mqtt, accept: (socket, type) => acceptMqttSocket(this.mqtt, socket, type) });
+    if (on.stomp) gates.stomp = () => ({ ctx: this.stomp, accept: (socket, type) => acceptStompSocket(this.stomp, socket, type) });
+    if (Object.keys(gates).length > 0) {
+      this.addListener(serveProtocolsOn(ctx, server, { gates, timeoutMs: this.config.http.sniffTimeoutMs, ready: () => this.start() }));
+    }
+    return server;
   }
 
   /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port (wss:// with `tls`). */

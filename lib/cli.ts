@@ -183,7 +183,8 @@ async function start(flags: StartFlags): Promise<void> {
     const [ws, web] = config.http.tls.enabled ? ['wss', 'https'] : ['ws', 'http'];
     log.info(
       {
-        http: { host: addr.address, port: addr.port },
+        // beside HTTP and WebSocket, recognised by their first bytes (http.protocols)
+        http: { host: addr.address, port: addr.port, alsoServes: Object.entries(config.http.protocols).filter(([, on]) => on).map(([name]) => name) },
         wamp: { url: `${ws}://${base}${config.wamp.path}` },
         ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port, tls: raw.tls.enabled } }),
         ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),

@@ -87,6 +87,9 @@ export interface Config {
     allowedOrigins: string[];
     headersTimeoutMs: number;
     requestTimeoutMs: number;
+    /** served on the HTTP port too, recognised by their first bytes (lib/universal-port.ts) */
+    protocols: { rawsocket: boolean; mqtt: boolean; stomp: boolean };
+    sniffTimeoutMs: number;
   };
   wamp: {
     path: string;

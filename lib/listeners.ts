@@ -35,7 +35,7 @@ export function transportOf(gate: string, type: string, socket: net.Socket, prot
  * Takes a connection slot for a new socket (limits.maxConnections / maxConnectionsPerIp)
  * and gives it back when the socket closes; the name of the limit when it is refused.
  */
-function admitConnection(ctx: GateContext, socket: net.Socket): string | undefined {
+export function admitConnection(ctx: GateContext, socket: net.Socket): string | undefined {
   const ip = socket.remoteAddress ?? '?';
   const refused = ctx.router.connections.acquire(ip);
   if (refused) {

@@ -64,6 +64,8 @@ export class Metrics {
    * row changes by op (insert, update, delete), per table
    */
   readonly aggregateEvents: Counter<'table' | 'outcome'>;
+  /** connections to the shared HTTP port closed before any gate got them (reason: timeout, unknown, disabled) */
+  readonly sniffRefused: Counter<'reason'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -125,6 +127,7 @@ export class Metrics {
     ]);
     this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
+    this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

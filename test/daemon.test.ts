@@ -29,7 +29,13 @@ interface AutobahnConnection {
   close(reason?: string): void;
 }
 interface AutobahnModule {
-  Connection: new (opts: { url: string; realm: string; max_retries?: number; retry_if_unreachable?: boolean }) => AutobahnConnection;
+  Connection: new (opts: {
+    url?: string;
+    transports?: { type: 'rawsocket'; host: string; port: number }[];
+    realm: string;
+    max_retries?: number;
+    retry_if_unreachable?: boolean;
+  }) => AutobahnConnection;
 }
  
 const autobahn = require('autobahn') as AutobahnModule;
@@ -164,6 +170,8 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   assert.notEqual(port, 0, 'the log gives the actual port, not the configured 0');
   const httpPort = port as number;
   assert.equal((listening.wamp as { url?: unknown }).url, `ws://127.0.0.1:${httpPort}/ws`);
+  // http.protocols: all on by default, recognised by their first bytes on the HTTP port
+  assert.deepEqual((listening.http as { alsoServes?: unknown }).alsoServes, ['rawsocket', 'mqtt', 'stomp']);
 
   const health = await get(httpPort, '/health');
   assert.equal(health.status, 200);
@@ -217,15 +225,37 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   });
   const session = await withTimeout(opened, 10_000, 'WAMP open');
   assert.ok(session.id > 0);
+  // and one over RawSocket on the same port
+  const raw = new autobahn.Connection({ transports: [{ type: 'rawsocket', host: '127.0.0.1', port: httpPort }], realm: 'realm1', max_retries: 0, retry_if_unreachable: false });
+  let rawClosed!: (detail: string | null | undefined) => void;
+  const rawClosedP = new Promise<string | null | undefined>((r) => (rawClosed = r));
+  const rawOpened = new Promise<AutobahnSession>((resolveOpen, rejectOpen) => {
+    raw.onopen = resolveOpen;
+    raw.onclose = (reason, details) => {
+      rejectOpen(new Error(`RawSocket connection closed before open: ${reason}`));
+      rawClosed(details.reason);
+      return true;
+    };
+  });
+  raw.open();
+  t.after(() => {
+    try {
+      raw.close();
+    } catch {
+      // already closed
+    }
+  });
+  assert.ok((await withTimeout(rawOpened, 10_000, 'RawSocket open on the HTTP port')).id > 0);
 
   const during = JSON.parse((await get(httpPort, '/health')).body) as { sessions: number };
-  assert.equal(during.sessions, 1);
+  assert.equal(during.sessions, 2);
 
   d.child.kill('SIGTERM');
   const code = await withTimeout(d.exited, 10_000, 'exit after SIGTERM');
   assert.equal(code, 0, `exit code\nstderr:\n${d.stderr()}`);
   const bye = await withTimeout(closedP, 5_000, 'WAMP close after shutdown');
   assert.equal(bye.detail, 'wamp.close.system_shutdown');
+  assert.equal(await withTimeout(rawClosedP, 5_000, 'RawSocket close after shutdown'), 'wamp.close.system_shutdown');
   assert.ok(d.stdout.some((l) => l.includes('"msg":"shutting down"')));
 });
 

@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import { createWebSocketStream } from 'ws';
 import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
 import type { TlsOptions } from '../../lib/tls-options';
@@ -7,9 +8,12 @@ import type { MqttGateContext } from './context';
 
 /** MQTT over TCP (and TLS when `tls` is given). */
 export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => {
-    new MqttConnection(ctx, socket, transportOf('mqtt', type, socket));
-  });
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => acceptMqttSocket(ctx, socket, type));
+}
+
+/** One MQTT connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */
+export function acceptMqttSocket(ctx: MqttGateContext, socket: net.Socket, type: 'tcp' | 'tls'): void {
+  new MqttConnection(ctx, socket, transportOf('mqtt', type, socket));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import { createWebSocketStream } from 'ws';
 import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
 import type { TlsOptions } from '../../lib/tls-options';
@@ -10,9 +11,12 @@ const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 /** STOMP over TCP (and TLS when `tls` is given). */
 export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => {
-    new StompConnection(ctx, socket, transportOf('stomp', type, socket), true);
-  });
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => acceptStompSocket(ctx, socket, type));
+}
+
+/** One STOMP connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */
+export function acceptStompSocket(ctx: StompGateContext, socket: net.Socket, type: 'tcp' | 'tls'): void {
+  new StompConnection(ctx, socket, transportOf('stomp', type, socket), true);
 }
 
 /**

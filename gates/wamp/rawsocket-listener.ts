@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import { listenTcp } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
 import type { TlsOptions } from '../../lib/tls-options';
@@ -16,46 +17,50 @@ export interface WampRawSocketOptions {
 
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
 export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
-  const limits = ctx.config.limits;
-  const allowed = new Set(ctx.config.wamp.serializers);
-  const ourExp = lengthExpFor(limits.maxMessageSize);
+  return listenTcp(ctx, { ...opts, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => acceptRawSocket(ctx, socket));
+}
 
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => {
-    // a client that never completes the handshake is dropped (slowloris)
-    const timer = setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
-    timer.unref();
-    let buf = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 4) return;
-      socket.off('data', onData);
-      clearTimeout(timer);
-      const hs = parseHandshake(buf.subarray(0, 4));
-      if (!hs.ok) {
-        ctx.counters.errors('rawsocket_handshake');
-        socket.end(handshakeError(hs.error));
-        return;
-      }
-      const serializer = serializerForRawSocketId(hs.serializerId);
-      if (!serializer || !allowed.has(serializer.name)) {
-        ctx.counters.errors('rawsocket_serializer');
-        socket.end(handshakeError(HandshakeError.SERIALIZER_UNSUPPORTED));
-        return;
-      }
-      const refused = ctx.router.admit();
-      if (refused) {
-        socket.end(handshakeError(HandshakeError.MAX_CONNECTIONS));
-        return;
-      }
-      socket.write(handshakeReply(serializer.rawSocketId, ourExp));
-      const transport = new RawSocketTransport(socket, serializer, hs.clientMaxBytes, maxBytesForExp(ourExp), ctx, {
-        highWaterBytes: limits.outboundHighWaterBytes,
-        maxQueueBytes: limits.outboundQueueBytes,
-        slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
-      }, ctx.config.wamp.pingIntervalMs);
-      transport.attach(new WampSession(ctx, transport));
-      transport.feed(buf.subarray(4));
-    };
-    socket.on('data', onData);
-  });
+/**
+ * One RawSocket connection, from its first octet: the 4-octet handshake, then a
+ * RawSocketTransport. Its own listener's or the shared HTTP port's (lib/universal-port.ts).
+ */
+export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void {
+  const limits = ctx.config.limits;
+  const ourExp = lengthExpFor(limits.maxMessageSize);
+  // a client that never completes the handshake is dropped (slowloris)
+  const timer = setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
+  timer.unref();
+  let buf = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    buf = Buffer.concat([buf, chunk]);
+    if (buf.length < 4) return;
+    socket.off('data', onData);
+    clearTimeout(timer);
+    const hs = parseHandshake(buf.subarray(0, 4));
+    if (!hs.ok) {
+      ctx.counters.errors('rawsocket_handshake');
+      socket.end(handshakeError(hs.error));
+      return;
+    }
+    const serializer = serializerForRawSocketId(hs.serializerId);
+    if (!serializer || !ctx.config.wamp.serializers.includes(serializer.name)) {
+      ctx.counters.errors('rawsocket_serializer');
+      socket.end(handshakeError(HandshakeError.SERIALIZER_UNSUPPORTED));
+      return;
+    }
+    const refused = ctx.router.admit();
+    if (refused) {
+      socket.end(handshakeError(HandshakeError.MAX_CONNECTIONS));
+      return;
+    }
+    socket.write(handshakeReply(serializer.rawSocketId, ourExp));
+    const transport = new RawSocketTransport(socket, serializer, hs.clientMaxBytes, maxBytesForExp(ourExp), ctx, {
+      highWaterBytes: limits.outboundHighWaterBytes,
+      maxQueueBytes: limits.outboundQueueBytes,
+      slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
+    }, ctx.config.wamp.pingIntervalMs);
+    transport.attach(new WampSession(ctx, transport));
+    transport.feed(buf.subarray(4));
+  };
+  socket.on('data', onData);
 }

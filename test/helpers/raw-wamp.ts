@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import http from 'node:http';
+import tls from 'node:tls';
 import { Packr } from 'msgpackr';
 import { WebSocket, type RawData } from 'ws';
 // cbor-x ships ESM typings only (see gates/wamp/serializers.ts); load its CJS build.
@@ -57,6 +58,8 @@ export interface RawPeerOptions {
   answerPings?: boolean;
   /** WebSocket: answer the router's pings (default true); ws >= 8.16 */
   autoPong?: boolean;
+  /** RawSocket: over TLS with these options (e.g. { ca, servername }) */
+  tls?: tls.ConnectionOptions;
 }
 
 /**
@@ -224,11 +227,12 @@ export class TcpProbe {
   readonly closed: Promise<void>;
   readonly connected: Promise<void>;
 
-  constructor(port: number, onData?: (chunk: Buffer) => boolean) {
-    this.socket = net.connect({ port, host: '127.0.0.1' });
+  /** `tlsOptions`: over TLS; `connected` then waits for the handshake */
+  constructor(port: number, onData?: (chunk: Buffer) => boolean, tlsOptions?: tls.ConnectionOptions) {
+    this.socket = tlsOptions ? tls.connect({ port, host: '127.0.0.1', ...tlsOptions }) : net.connect({ port, host: '127.0.0.1' });
     this.socket.setNoDelay(true);
     this.connected = new Promise((resolve, reject) => {
-      this.socket.once('connect', resolve);
+      this.socket.once(tlsOptions ? 'secureConnect' : 'connect', resolve);
       this.socket.once('error', reject);
     });
     this.socket.on('error', () => undefined);
@@ -310,11 +314,15 @@ export class RawSocketPeer extends RawPeer {
   private constructor(port: number, serializer: WireSerializer, opts: RawPeerOptions) {
     super('rawsocket', serializer);
     this.answerPings = opts.answerPings ?? true;
-    this.probe = new TcpProbe(port, (chunk) => {
-      if (!this.handshaken) return false; // the probe buffers the handshake reply
-      this.onFrames(chunk);
-      return true;
-    });
+    this.probe = new TcpProbe(
+      port,
+      (chunk) => {
+        if (!this.handshaken) return false; // the probe buffers the handshake reply
+        this.onFrames(chunk);
+        return true;
+      },
+      opts.tls,
+    );
     void this.probe.closed.then(() => this.markClosed());
   }
 

@@ -30,7 +30,16 @@ test('config - empty input resolves to the documented defaults', () => {
   const c = resolveConfig({});
   const tls = { enabled: false, certFile: '', keyFile: '', caFile: '', minVersion: 'TLSv1.2', requestCert: false, requireClientCert: false };
   assert.deepEqual(JSON.parse(JSON.stringify(c)), {
-    http: { host: '127.0.0.1', port: 8080, tls, allowedOrigins: ['*'], headersTimeoutMs: 10000, requestTimeoutMs: 30000 },
+    http: {
+      host: '127.0.0.1',
+      port: 8080,
+      tls,
+      allowedOrigins: ['*'],
+      headersTimeoutMs: 10000,
+      requestTimeoutMs: 30000,
+      protocols: { rawsocket: true, mqtt: true, stomp: true },
+      sniffTimeoutMs: 5000,
+    },
     wamp: {
       path: '/ws',
       rawsocket: { enabled: false, host: '127.0.0.1', port: 8081, tls },
