@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseExact, stringifyExact } from '../../lib/json-exact';
+import { hasDigitRun16, parseExact, stringifyExact } from '../../lib/json-exact';
 import { payloadToBody } from '../../lib/payload-body';
 
 test('json exact - a bigint is written as a JSON number with all its digits', () => {
@@ -46,5 +46,15 @@ test('json exact - the exact reader agrees with JSON.parse on random documents',
     const v = value(0);
     const text = JSON.stringify([v, 1234567890123456]).replace(/,/g, ' ,\n ');
     assert.deepEqual(parseExact(text), JSON.parse(text), text);
+  }
+});
+
+test('json exact - the 16-digit run check agrees with /[0-9]{16}/', () => {
+  let seed = 11;
+  const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let k = 0; k < 20000; k++) {
+    let s = '';
+    for (let i = Math.floor(next() * 60); i > 0; i--) s += next() < 0.85 ? String(Math.floor(next() * 10)) : next() < 0.5 ? ',' : 'a';
+    assert.equal(hasDigitRun16(s), /[0-9]{16}/.test(s), s);
   }
 });
