@@ -178,6 +178,9 @@ function isDigit(c: number): boolean {
 
 /** An integer literal's value under the rule: number within ±2^53, bigint within 64 bits. */
 function integerValue(literal: string): number | bigint {
+  // 2^64-1 has 20 digits, -2^63 a sign and 19: anything longer is past 64 bits, and is
+  // not handed to BigInt (a megabyte of digits would cost it seconds of event loop)
+  if (literal.length > 20 + (literal.charCodeAt(0) === 0x2d ? 1 : 0)) return Number(literal);
   const n = BigInt(literal);
   if (n <= MAX_EXACT && n >= -MAX_EXACT) return Number(n);
   // beyond 64 bits no WAMP serializer has an integer for it: a number, as JSON.parse reads it

@@ -5,7 +5,7 @@ import type { MessageHeaders } from './headers';
  * payloads are text that is not JSON (`on`, `21.5 C`); the headers say so:
  * - content type `text/*` (charset absent, utf-8 or us-ascii): the body is text, a
  *   string for WAMP, even when it would parse as JSON;
- * - MQTT 5 payload format indicator 1 ([MQTT-3.3.2.3.2]: UTF-8 encoded character data)
+ * - MQTT 5 payload format indicator 1 (MQTT 5 §3.3.2.3.2: UTF-8 encoded character data)
  *   without a JSON content type: a JSON document is read as JSON, any other UTF-8 body as
  *   a string;
  * - otherwise: JSON when it is a JSON document, else bytes (as before).

@@ -58,3 +58,12 @@ test('json exact - the 16-digit run check agrees with /[0-9]{16}/', () => {
     assert.equal(hasDigitRun16(s), /[0-9]{16}/.test(s), s);
   }
 });
+
+test('json exact - a huge integer literal is read as JSON.parse reads it, at once', () => {
+  // BigInt() of these takes about a second; Number() a few milliseconds
+  const digits = '9'.repeat(1_500_000);
+  const started = Date.now();
+  assert.deepEqual(parseExact(`[${digits},-${digits}]`), [Infinity, -Infinity]);
+  assert.ok(Date.now() - started < 400, `no BigInt of 1,500,000 digits (${Date.now() - started} ms)`);
+  assert.deepEqual(parseExact('[100000000000000000000,-10000000000000000000]'), [1e20, -1e19]);
+});
