@@ -2,6 +2,7 @@ import type { Broker, BrokerEvent, PublishOptions } from './broker';
 import { conditionHolds, isEmptyValue, valueOf } from './condition';
 import { Errors, RouterError } from './errors';
 import type { MessageHeaders } from './headers';
+import { stringifyExact } from './json-exact';
 import type { Payload } from './payload';
 import type { Session } from './session';
 import type { ExpiredEntry, RetainedStore, StoreEntry, WriteResult } from './store/types';
@@ -228,8 +229,9 @@ export interface RetainedMeta extends Record<string, unknown> {
 function payloadSize(p: Payload): number {
   if (p.bytes !== undefined) return p.bytes.byteLength;
   let n = 0;
-  if (p.args !== undefined) n += Buffer.byteLength(JSON.stringify(p.args) ?? '');
-  if (p.kwargs !== undefined) n += Buffer.byteLength(JSON.stringify(p.kwargs) ?? '');
+  // the JSON rule of every gate (lib/json-exact.ts): JSON.stringify throws on a bigint
+  if (p.args !== undefined) n += Buffer.byteLength(stringifyExact(p.args) ?? '');
+  if (p.kwargs !== undefined) n += Buffer.byteLength(stringifyExact(p.kwargs) ?? '');
   return n;
 }
 

@@ -314,7 +314,7 @@ export class MqttConnection implements MqttLink {
       this.ctx.drop('topic_not_expressible_in_mqtt');
       return false;
     }
-    const body = bodyOf(msg.payload);
+    const body = bodyOf(msg.payload, msg.headers);
     const header = { qos: msg.qos, retain: msg.retain, dup, packetId, v5: this.version === 5 };
     const size = publishSize(topic, body, header);
     if (size > this.clientMaxPacket || size > MAX_PACKET) {

@@ -20,7 +20,7 @@ export function outboundPublish(conn: MqttConnection, msg: Outbound, packetId: n
   const packet: IPublishPacket = {
     cmd: 'publish',
     topic,
-    payload: bodyOf(msg.payload),
+    payload: bodyOf(msg.payload, msg.headers),
     qos: msg.qos,
     retain: msg.retain,
     dup,

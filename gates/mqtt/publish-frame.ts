@@ -1,4 +1,5 @@
 import { canonicalToMqtt, mqttTopicToCanonical } from '../../lib/notation';
+import type { MessageHeaders } from '../../lib/headers';
 import type { Payload } from '../../lib/payload';
 import type { WriteBatch } from '../../lib/write-batch';
 import { payloadToMqtt } from './payload';
@@ -48,13 +49,15 @@ export function canonicalTopic(name: string): string | null {
 
 // the body of the last message written: one event fans out to its subscribers in a row
 let lastPayload: Payload | undefined;
+let lastHeaders: MessageHeaders | undefined;
 let lastBody: Buffer = Buffer.alloc(0);
 
-/** The MQTT body of a payload; the same object gives the same Buffer. */
-export function bodyOf(payload: Payload): Buffer {
-  if (payload !== lastPayload) {
-    lastBody = payloadToMqtt(payload);
+/** The MQTT body of a message; the same objects give the same Buffer. */
+export function bodyOf(payload: Payload, headers: MessageHeaders | undefined): Buffer {
+  if (payload !== lastPayload || headers !== lastHeaders) {
+    lastBody = payloadToMqtt(payload, headers);
     lastPayload = payload;
+    lastHeaders = headers;
   }
   return lastBody;
 }

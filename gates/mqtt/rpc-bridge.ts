@@ -6,6 +6,7 @@ import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
 import { callForReply } from '../../lib/rpc-reply';
 import type { MqttConnection } from './connection';
+import { headersFromMqtt } from './payload';
 
 /** MQTT to WAMP RPC: a PUBLISH to `$rpc/<procedure>` calls the procedure. */
 export const RPC_PREFIX = '$rpc/';
@@ -37,7 +38,7 @@ export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPack
       // the response topic is refused (not authorized): counted and logged by the router
     }
   };
-  const failure = callForReply(session.realm, session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), respond);
+  const failure = callForReply(session.realm, session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now())), respond);
   // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
   return failure instanceof RouterError && failure.def === Errors.notAuthorized ? failure : undefined;
 }

@@ -7,12 +7,14 @@ import { canonicalToStompTopic } from '../../lib/notation';
 import type { StompFrame } from './frame';
 
 /**
- * STOMP <-> core messages (README "Payloads and headers").
+ * STOMP <-> core messages (README "Payloads across protocols").
  *
- * A SEND body is bytes: other gates see `args: [value]` when it is a JSON document, the
- * bytes otherwise (lib/payload-bytes.ts). Going out, a payload that came as bytes leaves
- * as those exact bytes, a structured one (WAMP) as JSON with `content-type:
- * application/json` unless the message carries a content type (lib/payload-body.ts).
+ * A SEND body is bytes: other gates see `args: [value]` when it is a JSON document,
+ * `args: [text]` when its content-type is text/*, the bytes otherwise
+ * (lib/payload-bytes.ts). Going out, a payload that came as bytes leaves as those exact
+ * bytes, a single string with a text content type as its text, another structured one
+ * (WAMP) as JSON with `content-type: application/json` unless the message carries a
+ * content type (lib/payload-body.ts).
  *
  * Headers, SEND -> core -> MESSAGE:
  *   content-type      <-> contentType
@@ -80,7 +82,7 @@ export function messageFromSend(
     else (props ??= {})['reply-to'] = replyTo.destination;
   }
   if (props) (h ??= {}).userProperties = props;
-  return { payload: payloadFromBytes(frame.body), headers: h };
+  return { payload: payloadFromBytes(frame.body, h), headers: h };
 }
 
 /** A MESSAGE's body and the headers that depend on the message only (not the subscriber). */
@@ -102,7 +104,7 @@ export function outboundOfEvent(event: BrokerEvent): OutboundBody {
 }
 
 export function outboundMessage(payload: Payload, h: MessageHeaders | undefined): OutboundBody {
-  const { body, json } = payloadToBody(payload);
+  const { body, json } = payloadToBody(payload, h);
   const headers: [string, string][] = [];
   const contentType = h?.contentType ?? (json ? 'application/json' : undefined);
   if (contentType !== undefined) headers.push(['content-type', contentType]);

@@ -51,7 +51,8 @@ export function callFromStomp(
       conn.ctx.log.debug({ err, procedure }, 'RPC reply not delivered');
     }
   };
-  callForReply(realm, session, procedure, argumentsFromBody(frame.body), respond);
+  const ct = header(frame, 'content-type');
+  callForReply(realm, session, procedure, argumentsFromBody(frame.body, ct === undefined ? undefined : { contentType: ct }), respond);
 }
 
 /** The queue a reply destination names (reply-to was resolved on SEND: no /temp-queue/ here). */

@@ -12,12 +12,14 @@
 // peers then reject ("invalid type float for ID"), so integers beyond the 32-bit range
 // are handed to the encoders as BigInt, which they write as 64-bit integers. On decode,
 // 64-bit integers within ±2^53 come back as numbers; beyond that they stay BigInt
-// (exact). JSON cannot do better than JSON.parse: integers past 2^53 lose precision.
+// (exact). JSON does the same (lib/json-exact.ts): a bigint is written as a number with
+// all its digits, and an integer literal past ±2^53 that fits 64 bits is read as BigInt.
 //
 // Encoding is once per serializer per message (STYLE: hot path), so each encoder does
 // a single cheap walk and copies nothing unless it has to.
 
 import { isUtf8 } from 'node:buffer';
+import { JsonValueError, parseExact, stringifyExact } from '../../lib/json-exact';
 import { Packr } from 'msgpackr';
 // cbor-x ships ESM typings only, and its package "exports" lead TypeScript's Node16
 // resolution to them even though Node's require() loads its CommonJS build. So: take
@@ -89,86 +91,27 @@ function tooDeep(): SerializerError {
 // JSON, with WAMP's binary convention: a byte array travels as the string
 // "\0" + base64 (WAMP advanced: Binary support in JSON, base64 per RFC 4648 §4).
 
+// Writing is lib/json-exact.ts (the same rule as MQTT and STOMP JSON bodies): binary as
+// "\0"+base64, bigint as its exact digits, a text string starting with U+0000 escaped as
+// "\0\0"+text (WAMP's convention leaves such a string no form of its own; base64 never
+// starts with U+0000, so the two stay apart), values outside the data model refused.
+const JSON_WRITE = { escapeNul: true, strict: true } as const;
+
 // Canonical base64, padded or not; anything else after "\0" is malformed, not a string.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 // JSON text can only carry U+0000 as this escape (raw control characters are illegal
 // in JSON strings), so input without it cannot contain binary and needs no walk.
 const NUL_ESCAPE = Buffer.from('\\u0000');
 
-function binaryToJsonString(u8: Uint8Array): string {
-  return '\0' + asBuffer(u8).toString('base64');
-}
-
-/** True as soon as `v` is found to hold binary or bigint, which JSON.stringify cannot
- *  write. Throws on values outside the data model it passes on the way (the slow
- *  path checks the rest). Costs ~20% of a JSON.stringify; a replacer costs 150%. */
-function jsonNeedsSlowPath(v: unknown, depth: number): boolean {
-  switch (typeof v) {
-    case 'object':
-      break;
-    case 'bigint':
-      return true;
-    case 'string':
-      // A text string starting with U+0000 would read back as binary: the convention
-      // leaves it no JSON form, and sending it anyway would garble it at the peer.
-      if (v.charCodeAt(0) === 0) throw new SerializerError('string starting with U+0000 has no WAMP JSON form');
-      return false;
-    case 'symbol':
-    case 'function':
-      throw new SerializerError(`cannot encode ${typeof v}`);
-    default: // number, boolean; undefined follows JSON.stringify's own rule
-      return false;
-  }
-  if (v === null) return false;
-  if (depth > MAX_DEPTH) throw tooDeep();
-  if (Array.isArray(v)) {
-    const a = v as unknown[];
-    for (let i = 0; i < a.length; i++) if (jsonNeedsSlowPath(a[i], depth + 1)) return true;
-    return false;
-  }
-  if (v instanceof Uint8Array) return true;
-  if (!isPlainObject(v)) throw new SerializerError(`cannot encode ${describe(v)}`);
-  for (const k in v) if (jsonNeedsSlowPath(v[k], depth + 1)) return true;
-  return false;
-}
-
-/** JSON.stringify's output, plus binary as "\0"+base64 and bigint as exact digits.
- *  Only runs for messages holding either, so it need not be fast. */
-function stringifySlow(v: unknown, depth: number): string | undefined {
-  switch (typeof v) {
-    case 'object':
-      break;
-    case 'bigint':
-      return v.toString();
-    case 'string':
-      if (v.charCodeAt(0) === 0) throw new SerializerError('string starting with U+0000 has no WAMP JSON form');
-      return JSON.stringify(v);
-    case 'symbol':
-    case 'function':
-      throw new SerializerError(`cannot encode ${typeof v}`);
-    default:
-      // numbers (non-finite -> null), booleans, undefined: as JSON.stringify
-      return JSON.stringify(v);
-  }
-  if (v === null) return 'null';
-  if (depth > MAX_DEPTH) throw tooDeep();
-  if (Array.isArray(v)) {
-    return '[' + (v as unknown[]).map((x) => stringifySlow(x, depth + 1) ?? 'null').join(',') + ']';
-  }
-  if (v instanceof Uint8Array) return JSON.stringify(binaryToJsonString(v));
-  if (!isPlainObject(v)) throw new SerializerError(`cannot encode ${describe(v)}`);
-  const parts: string[] = [];
-  for (const k in v) {
-    const s = stringifySlow(v[k], depth + 1);
-    if (s !== undefined) parts.push(JSON.stringify(k) + ':' + s);
-  }
-  return '{' + parts.join(',') + '}';
-}
-
-/** Turns "\0"+base64 strings back into Buffers, in place (we own the parsed tree). */
+/**
+ * Turns "\0"+base64 strings back into Buffers, and "\0\0"+text back into the text
+ * "\0"+text (the escape lib/json-exact.ts writes for a string starting with U+0000), in
+ * place (we own the parsed tree).
+ */
 function reviveBinary(v: unknown, depth: number): unknown {
   if (typeof v === 'string') {
     if (v.charCodeAt(0) !== 0) return v;
+    if (v.charCodeAt(1) === 0) return v.slice(1);
     const b64 = v.slice(1);
     if (!BASE64.test(b64)) throw new SerializerError('json decode: malformed base64 in binary string');
     return Buffer.from(b64, 'base64');
@@ -197,9 +140,9 @@ const json: Serializer = {
   encode(msg) {
     let text: string | undefined;
     try {
-      text = jsonNeedsSlowPath(msg, 0) ? stringifySlow(msg, 0) : JSON.stringify(msg);
+      text = stringifyExact(msg, JSON_WRITE);
     } catch (err) {
-      throw err instanceof SerializerError ? err : new SerializerError(`json encode: ${errMessage(err)}`);
+      throw err instanceof JsonValueError ? new SerializerError(err.message) : new SerializerError(`json encode: ${errMessage(err)}`);
     }
     if (text === undefined) throw new SerializerError('json encode: nothing to encode');
     return Buffer.from(text, 'utf8');
@@ -212,7 +155,7 @@ const json: Serializer = {
     if (nestingExceeds(data, MAX_DEPTH)) throw new SerializerError(`json decode: nested deeper than ${MAX_DEPTH}`);
     let v: unknown;
     try {
-      v = JSON.parse(data.toString('utf8'));
+      v = parseExact(data.toString('utf8'));
     } catch (err) {
       throw new SerializerError(`json decode: ${errMessage(err)}`);
     }

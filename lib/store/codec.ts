@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { Errors, RouterError } from '../errors';
+import type { MessageHeaders } from '../headers';
 import { isPlainObject, type Payload } from '../payload';
 import { payloadFromBytes } from '../payload-bytes';
 
@@ -7,10 +8,16 @@ import { payloadFromBytes } from '../payload-bytes';
  * How stored payloads are encoded. Plain MessagePack (no msgpackr records, so any
  * MessagePack reader can decode a row): binary stays binary, so `bytes` and any
  * Uint8Array inside args/kwargs round-trip exactly (they come back as Buffers, a
- * Uint8Array subclass). 64-bit integers decode as numbers, like every other integer
- * the router handles.
+ * Uint8Array subclass). A bigint (a 64-bit integer past 2^53 from a msgpack or CBOR
+ * peer) is written as a 64-bit integer and comes back as that bigint; 64-bit integers
+ * within ±2^53 decode as numbers, like every other integer the router handles.
  */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  // 'auto' is implemented by msgpackr 2.x but missing from its typings
+  int64AsType: 'auto' as 'number',
+});
 
 /**
  * Encodes a payload for storage. Throws `invalid_argument` for a value MessagePack
@@ -31,12 +38,12 @@ export function encodePayload(value: Payload): Buffer {
 }
 
 /** Decodes a stored payload; throws if the bytes do not hold one (a damaged row). */
-export function decodePayload(data: Uint8Array): Payload {
+export function decodePayload(data: Uint8Array, headers?: MessageHeaders): Payload {
   const value: unknown = packr.unpack(data);
   if (!isStoredPayload(value)) throw new Error('stored value is not a payload');
   // a value stored as bytes gets its lazy JSON view back (lib/payload-bytes.ts)
   if (value.bytes !== undefined && value.args === undefined && value.kwargs === undefined && value.passthru === undefined) {
-    return payloadFromBytes(value.bytes);
+    return payloadFromBytes(value.bytes, headers);
   }
   return value;
 }
@@ -70,7 +77,9 @@ export function encodeStoredValue(value: Payload, meta: Readonly<Record<string, 
 export function decodeStoredValue(data: Uint8Array): { value: Payload; meta?: Readonly<Record<string, unknown>> } {
   const raw: unknown = packr.unpack(data);
   if (isPlainObject(raw) && isPlainObject(raw[META])) {
-    return { value: decodePayload(packr.pack(raw['payload'])), meta: raw[META] };
+    // a text body is read as text again (lib/payload-text.ts): its headers are in the meta
+    const headers = raw[META]['headers'];
+    return { value: decodePayload(packr.pack(raw['payload']), isPlainObject(headers) ? headers : undefined), meta: raw[META] };
   }
   return { value: decodePayload(data) };
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { MessageHeaders } from '../headers';
 import { decodePayload } from './codec';
 import type { QueuedMessage } from './queue-types';
 import { decodeAttrs, decodeValue } from './value-codec';
@@ -161,6 +162,10 @@ export class SqliteQueues {
   read(seq: number): StoredBody | undefined {
     const row = this.readStmt.get(seq);
     if (row === undefined) return undefined;
-    return { topic: row.topic, payload: decodePayload(row.payload), enqueuedAt: row.enqueued_at, attrs: decodeAttrs(row.attrs) };
+    const attrs = decodeAttrs(row.attrs);
+    // a text body is read as text again (lib/payload-text.ts): its headers are attrs.h
+    const h = attrs['h'];
+    const headers = typeof h === 'object' && h !== null ? (h as MessageHeaders) : undefined;
+    return { topic: row.topic, payload: decodePayload(row.payload, headers), enqueuedAt: row.enqueued_at, attrs };
   }
 }

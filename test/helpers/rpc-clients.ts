@@ -159,6 +159,8 @@ export interface WampyClient {
     options?: Record<string, unknown>,
   ): Promise<{ registrationId: number }>;
   unregister(uri: string): Promise<unknown>;
+  subscribe(topic: string, onEvent: (e: WampyResult) => void, options?: Record<string, unknown>): Promise<unknown>;
+  publish(topic: string, payload?: unknown, options?: Record<string, unknown>): Promise<unknown>;
 }
 
 // ----- a WAMP JSON peer driven by hand -----
@@ -171,6 +173,8 @@ export type WampMessage = unknown[];
  */
 export class RawWampClient {
   readonly inbox: WampMessage[] = [];
+  /** every frame received, as its JSON text (JSON.parse rounds integers past 2^53) */
+  readonly frames: string[] = [];
   sessionId = 0;
   welcome: Record<string, unknown> = {};
   private waiters: { match(m: WampMessage): boolean; resolve(m: WampMessage): void }[] = [];
@@ -179,6 +183,7 @@ export class RawWampClient {
   private constructor(private readonly ws: WebSocket) {
     this.closedP = new Promise((r) => ws.once('close', () => r()));
     ws.on('message', (data: Buffer) => {
+      this.frames.push(data.toString('utf8'));
       const msg = JSON.parse(data.toString('utf8')) as WampMessage;
       const i = this.waiters.findIndex((w) => w.match(msg));
       const w = i >= 0 ? this.waiters.splice(i, 1)[0] : undefined;

@@ -334,9 +334,10 @@ describe('serializer binary', () => {
     assert.deepStrictEqual(serializers.json.decode(Buffer.from('[1,"\\u0000AQI"]')), [1, Buffer.from([1, 2])]);
   });
 
-  it('binary - JSON refuses to encode a text string starting with U+0000', () => {
-    assert.throws(() => serializers.json.encode([1, '\0abc']), SerializerError);
-    assert.throws(() => serializers.json.encode([1, Buffer.from([1]), { a: '\0' }]), SerializerError);
+  it('binary - JSON escapes a text string starting with U+0000 as "\\u0000\\u0000" + text, and reads it back', () => {
+    assert.equal(serializers.json.encode([1, '\0abc']).toString(), '[1,"\\u0000\\u0000abc"]');
+    assert.equal(serializers.json.encode([1, Buffer.from([1]), { a: '\0' }]).toString(), '[1,"\\u0000AQ==",{"a":"\\u0000\\u0000"}]');
+    assert.deepStrictEqual(serializers.json.decode(serializers.json.encode([1, '\0abc', { a: '\0\0' }])), [1, '\0abc', { a: '\0\0' }]);
     assert.deepStrictEqual(serializers.msgpack.decode(serializers.msgpack.encode([1, '\0abc'])), [1, '\0abc']);
   });
 });
@@ -377,6 +378,20 @@ describe('serializer integers', () => {
       assert.deepStrictEqual(s.decode(s.encode([1, 7n])), [1, 7], `${s.name}: small bigint narrows`);
     }
     assert.equal(serializers.json.encode([1, big, { n: neg }]).toString(), '[1,18446744073709551615,{"n":-9223372036854775808}]');
+  });
+
+  it('integers - JSON reads integers past 2^53 that fit 64 bits as exact BigInt, others as JSON.parse does', () => {
+    const text = '[1,9007199254740993,-9223372036854775808,18446744073709551615,9007199254740992,18446744073709551616,1.5e300,9007199254740993.0]';
+    assert.deepStrictEqual(serializers.json.decode(Buffer.from(text)), [
+      1,
+      9007199254740993n,
+      -(2n ** 63n),
+      2n ** 64n - 1n,
+      2 ** 53,
+      2 ** 64,
+      1.5e300,
+      9007199254740992,
+    ]);
   });
 
   it('integers - JSON writes non-finite numbers as null, as JSON.stringify does', () => {
@@ -536,12 +551,11 @@ describe('serializer malformed input', () => {
 
 describe('serializer property round trip', () => {
   // Random values from the data model each serializer shares. Left out on purpose:
-  // -0 (all three write integer 0), lone surrogates (not UTF-8), strings starting
-  // with U+0000 (JSON's binary marker), integers past 2^53 (JSON is lossy there).
+  // -0 (all three write integer 0), lone surrogates (not UTF-8).
   function value(next: () => number, depth: number): unknown {
     const r = next();
     if (depth > 4 || r < 0.45) {
-      const k = Math.floor(next() * 9);
+      const k = Math.floor(next() * 10);
       switch (k) {
         case 0: return null;
         case 1: return next() < 0.5;
@@ -551,7 +565,10 @@ describe('serializer property round trip', () => {
         case 5: return 'k' + [...'é€𝄞 "\\\n\t'].slice(0, Math.floor(next() * 8)).join('') + String(Math.floor(next() * 1e6));
         case 6: return Buffer.from(Array.from({ length: Math.floor(next() * 20) }, () => Math.floor(next() * 256)));
         case 7: return 2 ** 32 + Math.floor(next() * 1000);
-        default: return '';
+        // JSON's binary marker, escaped
+        case 8: return next() < 0.5 ? '' : '\0' + 'x'.repeat(Math.floor(next() * 3));
+        // past 2^53 within 64 bits: BigInt on every serializer
+        default: return (2n ** 53n + BigInt(Math.floor(next() * 2 ** 40))) * (next() < 0.5 ? -1n : 1n);
       }
     }
     if (r < 0.7) return Array.from({ length: Math.floor(next() * 5) }, () => value(next, depth + 1));

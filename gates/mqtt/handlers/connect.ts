@@ -105,12 +105,13 @@ function accept(
     if (topic === null) return refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic');
     const wp = p.will.properties;
     const now = Date.now();
+    const headers = headersFromMqtt(wp ? { ...wp } : undefined, now);
     will = {
       topic,
-      payload: payloadFromMqtt(p.will.payload),
+      payload: payloadFromMqtt(p.will.payload, headers),
       qos: p.will.qos ?? 0,
       retain: p.will.retain === true,
-      headers: headersFromMqtt(wp ? { ...wp } : undefined, now),
+      headers,
       delayMs: (wp?.willDelayInterval ?? 0) * 1000,
     };
     if (wp?.responseTopic !== undefined) {

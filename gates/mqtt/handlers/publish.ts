@@ -78,7 +78,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   };
   let result;
   try {
-    result = session.realm.publish(session.core, topic, payloadFromMqtt(p.payload), options);
+    result = session.realm.publish(session.core, topic, payloadFromMqtt(p.payload, headers), options);
   } catch (err) {
     if (err instanceof RouterError) return refusePublish(conn, p, err);
     throw err;
