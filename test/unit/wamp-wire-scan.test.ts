@@ -177,11 +177,12 @@ describe('wire scan types WAMP does not carry', () => {
 });
 
 describe('wire scan worst content within the size limit', () => {
-  // 1 MiB, the default limits.maxMessageSize, of content that is valid but heavy:
+  // About 1 MiB, the default limits.maxMessageSize, of content that is valid but heavy:
   // many tiny map keys, many 64-bit integers. Decoding and re-encoding for every
-  // serializer stays linear (generous bound: seconds on a loaded machine, not minutes).
+  // serializer stays linear: well under a second on a quiet machine; the bound is
+  // generous for a loaded one (anything super-linear here takes minutes).
   const keys: Record<string, unknown> = {};
-  for (let i = 0; i < 150_000; i++) keys[i.toString(36)] = 0;
+  for (let i = 0; i < 120_000; i++) keys[i.toString(36)] = 0;
   const bigs = Array.from({ length: 60_000 }, (_, i) => (i % 2 ? MAX_UINT64 : MIN_INT64));
   for (const name of NAMES) {
     it(`worst content - ${name}: 1 MiB of tiny keys and 64-bit integers decodes and re-encodes promptly`, () => {
@@ -192,7 +193,7 @@ describe('wire scan worst content within the size limit', () => {
         const start = performance.now();
         const back = s.decode(wire) as unknown[];
         for (const other of NAMES) serializers[other].encode(back);
-        assert.ok(performance.now() - start < 5000, `${name}: ${(performance.now() - start).toFixed(0)} ms`);
+        assert.ok(performance.now() - start < 15_000, `${name}: ${(performance.now() - start).toFixed(0)} ms`);
       }
     });
   }
