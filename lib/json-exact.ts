@@ -65,6 +65,8 @@ function needsSlowPath(v: unknown, depth: number, o: StringifyOptions): boolean 
     case 'object':
       break;
     case 'bigint':
+      // the WAMP data model stops at 64 bits (gates/wamp/wire-scan.ts refuses wider input)
+      if (o.strict && (v < INT64_MIN || v > UINT64_MAX)) throw new JsonValueError('integer beyond 64 bits');
       return true;
     case 'string':
       return o.escapeNul === true && v.charCodeAt(0) === 0;
@@ -96,6 +98,7 @@ function stringifySlow(v: unknown, depth: number, o: StringifyOptions): string |
     case 'object':
       break;
     case 'bigint':
+      if (o.strict && (v < INT64_MIN || v > UINT64_MAX)) throw new JsonValueError('integer beyond 64 bits');
       return v.toString();
     case 'string':
       return JSON.stringify(o.escapeNul === true && v.charCodeAt(0) === 0 ? '\0' + v : v);

@@ -14,6 +14,9 @@
 // 64-bit integers within ±2^53 come back as numbers; beyond that they stay BigInt
 // (exact). JSON does the same (lib/json-exact.ts): a bigint is written as a number with
 // all its digits, and an integer literal past ±2^53 that fits 64 bits is read as BigInt.
+// Nothing wider than 64 bits ([-2^63, 2^64-1]) is decoded or encoded: wire-scan.ts
+// refuses it in every serializer before the decoder runs (a bignum costs cbor-x
+// quadratic time), and the encoders refuse a wider bigint.
 //
 // Encoding is once per serializer per message (STYLE: hot path), so each encoder does
 // a single cheap walk and copies nothing unless it has to.
@@ -21,6 +24,7 @@
 import { isUtf8 } from 'node:buffer';
 import { JsonValueError, parseExact, stringifyExact } from '../../lib/json-exact';
 import { Packr } from 'msgpackr';
+import { MAX_DEPTH, fitsWamp64, scanCbor, scanJson, scanMsgpack } from './wire-scan';
 // cbor-x ships ESM typings only, and its package "exports" lead TypeScript's Node16
 // resolution to them even though Node's require() loads its CommonJS build. So: take
 // the types with an explicit resolution mode and load the CJS build at runtime.
@@ -48,9 +52,8 @@ export class SerializerError extends Error {
   override readonly name = 'SerializerError';
 }
 
-// Deeper than this is a cycle (CBOR shared references can build one) or an attack;
-// the guard turns it into a SerializerError instead of a stack overflow.
-const MAX_DEPTH = 1000;
+// MAX_DEPTH (wire-scan.ts) bounds nesting on decode before the decoders run, and on
+// encode here: deeper is a cycle or an attack, a SerializerError, not a stack overflow.
 const MAX_EXACT = 2 ** 53;
 const MAX_EXACT_BIG = BigInt(MAX_EXACT);
 
@@ -85,6 +88,13 @@ function errMessage(err: unknown): string {
 
 function tooDeep(): SerializerError {
   return new SerializerError(`nesting deeper than ${MAX_DEPTH} (or a cycle)`);
+}
+
+// WAMP integers are 64-bit. A wider bigint (built by code, never decoded: the scans
+// refuse it) is refused before any encoder spends super-linear time on it (cbor-x
+// writes one as a bignum in quadratic time; BigInt#toString is not linear either).
+function tooBig(): SerializerError {
+  return new SerializerError('cannot encode an integer beyond 64 bits');
 }
 
 // ---------------------------------------------------------------------------------
@@ -150,9 +160,10 @@ const json: Serializer = {
   decode(data) {
     // ws validates text frames already; RawSocket payloads arrive unchecked.
     if (!isUtf8(data)) throw new SerializerError('json decode: invalid UTF-8');
-    // the same depth bound as the binary decoders and every encoder, so whatever one
-    // serializer accepts the others can carry on
-    if (nestingExceeds(data, MAX_DEPTH)) throw new SerializerError(`json decode: nested deeper than ${MAX_DEPTH}`);
+    // the same depth and integer bounds as the binary decoders and every encoder, so
+    // whatever one serializer accepts the others can carry on
+    const refused = scanJson(data);
+    if (refused !== undefined) throw new SerializerError(`json decode: ${refused}`);
     let v: unknown;
     try {
       v = parseExact(data.toString('utf8'));
@@ -162,29 +173,6 @@ const json: Serializer = {
     return data.includes(NUL_ESCAPE) ? reviveBinary(v, 0) : v;
   },
 };
-
-/**
- * Whether the JSON text nests arrays/objects deeper than `max`: one pass over the bytes,
- * skipping string contents, before JSON.parse builds anything.
- */
-function nestingExceeds(data: Buffer, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < data.length; i++) {
-    const c = data[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-  return false;
-}
 
 // ---------------------------------------------------------------------------------
 // MessagePack and CBOR.
@@ -199,7 +187,9 @@ function widenInts(v: unknown, minInt: number, maxInt: number, depth: number): u
   switch (typeof v) {
     case 'string':
     case 'boolean':
+      return v;
     case 'bigint':
+      if (!fitsWamp64(v)) throw tooBig();
       return v;
     case 'number':
       return (v > maxInt || v < minInt) && Number.isInteger(v) && v <= MAX_EXACT && v >= -MAX_EXACT
@@ -295,7 +285,9 @@ function checkDecoded(v: unknown, depth: number): unknown {
   }
 }
 
-function wrapDecode(name: string, data: Buffer, decode: (b: Buffer) => unknown): unknown {
+function wrapDecode(name: string, data: Buffer, scan: (b: Buffer) => string | undefined, decode: (b: Buffer) => unknown): unknown {
+  const refused = scan(data);
+  if (refused !== undefined) throw new SerializerError(`${name} decode: ${refused}`);
   let v: unknown;
   try {
     v = decode(data);
@@ -344,7 +336,7 @@ const msgpack: Serializer = {
     return wrapEncode('msgpack', () => packr.pack(widenInts(msg, -0x80000000, 0xffffffff, 0)));
   },
   decode(data) {
-    return wrapDecode('msgpack', data, (b) => packr.unpack(b) as unknown);
+    return wrapDecode('msgpack', data, scanMsgpack, (b) => packr.unpack(b) as unknown);
   },
 };
 
@@ -369,7 +361,7 @@ const cbor: Serializer = {
     return wrapEncode('cbor', () => cborEncoder.encode(widenInts(msg, -0x100000000, 0xffffffff, 0)));
   },
   decode(data) {
-    return wrapDecode('cbor', data, (b) => cborEncoder.decode(b) as unknown);
+    return wrapDecode('cbor', data, scanCbor, (b) => cborEncoder.decode(b) as unknown);
   },
 };
 

@@ -2,9 +2,10 @@
  * Hostile clients on the WAMP RawSocket listener: valid, mutated and random 4-octet
  * handshakes, then frames whose headers lie (length beyond the negotiated maximum,
  * longer or shorter than the payload, reserved bits and frame types) around random and
- * mutated WAMP payloads, all written in random-sized chunks. What comes back must be a
- * RawSocket handshake reply and well-framed WAMP; afterwards the router is alive,
- * logged no error, serves well-behaved clients and its heap is back near its start.
+ * mutated WAMP payloads (integers past 64 bits in every serializer among them), all
+ * written in random-sized chunks. What comes back must be a RawSocket handshake reply
+ * and well-framed WAMP; afterwards the router is alive, logged no error, serves
+ * well-behaved clients and its heap is back near its start.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

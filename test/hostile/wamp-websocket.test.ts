@@ -2,7 +2,9 @@
  * Hostile clients on the WAMP WebSocket listener, all three subprotocols: sessions of
  * random and mutated frames (shared wamp-vectors samples with bit flips, truncation,
  * inserted bytes; random messages with wrong types, huge ids and unknown codes; depth
- * bombs; text frames for binary serializers and the reverse), some after a valid HELLO.
+ * bombs; integers past 64 bits (CBOR bignum tags, msgpack bigint extension, long JSON
+ * digit strings) in HELLO, PUBLISH, CALL and request ids; text frames for binary
+ * serializers and the reverse), some after a valid HELLO.
  * Every reply must be well-formed WAMP, every close code a legitimate one; afterwards
  * the router process is alive, logged no error, serves well-behaved clients of every
  * protocol, and its heap is back near where it started.

@@ -73,7 +73,8 @@ function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void 
     } catch (err) {
       if (!(err instanceof SerializerError)) throw err;
       // Decodable from the publisher, not encodable for this subscriber (a msgpack/CBOR
-      // text starting with U+0000 has no WAMP JSON form): this subscriber misses the
+      // text starting with U+0000 has no WAMP JSON form; an integer past 64 bits from
+      // another protocol has no WAMP form at all): this subscriber misses the
       // event, counted. Throwing would stop the broker's fan-out to everyone after it
       // and ABORT the publisher (DESIGN: bad input from one client never hurts another).
       s.ctx.router.metrics.drops.labels('wamp', 'unencodable').inc();
