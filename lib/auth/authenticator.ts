@@ -123,12 +123,18 @@ export class Authenticator {
   /**
    * A secret sent in the clear over the (ideally TLS) transport: WAMP ticket, MQTT
    * password, STOMP passcode. A user record with a password decides; without one the
-   * dynamic authenticator does, when configured.
+   * dynamic authenticator does, when configured; else no user matches and it is
+   * refused.
    */
   async password(req: AuthRequest, method: 'ticket' | 'password', authid: string, secret: string): Promise<AuthResult> {
     if (!this.realmAccepts(req.realm, method)) {
       return this.refuse(req, method, authid, 'method_not_allowed', `realm ${req.realm} does not accept ${method}`);
     }
+    return this.checkPassword(req, method, authid, secret);
+  }
+
+  private async checkPassword(req: AuthRequest, method: 'ticket' | 'password', authid: string, secret: string): Promise<AuthResult> {
+    if (authid === '') return this.refuse(req, method, authid, 'bad_credentials', 'a password without a user name');
     const user = this.users.get(authid);
     if (user?.password !== undefined) {
       const ok = await verifyPassword(secret, user.password);
@@ -136,19 +142,28 @@ export class Authenticator {
       return this.settle(req, method, authid, this.forUser(req, user, method));
     }
     if (this.dynamic) return this.settle(req, method, authid, await this.askDynamic(req, method, authid, secret));
-    // as slow as a wrong password, so the answer time does not tell who exists
-    await verifyPassword(secret, await this.dummyHash());
+    // as slow as a wrong password, so the answer time does not tell who exists (with no
+    // password users there is nobody to tell apart)
+    if (this.users.hasPasswords) await verifyPassword(secret, await this.dummyHash());
     return this.refuse(req, method, authid, 'bad_credentials', 'no such user');
   }
 
   /**
-   * MQTT CONNECT and STOMP CONNECT: a login with a password when this router checks
-   * passwords, else a verified client certificate that maps to a role, else anonymous
-   * (as `anonymousAuthid`).
+   * MQTT CONNECT and STOMP CONNECT. A password given is a password checked: against the
+   * user records or the dynamic authenticator, and refused when none matches, even where
+   * anonymous access is allowed (a verified client certificate decides instead where
+   * this router cannot check passwords). No password, an empty one, or, on a router
+   * that cannot check passwords, RabbitMQ's conventional guest/guest is no credential:
+   * a verified client certificate, else anonymous (as `anonymousAuthid`).
    */
   login(req: AuthRequest, login: { authid: string; password: string | undefined; anonymousAuthid: string }): AuthResult | Promise<AuthResult> {
-    if (login.password !== undefined && login.authid !== '' && this.usable(req, 'password')) {
-      return this.password(req, 'password', login.authid, login.password);
+    const checkable = (this.users.hasPasswords || this.dynamic !== undefined) && this.realmAccepts(req.realm, 'password');
+    const password = login.password;
+    // many STOMP and MQTT clients send RabbitMQ's default user unasked
+    const guest = login.authid === 'guest' && password === 'guest' && !checkable;
+    if (password !== undefined && password !== '' && !guest) {
+      if (!checkable && this.usable(req, 'tls')) return this.tls(req);
+      return this.password(req, 'password', login.authid, password);
     }
     if (this.usable(req, 'tls')) return this.tls(req);
     return this.anonymous(req, login.anonymousAuthid);
