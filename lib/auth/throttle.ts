@@ -123,10 +123,6 @@ class Budget {
     return ms;
   }
 
-  forget(key: string): void {
-    this.records.delete(key);
-  }
-
   private evict(now: number): void {
     for (const [k, r] of this.records) if (r.stale(now, this.windowMs)) this.records.delete(k);
     // still full: the oldest records go (Map keeps insertion order)
@@ -192,12 +188,10 @@ export class AuthThrottle {
   }
 
   private settle(address: string, authid: string, outcome: AttemptOutcome): void {
-    if (outcome === 'succeeded') {
-      // the owner proved the secret: its authid's record goes; the address's stays, or a
-      // guesser holding one account could wipe its own failures
-      this.authids.forget(authid);
-      return;
-    }
+    // a success wipes nothing: the address's record stays, or a guesser holding one
+    // account could wipe its own failures; the authid's stays, or each login of its
+    // owner would give every guesser a fresh budget (the owner needs no lifting: an
+    // address without failures is never refused for the authid)
     if (outcome !== 'failed') return;
     const now = this.now();
     const aMs = this.addresses.fail(address, now);
@@ -245,7 +239,8 @@ export function addressKey(peer: string): string {
   const [head = '', tail] = host.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const groups =
+    tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
   return `${groups
     .slice(0, 4)
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))

@@ -8,7 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { createUserRecord } from '../../lib/auth/user-record';
 import { connect as autobahnConnect, wsOptions } from '../helpers/autobahn';
-import { connectMqtt, connectRefused, endAll, metricValue, sessionsOfRole, uniqueId, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
+import {
+  connectMqtt,
+  connectRefused,
+  endAll,
+  metricValue,
+  sessionsOfRole,
+  uniqueId,
+  withTimeout,
+  WAIT_MS,
+} from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients } from '../helpers/stomp-clients';
 
@@ -24,7 +33,9 @@ const mqttClients: MqttClient[] = [];
 
 before(async () => {
   open = await startRouter();
-  users = await startRouter({ auth: { users: [await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: FAST })] } });
+  users = await startRouter({
+    auth: { users: [await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: FAST })] },
+  });
 });
 after(async () => {
   await stompjs.closeAll();
@@ -33,7 +44,9 @@ after(async () => {
   await users.close();
 });
 
-const login = (user: string, passcode: string): { connectHeaders: Record<string, string> } => ({ connectHeaders: { login: user, passcode } });
+const login = (user: string, passcode: string): { connectHeaders: Record<string, string> } => ({
+  connectHeaders: { login: user, passcode },
+});
 
 /** The ABORT reason of an autobahn join offering a ticket (and anonymous after it). */
 async function ticketRefusal(r: TestRouter, authid: string, secret: string): Promise<string> {
@@ -60,7 +73,10 @@ void describe('auth credentials', () => {
     const failures = await metricValue(open, 'gatehouse_auth_failures_total', { gate: 'stomp', reason: 'bad_credentials' });
     await assert.rejects(stompjs.tcp(open.stompPort, login('mallory', 'guess')), /ERROR authentication failed/);
     await assert.rejects(stompjs.ws(open.stompWsUrl, login('mallory', 'guess')), /ERROR authentication failed/);
-    assert.equal(await metricValue(open, 'gatehouse_auth_failures_total', { gate: 'stomp', reason: 'bad_credentials' }), failures + 2);
+    assert.equal(
+      await metricValue(open, 'gatehouse_auth_failures_total', { gate: 'stomp', reason: 'bad_credentials' }),
+      failures + 2,
+    );
     const anonymous = await sessionsOfRole(open, 'anonymous');
     await stompjs.tcp(open.stompPort);
     await stompjs.tcp(open.stompPort, login('guest', 'guest'));
@@ -77,8 +93,14 @@ void describe('auth credentials', () => {
 
   void it('auth credentials - MQTT: an unknown user name with a password is refused where anonymous is allowed (3.1.1 return code 4, 5.0 0x86); guest/guest is anonymous', async () => {
     assert.equal(await connectRefused(open.mqttUrl, { protocolVersion: 4, username: 'mallory', password: 'guess' }), 4);
-    assert.equal(await connectRefused(open.mqttUrl, { protocolVersion: 5, username: 'mallory', password: 'guess' }), BAD_USER_NAME_OR_PASSWORD);
-    assert.equal(await connectRefused(users.mqttUrl, { protocolVersion: 5, username: 'mallory', password: 'guess' }), BAD_USER_NAME_OR_PASSWORD);
+    assert.equal(
+      await connectRefused(open.mqttUrl, { protocolVersion: 5, username: 'mallory', password: 'guess' }),
+      BAD_USER_NAME_OR_PASSWORD,
+    );
+    assert.equal(
+      await connectRefused(users.mqttUrl, { protocolVersion: 5, username: 'mallory', password: 'guess' }),
+      BAD_USER_NAME_OR_PASSWORD,
+    );
     const anonymous = await sessionsOfRole(open, 'anonymous');
     await mqttAccepted(open, { protocolVersion: 4, username: 'guest', password: 'guest' });
     await mqttAccepted(open, { protocolVersion: 5 });
@@ -89,7 +111,11 @@ void describe('auth credentials', () => {
     assert.equal(await ticketRefusal(open, 'mallory', 'guess'), 'wamp.error.authentication_failed');
     assert.equal(await ticketRefusal(users, 'mallory', 'alice-secret'), 'wamp.error.authentication_failed');
     assert.equal(await ticketRefusal(users, 'alice', 'wrong'), 'wamp.error.authentication_failed');
-    const failures = await metricValue(open, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket', reason: 'bad_credentials' });
+    const failures = await metricValue(open, 'gatehouse_auth_failures_total', {
+      gate: 'wamp',
+      method: 'ticket',
+      reason: 'bad_credentials',
+    });
     assert.equal(failures, 1);
   });
 });
