@@ -20,6 +20,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../schemas/config.schema.json';
 import type { RoleConfig } from './auth/authorizer';
 import type { DynamicAuthorizerConfig } from './auth/dynamic-authorizer';
+import type { ThrottleConfig } from './auth/throttle';
 import { permissionProblems } from './auth/permissions';
 
 // Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
@@ -158,6 +159,8 @@ export interface Config {
     users: UserRecord[];
     /** role of a client certificate whose CN matches no user; '' refuses it */
     tls: { role: string };
+    /** password guessing, slowed (lib/auth/throttle.ts) */
+    throttle: ThrottleConfig;
     /** procedure '' disables it; realm '' is the realm the client joins */
     /** calleeRoles: the authroles that may register the procedure (required with one) */
     dynamic: { realm: string; procedure: string; timeoutMs: number; calleeRoles: string[] };

@@ -44,6 +44,8 @@ export const Errors = Object.freeze({
   // Mosquitto does (README "Authorization")
   notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403, { unanswerable: 'drop' }),
   authenticationFailed: def('authentication_failed', 'wamp.error.authentication_failed', 0x86, 'authentication failed', 401),
+  /** too many failed logins from this address or for this authid (lib/auth/throttle.ts); MQTT 5: 0x9F connection rate exceeded */
+  authThrottled: def('auth_throttled', 'wamp.error.authentication_failed', 0x9f, 'too many failed logins', 429),
   noAuthMethod: def('no_auth_method', 'wamp.error.no_auth_method', 0x8c, 'no acceptable authentication method', 401),
   protocolViolation: def('protocol_violation', 'wamp.error.protocol_violation', 0x82, 'protocol violation', 400),
   payloadSizeExceeded: def('payload_size_exceeded', 'wamp.error.payload_size_exceeded', 0x95, 'payload too large', 413),

@@ -54,6 +54,8 @@ export class Metrics {
   /** method: anonymous, ticket, wampcra, ...; reason: lib/auth/outcome.ts */
   readonly authFailures: Counter<'gate' | 'method' | 'reason'>;
   readonly authSuccesses: Counter<'gate' | 'method'>;
+  /** logins refused without a check by a failure budget (reason: address, authid; lib/auth/throttle.ts) */
+  readonly authThrottled: Counter<'gate' | 'reason'>;
   readonly registrations: Gauge<'realm'>;
   /** actions refused by authorization; action "receive": events filtered at delivery */
   readonly authzDenied: Counter<'gate' | 'action'>;
@@ -119,6 +121,7 @@ export class Metrics {
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.authFailures = counter('auth_failures_total', 'Authentication failures', ['gate', 'method', 'reason']);
     this.authSuccesses = counter('auth_successes_total', 'Successful authentications', ['gate', 'method']);
+    this.authThrottled = counter('auth_throttled_total', 'Logins refused without a check after too many failures', ['gate', 'reason']);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
     this.authzDenied = counter('authz_denied_total', 'Actions refused by authorization (receive: events withheld at delivery)', [

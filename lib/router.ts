@@ -28,6 +28,8 @@ export interface Listener {
 export interface RouterOptions {
   /** use this logger instead of creating one from config.log */
   logger?: Logger;
+  /** the clock of time windows (auth.throttle); tests pass a fake one so they need not sleep */
+  clock?: () => number;
 }
 
 /**
@@ -69,7 +71,7 @@ export class RouterCore {
     this.log = options.logger ?? createLogger({ level: this.config.log.level });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
-    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name));
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics';
 import type { TransportInfo } from '../session';
 import { isAuthMethod } from './authenticator';
 import type { AuthFailureReason } from './outcome';
+import type { BlockNotice, ThrottleReason } from './throttle';
 
 /**
  * Every authentication outcome is counted (gatehouse_auth_failures_total{gate,method,
@@ -14,6 +15,7 @@ import type { AuthFailureReason } from './outcome';
 export class AuthAudit {
   private readonly failures = new Map<string, Counter.Internal>();
   private readonly successes = new Map<string, Counter.Internal>();
+  private readonly throttledBy = new Map<string, Counter.Internal>();
 
   constructor(
     private readonly metrics: Metrics,
@@ -30,6 +32,22 @@ export class AuthAudit {
     }
     c.inc();
     this.log.warn({ peer: transport.peer, gate: transport.gate, method, realm, authid, reason }, `authentication failed: ${message}`);
+  }
+
+  /** A login refused unchecked by a failure budget (gatehouse_auth_throttled_total{gate,reason}). */
+  throttled(transport: TransportInfo, reason: ThrottleReason): void {
+    const key = `${transport.gate}\0${reason}`;
+    let c = this.throttledBy.get(key);
+    if (!c) {
+      c = this.metrics.authThrottled.labels(transport.gate, reason);
+      this.throttledBy.set(key, c);
+    }
+    c.inc();
+  }
+
+  /** A failure budget blocked an address or authid: logged once per block, not per attempt. */
+  blocked(n: BlockNotice): void {
+    this.log.warn({ [n.budget]: n.key, blockedMs: n.ms }, `authentication throttled: ${n.budget} ${n.key} blocked for ${n.ms} ms after repeated failures`);
   }
 
   succeeded(transport: TransportInfo, method: string): void {

@@ -16,6 +16,7 @@ import { cryptosignChallenge, verifyCryptosign } from './cryptosign';
 import { DynamicAuthenticator } from './dynamic';
 import { accepted, denied, type AuthFailureReason, type AuthResult } from './outcome';
 import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './passwords';
+import { AuthThrottle, type Attempt, type AttemptOutcome, type ThrottleRefusal } from './throttle';
 import { UserDirectory, userMayJoin } from './user-directory';
 import { craChallenge, decoyCraRecord, verifyCra } from './wampcra';
 
@@ -30,7 +31,7 @@ export interface AuthRequest {
 export interface PendingChallenge {
   method: 'wampcra' | 'cryptosign';
   extra: Record<string, unknown>;
-  finish(signature: string): AuthResult;
+  finish(signature: string): AuthResult | Promise<AuthResult>;
 }
 
 /** The authrole every WAMP-CRA challenge names, whoever asks. */
@@ -50,6 +51,8 @@ export class Authenticator {
   private readonly pepper = randomBytes(32);
   /** the dummy hash of dummyHash(), made on first use */
   private dummy: Promise<string> | undefined;
+  /** failure budgets of password, ticket and WAMP-CRA logins (config auth.throttle) */
+  private readonly throttle: AuthThrottle;
 
   constructor(
     private readonly config: Config,
@@ -57,9 +60,12 @@ export class Authenticator {
     log: Logger,
     /** the realm the dynamic authenticator's procedure lives in */
     private readonly realmOf: (name: string) => Realm | undefined,
+    /** the clock of the throttle's windows and blocks (tests pass a fake one) */
+    clock: () => number = Date.now,
   ) {
     this.users = new UserDirectory(config.auth.users);
     this.audit = new AuthAudit(metrics, log.child({ component: 'auth' }));
+    this.throttle = new AuthThrottle(config.auth.throttle, clock, (n) => this.audit.blocked(n));
     const d = config.auth.dynamic;
     this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs);
   }
@@ -123,12 +129,20 @@ export class Authenticator {
   /**
    * A secret sent in the clear over the (ideally TLS) transport: WAMP ticket, MQTT
    * password, STOMP passcode. A user record with a password decides; without one the
-   * dynamic authenticator does, when configured.
+   * dynamic authenticator does, when configured; else no user matches and it is
+   * refused. Every attempt passes the failure budgets first (throttle.ts).
    */
   async password(req: AuthRequest, method: 'ticket' | 'password', authid: string, secret: string): Promise<AuthResult> {
     if (!this.realmAccepts(req.realm, method)) {
       return this.refuse(req, method, authid, 'method_not_allowed', `realm ${req.realm} does not accept ${method}`);
     }
+    const attempt = await this.throttle.admit(req.transport.peer, authid);
+    if (isRefusal(attempt)) return this.throttled(req, attempt);
+    return this.counted(attempt, () => this.checkPassword(req, method, authid, secret));
+  }
+
+  private async checkPassword(req: AuthRequest, method: 'ticket' | 'password', authid: string, secret: string): Promise<AuthResult> {
+    if (authid === '') return this.refuse(req, method, authid, 'bad_credentials', 'a password without a user name');
     const user = this.users.get(authid);
     if (user?.password !== undefined) {
       const ok = await verifyPassword(secret, user.password);
@@ -136,19 +150,28 @@ export class Authenticator {
       return this.settle(req, method, authid, this.forUser(req, user, method));
     }
     if (this.dynamic) return this.settle(req, method, authid, await this.askDynamic(req, method, authid, secret));
-    // as slow as a wrong password, so the answer time does not tell who exists
-    await verifyPassword(secret, await this.dummyHash());
+    // as slow as a wrong password, so the answer time does not tell who exists (with no
+    // password users there is nobody to tell apart)
+    if (this.users.hasPasswords) await verifyPassword(secret, await this.dummyHash());
     return this.refuse(req, method, authid, 'bad_credentials', 'no such user');
   }
 
   /**
-   * MQTT CONNECT and STOMP CONNECT: a login with a password when this router checks
-   * passwords, else a verified client certificate that maps to a role, else anonymous
-   * (as `anonymousAuthid`).
+   * MQTT CONNECT and STOMP CONNECT. A password given is a password checked: against the
+   * user records or the dynamic authenticator, and refused when none matches, even where
+   * anonymous access is allowed (a verified client certificate decides instead where
+   * this router cannot check passwords). No password, an empty one, or, on a router
+   * that cannot check passwords, RabbitMQ's conventional guest/guest is no credential:
+   * a verified client certificate, else anonymous (as `anonymousAuthid`).
    */
   login(req: AuthRequest, login: { authid: string; password: string | undefined; anonymousAuthid: string }): AuthResult | Promise<AuthResult> {
-    if (login.password !== undefined && login.authid !== '' && this.usable(req, 'password')) {
-      return this.password(req, 'password', login.authid, login.password);
+    const checkable = (this.users.hasPasswords || this.dynamic !== undefined) && this.realmAccepts(req.realm, 'password');
+    const password = login.password;
+    // many STOMP and MQTT clients send RabbitMQ's default user unasked
+    const guest = login.authid === 'guest' && password === 'guest' && !checkable;
+    if (password !== undefined && password !== '' && !guest) {
+      if (!checkable && this.usable(req, 'tls')) return this.tls(req);
+      return this.password(req, 'password', login.authid, password);
     }
     if (this.usable(req, 'tls')) return this.tls(req);
     return this.anonymous(req, login.anonymousAuthid);
@@ -182,11 +205,15 @@ export class Authenticator {
     return {
       method: 'wampcra',
       extra: c.extra,
-      finish: (signature) => {
-        if (!user?.wampcra || !verifyCra(c.expected, signature)) {
-          return this.refuse(req, 'wampcra', authid, 'bad_credentials', user?.wampcra ? 'wrong signature' : 'no such user');
-        }
-        return this.settle(req, 'wampcra', authid, this.forUser(req, user, 'wampcra'));
+      finish: async (signature) => {
+        const attempt = await this.throttle.admit(req.transport.peer, authid);
+        if (isRefusal(attempt)) return this.throttled(req, attempt);
+        return this.counted(attempt, () => {
+          if (!user?.wampcra || !verifyCra(c.expected, signature)) {
+            return this.refuse(req, 'wampcra', authid, 'bad_credentials', user?.wampcra ? 'wrong signature' : 'no such user');
+          }
+          return this.settle(req, 'wampcra', authid, this.forUser(req, user, 'wampcra'));
+        });
       },
     };
   }
@@ -257,9 +284,39 @@ export class Authenticator {
     return denied('dynamic_unavailable', `dynamic authenticator unavailable: ${v.unavailable ?? 'no answer'}`);
   }
 
+  /** Runs an admitted check and tells the throttle how it ended. */
+  private async counted(attempt: Attempt, check: () => AuthResult | Promise<AuthResult>): Promise<AuthResult> {
+    let outcome: AttemptOutcome = 'neither';
+    try {
+      const result = await check();
+      outcome = attemptOutcome(result);
+      return result;
+    } finally {
+      attempt.done(outcome);
+    }
+  }
+
+  /** A refusal by a failure budget: counted apart, not logged per attempt (the block was, when it began). */
+  private throttled(req: AuthRequest, r: ThrottleRefusal): AuthResult {
+    this.audit.throttled(req.transport, r.reason);
+    const who = r.reason === 'address' ? 'from this address' : 'for this authid';
+    return denied('throttled', `too many failed logins ${who}: retry in ${Math.ceil(r.retryAfterMs / 1000)} s`);
+  }
+
   private settle(req: AuthRequest, method: string, authid: string | undefined, result: AuthResult): AuthResult {
     if (result.ok) this.audit.succeeded(req.transport, method);
     else this.audit.failed(req.transport, req.realm, method, authid, result.failure.reason, result.failure.message);
     return result;
   }
+}
+
+function isRefusal(a: Attempt | ThrottleRefusal): a is ThrottleRefusal {
+  return 'reason' in a;
+}
+
+/** Only a wrong secret is a guess that failed; a refusal for other reasons counts for nothing. */
+function attemptOutcome(result: AuthResult): AttemptOutcome {
+  if (result.ok) return 'succeeded';
+  const reason = result.failure.reason;
+  return reason === 'bad_credentials' || reason === 'dynamic_denied' ? 'failed' : 'neither';
 }

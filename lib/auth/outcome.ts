@@ -20,7 +20,9 @@ export type AuthFailureReason =
   /** the dynamic authenticator did not answer (unregistered, timeout, bad answer) */
   | 'dynamic_unavailable'
   /** the client's AUTHENTICATE was not well-formed */
-  | 'malformed';
+  | 'malformed'
+  /** refused unchecked by a failure budget (counted in gatehouse_auth_throttled_total instead) */
+  | 'throttled';
 
 export interface AuthFailure {
   readonly reason: AuthFailureReason;
@@ -41,6 +43,7 @@ const DEFS: Record<AuthFailureReason, ErrorDef> = {
   dynamic_denied: Errors.notAuthorized,
   dynamic_unavailable: Errors.authenticationFailed,
   malformed: Errors.authenticationFailed,
+  throttled: Errors.authThrottled,
 };
 
 export function denied(reason: AuthFailureReason, message: string): AuthResult {

@@ -150,7 +150,34 @@ export function connectMqtt(
   opts: IClientOptions = {},
   log?: MessageLog,
 ): Promise<{ client: MqttClient; connack: IConnackPacket }> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts });
+  return accepted(mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts }), `CONNACK from ${url}`, log);
+}
+
+/** Connects and expects the CONNECT to be refused; resolves with the error's code. */
+export function connectRefused(url: string, opts: IClientOptions): Promise<number | undefined> {
+  return refused(mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts }));
+}
+
+/**
+ * mqtt.js over TCP to 127.0.0.1:`port` from the source address `from` (127.0.0.2, ...:
+ * Linux answers on all of 127.0.0.0/8), so a test can be a client at another address.
+ */
+export function mqttFrom(port: number, from: string, opts: IClientOptions = {}): MqttClient {
+  const stream = (): net.Socket => net.createConnection({ port, host: '127.0.0.1', localAddress: from });
+  return new mqtt.MqttClient(stream, { reconnectPeriod: 0, connectTimeout: WAIT_MS, protocolVersion: 4, ...opts });
+}
+
+/** connectMqtt() from another source address (see mqttFrom). */
+export function connectMqttFrom(port: number, from: string, opts: IClientOptions = {}): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+  return accepted(mqttFrom(port, from, opts), `CONNACK from 127.0.0.1:${port} to ${from}`);
+}
+
+/** connectRefused() from another source address (see mqttFrom), waiting up to `ms`. */
+export function connectRefusedFrom(port: number, from: string, opts: IClientOptions = {}, ms = WAIT_MS): Promise<number | undefined> {
+  return refused(mqttFrom(port, from, { ...opts, connectTimeout: ms }), ms);
+}
+
+function accepted(client: MqttClient, what: string, log?: MessageLog): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   // errors after connect are the test's business; keep them from being unhandled
   client.on('error', () => undefined);
   // messages a resumed session gets right after CONNACK must not slip past the log
@@ -165,23 +192,21 @@ export function connectMqtt(
       client.once('close', () => reject(new Error('connection closed before CONNACK')));
     }),
     WAIT_MS,
-    `CONNACK from ${url}`,
+    what,
   ).catch((err: unknown) => {
     client.end(true);
     throw err;
   });
 }
 
-/** Connects and expects the CONNECT to be refused; resolves with the error's code. */
-export async function connectRefused(url: string, opts: IClientOptions): Promise<number | undefined> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts });
+async function refused(client: MqttClient, ms = WAIT_MS): Promise<number | undefined> {
   try {
     return await withTimeout(
       new Promise<number | undefined>((resolve, reject) => {
         client.once('connect', () => reject(new Error('CONNECT was accepted')));
         client.once('error', (err) => resolve((err as Error & { code?: number }).code));
       }),
-      WAIT_MS,
+      ms,
       'a refused CONNACK',
     );
   } finally {

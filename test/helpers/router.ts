@@ -1,4 +1,4 @@
-import { Router } from '../../index';
+import { Router, type RouterOptions } from '../../index';
 
 export interface TestRouter {
   router: Router;
@@ -21,14 +21,18 @@ export interface TestRouter {
 
 /**
  * Starts a router for one test file: WAMP WebSocket and RawSocket on ephemeral
- * loopback ports, in-memory store, quiet logs. `config` is merged over those defaults.
+ * loopback ports, in-memory store, quiet logs. `config` is merged over those defaults;
+ * `options` go to the Router (e.g. a fake `clock`).
  */
-export async function startRouter(config: Record<string, unknown> = {}): Promise<TestRouter> {
-  const router = new Router({
-    log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
-    store: { path: ':memory:' },
-    ...config,
-  });
+export async function startRouter(config: Record<string, unknown> = {}, options: RouterOptions = {}): Promise<TestRouter> {
+  const router = new Router(
+    {
+      log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
+      store: { path: ':memory:' },
+      ...config,
+    },
+    options,
+  );
   await router.start();
   const ws = await router.listenWAMP({ port: 0, host: '127.0.0.1' });
   const raw = await router.listenRawSocket({ port: 0, host: '127.0.0.1' });

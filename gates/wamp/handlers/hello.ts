@@ -51,8 +51,11 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
   const req: AuthRequest = { realm: realmName, transport: s.transport.info };
   const authid = typeof details['authid'] === 'string' && details['authid'] !== '' ? details['authid'] : undefined;
   const offered = Array.isArray(details['authmethods']) && details['authmethods'].length > 0 ? details['authmethods'] : ['anonymous'];
-  // 'password' is the MQTT/STOMP method; WAMP clients say ticket
-  const method = offered.find((m): m is Exclude<AuthMethod, 'password'> => isAuthMethod(m) && m !== 'password' && auth.usable(req, m));
+  // 'password' is the MQTT/STOMP method; WAMP clients say ticket. A ticket offered with
+  // an authid is credentials given, so it is checked (and refused when no user matches)
+  // even on a router without password users, rather than skipped for anonymous
+  const usable = (m: AuthMethod): boolean => auth.usable(req, m) || (m === 'ticket' && authid !== undefined && auth.realmAccepts(realmName, m));
+  const method = offered.find((m): m is Exclude<AuthMethod, 'password'> => isAuthMethod(m) && m !== 'password' && usable(m));
   if (method === undefined) {
     // only anonymous on offer and it is refused here: say so rather than "no method"
     const result = offered.includes('anonymous')
