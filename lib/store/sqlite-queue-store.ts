@@ -1,4 +1,5 @@
 import { Errors, RouterError } from '../errors';
+import type { Payload } from '../payload';
 import { encodePayload } from './codec';
 import { QueueIndex } from './queue-index';
 import type {
@@ -31,6 +32,12 @@ type Attrs = Readonly<Record<string, unknown>>;
  * Writes join the group commit of a StoreDatabase, shared with the retained store when
  * given one: one transaction per event-loop turn for both. A failed commit undoes its
  * writes in memory, so memory never holds what the disk refused.
+ *
+ * A message's topic and payload are stored once, as a body, however many queues hold it:
+ * one publish fanned out to K offline MQTT sessions is K enqueues of the same payload
+ * object in one turn, which share the body the first of them wrote (issue 16: stored
+ * per queue, 0.59 MB published to ~500 sessions took 287 MB). Memory counts each body's
+ * references; the last one removed deletes the body in the same batch.
  */
 export class SqliteQueueStore implements QueueStore {
   private state: State = 'new';
@@ -45,6 +52,12 @@ export class SqliteQueueStore implements QueueStore {
   /** new attrs, not yet committed, of messages on disk */
   private readonly pendingAttrs = new Map<number, Attrs>();
   private readonly recordMap = new Map<string, Map<string, unknown>>();
+  /** references per body id (bodies written since schema version 4; older rows hold theirs inline) */
+  private readonly refs = new Map<number, number>();
+  /** the body of a message that is not its own (its seq is not the body's id) */
+  private readonly bodyOf = new Map<number, number>();
+  /** bodies written this turn, by payload object: the rest of a fan-out refers to them */
+  private readonly turnBodies = new Map<Payload, { topic: string; id: number; bytes: number }>();
   private lastSeq = 0;
   private committedSeq = 0;
   /** the lastSeq the batch being committed writes */
@@ -110,7 +123,10 @@ export class SqliteQueueStore implements QueueStore {
     try {
       sql = new SqliteQueues(db);
       this.lastSeq = sql.load(
-        (m) => this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity),
+        (m) => {
+          this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity);
+          if (m.body !== null) this.addRef(m.seq, m.body);
+        },
         (kind, id, value) => this.setRecord(kind, id, value),
       );
     } catch (err) {
@@ -145,10 +161,12 @@ export class SqliteQueueStore implements QueueStore {
       throw new RouterError(Errors.invalidArgument, 'queue limits must be positive');
     }
     // encode first: a message that cannot be stored fails here, having changed nothing
-    const payload = encodePayload(message.payload);
+    const shared = this.turnBodies.get(message.payload);
+    const reuse = shared !== undefined && shared.topic === topic && this.refs.has(shared.id) ? shared : undefined;
+    let payload = reuse === undefined ? encodePayload(message.payload) : undefined;
     const attrs = message.attrs ?? NO_ATTRS;
     const encodedAttrs = encodeAttrs(attrs);
-    const size = Buffer.byteLength(topic) + payload.length;
+    const size = Buffer.byteLength(topic) + (payload?.length ?? (reuse as { bytes: number }).bytes);
     if (size > maxBytes) {
       throw new RouterError(Errors.limitExceeded, `message of ${size} bytes exceeds the queue limit of ${maxBytes}`);
     }
@@ -186,7 +204,18 @@ export class SqliteQueueStore implements QueueStore {
     this.counts.messages++;
     this.counts.bytes += size;
     this.unwritten.set(seq, msg);
-    const committed = this.enqueueOp(messageKey(seq), { t: 'insert', msg, size, payload, attrs: encodedAttrs });
+    // the drops may have removed the last reference to the body to share
+    if (reuse !== undefined && !this.refs.has(reuse.id)) payload = encodePayload(message.payload);
+    let body: number;
+    if (payload !== undefined) {
+      body = seq;
+      this.turnBodies.set(message.payload, { topic, id: body, bytes: payload.length });
+      void this.enqueueOp(bodyKey(body), { t: 'body', id: body, topic, payload });
+    } else {
+      body = (reuse as { id: number }).id;
+    }
+    this.addRef(seq, body);
+    const committed = this.enqueueOp(messageKey(seq), { t: 'insert', msg, size, body, attrs: encodedAttrs });
     return { seq, committed, dropped };
   }
 
@@ -318,8 +347,30 @@ export class SqliteQueueStore implements QueueStore {
     this.uncounted(q, m.size);
     this.unwritten.delete(seq);
     this.pendingAttrs.delete(seq);
+    const body = this.bodyOf.get(seq) ?? seq;
+    const stored = this.refs.has(body);
     // folds into a pending insert of the message, leaving nothing to write
-    return this.enqueueOp(messageKey(seq), { t: 'delete', queue: q.name, seq, size: m.size, expiresAt: m.expiresAt });
+    const done = this.enqueueOp(messageKey(seq), { t: 'delete', queue: q.name, seq, size: m.size, expiresAt: m.expiresAt, body: stored ? body : null });
+    if (stored && this.dropRef(seq, body)) void this.enqueueOp(bodyKey(body), { t: 'unbody', id: body });
+    return done;
+  }
+
+  /** one more message refers to `body` */
+  private addRef(seq: number, body: number): void {
+    this.refs.set(body, (this.refs.get(body) ?? 0) + 1);
+    if (body !== seq) this.bodyOf.set(seq, body);
+  }
+
+  /** message `seq` no longer refers to `body`; true if that was the last reference */
+  private dropRef(seq: number, body: number): boolean {
+    this.bodyOf.delete(seq);
+    const n = (this.refs.get(body) ?? 1) - 1;
+    if (n > 0) {
+      this.refs.set(body, n);
+      return false;
+    }
+    this.refs.delete(body);
+    return true;
   }
 
   private expireMessage(q: QueueIndex, seq: number): void {
@@ -386,6 +437,8 @@ export class SqliteQueueStore implements QueueStore {
   private write(ops: readonly QueueOp[]): void {
     if (this.sql === undefined) throw new RouterError(Errors.unavailable, 'queue store is closed');
     this.writingSeq = this.lastSeq;
+    // the turn is over: a later enqueue of the same payload is another message
+    this.turnBodies.clear();
     this.sql.write(ops, this.writingSeq > this.committedSeq ? this.writingSeq : undefined);
   }
 
@@ -405,7 +458,10 @@ export class SqliteQueueStore implements QueueStore {
         case 'insert': {
           const q = this.queueIndex.get(op.msg.queue);
           const m = q?.remove(op.msg.seq);
-          if (q !== undefined && m !== undefined) this.uncounted(q, m.size);
+          if (q !== undefined && m !== undefined) {
+            this.uncounted(q, m.size);
+            this.dropRef(op.msg.seq, op.body);
+          }
           this.unwritten.delete(op.msg.seq);
           break;
         }
@@ -420,9 +476,14 @@ export class SqliteQueueStore implements QueueStore {
             this.counts.messages++;
             this.counts.bytes += op.size;
             if (op.expiresAt !== Infinity) this.expiring.add(q);
+            if (op.body !== null) this.addRef(op.seq, op.body);
           }
           break;
         }
+        // bodies follow their references, undone above
+        case 'body':
+        case 'unbody':
+          break;
         case 'record':
           if (op.before === undefined) this.unsetRecord(op.kind, op.id);
           else this.setRecord(op.kind, op.id, op.before.value);
@@ -449,6 +510,10 @@ function checkName(name: unknown, what: string): void {
 
 function messageKey(seq: number): string {
   return `m${seq}`;
+}
+
+function bodyKey(id: number): string {
+  return `b${id}`;
 }
 
 function recordKey(kind: string, id: string): string {

@@ -59,7 +59,8 @@ function isCode(code: string): (err: unknown) => boolean {
 /** a trigger that aborts any transaction inserting a queue message with topic 'poison' */
 function poison(path: string): void {
   const raw = new Database(path);
-  raw.exec(`CREATE TRIGGER poison BEFORE INSERT ON queue_message WHEN NEW.topic = 'poison'
+  // the topic is stored with the body since schema version 4
+  raw.exec(`CREATE TRIGGER poison BEFORE INSERT ON queue_body WHEN NEW.topic = 'poison'
             BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
   raw.close();
 }
@@ -428,7 +429,8 @@ void test('queue store - shares one file and one transaction per turn with the r
       results.push(both.queues.enqueue(`q${i % 7}`, msg(i), ROOMY).committed);
     }
     results.push(both.queues.putRecord('session', 's1', { a: 1 }));
-    assert.equal(both.queues.stats.pendingWrites, 201);
+    // 100 retained writes, 100 messages with their 100 bodies, 1 record
+    assert.equal(both.queues.stats.pendingWrites, 301);
     await Promise.all(results);
     assert.equal(both.queues.stats.commits, commits + 1, 'one commit for both engines');
     assert.equal(both.retained.stats.commits, commits + 1);
@@ -860,6 +862,58 @@ void test('queue store - every enqueue and removal acked before a SIGKILL surviv
       assert.ok(both.queues.enqueue('q0', msg(0), ROOMY).seq > maxSeq, 'no seq is handed out twice');
     } finally {
       await both.close();
+    }
+  });
+});
+
+function bodyRows(path: string): number {
+  const raw = new Database(path, { readonly: true });
+  try {
+    return raw.prepare<[], number>('SELECT count(*) FROM queue_body').pluck().get() ?? -1;
+  } finally {
+    raw.close();
+  }
+}
+
+void test('queue store - one payload enqueued to many queues in a turn is stored once, until its last reference goes', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'q.db');
+    let store = await openQueues(path);
+    // the store holds the file exclusively: count its bodies between opens
+    const reopen = async (): Promise<number> => {
+      await store.close();
+      const n = bodyRows(path);
+      store = await openQueues(path);
+      return n;
+    };
+    try {
+      const payload: Payload = { bytes: Buffer.alloc(4000, 7) };
+      const seqs: number[] = [];
+      for (let k = 0; k < 20; k++) seqs.push(store.enqueue(`q${k}`, { topic: 'fan/out', payload, attrs: { k } }, ROOMY).seq);
+      // the same payload under another topic is another body
+      store.enqueue('q0', { topic: 'other', payload }, ROOMY);
+      assert.equal(store.size('q3').bytes, 'fan/out'.length + encodePayload(payload).length, 'each queue counts the message in full');
+      assert.equal(await reopen(), 2);
+      // the first reference (whose seq names the body) goes first: the body stays
+      for (let k = 0; k < 19; k++) void store.remove(`q${k}`, seqs[k] as number);
+      assert.equal(await reopen(), 2);
+      const [last] = store.read('q19', 0, 10);
+      assert.equal(last?.topic, 'fan/out');
+      assert.deepEqual(last?.attrs, { k: 19 });
+      assert.deepEqual(Buffer.from(last?.payload.bytes ?? []), Buffer.alloc(4000, 7));
+      void store.remove('q19', seqs[19] as number);
+      void store.removeQueue('q0');
+      assert.equal(await reopen(), 0, 'the last reference deletes the body');
+      // a body dropped to make room in the turn it was written is not reused
+      const p2: Payload = { args: ['x'] };
+      const one = { maxMessages: 1, maxBytes: 1e9 };
+      store.enqueue('solo', { topic: 't', payload: p2 }, one);
+      assert.equal(store.enqueue('solo', { topic: 't', payload: p2 }, one).dropped, 1);
+      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+      assert.equal(await reopen(), 1);
+      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+    } finally {
+      await store.close();
     }
   });
 });
