@@ -36,8 +36,9 @@ type Attrs = Readonly<Record<string, unknown>>;
  * A message's topic and payload are stored once, as a body, however many queues hold it:
  * one publish fanned out to K offline MQTT sessions is K enqueues of the same payload
  * object in one turn, which share the body the first of them wrote (issue 16: stored
- * per queue, 0.59 MB published to ~500 sessions took 287 MB). Memory counts each body's
- * references; the last one removed deletes the body in the same batch.
+ * per queue, 0.59 MB published to many sessions took 287 MB). Memory counts each body's
+ * references (a Map entry per body, one more per message that shares another's); the
+ * last one removed deletes the body in the same batch.
  */
 export class SqliteQueueStore implements QueueStore {
   private state: State = 'new';
