@@ -17,6 +17,12 @@ import type { SqliteStoreConfig } from './types';
 import { NO_ATTRS, encodeAttrs, encodeValue } from './value-codec';
 
 type State = 'new' | 'open' | 'closed';
+/** a body made by an enqueue, written with its batch */
+interface TurnBody {
+  readonly id: number;
+  readonly topic: string;
+  readonly payload: Buffer;
+}
 type Attrs = Readonly<Record<string, unknown>>;
 
 /**
@@ -37,8 +43,10 @@ type Attrs = Readonly<Record<string, unknown>>;
  * one publish fanned out to K offline MQTT sessions is K enqueues of the same payload
  * object in one turn, which share the body the first of them wrote (issue 16: stored
  * per queue, 0.59 MB published to many sessions took 287 MB). Memory counts each body's
- * references (a Map entry per body, one more per message that shares another's); the
- * last one removed deletes the body in the same batch.
+ * references (a Map entry per shared body, one more per message that shares another's);
+ * the last one removed deletes the body in the same batch. A body nothing else referred
+ * to by the time its batch is written goes inline into its message's row: unshared
+ * messages cost one row, as before.
  */
 export class SqliteQueueStore implements QueueStore {
   private state: State = 'new';
@@ -57,8 +65,12 @@ export class SqliteQueueStore implements QueueStore {
   private readonly refs = new Map<number, number>();
   /** the body of a message that is not its own (its seq is not the body's id) */
   private readonly bodyOf = new Map<number, number>();
-  /** bodies written this turn, by payload object: the rest of a fan-out refers to them */
-  private readonly turnBodies = new Map<Payload, { topic: string; id: number; bytes: number }>();
+  /** bodies made this turn, by payload object: the rest of a fan-out refers to them */
+  private readonly turnBodies = new Map<Payload, TurnBody>();
+  /** every body made since the last write, to be written with the batch */
+  private newBodies: TurnBody[] = [];
+  /** bodies of the batch being written that go inline into their only message's row */
+  private readonly inline = new Map<number, Buffer>();
   private lastSeq = 0;
   private committedSeq = 0;
   /** the lastSeq the batch being committed writes */
@@ -164,10 +176,10 @@ export class SqliteQueueStore implements QueueStore {
     // encode first: a message that cannot be stored fails here, having changed nothing
     const shared = this.turnBodies.get(message.payload);
     const reuse = shared !== undefined && shared.topic === topic && this.refs.has(shared.id) ? shared : undefined;
-    let payload = reuse === undefined ? encodePayload(message.payload) : undefined;
+    const payload = reuse === undefined ? encodePayload(message.payload) : reuse.payload;
     const attrs = message.attrs ?? NO_ATTRS;
     const encodedAttrs = encodeAttrs(attrs);
-    const size = Buffer.byteLength(topic) + (payload?.length ?? (reuse as { bytes: number }).bytes);
+    const size = Buffer.byteLength(topic) + payload.length;
     if (size > maxBytes) {
       throw new RouterError(Errors.limitExceeded, `message of ${size} bytes exceeds the queue limit of ${maxBytes}`);
     }
@@ -205,15 +217,15 @@ export class SqliteQueueStore implements QueueStore {
     this.counts.messages++;
     this.counts.bytes += size;
     this.unwritten.set(seq, msg);
-    // the drops may have removed the last reference to the body to share
-    if (reuse !== undefined && !this.refs.has(reuse.id)) payload = encodePayload(message.payload);
+    // the drops may have removed the last reference to the body to share: then a new one
     let body: number;
-    if (payload !== undefined) {
+    if (reuse === undefined || !this.refs.has(reuse.id)) {
       body = seq;
-      this.turnBodies.set(message.payload, { topic, id: body, bytes: payload.length });
-      void this.enqueueOp(bodyKey(body), { t: 'body', id: body, topic, payload });
+      const made: TurnBody = { id: body, topic, payload };
+      this.turnBodies.set(message.payload, made);
+      this.newBodies.push(made);
     } else {
-      body = (reuse as { id: number }).id;
+      body = reuse.id;
     }
     this.addRef(seq, body);
     const committed = this.enqueueOp(messageKey(seq), { t: 'insert', msg, size, body, attrs: encodedAttrs });
@@ -440,11 +452,27 @@ export class SqliteQueueStore implements QueueStore {
     this.writingSeq = this.lastSeq;
     // the turn is over: a later enqueue of the same payload is another message
     this.turnBodies.clear();
-    this.sql.write(ops, this.writingSeq > this.committedSeq ? this.writingSeq : undefined);
+    // a body only its own message refers to (no other enqueue of the turn shared it) goes
+    // inline into that message's row, as before version 4: one row, not two, for the
+    // unshared messages of work queues and single sessions
+    const inline = this.inline;
+    inline.clear();
+    const shared: TurnBody[] = [];
+    for (const b of this.newBodies) {
+      const refs = this.refs.get(b.id);
+      if (refs === undefined) continue; // every reference went within the batch
+      if (refs === 1 && this.unwritten.has(b.id)) inline.set(b.id, b.payload);
+      else shared.push(b);
+    }
+    this.newBodies = [];
+    this.sql.write(ops, this.writingSeq > this.committedSeq ? this.writingSeq : undefined, shared, inline);
   }
 
   /** the batch is durable: its messages are read from disk from now on */
   private committed(ops: readonly QueueOp[]): void {
+    // bodies written inline are their message's own: removing it deletes no body
+    for (const id of this.inline.keys()) this.refs.delete(id);
+    this.inline.clear();
     for (const op of ops) {
       if (op.t === 'insert') this.unwritten.delete(op.msg.seq);
       else if (op.t === 'update') this.pendingAttrs.delete(op.seq);
@@ -454,6 +482,7 @@ export class SqliteQueueStore implements QueueStore {
 
   /** puts memory back to the committed state of every message and record of a failed batch */
   private undo(ops: readonly QueueOp[]): void {
+    this.inline.clear();
     for (const op of ops) {
       switch (op.t) {
         case 'insert': {
@@ -482,7 +511,6 @@ export class SqliteQueueStore implements QueueStore {
           break;
         }
         // bodies follow their references, undone above
-        case 'body':
         case 'unbody':
           break;
         case 'record':

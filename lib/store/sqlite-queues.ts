@@ -9,7 +9,7 @@ import { decodeAttrs, decodeValue } from './value-codec';
  */
 export type QueueOp =
   | {
-      /** a new message, referring to its body (written by a 'body' op of the same or an earlier batch) */
+      /** a new message, referring to its body (written with the same batch or an earlier one) */
       readonly t: 'insert';
       readonly msg: QueuedMessage;
       readonly size: number;
@@ -30,11 +30,9 @@ export type QueueOp =
       readonly expiresAt: number;
       readonly body: number | null;
     }
-  /** a new message body, shared by every message of the store that refers to it */
-  | { readonly t: 'body'; readonly id: number; readonly topic: string; readonly payload: Buffer }
-  /** a body whose last reference went */
+  /** a body whose last reference went (new bodies are not ops: see `write`) */
   | { readonly t: 'unbody'; readonly id: number }
-  /** a message (or body) inserted and removed within one batch: nothing to write */
+  /** a message inserted and removed within one batch: nothing to write */
   | { readonly t: 'none' }
   | {
       readonly t: 'record';
@@ -52,7 +50,6 @@ export function coalesceQueueOps(earlier: QueueOp, later: QueueOp): QueueOp {
     if (later.t === 'update') return { ...earlier, attrs: later.attrs };
     if (later.t === 'delete') return { t: 'none' };
   }
-  if (earlier.t === 'body' && later.t === 'unbody') return { t: 'none' };
   if (earlier.t === 'record' && later.t === 'record') return { ...later, before: earlier.before };
   // update + update, update + delete: the later one says it all
   return later;
@@ -81,11 +78,21 @@ interface BodyRow {
 /** MessagePack for {} */
 const EMPTY_MAP = Buffer.from([0x80]);
 
+/** a message body written by a batch */
+export interface NewBody {
+  readonly id: number;
+  readonly topic: string;
+  readonly payload: Buffer;
+}
+
 /** the statements; the tables are created by sqlite-schema.ts */
 const SQL = {
   // topic and payload are in queue_body: the columns stay empty (they are NOT NULL since version 2)
   insert: `INSERT INTO queue_message (seq, queue, size, enqueued_at, expires_at, topic, attrs, payload, body)
            VALUES (?, ?, ?, ?, ?, '', ?, x'', ?)`,
+  // a message whose body no other refers to: inline, as in version 2 and 3
+  insertInline: `INSERT INTO queue_message (seq, queue, size, enqueued_at, expires_at, topic, attrs, payload)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   insertBody: `INSERT INTO queue_body (id, topic, payload) VALUES (?, ?, ?)`,
   deleteBody: `DELETE FROM queue_body WHERE id = ?`,
   update: `INSERT INTO queue_attrs (seq, attrs) VALUES (?, ?) ON CONFLICT (seq) DO UPDATE SET attrs = excluded.attrs`,
@@ -115,6 +122,7 @@ const SQL = {
  */
 export class SqliteQueues {
   private readonly insertStmt: Database.Statement<[number, string, number, number, number | null, Buffer | null, number]>;
+  private readonly insertInlineStmt: Database.Statement<[number, string, number, number, number | null, string, Buffer | null, Buffer]>;
   private readonly insertBodyStmt: Database.Statement<[number, string, Buffer]>;
   private readonly deleteBodyStmt: Database.Statement<[number]>;
   private readonly updateStmt: Database.Statement<[number, Buffer]>;
@@ -127,6 +135,7 @@ export class SqliteQueues {
 
   constructor(private readonly db: Database.Database) {
     this.insertStmt = db.prepare(SQL.insert);
+    this.insertInlineStmt = db.prepare(SQL.insertInline);
     this.insertBodyStmt = db.prepare(SQL.insertBody);
     this.deleteBodyStmt = db.prepare(SQL.deleteBody);
     this.updateStmt = db.prepare(SQL.update);
@@ -157,19 +166,24 @@ export class SqliteQueues {
 
   /**
    * Writes a batch inside the transaction the caller has open; `lastSeq`, when given, is
-   * the new highest seq handed out. Throws if a statement fails (the caller rolls back).
+   * the new highest seq handed out. `bodies` are the batch's shared message bodies, and
+   * `inline` the payloads of the bodies that go into their only message's row instead.
+   * Throws if a statement fails (the caller rolls back).
    */
-  write(ops: readonly QueueOp[], lastSeq: number | undefined): void {
+  write(ops: readonly QueueOp[], lastSeq: number | undefined, bodies: readonly NewBody[], inline: ReadonlyMap<number, Buffer>): void {
+    for (const b of bodies) this.insertBodyStmt.run(b.id, b.topic, b.payload);
     for (const op of ops) {
       switch (op.t) {
         case 'insert': {
           const m = op.msg;
-          this.insertStmt.run(m.seq, m.queue, op.size, m.enqueuedAt, m.expiresAt ?? null, op.attrs, op.body);
+          const payload = inline.get(op.body);
+          if (payload !== undefined && op.body === m.seq) {
+            this.insertInlineStmt.run(m.seq, m.queue, op.size, m.enqueuedAt, m.expiresAt ?? null, m.topic, op.attrs, payload);
+          } else {
+            this.insertStmt.run(m.seq, m.queue, op.size, m.enqueuedAt, m.expiresAt ?? null, op.attrs, op.body);
+          }
           break;
         }
-        case 'body':
-          this.insertBodyStmt.run(op.id, op.topic, op.payload);
-          break;
         case 'unbody':
           this.deleteBodyStmt.run(op.id);
           break;

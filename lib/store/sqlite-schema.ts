@@ -45,11 +45,12 @@ import type { Database } from 'better-sqlite3';
  *
  * Version 4, message bodies stored once (issue 16: a message queued for K offline MQTT
  * sessions was written K times, 0.59 MB published grew the file by 287 MB):
- * queue_body: a message's topic and payload, by id (the seq of the first message that
- *   stored it). Enqueues of the same message in one turn (one publish fanned out to
+ * queue_body: a shared message's topic and payload, by id (the seq of the first message
+ *   that stored it). Enqueues of the same message in one turn (one publish fanned out to
  *   many queues) share one body.
- * queue_message.body: the body a message refers to; its own topic and payload are then
- *   empty. NULL in rows written before version 4, which keep theirs inline. There is no
+ * queue_message.body: the shared body a message refers to; its own topic and payload are
+ *   then empty. NULL for a message no other shares a body with (and in rows written
+ *   before version 4): its topic and payload are inline, one row as before. There is no
  *   refcount on disk: the references are the queue_message rows, counted at load, and a
  *   body is deleted in the batch that deletes its last reference.
  */

@@ -59,8 +59,10 @@ function isCode(code: string): (err: unknown) => boolean {
 /** a trigger that aborts any transaction inserting a queue message with topic 'poison' */
 function poison(path: string): void {
   const raw = new Database(path);
-  // the topic is stored with the body since schema version 4
-  raw.exec(`CREATE TRIGGER poison BEFORE INSERT ON queue_body WHEN NEW.topic = 'poison'
+  // since schema version 4 the topic is in the message's row or in its shared body
+  raw.exec(`CREATE TRIGGER poison BEFORE INSERT ON queue_message WHEN NEW.topic = 'poison'
+            BEGIN SELECT RAISE(ABORT, 'poisoned'); END;
+            CREATE TRIGGER poison_body BEFORE INSERT ON queue_body WHEN NEW.topic = 'poison'
             BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
   raw.close();
 }
@@ -429,8 +431,7 @@ void test('queue store - shares one file and one transaction per turn with the r
       results.push(both.queues.enqueue(`q${i % 7}`, msg(i), ROOMY).committed);
     }
     results.push(both.queues.putRecord('session', 's1', { a: 1 }));
-    // 100 retained writes, 100 messages with their 100 bodies, 1 record
-    assert.equal(both.queues.stats.pendingWrites, 301);
+    assert.equal(both.queues.stats.pendingWrites, 201);
     await Promise.all(results);
     assert.equal(both.queues.stats.commits, commits + 1, 'one commit for both engines');
     assert.equal(both.retained.stats.commits, commits + 1);
@@ -890,28 +891,53 @@ void test('queue store - one payload enqueued to many queues in a turn is stored
       const payload: Payload = { bytes: Buffer.alloc(4000, 7) };
       const seqs: number[] = [];
       for (let k = 0; k < 20; k++) seqs.push(store.enqueue(`q${k}`, { topic: 'fan/out', payload, attrs: { k } }, ROOMY).seq);
-      // the same payload under another topic is another body
+      // the same payload under another topic is another message, alone: stored inline in its row
       store.enqueue('q0', { topic: 'other', payload }, ROOMY);
       assert.equal(store.size('q3').bytes, 'fan/out'.length + encodePayload(payload).length, 'each queue counts the message in full');
-      assert.equal(await reopen(), 2);
+      assert.equal(await reopen(), 1);
       // the first reference (whose seq names the body) goes first: the body stays
       for (let k = 0; k < 19; k++) void store.remove(`q${k}`, seqs[k] as number);
-      assert.equal(await reopen(), 2);
+      assert.equal(await reopen(), 1);
       const [last] = store.read('q19', 0, 10);
       assert.equal(last?.topic, 'fan/out');
       assert.deepEqual(last?.attrs, { k: 19 });
       assert.deepEqual(Buffer.from(last?.payload.bytes ?? []), Buffer.alloc(4000, 7));
       void store.remove('q19', seqs[19] as number);
-      void store.removeQueue('q0');
       assert.equal(await reopen(), 0, 'the last reference deletes the body');
+      assert.deepEqual(store.read('q0', 0, 10).map((m) => m.topic), ['other']);
+      void store.removeQueue('q0');
       // a body dropped to make room in the turn it was written is not reused
       const p2: Payload = { args: ['x'] };
       const one = { maxMessages: 1, maxBytes: 1e9 };
       store.enqueue('solo', { topic: 't', payload: p2 }, one);
       assert.equal(store.enqueue('solo', { topic: 't', payload: p2 }, one).dropped, 1);
       assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
-      assert.equal(await reopen(), 1);
+      assert.equal(await reopen(), 0, 'alone in the end: inline');
       assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+void test('queue store - a failed commit of a fan-out undoes every reference, and its body is not reused', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'q.db');
+    await (await openQueues(path)).close();
+    poison(path);
+    let store = await openQueues(path);
+    try {
+      const payload: Payload = { args: ['shared'] };
+      const bad = ['a', 'b', 'c'].map((q) => store.enqueue(q, { topic: 'poison', payload }, ROOMY).committed);
+      for (const p of bad) await assert.rejects(p, /poisoned/);
+      assert.equal(store.stats.messages, 0);
+      // the same payload object in a later turn: a body of its own, stored
+      const good = ['a', 'b', 'c'].map((q) => store.enqueue(q, { topic: 'fine', payload }, ROOMY).committed);
+      await Promise.all(good);
+      await store.close();
+      assert.equal(bodyRows(path), 1);
+      store = await openQueues(path);
+      for (const q of ['a', 'b', 'c']) assert.deepEqual(store.read(q, 0, 5).map((m) => [m.topic, m.payload.args]), [['fine', ['shared']]]);
     } finally {
       await store.close();
     }
