@@ -775,7 +775,8 @@ void test('queue store - random operations and reopens match a model', { timeout
 void test('queue store - every enqueue and removal acked before a SIGKILL survives it', { timeout: 90_000 }, async () => {
   await withDir(async (dir) => {
     const path = join(dir, 'crash.db');
-    // The writer shares one database between the retained store and the queue store.
+    // The writer shares one database between the retained store and the queue store;
+    // a quarter of its messages also go to a queue never acked (a shared body).
     // It prints "E queue seq idx" once an enqueue is committed, "r queue seq" BEFORE it
     // asks for a removal (so the removal may or may not land), "R queue seq" once the
     // removal is committed, and "W revision" once a retained write is.
@@ -790,9 +791,14 @@ void test('queue store - every enqueue and removal acked before a SIGKILL surviv
         const n = 1 + (i % 61);
         for (let j = 0; j < n; j++, i++) {
           const idx = i;
-          const q = 'q' + (idx % 13);
-          const e = queues.enqueue(q, { topic: 't/' + idx, payload: { args: [idx], bytes: Buffer.from([idx & 255, 0xc1]) }, attrs: { idx } }, limits);
-          e.committed.then(() => { out('E ' + q + ' ' + e.seq + ' ' + idx); acked.push([q, e.seq]); });
+          // every 4th message also goes to 'slow', never acked: one shared body whose
+          // other reference is removed
+          const payload = { args: [idx], bytes: Buffer.from([idx & 255, 0xc1]) };
+          const targets = idx % 4 === 0 ? ['q' + (idx % 13), 'slow'] : ['q' + (idx % 13)];
+          for (const q of targets) {
+            const e = queues.enqueue(q, { topic: 't/' + idx, payload, attrs: { idx } }, limits);
+            e.committed.then(() => { out('E ' + q + ' ' + e.seq + ' ' + idx); if (q !== 'slow') acked.push([q, e.seq]); });
+          }
         }
         // ack (remove) about half of what was acked so far, oldest first
         for (let k = 0; k < n / 2 && acked.length > 0; k++) {
