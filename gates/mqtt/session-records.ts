@@ -114,6 +114,9 @@ export function restoreSessions(ctx: MqttGateContext): number {
     );
     const session = new MqttSession(r.clientId, realm, core, ctx);
     session.expirySeconds = expiry;
+    // saved while connected (the router stopped or crashed under it): offline from now,
+    // recorded, so the next restart does not grant the whole interval again
+    if (r.disconnectedAt === undefined) void ctx.router.queues.putRecord(KIND, id, { ...r, disconnectedAt: now });
     for (const q of r.qos2) session.inboundQos2.add(q);
     ctx.sessions.set(id, session);
     realm.join(core);

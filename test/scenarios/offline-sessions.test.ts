@@ -154,11 +154,20 @@ void describe('offline sessions - expiry', () => {
     await park(r, v5('restart-short', 1), 'expiry/t');
     await park(r, v5('restart-long', 3600), 'expiry/t');
     await park(r, v5('restart-kept', 3600), 'expiry/t');
+    // connected when the router stops: its expiry starts at the next start, once
+    const live = await connectMqtt(r.mqttUrl, v5('restart-live', 3600));
+    clients.push(live.client);
+    await closeRouter(r);
+    await endAll([live.client]);
+    r = await router({ store: { path: file } });
+    const disconnectedAt = (id: string): unknown => (r.router.queues.getRecord('mqtt-session', `realm1\u0000${id}`) as { disconnectedAt?: unknown } | undefined)?.disconnectedAt;
+    assert.equal(typeof disconnectedAt('restart-live'), 'number', 'offline since this start, recorded');
+    assert.equal(typeof disconnectedAt('restart-kept'), 'number');
     await closeRouter(r);
 
     // the restored short session has less than a second left; the long one is over a new maximum of 2 s
     r = await router({ store: { path: file }, mqtt: { maxSessionExpirySeconds: 2 } });
-    assert.ok(r.router.parkedSessions >= 2);
+    assert.ok(r.router.parkedSessions >= 3);
     await waitFor(() => r.router.parkedSessions === 0, 'every restored session expired', 6000);
     assert.equal(sessionRecords(r), 0, 'their records are gone from the store');
     await closeRouter(r);
