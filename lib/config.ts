@@ -114,6 +114,8 @@ export interface Config {
     maxInflight: number;
     topicAliasMaximum: number;
     maxSessionExpirySeconds: number;
+    /** expiry of a 3.1 / 3.1.1 clean-session-0 session (capped by maxSessionExpirySeconds) */
+    persistentSessionExpirySeconds: number;
     maxQueuedMessages: number;
     maxQueuedBytes: number;
     connectTimeoutMs: number;
@@ -178,7 +180,12 @@ export interface Config {
     outboundHighWaterBytes: number;
     /** a peer above the high water mark this long is disconnected */
     slowConsumerTimeoutMs: number;
+    /** live sessions; offline (parked) MQTT sessions do not count */
     maxSessions: number;
+    /** MQTT sessions that outlive their connection (expiry > 0), connected or not */
+    maxOfflineSessions: number;
+    /** the same per authid */
+    maxOfflineSessionsPerAuthid: number;
     /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
     maxRealms: number;
     maxSubscriptionsPerSession: number;

@@ -34,6 +34,8 @@ export class Metrics {
 
   /** open sessions */
   readonly sessions: Gauge<'gate' | 'realm'>;
+  /** sessions kept for a client that is not connected (MQTT persistent sessions); included in `sessions` */
+  readonly offlineSessions: Gauge<'gate'>;
   /** sessions ever opened */
   readonly sessionsTotal: Counter<'gate'>;
   readonly messagesIn: Counter<'gate'>;
@@ -95,6 +97,7 @@ export class Metrics {
       new Gauge({ name: PREFIX + name, help, labelNames, registers });
 
     this.sessions = gauge('sessions', 'Open sessions', ['gate', 'realm']);
+    this.offlineSessions = gauge('offline_sessions', 'Sessions kept for a client that is not connected (counted in sessions too)', ['gate']);
     // Not "sessions_total": in OpenMetrics that name would clash with the gauge above.
     this.sessionsTotal = counter('sessions_opened_total', 'Sessions opened since start', ['gate']);
     this.messagesIn = gateCounter('messages_in_total', 'Messages received from clients', 'messagesIn');

@@ -45,6 +45,8 @@ export class RouterCore {
   private readonly startedAt = Date.now();
   private state: 'new' | 'running' | 'draining' | 'closed' = 'new';
   private sessionCount = 0;
+  /** joined sessions kept for a client that is not connected (MQTT persistent sessions) */
+  private readonly parked = new Set<Session>();
   /** the retained store, shared by all realms (keys are per realm) */
   readonly store: RetainedStore;
   /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
@@ -199,6 +201,7 @@ export class RouterCore {
         },
         onLeave: (r, s) => {
           this.sessionCount--;
+          if (this.parked.delete(s)) m.offlineSessions.labels(s.transport.gate).dec();
           m.sessions.labels(s.transport.gate, r.name).dec();
           this.log.debug({ realm: r.name, session: s.id }, 'session left');
         },
@@ -226,10 +229,24 @@ export class RouterCore {
     return realm;
   }
 
+  /**
+   * A joined session is parked (its client gone, the session kept for its return) or
+   * live again. Parked sessions do not count against limits.maxSessions: they have a
+   * limit of their own (the MQTT gate's limits.maxOfflineSessions), and counting them
+   * let one client that parks sessions lock every protocol out, restarts included
+   * (issue 16).
+   */
+  setParked(session: Session, parked: boolean): void {
+    if (parked === this.parked.has(session)) return;
+    if (parked) this.parked.add(session);
+    else this.parked.delete(session);
+    this.metrics.offlineSessions.labels(session.transport.gate).inc(parked ? 1 : -1);
+  }
+
   /** May one more session join? (config.limits.maxSessions, and not while draining) */
   admit(): RouterError | undefined {
     if (this.state !== 'running' && this.state !== 'new') return new RouterError(Errors.systemShutdown, 'router is shutting down');
-    if (this.sessionCount >= this.config.limits.maxSessions) {
+    if (this.sessionCount - this.parked.size >= this.config.limits.maxSessions) {
       return new RouterError(Errors.limitExceeded, `at most ${this.config.limits.maxSessions} sessions`);
     }
     return undefined;
@@ -244,9 +261,14 @@ export class RouterCore {
     return this.certificates.reload(this.log);
   }
 
-  /** Sessions ever joined and still live, across realms. */
+  /** Sessions ever joined and still live, across realms (parked ones included). */
   get sessions(): number {
     return this.sessionCount;
+  }
+
+  /** Joined sessions whose client is not connected (see setParked). */
+  get parkedSessions(): number {
+    return this.parked.size;
   }
 
   findSession(id: number): Session | undefined {

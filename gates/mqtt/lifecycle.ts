@@ -49,6 +49,8 @@ export function openSession(
       if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
       old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
     }
+    // its client is back (or about to be replaced): a live session again
+    ctx.router.setParked(existing.core, false);
     if (!cleanStart) {
       cancelWill(existing);
       // the same authid, verified now: its current role, not the one saved or restored
@@ -79,10 +81,26 @@ export function connectionClosed(conn: MqttConnection): void {
     return;
   }
   saveSession(ctx, session); // remembers when it went offline
-  if (session.expirySeconds < 0xffffffff) {
-    session.expiryTimer = setTimeout(() => endSession(ctx, session), session.expirySeconds * 1000);
+  ctx.router.setParked(session.core, true);
+  armExpiry(ctx, session, session.expirySeconds * 1000);
+}
+
+/**
+ * Ends the offline session `ms` from now ([MQTT-3.1.2-23]: the session state is kept
+ * for the expiry interval after the connection closes). 0xFFFFFFFF seconds never
+ * expires (MQTT 5 §3.1.2.11.2). An interval beyond what setTimeout holds (24.8 days) is
+ * waited in steps.
+ */
+export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number): void {
+  if (ms >= 0xffffffff * 1000) return;
+  const at = Date.now() + ms;
+  const arm = (): void => {
+    const left = at - Date.now();
+    if (left <= 0) return endSession(ctx, session);
+    session.expiryTimer = setTimeout(arm, timerDelay(left));
     session.expiryTimer.unref();
-  }
+  };
+  arm();
 }
 
 /** The session ends: subscriptions go, a delayed will fires now ([MQTT-3.1.3-9]). */
@@ -133,7 +151,7 @@ function cancelWill(session: MqttSession): void {
  * The core closes the session (wamp.session.kill, shutdown). At shutdown only the
  * connection closes: a persistent session is kept for the client's return.
  */
-function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason: RouterError, message?: string): void {
+export function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason: RouterError, message?: string): void {
   const shutdown = reason.def === Errors.systemShutdown;
   session.link?.disconnect(shutdown ? RC.SERVER_SHUTTING_DOWN : reason.def.mqtt, message ?? reason.message);
   if (!shutdown) endSession(ctx, session);

@@ -62,6 +62,7 @@ export function connackReturnCode(reason: number): number {
     case RC.SERVER_UNAVAILABLE:
     case RC.SERVER_BUSY:
     case RC.SERVER_SHUTTING_DOWN:
+    case RC.QUOTA_EXCEEDED:
       return 3;
     case RC.BAD_USER_NAME_OR_PASSWORD:
       return 4;

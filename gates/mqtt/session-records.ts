@@ -3,7 +3,7 @@ import { parseMqttSubscription } from '../../lib/notation';
 import { Session, type SessionIdentity } from '../../lib/session';
 import { isPlainObject } from '../../lib/payload';
 import { sessionKey, type MqttGateContext } from './context';
-import { endSession } from './lifecycle';
+import { armExpiry, closeFromCore } from './lifecycle';
 import { MqttSession, type QoS } from './mqtt-session';
 import { settle } from '../../lib/settle';
 
@@ -54,9 +54,11 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
   if (ctx.stopped) return;
   const id = sessionKey(session.realm.name, session.clientId);
   if (session.expirySeconds === 0 || session.ended) {
+    ctx.offline.delete(session);
     if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
     return;
   }
+  ctx.offline.add(session);
   session.makeDurable(ctx.router.queues, queueName(session));
   const record: SessionRecord = {
     realm: session.realm.name,
@@ -80,6 +82,7 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
 /** The session ended for good: its record and its queue go. */
 export function forgetSession(ctx: MqttGateContext, session: MqttSession): void {
   const id = sessionKey(session.realm.name, session.clientId);
+  ctx.offline.delete(session);
   if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
   session.discard();
 }
@@ -94,7 +97,9 @@ export function restoreSessions(ctx: MqttGateContext): number {
   for (const [id, value] of [...ctx.router.queues.records(KIND)]) {
     const r = asRecord(value);
     const realm = r && ctx.router.realm(r.realm);
-    const left = r ? r.expirySeconds - (now - (r.disconnectedAt ?? now)) / 1000 : 0;
+    // the expiry ran on while the router was down; a lowered maximum applies at once
+    const expiry = r ? Math.min(r.expirySeconds, ctx.config.mqtt.maxSessionExpirySeconds) : 0;
+    const left = r ? expiry - (now - (r.disconnectedAt ?? now)) / 1000 : 0;
     if (!r || !realm || left <= 0) {
       void ctx.router.queues.deleteRecord(KIND, id);
       if (r) void ctx.router.queues.removeQueue(queueNameOf(r.realm, r.clientId));
@@ -103,10 +108,15 @@ export function restoreSessions(ctx: MqttGateContext): number {
     const core = new Session(
       { gate: 'mqtt', type: 'restored', peer: '-' },
       restoredIdentity(ctx, r),
-      { close: () => endSession(ctx, session) },
+      // as any session's: wamp.session.kill ends it, a shutdown keeps it for the next
+      // start (ending it here lost every restored session at the next shutdown)
+      { close: (reason, message) => closeFromCore(ctx, session, reason, message) },
     );
     const session = new MqttSession(r.clientId, realm, core, ctx);
-    session.expirySeconds = r.expirySeconds;
+    session.expirySeconds = expiry;
+    // saved while connected (the router stopped or crashed under it): offline from now,
+    // recorded, so the next restart does not grant the whole interval again
+    if (r.disconnectedAt === undefined) void ctx.router.queues.putRecord(KIND, id, { ...r, disconnectedAt: now });
     for (const q of r.qos2) session.inboundQos2.add(q);
     ctx.sessions.set(id, session);
     realm.join(core);
@@ -124,10 +134,11 @@ export function restoreSessions(ctx: MqttGateContext): number {
       }
     }
     session.makeDurable(ctx.router.queues, queueName(session));
-    if (left < 0xffffffff) {
-      session.expiryTimer = setTimeout(() => endSession(ctx, session), left * 1000);
-      session.expiryTimer.unref();
-    }
+    // offline, and counted as one that may be: restored sessions are not refused even
+    // past a lowered limit (they were granted), but count against new ones
+    ctx.offline.add(session);
+    ctx.router.setParked(core, true);
+    if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
     restored++;
   }
   if (restored > 0) ctx.log.info({ sessions: restored }, 'MQTT sessions restored');

@@ -1,4 +1,5 @@
 import { Errors, RouterError } from '../errors';
+import type { Payload } from '../payload';
 import { encodePayload } from './codec';
 import { QueueIndex } from './queue-index';
 import type {
@@ -16,6 +17,12 @@ import type { SqliteStoreConfig } from './types';
 import { NO_ATTRS, encodeAttrs, encodeValue } from './value-codec';
 
 type State = 'new' | 'open' | 'closed';
+/** a body made by an enqueue, written with its batch */
+interface TurnBody {
+  readonly id: number;
+  readonly topic: string;
+  readonly payload: Buffer;
+}
 type Attrs = Readonly<Record<string, unknown>>;
 
 /**
@@ -31,6 +38,15 @@ type Attrs = Readonly<Record<string, unknown>>;
  * Writes join the group commit of a StoreDatabase, shared with the retained store when
  * given one: one transaction per event-loop turn for both. A failed commit undoes its
  * writes in memory, so memory never holds what the disk refused.
+ *
+ * A message's topic and payload are stored once, as a body, however many queues hold it:
+ * one publish fanned out to K offline MQTT sessions is K enqueues of the same payload
+ * object in one turn, which share the body the first of them wrote (issue 16: stored
+ * per queue, 0.59 MB published to many sessions took 287 MB). Memory counts each body's
+ * references (a Map entry per shared body, one more per message that shares another's);
+ * the last one removed deletes the body in the same batch. A body nothing else referred
+ * to by the time its batch is written goes inline into its message's row: unshared
+ * messages cost one row, as before.
  */
 export class SqliteQueueStore implements QueueStore {
   private state: State = 'new';
@@ -45,6 +61,16 @@ export class SqliteQueueStore implements QueueStore {
   /** new attrs, not yet committed, of messages on disk */
   private readonly pendingAttrs = new Map<number, Attrs>();
   private readonly recordMap = new Map<string, Map<string, unknown>>();
+  /** references per body id (bodies written since schema version 4; older rows hold theirs inline) */
+  private readonly refs = new Map<number, number>();
+  /** the body of a message that is not its own (its seq is not the body's id) */
+  private readonly bodyOf = new Map<number, number>();
+  /** bodies made this turn, by payload object: the rest of a fan-out refers to them */
+  private readonly turnBodies = new Map<Payload, TurnBody>();
+  /** every body made since the last write, to be written with the batch */
+  private newBodies: TurnBody[] = [];
+  /** bodies of the batch being written that go inline into their only message's row */
+  private readonly inline = new Map<number, Buffer>();
   private lastSeq = 0;
   private committedSeq = 0;
   /** the lastSeq the batch being committed writes */
@@ -110,7 +136,10 @@ export class SqliteQueueStore implements QueueStore {
     try {
       sql = new SqliteQueues(db);
       this.lastSeq = sql.load(
-        (m) => this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity),
+        (m) => {
+          this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity);
+          if (m.body !== null) this.addRef(m.seq, m.body);
+        },
         (kind, id, value) => this.setRecord(kind, id, value),
       );
     } catch (err) {
@@ -145,7 +174,9 @@ export class SqliteQueueStore implements QueueStore {
       throw new RouterError(Errors.invalidArgument, 'queue limits must be positive');
     }
     // encode first: a message that cannot be stored fails here, having changed nothing
-    const payload = encodePayload(message.payload);
+    const shared = this.turnBodies.get(message.payload);
+    const reuse = shared !== undefined && shared.topic === topic && this.refs.has(shared.id) ? shared : undefined;
+    const payload = reuse === undefined ? encodePayload(message.payload) : reuse.payload;
     const attrs = message.attrs ?? NO_ATTRS;
     const encodedAttrs = encodeAttrs(attrs);
     const size = Buffer.byteLength(topic) + payload.length;
@@ -186,7 +217,18 @@ export class SqliteQueueStore implements QueueStore {
     this.counts.messages++;
     this.counts.bytes += size;
     this.unwritten.set(seq, msg);
-    const committed = this.enqueueOp(messageKey(seq), { t: 'insert', msg, size, payload, attrs: encodedAttrs });
+    // the drops may have removed the last reference to the body to share: then a new one
+    let body: number;
+    if (reuse === undefined || !this.refs.has(reuse.id)) {
+      body = seq;
+      const made: TurnBody = { id: body, topic, payload };
+      this.turnBodies.set(message.payload, made);
+      this.newBodies.push(made);
+    } else {
+      body = reuse.id;
+    }
+    this.addRef(seq, body);
+    const committed = this.enqueueOp(messageKey(seq), { t: 'insert', msg, size, body, attrs: encodedAttrs });
     return { seq, committed, dropped };
   }
 
@@ -318,8 +360,30 @@ export class SqliteQueueStore implements QueueStore {
     this.uncounted(q, m.size);
     this.unwritten.delete(seq);
     this.pendingAttrs.delete(seq);
+    const body = this.bodyOf.get(seq) ?? seq;
+    const stored = this.refs.has(body);
     // folds into a pending insert of the message, leaving nothing to write
-    return this.enqueueOp(messageKey(seq), { t: 'delete', queue: q.name, seq, size: m.size, expiresAt: m.expiresAt });
+    const done = this.enqueueOp(messageKey(seq), { t: 'delete', queue: q.name, seq, size: m.size, expiresAt: m.expiresAt, body: stored ? body : null });
+    if (stored && this.dropRef(seq, body)) void this.enqueueOp(bodyKey(body), { t: 'unbody', id: body });
+    return done;
+  }
+
+  /** one more message refers to `body` */
+  private addRef(seq: number, body: number): void {
+    this.refs.set(body, (this.refs.get(body) ?? 0) + 1);
+    if (body !== seq) this.bodyOf.set(seq, body);
+  }
+
+  /** message `seq` no longer refers to `body`; true if that was the last reference */
+  private dropRef(seq: number, body: number): boolean {
+    this.bodyOf.delete(seq);
+    const n = (this.refs.get(body) ?? 1) - 1;
+    if (n > 0) {
+      this.refs.set(body, n);
+      return false;
+    }
+    this.refs.delete(body);
+    return true;
   }
 
   private expireMessage(q: QueueIndex, seq: number): void {
@@ -386,11 +450,29 @@ export class SqliteQueueStore implements QueueStore {
   private write(ops: readonly QueueOp[]): void {
     if (this.sql === undefined) throw new RouterError(Errors.unavailable, 'queue store is closed');
     this.writingSeq = this.lastSeq;
-    this.sql.write(ops, this.writingSeq > this.committedSeq ? this.writingSeq : undefined);
+    // the turn is over: a later enqueue of the same payload is another message
+    this.turnBodies.clear();
+    // a body only its own message refers to (no other enqueue of the turn shared it) goes
+    // inline into that message's row, as before version 4: one row, not two, for the
+    // unshared messages of work queues and single sessions
+    const inline = this.inline;
+    inline.clear();
+    const shared: TurnBody[] = [];
+    for (const b of this.newBodies) {
+      const refs = this.refs.get(b.id);
+      if (refs === undefined) continue; // every reference went within the batch
+      if (refs === 1 && this.unwritten.has(b.id)) inline.set(b.id, b.payload);
+      else shared.push(b);
+    }
+    this.newBodies = [];
+    this.sql.write(ops, this.writingSeq > this.committedSeq ? this.writingSeq : undefined, shared, inline);
   }
 
   /** the batch is durable: its messages are read from disk from now on */
   private committed(ops: readonly QueueOp[]): void {
+    // bodies written inline are their message's own: removing it deletes no body
+    for (const id of this.inline.keys()) this.refs.delete(id);
+    this.inline.clear();
     for (const op of ops) {
       if (op.t === 'insert') this.unwritten.delete(op.msg.seq);
       else if (op.t === 'update') this.pendingAttrs.delete(op.seq);
@@ -400,12 +482,16 @@ export class SqliteQueueStore implements QueueStore {
 
   /** puts memory back to the committed state of every message and record of a failed batch */
   private undo(ops: readonly QueueOp[]): void {
+    this.inline.clear();
     for (const op of ops) {
       switch (op.t) {
         case 'insert': {
           const q = this.queueIndex.get(op.msg.queue);
           const m = q?.remove(op.msg.seq);
-          if (q !== undefined && m !== undefined) this.uncounted(q, m.size);
+          if (q !== undefined && m !== undefined) {
+            this.uncounted(q, m.size);
+            this.dropRef(op.msg.seq, op.body);
+          }
           this.unwritten.delete(op.msg.seq);
           break;
         }
@@ -420,9 +506,13 @@ export class SqliteQueueStore implements QueueStore {
             this.counts.messages++;
             this.counts.bytes += op.size;
             if (op.expiresAt !== Infinity) this.expiring.add(q);
+            if (op.body !== null) this.addRef(op.seq, op.body);
           }
           break;
         }
+        // bodies follow their references, undone above
+        case 'unbody':
+          break;
         case 'record':
           if (op.before === undefined) this.unsetRecord(op.kind, op.id);
           else this.setRecord(op.kind, op.id, op.before.value);
@@ -449,6 +539,10 @@ function checkName(name: unknown, what: string): void {
 
 function messageKey(seq: number): string {
   return `m${seq}`;
+}
+
+function bodyKey(id: number): string {
+  return `b${id}`;
 }
 
 function recordKey(kind: string, id: string): string {

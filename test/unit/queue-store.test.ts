@@ -59,7 +59,10 @@ function isCode(code: string): (err: unknown) => boolean {
 /** a trigger that aborts any transaction inserting a queue message with topic 'poison' */
 function poison(path: string): void {
   const raw = new Database(path);
+  // since schema version 4 the topic is in the message's row or in its shared body
   raw.exec(`CREATE TRIGGER poison BEFORE INSERT ON queue_message WHEN NEW.topic = 'poison'
+            BEGIN SELECT RAISE(ABORT, 'poisoned'); END;
+            CREATE TRIGGER poison_body BEFORE INSERT ON queue_body WHEN NEW.topic = 'poison'
             BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
   raw.close();
 }
@@ -772,7 +775,8 @@ void test('queue store - random operations and reopens match a model', { timeout
 void test('queue store - every enqueue and removal acked before a SIGKILL survives it', { timeout: 90_000 }, async () => {
   await withDir(async (dir) => {
     const path = join(dir, 'crash.db');
-    // The writer shares one database between the retained store and the queue store.
+    // The writer shares one database between the retained store and the queue store;
+    // a quarter of its messages also go to a queue never acked (a shared body).
     // It prints "E queue seq idx" once an enqueue is committed, "r queue seq" BEFORE it
     // asks for a removal (so the removal may or may not land), "R queue seq" once the
     // removal is committed, and "W revision" once a retained write is.
@@ -787,9 +791,14 @@ void test('queue store - every enqueue and removal acked before a SIGKILL surviv
         const n = 1 + (i % 61);
         for (let j = 0; j < n; j++, i++) {
           const idx = i;
-          const q = 'q' + (idx % 13);
-          const e = queues.enqueue(q, { topic: 't/' + idx, payload: { args: [idx], bytes: Buffer.from([idx & 255, 0xc1]) }, attrs: { idx } }, limits);
-          e.committed.then(() => { out('E ' + q + ' ' + e.seq + ' ' + idx); acked.push([q, e.seq]); });
+          // every 4th message also goes to 'slow', never acked: one shared body whose
+          // other reference is removed
+          const payload = { args: [idx], bytes: Buffer.from([idx & 255, 0xc1]) };
+          const targets = idx % 4 === 0 ? ['q' + (idx % 13), 'slow'] : ['q' + (idx % 13)];
+          for (const q of targets) {
+            const e = queues.enqueue(q, { topic: 't/' + idx, payload, attrs: { idx } }, limits);
+            e.committed.then(() => { out('E ' + q + ' ' + e.seq + ' ' + idx); if (q !== 'slow') acked.push([q, e.seq]); });
+          }
         }
         // ack (remove) about half of what was acked so far, oldest first
         for (let k = 0; k < n / 2 && acked.length > 0; k++) {
@@ -860,6 +869,83 @@ void test('queue store - every enqueue and removal acked before a SIGKILL surviv
       assert.ok(both.queues.enqueue('q0', msg(0), ROOMY).seq > maxSeq, 'no seq is handed out twice');
     } finally {
       await both.close();
+    }
+  });
+});
+
+function bodyRows(path: string): number {
+  const raw = new Database(path, { readonly: true });
+  try {
+    return raw.prepare<[], number>('SELECT count(*) FROM queue_body').pluck().get() ?? -1;
+  } finally {
+    raw.close();
+  }
+}
+
+void test('queue store - one payload enqueued to many queues in a turn is stored once, until its last reference goes', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'q.db');
+    let store = await openQueues(path);
+    // the store holds the file exclusively: count its bodies between opens
+    const reopen = async (): Promise<number> => {
+      await store.close();
+      const n = bodyRows(path);
+      store = await openQueues(path);
+      return n;
+    };
+    try {
+      const payload: Payload = { bytes: Buffer.alloc(4000, 7) };
+      const seqs: number[] = [];
+      for (let k = 0; k < 20; k++) seqs.push(store.enqueue(`q${k}`, { topic: 'fan/out', payload, attrs: { k } }, ROOMY).seq);
+      // the same payload under another topic is another message, alone: stored inline in its row
+      store.enqueue('q0', { topic: 'other', payload }, ROOMY);
+      assert.equal(store.size('q3').bytes, 'fan/out'.length + encodePayload(payload).length, 'each queue counts the message in full');
+      assert.equal(await reopen(), 1);
+      // the first reference (whose seq names the body) goes first: the body stays
+      for (let k = 0; k < 19; k++) void store.remove(`q${k}`, seqs[k] as number);
+      assert.equal(await reopen(), 1);
+      const [last] = store.read('q19', 0, 10);
+      assert.equal(last?.topic, 'fan/out');
+      assert.deepEqual(last?.attrs, { k: 19 });
+      assert.deepEqual(Buffer.from(last?.payload.bytes ?? []), Buffer.alloc(4000, 7));
+      void store.remove('q19', seqs[19] as number);
+      assert.equal(await reopen(), 0, 'the last reference deletes the body');
+      assert.deepEqual(store.read('q0', 0, 10).map((m) => m.topic), ['other']);
+      void store.removeQueue('q0');
+      // a body dropped to make room in the turn it was written is not reused
+      const p2: Payload = { args: ['x'] };
+      const one = { maxMessages: 1, maxBytes: 1e9 };
+      store.enqueue('solo', { topic: 't', payload: p2 }, one);
+      assert.equal(store.enqueue('solo', { topic: 't', payload: p2 }, one).dropped, 1);
+      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+      assert.equal(await reopen(), 0, 'alone in the end: inline');
+      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+void test('queue store - a failed commit of a fan-out undoes every reference, and its body is not reused', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'q.db');
+    await (await openQueues(path)).close();
+    poison(path);
+    let store = await openQueues(path);
+    try {
+      const payload: Payload = { args: ['shared'] };
+      const bad = ['a', 'b', 'c'].map((q) => store.enqueue(q, { topic: 'poison', payload }, ROOMY).committed);
+      for (const p of bad) await assert.rejects(p, /poisoned/);
+      assert.equal(store.stats.messages, 0);
+      // the same payload object in a later turn: a body of its own, stored
+      const good = ['a', 'b', 'c'].map((q) => store.enqueue(q, { topic: 'fine', payload }, ROOMY).committed);
+      await Promise.all(good);
+      await store.close();
+      assert.equal(bodyRows(path), 1);
+      store = await openQueues(path);
+      for (const q of ['a', 'b', 'c']) assert.deepEqual(store.read(q, 0, 5).map((m) => [m.topic, m.payload.args]), [['fine', ['shared']]]);
+    } finally {
+      await store.close();
     }
   });
 });

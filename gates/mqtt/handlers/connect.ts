@@ -4,12 +4,13 @@ import { globalId } from '../../../lib/ids';
 import { splitLogin } from '../../../lib/login-realm';
 import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
+import { sessionKey } from '../context';
 import { openSession, ownedByAnother } from '../lifecycle';
 import { saveSession } from '../session-records';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { connackReturnCode, RC } from '../reason-codes';
 import { authorizeWill, type Will } from '../will';
-import { RouterError } from '../../../lib/errors';
+import { Errors, RouterError } from '../../../lib/errors';
 import type { Realm } from '../../../lib/realm';
 import { Session, type SessionIdentity } from '../../../lib/session';
 
@@ -95,8 +96,10 @@ function accept(
     if (version === 5) serverKeepAlive = keepAlive;
   }
 
-  // session lifetime: MQTT 5 session expiry; 3.1.1 clean session 0 = kept (bounded by config)
-  const askedExpiry = version === 5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : cfg.maxSessionExpirySeconds;
+  // session lifetime: MQTT 5 session expiry; 3.1.1 clean session 0 = kept for
+  // mqtt.persistentSessionExpirySeconds (3.1.1 has no expiry: a broker bounds it, as
+  // Mosquitto's persistent_client_expiration does); both capped by the maximum
+  const askedExpiry = version === 5 ? (props.sessionExpiryInterval ?? 0) : clean ? 0 : cfg.persistentSessionExpirySeconds;
   const expiry = Math.min(askedExpiry, cfg.maxSessionExpirySeconds);
 
   let will: Will | undefined;
@@ -174,6 +177,19 @@ function establish(conn: MqttConnection, g: Granted): void {
   const { clientId, assigned, clean, realm, will, expiry, askedExpiry, keepAlive, serverKeepAlive } = g;
   if (ownedByAnother(ctx, realm, clientId, g.identity)) {
     return refuse(conn, RC.NOT_AUTHORIZED, `client identifier ${clientId} is in use by another user's session`);
+  }
+  if (expiry > 0) {
+    // one more session that may be left offline, unless it resumes or replaces one
+    // already counted (README "Offline sessions")
+    const existing = ctx.sessions.get(sessionKey(realm.name, clientId));
+    const limit = existing !== undefined && ctx.offline.has(existing) ? undefined : ctx.offline.exceeded(g.identity.authid);
+    if (limit !== undefined) {
+      ctx.router.metrics.limitHits.labels('mqtt', limit).inc();
+      ctx.log.warn({ client: clientId, authid: g.identity.authid, peer: conn.info.peer, limit }, 'limit hit');
+      const what = limit === 'max_offline_sessions' ? 'limits.maxOfflineSessions' : 'limits.maxOfflineSessionsPerAuthid';
+      // v5 0x97 quota exceeded; 3.1.1 return code 3 server unavailable (connackReturnCode)
+      return refuse(conn, Errors.limitExceeded.mqtt, `too many sessions that outlive their connection (${what})`);
+    }
   }
   const { session, present } = openSession(conn, realm, clientId, clean, g.identity);
   session.expirySeconds = expiry;
