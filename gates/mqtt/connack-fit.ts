@@ -7,7 +7,12 @@ type ConnackProperties = NonNullable<IConnackPacket['properties']>;
  * "available" flag means available (§3.2.2.3.5, .11, .12, .13), and an absent Topic Alias
  * Maximum is 0 (§3.2.2.3.8), so the client merely sends no aliases.
  */
-const AVAILABLE_FLAGS = ['retainAvailable', 'wildcardSubscriptionAvailable', 'subscriptionIdentifiersAvailable', 'sharedSubscriptionAvailable'] as const;
+const AVAILABLE_FLAGS = [
+  'retainAvailable',
+  'wildcardSubscriptionAvailable',
+  'subscriptionIdentifiersAvailable',
+  'sharedSubscriptionAvailable',
+] as const;
 
 function size(connack: IConnackPacket): number {
   return mqttPacket.generate(connack, { protocolVersion: 5 }).length;

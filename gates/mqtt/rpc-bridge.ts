@@ -55,10 +55,17 @@ export function callFromMqtt(
     }
   };
   const call = (): RouterError | undefined => {
-    const failure = callForReply(realm, core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload), respond, {
-      timeoutMs: timeoutOf(conn, p),
-      outlivesCaller: true,
-    });
+    const failure = callForReply(
+      realm,
+      core,
+      procedure,
+      argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload),
+      respond,
+      {
+        timeoutMs: timeoutOf(conn, p),
+        outlivesCaller: true,
+      },
+    );
     // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
     return failure instanceof RouterError && failure.def === Errors.notAuthorized ? failure : undefined;
   };
@@ -77,7 +84,14 @@ export function callFromMqtt(
 /** The response topic may not be published to by the requester: no call is made. */
 function refused(conn: MqttConnection, procedure: string, responseTopic: string | undefined, err: RouterError): RouterError {
   conn.ctx.log.warn(
-    { client: conn.session?.clientId, peer: conn.info.peer, authid: conn.session?.core.identity.authid, procedure, responseTopic, reason: err.message },
+    {
+      client: conn.session?.clientId,
+      peer: conn.info.peer,
+      authid: conn.session?.core.identity.authid,
+      procedure,
+      responseTopic,
+      reason: err.message,
+    },
     'MQTT $rpc refused: response topic not allowed',
   );
   return err;

@@ -62,7 +62,10 @@ for (const version of [4, 5] as const) {
 
 void describe('mqtt packet edges - CONNACK and the client maximum packet size [MQTT-3.1.2-24]', () => {
   void it('mqtt - the full CONNACK is sent when it fits', async () => {
-    const { client: c, connack } = await RawMqtt.connect(router.mqttPort, 5, { clientId: clientId('fits'), properties: { maximumPacketSize: 1024 } });
+    const { client: c, connack } = await RawMqtt.connect(router.mqttPort, 5, {
+      clientId: clientId('fits'),
+      properties: { maximumPacketSize: 1024 },
+    });
     assert.equal(connack.reasonCode, 0);
     assert.equal(connack.properties?.retainAvailable, true);
     assert.ok((c.received[0]?.raw.length ?? 0) <= 1024);
@@ -72,7 +75,15 @@ void describe('mqtt packet edges - CONNACK and the client maximum packet size [M
     // the full CONNACK here is over 30 bytes (assigned client identifier, limits, flags)
     const max = 20;
     const c = await RawMqtt.open(router.mqttPort, 5);
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: clientId('small'), properties: { maximumPacketSize: max } });
+    c.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: clientId('small'),
+      properties: { maximumPacketSize: max },
+    });
     const r = await c.take('connack', 'a CONNACK that fits', CLOSE_MS);
     assert.ok(r.raw.length <= max, `CONNACK of ${r.raw.length} bytes for a maximum of ${max}`);
     const connack = r.packet as IConnackPacket;
@@ -87,7 +98,15 @@ void describe('mqtt packet edges - CONNACK and the client maximum packet size [M
 
   void it('mqtt - with an empty client identifier the assigned one is kept, so the client learns its identifier', async () => {
     const c = await RawMqtt.open(router.mqttPort, 5);
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: '', properties: { maximumPacketSize: 42 } });
+    c.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: '',
+      properties: { maximumPacketSize: 42 },
+    });
     const r = await c.take('connack', 'a CONNACK that fits', CLOSE_MS);
     assert.ok(r.raw.length <= 42, `CONNACK of ${r.raw.length} bytes`);
     assert.ok((r.packet as IConnackPacket).properties?.assignedClientIdentifier);
@@ -95,7 +114,15 @@ void describe('mqtt packet edges - CONNACK and the client maximum packet size [M
 
   void it('mqtt - a client whose maximum packet size no CONNACK fits is closed, not left waiting', async () => {
     const c = await RawMqtt.open(router.mqttPort, 5);
-    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: clientId('tiny'), properties: { maximumPacketSize: 8 } });
+    c.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clean: true,
+      keepalive: 0,
+      clientId: clientId('tiny'),
+      properties: { maximumPacketSize: 8 },
+    });
     await c.waitClosed('the close: no CONNACK fits 8 bytes', CLOSE_MS);
     for (const r of c.received) assert.ok(r.raw.length <= 8, `${r.packet.cmd} of ${r.raw.length} bytes sent`);
   });

@@ -60,7 +60,12 @@ async function callee(): Promise<Awaited<ReturnType<typeof joinWamp>>> {
 }
 
 /** The PUBACK reason code of a QoS 1 PUBLISH (0 when accepted). */
-function pubackCode(client: MqttClient, topic: string, payload: string, properties: Record<string, unknown>): Promise<number | undefined> {
+function pubackCode(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+  properties: Record<string, unknown>,
+): Promise<number | undefined> {
   return withTimeout(
     client.publishAsync(topic, payload, { qos: 1, properties }).then(
       () => 0,
