@@ -123,3 +123,32 @@ void describe('topic notation - a literal * component', () => {
     );
   });
 });
+
+void describe('topic notation - a WAMP URI no other notation can name', () => {
+  void it("wamp - WAMP wild.50% (a % that starts no escape) is not delivered to MQTT under another topic's name; STOMP gets it under the destination it subscribed to", async () => {
+    const mqttLog = new MessageLog();
+    const m = await mqttClient(mqttLog);
+    await subscribe(m, 'wild/#', { qos: 1 });
+    const { client: s } = await stomp.tcp(router.stompPort);
+    const inbox = new Inbox();
+    await subscribeConfirmed(s, '/topic/wild.*', inbox);
+    const w = await wamp();
+    for (const uri of ['wild.50%', 'wild.50%25']) {
+      const ack = w.session.publish(uri, [uri], {}, { acknowledge: true });
+      await withTimeout(ack ?? Promise.reject(new Error('no ack')), WAIT_MS, `PUBLISHED ${uri}`);
+    }
+    const got = await inbox.count(2, 'STOMP gets both');
+    assert.deepEqual(
+      got.map((x) => [x.headers['destination'], x.body]),
+      [
+        ['/topic/wild.*', '"wild.50%"'],
+        ['/topic/wild.50%25', '"wild.50%25"'],
+      ],
+    );
+    // MQTT: only the topic it can name (wild/50%), never wild.50% under that same name
+    const [only] = await mqttLog.count(1, 'MQTT gets wild.50%25');
+    assert.equal(only?.topic, 'wild/50%');
+    assert.equal(only?.payload.toString(), '"wild.50%25"');
+    await mqttLog.quiet(1, 200, 'nothing else on MQTT');
+  });
+});
