@@ -169,3 +169,52 @@ void describe('mqtt $rpc - the requester leaves', () => {
     assert.deepEqual(m?.packet.properties?.correlationData, Buffer.from('N1'));
   });
 });
+
+void describe('mqtt $rpc - the response topic, decided by the dynamic authorizer', () => {
+  let dyn: TestRouter;
+  before(async () => {
+    dyn = await startRouter({
+      mqtt: { sysIntervalSeconds: 0 },
+      auth: {
+        roles: {
+          anonymous: {
+            permissions: [
+              { uri: 'authz.check', allow: ['register'] },
+              { uri: 'com.', match: 'prefix', allow: ['register', 'call'] },
+              { uri: '', match: 'prefix', allow: ['subscribe'] },
+            ],
+          },
+        },
+        authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['anonymous'], timeoutMs: 1000 },
+      },
+    });
+  });
+  after(async () => {
+    await dyn.close();
+  });
+
+  void it('mqtt - the request waits for the authorizer: a response topic it denies gets PUBACK 0x87 and no call, one it allows gets the reply', async () => {
+    const w = await joinWamp(dyn);
+    wamps.push(w);
+    // the authorizer answers later than at once, so the PUBLISH's ack must wait for it
+    const decide = (args: unknown[]): Promise<boolean> =>
+      new Promise((resolve) => setTimeout(() => resolve(String(args[1]).startsWith('dyn.ok.')), 20));
+    await withTimeout(w.session.register('authz.check', decide), WAIT_MS, 'register authz.check');
+    let calls = 0;
+    await withTimeout(
+      w.session.register('com.example.dyn', () => ++calls),
+      WAIT_MS,
+      'register',
+    );
+    const log = new MessageLog();
+    const { client: c } = await connectMqtt(dyn.mqttUrl, { protocolVersion: 5, clientId: uniqueId('dyn') }, log);
+    clients.push(c);
+    await subscribe(c, 'dyn/ok/replies', { qos: 1 });
+    const denied = { responseTopic: 'dyn/no/replies', correlationData: Buffer.from('n') };
+    assert.equal(await pubackCode(c, '$rpc/com.example.dyn', '[]', denied), NOT_AUTHORIZED);
+    const allowed = { responseTopic: 'dyn/ok/replies', correlationData: Buffer.from('y') };
+    assert.equal(await pubackCode(c, '$rpc/com.example.dyn', '[]', allowed), 0);
+    const [m] = await log.count(1, 'the reply on dyn/ok/replies');
+    assert.equal(m?.payload.toString(), '1', 'the denied request was never called');
+  });
+});
