@@ -17,8 +17,8 @@ export type Reply = (payload: Payload, error?: string) => void;
 /**
  * Calls `procedure` as `caller`; `reply` gets the final result or the error, once.
  * Progress is not asked for. `options`: the call's timeout, and whether it outlives the
- * caller's session (the reply goes to a topic). Returns the failure when the call failed at once (e.g. not
- * authorized), so a gate can also say so in its acknowledgement.
+ * caller's session (the reply goes to a topic). Returns the failure when the call failed
+ * at once (e.g. not authorized), so a gate can also say so in its acknowledgement.
  */
 export function callForReply(
   realm: Realm,
