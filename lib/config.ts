@@ -120,6 +120,8 @@ export interface Config {
     maxQueuedBytes: number;
     connectTimeoutMs: number;
     sysIntervalSeconds: number;
+    /** `$rpc/` call timeout; 0: limits.callTimeoutMs */
+    rpcTimeoutMs: number;
     anonymous: ListenerAnonymousSetting;
   };
   stomp: {

@@ -191,17 +191,22 @@ export class Dealer {
     inv.sink.error(reason);
   }
 
-  /** A session left: its registrations go, its calls are canceled, calls to it fail. */
+  /**
+   * A session left: its registrations go, its calls are canceled (but those whose outcome
+   * goes to a topic, outlivesCaller, which run on to their end or timeout), calls to it fail.
+   */
   removeSession(session: Session): void {
     const pending = this.pendingByCaller.get(session);
     if (pending) {
-      this.pendingByCaller.delete(session);
       // Waiting calls first: canceling an invoked one frees a callee slot, and the
       // drain that follows would otherwise hand this session's next waiting call to a
       // callee only to interrupt it right away.
-      const calls = [...pending];
+      const calls = [...pending].filter((inv) => inv.options.outlivesCaller !== true);
       for (const inv of calls) if (inv.state === 'waiting') this.cancel(inv, 'killnowait');
       for (const inv of calls) this.cancel(inv, 'killnowait');
+      // the calls that run on stay listed under their (closed) caller: a callee that
+      // leaves must still fail them; the last one to finish removes the entry
+      if (pending.size === 0) this.pendingByCaller.delete(session);
     }
     const own = this.bySession.get(session);
     if (!own) return;
@@ -269,7 +274,8 @@ export class Dealer {
     const wasInvoked = inv.state === 'invoked';
     inv.state = 'done';
     if (inv.timer) clearTimeout(inv.timer);
-    this.pendingByCaller.get(inv.caller)?.delete(inv);
+    const pending = this.pendingByCaller.get(inv.caller);
+    if (pending?.delete(inv) === true && pending.size === 0 && inv.caller.closed) this.pendingByCaller.delete(inv.caller);
     const reg = inv.registration;
     if (wasInvoked && inv.entry) {
       inv.entry.inflight--;

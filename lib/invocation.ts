@@ -12,6 +12,12 @@ export interface CallOptions {
   discloseMe?: boolean;
   /** progressive call invocations: more input chunks follow this one */
   progress?: boolean;
+  /**
+   * The outcome goes to a topic, not back to the caller's connection (MQTT `$rpc/` with a
+   * response topic): the call is not canceled when the caller's session ends. It still
+   * ends at its timeout, or when its callee goes.
+   */
+  outlivesCaller?: boolean;
 }
 
 /** The gate's side of a call: where results and the error go. */

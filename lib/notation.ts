@@ -3,44 +3,50 @@
  * and from the canonical form. Every gate calls these functions; nothing else splits on
  * '/' or joins with '.'.
  *
- * THE RULE
+ * THE RULE: every notation is a bijection onto the topics it can name, so a topic
+ * round-trips exactly and two different spellings in one notation are two different topics
+ * (the retained store keys are canonical topics).
  *
  * A topic is a list of components; a component is any text (possibly empty).
  *
  * Canonical form (the WAMP URI, what the core sees). Components are joined with `.`.
  * Inside a component three characters are percent-encoded: `%` -> `%25`, `.` -> `%2E`,
- * `#` -> `%23` (uppercase hex, nothing else is encoded). Two whole components have a
- * spelling of their own: the empty component is a lone `%`, and the component `*` is
- * `%2A`. So a canonical component is never empty, never contains `.` or `#`, is never `*`,
- * and every `%` in it starts `%25` `%2E` `%23`, or is the whole component `%` or `%2A`.
- * The exceptions keep a component from ever reading as a wildcard:
+ * `#` -> `%23` (uppercase hex, nothing else is encoded), and the empty component is a lone
+ * `%`. So a canonical component is never empty and never contains `.` or `#`, and every
+ * `%` in it starts `%25` `%2E` `%23` or is the whole component. Why:
  * - `#`: the core reads a trailing `#` component of a wildcard pattern as "the rest"; a
  *   level named `#` (MQTT `%23`) must not become it. WAMP URIs cannot contain `#` anyway.
  * - empty: in a wildcard pattern the core reads an empty component as the one-level
  *   wildcard, so if MQTT's empty level were an empty component the filter `/+` would be
  *   `+/+` and match `x/finance`. With `%`, MQTT `a//b` is canonical `a.%.b`, `/a` is
  *   `%.a`, `a/` is `a.%`: never equal to a non-empty name, never a wildcard.
- * - `*`: a WAMP exact subscription (fox-wamp in-URI wildcards) and a STOMP destination
- *   read a whole `*` as the one-level wildcard; MQTT `a/*` is canonical `a.%2A`. (`*`
- *   inside a component, `a*b`, is an ordinary character everywhere.)
+ * - `*` is an ordinary character, also as a whole component: WAMP `int.*` is the topic
+ *   whose last component is `*`, the same as MQTT `int/*`. Only where a whole `*` is a
+ *   wildcard is it spelled otherwise: STOMP writes the word `%2A`, and a WAMP client
+ *   subscribes to it with `match: "wildcard"` (the core's wildcard patterns take `*` as a
+ *   literal; an exact WAMP subscription reads it as fox-wamp's one-level wildcard).
  * WAMP clients write canonical form directly: `a.b%2Ec` is the component `b.c`, `a.%.b`
- * the MQTT topic `a//b`. A WAMP gate that wants to refuse URIs not in this normal form
- * (a `%` that starts no escape, a `*` component) uses isWellFormedCanonical().
+ * the MQTT topic `a//b`. A URI not in this normal form (a `%` that starts no escape:
+ * `a.50%`, `a.%2A`) is a WAMP topic of its own that MQTT cannot name (canonicalToMqtt()
+ * gives null) and STOMP cannot address; isWellFormedCanonical() tells them apart.
  * Components holding whitespace (allowed in MQTT levels) are not valid WAMP URIs: WAMP
  * clients reach them through wildcard or prefix subscriptions only.
  *
- * MQTT. Levels are separated by `/`. In a level, the escapes `%2F` (`/`), `%2B` (`+`),
- * `%23` (`#`) and `%25` (`%`) are decoded — the characters MQTT cannot put inside a level;
- * hex digits in either case. Any other `%` is a literal `%`, and `.` is literal. Going out,
- * `/ + # %` in a component are written as those escapes (uppercase). Examples:
- *   MQTT `a/b.c`    <-> canonical `a.b%2Ec`
- *   MQTT `a/b%2Fc`  <-> canonical `a.b/c` (a WAMP component holding a `/`)
- *   MQTT `a/50%`     -> canonical `a.50%25` -> MQTT `a/50%25`
- * Round trips: canonical -> MQTT -> canonical is the identity on every canonical topic made
- * from MQTT; MQTT -> canonical -> MQTT is the identity on MQTT topics whose every `%`
- * starts one of the four escapes in uppercase. A client that writes a bare `%` (`a/50%`)
- * is understood, but `a/50%` and `a/50%25` are the same topic and deliveries name it
- * `a/50%25`.
+ * MQTT. Levels are separated by `/`. A level is its text, except for three escapes for
+ * the characters MQTT cannot put inside a level: `%2F` is `/`, `%2B` is `+`, `%23` is `#`
+ * (uppercase only, so each has one spelling). Every other `%` is a literal `%`, and `.`
+ * and `*` are literal. Going out, `/ + #` in a component are written as those escapes.
+ *   MQTT `a/b.c`     <-> canonical `a.b%2Ec`
+ *   MQTT `a/b%2Fc`   <-> canonical `a.b/c` (a WAMP component holding a `/`)
+ *   MQTT `a/50%`     <-> canonical `a.50%25`
+ *   MQTT `a/50%25`   <-> canonical `a.50%2525` (another topic than `a/50%`)
+ *   MQTT `a/*`       <-> canonical `a.*`
+ * Round trips: MQTT -> canonical -> MQTT is the identity on every MQTT topic name (the
+ * decoding above is one-to-one: `/ + #` never occur in a level, so each came from its one
+ * escape). canonical -> MQTT -> canonical is the identity wherever canonicalToMqtt() is not
+ * null; it is null for a topic MQTT cannot name: not in normal form, a component whose
+ * text holds `%2F`, `%2B` or `%23` literally (MQTT would read them as escapes), U+0000, or
+ * over 65535 bytes. The gate skips (and counts) such deliveries.
  * Filters: `+` (a whole level) is the one-level wildcard, `#` (the whole last level) matches
  * that level's parent and everything below [MQTT-4.7.1-2]; a filter with neither is an exact
  * pattern. Filters beginning with `+` or `#` do not match topics beginning with `$`
@@ -48,11 +54,17 @@
  * mqttDollarRuleAllows(). `$share/<name>/<filter>` is an MQTT 5 shared subscription.
  *
  * STOMP (RabbitMQ style). `/topic/<words>` is a topic whose words are canonical components
- * as they are (`/topic/a.b%2Ec` is canonical `a.b%2Ec`); in a subscription `*` is one word
- * and a last `#` is any number of words, including none. RabbitMQ also allows `#` in the
- * middle of a binding key (zero or more words); the core index cannot express that, so such
- * destinations are refused. Empty words are refused too (write `%`). `/queue/<name>` and
- * `/temp-queue/<name>` are work queues, not topics; any other destination is refused.
+ * as they are (`/topic/a.b%2Ec` is canonical `a.b%2Ec`), except that the word `%2A` is the
+ * component `*`, since a `*` word is the one-word wildcard; in a subscription a last `#` is
+ * any number of words, including none. RabbitMQ also allows `#` in the middle of a binding
+ * key (zero or more words); the core index cannot express that, so such destinations are
+ * refused. Empty words are refused too (write `%`), and so are words not in canonical normal
+ * form. `/queue/<name>` and `/temp-queue/<name>` are work queues, not topics; any other
+ * destination is refused.
+ *
+ * Stored keys written before this rule (README "Topics across protocols"): a component
+ * `%2A` (MQTT `*`, STOMP `%2A`) is now `*`, see legacyCanonicalKey(); MQTT names holding
+ * `%25` or a lowercase `%2f` / `%2b` now name other topics than before.
  */
 import type { MatchPolicy, TopicPattern } from './topic';
 
@@ -60,18 +72,18 @@ import type { MatchPolicy, TopicPattern } from './topic';
 
 const EMPTY_COMPONENT = '%';
 const STAR = '*';
-const STAR_COMPONENT = '%2A';
+/** STOMP's spelling of the word `*` (a `*` word is its wildcard), and the old canonical one */
+const STAR_ESCAPED = '%2A';
 const CANONICAL_SPECIAL = /[%.#]/;
 const CANONICAL_ESCAPE: Readonly<Record<string, string>> = { '%': '%25', '.': '%2E', '#': '%23' };
 const CANONICAL_ESCAPE_SEQUENCE = /%(?:25|2E|23)/g;
 const CANONICAL_UNESCAPE: Readonly<Record<string, string>> = { '%25': '%', '%2E': '.', '%23': '#' };
-/** A canonical component other than the lone `%` and `%2A` (and `*`, tested apart). */
+/** A canonical component other than the lone `%`. */
 const CANONICAL_COMPONENT = /^(?:[^%.#]|%(?:25|2E|23))+$/;
 
 /** Canonical spelling of one component's text. */
 export function encodeCanonicalComponent(text: string): string {
   if (text.length === 0) return EMPTY_COMPONENT;
-  if (text === STAR) return STAR_COMPONENT;
   return CANONICAL_SPECIAL.test(text) ? text.replace(/[%.#]/g, (c) => CANONICAL_ESCAPE[c] ?? c) : text;
 }
 
@@ -81,7 +93,6 @@ export function encodeCanonicalComponent(text: string): string {
  */
 export function decodeCanonicalComponent(component: string): string {
   if (component === EMPTY_COMPONENT) return '';
-  if (component === STAR_COMPONENT) return STAR;
   if (!component.includes('%')) return component;
   return component.replace(CANONICAL_ESCAPE_SEQUENCE, (seq) => CANONICAL_UNESCAPE[seq] ?? seq);
 }
@@ -97,18 +108,29 @@ export function canonicalComponents(topic: string): string[] {
 }
 
 function isCanonicalComponent(component: string): boolean {
-  if (component === EMPTY_COMPONENT || component === STAR_COMPONENT) return true;
-  return component !== STAR && CANONICAL_COMPONENT.test(component);
+  return component === EMPTY_COMPONENT || CANONICAL_COMPONENT.test(component);
 }
 
 /**
- * Whether `topic` is a canonical topic in normal form: no empty components, no `#`, no
- * `*` component, and every `%` starts `%25`, `%2E` or `%23` or is the whole component
- * `%` or `%2A`. Exactly the strings
+ * Whether `topic` is a canonical topic in normal form: no empty components, no `#`, and
+ * every `%` starts `%25`, `%2E` or `%23` or is the whole component `%`. Exactly the strings
  * canonicalFromComponents() can produce, so equal text lists <=> equal strings.
  */
 export function isWellFormedCanonical(topic: string): boolean {
   return topic.split('.').every(isCanonicalComponent);
+}
+
+/**
+ * A stored key (canonical topic) as written before every notation became one-to-one: the
+ * text `*` was then spelled as the component `%2A`; it is now `*`. Nothing else changes
+ * spelling; the result is the key the same MQTT or STOMP topic has now.
+ */
+export function legacyCanonicalKey(key: string): string {
+  if (!key.includes(STAR_ESCAPED)) return key;
+  return key
+    .split('.')
+    .map((c) => (c === STAR_ESCAPED ? STAR : c))
+    .join('.');
 }
 
 // --- MQTT -------------------------------------------------------------------------
@@ -127,20 +149,19 @@ function isMqttString(s: string): boolean {
   return fitsMqtt(s) && !s.includes('\u0000');
 }
 
-/** The character an MQTT escape at `at` stands for, or undefined when `%` is literal there. */
+/**
+ * The character an MQTT escape at `at` stands for (`%2F` `%2B` `%23`, uppercase: one
+ * spelling each, so decoding is one-to-one), or undefined when `%` is literal there.
+ */
 function mqttEscapeAt(level: string, at: number): string | undefined {
   if (level.charCodeAt(at + 1) !== 0x32 /* 2 */) return undefined;
   switch (level.charCodeAt(at + 2)) {
     case 0x46 /* F */:
-    case 0x66 /* f */:
       return '/';
     case 0x42 /* B */:
-    case 0x62 /* b */:
       return '+';
     case 0x33 /* 3 */:
       return '#';
-    case 0x35 /* 5 */:
-      return '%';
     default:
       return undefined;
   }
@@ -165,11 +186,13 @@ function decodeMqttLevel(level: string): string {
   return out + level.slice(from);
 }
 
-const MQTT_SPECIAL = /[%/+#]/;
-const MQTT_ESCAPE: Readonly<Record<string, string>> = { '%': '%25', '/': '%2F', '+': '%2B', '#': '%23' };
+const MQTT_SPECIAL = /[/+#]/;
+const MQTT_ESCAPE: Readonly<Record<string, string>> = { '/': '%2F', '+': '%2B', '#': '%23' };
+/** Text MQTT cannot name: it would read these as escapes */
+const MQTT_ESCAPE_LOOKALIKE = /%2[FB3]/;
 
 function encodeMqttLevel(text: string): string {
-  return MQTT_SPECIAL.test(text) ? text.replace(/[%/+#]/g, (c) => MQTT_ESCAPE[c] ?? c) : text;
+  return MQTT_SPECIAL.test(text) ? text.replace(/[/+#]/g, (c) => MQTT_ESCAPE[c] ?? c) : text;
 }
 
 function mqttLevelToCanonical(level: string): string {
@@ -178,11 +201,11 @@ function mqttLevelToCanonical(level: string): string {
 
 /**
  * Anything that keeps an MQTT topic name off the fast path (a plain `/` -> `.` swap): a
- * character canonical form escapes or MQTT forbids, an empty level, any `*` (rare; only a
- * whole-level `*` changes). U+0000 is in the same scan so the fast path reads the name once.
+ * character canonical form escapes or MQTT forbids, an empty level. U+0000 is in the same
+ * scan so the fast path reads the name once.
  */
 // eslint-disable-next-line no-control-regex -- U+0000 is the character MQTT forbids [MQTT-4.7.3-2]
-const MQTT_NAME_SLOW = /[%.+#*\u0000]|\/\/|^\/|\/$/;
+const MQTT_NAME_SLOW = /[%.+#\u0000]|\/\/|^\/|\/$/;
 const MQTT_WILDCARD_CHAR = /[+#]/;
 
 /**
@@ -197,24 +220,34 @@ export function mqttTopicToCanonical(name: string): string | null {
   return name.split('/').map(mqttLevelToCanonical).join('.');
 }
 
-/** One canonical component as an MQTT level: decode the canonical escapes, encode MQTT's. */
-function canonicalComponentToMqtt(component: string): string {
-  return encodeMqttLevel(decodeCanonicalComponent(component));
+/** One canonical component as an MQTT level; null when MQTT cannot name it. */
+function canonicalComponentToMqtt(component: string): string | null {
+  if (!isCanonicalComponent(component)) return null;
+  const text = decodeCanonicalComponent(component);
+  return MQTT_ESCAPE_LOOKALIKE.test(text) ? null : encodeMqttLevel(text);
 }
 
+/** Off the fast path: a character either side escapes or forbids, an empty component. */
 // eslint-disable-next-line no-control-regex -- U+0000 cannot go out over MQTT [MQTT-4.7.3-2]
-const CANONICAL_TOPIC_SLOW = /[%/+#\u0000]/;
+const CANONICAL_TOPIC_SLOW = /[%/+#\u0000]|\.\.|^\.|\.$/;
 
 /**
- * MQTT topic name for a canonical topic, for outbound PUBLISH; null when MQTT cannot carry
- * it (empty, U+0000, over 65535 bytes): the gate skips that delivery.
+ * MQTT topic name for a canonical topic, for outbound PUBLISH; null when MQTT cannot name
+ * it (see THE RULE: not in normal form, a literal `%2F` `%2B` `%23`, U+0000, empty, over
+ * 65535 bytes): the gate skips that delivery.
  */
 export function canonicalToMqtt(topic: string): string | null {
   if (!CANONICAL_TOPIC_SLOW.test(topic)) {
     const name = topic.replaceAll('.', '/');
     return fitsMqtt(name) ? name : null;
   }
-  const name = topic.split('.').map(canonicalComponentToMqtt).join('/');
+  const levels: string[] = [];
+  for (const component of topic.split('.')) {
+    const level = canonicalComponentToMqtt(component);
+    if (level === null) return null;
+    levels.push(level);
+  }
+  const name = levels.join('/');
   return isMqttString(name) ? name : null;
 }
 
@@ -344,7 +377,7 @@ function stompTopicPattern(words: string): TopicPattern | null {
   let wildcard = false;
   let i = 0;
   for (const word of parts) {
-    if (word === '*') {
+    if (word === STAR) {
       // RabbitMQ topic exchange: `*` is exactly one word -> the core's empty component
       wildcard = true;
       parts[i] = '';
@@ -352,6 +385,9 @@ function stompTopicPattern(words: string): TopicPattern | null {
       // RabbitMQ: `#` is zero or more words anywhere; the core has it only at the end
       if (i !== last) return null;
       wildcard = true;
+    } else if (word === STAR_ESCAPED) {
+      // the component `*` itself (a `*` word would be the wildcard)
+      parts[i] = STAR;
     } else if (!isCanonicalComponent(word)) {
       // empty words, a `#` inside a word, a `%` that is no canonical escape
       return null;
@@ -361,7 +397,24 @@ function stompTopicPattern(words: string): TopicPattern | null {
   return makePattern(parts.join('.'), wildcard ? 'wildcard' : 'exact');
 }
 
-/** STOMP destination for a canonical topic, for outbound MESSAGE frames. */
-export function canonicalToStompTopic(topic: string): string {
-  return STOMP_TOPIC + topic;
+/** Off the fast path: what may make a topic not normal, a `*` to write as `%2A`. */
+const STOMP_TOPIC_SLOW = /[%#*]|\.\.|^\.|\.$/;
+
+/**
+ * STOMP destination for a canonical topic, for outbound MESSAGE frames and reply-to: the
+ * component `*` is the word `%2A`. Null for a topic not in normal form (a WAMP URI such as
+ * `a.50%` or `a.%2A`), which no STOMP destination names: the gate writes another.
+ */
+export function canonicalToStompTopic(topic: string): string | null {
+  // typical topics: one scan, one concatenation (this runs per delivered MESSAGE)
+  if (topic.length > 0 && !STOMP_TOPIC_SLOW.test(topic)) return STOMP_TOPIC + topic;
+  if (!isWellFormedCanonical(topic)) return null;
+  if (!topic.includes(STAR)) return STOMP_TOPIC + topic;
+  return (
+    STOMP_TOPIC +
+    topic
+      .split('.')
+      .map((c) => (c === STAR ? STAR_ESCAPED : c))
+      .join('.')
+  );
 }

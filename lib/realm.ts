@@ -363,7 +363,7 @@ export class Realm {
       if (pending) {
         pending.then(
           () => {
-            if (!session.closed) this.routeCall(session, procedure, payload, options, sink);
+            if (!session.closed || options.outlivesCaller === true) this.routeCall(session, procedure, payload, options, sink);
           },
           (err: unknown) => sink.error(asRouterError(err)),
         );

@@ -5,6 +5,7 @@
  * user property / header named `error`). Delivering the message is the gate's business.
  */
 import type { CallFailure } from './errors';
+import type { CallOptions } from './invocation';
 import type { Payload } from './payload';
 import type { Realm } from './realm';
 import type { Session } from './session';
@@ -15,17 +16,25 @@ export type Reply = (payload: Payload, error?: string) => void;
 
 /**
  * Calls `procedure` as `caller`; `reply` gets the final result or the error, once.
- * Progress is not asked for. Returns the failure when the call failed at once (e.g. not
- * authorized), so a gate can also say so in its acknowledgement.
+ * Progress is not asked for. `options`: the call's timeout, and whether it outlives the
+ * caller's session (the reply goes to a topic). Returns the failure when the call failed
+ * at once (e.g. not authorized), so a gate can also say so in its acknowledgement.
  */
-export function callForReply(realm: Realm, caller: Session, procedure: string, args: Payload, reply: Reply): CallFailure | undefined {
+export function callForReply(
+  realm: Realm,
+  caller: Session,
+  procedure: string,
+  args: Payload,
+  reply: Reply,
+  options: Pick<CallOptions, 'timeoutMs' | 'outlivesCaller'> = {},
+): CallFailure | undefined {
   if (!isValidUri(procedure)) {
     reply(errorBody({ uri: 'wamp.error.invalid_uri', args: [`invalid procedure: ${procedure}`] }), 'wamp.error.invalid_uri');
     return undefined;
   }
   let immediate: CallFailure | undefined;
   let calling = true;
-  realm.call(caller, procedure, args, {}, {
+  realm.call(caller, procedure, args, options, {
     result: (payload, progress) => {
       if (!progress) reply(payload);
     },

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
+import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
 import { InputPause } from '../../lib/input-pause';
 import { Outbox } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
@@ -183,13 +183,14 @@ export class MqttConnection implements MqttLink {
       case 'publish':
         return handlePublish(this, p);
       case 'puback':
-        return handlePuback(this, p);
       case 'pubrec':
-        return handlePubrec(this, p);
       case 'pubrel':
-        return handlePubrel(this, p);
       case 'pubcomp':
-        return handlePubcomp(this, p);
+        // [MQTT-2.3.1-1] these carry a packet identifier: with less than its two bytes
+        // the packet is malformed (the codec reads it as id -1), and answering it would
+        // send an acknowledgement for no packet (5.0 §4.13: DISCONNECT 0x81, 3.1.1 close)
+        if ((p.length ?? 0) < 2) return this.fail(RC.MALFORMED_PACKET, `${p.cmd} without a packet identifier`);
+        return this.dispatchAck(p);
       case 'subscribe':
         return handleSubscribe(this, p);
       case 'unsubscribe':
@@ -206,6 +207,19 @@ export class MqttConnection implements MqttLink {
         return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
       default:
         return this.fail(RC.PROTOCOL_ERROR, `${p.cmd} is not sent by clients`);
+    }
+  }
+
+  private dispatchAck(p: IPubackPacket | IPubrecPacket | IPubrelPacket | IPubcompPacket): void {
+    switch (p.cmd) {
+      case 'puback':
+        return handlePuback(this, p);
+      case 'pubrec':
+        return handlePubrec(this, p);
+      case 'pubrel':
+        return handlePubrel(this, p);
+      case 'pubcomp':
+        return handlePubcomp(this, p);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { Errors, RouterError } from '../../lib/errors';
+import { toRouterError as asRouterError } from '../../lib/settle';
 import type { MessageHeaders } from '../../lib/headers';
 import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
@@ -19,26 +20,94 @@ export const RPC_PREFIX = '$rpc/';
  * other bytes one binary argument, an empty body none. The result (or the error, with
  * user property `error` = its URI and body {"error", "args", "kwargs"}) is published to
  * the MQTT 5 response topic with the request's correlation data.
+ *
+ * The response topic is a topic, not the requester's connection: the requester must be
+ * allowed to publish there, checked before the call (as STOMP checks a reply-to), and the
+ * reply is then written by the router, so it is delivered even when the requester has
+ * gone meanwhile (`mosquitto_pub -D publish response-topic ...` disconnects at once). Such
+ * a call is bounded by `mqtt.rpcTimeoutMs` and the request's message expiry.
+ *
+ * Returns the refusal (not authorized: the PUBLISH's ack says so), a promise of it when
+ * the dynamic authorizer decides, or undefined when the call was made.
  */
-export function callFromMqtt(conn: MqttConnection, rest: string, p: IPublishPacket): RouterError | undefined {
+export function callFromMqtt(
+  conn: MqttConnection,
+  rest: string,
+  p: IPublishPacket,
+): RouterError | Promise<RouterError | undefined> | undefined {
   const session = conn.session;
   if (!session) return undefined;
+  const realm = session.realm;
+  const core = session.core;
   const procedure = rest.includes('/') ? rest.split('/').join('.') : rest;
   const rt = p.properties?.responseTopic;
-  const responseTopic = rt === undefined ? undefined : mqttTopicToCanonical(rt);
+  const responseTopic = rt === undefined ? null : mqttTopicToCanonical(rt);
   const correlationData = p.properties?.correlationData;
   const respond = (payload: Payload, error?: string): void => {
-    if (responseTopic === undefined || responseTopic === null) return;
+    if (responseTopic === null) return;
     const headers: MessageHeaders = { userProperties: error ? { error } : {} };
     if (correlationData !== undefined) headers.correlationData = correlationData;
     try {
-      const r = session.realm.publish(session.core, responseTopic, payload, { excludeMe: false, qos: 1, headers });
-      if (r instanceof Promise) r.catch(() => undefined);
-    } catch {
-      // the response topic is refused (not authorized): counted and logged by the router
+      // the router's hand: the requester's permission was checked before the call
+      const r = realm.publish(undefined, responseTopic, payload, { excludeMe: false, qos: 1, headers });
+      if (r instanceof Promise) r.catch((err: unknown) => replyLost(conn, procedure, err));
+    } catch (err) {
+      replyLost(conn, procedure, err);
     }
   };
-  const failure = callForReply(session.realm, session.core, procedure, argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now())), respond);
-  // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
-  return failure instanceof RouterError && failure.def === Errors.notAuthorized ? failure : undefined;
+  const call = (): RouterError | undefined => {
+    const failure = callForReply(
+      realm,
+      core,
+      procedure,
+      argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now())),
+      respond,
+      {
+        timeoutMs: timeoutOf(conn, p),
+        outlivesCaller: true,
+      },
+    );
+    // a call refused as not authorized is refused at once: the PUBLISH's ack says so too
+    return failure instanceof RouterError && failure.def === Errors.notAuthorized ? failure : undefined;
+  };
+  if (responseTopic === null) return call();
+  let pending: Promise<void> | undefined;
+  try {
+    realm.refuseReservedTopic(responseTopic);
+    pending = realm.authorize(core, 'publish', responseTopic);
+  } catch (err) {
+    return refused(conn, procedure, rt, asRouterError(err));
+  }
+  if (!pending) return call();
+  return pending.then(call, (err: unknown) => refused(conn, procedure, rt, asRouterError(err)));
+}
+
+/** The response topic may not be published to by the requester: no call is made. */
+function refused(conn: MqttConnection, procedure: string, responseTopic: string | undefined, err: RouterError): RouterError {
+  conn.ctx.log.warn(
+    {
+      client: conn.session?.clientId,
+      peer: conn.info.peer,
+      authid: conn.session?.core.identity.authid,
+      procedure,
+      responseTopic,
+      reason: err.message,
+    },
+    'MQTT $rpc refused: response topic not allowed',
+  );
+  return err;
+}
+
+function replyLost(conn: MqttConnection, procedure: string, err: unknown): void {
+  conn.ctx.drop('rpc_reply_refused');
+  conn.ctx.log.debug({ err, procedure }, 'MQTT $rpc reply not delivered');
+}
+
+/** `mqtt.rpcTimeoutMs`, shortened by the request's message expiry (a later answer is stale). */
+function timeoutOf(conn: MqttConnection, p: IPublishPacket): number | undefined {
+  const configured = conn.ctx.config.mqtt.rpcTimeoutMs;
+  const expiry = p.properties?.messageExpiryInterval;
+  const fromExpiry = expiry !== undefined && expiry > 0 ? expiry * 1000 : 0;
+  const t = configured > 0 && fromExpiry > 0 ? Math.min(configured, fromExpiry) : configured || fromExpiry;
+  return t > 0 ? t : undefined;
 }

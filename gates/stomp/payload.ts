@@ -109,7 +109,8 @@ export function outboundMessage(payload: Payload, h: MessageHeaders | undefined)
   const contentType = h?.contentType ?? (json ? 'application/json' : undefined);
   if (contentType !== undefined) headers.push(['content-type', contentType]);
   if (h) {
-    if (h.responseTopic !== undefined) headers.push(['reply-to', canonicalToStompTopic(h.responseTopic)]);
+    const replyTo = h.responseTopic === undefined ? null : canonicalToStompTopic(h.responseTopic);
+    if (replyTo !== null) headers.push(['reply-to', replyTo]);
     if (h.correlationData !== undefined) {
       const text = utf8(h.correlationData);
       if (text !== undefined) headers.push(['correlation-id', text]);

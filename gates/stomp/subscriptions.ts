@@ -97,7 +97,8 @@ export function deliverEvent(conn: StompConnection, sub: StompSubscription, even
   const out = outboundOfEvent(event);
   const id = conn.nextTopicMessageId();
   const headers: [string, string][] = [
-    ['destination', canonicalToStompTopic(event.topic)],
+    // a WAMP topic STOMP cannot name (lib/notation.ts): the destination subscribed to
+    ['destination', canonicalToStompTopic(event.topic) ?? sub.destination],
     ['message-id', id],
   ];
   if (sub.header !== undefined) headers.push(['subscription', sub.header]);
@@ -137,7 +138,7 @@ export function deliverQueued(
   const out = outboundMessage(msg.payload, msg.headers);
   const id = queueMessageId(msg.seq);
   const headers: [string, string][] = [
-    ['destination', msg.topic !== '' ? canonicalToStompTopic(msg.topic) : sub.destination],
+    ['destination', (msg.topic !== '' ? canonicalToStompTopic(msg.topic) : null) ?? sub.destination],
     ['message-id', id],
   ];
   if (sub.header !== undefined) headers.push(['subscription', sub.header]);

@@ -65,6 +65,7 @@ test('config - empty input resolves to the documented defaults', () => {
       maxQueuedBytes: 10485760,
       connectTimeoutMs: 10000,
       sysIntervalSeconds: 10,
+      rpcTimeoutMs: 60000,
       anonymous: 'inherit',
     },
     stomp: {

@@ -122,7 +122,7 @@ const RAW_LEVEL_PIECES = [...ESCAPED_LEVEL_PIECES, '%', '%2', '%2f', '%2b', '%zz
 /** Reference MQTT matcher, written from §4.7 directly on MQTT strings (levels compared by their decoded text). */
 function referenceMqttMatch(filterText: string, name: string): boolean {
   const decode = (level: string): string =>
-    level.replace(/%(2F|2B|23|25)/gi, (_seq: string, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    level.replace(/%(2F|2B|23)/g, (_seq: string, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   const want = filterText.split('/');
   const got = name.split('/');
   for (let i = 0; i < want.length; i++) {
@@ -143,10 +143,10 @@ test('notation - canonical components escape %, . and #, and an empty component 
   assert.equal(encodeCanonicalComponent('#'), '%23');
   assert.equal(encodeCanonicalComponent(''), '%');
   assert.equal(encodeCanonicalComponent('a/b+c*'), 'a/b+c*');
-  assert.equal(encodeCanonicalComponent('*'), '%2A', 'a whole * is no wildcard');
+  assert.equal(encodeCanonicalComponent('*'), '*', 'a whole * is an ordinary component (WAMP int.* = MQTT int/*)');
   assert.equal(encodeCanonicalComponent('**'), '**');
-  assert.equal(decodeCanonicalComponent('%2A'), '*');
-  assert.equal(decodeCanonicalComponent('a%2A'), 'a%2A', '%2A only as a whole component');
+  assert.equal(decodeCanonicalComponent('%2A'), '%2A', 'lenient: %2A is no canonical escape');
+  assert.equal(decodeCanonicalComponent('*'), '*');
   assert.equal(decodeCanonicalComponent('b%2Ec%25%23'), 'b.c%#');
   assert.equal(decodeCanonicalComponent('%'), '');
   assert.equal(decodeCanonicalComponent('%2e%zz'), '%2e%zz', 'lenient: no escape, literal %');
@@ -155,39 +155,51 @@ test('notation - canonical components escape %, . and #, and an empty component 
 });
 
 test('notation - isWellFormedCanonical accepts exactly the normal form', () => {
-  for (const uri of ['a.b', 'a.b%2Ec', 'a.%.b', '%', 'a.50%25', 'x.%23', 'a b.c/d', '$SYS.x', 'a.%2A', 'a.b*']) {
+  for (const uri of ['a.b', 'a.b%2Ec', 'a.%.b', '%', 'a.50%25', 'x.%23', 'a b.c/d', '$SYS.x', 'a.*', 'a.b*']) {
     assert.equal(isWellFormedCanonical(uri), true, uri);
   }
-  for (const uri of ['', 'a..b', '.a', 'a.', 'a.#', 'a#b', 'a.50%', 'a.%2e', 'a.%2F', 'a.%%', 'a.%x', 'a.*', 'a.b%2A']) {
+  for (const uri of ['', 'a..b', '.a', 'a.', 'a.#', 'a#b', 'a.50%', 'a.%2e', 'a.%2F', 'a.%%', 'a.%x', 'a.%2A', 'a.b%2A']) {
     assert.equal(isWellFormedCanonical(uri), false, uri);
   }
 });
 
 // --- MQTT topic names ---------------------------------------------------------------
 
-test('notation - MQTT topic names: / separates, . is literal, the four escapes decode', () => {
+test('notation - MQTT topic names: / separates, . % * are literal, the three uppercase escapes decode', () => {
   assert.equal(topic('sensors/room1/temperature'), 'sensors.room1.temperature');
   assert.equal(topic('a/b.c'), 'a.b%2Ec');
   assert.equal(topic('a/b%2Fc'), 'a.b/c');
-  assert.equal(topic('a/%2B%23%25'), 'a.+%23%25');
-  assert.equal(topic('a/b%2fc'), 'a.b/c', 'hex digits in either case');
+  assert.equal(topic('a/%2B%23'), 'a.+%23');
+  assert.equal(topic('a/%25'), 'a.%2525', '%25 is no MQTT escape: a level named %25');
+  assert.equal(topic('a/b%2fc'), 'a.b%252fc', 'lowercase is no escape: one spelling each');
   assert.equal(topic('a/50%'), 'a.50%25', 'a bare % is literal');
+  assert.notEqual(topic('a/50%'), topic('a/50%25'), 'issue 16: two names, two topics');
   assert.equal(topic('a/%zz%2'), 'a.%25zz%252');
   assert.equal(topic('a/%2E'), 'a.%252E', '%2E is no MQTT escape');
   assert.equal(topic('$SYS/broker/load'), '$SYS.broker.load');
   assert.equal(topic('ü/😀 x'), 'ü.😀 x');
-  assert.equal(topic('a/*/b*'), 'a.%2A.b*');
+  assert.equal(topic('a/*/b*'), 'a.*.b*');
 });
 
-test('notation - canonicalToMqtt writes / + # % as escapes and . as itself', () => {
+test('notation - canonicalToMqtt writes / + # as escapes and . % * as themselves', () => {
   assert.equal(canonicalToMqtt('sensors.room1.temperature'), 'sensors/room1/temperature');
   assert.equal(canonicalToMqtt('a.b%2Ec'), 'a/b.c');
   assert.equal(canonicalToMqtt('a.b/c'), 'a/b%2Fc', 'WAMP a.b/c');
-  assert.equal(canonicalToMqtt('a.b+c.%23.%25'), 'a/b%2Bc/%23/%25');
+  assert.equal(canonicalToMqtt('a.b+c.%23.%25'), 'a/b%2Bc/%23/%');
   assert.equal(canonicalToMqtt('a.%.b'), 'a//b');
-  assert.equal(canonicalToMqtt('a.%2A.b*'), 'a/*/b*');
-  assert.equal(canonicalToMqtt('a.50%'), 'a/50%25', 'lenient on a bare % from a WAMP URI');
-  assert.equal(canonicalToMqtt('a..b'), 'a//b', 'lenient on empty components');
+  assert.equal(canonicalToMqtt('a.*.b*'), 'a/*/b*', 'WAMP int.* is MQTT int/*');
+  assert.equal(canonicalToMqtt('a.50%25'), 'a/50%');
+  assert.equal(canonicalToMqtt('a.50%2525'), 'a/50%25');
+});
+
+test('notation - canonicalToMqtt names no topic MQTT would read back as another', () => {
+  assert.equal(canonicalToMqtt('a.50%'), null, 'not normal form: a bare % from a WAMP URI');
+  assert.equal(canonicalToMqtt('a.%2A'), null, 'not normal form: %2A is no canonical escape');
+  assert.equal(canonicalToMqtt('a..b'), null, 'not normal form: an empty component');
+  assert.equal(canonicalToMqtt('a.%252F'), null, 'the text %2F: MQTT reads %2F as /');
+  assert.equal(canonicalToMqtt('a.x%252By'), null, 'the text x%2By');
+  assert.equal(canonicalToMqtt('a.%2523'), null, 'the text %23');
+  assert.equal(canonicalToMqtt('a.%252f'), 'a/%2f', 'lowercase reads as itself');
 });
 
 test('notation - empty MQTT levels are the lone-% component and never collide with names', () => {
@@ -197,7 +209,7 @@ test('notation - empty MQTT levels are the lone-% component and never collide wi
   assert.equal(topic('/'), '%.%');
   assert.equal(topic('a/%'), 'a.%25');
   assert.notEqual(topic('a/'), topic('a/%'));
-  assert.notEqual(topic('a//b'), topic('a/%25/b'));
+  assert.notEqual(topic('a//b'), topic('a/%/b'));
   for (const name of ['a//b', '/a', 'a/', '/', '//']) assert.equal(canonicalToMqtt(topic(name)), name);
   // exact filters with empty levels are exact patterns on the same canonical topic
   assert.deepEqual(filter('a//b'), { uri: 'a.%.b', match: 'exact', key: 'exact:a.%.b' });
@@ -290,7 +302,8 @@ test('notation - escaped levels in filters match exactly their text', () => {
   assert.equal(mqttMatches('+/%23', 'x/%23'), true);
   assert.equal(mqttMatches('+/%23', 'x/y'), false, 'a level named # is no wildcard');
   assert.equal(mqttMatches('+/%23', 'x/y/z'), false);
-  assert.equal(mqttMatches('a/%2B', 'a/%2b'), true);
+  assert.equal(mqttMatches('a/%2B', 'a/%2B'), true);
+  assert.equal(mqttMatches('a/%2B', 'a/%2b'), false, 'lowercase is a level of its own');
   assert.equal(mqttMatches('a/%2B', 'a/x'), false, 'a level named + is no wildcard');
   assert.equal(mqttMatches('+/*', 'x/*'), true);
   assert.equal(mqttMatches('+/*', 'x/y'), false, 'a level named * is no wildcard');
@@ -361,8 +374,9 @@ test('notation - STOMP /topic/ words are canonical components; * is one word, a 
   assert.deepEqual(stompTopic('/topic/a.b%2Ec'), { uri: 'a.b%2Ec', match: 'exact', key: 'exact:a.b%2Ec' });
   assert.deepEqual(stompTopic('/topic/a.%.b'), { uri: 'a.%.b', match: 'exact', key: 'exact:a.%.b' });
   assert.deepEqual(stompTopic('/topic/a*b.c/d'), { uri: 'a*b.c/d', match: 'exact', key: 'exact:a*b.c/d' });
-  assert.deepEqual(stompTopic('/topic/a.%2A'), { uri: 'a.%2A', match: 'exact', key: 'exact:a.%2A' });
+  assert.deepEqual(stompTopic('/topic/a.%2A'), { uri: 'a.*', match: 'exact', key: 'exact:a.*' });
   assert.equal(stompTopic('/topic/a.%2A').uri, topic('a/*'));
+  assert.deepEqual(stompTopic('/topic/%2A.*'), { uri: '*.', match: 'wildcard', key: 'wildcard:*.' });
   assert.equal(stompTopic('/topic/sensors.*.temperature').key, filter('sensors/+/temperature').key);
   assert.equal(stompTopic('/topic/a.b%2Ec').uri, topic('a/b.c'));
 });
@@ -389,6 +403,7 @@ test('notation - STOMP destinations that are not topics, or are malformed', () =
     '/topic/a#b',
     '/topic/a.50%',
     '/topic/a.%2e',
+    '/topic/a.%2a',
     '/topic/a.\u0000',
     '/queue/\u0000',
   ]) {
@@ -396,13 +411,16 @@ test('notation - STOMP destinations that are not topics, or are malformed', () =
   }
 });
 
-test('notation - canonicalToStompTopic is /topic/ + canonical, and parses back to the same topic', () => {
-  for (const name of ['a/b.c', 'a//b', 'x/%23', 'sensors/room1/temperature', 'a/b%2Fc', 'a/*']) {
+test('notation - canonicalToStompTopic is /topic/ + canonical (a * component as %2A), and parses back to the same topic', () => {
+  for (const name of ['a/b.c', 'a//b', 'x/%23', 'sensors/room1/temperature', 'a/b%2Fc', 'a/*', 'a/50%']) {
     const canonical = topic(name);
     const dest = canonicalToStompTopic(canonical);
-    assert.equal(dest, `/topic/${canonical}`);
+    assert.equal(dest, `/topic/${canonical.replace(/(^|\.)\*(?=\.|$)/g, '$1%2A')}`);
+    assert.ok(dest !== null);
     assert.deepEqual(stompTopic(dest), { uri: canonical, match: 'exact', key: `exact:${canonical}` });
   }
+  assert.equal(canonicalToStompTopic('int.*'), '/topic/int.%2A');
+  for (const wampOnly of ['a.50%', 'a.%2A', 'a..b', '']) assert.equal(canonicalToStompTopic(wampOnly), null, wampOnly);
 });
 
 // --- the same subscription from every protocol ------------------------------------
@@ -454,14 +472,19 @@ test('notation - property: component texts -> canonical -> MQTT -> canonical is 
     assert.equal(isWellFormedCanonical(canonical), true, context);
     assert.deepEqual(canonicalComponents(canonical), texts, context);
     const name = canonicalToMqtt(canonical);
+    // MQTT cannot name text that holds its escapes literally
+    if (texts.some((t) => /%2[FB3]/.test(t))) {
+      assert.equal(name, null, context);
+      continue;
+    }
     assert.ok(name !== null, context);
     assert.equal(mqttTopicToCanonical(name), canonical, context);
     assert.equal(name.split('/').length, texts.length, context);
-    assert.equal(stompTopic(canonicalToStompTopic(canonical)).uri, canonical, context);
+    assert.equal(stompTopic(canonicalToStompTopic(canonical) ?? '').uri, canonical, context);
   }
 });
 
-test('notation - property: MQTT -> canonical -> MQTT is the identity when every % starts an uppercase escape', () => {
+test('notation - property: MQTT -> canonical -> MQTT is the identity (levels of escapes and plain text)', () => {
   const rnd = random(0x5eed2);
   for (let run = 0; run < RUNS; run++) {
     const name = list(rnd, 1, 5, () => pieces(rnd, ESCAPED_LEVEL_PIECES, 4)).join('/');
@@ -472,7 +495,7 @@ test('notation - property: MQTT -> canonical -> MQTT is the identity when every 
   }
 });
 
-test('notation - property: any MQTT name maps to a well-formed canonical topic that maps back to itself', () => {
+test('notation - property: any MQTT name maps to a well-formed canonical topic and back to the same name', () => {
   const rnd = random(0x5eed3);
   for (let run = 0; run < RUNS; run++) {
     const name = list(rnd, 1, 5, () => pieces(rnd, RAW_LEVEL_PIECES, 4)).join('/');
@@ -480,12 +503,14 @@ test('notation - property: any MQTT name maps to a well-formed canonical topic t
     const canonical = topic(name);
     assert.equal(isWellFormedCanonical(canonical), true, name);
     const back = canonicalToMqtt(canonical);
+    assert.equal(back, name, name);
     assert.ok(back !== null, name);
     assert.equal(topic(back), canonical, name);
     assert.equal(back.split('/').length, name.split('/').length, `levels are preserved: ${name}`);
-    // a WAMP client naming the canonical topic in an exact subscription gets the MQTT client's exact pattern
+    // a WAMP client naming the canonical topic in an exact subscription gets the MQTT client's
+    // exact pattern; a whole * is fox-wamp's wildcard there (WAMP uses match: wildcard for it)
     const wamp = parsePattern(canonical, 'exact');
-    if (!/\s/.test(canonical)) assert.deepEqual(wamp, filter(name), name);
+    if (!/\s/.test(canonical) && !canonical.split('.').includes('*')) assert.deepEqual(wamp, filter(name), name);
   }
 });
 
@@ -525,7 +550,7 @@ test('notation - property: distinct MQTT filters give distinct keys unless they 
     // same key <=> same levels after decoding (the canonical spelling of the filter)
     const normal = text
       .split('/')
-      .map((level) => (level === '+' || level === '#' ? `<${level}>` : level.replace(/%25/g, '%')))
+      .map((level) => (level === '+' || level === '#' ? `<${level}>` : level))
       .join('/');
     const seen = byKey.get(p.key);
     if (seen === undefined) byKey.set(p.key, normal);

@@ -10,6 +10,7 @@ import { saveSession } from '../session-records';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { connackReturnCode, RC } from '../reason-codes';
 import { authorizeWill, type Will } from '../will';
+import { fitConnack } from '../connack-fit';
 import { Errors, RouterError } from '../../../lib/errors';
 import type { Realm } from '../../../lib/realm';
 import { Session, type SessionIdentity } from '../../../lib/session';
@@ -20,6 +21,10 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   const cfg = ctx.config.mqtt;
   const version = p.protocolVersion ?? 4;
   conn.setVersion(version);
+  // [MQTT-3.1.2-24] from the first answer on, refusals included: nothing above the
+  // client's Maximum Packet Size (0 is a protocol error, refused in accept())
+  const maxPacket = version === 5 ? p.properties?.maximumPacketSize : undefined;
+  if (maxPacket !== undefined && maxPacket > 0) conn.clientMaxPacket = maxPacket;
 
   // client identifier rules
   let clientId = p.clientId;
@@ -191,16 +196,9 @@ function establish(conn: MqttConnection, g: Granted): void {
       return refuse(conn, Errors.limitExceeded.mqtt, `too many sessions that outlive their connection (${what})`);
     }
   }
-  const { session, present } = openSession(conn, realm, clientId, clean, g.identity);
-  session.expirySeconds = expiry;
-  conn.session = session;
-  conn.state = 'connected';
-  // a session that outlives its connection keeps its state in the durable store
-  saveSession(ctx, session);
-  conn.will = will;
-  conn.setKeepAlive(keepAlive);
-
-  const connack: IConnackPacket = { cmd: 'connack', sessionPresent: present };
+  // built before the session opens: a CONNACK the client cannot take ends the attempt
+  // before it takes over or discards a session (session present does not change its size)
+  let connack: IConnackPacket | undefined = { cmd: 'connack', sessionPresent: false };
   if (version === 5) {
     connack.reasonCode = RC.SUCCESS;
     connack.properties = {
@@ -215,9 +213,20 @@ function establish(conn: MqttConnection, g: Granted): void {
     if (assigned !== undefined) connack.properties.assignedClientIdentifier = assigned;
     if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
     if (expiry !== askedExpiry) connack.properties.sessionExpiryInterval = expiry;
+    connack = fitConnack(connack, conn.clientMaxPacket);
+    if (!connack) return tooSmall(conn);
   } else {
     connack.returnCode = 0;
   }
+  const { session, present } = openSession(conn, realm, clientId, clean, g.identity);
+  session.expirySeconds = expiry;
+  conn.session = session;
+  conn.state = 'connected';
+  // a session that outlives its connection keeps its state in the durable store
+  saveSession(ctx, session);
+  conn.will = will;
+  conn.setKeepAlive(keepAlive);
+  connack.sessionPresent = present;
   conn.send(connack);
   ctx.log.debug({ client: clientId, realm: realm.name, version, present, peer: conn.info.peer }, 'MQTT client connected');
   session.attach(conn);
@@ -227,10 +236,21 @@ function establish(conn: MqttConnection, g: Granted): void {
 function refuse(conn: MqttConnection, reason: number, message: string): void {
   conn.ctx.counters.errors(`mqtt_connect_0x${reason.toString(16)}`);
   conn.ctx.log.info({ peer: conn.info.peer, reason, message }, 'MQTT CONNECT refused');
-  const connack: IConnackPacket =
+  const connack: IConnackPacket | undefined =
     conn.version === 5
-      ? { cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message } }
+      ? fitConnack({ cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message } }, conn.clientMaxPacket)
       : { cmd: 'connack', sessionPresent: false, returnCode: connackReturnCode(reason) };
-  conn.send(connack);
+  if (connack) conn.send(connack);
+  conn.end();
+}
+
+/**
+ * Not even the smallest CONNACK fits the client's Maximum Packet Size: the client would
+ * wait for an answer that never comes, so the connection is closed ([MQTT-3.1.2-24]: the
+ * packet may not be sent; there is no smaller way to say so).
+ */
+function tooSmall(conn: MqttConnection): void {
+  conn.ctx.counters.errors(`mqtt_connect_0x${RC.PACKET_TOO_LARGE.toString(16)}`);
+  conn.ctx.log.info({ peer: conn.info.peer, maximumPacketSize: conn.clientMaxPacket }, 'MQTT CONNECT closed: no CONNACK fits the client maximum packet size');
   conn.end();
 }

@@ -51,7 +51,16 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
 
   if (name.startsWith(RPC_PREFIX)) {
     const refused = callFromMqtt(conn, name.slice(RPC_PREFIX.length), p);
-    if (refused) refusePublish(conn, p, refused);
+    if (refused instanceof Promise) {
+      // the dynamic authorizer decides on the response topic: acknowledged after it
+      acknowledgeWhenSettled(
+        conn,
+        p,
+        refused.then((err) => {
+          if (err) throw err;
+        }),
+      );
+    } else if (refused) refusePublish(conn, p, refused);
     else acknowledge(conn, p, RC.SUCCESS);
     return;
   }
@@ -88,6 +97,14 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
     return;
   }
   // retained: acknowledged once durable
+  acknowledgeWhenSettled(conn, p, result);
+}
+
+/** Acknowledges once `result` settles: success, or the refusal it rejects with. */
+function acknowledgeWhenSettled(conn: MqttConnection, p: IPublishPacket, result: Promise<unknown>): void {
+  const session = conn.session;
+  if (!session) return;
+  const id = p.messageId ?? 0;
   if (p.qos === 1) conn.inboundPending++;
   if (p.qos === 2) {
     // exactly once: a duplicate arriving before the commit is not routed again
