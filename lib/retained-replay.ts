@@ -178,8 +178,10 @@ class ReplayQueue implements LiveHold {
   private deliverHeld(h: Held): void {
     try {
       if ('sink' in h) {
-        // only while the session still has that subscription (UNSUBSCRIBED ends its events)
-        if (h.sub.subscribers.get(this.session) === h.sink) h.sink(h.event, h.sub);
+        // only while the session still has that subscription (UNSUBSCRIBED ends its
+        // events), through its current sink (a WAMP re-SUBSCRIBE replaces it)
+        const sink = h.sub.subscribers.get(this.session);
+        if (sink) sink(h.event, h.sub);
       } else {
         this.session.singleDelivery?.(h.event, h.subs);
       }
