@@ -229,3 +229,31 @@ void test('retained replay - a subscriber that stops reading during its replay w
   );
   assert.ok(gone, 'the stalled session is gone');
 });
+
+void test('retained replay - UNSUBSCRIBE during a replay ends it: no EVENT for the subscription after UNSUBSCRIBED', async () => {
+  const transport = rawTransports(r.wsUrl, r.rawSocketPort).find((t) => t.name === 'websocket/json');
+  assert.ok(transport);
+  const peer = await transport.open();
+  await peer.hello();
+  peer.send([32, 1, { match: 'prefix', get_retained: true }, 'many.']);
+  const subscribed = await peer.next(5000, 'SUBSCRIBED');
+  assert.ok(Array.isArray(subscribed) && subscribed[0] === 33, `SUBSCRIBED, got ${JSON.stringify(subscribed)}`);
+  const subId = subscribed[2];
+  const first = await peer.next(5000, 'the first replayed EVENT');
+  assert.ok(Array.isArray(first) && first[0] === 36 && first[1] === subId);
+  peer.send([34, 2, subId]);
+  let events = 1;
+  for (;;) {
+    const m = await peer.next(REPLAY_MS, 'UNSUBSCRIBED');
+    assert.ok(Array.isArray(m), JSON.stringify(m));
+    if (m[0] === 35 && m[1] === 2) break;
+    assert.equal(m[0], 36, `an EVENT before UNSUBSCRIBED, got ${JSON.stringify(m)}`);
+    events++;
+  }
+  assert.ok(events < KEYS, `unsubscribed during the replay (${events} of ${KEYS} replayed)`);
+  // the session goes on: a call is answered, and nothing of the replay came in between
+  peer.send([48, 3, {}, 'wamp.session.count']);
+  const result = await peer.next(5000, 'RESULT');
+  assert.ok(Array.isArray(result) && result[0] === 50 && result[1] === 3, `RESULT, got ${JSON.stringify(result)}`);
+  peer.destroy();
+});
