@@ -283,7 +283,7 @@ export class Broker {
       deliveries++;
       // a retained replay is running for the session: live events come after it
       const held = session.held;
-      if (held) held.event(event, sub, sink);
+      if (held) held.event(event, sub);
       else this.safely(session, () => sink(event, sub));
     };
     this.index.match(topic, (sub) => {

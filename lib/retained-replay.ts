@@ -1,4 +1,4 @@
-import type { Broker, BrokerEvent, EventSink, Subscription } from './broker';
+import type { Broker, BrokerEvent, Subscription } from './broker';
 import { retainedMetaOf, type RetainedTopics } from './retained';
 import type { LiveHold, Session } from './session';
 import type { StoreEntry } from './store/types';
@@ -35,11 +35,6 @@ export function replayRetained(broker: Broker, retained: RetainedTopics, session
   queue.add({ sub, retained, snapshot: retained.revision(), after: undefined, page: [], at: 0, exhausted: false });
 }
 
-/** A session's replay in progress, if any (tests, metrics). */
-export function replaying(session: Session): boolean {
-  return queues.has(session);
-}
-
 const queues = new WeakMap<Session, ReplayQueue>();
 
 interface Job {
@@ -55,8 +50,8 @@ interface Job {
   exhausted: boolean;
 }
 
-/** A live event held back: for one subscription's sink, or one copy for a singleDelivery session. */
-type Held = { event: BrokerEvent; sub: Subscription; sink: EventSink } | { event: BrokerEvent; subs: readonly Subscription[] };
+/** A live event held back: for one subscription, or one copy for a singleDelivery session. */
+type Held = { event: BrokerEvent; sub: Subscription } | { event: BrokerEvent; subs: readonly Subscription[] };
 
 class ReplayQueue implements LiveHold {
   private readonly jobs: Job[] = [];
@@ -88,8 +83,8 @@ class ReplayQueue implements LiveHold {
 
   // ----- LiveHold: filled by the broker -----
 
-  event(event: BrokerEvent, sub: Subscription, sink: EventSink): void {
-    this.hold({ event, sub, sink });
+  event(event: BrokerEvent, sub: Subscription): void {
+    this.hold({ event, sub });
   }
 
   events(event: BrokerEvent, subs: readonly Subscription[]): void {
@@ -177,7 +172,7 @@ class ReplayQueue implements LiveHold {
 
   private deliverHeld(h: Held): void {
     try {
-      if ('sink' in h) {
+      if ('sub' in h) {
         // only while the session still has that subscription (UNSUBSCRIBED ends its
         // events), through its current sink (a WAMP re-SUBSCRIBE replaces it)
         const sink = h.sub.subscribers.get(this.session);

@@ -1,5 +1,5 @@
 import { globalId } from './ids';
-import type { BrokerEvent, EventSink, Subscription } from './broker';
+import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
 import type { OutboundFlow } from './outbox';
 
@@ -46,8 +46,8 @@ export interface SessionControl {
 
 /** Live events held back during a retained replay (lib/retained-replay.ts). */
 export interface LiveHold {
-  /** an event for one subscription, to go to `sink` */
-  event(event: BrokerEvent, sub: Subscription, sink: EventSink): void;
+  /** an event for one subscription (delivered through its sink at the time) */
+  event(event: BrokerEvent, sub: Subscription): void;
   /** an event for a singleDelivery session: one copy for these subscriptions */
   events(event: BrokerEvent, subs: readonly Subscription[]): void;
 }
