@@ -281,7 +281,10 @@ export class Broker {
         return;
       }
       deliveries++;
-      this.safely(session, () => sink(event, sub));
+      // a retained replay is running for the session: live events come after it
+      const held = session.held;
+      if (held) held.event(event, sub);
+      else this.safely(session, () => sink(event, sub));
     };
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
@@ -299,7 +302,9 @@ export class Broker {
       for (const [session, subs] of collected) {
         deliveries++;
         const one = session.singleDelivery;
-        if (one) this.safely(session, () => one(event, subs));
+        const held = session.held;
+        if (held) held.events(event, subs);
+        else if (one) this.safely(session, () => one(event, subs));
       }
     }
     event.deliveries = deliveries;

@@ -19,6 +19,27 @@ export interface OutboxHooks {
   /** hold writes in user space until uncork (net.Socket cork/uncork) */
   cork?(): void;
   uncork?(): void;
+  /** calls `cb` once when the socket has flushed what it queued (net.Socket 'drain') */
+  onDrain?(cb: () => void): void;
+}
+
+/**
+ * A connection's outbound path as a paced writer sees it (the retained replay,
+ * lib/retained-replay.ts): it writes while ready(), then waits for the peer to take
+ * what was written, so a replay larger than the outbound limit flows instead of
+ * overrunning it.
+ */
+export interface OutboundFlow {
+  /** false once the connection is gone (or, MQTT, the session lost its connection) */
+  readonly open: boolean;
+  /** may a paced writer write more now? */
+  ready(): boolean;
+  /** calls `cb` once, when ready() may have turned true or the connection closed */
+  wait(cb: () => void): void;
+  /** bytes of live events a paced writer may hold back for this peer (limits.outboundQueueBytes) */
+  readonly holdBytes: number;
+  /** the peer fell behind what may be held for it: disconnect it as a slow consumer, counted */
+  overflow(): void;
 }
 
 const POLL_MS = 25;
@@ -29,7 +50,7 @@ const POLL_MS = 25;
  * (it may not ask for more while it does not read), above the hard limit or after the
  * timeout it is disconnected, and each step is counted.
  */
-export class Outbox {
+export class Outbox implements OutboundFlow {
   private throttledSince = 0;
   private timer: NodeJS.Timeout | undefined;
   private dead = false;
@@ -110,5 +131,73 @@ export class Outbox {
   dispose(): void {
     this.dead = true;
     this.release();
+    this.wake();
+  }
+
+  // ----- OutboundFlow: paced writers -----
+
+  private waiters: (() => void)[] = [];
+  private waitTimer: NodeJS.Timeout | undefined;
+  private drainArmed = false;
+
+  get open(): boolean {
+    return !this.dead;
+  }
+
+  /**
+   * A paced writer fills the queue up to half the high water mark, so it never makes
+   * the peer look slow (throttled, then dropped) while the peer is reading; only a
+   * single message larger than that goes over it.
+   */
+  ready(): boolean {
+    return !this.dead && this.hooks.queuedBytes() < this.limits.highWaterBytes / 2;
+  }
+
+  get holdBytes(): number {
+    return this.limits.maxQueueBytes;
+  }
+
+  overflow(): void {
+    this.drop();
+  }
+
+  /**
+   * Wakes the writer once the queue is down to a quarter of the high water mark: on the
+   * socket's 'drain' (it flushed everything), or at the latest at the next poll (a
+   * transport queue the socket does not see, e.g. ws's sender).
+   */
+  wait(cb: () => void): void {
+    this.waiters.push(cb);
+    if (this.waiters.length === 1) setImmediate(this.recheck);
+  }
+
+  private readonly recheck = (): void => {
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    if (this.waiters.length === 0) return;
+    if (this.dead || this.hooks.queuedBytes() <= this.limits.highWaterBytes / 4) {
+      this.wake();
+      return;
+    }
+    if (!this.drainArmed && this.hooks.onDrain) {
+      this.drainArmed = true;
+      this.hooks.onDrain(this.drained);
+    }
+    this.waitTimer = setTimeout(this.recheck, POLL_MS);
+    this.waitTimer.unref();
+  };
+
+  private readonly drained = (): void => {
+    this.drainArmed = false;
+    this.recheck();
+  };
+
+  private wake(): void {
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
+    const waiters = this.waiters;
+    if (waiters.length === 0) return;
+    this.waiters = [];
+    for (const cb of waiters) cb();
   }
 }

@@ -12,7 +12,8 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { RetainedTopics, retainedMetaOf, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
+import { replayRetained } from './retained-replay';
+import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import type { Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
@@ -277,8 +278,10 @@ export class Realm {
 
   /**
    * Delivers the stored values matching a subscription to one subscriber, as events
-   * marked retained. Called by the gate right after it confirmed the subscription, in
-   * the same turn, so no live event can fall between the two: no gap, no duplicate.
+   * marked retained, then its live events: called by the gate right after it confirmed
+   * the subscription, in the same turn. The stored values are read in pages at the pace
+   * the subscriber's connection takes them, its live events held meanwhile, with no
+   * gap and no duplicate (lib/retained-replay.ts).
    */
   replayRetained(session: Session, sub: Subscription): void {
     // the rows of tables whose change feed it matches, as "insert" changes
@@ -297,29 +300,7 @@ export class Realm {
         deliveries: 1,
       }),
     );
-    if (!this.retained) return;
-    const now = Date.now();
-    for (const entry of this.retained.matching(sub.pattern)) {
-      const meta = retainedMetaOf(entry);
-      // a message whose expiry has passed is not delivered any more [MQTT-3.3.2-5]
-      if (meta?.headers?.expiresAt !== undefined && meta.headers.expiresAt <= now) continue;
-      const event: BrokerEvent = {
-        // the revision, as for a live store write: a WAMP client reads it from the event
-        publicationId: entry.revision,
-        topic: entry.key,
-        payload: entry.value,
-        publisher: undefined,
-        discloseMe: false,
-        retained: true,
-        revision: entry.revision,
-        // the publication's own QoS when it had one [MQTT-3.3.1-5]; else the subscriber's
-        qos: meta?.qos ?? 2,
-        retainFlag: true,
-        headers: meta?.headers,
-        deliveries: 1,
-      };
-      this.broker.deliverTo(session, sub, event);
-    }
+    if (this.retained) replayRetained(this.broker, this.retained, session, sub);
   }
 
   unsubscribe(session: Session, subscriptionId: number): void {

@@ -193,6 +193,27 @@ export class RetainedTopics {
     return out;
   }
 
+  /**
+   * One page of the stored values matching a pattern, in key order after the cursor
+   * `after`: the paced replay reads the store this way (lib/retained-replay.ts). `next`
+   * is the cursor of the following page, undefined when the range is exhausted; a page
+   * may hold no match and still have a next one.
+   */
+  page(pattern: TopicPattern, after: string | undefined, limit: number): { entries: StoreEntry[]; next: string | undefined } {
+    if (pattern.match === 'exact') {
+      const e = after === undefined ? this.store.get(this.realm, pattern.uri) : undefined;
+      return { entries: e ? [e] : [], next: undefined };
+    }
+    const scanned = this.store.range(this.realm, { prefix: literalPrefix(pattern), after, limit });
+    const entries = scanned.filter((e) => patternMatches(pattern, e.key));
+    return { entries, next: scanned.length < limit ? undefined : scanned[scanned.length - 1]?.key };
+  }
+
+  /** The realm's last store revision: a replay snapshot is taken at it. */
+  revision(): number {
+    return this.store.revision(this.realm);
+  }
+
   get(key: string): StoreEntry | undefined {
     return this.store.get(this.realm, key);
   }
@@ -217,6 +238,22 @@ export class RetainedTopics {
     for (const list of this.waiters.values()) for (const w of list) w.reject(closing);
     this.waiters.clear();
   }
+}
+
+/**
+ * The keys a pattern can match all start with this: its components up to the first
+ * wildcard one (an empty component, or a last `#`; lib/topic.ts parsePattern). Without
+ * the last dot, since `a.#` matches `a` itself.
+ */
+function literalPrefix(p: TopicPattern): string {
+  if (p.match === 'prefix') return p.uri;
+  const parts = p.uri.split('.');
+  const literal: string[] = [];
+  for (const c of parts) {
+    if (c === '' || c === '#') break;
+    literal.push(c);
+  }
+  return literal.join('.');
 }
 
 /** What a retained value keeps of its publication besides the payload: QoS and headers. */

@@ -1,6 +1,7 @@
 import { globalId } from './ids';
 import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
+import type { OutboundFlow } from './outbox';
 
 /** What the core knows about the transport a session arrived on. */
 export interface TransportInfo {
@@ -43,6 +44,14 @@ export interface SessionControl {
   close(reason: RouterError, message?: string): void;
 }
 
+/** Live events held back during a retained replay (lib/retained-replay.ts). */
+export interface LiveHold {
+  /** an event for one subscription (delivered through its sink at the time) */
+  event(event: BrokerEvent, sub: Subscription): void;
+  /** an event for a singleDelivery session: one copy for these subscriptions */
+  events(event: BrokerEvent, subs: readonly Subscription[]): void;
+}
+
 /** A client session as the core sees it. Protocol details stay in the gate. */
 export class Session {
   readonly id: number;
@@ -64,6 +73,16 @@ export class Session {
    * wins). The broker then calls this once per event instead of each sink.
    */
   singleDelivery: ((event: BrokerEvent, subscriptions: readonly Subscription[]) => void) | undefined;
+  /**
+   * Set by the gate: its connection's outbound path, which paces a retained replay
+   * (lib/retained-replay.ts). Without one a replay is written in one go.
+   */
+  flow: OutboundFlow | undefined;
+  /**
+   * Set while a retained replay runs for this session: the broker hands it the live
+   * events meant for the session, delivered once the replay is done.
+   */
+  held: LiveHold | undefined;
 
   /** `id`: one the gate already announced (WAMP-CRA challenges name the session to be) */
   constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl, id: number = globalId()) {

@@ -144,8 +144,8 @@ export class WampClient {
     return this.ws.bufferedAmount;
   }
 
-  subscribe(topic: string, handler: EventHandler): Promise<number> {
-    return this.request([SUBSCRIBE, 0, {}, topic]).then((id) => {
+  subscribe(topic: string, handler: EventHandler, options: Record<string, unknown> = {}): Promise<number> {
+    return this.request([SUBSCRIBE, 0, options, topic]).then((id) => {
       this.subscriptions.set(id, handler);
       return id;
     });

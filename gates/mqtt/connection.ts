@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
 import { InputPause } from '../../lib/input-pause';
-import { Outbox } from '../../lib/outbox';
+import { Outbox, type OutboundFlow } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
 import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
@@ -92,6 +92,7 @@ export class MqttConnection implements MqttLink {
         queuedBytes: () => stream.writableLength + this.batch.length,
         pauseInput: () => input.pause('outbox'),
         resumeInput: () => input.resume('outbox'),
+        onDrain: (cb) => stream.once('drain', cb),
         kill: () => {
           ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
           this.destroy();
@@ -252,6 +253,11 @@ export class MqttConnection implements MqttLink {
   }
 
   // ----- sending -----
+
+  /** the socket side of the session's paced writes (retained replay): MqttSession adds its window */
+  get flow(): OutboundFlow {
+    return this.outbox;
+  }
 
   /** Sends a packet; the result is the outbox's "may write more". */
   send(packet: Packet): boolean {

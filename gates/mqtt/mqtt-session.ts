@@ -1,5 +1,6 @@
 import type { BrokerEvent, Subscription } from '../../lib/broker';
 import type { MessageHeaders } from '../../lib/headers';
+import type { OutboundFlow } from '../../lib/outbox';
 import type { Payload } from '../../lib/payload';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
@@ -55,6 +56,8 @@ export interface MqttLink {
   readonly version: 3 | 4 | 5;
   /** the client's receive maximum (MQTT 5), 65535 before v5 */
   readonly receiveMaximum: number;
+  /** the connection's outbound path, for paced writes */
+  readonly flow: OutboundFlow;
   sendPublish(msg: Outbound, packetId: number, dup: boolean): void;
   sendPubrel(packetId: number): void;
   /** ends the connection with a reason (MQTT 5 DISCONNECT, else just closes) */
@@ -91,6 +94,7 @@ export class MqttSession {
     private readonly ctx: MqttGateContext,
   ) {
     core.singleDelivery = (event, subs) => this.deliver(event, subs);
+    core.flow = new SessionFlow(this);
     this.mailbox = new MemoryMailbox(this.limits());
   }
 
@@ -241,6 +245,26 @@ export class MqttSession {
 
   private pumping = false;
 
+  /** paced writers waiting for the window to move (SessionFlow) */
+  private progressWaiters: (() => void)[] = [];
+
+  /** Nothing queued behind the in-flight window: a paced writer may offer more. */
+  get windowFree(): boolean {
+    return this.mailbox.length === 0;
+  }
+
+  /** Calls `cb` once the window has moved (an acknowledgement) or the connection is gone. */
+  onProgress(cb: () => void): void {
+    this.progressWaiters.push(cb);
+  }
+
+  private progressed(): void {
+    if (this.progressWaiters.length === 0) return;
+    const waiters = this.progressWaiters;
+    this.progressWaiters = [];
+    for (const cb of waiters) cb();
+  }
+
   /** Packet identifiers: 1..65535, wrapping, never one still in flight ([MQTT-2.2.1-3]). */
   private takePacketId(): number {
     for (let i = 0; i < 65535; i++) {
@@ -260,6 +284,7 @@ export class MqttSession {
     this.inflight.delete(packetId);
     this.mailbox.done(f.pending);
     this.pump();
+    this.progressed();
     return true;
   }
 
@@ -293,6 +318,7 @@ export class MqttSession {
 
   detach(): void {
     this.link = undefined;
+    this.progressed();
   }
 
   get inflightCount(): number {
@@ -307,6 +333,39 @@ export class MqttSession {
   discard(): void {
     this.inflight.clear();
     this.mailbox.clear();
+  }
+}
+
+/**
+ * The session's outbound path for paced writes (the retained replay, lib/retained-replay.ts):
+ * the connection's socket, and for QoS 1/2 the in-flight window, so a replay waits for
+ * acknowledgements instead of overrunning the session's queue (whose oldest would drop).
+ */
+class SessionFlow implements OutboundFlow {
+  constructor(private readonly session: MqttSession) {}
+
+  get open(): boolean {
+    return this.session.link?.flow.open === true;
+  }
+
+  ready(): boolean {
+    const link = this.session.link;
+    return link !== undefined && this.session.windowFree && link.flow.ready();
+  }
+
+  wait(cb: () => void): void {
+    const link = this.session.link;
+    if (link === undefined) cb();
+    else if (!this.session.windowFree) this.session.onProgress(cb);
+    else link.flow.wait(cb);
+  }
+
+  get holdBytes(): number {
+    return this.session.link?.flow.holdBytes ?? 0;
+  }
+
+  overflow(): void {
+    this.session.link?.flow.overflow();
   }
 }
 

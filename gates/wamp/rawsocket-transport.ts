@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Errors, RouterError } from '../../lib/errors';
 import { InputPause } from '../../lib/input-pause';
 import { transportOf } from '../../lib/listeners';
-import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import { Outbox, type OutboundFlow, type OutboxLimits } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
@@ -53,6 +53,7 @@ export class RawSocketTransport implements WampTransport {
         resumeInput: () => input.resume('outbox'),
         cork: () => socket.cork(),
         uncork: () => socket.uncork(),
+        onDrain: (cb) => socket.once('drain', cb),
         kill: () => {
           ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
           this.abort();
@@ -79,6 +80,11 @@ export class RawSocketTransport implements WampTransport {
       this.pinger = setInterval(() => this.ping(), pingIntervalMs);
       this.pinger.unref();
     }
+  }
+
+  /** paces a retained replay by what the peer reads (lib/retained-replay.ts) */
+  get flow(): OutboundFlow {
+    return this.outbox;
   }
 
   attach(handler: WampConnectionHandler): void {

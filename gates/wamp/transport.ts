@@ -1,4 +1,5 @@
 import type { RouterError } from '../../lib/errors';
+import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { Serializer } from './serializers';
 
@@ -9,6 +10,8 @@ import type { Serializer } from './serializers';
 export interface WampTransport {
   readonly serializer: Serializer;
   readonly info: TransportInfo;
+  /** the outbound path as a paced writer (retained replay) sees it */
+  readonly flow?: OutboundFlow;
   /** writes one encoded message; false when the connection is gone or was dropped */
   write(data: Buffer): boolean;
   /** closes after flushing what was written */

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { Errors, RouterError } from '../../lib/errors';
 import { InputPause } from '../../lib/input-pause';
 import { transportOf } from '../../lib/listeners';
-import { Outbox, type OutboxLimits } from '../../lib/outbox';
+import { Outbox, type OutboundFlow, type OutboxLimits } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
@@ -48,6 +48,7 @@ export class WsTransport implements WampTransport {
         resumeInput: () => input.resume('outbox'),
         cork: () => socket.cork(),
         uncork: () => socket.uncork(),
+        onDrain: (cb) => socket.once('drain', cb),
         kill: () => {
           ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
           this.abort();
@@ -67,6 +68,11 @@ export class WsTransport implements WampTransport {
       this.pinger = setInterval(() => this.ping(), pingIntervalMs);
       this.pinger.unref();
     }
+  }
+
+  /** paces a retained replay by what the peer reads (lib/retained-replay.ts) */
+  get flow(): OutboundFlow {
+    return this.outbox;
   }
 
   attach(handler: WampConnectionHandler): void {

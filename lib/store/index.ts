@@ -6,6 +6,7 @@ import type { RetainedStore, StoreConfig } from './types';
 
 export type {
   ExpiredEntry,
+  RangePage,
   RetainedStore,
   SqliteStoreConfig,
   StoreConfig,

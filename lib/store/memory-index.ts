@@ -1,5 +1,6 @@
 import { ExpiryHeap } from './expiry-heap';
 import type { Payload } from '../payload';
+import { SortedKeys } from './sorted-keys';
 import type { StoreEntry, StoreWill } from './types';
 
 /**
@@ -10,6 +11,8 @@ import type { StoreEntry, StoreWill } from './types';
  */
 export class MemoryIndex {
   private readonly realms = new Map<string, Map<string, StoreEntry>>();
+  /** each realm's keys in order, for paged range reads */
+  private readonly sorted = new Map<string, SortedKeys>();
   private readonly revisions = new Map<string, number>();
   /** session -> entries whose will it owns */
   private readonly wills = new Map<number, Set<StoreEntry>>();
@@ -42,6 +45,21 @@ export class MemoryIndex {
     return this.realms.get(realm)?.values();
   }
 
+  /**
+   * Stored entries (expired ones included) whose keys start with `prefix`, in key order,
+   * strictly after `after` when given; the caller stops when it has enough.
+   */
+  *range(realm: string, prefix: string, after?: string): Generator<StoreEntry, void, undefined> {
+    const map = this.realms.get(realm);
+    const keys = this.sorted.get(realm);
+    if (map === undefined || keys === undefined) return;
+    for (const key of keys.from(prefix, after)) {
+      if (!key.startsWith(prefix)) return;
+      const entry = map.get(key);
+      if (entry !== undefined) yield entry;
+    }
+  }
+
   revision(realm: string): number {
     return this.revisions.get(realm) ?? 0;
   }
@@ -66,7 +84,12 @@ export class MemoryIndex {
     }
     const old = realm.get(entry.key);
     if (old !== undefined) this.unindex(old);
-    else this.count++;
+    else {
+      this.count++;
+      let keys = this.sorted.get(entry.realm);
+      if (keys === undefined) this.sorted.set(entry.realm, (keys = new SortedKeys()));
+      keys.add(entry.key);
+    }
     realm.set(entry.key, entry);
 
     if (orphan) this.orphans.add(entry);
@@ -90,7 +113,11 @@ export class MemoryIndex {
     const old = map?.get(key);
     if (map === undefined || old === undefined) return undefined;
     map.delete(key);
-    if (map.size === 0) this.realms.delete(realm);
+    this.sorted.get(realm)?.delete(key);
+    if (map.size === 0) {
+      this.realms.delete(realm);
+      this.sorted.delete(realm);
+    }
     this.unindex(old);
     this.count--;
     return old;

@@ -4,7 +4,16 @@ import { encodePayload, encodeStoredValue } from './codec';
 import { MemoryIndex, isLive, makeEntry } from './memory-index';
 import { SqliteLog, type LogOp, type StagedCommit } from './sqlite-log';
 import { StoreDatabase, type EnqueueOp } from './store-database';
-import type { ExpiredEntry, RetainedStore, SqliteStoreConfig, StoreEntry, StoreStats, WriteOptions, WriteResult } from './types';
+import type {
+  ExpiredEntry,
+  RangePage,
+  RetainedStore,
+  SqliteStoreConfig,
+  StoreEntry,
+  StoreStats,
+  WriteOptions,
+  WriteResult,
+} from './types';
 
 type State = 'new' | 'open' | 'closed';
 
@@ -110,6 +119,18 @@ export class SqliteStore implements RetainedStore {
     if (all === undefined) return;
     const now = Date.now();
     for (const entry of all) if (isLive(entry, now)) yield entry;
+  }
+
+  range(realm: string, page: RangePage): StoreEntry[] {
+    const out: StoreEntry[] = [];
+    if (page.limit <= 0) return out;
+    const now = Date.now();
+    for (const entry of this.index.range(realm, page.prefix, page.after)) {
+      if (!isLive(entry, now)) continue;
+      out.push(entry);
+      if (out.length === page.limit) break;
+    }
+    return out;
   }
 
   write(realm: string, key: string, value: Payload, opts?: WriteOptions): WriteResult {

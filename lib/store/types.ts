@@ -55,6 +55,14 @@ export interface WriteOptions {
   meta?: Readonly<Record<string, unknown>>;
 }
 
+export interface RangePage {
+  /** keys start with this ('' = every key) */
+  prefix: string;
+  /** the last key of the previous page */
+  after?: string;
+  limit: number;
+}
+
 export interface WriteResult {
   /** the realm revision assigned to this write (or deletion): a fencing token */
   readonly revision: number;
@@ -93,6 +101,13 @@ export interface RetainedStore {
   keyCount(realm: string): number;
   /** all live entries of a realm (the caller filters by pattern); order unspecified */
   entries(realm: string): IterableIterator<StoreEntry>;
+  /**
+   * One page of a paged range read: live entries whose keys start with `prefix`, sorted
+   * by key (JavaScript string order), strictly after the cursor `after` when given, at
+   * most `limit`. Fewer than `limit` means the range is exhausted; the next page starts
+   * after the last key returned. (NATS KV lists keys by subject filter the same way.)
+   */
+  range(realm: string, page: RangePage): StoreEntry[];
   /**
    * Replaces the key's value. Applied to memory at once with a new realm revision;
    * durable once `committed` resolves. Throws `invalid_argument` for a value that cannot

@@ -118,6 +118,7 @@ export function finish(s: WampSession, realmName: string, result: AuthResult, id
 
 function welcome(s: WampSession, realm: Realm, identity: SessionIdentity, id?: number): void {
   const core = new Session(s.transport.info, identity, { close: (reason, message) => s.goodbye(reason, message) }, id);
+  core.flow = s.transport.flow;
   s.realm = realm;
   s.core = core;
   s.state = 'established';

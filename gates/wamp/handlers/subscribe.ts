@@ -26,7 +26,8 @@ export function handleSubscribe(s: WampSession, msg: unknown[]): void {
         if (s.state !== 'established') return;
         s.send([Msg.SUBSCRIBED, request, sub.id]);
         // fox-wamp: stored values first, then live events (same turn: no gap, no duplicate)
-        if (options['retained'] === true) realm.replayRetained(core, sub);
+        // `get_retained` is the WAMP advanced profile's name (Event Retention), `retained` fox-wamp's
+        if (options['retained'] === true || options['get_retained'] === true) realm.replayRetained(core, sub);
       },
       (err) => {
         if (s.state === 'established') s.sendError(Msg.SUBSCRIBE, request, err);
