@@ -4,17 +4,21 @@
  * so one reason ending does not undo another.
  */
 export class InputPause {
-  private readonly reasons = new Set<string>();
+  /** the reasons that hold now: a handful of names, so a small array (no Set per connection) */
+  private readonly reasons: string[] = [];
 
   constructor(private readonly target: { pause(): unknown; resume(): unknown }) {}
 
   pause(reason: string): void {
-    if (this.reasons.size === 0) this.target.pause();
-    this.reasons.add(reason);
+    if (this.reasons.includes(reason)) return;
+    if (this.reasons.length === 0) this.target.pause();
+    this.reasons.push(reason);
   }
 
   resume(reason: string): void {
-    if (!this.reasons.delete(reason) || this.reasons.size > 0) return;
-    this.target.resume();
+    const at = this.reasons.indexOf(reason);
+    if (at < 0) return;
+    this.reasons.splice(at, 1);
+    if (this.reasons.length === 0) this.target.resume();
   }
 }

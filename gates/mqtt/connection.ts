@@ -2,11 +2,12 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
 import { InputPause } from '../../lib/input-pause';
-import { Outbox, type OutboundFlow } from '../../lib/outbox';
+import { Outbox, type OutboundFlow, type OutboxHooks, type OutboxLimits } from '../../lib/outbox';
 import type { InboundThrottle } from '../../lib/rate-limit';
 import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
+import type { Config } from '../../lib/config';
 import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handlePuback, handlePubcomp, handlePubrec } from './handlers/acks';
@@ -21,6 +22,20 @@ import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
+type Limits = Config['limits'];
+
+const ignore = (): void => undefined;
+
+/** One OutboxLimits per limits config, shared by its connections. */
+const outboxLimitsOf = new WeakMap<Limits, OutboxLimits>();
+function outboxLimits(limits: Limits): OutboxLimits {
+  let l = outboxLimitsOf.get(limits);
+  if (l === undefined) {
+    l = { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs };
+    outboxLimitsOf.set(limits, l);
+  }
+  return l;
+}
 
 /** packets a client may send between CONNECT and CONNACK before it is cut off */
 const BACKLOG_MAX = 64;
@@ -30,7 +45,7 @@ const BACKLOG_MAX = 64;
  * packets, and the send side with its backpressure. What a packet means is in
  * handlers/; the session state that outlives the connection is in MqttSession.
  */
-export class MqttConnection implements MqttLink {
+export class MqttConnection implements MqttLink, OutboxHooks {
   state: State = 'connect';
   version: 3 | 4 | 5 = 4;
   /** the client's receive maximum (MQTT 5 §3.1.2.11.3) */
@@ -41,14 +56,24 @@ export class MqttConnection implements MqttLink {
   clientTopicAliasMax = 0;
   session: MqttSession | undefined;
   will: Will | undefined;
-  /** inbound topic aliases (MQTT 5 §3.3.2.3.4) */
-  readonly inboundAliases = new Map<number, string>();
+  private _inboundAliases: Map<number, string> | undefined;
+  /** inbound topic aliases (MQTT 5 §3.3.2.3.4); made on first use, as the collections below:
+   *  an idle connection holds none (issue 15, footprint) */
+  get inboundAliases(): Map<number, string> {
+    return (this._inboundAliases ??= new Map<number, string>());
+  }
+  private _outboundAliases: Map<string, number> | undefined;
   /** outbound topic aliases we assigned, by MQTT topic name */
-  readonly outboundAliases = new Map<string, number>();
+  get outboundAliases(): Map<string, number> {
+    return (this._outboundAliases ??= new Map<string, number>());
+  }
   /** inbound QoS 1 publications not yet acknowledged (receive maximum, our side) */
   inboundPending = 0;
+  private _awaitingPubrel: Set<number> | undefined;
   /** inbound QoS 2 publications of this connection awaiting PUBREL: they count against our receive maximum until PUBCOMP */
-  readonly awaitingPubrel = new Set<number>();
+  get awaitingPubrel(): Set<number> {
+    return (this._awaitingPubrel ??= new Set<number>());
+  }
   /** the last inbound topic name and its canonical topic (publishers repeat theirs) */
   lastTopicName = '';
   lastTopic = '';
@@ -67,6 +92,7 @@ export class MqttConnection implements MqttLink {
   private readonly throttle: InboundThrottle;
   /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
   private backlog: Packet[] | undefined;
+  private readonly input: InputPause;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -78,33 +104,43 @@ export class MqttConnection implements MqttLink {
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: unknown) => this.codecError(err));
     this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
-    const limits = ctx.config.limits;
     const input = new InputPause(stream);
+    this.input = input;
     this.throttle = ctx.inboundThrottle(info.peer, {
       pause: () => input.pause('rate'),
       resume: () => input.resume('rate'),
       exceeded: () => this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high'),
     });
     this.batch = new WriteBatch((data) => stream.write(data));
-    this.outbox = new Outbox(
-      { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
-      {
-        queuedBytes: () => stream.writableLength + this.batch.length,
-        pauseInput: () => input.pause('outbox'),
-        resumeInput: () => input.resume('outbox'),
-        onDrain: (cb) => stream.once('drain', cb),
-        kill: () => {
-          ctx.log.warn({ peer: info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
-          this.destroy();
-        },
-      },
-      ctx.slowConsumers,
-    );
+    // the connection is its outbox's hooks (methods, not a closure each: issue 15, footprint)
+    this.outbox = new Outbox(outboxLimits(ctx.config.limits), this, ctx.slowConsumers);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
-    stream.on('error', () => undefined); // 'close' follows
+    stream.on('error', ignore); // 'close' follows
     this.connectTimer = setTimeout(() => this.destroy(), ctx.config.mqtt.connectTimeoutMs);
     this.connectTimer.unref();
+  }
+
+  // OutboxHooks
+  queuedBytes(): number {
+    return this.stream.writableLength + this.batch.length;
+  }
+
+  pauseInput(): void {
+    this.input.pause('outbox');
+  }
+
+  resumeInput(): void {
+    this.input.resume('outbox');
+  }
+
+  onDrain(cb: () => void): void {
+    this.stream.once('drain', cb);
+  }
+
+  kill(): void {
+    this.ctx.log.warn({ peer: this.info.peer, client: this.session?.clientId }, 'slow consumer disconnected');
+    this.destroy();
   }
 
   private onData(chunk: Buffer): void {

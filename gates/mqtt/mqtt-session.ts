@@ -73,14 +73,27 @@ export interface MqttLink {
  */
 export class MqttSession {
   link: MqttLink | undefined;
-  readonly subscriptions = new Map<string, SubscriptionEntry>();
+  // The collections are made on first use: an idle session holds none (issue 15, footprint).
+  private _subscriptions: Map<string, SubscriptionEntry> | undefined;
+  get subscriptions(): Map<string, SubscriptionEntry> {
+    return (this._subscriptions ??= new Map());
+  }
   /** core subscription id -> the entries that joined it (a plain and a shared one, say) */
-  private readonly byCoreSub = new Map<number, SubscriptionEntry[]>();
-  private readonly inflight = new Map<number, Inflight>();
+  private _byCoreSub: Map<number, SubscriptionEntry[]> | undefined;
+  private get byCoreSub(): Map<number, SubscriptionEntry[]> {
+    return (this._byCoreSub ??= new Map());
+  }
+  private _inflight: Map<number, Inflight> | undefined;
+  private get inflight(): Map<number, Inflight> {
+    return (this._inflight ??= new Map());
+  }
   /** QoS 1/2 messages not yet acknowledged: memory for clean sessions, the store otherwise */
   private mailbox: Mailbox;
   /** [MQTT-4.3.3-*] inbound QoS 2: PUBREC sent, PUBREL not yet received */
-  readonly inboundQos2 = new Set<number>();
+  private _inboundQos2: Set<number> | undefined;
+  get inboundQos2(): Set<number> {
+    return (this._inboundQos2 ??= new Set());
+  }
   private nextPacketId = 1;
   /** seconds the session outlives its connection; 0: it ends with it */
   expirySeconds = 0;
