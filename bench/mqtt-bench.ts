@@ -6,7 +6,7 @@
  *        [--scenarios qos0,qos1,lat0,lat1] [--brokers gatehouse,aedes,mosquitto]
  *        [--publishers 4] [--subscribers 4] [--topology pair|shared] [--payload 64]
  *        [--window 512] [--qos1-window 256] [--delivery-cap 512] [--rate 5000]
- *        [--no-pin] [--profile] [--gatehouse-runtime tsc|tsx] [--mosquitto PATH]
+ *        [--no-pin] [--profile] [--gatehouse-runtime tsc|tsx] [--gatehouse-node-flags "..."] [--mosquitto PATH]
  *        [--mosquitto-nodelay false] [--aedes-nodelay false]
  *        [--quiet-wait 20] [--max-other 30] [--retries 3]
  *   npx tsx bench/mqtt-bench.ts --from-json bench/out/mqtt-<time>.json   (re-render a report)
@@ -87,6 +87,8 @@ interface Options {
   pin: boolean;
   profile: boolean;
   gatehouseRuntime: GatehouseRuntime;
+  /** node flags for the Gatehouse process (tsc runtime) */
+  gatehouseNodeFlags: string[];
   mosquitto: string | undefined;
   mosquittoNoDelay: boolean;
   aedesNoDelay: boolean;
@@ -126,6 +128,7 @@ function parseArgs(argv: string[]): Options {
     pin: true,
     profile: false,
     gatehouseRuntime: 'tsc',
+    gatehouseNodeFlags: [],
     mosquitto: undefined,
     mosquittoNoDelay: false,
     aedesNoDelay: false,
@@ -162,6 +165,7 @@ function parseArgs(argv: string[]): Options {
       case '--no-pin': o.pin = false; break;
       case '--profile': o.profile = true; break;
       case '--gatehouse-runtime': o.gatehouseRuntime = value() as GatehouseRuntime; break;
+      case '--gatehouse-node-flags': o.gatehouseNodeFlags = value().split(' ').filter(Boolean); break;
       case '--mosquitto': o.mosquitto = value(); break;
       case '--mosquitto-nodelay': o.mosquittoNoDelay = value() === 'true'; break;
       case '--aedes-nodelay': o.aedesNoDelay = value() === 'true'; break;
@@ -218,7 +222,7 @@ function loadConfig(o: Options, s: ScenarioName, port: number, tag: string): Loa
 }
 
 async function runOne(o: Options, env: Env, s: ScenarioName, b: BrokerName, run: number, profFile: string | undefined): Promise<Omit<Run, 'discarded'>> {
-  const proc = await BrokerProcess.start(b, { cpu: o.pin ? 1 : undefined, gatehouseRuntime: o.gatehouseRuntime, mosquittoPath: env.mosquittoPath, workDir: env.workDir, mosquittoNoDelay: o.mosquittoNoDelay, aedesNoDelay: o.aedesNoDelay }, env.gatehouseEntry);
+  const proc = await BrokerProcess.start(b, { cpu: o.pin ? 1 : undefined, gatehouseRuntime: o.gatehouseRuntime, mosquittoPath: env.mosquittoPath, workDir: env.workDir, mosquittoNoDelay: o.mosquittoNoDelay, aedesNoDelay: o.aedesNoDelay, gatehouseNodeFlags: o.gatehouseNodeFlags }, env.gatehouseEntry);
   try {
     const result = await runLoad(
       loadConfig(o, s, proc.port, `bench-${b}-${s}-${run}-${Date.now().toString(36)}`),

@@ -26,6 +26,8 @@ export interface BrokerSpawnOptions {
   mosquittoNoDelay: boolean;
   /** TCP_NODELAY on Aedes' sockets (Aedes leaves Nagle on unless the server sets it) */
   aedesNoDelay: boolean;
+  /** node flags for the Gatehouse process (e.g. V8's --max-semi-space-size) */
+  gatehouseNodeFlags?: string[];
 }
 
 const ROOT = join(__dirname, '..', '..');
@@ -172,7 +174,7 @@ export class BrokerProcess {
         env['GATEHOUSE_ENTRY'] = join(ROOT, 'index.ts');
       } else {
         if (!gatehouseEntry) throw new Error('Gatehouse is not built');
-        argv = [process.execPath, server];
+        argv = [process.execPath, ...(opts.gatehouseNodeFlags ?? []), server];
         env['GATEHOUSE_ENTRY'] = gatehouseEntry;
       }
     }
