@@ -274,19 +274,11 @@ export function scanMsgpack(data: Buffer): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------
-// JSON (RFC 8259). JSON.parse is linear, but a 200 KB integer literal is nothing a
-// WAMP peer means: it comes back as Infinity or rounded. Integer literals (no fraction,
-// no exponent) must fit int64/uint64 like every other serializer's; floats are floats.
-
-const UINT64_DIGITS = Buffer.from(MAX_UINT64.toString());
-const INT64_MIN_DIGITS = Buffer.from((-MIN_INT64).toString());
-
-/** Whether the digits data[from, to) exceed `limit` (both without sign or leading zeros). */
-function digitsExceed(data: Buffer, from: number, to: number, limit: Buffer): boolean {
-  const n = to - from;
-  if (n !== limit.length) return n > limit.length;
-  return data.compare(limit, 0, n, from, to) > 0;
-}
+// JSON (RFC 8259). JSON.parse is linear whatever the literal's length. An integer
+// literal past 64 bits is read as JSON.parse reads it, a double (Infinity past the float
+// range): JSON has no integer type, and JSON.stringify writes doubles in [2^64, 10^21) as
+// such literals (autobahn sends `timeout: 2**64` that way), so refusing them would end
+// sessions of ordinary clients. lib/json-exact.ts never hands BigInt more than 20 digits.
 
 /** Why this JSON text is refused, or undefined. Strings are skipped, not checked. */
 export function scanJson(data: Buffer): string | undefined {
@@ -303,22 +295,6 @@ export function scanJson(data: Buffer): string | undefined {
       if (++depth > MAX_DEPTH) return TOO_DEEP;
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
-    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      // a number: its digits, then whether it is an integer literal
-      const negative = c === 0x2d;
-      const from = negative ? i + 1 : i;
-      let j = from;
-      while (j < data.length && (data[j] as number) >= 0x30 && (data[j] as number) <= 0x39) j++;
-      const next = data[j];
-      const isFloat = next === 0x2e || next === 0x65 || next === 0x45; // . e E
-      if (!isFloat && digitsExceed(data, from, j, negative ? INT64_MIN_DIGITS : UINT64_DIGITS)) return TOO_BIG;
-      // the rest of a float (fraction, exponent) holds no bracket or quote: skip it too
-      while (j < data.length) {
-        const d = data[j] as number;
-        if ((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b || d === 0x2d) j++;
-        else break;
-      }
-      i = j - 1;
     }
   }
   return undefined;
