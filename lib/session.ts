@@ -42,6 +42,21 @@ export interface SessionIdentity {
  */
 export interface SessionControl {
   close(reason: RouterError, message?: string): void;
+  /**
+   * Rights were taken away (a config reload): the core has already ended these
+   * subscriptions and registrations, and the gate tells its client the way its protocol
+   * can (README "Reloading the configuration"). A gate without this hook has the
+   * session closed with `reason` instead.
+   */
+  revoked?(lost: readonly Revocation[], reason: RouterError): void;
+}
+
+/** A subscription or registration the core ended because it is no longer allowed. */
+export interface Revocation {
+  readonly kind: 'subscription' | 'registration';
+  /** the core's subscription or registration ID */
+  readonly id: number;
+  readonly uri: string;
 }
 
 /** Live events held back during a retained replay (lib/retained-replay.ts). */
