@@ -8,16 +8,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { createUserRecord } from '../../lib/auth/user-record';
-import type { UserRecord } from '../../lib/config';
+import { resolveConfig, type UserRecord } from '../../lib/config';
 import { portsOf, spawnGatehouse, tempDir, writeJson, type Daemon, type DaemonPorts, type LogEntry } from '../helpers/daemon';
 import { connect, wsOptions } from '../helpers/autobahn';
-import { closeAll, EventLog, errorOf, withTimeout, type Client } from '../helpers/wamp-clients';
+import { closeAll, EventLog, errorOf, RawWampClient, withTimeout, type Client } from '../helpers/wamp-clients';
+import { startRouter } from '../helpers/router';
 import {
   closed,
   connectMqtt,
   connectRefused,
   endAll,
   MessageLog,
+  publish,
   serverDisconnect,
   subscribe,
   uniqueId,
@@ -345,5 +347,82 @@ test(
       'third subscription',
     );
     assert.equal(third.error, 'gatehouse.error.limit_exceeded');
+  },
+);
+
+test(
+  'reload - embedded router.reload(): a WAMP client without revocation support gets GOODBYE; shared and persistent MQTT subscribers are cut and their session ends',
+  { timeout: 60_000 },
+  async (t) => {
+    const users = await makeUsers();
+    const base = (rRules: unknown[]): Record<string, unknown> => ({
+      log: { level: 'silent' },
+      store: { path: ':memory:' },
+      mqtt: { sysIntervalSeconds: 0 },
+      auth: {
+        anonymous: 'loopback',
+        anonymousRole: 'R',
+        users: [users.keeper],
+        roles: {
+          R: { permissions: rRules },
+          K: { permissions: [{ uri: 'news.', match: 'prefix', allow: ['publish', 'subscribe'] }] },
+        },
+      },
+    });
+    const r = await startRouter(base(R_RULES));
+    const mqttClients: MqttClient[] = [];
+    const raws: RawWampClient[] = [];
+    t.after(async () => {
+      await endAll(mqttClients);
+      for (const c of raws) c.terminate();
+      await r.close();
+    });
+
+    // HELLO without subscriber.features.subscription_revocation
+    const raw = await RawWampClient.open(r.wsUrl);
+    raws.push(raw);
+    assert.equal(raw.welcome['authrole'], 'R');
+    await raw.subscribe('news.x');
+    const shared = (await connectMqtt(r.mqttUrl, { clientId: uniqueId('s'), protocolVersion: 5 })).client;
+    mqttClients.push(shared);
+    await subscribe(shared, '$share/g/news/#');
+    const persistentId = uniqueId('p');
+    const persistentOpts = {
+      clientId: persistentId,
+      protocolVersion: 5 as const,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    };
+    const persistent = (await connectMqtt(r.mqttUrl, persistentOpts)).client;
+    mqttClients.push(persistent);
+    await subscribe(persistent, 'news/#', { qos: 1 });
+    const keeperLog = new MessageLog();
+    const keeper = (
+      await connectMqtt(
+        r.mqttUrl,
+        { clientId: uniqueId('k'), protocolVersion: 5, username: 'keeper', password: 'keeper-secret' },
+        keeperLog,
+      )
+    ).client;
+    mqttClients.push(keeper);
+    await subscribe(keeper, 'news/#');
+
+    const sharedCut = serverDisconnect(shared);
+    const persistentCut = serverDisconnect(persistent);
+    const outcome = r.router.reload(resolveConfig(base([])));
+    assert.equal(outcome.revoked, 3);
+    assert.deepEqual(outcome.restartNeeded, []);
+
+    const bye = await raw.next((m) => m[0] === 6, 'GOODBYE');
+    assert.equal(bye[2], NOT_AUTHORIZED);
+    assert.equal((await sharedCut).reasonCode, 0x87);
+    assert.equal((await persistentCut).reasonCode, 0x87);
+    // the persistent session went with its revoked subscription: no session to resume
+    const back = await connectMqtt(r.mqttUrl, persistentOpts);
+    mqttClients.push(back.client);
+    assert.equal(back.connack.sessionPresent, false);
+
+    await publish(keeper, 'news/y', 'still here');
+    await keeperLog.count(1, 'the keeper still receives');
   },
 );
