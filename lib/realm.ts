@@ -14,7 +14,7 @@ import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
 import { replayRetained } from './retained-replay';
 import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
-import type { Revocation, Session } from './session';
+import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { Testaments, type Testament } from './testaments';
@@ -406,9 +406,7 @@ export class Realm {
       }
       if (lost.length === 0) continue;
       ended += lost.length;
-      const reason = new RouterError(Errors.notAuthorized, `permission revoked: ${lost.map((l) => l.uri).join(', ')}`);
-      if (session.control.revoked) session.control.revoked(lost, reason);
-      else session.control.close(reason);
+      tellRevoked(session, lost, revokedError(lost));
     }
     return ended;
   }
@@ -434,6 +432,11 @@ export class Realm {
     for (const s of [...this.sessions.values()]) s.control.close(reason);
     this.retained?.close();
   }
+}
+
+/** The error a revocation is told with: not_authorized, naming what was lost. */
+export function revokedError(lost: readonly Revocation[]): RouterError {
+  return new RouterError(Errors.notAuthorized, `permission revoked: ${lost.map((l) => l.uri).join(', ')}`);
 }
 
 function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink): void {

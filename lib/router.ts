@@ -291,6 +291,7 @@ export class RouterCore {
       realm.setLimits(limits);
       revoked += realm.revokeUnauthorized();
     }
+    for (const fn of this.reloadHooks) revoked += fn();
     const certificates = this.reloadCertificates();
     this.metrics.configReloads.labels('ok').inc();
     return { realmsAdded, realmsRemoved, revoked, restartNeeded, certificates };
@@ -344,6 +345,18 @@ export class RouterCore {
       if (s) return s;
     }
     return undefined;
+  }
+
+  private readonly reloadHooks: (() => number)[] = [];
+
+  /** Runs `fn` after each reload() (services outside the realms re-check what sessions hold; returns how many ended). */
+  protected onReload(fn: () => number): void {
+    this.reloadHooks.push(fn);
+  }
+
+  /** An existing realm (never creates one). */
+  findRealm(name: string): Realm | undefined {
+    return this.realms.get(name);
   }
 
   private readonly closeHooks: (() => void)[] = [];

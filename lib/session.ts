@@ -2,6 +2,7 @@ import { globalId } from './ids';
 import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
 import type { OutboundFlow } from './outbox';
+import type { Consumer } from './work-queues';
 
 /** What the core knows about the transport a session arrived on. */
 export interface TransportInfo {
@@ -51,12 +52,20 @@ export interface SessionControl {
   revoked?(lost: readonly Revocation[], reason: RouterError): void;
 }
 
-/** A subscription or registration the core ended because it is no longer allowed. */
+/** A subscription, registration or queue consumer the core ended because it is no longer allowed. */
 export interface Revocation {
-  readonly kind: 'subscription' | 'registration';
-  /** the core's subscription or registration ID */
+  readonly kind: 'subscription' | 'registration' | 'queue';
+  /** the core's subscription or registration ID (0 for a queue consumer) */
   readonly id: number;
   readonly uri: string;
+  /** kind 'queue': the work-queue consumer that was cancelled */
+  readonly consumer?: Consumer;
+}
+
+/** Tells the session's gate what it lost (SessionControl.revoked), or closes the session when the gate cannot. */
+export function tellRevoked(session: Session, lost: readonly Revocation[], reason: RouterError): void {
+  if (session.control.revoked) session.control.revoked(lost, reason);
+  else session.control.close(reason);
 }
 
 /** Live events held back during a retained replay (lib/retained-replay.ts). */

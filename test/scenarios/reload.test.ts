@@ -351,7 +351,7 @@ test(
 );
 
 test(
-  'reload - embedded router.reload(): a WAMP client without revocation support gets GOODBYE; shared and persistent MQTT subscribers are cut and their session ends',
+  'reload - embedded router.reload(): a WAMP client without revocation support gets GOODBYE; shared and persistent MQTT subscribers are cut and their session ends; a STOMP queue consumer gets ERROR',
   { timeout: 60_000 },
   async (t) => {
     const users = await makeUsers();
@@ -369,7 +369,7 @@ test(
         },
       },
     });
-    const r = await startRouter(base(R_RULES));
+    const r = await startRouter(base([...R_RULES, { uri: 'gatehouse.queue.jobs', allow: ['subscribe'] }]));
     const mqttClients: MqttClient[] = [];
     const raws: RawWampClient[] = [];
     t.after(async () => {
@@ -407,16 +407,26 @@ test(
     mqttClients.push(keeper);
     await subscribe(keeper, 'news/#');
 
+    // a STOMP work-queue consumer: held by the queue service, not the broker
+    const stompjs = new StompjsClients();
+    t.after(() => stompjs.closeAll());
+    const worker = (await stompjs.tcp(r.stompPort)).client;
+    await subscribeConfirmed(worker, '/queue/jobs', new Inbox(), { id: 'jobs-sub' });
+    const workerError = new Promise<IFrame>((resolve) => (worker.onStompError = resolve));
+
     const sharedCut = serverDisconnect(shared);
     const persistentCut = serverDisconnect(persistent);
     const outcome = r.router.reload(resolveConfig(base([])));
-    assert.equal(outcome.revoked, 3);
+    assert.equal(outcome.revoked, 4);
     assert.deepEqual(outcome.restartNeeded, []);
 
     const bye = await raw.next((m) => m[0] === 6, 'GOODBYE');
     assert.equal(bye[2], NOT_AUTHORIZED);
     assert.equal((await sharedCut).reasonCode, 0x87);
     assert.equal((await persistentCut).reasonCode, 0x87);
+    const jobsError = await withTimeout(workerError, WAIT_MS, 'STOMP ERROR for the queue consumer');
+    assert.equal(jobsError.headers['message'], 'not authorized');
+    assert.equal(jobsError.headers['subscription'], 'jobs-sub');
     // the persistent session went with its revoked subscription: no session to resume
     const back = await connectMqtt(r.mqttUrl, persistentOpts);
     mqttClients.push(back.client);

@@ -165,8 +165,8 @@ export function parseHeartBeat(v: string | undefined): [number, number] | undefi
 /** The `subscription` header of a revocation ERROR: the client's id of the first subscription lost. */
 function revokedHeaders(conn: StompConnection, lost: readonly Revocation[]): [string, string][] {
   for (const l of lost) {
-    if (l.kind !== 'subscription') continue;
-    for (const s of conn.subscriptions.onCore(l.id)) return [['subscription', s.header ?? s.id]];
+    if (l.kind === 'subscription') for (const s of conn.subscriptions.onCore(l.id)) return [['subscription', s.header ?? s.id]];
+    if (l.kind === 'queue') for (const s of conn.subscriptions.all()) if (s.consumer === l.consumer) return [['subscription', s.header ?? s.id]];
   }
   return [];
 }
