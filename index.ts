@@ -59,6 +59,7 @@ export class Router extends RouterCore {
       const cfg = this.config.stomp;
       const service = (this.queueService = createQueueService(this, { maxMessages: cfg.maxQueueMessages, maxBytes: cfg.maxQueueBytes }));
       this.onClose(() => service.close());
+      this.onReload(() => service.revokeUnauthorized());
     }
     return this.queueService;
   }

@@ -6,6 +6,7 @@
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
+ *   gatehouse reload --pid-file <file>     (SIGHUP to the daemon: re-read its config file)
  *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
  *             [--realm <name>]... [--cra-iterations <n>]
  *
@@ -13,7 +14,7 @@
  * configuration (an aggregate definition included) or command line; 3 `rebuild
  * --verify` found aggregate rows that differ from their sources.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ import { adminRouter } from './admin-routes';
 import { DefinitionError, loadDefinitions } from './aggregate/definitions';
 import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
+import { readPidFile, reloadConfigFile } from './config-reload';
 import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
 import { createUserRecord } from './auth/user-record';
@@ -48,6 +50,7 @@ interface StartFlags {
   mqttPort?: string;
   stompPort?: string;
   aggregates?: string;
+  pidFile?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -156,10 +159,11 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP: re-read the TLS certificates (renewed by certbot & co.) without a restart
+  // SIGHUP: re-read the config file (users, roles, limits, realms) and the TLS
+  // certificates (renewed by certbot & co.) without a restart; sessions stay connected
   process.on('SIGHUP', () => {
-    const { reloaded, failed } = router.reloadCertificates();
-    log.info({ reloaded, failed }, 'SIGHUP: TLS certificates reloaded');
+    log.info({ signal: 'SIGHUP', file: flags.config }, 'reloading the configuration');
+    reloadConfigFile(router, () => loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) }), flags.config);
   });
 
   try {
@@ -179,6 +183,7 @@ async function start(flags: StartFlags): Promise<void> {
     if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
+    if (flags.pidFile !== undefined) writePidFile(flags.pidFile, log);
     const base = `${urlHost(addr.address)}:${addr.port}`;
     const [ws, web] = config.http.tls.enabled ? ['wss', 'https'] : ['ws', 'http'];
     log.info(
@@ -212,6 +217,30 @@ async function start(flags: StartFlags): Promise<void> {
     await router.close().catch(() => undefined);
     server.close();
     process.exit(EXIT_FAILURE);
+  }
+}
+
+/** --pid-file: for `gatehouse reload` and service managers; removed again at exit. */
+function writePidFile(file: string, log: Logger): void {
+  writeFileSync(file, `${process.pid}\n`);
+  process.on('exit', () => {
+    try {
+      if (readPidFile(file) === process.pid) unlinkSync(file);
+    } catch {
+      // gone or replaced already: nothing to clean up
+    }
+  });
+  log.debug({ file, pid: process.pid }, 'pid file written');
+}
+
+/** `gatehouse reload`: SIGHUP to the daemon whose --pid-file is given. */
+function reload(flags: { pidFile: string }): void {
+  try {
+    const pid = readPidFile(flags.pidFile);
+    process.kill(pid, 'SIGHUP');
+    process.stdout.write(`SIGHUP sent to ${pid}: see its log for the outcome\n`);
+  } catch (err) {
+    fail(`gatehouse reload: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
   }
 }
 
@@ -302,7 +331,14 @@ function program(): Command {
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
     .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
     .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
+    .option('--pid-file <file>', 'write the process ID here once listening (for gatehouse reload)')
     .action((flags: StartFlags) => start(flags));
+
+  cmd
+    .command('reload')
+    .description('make the running daemon re-read its config file (sends it SIGHUP; the outcome is in its log)')
+    .requiredOption('--pid-file <file>', 'the file the daemon was started with (--pid-file)')
+    .action((flags: { pidFile: string }) => reload(flags));
 
   cmd
     .command('check-config <file>')

@@ -63,6 +63,8 @@ export class Metrics {
   readonly authzDenied: Counter<'gate' | 'action'>;
   /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
   readonly limitHits: Counter<'gate' | 'limit'>;
+  /** config reloads (SIGHUP) by result: ok, invalid (the file was refused, nothing changed) */
+  readonly configReloads: Counter<'result'>;
   /**
    * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
    * row changes by op (insert, update, delete), per table
@@ -132,6 +134,7 @@ export class Metrics {
       'action',
     ]);
     this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
+    this.configReloads = counter('config_reloads_total', 'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)', ['result']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
     this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
   }

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { ConnectionLimiter } from './connection-limits';
-import { Realm } from './realm';
+import { Realm, type RealmOptions } from './realm';
 import { createAuthorizer } from './auth/router-authorizer';
 import { ReservedProcedures } from './auth/reserved-procedures';
 import type { Authorizer } from './auth/authorizer';
@@ -25,6 +25,20 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** Config sections read once at start-up: a reload that changes them says a restart is needed. */
+const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard'] as const satisfies readonly (keyof Config)[];
+
+/** What reload() changed. */
+export interface ReloadOutcome {
+  realmsAdded: string[];
+  realmsRemoved: string[];
+  /** subscriptions and registrations ended because the new rules no longer allow them */
+  revoked: number;
+  /** top-level config sections that changed but apply only after a restart */
+  restartNeeded: string[];
+  certificates: { reloaded: string[]; failed: string[] };
+}
+
 export interface RouterOptions {
   /** use this logger instead of creating one from config.log */
   logger?: Logger;
@@ -37,7 +51,8 @@ export interface RouterOptions {
  * through `realm(name)` and the realm's contract.
  */
 export class RouterCore {
-  readonly config: Config;
+  /** the validated config; replaced as a whole by reload() */
+  config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
   private readonly realms = new Map<string, Realm>();
@@ -178,13 +193,7 @@ export class RouterCore {
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
-        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
-        maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
-        maxTestamentsPerSession: this.config.limits.maxTestamentsPerSession,
-        maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
-        maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
-        defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
-      }, retainedLimits: {
+        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
         onLimitHit: (s, limit, key) => {
@@ -227,6 +236,65 @@ export class RouterCore {
     );
     this.realms.set(name, realm);
     return realm;
+  }
+
+  private realmLimits(): RealmOptions['limits'] {
+    const l = this.config.limits;
+    return {
+      maxSubscriptionsPerSession: l.maxSubscriptionsPerSession,
+      maxTestamentsPerSession: l.maxTestamentsPerSession,
+      maxRegistrationsPerSession: l.maxRegistrationsPerSession,
+      maxPendingCallsPerSession: l.maxPendingCallsPerSession,
+      defaultCallTimeoutMs: l.callTimeoutMs,
+    };
+  }
+
+  /**
+   * Applies a new, already validated config without a restart (the daemon's SIGHUP,
+   * README "Reloading the configuration"). Sessions stay connected. Users, roles and
+   * permissions, limits and realms take effect at once: realms added are created,
+   * realms removed close their sessions (realm_removed), and every subscription or
+   * registration the new rules no longer allow ends (Realm.revokeUnauthorized). TLS
+   * certificates are re-read. Settings read once at start-up (listeners, store,
+   * aggregates, metrics, dashboard, log) are named in `restartNeeded` and keep their
+   * old values until a restart.
+   */
+  reload(next: Config): ReloadOutcome {
+    const prev = this.config;
+    this.config = next;
+    const restartNeeded = RESTART_ONLY.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+    this.auth.reconfigure(next);
+    this.authorizer.setRoles(next.auth.roles);
+    this.connections.setLimits(next.limits);
+    const keep = new Set(next.realms.map((r) => r.name));
+    if (this.aggregates) keep.add(next.aggregate.realm);
+    const realmsRemoved: string[] = [];
+    // realms the old file listed and the new one does not; auto-created ones stay
+    for (const r of prev.realms) {
+      const realm = this.realms.get(r.name);
+      if (keep.has(r.name) || !realm) continue;
+      this.realms.delete(r.name);
+      realm.closeAll(new RouterError(Errors.realmRemoved, `realm ${r.name} was removed from the configuration`));
+      realmsRemoved.push(r.name);
+    }
+    const realmsAdded: string[] = [];
+    if (this.state === 'running') {
+      for (const name of keep) {
+        if (this.realms.has(name)) continue;
+        this.createRealm(name);
+        realmsAdded.push(name);
+      }
+    }
+    const limits = this.realmLimits();
+    let revoked = 0;
+    for (const realm of this.realms.values()) {
+      realm.setLimits(limits);
+      revoked += realm.revokeUnauthorized();
+    }
+    for (const fn of this.reloadHooks) revoked += fn();
+    const certificates = this.reloadCertificates();
+    this.metrics.configReloads.labels('ok').inc();
+    return { realmsAdded, realmsRemoved, revoked, restartNeeded, certificates };
   }
 
   /**
@@ -277,6 +345,18 @@ export class RouterCore {
       if (s) return s;
     }
     return undefined;
+  }
+
+  private readonly reloadHooks: (() => number)[] = [];
+
+  /** Runs `fn` after each reload() (services outside the realms re-check what sessions hold; returns how many ended). */
+  protected onReload(fn: () => number): void {
+    this.reloadHooks.push(fn);
+  }
+
+  /** An existing realm (never creates one). */
+  findRealm(name: string): Realm | undefined {
+    return this.realms.get(name);
   }
 
   private readonly closeHooks: (() => void)[] = [];

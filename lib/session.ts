@@ -2,6 +2,7 @@ import { globalId } from './ids';
 import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
 import type { OutboundFlow } from './outbox';
+import type { Consumer } from './work-queues';
 
 /** What the core knows about the transport a session arrived on. */
 export interface TransportInfo {
@@ -42,6 +43,29 @@ export interface SessionIdentity {
  */
 export interface SessionControl {
   close(reason: RouterError, message?: string): void;
+  /**
+   * Rights were taken away (a config reload): the core has already ended these
+   * subscriptions and registrations, and the gate tells its client the way its protocol
+   * can (README "Reloading the configuration"). A gate without this hook has the
+   * session closed with `reason` instead.
+   */
+  revoked?(lost: readonly Revocation[], reason: RouterError): void;
+}
+
+/** A subscription, registration or queue consumer the core ended because it is no longer allowed. */
+export interface Revocation {
+  readonly kind: 'subscription' | 'registration' | 'queue';
+  /** the core's subscription or registration ID (0 for a queue consumer) */
+  readonly id: number;
+  readonly uri: string;
+  /** kind 'queue': the work-queue consumer that was cancelled */
+  readonly consumer?: Consumer;
+}
+
+/** Tells the session's gate what it lost (SessionControl.revoked), or closes the session when the gate cannot. */
+export function tellRevoked(session: Session, lost: readonly Revocation[], reason: RouterError): void {
+  if (session.control.revoked) session.control.revoked(lost, reason);
+  else session.control.close(reason);
 }
 
 /** Live events held back during a retained replay (lib/retained-replay.ts). */
