@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseProxyHeader, proxySignature, V1_MAX_LENGTH, V2_MAX_LENGTH, type ProxyHeaderVerdict } from '../../lib/proxy-protocol';
+import {
+  parseProxyHeader,
+  proxySignature,
+  V1_MAX_LENGTH,
+  V2_MAX_LENGTH,
+  type ProxyHeaderVerdict,
+} from '../../lib/proxy-protocol';
 
 const V2_SIG = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
@@ -35,15 +41,43 @@ function inet6(src: string, dst: string, sport: number, dport: number): Buffer {
 const TLV_AUTHORITY = Buffer.concat([Buffer.from([0x02, 0x00, 0x0b]), Buffer.from('example.com')]);
 
 const valid: [string, Buffer, ProxyHeaderVerdict][] = [
-  ['v1 TCP4', Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 4711 1883\r\n'), { kind: 'header', version: 1, length: 43, source: { address: '203.0.113.7', port: 4711 } }],
-  ['v1 TCP6', Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 65535 443\r\n'), { kind: 'header', version: 1, length: 46, source: { address: '2001:db8::7', port: 65535 } }],
+  [
+    'v1 TCP4',
+    Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 4711 1883\r\n'),
+    { kind: 'header', version: 1, length: 43, source: { address: '203.0.113.7', port: 4711 } },
+  ],
+  [
+    'v1 TCP6',
+    Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 65535 443\r\n'),
+    { kind: 'header', version: 1, length: 46, source: { address: '2001:db8::7', port: 65535 } },
+  ],
   ['v1 UNKNOWN (the real address stands)', Buffer.from('PROXY UNKNOWN\r\n'), { kind: 'header', version: 1, length: 15 }],
-  ['v1 UNKNOWN with addresses (ignored)', Buffer.from('PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n'), { kind: 'header', version: 1, length: 59 }],
-  ['v2 PROXY TCP over IPv4', v2(1, 0x11, inet([203, 0, 113, 7], [10, 0, 0, 1], 4711, 1883)), { kind: 'header', version: 2, length: 28, source: { address: '203.0.113.7', port: 4711 } }],
-  ['v2 PROXY TCP over IPv4 with a TLV', v2(1, 0x11, inet([198, 51, 100, 2], [10, 0, 0, 1], 1, 2, TLV_AUTHORITY)), { kind: 'header', version: 2, length: 42, source: { address: '198.51.100.2', port: 1 } }],
-  ['v2 PROXY TCP over IPv6', v2(1, 0x21, inet6('20010db8000000000000000000000007', '20010db8000000000000000000000001', 4711, 443)), { kind: 'header', version: 2, length: 52, source: { address: '2001:db8::7', port: 4711 } }],
+  [
+    'v1 UNKNOWN with addresses (ignored)',
+    Buffer.from('PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff 65535 65535\r\n'),
+    { kind: 'header', version: 1, length: 59 },
+  ],
+  [
+    'v2 PROXY TCP over IPv4',
+    v2(1, 0x11, inet([203, 0, 113, 7], [10, 0, 0, 1], 4711, 1883)),
+    { kind: 'header', version: 2, length: 28, source: { address: '203.0.113.7', port: 4711 } },
+  ],
+  [
+    'v2 PROXY TCP over IPv4 with a TLV',
+    v2(1, 0x11, inet([198, 51, 100, 2], [10, 0, 0, 1], 1, 2, TLV_AUTHORITY)),
+    { kind: 'header', version: 2, length: 42, source: { address: '198.51.100.2', port: 1 } },
+  ],
+  [
+    'v2 PROXY TCP over IPv6',
+    v2(1, 0x21, inet6('20010db8000000000000000000000007', '20010db8000000000000000000000001', 4711, 443)),
+    { kind: 'header', version: 2, length: 52, source: { address: '2001:db8::7', port: 4711 } },
+  ],
   ['v2 LOCAL (a health check)', v2(0, 0x00, Buffer.alloc(0)), { kind: 'header', version: 2, length: 16 }],
-  ['v2 LOCAL with addresses (ignored)', v2(0, 0x11, inet([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)), { kind: 'header', version: 2, length: 28 }],
+  [
+    'v2 LOCAL with addresses (ignored)',
+    v2(0, 0x11, inet([1, 2, 3, 4], [5, 6, 7, 8], 1, 2)),
+    { kind: 'header', version: 2, length: 28 },
+  ],
   ['v2 PROXY UNSPEC', v2(1, 0x00, Buffer.alloc(0)), { kind: 'header', version: 2, length: 16 }],
   ['v2 PROXY over AF_UNIX', v2(1, 0x31, Buffer.alloc(216)), { kind: 'header', version: 2, length: 232 }],
 ];
@@ -88,7 +122,8 @@ describe('proxy protocol', () => {
       assert.deepEqual(parseProxyHeader(bytes), verdict);
       // what follows the header is not part of it
       assert.deepEqual(parseProxyHeader(Buffer.concat([bytes, Buffer.from('\u0010\u0000more')])), verdict);
-      for (let n = 0; n < bytes.length; n++) assert.deepEqual(parseProxyHeader(bytes.subarray(0, n)), { kind: 'more' }, `prefix of ${n}`);
+      for (let n = 0; n < bytes.length; n++)
+        assert.deepEqual(parseProxyHeader(bytes.subarray(0, n)), { kind: 'more' }, `prefix of ${n}`);
     });
   }
 
@@ -96,7 +131,8 @@ describe('proxy protocol', () => {
     it(`proxy protocol - ${name}: invalid, and no prefix says otherwise`, () => {
       const verdict = parseProxyHeader(bytes);
       assert.equal(verdict.kind, 'invalid', JSON.stringify(verdict));
-      for (let n = 0; n < bytes.length; n++) assert.ok(['more', 'invalid'].includes(parseProxyHeader(bytes.subarray(0, n)).kind), `prefix of ${n}`);
+      for (let n = 0; n < bytes.length; n++)
+        assert.ok(['more', 'invalid'].includes(parseProxyHeader(bytes.subarray(0, n)).kind), `prefix of ${n}`);
     });
   }
 
@@ -119,7 +155,9 @@ describe('proxy protocol', () => {
   it('proxy protocol - arbitrary bytes never throw, and a verdict never needs more than the bounds', () => {
     const headerish = fc.oneof(
       fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-      fc.tuple(fc.constantFrom(Buffer.from('PROXY '), V2_SIG), fc.uint8Array({ maxLength: 300 })).map(([sig, rest]) => Buffer.concat([sig, rest])),
+      fc
+        .tuple(fc.constantFrom(Buffer.from('PROXY '), V2_SIG), fc.uint8Array({ maxLength: 300 }))
+        .map(([sig, rest]) => Buffer.concat([sig, rest])),
       fc.string({ maxLength: 120 }).map((s) => Buffer.from(`PROXY ${s}\r\n`)),
     );
     fc.assert(
@@ -127,7 +165,8 @@ describe('proxy protocol', () => {
         const verdict = parseProxyHeader(bytes);
         if (verdict.kind === 'more') assert.ok(bytes.length < 16 + V2_MAX_LENGTH, `more after ${bytes.length} octets`);
         if (verdict.kind === 'more' && proxySignature(bytes) === 'v1') assert.ok(bytes.length < V1_MAX_LENGTH);
-        if (verdict.kind === 'header') assert.ok(verdict.length <= bytes.length && (verdict.version === 2 || verdict.length <= V1_MAX_LENGTH));
+        if (verdict.kind === 'header')
+          assert.ok(verdict.length <= bytes.length && (verdict.version === 2 || verdict.length <= V1_MAX_LENGTH));
       }),
       { numRuns: 2000 },
     );
