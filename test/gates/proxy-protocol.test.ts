@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Router } from '../../index';
+import { createUserRecord } from '../../lib/auth/user-record';
 import { createLogger } from '../../lib/log';
 import {
   connectBytes,
@@ -46,8 +47,10 @@ const mqttClients: MqttClient[] = [];
 
 /** MQTT 3.1.1 CONACK return codes [MQTT-3.2.2.3]: 5 = not authorized */
 const NOT_AUTHORIZED_311 = 5;
-/** MQTT 5 reason code 0x87 Not authorized */
+/** MQTT 5 reason codes: 0x87 Not authorized, 0x86 Bad user name or password, 0x9F Connection rate exceeded */
 const NOT_AUTHORIZED_5 = 0x87;
+const BAD_USER_NAME_OR_PASSWORD = 0x86;
+const CONNECTION_RATE_EXCEEDED = 0x9f;
 
 /** The session meta's transport peer of the peer's own session (wamp.session.get). */
 async function seenPeer(peer: RawPeer): Promise<string> {
@@ -276,6 +279,52 @@ describe('proxy protocol, per-IP limits count the forwarded client', () => {
     });
     await refusedSilently(again, 'a second connection of 198.51.100.1');
     assert.equal(await metricValue(r, 'gatehouse_limit_hits_total', { limit: 'max_connections_per_ip' }), hits + 1);
+  });
+});
+
+describe('proxy protocol, the login throttle counts the forwarded client', () => {
+  let r: TestRouter;
+
+  before(async () => {
+    const users = [
+      await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: { N: 1024, r: 8, p: 1 } }),
+    ];
+    const throttle = { maxFailures: 2, authidMaxFailures: 100 };
+    r = await startRouter({
+      ...quiet,
+      proxy: { trusted: ['127.0.0.1'], protocol: 'optional' },
+      auth: { users, throttle },
+      mqtt: { sysIntervalSeconds: 0 },
+    });
+    routers.push(r);
+  });
+
+  it('proxy protocol - failures behind one proxy block the guessing client, not its neighbours', async () => {
+    const login = (client: string): { preamble: Buffer } => ({ preamble: proxyV2(client, 44000) });
+    for (let i = 0; i < 2; i++) {
+      const code = await connectRefusedFrom(r.mqttPort, login('203.0.113.40'), {
+        protocolVersion: 5,
+        username: 'alice',
+        password: 'guess',
+      });
+      assert.equal(code, BAD_USER_NAME_OR_PASSWORD);
+    }
+    // the guesser is blocked, even with the right password
+    assert.equal(
+      await connectRefusedFrom(r.mqttPort, login('203.0.113.40'), {
+        protocolVersion: 5,
+        username: 'alice',
+        password: 'alice-secret',
+      }),
+      CONNECTION_RATE_EXCEEDED,
+    );
+    // another client through the same proxy (the same socket address, 127.0.0.1) is not
+    const { client } = await connectMqttFrom(r.mqttPort, login('203.0.113.41'), {
+      protocolVersion: 5,
+      username: 'alice',
+      password: 'alice-secret',
+    });
+    mqttClients.push(client);
   });
 });
 
