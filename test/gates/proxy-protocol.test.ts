@@ -386,31 +386,56 @@ describe('proxy protocol, required', () => {
   });
 });
 
+/** A router whose own HTTP server (router.createHttpServer, as the daemon's) listens on a loopback port. */
+async function startHttpPort(config: Record<string, unknown>): Promise<{ router: Router; port: number }> {
+  const router = new Router({
+    ...quiet,
+    store: { path: ':memory:' },
+    wamp: { anonymous: 'always' },
+    mqtt: { sysIntervalSeconds: 0 },
+    ...config,
+  });
+  await router.start();
+  const server = router.createHttpServer((_req, res) => res.end('ok'));
+  await router.listenWAMP({ server, path: '/ws' });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  routers.push({
+    close: async () => {
+      await router.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  });
+  return { router, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+describe('proxy protocol on the HTTPS port (before the TLS handshake, then the sniff)', () => {
+  it('proxy protocol - HTTPS port: MQTT over TLS behind a header', async () => {
+    const tls = { enabled: true, certFile: join(tlsDir, 'server.crt'), keyFile: join(tlsDir, 'server.key') };
+    const { port } = await startHttpPort({
+      http: { tls },
+      proxy: { trusted: ['127.0.0.1/32'], listeners: { http: 'required' } },
+    });
+    const tlsOptions = { rejectUnauthorized: false };
+    assert.equal(
+      await connectRefusedFrom(port, { preamble: proxyV1('203.0.113.50', 45001), tls: tlsOptions }, { protocolVersion: 4 }),
+      NOT_AUTHORIZED_311,
+    );
+    const { client } = await connectMqttFrom(
+      port,
+      { preamble: proxyV2('127.0.0.50', 45002), tls: tlsOptions },
+      { protocolVersion: 4 },
+    );
+    mqttClients.push(client);
+  });
+});
+
 describe('proxy protocol on the HTTP port (before the protocol sniff)', () => {
-  let router: Router;
   let port = 0;
 
   before(async () => {
-    router = new Router({
-      ...quiet,
-      store: { path: ':memory:' },
-      wamp: { anonymous: 'always' },
-      mqtt: { sysIntervalSeconds: 0 },
-      proxy: { trusted: ['127.0.0.1/32'], listeners: { http: 'optional' } },
-    });
-    await router.start();
-    const server = router.createHttpServer((_req, res) => res.end('ok'));
-    await router.listenWAMP({ server, path: '/ws' });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    port = typeof address === 'object' && address ? address.port : 0;
-    routers.push({
-      close: async () => {
-        await router.close();
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      },
-    });
+    ({ port } = await startHttpPort({ proxy: { trusted: ['127.0.0.1/32'], listeners: { http: 'optional' } } }));
   });
 
   it('proxy protocol - HTTP port: MQTT behind a header is sniffed and judged by the forwarded client', async () => {
