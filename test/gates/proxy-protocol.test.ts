@@ -3,8 +3,8 @@
 // clients' bytes on the MQTT, MQTT TLS, STOMP, WAMP RawSocket listeners and the HTTP port
 // with its protocol sniff, and X-Forwarded-For / Forwarded on WebSocket upgrades. From the
 // trusted proxy (127.0.0.1) the named client is who the router sees: the anonymous
-// loopback rule, the per-IP connection limit and the session meta's transport peer all
-// follow it. A header from an untrusted address (127.0.0.2) is refused, counted and
+// loopback rule, the per-IP connection limit, the login throttle and the session meta's
+// transport peer all follow it; on the HTTPS port the header comes before TLS. A header from an untrusted address (127.0.0.2) is refused, counted and
 // logged; with `required`, a missing, malformed or late header closes the connection.
 import assert from 'node:assert/strict';
 import http from 'node:http';
