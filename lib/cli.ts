@@ -2,7 +2,7 @@
 /**
  * The `gatehouse` daemon.
  *
- *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
+ *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l] [--log-format f]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
@@ -45,6 +45,7 @@ interface StartFlags {
   port?: string;
   realm?: string;
   logLevel?: string;
+  logFormat?: string;
   store?: string;
   rawsocketPort?: string;
   mqttPort?: string;
@@ -61,7 +62,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.port !== undefined) httpOpts.port = parseScalar(flags.port);
   if (Object.keys(httpOpts).length > 0) o.http = httpOpts;
   if (flags.realm !== undefined) o.defaultRealm = flags.realm;
-  if (flags.logLevel !== undefined) o.log = { level: flags.logLevel };
+  if (flags.logLevel !== undefined || flags.logFormat !== undefined) o.log = { level: flags.logLevel, format: flags.logFormat };
   if (flags.store !== undefined) o.store = { path: flags.store };
   if (flags.rawsocketPort !== undefined) {
     o.wamp = { rawsocket: { enabled: true, port: parseScalar(flags.rawsocketPort) } };
@@ -326,6 +327,7 @@ function program(): Command {
     .option('--port <n>', 'HTTP/WebSocket port; 0 picks a free one (http.port)')
     .option('--realm <name>', 'default realm, created at start-up (defaultRealm)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (log.level)')
+    .option('--log-format <format>', 'auto|json|pretty (log.format)')
     .option('--store <path>', 'SQLite database file (store.path)')
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')

@@ -72,6 +72,8 @@ export class Metrics {
   readonly aggregateEvents: Counter<'table' | 'outcome'>;
   /** connections to the shared HTTP port closed before any gate got them (reason: timeout, unknown, disabled) */
   readonly sniffRefused: Counter<'reason'>;
+  /** connections closed over their PROXY protocol header (reason: untrusted, missing, malformed, timeout; lib/proxy-accept.ts) */
+  readonly proxyRefused: Counter<'listener' | 'reason'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -137,6 +139,7 @@ export class Metrics {
     this.configReloads = counter('config_reloads_total', 'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)', ['result']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
     this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
+    this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }
 
   /** The hot-path counters of one gate (created on first use). */

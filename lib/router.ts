@@ -85,7 +85,7 @@ export class RouterCore {
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
-    this.log = options.logger ?? createLogger({ level: this.config.log.level });
+    this.log = options.logger ?? createLogger({ level: this.config.log.level, format: this.config.log.format });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
