@@ -63,6 +63,12 @@ export class Router extends RouterCore {
     return this.queueService;
   }
 
+  /** STOMP queues go through the work queues, which hold their consumers' in-flight state. */
+  protected override purgeQueue(storeName: string, kind: string, realm: string, name: string): Promise<void> {
+    if (kind === 'queue' || kind === 'durable' || kind === 'temp') return this.work.queues.deleteQueue({ kind, realm, name });
+    return super.purgeQueue(storeName, kind, realm, name);
+  }
+
   private get stomp(): StompGateContext {
     return (this.stompCtx ??= createStompContext(this, this.work));
   }

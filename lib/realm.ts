@@ -61,6 +61,8 @@ export interface RealmObserver {
   onDeliveryError?(realm: Realm, session: Session, err: unknown): void;
   /** a testament of a leaving session could not be published (refused, invalid row) */
   onTestamentError?(realm: Realm, session: Session, err: unknown): void;
+  /** an administrative action (kick, queue purge, store delete): logged with who did it */
+  onAdminAction?(realm: Realm, by: Session, action: string, detail: Record<string, unknown>): void;
 }
 
 /**
@@ -111,6 +113,11 @@ export class Realm {
       for (const [uri, proc] of tableProcedures(this.aggregates, guard)) this.builtins.set(uri, proc);
     }
     installMetaApi(this);
+  }
+
+  /** Reports an administrative action for the audit log (RealmObserver.onAdminAction). */
+  audit(by: Session, action: string, detail: Record<string, unknown>): void {
+    this.observer.onAdminAction?.(this, by, action, detail);
   }
 
   // ----- sessions -----

@@ -101,8 +101,11 @@ export class Session {
       authmethod: this.identity.authmethod,
       authprovider: this.identity.authprovider,
       authextra: this.identity.authextra ?? {},
-      transport: { type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
+      // gate and joined: Gatehouse's additions (the admin console shows MQTT and STOMP
+      // sessions beside WAMP ones, and since when they are connected)
+      transport: { gate: this.transport.gate, type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
       realm: this.realmName,
+      joined: new Date(this.joinedAt).toISOString(),
     };
   }
 }

@@ -43,6 +43,7 @@ export function installStoreApi(realm: Realm, retained: RetainedTopics): void {
     return after(realm.authorize(caller, 'retain', key), async () => {
       if (!retained.get(key)) return { args: [null] };
       const ack = await retained.delete(caller, key);
+      realm.audit(caller, 'store.delete', { key, revision: ack.revision });
       return { args: [{ revision: ack.revision }] } satisfies Payload;
     });
   });
