@@ -55,7 +55,11 @@ export interface LiveHold {
 /** A client session as the core sees it. Protocol details stay in the gate. */
 export class Session {
   readonly id: number;
-  readonly transport: TransportInfo;
+  /**
+   * The connection the session is on. Replaced when a persistent session (MQTT) is
+   * resumed by a new connection, so the session meta API shows where its client is now.
+   */
+  transport: TransportInfo;
   /**
    * Who the session is. Replaced only when a persistent session (MQTT) is resumed by a
    * new connection of the same authid: its freshly verified identity (role included).

@@ -121,6 +121,23 @@ describe('admin api', () => {
     assert.equal((await errorOf(admin.call('gatehouse.admin.session.get', [1]), 'no session')).error, 'wamp.error.no_such_session');
   });
 
+  it('a resumed MQTT persistent session shows its new connection: peer and protocol level', async () => {
+    const admin = await wamp();
+    const clientId = uniqueId('resume');
+    const opts = { clientId, clean: false, reconnectPeriod: 0 };
+    const { client: first } = await connectMqtt(r.mqttUrl, { ...opts, protocolVersion: 4 });
+    const before = await find(admin, (s) => s.authid === clientId);
+    assert.equal((before.transport as { protocol?: string }).protocol, 'mqtt.3.1.1');
+    await endAll([first]);
+    const { client: second } = await connectMqtt(r.mqttUrl, { ...opts, protocolVersion: 5, properties: { sessionExpiryInterval: 60 } });
+    mqtts.push(second);
+    const port = (second.stream as unknown as { localPort: number }).localPort;
+    const now = await call<SessionDetails>(admin, 'wamp.session.get', [before.session]);
+    assert.equal(now.transport.peer, `127.0.0.1:${port}`, 'the new connection\'s peer');
+    assert.equal((now.transport as { protocol?: string }).protocol, 'mqtt.5');
+    assert.notEqual(before.transport.peer, now.transport.peer);
+  });
+
   it('kick: MQTT 5 gets DISCONNECT 0x98, MQTT 3.1.1 a closed connection, STOMP an ERROR, WAMP GOODBYE; each logged with who did it', async () => {
     const admin = await wamp('the-admin');
 
