@@ -20,6 +20,9 @@ import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
 
+/** meta event: a session went offline or came back, with its details (README "Admin console") */
+export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
+
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
   readonly port: number;
@@ -257,9 +260,12 @@ export class RouterCore {
    */
   setParked(session: Session, parked: boolean): void {
     if (parked === this.parked.has(session)) return;
+    session.parked = parked;
     if (parked) this.parked.add(session);
     else this.parked.delete(session);
     this.metrics.offlineSessions.labels(session.transport.gate).inc(parked ? 1 : -1);
+    // the admin console follows sessions going offline and coming back (lib/admin-api.ts)
+    this.realms.get(session.realmName)?.publishMeta(SESSION_UPDATE, [session.details()]);
   }
 
   /**

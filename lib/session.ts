@@ -69,6 +69,8 @@ export class Session {
   readonly joinedAt = Date.now();
   /** set by the realm when the session has left; late callbacks check it */
   closed = false;
+  /** kept for a client that is not connected (an MQTT persistent session); set by the router */
+  parked = false;
   /** the realm the session belongs to; set on join */
   realmName = '';
   /**
@@ -110,6 +112,7 @@ export class Session {
       transport: { gate: this.transport.gate, type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
       realm: this.realmName,
       joined: new Date(this.joinedAt).toISOString(),
+      offline: this.parked,
     };
   }
 }

@@ -49,14 +49,15 @@ export function openSession(
       if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
       old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
     }
+    // its client's connection now (the admin console shows its peer), before the
+    // session is announced live again
+    existing.core.transport = transportOf(conn);
+    // the same authid, verified now: its current role, not the one saved or restored
+    if (!cleanStart) existing.core.identity = identity;
     // its client is back (or about to be replaced): a live session again
     ctx.router.setParked(existing.core, false);
     if (!cleanStart) {
       cancelWill(existing);
-      // the same authid, verified now: its current role, not the one saved or restored
-      existing.core.identity = identity;
-      // and its client's connection now (the admin console shows its peer)
-      existing.core.transport = transportOf(conn);
       return { session: existing, present: true };
     }
     endSession(ctx, existing);

@@ -139,6 +139,13 @@ test('console - every view live over WAMP, MQTT and STOMP; kick, store delete an
   await sessionRow(page, 'wamp-user').waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
   await sessionRow(page, 'mqtt-user').waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
 
+  // a persistent MQTT session whose client went stays listed, marked offline, live
+  const { client: sleeper } = await connectMqtt(served.mqttUrl, { clientId: 'sleeper', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+  await sessionRow(page, 'sleeper').waitFor({ timeout: PAGE_WAIT_MS });
+  assert.equal(await sessionRow(page, 'sleeper').locator('.badge.offline').count(), 0);
+  await endAll([sleeper]);
+  await sessionRow(page, 'sleeper').locator('.badge.offline').waitFor({ timeout: PAGE_WAIT_MS });
+
   // kick from the page: MQTT 5 gets DISCONNECT 0x98 with the reason, STOMP an ERROR
   const { client: victim } = await connectMqtt(served.mqttUrl, { clientId: 'kick-me', protocolVersion: 5, reconnectPeriod: 0 });
   t.after(() => endAll([victim]));
@@ -162,6 +169,12 @@ test('console - every view live over WAMP, MQTT and STOMP; kick, store delete an
   await stompClosed;
   assert.equal(error?.headers['message'], 'killed');
   await sessionRow(page, 'stomp-user').waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
+
+  // kicking an offline session ends it
+  await sessionRow(page, 'sleeper').click();
+  await waitForText(page.locator('#session-detail-fields dd[data-field="state"]'), 'offline (kept for its client)', 'offline state');
+  await page.locator('#kick').click();
+  await sessionRow(page, 'sleeper').waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
 
   // Retained store: browse by pattern, page, see a value, delete a key
   const pub = await connect(wsOptions(served.wsUrl, 'json'));

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { connect, wsOptions, type AutobahnSession } from '../helpers/autobahn';
-import { closed, connectMqtt, endAll, publish, serverDisconnect, subscribe, uniqueId } from '../helpers/mqtt-clients';
+import { closed, connectMqtt, endAll, publish, serverDisconnect, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { sendWithReceipt, StompjsClients, transportClosed, type IFrame } from '../helpers/stomp-clients';
 import { call, closeAll, errorOf, type Client } from '../helpers/wamp-clients';
@@ -128,7 +128,15 @@ describe('admin api', () => {
     const { client: first } = await connectMqtt(r.mqttUrl, { ...opts, protocolVersion: 4 });
     const before = await find(admin, (s) => s.authid === clientId);
     assert.equal((before.transport as { protocol?: string }).protocol, 'mqtt.3.1.1');
+    assert.equal((before as { offline?: boolean }).offline, false);
+    const updates: { session: number; offline: boolean; transport: { peer: string } }[] = [];
+    await admin.subscribe('gatehouse.admin.session.on_update', (args?: unknown[]) => {
+      updates.push(args?.[0] as (typeof updates)[number]);
+    });
     await endAll([first]);
+    await waitFor(() => updates.some((u) => u.session === before.session && u.offline), 'the offline update');
+    const parked = await call<{ offline: boolean }>(admin, 'wamp.session.get', [before.session]);
+    assert.equal(parked.offline, true);
     const { client: second } = await connectMqtt(r.mqttUrl, { ...opts, protocolVersion: 5, properties: { sessionExpiryInterval: 60 } });
     mqtts.push(second);
     const port = (second.stream as unknown as { localPort: number }).localPort;
@@ -136,6 +144,10 @@ describe('admin api', () => {
     assert.equal(now.transport.peer, `127.0.0.1:${port}`, 'the new connection\'s peer');
     assert.equal((now.transport as { protocol?: string }).protocol, 'mqtt.5');
     assert.notEqual(before.transport.peer, now.transport.peer);
+    await waitFor(() => updates.some((u) => u.session === before.session && !u.offline && u.transport.peer === now.transport.peer), 'the back-online update with the new peer');
+    // nobody but the router publishes there
+    const forged = await errorOf(admin.publish('gatehouse.admin.session.on_update', [{ session: 1 }], {}, { acknowledge: true }), 'a forged update');
+    assert.equal(forged.error, 'wamp.error.not_authorized');
   });
 
   it('kick: MQTT 5 gets DISCONNECT 0x98, MQTT 3.1.1 a closed connection, STOMP an ERROR, WAMP GOODBYE; each logged with who did it', async () => {

@@ -26,7 +26,7 @@ function row(d) {
     h('td', { 'data-field': 'authid' }, d.authid ?? ''),
     h('td', {}, d.authrole ?? ''),
     h('td', {}, d.realm ?? ''),
-    h('td', {}, d.joined ? formatTime(d.joined) : ''),
+    h('td', {}, d.joined ? formatTime(d.joined) : '', d.offline ? h('span', { class: 'badge offline' }, 'offline') : null),
   );
   tr.addEventListener('click', () => select(d.session));
   return tr;
@@ -67,6 +67,7 @@ async function renderDetail() {
     ...field('role', d.authrole ?? ''),
     ...field('auth method', d.authmethod ?? ''),
     ...field('connected since', d.joined ? formatTime(d.joined) : ''),
+    ...field('state', d.offline ? 'offline (kept for its client)' : 'connected'),
   );
   const refusal = byId('session-detail-refusal');
   const session = state.session;
@@ -141,7 +142,25 @@ export const sessionsView = {
         'wamp.registration.on_unregister': onChange,
       });
       if (generation !== state.generation) return undo();
-      state.undo = undo;
+      // Gatehouse's own event: a session went offline (MQTT persistent session) or came
+      // back. Optional: a role that may not subscribe to it still gets the list
+      const undoUpdates = await subscribeAll(session, {
+        'gatehouse.admin.session.on_update': (args) => {
+          const d = args[0];
+          if (!d || !state.rows.has(d.session)) return;
+          state.rows.set(d.session, d);
+          renderList();
+          if (d.session === state.selected) void renderDetail();
+        },
+      }).catch(() => () => undefined);
+      if (generation !== state.generation) {
+        undoUpdates();
+        return undo();
+      }
+      state.undo = () => {
+        undo();
+        undoUpdates();
+      };
       const ids = await callValue(session, 'wamp.session.list');
       const details = await Promise.all(ids.map((id) => callValue(session, 'wamp.session.get', [id]).catch(() => null)));
       if (generation !== state.generation) return undefined;
