@@ -98,7 +98,13 @@ export function adminSource(d: StatsDeps): AdminSource {
         if (!q || q.realm !== realm) continue;
         const size = d.queues.size(storeName);
         const [oldest] = d.queues.read(storeName, 0, 1);
-        out.push({ kind: q.kind, name: q.name, messages: size.messages, bytes: size.bytes, oldestAgeMs: oldest ? now - oldest.enqueuedAt : null });
+        out.push({
+          kind: q.kind,
+          name: q.name,
+          messages: size.messages,
+          bytes: size.bytes,
+          oldestAgeMs: oldest ? now - oldest.enqueuedAt : null,
+        });
       }
       return out.sort((a, b) => (a.kind + a.name < b.kind + b.name ? -1 : 1));
     },

@@ -33,7 +33,8 @@ interface QueueRow {
 const logLines: Record<string, unknown>[] = [];
 const logStream = new Writable({
   write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString('utf8').split('\n'))
+      if (line !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
     done();
   },
 });
@@ -89,7 +90,10 @@ describe('admin api', () => {
       store: { keys: number };
     }>(admin, 'gatehouse.admin.stats');
     assert.match(stats.version, /^\d+\.\d+\.\d+/);
-    const gates = stats.sessions.filter((s) => s.realm === 'realm1').map((s) => s.gate).sort();
+    const gates = stats.sessions
+      .filter((s) => s.realm === 'realm1')
+      .map((s) => s.gate)
+      .sort();
     assert.deepEqual(gates, ['mqtt', 'stomp', 'wamp']);
     assert.ok(stats.gates['mqtt']!.messagesIn >= 2, 'CONNECT and PUBLISH counted');
     assert.ok(stats.gates['mqtt']!.bytesIn > 0);
@@ -117,8 +121,14 @@ describe('admin api', () => {
     await callee.register('com.example.add', (args?: unknown[]) => args);
     const c = await find(admin, (s) => s.authid === 'callee-1');
     const withReg = await call<SessionDetails>(admin, 'gatehouse.admin.session.get', [c.session]);
-    assert.deepEqual(withReg.registrations!.map((x) => x.uri), ['com.example.add']);
-    assert.equal((await errorOf(admin.call('gatehouse.admin.session.get', [1]), 'no session')).error, 'wamp.error.no_such_session');
+    assert.deepEqual(
+      withReg.registrations!.map((x) => x.uri),
+      ['com.example.add'],
+    );
+    assert.equal(
+      (await errorOf(admin.call('gatehouse.admin.session.get', [1]), 'no session')).error,
+      'wamp.error.no_such_session',
+    );
   });
 
   it('a resumed MQTT persistent session shows its new connection: peer and protocol level', async () => {
@@ -137,16 +147,26 @@ describe('admin api', () => {
     await waitFor(() => updates.some((u) => u.session === before.session && u.offline), 'the offline update');
     const parked = await call<{ offline: boolean }>(admin, 'wamp.session.get', [before.session]);
     assert.equal(parked.offline, true);
-    const { client: second } = await connectMqtt(r.mqttUrl, { ...opts, protocolVersion: 5, properties: { sessionExpiryInterval: 60 } });
+    const { client: second } = await connectMqtt(r.mqttUrl, {
+      ...opts,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 60 },
+    });
     mqtts.push(second);
     const port = (second.stream as unknown as { localPort: number }).localPort;
     const now = await call<SessionDetails>(admin, 'wamp.session.get', [before.session]);
-    assert.equal(now.transport.peer, `127.0.0.1:${port}`, 'the new connection\'s peer');
+    assert.equal(now.transport.peer, `127.0.0.1:${port}`, "the new connection's peer");
     assert.equal((now.transport as { protocol?: string }).protocol, 'mqtt.5');
     assert.notEqual(before.transport.peer, now.transport.peer);
-    await waitFor(() => updates.some((u) => u.session === before.session && !u.offline && u.transport.peer === now.transport.peer), 'the back-online update with the new peer');
+    await waitFor(
+      () => updates.some((u) => u.session === before.session && !u.offline && u.transport.peer === now.transport.peer),
+      'the back-online update with the new peer',
+    );
     // nobody but the router publishes there
-    const forged = await errorOf(admin.publish('gatehouse.admin.session.on_update', [{ session: 1 }], {}, { acknowledge: true }), 'a forged update');
+    const forged = await errorOf(
+      admin.publish('gatehouse.admin.session.on_update', [{ session: 1 }], {}, { acknowledge: true }),
+      'a forged update',
+    );
     assert.equal(forged.error, 'wamp.error.not_authorized');
   });
 
@@ -172,7 +192,10 @@ describe('admin api', () => {
     await gone4;
 
     let error: IFrame | undefined;
-    const { client: stomp } = await stompjs.tcp(r.stompPort, { connectHeaders: { login: 'stomp-kicked' }, onStompError: (f) => (error = f) });
+    const { client: stomp } = await stompjs.tcp(r.stompPort, {
+      connectHeaders: { login: 'stomp-kicked' },
+      onStompError: (f) => (error = f),
+    });
     const stompGone = transportClosed(stomp, 'the STOMP connection to close');
     const ss = await find(admin, (s) => s.authid === 'stomp-kicked');
     await call(admin, 'gatehouse.admin.session.kick', [ss.session], { message: 'go away' });
@@ -206,7 +229,12 @@ describe('admin api', () => {
 
     // a persistent MQTT session, offline, with messages waiting
     const clientId = uniqueId('offline');
-    const { client: sub } = await connectMqtt(r.mqttUrl, { clientId, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } });
+    const { client: sub } = await connectMqtt(r.mqttUrl, {
+      clientId,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    });
     await subscribe(sub, 'offline/#', { qos: 1 });
     await endAll([sub]);
     const { client: pub } = await connectMqtt(r.mqttUrl, { clientId: uniqueId('pub'), protocolVersion: 5 });
@@ -219,11 +247,17 @@ describe('admin api', () => {
     assert.deepEqual(await call(admin, 'gatehouse.admin.queue.purge', ['queue', 'jobs']), { purged: 3 });
     assert.deepEqual(await call(admin, 'gatehouse.admin.queue.purge', ['mqtt', clientId]), { purged: 2 });
     const left = await queues();
-    assert.equal(left.find((q) => q.name === 'jobs' || q.name === clientId), undefined);
+    assert.equal(
+      left.find((q) => q.name === 'jobs' || q.name === clientId),
+      undefined,
+    );
     // the work queue still works after a purge
     await sendWithReceipt(stomp, '/queue/jobs', 'after');
     assert.equal((await queues()).find((q) => q.name === 'jobs')?.messages, 1);
-    const purge = logLines.find((l) => l['action'] === 'queue.purge' && l['queue'] === 'jobs') as { by: { authid: string }; purged: number };
+    const purge = logLines.find((l) => l['action'] === 'queue.purge' && l['queue'] === 'jobs') as {
+      by: { authid: string };
+      purged: number;
+    };
     assert.equal(purge.by.authid, 'queue-admin');
     assert.equal(purge.purged, 3);
   });
@@ -232,7 +266,8 @@ describe('admin api', () => {
     const admin = await wamp('store-admin');
     await admin.publish('config.x', ['v'], {}, { retain: true, acknowledge: true });
     assert.ok(await call(admin, 'gatehouse.store.delete', ['config.x']));
-    const line = logLines.find((l) => l['action'] === 'store.delete' && l['key'] === 'config.x') as { by: { authid: string } } | undefined;
+    const line = logLines.find((l) => l['action'] === 'store.delete' && l['key'] === 'config.x') as
+      { by: { authid: string } } | undefined;
     assert.equal(line?.by.authid, 'store-admin');
   });
 });
