@@ -128,7 +128,8 @@ export class Router extends RouterCore {
   }
 
   /**
-   * The live table dashboard as an Express router: `app.use('/dashboard', router.dashboard())`.
+   * The admin console (with the live table view) as an Express router:
+   * `app.use('/dashboard', router.dashboard())`.
    * The page connects back over WAMP WebSocket on the same origin at `wampPath` (default
    * config wamp.path), to `realm` (default config aggregate.realm, where the tables are).
    */
