@@ -90,7 +90,9 @@ export const overviewView = {
         clearProblem(refusalNode());
         sample(stats);
         render(stats);
+        byId('overview-body').hidden = false;
       } catch (err) {
+        byId('overview-body').hidden = true;
         showProblem(refusalNode(), err, 'read the router statistics (gatehouse.admin.stats)');
       }
     });
