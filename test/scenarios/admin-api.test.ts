@@ -9,7 +9,15 @@ import pino from 'pino';
 import { connect, wsOptions, type AutobahnSession } from '../helpers/autobahn';
 import { closed, connectMqtt, endAll, publish, serverDisconnect, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
-import { sendWithReceipt, StompjsClients, transportClosed, type IFrame } from '../helpers/stomp-clients';
+import {
+  Inbox,
+  sendWithReceipt,
+  StompjsClients,
+  subscribeConfirmed,
+  transportClosed,
+  withReceipt,
+  type IFrame,
+} from '../helpers/stomp-clients';
 import { call, closeAll, errorOf, type Client } from '../helpers/wamp-clients';
 import type { MqttClient } from 'mqtt';
 
@@ -260,6 +268,28 @@ describe('admin api', () => {
     };
     assert.equal(purge.by.authid, 'queue-admin');
     assert.equal(purge.purged, 3);
+  });
+
+  it('purge of a STOMP queue with a consumer holding an unacknowledged message: nothing purged is delivered, and its capacity is free again', async () => {
+    const admin = await wamp('purge-admin');
+    const { client: producer } = await stompjs.tcp(r.stompPort);
+    for (const body of ['a', 'b', 'c']) await sendWithReceipt(producer, '/queue/held', body);
+    const { client: consumer } = await stompjs.tcp(r.stompPort);
+    const inbox = new Inbox();
+    // one unacknowledged message at a time: 'a' is handed out, 'b' and 'c' wait (read ahead)
+    await subscribeConfirmed(consumer, '/queue/held', inbox, { ack: 'client-individual', 'prefetch-count': '1' });
+    const [first] = await inbox.count(1, 'the first message');
+    assert.equal(first?.body, 'a');
+    assert.deepEqual(await call(admin, 'gatehouse.admin.queue.purge', ['queue', 'held']), { purged: 3 });
+    // 'a' was purged: its delivery is void, so the consumer takes the next message unacked
+    await sendWithReceipt(producer, '/queue/held', 'd');
+    await inbox.count(2, 'a message sent after the purge');
+    // an ack of a purged message is void (dropped and counted), not an error
+    await withReceipt(consumer, 'ACK of a purged message', (receipt) =>
+      consumer.ack(first.headers['message-id'] ?? '', first.headers['subscription'] ?? '', { receipt }),
+    );
+    await inbox.quiet(2, 100, 'nothing purged is delivered');
+    assert.deepEqual(inbox.bodies(), ['a', 'd']);
   });
 
   it('store delete is logged with who did it', async () => {
