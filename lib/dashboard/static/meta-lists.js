@@ -5,7 +5,7 @@
 
 import { byId, h } from './dom.js';
 import { subscribeAll } from './live.js';
-import { callValue, clearProblem, formatCount, formatTime, showProblem } from './ui.js';
+import { callValue, clearProblem, formatCount, formatTime, mapLimited, showProblem } from './ui.js';
 
 function metaList(kind, { join, leave, counter }) {
   const name = `${kind}s`;
@@ -65,16 +65,14 @@ function metaList(kind, { join, leave, counter }) {
         state.undo = undo;
         const lists = await callValue(session, `wamp.${kind}.list`);
         const ids = Object.values(lists ?? {}).flat();
-        const entries = await Promise.all(
-          ids.map(async (id) => {
-            try {
-              const [d, count] = await Promise.all([callValue(session, `wamp.${kind}.get`, [id]), callValue(session, `wamp.${kind}.${counter}`, [id])]);
-              return { ...d, count };
-            } catch {
-              return null; // deleted meanwhile
-            }
-          }),
-        );
+        const entries = await mapLimited(ids, 16, async (id) => {
+          try {
+            const [d, count] = await Promise.all([callValue(session, `wamp.${kind}.get`, [id]), callValue(session, `wamp.${kind}.${counter}`, [id])]);
+            return { ...d, count };
+          } catch {
+            return null; // deleted meanwhile
+          }
+        });
         if (generation !== state.generation) return undefined;
         for (const e of entries) if (e) state.rows.set(e.id, e);
         clearProblem(refusalNode());

@@ -6,7 +6,7 @@
 import { describeError } from './connection.js';
 import { byId, h } from './dom.js';
 import { subscribeAll } from './live.js';
-import { callValue, clearProblem, formatTime, isRefusal, showProblem } from './ui.js';
+import { callValue, clearProblem, formatTime, isRefusal, mapLimited, showProblem } from './ui.js';
 
 const state = { session: null, rows: new Map(), selected: null, undo: null, generation: 0 };
 
@@ -162,7 +162,7 @@ export const sessionsView = {
         undoUpdates();
       };
       const ids = await callValue(session, 'wamp.session.list');
-      const details = await Promise.all(ids.map((id) => callValue(session, 'wamp.session.get', [id]).catch(() => null)));
+      const details = await mapLimited(ids, 32, (id) => callValue(session, 'wamp.session.get', [id]).catch(() => null));
       if (generation !== state.generation) return undefined;
       for (const d of details) if (d) state.rows.set(d.session, d);
       clearProblem(refusalNode());

@@ -100,3 +100,20 @@ export function every(ms, fn) {
     window.clearTimeout(timer);
   };
 }
+
+/**
+ * `fn` over `items`, at most `limit` calls waiting at a time: a realm with thousands of
+ * sessions must not put thousands of calls in flight at once.
+ */
+export async function mapLimited(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
