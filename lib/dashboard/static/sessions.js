@@ -8,7 +8,9 @@ import { byId, h } from './dom.js';
 import { subscribeAll } from './live.js';
 import { callValue, clearProblem, formatTime, isRefusal, mapLimited, showProblem } from './ui.js';
 
-const state = { session: null, rows: new Map(), selected: null, undo: null, generation: 0 };
+const state = { session: null, rows: new Map(), selected: null, undo: null, generation: 0, loading: false };
+/** sessions that left while the first list was being read: not to be added back from it */
+const leftWhileLoading = new Set();
 
 function refusalNode() {
   return byId('view-sessions').querySelector('.refusal');
@@ -118,6 +120,7 @@ export const sessionsView = {
   async start(session) {
     this.stop();
     const generation = state.generation;
+    state.loading = true;
     state.session = session;
     const onChange = (args) => {
       if (args[0] === state.selected) void renderDetail();
@@ -132,6 +135,7 @@ export const sessionsView = {
           renderList();
         },
         'wamp.session.on_leave': (args) => {
+          if (state.loading) leftWhileLoading.add(args[0]);
           state.rows.delete(args[0]);
           renderList();
           if (args[0] === state.selected) void renderDetail();
@@ -164,17 +168,24 @@ export const sessionsView = {
       const ids = await callValue(session, 'wamp.session.list');
       const details = await mapLimited(ids, 32, (id) => callValue(session, 'wamp.session.get', [id]).catch(() => null));
       if (generation !== state.generation) return undefined;
-      for (const d of details) if (d) state.rows.set(d.session, d);
+      // an entry already there came from on_join or on_update, which are newer
+      for (const d of details) if (d && !leftWhileLoading.has(d.session) && !state.rows.has(d.session)) state.rows.set(d.session, d);
+      leftWhileLoading.clear();
+      state.loading = false;
       clearProblem(refusalNode());
       renderList();
       if (state.selected !== null) void renderDetail();
     } catch (err) {
+      state.loading = false;
+      leftWhileLoading.clear();
       showProblem(refusalNode(), err, 'list the sessions (wamp.session.list, wamp.session.get)');
     }
     return undefined;
   },
   stop() {
     state.generation++;
+    state.loading = false;
+    leftWhileLoading.clear();
     state.undo?.();
     state.undo = null;
     state.session = null;
