@@ -9,7 +9,9 @@ import { callValue, clearProblem, formatCount, formatTime, mapLimited, showProbl
 
 function metaList(kind, { join, leave, counter }) {
   const name = `${kind}s`;
-  const state = { session: null, rows: new Map(), undo: null, generation: 0 };
+  const state = { session: null, rows: new Map(), undo: null, generation: 0, loading: false };
+  /** entries deleted while the first list was read: not to be added back from it */
+  const deletedWhileLoading = new Set();
   const refusalNode = () => byId(`view-${name}`).querySelector('.refusal');
 
   const render = () => {
@@ -46,6 +48,7 @@ function metaList(kind, { join, leave, counter }) {
     async start(session) {
       this.stop();
       const generation = state.generation;
+      state.loading = true;
       state.session = session;
       try {
         const undo = await subscribeAll(session, {
@@ -57,6 +60,7 @@ function metaList(kind, { join, leave, counter }) {
           [`wamp.${kind}.on_${join}`]: (args) => void refresh(session, args[1]),
           [`wamp.${kind}.on_${leave}`]: (args) => void refresh(session, args[1]),
           [`wamp.${kind}.on_delete`]: (args) => {
+            if (state.loading) deletedWhileLoading.add(args[1]);
             state.rows.delete(args[1]);
             render();
           },
@@ -74,16 +78,23 @@ function metaList(kind, { join, leave, counter }) {
           }
         });
         if (generation !== state.generation) return undefined;
-        for (const e of entries) if (e) state.rows.set(e.id, e);
+        // an entry already there came from on_create, which is newer
+        for (const e of entries) if (e && !deletedWhileLoading.has(e.id) && !state.rows.has(e.id)) state.rows.set(e.id, e);
+        deletedWhileLoading.clear();
+        state.loading = false;
         clearProblem(refusalNode());
         render();
       } catch (err) {
+        state.loading = false;
+        deletedWhileLoading.clear();
         showProblem(refusalNode(), err, `list the ${name} (wamp.${kind}.*)`);
       }
       return undefined;
     },
     stop() {
       state.generation++;
+      state.loading = false;
+      deletedWhileLoading.clear();
       state.undo?.();
       state.undo = null;
       state.session = null;
