@@ -152,6 +152,11 @@ export class Metrics {
     return bound;
   }
 
+  /** Every gate's message and byte counts so far (the admin console's rates). */
+  gateTotals(): ReadonlyMap<string, GateCounters> {
+    return this.gates;
+  }
+
   /** The hot-path counters of one realm (created on first use). */
   forRealm(realm: string): RealmCounters {
     let c = this.realms.get(realm);

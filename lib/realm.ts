@@ -61,6 +61,8 @@ export interface RealmObserver {
   onDeliveryError?(realm: Realm, session: Session, err: unknown): void;
   /** a testament of a leaving session could not be published (refused, invalid row) */
   onTestamentError?(realm: Realm, session: Session, err: unknown): void;
+  /** an administrative action (kick, queue purge, store delete): logged with who did it */
+  onAdminAction?(realm: Realm, by: Session, action: string, detail: Record<string, unknown>): void;
 }
 
 /**
@@ -113,6 +115,11 @@ export class Realm {
     installMetaApi(this);
   }
 
+  /** Reports an administrative action for the audit log (RealmObserver.onAdminAction). */
+  audit(by: Session, action: string, detail: Record<string, unknown>): void {
+    this.observer.onAdminAction?.(this, by, action, detail);
+  }
+
   // ----- sessions -----
 
   join(session: Session): void {
@@ -157,11 +164,13 @@ export class Realm {
 
   /**
    * Topics no client may publish to, nor leave behind as a testament or an MQTT will:
-   * the router's meta events (wamp.*) and the topics an aggregate table writes itself.
-   * Throws RouterError (not_authorized). The one rule for every gate.
+   * the router's meta events (wamp.*, and the admin console's gatehouse.admin.*) and the
+   * topics an aggregate table writes itself. Throws RouterError (not_authorized). The
+   * one rule for every gate.
    */
   refuseReservedTopic(topic: string): void {
     if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    if (topic.startsWith('gatehouse.admin.')) throw new RouterError(Errors.notAuthorized, 'the gatehouse.admin.* topics are published by the router only');
     const refused = this.aggregates?.refusal(topic);
     if (refused) throw refused;
   }

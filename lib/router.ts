@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { installAdminApi, type AdminSource } from './admin-api';
+import { adminSource } from './admin-stats';
 import { AggregateEngine } from './aggregate/engine';
 import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
@@ -17,6 +19,9 @@ import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
+
+/** meta event: a session went offline or came back, with its details (README "Admin console") */
+export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
 
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
@@ -82,6 +87,8 @@ export class RouterCore {
   readonly authorizer: Authorizer;
   /** the dynamic authenticator's and authorizer's procedures: registered by calleeRoles only */
   private readonly reserved: ReservedProcedures;
+  /** what the admin console's procedures read (lib/admin-api.ts) */
+  private readonly admin: AdminSource;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
@@ -95,6 +102,16 @@ export class RouterCore {
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
+    this.admin = adminSource({
+      metrics: this.metrics,
+      realms: () => this.realms.values(),
+      store: this.store,
+      queues: this.queues,
+      storePath: this.config.store.path,
+      startedAt: this.startedAt,
+      parked: () => this.parked.size,
+      purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
+    });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
         this.metrics.subscriptions.labels(r.name).set(r.broker.size);
@@ -232,8 +249,13 @@ export class RouterCore {
           m.drops.labels(s.transport.gate, 'testament_refused').inc();
           this.log.warn({ err, realm: r.name, session: s.id }, 'testament not published');
         },
+        onAdminAction: (r, by, action, detail) => {
+          const who = { session: by.id, authid: by.identity.authid, authrole: by.identity.authrole, gate: by.transport.gate, peer: by.transport.peer };
+          this.log.info({ realm: r.name, action, by: who, ...detail }, `admin action: ${action}`);
+        },
       },
     );
+    installAdminApi(realm, this.admin);
     this.realms.set(name, realm);
     return realm;
   }
@@ -306,9 +328,21 @@ export class RouterCore {
    */
   setParked(session: Session, parked: boolean): void {
     if (parked === this.parked.has(session)) return;
+    session.parked = parked;
     if (parked) this.parked.add(session);
     else this.parked.delete(session);
     this.metrics.offlineSessions.labels(session.transport.gate).inc(parked ? 1 : -1);
+    // the admin console follows sessions going offline and coming back (lib/admin-api.ts)
+    this.realms.get(session.realmName)?.publishMeta(SESSION_UPDATE, [session.details()]);
+  }
+
+  /**
+   * Removes every message of a durable queue (gatehouse.admin.queue.purge). MQTT offline
+   * queues are read from the store as they are sent, so removing them there is enough;
+   * the Router's work queues also drop what they hold in memory for a STOMP queue.
+   */
+  protected purgeQueue(storeName: string, _kind: string, _realm: string, _name: string): Promise<void> {
+    return this.queues.removeQueue(storeName);
   }
 
   /** May one more session join? (config.limits.maxSessions, and not while draining) */

@@ -79,7 +79,11 @@ export interface LiveHold {
 /** A client session as the core sees it. Protocol details stay in the gate. */
 export class Session {
   readonly id: number;
-  readonly transport: TransportInfo;
+  /**
+   * The connection the session is on. Replaced when a persistent session (MQTT) is
+   * resumed by a new connection, so the session meta API shows where its client is now.
+   */
+  transport: TransportInfo;
   /**
    * Who the session is. Replaced only when a persistent session (MQTT) is resumed by a
    * new connection of the same authid: its freshly verified identity (role included).
@@ -89,6 +93,8 @@ export class Session {
   readonly joinedAt = Date.now();
   /** set by the realm when the session has left; late callbacks check it */
   closed = false;
+  /** kept for a client that is not connected (an MQTT persistent session); set by the router */
+  parked = false;
   /** the realm the session belongs to; set on join */
   realmName = '';
   /**
@@ -125,8 +131,12 @@ export class Session {
       authmethod: this.identity.authmethod,
       authprovider: this.identity.authprovider,
       authextra: this.identity.authextra ?? {},
-      transport: { type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
+      // gate and joined: Gatehouse's additions (the admin console shows MQTT and STOMP
+      // sessions beside WAMP ones, and since when they are connected)
+      transport: { gate: this.transport.gate, type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
       realm: this.realmName,
+      joined: new Date(this.joinedAt).toISOString(),
+      offline: this.parked,
     };
   }
 }
