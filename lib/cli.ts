@@ -14,8 +14,7 @@
  * configuration (an aggregate definition included) or command line; 3 `rebuild
  * --verify` found aggregate rows that differ from their sources.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
@@ -30,6 +29,7 @@ import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
 import { createUserRecord } from './auth/user-record';
 import { readSecret } from './secret-prompt';
+import { packageVersion } from './version';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -296,19 +296,6 @@ async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
   }
-}
-
-/** The version in package.json: lib/cli.ts runs from the source tree (tsx) or from dist/lib/. */
-function packageVersion(): string {
-  for (const file of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
-    try {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'gatehouse-router' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not this one: try the next place
-    }
-  }
-  return 'unknown';
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
