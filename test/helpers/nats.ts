@@ -60,8 +60,9 @@ export function requireNatsServer(): void {
 let syncAlways: boolean | undefined;
 /**
  * `sync_interval: always` (fsync each JetStream write before its ack) where the server
- * knows the option: Jepsen lost acknowledged writes with the default 2-minute fsync
- * interval. nats-server 2.9 (Debian's) refuses the unknown field, so it is left out there.
+ * knows the option: Jepsen lost acknowledged writes with the default periodic fsync
+ * (README "Store engines"). nats-server 2.9 (Debian's) refuses the unknown field, so it
+ * is left out there.
  */
 function supportsSyncAlways(): boolean {
   if (syncAlways === undefined) {
