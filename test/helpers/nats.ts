@@ -74,18 +74,40 @@ function supportsSyncAlways(): boolean {
 }
 
 /**
- * A free loopback port: bound by a temporary server, then released. Cluster routes name
- * each other's ports up front, so port 0 cannot be handed to nats-server itself.
+ * Free loopback ports, distinct: each bound by a temporary server, all released together.
+ * Cluster routes name each other's ports up front, so port 0 cannot be handed to
+ * nats-server itself; another process may still take a port before the server binds it,
+ * which startNats / startNatsCluster detect and retry with new ports.
  */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => net.createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+}
+
+/** a port of ours was taken between freePorts() and the server's bind */
+class PortTaken extends Error {}
+const START_ATTEMPTS = 3;
+
+async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === START_ATTEMPTS) throw err;
+    }
+  }
 }
 
 interface NodePlan {
@@ -174,7 +196,8 @@ async function waitReady(node: NatsNode, healthy: boolean): Promise<void> {
   const url = `http://127.0.0.1:${node.monitorPort}/${healthy ? 'healthz' : 'varz'}`;
   for (;;) {
     if (node.child.exitCode !== null) {
-      throw new Error(`nats-server ${node.name} exited with ${node.child.exitCode}:\n${node.log()}`);
+      const Failure = /address already in use/.test(node.log()) ? PortTaken : Error;
+      throw new Failure(`nats-server ${node.name} exited with ${node.child.exitCode}:\n${node.log()}`);
     }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -187,23 +210,59 @@ async function waitReady(node: NatsNode, healthy: boolean): Promise<void> {
   }
 }
 
+/**
+ * Waits until the node knows the JetStream meta leader: before that, creating a bucket
+ * times out (2.9's /healthz can answer ok earlier).
+ */
+export async function waitMetaLeader(node: NatsNode): Promise<string> {
+  const deadline = Date.now() + READY_MS;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) });
+      const jsz = (await res.json()) as { meta_cluster?: { leader?: string } };
+      const leader = jsz.meta_cluster?.leader;
+      if (leader !== undefined && leader !== '') return leader;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`nats-server ${node.name}: no JetStream meta leader in ${READY_MS} ms:\n${node.log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** One nats-server with JetStream, stopped when the test ends. */
-export async function startNats(t: Cleanup): Promise<NatsNode> {
-  const [port, monitorPort] = [await freePort(), await freePort()];
-  return startNode(t, { name: 'n1', port, monitorPort }, true);
+export function startNats(t: Cleanup): Promise<NatsNode> {
+  return withFreshPorts(async () => {
+    const [port = 0, monitorPort = 0] = await freePorts(2);
+    return startNode(t, { name: 'n1', port, monitorPort }, true);
+  });
 }
 
 /** A 3-node JetStream cluster (full mesh of routes), stopped when the test ends. */
-export async function startNatsCluster(t: Cleanup): Promise<NatsCluster> {
-  const plans: NodePlan[] = [];
-  for (let i = 1; i <= 3; i++) {
-    plans.push({ name: `n${i}`, port: await freePort(), monitorPort: await freePort(), clusterPort: await freePort() });
-  }
-  for (const p of plans) p.routes = plans.filter((o) => o !== p).map((o) => o.clusterPort ?? 0);
-  // started together: each node's JetStream waits for a meta leader, which needs a quorum
-  const nodes = await Promise.all(plans.map((p) => startNode(t, p, false)));
-  await Promise.all(nodes.map((n) => waitReady(n, true)));
-  return { nodes, servers: nodes.map((n) => n.url) };
+export function startNatsCluster(t: Cleanup): Promise<NatsCluster> {
+  return withFreshPorts(async () => {
+    const ports = await freePorts(9);
+    const plans: NodePlan[] = [0, 1, 2].map((i) => ({
+      name: `n${i + 1}`,
+      port: ports[3 * i] ?? 0,
+      monitorPort: ports[3 * i + 1] ?? 0,
+      clusterPort: ports[3 * i + 2] ?? 0,
+    }));
+    for (const p of plans) p.routes = plans.filter((o) => o !== p).map((o) => o.clusterPort ?? 0);
+    // started together: each node's JetStream waits for a meta leader, which needs a quorum
+    const started = await Promise.allSettled(plans.map((p) => startNode(t, p, false)));
+    const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      // a retry starts all three again: stop the ones that did start
+      await Promise.all(nodes.map((n) => n.kill()));
+      throw failed.reason;
+    }
+    await Promise.all(nodes.map((n) => waitReady(n, true)));
+    await Promise.all(nodes.map((n) => waitMetaLeader(n)));
+    return { nodes, servers: nodes.map((n) => n.url) };
+  });
 }
 
 /** A client connection closed when the test ends. */

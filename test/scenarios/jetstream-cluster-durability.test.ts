@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import { natsClient, startNatsCluster } from '../helpers/nats';
+import { withTimeout } from '../helpers/wamp-clients';
 
 const WRITES = 400;
 const WORKERS = 8;
@@ -34,7 +35,8 @@ async function untilAnswered<T>(read: () => Promise<T>): Promise<T> {
 test('jetstream cluster - SIGKILL of the stream leader during acknowledged writes loses none of them', async (t) => {
   const cluster = await startNatsCluster(t);
   const writer = await natsClient(t, cluster.servers);
-  const engine = await JetStreamKvEngine.open(writer, { bucket: 'durable', replicas: 3, timeoutMs: 2000 });
+  // requests wait 5 s: long enough on a loaded machine, short enough to retry during the fail-over
+  const engine = await JetStreamKvEngine.open(writer, { bucket: 'durable', replicas: 3, timeoutMs: 5000 });
   const info = await (await jetstreamManager(writer)).streams.info('KV_durable');
   assert.equal(info.config.num_replicas, 3);
   const leader = cluster.nodes.find((n) => n.name === info.cluster?.leader);
@@ -90,4 +92,40 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
   }
   assert.equal(listed, WRITES);
   t.diagnostic(`${failedAttempts} write attempts failed during the fail-over and were retried`);
+});
+
+test('jetstream cluster - a hung follower (SIGSTOP) does not stop acknowledged writes, nor a watch on the other nodes', async (t) => {
+  const cluster = await startNatsCluster(t);
+  const admin = await natsClient(t, cluster.servers);
+  await JetStreamKvEngine.open(admin, { bucket: 'hung', replicas: 3, timeoutMs: 5000 });
+  const info = await (await jetstreamManager(admin)).streams.info('KV_hung');
+  // a follower hangs; the writer and the watcher are on the two other nodes. (A hung
+  // stream leader also stalls the watches whose consumers it hosts: not covered here.)
+  const victim = cluster.nodes.find((n) => n.name !== info.cluster?.leader);
+  const others = cluster.nodes.filter((n) => n !== victim);
+  const [na, nb] = others;
+  assert(victim && na && nb);
+  const writer = await JetStreamKvEngine.open(await natsClient(t, na.url), { bucket: 'hung', timeoutMs: 5000 });
+  const watcher = await JetStreamKvEngine.open(await natsClient(t, nb.url), { bucket: 'hung', timeoutMs: 5000 });
+  const seen: number[] = [];
+  let wake: (() => void) | undefined;
+  const watch = await watcher.watch('h.', {}, (c) => {
+    seen.push(c.revision);
+    wake?.();
+  });
+  await watch.ready;
+  victim.pause();
+  t.after(() => victim.resume());
+  const revisions: number[] = [];
+  for (let i = 0; i < 50; i++) revisions.push(await writer.put(`h.${i}`, { args: [i] }));
+  while (seen.length < revisions.length) {
+    await withTimeout(
+      new Promise<void>((resolve) => (wake = resolve)),
+      10_000,
+      `change ${seen.length + 1} of ${revisions.length}`,
+    );
+  }
+  watch.stop();
+  victim.resume();
+  assert.deepEqual(seen, revisions, 'the watch saw every acknowledged write, in order');
 });
