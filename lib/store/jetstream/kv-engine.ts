@@ -11,7 +11,10 @@ import { decodeValue, encodeValue } from './value-codec';
 export interface JetStreamKvOptions {
   /** bucket name ([-_A-Za-z0-9]): one per realm, so revisions are per realm */
   bucket: string;
-  /** copies of each write (1, 3 or 5): an R3 bucket survives the loss of one node. Applies when the bucket is created; an existing bucket is used as it is */
+  /**
+   * copies of each write (1, 3 or 5): an R3 bucket survives the loss of one node. Applies
+   * when the bucket is created; an existing bucket is used as it is.
+   */
   replicas?: number;
   /** how long a request waits for the server, ms */
   timeoutMs?: number;
