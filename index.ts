@@ -59,8 +59,15 @@ export class Router extends RouterCore {
       const cfg = this.config.stomp;
       const service = (this.queueService = createQueueService(this, { maxMessages: cfg.maxQueueMessages, maxBytes: cfg.maxQueueBytes }));
       this.onClose(() => service.close());
+      this.onReload(() => service.revokeUnauthorized());
     }
     return this.queueService;
+  }
+
+  /** STOMP queues go through the work queues, which hold their consumers' in-flight state. */
+  protected override purgeQueue(storeName: string, kind: string, realm: string, name: string): Promise<void> {
+    if (kind === 'queue' || kind === 'durable' || kind === 'temp') return this.work.queues.deleteQueue({ kind, realm, name });
+    return super.purgeQueue(storeName, kind, realm, name);
   }
 
   private get stomp(): StompGateContext {
@@ -122,7 +129,8 @@ export class Router extends RouterCore {
   }
 
   /**
-   * The live table dashboard as an Express router: `app.use('/dashboard', router.dashboard())`.
+   * The admin console (with the live table view) as an Express router:
+   * `app.use('/dashboard', router.dashboard())`.
    * The page connects back over WAMP WebSocket on the same origin at `wampPath` (default
    * config wamp.path), to `realm` (default config aggregate.realm, where the tables are).
    */

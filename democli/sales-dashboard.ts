@@ -86,7 +86,7 @@ async function startEmbedded(port: number): Promise<Embedded> {
   const mqttListener = await router.listenMQTT({ port: 0, host: '127.0.0.1' });
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, '127.0.0.1', ok));
   const actual = (server.address() as AddressInfo).port;
-  say(`dashboard: http://127.0.0.1:${actual}/dashboard (open it and pick the customer table)`);
+  say(`dashboard: http://127.0.0.1:${actual}/dashboard/#table=customer (the admin console's Tables view, on the customer table)`);
   return {
     url: `ws://127.0.0.1:${actual}/ws`,
     mqttUrl: `mqtt://127.0.0.1:${mqttListener.port}`,

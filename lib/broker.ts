@@ -138,7 +138,8 @@ export class Broker {
   private readonly ids = new IdSequence();
   observer: BrokerObserver = {};
 
-  constructor(private readonly maxPerSession: number = Infinity) {}
+  /** limits.maxSubscriptionsPerSession; a config reload may change it */
+  constructor(public maxPerSession: number = Infinity) {}
 
   subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, share?: string): Subscription {
     const pattern = parsePattern(uri, match);
@@ -221,6 +222,12 @@ export class Broker {
     const sub = this.byKey.get(pattern.key);
     if (!sub) return undefined;
     return (share === undefined ? sub.subscribers.has(session) : sub.groups.get(share)?.members.has(session)) ? sub : undefined;
+  }
+
+  /** Ends one session's part in a subscription, shared groups included (a revoked right). */
+  drop(session: Session, sub: Subscription): void {
+    if (!this.bySession.get(session)?.delete(sub)) return;
+    this.detach(session, sub);
   }
 
   /** Drops every subscription of a session that has left. */

@@ -2,10 +2,11 @@
 /**
  * The `gatehouse` daemon.
  *
- *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l]
+ *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l] [--log-format f]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
  *   gatehouse check-config <file> [--print]
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
+ *   gatehouse reload --pid-file <file>     (SIGHUP to the daemon: re-read its config file)
  *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
  *             [--realm <name>]... [--cra-iterations <n>]
  *
@@ -13,8 +14,7 @@
  * configuration (an aggregate definition included) or command line; 3 `rebuild
  * --verify` found aggregate rows that differ from their sources.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
@@ -24,10 +24,12 @@ import { adminRouter } from './admin-routes';
 import { DefinitionError, loadDefinitions } from './aggregate/definitions';
 import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
+import { readPidFile, reloadConfigFile } from './config-reload';
 import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
 import { createUserRecord } from './auth/user-record';
 import { readSecret } from './secret-prompt';
+import { packageVersion } from './version';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -43,11 +45,13 @@ interface StartFlags {
   port?: string;
   realm?: string;
   logLevel?: string;
+  logFormat?: string;
   store?: string;
   rawsocketPort?: string;
   mqttPort?: string;
   stompPort?: string;
   aggregates?: string;
+  pidFile?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -58,7 +62,7 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.port !== undefined) httpOpts.port = parseScalar(flags.port);
   if (Object.keys(httpOpts).length > 0) o.http = httpOpts;
   if (flags.realm !== undefined) o.defaultRealm = flags.realm;
-  if (flags.logLevel !== undefined) o.log = { level: flags.logLevel };
+  if (flags.logLevel !== undefined || flags.logFormat !== undefined) o.log = { level: flags.logLevel, format: flags.logFormat };
   if (flags.store !== undefined) o.store = { path: flags.store };
   if (flags.rawsocketPort !== undefined) {
     o.wamp = { rawsocket: { enabled: true, port: parseScalar(flags.rawsocketPort) } };
@@ -156,10 +160,11 @@ async function start(flags: StartFlags): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // SIGHUP: re-read the TLS certificates (renewed by certbot & co.) without a restart
+  // SIGHUP: re-read the config file (users, roles, limits, realms) and the TLS
+  // certificates (renewed by certbot & co.) without a restart; sessions stay connected
   process.on('SIGHUP', () => {
-    const { reloaded, failed } = router.reloadCertificates();
-    log.info({ reloaded, failed }, 'SIGHUP: TLS certificates reloaded');
+    log.info({ signal: 'SIGHUP', file: flags.config }, 'reloading the configuration');
+    reloadConfigFile(router, () => loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) }), flags.config);
   });
 
   try {
@@ -179,6 +184,7 @@ async function start(flags: StartFlags): Promise<void> {
     if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
+    if (flags.pidFile !== undefined) writePidFile(flags.pidFile, log);
     const base = `${urlHost(addr.address)}:${addr.port}`;
     const [ws, web] = config.http.tls.enabled ? ['wss', 'https'] : ['ws', 'http'];
     log.info(
@@ -212,6 +218,30 @@ async function start(flags: StartFlags): Promise<void> {
     await router.close().catch(() => undefined);
     server.close();
     process.exit(EXIT_FAILURE);
+  }
+}
+
+/** --pid-file: for `gatehouse reload` and service managers; removed again at exit. */
+function writePidFile(file: string, log: Logger): void {
+  writeFileSync(file, `${process.pid}\n`);
+  process.on('exit', () => {
+    try {
+      if (readPidFile(file) === process.pid) unlinkSync(file);
+    } catch {
+      // gone or replaced already: nothing to clean up
+    }
+  });
+  log.debug({ file, pid: process.pid }, 'pid file written');
+}
+
+/** `gatehouse reload`: SIGHUP to the daemon whose --pid-file is given. */
+function reload(flags: { pidFile: string }): void {
+  try {
+    const pid = readPidFile(flags.pidFile);
+    process.kill(pid, 'SIGHUP');
+    process.stdout.write(`SIGHUP sent to ${pid}: see its log for the outcome\n`);
+  } catch (err) {
+    fail(`gatehouse reload: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
   }
 }
 
@@ -268,19 +298,6 @@ async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
   }
 }
 
-/** The version in package.json: lib/cli.ts runs from the source tree (tsx) or from dist/lib/. */
-function packageVersion(): string {
-  for (const file of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
-    try {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'gatehouse-router' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not this one: try the next place
-    }
-  }
-  return 'unknown';
-}
-
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function program(): Command {
@@ -297,12 +314,20 @@ function program(): Command {
     .option('--port <n>', 'HTTP/WebSocket port; 0 picks a free one (http.port)')
     .option('--realm <name>', 'default realm, created at start-up (defaultRealm)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (log.level)')
+    .option('--log-format <format>', 'auto|json|pretty (log.format)')
     .option('--store <path>', 'SQLite database file (store.path)')
     .option('--rawsocket-port <n>', 'enable WAMP RawSocket on this port (wamp.rawsocket)')
     .option('--mqtt-port <n>', 'MQTT over TCP on this port; 0 picks a free one (mqtt.port)')
     .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
     .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
+    .option('--pid-file <file>', 'write the process ID here once listening (for gatehouse reload)')
     .action((flags: StartFlags) => start(flags));
+
+  cmd
+    .command('reload')
+    .description('make the running daemon re-read its config file (sends it SIGHUP; the outcome is in its log)')
+    .requiredOption('--pid-file <file>', 'the file the daemon was started with (--pid-file)')
+    .action((flags: { pidFile: string }) => reload(flags));
 
   cmd
     .command('check-config <file>')

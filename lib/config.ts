@@ -10,6 +10,7 @@
  *   GATEHOUSE_HTTP_HOST   -> /http/host
  *   GATEHOUSE_HTTP_PORT   -> /http/port
  *   GATEHOUSE_LOG_LEVEL   -> /log/level
+ *   GATEHOUSE_LOG_FORMAT  -> /log/format
  *   GATEHOUSE_STORE_PATH  -> /store/path
  *   GATEHOUSE_REALM       -> /defaultRealm (and the realm is added to /realms)
  *
@@ -22,6 +23,7 @@ import type { RoleConfig } from './auth/authorizer';
 import type { DynamicAuthorizerConfig } from './auth/dynamic-authorizer';
 import type { ThrottleConfig } from './auth/throttle';
 import { permissionProblems } from './auth/permissions';
+import { trustedEntryProblem } from './trusted-proxies';
 
 // Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
 // every schema property appears in the resolved defaults.
@@ -29,6 +31,11 @@ import { permissionProblems } from './auth/permissions';
 export type Serializer = 'json' | 'msgpack' | 'cbor';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type MatchPolicy = 'exact' | 'prefix' | 'wildcard';
+export type LogFormat = 'auto' | 'json' | 'pretty';
+/** the PROXY protocol on a TCP listener (lib/proxy-accept.ts) */
+export type ProxyProtocolMode = 'off' | 'optional' | 'required';
+/** the listeners proxy.listeners names */
+export type ProxiedListener = 'http' | 'rawsocket' | 'mqtt' | 'mqttTls' | 'stomp' | 'stompTls';
 
 export interface EventHistoryConfig {
   uri: string;
@@ -213,10 +220,20 @@ export interface Config {
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
   /** aggregate tables; dir '' = off */
   aggregate: { dir: string; realm: string };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat };
   metrics: { enabled: boolean; path: string };
   /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
   dashboard: { enabled: boolean; path: string };
+  /** proxies that may say whom they speak for (lib/trusted-proxies.ts, lib/proxy-accept.ts) */
+  proxy: {
+    /** addresses or CIDR blocks */
+    trusted: string[];
+    protocol: ProxyProtocolMode;
+    listeners: Record<ProxiedListener, ProxyProtocolMode | 'inherit'>;
+    headerTimeoutMs: number;
+    /** Forwarded / X-Forwarded-For on WebSocket upgrades */
+    forwardedHeaders: boolean;
+  };
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -351,6 +368,17 @@ function crossFieldProblems(c: Config): string[] {
       }
     }
   }
+  c.proxy.trusted.forEach((entry, i) => {
+    const problem = trustedEntryProblem(entry);
+    if (problem !== undefined) problems.push(`/proxy/trusted/${i} ${problem}`);
+  });
+  if (c.proxy.trusted.length === 0) {
+    // nobody could connect: a required header is believed from trusted proxies only
+    if (c.proxy.protocol === 'required') problems.push('/proxy/protocol "required" needs /proxy/trusted');
+    for (const [name, mode] of Object.entries(c.proxy.listeners)) {
+      if (mode === 'required') problems.push(`/proxy/listeners/${name} "required" needs /proxy/trusted`);
+    }
+  }
   return problems;
 }
 
@@ -425,6 +453,7 @@ const ENV_VARS: readonly { name: string; path: readonly string[] }[] = [
   { name: 'GATEHOUSE_HTTP_HOST', path: ['http', 'host'] },
   { name: 'GATEHOUSE_HTTP_PORT', path: ['http', 'port'] },
   { name: 'GATEHOUSE_LOG_LEVEL', path: ['log', 'level'] },
+  { name: 'GATEHOUSE_LOG_FORMAT', path: ['log', 'format'] },
   { name: 'GATEHOUSE_STORE_PATH', path: ['store', 'path'] },
   { name: 'GATEHOUSE_REALM', path: ['defaultRealm'] },
 ];

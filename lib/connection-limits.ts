@@ -10,7 +10,12 @@ export class ConnectionLimiter {
   private total = 0;
   private readonly perIp = new Map<string, number>();
 
-  constructor(private readonly limits: { readonly maxConnections: number; readonly maxConnectionsPerIp: number }) {}
+  constructor(private limits: { readonly maxConnections: number; readonly maxConnectionsPerIp: number }) {}
+
+  /** New limits (a config reload): the next connection is checked against them; none is closed. */
+  setLimits(limits: { readonly maxConnections: number; readonly maxConnectionsPerIp: number }): void {
+    this.limits = limits;
+  }
 
   /** Takes a slot for a connection from `ip`, or names the limit that refuses it. */
   acquire(ip: string): ConnectionLimitName | undefined {

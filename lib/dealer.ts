@@ -52,7 +52,12 @@ export class Dealer {
   private readonly callIds = new IdSequence();
   observer: DealerObserver = {};
 
-  constructor(private readonly limits: DealerLimits) {}
+  constructor(private limits: DealerLimits) {}
+
+  /** New limits (a config reload): they apply to the next register and call. */
+  setLimits(limits: DealerLimits): void {
+    this.limits = limits;
+  }
 
   register(session: Session, uri: string, options: RegisterOptions, callee: Callee): Registration {
     const match = options.match ?? 'exact';

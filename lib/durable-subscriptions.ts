@@ -75,6 +75,16 @@ export class DurableSubscriptions {
     return { realm: d.realm, kind: 'durable', name: `${d.owner.length}:${d.owner}:${d.name}` };
   }
 
+  /** The durable subscription whose queue this is (address() backwards), if it is one. */
+  static nameOf(address: QueueAddress): DurableName | undefined {
+    if (address.kind !== 'durable') return undefined;
+    const colon = address.name.indexOf(':');
+    const length = Number(address.name.slice(0, colon));
+    if (colon < 1 || !Number.isSafeInteger(length)) return undefined;
+    const owner = address.name.slice(colon + 1, colon + 1 + length);
+    return { realm: address.realm, owner, name: address.name.slice(colon + 2 + length) };
+  }
+
   /**
    * Creates the subscription, or finds it (same pattern); returns its queue. A new
    * subscription only receives what is published from now on.

@@ -57,6 +57,8 @@ export const Errors = Object.freeze({
   systemShutdown: def('system_shutdown', 'wamp.close.system_shutdown', 0x8b, 'server shutting down', 503),
   slowConsumer: def('slow_consumer', 'gatehouse.close.slow_consumer', 0x97, 'slow consumer', 503),
   killedBySession: def('killed', 'wamp.close.killed', 0x98, 'killed', 410),
+  /** a config reload removed the session's realm (WAMP: the router closes the realm); MQTT 5: 0x98 administrative action */
+  realmRemoved: def('realm_removed', 'wamp.close.close_realm', 0x98, 'realm removed', 410),
   internal: def('internal', 'wamp.error.runtime_error', 0x80, 'internal error', 500),
 } satisfies Record<string, ErrorDef>);
 

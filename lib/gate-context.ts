@@ -25,6 +25,14 @@ export interface GateContext {
   inboundThrottle(peer: string, hooks: Omit<ThrottleHooks, 'throttled'>): InboundThrottle;
 }
 
+/**
+ * `{ ...base, more }` copies the live `config` getter as a value: a gate that extends
+ * its context passes the result through here to keep it live.
+ */
+export function withLiveConfig<T extends GateContext>(ctx: T, router: RouterCore): T {
+  return Object.defineProperty(ctx, 'config', { get: () => router.config, enumerable: true });
+}
+
 export function createGateContext(router: RouterCore, gate: string): GateContext {
   const m = router.metrics;
   const g = m.forGate(gate);
@@ -37,7 +45,10 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
   return {
     gate,
     router,
-    config: router.config,
+    // read at use: a config reload applies to the next connection and operation
+    get config(): Config {
+      return router.config;
+    },
     log,
     counters: {
       in(bytes) {

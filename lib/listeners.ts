@@ -4,9 +4,12 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { clientAddressOf } from './client-address';
+import type { ProxyProtocolMode } from './config';
 import { drain } from './drain';
 import type { GateContext } from './gate-context';
 import { originMatcher } from './origins';
+import { acceptedEvent, believeForwardedHeaders, proxyModeFor, readProxyHeaders } from './proxy-accept';
 import type { Listener } from './router';
 import type { TransportInfo } from './session';
 import { clientCertificateOf, tlsServerOptions, type TlsOptions } from './tls-options';
@@ -17,9 +20,13 @@ const mountedPaths = new WeakMap<http.Server, string[]>();
 /** How long connections get to finish their closing handshake at shutdown. */
 const DRAIN_MS = 2000;
 
-/** "host:port" of a socket's peer, for logs and session meta. */
+/**
+ * "host:port" of a socket's client, for logs, limits and session meta: its peer, or
+ * whom a trusted proxy said it speaks for (lib/client-address.ts).
+ */
 export function peerOf(socket: net.Socket): string {
-  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+  const client = clientAddressOf(socket);
+  return `${client.address}:${client.port}`;
 }
 
 /** The core's view of a connection: gate, transport type, peer, and a TLS client's certificate. */
@@ -36,7 +43,7 @@ export function transportOf(gate: string, type: string, socket: net.Socket, prot
  * and gives it back when the socket closes; the name of the limit when it is refused.
  */
 export function admitConnection(ctx: GateContext, socket: net.Socket): string | undefined {
-  const ip = socket.remoteAddress ?? '?';
+  const ip = clientAddressOf(socket).address;
   const refused = ctx.router.connections.acquire(ip);
   if (refused) {
     ctx.limitHit(refused, { peer: peerOf(socket) });
@@ -62,22 +69,26 @@ function watchTls(ctx: GateContext, server: net.Server, options: TlsOptions | un
 /**
  * A TCP (or, with `tls`, TLS) listener for a gate: every socket gets Nagle off and is
  * handed to `onSocket`; closing stops accepting, lets connections drain for a moment,
- * then cuts off the rest. The same for MQTT, STOMP and WAMP RawSocket.
+ * then cuts off the rest. The same for MQTT, STOMP and WAMP RawSocket. With `proxy`
+ * (config proxy.listeners) each connection's PROXY header is read first (lib/proxy-accept.ts).
  */
 export async function listenTcp(
   ctx: GateContext,
-  opts: { port?: number; host?: string; tls?: TlsOptions; name: string },
+  opts: { port?: number; host?: string; tls?: TlsOptions; name: string; proxy?: ProxyProtocolMode },
   onSocket: (socket: net.Socket, type: 'tcp' | 'tls') => void,
 ): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const type = opts.tls ? 'tls' : 'tcp';
   const server = opts.tls ? tls.createServer(tlsServerOptions(opts.tls, ctx.config.limits.tlsHandshakeTimeoutMs)) : net.createServer();
-  // the connection limits apply at accept, before a TLS handshake costs anything
-  server.on('connection', (socket: net.Socket) => {
+  readProxyHeaders(ctx, server, opts.proxy ?? 'off', opts.name);
+  const accepted = acceptedEvent(server);
+  // the connection limits apply at accept (after a PROXY header has named the client),
+  // before a TLS handshake costs anything
+  server.on(accepted, (socket: net.Socket) => {
     socket.on('error', () => undefined); // 'close' follows; the gate logs what matters
     if (admitConnection(ctx, socket)) socket.destroy();
   });
-  server.on(opts.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+  server.on(opts.tls ? 'secureConnection' : accepted, (socket: net.Socket) => {
     if (socket.destroyed) return;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -167,6 +178,8 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
       }
       return;
     }
+    // from a trusted proxy, the client it names (Forwarded / X-Forwarded-For) is the peer from here on
+    believeForwardedHeaders(ctx.config, req);
     const origin = req.headers.origin;
     if (!originAllowed(origin, req.headers.host)) {
       ctx.counters.errors('origin_refused');
@@ -212,7 +225,7 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
 /**
  * The HTTP(S) server of a WebSocket endpoint with its own port: plain requests get 426,
  * and slow or incomplete requests (upgrades included) are dropped (http.headersTimeoutMs,
- * http.requestTimeoutMs).
+ * http.requestTimeoutMs). Reads PROXY headers as config proxy.listeners.http says.
  */
 export function createHttpServer(ctx: GateContext, tlsOptions: TlsOptions | undefined, name: string, app?: http.RequestListener): http.Server {
   const handler: http.RequestListener = app ?? ((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`${name} endpoint: upgrade required\n`));
@@ -223,9 +236,13 @@ export function createHttpServer(ctx: GateContext, tlsOptions: TlsOptions | unde
     // how often Node checks those timeouts (default 30 s, far too coarse for them)
     connectionsCheckingInterval: Math.min(1000, h.headersTimeoutMs),
   };
-  if (!tlsOptions) return http.createServer(timeouts, handler);
-  const server = https.createServer({ ...tlsServerOptions(tlsOptions, ctx.config.limits.tlsHandshakeTimeoutMs), ...timeouts }, handler);
-  watchTls(ctx, server, tlsOptions, name);
+  const server = tlsOptions
+    ? https.createServer({ ...tlsServerOptions(tlsOptions, ctx.config.limits.tlsHandshakeTimeoutMs), ...timeouts }, handler)
+    : http.createServer(timeouts, handler);
+  // a PROXY header comes before the TLS handshake and before the first bytes the HTTP
+  // port's protocol sniff looks at (lib/universal-port.ts listens on acceptedEvent)
+  readProxyHeaders(ctx, server, proxyModeFor(ctx.config, 'http'), name);
+  if (tlsOptions) watchTls(ctx, server, tlsOptions, name);
   return server;
 }
 

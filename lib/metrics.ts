@@ -63,6 +63,8 @@ export class Metrics {
   readonly authzDenied: Counter<'gate' | 'action'>;
   /** a configured limit refused or throttled something (limit: max_connections, messages_per_second, ...) */
   readonly limitHits: Counter<'gate' | 'limit'>;
+  /** config reloads (SIGHUP) by result: ok, invalid (the file was refused, nothing changed) */
+  readonly configReloads: Counter<'result'>;
   /**
    * aggregate tables: publications by outcome (applied, unchanged, rejected, failed) and
    * row changes by op (insert, update, delete), per table
@@ -70,6 +72,8 @@ export class Metrics {
   readonly aggregateEvents: Counter<'table' | 'outcome'>;
   /** connections to the shared HTTP port closed before any gate got them (reason: timeout, unknown, disabled) */
   readonly sniffRefused: Counter<'reason'>;
+  /** connections closed over their PROXY protocol header (reason: untrusted, missing, malformed, timeout; lib/proxy-accept.ts) */
+  readonly proxyRefused: Counter<'listener' | 'reason'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -132,8 +136,10 @@ export class Metrics {
       'action',
     ]);
     this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
+    this.configReloads = counter('config_reloads_total', 'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)', ['result']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
     this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
+    this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }
 
   /** The hot-path counters of one gate (created on first use). */
@@ -144,6 +150,11 @@ export class Metrics {
       this.gates.set(gate, bound);
     }
     return bound;
+  }
+
+  /** Every gate's message and byte counts so far (the admin console's rates). */
+  gateTotals(): ReadonlyMap<string, GateCounters> {
+    return this.gates;
   }
 
   /** The hot-path counters of one realm (created on first use). */

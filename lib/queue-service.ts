@@ -1,11 +1,22 @@
 import { DurableSubscriptions } from './durable-subscriptions';
 import type { RouterCore } from './router';
-import { WorkQueues, type WorkQueueLimits } from './work-queues';
+import { isRouterSession } from './auth/authorizer';
+import { revokedError } from './realm';
+import { tellRevoked, type Revocation, type Session } from './session';
+import type { TopicPattern } from './topic';
+import { queueUri, WorkQueues, type QueueAddress, type WorkQueueLimits } from './work-queues';
 
 /** The router's work queues and durable subscriptions, created once for every gate that uses them. */
 export interface QueueService {
   readonly queues: WorkQueues;
   readonly durable: DurableSubscriptions;
+  /**
+   * A config reload changed the rules: consumers whose session may no longer subscribe
+   * to their queue (`/queue/<name>`: gatehouse.queue.<name>; a durable subscription: its
+   * whole pattern) are cancelled and their gate told, as the realm does for
+   * subscriptions. Returns how many ended.
+   */
+  revokeUnauthorized(): number;
   /** router shutdown */
   close(): void;
 }
@@ -20,5 +31,38 @@ export function createQueueService(router: RouterCore, limits: WorkQueueLimits):
   const queues = new WorkQueues({ store: router.queues, limits, log, drop });
   const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log, drop });
   durable.restore();
-  return { queues, durable, close: () => queues.close() };
+  return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => queues.close() };
+}
+
+function revokeConsumers(router: RouterCore, queues: WorkQueues, durable: DurableSubscriptions): number {
+  const lost = new Map<Session, Revocation[]>();
+  for (const c of queues.consumers()) {
+    const session = c.session;
+    if (session.closed || isRouterSession(session)) continue;
+    // temporary queues belong to their connection: no permission to lose
+    const target = c.address.kind === 'queue' ? queueUri(c.address.name) : durablePattern(durable, c.address);
+    const realm = target === undefined ? undefined : router.findRealm(c.address.realm);
+    if (target === undefined || !realm) continue;
+    try {
+      // a promise: only the dynamic authorizer could tell, and it is not asked again
+      void realm.authorize(session, 'subscribe', target, c.address.kind === 'durable')?.catch(() => undefined);
+      continue;
+    } catch {
+      queues.cancel(c);
+    }
+    const list = lost.get(session) ?? [];
+    list.push({ kind: 'queue', id: 0, uri: typeof target === 'string' ? target : target.uri, consumer: c });
+    lost.set(session, list);
+  }
+  let ended = 0;
+  for (const [session, list] of lost) {
+    ended += list.length;
+    tellRevoked(session, list, revokedError(list));
+  }
+  return ended;
+}
+
+function durablePattern(durable: DurableSubscriptions, address: QueueAddress): TopicPattern | undefined {
+  const name = DurableSubscriptions.nameOf(address);
+  return name && durable.pattern(name);
 }

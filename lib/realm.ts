@@ -14,7 +14,7 @@ import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
 import { replayRetained } from './retained-replay';
 import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
-import type { Session } from './session';
+import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { Testaments, type Testament } from './testaments';
@@ -61,6 +61,8 @@ export interface RealmObserver {
   onDeliveryError?(realm: Realm, session: Session, err: unknown): void;
   /** a testament of a leaving session could not be published (refused, invalid row) */
   onTestamentError?(realm: Realm, session: Session, err: unknown): void;
+  /** an administrative action (kick, queue purge, store delete): logged with who did it */
+  onAdminAction?(realm: Realm, by: Session, action: string, detail: Record<string, unknown>): void;
 }
 
 /**
@@ -113,6 +115,11 @@ export class Realm {
     installMetaApi(this);
   }
 
+  /** Reports an administrative action for the audit log (RealmObserver.onAdminAction). */
+  audit(by: Session, action: string, detail: Record<string, unknown>): void {
+    this.observer.onAdminAction?.(this, by, action, detail);
+  }
+
   // ----- sessions -----
 
   join(session: Session): void {
@@ -157,11 +164,13 @@ export class Realm {
 
   /**
    * Topics no client may publish to, nor leave behind as a testament or an MQTT will:
-   * the router's meta events (wamp.*) and the topics an aggregate table writes itself.
-   * Throws RouterError (not_authorized). The one rule for every gate.
+   * the router's meta events (wamp.*, and the admin console's gatehouse.admin.*) and the
+   * topics an aggregate table writes itself. Throws RouterError (not_authorized). The
+   * one rule for every gate.
    */
   refuseReservedTopic(topic: string): void {
     if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    if (topic.startsWith('gatehouse.admin.')) throw new RouterError(Errors.notAuthorized, 'the gatehouse.admin.* topics are published by the router only');
     const refused = this.aggregates?.refusal(topic);
     if (refused) throw refused;
   }
@@ -380,11 +389,63 @@ export class Realm {
     queueMicrotask(() => this.broker.publish(undefined, topic, { args }, {}));
   }
 
+  /**
+   * The authorizer's rules changed (a config reload): every session's subscriptions and
+   * registrations are checked again, and those no longer allowed end now, in the core
+   * once for every gate. The session's gate tells its client (SessionControl.revoked);
+   * a gate that cannot has the session closed. A decision the dynamic authorizer would
+   * have to make is not re-asked: what it allowed stands. Returns how many ended.
+   */
+  revokeUnauthorized(): number {
+    this.broker.receiveGuard = this.authz.active ? (s, topic) => this.authz.mayReceive(s, topic) : undefined;
+    if (!this.authz.active) return 0;
+    let ended = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (session.closed || isRouterSession(session)) continue;
+      const lost: Revocation[] = [];
+      for (const sub of [...this.broker.subscriptionsOf(session)]) {
+        if (this.stillAllowed(session, 'subscribe', sub.pattern)) continue;
+        this.broker.drop(session, sub);
+        lost.push({ kind: 'subscription', id: sub.id, uri: sub.uri });
+      }
+      for (const reg of [...this.dealer.registrationsOf(session)]) {
+        if (this.stillAllowed(session, 'register', { uri: reg.uri, match: reg.match, key: `${reg.match}:${reg.uri}` })) continue;
+        this.dealer.unregister(session, reg.id);
+        lost.push({ kind: 'registration', id: reg.id, uri: reg.uri });
+      }
+      if (lost.length === 0) continue;
+      ended += lost.length;
+      tellRevoked(session, lost, revokedError(lost));
+    }
+    return ended;
+  }
+
+  private stillAllowed(session: Session, action: Action, target: TopicPattern): boolean {
+    try {
+      // a promise: only the dynamic authorizer could tell, and it is not asked again
+      void this.authz.check(this.name, session, action, target)?.catch(() => undefined);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** New per-session limits (a config reload): they apply to the next subscribe, register or call. */
+  setLimits(limits: RealmOptions['limits']): void {
+    this.broker.maxPerSession = limits.maxSubscriptionsPerSession;
+    this.dealer.setLimits(limits);
+  }
+
   /** Ends every session (router shutdown). */
   closeAll(reason: RouterError): void {
     for (const s of [...this.sessions.values()]) s.control.close(reason);
     this.retained?.close();
   }
+}
+
+/** The error a revocation is told with: not_authorized, naming what was lost. */
+export function revokedError(lost: readonly Revocation[]): RouterError {
+  return new RouterError(Errors.notAuthorized, `permission revoked: ${lost.map((l) => l.uri).join(', ')}`);
 }
 
 function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink): void {

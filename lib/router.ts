@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { installAdminApi, type AdminSource } from './admin-api';
+import { adminSource } from './admin-stats';
 import { AggregateEngine } from './aggregate/engine';
 import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
@@ -9,7 +11,7 @@ import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
 import { ConnectionLimiter } from './connection-limits';
-import { Realm } from './realm';
+import { Realm, type RealmOptions } from './realm';
 import { createAuthorizer } from './auth/router-authorizer';
 import { ReservedProcedures } from './auth/reserved-procedures';
 import type { Authorizer } from './auth/authorizer';
@@ -18,11 +20,28 @@ import type { Session } from './session';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
 
+/** meta event: a session went offline or came back, with its details (README "Admin console") */
+export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
+
 /** A listening endpoint a gate opened; the router closes it on shutdown. */
 export interface Listener {
   readonly port: number;
   /** stop accepting, give connections a moment to close cleanly, then cut off the rest */
   close(): Promise<void>;
+}
+
+/** Config sections read once at start-up: a reload that changes them says a restart is needed. */
+const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard'] as const satisfies readonly (keyof Config)[];
+
+/** What reload() changed. */
+export interface ReloadOutcome {
+  realmsAdded: string[];
+  realmsRemoved: string[];
+  /** subscriptions and registrations ended because the new rules no longer allow them */
+  revoked: number;
+  /** top-level config sections that changed but apply only after a restart */
+  restartNeeded: string[];
+  certificates: { reloaded: string[]; failed: string[] };
 }
 
 export interface RouterOptions {
@@ -37,7 +56,8 @@ export interface RouterOptions {
  * through `realm(name)` and the realm's contract.
  */
 export class RouterCore {
-  readonly config: Config;
+  /** the validated config; replaced as a whole by reload() */
+  config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
   private readonly realms = new Map<string, Realm>();
@@ -67,10 +87,12 @@ export class RouterCore {
   readonly authorizer: Authorizer;
   /** the dynamic authenticator's and authorizer's procedures: registered by calleeRoles only */
   private readonly reserved: ReservedProcedures;
+  /** what the admin console's procedures read (lib/admin-api.ts) */
+  private readonly admin: AdminSource;
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
-    this.log = options.logger ?? createLogger({ level: this.config.log.level });
+    this.log = options.logger ?? createLogger({ level: this.config.log.level, format: this.config.log.format });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
@@ -80,6 +102,16 @@ export class RouterCore {
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
+    this.admin = adminSource({
+      metrics: this.metrics,
+      realms: () => this.realms.values(),
+      store: this.store,
+      queues: this.queues,
+      storePath: this.config.store.path,
+      startedAt: this.startedAt,
+      parked: () => this.parked.size,
+      purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
+    });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
         this.metrics.subscriptions.labels(r.name).set(r.broker.size);
@@ -178,13 +210,7 @@ export class RouterCore {
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
-        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: {
-        maxSubscriptionsPerSession: this.config.limits.maxSubscriptionsPerSession,
-        maxTestamentsPerSession: this.config.limits.maxTestamentsPerSession,
-        maxRegistrationsPerSession: this.config.limits.maxRegistrationsPerSession,
-        maxPendingCallsPerSession: this.config.limits.maxPendingCallsPerSession,
-        defaultCallTimeoutMs: this.config.limits.callTimeoutMs,
-      }, retainedLimits: {
+        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
         onLimitHit: (s, limit, key) => {
@@ -223,10 +249,74 @@ export class RouterCore {
           m.drops.labels(s.transport.gate, 'testament_refused').inc();
           this.log.warn({ err, realm: r.name, session: s.id }, 'testament not published');
         },
+        onAdminAction: (r, by, action, detail) => {
+          const who = { session: by.id, authid: by.identity.authid, authrole: by.identity.authrole, gate: by.transport.gate, peer: by.transport.peer };
+          this.log.info({ realm: r.name, action, by: who, ...detail }, `admin action: ${action}`);
+        },
       },
     );
+    installAdminApi(realm, this.admin);
     this.realms.set(name, realm);
     return realm;
+  }
+
+  private realmLimits(): RealmOptions['limits'] {
+    const l = this.config.limits;
+    return {
+      maxSubscriptionsPerSession: l.maxSubscriptionsPerSession,
+      maxTestamentsPerSession: l.maxTestamentsPerSession,
+      maxRegistrationsPerSession: l.maxRegistrationsPerSession,
+      maxPendingCallsPerSession: l.maxPendingCallsPerSession,
+      defaultCallTimeoutMs: l.callTimeoutMs,
+    };
+  }
+
+  /**
+   * Applies a new, already validated config without a restart (the daemon's SIGHUP,
+   * README "Reloading the configuration"). Sessions stay connected. Users, roles and
+   * permissions, limits and realms take effect at once: realms added are created,
+   * realms removed close their sessions (realm_removed), and every subscription or
+   * registration the new rules no longer allow ends (Realm.revokeUnauthorized). TLS
+   * certificates are re-read. Settings read once at start-up (listeners, store,
+   * aggregates, metrics, dashboard, log) are named in `restartNeeded` and keep their
+   * old values until a restart.
+   */
+  reload(next: Config): ReloadOutcome {
+    const prev = this.config;
+    this.config = next;
+    const restartNeeded = RESTART_ONLY.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+    this.auth.reconfigure(next);
+    this.authorizer.setRoles(next.auth.roles);
+    this.connections.setLimits(next.limits);
+    const keep = new Set(next.realms.map((r) => r.name));
+    if (this.aggregates) keep.add(next.aggregate.realm);
+    const realmsRemoved: string[] = [];
+    // realms the old file listed and the new one does not; auto-created ones stay
+    for (const r of prev.realms) {
+      const realm = this.realms.get(r.name);
+      if (keep.has(r.name) || !realm) continue;
+      this.realms.delete(r.name);
+      realm.closeAll(new RouterError(Errors.realmRemoved, `realm ${r.name} was removed from the configuration`));
+      realmsRemoved.push(r.name);
+    }
+    const realmsAdded: string[] = [];
+    if (this.state === 'running') {
+      for (const name of keep) {
+        if (this.realms.has(name)) continue;
+        this.createRealm(name);
+        realmsAdded.push(name);
+      }
+    }
+    const limits = this.realmLimits();
+    let revoked = 0;
+    for (const realm of this.realms.values()) {
+      realm.setLimits(limits);
+      revoked += realm.revokeUnauthorized();
+    }
+    for (const fn of this.reloadHooks) revoked += fn();
+    const certificates = this.reloadCertificates();
+    this.metrics.configReloads.labels('ok').inc();
+    return { realmsAdded, realmsRemoved, revoked, restartNeeded, certificates };
   }
 
   /**
@@ -238,9 +328,21 @@ export class RouterCore {
    */
   setParked(session: Session, parked: boolean): void {
     if (parked === this.parked.has(session)) return;
+    session.parked = parked;
     if (parked) this.parked.add(session);
     else this.parked.delete(session);
     this.metrics.offlineSessions.labels(session.transport.gate).inc(parked ? 1 : -1);
+    // the admin console follows sessions going offline and coming back (lib/admin-api.ts)
+    this.realms.get(session.realmName)?.publishMeta(SESSION_UPDATE, [session.details()]);
+  }
+
+  /**
+   * Removes every message of a durable queue (gatehouse.admin.queue.purge). MQTT offline
+   * queues are read from the store as they are sent, so removing them there is enough;
+   * the Router's work queues also drop what they hold in memory for a STOMP queue.
+   */
+  protected purgeQueue(storeName: string, _kind: string, _realm: string, _name: string): Promise<void> {
+    return this.queues.removeQueue(storeName);
   }
 
   /** May one more session join? (config.limits.maxSessions, and not while draining) */
@@ -277,6 +379,18 @@ export class RouterCore {
       if (s) return s;
     }
     return undefined;
+  }
+
+  private readonly reloadHooks: (() => number)[] = [];
+
+  /** Runs `fn` after each reload() (services outside the realms re-check what sessions hold; returns how many ended). */
+  protected onReload(fn: () => number): void {
+    this.reloadHooks.push(fn);
+  }
+
+  /** An existing realm (never creates one). */
+  findRealm(name: string): Realm | undefined {
+    return this.realms.get(name);
   }
 
   private readonly closeHooks: (() => void)[] = [];

@@ -2,6 +2,7 @@ import { globalId } from './ids';
 import type { BrokerEvent, Subscription } from './broker';
 import type { RouterError } from './errors';
 import type { OutboundFlow } from './outbox';
+import type { Consumer } from './work-queues';
 
 /** What the core knows about the transport a session arrived on. */
 export interface TransportInfo {
@@ -42,6 +43,29 @@ export interface SessionIdentity {
  */
 export interface SessionControl {
   close(reason: RouterError, message?: string): void;
+  /**
+   * Rights were taken away (a config reload): the core has already ended these
+   * subscriptions and registrations, and the gate tells its client the way its protocol
+   * can (README "Reloading the configuration"). A gate without this hook has the
+   * session closed with `reason` instead.
+   */
+  revoked?(lost: readonly Revocation[], reason: RouterError): void;
+}
+
+/** A subscription, registration or queue consumer the core ended because it is no longer allowed. */
+export interface Revocation {
+  readonly kind: 'subscription' | 'registration' | 'queue';
+  /** the core's subscription or registration ID (0 for a queue consumer) */
+  readonly id: number;
+  readonly uri: string;
+  /** kind 'queue': the work-queue consumer that was cancelled */
+  readonly consumer?: Consumer;
+}
+
+/** Tells the session's gate what it lost (SessionControl.revoked), or closes the session when the gate cannot. */
+export function tellRevoked(session: Session, lost: readonly Revocation[], reason: RouterError): void {
+  if (session.control.revoked) session.control.revoked(lost, reason);
+  else session.control.close(reason);
 }
 
 /** Live events held back during a retained replay (lib/retained-replay.ts). */
@@ -55,7 +79,11 @@ export interface LiveHold {
 /** A client session as the core sees it. Protocol details stay in the gate. */
 export class Session {
   readonly id: number;
-  readonly transport: TransportInfo;
+  /**
+   * The connection the session is on. Replaced when a persistent session (MQTT) is
+   * resumed by a new connection, so the session meta API shows where its client is now.
+   */
+  transport: TransportInfo;
   /**
    * Who the session is. Replaced only when a persistent session (MQTT) is resumed by a
    * new connection of the same authid: its freshly verified identity (role included).
@@ -65,6 +93,8 @@ export class Session {
   readonly joinedAt = Date.now();
   /** set by the realm when the session has left; late callbacks check it */
   closed = false;
+  /** kept for a client that is not connected (an MQTT persistent session); set by the router */
+  parked = false;
   /** the realm the session belongs to; set on join */
   realmName = '';
   /**
@@ -101,8 +131,12 @@ export class Session {
       authmethod: this.identity.authmethod,
       authprovider: this.identity.authprovider,
       authextra: this.identity.authextra ?? {},
-      transport: { type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
+      // gate and joined: Gatehouse's additions (the admin console shows MQTT and STOMP
+      // sessions beside WAMP ones, and since when they are connected)
+      transport: { gate: this.transport.gate, type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
       realm: this.realmName,
+      joined: new Date(this.joinedAt).toISOString(),
+      offline: this.parked,
     };
   }
 }

@@ -43,12 +43,18 @@ export function installStoreApi(realm: Realm, retained: RetainedTopics): void {
     return after(realm.authorize(caller, 'retain', key), async () => {
       if (!retained.get(key)) return { args: [null] };
       const ack = await retained.delete(caller, key);
+      realm.audit(caller, 'store.delete', { key, revision: ack.revision });
       return { args: [{ revision: ack.revision }] } satisfies Payload;
     });
   });
 }
 
-/** One page of a key listing; keys the caller may not read (subscribe) are left out. */
+/**
+ * One page of a key listing; keys the caller may not read (subscribe) are left out. Read
+ * through the store's paged range read (keys in order after the cursor), so a page costs
+ * the keys it passes, not a sort of the realm's whole key set; one key beyond the page
+ * tells whether there is a next one.
+ */
 function listPage(
   realm: Realm,
   retained: RetainedTopics,
@@ -57,13 +63,19 @@ function listPage(
   options: Record<string, unknown>,
 ): Payload {
   const limit = Math.min(typeof options['limit'] === 'number' && options['limit'] > 0 ? options['limit'] : 100, MAX_PAGE);
-  const start = typeof options['after'] === 'string' ? options['after'] : undefined;
-  const keys = retained
-    .matching(pattern)
-    .filter((e) => (start === undefined || e.key > start) && realm.mayReceive(caller, e.key))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const page = keys.slice(0, limit);
-  const next = keys.length > limit ? (page[page.length - 1]?.key ?? null) : null;
+  let after = typeof options['after'] === 'string' ? options['after'] : undefined;
+  const found: StoreEntry[] = [];
+  for (;;) {
+    const scan = retained.page(pattern, after, limit + 1);
+    for (const e of scan.entries) {
+      if (realm.mayReceive(caller, e.key)) found.push(e);
+      if (found.length > limit) break;
+    }
+    if (found.length > limit || scan.next === undefined) break;
+    after = scan.next;
+  }
+  const page = found.slice(0, limit);
+  const next = found.length > limit ? (page[page.length - 1]?.key ?? null) : null;
   return { args: [{ entries: page.map(entryView), next }] };
 }
 

@@ -15,6 +15,7 @@ import tls from 'node:tls';
 import { drain } from './drain';
 import type { GateContext } from './gate-context';
 import { admitConnection, peerOf } from './listeners';
+import { acceptedEvent } from './proxy-accept';
 import { sniffProtocol, type SniffedProtocol, type SniffVerdict } from './protocol-sniff';
 import type { Listener } from './router';
 
@@ -51,8 +52,9 @@ const ignore = (): void => undefined;
 export function serveProtocolsOn(ctx: GateContext, server: http.Server, opts: UniversalPortOptions): Listener {
   const secure = server instanceof tls.Server;
   // Node's HTTP server takes plain sockets on 'connection', an HTTPS server decrypted
-  // ones on 'secureConnection' (its 'connection' listener does the TLS handshake)
-  const event = secure ? 'secureConnection' : 'connection';
+  // ones on 'secureConnection' (its 'connection' listener does the TLS handshake). A
+  // PROXY header, when read, comes before either (acceptedEvent: lib/proxy-accept.ts).
+  const event = secure ? 'secureConnection' : acceptedEvent(server);
   const type = secure ? 'tls' : 'tcp';
   const toHttp = server.listeners(event) as ((socket: net.Socket) => void)[];
   const handedOff = new Set<net.Socket>();

@@ -260,6 +260,11 @@ export class WorkQueues {
     return consumer;
   }
 
+  /** Every live consumer (a copy: the caller may cancel while it goes through them). */
+  consumers(): Consumer[] {
+    return [...this.queueOf.keys()];
+  }
+
   /** Ends a consumer: what it had not acknowledged goes back to the queue, redelivered. */
   cancel(consumer: Consumer): void {
     const q = this.queueOf.get(consumer);

@@ -192,7 +192,7 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   const page = await get(httpPort, '/dashboard/');
   assert.equal(page.status, 200);
   assert.match(page.type, /^text\/html/);
-  assert.match(page.body, /<title>Gatehouse dashboard<\/title>/);
+  assert.match(page.body, /<title>Gatehouse admin console<\/title>/);
   const vendor = await get(httpPort, '/dashboard/vendor/autobahn.min.js');
   assert.equal(vendor.status, 200);
   assert.match(vendor.type, /javascript/);

@@ -1,5 +1,5 @@
 import type { Counter } from 'prom-client';
-import { createGateContext, type GateContext } from '../../lib/gate-context';
+import { createGateContext, withLiveConfig, type GateContext } from '../../lib/gate-context';
 import type { RouterCore } from '../../lib/router';
 import type { MqttSession } from './mqtt-session';
 import { OfflineQuota } from './offline-quota';
@@ -20,21 +20,24 @@ export interface MqttGateContext extends GateContext {
 export function createMqttContext(router: RouterCore): MqttGateContext {
   const base = createGateContext(router, 'mqtt');
   const drops = new Map<string, Counter.Internal>();
-  return {
-    ...base,
-    sessions: new Map(),
-    offline: new OfflineQuota(router.config.limits.maxOfflineSessions, router.config.limits.maxOfflineSessionsPerAuthid),
-    startedAt: Date.now(),
-    stopped: false,
-    drop(reason) {
-      let c = drops.get(reason);
-      if (!c) {
-        c = router.metrics.drops.labels('mqtt', reason);
-        drops.set(reason, c);
-      }
-      c.inc();
+  return withLiveConfig(
+    {
+      ...base,
+      sessions: new Map(),
+      offline: new OfflineQuota(router.config.limits.maxOfflineSessions, router.config.limits.maxOfflineSessionsPerAuthid),
+      startedAt: Date.now(),
+      stopped: false,
+      drop(reason) {
+        let c = drops.get(reason);
+        if (!c) {
+          c = router.metrics.drops.labels('mqtt', reason);
+          drops.set(reason, c);
+        }
+        c.inc();
+      },
     },
-  };
+    router,
+  );
 }
 
 export function sessionKey(realm: string, clientId: string): string {

@@ -1,6 +1,6 @@
 import { Errors, type RouterError } from '../../lib/errors';
 import type { Realm } from '../../lib/realm';
-import { Session, type SessionIdentity } from '../../lib/session';
+import { Session, type SessionIdentity, type TransportInfo } from '../../lib/session';
 import type { MqttConnection } from './connection';
 import { sessionKey, type MqttGateContext } from './context';
 import { MqttSession } from './mqtt-session';
@@ -49,23 +49,31 @@ export function openSession(
       if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
       old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
     }
+    // its client's connection now (the admin console shows its peer), before the
+    // session is announced live again
+    existing.core.transport = transportOf(conn);
+    // the same authid, verified now: its current role, not the one saved or restored
+    if (!cleanStart) existing.core.identity = identity;
     // its client is back (or about to be replaced): a live session again
     ctx.router.setParked(existing.core, false);
     if (!cleanStart) {
       cancelWill(existing);
-      // the same authid, verified now: its current role, not the one saved or restored
-      existing.core.identity = identity;
       return { session: existing, present: true };
     }
     endSession(ctx, existing);
   }
-  const core = new Session(conn.info, identity, {
+  const core = new Session(transportOf(conn), identity, {
     close: (reason, message) => closeFromCore(ctx, session, reason, message),
   });
   const session = new MqttSession(clientId, realm, core, ctx);
   ctx.sessions.set(key, session);
   realm.join(core);
   return { session, present: false };
+}
+
+/** The session's transport: the connection's, with the protocol level it speaks. */
+function transportOf(conn: MqttConnection): TransportInfo {
+  return { ...conn.info, protocol: conn.version === 5 ? 'mqtt.5' : conn.version === 4 ? 'mqtt.3.1.1' : 'mqtt.3.1' };
 }
 
 /** The connection is gone: its will, and the session's expiry. */

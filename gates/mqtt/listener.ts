@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { createWebSocketStream } from 'ws';
 import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
+import { proxyModeFor } from '../../lib/proxy-accept';
 import type { TlsOptions } from '../../lib/tls-options';
 import type { Listener } from '../../lib/router';
 import { MqttConnection } from './connection';
@@ -8,7 +9,8 @@ import type { MqttGateContext } from './context';
 
 /** MQTT over TCP (and TLS when `tls` is given). */
 export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => acceptMqttSocket(ctx, socket, type));
+  const proxy = proxyModeFor(ctx.config, opts.tls ? 'mqttTls' : 'mqtt');
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => acceptMqttSocket(ctx, socket, type));
 }
 
 /** One MQTT connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */

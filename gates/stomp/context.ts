@@ -1,5 +1,5 @@
 import type { Counter } from 'prom-client';
-import { createGateContext, type GateContext } from '../../lib/gate-context';
+import { createGateContext, withLiveConfig, type GateContext } from '../../lib/gate-context';
 import type { QueueService } from '../../lib/queue-service';
 import type { RouterCore } from '../../lib/router';
 import type { StompParserLimits } from './frame-parser';
@@ -23,23 +23,26 @@ export function createStompContext(router: RouterCore, work: QueueService): Stom
   const base = createGateContext(router, 'stomp');
   const cfg = router.config.stomp;
   const drops = new Map<string, Counter.Internal>();
-  return {
-    ...base,
-    work,
-    parserLimits: {
-      maxHeaders: cfg.limits.maxHeaders,
-      maxHeaderLineBytes: cfg.limits.maxHeaderLineBytes,
-      maxBodyBytes: cfg.limits.maxBodyBytes || router.config.limits.maxMessageSize,
+  return withLiveConfig(
+    {
+      ...base,
+      work,
+      parserLimits: {
+        maxHeaders: cfg.limits.maxHeaders,
+        maxHeaderLineBytes: cfg.limits.maxHeaderLineBytes,
+        maxBodyBytes: cfg.limits.maxBodyBytes || router.config.limits.maxMessageSize,
+      },
+      serverName: 'Gatehouse',
+      transactionBudget: new TransactionBudget(cfg.limits.maxTransactionBytesTotal),
+      drop(reason) {
+        let c = drops.get(reason);
+        if (!c) {
+          c = router.metrics.drops.labels('stomp', reason);
+          drops.set(reason, c);
+        }
+        c.inc();
+      },
     },
-    serverName: 'Gatehouse',
-    transactionBudget: new TransactionBudget(cfg.limits.maxTransactionBytesTotal),
-    drop(reason) {
-      let c = drops.get(reason);
-      if (!c) {
-        c = router.metrics.drops.labels('stomp', reason);
-        drops.set(reason, c);
-      }
-      c.inc();
-    },
-  };
+    router,
+  );
 }

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { createWebSocketStream } from 'ws';
 import { listenTcp, listenWebSocket, transportOf, type WebSocketEndpointOptions } from '../../lib/listeners';
+import { proxyModeFor } from '../../lib/proxy-accept';
 import type { TlsOptions } from '../../lib/tls-options';
 import type { Listener } from '../../lib/router';
 import { StompConnection } from './connection';
@@ -11,7 +12,8 @@ const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 /** STOMP over TCP (and TLS when `tls` is given). */
 export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => acceptStompSocket(ctx, socket, type));
+  const proxy = proxyModeFor(ctx.config, opts.tls ? 'stompTls' : 'stomp');
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => acceptStompSocket(ctx, socket, type));
 }
 
 /** One STOMP connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { listenTcp } from '../../lib/listeners';
+import { proxyModeFor } from '../../lib/proxy-accept';
 import type { Listener } from '../../lib/router';
 import type { TlsOptions } from '../../lib/tls-options';
 import type { WampGateContext } from './context';
@@ -17,7 +18,8 @@ export interface WampRawSocketOptions {
 
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
 export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
-  return listenTcp(ctx, { ...opts, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => acceptRawSocket(ctx, socket));
+  const proxy = proxyModeFor(ctx.config, 'rawsocket');
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => acceptRawSocket(ctx, socket));
 }
 
 /**

@@ -14,6 +14,7 @@ export const ROUTER_ROLES = Object.freeze({
       testament_meta_api: true,
       event_history: true,
       payload_passthru_mode: true,
+      subscription_revocation: true,
     },
   },
   dealer: {
@@ -29,6 +30,7 @@ export const ROUTER_ROLES = Object.freeze({
       session_meta_api: true,
       testament_meta_api: true,
       payload_passthru_mode: true,
+      registration_revocation: true,
     },
   },
 });

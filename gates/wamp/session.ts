@@ -32,6 +32,9 @@ export interface PendingAuthentication {
 export interface ClientFeatures {
   calleeCanceling: boolean;
   calleeProgressiveResults: boolean;
+  /** WAMP advanced: subscription / registration revocation (./revocation.ts) */
+  subscriptionRevocation: boolean;
+  registrationRevocation: boolean;
 }
 
 /**
@@ -43,7 +46,7 @@ export class WampSession implements WampConnectionHandler {
   state: State = 'hello';
   realm: Realm | undefined;
   core: Session | undefined;
-  features: ClientFeatures = { calleeCanceling: false, calleeProgressiveResults: false };
+  features: ClientFeatures = { calleeCanceling: false, calleeProgressiveResults: false, subscriptionRevocation: false, registrationRevocation: false };
   /** caller side: CALL request ID -> call */
   readonly calls = new Map<number, Invocation>();
   /** callee side: INVOCATION request ID -> call, and back */

@@ -44,7 +44,7 @@ export function isAuthMethod(m: unknown): m is AuthMethod {
 }
 
 export class Authenticator {
-  private readonly users: UserDirectory;
+  private users: UserDirectory;
   private readonly audit: AuthAudit;
   private readonly dynamic: DynamicAuthenticator | undefined;
   /** keys the decoy challenges of unknown authids */
@@ -55,7 +55,7 @@ export class Authenticator {
   private readonly throttle: AuthThrottle;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     metrics: Metrics,
     log: Logger,
     /** the realm the dynamic authenticator's procedure lives in */
@@ -68,6 +68,17 @@ export class Authenticator {
     this.throttle = new AuthThrottle(config.auth.throttle, clock, (n) => this.audit.blocked(n));
     const d = config.auth.dynamic;
     this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs);
+  }
+
+  /**
+   * A reloaded config: users, anonymous policies, realm methods and roles apply to the
+   * next login; sessions already joined keep the identity they logged in with. The
+   * throttle and the dynamic authenticator stay as they were (a restart changes them).
+   */
+  reconfigure(config: Config): void {
+    this.config = config;
+    this.users = new UserDirectory(config.auth.users);
+    this.dummy = undefined;
   }
 
   /** The anonymous policy of the gate `transport` arrived on (its own setting, else auth.anonymous). */

@@ -52,8 +52,8 @@ export function isRouterSession(s: Session | undefined): boolean {
 
 export class Authorizer {
   /** false: everything is allowed, and callers may skip every check */
-  readonly active: boolean;
-  private readonly roles: ReadonlyMap<string, CompiledRole> | undefined;
+  active: boolean;
+  private roles: ReadonlyMap<string, CompiledRole> | undefined;
   private readonly dynamic: DynamicAuthorizer | undefined;
   /** per role: `${action}\0${uri}` -> static decision (undefined: no rule) */
   private readonly decisions = new Map<string, Map<string, boolean | undefined>>();
@@ -61,16 +61,24 @@ export class Authorizer {
   private readonly receive = new Map<string, Map<string, boolean>>();
 
   constructor(private readonly options: AuthorizerOptions = {}) {
-    if (options.roles) {
-      const roles = new Map<string, CompiledRole>();
-      for (const [name, rc] of Object.entries(options.roles)) roles.set(name, compileRole(rc.permissions));
-      this.roles = roles;
-    }
+    this.roles = compileRoles(options.roles);
     if (options.authorizer && options.invoke) {
       this.dynamic = new DynamicAuthorizer(options.authorizer, options.invoke, (err, action, uri) =>
         options.onAuthorizerError?.(err, action, uri),
       );
     }
+    this.active = this.roles !== undefined || this.dynamic !== undefined;
+  }
+
+  /**
+   * New static roles (a config reload): every cached decision goes with the old ones.
+   * The realms then re-check what their sessions hold (Realm.revokeUnauthorized); the
+   * dynamic authorizer is kept as it was.
+   */
+  setRoles(roles: Readonly<Record<string, RoleConfig>> | null | undefined): void {
+    this.roles = compileRoles(roles);
+    this.decisions.clear();
+    this.receive.clear();
     this.active = this.roles !== undefined || this.dynamic !== undefined;
   }
 
@@ -163,6 +171,15 @@ export class Authorizer {
   get dynamicCacheEntries(): number {
     return this.dynamic?.cacheEntries ?? 0;
   }
+}
+
+function compileRoles(
+  roles: Readonly<Record<string, RoleConfig>> | null | undefined,
+): ReadonlyMap<string, CompiledRole> | undefined {
+  if (!roles) return undefined;
+  const out = new Map<string, CompiledRole>();
+  for (const [name, rc] of Object.entries(roles)) out.set(name, compileRole(rc.permissions));
+  return out;
 }
 
 function exact(uri: string): TopicPattern {

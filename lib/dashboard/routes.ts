@@ -1,8 +1,11 @@
 /**
- * The live table dashboard: a static page (./static) that connects back to the router
- * over WAMP WebSocket with autobahn's browser build, lists the aggregate engine's tables
- * (gatehouse.table.list) and follows one table's change feed. The server side is only
- * this Express router: the page's files, autobahn, and the page's settings.
+ * The admin console (README "Admin console"): a static page (./static) that connects
+ * back to the router over WAMP WebSocket with autobahn's browser build, as a user of the
+ * router like any other: its views call the meta API (wamp.session.*, wamp.subscription.*,
+ * wamp.registration.*), the store procedures (gatehouse.store.*) and the admin procedures
+ * (gatehouse.admin.*, lib/admin-api.ts), and follow the aggregate tables' change feeds.
+ * The server side is only this Express router: the page's files, autobahn, and the
+ * page's settings.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

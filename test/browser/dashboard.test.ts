@@ -16,7 +16,7 @@ import type { Locator, Page } from 'playwright-core';
 import { Router } from '../../index';
 import { FIXTURE_DIR } from '../helpers/aggregate';
 import { connect, wsOptions, type AutobahnSession } from '../helpers/autobahn';
-import { launchChromium } from '../helpers/chromium';
+import { launchChromium, waitForText, watchProblems } from '../helpers/chromium';
 import { connectMqtt, endAll, publish } from '../helpers/mqtt-clients';
 
 const ARTIFACTS = resolve(__dirname, '..', 'artifacts');
@@ -72,34 +72,9 @@ async function serve(t: TestContext, dir: string, port = 0, tables = FIXTURE_DIR
   };
 }
 
-/** Collects what the page reports as going wrong, but for messages matching `expected`. */
-function watchProblems(page: Page, expected?: RegExp): string[] {
-  const problems: string[] = [];
-  const note = (text: string): void => {
-    if (!expected?.test(text)) problems.push(text);
-  };
-  page.on('console', (m) => {
-    if (m.type() === 'error') note(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => note(`page error: ${err.message}`));
-  page.on('requestfailed', (r) => note(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-  return problems;
-}
-
 /** A row of the shown table, by its primary key values. */
 function row(page: Page, ...key: unknown[]): Locator {
   return page.locator(`#rows-body tr[data-key='${JSON.stringify(key)}']`);
-}
-
-/** Waits until `locator` shows exactly `text`; on timeout says what it showed instead. */
-async function waitForText(locator: Locator, text: string, what: string): Promise<void> {
-  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
-  try {
-    await locator.filter({ hasText: exact }).waitFor({ timeout: WAIT_MS });
-  } catch {
-    const shown = (await locator.count()) > 0 ? await locator.first().textContent() : '(nothing)';
-    assert.fail(`${what}: expected ${JSON.stringify(text)}, the page shows ${JSON.stringify(shown)}`);
-  }
 }
 
 async function expectCustomer(page: Page, customer: string, revenue: string, invoices: string): Promise<void> {
@@ -141,7 +116,7 @@ test(
     const page = await browser.newPage();
     const problems = watchProblems(page);
 
-    await page.goto(`${served.base}/dashboard`);
+    await page.goto(`${served.base}/dashboard/#view=tables`);
     await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
     assert.equal(await page.locator('#connection').getAttribute('data-state'), 'connected');
     await waitForText(page.locator('#realm'), 'realm1', 'realm');
@@ -262,7 +237,7 @@ test('dashboard - without an aggregate engine the page says why there are no tab
   const browser = await launchChromium(t);
   const page = await browser.newPage();
   const problems = watchProblems(page);
-  await page.goto(`${served.base}/dashboard`);
+  await page.goto(`${served.base}/dashboard/#view=tables`);
   await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
   await waitForText(
     page.locator('#tables-empty'),

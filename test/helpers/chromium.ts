@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -56,4 +56,32 @@ export async function launchChromium(
     rmSync(profile, { recursive: true, force: true });
   });
   return context;
+}
+
+/** the page, the router and the browser share two cores with the rest of the suite */
+export const PAGE_WAIT_MS = 20_000;
+
+/** Collects what the page reports as going wrong, but for messages matching `expected`. */
+export function watchProblems(page: Page, expected?: RegExp): string[] {
+  const problems: string[] = [];
+  const note = (text: string): void => {
+    if (!expected?.test(text)) problems.push(text);
+  };
+  page.on('console', (m) => {
+    if (m.type() === 'error') note(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => note(`page error: ${err.message}`));
+  page.on('requestfailed', (r) => note(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  return problems;
+}
+
+/** Waits until `locator` shows exactly `text`; on timeout says what it showed instead. */
+export async function waitForText(locator: Locator, text: string, what: string, ms = PAGE_WAIT_MS): Promise<void> {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  try {
+    await locator.filter({ hasText: exact }).waitFor({ timeout: ms });
+  } catch {
+    const shown = (await locator.count()) > 0 ? await locator.first().textContent() : '(nothing)';
+    assert.fail(`${what}: expected ${JSON.stringify(text)}, the page shows ${JSON.stringify(shown)}`);
+  }
 }

@@ -6,6 +6,7 @@
  * messages, malformed bytes), and a reader for the router's Prometheus counters.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import mqtt, {
   type IClientOptions,
   type IClientPublishOptions,
@@ -161,19 +162,30 @@ export function connectRefused(url: string, opts: IClientOptions): Promise<numbe
 /**
  * mqtt.js over TCP to 127.0.0.1:`port` from the source address `from` (127.0.0.2, ...:
  * Linux answers on all of 127.0.0.0/8), so a test can be a client at another address.
+ * `from` as an object may also give bytes written before MQTT (a PROXY protocol header).
  */
-export function mqttFrom(port: number, from: string, opts: IClientOptions = {}): MqttClient {
-  const stream = (): net.Socket => net.createConnection({ port, host: '127.0.0.1', localAddress: from });
+export function mqttFrom(
+  port: number,
+  from: string | { localAddress?: string; preamble?: Buffer; tls?: tls.ConnectionOptions },
+  opts: IClientOptions = {},
+): MqttClient {
+  const source = typeof from === 'string' ? { localAddress: from } : from;
+  const stream = (): net.Socket => {
+    const socket = net.createConnection({ port, host: '127.0.0.1', ...(source.localAddress ? { localAddress: source.localAddress } : {}) });
+    // written ahead of the CONNECT mqtt.js writes on 'connect' (and of a TLS handshake)
+    if (source.preamble) socket.write(source.preamble);
+    return source.tls ? tls.connect({ socket, ...source.tls }) : socket;
+  };
   return new mqtt.MqttClient(stream, { reconnectPeriod: 0, connectTimeout: WAIT_MS, protocolVersion: 4, ...opts });
 }
 
 /** connectMqtt() from another source address (see mqttFrom). */
-export function connectMqttFrom(port: number, from: string, opts: IClientOptions = {}): Promise<{ client: MqttClient; connack: IConnackPacket }> {
-  return accepted(mqttFrom(port, from, opts), `CONNACK from 127.0.0.1:${port} to ${from}`);
+export function connectMqttFrom(port: number, from: Parameters<typeof mqttFrom>[1], opts: IClientOptions = {}): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+  return accepted(mqttFrom(port, from, opts), `CONNACK from 127.0.0.1:${port} to ${JSON.stringify(from)}`);
 }
 
 /** connectRefused() from another source address (see mqttFrom), waiting up to `ms`. */
-export function connectRefusedFrom(port: number, from: string, opts: IClientOptions = {}, ms = WAIT_MS): Promise<number | undefined> {
+export function connectRefusedFrom(port: number, from: Parameters<typeof mqttFrom>[1], opts: IClientOptions = {}, ms = WAIT_MS): Promise<number | undefined> {
   return refused(mqttFrom(port, from, { ...opts, connectTimeout: ms }), ms);
 }
 

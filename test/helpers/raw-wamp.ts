@@ -60,6 +60,12 @@ export interface RawPeerOptions {
   autoPong?: boolean;
   /** RawSocket: over TLS with these options (e.g. { ca, servername }) */
   tls?: tls.ConnectionOptions;
+  /** connect from this source address (127.0.0.2, ...: Linux answers on all of 127.0.0.0/8) */
+  localAddress?: string;
+  /** WebSocket: extra headers on the upgrade request (e.g. X-Forwarded-For) */
+  headers?: Record<string, string>;
+  /** RawSocket: bytes written first, before TLS and the handshake (e.g. a PROXY protocol header) */
+  preamble?: Buffer;
 }
 
 /**
@@ -175,7 +181,12 @@ export class WsPeer extends RawPeer {
   }
 
   static async open(url: string, serializer: WireSerializer, opts: RawPeerOptions = {}): Promise<WsPeer> {
-    const ws = new WebSocket(url, [codecs[serializer].wsProtocol], { autoPong: opts.autoPong ?? true, perMessageDeflate: false });
+    const ws = new WebSocket(url, [codecs[serializer].wsProtocol], {
+      autoPong: opts.autoPong ?? true,
+      perMessageDeflate: false,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     const peer = new WsPeer(serializer, ws);
     peers.add(peer);
     await within(
@@ -227,9 +238,17 @@ export class TcpProbe {
   readonly closed: Promise<void>;
   readonly connected: Promise<void>;
 
-  /** `tlsOptions`: over TLS; `connected` then waits for the handshake */
-  constructor(port: number, onData?: (chunk: Buffer) => boolean, tlsOptions?: tls.ConnectionOptions) {
-    this.socket = tlsOptions ? tls.connect({ port, host: '127.0.0.1', ...tlsOptions }) : net.connect({ port, host: '127.0.0.1' });
+  /**
+   * `tlsOptions`: over TLS; `connected` then waits for the handshake. `from`: the source
+   * address, and bytes written in clear before anything else (a PROXY protocol header).
+   */
+  constructor(port: number, onData?: (chunk: Buffer) => boolean, tlsOptions?: tls.ConnectionOptions, from: { localAddress?: string; preamble?: Buffer } = {}) {
+    if (tlsOptions && !from.preamble && !from.localAddress) this.socket = tls.connect({ port, host: '127.0.0.1', ...tlsOptions });
+    else {
+      const tcp = net.connect({ port, host: '127.0.0.1', ...(from.localAddress ? { localAddress: from.localAddress } : {}) });
+      if (from.preamble) tcp.write(from.preamble);
+      this.socket = tlsOptions ? tls.connect({ socket: tcp, ...tlsOptions }) : tcp;
+    }
     this.socket.setNoDelay(true);
     this.connected = new Promise((resolve, reject) => {
       this.socket.once(tlsOptions ? 'secureConnect' : 'connect', resolve);
@@ -322,6 +341,7 @@ export class RawSocketPeer extends RawPeer {
         return true;
       },
       opts.tls,
+      { localAddress: opts.localAddress, preamble: opts.preamble },
     );
     void this.probe.closed.then(() => this.markClosed());
   }

@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { sleep, waitFor, withTimeout, WAIT_MS } from './mqtt-clients';
@@ -231,6 +231,10 @@ export interface StompitConnectOptions {
   servername?: string;
   rejectUnauthorized?: boolean;
   connectHeaders?: Record<string, string>;
+  /** the source address of the TCP connection */
+  localAddress?: string;
+  /** opens the transport instead of net.connect / tls.connect (e.g. to write a PROXY header first) */
+  connect?: (options: StompitConnectOptions, onConnected: () => void) => Duplex;
 }
 
 export const stompit = require('stompit') as {

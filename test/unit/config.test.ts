@@ -138,9 +138,16 @@ test('config - empty input resolves to the documented defaults', () => {
     },
     store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
     aggregate: { dir: '', realm: 'realm1' },
-    log: { level: 'info' },
+    log: { level: 'info', format: 'auto' },
     metrics: { enabled: true, path: '/metrics' },
     dashboard: { enabled: true, path: '/dashboard' },
+    proxy: {
+      trusted: [],
+      protocol: 'off',
+      listeners: { http: 'inherit', rawsocket: 'inherit', mqtt: 'inherit', mqttTls: 'inherit', stomp: 'inherit', stompTls: 'inherit' },
+      headerTimeoutMs: 5000,
+      forwardedHeaders: true,
+    },
   });
   assert.deepEqual(resolveConfig(undefined), c);
 });

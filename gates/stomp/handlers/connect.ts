@@ -1,7 +1,7 @@
 import type { AuthResult } from '../../../lib/auth/outcome';
 import { Errors, RouterError } from '../../../lib/errors';
 import { splitLogin } from '../../../lib/login-realm';
-import { Session } from '../../../lib/session';
+import { Session, type Revocation } from '../../../lib/session';
 import type { StompConnection } from '../connection';
 import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
 
@@ -109,6 +109,9 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
     {
       // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
       close: (reason, message) => conn.fail(new RouterError(reason.def, message ?? reason.message)),
+      // rights taken away (config reload): ERROR naming the subscription, then close, as
+      // RabbitMQ ends a STOMP connection whose permissions changed
+      revoked: (lost, reason) => conn.fail(reason, undefined, revokedHeaders(conn, lost)),
     },
   );
   conn.session = session;
@@ -157,4 +160,13 @@ export function parseHeartBeat(v: string | undefined): [number, number] | undefi
   // an interval beyond what a timer can hold means "rarely": the timer's maximum
   const clamp = (s: string | undefined): number => Math.min(Number(s), 2 ** 31 - 1);
   return [clamp(m[1]), clamp(m[2])];
+}
+
+/** The `subscription` header of a revocation ERROR: the client's id of the first subscription lost. */
+function revokedHeaders(conn: StompConnection, lost: readonly Revocation[]): [string, string][] {
+  for (const l of lost) {
+    if (l.kind === 'subscription') for (const s of conn.subscriptions.onCore(l.id)) return [['subscription', s.header ?? s.id]];
+    if (l.kind === 'queue') for (const s of conn.subscriptions.all()) if (s.consumer === l.consumer) return [['subscription', s.header ?? s.id]];
+  }
+  return [];
 }

@@ -9,6 +9,7 @@ import { isValidUri } from '../../../lib/topic';
 import { arity, dict, Msg, str } from '../messages';
 import type { PendingAuthentication, WampSession } from '../session';
 import { ROUTER_ROLES } from '../roles';
+import { revokeOnWire } from '../revocation';
 
 /**
  * HELLO -> WELCOME, CHALLENGE or ABORT (WAMP basic profile, session establishment;
@@ -45,6 +46,8 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
   s.features = {
     calleeCanceling: calleeFeatures['call_canceling'] === true,
     calleeProgressiveResults: calleeFeatures['progressive_call_results'] === true,
+    subscriptionRevocation: featuresOf((roles as Record<string, unknown>)['subscriber'])['subscription_revocation'] === true,
+    registrationRevocation: calleeFeatures['registration_revocation'] === true,
   };
 
   const auth = s.ctx.router.auth;
@@ -117,7 +120,12 @@ export function finish(s: WampSession, realmName: string, result: AuthResult, id
 }
 
 function welcome(s: WampSession, realm: Realm, identity: SessionIdentity, id?: number): void {
-  const core = new Session(s.transport.info, identity, { close: (reason, message) => s.goodbye(reason, message) }, id);
+  const core = new Session(
+    s.transport.info,
+    identity,
+    { close: (reason, message) => s.goodbye(reason, message), revoked: (lost, reason) => revokeOnWire(s, lost, reason) },
+    id,
+  );
   core.flow = s.transport.flow;
   s.realm = realm;
   s.core = core;

@@ -1,21 +1,28 @@
-// The dashboard page: lists the aggregate engine's tables and follows the selected one
-// over its change feed (`<topic>.changes`, subscribed with `retained: true`, so the
-// current rows arrive first and then every change, without a gap).
+// The admin console: one WAMP session to the router the page came from, and one view
+// shown at a time (`#view=name` in the URL; `#table=name` opens the Tables view). The
+// shown view is started with the session and stopped when another is chosen, so only
+// it subscribes to meta events or asks the router for figures.
 
-import { describeError, openConnection, resultValue, sameOriginUrl } from './connection.js';
-import { byId, h } from './dom.js';
-import { TableView } from './table-view.js';
+import { describeError, openConnection, sameOriginUrl } from './connection.js';
+import { byId } from './dom.js';
+import { overviewView } from './overview.js';
+import { queuesView } from './queues.js';
+import { sessionsView } from './sessions.js';
+import { storeView } from './store.js';
+import { registrationsView, subscriptionsView } from './meta-lists.js';
+import { tablesView } from './tables.js';
 
-const state = {
-  session: null,
-  tables: [],
-  /** name of the table the page follows (from the URL's #table=name) */
-  selected: null,
-  view: null,
-  subscription: null,
-  /** bumped by every follow(): events and subscriptions of an older one are dropped */
-  generation: 0,
+const VIEWS = {
+  overview: overviewView,
+  sessions: sessionsView,
+  subscriptions: subscriptionsView,
+  registrations: registrationsView,
+  store: storeView,
+  queues: queuesView,
+  tables: tablesView,
 };
+
+const state = { session: null, current: null };
 
 function showConnection(kind, text) {
   const node = byId('connection');
@@ -23,111 +30,32 @@ function showConnection(kind, text) {
   node.textContent = text;
 }
 
-function selectedFromHash() {
+function viewFromHash() {
   const params = new URLSearchParams(window.location.hash.slice(1));
-  return params.get('table');
+  const name = params.get('view') ?? (params.has('table') ? 'tables' : 'overview');
+  return Object.hasOwn(VIEWS, name) ? name : 'overview';
 }
 
-function tableStatus(text) {
-  byId('table-status').textContent = text;
+function startCurrent() {
+  const view = VIEWS[state.current];
+  if (state.session) void Promise.resolve(view.start(state.session)).catch((err) => window.console.warn(`view ${state.current}: ${describeError(err)}`));
 }
 
-function renderTableList() {
-  const list = byId('table-list');
-  byId('tables-empty').hidden = state.tables.length > 0;
-  list.replaceChildren(
-    ...state.tables.map((t) => {
-      const current = t.name === state.selected;
-      const button = h(
-        'button',
-        { type: 'button', class: 'table-button', 'data-table': t.name, 'aria-current': current ? 'true' : undefined },
-        h('span', { class: 'table-name' }, t.name),
-        h('span', { class: t.aggregate ? 'badge aggregate' : 'badge' }, t.aggregate ? 'aggregate' : 'source'),
-      );
-      button.addEventListener('click', () => {
-        window.location.hash = new URLSearchParams({ table: t.name }).toString();
-      });
-      return h('li', {}, button);
-    }),
-  );
-}
-
-async function loadTables(session) {
-  const empty = byId('tables-empty');
-  try {
-    const result = resultValue(await session.call('gatehouse.table.list'));
-    state.tables = Array.isArray(result?.tables) ? result.tables : [];
-    empty.textContent = 'No tables are defined.';
-  } catch (err) {
-    state.tables = [];
-    // no callee for the table procedures: the router runs no aggregate engine; say how to
-    // turn it on rather than showing the raw error URI
-    empty.textContent =
-      err && err.error === 'wamp.error.no_such_procedure'
-        ? 'This router has no aggregate tables. Start it with --aggregates DIR (or aggregate.dir in the config file) pointing at a folder of table definitions; see "Aggregate tables" in the README.'
-        : `Cannot list the tables: ${describeError(err)}`;
-  }
-  renderTableList();
-}
-
-async function unfollow() {
-  const sub = state.subscription;
-  state.subscription = null;
-  if (sub && state.session) {
-    try {
-      await state.session.unsubscribe(sub);
-    } catch {
-      // the session may be gone already; nothing to undo then
-    }
-  }
-}
-
-/** Shows the selected table and subscribes to its change feed. */
-async function follow() {
-  const generation = ++state.generation;
-  await unfollow();
-  if (generation !== state.generation) return;
-  const table = state.tables.find((t) => t.name === state.selected);
-  if (!table) {
-    state.view = null;
-    byId('table-view').hidden = true;
-    byId('placeholder').hidden = false;
-    byId('placeholder').textContent = state.selected ? `There is no table "${state.selected}".` : 'Select a table to follow it live.';
+function route() {
+  const name = viewFromHash();
+  if (name === state.current) {
+    VIEWS[name].route?.();
     return;
   }
-  if (!state.view || state.view.table.name !== table.name) state.view = new TableView(table);
-  // the feed replays every current row: start from none so deleted rows do not linger
-  state.view.clear();
-  const view = state.view;
-  const session = state.session;
-  if (!session) return;
-  try {
-    const sub = await session.subscribe(
-      `${table.topic}.changes`,
-      (args, kwargs) => {
-        if (generation !== state.generation) return; // an event for a table no longer shown
-        const change = kwargs && Object.keys(kwargs).length > 0 ? kwargs : args[0];
-        if (change && typeof change === 'object') view.apply(change);
-      },
-      { retained: true },
-    );
-    if (generation === state.generation && state.session === session) state.subscription = sub;
-    else await session.unsubscribe(sub);
-  } catch (err) {
-    tableStatus(`Cannot follow ${table.name}: ${describeError(err)}`);
+  if (state.current) VIEWS[state.current].stop();
+  state.current = name;
+  for (const key of Object.keys(VIEWS)) byId(`view-${key}`).hidden = key !== name;
+  for (const link of document.querySelectorAll('nav.views a')) {
+    if (link.dataset.view === name) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
   }
-}
-
-async function onSession(session) {
-  state.session = session;
-  await loadTables(session);
-  await follow();
-}
-
-function onLost() {
-  state.session = null;
-  state.subscription = null;
-  if (state.view) tableStatus('not connected: the rows shown may be out of date');
+  VIEWS[name].route?.();
+  startCurrent();
 }
 
 async function main() {
@@ -136,22 +64,24 @@ async function main() {
     const response = await fetch('settings.json', { cache: 'no-store' });
     settings = await response.json();
   } catch (err) {
-    showConnection('closed', `cannot load the dashboard settings: ${describeError(err)}`);
+    showConnection('closed', `cannot load the console settings: ${describeError(err)}`);
     return;
   }
   byId('realm').textContent = settings.realm;
-  state.selected = selectedFromHash();
-  byId('chart-field').addEventListener('change', (e) => state.view?.chart(e.target.value));
-  window.addEventListener('hashchange', () => {
-    state.selected = selectedFromHash();
-    renderTableList();
-    void follow();
-  });
+  for (const view of Object.values(VIEWS)) view.init?.();
+  window.addEventListener('hashchange', route);
+  route();
   openConnection({
     url: sameOriginUrl(settings.wampPath),
     realm: settings.realm,
-    onSession: (s) => void onSession(s),
-    onLost,
+    onSession: (s) => {
+      state.session = s;
+      startCurrent();
+    },
+    onLost: () => {
+      state.session = null;
+      VIEWS[state.current]?.lost();
+    },
     onState: showConnection,
   });
 }

@@ -17,6 +17,8 @@ const BROKER_FEATURES = {
   testament_meta_api: true,
   event_history: true,
   payload_passthru_mode: true,
+  // exercised by test/scenarios/reload.test.ts (rights removed by a config reload)
+  subscription_revocation: true,
 };
 const DEALER_FEATURES = {
   progressive_call_results: true,
@@ -30,6 +32,7 @@ const DEALER_FEATURES = {
   session_meta_api: true,
   testament_meta_api: true,
   payload_passthru_mode: true,
+  registration_revocation: true,
 };
 
 let router: TestRouter;

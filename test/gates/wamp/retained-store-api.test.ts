@@ -200,3 +200,30 @@ test('retained - gatehouse.store.delete of a held lock hands it to the next wait
   assert.ok(rev > res.revision);
   assert.equal((await storeGet(admin.session, 's5.lock'))?.value, 'waiter');
 });
+
+test('retained - gatehouse.store.list pages a wildcard pattern over the range read: full pages though most keys in between do not match', async () => {
+  const c = await clients.open(json(), 'c');
+  const keys: string[] = [];
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < 12; i++) {
+    const id = String(i).padStart(2, '0');
+    keys.push(`w4.${id}.temp`);
+    writes.push(retain(c.session, `w4.${id}.temp`, [i]));
+    // keys between the matches, more of them than a page holds
+    for (let j = 0; j < 5; j++) writes.push(retain(c.session, `w4.${id}.other${j}`, [j]));
+  }
+  await Promise.all(writes);
+  const seen: string[] = [];
+  let after: string | undefined;
+  const sizes: number[] = [];
+  for (let pages = 0; ; pages++) {
+    if (pages > 10) assert.fail('paging does not end');
+    const page: Page = await list(c.session, 'w4..temp', { match: 'wildcard', limit: 5, ...(after !== undefined ? { after } : {}) });
+    sizes.push(page.entries.length);
+    seen.push(...page.entries.map((e) => e.key));
+    if (page.next === null) break;
+    after = page.next;
+  }
+  assert.deepEqual(sizes, [5, 5, 2], 'full pages, and no empty last page');
+  assert.deepEqual(seen, keys);
+});

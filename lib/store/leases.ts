@@ -1,0 +1,167 @@
+import { Errors, RouterError } from '../errors';
+import type { Payload } from '../payload';
+import type { KvEngine, KvEntry } from './kv-engine';
+
+/**
+ * Wills as leases, on any KvEngine. A will belongs to `{node, session}`; each node holds a
+ * lease (a key with an expiry) that it renews; when a lease lapses, whichever node sees
+ * it first claims it (a conditional delete: exactly one claimant wins) and fires that
+ * node's wills. Each will is claimed on its own the same way before it is applied, so a
+ * will fires at most once even when claimants race. A claimant that crashes between
+ * claiming a will and applying it loses that will (at most once, never twice).
+ *
+ * Keys, in the `meta` engine (a bucket of its own):
+ *   lease.<node>                          {expiresAt}
+ *   will.<node>.<session>.<realm>.<key>   {realm, key, value | null}
+ * Node ids and session ids contain no '.', so `will.<node>.` lists exactly one node's
+ * wills. A node that restarts takes a new node id (name + boot id): its predecessor's
+ * lease then lapses and its wills fire.
+ *
+ * Lapse is judged by the checker's clock against the holder's: `graceMs` absorbs clock
+ * skew between routers.
+ */
+export interface WillOwner {
+  readonly node: string;
+  readonly session: string;
+}
+
+export interface FiredWill {
+  readonly owner: WillOwner;
+  readonly realm: string;
+  readonly key: string;
+  /** the value written, or null: the key was deleted */
+  readonly value: Payload | null;
+}
+
+interface WillRecord {
+  realm: string;
+  key: string;
+  session: string;
+  value: Payload | null;
+}
+
+export class Leases {
+  /** the revision of each lease this instance holds */
+  private readonly held = new Map<string, number>();
+
+  constructor(
+    private readonly meta: KvEngine,
+    /** the engine of a realm, where wills are applied */
+    private readonly realmEngine: (realm: string) => KvEngine | Promise<KvEngine>,
+    private readonly graceMs = 0,
+  ) {}
+
+  /**
+   * Takes or renews the node's lease until now + ttlMs. Throws `condition_failed` when
+   * the lease was lost meanwhile (it lapsed and its wills fired): the node's sessions
+   * must then be treated as gone.
+   */
+  async renew(node: string, ttlMs: number): Promise<void> {
+    checkId(node, 'node');
+    const held = this.held.get(node);
+    try {
+      const revision = await this.meta.put(
+        leaseKey(node),
+        { kwargs: { expiresAt: Date.now() + ttlMs } },
+        { expect: held ?? 'absent' },
+      );
+      this.held.set(node, revision);
+    } catch (err) {
+      this.held.delete(node);
+      throw err;
+    }
+  }
+
+  /** gives the lease up without firing wills (a clean shutdown that cleared them first) */
+  async release(node: string): Promise<void> {
+    const held = this.held.get(node);
+    this.held.delete(node);
+    if (held === undefined) return;
+    try {
+      await this.meta.delete(leaseKey(node), { expect: held });
+    } catch {
+      // already claimed: its wills fired, nothing left to give up
+    }
+  }
+
+  /** sets (replaces) the will a session holds on a realm key */
+  async setWill(owner: WillOwner, realm: string, key: string, value: Payload | null): Promise<void> {
+    checkId(owner.node, 'node');
+    checkId(owner.session, 'session');
+    const record: WillRecord = { realm, key, session: owner.session, value };
+    await this.meta.put(willKey(owner, realm, key), { kwargs: { will: record } });
+  }
+
+  /** cancels a will (the session overwrote the key, or ended cleanly) */
+  async clearWill(owner: WillOwner, realm: string, key: string): Promise<void> {
+    await this.meta.delete(willKey(owner, realm, key));
+  }
+
+  /** the session was lost while its node lives: fires its wills */
+  fireSession(owner: WillOwner): Promise<FiredWill[]> {
+    return this.fireUnder(`will.${owner.node}.${owner.session}.`, owner.node);
+  }
+
+  /**
+   * Claims every lease lapsed at `now` (at most one checker wins each) and fires the
+   * wills of its node. Returns the wills this instance fired.
+   */
+  async check(now: number): Promise<FiredWill[]> {
+    const fired: FiredWill[] = [];
+    for (const lease of await this.all('lease.')) {
+      const expiresAt = lease.value.kwargs?.['expiresAt'];
+      if (typeof expiresAt !== 'number' || expiresAt + this.graceMs > now) continue;
+      const node = lease.key.slice('lease.'.length);
+      try {
+        await this.meta.delete(lease.key, { expect: lease.revision });
+      } catch (err) {
+        if (err instanceof RouterError && err.def === Errors.conditionFailed) continue; // renewed, or claimed by another
+        throw err;
+      }
+      fired.push(...(await this.fireUnder(`will.${node}.`, node)));
+    }
+    return fired;
+  }
+
+  private async fireUnder(prefix: string, node: string): Promise<FiredWill[]> {
+    const fired: FiredWill[] = [];
+    for (const e of await this.all(prefix)) {
+      const record = e.value.kwargs?.['will'] as WillRecord | undefined;
+      if (record === undefined) continue;
+      try {
+        await this.meta.delete(e.key, { expect: e.revision }); // the claim
+      } catch (err) {
+        if (err instanceof RouterError && err.def === Errors.conditionFailed) continue;
+        throw err;
+      }
+      const engine = await this.realmEngine(record.realm);
+      if (record.value === null) await engine.delete(record.key);
+      else await engine.put(record.key, record.value);
+      fired.push({ owner: { node, session: record.session }, realm: record.realm, key: record.key, value: record.value });
+    }
+    return fired;
+  }
+
+  private async all(prefix: string): Promise<KvEntry[]> {
+    const out: KvEntry[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await this.meta.range({ prefix, after, limit: 256 });
+      out.push(...page);
+      const last = page.at(-1);
+      if (page.length < 256 || last === undefined) return out;
+      after = last.key;
+    }
+  }
+}
+
+function leaseKey(node: string): string {
+  return `lease.${node}`;
+}
+
+function willKey(owner: WillOwner, realm: string, key: string): string {
+  return `will.${owner.node}.${owner.session}.${realm}.${key}`;
+}
+
+function checkId(id: string, what: string): void {
+  if (id === '' || id.includes('.')) throw new RouterError(Errors.invalidArgument, `${what} id must be non-empty without '.'`);
+}
