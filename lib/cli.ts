@@ -119,6 +119,7 @@ async function start(flags: StartFlags): Promise<void> {
     }),
   );
   if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
+  if (config.http.api.enabled) app.use(config.http.api.path, router.httpApi());
   const server = router.createHttpServer(app);
 
   let stopping = false;
