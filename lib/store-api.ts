@@ -94,7 +94,9 @@ export function storeDelete(realm: Realm, retained: RetainedTopics, caller: Sess
  * subscribe on the pattern.
  */
 export function storeList(realm: Realm, retained: RetainedTopics, caller: Session, uri: string, options: ListOptions): MaybePromise<ListPage> {
-  const pattern = parsePattern(uri, (options.match ?? (uri === '' ? 'prefix' : 'exact')) as MatchPolicy);
+  const match = (options.match ?? (uri === '' ? 'prefix' : 'exact')) as MatchPolicy;
+  // the empty prefix: every key (the whole listing)
+  const pattern: TopicPattern | null = uri === '' && match === 'prefix' ? { uri: '', match, key: 'prefix:' } : parsePattern(uri, match);
   if (!pattern) throw new RouterError(Errors.invalidUri, `invalid key pattern: ${uri}`);
   return after(realm.authorize(caller, 'subscribe', pattern), () => listPage(realm, retained, caller, pattern, options));
 }
