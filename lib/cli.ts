@@ -8,10 +8,13 @@
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
  *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
  *             [--realm <name>]... [--cra-iterations <n>]
+ *   gatehouse pub|sub|call|kv ... [--url u] [--realm r] [--user u --password p] [--json]
+ *             (clients of a running router's HTTP API, lib/cli/)
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
  * configuration (an aggregate definition included) or command line; 3 `rebuild
- * --verify` found aggregate rows that differ from their sources.
+ * --verify` found aggregate rows that differ from their sources. The client commands:
+ * 0 ok; 1 an error from the router; 2 usage; 3 not found (404) or condition failed (412).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +31,10 @@ import type { Logger } from './log';
 import { tlsFromConfig } from './tls-options';
 import { createUserRecord } from './auth/user-record';
 import { readSecret } from './secret-prompt';
+import { addCallCommand } from './cli/call';
+import { addKvCommand } from './cli/kv';
+import { addPubCommand } from './cli/pub';
+import { addSubCommand } from './cli/sub';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -331,6 +338,12 @@ function program(): Command {
     .option('--realm <name>', 'a realm the user may join (default: all); repeatable', collect, [])
     .option('--cra-iterations <n>', 'PBKDF2 iterations of the WAMP-CRA key (default 10000)')
     .action((authid: string, flags: UserAddFlags) => userAdd(authid, flags));
+
+  // clients of a running router's HTTP API (lib/cli/): exit 1 router error, 3 not found
+  addPubCommand(cmd);
+  addSubCommand(cmd);
+  addCallCommand(cmd);
+  addKvCommand(cmd);
 
   return cmd;
 }

@@ -16,10 +16,15 @@ import type { RequestScope } from '../request-session';
 
 const MATCHES: readonly string[] = ['exact', 'prefix', 'wildcard'];
 
-/** The SSE `data:` of an event: Arguments / ArgumentsKw as a WAMP subscriber receives them. */
-export function eventData(event: BrokerEvent): string {
+/**
+ * The SSE `data:` of an event: Arguments / ArgumentsKw as a WAMP subscriber receives
+ * them, and, for a pattern subscription, the event's topic in `details` (WAMP advanced:
+ * pattern-based subscriptions, EVENT.Details.topic).
+ */
+export function eventData(event: BrokerEvent, pattern: boolean): string {
   const p = event.payload;
   const body: Record<string, unknown> = { args: p.args ?? (p.bytes ? [p.bytes] : []), kwargs: p.kwargs ?? {} };
+  if (pattern) body['details'] = { topic: event.topic };
   // JSON text has no raw line breaks outside strings, where they are escaped: one data: line
   return stringifyExact(body) ?? '{}';
 }
@@ -56,7 +61,7 @@ export async function subscribe(ctx: HttpGateContext, scope: RequestScope, req: 
     outbox.wrote();
   };
   const sink = (event: BrokerEvent, _sub: Subscription): void => {
-    write(`id: ${event.publicationId}\nevent: publication\ndata: ${eventData(event)}\n\n`);
+    write(`id: ${event.publicationId}\nevent: publication\ndata: ${eventData(event, match !== 'exact')}\n\n`);
   };
 
   // subscribing may be refused (not authorized, limits): answered as JSON before any event

@@ -62,7 +62,13 @@ describe('http sse - delivery from every protocol', () => {
       await w.session.publish('sse.wamp.other', [2], {}, { acknowledge: true });
       await w.session.publish('sse.x.w', [3], {}, { acknowledge: true });
       await sse.count(2, 'the WAMP events');
-      assert.deepEqual(sse.events.map((e) => e.data), [{ args: [1, 'a'], kwargs: { k: true } }, { args: [3], kwargs: {} }]);
+      assert.deepEqual(
+        sse.events.map((e) => e.data),
+        [
+          { args: [1, 'a'], kwargs: { k: true }, details: { topic: 'sse.wamp.w' } },
+          { args: [3], kwargs: {}, details: { topic: 'sse.x.w' } },
+        ],
+      );
     } finally {
       await w.close();
       sse.close();
