@@ -136,6 +136,28 @@ describe('cli - client commands', { concurrency: true }, () => {
     assert.equal(typeof (JSON.parse(env.stdout) as { publication?: unknown }).publication, 'number');
   });
 
+  it('cli - the daemon serves the HTTP API under /api: kv put and get against gatehouse start', async () => {
+    const daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:'], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      daemon.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      await waitFor(() => out.includes('"msg":"listening"'), 'the daemon listening', 20_000);
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"')) ?? '{}';
+      const port = (JSON.parse(line) as { http: { port: number } }).http.port;
+      const url = ['--url', `http://127.0.0.1:${port}`];
+      assert.equal((await cli(['kv', 'put', 'cli.daemon.k', '"up"', ...url])).code, 0);
+      assert.equal((await cli(['kv', 'get', 'cli.daemon.k', ...url])).stdout, 'up\n', 'a string value prints as text');
+      const doc = await api(`http://127.0.0.1:${port}/api/openapi.json`);
+      assert.equal(doc.status, 200);
+    } finally {
+      daemon.kill('SIGKILL');
+    }
+  });
+
   it('cli - usage errors exit 2; an unreachable router exits 1', async () => {
     assert.equal((await cli(['sub', 'x', '--count', 'lots', '--url', r.baseUrl])).code, 2);
     assert.equal((await cli(['kv', 'put', 'only.key', '--url', r.baseUrl])).code, 2);

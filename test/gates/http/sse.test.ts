@@ -108,6 +108,18 @@ describe('http sse - delivery from every protocol', () => {
   });
 });
 
+describe('http sse - lifecycle', () => {
+  it('http - closing the router ends open event streams', async () => {
+    const other = await startHttpRouter();
+    const sse = await SseReader.open(`${other.apiUrl}/subscribe?topic=sse.end`);
+    assert.equal(sse.status, 200);
+    await other.router.close();
+    await sse.until(() => sse.ended, 'the stream ended');
+    assert.ok(sse.ended);
+    await other.close();
+  });
+});
+
 describe('http sse - backpressure', () => {
   it('http - a reader that stops reading is disconnected as a slow consumer and counted; the subscription goes', async () => {
     // a raw socket that sends the request and then never reads
