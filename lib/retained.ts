@@ -179,6 +179,11 @@ export class RetainedTopics {
     }
   }
 
+  /** How many `watch` publishes wait on a key (observability, tests). */
+  waitingOn(topic: string): number {
+    return this.waiters.get(topic)?.length ?? 0;
+  }
+
   /** A session ended: its waiters are dropped and its wills fire. */
   sessionEnded(session: Session): void {
     // after close the store is gone: wills stay stored and fire at the next start

@@ -29,10 +29,22 @@ export async function publish(scope: RequestScope, req: express.Request, res: ex
   const payload: Payload = {};
   if (body.args !== undefined) payload.args = body.args;
   if (body.kwargs !== undefined) payload.kwargs = body.kwargs;
-  const ack = await scope.realm.publish(scope.session, body.topic, payload, {
-    ...publishOptionsFrom(options),
-    ...retainOptionsFrom(options),
-    retainFlag: options['retain'] === true,
-  });
+  const { realm, session } = scope;
+  // a `watch` waits for its condition: a caller gone meanwhile must not write later
+  const gone = (): void => {
+    session.closed = true;
+    realm.retained?.sessionEnded(session);
+  };
+  res.once('close', gone);
+  let ack;
+  try {
+    ack = await realm.publish(session, body.topic, payload, {
+      ...publishOptionsFrom(options),
+      ...retainOptionsFrom(options),
+      retainFlag: options['retain'] === true,
+    });
+  } finally {
+    res.off('close', gone);
+  }
   sendJson(res, 200, ack.revision === undefined ? { publication: ack.publicationId } : { publication: ack.publicationId, revision: ack.revision });
 }

@@ -46,6 +46,31 @@ describe('http api - publish', () => {
     assert.equal(res.body['error'], 'gatehouse.error.condition_failed');
   });
 
+  it('http - a watch waits for its condition; a caller that goes away meanwhile writes nothing later', async () => {
+    await api(`${r.apiUrl}/store/http.lock`, { method: 'PUT', body: { value: 'held' } });
+    const waiting = api(`${r.apiUrl}/publish`, { body: { topic: 'http.lock', args: ['mine'], options: { retain: true, when: null, watch: true } } });
+    const abort = new AbortController();
+    const abandoned = fetch(`${r.apiUrl}/publish`, {
+      method: 'POST',
+      body: JSON.stringify({ topic: 'http.lock', args: ['abandoned'], options: { retain: true, when: null, watch: true } }),
+      signal: abort.signal,
+    }).catch(() => 'aborted');
+    // both wait in the store's queue; the second caller leaves
+    const retained = r.router.realm('realm1')?.retained;
+    await waitFor(() => retained?.waitingOn('http.lock') === 2, 'two watchers');
+    abort.abort();
+    assert.equal(await abandoned, 'aborted');
+    await waitFor(() => retained?.waitingOn('http.lock') === 1, 'the abandoned watcher dropped');
+    assert.equal((await api(`${r.apiUrl}/store/http.lock`, { method: 'DELETE' })).status, 200);
+    const got = await waiting;
+    assert.equal(got.status, 200);
+    assert.equal((await api(`${r.apiUrl}/store/http.lock`)).body['value'], 'mine');
+    // released again: the abandoned watch must not take it
+    assert.equal((await api(`${r.apiUrl}/store/http.lock`, { method: 'DELETE' })).status, 200);
+    const after = await api(`${r.apiUrl}/store/http.lock`);
+    assert.equal(after.status, 404, 'nobody holds the key');
+  });
+
   it('http - bad JSON and bodies the schema refuses are 400 with the error shape', async () => {
     const bad = await api(`${r.apiUrl}/publish`, { raw: '{"topic":', headers: { 'content-type': 'application/json' } });
     assert.equal(bad.status, 400);
