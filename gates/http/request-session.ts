@@ -30,14 +30,22 @@ export async function requestScope(ctx: HttpGateContext, req: express.Request, c
   const name = realmName(ctx, req);
   if (!router.mayJoinRealm(name)) throw new RouterError(Errors.noSuchRealm, `no such realm: ${name}`);
   const transport: TransportInfo = { gate: 'http', type: 'http', peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, protocol: `HTTP/${req.httpVersion}` };
-  const result = await authenticate(ctx, { realm: name, transport }, req.headers.authorization, header(req, AUTHID_HEADER));
-  if (!result.ok) {
-    const def = result.failure.def === Errors.noAuthMethod ? Errors.authenticationFailed : result.failure.def;
-    throw new RouterError(def, result.failure.message);
+  const authorization = req.headers.authorization;
+  // the bearer's authid is part of the credential
+  const credential = authorization === undefined || authorization === '' ? undefined : `${authorization}\0${header(req, AUTHID_HEADER) ?? ''}`;
+  let identity = credential === undefined ? undefined : ctx.credentials.get(name, credential);
+  if (!identity) {
+    const result = await authenticate(ctx, { realm: name, transport }, authorization, header(req, AUTHID_HEADER));
+    if (!result.ok) {
+      const def = result.failure.def === Errors.noAuthMethod ? Errors.authenticationFailed : result.failure.def;
+      throw new RouterError(def, result.failure.message);
+    }
+    identity = result.identity;
+    if (credential !== undefined) ctx.credentials.set(name, credential, identity);
   }
   const realm = router.realm(name);
   if (!realm) throw new RouterError(Errors.noSuchRealm, `no such realm: ${name}`);
-  const session = new Session(transport, result.identity, control);
+  const session = new Session(transport, identity, control);
   session.realmName = realm.name;
   return { realm, session };
 }
