@@ -139,6 +139,27 @@ describe('http api - store', () => {
   });
 });
 
+describe('http api - realms', () => {
+  it('http - ?realm= or the Gatehouse-Realm header picks the realm; defaultRealm otherwise', async () => {
+    assert.equal((await api(`${r.apiUrl}/store/http.realm.k?realm=other`, { method: 'PUT', body: { value: 'there' } })).status, 200);
+    const viaHeader = await api(`${r.apiUrl}/store/http.realm.k`, { headers: { 'gatehouse-realm': 'other' } });
+    assert.equal(viaHeader.body['value'], 'there');
+    assert.equal((await api(`${r.apiUrl}/store/http.realm.k`)).status, 404, 'not in realm1');
+    const w = await joinWamp(r, 'other');
+    try {
+      const got: unknown[] = [];
+      await w.session.subscribe('http.realm.t', (args) => got.push(args[0]));
+      await api(`${r.apiUrl}/publish?realm=other`, { body: { topic: 'http.realm.t', args: ['other'] } });
+      await api(`${r.apiUrl}/publish`, { body: { topic: 'http.realm.t', args: ['realm1'] } });
+      await api(`${r.apiUrl}/publish`, { body: { topic: 'http.realm.t', args: ['other again'] }, headers: { 'gatehouse-realm': 'other' } });
+      await waitFor(() => got.length === 2, 'the events of realm other');
+      assert.deepEqual(got, ['other', 'other again']);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
 describe('http api - call', () => {
   it('http - POST /call of a router procedure answers args and kwargs; no callee is 404', async () => {
     await api(`${r.apiUrl}/store/http.call.k`, { method: 'PUT', body: { value: 7 } });

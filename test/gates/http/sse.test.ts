@@ -120,6 +120,23 @@ describe('http sse - lifecycle', () => {
   });
 });
 
+describe('http sse - long streams', () => {
+  it('http - a stream outlives http.requestTimeoutMs (it bounds receiving the request, not the answer)', async () => {
+    const other = await startHttpRouter({ http: { requestTimeoutMs: 300, headersTimeoutMs: 300, api: { keepAliveMs: 50 } } });
+    try {
+      const sse = await SseReader.open(`${other.apiUrl}/subscribe?topic=sse.long`);
+      // 20 keep-alives at 50 ms: well past three request timeouts
+      await sse.until(() => sse.comments.filter((c) => c === 'keep-alive').length >= 20, '20 keep-alives', 10_000);
+      assert.equal(sse.ended, false);
+      await api(`${other.apiUrl}/publish`, { body: { topic: 'sse.long', args: ['still here'] } });
+      await sse.count(1, 'an event after the timeouts');
+      sse.close();
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('http sse - backpressure', () => {
   it('http - a reader that stops reading is disconnected as a slow consumer and counted; the subscription goes', async () => {
     // a raw socket that sends the request and then never reads
