@@ -203,6 +203,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
         health: `${web}://${base}/health`,
         ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
+        ...(config.http.api.enabled ? { api: `${web}://${base}${config.http.api.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },

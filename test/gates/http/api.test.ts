@@ -86,6 +86,9 @@ describe('http api - publish', () => {
     const badUri = await api(`${r.apiUrl}/publish`, { body: { topic: 'a..b' } });
     assert.equal(badUri.status, 400);
     assert.equal(badUri.body['error'], 'wamp.error.invalid_uri');
+    const huge = await api(`${r.apiUrl}/publish`, { body: { topic: 'a.b', args: ['x'.repeat(r.router.config.limits.maxMessageSize)] } });
+    assert.equal(huge.status, 413);
+    assert.equal(huge.body['error'], 'wamp.error.payload_size_exceeded');
     const reserved = await api(`${r.apiUrl}/publish`, { body: { topic: 'wamp.session.on_join' } });
     assert.equal(reserved.status, 403);
   });

@@ -147,7 +147,9 @@ describe('cli - client commands', { concurrency: true }, () => {
       daemon.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
       await waitFor(() => out.includes('"msg":"listening"'), 'the daemon listening', 20_000);
       const line = out.split('\n').find((l) => l.includes('"msg":"listening"')) ?? '{}';
-      const port = (JSON.parse(line) as { http: { port: number } }).http.port;
+      const listening = JSON.parse(line) as { http: { port: number }; api?: string };
+      const port = listening.http.port;
+      assert.equal(listening.api, `http://127.0.0.1:${port}/api`, 'the listening line names the API');
       const url = ['--url', `http://127.0.0.1:${port}`];
       assert.equal((await cli(['kv', 'put', 'cli.daemon.k', '"up"', ...url])).code, 0);
       assert.equal((await cli(['kv', 'get', 'cli.daemon.k', ...url])).stdout, 'up\n', 'a string value prints as text');
