@@ -16,6 +16,8 @@ import { startSysTopics } from './gates/mqtt/sys-topics';
 import { acceptRawSocket, listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
 import { createStompContext, type StompGateContext } from './gates/stomp/context';
+import { httpApiRouter } from './gates/http/api';
+import { createHttpContext, type HttpGateContext } from './gates/http/context';
 import { acceptStompSocket, listenStompTcp, listenStompWs } from './gates/stomp/listener';
 import { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
 import { createQueueService, type QueueService } from './lib/queue-service';
@@ -35,6 +37,7 @@ export class Router extends RouterCore {
   private mqttCtx: MqttGateContext | undefined;
   private stompCtx: StompGateContext | undefined;
   private queueService: QueueService | undefined;
+  private httpCtx: HttpGateContext | undefined;
 
   private get wamp(): WampGateContext {
     return (this.wampCtx ??= createWampContext(this));
@@ -126,6 +129,21 @@ export class Router extends RouterCore {
   async listenSTOMP(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
     return this.addListener(await listenStompTcp(this.stomp, opts));
+  }
+
+  /**
+   * The HTTP API (README "HTTP API") as an Express router: `app.use('/api', router.httpApi())`.
+   * `basePath` is where it is mounted, for its OpenAPI document (default config
+   * http.api.path). Its event streams end when the router closes.
+   */
+  httpApi(opts: { basePath?: string } = {}): express.Router {
+    if (!this.httpCtx) {
+      const ctx = (this.httpCtx = createHttpContext(this));
+      this.onClose(() => {
+        for (const s of [...ctx.streams]) s.close();
+      });
+    }
+    return httpApiRouter(this.httpCtx, opts.basePath ?? this.config.http.api.path);
   }
 
   /**

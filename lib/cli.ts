@@ -9,10 +9,13 @@
  *   gatehouse reload --pid-file <file>     (SIGHUP to the daemon: re-read its config file)
  *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
  *             [--realm <name>]... [--cra-iterations <n>]
+ *   gatehouse pub|sub|call|kv ... [--url u] [--realm r] [--user u --password p] [--json]
+ *             (clients of a running router's HTTP API, lib/cli/)
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
  * configuration (an aggregate definition included) or command line; 3 `rebuild
- * --verify` found aggregate rows that differ from their sources.
+ * --verify` found aggregate rows that differ from their sources. The client commands:
+ * 0 ok; 1 an error from the router; 2 usage; 3 not found (404) or condition failed (412).
  */
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
@@ -30,6 +33,10 @@ import { tlsFromConfig } from './tls-options';
 import { createUserRecord } from './auth/user-record';
 import { readSecret } from './secret-prompt';
 import { packageVersion } from './version';
+import { addCallCommand } from './cli/call';
+import { addKvCommand } from './cli/kv';
+import { addPubCommand } from './cli/pub';
+import { addSubCommand } from './cli/sub';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -123,6 +130,7 @@ async function start(flags: StartFlags): Promise<void> {
     }),
   );
   if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
+  if (config.http.api.enabled) app.use(config.http.api.path, router.httpApi());
   const server = router.createHttpServer(app);
 
   let stopping = false;
@@ -201,6 +209,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
         health: `${web}://${base}/health`,
         ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
+        ...(config.http.api.enabled ? { api: `${web}://${base}${config.http.api.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
       },
@@ -355,6 +364,12 @@ function program(): Command {
     .option('--realm <name>', 'a realm the user may join (default: all); repeatable', collect, [])
     .option('--cra-iterations <n>', 'PBKDF2 iterations of the WAMP-CRA key (default 10000)')
     .action((authid: string, flags: UserAddFlags) => userAdd(authid, flags));
+
+  // clients of a running router's HTTP API (lib/cli/): exit 1 router error, 3 not found
+  addPubCommand(cmd);
+  addSubCommand(cmd);
+  addCallCommand(cmd);
+  addKvCommand(cmd);
 
   return cmd;
 }

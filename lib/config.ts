@@ -98,6 +98,8 @@ export interface Config {
     /** served on the HTTP port too, recognised by their first bytes (lib/universal-port.ts) */
     protocols: { rawsocket: boolean; mqtt: boolean; stomp: boolean };
     sniffTimeoutMs: number;
+    /** the HTTP API (gates/http/) */
+    api: { enabled: boolean; path: string; anonymous: ListenerAnonymousSetting; keepAliveMs: number };
   };
   wamp: {
     path: string;

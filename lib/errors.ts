@@ -34,6 +34,8 @@ export const Errors = Object.freeze({
   noSuchRegistration: def('no_such_registration', 'wamp.error.no_such_registration', 0x83, 'no such registration', 404),
   noSuchSubscription: def('no_such_subscription', 'wamp.error.no_such_subscription', 0x11, 'no such subscription', 404),
   noSuchSession: def('no_such_session', 'wamp.error.no_such_session', 0x83, 'no such session', 404),
+  /** a retained-store key that holds nothing (HTTP API GET/DELETE /store/{key}) */
+  noSuchKey: def('no_such_key', 'gatehouse.error.no_such_key', 0x83, 'no such key', 404),
   noSuchRealm: def('no_such_realm', 'wamp.error.no_such_realm', 0x85, 'no such realm', 404),
   procedureAlreadyExists: def('procedure_already_exists', 'wamp.error.procedure_already_exists', 0x83, 'procedure already exists', 409),
   procedureExistsWithDifferentPolicy: def('procedure_exists_with_different_invocation_policy', 'wamp.error.procedure_exists_with_different_invocation_policy', 0x83, 'procedure exists with different invocation policy', 409),
@@ -53,7 +55,8 @@ export const Errors = Object.freeze({
   featureNotSupported: def('feature_not_supported', 'wamp.error.feature_not_supported', 0x83, 'feature not supported', 501),
   limitExceeded: def('limit_exceeded', 'gatehouse.error.limit_exceeded', 0x97, 'limit exceeded', 429),
   rateLimited: def('rate_limited', 'wamp.error.rate_limit_exceeded', 0x96, 'message rate too high', 429),
-  conditionFailed: def('condition_failed', 'gatehouse.error.condition_failed', 0x83, 'condition failed', 409),
+  // HTTP: 412 Precondition Failed, what a conditional write that does not hold is (RFC 9110 §15.5.13)
+  conditionFailed: def('condition_failed', 'gatehouse.error.condition_failed', 0x83, 'condition failed', 412),
   systemShutdown: def('system_shutdown', 'wamp.close.system_shutdown', 0x8b, 'server shutting down', 503),
   slowConsumer: def('slow_consumer', 'gatehouse.close.slow_consumer', 0x97, 'slow consumer', 503),
   killedBySession: def('killed', 'wamp.close.killed', 0x98, 'killed', 410),
@@ -101,3 +104,20 @@ export class ApplicationError extends Error {
 }
 
 export type CallFailure = RouterError | ApplicationError;
+
+/** WAMP URI -> HTTP status, from the catalogue (the first entry of a shared URI wins). */
+const HTTP_BY_URI: ReadonlyMap<string, number> = (() => {
+  const m = new Map<string, number>();
+  for (const d of Object.values<ErrorDef>(Errors)) if (!m.has(d.wamp)) m.set(d.wamp, d.http);
+  return m;
+})();
+
+/**
+ * The HTTP status of a failure: a router error's from its catalogue entry; an
+ * application error keeps its own URI and gets the status of the catalogue entry that
+ * URI names (a callee raising wamp.error.invalid_argument: 400), else 500.
+ */
+export function httpStatusOf(failure: CallFailure): number {
+  if (failure instanceof RouterError) return failure.def.http;
+  return HTTP_BY_URI.get(failure.uri) ?? 500;
+}

@@ -22,6 +22,24 @@ export interface RetainOptions {
   ttl?: number;
 }
 
+/**
+ * fox-wamp publish options for the retained store (retain, when, watch, will, ttl) as
+ * WAMP PUBLISH.Options and the HTTP API's `options` name them.
+ */
+export function retainOptionsFrom(o: Record<string, unknown>): RetainOptions {
+  const out: RetainOptions = {};
+  if (o['retain'] === true) out.retain = true;
+  if ('when' in o && o['when'] !== undefined) out.when = o['when'];
+  if (o['watch'] === true) out.watch = true;
+  if ('will' in o && o['will'] !== undefined) out.will = o['will'] === null ? null : { args: [o['will']] };
+  const ttl = o['ttl'];
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || !(ttl > 0)) throw new RouterError(Errors.invalidArgument, 'PUBLISH.Options.ttl must be a positive number of seconds');
+    out.ttl = ttl;
+  }
+  return out;
+}
+
 export interface RetainedAck {
   publicationId: number;
   /** subscribers reached (plain publishes; MQTT 5 answers "no matching subscribers") */
@@ -159,6 +177,11 @@ export class RetainedTopics {
       // changed nothing (no retain, or deleting an absent key) must not stall the rest
       if (this.store.revision(this.realm) !== before) return;
     }
+  }
+
+  /** How many `watch` publishes wait on a key (observability, tests). */
+  waitingOn(topic: string): number {
+    return this.waiters.get(topic)?.length ?? 0;
   }
 
   /** A session ended: its waiters are dropped and its wills fire. */

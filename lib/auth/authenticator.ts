@@ -84,7 +84,7 @@ export class Authenticator {
   /** The anonymous policy of the gate `transport` arrived on (its own setting, else auth.anonymous). */
   anonymousPolicy(transport: TransportInfo): AnonymousPolicy {
     const gate = transport.gate;
-    const own = gate === 'wamp' || gate === 'mqtt' || gate === 'stomp' ? this.config[gate].anonymous : 'inherit';
+    const own = gate === 'wamp' || gate === 'mqtt' || gate === 'stomp' ? this.config[gate].anonymous : gate === 'http' ? this.config.http.api.anonymous : 'inherit';
     return own === 'inherit' ? this.config.auth.anonymous : own;
   }
 

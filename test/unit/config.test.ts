@@ -39,6 +39,7 @@ test('config - empty input resolves to the documented defaults', () => {
       requestTimeoutMs: 30000,
       protocols: { rawsocket: true, mqtt: true, stomp: true },
       sniffTimeoutMs: 5000,
+      api: { enabled: true, path: '/api', anonymous: 'inherit', keepAliveMs: 15000 },
     },
     wamp: {
       path: '/ws',

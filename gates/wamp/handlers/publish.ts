@@ -1,6 +1,6 @@
 import { Errors, RouterError } from '../../../lib/errors';
 import { publishOptionsFrom } from '../../../lib/meta-api';
-import type { RetainOptions } from '../../../lib/retained';
+import { retainOptionsFrom } from '../../../lib/retained';
 import { isValidUri } from '../../../lib/topic';
 import { arityRange, dict, id, Msg, payloadAt, str } from '../messages';
 import { headersFromWampOptions } from '../headers';
@@ -45,19 +45,4 @@ export function handlePublish(s: WampSession, msg: unknown[]): void {
     if (acknowledge) s.sendError(Msg.PUBLISH, request, err);
     else s.ctx.counters.errors(err.def.code);
   }
-}
-
-/** fox-wamp publish options for the retained store: retain, when, watch, will, ttl. */
-function retainOptionsFrom(o: Record<string, unknown>): RetainOptions {
-  const out: RetainOptions = {};
-  if (o['retain'] === true) out.retain = true;
-  if ('when' in o && o['when'] !== undefined) out.when = o['when'];
-  if (o['watch'] === true) out.watch = true;
-  if ('will' in o && o['will'] !== undefined) out.will = o['will'] === null ? null : { args: [o['will']] };
-  const ttl = o['ttl'];
-  if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || !(ttl > 0)) throw new RouterError(Errors.invalidArgument, 'PUBLISH.Options.ttl must be a positive number of seconds');
-    out.ttl = ttl;
-  }
-  return out;
 }

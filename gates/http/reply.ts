@@ -1,0 +1,33 @@
+import type express from 'express';
+import { ApplicationError, Errors, RouterError, httpStatusOf, type CallFailure } from '../../lib/errors';
+import { stringifyExact } from '../../lib/json-exact';
+
+/**
+ * JSON out, the one JSON rule of every gate (lib/json-exact.ts): integers past 2^53
+ * exact, binary as "\u0000" + base64 as WAMP JSON carries it.
+ */
+export function sendJson(res: express.Response, status: number, body: unknown): void {
+  res.status(status).type('application/json').send(stringifyExact(body) ?? 'null');
+}
+
+/** `{error, args, kwargs, message}` with the status of the error's catalogue entry. */
+export function sendFailure(res: express.Response, failure: CallFailure): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = httpStatusOf(failure);
+  // RFC 9110 §11.6.1: a 401 names the scheme that would work
+  if (status === 401) res.set('www-authenticate', 'Basic realm="gatehouse", charset="UTF-8"');
+  const body =
+    failure instanceof ApplicationError
+      ? { error: failure.uri, args: failure.args ?? [], kwargs: failure.kwargs ?? {}, message: typeof failure.args?.[0] === 'string' ? failure.args[0] : failure.uri }
+      : { error: failure.uri, args: failure.args ?? [], kwargs: failure.kwargs ?? {}, message: failure.message };
+  sendJson(res, status, body);
+}
+
+/** Anything thrown while handling a request, as a failure of the catalogue. */
+export function asFailure(err: unknown): CallFailure {
+  if (err instanceof RouterError || err instanceof ApplicationError) return err;
+  return new RouterError(Errors.internal, err instanceof Error ? err.message : String(err));
+}
