@@ -16,10 +16,11 @@ import { startSysTopics } from './gates/mqtt/sys-topics';
 import { acceptRawSocket, listenWampRawSocket } from './gates/wamp/rawsocket-listener';
 import { listenWampWs } from './gates/wamp/ws-listener';
 import { createStompContext, type StompGateContext } from './gates/stomp/context';
-import { httpApiRouter } from './gates/http/api';
 import { createHttpContext, type HttpGateContext } from './gates/http/context';
 import { acceptStompSocket, listenStompTcp, listenStompWs } from './gates/stomp/listener';
-import { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
+import type { DashboardOptions } from './lib/dashboard/routes';
+import type * as DashboardRoutes from './lib/dashboard/routes';
+import type * as HttpApi from './gates/http/api';
 import { createQueueService, type QueueService } from './lib/queue-service';
 import { RouterCore, type Listener } from './lib/router';
 import { serveProtocolsOn, type UniversalPortOptions } from './lib/universal-port';
@@ -30,7 +31,19 @@ export type { WebSocketEndpointOptions } from './lib/listeners';
 export type { TlsOptions } from './lib/tls-options';
 export type { ClientCertificate, TransportInfo } from './lib/session';
 export { Errors, RouterError, ApplicationError } from './lib/errors';
-export { dashboardRouter, type DashboardOptions } from './lib/dashboard/routes';
+export type { DashboardOptions } from './lib/dashboard/routes';
+
+// The console and the HTTP API are Express routers; Express (about 5 MB resident) is
+// loaded when one of them is first asked for, not by every router (README "Footprint").
+/* eslint-disable @typescript-eslint/no-require-imports -- modules loaded on first use */
+const dashboardModule = (): typeof DashboardRoutes => require('./lib/dashboard/routes') as typeof DashboardRoutes;
+const httpApiModule = (): typeof HttpApi => require('./gates/http/api') as typeof HttpApi;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The admin console as an Express router, for an application's own Express app. */
+export function dashboardRouter(opts: DashboardOptions): express.Router {
+  return dashboardModule().dashboardRouter(opts);
+}
 
 export class Router extends RouterCore {
   private wampCtx: WampGateContext | undefined;
@@ -143,7 +156,7 @@ export class Router extends RouterCore {
         for (const s of [...ctx.streams]) s.close();
       });
     }
-    return httpApiRouter(this.httpCtx, opts.basePath ?? this.config.http.api.path);
+    return httpApiModule().httpApiRouter(this.httpCtx, opts.basePath ?? this.config.http.api.path);
   }
 
   /**

@@ -1,8 +1,10 @@
 /**
  * Admin HTTP routes for the daemon: GET /health for load balancers and orchestrators,
- * and Prometheus metrics.
+ * and Prometheus metrics. Plain `http` handlers, not Express: health probes arrive every
+ * few seconds on every router, and a router that serves only these need not load Express
+ * (about 5 MB resident; README "Footprint").
  */
-import express from 'express';
+import type http from 'node:http';
 import type { Metrics } from './metrics';
 
 export interface AdminDeps {
@@ -13,22 +15,32 @@ export interface AdminDeps {
   metricsPath: string | false;
 }
 
-export function adminRouter(deps: AdminDeps): express.Router {
-  const router = express.Router();
+/** Answers GET/HEAD /health and the metrics path; false for any other request. */
+export type AdminHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 
-  router.get('/health', (_req, res) => {
-    const report = deps.health();
-    res.set('cache-control', 'no-store');
-    res.status(report.status === 'ok' ? 200 : 503).json(report);
-  });
+export function adminHandler(deps: AdminDeps): AdminHandler {
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/health') {
+      const report = deps.health();
+      send(res, report.status === 'ok' ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(report));
+      return true;
+    }
+    if (deps.metricsPath !== false && path === deps.metricsPath) {
+      deps.metrics.render().then(
+        (text) => send(res, 200, deps.metrics.contentType, text),
+        () => send(res, 500, 'text/plain; charset=utf-8', 'metrics unavailable\n'),
+      );
+      return true;
+    }
+    return false;
+  };
+}
 
-  if (deps.metricsPath !== false) {
-    router.get(deps.metricsPath, async (_req, res) => {
-      const text = await deps.metrics.render();
-      res.set('cache-control', 'no-store');
-      res.status(200).type(deps.metrics.contentType).send(text);
-    });
-  }
-
-  return router;
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }

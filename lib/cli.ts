@@ -21,9 +21,9 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
-import express from 'express';
+import type Express from 'express';
 import { Router } from '../index';
-import { adminRouter } from './admin-routes';
+import { adminHandler } from './admin-routes';
 import { DefinitionError, loadDefinitions } from './aggregate/definitions';
 import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
@@ -120,18 +120,28 @@ async function start(flags: StartFlags): Promise<void> {
     process.exit(EXIT_FAILURE);
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(
-    adminRouter({
-      metrics: router.metrics,
-      health: () => router.health(),
-      metricsPath: config.metrics.enabled ? config.metrics.path : false,
-    }),
-  );
-  if (config.dashboard.enabled) app.use(config.dashboard.path, router.dashboard());
-  if (config.http.api.enabled) app.use(config.http.api.path, router.httpApi());
-  const server = router.createHttpServer(app);
+  // health and metrics answer without Express; the rest (the console, the HTTP API) is
+  // an Express app made on the first request that needs it (README "Footprint")
+  const admin = adminHandler({
+    metrics: router.metrics,
+    health: () => router.health(),
+    metricsPath: config.metrics.enabled ? config.metrics.path : false,
+  });
+  let app: http.RequestListener | undefined;
+  const expressApp = (): http.RequestListener => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+    const express = require('express') as typeof Express;
+    const made = express();
+    made.disable('x-powered-by');
+    if (config.dashboard.enabled) made.use(config.dashboard.path, router.dashboard());
+    if (config.http.api.enabled) made.use(config.http.api.path, router.httpApi());
+    return made;
+  };
+  const requests: http.RequestListener = (req, res) => {
+    if (admin(req, res)) return;
+    (app ??= expressApp())(req, res);
+  };
+  const server = router.createHttpServer(requests);
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
