@@ -20,6 +20,8 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   /** where the router's stdout lines other than the control protocol go */
   onOutput?: (line: string) => void;
+  /** Gatehouse only: the server in bench/servers to run, without extension (default gatehouse-server) */
+  server?: string;
 }
 
 const ROOT = join(__dirname, '..', '..');
@@ -102,8 +104,9 @@ export class RouterProcess {
     const nodeArgs: string[] = [...(opts.nodeArgs ?? [])];
     const env = { ...process.env, BENCH_PROFILER_CONTROL: join(ROOT, 'bench', 'servers', 'profiler-control.js') };
     if (name === 'gatehouse') {
-      if (opts.gatehouseRuntime === 'tsx') nodeArgs.push('--import', 'tsx', join(ROOT, 'bench', 'servers', 'gatehouse-server.ts'));
-      else nodeArgs.push(join(BUILD_DIR, 'bench', 'servers', 'gatehouse-server.js'));
+      const server = opts.server ?? 'gatehouse-server';
+      if (opts.gatehouseRuntime === 'tsx') nodeArgs.push('--import', 'tsx', join(ROOT, 'bench', 'servers', `${server}.ts`));
+      else nodeArgs.push(join(BUILD_DIR, 'bench', 'servers', `${server}.js`));
     } else {
       nodeArgs.push(join(ROOT, 'bench', 'servers', 'foxwamp-server.js'));
     }

@@ -163,6 +163,11 @@ export class WampClient {
     this.send([PUBLISH, this.nextRequest++, {}, topic, args]);
   }
 
+  /** PUBLISH with `acknowledge: true`: resolves with the publication id at PUBLISHED. */
+  publishAcknowledged(topic: string, args: unknown[]): Promise<number> {
+    return this.request([PUBLISH, 0, { acknowledge: true }, topic, args]);
+  }
+
   call(procedure: string, args: unknown[], onResult: ResultHandler): void {
     const id = this.nextRequest++;
     this.calls.set(id, onResult);
