@@ -16,7 +16,7 @@ import express from 'express';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { Router } from '../../index';
-import { adminRouter } from '../../lib/admin-routes';
+import { adminHandler } from '../../lib/admin-routes';
 import { connect, rawSocketTransport, wsOptions, type AutobahnSession } from '../helpers/autobahn';
 import { connectMqtt, endAll, MessageLog, publish, subscribe, uniqueId } from '../helpers/mqtt-clients';
 import { destroyAllRawPeers, RawSocketPeer, TcpProbe, type RawPeer } from '../helpers/raw-wamp';
@@ -65,7 +65,10 @@ async function startUniversal(httpConfig: Record<string, unknown> = {}, config: 
   });
   await router.start();
   const app = express();
-  app.use(adminRouter({ metrics: router.metrics, health: () => router.health(), metricsPath: '/metrics' }));
+  const admin = adminHandler({ metrics: router.metrics, health: () => router.health(), metricsPath: '/metrics' });
+  app.use((req, res, next) => {
+    if (!admin(req, res)) next();
+  });
   // the size of a request body: the bytes the sniff read first must reach Node's parser in order
   app.post('/length', (req, res) => {
     let n = 0;
