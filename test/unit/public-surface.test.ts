@@ -63,14 +63,21 @@ before(() => {
   symlinkSync(path.join(repo, 'node_modules'), path.join(pkgDir, 'node_modules'), 'dir');
 
   // `npm run build` is `tsc -p .`: the same project, into pkg/dist
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(repo, 'tsconfig.json'), { outDir: path.join(pkgDir, 'dist'), sourceMap: false }, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
-  });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(repo, 'tsconfig.json'),
+    { outDir: path.join(pkgDir, 'dist'), sourceMap: false },
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+    },
+  );
   assert.ok(parsed);
   const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
   const emitted = program.emit();
-  assert.deepEqual(emitted.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), []);
+  assert.deepEqual(
+    emitted.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+    [],
+  );
 
   app = path.join(tmp, 'app');
   mkdirSync(path.join(app, 'node_modules'), { recursive: true });
@@ -113,11 +120,21 @@ const meta = require('${pkg.name}/package.json');
 })().catch((err) => { console.error(err); process.exit(1); });
 `,
   );
-  assert.deepEqual(JSON.parse(out), { keys: RUNTIME_EXPORTS, internal: 'internal', routerError: true, refused: 3, version: JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version });
+  assert.deepEqual(JSON.parse(out), {
+    keys: RUNTIME_EXPORTS,
+    internal: 'internal',
+    routerError: true,
+    refused: 3,
+    version: JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version,
+  });
 });
 
 test('import - an ES module embedder gets the named exports', async () => {
-  const out = await runIn(app, 'probe.mjs', `import { Router, Errors, dashboardRouter } from '${pkg.name}';\nconsole.log([typeof Router, typeof Errors, typeof dashboardRouter].join(','));\n`);
+  const out = await runIn(
+    app,
+    'probe.mjs',
+    `import { Router, Errors, dashboardRouter } from '${pkg.name}';\nconsole.log([typeof Router, typeof Errors, typeof dashboardRouter].join(','));\n`,
+  );
   assert.equal(out, 'function,object,function');
 });
 
@@ -143,7 +160,9 @@ test('types - node16 resolution finds dist/index.d.ts through exports with the d
   };
   const program = ts.createProgram({ rootNames: [consumer, deep], options });
   const problems = (file: string): string[] =>
-    ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    ts
+      .getPreEmitDiagnostics(program, program.getSourceFile(file))
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   assert.deepEqual(problems(consumer), []);
   // TS2307: cannot find module: the deep path is not exported
   assert.equal(problems(deep).length, 1, problems(deep).join('\n'));
