@@ -9,6 +9,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import { natsClient, startNatsCluster } from '../helpers/nats';
 import { withTimeout } from '../helpers/wamp-clients';
+import { sleep } from '../helpers/wait';
 
 const WRITES = 400;
 const WORKERS = 8;
@@ -27,7 +28,7 @@ async function untilAnswered<T>(read: () => Promise<T>): Promise<T> {
       return await read();
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }
@@ -57,7 +58,7 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
           break;
         } catch {
           failedAttempts++;
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(50);
         }
       }
       if (acked.size === KILL_AFTER) killed ??= leader.kill();
