@@ -54,7 +54,7 @@ export function createStores(config: StoreConfig): { retained: RetainedStore; qu
       return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database), database };
     }
     default:
-      // invariant, as in createStore
+      // invariant, not a catalogue error: as in createStore
       throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);
   }
 }
