@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, type Config } from './config';
+import { Errors, RouterError } from './errors';
 import type { RouterCore } from './router';
 
 /**
@@ -36,6 +37,6 @@ export function readPidFile(file: string): number {
   const text = readFileSync(file, 'utf8').trim();
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0)
-    throw new Error(`${file} does not hold a process ID: ${JSON.stringify(text.slice(0, 40))}`);
+    throw new RouterError(Errors.invalidArgument, `${file} does not hold a process ID: ${JSON.stringify(text.slice(0, 40))}`);
   return pid;
 }

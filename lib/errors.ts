@@ -63,6 +63,8 @@ export const Errors = Object.freeze({
   /** a config reload removed the session's realm (WAMP: the router closes the realm); MQTT 5: 0x98 administrative action */
   realmRemoved: def('realm_removed', 'wamp.close.close_realm', 0x98, 'realm removed', 410),
   internal: def('internal', 'wamp.error.runtime_error', 0x80, 'internal error', 500),
+  /** stored bytes this build cannot decode (a damaged row, a foreign store): to a client it is an internal error */
+  storeCorrupt: def('store_corrupt', 'wamp.error.runtime_error', 0x80, 'internal error', 500),
 } satisfies Record<string, ErrorDef>);
 
 export type ErrorName = keyof typeof Errors;

@@ -175,6 +175,8 @@ export class RouterCore {
 
   /** The realm a session asks for, created on first use when config allows it. */
   realm(name: string): Realm | undefined {
+    // invariant, not a catalogue error: gates accept connections only once start() has run,
+    // so this is a bug in embedding code (a listener opened before start()), never a client's
     if (this.state === 'new') throw new Error('router.start() must complete before sessions join');
     return this.openRealm(name);
   }

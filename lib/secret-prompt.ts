@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { Errors, RouterError } from './errors';
 
 /**
  * Reads one line from stdin without echoing it on a terminal (the prompt goes to
@@ -21,7 +22,7 @@ export function readSecret(prompt: string): Promise<string> {
       resolve(line);
     });
     rl.once('close', () => {
-      if (!answered) reject(new Error('no password given on stdin'));
+      if (!answered) reject(new RouterError(Errors.invalidArgument, 'no password given on stdin'));
     });
   });
 }

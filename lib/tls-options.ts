@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { TlsConfig } from './config';
+import { Errors, RouterError } from './errors';
 import type { Logger } from './log';
 import type { ClientCertificate } from './session';
 
@@ -48,7 +49,7 @@ function material(given: string | Buffer | undefined, file: string | undefined):
 export function secureContextOptions(o: TlsOptions): tls.SecureContextOptions {
   const cert = material(o.cert, o.certFile);
   const key = material(o.key, o.keyFile);
-  if (cert === undefined || key === undefined) throw new Error('TLS needs a certificate and a private key');
+  if (cert === undefined || key === undefined) throw new RouterError(Errors.invalidArgument, 'TLS needs a certificate and a private key');
   const ca = material(o.ca, o.caFile);
   return { cert, key, ...(ca === undefined ? {} : { ca }), minVersion: o.minVersion ?? 'TLSv1.2' };
 }
@@ -59,7 +60,7 @@ export function tlsServerOptions(o: TlsOptions, handshakeTimeoutMs: number): tls
   const require = o.requireClientCert === true;
   // no CA of our own: Node would verify client certificates against its public root store
   if ((require || o.requestCert === true) && context.ca === undefined)
-    throw new Error('TLS client certificates (requestCert, requireClientCert) need a CA (ca or caFile)');
+    throw new RouterError(Errors.invalidArgument, 'TLS client certificates (requestCert, requireClientCert) need a CA (ca or caFile)');
   return {
     ...context,
     requestCert: require || o.requestCert === true || context.ca !== undefined,

@@ -13,6 +13,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
+import { withTimeout } from './helpers/wait';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = join('lib', 'cli.ts');
@@ -141,14 +142,6 @@ function get(port: number, path: string): Promise<{ status: number; type: string
     });
     req.on('error', reject);
   });
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly on SIGTERM', { timeout: 60_000 }, async (t) => {

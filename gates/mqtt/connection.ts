@@ -488,6 +488,7 @@ function strictStrings(parser: Parser): void {
     if (s === null) return s;
     const illFormed = s.includes('\uFFFD') && !isUtf8(this._list.slice(start, this._pos));
     if (!illFormed && !s.includes('\u0000')) return s;
+    // not a catalogue error: the parser's error event, which codecError() answers as a protocol violation
     this._emitError(new Error(illFormed ? 'ill-formed UTF-8 string' : 'U+0000 in a string'));
     return null;
   };

@@ -101,6 +101,7 @@ export class AggregateEngine {
    * aggregates were last computed, they are rebuilt from the source tables first.
    */
   open(opts: { rebuildOnChange?: boolean } = {}): void {
+    // invariant, not a catalogue error: only the router's own start-up opens the engine
     if (this.state !== 'new') throw new Error('the aggregate engine opens once');
     const db = this.database.acquire();
     try {

@@ -7,13 +7,14 @@
  * carries `channel_binding: null` and a client asking for it is still served unbound.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { Errors, RouterError } from '../errors';
 
 // DER SubjectPublicKeyInfo header of an Ed25519 key (RFC 8410): the raw 32 bytes follow it
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export function ed25519PublicKey(hex: string): KeyObject {
   const raw = Buffer.from(hex, 'hex');
-  if (raw.length !== 32) throw new Error('an Ed25519 public key has 32 bytes');
+  if (raw.length !== 32) throw new RouterError(Errors.invalidArgument, 'an Ed25519 public key has 32 bytes');
   return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 

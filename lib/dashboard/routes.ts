@@ -26,6 +26,7 @@ export interface DashboardOptions {
 function staticDir(): string {
   const candidates = [join(__dirname, 'static'), join(__dirname, '..', '..', '..', 'lib', 'dashboard', 'static')];
   const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
+  // invariant, not a catalogue error: a broken install (the files ship with the package)
   if (found === undefined) throw new Error(`dashboard files not found (looked in ${candidates.join(', ')})`);
   return found;
 }

@@ -40,7 +40,7 @@ export function encodePayload(value: Payload): Buffer {
 /** Decodes a stored payload; throws if the bytes do not hold one (a damaged row). */
 export function decodePayload(data: Uint8Array, headers?: MessageHeaders): Payload {
   const value: unknown = packr.unpack(data);
-  if (!isStoredPayload(value)) throw new Error('stored value is not a payload');
+  if (!isStoredPayload(value)) throw new RouterError(Errors.storeCorrupt, 'stored value is not a payload');
   // a value stored as bytes gets its lazy JSON view back (lib/payload-bytes.ts)
   if (value.bytes !== undefined && value.args === undefined && value.kwargs === undefined && value.passthru === undefined) {
     return payloadFromBytes(value.bytes, headers);

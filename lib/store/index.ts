@@ -35,7 +35,8 @@ export function createStore(config: StoreConfig): RetainedStore {
     case 'sqlite':
       return new SqliteStore(config);
     default:
-      // unreachable for typed callers; a config read from disk is checked here too
+      // invariant, not a catalogue error: unreachable for typed callers, and the schema
+      // (store.engine enum) refuses any other engine in a config read from disk
       throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);
   }
 }
@@ -53,6 +54,7 @@ export function createStores(config: StoreConfig): { retained: RetainedStore; qu
       return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database), database };
     }
     default:
+      // invariant, not a catalogue error: as in createStore
       throw new Error(`unknown store engine: ${String((config as { engine?: unknown }).engine)}`);
   }
 }

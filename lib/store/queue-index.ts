@@ -40,6 +40,7 @@ export class QueueIndex {
 
   /** appends a message; `seq` must be above every seq the index holds */
   push(seq: number, size: number, expiresAt: number): void {
+    // invariant, not a catalogue error: the queue store hands out rising seqs
     if (this.tail > this.head && seq <= this.seqAt(this.tail - 1)) throw new Error('queue index: seq out of order');
     if (this.tail * STRIDE === this.slots.length) this.makeRoom(this.tail - this.head - this.holes + 1);
     this.setSlot(this.tail++, seq, size, expiresAt);

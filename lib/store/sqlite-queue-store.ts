@@ -128,6 +128,7 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async open(): Promise<void> {
+    // invariant, not a catalogue error: the router opens its queue store once
     if (this.state !== 'new') throw new Error('a queue store can be opened once');
     // a store that failed to open may hold part of the data in memory: it stays unusable
     this.state = 'closed';

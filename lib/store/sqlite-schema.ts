@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { Errors, RouterError } from '../errors';
 
 /**
  * The SQLite schema, versioned with PRAGMA user_version. MIGRATIONS[v] takes a database
@@ -138,7 +139,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: Database): void {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > SCHEMA_VERSION) {
-    throw new Error(`store schema version ${from} is newer than this build supports (${SCHEMA_VERSION})`);
+    // a downgrade: this build cannot read what a newer one wrote
+    throw new RouterError(Errors.featureNotSupported, `store schema version ${from} is newer than this build supports (${SCHEMA_VERSION})`);
   }
   for (let v = from; v < SCHEMA_VERSION; v++) {
     const step = MIGRATIONS[v] as (db: Database) => void;

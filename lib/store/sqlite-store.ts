@@ -69,6 +69,7 @@ export class SqliteStore implements RetainedStore {
   }
 
   async open(): Promise<void> {
+    // invariant, not a catalogue error: the router opens its store once
     if (this.state !== 'new') throw new Error('a store can be opened once');
     // a store that failed to open may hold part of the log in memory: it stays unusable
     this.state = 'closed';

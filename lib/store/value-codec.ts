@@ -38,6 +38,6 @@ export function encodeAttrs(attrs: Readonly<Record<string, unknown>>): Buffer | 
 export function decodeAttrs(data: Uint8Array | null): Readonly<Record<string, unknown>> {
   if (data === null) return NO_ATTRS;
   const value = packr.unpack(data) as unknown;
-  if (!isPlainObject(value)) throw new Error('stored message attrs are not an object');
+  if (!isPlainObject(value)) throw new RouterError(Errors.storeCorrupt, 'stored message attrs are not an object');
   return value;
 }

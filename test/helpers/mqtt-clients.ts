@@ -17,39 +17,20 @@ import mqtt, {
 import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { autobahn, connect as autobahnConnect, wsOptions } from './autobahn';
 import type { TestRouter } from './router';
+import { sleep, withTimeout, WAIT_MS } from './wait';
+
+export { sleep, waitFor, withTimeout, WAIT_MS } from './wait';
 
 // autobahn logs every closed connection with console.warn; keep test output readable.
 if (!process.env['GATEHOUSE_TEST_LOG']) {
   (autobahn as unknown as { log: { warn: (...a: unknown[]) => void } }).log.warn = () => undefined;
 }
 
-/** Default deadline for anything a test waits for. */
-export const WAIT_MS = 3000;
-
 export type MqttTransport = 'tcp' | 'ws';
 export const MQTT_TRANSPORTS: readonly MqttTransport[] = ['tcp', 'ws'];
 
 export function mqttUrl(r: TestRouter, t: MqttTransport): string {
   return t === 'tcp' ? r.mqttUrl : r.mqttWsUrl;
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` until it holds; rejects after the deadline. */
-export async function waitFor(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 let idCounter = 0;

@@ -10,22 +10,14 @@
  */
 import net from 'node:net';
 import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } from 'mqtt-packet';
+import { sleep, within } from './wait';
+
+export { sleep, within } from './wait';
 
 export type MqttVersion = 3 | 4 | 5;
 
 /** Default deadline for anything a test waits for. */
 export const WAIT_MS = 2000;
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Rejects with `what` after `ms` unless `p` settles first; the timer never outlives the wait. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** One packet from the server: decoded, its exact bytes, and when it arrived. */
 export interface Received {

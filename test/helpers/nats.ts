@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { sleep } from './wait';
 
 export const NATS_SERVER = process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server';
 /** a cold JetStream start (and a cluster electing its meta leader) on a loaded machine */
@@ -206,7 +207,7 @@ async function waitReady(node: NatsNode, healthy: boolean): Promise<void> {
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error(`nats-server ${node.name} not ready in ${READY_MS} ms:\n${node.log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -227,7 +228,7 @@ export async function waitMetaLeader(node: NatsNode): Promise<string> {
     }
     if (Date.now() > deadline)
       throw new Error(`nats-server ${node.name}: no JetStream meta leader in ${READY_MS} ms:\n${node.log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

@@ -9,6 +9,9 @@ import http from 'node:http';
 import tls from 'node:tls';
 import { Packr } from 'msgpackr';
 import { WebSocket, type RawData } from 'ws';
+import { within } from './wait';
+
+export { sleep, within } from './wait';
 // cbor-x ships ESM typings only (see gates/wamp/serializers.ts); load its CJS build.
 const cborx = require('cbor-x') as {
   Encoder: new (opts: Record<string, unknown>) => { encode(v: unknown): Buffer; decode(b: Buffer): unknown };
@@ -34,16 +37,6 @@ export const codecs: Record<WireSerializer, { rawSocketId: number; wsProtocol: s
 
 export const HELLO_DETAILS = { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } };
 
-/** Rejects with `message` after `ms` unless `p` settles first; the timer never holds the loop. */
-export function within<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${message}`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface CloseInfo {
   /** WebSocket close code (1006 when the TCP connection just dropped); undefined on RawSocket */

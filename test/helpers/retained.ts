@@ -141,7 +141,7 @@ export class Probe<T> {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from './wait';
 
 /** The WAMP error URI an autobahn rejection carries, or a description of what it was. */
 export function errorUri(err: unknown): string {

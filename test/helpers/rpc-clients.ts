@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { autobahnTransports, connect, type AutobahnSession, type Transport } from './autobahn';
 import type { TestRouter } from './router';
+import { within } from './wait';
 
 // autobahn console.warn()s every connection close ("connection closed", "auto-reconnect
 // disabled!"); tests close hundreds. Drop exactly those two unless logs are asked for.
@@ -20,22 +21,7 @@ if (process.env['GATEHOUSE_TEST_LOG'] === undefined) {
 
 // ----- timing -----
 
-/** Rejects with `what` if `p` has not settled within `ms`; never leaves a timer behind. */
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([Promise.resolve(p), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep, within } from './wait';
 
 export interface Deferred<T> {
   promise: Promise<T>;

@@ -8,6 +8,7 @@
 import net from 'node:net';
 import WebSocket from 'ws';
 import { autobahn, autobahnTransports, connect, type AutobahnSession, type Transport } from './autobahn';
+import { withTimeout } from './wait';
 
 /** Default deadline for anything a test waits for. */
 export const WAIT_MS = 2000;
@@ -52,13 +53,7 @@ export async function closeAll(clients: Iterable<{ close(): Promise<void> } | un
   await Promise.all(closing);
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
+export { withTimeout } from './wait';
 
 export interface ReceivedEvent {
   args: unknown[];

@@ -17,6 +17,7 @@ import { connect, rawSocketTransport, wsOptions } from '../helpers/autobahn';
 import { HostileRouter, within } from '../helpers/hostile';
 import { worstFrames } from '../helpers/hostile-wamp';
 import { codecs, destroyAllRawPeers, expectAbortAndClose, rawTransports, type RawPeer } from '../helpers/raw-wamp';
+import { sleep } from '../helpers/wait';
 
 /**
  * The frame size limit for this suite. Smaller than the 1 MiB default so that the valid
@@ -88,7 +89,7 @@ test('worst frames - the largest frames of the worst content, every serializer a
   const firstBeat = Date.now();
   while (beats < 5) {
     assert.ok(Date.now() - firstBeat < 10_000, 'the heartbeat flows before the attack');
-    await new Promise((res) => setTimeout(res, BEAT_MS));
+    await sleep(BEAT_MS);
   }
 
   const timings: string[] = [];
@@ -120,7 +121,7 @@ test('worst frames - the largest frames of the worst content, every serializer a
               const due = Date.now() + ANSWER_MS;
               while (heavySubs.some((s) => s.events < published)) {
                 assert.ok(Date.now() < due, `heavy event reached ${heavySubs.map((s) => s.events).join('/')} of ${published}`);
-                await new Promise((res) => setTimeout(res, 10));
+                await sleep(10);
               }
             }
           }
@@ -136,7 +137,7 @@ test('worst frames - the largest frames of the worst content, every serializer a
     // a beat after the last frame, so that a stall at the end counts as a gap too
     const beatsAtEnd = beats;
     const due = Date.now() + ANSWER_MS;
-    while (beats <= beatsAtEnd && Date.now() < due) await new Promise((res) => setTimeout(res, BEAT_MS));
+    while (beats <= beatsAtEnd && Date.now() < due) await sleep(BEAT_MS);
     if (beats <= beatsAtEnd) failures.push(`no heartbeat for ${Date.now() - last} ms after the last frame`);
   } finally {
     clearInterval(timer);

@@ -16,6 +16,7 @@ import { Router } from '../../index';
 import { wsOptions } from '../helpers/autobahn';
 import { FIXTURE_DIR, type Detail } from '../helpers/aggregate';
 import { call, closeAll, connectAs, withTimeout, type Client } from '../helpers/wamp-clients';
+import { sleep } from '../helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let dir: string;
@@ -103,7 +104,7 @@ void test('aggregate durability - SIGKILL under load: every acked row is kept, n
   });
   await withTimeout(
     (async () => {
-      while (port === 0) await new Promise((r) => setTimeout(r, 50));
+      while (port === 0) await sleep(50);
     })(),
     20_000,
     'the daemon to listen',

@@ -14,6 +14,7 @@ import { connectMqtt, endAll, MessageLog, metricValue, publish as mqttPublish, s
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, sendWithReceipt, type IFrame } from '../helpers/stomp-clients';
 import { call, closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
+import { sleep } from '../helpers/wait';
 
 let r: TestRouter;
 let wamp: Client;
@@ -227,10 +228,10 @@ void test('aggregate tables - a retained subscriber to a change feed gets the cu
       }
     };
     const pumping = pump();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     const log = new EventLog();
     await subscribeLog(reader.session, 'table.invoice.changes', log, { retained: true });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     stop = true;
     await pumping;
     await Promise.all(acks);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import { natsClient, startNatsCluster } from '../helpers/nats';
+import { sleep } from '../helpers/wait';
 
 const WRITES = 400;
 const WORKERS = 8;
@@ -26,7 +27,7 @@ async function untilAnswered<T>(read: () => Promise<T>): Promise<T> {
       return await read();
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }
@@ -56,7 +57,7 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
           break;
         } catch {
           failedAttempts++;
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await sleep(50);
         }
       }
       if (acked.size === KILL_AFTER) killed ??= leader.kill();
@@ -123,7 +124,7 @@ test('jetstream cluster - a hung follower (SIGSTOP) does not stop acknowledged w
       const e = await reader.get(`h.${i}`);
       if (e?.revision === revisions[i]) break;
       assert.ok(Date.now() < due, `h.${i} at revision ${revisions[i]} read through the resumed node`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 });

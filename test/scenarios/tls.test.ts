@@ -18,6 +18,7 @@ import type { ClientCertificate, TransportInfo } from '../../lib/session';
 import { connect } from '../helpers/autobahn';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import { StompjsClients, stompitConnect, stompitDisconnect, withTimeout, WAIT_MS, type StompitConnectOptions } from '../helpers/stomp-clients';
+import { sleep } from '../helpers/wait';
 
 const dir = join(__dirname, '../fixtures/tls');
 const pem = (name: string): Buffer => readFileSync(join(dir, name));
@@ -87,7 +88,7 @@ describe('tls - WAMP', () => {
     const c = await connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...client } });
     try {
       const got = new Promise<unknown>((resolve) => void c.session.subscribe('tls.wamp', (args) => resolve(args[0])));
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       await c.session.publish('tls.wamp', ['secure'], {}, { acknowledge: true, exclude_me: false });
       assert.equal(await withTimeout(got, WAIT_MS, 'the event over wss'), 'secure');
       const s = router.findSession(c.session.id);
@@ -217,7 +218,7 @@ describe('tls - STOMP', () => {
     const url = `wss://127.0.0.1:${ports.stompWss}/stomp`;
     const { client: c } = await stompjs.connect(() => new WebSocket(url, ['v12.stomp'], { ca, ...client }));
     const got = new Promise<string>((resolve) => c.subscribe('/topic/tls.stomp', (m) => resolve(m.body)));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     c.publish({ destination: '/topic/tls.stomp', body: 'over wss' });
     assert.equal(await withTimeout(got, WAIT_MS, 'the STOMP message over wss'), 'over wss');
     assertDevice7(transports('stomp').find((t) => t.type === 'websocket')?.clientCertificate);

@@ -6,6 +6,7 @@ import { ConfigError, resolveConfig } from '../../lib/config';
 import { RouterError } from '../../lib/errors';
 import { Session } from '../../lib/session';
 import type { TopicPattern } from '../../lib/topic';
+import { sleep } from '../helpers/wait';
 
 const session = (authrole: string, authmethod = 'anonymous'): Session =>
   new Session(
@@ -118,7 +119,7 @@ test('authz dynamic authorizer - per role or per session; expired entries are as
     () => undefined,
   );
   await short.ask('realm1', s, 'call', exact('p'));
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await sleep(5);
   assert.equal(short.cached('realm1', s, 'call', exact('p')), undefined);
   const failing = new DynamicAuthorizer(
     config(),

@@ -18,6 +18,7 @@ import { SCHEMA_VERSION } from '../../lib/store/sqlite-schema';
 import { QueueIndex } from '../../lib/store/queue-index';
 import { RouterError } from '../../lib/errors';
 import type { Payload } from '../../lib/payload';
+import { sleep } from '../helpers/wait';
 
 const ROOT = resolve(__dirname, '..', '..');
 const ROOMY: QueueLimits = { maxMessages: 1_000_000, maxBytes: 1e12 };
@@ -253,7 +254,7 @@ void test('queue store - expired messages are skipped, removed, and make room fi
     store.enqueue('q', msg(7, { expiresAt: closing }), ROOMY);
     store.enqueue('q', msg(8, { expiresAt: later }), ROOMY);
     await store.close();
-    while (Date.now() <= closing) await new Promise((r) => setTimeout(r, 10));
+    while (Date.now() <= closing) await sleep(10);
 
     const again = await openQueues(path);
     try {

@@ -15,6 +15,7 @@ import { SqliteKvEngine } from '../../lib/store/sqlite-kv-engine';
 import { SqliteStore } from '../../lib/store/sqlite-store';
 import { natsClient, startNats, type Cleanup } from '../helpers/nats';
 import { withTimeout } from '../helpers/wamp-clients';
+import { sleep } from '../helpers/wait';
 
 interface Harness {
   /** `n` instances on one fresh bucket (realm) */
@@ -77,7 +78,7 @@ function collector(): { changes: KvChange[]; onChange: (c: KvChange) => void; un
 
 async function untilPast(epochMs: number): Promise<void> {
   // TTL is about time passing: wait for the clock, not a guessed sleep
-  while (Date.now() <= epochMs) await new Promise((resolve) => setTimeout(resolve, Math.max(1, epochMs - Date.now() + 1)));
+  while (Date.now() <= epochMs) await sleep(Math.max(1, epochMs - Date.now() + 1));
 }
 
 for (const [name, makeHarness] of [
@@ -261,7 +262,7 @@ for (const [name, makeHarness] of [
       while (Date.now() < renewedUntil) {
         await nodeA.renew('a', ttlMs);
         for (const c of checkers) assert.deepEqual(await c.check(Date.now()), []);
-        await new Promise((resolve) => setTimeout(resolve, ttlMs / 4));
+        await sleep(ttlMs / 4);
       }
       assert.equal(argOf((await realmB.get('presence.s2'))?.value), 'online');
       // node A stops renewing: once the lease lapses, both checkers race to fire

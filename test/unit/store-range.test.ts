@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createStore, type RetainedStore } from '../../lib/store';
 import { SortedKeys } from '../../lib/store/sorted-keys';
+import { sleep } from '../helpers/wait';
 
 async function openStore(): Promise<RetainedStore> {
   const store = createStore({ engine: 'sqlite', path: ':memory:' });
@@ -60,7 +61,7 @@ void test('store range - deleted and expired keys are left out; keys written bet
     for (let i = 0; i < 10; i++) store.write('r', `k${i}`, { args: [i] });
     store.delete('r', 'k3');
     store.write('r', 'k5', { args: [5] }, { ttlMs: 1 });
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     const first = store.range('r', { prefix: 'k', limit: 4 }).map((e) => e.key);
     assert.deepEqual(first, ['k0', 'k1', 'k2', 'k4']);
     store.write('r', 'k1a', { args: ['behind the cursor'] });

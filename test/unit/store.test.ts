@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { createStore, type RetainedStore, type StoreEntry } from '../../lib/store';
 import { GroupCommit } from '../../lib/store/group-commit';
 import { RouterError } from '../../lib/errors';
+import { sleep } from '../helpers/wait';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -33,7 +34,6 @@ async function withFile(fn: (path: string) => Promise<void>): Promise<void> {
 }
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function allBytes(): Uint8Array {
   const b = new Uint8Array(512);

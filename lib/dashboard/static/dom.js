@@ -33,6 +33,7 @@ function fill(node, attrs, children) {
 /** @param {string} id */
 export function byId(id) {
   const node = document.getElementById(id);
+  // invariant: the page's own markup lacks an element the script was written for
   if (node === null) throw new Error(`#${id} is missing from the page`);
   return node;
 }

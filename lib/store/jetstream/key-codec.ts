@@ -8,6 +8,7 @@
  * - every other UTF-8 byte becomes `=XX` (upper-case hex), '=' itself included;
  * - an empty component becomes a lone `=`, which no non-empty component encodes to.
  */
+import { Errors, RouterError } from '../../errors';
 const PLAIN = /^[A-Za-z0-9_-]+$/;
 const PLAIN_BYTE = /[A-Za-z0-9_-]/;
 const UTF8 = new TextEncoder();
@@ -32,7 +33,7 @@ export function decodeToken(token: string): string {
     const ch = token.charCodeAt(i);
     if (ch === 0x3d) {
       const hex = token.slice(i + 1, i + 3);
-      if (!/^[0-9A-F]{2}$/.test(hex)) throw new Error(`not an encoded key token: ${token}`);
+      if (!/^[0-9A-F]{2}$/.test(hex)) throw new RouterError(Errors.storeCorrupt, `not an encoded key token: ${token}`);
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else {

@@ -37,5 +37,5 @@ export function decodeValue(data: Uint8Array): Pick<KvEntry, 'value' | 'meta' | 
     const expiresAt = new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1);
     return { ...decodeStoredValue(data.subarray(9)), expiresAt };
   }
-  throw new Error(`stored KV value has an unknown format (${String(flag)})`);
+  throw new RouterError(Errors.storeCorrupt, `stored KV value has an unknown format (${String(flag)})`);
 }

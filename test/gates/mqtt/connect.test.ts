@@ -23,6 +23,7 @@ import {
 } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import type { MqttClient } from 'mqtt';
+import { sleep } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -241,7 +242,7 @@ void describe('mqtt keep alive', () => {
     const { raw } = await RawMqtt.connect(router.mqttPort, { clientId: uniqueId('pinger'), keepalive: 1 }, 4);
     try {
       for (let i = 0; i < 4; i++) {
-        await new Promise((r) => setTimeout(r, 700));
+        await sleep(700);
         raw.send({ cmd: 'pingreq' });
         await raw.expect((p) => p.cmd === 'pingresp', `PINGRESP ${i}`);
       }

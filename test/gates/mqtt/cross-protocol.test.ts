@@ -23,6 +23,7 @@ import {
 import { startRouter, type TestRouter } from '../../helpers/router';
 import type { AutobahnSession } from '../../helpers/autobahn';
 import { RawWampClient } from '../../helpers/wamp-clients';
+import { sleep } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -100,7 +101,7 @@ for (const t of MQTT_TRANSPORTS) {
         assert.equal(log.events[0]?.details['topic'], `${root}.room1.temp`, name);
       }
       assert.deepEqual(hash.events[1]?.args, [55]);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.equal(wild.events.length, 1, 'the wildcard does not match humidity');
       for (const l of [wild, star, hash, prefix]) await l.unsubscribe();
       await endAll([c]);

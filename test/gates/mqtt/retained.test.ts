@@ -21,6 +21,7 @@ import {
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { sleep } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -115,7 +116,7 @@ void describe('mqtt retained deletion and subscription options', () => {
         WAIT_MS,
         'WAMP subscribe',
       );
-      await new Promise((r) => setTimeout(r, 150));
+      await sleep(150);
       assert.deepEqual(events, [], 'the WAMP side sees no retained value either');
     } finally {
       await wamp.close();

@@ -24,6 +24,7 @@ import {
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { sleep } from '../../helpers/wait';
 
 let router: TestRouter;
 let bystander: MqttClient;
@@ -178,7 +179,7 @@ for (const version of [4, 5] as const) {
         const reason = await closedWith(raw, `close after topic ${topic.toString('hex')}`);
         if (version === 5) assert.ok(reason === 0x81 || reason === 0x90, `reason 0x${reason?.toString(16)}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.deepEqual(
         sub.publishes().map((p) => p.topic),
         [],
@@ -213,7 +214,7 @@ for (const version of [4, 5] as const) {
       );
       for (let i = 0; i < 3 && !raw.isClosed; i++) {
         raw.write(Buffer.alloc(3000, 0x78));
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
       const reason = await closedWith(raw, 'close on an oversized packet');
       if (version === 5) assert.equal(reason, 0x95);
@@ -234,7 +235,7 @@ for (const version of [4, 5] as const) {
       raw.send({ cmd: 'publish', topic: 'big/one', payload: Buffer.alloc(5000, 0x79), qos: 0, dup: false, retain: false });
       const reason = await closedWith(raw, 'close on an oversized packet');
       if (version === 5) assert.equal(reason, 0x95);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       assert.equal(sub.publishes().length, 0, 'not routed');
     });
   });

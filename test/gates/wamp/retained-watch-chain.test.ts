@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, wsOptions } from '../../helpers/autobahn';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { sleep } from '../../helpers/wait';
 
 let r: TestRouter;
 before(async () => {
@@ -17,7 +18,7 @@ test('retained - watchers that do not write do not stall the other satisfied wat
     const opts = { when: { x: 1 }, watch: true, acknowledge: true };
     const pa = a.session.publish('probe.chain', [{ from: 'a' }], {}, opts);
     const pb = b.session.publish('probe.chain', [{ from: 'b' }], {}, opts);
-    await new Promise((res) => setTimeout(res, 50));
+    await sleep(50);
     await c.session.publish('probe.chain', [{ x: 1 }], {}, { retain: true, acknowledge: true });
     const deadline = new Promise((_res, rej) => setTimeout(() => rej(new Error('a waiter was left stuck')), 2000));
     const [ra, rb] = (await Promise.race([Promise.all([pa, pb]), deadline])) as [{ id: number }, { id: number }];

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { destroyAllRawPeers, rawTransports, sleep, within, type AttackTransport, type RawPeer } from '../../helpers/raw-wamp';
 import { Bystanders, CrashGuard, isTopLevel, memoryAfterGc, metricValue } from '../../helpers/robustness';
+import { waitFor } from '../../helpers/wait';
 
 const HIGH_WATER = 256 * 1024;
 const MAX_QUEUE = 1024 * 1024;
@@ -83,14 +84,6 @@ async function sessionGone(sessionId: number): Promise<boolean> {
   }
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timeout after ${ms} ms: ${what}`);
-    await sleep(20);
-  }
-}
-
 void test('wamp robustness - a subscriber that stops reading during a flood is disconnected; memory stays bounded; others keep receiving', async (tt) => {
   for (const t of transports) {
     await tt.test(t.name, async () => {
@@ -109,8 +102,8 @@ void test('wamp robustness - a subscriber that stops reading during a flood is d
         // paced by the bystanders, so none of them ever falls behind
         await waitFor(
           () => bystanders.members.every((m) => (floodCounts.get(m.name) ?? 0) - (counts0.get(m.name) ?? 0) === sent),
-          5000,
           `every bystander receiving all ${sent} events`,
+          5000,
         );
         if (sent % (WINDOW * 2) === 0) peak = Math.max(peak, external());
         if (droppedAt < 0 && (await slowConsumers('disconnected')) > before) droppedAt = sent;
@@ -121,7 +114,7 @@ void test('wamp robustness - a subscriber that stops reading during a flood is d
       assert.ok(peak - baseline < MEMORY_BOUND, `router memory grew by ${((peak - baseline) / 1048576).toFixed(1)} MiB during the flood`);
       assert.ok(droppedAt >= 0, `the stalled subscriber was not disconnected after ${sent} events of ${EVENT_BYTES} bytes`);
       assert.equal(await slowConsumers('disconnected'), before + 1, 'exactly one slow consumer disconnected');
-      await waitFor(() => sessionGone(sessionId), 1000, 'the slow session to leave the realm');
+      await waitFor(() => sessionGone(sessionId), 'the slow session to leave the realm', 1000);
       // its connection is really closed: once it reads again, it sees the end
       peer.resumeReading();
       await within(peer.closed, 5000, 'the stalled connection to be closed');
@@ -147,10 +140,10 @@ void test('wamp robustness - a subscriber stuck above the high water mark is dis
       const throttledAt = Date.now();
       assert.equal(await slowConsumers('disconnected'), disconnected0, 'throttled, not yet disconnected: the queue is below its hard limit');
       await bystanders.check(`${t.name} throttled`);
-      await waitFor(async () => (await slowConsumers('disconnected')) > disconnected0, SLOW_TIMEOUT_MS + 2000, 'disconnect after the slow consumer timeout');
+      await waitFor(async () => (await slowConsumers('disconnected')) > disconnected0, 'disconnect after the slow consumer timeout', SLOW_TIMEOUT_MS + 2000);
       const waited = Date.now() - throttledAt;
       assert.ok(waited >= SLOW_TIMEOUT_MS - 100, `disconnected after ${waited} ms, not before the timeout (${SLOW_TIMEOUT_MS} ms)`);
-      await waitFor(() => sessionGone(sessionId), 1000, 'the slow session to leave the realm');
+      await waitFor(() => sessionGone(sessionId), 'the slow session to leave the realm', 1000);
       peer.resumeReading();
       await within(peer.closed, 5000, 'the stalled connection to be closed');
       await bystanders.check(`${t.name} slow consumer timeout`);

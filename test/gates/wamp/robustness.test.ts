@@ -27,6 +27,7 @@ import {
   type RawSocketPeer,
 } from '../../helpers/raw-wamp';
 import { Bystanders, CrashGuard, isTopLevel } from '../../helpers/robustness';
+import { sleep } from '../../helpers/wait';
 
 const MAX_MESSAGE = 64 * 1024;
 const HELLO_TIMEOUT_MS = 600;
@@ -245,7 +246,7 @@ void test('wamp robustness - a connection that sends no HELLO within wamp.helloT
   // and a peer that says HELLO in time is not cut off at the timeout
   const ok = await transports[0]!.open();
   await ok.hello();
-  await new Promise((res) => setTimeout(res, HELLO_TIMEOUT_MS + 200));
+  await sleep(HELLO_TIMEOUT_MS + 200);
   await expectSessionAlive(ok, 1);
   await bystanders.check('hello timeouts');
 });
@@ -339,7 +340,7 @@ void test('wamp robustness - RawSocket handshake errors get the 4-octet error re
     await within(p.connected, 2000, 'connect');
     for (const b of handshakeBytes(1, 15)) {
       p.write([b]);
-      await new Promise((res) => setTimeout(res, 10));
+      await sleep(10);
     }
     const reply = await p.read(4, 2000, 'handshake reply');
     assert.equal(reply[0], 0x7f);

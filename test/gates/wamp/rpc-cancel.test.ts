@@ -18,6 +18,7 @@ import {
   type AutobahnTransport,
   type WampMessage,
 } from '../../helpers/rpc-clients';
+import { sleep } from '../../helpers/wait';
 
 const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
 type TransportName = (typeof TRANSPORTS)[number];
@@ -155,7 +156,7 @@ for (const ser of WAMPY_SERIALIZERS) {
     const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT');
     assert.equal(interrupt[1], inv[1]);
     assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'kill');
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.equal(settled, false, 'kill: no answer to the caller before the callee answers');
     callee.send([8, 68, inv[1], {}, 'wamp.error.canceled', ['stopped by request']]);
     const e = (await rejection(call, 5000, 'killed call')) as { argsList?: unknown };
