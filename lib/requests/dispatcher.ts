@@ -29,6 +29,13 @@ export const MAX_PENDING_PER_REALM = 10_000;
 /** get's longest wait */
 export const MAX_WAIT_MS = 300_000;
 
+/** the dispatcher serving each realm, for gates that submit requests (the RPC bridges) */
+const byRealm = new WeakMap<Realm, RequestDispatcher>();
+
+export function requestsOf(realm: Realm): RequestDispatcher | undefined {
+  return byRealm.get(realm);
+}
+
 /** One delivery in flight; `inv` is set once the dealer started it. */
 interface Attempt {
   inv?: Invocation | undefined;
@@ -51,6 +58,8 @@ export class RequestDispatcher {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** per request: get()s waiting for it to be done */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** per request: who hears of each outcome as it comes (in memory: not after a restart) */
+  private readonly watchers = new Map<string, Set<(reply: Reply) => void>>();
   private closed = false;
 
   constructor(
@@ -76,6 +85,7 @@ export class RequestDispatcher {
       { close: () => undefined },
     );
     this.callers.set(realm.name, { realm, caller });
+    byRealm.set(realm, this);
     realm.dealer.registerHooks.add((session) => this.onRegister(realm.name, session.identity.authid));
     for (const r of this.store.all()) if (r.realm === realm.name && !isDone(r)) this.dispatchAll(r);
   }
@@ -126,7 +136,22 @@ export class RequestDispatcher {
     return view(this.store.get(id) ?? r);
   }
 
+  /**
+   * Calls `fn` with each outcome of request `id`, those already in first, until it is
+   * done or the returned function is called.
+   */
+  watch(id: string, fn: (reply: Reply) => void): () => void {
+    const r = this.store.get(id);
+    for (const reply of r?.replies ?? []) fn(reply);
+    if (!r || isDone(r)) return () => undefined;
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
   close(): void {
+    this.watchers.clear();
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
@@ -215,10 +240,26 @@ export class RequestDispatcher {
     if (!r || hasReply(r, reply.destination)) return;
     const next: RequestRecord = { ...r, replies: [...r.replies, reply] };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request outcome not stored'));
+    this.tell(id, [reply]);
     if (isDone(next)) this.done(next);
   }
 
+  private tell(id: string, replies: readonly Reply[]): void {
+    const set = this.watchers.get(id);
+    if (!set) return;
+    for (const fn of [...set]) {
+      for (const reply of replies) {
+        try {
+          fn(reply);
+        } catch (err) {
+          this.log.warn({ err, id }, 'a durable request watcher failed');
+        }
+      }
+    }
+  }
+
   private done(r: RequestRecord): void {
+    this.watchers.delete(r.id);
     this.schedule(r);
     const set = this.waiters.get(r.id);
     this.waiters.delete(r.id);
@@ -254,6 +295,7 @@ export class RequestDispatcher {
     }
     const next: RequestRecord = { ...r, replies };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request expiry not stored'));
+    this.tell(id, replies.slice(r.replies.length));
     this.done(next);
   }
 
