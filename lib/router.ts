@@ -153,7 +153,8 @@ export class RouterCore {
 
   /** Durable requests: their records are in the queue store, just opened. */
   private openRequests(): void {
-    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }));
+    const outcomes = this.metrics.requestOutcomes;
+    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc());
     requests.restore();
     for (const realm of this.realms.values()) this.attachRequests(realm, requests);
     this.requests = requests;

@@ -60,11 +60,15 @@ export class RequestDispatcher {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** per request: who hears of each outcome as it comes (in memory: not after a restart) */
   private readonly watchers = new Map<string, Set<(reply: Reply) => void>>();
+  /** per realm: the ids of its requests not done yet (a registration looks only at these) */
+  private readonly pending = new Map<string, Set<string>>();
   private closed = false;
 
   constructor(
     private readonly store: RequestStore,
     private readonly log: Logger,
+    /** counts each destination's outcome (result, error, expired, lost) and each retry */
+    private readonly count: (outcome: string) => void = () => undefined,
   ) {}
 
   /** Re-arms the timers of the stored requests (start-up); delivery waits for their realm. */
@@ -72,7 +76,9 @@ export class RequestDispatcher {
     let n = 0;
     for (const r of this.store.all()) {
       this.schedule(r);
-      if (!isDone(r)) n++;
+      if (isDone(r)) continue;
+      this.pendingOf(r.realm).add(r.id);
+      n++;
     }
     if (n > 0) this.log.info({ requests: n }, 'pending durable requests restored');
   }
@@ -87,16 +93,14 @@ export class RequestDispatcher {
     this.callers.set(realm.name, { realm, caller });
     byRealm.set(realm, this);
     realm.dealer.registerHooks.add((session) => this.onRegister(realm.name, session.identity.authid));
-    for (const r of this.store.all()) if (r.realm === realm.name && !isDone(r)) this.dispatchAll(r);
+    for (const r of this.pendingRequests(realm.name)) this.dispatchAll(r);
   }
 
   submit(realm: Realm, by: Session, procedure: string, payload: Payload, options: SubmitOptions): Promise<{ id: string }> | { id: string } {
     if (!isValidUri(procedure)) throw new RouterError(Errors.invalidUri, `invalid procedure URI: ${procedure}`);
     // the caller must be allowed to call what it asks the router to call for it
     return after(realm.authorize(by, 'call', procedure), async () => {
-      let pending = 0;
-      for (const r of this.store.all()) if (r.realm === realm.name && !isDone(r)) pending++;
-      if (pending >= MAX_PENDING_PER_REALM) throw new RouterError(Errors.limitExceeded, `at most ${MAX_PENDING_PER_REALM} pending requests per realm`);
+      if (this.pendingOf(realm.name).size >= MAX_PENDING_PER_REALM) throw new RouterError(Errors.limitExceeded, `at most ${MAX_PENDING_PER_REALM} pending requests per realm`);
       const destinations = options.destinations === 'all' ? registeredAuthids(realm, procedure) : [...new Set(options.destinations)];
       if (destinations.length === 0) {
         throw new RouterError(Errors.noSuchProcedure, `no callee registered for ${procedure} ("all" names the callees registered when the request is submitted)`);
@@ -118,6 +122,7 @@ export class RequestDispatcher {
       };
       // stored before the id is handed out: {id} means it survives a restart
       await this.store.put(record);
+      this.pendingOf(realm.name).add(record.id);
       realm.audit(by, 'request.submit', { id: record.id, procedure, destinations });
       this.schedule(record);
       this.dispatchAll(record);
@@ -162,10 +167,23 @@ export class RequestDispatcher {
   // ----- delivery -----
 
   private onRegister(realm: string, authid: string): void {
-    for (const r of this.store.all()) {
-      if (r.realm !== realm || isDone(r) || !r.destinations.includes(authid)) continue;
-      this.dispatch(r, authid);
+    for (const r of this.pendingRequests(realm)) if (r.destinations.includes(authid)) this.dispatch(r, authid);
+  }
+
+  private pendingOf(realm: string): Set<string> {
+    let set = this.pending.get(realm);
+    if (!set) this.pending.set(realm, (set = new Set()));
+    return set;
+  }
+
+  /** the realm's requests not done, read now (a snapshot: dispatching may finish some) */
+  private pendingRequests(realm: string): RequestRecord[] {
+    const out: RequestRecord[] = [];
+    for (const id of this.pending.get(realm) ?? []) {
+      const r = this.store.get(id);
+      if (r && !isDone(r)) out.push(r);
     }
+    return out;
   }
 
   private dispatchAll(r: RequestRecord): void {
@@ -195,6 +213,7 @@ export class RequestDispatcher {
         result: (p, progress) => {
           if (progress || !current()) return;
           this.inflight.delete(key);
+          this.count('result');
           this.reply(r.id, { destination, args: p.args ?? (p.bytes ? [p.bytes] : []), kwargs: p.kwargs ?? {} });
         },
         error: (failure) => {
@@ -219,6 +238,7 @@ export class RequestDispatcher {
     if (failure instanceof RouterError && failure.def === Errors.canceled) {
       const lost = (r.lost[destination] ?? 0) + 1;
       if (lost <= r.retries) {
+        this.count('retry');
         const next: RequestRecord = { ...r, lost: { ...r.lost, [destination]: lost } };
         void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request not stored'));
         // a later turn: the dealer is still detaching the callee that went away
@@ -228,11 +248,12 @@ export class RequestDispatcher {
         });
         return;
       }
+      this.count('lost');
       this.reply(id, errorReply(destination, Errors.canceled.wamp, [`the callee of ${destination} went away ${lost} time(s), retries: ${r.retries}`]));
       return;
     }
-    const uri = failure instanceof RouterError ? failure.uri : failure.uri;
-    this.reply(id, errorReply(destination, uri, failure.args ?? [], failure.kwargs ?? {}));
+    this.count('error');
+    this.reply(id, errorReply(destination, failure.uri, failure.args ?? [], failure.kwargs ?? {}));
   }
 
   private reply(id: string, reply: Reply): void {
@@ -259,6 +280,7 @@ export class RequestDispatcher {
   }
 
   private done(r: RequestRecord): void {
+    this.pending.get(r.realm)?.delete(r.id);
     this.watchers.delete(r.id);
     this.schedule(r);
     const set = this.waiters.get(r.id);
@@ -291,6 +313,7 @@ export class RequestDispatcher {
       this.inflight.delete(key);
       const inv = attempt?.inv;
       if (inv && inv.state !== 'done') this.callers.get(r.realm)?.realm.dealer.cancel(inv, 'killnowait');
+      this.count('expired');
       replies.push(errorReply(d, Errors.expired.wamp, [`${d} did not answer before the request expired`], { destination: d }));
     }
     const next: RequestRecord = { ...r, replies };

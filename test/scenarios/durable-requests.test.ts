@@ -104,6 +104,8 @@ describe('durable requests', () => {
     assert.deepEqual(got.get('svc-a')?.args, [{ authid: 'svc-a', got: 1 }]);
     assert.equal(got.get('ghost')?.error, 'gatehouse.error.expired');
     assert.equal(got.get('ghost')?.kwargs['destination'], 'ghost');
+    const metric = await r.router.metrics.registry.getSingleMetricAsString('gatehouse_request_outcomes_total');
+    assert.match(metric, /outcome="expired"\} [1-9]/);
     await closeAll([a]);
   });
 
