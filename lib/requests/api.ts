@@ -2,6 +2,7 @@ import { Errors, RouterError } from '../errors';
 import { isPlainObject, type Payload } from '../payload';
 import type { Realm } from '../realm';
 import type { RequestDispatcher, SubmitOptions } from './dispatcher';
+import type { Reply } from './store';
 
 /** expires_in when the submitter gives none, in seconds */
 export const DEFAULT_EXPIRES_IN_S = 60;
@@ -14,6 +15,7 @@ const MAX_RETRIES = 100;
  * Durable requests by RPC, for clients of every protocol (README "Durable requests"):
  *   gatehouse.request.submit(procedure, args, kwargs, {destinations, expires_in, retries}) -> {id}
  *   gatehouse.request.get(id, {wait})  -> {status: "pending"|"done", replies}
+ *     (with receive_progress: each reply as a progressive result while waiting)
  * Calling them needs `call` on their URI (checked by the realm like any procedure);
  * submitting also needs `call` on the target procedure, and only the submitter's authid
  * reads the outcomes. The HTTP API's /requests go through these same procedures.
@@ -32,13 +34,15 @@ export function installRequestApi(realm: Realm, dispatcher: RequestDispatcher): 
     return out instanceof Promise ? out.then((v) => ({ args: [v] })) : { args: [out] };
   });
 
-  realm.builtins.set('gatehouse.request.get', async (caller, args, kw) => {
+  // a caller that accepts progressive results gets each outcome as one, {args: [reply]}
+  realm.builtins.set('gatehouse.request.get', async (caller, args, kw, progress) => {
     const id = args[0];
     if (typeof id !== 'string' || id === '') throw new RouterError(Errors.invalidArgument, 'get(id, {wait})');
     const opts = isPlainObject(args[1]) ? args[1] : kw;
     const wait = opts['wait'];
     if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0))) throw new RouterError(Errors.invalidArgument, 'wait is a number of seconds');
-    return { args: [await dispatcher.get(realm, caller, id, typeof wait === 'number' ? wait * 1000 : 0)] };
+    const onReply = progress && ((reply: Reply): void => progress({ args: [reply] }));
+    return { args: [await dispatcher.get(realm, caller, id, typeof wait === 'number' ? wait * 1000 : 0, onReply || undefined)] };
   });
 }
 

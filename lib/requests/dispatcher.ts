@@ -130,14 +130,22 @@ export class RequestDispatcher {
     });
   }
 
-  /** The outcomes so far; with waitMs, once the request is done or the wait is over. */
-  async get(realm: Realm, by: Session, id: string, waitMs: number): Promise<RequestView> {
+  /**
+   * The outcomes so far; with waitMs, once the request is done or the wait is over.
+   * `onReply` hears each outcome as it comes (those already in first) while waiting.
+   */
+  async get(realm: Realm, by: Session, id: string, waitMs: number, onReply?: (reply: Reply) => void): Promise<RequestView> {
     const r = this.store.get(id);
     if (!r || r.realm !== realm.name) throw new RouterError(Errors.noSuchKey, `no request ${id}`);
     if (r.owner !== by.identity.authid && by.identity.authmethod !== 'router') {
       throw new RouterError(Errors.notAuthorized, `request ${id} belongs to another authid`);
     }
-    if (!isDone(r) && waitMs > 0) await this.waitDone(id, Math.min(waitMs, MAX_WAIT_MS));
+    const unwatch = onReply ? this.watch(id, onReply) : undefined;
+    try {
+      if (!isDone(r) && waitMs > 0) await this.waitDone(id, Math.min(waitMs, MAX_WAIT_MS));
+    } finally {
+      unwatch?.();
+    }
     return view(this.store.get(id) ?? r);
   }
 

@@ -93,6 +93,26 @@ describe('durable requests', () => {
     await closeAll([a, b]);
   });
 
+  it('get with receive_progress: each outcome as a progressive result as it comes, then the whole status', async () => {
+    const alice = await login('alice');
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.progress', [3], {}, { destinations: ['svc-a', 'svc-b'], expires_in: 30 }]);
+    const seen: Reply[] = [];
+    const call = alice.session.call('gatehouse.request.get', [id, { wait: 20 }], {}, { receive_progress: true }) as unknown as {
+      then(ok: (v: unknown) => unknown, err: (e: unknown) => unknown, progress: (p: unknown) => void): Promise<unknown>;
+    };
+    const final = new Promise<unknown>((resolve, reject) => void call.then(resolve, reject, (p) => seen.push(p as Reply)));
+    const calls: string[] = [];
+    const a = await login('svc-a');
+    await serve(a.session, 'svc-a', 'work.progress', calls, { invoke: 'roundrobin' });
+    const b = await login('svc-b');
+    await serve(b.session, 'svc-b', 'work.progress', calls, { invoke: 'roundrobin' });
+    const done = (await withTimeout(final, 25_000, 'the progressive get')) as Status;
+    assert.equal(done.status, 'done');
+    assert.deepEqual(seen, done.replies, 'each reply came as a progressive result, in order');
+    assert.equal(seen.length, 2);
+    await closeAll([a, b]);
+  });
+
   it('an absent destination expires with gatehouse.error.expired naming it', async () => {
     const alice = await login('alice');
     const calls: string[] = [];
