@@ -22,7 +22,7 @@ export interface RequestView {
   replies: Reply[];
 }
 
-/** a done request's outcomes stay readable this long (README "Durable requests") */
+/** a done request's outcomes stay readable this long after it is done (README "Durable requests") */
 export const RETENTION_MS = 10 * 60_000;
 /** pending requests per realm; more is limit_exceeded */
 export const MAX_PENDING_PER_REALM = 10_000;
@@ -267,7 +267,8 @@ export class RequestDispatcher {
   private reply(id: string, reply: Reply): void {
     const r = this.store.get(id);
     if (!r || hasReply(r, reply.destination)) return;
-    const next: RequestRecord = { ...r, replies: [...r.replies, reply] };
+    const replies = [...r.replies, reply];
+    const next: RequestRecord = replies.length >= r.destinations.length ? { ...r, replies, doneAt: Date.now() } : { ...r, replies };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request outcome not stored'));
     this.tell(id, [reply]);
     if (isDone(next)) this.done(next);
@@ -298,12 +299,12 @@ export class RequestDispatcher {
 
   // ----- timers -----
 
-  /** Pending: expires at expiresAt. Done: removed RETENTION_MS after it expired or finished. */
+  /** Pending: expires at expiresAt. Done: removed RETENTION_MS after it was done. */
   private schedule(r: RequestRecord): void {
     const old = this.timers.get(r.id);
     if (old) clearTimeout(old);
     const done = isDone(r);
-    const at = done ? Math.max(r.expiresAt, Date.now()) + RETENTION_MS : r.expiresAt;
+    const at = done ? (r.doneAt ?? Date.now()) + RETENTION_MS : r.expiresAt;
     const timer = setTimeout(() => (done ? this.remove(r.id) : this.expire(r.id)), timerDelay(Math.max(0, at - Date.now())));
     timer.unref();
     this.timers.set(r.id, timer);
@@ -324,7 +325,7 @@ export class RequestDispatcher {
       this.count('expired');
       replies.push(errorReply(d, Errors.expired.wamp, [`${d} did not answer before the request expired`], { destination: d }));
     }
-    const next: RequestRecord = { ...r, replies };
+    const next: RequestRecord = { ...r, replies, doneAt: Date.now() };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request expiry not stored'));
     this.tell(id, replies.slice(r.replies.length));
     this.done(next);

@@ -23,6 +23,8 @@ export interface RequestRecord {
   readonly retries: number;
   /** per destination: attempts lost to a callee that went away */
   readonly lost: Readonly<Record<string, number>>;
+  /** epoch ms when the last outcome came in (the request is done) */
+  readonly doneAt?: number;
   /** one per destination that has its outcome, in the order they came */
   readonly replies: readonly Reply[];
 }
