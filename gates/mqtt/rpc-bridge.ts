@@ -61,8 +61,9 @@ export function callFromMqtt(
     if (request) {
       // a durable request: one reply per destination (README "Durable requests")
       const body = argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now()));
-      submitForReplies(realm, core, procedure, body, request, respond);
-      return undefined;
+      const refused = submitForReplies(realm, core, procedure, body, request, respond);
+      // refused as not authorized (on the submit or the target): the PUBACK says so too
+      return refused instanceof RouterError && refused.def === Errors.notAuthorized ? refused : undefined;
     }
     const failure = callForReply(
       realm,

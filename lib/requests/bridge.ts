@@ -40,12 +40,19 @@ export function replyProperties(error: string | undefined, origin: ReplyOrigin |
  * gatehouse.request.submit (so authorized like it), then `reply` gets one message per
  * destination as its outcome comes, in the form of lib/rpc-reply.ts (an error: body
  * {"error", "args", "kwargs"} and the URI beside it). A refused submit is one error
- * message without a destination. The messages come from memory: outcomes that arrive
+ * message without a destination, and returned when it was refused at once (so a gate
+ * can say so in its acknowledgement too). The messages come from memory: outcomes that arrive
  * after a router restart are read with gatehouse.request.get (each message names its
  * request-id).
  */
-export function submitForReplies(realm: Realm, caller: Session, procedure: string, payload: Payload, text: TextOptions, reply: DestinationReply): void {
-  const fail = (f: CallFailure): void => reply(errorBody(f), f.uri, undefined);
+export function submitForReplies(realm: Realm, caller: Session, procedure: string, payload: Payload, text: TextOptions, reply: DestinationReply): CallFailure | undefined {
+  let immediate: CallFailure | undefined;
+  let submitting = true;
+  const fail = (f: CallFailure): CallFailure => {
+    if (submitting) immediate = f;
+    reply(errorBody(f), f.uri, undefined);
+    return f;
+  };
   const dispatcher = requestsOf(realm);
   if (!dispatcher) return fail(new RouterError(Errors.featureNotSupported, 'this router has no durable requests'));
   if (!isValidUri(procedure)) return fail(new RouterError(Errors.invalidUri, `invalid procedure: ${procedure}`));
@@ -68,6 +75,8 @@ export function submitForReplies(realm: Realm, caller: Session, procedure: strin
     },
     error: fail,
   });
+  submitting = false;
+  return immediate;
 }
 
 /** destinations: "all", a JSON list, or authids separated by commas; the numbers as text */

@@ -17,7 +17,19 @@ const wamps: Client[] = [];
 const stompjs = new StompjsClients();
 
 before(async () => {
-  router = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
+  router = await startRouter({
+    mqtt: { sysIntervalSeconds: 0 },
+    auth: {
+      roles: {
+        anonymous: {
+          permissions: [
+            { uri: '', match: 'prefix', allow: ['*'] },
+            { uri: 'work.denied', match: 'exact', deny: ['call'] },
+          ],
+        },
+      },
+    },
+  });
 });
 after(async () => {
   await endAll(mqtts);
@@ -54,6 +66,24 @@ describe('durable requests over the RPC bridges', () => {
     assert.equal(ghost?.packet.properties?.userProperties?.['error'], 'gatehouse.error.expired');
     assert.equal((JSON.parse(ghost?.payload.toString() ?? '{}') as { kwargs: Record<string, unknown> }).kwargs['destination'], 'ghost');
     assert.equal(typeof a?.packet.properties?.userProperties?.['request-id'], 'string');
+  });
+
+  it('mqtt - a request for a procedure the requester may not call is refused: PUBACK 0x87 and one error reply', async () => {
+    const log = new MessageLog();
+    const { client } = await connectMqtt(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('dr') }, log);
+    mqtts.push(client);
+    await subscribe(client, 'replies/denied', { qos: 1 });
+    const puback = await client.publishAsync('$rpc/work.denied', '[]', {
+      qos: 1,
+      properties: { responseTopic: 'replies/denied', userProperties: { destinations: 'm-a' } },
+    }).then(
+      (p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0,
+      (err: { code?: number }) => err.code,
+    );
+    assert.equal(puback, 0x87);
+    const [reply] = await log.count(1, 'the refusal');
+    assert.equal(reply?.packet.properties?.userProperties?.['error'], 'wamp.error.not_authorized');
+    assert.equal(reply?.packet.properties?.userProperties?.['request-destination'], undefined);
   });
 
   it('stomp - /rpc/ with header destinations: one reply per destination at reply-to', async () => {
