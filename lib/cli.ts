@@ -9,7 +9,7 @@
  *   gatehouse reload --pid-file <file>     (SIGHUP to the daemon: re-read its config file)
  *   gatehouse user add <authid> --role <role> [--password <pw>] [--cryptosign-key <hex>]...
  *             [--realm <name>]... [--cra-iterations <n>]
- *   gatehouse pub|sub|call|kv ... [--url u] [--realm r] [--user u --password p] [--json]
+ *   gatehouse pub|sub|call|kv|request ... [--url u] [--realm r] [--user u --password p] [--json]
  *             (clients of a running router's HTTP API, lib/cli/)
  *
  * Exit codes: 0 clean shutdown; 1 runtime failure or forced shutdown; 2 invalid
@@ -35,6 +35,7 @@ import { readSecret } from './secret-prompt';
 import { packageVersion } from './version';
 import { addCallCommand } from './cli/call';
 import { addKvCommand } from './cli/kv';
+import { addRequestCommand } from './cli/request';
 import { addPubCommand } from './cli/pub';
 import { addSubCommand } from './cli/sub';
 
@@ -380,6 +381,7 @@ function program(): Command {
   addSubCommand(cmd);
   addCallCommand(cmd);
   addKvCommand(cmd);
+  addRequestCommand(cmd);
 
   return cmd;
 }

@@ -51,6 +51,11 @@ export class Dealer {
   private readonly regIds = new IdSequence();
   private readonly callIds = new IdSequence();
   observer: DealerObserver = {};
+  /**
+   * Called after a callee registered, on a later turn (once its REGISTERED is out):
+   * the durable requests (lib/requests/) deliver what waited for this callee.
+   */
+  readonly registerHooks = new Set<(session: Session, reg: Registration) => void>();
 
   constructor(private limits: DealerLimits) {}
 
@@ -96,6 +101,14 @@ export class Dealer {
     this.bySession.set(session, own);
     if (created) this.observer.onCreate?.(session, reg);
     this.observer.onRegister?.(session, reg);
+    if (this.registerHooks.size > 0) {
+      const done = reg;
+      // a later turn: the callee must have its REGISTERED before the first INVOCATION
+      setImmediate(() => {
+        if (session.closed || !done.entryOf(session)) return;
+        for (const hook of this.registerHooks) hook(session, done);
+      });
+    }
     return reg;
   }
 
@@ -135,6 +148,39 @@ export class Dealer {
     const entry = reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);
+    return inv;
+  }
+
+  /**
+   * A call to one chosen callee of `procedure` (durable requests address callees by
+   * authid): the first callee `accept`s, one with free capacity if any, else the first
+   * accepted regardless of its concurrency (a directed call cannot wait in the shared
+   * queue, which any callee may drain). Returns undefined, with the sink untouched, when
+   * no registered callee is accepted. Not counted against maxPendingCallsPerSession:
+   * the caller is the router.
+   */
+  callCallee(caller: Session, procedure: string, accept: (callee: Session) => boolean, payload: Payload, options: CallOptions, sink: CallerSink): Invocation | undefined {
+    const reg = this.route(procedure);
+    if (!reg) return undefined;
+    let chosen: CalleeEntry | undefined;
+    for (const e of reg.callees) {
+      if (!accept(e.session)) continue;
+      if (e.hasCapacity) {
+        chosen = e;
+        break;
+      }
+      chosen ??= e;
+    }
+    if (!chosen) return undefined;
+    let pending = this.pendingByCaller.get(caller);
+    if (!pending) {
+      pending = new Set();
+      this.pendingByCaller.set(caller, pending);
+    }
+    const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, options, payload);
+    pending.add(inv);
+    if (options.timeoutMs) inv.timer = setTimeout(() => this.timeout(inv), timerDelay(options.timeoutMs));
+    this.start(inv, chosen);
     return inv;
   }
 

@@ -56,6 +56,8 @@ export const Errors = Object.freeze({
   limitExceeded: def('limit_exceeded', 'gatehouse.error.limit_exceeded', 0x97, 'limit exceeded', 429),
   rateLimited: def('rate_limited', 'wamp.error.rate_limit_exceeded', 0x96, 'message rate too high', 429),
   // HTTP: 412 Precondition Failed, what a conditional write that does not hold is (RFC 9110 §15.5.13)
+  /** a durable request's destination did not answer before the request expired (kwargs.destination names it) */
+  expired: def('expired', 'gatehouse.error.expired', 0x83, 'expired', 504),
   conditionFailed: def('condition_failed', 'gatehouse.error.condition_failed', 0x83, 'condition failed', 412),
   systemShutdown: def('system_shutdown', 'wamp.close.system_shutdown', 0x8b, 'server shutting down', 503),
   slowConsumer: def('slow_consumer', 'gatehouse.close.slow_consumer', 0x97, 'slow consumer', 503),

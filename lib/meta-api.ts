@@ -7,8 +7,11 @@ import { after } from './settle';
 import type { TestamentScope } from './testaments';
 import { isValidUri, type MatchPolicy } from './topic';
 
-/** A procedure the router implements itself. */
-export type MetaProcedure = (caller: Session, args: unknown[], kwargs: Record<string, unknown>) => Payload | Promise<Payload>;
+/**
+ * A procedure the router implements itself. `progress` is given when the caller accepts
+ * progressive results (WAMP advanced: progressive call results); most ignore it.
+ */
+export type MetaProcedure = (caller: Session, args: unknown[], kwargs: Record<string, unknown>, progress?: (p: Payload) => void) => Payload | Promise<Payload>;
 
 const one = (v: unknown): Payload => ({ args: [v] });
 

@@ -74,6 +74,8 @@ export class Metrics {
   readonly sniffRefused: Counter<'reason'>;
   /** connections closed over their PROXY protocol header (reason: untrusted, missing, malformed, timeout; lib/proxy-accept.ts) */
   readonly proxyRefused: Counter<'listener' | 'reason'>;
+  /** durable requests: outcomes per destination (result, error, expired, lost: retries used up) and retried deliveries (retry) */
+  readonly requestOutcomes: Counter<'outcome'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -139,6 +141,7 @@ export class Metrics {
     this.configReloads = counter('config_reloads_total', 'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)', ['result']);
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
     this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
+    this.requestOutcomes = counter('request_outcomes_total', 'Durable requests: outcomes per destination (result, error, expired, lost) and retried deliveries (retry)', ['outcome']);
     this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }
 

@@ -372,7 +372,7 @@ export class Realm {
   ): Invocation | undefined {
     const builtin = this.builtins.get(procedure);
     if (builtin) {
-      runBuiltin(builtin, session, payload, sink);
+      runBuiltin(builtin, session, payload, sink, options.receiveProgress === true);
       return undefined;
     }
     return this.dealer.call(session, procedure, payload, options, sink);
@@ -448,10 +448,10 @@ export function revokedError(lost: readonly Revocation[]): RouterError {
   return new RouterError(Errors.notAuthorized, `permission revoked: ${lost.map((l) => l.uri).join(', ')}`);
 }
 
-function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink): void {
+function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink, receiveProgress: boolean): void {
   let result: Payload | Promise<Payload>;
   try {
-    result = proc(session, payload.args ?? [], payload.kwargs ?? {});
+    result = proc(session, payload.args ?? [], payload.kwargs ?? {}, receiveProgress ? (p) => sink.result(p, true) : undefined);
   } catch (err) {
     sink.error(asRouterError(err));
     return;

@@ -17,6 +17,9 @@ import { ReservedProcedures } from './auth/reserved-procedures';
 import type { Authorizer } from './auth/authorizer';
 import { CertificateReloader } from './tls-options';
 import type { Session } from './session';
+import { installRequestApi } from './requests/api';
+import { RequestDispatcher } from './requests/dispatcher';
+import { RequestStore } from './requests/store';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
 
@@ -73,6 +76,8 @@ export class RouterCore {
   readonly queues: QueueStore;
   /** the database both stores (and the aggregate tables) share */
   private readonly database: StoreDatabase;
+  /** durable requests (lib/requests/); undefined before start() */
+  private requests: RequestDispatcher | undefined;
   /** the aggregate tables (config.aggregate); undefined when off or before start() */
   aggregates: AggregateEngine | undefined;
   /** authentication for every gate (lib/auth/) */
@@ -132,6 +137,7 @@ export class RouterCore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
     await this.store.open();
     await this.queues.open();
+    this.openRequests();
     this.openAggregates();
     for (const r of this.config.realms) this.createRealm(r.name);
     // the tables' realm exists from the start: its change feed has somewhere to go
@@ -143,6 +149,20 @@ export class RouterCore {
     this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
     this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
+  }
+
+  /** Durable requests: their records are in the queue store, just opened. */
+  private openRequests(): void {
+    const outcomes = this.metrics.requestOutcomes;
+    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc());
+    requests.restore();
+    for (const realm of this.realms.values()) this.attachRequests(realm, requests);
+    this.requests = requests;
+  }
+
+  private attachRequests(realm: Realm, requests: RequestDispatcher): void {
+    installRequestApi(realm, requests);
+    requests.attach(realm);
   }
 
   /**
@@ -258,6 +278,7 @@ export class RouterCore {
       },
     );
     installAdminApi(realm, this.admin);
+    if (this.requests) this.attachRequests(realm, this.requests);
     this.realms.set(name, realm);
     return realm;
   }
@@ -428,6 +449,7 @@ export class RouterCore {
     this.listeners.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const fn of this.closeHooks) fn();
+    this.requests?.close();
     this.state = 'closed';
     if (this.starting) {
       // closing hooks of gates may still write their state: they ran above, the commits

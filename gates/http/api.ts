@@ -9,6 +9,7 @@ import { parseExact } from '../../lib/json-exact';
 import type { HttpGateContext } from './context';
 import { call } from './handlers/call';
 import { publish } from './handlers/publish';
+import { getRequest, submitRequest } from './handlers/requests';
 import { deleteKey, getKey, listKeys, putKey } from './handlers/store';
 import { subscribe } from './handlers/subscribe';
 import { openApiDocument } from './openapi';
@@ -49,6 +50,8 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
   router.get('/openapi.json', (_req, res) => sendJson(res, 200, document));
   router.post('/publish', body, json, handle(publish));
   router.post('/call', body, json, handle(call));
+  router.post('/requests', body, json, handle(submitRequest));
+  router.get('/requests/:id', handle(getRequest));
   router.get('/subscribe', handle((scope, req, res) => subscribe(ctx, scope, req, res)));
   router.get('/store', handle(listKeys));
   router.get('/store/:key', handle(getKey));

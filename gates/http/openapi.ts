@@ -92,6 +92,27 @@ export function openApiDocument(basePath: string): Json {
           responses: { '200': { description: 'deleted', ...json('StorePutResponse') }, ...common, '404': error('no such key or realm') },
         },
       },
+      '/requests': {
+        post: {
+          operationId: 'requestSubmit',
+          summary: 'Submit a durable request (one outcome per destination)',
+          parameters: [realmParam],
+          requestBody: body('RequestSubmit'),
+          responses: { '202': { description: 'stored', ...json('RequestSubmitted') }, ...common, '404': error('"all" found no callee, or no such realm') },
+        },
+      },
+      '/requests/{id}': {
+        get: {
+          operationId: 'requestGet',
+          summary: "A durable request's outcomes (a long poll with wait)",
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            realmParam,
+            { name: 'wait', in: 'query', required: false, schema: { type: 'number', minimum: 0, maximum: 300 }, description: 'seconds to wait for the request to be done' },
+          ],
+          responses: { '200': { description: 'its status and the outcomes so far', ...json('RequestStatus') }, ...common, '404': error('no such request or realm') },
+        },
+      },
       '/subscribe': {
         get: {
           operationId: 'subscribe',

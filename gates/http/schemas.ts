@@ -80,6 +80,35 @@ export const schemas = {
     required: ['entries', 'next'],
     properties: { entries: { type: 'array', items: { $ref: '#/components/schemas/StoreEntry' } }, next: { type: ['string', 'null'], description: 'pass as after= for the next page' } },
   },
+  RequestSubmit: {
+    type: 'object',
+    required: ['procedure', 'destinations'],
+    additionalProperties: false,
+    properties: {
+      procedure: { type: 'string', minLength: 1 },
+      args,
+      kwargs,
+      destinations: {
+        description: 'authids of the callees to deliver to, or "all": the callees registered for the procedure when the request is submitted',
+        oneOf: [{ type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1 } }, { const: 'all' }],
+      },
+      expires_in: { type: 'number', exclusiveMinimum: 0, maximum: 2_592_000, description: 'seconds; destinations without an outcome by then get gatehouse.error.expired (default 60)' },
+      retries: { type: 'integer', minimum: 0, maximum: 100, description: 'how often a destination is tried again when its callee goes away mid-call (default 0)' },
+    },
+  },
+  RequestSubmitted: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+  RequestStatus: {
+    type: 'object',
+    required: ['status', 'replies'],
+    properties: {
+      status: { type: 'string', enum: ['pending', 'done'] },
+      replies: {
+        type: 'array',
+        description: 'one per destination with an outcome: {destination, args, kwargs}, or {destination, error, args, kwargs}',
+        items: { type: 'object', required: ['destination'], properties: { destination: { type: 'string' }, error: { type: 'string', description: 'the error URI' }, args, kwargs } },
+      },
+    },
+  },
   Error: {
     type: 'object',
     required: ['error', 'message'],
@@ -99,6 +128,7 @@ const validators = {
   PublishRequest: compile('PublishRequest'),
   CallRequest: compile('CallRequest'),
   StorePutRequest: compile('StorePutRequest'),
+  RequestSubmit: compile('RequestSubmit'),
 };
 
 /** Checks a request body; a mismatch is invalid_argument (400) naming the field. */

@@ -5,6 +5,7 @@ import type { MessageHeaders } from '../../lib/headers';
 import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
+import { replyProperties, submitForReplies, type ReplyOrigin, type TextOptions } from '../../lib/requests/bridge';
 import { callForReply } from '../../lib/rpc-reply';
 import type { MqttConnection } from './connection';
 import { headersFromMqtt } from './payload';
@@ -43,9 +44,9 @@ export function callFromMqtt(
   const rt = p.properties?.responseTopic;
   const responseTopic = rt === undefined ? null : mqttTopicToCanonical(rt);
   const correlationData = p.properties?.correlationData;
-  const respond = (payload: Payload, error?: string): void => {
+  const respond = (payload: Payload, error?: string, origin?: ReplyOrigin): void => {
     if (responseTopic === null) return;
-    const headers: MessageHeaders = { userProperties: error ? { error } : {} };
+    const headers: MessageHeaders = { userProperties: replyProperties(error, origin) };
     if (correlationData !== undefined) headers.correlationData = correlationData;
     try {
       // the router's hand: the requester's permission was checked before the call
@@ -55,7 +56,15 @@ export function callFromMqtt(
       replyLost(conn, procedure, err);
     }
   };
+  const request = requestOptions(p);
   const call = (): RouterError | undefined => {
+    if (request) {
+      // a durable request: one reply per destination (README "Durable requests")
+      const body = argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now()));
+      const refused = submitForReplies(realm, core, procedure, body, request, respond);
+      // refused as not authorized (on the submit or the target): the PUBACK says so too
+      return refused instanceof RouterError && refused.def === Errors.notAuthorized ? refused : undefined;
+    }
     const failure = callForReply(
       realm,
       core,
@@ -80,6 +89,17 @@ export function callFromMqtt(
   }
   if (!pending) return call();
   return pending.then(call, (err: unknown) => refused(conn, procedure, rt, asRouterError(err)));
+}
+
+/** The durable request options of a `$rpc/` PUBLISH: user properties destinations, expires_in, retries. */
+function requestOptions(p: IPublishPacket): TextOptions | undefined {
+  const props = p.properties?.userProperties;
+  const one = (name: string): string | undefined => {
+    const v = props?.[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const destinations = one('destinations');
+  return destinations === undefined ? undefined : { destinations, expires_in: one('expires_in'), retries: one('retries') };
 }
 
 /** The response topic may not be published to by the requester: no call is made. */

@@ -2,6 +2,7 @@ import type { MessageHeaders } from '../../lib/headers';
 import { parseStompDestination } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
+import { replyProperties, submitForReplies, type ReplyOrigin } from '../../lib/requests/bridge';
 import { callForReply } from '../../lib/rpc-reply';
 import type { QueueAddress } from '../../lib/work-queues';
 import type { StompConnection } from './connection';
@@ -31,11 +32,11 @@ export function callFromStomp(
   const realm = conn.realm;
   if (!session || !realm) return;
   const correlation = header(frame, 'correlation-id');
-  const respond = (payload: Payload, error?: string): void => {
+  const respond = (payload: Payload, error?: string, origin?: ReplyOrigin): void => {
     if (replyTo === undefined) return;
     const headers: MessageHeaders = {};
     if (correlation !== undefined) headers.correlationData = Buffer.from(correlation, 'utf8');
-    if (error !== undefined) headers.userProperties = { error };
+    if (error !== undefined || origin !== undefined) headers.userProperties = replyProperties(error, origin);
     try {
       if ('topic' in replyTo) {
         const r = realm.publish(conn.session, replyTo.topic, payload, { excludeMe: false, headers });
@@ -52,7 +53,14 @@ export function callFromStomp(
     }
   };
   const ct = header(frame, 'content-type');
-  callForReply(realm, session, procedure, argumentsFromBody(frame.body, ct === undefined ? undefined : { contentType: ct }), respond);
+  const args = argumentsFromBody(frame.body, ct === undefined ? undefined : { contentType: ct });
+  const destinations = header(frame, 'destinations');
+  if (destinations !== undefined) {
+    // a durable request: one reply per destination (README "Durable requests")
+    submitForReplies(realm, session, procedure, args, { destinations, expires_in: header(frame, 'expires_in'), retries: header(frame, 'retries') }, respond);
+    return;
+  }
+  callForReply(realm, session, procedure, args, respond);
 }
 
 /** The queue a reply destination names (reply-to was resolved on SEND: no /temp-queue/ here). */

@@ -1,4 +1,4 @@
-// The command-line clients (gatehouse pub / sub / call / kv) as a shell user runs them:
+// The command-line clients (gatehouse pub / sub / call / kv / request) as a shell user runs them:
 // the CLI spawned with tsx against a router started here, checked by output and exit
 // code (0 ok, 1 router error, 2 usage, 3 not found / condition failed).
 import assert from 'node:assert/strict';
@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createUserRecord } from '../../../lib/auth/user-record';
 import { joinWamp, waitFor } from '../../helpers/mqtt-clients';
+import { wsOptions } from '../../helpers/autobahn';
+import { connectAs } from '../../helpers/wamp-clients';
 import { api, startHttpRouter, type HttpTestRouter } from './helpers';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -101,6 +103,25 @@ describe('cli - client commands', { concurrency: true }, () => {
       const missing = await cli(['call', 'cli.nobody', '--url', r.baseUrl]);
       assert.equal(missing.code, 3);
       assert.match(missing.stderr, /wamp\.error\.no_such_procedure/);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('cli - request submit --wait prints one outcome per destination (an absent one expired); get of an unknown id exits 3', async () => {
+    const w = await connectAs(wsOptions(r.wsUrl, 'json'), 'cli-svc');
+    try {
+      await w.session.register('cli.req', (args) => (args[0] as number) + 1);
+      const run = await cli(['request', 'submit', 'cli.req', '5', '--to', 'cli-svc,ghost', '--expires-in', '1', '--wait', '10', '--url', r.baseUrl]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, 'cli-svc: 6\nghost: ! gatehouse.error.expired ghost did not answer before the request expired\n');
+      const id = await cli(['request', 'submit', 'cli.req', '1', '--to', 'cli-svc', '--url', r.baseUrl]);
+      assert.equal(id.code, 0, id.stderr);
+      const got = await cli(['request', 'get', id.stdout.trim(), '--wait', '10', '--json', '--url', r.baseUrl]);
+      assert.deepEqual(JSON.parse(got.stdout), { status: 'done', replies: [{ destination: 'cli-svc', args: [2], kwargs: {} }] });
+      const missing = await cli(['request', 'get', 'nope', '--url', r.baseUrl]);
+      assert.equal(missing.code, 3);
+      assert.match(missing.stderr, /no request nope/);
     } finally {
       await w.close();
     }

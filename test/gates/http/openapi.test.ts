@@ -70,7 +70,7 @@ it('http - openapi.json is an OpenAPI 3 document whose operations have responses
   assert.ok(validShape(doc), JSON.stringify(validShape.errors));
   assert.match(doc['openapi'] as string, /^3\./);
   const paths = doc['paths'] as Record<string, Record<string, Json>>;
-  assert.deepEqual(Object.keys(paths).sort(), ['/call', '/publish', '/store', '/store/{key}', '/subscribe']);
+  assert.deepEqual(Object.keys(paths).sort(), ['/call', '/publish', '/requests', '/requests/{id}', '/store', '/store/{key}', '/subscribe']);
   for (const ref of refs(doc)) assert.ok(resolve(doc, ref) !== undefined, `${ref} resolves`);
   // every component schema is a JSON Schema ajv compiles (refs between them resolved)
   const schemas = (doc['components'] as Json)['schemas'] as Record<string, Json>;
