@@ -5,6 +5,7 @@
  *   npx tsx bench/footprint.ts [--runs 3] [--connections 10000] [--load-seconds 5]
  *        [--brokers gatehouse,aedes,mosquitto] [--node-flags "<flags for the daemon's node>"]
  *        [--no-build]   (use dist/ as it is instead of running `tsc -p .` first)
+ *        [--dist DIR]   (run DIR/lib/cli.js, e.g. another checkout's build, for a before/after)
  *
  * Each broker, each run, in fresh processes:
  *   idle      RSS 5 s after start with no client (and its private dirty part, which
@@ -42,10 +43,12 @@ interface Options {
   brokers: BrokerName[];
   nodeFlags: string[];
   build: boolean;
+  /** the compiled daemon to run: <dist>/lib/cli.js */
+  dist: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: 3, connections: 10_000, loadSeconds: 5, brokers: [...BROKERS], nodeFlags: [], build: true };
+  const o: Options = { runs: 3, connections: 10_000, loadSeconds: 5, brokers: [...BROKERS], nodeFlags: [], build: true, dist: join(ROOT, 'dist') };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -60,6 +63,7 @@ function parseArgs(argv: string[]): Options {
       case '--brokers': o.brokers = value().split(',') as BrokerName[]; break;
       case '--node-flags': o.nodeFlags = value().split(' ').filter(Boolean); break;
       case '--no-build': o.build = false; break;
+      case '--dist': o.dist = value(); o.build = false; break;
       default: throw new Error(`unknown option ${String(flag)}`);
     }
   }
@@ -106,7 +110,7 @@ async function startDaemon(o: Options, dir: string): Promise<Broker> {
       limits: { maxConnections: limit, maxConnectionsPerIp: limit, maxSessions: limit },
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [...o.nodeFlags, join(ROOT, 'dist', 'lib', 'cli.js'), '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...o.nodeFlags, join(o.dist, 'lib', 'cli.js'), '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (err += s));
