@@ -86,6 +86,11 @@ export class Router extends RouterCore {
     return super.purgeQueue(storeName, kind, realm, name);
   }
 
+  /** without a queue service yet nobody consumes: it is not created just to say so */
+  protected override queueConsumers(storeName: string): number {
+    return this.queueService ? this.queueService.queues.consumerCount(storeName) : 0;
+  }
+
   private get stomp(): StompGateContext {
     return (this.stompCtx ??= createStompContext(this, this.work));
   }

@@ -5,9 +5,9 @@
  * the realm's audit hook with the caller (RealmObserver.onAdminAction).
  *
  *   gatehouse.admin.stats()                 -> router-wide counters (lib/admin-stats.ts)
- *   gatehouse.admin.session.get(id)         -> session details + its subscriptions and registrations
+ *   gatehouse.admin.session.get(id)         -> session details, messagesIn/messagesOut, its subscriptions and registrations
  *   gatehouse.admin.session.kick(id, {message}) -> {}; the client gets its protocol's close
- *   gatehouse.admin.queue.list()            -> [{kind, name, messages, bytes, oldestAgeMs}]
+ *   gatehouse.admin.queue.list()            -> [{kind, name, messages, bytes, oldestAgeMs, consumers}]
  *   gatehouse.admin.queue.purge(kind, name) -> {purged}
  */
 import { Errors, RouterError } from './errors';
@@ -24,6 +24,8 @@ export interface QueueInfo {
   bytes: number;
   /** age of the oldest message waiting, ms; null when empty */
   oldestAgeMs: number | null;
+  /** consumers reading it now: STOMP subscribers of the queue; for an MQTT offline queue 1 while its session is connected, else 0 */
+  consumers: number;
 }
 
 /** What the router supplies beyond the realm. */
@@ -50,7 +52,7 @@ export function installAdminApi(realm: Realm, source: AdminSource): void {
     }
     const registrations = [];
     for (const reg of realm.dealer.all()) if (reg.entryOf(s)) registrations.push(reg.details());
-    return one({ ...s.details(), subscriptions, registrations });
+    return one({ ...s.details(), messagesIn: s.messagesIn, messagesOut: s.messagesOut, subscriptions, registrations });
   });
 
   p.set('gatehouse.admin.session.kick', (caller, args, kw) => {

@@ -23,6 +23,8 @@ export interface StatsDeps {
   parked: () => number;
   /** removes a queue's messages; the router's work queues do it for the STOMP kinds */
   purge: (storeName: string, kind: string, realm: string, name: string) => Promise<void>;
+  /** consumers of a STOMP queue (work queue or durable subscription) by store name */
+  consumers: (storeName: string) => number;
 }
 
 /** A queue's name in the store: `<kind>:<realm length>:<realm>:<name>` (work-queues.ts, mqtt session-records.ts). */
@@ -86,6 +88,10 @@ export function adminSource(d: StatsDeps): AdminSource {
           queuedMessages: q.messages,
           queuedBytes: q.bytes,
           fileBytes: fileSize(d.storePath),
+          // one transaction per event-loop turn (lib/store/group-commit.ts); it blocks the loop that long
+          commits: d.store.stats.commits,
+          lastCommitMs: d.store.stats.lastCommitMs,
+          avgCommitMs: d.store.stats.avgCommitMs,
         },
       };
     },
@@ -93,6 +99,12 @@ export function adminSource(d: StatsDeps): AdminSource {
     queues(realm) {
       const out: QueueInfo[] = [];
       const now = Date.now();
+      // MQTT offline queues: read by their session while it is connected
+      const connected = new Set<string>();
+      for (const r of d.realms()) {
+        if (r.name !== realm) continue;
+        for (const s of r.sessions.values()) if (s.offlineQueue !== undefined && !s.parked) connected.add(s.offlineQueue);
+      }
       for (const storeName of d.queues.queues()) {
         const q = parseQueueName(storeName);
         if (!q || q.realm !== realm) continue;
@@ -104,6 +116,7 @@ export function adminSource(d: StatsDeps): AdminSource {
           messages: size.messages,
           bytes: size.bytes,
           oldestAgeMs: oldest ? now - oldest.enqueuedAt : null,
+          consumers: q.kind === 'mqtt' ? (connected.has(storeName) ? 1 : 0) : d.consumers(storeName),
         });
       }
       return out.sort((a, b) => (a.kind + a.name < b.kind + b.name ? -1 : 1));

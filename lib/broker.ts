@@ -288,6 +288,7 @@ export class Broker {
         return;
       }
       deliveries++;
+      session.messagesOut++;
       // a retained replay is running for the session: live events come after it
       const held = session.held;
       if (held) held.event(event, sub);
@@ -308,6 +309,7 @@ export class Broker {
     if (collected) {
       for (const [session, subs] of collected) {
         deliveries++;
+        session.messagesOut++;
         const one = session.singleDelivery;
         const held = session.held;
         if (held) held.events(event, subs);
@@ -342,6 +344,7 @@ export class Broker {
   /** Delivers an already-built event to one subscriber only (retained replay, history). */
   deliverTo(session: Session, sub: Subscription, event: BrokerEvent): void {
     if (this.receiveGuard && !this.receiveGuard(session, event.topic)) return;
+    session.messagesOut++;
     if (session.singleDelivery) {
       session.singleDelivery(event, [sub]);
       return;

@@ -200,10 +200,14 @@ export class Dealer {
   yield(inv: Invocation, payload: Payload, progress: boolean): void {
     if (inv.state !== 'invoked') return; // late answer to a canceled or timed-out call
     if (progress) {
-      if (inv.options.receiveProgress) inv.sink.result(payload, true);
+      if (inv.options.receiveProgress) {
+        inv.caller.messagesOut++;
+        inv.sink.result(payload, true);
+      }
       return;
     }
     this.finish(inv, 'result');
+    inv.caller.messagesOut++;
     inv.sink.result(payload, false);
   }
 

@@ -192,6 +192,7 @@ export class Realm {
   }
 
   private route(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    if (session) session.messagesIn++;
     // a table's topics: the row is validated (a bad one throws) and applied in the
     // turn's commit; it is also an ordinary event, and its ack follows the commit.
     // Store options do not apply: a table row is kept by its table.
@@ -370,6 +371,7 @@ export class Realm {
     options: CallOptions,
     sink: CallerSink,
   ): Invocation | undefined {
+    session.messagesIn++;
     const builtin = this.builtins.get(procedure);
     if (builtin) {
       runBuiltin(builtin, session, payload, sink, options.receiveProgress === true);

@@ -116,6 +116,7 @@ export class RouterCore {
       startedAt: this.startedAt,
       parked: () => this.parked.size,
       purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
+      consumers: (storeName) => this.queueConsumers(storeName),
     });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
@@ -366,6 +367,11 @@ export class RouterCore {
    */
   protected purgeQueue(storeName: string, _kind: string, _realm: string, _name: string): Promise<void> {
     return this.queues.removeQueue(storeName);
+  }
+
+  /** Consumers of a STOMP queue (gatehouse.admin.queue.list); the Router's work queues know them. */
+  protected queueConsumers(_storeName: string): number {
+    return 0;
   }
 
   /** May one more session join? (config.limits.maxSessions, and not while draining) */

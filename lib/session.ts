@@ -113,6 +113,19 @@ export class Session {
    * events meant for the session, delivered once the replay is done.
    */
   held: LiveHold | undefined;
+  /**
+   * Messages the realm accepted from the session (publishes and calls, after
+   * authorization) and messages the core handed to it (events and call results), for
+   * the admin console (gatehouse.admin.session.get). Plain counters: no per-message cost.
+   */
+  messagesIn = 0;
+  messagesOut = 0;
+  /**
+   * Set by a gate whose session keeps a store queue while its client is away (MQTT
+   * persistent session): that queue's store name, so the admin console can tell whether
+   * the queue has a consumer (the session is connected) or none.
+   */
+  offlineQueue: string | undefined;
 
   /** `id`: one the gate already announced (WAMP-CRA challenges name the session to be) */
   constructor(transport: TransportInfo, identity: SessionIdentity, control: SessionControl, id: number = globalId()) {

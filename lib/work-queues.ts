@@ -260,6 +260,11 @@ export class WorkQueues {
     return consumer;
   }
 
+  /** How many consumers the queue (by store name) has now. */
+  consumerCount(storeName: string): number {
+    return this.active.get(storeName)?.consumers.length ?? 0;
+  }
+
   /** Every live consumer (a copy: the caller may cancel while it goes through them). */
   consumers(): Consumer[] {
     return [...this.queueOf.keys()];

@@ -5,7 +5,7 @@ import type { MqttConnection } from './connection';
 import { sessionKey, type MqttGateContext } from './context';
 import { MqttSession } from './mqtt-session';
 import { RC } from './reason-codes';
-import { forgetSession, saveSession } from './session-records';
+import { forgetSession, queueName, saveSession } from './session-records';
 import { publishWill, type Will } from './will';
 import { timerDelay } from '../../lib/timers';
 
@@ -66,6 +66,7 @@ export function openSession(
     close: (reason, message) => closeFromCore(ctx, session, reason, message),
   });
   const session = new MqttSession(clientId, realm, core, ctx);
+  core.offlineQueue = queueName(session);
   ctx.sessions.set(key, session);
   realm.join(core);
   return { session, present: false };

@@ -47,6 +47,8 @@ export class GroupCommit<Op> {
   commits = 0;
   failedCommits = 0;
   lastCommitMs = 0;
+  /** exponentially weighted average of commit durations, ms (weight 0.1 for the newest) */
+  avgCommitMs = 0;
 
   constructor(private readonly engine: GroupCommitEngine<Op>) {}
 
@@ -93,6 +95,7 @@ export class GroupCommit<Op> {
     }
     this.commits++;
     this.lastCommitMs = performance.now() - started;
+    this.avgCommitMs = this.commits === 1 ? this.lastCommitMs : this.avgCommitMs + 0.1 * (this.lastCommitMs - this.avgCommitMs);
     batch.resolve();
     return batch.promise;
   }

@@ -62,6 +62,9 @@ export class SqliteStore implements RetainedStore {
       get lastCommitMs() {
         return db.lastCommitMs;
       },
+      get avgCommitMs() {
+        return db.avgCommitMs;
+      },
       get failedCommits() {
         return db.failedCommits;
       },

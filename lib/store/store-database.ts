@@ -37,6 +37,8 @@ export interface StoreDatabaseStats {
   readonly commits: number;
   /** how long the last commit took, in ms (it blocks the event loop for that long) */
   readonly lastCommitMs: number;
+  /** exponentially weighted average commit time, ms */
+  readonly avgCommitMs: number;
   /** commits that failed (their writes were rejected and undone) since open */
   readonly failedCommits: number;
 }
@@ -86,6 +88,9 @@ export class StoreDatabase {
       },
       get lastCommitMs() {
         return group.lastCommitMs;
+      },
+      get avgCommitMs() {
+        return group.avgCommitMs;
       },
       get failedCommits() {
         return group.failedCommits;

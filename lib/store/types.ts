@@ -86,6 +86,8 @@ export interface StoreStats {
   readonly commits: number;
   /** how long the last commit took, in ms (it blocks the event loop for that long) */
   readonly lastCommitMs: number;
+  /** exponentially weighted average commit time, ms */
+  readonly avgCommitMs: number;
   /** commits that failed (their writes were rejected and undone) since open */
   readonly failedCommits: number;
 }

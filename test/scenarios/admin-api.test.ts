@@ -36,6 +36,7 @@ interface QueueRow {
   messages: number;
   bytes: number;
   oldestAgeMs: number | null;
+  consumers: number;
 }
 
 const logLines: Record<string, unknown>[] = [];
@@ -234,6 +235,7 @@ describe('admin api', () => {
     const jobs = (await queues()).find((q) => q.kind === 'queue' && q.name === 'jobs');
     assert.equal(jobs?.messages, 3);
     assert.ok(jobs.bytes > 0 && jobs.oldestAgeMs !== null && jobs.oldestAgeMs >= 0);
+    assert.equal(jobs.consumers, 0);
 
     // a persistent MQTT session, offline, with messages waiting
     const clientId = uniqueId('offline');
@@ -251,6 +253,7 @@ describe('admin api', () => {
     await publish(pub, 'offline/b', 'two', { qos: 1 });
     const offline = (await queues()).find((q) => q.kind === 'mqtt' && q.name === clientId);
     assert.equal(offline?.messages, 2);
+    assert.equal(offline.consumers, 0, 'its session is offline');
 
     assert.deepEqual(await call(admin, 'gatehouse.admin.queue.purge', ['queue', 'jobs']), { purged: 3 });
     assert.deepEqual(await call(admin, 'gatehouse.admin.queue.purge', ['mqtt', clientId]), { purged: 2 });
@@ -290,6 +293,42 @@ describe('admin api', () => {
     );
     await inbox.quiet(2, 100, 'nothing purged is delivered');
     assert.deepEqual(inbox.bodies(), ['a', 'd']);
+  });
+
+  it('issue 17: messages in/out per session, consumers per queue, the store commit time', async () => {
+    const admin = await wamp('figures-admin');
+    // a session's messages: 3 publishes in, the one event it is subscribed to out
+    const clientId = uniqueId('counted');
+    const { client } = await connectMqtt(r.mqttUrl, { clientId, protocolVersion: 5 });
+    mqtts.push(client);
+    await subscribe(client, 'counted/in', { qos: 1 });
+    const got = new Promise<void>((res) => client.once('message', () => res()));
+    for (let i = 0; i < 3; i++) await publish(client, `counted/${i}`, 'x', { qos: 1 });
+    const { client: other } = await connectMqtt(r.mqttUrl, { clientId: uniqueId('counter'), protocolVersion: 5 });
+    mqtts.push(other);
+    await publish(other, 'counted/in', 'y', { qos: 1 });
+    await got;
+    const d = await find(admin, (s) => s.authid === clientId);
+    const full = await call<{ messagesIn: number; messagesOut: number }>(admin, 'gatehouse.admin.session.get', [d.session]);
+    assert.ok(full.messagesIn >= 3, `messagesIn ${full.messagesIn}`);
+    assert.ok(full.messagesOut >= 1, `messagesOut ${full.messagesOut}`);
+
+    // a STOMP work queue with one connected consumer (holding one unacknowledged message)
+    const { client: producer } = await stompjs.tcp(r.stompPort);
+    for (const body of ['a', 'b']) await sendWithReceipt(producer, '/queue/consumed', body);
+    const { client: consumer } = await stompjs.tcp(r.stompPort);
+    const inbox = new Inbox();
+    await subscribeConfirmed(consumer, '/queue/consumed', inbox, { ack: 'client-individual', 'prefetch-count': '1' });
+    await inbox.count(1, 'the first message');
+    const rows = await call<QueueRow[]>(admin, 'gatehouse.admin.queue.list');
+    assert.equal(rows.find((q) => q.kind === 'queue' && q.name === 'consumed')?.consumers, 1);
+
+    // the store's commit time, after a retained publish was committed
+    await admin.publish('figures.retained', ['v'], {}, { retain: true, acknowledge: true });
+    const stats = await call<{ store: { commits: number; lastCommitMs: number; avgCommitMs: number } }>(admin, 'gatehouse.admin.stats');
+    assert.ok(stats.store.commits >= 1);
+    assert.ok(typeof stats.store.lastCommitMs === 'number' && stats.store.lastCommitMs > 0, `lastCommitMs ${stats.store.lastCommitMs}`);
+    assert.ok(stats.store.avgCommitMs > 0, `avgCommitMs ${stats.store.avgCommitMs}`);
   });
 
   it('store delete is logged with who did it', async () => {
