@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { Router } from '../../index';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { launchChromium, PAGE_WAIT_MS, waitForText, watchProblems } from '../helpers/chromium';
-import { connectMqtt, endAll, serverDisconnect, subscribe } from '../helpers/mqtt-clients';
+import { connectMqtt, endAll, publish, serverDisconnect, subscribe } from '../helpers/mqtt-clients';
 import { sendWithReceipt, StompjsClients, transportClosed, type IFrame } from '../helpers/stomp-clients';
 import { closeAll, type Client } from '../helpers/wamp-clients';
 
@@ -108,6 +108,7 @@ test(
     await waitForText(page.locator('#connection'), `connected to ${served.wsUrl}`, 'connection state');
     assert.equal(await page.locator('nav.views a[aria-current="page"]').getAttribute('data-view'), 'overview');
     await waitForText(page.locator('#overview-cards [data-card="version"] .card-value'), '0.1.0', 'version card');
+    await page.locator('#overview-cards [data-card="commit-time"] .card-value').waitFor({ timeout: PAGE_WAIT_MS });
     await waitForText(
       page.locator('#overview-sessions tr[data-gate="wamp"] td.num'),
       '1',
@@ -136,9 +137,11 @@ test(
 
     // detail: the MQTT session's subscription, live
     await subscribe(mqtt, 'sensors/+/temp', { qos: 1 });
+    for (const v of ['20', '21']) await publish(mqtt, 'elsewhere/temp', v, { qos: 1 });
     await sessionRow(page, 'mqtt-user').click();
     await page.locator('#session-detail-subs li[data-uri="sensors..temp"]').waitFor({ timeout: PAGE_WAIT_MS });
     await waitForText(page.locator('#session-detail-fields dd[data-field="gate"]'), 'mqtt', 'detail gate');
+    await waitForText(page.locator('#session-detail-fields dd[data-field="messages in"]'), '2', 'messages the session published');
     await screenshot(page, 'sessions');
 
     // Subscriptions and registrations, with counts that follow the clients
@@ -253,6 +256,7 @@ test(
     await openView(page, 'queues');
     const depth = page.locator('#queues tr[data-kind="queue"][data-queue="jobs"] td[data-field="messages"]');
     await waitForText(depth, '2', 'queue depth');
+    await waitForText(page.locator('#queues tr[data-queue="jobs"] td[data-field="consumers"]'), '0', 'nobody consumes jobs');
     await sendWithReceipt(producer, '/queue/jobs', 'three');
     await waitForText(depth, '3', 'queue depth after one more');
     await screenshot(page, 'queues');

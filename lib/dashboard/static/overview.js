@@ -33,6 +33,12 @@ function sample(stats) {
   state.last = { now, t };
 }
 
+/** the store's commit time: the average (exponentially weighted) and the last, ms */
+function commitTime(store) {
+  if (typeof store.avgCommitMs !== 'number' || !store.commits) return '–';
+  return `${store.avgCommitMs.toFixed(2)} ms (last ${store.lastCommitMs.toFixed(2)})`;
+}
+
 function card(name, label, value) {
   return h('div', { class: 'card', 'data-card': name }, h('span', { class: 'card-label' }, label), h('span', { class: 'card-value' }, value));
 }
@@ -49,6 +55,7 @@ function render(stats) {
     card('errors', 'errors', formatCount(stats.errors.total)),
     card('store', 'retained keys', formatCount(stats.store.keys)),
     card('store-size', 'store size', formatBytes(stats.store.fileBytes)),
+    card('commit-time', 'store commit time', commitTime(stats.store)),
     card('uptime', 'uptime', formatDuration(stats.uptimeSeconds * 1000)),
     card('version', 'version', stats.version),
   );

@@ -1,5 +1,5 @@
 // The Queues view: STOMP work queues, durable subscriptions and MQTT offline queues of
-// the realm that hold messages, with depth, bytes and the oldest message's age
+// the realm that hold messages, with depth, bytes, the oldest message's age and consumers
 // (gatehouse.admin.queue.list: queues have no meta events, so it is asked every 2 s
 // while the view is shown), and purging one (gatehouse.admin.queue.purge).
 
@@ -47,6 +47,7 @@ function render(queues) {
         h('td', { class: 'num', 'data-field': 'messages' }, formatCount(q.messages)),
         h('td', { class: 'num' }, formatBytes(q.bytes)),
         h('td', {}, formatDuration(q.oldestAgeMs)),
+        h('td', { class: 'num', 'data-field': 'consumers' }, formatCount(q.consumers ?? 0)),
         h('td', {}, button),
       );
     }),

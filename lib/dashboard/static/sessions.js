@@ -6,7 +6,7 @@
 import { describeError } from './connection.js';
 import { byId, h } from './dom.js';
 import { subscribeAll } from './live.js';
-import { callValue, clearProblem, formatTime, isRefusal, mapLimited, showProblem } from './ui.js';
+import { callValue, clearProblem, formatCount, formatTime, isRefusal, mapLimited, showProblem } from './ui.js';
 
 const state = { session: null, rows: new Map(), selected: null, undo: null, generation: 0, loading: false };
 /** sessions that left while the first list was being read: not to be added back from it */
@@ -70,6 +70,9 @@ async function renderDetail() {
     ...field('auth method', d.authmethod ?? ''),
     ...field('connected since', d.joined ? formatTime(d.joined) : ''),
     ...field('state', d.offline ? 'offline (kept for its client)' : 'connected'),
+    // filled in from gatehouse.admin.session.get below
+    ...field('messages in', '…'),
+    ...field('messages out', '…'),
   );
   const refusal = byId('session-detail-refusal');
   const session = state.session;
@@ -78,6 +81,9 @@ async function renderDetail() {
     const full = await callValue(session, 'gatehouse.admin.session.get', [id]);
     if (state.selected !== id) return;
     clearProblem(refusal);
+    const fields = byId('session-detail-fields');
+    fields.querySelector('[data-field="messages in"]').textContent = formatCount(full.messagesIn ?? 0);
+    fields.querySelector('[data-field="messages out"]').textContent = formatCount(full.messagesOut ?? 0);
     byId('session-detail-subs').replaceChildren(...uriItems(full.subscriptions ?? []));
     byId('session-detail-regs').replaceChildren(...uriItems(full.registrations ?? []));
   } catch (err) {
