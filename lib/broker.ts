@@ -26,6 +26,16 @@ export interface PublishOptions {
   /** the publisher set the retain flag (MQTT retain-as-published needs it) */
   retainFlag?: boolean;
   headers?: MessageHeaders;
+  /**
+   * Message identity (lib/publication-taps.ts): the node that first accepted this
+   * publication, when it was not this router. Undefined: a client of this router
+   * published it.
+   */
+  origin?: string;
+  /** the publication id it had at its origin, kept so the message id stays the same */
+  publicationId?: number;
+  /** what brought it in when it came from elsewhere: 'cluster' or 'link:<name>' */
+  via?: string;
 }
 
 /** One published event, shared by every delivery of it. */
@@ -43,6 +53,10 @@ export interface BrokerEvent {
   /** published with the retain flag set */
   readonly retainFlag: boolean;
   readonly headers: MessageHeaders | undefined;
+  /** the node it was first published on; undefined: this router (PublishOptions.origin) */
+  readonly origin: string | undefined;
+  /** 'cluster' or 'link:<name>' when it came from elsewhere; undefined: a local client */
+  readonly via: string | undefined;
   /** how many subscribers it reached; set once routing is done */
   deliveries: number;
   /**
@@ -259,7 +273,7 @@ export class Broker {
     const event: BrokerEvent = {
       // a store write's revision doubles as its publication ID, so a WAMP publisher
       // reads its fencing token from PUBLISHED (which has no details element)
-      publicationId: revision ?? globalId(),
+      publicationId: options.publicationId ?? revision ?? globalId(),
       revision,
       topic,
       payload,
@@ -268,6 +282,8 @@ export class Broker {
       qos: options.qos ?? 1,
       retainFlag: options.retainFlag === true,
       headers: options.headers,
+      origin: options.origin,
+      via: options.via,
       deliveries: 0,
     };
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;

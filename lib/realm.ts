@@ -18,6 +18,7 @@ import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { Testaments, type Testament } from './testaments';
+import { PublicationTaps } from './publication-taps';
 import type { MatchPolicy, TopicPattern } from './topic';
 
 export interface RealmOptions {
@@ -36,6 +37,8 @@ export interface RealmOptions {
   retainedLimits?: RetainedLimits;
   /** the aggregate tables, in the one realm config.aggregate.realm names */
   aggregates?: AggregateEngine;
+  /** who else sees its publications: the cluster, the links (lib/publication-taps.ts) */
+  taps?: PublicationTaps;
 }
 
 /** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
@@ -84,6 +87,8 @@ export class Realm {
   private readonly reserved: ReservedProcedures | undefined;
   /** schema-driven tables fed by publications (lib/aggregate/); undefined when off */
   readonly aggregates: AggregateEngine | undefined;
+  /** the cluster's and links' view of its publications */
+  readonly taps: PublicationTaps;
 
   constructor(
     options: RealmOptions,
@@ -95,6 +100,7 @@ export class Realm {
     this.history = new EventHistory(options.eventHistory ?? []);
     this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS);
     this.authz = options.authorizer ?? ALLOW_ALL;
+    this.taps = options.taps ?? new PublicationTaps();
     this.reserved = options.reserved;
     // nothing denied is delivered: a pattern reaching further than the subscriber's
     // permission is filtered per event topic (cached per role and topic)
@@ -108,7 +114,12 @@ export class Realm {
     this.aggregates = options.aggregates;
     if (this.aggregates) {
       // the change feed: events of the router itself, like meta events, routed at once
-      this.aggregates.attach({ publish: (topic, payload, revision) => this.routed(this.broker.publish(undefined, topic, payload, {}, revision)) });
+      this.aggregates.attach({
+        publish: (topic, payload, revision) => {
+          // no publisher waits for it: a tap's failure is the tap's to count
+          this.routed(this.broker.publish(undefined, topic, payload, {}, revision))?.catch(() => undefined);
+        },
+      });
       const guard = { authorize: this.authorize.bind(this), mayReceive: this.mayReceive.bind(this) };
       for (const [uri, proc] of tableProcedures(this.aggregates, guard)) this.builtins.set(uri, proc);
     }
@@ -199,21 +210,28 @@ export class Realm {
     const applied = this.aggregates?.accept(topic, payload);
     if (applied !== undefined) {
       const event = this.broker.publish(session, topic, payload, options);
-      this.routed(event);
-      return applied.then(() => ({ publicationId: event.publicationId, deliveries: event.deliveries }));
+      const held = this.routed(event);
+      const ack = (): PublishAck => ({ publicationId: event.publicationId, deliveries: event.deliveries });
+      return held ? Promise.all([applied, held]).then(ack) : applied.then(ack);
     }
     if (RetainedTopics.involved(options)) {
       if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
       return this.retained.publish(session, topic, payload, options);
     }
     const event = this.broker.publish(session, topic, payload, options);
-    this.routed(event);
-    return { publicationId: event.publicationId, deliveries: event.deliveries };
+    const held = this.routed(event);
+    const ack: PublishAck = { publicationId: event.publicationId, deliveries: event.deliveries };
+    return held ? held.then(() => ack) : ack;
   }
 
-  private routed(event: BrokerEvent): void {
+  /**
+   * After local delivery: history, metrics, then the taps (cluster, links); a promise
+   * when a tap holds the publisher's ack (lib/publication-taps.ts).
+   */
+  private routed(event: BrokerEvent): Promise<void> | undefined {
     this.history.record(event);
     this.observer.onPublish?.(this, event, event.deliveries);
+    return this.taps.tell(this.name, event);
   }
 
   subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription | Promise<Subscription> {
@@ -307,6 +325,8 @@ export class Realm {
         qos: 2,
         retainFlag: true,
         headers: undefined,
+        origin: undefined,
+        via: undefined,
         deliveries: 1,
       }),
     );

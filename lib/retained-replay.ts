@@ -229,6 +229,8 @@ function replayEvent(entry: StoreEntry): BrokerEvent {
     qos: meta?.qos ?? 2,
     retainFlag: true,
     headers: meta?.headers,
+    origin: undefined,
+    via: undefined,
     deliveries: 1,
   };
 }

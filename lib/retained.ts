@@ -78,7 +78,8 @@ export class RetainedTopics {
     private readonly realm: string,
     private readonly store: RetainedStore,
     private readonly broker: Broker,
-    private readonly onEvent: (event: BrokerEvent) => void,
+    /** routes the event on (history, taps); a promise holds the ack (lib/publication-taps.ts) */
+    private readonly onEvent: (event: BrokerEvent) => Promise<void> | undefined,
     /** a value with a TTL was written: the owner of the expiry timer reschedules */
     private readonly onTtl: () => void,
     private readonly limits: RetainedLimits = { maxKeys: Infinity, maxValueBytes: Infinity },
@@ -142,12 +143,13 @@ export class RetainedTopics {
       }
     }
     const event = this.broker.publish(session, topic, payload, options, result?.revision);
-    this.onEvent(event);
+    const held = this.onEvent(event);
     if (result) this.serveWaiters(topic);
     const ack: RetainedAck = { publicationId: event.publicationId };
-    if (!result) return Promise.resolve(ack);
+    if (!result) return held ? held.then(() => ack) : Promise.resolve(ack);
     ack.revision = result.revision;
-    return result.committed.then(
+    const committed = held ? Promise.all([result.committed, held]) : result.committed;
+    return committed.then(
       () => ack,
       (err: unknown) => {
         throw new RouterError(Errors.internal, `store commit failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -249,7 +251,8 @@ export class RetainedTopics {
   /** An entry expired (the router's expiry timer removed it): subscribers see the deletion. */
   expired(entry: ExpiredEntry): void {
     const event = this.broker.publish(undefined, entry.key, {}, {}, entry.deletionRevision);
-    this.onEvent(event);
+    // no publisher waits for it: a tap's failure is the tap's to count
+    this.onEvent(event)?.catch(() => undefined);
     this.serveWaiters(entry.key);
   }
 

@@ -7,6 +7,8 @@ import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
+import { defaultNodeId, isValidNodeId } from './node-id';
+import { PublicationTaps } from './publication-taps';
 import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
@@ -52,6 +54,8 @@ export interface RouterOptions {
   logger?: Logger;
   /** the clock of time windows (auth.throttle); tests pass a fake one so they need not sleep */
   clock?: () => number;
+  /** this router's node id (lib/node-id.ts); default: host name plus a boot suffix */
+  node?: string;
 }
 
 /**
@@ -63,6 +67,10 @@ export class RouterCore {
   config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** names this router in message ids, leases and the cluster (lib/node-id.ts) */
+  readonly node: string;
+  /** the cluster's and the links' view of every realm's publications */
+  readonly taps = new PublicationTaps();
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
   private readonly startedAt = Date.now();
@@ -99,6 +107,10 @@ export class RouterCore {
     this.config = resolveConfig(config);
     this.log = options.logger ?? createLogger({ level: this.config.log.level, format: this.config.log.format });
     this.metrics = new Metrics();
+    if (options.node !== undefined && !isValidNodeId(options.node)) {
+      throw new RouterError(Errors.invalidArgument, `node id ${JSON.stringify(options.node)}: use 1 to 64 of A-Z a-z 0-9 _ -`);
+    }
+    this.node = options.node ?? defaultNodeId();
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     const stores = createStores({ ...this.config.store });
@@ -232,7 +244,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, taps: this.taps, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
