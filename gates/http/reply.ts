@@ -7,7 +7,13 @@ import { stringifyExact } from '../../lib/json-exact';
  * exact, binary as "\u0000" + base64 as WAMP JSON carries it.
  */
 export function sendJson(res: express.Response, status: number, body: unknown): void {
-  res.status(status).type('application/json').send(stringifyExact(body) ?? 'null');
+  // Node's own response, not Express's res.send(): that turns the text into a Buffer and
+  // hashes it for an ETag no API client revalidates against, and a Buffer goes out as a
+  // second write beside the head; a string goes out with the head in one
+  // (bench/RESULTS.md "HTTP API against WAMP")
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(stringifyExact(body) ?? 'null');
 }
 
 /** `{error, args, kwargs, message}` with the status of the error's catalogue entry. */
