@@ -94,14 +94,6 @@ export interface SendResult {
   readonly committed: Promise<void>;
 }
 
-/**
- * The URI a work queue has in the authorization model (README "Authorization"):
- * `/queue/orders.eu` is `gatehouse.queue.orders.eu`, so a prefix rule covers a family.
- */
-export function queueUri(name: string): string {
-  return `gatehouse.queue.${name}`;
-}
-
 /** One consumer of one queue. Created by WorkQueues.consume(), ended by cancel(). */
 export class Consumer {
   /** seqs handed out and not yet settled, in delivery order */
