@@ -5,7 +5,7 @@ import type { Payload } from '../../lib/payload';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
 import type { TopicPattern } from '../../lib/topic';
-import type { QueueStore } from '../../lib/store';
+import type { Mailboxes, Owner } from '../../lib/mailbox';
 import type { MqttGateContext } from './context';
 import { MemoryMailbox, StoreMailbox, type Mailbox, type MailboxLimits, type Pending } from './mailbox';
 
@@ -108,7 +108,12 @@ export class MqttSession {
   ) {
     core.singleDelivery = (event, subs) => this.deliver(event, subs);
     core.flow = new SessionFlow(this);
-    this.mailbox = new MemoryMailbox(this.limits());
+    this.mailbox = new MemoryMailbox(
+      () => this.limits(),
+      (n) => {
+        for (let i = 0; i < n; i++) ctx.drop('queue_full');
+      },
+    );
   }
 
   private limits(): MailboxLimits {
@@ -116,14 +121,14 @@ export class MqttSession {
   }
 
   /**
-   * From now on the session's messages wait in the durable queue store (it outlives its
-   * connection). What waited in memory moves there; messages already restored from the
-   * store after a restart come back in flight with their packet identifiers.
+   * From now on the session's messages wait in the core's mailbox service (it outlives
+   * its connection), owned by `owner`. What waited in memory moves there; messages
+   * already restored after a restart come back in flight with their packet identifiers.
    */
-  makeDurable(store: QueueStore, queueName: string): void {
+  makeDurable(mailboxes: Mailboxes, owner: Owner): void {
     if (this.mailbox instanceof StoreMailbox) return;
     const memory = this.mailbox;
-    const durable = new StoreMailbox(store, queueName, this.limits());
+    const durable = new StoreMailbox(mailboxes, owner);
     for (let p = memory.take(); p; p = memory.take()) durable.push(p.msg);
     for (const r of durable.recoverInflight()) {
       if (!this.inflight.has(r.packetId)) this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
@@ -210,8 +215,8 @@ export class MqttSession {
       else this.ctx.drop('offline_qos0');
       return;
     }
-    const dropped = this.mailbox.push(msg);
-    for (let i = 0; i < dropped; i++) this.ctx.drop('queue_full');
+    // a full queue drops its oldest, counted by the mailbox (queue_full)
+    this.mailbox.push(msg);
     if (link) this.pump();
   }
 
