@@ -5,7 +5,7 @@ import { revokedError } from './realm';
 import { tellRevoked, type Revocation, type Session } from './session';
 import type { TopicPattern } from './topic';
 import { authorizeDurable, authorizeQueue, queueUri } from './queue-authorization';
-import { WorkQueues, type QueueAddress, type WorkQueueLimits } from './work-queues';
+import { WorkQueues, type QueueAddress } from './work-queues';
 
 /** The router's work queues and durable subscriptions, created once for every gate that uses them. */
 export interface QueueService {
@@ -23,14 +23,15 @@ export interface QueueService {
 }
 
 /**
- * Creates the service on the router's durable queue store (open: call after
- * router.start()) and restores the durable subscriptions' feeds.
+ * Creates the service on the router's mailboxes (open: call after router.start()), whose
+ * policy bounds the queues (lib/mailbox/policies.ts), and restores the durable
+ * subscriptions' feeds.
  */
-export function createQueueService(router: RouterCore, limits: WorkQueueLimits): QueueService {
+export function createQueueService(router: RouterCore): QueueService {
   const log = router.log.child({ part: 'work-queues' });
   const drop = (reason: string): void => router.metrics.drops.labels('queues', reason).inc();
-  const queues = new WorkQueues({ store: router.queues, limits, log, drop });
-  const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log, drop });
+  const queues = new WorkQueues({ mailboxes: router.mailboxes, store: router.queues, log, drop });
+  const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log });
   durable.restore();
   return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => queues.close() };
 }
