@@ -23,8 +23,9 @@
  * - depth(owner): { messages, bytes, oldestAt } (oldestAt: epoch ms of the oldest, or
  *   undefined when empty; reads the oldest message); size(owner): { messages, bytes },
  *   from memory. dropped(owner): messages this mailbox dropped since start.
- * - remove(owner): every message goes (the owner ended). owners(kind): the mailboxes of a
- *   kind holding messages.
+ * - remove(owner): every message goes (a purge, an MQTT session that ended); discard(owner):
+ *   that and its own policy (a link deleted). owners(kind): the mailboxes of a kind
+ *   holding messages.
  *
  * WHEN FULL (policy.whenFull; bounds are maxMessages and maxBytes, topic + payload):
  * - 'drop-oldest': the oldest messages are dropped to make room and counted (the MQTT
@@ -210,13 +211,18 @@ export class Mailboxes {
     return this.drops.get(mailboxName(owner)) ?? 0;
   }
 
-  /** Every message goes, and the owner's own policy: the owner ended. */
+  /** Every message goes (a purge, a session that ended); an own policy stays (open()). */
   remove(owner: Owner): Promise<void> {
     const name = mailboxName(owner);
-    this.own.delete(name);
     this.drops.delete(name);
     this.ageCheckAt.delete(name);
     return this.store.removeQueue(name);
+  }
+
+  /** The owner is gone for good (a link deleted): its messages and its own policy. */
+  discard(owner: Owner): Promise<void> {
+    this.own.delete(mailboxName(owner));
+    return this.remove(owner);
   }
 
   /** The owners of a kind whose mailbox holds messages. */

@@ -134,6 +134,21 @@ describe('mailboxes - when full', () => {
     assert.equal(boxes.dropped(r), 0);
   });
 
+  it('mailbox - remove() empties a mailbox and keeps its own policy; discard() forgets the policy too', async () => {
+    const boxes = await open();
+    const a = link('a');
+    boxes.open(a, { maxMessages: 1, maxBytes: 1e6, whenFull: 'drop-oldest', gate: 'links' });
+    boxes.append(a, text('1'));
+    boxes.append(a, text('2'));
+    assert.equal(boxes.dropped(a), 1);
+    await boxes.remove(a);
+    assert.equal(boxes.size(a).messages, 0);
+    assert.equal(boxes.dropped(a), 0, 'a fresh mailbox');
+    assert.equal(boxes.policyOf(a).maxMessages, 1);
+    await boxes.discard(a);
+    assert.equal(boxes.policyOf(a).maxMessages, ROOMY.maxMessages, "its kind's again");
+  });
+
   it('mailbox - without a policy of its own, an owner follows its kind, read at each append (a config reload)', async () => {
     let max = 1;
     const boxes = await open((kind) => ({ ...ROOMY, maxMessages: kind === 'queue' ? max : 1000 }));
