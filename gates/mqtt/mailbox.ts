@@ -37,35 +37,31 @@ export interface Mailbox {
   clear(): void;
 }
 
-export interface MailboxLimits {
-  maxMessages: number;
-  maxBytes: number;
-}
-
 /**
- * In memory, for clean sessions: a bounded FIFO, the oldest dropped (the same rule as
- * the durable mailbox's 'drop-oldest', for a queue that ends with its connection).
+ * In memory, for clean sessions: a bounded FIFO under the mqtt kind's mailbox policy
+ * (lib/mailbox/policies.ts: the oldest dropped), its drops counted by the mailbox
+ * service like a durable mailbox's, for a queue that ends with its connection.
  */
 export class MemoryMailbox implements Mailbox {
   private readonly queue: Outbound[] = [];
   private bytes = 0;
 
   constructor(
-    private readonly limits: () => MailboxLimits,
-    private readonly dropped: (n: number) => void,
+    private readonly mailboxes: Mailboxes,
+    private readonly owner: Owner,
   ) {}
 
   push(msg: Outbound): void {
     this.queue.push(msg);
     this.bytes += msg.size;
-    const { maxMessages, maxBytes } = this.limits();
+    const { maxMessages, maxBytes } = this.mailboxes.policyOf(this.owner);
     let dropped = 0;
     while (this.queue.length > maxMessages || (this.bytes > maxBytes && this.queue.length > 1)) {
       const old = this.queue.shift();
       if (old) this.bytes -= old.size;
       dropped++;
     }
-    if (dropped > 0) this.dropped(dropped);
+    if (dropped > 0) this.mailboxes.countDropped(this.owner, 'queue_full', dropped);
   }
 
   take(): Pending | undefined {
@@ -92,6 +88,7 @@ export class MemoryMailbox implements Mailbox {
   clear(): void {
     this.queue.length = 0;
     this.bytes = 0;
+    this.mailboxes.resetDropped(this.owner);
   }
 }
 

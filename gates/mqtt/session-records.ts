@@ -41,14 +41,14 @@ interface SessionRecord {
 
 const NO_SINK: EventSink = () => undefined;
 
-/** The session as the owner of a mailbox (lib/mailbox/owner.ts): unambiguous whatever the realm and client id hold. */
-export function mailboxOwner(realm: string, clientId: string): Owner {
+/** A saved session as the owner of a mailbox (lib/mailbox/owner.ts), as MqttSession.owner. */
+function mailboxOwner(realm: string, clientId: string): Owner {
   return { kind: 'mqtt', name: inRealm(realm, clientId) };
 }
 
 /** The session's queue name in the store (what the admin console lists). */
 export function queueName(session: MqttSession): string {
-  return mailboxName(mailboxOwner(session.realm.name, session.clientId));
+  return mailboxName(session.owner);
 }
 
 /** Saves the session's state if it outlives its connection; removes it otherwise. */
@@ -61,7 +61,7 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
     return;
   }
   ctx.offline.add(session, session.core.identity.authid);
-  session.makeDurable(ctx.router.mailboxes, mailboxOwner(session.realm.name, session.clientId));
+  session.makeDurable(ctx.router.mailboxes);
   const record: SessionRecord = {
     realm: session.realm.name,
     clientId: session.clientId,
@@ -135,7 +135,7 @@ export function restoreSessions(ctx: MqttGateContext): number {
         refused(err);
       }
     }
-    session.makeDurable(ctx.router.mailboxes, mailboxOwner(session.realm.name, session.clientId));
+    session.makeDurable(ctx.router.mailboxes);
     // offline, and counted as one that may be: restored sessions are not refused even
     // past a lowered limit (they were granted), but count against new ones
     ctx.offline.add(session, session.core.identity.authid);

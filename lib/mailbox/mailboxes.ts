@@ -22,7 +22,8 @@
  * - ack(owner, seq): the message is done and removed; resolves once that is durable.
  * - depth(owner): { messages, bytes, oldestAt } (oldestAt: epoch ms of the oldest, or
  *   undefined when empty; reads the oldest message); size(owner): { messages, bytes },
- *   from memory. dropped(owner): messages this mailbox dropped since start.
+ *   from memory. countDropped(owner, reason, n): drops of a queue an owner keeps in
+ *   memory under its kind's policy (an MQTT clean session), counted with the rest. dropped(owner): messages this mailbox dropped since start.
  * - remove(owner): every message goes (a purge, an MQTT session that ended); discard(owner):
  *   that and its own policy (a link deleted). owners(kind): the mailboxes of a kind
  *   holding messages.
@@ -209,6 +210,19 @@ export class Mailboxes {
   /** How many messages this mailbox dropped (full, expired by age) since start. */
   dropped(owner: Owner): number {
     return this.drops.get(mailboxName(owner)) ?? 0;
+  }
+
+  /**
+   * Counts drops of a queue an owner keeps in memory under its kind's policy (an MQTT
+   * clean session's, which ends with its connection): one count for every mailbox.
+   */
+  countDropped(owner: Owner, reason: 'queue_full' | 'expired', n: number): void {
+    this.count(owner, mailboxName(owner), this.policyOf(owner), reason, n);
+  }
+
+  /** The in-memory queue of countDropped() ended: its count goes. */
+  resetDropped(owner: Owner): void {
+    if (this.drops.size > 0) this.drops.delete(mailboxName(owner));
   }
 
   /** Every message goes (a purge, a session that ended); an own policy stays (open()). */
