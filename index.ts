@@ -72,8 +72,7 @@ export class Router extends RouterCore {
   /** Work queues and durable subscriptions, shared by the gates that use them (restored on first use). */
   private get work(): QueueService {
     if (!this.queueService) {
-      const cfg = this.config.stomp;
-      const service = (this.queueService = createQueueService(this, { maxMessages: cfg.maxQueueMessages, maxBytes: cfg.maxQueueBytes }));
+      const service = (this.queueService = createQueueService(this));
       this.onClose(() => service.close());
       this.onReload(() => service.revokeUnauthorized());
     }

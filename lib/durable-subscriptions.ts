@@ -19,7 +19,6 @@
  * - unbind() deletes the binding, its feed and its queue.
  */
 import type { BrokerEvent } from './broker';
-import { Errors, RouterError } from './errors';
 import type { Logger } from './log';
 import { isPlainObject } from './payload';
 import type { Realm } from './realm';
@@ -58,17 +57,13 @@ export interface DurableSubscriptionsOptions {
   /** the realm a binding lives in (at restore), or undefined when it cannot be opened */
   realm(name: string): Realm | undefined;
   log: Logger;
-  drop?: (reason: string) => void;
 }
 
 export class DurableSubscriptions {
   /** live feeds, by the queue's store name */
   private readonly feeds = new Map<string, Feed>();
-  private readonly drop: (reason: string) => void;
 
-  constructor(private readonly options: DurableSubscriptionsOptions) {
-    this.drop = options.drop ?? (() => undefined);
-  }
+  constructor(private readonly options: DurableSubscriptionsOptions) {}
 
   /** The queue of a durable subscription. */
   static address(d: DurableName): QueueAddress {
@@ -190,13 +185,9 @@ export class DurableSubscriptions {
   private enqueue(address: QueueAddress, event: BrokerEvent): void {
     const expiresAt = event.headers?.expiresAt;
     if (expiresAt !== undefined && expiresAt <= Date.now()) return;
-    try {
-      this.options.queues.send(address, { topic: event.topic, payload: event.payload, headers: event.headers });
-    } catch (err) {
-      if (!(err instanceof RouterError) || err.def !== Errors.limitExceeded) throw err;
-      // a full durable subscription loses the event, counted; the publisher is not told
-      this.drop('durable_subscription_full');
-    }
+    // a full durable subscription loses the event, counted by its mailbox ('drop-newest',
+    // lib/mailbox/policies.ts); the publisher is not told
+    this.options.queues.send(address, { topic: event.topic, payload: event.payload, headers: event.headers });
   }
 }
 

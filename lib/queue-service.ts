@@ -4,7 +4,8 @@ import { isRouterSession } from './auth/authorizer';
 import { revokedError } from './realm';
 import { tellRevoked, type Revocation, type Session } from './session';
 import type { TopicPattern } from './topic';
-import { queueUri, WorkQueues, type QueueAddress, type WorkQueueLimits } from './work-queues';
+import { authorizeDurable, authorizeQueue, queueUri } from './queue-authorization';
+import { WorkQueues, type QueueAddress } from './work-queues';
 
 /** The router's work queues and durable subscriptions, created once for every gate that uses them. */
 export interface QueueService {
@@ -22,14 +23,15 @@ export interface QueueService {
 }
 
 /**
- * Creates the service on the router's durable queue store (open: call after
- * router.start()) and restores the durable subscriptions' feeds.
+ * Creates the service on the router's mailboxes (open: call after router.start()), whose
+ * policy bounds the queues (lib/mailbox/policies.ts), and restores the durable
+ * subscriptions' feeds.
  */
-export function createQueueService(router: RouterCore, limits: WorkQueueLimits): QueueService {
+export function createQueueService(router: RouterCore): QueueService {
   const log = router.log.child({ part: 'work-queues' });
   const drop = (reason: string): void => router.metrics.drops.labels('queues', reason).inc();
-  const queues = new WorkQueues({ store: router.queues, limits, log, drop });
-  const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log, drop });
+  const queues = new WorkQueues({ mailboxes: router.mailboxes, store: router.queues, log, drop });
+  const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log });
   durable.restore();
   return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => queues.close() };
 }
@@ -40,12 +42,17 @@ function revokeConsumers(router: RouterCore, queues: WorkQueues, durable: Durabl
     const session = c.session;
     if (session.closed || isRouterSession(session)) continue;
     // temporary queues belong to their connection: no permission to lose
-    const target = c.address.kind === 'queue' ? queueUri(c.address.name) : durablePattern(durable, c.address);
+    const pattern = c.address.kind === 'durable' ? durablePattern(durable, c.address) : undefined;
+    const target = c.address.kind === 'queue' ? queueUri(c.address.name) : pattern;
     const realm = target === undefined ? undefined : router.findRealm(c.address.realm);
     if (target === undefined || !realm) continue;
     try {
-      // a promise: only the dynamic authorizer could tell, and it is not asked again
-      void realm.authorize(session, 'subscribe', target, c.address.kind === 'durable')?.catch(() => undefined);
+      // the one rule (lib/queue-authorization.ts); a promise: only the dynamic authorizer
+      // could tell, and it is not asked again
+      const pending = pattern
+        ? authorizeDurable(realm, session, pattern)
+        : authorizeQueue(realm, session, 'subscribe', c.address);
+      void pending?.catch(() => undefined);
       continue;
     } catch {
       queues.cancel(c);

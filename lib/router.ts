@@ -22,6 +22,7 @@ import type { Session } from './session';
 import { installRequestApi } from './requests/api';
 import { RequestDispatcher } from './requests/dispatcher';
 import { RequestStore } from './requests/store';
+import { isOwnerKind, Mailboxes, mailboxPolicy } from './mailbox';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
 
@@ -82,6 +83,8 @@ export class RouterCore {
   readonly store: RetainedStore;
   /** durable queues (MQTT persistent sessions, STOMP queues), same database and commits */
   readonly queues: QueueStore;
+  /** the one durable mailbox service on `queues`: bounds, drops, expiry (lib/mailbox/) */
+  readonly mailboxes: Mailboxes;
   /** the database both stores (and the aggregate tables) share */
   private readonly database: StoreDatabase;
   /** durable requests (lib/requests/); undefined before start() */
@@ -116,6 +119,7 @@ export class RouterCore {
     const stores = createStores({ ...this.config.store });
     this.store = stores.retained;
     this.queues = stores.queues;
+    this.mailboxes = new Mailboxes({ store: this.queues, policy: (kind) => mailboxPolicy(this.config, kind), metrics: this.metrics });
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
@@ -377,7 +381,9 @@ export class RouterCore {
    * queues are read from the store as they are sent, so removing them there is enough;
    * the Router's work queues also drop what they hold in memory for a STOMP queue.
    */
-  protected purgeQueue(storeName: string, _kind: string, _realm: string, _name: string): Promise<void> {
+  protected purgeQueue(storeName: string, kind: string, _realm: string, _name: string): Promise<void> {
+    // through the mailbox service, which forgets the mailbox's drop count too
+    if (isOwnerKind(kind) && storeName.startsWith(`${kind}:`)) return this.mailboxes.remove({ kind, name: storeName.slice(kind.length + 1) });
     return this.queues.removeQueue(storeName);
   }
 
@@ -466,6 +472,7 @@ export class RouterCore {
     await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
     this.listeners.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.mailboxes.close();
     for (const fn of this.closeHooks) fn();
     this.requests?.close();
     this.state = 'closed';

@@ -47,7 +47,8 @@ export function callForReply(
   return immediate;
 }
 
-function errorBody(f: { uri: string; args?: unknown[]; kwargs?: Record<string, unknown> }): Payload {
+/** The reply body of an error (a refusal the gate answers itself, say): {"error", "args"?, "kwargs"?}. */
+export function errorBody(f: { uri: string; args?: unknown[]; kwargs?: Record<string, unknown> }): Payload {
   const body: Record<string, unknown> = { error: f.uri };
   if (f.args) body['args'] = f.args;
   if (f.kwargs) body['kwargs'] = f.kwargs;

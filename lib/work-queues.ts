@@ -2,8 +2,10 @@
  * Durable work queues, protocol-neutral (STOMP `/queue/...` today; any gate may use them).
  * This module alone owns queue consumer state: who consumes which queue, what was handed
  * out to whom and not yet acknowledged, what waits to be handed out again. The messages
- * themselves live in the router's durable queue store (lib/store/queue-types.ts) from the
- * moment they are sent until they are acknowledged.
+ * themselves live in the router's durable mailboxes (lib/mailbox/, one per queue, on the
+ * queue store) from the moment they are sent until they are acknowledged; the mailbox's
+ * policy bounds them (lib/mailbox/policies.ts: a full queue refuses a SEND, a full
+ * durable subscription drops the new event, counted).
  *
  * THE MODEL
  *
@@ -11,11 +13,11 @@
  *   clients, created on first use), `durable` (a durable topic subscription's queue, fed
  *   by lib/durable-subscriptions.ts), `temp` (a temporary queue owned by one session and
  *   deleted with it; left-overs of a previous process are purged at start).
- *   The store name is `<kind>:<realm length>:<realm>:<name>`, unambiguous whatever the
- *   realm and name hold.
- * - send() appends to the store (overflow 'reject': a full queue refuses the message with
- *   `limit_exceeded`) and returns the store's `committed` promise: an ack to the sender
- *   (a STOMP RECEIPT) waits for it. Messages wait while no consumer exists.
+ *   The queue is the mailbox owner `{kind, name: <realm length>:<realm>:<name>}`
+ *   (lib/mailbox/owner.ts), store name `<kind>:<realm length>:<realm>:<name>`.
+ * - send() appends to the mailbox (a full named queue refuses the message with
+ *   `limit_exceeded`) and returns its `committed` promise: an ack to the sender (a STOMP
+ *   RECEIPT) waits for it. Messages wait while no consumer exists.
  * - Consumers compete: each message goes to one consumer, round-robin among those with
  *   capacity. Capacity: the consumer's connection is writable (its outbox is not
  *   throttled) and, unless it acknowledges automatically, it holds fewer unacknowledged
@@ -39,7 +41,8 @@ import type { MessageHeaders } from './headers';
 import type { Logger } from './log';
 import { isPlainObject, type Payload } from './payload';
 import type { Session } from './session';
-import type { QueuedMessage, QueueSize, QueueStore } from './store';
+import { inRealm, mailboxName, type Mailboxes, type Owner, type StoredMessage } from './mailbox';
+import type { QueueSize, QueueStore } from './store';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 export type QueueKind = 'queue' | 'durable' | 'temp';
@@ -48,13 +51,6 @@ export interface QueueAddress {
   readonly realm: string;
   readonly kind: QueueKind;
   readonly name: string;
-}
-
-export interface WorkQueueLimits {
-  /** messages one queue holds at most */
-  maxMessages: number;
-  /** bytes one queue holds at most (topic + encoded payload, as the store counts) */
-  maxBytes: number;
 }
 
 /** A message handed to a consumer. */
@@ -94,14 +90,6 @@ export interface SendResult {
   readonly committed: Promise<void>;
 }
 
-/**
- * The URI a work queue has in the authorization model (README "Authorization"):
- * `/queue/orders.eu` is `gatehouse.queue.orders.eu`, so a prefix rule covers a family.
- */
-export function queueUri(name: string): string {
-  return `gatehouse.queue.${name}`;
-}
-
 /** One consumer of one queue. Created by WorkQueues.consume(), ended by cancel(). */
 export class Consumer {
   /** seqs handed out and not yet settled, in delivery order */
@@ -132,7 +120,7 @@ class WorkQueue {
   /** highest seq handed out from the store in this process */
   cursor = 0;
   /** messages read from the store and not yet handed out (all seq > cursor) */
-  ahead: QueuedMessage[] = [];
+  ahead: StoredMessage[] = [];
   aheadAt = 0;
   /** highest seq read into `ahead` */
   readSeq = 0;
@@ -146,6 +134,7 @@ class WorkQueue {
 
   constructor(
     readonly address: QueueAddress,
+    readonly owner: Owner,
     readonly storeName: string,
     savedCursor: number,
   ) {
@@ -160,8 +149,10 @@ const READ_AHEAD = 16;
 const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface WorkQueuesOptions {
+  /** the messages */
+  mailboxes: Mailboxes;
+  /** the consumers' cursor records */
   store: QueueStore;
-  limits: WorkQueueLimits;
   log: Logger;
   /** counts a message that was not queued (metrics) */
   drop?: (reason: string) => void;
@@ -169,8 +160,8 @@ export interface WorkQueuesOptions {
 
 /** The router's work queues (every realm's). */
 export class WorkQueues {
+  private readonly mailboxes: Mailboxes;
   private readonly store: QueueStore;
-  private readonly limits: WorkQueueLimits;
   private readonly log: Logger;
   private readonly drop: (reason: string) => void;
   /** queues with at least one consumer, by store name */
@@ -191,8 +182,8 @@ export class WorkQueues {
   private closed = false;
 
   constructor(options: WorkQueuesOptions) {
+    this.mailboxes = options.mailboxes;
     this.store = options.store;
-    this.limits = options.limits;
     this.log = options.log;
     this.drop = options.drop ?? (() => undefined);
     this.purgeTemporary();
@@ -200,50 +191,54 @@ export class WorkQueues {
 
   /** The queue's name in the store. */
   static storeName(a: QueueAddress): string {
-    return `${a.kind}:${a.realm.length}:${a.realm}:${a.name}`;
+    return mailboxName(WorkQueues.owner(a));
+  }
+
+  /** The queue as the owner of its mailbox. */
+  static owner(a: QueueAddress): Owner {
+    return { kind: a.kind, name: inRealm(a.realm, a.name) };
   }
 
   // ----- sending -----
 
   /**
-   * Appends a message to a queue. Throws `limit_exceeded` when the queue is full or the
-   * message can never fit, `invalid_argument` when the payload cannot be stored.
+   * Appends a message to a queue. Throws `limit_exceeded` when a named or temporary queue
+   * is full or the message can never fit (a durable subscription's mailbox drops it,
+   * counted: accepted false), `invalid_argument` when the payload cannot be stored.
    */
   send(address: QueueAddress, message: { topic?: string; payload: Payload; headers?: MessageHeaders }): SendResult {
-    const name = WorkQueues.storeName(address);
+    const owner = WorkQueues.owner(address);
+    const name = mailboxName(owner);
     if (address.kind === 'temp' && !this.temps.has(name)) {
       // a reply to a requester that has gone: nobody can ever read it
       this.drop('temp_queue_gone');
       return { accepted: false, seq: 0, committed: RESOLVED };
     }
     const headers = message.headers && storableHeaders(message.headers);
-    const r = this.store.enqueue(
-      name,
-      {
-        topic: message.topic ?? '',
-        payload: message.payload,
-        expiresAt: message.headers?.expiresAt,
-        attrs: headers ? { h: headers } : undefined,
-      },
-      { maxMessages: this.limits.maxMessages, maxBytes: this.limits.maxBytes, overflow: 'reject' },
-    );
+    const r = this.mailboxes.append(owner, {
+      topic: message.topic ?? '',
+      payload: message.payload,
+      expiresAt: message.headers?.expiresAt,
+      attrs: headers ? { h: headers } : undefined,
+    });
     const q = this.active.get(name);
-    if (q) this.pump(q);
-    return { accepted: true, seq: r.seq, committed: r.committed };
+    if (q && r.accepted) this.pump(q);
+    return { accepted: r.accepted, seq: r.seq, committed: r.committed };
   }
 
   size(address: QueueAddress): QueueSize {
-    return this.store.size(WorkQueues.storeName(address));
+    return this.mailboxes.size(WorkQueues.owner(address));
   }
 
   // ----- consumers -----
 
   consume(session: Session, address: QueueAddress, options: ConsumeOptions, sink: ConsumerSink): Consumer {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
-    const name = WorkQueues.storeName(address);
+    const owner = WorkQueues.owner(address);
+    const name = mailboxName(owner);
     let q = this.active.get(name);
     if (!q) {
-      q = new WorkQueue(address, name, savedCursorOf(this.store.getRecord(CURSOR_KIND, name)));
+      q = new WorkQueue(address, owner, name, savedCursorOf(this.store.getRecord(CURSOR_KIND, name)));
       this.active.set(name, q);
     }
     const consumer = new Consumer(session, address, options.ack, Math.max(0, options.prefetch), sink);
@@ -310,7 +305,7 @@ export class WorkQueues {
     }
     let committed: Promise<void> = RESOLVED;
     if (outcome === 'ack') {
-      for (const s of seqs) committed = this.store.remove(q.storeName, s) ?? committed;
+      for (const s of seqs) committed = this.mailboxes.ack(q.owner, s) ?? committed;
     } else {
       this.requeue(q, seqs);
     }
@@ -390,7 +385,7 @@ export class WorkQueues {
       this.dirty.delete(q);
     }
     if (this.store.getRecord(CURSOR_KIND, name) !== undefined) void this.store.deleteRecord(CURSOR_KIND, name);
-    return this.store.removeQueue(name);
+    return this.mailboxes.remove(WorkQueues.owner(address));
   }
 
   /** Router shutdown: the saved cursors are written with the last commit. */
@@ -440,35 +435,35 @@ export class WorkQueues {
     return undefined;
   }
 
-  private nextMessage(q: WorkQueue): { message: QueuedMessage; redelivered: boolean } | undefined {
+  private nextMessage(q: WorkQueue): { message: StoredMessage; redelivered: boolean } | undefined {
     while (q.requeued.length > 0) {
       const seq = q.requeued.shift() as number;
-      const m = this.store.get(q.storeName, seq);
+      const m = this.mailboxes.get(q.owner, seq);
       if (m) return { message: m, redelivered: true };
     }
     const now = Date.now();
     for (;;) {
       if (q.aheadAt >= q.ahead.length) {
-        q.ahead = this.store.read(q.storeName, q.readSeq, READ_AHEAD);
+        q.ahead = this.mailboxes.peek(q.owner, READ_AHEAD, q.readSeq);
         q.aheadAt = 0;
         const last = q.ahead[q.ahead.length - 1];
         if (!last) return undefined;
         q.readSeq = last.seq;
       }
-      const m = q.ahead[q.aheadAt++] as QueuedMessage;
+      const m = q.ahead[q.aheadAt++] as StoredMessage;
       q.cursor = m.seq;
       if (m.expiresAt !== undefined && m.expiresAt <= now) {
-        void this.store.remove(q.storeName, m.seq);
-        this.drop('expired');
+        // expired since it was read ahead: dropped and counted by its mailbox
+        this.mailboxes.expired(q.owner, m.seq);
         continue;
       }
       return { message: m, redelivered: m.seq <= q.restoredCursor };
     }
   }
 
-  private handOut(q: WorkQueue, c: Consumer, m: QueuedMessage, redelivered: boolean): void {
+  private handOut(q: WorkQueue, c: Consumer, m: StoredMessage, redelivered: boolean): void {
     if (c.ack === 'auto') {
-      void this.store.remove(q.storeName, m.seq);
+      void this.mailboxes.ack(q.owner, m.seq);
     } else {
       c.unacked.add(m.seq);
       this.inflight.set(m.seq, c);
@@ -504,7 +499,7 @@ export class WorkQueues {
   private release(q: WorkQueue): void {
     this.active.delete(q.storeName);
     this.flush();
-    if (this.store.size(q.storeName).messages === 0 && this.store.getRecord(CURSOR_KIND, q.storeName) !== undefined) {
+    if (this.mailboxes.size(q.owner).messages === 0 && this.store.getRecord(CURSOR_KIND, q.storeName) !== undefined) {
       void this.store.deleteRecord(CURSOR_KIND, q.storeName);
     }
   }
@@ -525,7 +520,7 @@ export class WorkQueues {
 
   /** Temporary queues of a previous process: their owners are gone. */
   private purgeTemporary(): void {
-    for (const name of this.store.queues('temp:')) void this.store.removeQueue(name);
+    for (const owner of this.mailboxes.owners('temp')) void this.mailboxes.remove(owner);
     for (const [id] of this.store.records(CURSOR_KIND, 'temp:')) void this.store.deleteRecord(CURSOR_KIND, id);
   }
 }

@@ -2,14 +2,17 @@ import type { Counter } from 'prom-client';
 import { createGateContext, withLiveConfig, type GateContext } from '../../lib/gate-context';
 import type { RouterCore } from '../../lib/router';
 import type { MqttSession } from './mqtt-session';
-import { OfflineQuota } from './offline-quota';
+import { OwnerQuota } from '../../lib/mailbox';
 
 /** The MQTT gate's shared state: the router context plus the sessions by client id. */
 export interface MqttGateContext extends GateContext {
   /** live and persistent sessions, by realm + client id */
   readonly sessions: Map<string, MqttSession>;
-  /** the sessions that may be left offline, against limits.maxOfflineSessions(PerAuthid) */
-  readonly offline: OfflineQuota;
+  /**
+   * the sessions that may be left offline, against limits.maxOfflineSessions(PerAuthid):
+   * the core's mailbox quota, counted per authid from CONNECT (lib/mailbox/owner-quota.ts)
+   */
+  readonly offline: OwnerQuota<MqttSession>;
   /** counts a message not delivered (offline QoS 0, full queue, too large for the client) */
   drop(reason: string): void;
   readonly startedAt: number;
@@ -24,7 +27,10 @@ export function createMqttContext(router: RouterCore): MqttGateContext {
     {
       ...base,
       sessions: new Map(),
-      offline: new OfflineQuota(router.config.limits.maxOfflineSessions, router.config.limits.maxOfflineSessionsPerAuthid),
+      offline: new OwnerQuota<MqttSession>(
+        router.config.limits.maxOfflineSessions,
+        router.config.limits.maxOfflineSessionsPerAuthid,
+      ),
       startedAt: Date.now(),
       stopped: false,
       drop(reason) {

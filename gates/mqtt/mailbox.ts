@@ -1,5 +1,5 @@
 import type { MessageHeaders } from '../../lib/headers';
-import type { QueuedMessage, QueueStore } from '../../lib/store';
+import type { Mailboxes, Owner, StoredMessage } from '../../lib/mailbox';
 import type { Outbound, QoS } from './mqtt-session';
 
 /** A QoS 1/2 message waiting for the client, or in flight to it. */
@@ -12,11 +12,12 @@ export interface Pending {
 /**
  * Where a session's QoS 1/2 messages wait until the client acknowledges them. Clean
  * sessions keep them in memory; sessions that outlive their connection keep them in the
- * core's durable queue store, so a broker restart loses nothing.
+ * core's durable mailbox service (lib/mailbox/), so a broker restart loses nothing, and
+ * its policy (bounds, the oldest dropped and counted when full) applies.
  */
 export interface Mailbox {
-  /** queues a message; returns how many old ones were dropped to make room */
-  push(msg: Outbound): number;
+  /** queues a message; a durable mailbox counts what its policy dropped itself */
+  push(msg: Outbound): void;
   /** the next message not yet handed out */
   take(): Pending | undefined;
   /**
@@ -36,28 +37,31 @@ export interface Mailbox {
   clear(): void;
 }
 
-export interface MailboxLimits {
-  maxMessages: number;
-  maxBytes: number;
-}
-
-/** In memory, for clean sessions: a bounded FIFO. */
+/**
+ * In memory, for clean sessions: a bounded FIFO under the mqtt kind's mailbox policy
+ * (lib/mailbox/policies.ts: the oldest dropped), its drops counted by the mailbox
+ * service like a durable mailbox's, for a queue that ends with its connection.
+ */
 export class MemoryMailbox implements Mailbox {
   private readonly queue: Outbound[] = [];
   private bytes = 0;
 
-  constructor(private readonly limits: MailboxLimits) {}
+  constructor(
+    private readonly mailboxes: Mailboxes,
+    private readonly owner: Owner,
+  ) {}
 
-  push(msg: Outbound): number {
+  push(msg: Outbound): void {
     this.queue.push(msg);
     this.bytes += msg.size;
+    const { maxMessages, maxBytes } = this.mailboxes.policyOf(this.owner);
     let dropped = 0;
-    while (this.queue.length > this.limits.maxMessages || (this.bytes > this.limits.maxBytes && this.queue.length > 1)) {
+    while (this.queue.length > maxMessages || (this.bytes > maxBytes && this.queue.length > 1)) {
       const old = this.queue.shift();
       if (old) this.bytes -= old.size;
       dropped++;
     }
-    return dropped;
+    if (dropped > 0) this.mailboxes.countDropped(this.owner, 'queue_full', dropped);
   }
 
   take(): Pending | undefined {
@@ -84,6 +88,7 @@ export class MemoryMailbox implements Mailbox {
   clear(): void {
     this.queue.length = 0;
     this.bytes = 0;
+    this.mailboxes.resetDropped(this.owner);
   }
 }
 
@@ -97,61 +102,56 @@ interface StoredAttrs {
 }
 
 /**
- * In the core's durable queue store, for sessions that outlive their connection. The
- * store holds every message until it is acknowledged; the packet identifier of a
- * message in flight is kept with it, so after a restart it is resent with DUP and the
- * same identifier ([MQTT-4.4.0-1]).
+ * In the core's mailbox service, for sessions that outlive their connection: its owner
+ * is the session ({kind: 'mqtt'}, lib/mailbox/owner.ts), its policy the service's. The
+ * mailbox holds every message until it is acknowledged (peek, then ack); the packet
+ * identifier of a message in flight is kept with it, so after a restart it is resent
+ * with DUP and the same identifier ([MQTT-4.4.0-1]).
  */
 export class StoreMailbox implements Mailbox {
   /** seq of the last message handed out: the ones after it are still waiting */
   private cursor = 0;
 
   constructor(
-    private readonly store: QueueStore,
-    readonly name: string,
-    private readonly limits: MailboxLimits,
+    private readonly mailboxes: Mailboxes,
+    readonly owner: Owner,
   ) {
-    for (const m of store.read(name, 0, Number.MAX_SAFE_INTEGER)) {
+    for (const m of mailboxes.peek(owner, Number.MAX_SAFE_INTEGER)) {
       if (attrsOf(m).packetId !== undefined && m.seq > this.cursor) this.cursor = m.seq;
     }
   }
 
-  push(msg: Outbound): number {
+  push(msg: Outbound): void {
     const attrs: StoredAttrs = { qos: msg.qos, retain: msg.retain };
     if (msg.subscriptionIds.length > 0) attrs.ids = [...msg.subscriptionIds];
     if (msg.headers) attrs.headers = msg.headers;
-    const r = this.store.enqueue(
-      this.name,
-      { topic: msg.topic, payload: msg.payload, expiresAt: msg.headers?.expiresAt, attrs: { ...attrs } },
-      { maxMessages: this.limits.maxMessages, maxBytes: this.limits.maxBytes, overflow: 'drop-oldest' },
-    );
-    return r.dropped;
+    this.mailboxes.append(this.owner, { topic: msg.topic, payload: msg.payload, expiresAt: msg.headers?.expiresAt, attrs: { ...attrs } });
   }
 
   take(): Pending | undefined {
-    const [m] = this.store.read(this.name, this.cursor, 1);
+    const [m] = this.mailboxes.peek(this.owner, 1, this.cursor);
     if (!m) return undefined;
     this.cursor = m.seq;
     return { msg: outboundOf(m), seq: m.seq };
   }
 
   sent(p: Pending, packetId: number): Promise<void> | undefined {
-    const m = this.store.get(this.name, p.seq);
-    return m ? this.store.update(this.name, p.seq, { ...m.attrs, packetId }) : undefined;
+    const m = this.mailboxes.get(this.owner, p.seq);
+    return m ? this.mailboxes.mark(this.owner, p.seq, { ...m.attrs, packetId }) : undefined;
   }
 
   released(p: Pending, packetId: number): void {
-    const m = this.store.get(this.name, p.seq);
-    if (m) void this.store.update(this.name, p.seq, { ...m.attrs, packetId, released: true });
+    const m = this.mailboxes.get(this.owner, p.seq);
+    if (m) void this.mailboxes.mark(this.owner, p.seq, { ...m.attrs, packetId, released: true });
   }
 
   done(p: Pending): void {
-    void this.store.remove(this.name, p.seq);
+    void this.mailboxes.ack(this.owner, p.seq);
   }
 
   recoverInflight(): { pending: Pending; packetId: number; released: boolean }[] {
     const out: { pending: Pending; packetId: number; released: boolean }[] = [];
-    for (const m of this.store.read(this.name, 0, Number.MAX_SAFE_INTEGER)) {
+    for (const m of this.mailboxes.peek(this.owner, Number.MAX_SAFE_INTEGER)) {
       const a = attrsOf(m);
       if (a.packetId !== undefined) out.push({ pending: { msg: outboundOf(m), seq: m.seq }, packetId: a.packetId, released: a.released === true });
     }
@@ -159,19 +159,19 @@ export class StoreMailbox implements Mailbox {
   }
 
   get length(): number {
-    return this.store.size(this.name).messages;
+    return this.mailboxes.size(this.owner).messages;
   }
 
   clear(): void {
-    void this.store.removeQueue(this.name);
+    void this.mailboxes.remove(this.owner);
   }
 }
 
-function attrsOf(m: QueuedMessage): StoredAttrs {
+function attrsOf(m: StoredMessage): StoredAttrs {
   return m.attrs as unknown as StoredAttrs;
 }
 
-function outboundOf(m: QueuedMessage): Outbound {
+function outboundOf(m: StoredMessage): Outbound {
   const a = attrsOf(m);
   return {
     topic: m.topic,

@@ -5,9 +5,9 @@ import type { Payload } from '../../lib/payload';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
 import type { TopicPattern } from '../../lib/topic';
-import type { QueueStore } from '../../lib/store';
+import { inRealm, type Mailboxes, type Owner } from '../../lib/mailbox';
 import type { MqttGateContext } from './context';
-import { MemoryMailbox, StoreMailbox, type Mailbox, type MailboxLimits, type Pending } from './mailbox';
+import { MemoryMailbox, StoreMailbox, type Mailbox, type Pending } from './mailbox';
 
 export type QoS = 0 | 1 | 2;
 
@@ -89,6 +89,8 @@ export class MqttSession {
   }
   /** QoS 1/2 messages not yet acknowledged: memory for clean sessions, the store otherwise */
   private mailbox: Mailbox;
+  /** the session as a mailbox owner (lib/mailbox/owner.ts), made once */
+  readonly owner: Owner;
   /** [MQTT-4.3.3-*] inbound QoS 2: PUBREC sent, PUBREL not yet received */
   private _inboundQos2: Set<number> | undefined;
   get inboundQos2(): Set<number> {
@@ -108,22 +110,19 @@ export class MqttSession {
   ) {
     core.singleDelivery = (event, subs) => this.deliver(event, subs);
     core.flow = new SessionFlow(this);
-    this.mailbox = new MemoryMailbox(this.limits());
-  }
-
-  private limits(): MailboxLimits {
-    return { maxMessages: this.ctx.config.mqtt.maxQueuedMessages, maxBytes: this.ctx.config.mqtt.maxQueuedBytes };
+    this.owner = { kind: 'mqtt', name: inRealm(realm.name, clientId) };
+    this.mailbox = new MemoryMailbox(ctx.router.mailboxes, this.owner);
   }
 
   /**
-   * From now on the session's messages wait in the durable queue store (it outlives its
-   * connection). What waited in memory moves there; messages already restored from the
-   * store after a restart come back in flight with their packet identifiers.
+   * From now on the session's messages wait in the core's mailbox service (it outlives
+   * its connection). What waited in memory moves there; messages
+   * already restored after a restart come back in flight with their packet identifiers.
    */
-  makeDurable(store: QueueStore, queueName: string): void {
+  makeDurable(mailboxes: Mailboxes): void {
     if (this.mailbox instanceof StoreMailbox) return;
     const memory = this.mailbox;
-    const durable = new StoreMailbox(store, queueName, this.limits());
+    const durable = new StoreMailbox(mailboxes, this.owner);
     for (let p = memory.take(); p; p = memory.take()) durable.push(p.msg);
     for (const r of durable.recoverInflight()) {
       if (!this.inflight.has(r.packetId)) this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
@@ -210,8 +209,8 @@ export class MqttSession {
       else this.ctx.drop('offline_qos0');
       return;
     }
-    const dropped = this.mailbox.push(msg);
-    for (let i = 0; i < dropped; i++) this.ctx.drop('queue_full');
+    // a full queue drops its oldest, counted by the mailbox (queue_full)
+    this.mailbox.push(msg);
     if (link) this.pump();
   }
 

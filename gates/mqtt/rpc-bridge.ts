@@ -6,7 +6,8 @@ import { mqttTopicToCanonical } from '../../lib/notation';
 import type { Payload } from '../../lib/payload';
 import { argumentsFromBody } from '../../lib/payload-body';
 import { replyProperties, submitForReplies, type ReplyOrigin, type TextOptions } from '../../lib/requests/bridge';
-import { callForReply } from '../../lib/rpc-reply';
+import { authorizeReplyTarget } from '../../lib/queue-authorization';
+import { callForReply, errorBody } from '../../lib/rpc-reply';
 import type { MqttConnection } from './connection';
 import { headersFromMqtt } from './payload';
 
@@ -22,11 +23,18 @@ export const RPC_PREFIX = '$rpc/';
  * user property `error` = its URI and body {"error", "args", "kwargs"}) is published to
  * the MQTT 5 response topic with the request's correlation data.
  *
- * The response topic is a topic, not the requester's connection: the requester must be
- * allowed to publish there, checked before the call (as STOMP checks a reply-to), and the
- * reply is then written by the router, so it is delivered even when the requester has
- * gone meanwhile (`mosquitto_pub -D publish response-topic ...` disconnects at once). Such
- * a call is bounded by `mqtt.rpcTimeoutMs` and the request's message expiry.
+ * The response topic is a topic, not the requester's connection: the core's rule for
+ * reply targets applies (lib/queue-authorization.ts, the same as for a STOMP reply-to),
+ * checked before the call, and the reply is then written by the router, so it is
+ * delivered even when the requester has gone meanwhile (`mosquitto_pub -D publish
+ * response-topic ...` disconnects at once). Such a call is bounded by
+ * `mqtt.rpcTimeoutMs` and the request's message expiry.
+ *
+ * A refused response topic is said to the client, never dropped silently: the PUBACK /
+ * PUBREC carries 0x87, and since a QoS 0 request has no ack, the error reply (user
+ * property `error` = wamp.error.not_authorized) is also delivered on the response topic
+ * to the requester alone (nobody else subscribed there sees it: no injection). Logged
+ * and counted (drops_total{gate="mqtt",reason="rpc_reply_refused"}).
  *
  * Returns the refusal (not authorized: the PUBLISH's ack says so), a promise of it when
  * the dynamic authorizer decides, or undefined when the call was made.
@@ -48,19 +56,29 @@ export function callFromMqtt(
     if (responseTopic === null) return;
     const headers: MessageHeaders = { userProperties: replyProperties(error, origin) };
     if (correlationData !== undefined) headers.correlationData = correlationData;
+    // a result the topic refuses (a table's row check...) is answered by its error, once
+    const lost = (err: unknown): void => {
+      replyLost(conn, procedure, err);
+      if (error !== undefined) return;
+      const e = asRouterError(err);
+      respond(errorBody({ uri: e.uri, args: e.args, kwargs: e.kwargs }), e.uri, origin);
+    };
     try {
       // the router's hand: the requester's permission was checked before the call
       const r = realm.publish(undefined, responseTopic, payload, { excludeMe: false, qos: 1, headers });
-      if (r instanceof Promise) r.catch((err: unknown) => replyLost(conn, procedure, err));
+      if (r instanceof Promise) r.catch(lost);
     } catch (err) {
-      replyLost(conn, procedure, err);
+      lost(err);
     }
   };
   const request = requestOptions(p);
   const call = (): RouterError | undefined => {
     if (request) {
       // a durable request: one reply per destination (README "Durable requests")
-      const body = argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now()));
+      const body = argumentsFromBody(
+        typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+        headersFromMqtt(p.properties, Date.now()),
+      );
       const refused = submitForReplies(realm, core, procedure, body, request, respond);
       // refused as not authorized (on the submit or the target): the PUBACK says so too
       return refused instanceof RouterError && refused.def === Errors.notAuthorized ? refused : undefined;
@@ -69,7 +87,10 @@ export function callFromMqtt(
       realm,
       core,
       procedure,
-      argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now())),
+      argumentsFromBody(
+        typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+        headersFromMqtt(p.properties, Date.now()),
+      ),
       respond,
       {
         timeoutMs: timeoutOf(conn, p),
@@ -81,14 +102,36 @@ export function callFromMqtt(
   };
   if (responseTopic === null) return call();
   let pending: Promise<void> | undefined;
+  const refuse = (err: unknown): RouterError => {
+    const e = asRouterError(err);
+    // to the requester alone: it may not publish there, so nobody else may be told
+    tellRequester(conn, responseTopic, correlationData, e);
+    return refused(conn, procedure, rt, e);
+  };
   try {
-    realm.refuseReservedTopic(responseTopic);
-    pending = realm.authorize(core, 'publish', responseTopic);
+    pending = authorizeReplyTarget(realm, core, { topic: responseTopic });
   } catch (err) {
-    return refused(conn, procedure, rt, asRouterError(err));
+    return refuse(err);
   }
   if (!pending) return call();
-  return pending.then(call, (err: unknown) => refused(conn, procedure, rt, asRouterError(err)));
+  return pending.then(call, refuse);
+}
+
+/** The error reply of a refused request, delivered on the response topic to the requester only. */
+function tellRequester(conn: MqttConnection, topic: string, correlationData: Buffer | undefined, err: RouterError): void {
+  const session = conn.session;
+  if (!session || session.core.closed) return;
+  const headers: MessageHeaders = { userProperties: replyProperties(err.uri, undefined) };
+  if (correlationData !== undefined) headers.correlationData = correlationData;
+  const body = errorBody({ uri: err.uri, args: err.args, kwargs: err.kwargs });
+  try {
+    // the router's hand (no permission to check: it goes to nobody but the requester,
+    // who may still have to be allowed to receive there)
+    const r = session.realm.publish(undefined, topic, body, { excludeMe: false, qos: 1, headers, eligible: [session.core.id] });
+    if (r instanceof Promise) r.catch(() => undefined);
+  } catch {
+    // a topic the router itself may not write (an aggregate table's): the ack says it
+  }
 }
 
 /** The durable request options of a `$rpc/` PUBLISH: user properties destinations, expires_in, retries. */
@@ -104,6 +147,7 @@ function requestOptions(p: IPublishPacket): TextOptions | undefined {
 
 /** The response topic may not be published to by the requester: no call is made. */
 function refused(conn: MqttConnection, procedure: string, responseTopic: string | undefined, err: RouterError): RouterError {
+  conn.ctx.drop('rpc_reply_refused');
   conn.ctx.log.warn(
     {
       client: conn.session?.clientId,
@@ -120,7 +164,7 @@ function refused(conn: MqttConnection, procedure: string, responseTopic: string 
 
 function replyLost(conn: MqttConnection, procedure: string, err: unknown): void {
   conn.ctx.drop('rpc_reply_refused');
-  conn.ctx.log.debug({ err, procedure }, 'MQTT $rpc reply not delivered');
+  conn.ctx.log.warn({ err, procedure }, 'MQTT $rpc reply not delivered');
 }
 
 /** `mqtt.rpcTimeoutMs`, shortened by the request's message expiry (a later answer is stale). */

@@ -1,6 +1,7 @@
 import type { EventSink, Subscription } from '../../lib/broker';
 import { parseMqttSubscription } from '../../lib/notation';
 import { Session, type SessionIdentity } from '../../lib/session';
+import { inRealm, mailboxName, type Owner } from '../../lib/mailbox';
 import { isPlainObject } from '../../lib/payload';
 import { sessionKey, type MqttGateContext } from './context';
 import { armExpiry, closeFromCore } from './lifecycle';
@@ -40,13 +41,14 @@ interface SessionRecord {
 
 const NO_SINK: EventSink = () => undefined;
 
-/** The session's queue in the store: unambiguous whatever the realm and client id hold. */
-export function queueName(session: MqttSession): string {
-  return queueNameOf(session.realm.name, session.clientId);
+/** A saved session as the owner of a mailbox (lib/mailbox/owner.ts), as MqttSession.owner. */
+function mailboxOwner(realm: string, clientId: string): Owner {
+  return { kind: 'mqtt', name: inRealm(realm, clientId) };
 }
 
-function queueNameOf(realm: string, clientId: string): string {
-  return `mqtt:${realm.length}:${realm}:${clientId}`;
+/** The session's queue name in the store (what the admin console lists). */
+export function queueName(session: MqttSession): string {
+  return mailboxName(session.owner);
 }
 
 /** Saves the session's state if it outlives its connection; removes it otherwise. */
@@ -58,8 +60,8 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
     if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
     return;
   }
-  ctx.offline.add(session);
-  session.makeDurable(ctx.router.queues, queueName(session));
+  ctx.offline.add(session, session.core.identity.authid);
+  session.makeDurable(ctx.router.mailboxes);
   const record: SessionRecord = {
     realm: session.realm.name,
     clientId: session.clientId,
@@ -102,7 +104,7 @@ export function restoreSessions(ctx: MqttGateContext): number {
     const left = r ? expiry - (now - (r.disconnectedAt ?? now)) / 1000 : 0;
     if (!r || !realm || left <= 0) {
       void ctx.router.queues.deleteRecord(KIND, id);
-      if (r) void ctx.router.queues.removeQueue(queueNameOf(r.realm, r.clientId));
+      if (r) void ctx.router.mailboxes.remove(mailboxOwner(r.realm, r.clientId));
       continue;
     }
     const core = new Session(
@@ -133,10 +135,10 @@ export function restoreSessions(ctx: MqttGateContext): number {
         refused(err);
       }
     }
-    session.makeDurable(ctx.router.queues, queueName(session));
+    session.makeDurable(ctx.router.mailboxes);
     // offline, and counted as one that may be: restored sessions are not refused even
     // past a lowered limit (they were granted), but count against new ones
-    ctx.offline.add(session);
+    ctx.offline.add(session, session.core.identity.authid);
     ctx.router.setParked(core, true);
     if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
     restored++;

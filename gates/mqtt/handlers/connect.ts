@@ -187,8 +187,9 @@ function establish(conn: MqttConnection, g: Granted): void {
     // one more session that may be left offline, unless it resumes or replaces one
     // already counted (README "Offline sessions")
     const existing = ctx.sessions.get(sessionKey(realm.name, clientId));
-    const limit = existing !== undefined && ctx.offline.has(existing) ? undefined : ctx.offline.exceeded(g.identity.authid);
-    if (limit !== undefined) {
+    const exceeded = existing !== undefined && ctx.offline.has(existing) ? undefined : ctx.offline.exceeded(g.identity.authid);
+    if (exceeded !== undefined) {
+      const limit = exceeded === 'total' ? 'max_offline_sessions' : 'max_offline_sessions_per_authid';
       ctx.router.metrics.limitHits.labels('mqtt', limit).inc();
       ctx.log.warn({ client: clientId, authid: g.identity.authid, peer: conn.info.peer, limit }, 'limit hit');
       const what = limit === 'max_offline_sessions' ? 'limits.maxOfflineSessions' : 'limits.maxOfflineSessionsPerAuthid';

@@ -4,16 +4,16 @@ import { header, type StompFrame } from '../frame';
 import { messageFromSend } from '../payload';
 import { callFromStomp, replyAddress } from '../rpc-bridge';
 import { applyOrKeep, type Action } from './transaction';
-import { queueUri } from '../../../lib/work-queues';
+import { authorizeQueue, authorizeReplyTarget, type ReplyTarget } from '../../../lib/queue-authorization';
 
 /**
- * The URI an RPC reply-to needs publish on (README "Authorization"): its topic, or
- * gatehouse.queue.<name> for a /queue/; temporary and reply queues take no permission.
+ * The reply-to as the core's reply target (its rule: lib/queue-authorization.ts), or
+ * undefined for a destination no reply can reach (the reply is dropped, counted).
  */
-function replyPermissionUri(realm: string, replyTo: { topic: string } | { destination: string }): string | undefined {
-  if ('topic' in replyTo) return replyTo.topic;
-  const address = replyAddress(realm, replyTo.destination);
-  return address?.kind === 'queue' ? queueUri(address.name) : undefined;
+function replyTargetOf(realm: string, replyTo: { topic: string } | { destination: string }): ReplyTarget | undefined {
+  if ('topic' in replyTo) return replyTo;
+  const queue = replyAddress(realm, replyTo.destination);
+  return queue && { queue };
 }
 
 /**
@@ -51,10 +51,9 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
         const { payload, headers } = messageFromSend(frame, replyTo);
         const address = target.address;
         const send = (): Promise<void> => conn.ctx.work.queues.send(address, { payload, headers }).committed;
-        // a named queue is the URI gatehouse.queue.<name> (README "Authorization"); temporary
-        // and reply queues belong to one connection and take no permission
+        // the core's rule for queues (lib/queue-authorization.ts)
         action = () => {
-          const pending = address.kind === 'queue' ? realm.authorize(session, 'publish', queueUri(address.name)) : undefined;
+          const pending = authorizeQueue(realm, session, 'publish', address);
           return pending ? pending.then(send) : send();
         };
         break;
@@ -64,9 +63,9 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
         const call = (): void => callFromStomp(conn, procedure, frame, replyTo);
         // the reply (result or error) is written with the router's hand: the caller must
         // be allowed to publish there itself, checked before the call is made
-        const replyUri = replyTo === undefined ? undefined : replyPermissionUri(conn.realmName, replyTo);
+        const reply = replyTo === undefined ? undefined : replyTargetOf(conn.realmName, replyTo);
         action = () => {
-          const pending = replyUri === undefined ? undefined : realm.authorize(session, 'publish', replyUri);
+          const pending = reply === undefined ? undefined : authorizeReplyTarget(realm, session, reply);
           if (pending) return pending.then(call);
           call();
           return undefined;

@@ -3,7 +3,8 @@ import { Errors, RouterError } from '../../../lib/errors';
 import type { Realm } from '../../../lib/realm';
 import type { Session } from '../../../lib/session';
 import { settle, type MaybePromise } from '../../../lib/settle';
-import { queueUri, type AckMode } from '../../../lib/work-queues';
+import { authorizeDurable, authorizeQueue as authorizeWorkQueue } from '../../../lib/queue-authorization';
+import type { AckMode } from '../../../lib/work-queues';
 import { asRouterError, type StompConnection } from '../connection';
 import { resolveDestination, type Target } from '../destinations';
 import { header, type StompFrame } from '../frame';
@@ -64,10 +65,8 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
 type SubscriptionBase = Pick<StompSubscription, 'id' | 'destination' | 'ack' | 'header'>;
 
 /**
- * Work queues are not routed by the realm, so their permission is asked here (README
- * "Authorization": /queue/<name> is the URI gatehouse.queue.<name>). A durable topic
- * subscription's feed is not filtered per event: its whole pattern must be allowed.
- * Topic subscriptions are checked by the realm itself.
+ * Work queues are not routed by the realm: the core's rule for them is asked here
+ * (lib/queue-authorization.ts). Topic subscriptions are checked by the realm itself.
  */
 function authorizeQueue(
   realm: Realm,
@@ -75,9 +74,8 @@ function authorizeQueue(
   target: Target,
   durable: DurableName | undefined,
 ): Promise<void> | undefined {
-  if (target.kind === 'queue' && target.temp === undefined)
-    return realm.authorize(session, 'subscribe', queueUri(target.address.name));
-  if (target.kind === 'topic' && durable) return realm.authorize(session, 'subscribe', target.pattern, true);
+  if (target.kind === 'queue') return authorizeWorkQueue(realm, session, 'subscribe', target.address);
+  if (target.kind === 'topic' && durable) return authorizeDurable(realm, session, target.pattern);
   return undefined;
 }
 
