@@ -18,7 +18,6 @@ import { outboundPublish } from './outbound';
 import { PacketReader } from './packet-reader';
 import { ACK, bodyOf, mqttTopicName, publishSize, writeAck, writePublish } from './publish-frame';
 import { RC } from './reason-codes';
-import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
@@ -55,7 +54,6 @@ export class MqttConnection implements MqttLink, OutboxHooks {
   /** the client's topic alias maximum: aliases we may use towards it */
   clientTopicAliasMax = 0;
   session: MqttSession | undefined;
-  will: Will | undefined;
   private _inboundAliases: Map<number, string> | undefined;
   /** inbound topic aliases (MQTT 5 §3.3.2.3.4); made on first use, as the collections below:
    *  an idle connection holds none (issue 15, footprint) */
