@@ -37,7 +37,11 @@ const outboxLimitsOf = new WeakMap<Config['limits'], OutboxLimits>();
 export function outboxLimits(limits: Config['limits']): OutboxLimits {
   let l = outboxLimitsOf.get(limits);
   if (l === undefined) {
-    l = { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs };
+    l = {
+      highWaterBytes: limits.outboundHighWaterBytes,
+      maxQueueBytes: limits.outboundQueueBytes,
+      slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
+    };
     outboxLimitsOf.set(limits, l);
   }
   return l;

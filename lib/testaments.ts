@@ -201,15 +201,18 @@ export class Testaments {
     if (held.pending.length === 0) return;
     let next = Infinity;
     for (const p of held.pending) next = Math.min(next, p.at);
-    held.timer = setTimeout(() => {
-      held.timer = undefined;
-      const now = Date.now();
-      const due = held.pending.filter((p) => p.at <= now);
-      held.pending = held.pending.filter((p) => p.at > now);
-      for (const p of due) this.hooks.fire(session, p.t);
-      this.arm(session, held);
-      this.forgetIfEmpty(session, held);
-    }, timerDelay(next - Date.now()));
+    held.timer = setTimeout(
+      () => {
+        held.timer = undefined;
+        const now = Date.now();
+        const due = held.pending.filter((p) => p.at <= now);
+        held.pending = held.pending.filter((p) => p.at > now);
+        for (const p of due) this.hooks.fire(session, p.t);
+        this.arm(session, held);
+        this.forgetIfEmpty(session, held);
+      },
+      timerDelay(next - Date.now()),
+    );
     held.timer.unref();
   }
 

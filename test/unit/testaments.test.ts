@@ -8,7 +8,11 @@ import { Testaments, type Testament } from '../../lib/testaments';
 const control = { close: (): void => undefined };
 
 function session(): Session {
-  return new Session({ gate: 'test', type: 'unit', peer: '127.0.0.1:1' }, { authid: 'a', authrole: 'r', authmethod: 'anonymous', authprovider: 'static' }, control);
+  return new Session(
+    { gate: 'test', type: 'unit', peer: '127.0.0.1:1' },
+    { authid: 'a', authrole: 'r', authmethod: 'anonymous', authprovider: 'static' },
+    control,
+  );
 }
 
 function testament(topic: string, over: Partial<Testament> = {}): Testament {
