@@ -7,23 +7,17 @@ import { createGateContext } from './lib/gate-context';
 import { createHttpServer, type WebSocketEndpointOptions } from './lib/listeners';
 import { tlsFromConfig, type TlsOptions } from './lib/tls-options';
 import type express from 'express';
-import { createWampContext, type WampGateContext } from './gates/wamp/context';
-import { createMqttContext, type MqttGateContext } from './gates/mqtt/context';
-import { acceptMqttSocket, listenMqttTcp, listenMqttWs } from './gates/mqtt/listener';
-import { stopSessions } from './gates/mqtt/lifecycle';
-import { restoreSessions } from './gates/mqtt/session-records';
-import { startSysTopics } from './gates/mqtt/sys-topics';
-import { acceptRawSocket, listenWampRawSocket } from './gates/wamp/rawsocket-listener';
-import { listenWampWs } from './gates/wamp/ws-listener';
-import { createStompContext, type StompGateContext } from './gates/stomp/context';
+import { wampGate } from './gates/wamp/gate';
+import { mqttGate } from './gates/mqtt/gate';
+import { stompGate } from './gates/stomp/gate';
 import { createHttpContext, type HttpGateContext } from './gates/http/context';
-import { acceptStompSocket, listenStompTcp, listenStompWs } from './gates/stomp/listener';
+import { GateRegistry } from './lib/gate-registry';
 import type { DashboardOptions } from './lib/dashboard/routes';
 import type * as DashboardRoutes from './lib/dashboard/routes';
 import type * as HttpApi from './gates/http/api';
 import { createQueueService, type QueueService } from './lib/queue-service';
 import { RouterCore, type Listener } from './lib/router';
-import { serveProtocolsOn, type UniversalPortOptions } from './lib/universal-port';
+import { serveProtocolsOn } from './lib/universal-port';
 
 export type { Config } from './lib/config';
 export type { Listener, RouterOptions } from './lib/router';
@@ -46,28 +40,13 @@ export function dashboardRouter(opts: DashboardOptions): express.Router {
 }
 
 export class Router extends RouterCore {
-  private wampCtx: WampGateContext | undefined;
-  private mqttCtx: MqttGateContext | undefined;
-  private stompCtx: StompGateContext | undefined;
   private queueService: QueueService | undefined;
   private httpCtx: HttpGateContext | undefined;
-
-  private get wamp(): WampGateContext {
-    return (this.wampCtx ??= createWampContext(this));
-  }
-
-  private get mqtt(): MqttGateContext {
-    if (!this.mqttCtx) {
-      const ctx = (this.mqttCtx = createMqttContext(this));
-      restoreSessions(ctx);
-      const stop = startSysTopics(ctx);
-      this.onClose(() => {
-        stop();
-        stopSessions(ctx);
-      });
-    }
-    return this.mqttCtx;
-  }
+  /** the protocol gates; each one's context is made on first use (lib/gate-registry.ts) */
+  private readonly gates = new GateRegistry((gate) => gate.createContext(this, { work: () => this.work, onClose: (fn) => this.onClose(fn) }))
+    .register(wampGate)
+    .register(mqttGate)
+    .register(stompGate);
 
   /** Work queues and durable subscriptions, shared by the gates that use them (restored on first use). */
   private get work(): QueueService {
@@ -90,10 +69,6 @@ export class Router extends RouterCore {
     return this.queueService ? this.queueService.queues.consumerCount(storeName) : 0;
   }
 
-  private get stomp(): StompGateContext {
-    return (this.stompCtx ??= createStompContext(this, this.work));
-  }
-
   /**
    * An HTTP server for the WebSocket endpoints (and `app`, e.g. Express), as the daemon
    * uses: HTTPS when config http.tls is on (its certificate reloads with
@@ -107,11 +82,7 @@ export class Router extends RouterCore {
     // the protocols of http.protocols on the same port, told apart by their first bytes.
     // Only on this server, which Gatehouse makes: a server of the application's own keeps
     // its 'connection' handling, and the gates mount only their WebSocket paths there.
-    const on = this.config.http.protocols;
-    const gates: UniversalPortOptions['gates'] = {};
-    if (on.rawsocket) gates.rawsocket = () => ({ ctx: this.wamp, accept: (socket) => acceptRawSocket(this.wamp, socket) });
-    if (on.mqtt) gates.mqtt = () => ({ ctx: this.mqtt, accept: (socket, type) => acceptMqttSocket(this.mqtt, socket, type) });
-    if (on.stomp) gates.stomp = () => ({ ctx: this.stomp, accept: (socket, type) => acceptStompSocket(this.stomp, socket, type) });
+    const gates = this.gates.handOffs(this.config.http.protocols);
     if (Object.keys(gates).length > 0) {
       this.addListener(serveProtocolsOn(ctx, server, { gates, timeoutMs: this.config.http.sniffTimeoutMs, ready: () => this.start() }));
     }
@@ -121,31 +92,52 @@ export class Router extends RouterCore {
   /** WAMP over WebSocket: on an existing http.Server (`server` + `path`), or its own port (wss:// with `tls`). */
   async listenWAMP(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenWampWs(this.wamp, opts));
+    return this.addListener(await this.gates.listenWebSocket('wamp', opts));
   }
 
   /** WAMP over RawSocket (TCP), over TLS with `tls`. */
   async listenRawSocket(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenWampRawSocket(this.wamp, opts));
+    return this.addListener(await this.gates.listenTcp('wamp', opts));
   }
 
   /** MQTT over TCP, or over TLS with `tls` (PEM files or buffers). */
   async listenMQTT(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenMqttTcp(this.mqtt, opts));
+    return this.addListener(await this.gates.listenTcp('mqtt', opts));
   }
 
   /** MQTT over WebSocket (subprotocol mqtt): on an existing http.Server (`server` + `path`), or its own port. */
   async listenMQTTWebSocket(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenMqttWs(this.mqtt, opts));
+    return this.addListener(await this.gates.listenWebSocket('mqtt', opts));
   }
 
   /** STOMP over TCP, or over TLS with `tls` (PEM files or buffers). */
   async listenSTOMP(opts: { port?: number; host?: string; tls?: TlsOptions } = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenStompTcp(this.stomp, opts));
+    return this.addListener(await this.gates.listenTcp('stomp', opts));
+  }
+
+  /**
+   * Every endpoint the config asks the gates for, as the daemon opens them: ports of
+   * their own (wamp.rawsocket, mqtt, mqtt.tls, stomp, stomp.tls) listen now, WebSocket
+   * paths (wamp.path, mqtt.wsPath, stomp.wsPath) mount on `server`. Returns, per
+   * endpoint, its entry for a log line once `server` listens (`wsOrigin`: ws://host:port).
+   */
+  async listenConfigured(server: http.Server): Promise<{ key: string; describe(wsOrigin: string): Record<string, unknown> }[]> {
+    await this.start();
+    const out: { key: string; describe(wsOrigin: string): Record<string, unknown> }[] = [];
+    for (const { gate, endpoint } of this.gates.endpoints(this.config)) {
+      if (endpoint.transport === 'tcp') {
+        const l = this.addListener(await this.gates.listenTcp(gate, endpoint.options));
+        out.push({ key: endpoint.key, describe: () => endpoint.describe(l.port) });
+      } else {
+        this.addListener(await this.gates.listenWebSocket(gate, { server, path: endpoint.path }));
+        out.push({ key: endpoint.key, describe: (origin) => endpoint.describe(origin) });
+      }
+    }
+    return out;
   }
 
   /**
@@ -176,6 +168,6 @@ export class Router extends RouterCore {
   /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */
   async listenSTOMPWebSocket(opts: WebSocketEndpointOptions = {}): Promise<Listener> {
     await this.start();
-    return this.addListener(await listenStompWs(this.stomp, opts));
+    return this.addListener(await this.gates.listenWebSocket('stomp', opts));
   }
 }

@@ -29,7 +29,7 @@ import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, parseScalar, type Config } from './config';
 import { readPidFile, reloadConfigFile } from './config-reload';
 import type { Logger } from './log';
-import { tlsFromConfig } from './tls-options';
+import { urlHost } from './gate-registry';
 import { createUserRecord } from './auth/user-record';
 import { readSecret } from './secret-prompt';
 import { packageVersion } from './version';
@@ -84,10 +84,6 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
 function fail(message: string, code: number): void {
   process.stderr.write(`${message}\n`);
   process.exitCode = code;
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
@@ -188,19 +184,9 @@ async function start(flags: StartFlags): Promise<void> {
 
   try {
     await router.start(); // opens the store etc.
-    await router.listenWAMP({ server, path: config.wamp.path });
-    const raw = config.wamp.rawsocket;
-    const rawsocket = raw.enabled ? await router.listenRawSocket({ host: raw.host, port: raw.port, tls: tlsFromConfig(raw.tls) }) : undefined;
-    const mq = config.mqtt;
-    const mqtt = mq.enabled ? await router.listenMQTT({ host: mq.host, port: mq.port }) : undefined;
-    const mqttTls = tlsFromConfig(mq.tls);
-    const mqtts = mqttTls ? await router.listenMQTT({ host: mq.tls.host, port: mq.tls.port, tls: mqttTls }) : undefined;
-    if (mq.wsPath) await router.listenMQTTWebSocket({ server, path: mq.wsPath });
-    const st = config.stomp;
-    const stomp = st.enabled ? await router.listenSTOMP({ host: st.host, port: st.port }) : undefined;
-    const stompTls = tlsFromConfig(st.tls);
-    const stomps = stompTls ? await router.listenSTOMP({ host: st.tls.host, port: st.tls.port, tls: stompTls }) : undefined;
-    if (st.wsPath) await router.listenSTOMPWebSocket({ server, path: st.wsPath });
+    // every gate's endpoints as the config asks (lib/gate-registry.ts): the WebSocket
+    // paths on this server, the ports of their own opened now
+    const endpoints = await router.listenConfigured(server);
     const addr = await listen(server, config.http.port, config.http.host);
     if (stopping) return;
     if (flags.pidFile !== undefined) writePidFile(flags.pidFile, log);
@@ -210,14 +196,7 @@ async function start(flags: StartFlags): Promise<void> {
       {
         // beside HTTP and WebSocket, recognised by their first bytes (http.protocols)
         http: { host: addr.address, port: addr.port, alsoServes: Object.entries(config.http.protocols).filter(([, on]) => on).map(([name]) => name) },
-        wamp: { url: `${ws}://${base}${config.wamp.path}` },
-        ...(rawsocket === undefined ? {} : { rawsocket: { host: raw.host, port: rawsocket.port, tls: raw.tls.enabled } }),
-        ...(mqtt === undefined ? {} : { mqtt: { url: `mqtt://${urlHost(mq.host)}:${mqtt.port}` } }),
-        ...(mqtts === undefined ? {} : { mqtts: { url: `mqtts://${urlHost(mq.tls.host)}:${mqtts.port}` } }),
-        ...(mq.wsPath ? { mqttWebSocket: { url: `${ws}://${base}${mq.wsPath}` } } : {}),
-        ...(stomp === undefined ? {} : { stomp: { url: `stomp://${urlHost(st.host)}:${stomp.port}` } }),
-        ...(stomps === undefined ? {} : { stomps: { url: `stomp+ssl://${urlHost(st.tls.host)}:${stomps.port}` } }),
-        ...(st.wsPath ? { stompWebSocket: { url: `${ws}://${base}${st.wsPath}` } } : {}),
+        ...Object.fromEntries(endpoints.map((e) => [e.key, e.describe(`${ws}://${base}`)])),
         health: `${web}://${base}/health`,
         ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
         ...(config.http.api.enabled ? { api: `${web}://${base}${config.http.api.path}` } : {}),

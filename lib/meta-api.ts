@@ -54,7 +54,7 @@ export function installMetaApi(realm: Realm): void {
     const options = isPlainObject(kw['publish_options']) ? kw['publish_options'] : {};
     // the router publishes it later as itself: the permission is the caller's, now
     return after(realm.authorize(caller, 'publish', topic), () => {
-      realm.testaments.add(caller, { topic, payload, options: publishOptionsFrom(options), scope: scopeOf(kw['scope']) });
+      realm.testaments.add(caller, { topic, payload, options: publishOptionsFrom(options), scope: scopeOf(kw['scope']), delayMs: 0, asOwner: false });
       return {};
     });
   });

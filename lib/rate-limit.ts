@@ -145,3 +145,26 @@ export class InboundThrottle {
     this.timer = undefined;
   }
 }
+
+/**
+ * A hard cap of messages per second in fixed one-second windows, read at use (a config
+ * reload applies at once): past it the connection goes at once instead of being slowed
+ * (stomp.limits.framesPerSecond, the older, stricter STOMP limit).
+ */
+export class FrameCap {
+  private windowStart = 0;
+  private count = 0;
+
+  constructor(private readonly limit: () => number) {}
+
+  /** Counts one message; 0 when it fits, else the limit it went past. */
+  take(now: number): number {
+    const limit = this.limit();
+    if (limit <= 0) return 0;
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.count = 0;
+    }
+    return ++this.count <= limit ? 0 : limit;
+  }
+}

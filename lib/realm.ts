@@ -98,7 +98,11 @@ export class Realm {
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
     this.dealer = new Dealer(options.limits);
     this.history = new EventHistory(options.eventHistory ?? []);
-    this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS);
+    // every way a session is lost ends here: its testaments, MQTT wills, the store's wills
+    this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS, {
+      fire: (session, t) => this.publishTestament(session, t),
+      sessionEnded: (session) => this.retained?.sessionEnded(session),
+    });
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.taps = options.taps ?? new PublicationTaps();
     this.reserved = options.reserved;
@@ -146,9 +150,9 @@ export class Realm {
     session.closed = true;
     this.sessions.delete(session.id);
     try {
-      // wills first: a lock held by this session is released before anything else
-      this.retained?.sessionEnded(session);
-      for (const t of this.testaments.take(session)) this.publishTestament(session, t);
+      // what waited for a delay, then the store's wills (a lock held by this session is
+      // released before anything else), then its testaments (lib/testaments.ts)
+      this.testaments.ended(session);
     } finally {
       // whatever a testament did, the session's registrations and subscriptions go
       this.dealer.removeSession(session);
@@ -160,13 +164,14 @@ export class Realm {
 
   /**
    * Through publish(): testaments count and are kept in history like any event. One
-   * that fails (a row its table refuses, a store error) is reported, never thrown: the
-   * other testaments and the session's cleanup still run.
+   * that fails (refused, a row its table refuses, a store error) is reported, never
+   * thrown: the other testaments and the session's cleanup still run. An MQTT will is
+   * published as its session (asOwner), its permissions checked again.
    */
   private publishTestament(session: Session, t: Testament): void {
     const failed = (err: unknown): void => this.observer.onTestamentError?.(this, session, err);
     try {
-      const r = this.publish(undefined, t.topic, t.payload, t.options);
+      const r = this.publish(t.asOwner ? session : undefined, t.topic, t.payload, t.options);
       if (r instanceof Promise) r.catch(failed);
     } catch (err) {
       failed(err);

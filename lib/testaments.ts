@@ -1,53 +1,229 @@
 import { Errors, RouterError } from './errors';
 import type { PublishOptions } from './broker';
 import type { Payload } from './payload';
+import type { RetainOptions } from './retained';
 import type { Session } from './session';
+import { timerDelay } from './timers';
 
+/**
+ * WAMP advanced, testament meta API: `detached` fires when the session loses its
+ * transport, `destroyed` when the session itself ends. A session without resumption (WAMP
+ * here) is both at once: detached ones fire first.
+ */
 export type TestamentScope = 'destroyed' | 'detached';
 
+/**
+ * What a session leaves behind, as plain data (no session object, no timer), so that a
+ * record could be stored and fired by another node when this one is gone.
+ */
 export interface Testament {
+  /** canonical topic */
   topic: string;
   payload: Payload;
-  options: PublishOptions;
+  options: PublishOptions & RetainOptions;
   scope: TestamentScope;
+  /**
+   * ms to wait after the session detaches before it fires (MQTT 5 Will Delay Interval,
+   * §3.1.3.2.2); the session ending, or its resumption, settles it earlier. 0: at once.
+   */
+  delayMs: number;
+  /**
+   * Published as the owning session, its permissions checked again (an MQTT will is the
+   * client's own PUBLISH, [MQTT-3.1.2-8]); otherwise by the router itself (a WAMP
+   * testament, authorized when it was added).
+   */
+  asOwner: boolean;
+}
+
+/** Whose testament it is: enough for any node to tell which session was lost. */
+export interface TestamentOwner {
+  realm: string;
+  session: number;
+}
+
+/** A testament with its owner: the storable form. */
+export interface TestamentRecord extends Testament {
+  owner: TestamentOwner;
+}
+
+/** What the mechanism does when a testament is due, and the other session-loss hook. */
+export interface TestamentHooks {
+  /** publishes a due testament (reporting, never throwing, a failure) */
+  fire(owner: Session, t: Testament): void;
+  /** the store's wills (lib/retained.ts RetainedTopics.sessionEnded), when the session ends */
+  sessionEnded?(session: Session): void;
+}
+
+/** A session's testaments: those held, one named slot, and those detached and waiting. */
+interface Held {
+  list: Testament[];
+  /** a testament a gate keeps one of and replaces (the MQTT will of the current connection) */
+  slot: Testament | undefined;
+  /** detached testaments waiting for their delay, with when it runs out (epoch ms) */
+  pending: { t: Testament; at: number }[];
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
- * WAMP advanced: testament meta API. Events a session asks the router to publish when
- * it goes away. Gatehouse has no session resumption, so a session that is lost is both
- * detached and destroyed: both scopes fire, detached first.
+ * The one "when a session is lost" mechanism of the core: WAMP testaments, MQTT wills
+ * (a detached testament with a delay) and the store's wills all fire from here. Gates
+ * only translate: they register testaments and say when a session detaches, resumes or
+ * ends.
+ *
+ * - detached(session): its transport is gone but the session may live on (an MQTT
+ *   session with an expiry). Detached testaments without a delay fire now; those with
+ *   one wait.
+ * - resumed(session): it has a transport again before the delay ran out: what waits is
+ *   discarded (MQTT 5 §3.1.3.2.2: the will is not sent).
+ * - ended(session): it is gone. What still waits fires now ([MQTT-3.1.3-9]: the will
+ *   is published at the session's end if the delay outlives it), then the store's
+ *   wills (a lock the session held is released before anything else is said), then its
+ *   detached and destroyed testaments.
  */
 export class Testaments {
-  private readonly bySession = new Map<Session, Testament[]>();
+  private readonly bySession = new Map<Session, Held>();
 
   /** `max`: testaments one session may hold (limits.maxTestamentsPerSession) */
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly hooks: TestamentHooks,
+  ) {}
 
   /** Throws limit_exceeded past `max`: each one is kept until the session leaves. */
   add(session: Session, t: Testament): void {
-    const list = this.bySession.get(session);
-    if (list && list.length >= this.max) {
+    const held = this.bySession.get(session);
+    if (held && held.list.length >= this.max) {
       throw new RouterError(Errors.limitExceeded, `at most ${this.max} testaments per session (limits.maxTestamentsPerSession)`);
     }
-    if (list) list.push(t);
-    else this.bySession.set(session, [t]);
+    this.heldBy(session).list.push(t);
   }
 
+  /**
+   * Sets (or, with undefined, clears) the session's slot: the one testament a gate
+   * replaces rather than adds to (an MQTT CONNECT brings the will of its connection;
+   * a clean DISCONNECT discards it, [MQTT-3.14.4-3]).
+   */
+  setSlot(session: Session, t: Testament | undefined): void {
+    if (t) this.heldBy(session).slot = t;
+    else {
+      const held = this.bySession.get(session);
+      if (!held) return;
+      held.slot = undefined;
+      this.forgetIfEmpty(session, held);
+    }
+  }
+
+  /** Removes the testaments of one scope (wamp.session.flush_testaments); how many went. */
   flush(session: Session, scope: TestamentScope): number {
-    const list = this.bySession.get(session);
-    if (!list) return 0;
-    const keep = list.filter((t) => t.scope !== scope);
-    const removed = list.length - keep.length;
-    if (keep.length === 0) this.bySession.delete(session);
-    else this.bySession.set(session, keep);
+    const held = this.bySession.get(session);
+    if (!held) return 0;
+    const keep = held.list.filter((t) => t.scope !== scope);
+    const removed = held.list.length - keep.length;
+    held.list = keep;
+    this.forgetIfEmpty(session, held);
     return removed;
   }
 
-  /** Takes a leaving session's testaments, in the order they fire. */
-  take(session: Session): Testament[] {
-    const list = this.bySession.get(session);
-    if (!list) return [];
+  /** The session lost its transport and may come back: its detached testaments go off or wait. */
+  detached(session: Session): void {
+    const held = this.bySession.get(session);
+    if (!held) return;
+    const due = held.slot?.scope === 'detached' ? [...held.list, held.slot] : held.list;
+    if (held.slot?.scope === 'detached') held.slot = undefined;
+    held.list = held.list.filter((t) => t.scope !== 'detached');
+    const now = Date.now();
+    for (const t of due) {
+      if (t.scope !== 'detached') continue;
+      if (t.delayMs > 0) held.pending.push({ t, at: now + t.delayMs });
+      else this.hooks.fire(session, t);
+    }
+    this.arm(session, held);
+    this.forgetIfEmpty(session, held);
+  }
+
+  /** The session has a transport again: testaments waiting for their delay are discarded. */
+  resumed(session: Session): void {
+    const held = this.bySession.get(session);
+    if (!held) return;
+    this.disarm(held);
+    held.pending = [];
+    this.forgetIfEmpty(session, held);
+  }
+
+  /** The session is gone: everything it left fires, in the order described above. */
+  ended(session: Session): void {
+    const held = this.bySession.get(session);
     this.bySession.delete(session);
-    return [...list.filter((t) => t.scope === 'detached'), ...list.filter((t) => t.scope === 'destroyed')];
+    if (held) {
+      this.disarm(held);
+      for (const p of held.pending) this.hooks.fire(session, p.t);
+    }
+    this.hooks.sessionEnded?.(session);
+    if (!held) return;
+    const rest = held.slot ? [...held.list, held.slot] : held.list;
+    for (const t of rest) if (t.scope === 'detached') this.hooks.fire(session, t);
+    for (const t of rest) if (t.scope === 'destroyed') this.hooks.fire(session, t);
+  }
+
+  /** The router stops: timers go, nothing more fires (the store is closing). */
+  stop(session: Session): void {
+    const held = this.bySession.get(session);
+    if (!held) return;
+    this.disarm(held);
+    held.pending = [];
+    this.forgetIfEmpty(session, held);
+  }
+
+  /** The session's testaments as plain records (held, slot, waiting), in the order they would fire. */
+  records(session: Session, realm: string): TestamentRecord[] {
+    const held = this.bySession.get(session);
+    if (!held) return [];
+    const owner: TestamentOwner = { realm, session: session.id };
+    const all = [...held.pending.map((p) => p.t), ...held.list, ...(held.slot ? [held.slot] : [])];
+    return all.map((t) => ({ ...t, owner }));
+  }
+
+  private heldBy(session: Session): Held {
+    let held = this.bySession.get(session);
+    if (!held) {
+      held = { list: [], slot: undefined, pending: [], timer: undefined };
+      this.bySession.set(session, held);
+    }
+    return held;
+  }
+
+  /**
+   * One timer per session, for the earliest waiting testament. A delay past what
+   * setTimeout holds (24.8 days) fires early here and is re-armed for the rest.
+   */
+  private arm(session: Session, held: Held): void {
+    this.disarm(held);
+    if (held.pending.length === 0) return;
+    let next = Infinity;
+    for (const p of held.pending) next = Math.min(next, p.at);
+    held.timer = setTimeout(
+      () => {
+        held.timer = undefined;
+        const now = Date.now();
+        const due = held.pending.filter((p) => p.at <= now);
+        held.pending = held.pending.filter((p) => p.at > now);
+        for (const p of due) this.hooks.fire(session, p.t);
+        this.arm(session, held);
+        this.forgetIfEmpty(session, held);
+      },
+      timerDelay(next - Date.now()),
+    );
+    held.timer.unref();
+  }
+
+  private disarm(held: Held): void {
+    if (held.timer) clearTimeout(held.timer);
+    held.timer = undefined;
+  }
+
+  private forgetIfEmpty(session: Session, held: Held): void {
+    if (held.list.length === 0 && held.slot === undefined && held.pending.length === 0 && this.bySession.get(session) === held) {
+      this.bySession.delete(session);
+    }
   }
 }

@@ -1,13 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
-import { InputPause } from '../../lib/input-pause';
-import { Outbox, type OutboundFlow, type OutboxHooks, type OutboxLimits } from '../../lib/outbox';
-import type { InboundThrottle } from '../../lib/rate-limit';
+import { ConnectionFlow, type ConnectionFlowHooks } from '../../lib/connection-flow';
+import type { OutboundFlow } from '../../lib/outbox';
 import { WriteBatch } from '../../lib/write-batch';
 import type { TransportInfo } from '../../lib/session';
 import type { MqttGateContext } from './context';
-import type { Config } from '../../lib/config';
 import { handleConnect } from './handlers/connect';
 import { handleDisconnect } from './handlers/disconnect';
 import { handlePuback, handlePubcomp, handlePubrec } from './handlers/acks';
@@ -18,24 +16,11 @@ import { outboundPublish } from './outbound';
 import { PacketReader } from './packet-reader';
 import { ACK, bodyOf, mqttTopicName, publishSize, writeAck, writePublish } from './publish-frame';
 import { RC } from './reason-codes';
-import type { Will } from './will';
 import { connectionClosed } from './lifecycle';
 
 type State = 'connect' | 'connected' | 'closed';
-type Limits = Config['limits'];
 
 const ignore = (): void => undefined;
-
-/** One OutboxLimits per limits config, shared by its connections. */
-const outboxLimitsOf = new WeakMap<Limits, OutboxLimits>();
-function outboxLimits(limits: Limits): OutboxLimits {
-  let l = outboxLimitsOf.get(limits);
-  if (l === undefined) {
-    l = { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs };
-    outboxLimitsOf.set(limits, l);
-  }
-  return l;
-}
 
 /** packets a client may send between CONNECT and CONNACK before it is cut off */
 const BACKLOG_MAX = 64;
@@ -45,7 +30,7 @@ const BACKLOG_MAX = 64;
  * packets, and the send side with its backpressure. What a packet means is in
  * handlers/; the session state that outlives the connection is in MqttSession.
  */
-export class MqttConnection implements MqttLink, OutboxHooks {
+export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> {
   state: State = 'connect';
   version: 3 | 4 | 5 = 4;
   /** the client's receive maximum (MQTT 5 §3.1.2.11.3) */
@@ -55,7 +40,6 @@ export class MqttConnection implements MqttLink, OutboxHooks {
   /** the client's topic alias maximum: aliases we may use towards it */
   clientTopicAliasMax = 0;
   session: MqttSession | undefined;
-  will: Will | undefined;
   private _inboundAliases: Map<number, string> | undefined;
   /** inbound topic aliases (MQTT 5 §3.3.2.3.4); made on first use, as the collections below:
    *  an idle connection holds none (issue 15, footprint) */
@@ -81,18 +65,16 @@ export class MqttConnection implements MqttLink, OutboxHooks {
   cleanDisconnect = false;
   private readonly parser: Parser;
   private readonly reader: PacketReader;
-  private readonly outbox: Outbox;
+  /** input pause, the inbound rate limit (throttle, then DISCONNECT 0x96) and the outbox */
+  private readonly flowControl: ConnectionFlow;
   /** what this turn writes, handed to the socket in one write */
   private readonly batch: WriteBatch;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private keepAliveMs = 0;
   private connectTimer: NodeJS.Timeout | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
-  /** limits.messagesPerSecond / bytesPerSecond: throttle, then DISCONNECT 0x96 */
-  private readonly throttle: InboundThrottle;
   /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
   private backlog: Packet[] | undefined;
-  private readonly input: InputPause;
 
   constructor(
     readonly ctx: MqttGateContext,
@@ -104,16 +86,9 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: unknown) => this.codecError(err));
     this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
-    const input = new InputPause(stream);
-    this.input = input;
-    this.throttle = ctx.inboundThrottle(info.peer, {
-      pause: () => input.pause('rate'),
-      resume: () => input.resume('rate'),
-      exceeded: () => this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high'),
-    });
     this.batch = new WriteBatch((data) => stream.write(data));
-    // the connection is its outbox's hooks (methods, not a closure each: issue 15, footprint)
-    this.outbox = new Outbox(outboxLimits(ctx.config.limits), this, ctx.slowConsumers);
+    // the connection is its flow's hooks (methods, not a closure each: issue 15, footprint)
+    this.flowControl = new ConnectionFlow(ctx, info.peer, stream, this);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', ignore); // 'close' follows
@@ -121,17 +96,13 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     this.connectTimer.unref();
   }
 
-  // OutboxHooks
+  // ConnectionFlowHooks
   queuedBytes(): number {
     return this.stream.writableLength + this.batch.length;
   }
 
-  pauseInput(): void {
-    this.input.pause('outbox');
-  }
-
-  resumeInput(): void {
-    this.input.resume('outbox');
+  rateExceeded(): void {
+    this.fail(RC.MESSAGE_RATE_TOO_HIGH, 'message rate too high');
   }
 
   onDrain(cb: () => void): void {
@@ -171,7 +142,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     // counted per packet, not per network chunk ($SYS and the metrics say messages)
     this.ctx.counters.in(size);
     if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
-    if (!this.throttle.admit(size)) return;
+    if (!this.flowControl.admit(size)) return;
     if (this.backlog) {
       // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
       if (this.backlog.length >= BACKLOG_MAX) return this.destroy();
@@ -235,7 +206,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
       case 'pingreq':
         this.batch.push(PINGRESP);
         this.ctx.counters.out(PINGRESP.length);
-        this.outbox.wrote();
+        this.flowControl.wrote();
         return;
       case 'disconnect':
         return handleDisconnect(this, p);
@@ -292,13 +263,13 @@ export class MqttConnection implements MqttLink, OutboxHooks {
 
   /** the socket side of the session's paced writes (retained replay): MqttSession adds its window */
   get flow(): OutboundFlow {
-    return this.outbox;
+    return this.flowControl;
   }
 
   /** Sends a packet; the result is the outbox's "may write more". */
   send(packet: Packet): boolean {
     if (this.state === 'closed') return false;
-    return this.write(packet) ? this.outbox.wrote() : true;
+    return this.write(packet) ? this.flowControl.wrote() : true;
   }
 
   /** Encodes and writes; false when the packet was not written (not encodable, too large for the client). */
@@ -335,7 +306,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
       return true;
     }
     this.ctx.counters.out(writeAck(this.batch, headerByte, packetId, v5));
-    return this.outbox.wrote();
+    return this.flowControl.wrote();
   }
 
   sendPublish(msg: Outbound, packetId: number, dup: boolean): void {
@@ -343,7 +314,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     // no properties to send: written straight into the batch (publish-frame.ts)
     if (this.version !== 5 || (msg.headers === undefined && msg.subscriptionIds.length === 0 && this.clientTopicAliasMax === 0)) {
       if (this.writePlainPublish(msg, packetId, dup)) {
-        this.outbox.wrote();
+        this.flowControl.wrote();
         return;
       }
       if (packetId !== 0) this.session?.completed(packetId);
@@ -352,7 +323,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     const packet = outboundPublish(this, msg, packetId, dup);
     if (packet) {
       if (this.write(packet)) {
-        this.outbox.wrote();
+        this.flowControl.wrote();
         return;
       }
       // not sent: an alias this packet was to introduce stays unknown to the client
@@ -449,8 +420,7 @@ export class MqttConnection implements MqttLink, OutboxHooks {
     this.state = 'closed';
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.throttle.dispose();
-    this.outbox.dispose();
+    this.flowControl.dispose();
     this.batch.discard();
     if (wasConnected) connectionClosed(this);
   }

@@ -6,11 +6,7 @@ import { sessionKey, type MqttGateContext } from './context';
 import { MqttSession } from './mqtt-session';
 import { RC } from './reason-codes';
 import { forgetSession, queueName, saveSession } from './session-records';
-import { publishWill, type Will } from './will';
 import { timerDelay } from '../../lib/timers';
-
-/** Will timers per session (MQTT 5 will delay), cleared when the session resumes. */
-const pendingWills = new WeakMap<MqttSession, { timer: NodeJS.Timeout; will: Will }>();
 
 /**
  * A client id whose session belongs to another user is refused (README "MQTT sessions
@@ -46,7 +42,7 @@ export function openSession(
       // the old connection goes without touching the session it no longer owns
       old.session = undefined;
       existing.detach();
-      if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
+      connectionLost(existing, old);
       old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
     }
     // its client's connection now (the admin console shows its peer), before the
@@ -57,7 +53,8 @@ export function openSession(
     // its client is back (or about to be replaced): a live session again
     ctx.router.setParked(existing.core, false);
     if (!cleanStart) {
-      cancelWill(existing);
+      // MQTT 5 §3.1.3.2.2: resumed within the will delay, the will is not sent
+      realm.testaments.resumed(existing.core);
       return { session: existing, present: true };
     }
     endSession(ctx, existing);
@@ -84,7 +81,7 @@ export function connectionClosed(conn: MqttConnection): void {
   conn.session = undefined;
   session.detach();
   const ctx = conn.ctx;
-  if (conn.will && !conn.cleanDisconnect) scheduleWill(session, session.realm, conn.will, session.expirySeconds > 0);
+  connectionLost(session, conn);
   if (session.expirySeconds === 0) {
     endSession(ctx, session);
     return;
@@ -112,17 +109,11 @@ export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number
   arm();
 }
 
-/** The session ends: subscriptions go, a delayed will fires now ([MQTT-3.1.3-9]). */
+/** The session ends: subscriptions go; the core fires a delayed will now ([MQTT-3.1.3-9]). */
 export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   if (session.ended || ctx.stopped) return;
   session.ended = true;
   if (session.expiryTimer) clearTimeout(session.expiryTimer);
-  const pending = pendingWills.get(session);
-  if (pending) {
-    clearTimeout(pending.timer);
-    pendingWills.delete(session);
-    publishWill(session.realm, session.core, pending.will);
-  }
   const key = sessionKey(session.realm.name, session.clientId);
   if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
   forgetSession(ctx, session);
@@ -130,30 +121,15 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
 }
 
 /**
- * MQTT 5 will delay: the will waits until the delay passes or the session ends; a
- * session resumed meanwhile cancels it. Without a delay (or without a session that
- * outlives the connection) it is published at once.
+ * The session's connection is gone: a clean DISCONNECT discards the will
+ * ([MQTT-3.14.4-3]), and the core fires it, now or after its delay (lib/testaments.ts).
  */
-function scheduleWill(session: MqttSession, realm: Realm, will: Will, sessionOutlives: boolean): void {
-  // published as the session: its permissions apply as to any publish of its own
-  if (will.delayMs <= 0 || !sessionOutlives) {
-    publishWill(realm, session.core, will);
-    return;
-  }
-  cancelWill(session);
-  const timer = setTimeout(() => {
-    pendingWills.delete(session);
-    publishWill(realm, session.core, will);
-  }, timerDelay(will.delayMs)); // the session's end publishes it anyway
-  timer.unref();
-  pendingWills.set(session, { timer, will });
-}
-
-function cancelWill(session: MqttSession): void {
-  const pending = pendingWills.get(session);
-  if (!pending) return;
-  clearTimeout(pending.timer);
-  pendingWills.delete(session);
+function connectionLost(session: MqttSession, conn: MqttConnection): void {
+  const testaments = session.realm.testaments;
+  if (conn.cleanDisconnect) testaments.setSlot(session.core, undefined);
+  testaments.detached(session.core);
+  // the router is closing: a will delay is not waited out (the store closes next)
+  if (conn.ctx.stopped) testaments.stop(session.core);
 }
 
 /**
@@ -175,6 +151,6 @@ export function stopSessions(ctx: MqttGateContext): void {
   for (const session of ctx.sessions.values()) {
     if (session.expiryTimer) clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
-    cancelWill(session);
+    session.realm.testaments.stop(session.core);
   }
 }

@@ -2,6 +2,7 @@ import type { MessageHeaders } from '../../lib/headers';
 import type { Payload } from '../../lib/payload';
 import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
+import type { Testament } from '../../lib/testaments';
 import type { QoS } from './mqtt-session';
 
 /** The Last Will of a connection (MQTT 3.1.2.5 / 5.0 §3.1.3.2), in core terms. */
@@ -17,19 +18,18 @@ export interface Will {
 }
 
 /**
- * Publishes a will through the core, so subscribers of every protocol get it; a
- * retained will goes to the store like any retained publish. The publisher is the
- * will's session, so its permissions are checked again (they were at CONNECT).
+ * The will as the core's testament (lib/testaments.ts), which fires it when the
+ * connection is lost: after its delay, at the session's end if that comes first, never
+ * after a clean DISCONNECT or a resumption within the delay. Subscribers of every
+ * protocol get it; a retained will goes to the store like any retained publish. It is
+ * published as its session, so its permissions are checked again (they were at CONNECT).
  */
-export function publishWill(realm: Realm, publisher: Session, will: Will): void {
+export function willTestament(will: Will): Testament {
+  // the will belongs to the network connection ([MQTT-3.1.2-8]): it fires when the
+  // session detaches from it, not only when the session ends
   // MQTT delivers a client's own messages unless it subscribed with no-local
   const options = { excludeMe: false, qos: will.qos, retainFlag: will.retain, headers: will.headers, retain: will.retain || undefined };
-  try {
-    const r = realm.publish(publisher, will.topic, will.payload, options);
-    if (r instanceof Promise) r.catch(() => undefined);
-  } catch {
-    // refused (not authorized: counted and logged by the router): the will is dropped
-  }
+  return { topic: will.topic, payload: will.payload, options, scope: 'detached', delayMs: will.delayMs, asOwner: true };
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { EventSink } from '../../lib/broker';
 import { Errors, RouterError } from '../../lib/errors';
-import { Outbox } from '../../lib/outbox';
-import type { InboundThrottle } from '../../lib/rate-limit';
+import { ConnectionFlow } from '../../lib/connection-flow';
 import type { Realm } from '../../lib/realm';
 import type { Session, TransportInfo } from '../../lib/session';
 import type { Consumer, QueueAddress } from '../../lib/work-queues';
@@ -55,16 +54,11 @@ export class StompConnection {
   /** RabbitMQ style temporary queue delivery: consumers for temp queues nobody SUBSCRIBEd to */
   private readonly implicitTemps = new Map<string, Consumer>();
   private readonly parser: StompFrameParser;
-  private readonly outbox: Outbox;
-  /** why reading is paused: the outbox, the frame rate limit, receipts waiting */
-  private readonly paused = new Set<string>();
+  /** input pause (outbox, rate limits, authentication, receipts waiting), rate limits, outbox */
+  private readonly flowControl: ConnectionFlow<StompFrame>;
   private connectTimer: NodeJS.Timeout | undefined;
   /** both directions of heart-beating on one timer, once CONNECTED negotiated any */
   private heartbeat: Heartbeat | undefined;
-  private rateWindow = 0;
-  private rateFrames = 0;
-  /** limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR */
-  private readonly throttle: InboundThrottle;
   /** frames parsed while CONNECT was being authenticated; handled after CONNECTED */
   private backlog: StompFrame[] | undefined;
   /** the last frame waiting for a commit, and how many wait */
@@ -96,33 +90,28 @@ export class StompConnection {
           routerBytes: ctx.transactionBudget.held,
         }),
     );
-    this.outbox = new Outbox(
-      {
-        highWaterBytes: limits.outboundHighWaterBytes,
-        maxQueueBytes: limits.outboundQueueBytes,
-        slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
-      },
+    // limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR; and the older,
+    // stricter stomp.limits.framesPerSecond: ERROR at once
+    this.flowControl = new ConnectionFlow<StompFrame>(
+      ctx,
+      info.peer,
+      stream,
       {
         queuedBytes: () => stream.writableLength,
-        pauseInput: () => this.pause('outbox'),
-        resumeInput: () => {
-          this.resume('outbox');
-          if (this.session) ctx.work.queues.resume(this.session);
-        },
         cork: () => stream.cork(),
         uncork: () => stream.uncork(),
         kill: () => {
           ctx.log.warn({ peer: info.peer, session: this.session?.id }, 'slow consumer disconnected');
           this.destroy();
         },
+        rateExceeded: () => this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')),
+        capExceeded: (limit, frame) => this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame),
+        outboxResumed: () => {
+          if (this.session && this.state !== 'closed') ctx.work.queues.resume(this.session);
+        },
       },
-      ctx.slowConsumers,
+      { cap: () => ctx.config.stomp.limits.framesPerSecond },
     );
-    this.throttle = ctx.inboundThrottle(info.peer, {
-      pause: () => this.pause('rate'),
-      resume: () => this.resume('rate'),
-      exceeded: () => this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')),
-    });
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', () => undefined); // 'close' follows
@@ -217,31 +206,21 @@ export class StompConnection {
   }
 
   /**
-   * The per-connection frame rate limit (stomp.limits.framesPerSecond): a client past it
-   * gets ERROR and the connection closes, like every other limit. Returns false then.
+   * The per-connection rate limits (lib/connection-flow.ts): a client past
+   * stomp.limits.framesPerSecond gets ERROR and the connection closes, like every other
+   * limit. Returns false then.
    */
   private countFrame(frame: StompFrame): boolean {
-    if (!this.throttle.admit(frameSize(frame))) return false;
-    const limit = this.ctx.config.stomp.limits.framesPerSecond;
-    if (limit <= 0) return true;
-    const now = Date.now();
-    if (now - this.rateWindow >= 1000) {
-      this.rateWindow = now;
-      this.rateFrames = 0;
-    }
-    if (++this.rateFrames <= limit) return true;
-    this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame);
-    return false;
+    return this.flowControl.admit(frameSize(frame), frame);
   }
 
   private pause(reason: string): void {
-    if (this.paused.size === 0) this.stream.pause();
-    this.paused.add(reason);
+    this.flowControl.pause(reason);
   }
 
   private resume(reason: string): void {
-    if (!this.paused.delete(reason) || this.paused.size > 0 || this.state === 'closed') return;
-    this.stream.resume();
+    if (this.state === 'closed') return;
+    this.flowControl.resume(reason);
   }
 
   // ----- set up by CONNECT -----
@@ -287,11 +266,11 @@ export class StompConnection {
       this.ctx.log.error({ err, command }, 'cannot encode STOMP frame');
       return true;
     }
-    return this.outbox.wrote();
+    return this.flowControl.wrote();
   }
 
   private write(buf: Buffer): void {
-    this.outbox.coalesce();
+    this.flowControl.coalesce();
     this.stream.write(buf);
     this.ctx.counters.out(buf.length);
     // STOMP 1.2 §Heart-beating: any data counts as a heart-beat
@@ -300,7 +279,7 @@ export class StompConnection {
 
   /** Whether queue consumers may be handed messages now. */
   writable(): boolean {
-    return this.state === 'connected' && !this.outbox.throttled;
+    return this.state === 'connected' && !this.flowControl.throttled;
   }
 
   nextTopicMessageId(): string {
@@ -467,8 +446,7 @@ export class StompConnection {
     this.parser.stop();
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.heartbeat?.stop();
-    this.throttle.dispose();
-    this.outbox.dispose();
+    this.flowControl.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted
     this.transactions.clear();
     const session = this.session;

@@ -56,11 +56,7 @@ export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void 
       return;
     }
     socket.write(handshakeReply(serializer.rawSocketId, ourExp));
-    const transport = new RawSocketTransport(socket, serializer, hs.clientMaxBytes, maxBytesForExp(ourExp), ctx, {
-      highWaterBytes: limits.outboundHighWaterBytes,
-      maxQueueBytes: limits.outboundQueueBytes,
-      slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs,
-    }, ctx.config.wamp.pingIntervalMs);
+    const transport = new RawSocketTransport(socket, serializer, hs.clientMaxBytes, maxBytesForExp(ourExp), ctx, ctx.config.wamp.pingIntervalMs);
     transport.attach(new WampSession(ctx, transport));
     transport.feed(buf.subarray(4));
   };

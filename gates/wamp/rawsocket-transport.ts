@@ -1,9 +1,8 @@
 import type { Socket } from 'node:net';
 import { Errors, RouterError } from '../../lib/errors';
-import { InputPause } from '../../lib/input-pause';
+import { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
-import { Outbox, type OutboundFlow, type OutboxLimits } from '../../lib/outbox';
-import type { InboundThrottle } from '../../lib/rate-limit';
+import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
 import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
@@ -19,12 +18,12 @@ const PING_PAYLOAD = Buffer.from('gatehouse');
 export class RawSocketTransport implements WampTransport {
   readonly info: TransportInfo;
   private handler: WampConnectionHandler | undefined;
-  private readonly outbox: Outbox;
+  /** input pause, the inbound rate limit and the outbox (lib/connection-flow.ts) */
+  private readonly flowControl: ConnectionFlow;
   private readonly decoder: FrameDecoder;
   private alive = true;
   private pinger: NodeJS.Timeout | undefined;
   private ended = false;
-  private readonly throttle: InboundThrottle;
 
   constructor(
     private readonly socket: Socket,
@@ -34,33 +33,21 @@ export class RawSocketTransport implements WampTransport {
     /** the largest message we announced in the handshake (a power of two) */
     ourMaxBytes: number,
     private readonly ctx: WampGateContext,
-    limits: OutboxLimits,
     pingIntervalMs: number,
   ) {
     // same protocol spelling as the WebSocket subprotocol, so session meta reads alike
     this.info = transportOf('wamp', 'rawsocket', socket, serializer.wsProtocol);
-    const input = new InputPause(socket);
-    this.throttle = ctx.inboundThrottle(this.info.peer, {
-      pause: () => input.pause('rate'),
-      resume: () => input.resume('rate'),
-      exceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
-    });
-    this.outbox = new Outbox(
-      limits,
-      {
-        queuedBytes: () => socket.writableLength,
-        pauseInput: () => input.pause('outbox'),
-        resumeInput: () => input.resume('outbox'),
-        cork: () => socket.cork(),
-        uncork: () => socket.uncork(),
-        onDrain: (cb) => socket.once('drain', cb),
-        kill: () => {
-          ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
-          this.abort();
-        },
+    this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
+      queuedBytes: () => socket.writableLength,
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
+      onDrain: (cb) => socket.once('drain', cb),
+      kill: () => {
+        ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+        this.abort();
       },
-      ctx.slowConsumers,
-    );
+      rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+    });
     this.decoder = new FrameDecoder(ourMaxBytes, {
       onFrame: (type, payload) => this.onFrame(type, payload),
       onError: (reason) => {
@@ -84,7 +71,7 @@ export class RawSocketTransport implements WampTransport {
 
   /** paces a retained replay by what the peer reads (lib/retained-replay.ts) */
   get flow(): OutboundFlow {
-    return this.outbox;
+    return this.flowControl;
   }
 
   attach(handler: WampConnectionHandler): void {
@@ -103,7 +90,7 @@ export class RawSocketTransport implements WampTransport {
     }
     if (type === FrameType.PONG) return;
     this.ctx.counters.in(payload.length);
-    if (!this.throttle.admit(payload.length)) return;
+    if (!this.flowControl.admit(payload.length)) return;
     let msg: unknown;
     try {
       msg = this.serializer.decode(payload);
@@ -132,7 +119,7 @@ export class RawSocketTransport implements WampTransport {
     const [header, body] = encodeFrame(type, payload);
     // corked by the outbox until the end of this turn: header and body (and the
     // turn's other frames) go out in one writev
-    this.outbox.coalesce();
+    this.flowControl.coalesce();
     this.socket.write(header);
     if (body.length > 0) this.socket.write(body);
   }
@@ -146,7 +133,7 @@ export class RawSocketTransport implements WampTransport {
     }
     this.writeFrame(FrameType.MESSAGE, data);
     this.ctx.counters.out(data.length);
-    return this.outbox.wrote();
+    return this.flowControl.wrote();
   }
 
   close(): void {
@@ -164,8 +151,7 @@ export class RawSocketTransport implements WampTransport {
   private onClose(): void {
     this.ended = true;
     if (this.pinger) clearInterval(this.pinger);
-    this.throttle.dispose();
-    this.outbox.dispose();
+    this.flowControl.dispose();
     this.handler?.closed();
     this.handler = undefined;
   }

@@ -45,7 +45,6 @@ export function listenWampWs(ctx: WampGateContext, opts: WampWsOptions): Promise
         serializer,
         req,
         ctx,
-        { highWaterBytes: limits.outboundHighWaterBytes, maxQueueBytes: limits.outboundQueueBytes, slowConsumerTimeoutMs: limits.slowConsumerTimeoutMs },
         ctx.config.wamp.pingIntervalMs,
       );
       transport.attach(new WampSession(ctx, transport));

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { Errors, RouterError } from '../../lib/errors';
-import { InputPause } from '../../lib/input-pause';
+import { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
-import { Outbox, type OutboundFlow, type OutboxLimits } from '../../lib/outbox';
-import type { InboundThrottle } from '../../lib/rate-limit';
+import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { WampGateContext } from './context';
 import { SerializerError, type Serializer } from './serializers';
@@ -17,45 +16,33 @@ const BINARY = { binary: true } as const;
 export class WsTransport implements WampTransport {
   readonly info: TransportInfo;
   private handler: WampConnectionHandler | undefined;
-  private readonly outbox: Outbox;
+  /** input pause, the inbound rate limit and the outbox (lib/connection-flow.ts) */
+  private readonly flowControl: ConnectionFlow;
   private readonly sendOpts: typeof TEXT | typeof BINARY;
   private alive = true;
   private pinger: NodeJS.Timeout | undefined;
-  private readonly throttle: InboundThrottle;
 
   constructor(
     private readonly ws: WebSocket,
     readonly serializer: Serializer,
     req: IncomingMessage,
     private readonly ctx: WampGateContext,
-    limits: OutboxLimits,
     pingIntervalMs: number,
   ) {
     this.info = transportOf('wamp', 'websocket', req.socket, serializer.wsProtocol);
     this.sendOpts = serializer.binary ? BINARY : TEXT;
     const socket = req.socket;
-    const input = new InputPause(socket);
-    this.throttle = ctx.inboundThrottle(this.info.peer, {
-      pause: () => input.pause('rate'),
-      resume: () => input.resume('rate'),
-      exceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
-    });
-    this.outbox = new Outbox(
-      limits,
-      {
-        queuedBytes: () => ws.bufferedAmount,
-        pauseInput: () => input.pause('outbox'),
-        resumeInput: () => input.resume('outbox'),
-        cork: () => socket.cork(),
-        uncork: () => socket.uncork(),
-        onDrain: (cb) => socket.once('drain', cb),
-        kill: () => {
-          ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
-          this.abort();
-        },
+    this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
+      queuedBytes: () => ws.bufferedAmount,
+      cork: () => socket.cork(),
+      uncork: () => socket.uncork(),
+      onDrain: (cb) => socket.once('drain', cb),
+      kill: () => {
+        ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+        this.abort();
       },
-      ctx.slowConsumers,
-    );
+      rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('close', () => this.onClose());
     ws.on('error', (err) => {
@@ -72,7 +59,7 @@ export class WsTransport implements WampTransport {
 
   /** paces a retained replay by what the peer reads (lib/retained-replay.ts) */
   get flow(): OutboundFlow {
-    return this.outbox;
+    return this.flowControl;
   }
 
   attach(handler: WampConnectionHandler): void {
@@ -82,7 +69,7 @@ export class WsTransport implements WampTransport {
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.alive = true;
     this.ctx.counters.in(data.length);
-    if (!this.throttle.admit(data.length)) return;
+    if (!this.flowControl.admit(data.length)) return;
     if (isBinary !== this.serializer.binary) {
       this.handler?.malformed(`expected ${this.serializer.binary ? 'binary' : 'text'} WebSocket frames`);
       return;
@@ -110,10 +97,10 @@ export class WsTransport implements WampTransport {
 
   write(data: Buffer): boolean {
     if (this.ws.readyState !== 1) return false;
-    this.outbox.coalesce();
+    this.flowControl.coalesce();
     this.ws.send(data, this.sendOpts);
     this.ctx.counters.out(data.length);
-    return this.outbox.wrote();
+    return this.flowControl.wrote();
   }
 
   close(): void {
@@ -128,8 +115,7 @@ export class WsTransport implements WampTransport {
 
   private onClose(): void {
     if (this.pinger) clearInterval(this.pinger);
-    this.throttle.dispose();
-    this.outbox.dispose();
+    this.flowControl.dispose();
     this.handler?.closed();
     this.handler = undefined;
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { connect } from '../helpers/autobahn';
-import { RawStomp, rawHeader } from '../helpers/stomp-clients';
+import { frameBytes, RawStomp, rawHeader } from '../helpers/stomp-clients';
 import { destroyAllRawPeers, TcpProbe, upgradeStatus, WsPeer } from '../helpers/raw-wamp';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { sleep, waitFor, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
@@ -166,6 +166,28 @@ describe('limits - inbound rate', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("limits - STOMP: a burst is throttled like MQTT's (reading pauses until the debt is paid), delivered in full, counted once", async () => {
+    const r = await router(rate);
+    const { raw: sub } = await RawStomp.connect(r.stompPort);
+    const { raw: sender } = await RawStomp.connect(r.stompPort);
+    raws.push(sub, sender);
+    await sub.request('SUBSCRIBE', { destination: '/topic/rate.burst', id: '1' });
+    // 150 in one chunk: 50 fit the bucket, the other 100 are handled (they have been
+    // read) and leave a debt of two seconds, during which the connection is not read
+    const burst = Array.from({ length: 150 }, (_, i) => frameBytes('SEND', { destination: '/topic/rate.burst', ...(i === 149 ? { receipt: 'burst' } : {}) }, `b${i}`));
+    sender.write(Buffer.concat(burst));
+    await sender.receipt('burst');
+    await waitFor(() => sub.pending('MESSAGE').length === 150, 'the whole burst delivered');
+    const sentAt = Date.now();
+    const after = sender.request('SEND', { destination: '/topic/rate.burst' }, 'after');
+    await after;
+    const waited = Date.now() - sentAt;
+    assert.ok(waited >= 1000, `the frame after the burst was read after the debt was paid, not at once (${waited} ms)`);
+    await waitFor(() => sub.pending('MESSAGE').length === 151, 'the frame after the burst delivered');
+    assert.equal(sender.pending('ERROR').length, 0, 'slowed down, not refused');
+    assert.equal(await limitHits(r, 'stomp', 'messages_per_second'), 1, 'one stretch of throttling');
   });
 
   it('limits - STOMP: a flood of SENDs gets ERROR "message rate too high"', async () => {

@@ -9,7 +9,7 @@ import { openSession, ownedByAnother } from '../lifecycle';
 import { saveSession } from '../session-records';
 import { headersFromMqtt, payloadFromMqtt } from '../payload';
 import { connackReturnCode, RC } from '../reason-codes';
-import { authorizeWill, type Will } from '../will';
+import { authorizeWill, willTestament, type Will } from '../will';
 import { fitConnack } from '../connack-fit';
 import { Errors, RouterError } from '../../../lib/errors';
 import type { Realm } from '../../../lib/realm';
@@ -225,7 +225,8 @@ function establish(conn: MqttConnection, g: Granted): void {
   conn.state = 'connected';
   // a session that outlives its connection keeps its state in the durable store
   saveSession(ctx, session);
-  conn.will = will;
+  // the will of this connection, in place of any an earlier one left (the core fires it)
+  realm.testaments.setSlot(session.core, will ? willTestament(will) : undefined);
   conn.setKeepAlive(keepAlive);
   connack.sessionPresent = present;
   conn.send(connack);

@@ -1,0 +1,104 @@
+// The one "when a session is lost" mechanism (lib/testaments.ts): WAMP testaments, MQTT
+// wills (a detached testament with a delay) and the store's wills, on a mocked clock.
+import assert from 'node:assert/strict';
+import { beforeEach, afterEach, describe, it, mock } from 'node:test';
+import { Session } from '../../lib/session';
+import { Testaments, type Testament } from '../../lib/testaments';
+
+const control = { close: (): void => undefined };
+
+function session(): Session {
+  return new Session(
+    { gate: 'test', type: 'unit', peer: '127.0.0.1:1' },
+    { authid: 'a', authrole: 'r', authmethod: 'anonymous', authprovider: 'static' },
+    control,
+  );
+}
+
+function testament(topic: string, over: Partial<Testament> = {}): Testament {
+  return { topic, payload: { args: [topic] }, options: {}, scope: 'destroyed', delayMs: 0, asOwner: false, ...over };
+}
+
+describe('testaments', () => {
+  let fired: string[];
+  let t: Testaments;
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    fired = [];
+    t = new Testaments(3, {
+      fire: (_s, x) => fired.push(x.topic),
+      sessionEnded: () => fired.push('store-wills'),
+    });
+  });
+  afterEach(() => mock.timers.reset());
+
+  it('testaments - a lost session fires what waits, then the store wills, then detached, then destroyed ones', () => {
+    const s = session();
+    t.add(s, testament('d1'));
+    t.add(s, testament('x1', { scope: 'detached' }));
+    t.setSlot(s, testament('will', { scope: 'detached', delayMs: 5000, asOwner: true }));
+    t.detached(s);
+    assert.deepEqual(fired, ['x1'], 'a detached testament without delay fires when the transport goes');
+    t.ended(s);
+    assert.deepEqual(fired, ['x1', 'will', 'store-wills', 'd1'], 'the session end does not wait for the delay');
+    mock.timers.tick(10_000);
+    assert.equal(fired.length, 4, 'nothing fires twice');
+  });
+
+  it('testaments - a delayed testament fires after its delay, not before', () => {
+    const s = session();
+    t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
+    t.detached(s);
+    mock.timers.tick(999);
+    assert.deepEqual(fired, []);
+    mock.timers.tick(1);
+    assert.deepEqual(fired, ['will']);
+    t.ended(s);
+    assert.deepEqual(fired, ['will', 'store-wills']);
+  });
+
+  it('testaments - a session resumed within the delay discards what waits; a cleared slot never fires', () => {
+    const s = session();
+    t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
+    t.detached(s);
+    t.resumed(s);
+    mock.timers.tick(2000);
+    t.setSlot(s, testament('second', { scope: 'detached' }));
+    t.setSlot(s, undefined); // a clean DISCONNECT
+    t.detached(s);
+    t.ended(s);
+    assert.deepEqual(fired, ['store-wills']);
+  });
+
+  it('testaments - the limit counts added testaments; flush frees room', () => {
+    const s = session();
+    for (let i = 0; i < 3; i++) t.add(s, testament(`t${i}`));
+    assert.throws(() => t.add(s, testament('t3')), /at most 3 testaments/);
+    assert.equal(t.flush(s, 'destroyed'), 3);
+    t.add(s, testament('t4'));
+  });
+
+  it('testaments - records are plain data naming their owner, so another node could fire them', () => {
+    const s = session();
+    t.add(s, testament('d1'));
+    t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000, options: { qos: 1, retain: true } }));
+    const records = t.records(s, 'realm1');
+    assert.deepEqual(JSON.parse(JSON.stringify(records)), records, 'survives a JSON round trip');
+    assert.deepEqual(
+      records.map((r) => [r.topic, r.delayMs, r.owner]),
+      [
+        ['d1', 0, { realm: 'realm1', session: s.id }],
+        ['will', 1000, { realm: 'realm1', session: s.id }],
+      ],
+    );
+  });
+
+  it('testaments - stop drops what waits without firing it', () => {
+    const s = session();
+    t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
+    t.detached(s);
+    t.stop(s);
+    mock.timers.tick(5000);
+    assert.deepEqual(fired, []);
+  });
+});
