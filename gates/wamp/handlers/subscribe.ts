@@ -56,7 +56,8 @@ export function handleUnsubscribe(s: WampSession, msg: unknown[]): void {
 
 export function matchOption(v: unknown): MatchPolicy | undefined {
   if (v === undefined || v === 'exact' || v === 'prefix' || v === 'wildcard') return v;
-  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${JSON.stringify(v)}`);
+  // String(), not JSON.stringify: a msgpack or CBOR client may send a bigint here
+  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v}`);
 }
 
 /**

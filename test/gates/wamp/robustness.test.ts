@@ -501,3 +501,15 @@ void test('wamp robustness - after every attack the process is alive and serves 
   await bystanders.check('the whole suite');
   assert.equal(r.router.health().status, 'ok');
 });
+
+void test('wamp robustness - a msgpack SUBSCRIBE whose match option is a big integer gets ERROR invalid_argument', async () => {
+  const peer = await WsPeer.open(r.wsUrl, 'msgpack');
+  await peer.hello();
+  // 2^64 - 1 decodes as a bigint: the error text must not JSON.stringify it (that throws)
+  peer.send([32, 7, { match: 18446744073709551615n }, 'a.topic']);
+  const reply = (await peer.next(2000, 'ERROR for the bad match option')) as unknown[];
+  assert.equal(reply[0], 8);
+  assert.equal(reply[4], 'wamp.error.invalid_argument');
+  assert.equal(peer.isClosed, false, 'the connection stays open');
+  await bystanders.check('bigint match option');
+});
