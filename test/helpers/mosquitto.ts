@@ -62,6 +62,9 @@ export interface Mosquitto {
   stop(): Promise<void>;
   /** starts it again on the same ports and config, and waits until it accepts connections */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a broker that hangs without closing its sockets */
+  pause(): void;
+  resume(): void;
 }
 
 /** Fails with what to do when the binary is missing (never a skip). */
@@ -186,12 +189,19 @@ async function startIn(t: Cleanup, dir: string, options: MosquittoOptions): Prom
     tlsPort,
     log: () => log,
     async kill() {
+      child.kill('SIGCONT'); // a paused process is killed all the same, but say so
       child.kill('SIGKILL');
       await exited(child);
     },
     async stop() {
       child.kill('SIGTERM');
       await exited(child);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await broker.stop();

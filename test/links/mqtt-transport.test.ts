@@ -184,6 +184,23 @@ void describe('links - MQTT transport against Mosquitto', () => {
     assert.equal(closes.length, 1);
   });
 
+  void it('links mqtt - a broker that stops acknowledging: send() fails with timeout after timeoutMs and the link sees the connection go', async () => {
+    const m = await startMosquitto(suite);
+    const t = transport(m.url, { timeoutMs: 500 });
+    const closes: string[] = [];
+    t.onClose = (reason) => closes.push(reason);
+    await t.connect();
+    await t.send(msg('hang.a', 1, 'h:1'));
+    m.pause();
+    try {
+      const err = await t.send(msg('hang.a', 2, 'h:2')).catch((e: unknown) => e);
+      assert.ok(err instanceof RouterError && err.def.code === 'timeout', `expected timeout, got ${String(err)}`);
+      assert.deepEqual(closes, ['acknowledgement timed out']);
+    } finally {
+      m.resume();
+    }
+  });
+
   void it('links mqtt - a peer that speaks only 3.1.1 refuses level 5; the transport falls back to 3.1.1 and still gets PUBACKs', async () => {
     const peer = await oldPeer();
     const t = transport(`mqtt://127.0.0.1:${peer.port}`);

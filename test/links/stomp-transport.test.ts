@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -165,6 +166,27 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
     await site.connect();
     const denied = await site.send(msg('hq.secret', 1, 'site-a:99')).catch((e: unknown) => e);
     assert.ok(denied instanceof RouterError && denied.def.code === 'not_authorized', `expected not_authorized, got ${String(denied)}`);
+  });
+
+  void it('links stomp - a peer that never receipts: send() fails with timeout after timeoutMs and the link sees the connection go', async () => {
+    // a raw STOMP server that answers CONNECTED and then reads frames without a word
+    const server = net.createServer((socket) => {
+      socket.once('data', () => socket.write('CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0'));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const t = transport(undefined, { url: `stomp://127.0.0.1:${port}`, timeoutMs: 500 });
+      const closes: string[] = [];
+      t.onClose = (reason) => closes.push(reason);
+      await t.connect();
+      const err = await t.send(msg('site.x', 1, 'h:1')).catch((e: unknown) => e);
+      assert.ok(err instanceof RouterError && err.def.code === 'timeout', `expected timeout, got ${String(err)}`);
+      assert.deepEqual(closes, ['receipt timed out']);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   void it('links stomps - no client certificate, or a router certificate the CA did not sign: connect() fails', async () => {
