@@ -52,6 +52,8 @@ export class MqttLinkTransport implements LinkTransport {
   private readonly clientId: string;
   private readonly patterns = new Set<string>();
   private readonly inFlight = new Set<InFlight>();
+  /** connect() has not settled: a loss then is its rejection, not onClose */
+  private connecting = false;
 
   constructor(
     private readonly options: LinkTransportOptions,
@@ -71,22 +73,25 @@ export class MqttLinkTransport implements LinkTransport {
 
   async connect(): Promise<void> {
     if (this.client !== undefined) throw new RouterError(Errors.invalidArgument, 'already connected');
-    let client: MqttClient;
+    this.connecting = true;
     try {
-      client = await this.open(5);
-    } catch (err) {
-      if (!(err instanceof VersionRefused)) throw err;
-      client = await this.open(4);
-    }
-    this.client = client;
-    client.on('message', (topic, body, packet) => this.received(topic, body, packet));
-    client.on('close', () => this.lost(client, 'connection closed'));
-    client.on('error', (err) => this.lost(client, err.message));
-    try {
-      for (const pattern of this.patterns) await this.subscribeAt(client, pattern);
-    } catch (err) {
-      this.lost(client, 'resubscribe failed');
-      throw err;
+      let client: MqttClient;
+      try {
+        client = await this.open(5);
+      } catch (err) {
+        if (!(err instanceof VersionRefused)) throw err;
+        client = await this.open(4);
+      }
+      try {
+        for (const pattern of this.patterns) await this.subscribeAt(client, pattern);
+      } catch (err) {
+        this.lost(client, 'resubscribe failed');
+        throw err;
+      }
+      // lost while subscribing again (the subscription was failed with it, so this is rare)
+      if (this.client !== client) throw new RouterError(Errors.unavailable, 'connection lost while subscribing');
+    } finally {
+      this.connecting = false;
     }
   }
 
@@ -152,6 +157,9 @@ export class MqttLinkTransport implements LinkTransport {
       // an 'error' nobody listens to would throw: errors of a connection are handled by
       // the listeners below and by lost(), and this one outlives both
       client.on('error', ignore);
+      // from the start: a resumed session's queued messages can follow CONNACK in the same
+      // read, before connect() resumes [MQTT-4.4.0-1]
+      client.on('message', (topic, body, packet) => this.received(topic, body, packet));
       let settled = false;
       const fail = (err: Error & { code?: unknown }): void => {
         if (settled) return;
@@ -170,6 +178,10 @@ export class MqttLinkTransport implements LinkTransport {
         client.removeListener('error', fail);
         client.removeListener('close', closed);
         this.version = version;
+        // in the same turn as CONNACK: a close right after it is not missed
+        this.client = client;
+        client.on('close', () => this.lost(client, 'connection closed'));
+        client.on('error', (err) => this.lost(client, err.message));
         resolve(client);
       });
       const closed = (): void => fail(new Error('connection closed before CONNACK'));
@@ -234,7 +246,7 @@ export class MqttLinkTransport implements LinkTransport {
     this.client = undefined;
     client.end(true);
     this.failInFlight(reason);
-    this.onClose?.(reason);
+    if (!this.connecting) this.onClose?.(reason);
   }
 
   private failInFlight(reason: string): void {

@@ -59,6 +59,8 @@ export class StompLinkTransport implements LinkTransport {
   /** link pattern -> subscription id at the peer */
   private readonly subscriptions = new Map<string, string>();
   private nextId = 0;
+  /** connect() has not settled: a loss then is its rejection, not onClose */
+  private connecting = false;
 
   constructor(private readonly options: LinkTransportOptions) {
     this.url = new URL(options.url);
@@ -69,13 +71,18 @@ export class StompLinkTransport implements LinkTransport {
 
   async connect(): Promise<void> {
     if (this.conn !== undefined) throw new RouterError(Errors.invalidArgument, 'already connected');
-    const conn = await this.open();
-    this.conn = conn;
+    this.connecting = true;
     try {
-      for (const [pattern, id] of this.subscriptions) await this.request(conn, 'SUBSCRIBE', subscribeHeaders(pattern, id));
-    } catch (err) {
-      this.lost(conn, 'resubscribe failed');
-      throw err;
+      const conn = await this.open();
+      try {
+        for (const [pattern, id] of this.subscriptions) await this.request(conn, 'SUBSCRIBE', subscribeHeaders(pattern, id));
+      } catch (err) {
+        this.lost(conn, 'resubscribe failed');
+        throw err;
+      }
+      if (this.conn !== conn) throw new RouterError(Errors.unavailable, 'connection lost while subscribing');
+    } finally {
+      this.connecting = false;
     }
   }
 
@@ -162,6 +169,8 @@ export class StompLinkTransport implements LinkTransport {
               conn.version = header(frame, 'version') === '1.1' ? '1.1' : '1.2';
               conn.parser.version = conn.version;
               this.startHeartbeat(conn, header(frame, 'heart-beat'));
+              // in the same turn as CONNECTED: an ERROR in the same read is not missed
+              this.conn = conn;
               resolve(conn);
             } else {
               fail(errorOf(frame));
@@ -264,7 +273,7 @@ export class StompLinkTransport implements LinkTransport {
     conn.parser.stop();
     conn.socket.destroy();
     this.failAll(cause ?? new RouterError(Errors.unavailable, reason));
-    this.onClose?.(reason);
+    if (!this.connecting) this.onClose?.(reason);
   }
 
   private failAll(err: RouterError): void {

@@ -10,10 +10,14 @@ import { after, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { RouterError } from '../../lib/errors';
-import { MqttLinkTransport } from '../../lib/links/mqtt-transport';
+import { bridgeTransportFor } from '../../lib/links/bridge-transports';
+import { MqttLinkTransport, type MqttTransportOptions } from '../../lib/links/mqtt-transport';
 import type { LinkMessage, LinkTransportOptions } from '../../lib/links/transport';
 import { connectMqtt, endAll, MessageLog, uniqueId } from '../helpers/mqtt-clients';
+import { connect, wsOptions } from '../helpers/autobahn';
 import { startMosquitto, type Cleanup } from '../helpers/mosquitto';
+import { startRouter } from '../helpers/router';
+import { EventLog, subscribeLog } from '../helpers/wamp-clients';
 import { waitFor, withTimeout, WAIT_MS } from '../helpers/wait';
 
 const tlsDir = join(__dirname, '../fixtures/tls');
@@ -29,8 +33,8 @@ after(async () => {
   await suite.run();
 });
 
-function transport(url: string, extra: Partial<LinkTransportOptions> = {}): MqttLinkTransport {
-  const t = new MqttLinkTransport({ url, remoteRealm: 'realm1', timeoutMs: WAIT_MS, ...extra });
+function transport(url: string, extra: Partial<LinkTransportOptions> = {}, mqttOptions: MqttTransportOptions = {}): MqttLinkTransport {
+  const t = new MqttLinkTransport({ url, remoteRealm: 'realm1', timeoutMs: WAIT_MS, ...extra }, mqttOptions);
   transports.push(t);
   return t;
 }
@@ -213,6 +217,55 @@ void describe('links - MQTT transport against Mosquitto', () => {
     assert.equal(p?.payload.toString(), '7');
     assert.equal(p?.qos, 1);
     assert.equal(p?.retain, true);
+  });
+
+  void it('links mqtt - a stable client id keeps the session at the broker: what was published while the link was away arrives after connect()', async () => {
+    const m = await startMosquitto(suite);
+    const clientId = uniqueId('link');
+    const first = transport(m.url, {}, { clientId });
+    await first.connect();
+    await first.subscribe('away.#');
+    await first.close();
+    const { client: pub } = await connectMqtt(m.url, { clientId: uniqueId('p') });
+    clients.push(pub);
+    await pub.publishAsync('away/1', 'queued', { qos: 1 });
+    const again = transport(m.url, {}, { clientId });
+    const box = inbox(again);
+    await again.connect();
+    const [queued] = await box.count(1, 'the message queued by the broker while the link was away');
+    assert.equal(queued?.topic, 'away.1');
+    // and a link without a stable id starts clean (nothing is kept for it)
+    const fresh = transport(m.url);
+    await fresh.connect();
+    await fresh.subscribe('gone.#');
+    await fresh.close();
+    await pub.publishAsync('gone/1', 'dropped', { qos: 1 });
+    const freshAgain = transport(m.url);
+    const freshBox = inbox(freshAgain);
+    await freshAgain.connect();
+    await freshAgain.subscribe('gone.#');
+    await pub.publishAsync('gone/2', 'live', { qos: 1 });
+    await freshBox.count(1, 'the live message');
+    assert.deepEqual(freshBox.messages.map((x) => x.topic), ['gone.2']);
+  });
+
+  void it('links mqtt - another Gatehouse through its MQTT gate: a WAMP subscriber there gets the message, an MQTT 5 one its id too', async () => {
+    const r = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
+    suite.after(() => r.close());
+    const w = await withTimeout(connect(wsOptions(r.wsUrl, 'json')), WAIT_MS, 'autobahn join');
+    suite.after(() => w.close());
+    const log = new EventLog();
+    await subscribeLog(w.session, 'site.r1.temp', log);
+    const mqtt5 = await watcher(r.mqttUrl, 'site/#');
+    const t = bridgeTransportFor({ url: r.mqttUrl, remoteRealm: 'realm1', timeoutMs: WAIT_MS });
+    assert.ok(t instanceof MqttLinkTransport);
+    transports.push(t);
+    await t.connect();
+    await t.send(msg('site.r1.temp', 21.5, 'site-a:7'));
+    const [e] = await log.count(1, 'the publication at the WAMP subscriber');
+    assert.deepEqual(e?.args, [21.5]);
+    const [viaMqtt] = await mqtt5.count(1, 'the publication at the MQTT 5 subscriber');
+    assert.deepEqual({ ...viaMqtt?.packet.properties?.userProperties }, { 'gatehouse-message-id': 'site-a:7' });
   });
 
   void it('links mqtts - the broker certificate is verified and the client certificate presented; without it the broker refuses', async () => {
