@@ -119,6 +119,7 @@ export class StompLinkTransport implements LinkTransport {
     if (conn === undefined) return Promise.resolve();
     clearInterval(conn.heartbeat);
     conn.parser.stop();
+    if (conn.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       conn.socket.once('close', () => resolve());
       // STOMP 1.2 §DISCONNECT: without a receipt, nothing is waited for
