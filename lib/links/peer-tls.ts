@@ -13,13 +13,13 @@ import type { LinkTls } from './transport';
  */
 export function peerTlsOptions(host: string, t: LinkTls | undefined): tls.ConnectionOptions {
   const o: tls.ConnectionOptions = { rejectUnauthorized: true, minVersion: 'TLSv1.2' };
-  if (t?.caFile !== undefined) o.ca = readFileSync(t.caFile);
   if ((t?.certFile === undefined) !== (t?.keyFile === undefined)) {
     throw new RouterError(Errors.invalidArgument, 'a link client certificate needs both certFile and keyFile');
   }
+  if (t?.caFile !== undefined) o.ca = pem(t.caFile);
   if (t?.certFile !== undefined && t.keyFile !== undefined) {
-    o.cert = readFileSync(t.certFile);
-    o.key = readFileSync(t.keyFile);
+    o.cert = pem(t.certFile);
+    o.key = pem(t.keyFile);
   }
   // SNI carries host names only (RFC 6066 §3): an IP address is checked without it
   const name = t?.serverName ?? host;
@@ -32,4 +32,13 @@ export function peerAddress(url: URL, defaultPort: number): { host: string; port
   // URL keeps brackets around an IPv6 host; sockets want the bare address
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return { host, port: url.port === '' ? defaultPort : Number(url.port) };
+}
+
+/** A PEM file; a missing or unreadable one is a configuration error, named. */
+function pem(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new RouterError(Errors.invalidArgument, `link TLS file ${file}: ${(err as Error).message}`);
+  }
 }

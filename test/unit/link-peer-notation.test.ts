@@ -75,4 +75,11 @@ void describe('links - peer notation', () => {
     assert.equal(bridgeTransportFor(o('wss://hq.example/ws')), undefined);
     assert.throws(() => bridgeTransportFor(o('not a url')), RouterError);
   });
+
+  void it('links transports - a missing TLS file fails connect() naming it, before any connection', async () => {
+    for (const url of ['mqtts://127.0.0.1:1', 'stomps://127.0.0.1:1']) {
+      const t = bridgeTransportFor({ url, remoteRealm: 'realm1', timeoutMs: 1000, tls: { caFile: '/nonexistent/ca.pem' } });
+      await assert.rejects(t?.connect() ?? Promise.resolve(), (e: unknown) => e instanceof RouterError && e.def.code === 'invalid_argument' && /nonexistent/.test(e.message));
+    }
+  });
 });
