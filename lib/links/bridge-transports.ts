@@ -1,6 +1,6 @@
 import { Errors, RouterError } from '../errors';
 import { MqttLinkTransport, type MqttTransportOptions } from './mqtt-transport';
-import { StompLinkTransport } from './stomp-transport';
+import { StompLinkTransport, type StompTransportOptions } from './stomp-transport';
 import type { LinkTransport, LinkTransportOptions } from './transport';
 
 /**
@@ -8,7 +8,10 @@ import type { LinkTransport, LinkTransportOptions } from './transport';
  * brokers"); ws:// and wss:// (WAMP) are the link core's own. Undefined for a scheme this
  * module does not handle, so a factory map can ask each in turn.
  */
-export function bridgeTransportFor(options: LinkTransportOptions, mqtt: MqttTransportOptions = {}): LinkTransport | undefined {
+export function bridgeTransportFor(
+  options: LinkTransportOptions,
+  perProtocol: { mqtt?: MqttTransportOptions; stomp?: StompTransportOptions } = {},
+): LinkTransport | undefined {
   let scheme: string;
   try {
     scheme = new URL(options.url).protocol;
@@ -18,10 +21,10 @@ export function bridgeTransportFor(options: LinkTransportOptions, mqtt: MqttTran
   switch (scheme) {
     case 'mqtt:':
     case 'mqtts:':
-      return new MqttLinkTransport(options, mqtt);
+      return new MqttLinkTransport(options, perProtocol.mqtt);
     case 'stomp:':
     case 'stomps:':
-      return new StompLinkTransport(options);
+      return new StompLinkTransport(options, perProtocol.stomp);
     default:
       return undefined;
   }

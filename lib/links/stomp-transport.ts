@@ -30,8 +30,13 @@ import type { LinkMessage, LinkTransport, LinkTransportOptions } from './transpo
  */
 
 const LIMITS = { maxHeaders: 1000, maxHeaderLineBytes: 64 * 1024, maxBodyBytes: 64 * 1024 * 1024 };
-/** STOMP 1.2 §Heart-beating: what we offer to send and ask to receive, in ms */
+/** STOMP 1.2 §Heart-beating: what we offer to send and ask to receive, in ms, by default */
 const HEARTBEAT_MS = 10_000;
+
+export interface StompTransportOptions {
+  /** heart-beat period offered and asked for (default 10 s; 0: none) */
+  heartbeatMs?: number;
+}
 /** a peer silent for this many of its heart-beat periods is gone */
 const HEARTBEAT_GRACE = 2;
 
@@ -62,7 +67,13 @@ export class StompLinkTransport implements LinkTransport {
   /** connect() has not settled: a loss then is its rejection, not onClose */
   private connecting = false;
 
-  constructor(private readonly options: LinkTransportOptions) {
+  private readonly heartbeatMs: number;
+
+  constructor(
+    private readonly options: LinkTransportOptions,
+    stompOptions: StompTransportOptions = {},
+  ) {
+    this.heartbeatMs = stompOptions.heartbeatMs ?? HEARTBEAT_MS;
     this.url = new URL(options.url);
     if (this.url.protocol !== 'stomp:' && this.url.protocol !== 'stomps:') {
       throw new RouterError(Errors.invalidArgument, `not a STOMP url: ${options.url}`);
@@ -136,7 +147,7 @@ export class StompLinkTransport implements LinkTransport {
       headers: [
         ['accept-version', '1.2'],
         ['host', this.options.remoteRealm],
-        ['heart-beat', `${HEARTBEAT_MS},${HEARTBEAT_MS}`],
+        ['heart-beat', `${this.heartbeatMs},${this.heartbeatMs}`],
         ...(this.options.auth?.user === undefined ? [] : [['login', this.options.auth.user] as [string, string]]),
         ...(this.options.auth?.password === undefined ? [] : [['passcode', this.options.auth.password] as [string, string]]),
       ],
@@ -191,8 +202,9 @@ export class StompLinkTransport implements LinkTransport {
   /** STOMP 1.2 §Heart-beating: each side sends at the slower of what one offers and the other asks. */
   private startHeartbeat(conn: Connection, theirs: string | undefined): void {
     const [sx = 0, sy = 0] = (theirs ?? '0,0').split(',').map(Number);
-    const sendEvery = sy > 0 ? Math.max(HEARTBEAT_MS, sy) : 0;
-    const hearEvery = sx > 0 ? Math.max(HEARTBEAT_MS, sx) : 0;
+    const ours = this.heartbeatMs;
+    const sendEvery = ours > 0 && sy > 0 ? Math.max(ours, sy) : 0;
+    const hearEvery = ours > 0 && sx > 0 ? Math.max(ours, sx) : 0;
     if (sendEvery === 0 && hearEvery === 0) return;
     const tick = Math.min(...[sendEvery, hearEvery].filter((n) => n > 0));
     let lastSent = Date.now();

@@ -185,6 +185,38 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
       assert.ok(err instanceof RouterError && err.def.code === 'timeout', `expected timeout, got ${String(err)}`);
       assert.deepEqual(closes, ['receipt timed out']);
     } finally {
+      // a transport still connected would hold server.close() until the file times out
+      await Promise.all(transports.map((t) => t.close()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  void it('links stomp - heart-beats both ways; a peer that falls silent is found gone after two of its periods', async () => {
+    // a raw STOMP server that agrees to heart-beats every 100 ms, records ours, then sends none
+    let received = '';
+    const server = net.createServer((socket) => {
+      socket.once('data', () => socket.write('CONNECTED\nversion:1.2\nheart-beat:100,100\n\n\0'));
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const t = new StompLinkTransport({ url: `stomp://127.0.0.1:${port}`, remoteRealm: 'realm1', timeoutMs: WAIT_MS }, { heartbeatMs: 100 });
+      transports.push(t);
+      const closes: string[] = [];
+      t.onClose = (reason) => closes.push(reason);
+      const started = Date.now();
+      await t.connect();
+      assert.match(received, /heart-beat:100,100/);
+      await waitFor(() => closes.length > 0, 'onClose for a silent peer');
+      assert.deepEqual(closes, ['the peer stopped sending heart-beats']);
+      assert.ok(Date.now() - started >= 200, 'not before two periods');
+      // and we sent ours meanwhile: EOLs after the CONNECT frame's NUL
+      assert.match(received.slice(received.indexOf('\0') + 1), /\n/);
+    } finally {
+      // a transport still connected would hold server.close() until the file times out
+      await Promise.all(transports.map((t) => t.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
