@@ -1,0 +1,223 @@
+/**
+ * Real Mosquitto brokers for the MQTT link tests and the bridge benchmark: each on a free
+ * loopback port with its own temporary config (anonymous, no persistence unless asked),
+ * optionally a TLS listener that requires a client certificate, optionally a bridge to
+ * another broker; stopped (and its dir removed) when the test ends. The binary is
+ * Debian's package, installed by scripts/install-mosquitto.sh (npm's pretest): a test
+ * never skips without it, it fails saying how to get it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { sleep } from './wait';
+
+export const MOSQUITTO = process.env['MOSQUITTO'] ?? '/usr/sbin/mosquitto';
+/** a cold start on a loaded machine */
+const READY_MS = 15_000;
+const START_ATTEMPTS = 3;
+
+/** what registers cleanup: a test's context, or a suite's `after` hook wrapped as one */
+export interface Cleanup {
+  after(fn: () => Promise<void>): void;
+}
+
+export interface MosquittoTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** refuse clients without a certificate signed by caFile (default true) */
+  requireCertificate?: boolean;
+}
+
+/** A bridge from this broker to another one (mosquitto.conf(5) "Bridges"), QoS 1. */
+export interface MosquittoBridge {
+  /** the other broker's port on 127.0.0.1 */
+  port: number;
+  /** `topic` lines: pattern, direction and QoS, e.g. `bench/# out 1` */
+  topics: string[];
+}
+
+export interface MosquittoOptions {
+  tls?: MosquittoTls;
+  bridge?: MosquittoBridge;
+  /** keep messages and sessions in a file in the temp dir, so they survive restart() */
+  persistence?: boolean;
+}
+
+export interface Mosquitto {
+  /** mqtt://127.0.0.1:<port> */
+  readonly url: string;
+  readonly port: number;
+  /** mqtts://localhost:<tlsPort> when started with `tls` */
+  readonly tlsUrl: string | undefined;
+  readonly tlsPort: number | undefined;
+  /** everything the broker logged so far */
+  log(): string;
+  /** SIGKILL, like a crash; resolves once it has exited */
+  kill(): Promise<void>;
+  /** SIGTERM and wait; resolves once it has exited */
+  stop(): Promise<void>;
+  /** starts it again on the same ports and config, and waits until it accepts connections */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a broker that hangs without closing its sockets */
+  pause(): void;
+  resume(): void;
+}
+
+/** Fails with what to do when the binary is missing (never a skip). */
+export function requireMosquitto(): void {
+  if (!existsSync(MOSQUITTO)) {
+    throw new Error(`${MOSQUITTO} is missing: run \`bash scripts/install-mosquitto.sh\` (npm test's pretest does) or set MOSQUITTO`);
+  }
+}
+
+/** A free loopback port: bound by a temporary server, then released (the broker binds it next). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function config(dir: string, port: number, tlsPort: number | undefined, o: MosquittoOptions): string {
+  const lines = [
+    // mosquitto 2.0: a listener of its own makes the defaults apply per listener
+    'per_listener_settings false',
+    'allow_anonymous true',
+    `persistence ${o.persistence === true ? 'true' : 'false'}`,
+    `persistence_location ${dir}/`,
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'set_tcp_nodelay true',
+    `listener ${port} 127.0.0.1`,
+  ];
+  if (o.tls !== undefined && tlsPort !== undefined) {
+    lines.push(
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${o.tls.caFile}`,
+      `certfile ${o.tls.certFile}`,
+      `keyfile ${o.tls.keyFile}`,
+      `require_certificate ${o.tls.requireCertificate === false ? 'false' : 'true'}`,
+    );
+  }
+  if (o.bridge !== undefined) {
+    lines.push(
+      'connection gatehouse-bench-bridge',
+      `address 127.0.0.1:${o.bridge.port}`,
+      'bridge_protocol_version mqttv311',
+      'cleansession true',
+      'try_private false',
+      'notifications false',
+      'start_type automatic',
+      'restart_timeout 1',
+      ...o.bridge.topics.map((t) => `topic ${t}`),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** One Mosquitto broker, stopped when the test (or suite) ends. */
+export async function startMosquitto(t: Cleanup, options: MosquittoOptions = {}): Promise<Mosquitto> {
+  requireMosquitto();
+  for (let attempt = 1; ; attempt++) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-mosquitto-'));
+    try {
+      return await startIn(t, dir, options);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      // another process took a port between freePort() and the broker's bind: new ports
+      if (!(err instanceof PortTaken) || attempt === START_ATTEMPTS) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startIn(t: Cleanup, dir: string, options: MosquittoOptions): Promise<Mosquitto> {
+  const port = await freePort();
+  const tlsPort = options.tls === undefined ? undefined : await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  await writeFile(conf, config(dir, port, tlsPort, options));
+
+  let log = '';
+  const launch = (): ChildProcess => {
+    const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => (log += d.toString('utf8')));
+    return child;
+  };
+  const exited = (child: ChildProcess): Promise<void> =>
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  let child = launch();
+
+  const waitReady = async (): Promise<void> => {
+    const deadline = Date.now() + READY_MS;
+    for (;;) {
+      if (child.exitCode !== null) {
+        const Failure = /address already in use/i.test(log) ? PortTaken : Error;
+        throw new Failure(`mosquitto exited with ${child.exitCode}:\n${log}`);
+      }
+      if ((await canConnect(port)) && (tlsPort === undefined || (await canConnect(tlsPort)))) return;
+      if (Date.now() > deadline) throw new Error(`mosquitto not accepting connections in ${READY_MS} ms:\n${log}`);
+      await sleep(20);
+    }
+  };
+
+  const broker: Mosquitto = {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    tlsUrl: tlsPort === undefined ? undefined : `mqtts://localhost:${tlsPort}`,
+    tlsPort,
+    log: () => log,
+    async kill() {
+      child.kill('SIGCONT'); // a paused process is killed all the same, but say so
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) await broker.stop();
+      child = launch();
+      await waitReady();
+    },
+  };
+  try {
+    await waitReady();
+  } catch (err) {
+    await broker.kill();
+    throw err;
+  }
+  t.after(async () => {
+    await broker.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return broker;
+}
