@@ -1,4 +1,4 @@
-import { Errors, RouterError, type ApplicationError, type CallFailure } from './errors';
+import { Errors, RouterError, type CallFailure } from './errors';
 import { IdSequence } from './ids';
 import { Invocation, type CallerSink, type CallOptions } from './invocation';
 import type { Payload } from './payload';
@@ -21,6 +21,12 @@ export interface RegisterOptions {
   concurrency?: number;
   /** caller identification forced by the callee */
   discloseCaller?: boolean;
+  /**
+   * When the callee registered (default: now). The cluster (lib/cluster/rpc/) registers
+   * remote callees with the time they registered on their own node, so callees are in
+   * the same order everywhere and `first` / `last` agree across nodes.
+   */
+  registeredAt?: number;
 }
 
 export interface DealerObserver {
@@ -96,7 +102,7 @@ export class Dealer {
       this.byId.set(reg.id, reg);
       created = true;
     }
-    reg.callees.push(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true));
+    reg.addCallee(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true, options.registeredAt));
     own.add(reg);
     this.bySession.set(session, own);
     if (created) this.observer.onCreate?.(session, reg);
@@ -211,8 +217,11 @@ export class Dealer {
     inv.sink.result(payload, false);
   }
 
-  /** The callee's ERROR for an invocation. */
-  fail(inv: Invocation, error: ApplicationError): void {
+  /**
+   * The callee's ERROR for an invocation. A router error too: a remote callee's node
+   * (lib/cluster/rpc/) passes on the error its own dealer raised, or says it is gone.
+   */
+  fail(inv: Invocation, error: CallFailure): void {
     if (inv.state !== 'invoked') return;
     const outcome = inv.cancelRequested ? 'canceled' : 'error';
     this.finish(inv, outcome);
