@@ -62,6 +62,12 @@ export class Dealer {
    * the durable requests (lib/requests/) deliver what waited for this callee.
    */
   readonly registerHooks = new Set<(session: Session, reg: Registration) => void>();
+  /**
+   * Where a new registration's id comes from, when set: a cluster (lib/cluster/rpc/)
+   * derives it from the procedure, so one registration has the same id on every node.
+   * An id already in use here falls back to this dealer's own sequence.
+   */
+  registrationId: ((uri: string, match: MatchPolicy) => number) | undefined;
 
   constructor(private limits: DealerLimits) {}
 
@@ -96,7 +102,8 @@ export class Dealer {
         throw new RouterError(Errors.procedureAlreadyExists, `this session already registered ${uri}`);
       }
     } else {
-      reg = new Registration(this.regIds.take(), uri, match, invoke);
+      const wanted = this.registrationId?.(uri, match);
+      reg = new Registration(wanted !== undefined && !this.byId.has(wanted) ? wanted : this.regIds.take(), uri, match, invoke);
       if (match === 'exact') this.exact.set(uri, reg);
       else this.patterns.push(reg);
       this.byId.set(reg.id, reg);
