@@ -362,15 +362,24 @@ void describe('cluster rpc - meta API across nodes', () => {
     assert.equal(await within(a.session.call<number>('wamp.session.count'), WAIT_MS, 'count after kill'), 2);
   });
 
-  void test('cluster rpc - the registration meta API on one node lists the callees of every node', async () => {
+  void test('cluster rpc - the registration meta API on one node lists the callees of every node, under the id the callees got', async () => {
     const x = await autobahn(n2);
     const y = await autobahn(n3);
-    await x.session.register('test.cluster.meta', () => 1, { invoke: 'roundrobin' });
-    await y.session.register('test.cluster.meta', () => 2, { invoke: 'roundrobin' });
+    // created on node-2 and node-3 at the same moment, so each node's dealer creates the
+    // two registrations in another order: the ids must not depend on that order
+    const [rx, rOther] = await Promise.all([
+      x.session.register('test.cluster.meta', () => 1, { invoke: 'roundrobin' }),
+      y.session.register('test.cluster.meta.other', () => 2),
+    ]);
+    const ry = await y.session.register('test.cluster.meta', () => 2, { invoke: 'roundrobin' });
     await cluster.waitCallees('test.cluster.meta', 2);
-    const a = await autobahn(n1);
+    await cluster.waitCallees('test.cluster.meta.other', 1);
+    // one registration, one id, wherever it is asked
+    assert.equal(rx.id, ry.id, 'the callees on node-2 and node-3 got the same registration id');
+    const [a, b] = await Promise.all([autobahn(n1), autobahn(n2)]);
     const id = await within(a.session.call<number>('wamp.registration.lookup', ['test.cluster.meta']), WAIT_MS, 'lookup');
-    assert.equal(typeof id, 'number');
+    assert.equal(id, rx.id, 'node-1 names it by the same id');
+    assert.equal(await within(b.session.call<number>('wamp.registration.lookup', ['test.cluster.meta.other']), WAIT_MS, 'lookup on node-2'), rOther.id);
     const callees = await within(a.session.call<number[]>('wamp.registration.list_callees', [id]), WAIT_MS, 'list_callees');
     assert.deepEqual(new Set(callees), new Set([x.session.id, y.session.id]));
     assert.equal(await within(a.session.call<number>('wamp.registration.count_callees', [id]), WAIT_MS, 'count_callees'), 2);

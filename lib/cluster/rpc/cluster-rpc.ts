@@ -25,6 +25,7 @@ import type { Realm } from '../../realm';
 import type { RouterCore } from '../../router';
 import { HomeCalls } from './home-calls';
 import { LocalDirectory } from './local-directory';
+import { registrationIdOf } from './registration-ids';
 import { RemoteCallees } from './remote-callees';
 import { metaReplyOf, metaRequestOf, SessionMeta } from './session-meta';
 import {
@@ -87,7 +88,7 @@ export class ClusterRpc {
   private readonly home: HomeCalls;
   private readonly meta: SessionMeta;
   private readonly subs: Subscription[] = [];
-  private readonly attached = new WeakSet<Realm>();
+  private readonly attached = new Set<Realm>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly calls: Counter<'direction'>;
@@ -187,6 +188,7 @@ export class ClusterRpc {
     for (const s of this.subs.splice(0)) s.unsubscribe();
     for (const node of [...this.peers.keys()]) this.dropPeer(node, 'left the cluster');
     this.meta.detach();
+    for (const realm of this.attached) realm.dealer.registrationId = undefined;
   }
 
   /** Other nodes alive now (tests and /health). */
@@ -198,6 +200,7 @@ export class ClusterRpc {
     if (this.attached.has(realm)) return;
     this.attached.add(realm);
     const dealer = realm.dealer;
+    dealer.registrationId = (uri, match) => registrationIdOf(realm.name, uri, match);
     const prev = dealer.observer;
     // chained after the meta API's observer: its events stay as they are
     dealer.observer = {
@@ -221,7 +224,7 @@ export class ClusterRpc {
   }
 
   private publish(subject: string, msg: unknown): void {
-    if (this.nc.isClosed()) return;
+    if (!this.running || this.nc.isClosed()) return;
     try {
       this.nc.publish(subject, encode(msg));
     } catch (err) {
