@@ -98,19 +98,19 @@ export type ToCallee =
       realm: string;
       procedure: string;
       callee: number;
-      payload: Payload;
+      payload: WirePayload;
       timeoutMs: number;
       receiveProgress: boolean;
       discloseMe: boolean;
       progress: boolean;
       caller: CallerInfo;
     }
-  | { k: 'progress'; from: string; id: number; payload: Payload; final: boolean }
+  | { k: 'progress'; from: string; id: number; payload: WirePayload; final: boolean }
   | { k: 'cancel'; from: string; id: number; mode: 'kill' | 'killnowait'; reason: string };
 
 /** Callee's node -> caller's node. */
 export type ToCaller =
-  | { k: 'result'; id: number; payload: Payload; progress: boolean }
+  | { k: 'result'; id: number; payload: WirePayload; progress: boolean }
   | { k: 'error'; id: number; error: WireError };
 
 /** A CallFailure on the wire: a router error by its catalogue code, an application error by its URI. */
@@ -150,10 +150,26 @@ export function decodeObject(data: Uint8Array): Record<string, unknown> | undefi
  * JSON view (lib/payload-bytes.ts) is a getter, never sent: the receiving node builds
  * its own from the bytes.
  */
-export function wirePayload(p: Payload): Payload {
-  if (p.bytes !== undefined) return p.passthru ? { bytes: p.bytes, passthru: p.passthru, ...structured(p) } : { bytes: p.bytes };
+export function wirePayload(p: Payload): WirePayload {
+  if (p.bytes !== undefined) {
+    if (p.passthru) return { bytes: p.bytes, passthru: p.passthru, ...structured(p) };
+    // how the body reads (an MQTT 5 UTF-8 body, a text/* content type) goes along, so a
+    // callee on another node sees the same arguments as one on the caller's node
+    const proto: unknown = Object.getPrototypeOf(p);
+    if (proto === TEXT_BODY) return { bytes: p.bytes, reading: 'text' };
+    if (proto === UTF8_BODY) return { bytes: p.bytes, reading: 'utf8' };
+    return { bytes: p.bytes };
+  }
   return structured(p);
 }
+
+/** A payload on the wire: a body also says how it reads (lib/payload-bytes.ts). */
+export type WirePayload = Payload & { reading?: 'text' | 'utf8' };
+
+const TEXT_HEADERS = { contentType: 'text/plain' };
+const UTF8_HEADERS = { utf8: true };
+const TEXT_BODY: unknown = Object.getPrototypeOf(payloadFromBytes(new Uint8Array(0), TEXT_HEADERS));
+const UTF8_BODY: unknown = Object.getPrototypeOf(payloadFromBytes(new Uint8Array(0), UTF8_HEADERS));
 
 function structured(p: Payload): Payload {
   const out: Payload = {};
@@ -172,7 +188,10 @@ export function payloadOf(v: unknown): Payload | undefined {
   if (bytes !== undefined && !(bytes instanceof Uint8Array)) return undefined;
   const passthru = v['passthru'];
   if (passthru !== undefined && !(isPlainObject(passthru) && typeof passthru['scheme'] === 'string')) return undefined;
-  if (bytes !== undefined && passthru === undefined) return payloadFromBytes(bytes);
+  if (bytes !== undefined && passthru === undefined) {
+    const reading = v['reading'];
+    return payloadFromBytes(bytes, reading === 'text' ? TEXT_HEADERS : reading === 'utf8' ? UTF8_HEADERS : undefined);
+  }
   return v;
 }
 
