@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/cluster-bench.ts [--duration 3] [--warmup 1] [--parts rpc]
  *        [--callers 4] [--window 16] [--rate 2000] [--payload 64] [--nats /usr/sbin/nats-server]
+ *        [--cpu-prof]   (each node writes its profiles into bench/out/prof/cluster-node-<n>/)
  *
  * One nats-server (no JetStream: RPC uses core subjects only) and two Gatehouse nodes,
  * each in its own process (bench/servers/cluster-node.ts, through tsx), on loopback;
@@ -122,7 +123,7 @@ async function startCluster(opts: Options, nodes: number): Promise<{ cluster: Cl
   const natsUrl = `nats://127.0.0.1:${port}`;
   const server = path.join(__dirname, 'servers', 'cluster-node.ts');
   const started = await Promise.all(
-    Array.from({ length: nodes }, (_, i) => startProcess(process.execPath, ['--import', 'tsx', server, natsUrl, `bench-${i + 1}`], /PORT (\d+)/, `node ${i + 1}`)),
+    Array.from({ length: nodes }, (_, i) => startProcess(process.execPath, [...nodeArgs(i), '--import', 'tsx', server, natsUrl, `bench-${i + 1}`], /PORT (\d+)/, `node ${i + 1}`)),
   );
   const children = [nats.child, ...started.map((s) => s.child)];
   return {
@@ -131,6 +132,13 @@ async function startCluster(opts: Options, nodes: number): Promise<{ cluster: Cl
       for (const c of children) c.kill('SIGTERM');
     },
   };
+}
+
+/** `--cpu-prof` (profiling): each node writes its profiles into bench/out/prof/cluster-node-<n>/ on exit */
+function nodeArgs(i: number): string[] {
+  if (!process.argv.includes('--cpu-prof')) return [];
+  // default file names: tsx's loader thread writes a profile of its own
+  return ['--cpu-prof', '--cpu-prof-dir', path.join(__dirname, 'out', 'prof', `cluster-node-${i + 1}`), '--cpu-prof-interval', '100'];
 }
 
 // ----- part: rpc -----

@@ -22,6 +22,7 @@ import {
 import { WAIT_MS } from '../helpers/wait';
 import { autobahn as autobahnModule } from '../helpers/autobahn';
 import type { MqttClient } from 'mqtt';
+import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
 
 let cluster: RpcCluster;
 let n1: RpcNode;
@@ -29,6 +30,7 @@ let n2: RpcNode;
 let n3: RpcNode;
 const pools = new Map<RpcNode, ClientPool>();
 const mqttClients: MqttClient[] = [];
+const stompjs = new StompjsClients();
 const cleanup = suiteCleanup(after);
 
 before(async () => {
@@ -39,6 +41,7 @@ before(async () => {
 afterEach(async () => {
   await Promise.all([...pools.values()].map((p) => p.closeAll()));
   await endAll(mqttClients.splice(0));
+  await stompjs.closeAll();
 });
 
 function pool(n: RpcNode): ClientPool {
@@ -113,6 +116,18 @@ void describe('cluster rpc - routing', () => {
     const [m] = await log.count(1, 'the $rpc reply');
     assert.equal(m?.payload.toString(), '42');
     assert.deepEqual(m?.packet.properties?.correlationData, Buffer.from('c1'));
+  });
+  void test('cluster rpc - a STOMP caller (SEND to /rpc/) on one node calls a WAMP callee on another', async () => {
+    const callee = await autobahn(n1);
+    await callee.session.register('test.cluster.stomp', (args, kwargs) => ({ args, kwargs }));
+    await cluster.waitCallees('test.cluster.stomp', 1);
+    const { client } = await stompjs.tcp(n2.t.stompPort);
+    const replies = new Inbox();
+    await subscribeConfirmed(client, '/temp-queue/crpc', replies, { id: 'crpc' });
+    client.publish({ destination: '/rpc/test.cluster.stomp', body: '{"a":[1,2]}', headers: { 'reply-to': '/temp-queue/crpc', 'correlation-id': 's-1' } });
+    const [reply] = await replies.count(1, 'the /rpc/ reply');
+    assert.deepEqual(JSON.parse(reply?.body ?? ''), { args: [], kwargs: { a: [1, 2] } });
+    assert.equal(reply?.headers['correlation-id'], 's-1');
   });
 });
 
