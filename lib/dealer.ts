@@ -68,6 +68,13 @@ export class Dealer {
    * An id already in use here falls back to this dealer's own sequence.
    */
   registrationId: ((uri: string, match: MatchPolicy) => number) | undefined;
+  /**
+   * Added to the registration time of callees registered here (a fraction of a
+   * millisecond): a cluster gives each node its own, so callees of two nodes registered
+   * in the same millisecond are in the same order on every node, and those of one node
+   * stay in the order they registered.
+   */
+  registeredAtFraction = 0;
 
   constructor(private limits: DealerLimits) {}
 
@@ -109,7 +116,7 @@ export class Dealer {
       this.byId.set(reg.id, reg);
       created = true;
     }
-    reg.addCallee(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true, options.registeredAt));
+    reg.addCallee(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true, options.registeredAt ?? Date.now() + this.registeredAtFraction));
     own.add(reg);
     this.bySession.set(session, own);
     if (created) this.observer.onCreate?.(session, reg);
