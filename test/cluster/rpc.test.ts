@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startRpcCluster, startRpcNode, suiteCleanup, LEASE_MS, type RpcCluster, type RpcNode } from '../helpers/cluster-rpc';
-import { connectMqtt, endAll, MessageLog, subscribe, uniqueId } from '../helpers/mqtt-clients';
+import { connectMqtt, endAll, MessageLog, metricValue, subscribe, uniqueId } from '../helpers/mqtt-clients';
 import {
   asBytes,
   ClientPool,
@@ -19,7 +19,8 @@ import {
   type AutobahnClient,
   type WampMessage,
 } from '../helpers/rpc-clients';
-import { WAIT_MS } from '../helpers/wait';
+import { waitFor, WAIT_MS } from '../helpers/wait';
+import { encode } from '../../lib/cluster/rpc/wire';
 import { autobahn as autobahnModule } from '../helpers/autobahn';
 import type { MqttClient } from 'mqtt';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
@@ -400,3 +401,28 @@ void describe('cluster rpc - meta API across nodes', () => {
     assert.equal(await within(a.session.call<number>('wamp.registration.count_callees', [id]), WAIT_MS, 'count_callees'), 2);
   });
 });
+
+void describe('cluster rpc - bad input from the cluster', () => {
+  void test('cluster rpc - garbage and ill-typed messages on the cluster subjects are counted and dropped; the nodes keep routing', async () => {
+    const callee = await autobahn(n2);
+    await callee.session.register('test.cluster.sturdy', () => 'fine');
+    await cluster.waitCallees('test.cluster.sturdy', 1);
+    const before = await metricValue(n1.t, 'gatehouse_cluster_rpc_failures_total', { reason: 'bad_message' });
+    const junk = [new Uint8Array([0xc1, 0xff, 0x00]), encode([1, 2, 3]), encode({ k: 'invoke', from: 'x', id: 'not a number' }), encode({ k: 'invoke', from: 'x', id: 1, realm: 'realm1', procedure: 'test.cluster.sturdy', callee: 1, payload: { args: 'no' }, caller: {} })];
+    for (const data of junk) {
+      n3.nc.publish('gatehouse.rpc.node.node-1.in', data);
+      n3.nc.publish('gatehouse.rpc.node.node-1.out', data);
+      n3.nc.publish('gatehouse.rpc.dir', data);
+      n3.nc.publish('gatehouse.rpc.beat', data);
+      n3.nc.publish('gatehouse.rpc.bye', data);
+    }
+    // a result for a call nobody made, and a directory change from a node nobody knows
+    n3.nc.publish('gatehouse.rpc.node.node-1.out', encode({ k: 'result', id: 987654, payload: { args: [1] }, progress: false }));
+    n3.nc.publish('gatehouse.rpc.dir', encode({ node: 'ghost', boot: 'b', seq: 1, op: 'add', rec: { realm: 'realm1', uri: 'test.cluster.sturdy', match: 'exact', invoke: 'single', session: 1, authid: 'a', authrole: 'r', concurrency: 0, discloseCaller: false, canCancel: false, registeredAt: 0 } }));
+    await waitFor(async () => (await metricValue(n1.t, 'gatehouse_cluster_rpc_failures_total', { reason: 'bad_message' })) >= before + 2 * junk.length, 'the bad messages to be counted');
+    const caller = await autobahn(n1);
+    assert.equal(await within(caller.session.call('test.cluster.sturdy'), WAIT_MS, 'a call after the junk'), 'fine');
+    assert.equal(cluster.callees(n1, 'test.cluster.sturdy'), 1, 'the ghost registration was not installed');
+  });
+});
+

@@ -15,7 +15,7 @@
  * same moment both accept it, and the later of the two is revoked once each has heard
  * of the other (remote-callees.ts, install).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../log';
@@ -78,6 +78,8 @@ export class ClusterRpc {
   private readonly router: RouterCore;
   private readonly log: Logger;
   private readonly boot = randomUUID();
+  /** this node's tie-break for callees registered in the same millisecond (Dealer.registeredAtFraction) */
+  private readonly orderFraction: number;
   private readonly heartbeatMs: number;
   private readonly leaseMs: number;
   private readonly metaTimeoutMs: number;
@@ -104,6 +106,7 @@ export class ClusterRpc {
     this.leaseMs = options.leaseMs ?? 3000;
     this.metaTimeoutMs = options.metaTimeoutMs ?? 1000;
     this.syncTimeoutMs = options.syncTimeoutMs ?? 2000;
+    this.orderFraction = nodeFraction(options.node);
     const registers = [options.metrics.registry];
     this.calls = new Counter({ name: 'gatehouse_cluster_rpc_calls_total', help: 'Calls between cluster nodes (out: to a callee on another node, in: from a caller on another node)', labelNames: ['direction'], registers });
     this.failures = new Counter({
@@ -188,7 +191,10 @@ export class ClusterRpc {
     for (const s of this.subs.splice(0)) s.unsubscribe();
     for (const node of [...this.peers.keys()]) this.dropPeer(node, 'left the cluster');
     this.meta.detach();
-    for (const realm of this.attached) realm.dealer.registrationId = undefined;
+    for (const realm of this.attached) {
+      realm.dealer.registrationId = undefined;
+      realm.dealer.registeredAtFraction = 0;
+    }
   }
 
   /** Other nodes alive now (tests and /health). */
@@ -201,6 +207,7 @@ export class ClusterRpc {
     this.attached.add(realm);
     const dealer = realm.dealer;
     dealer.registrationId = (uri, match) => registrationIdOf(realm.name, uri, match);
+    dealer.registeredAtFraction = this.orderFraction;
     const prev = dealer.observer;
     // chained after the meta API's observer: its events stay as they are
     dealer.observer = {
@@ -341,6 +348,8 @@ export class ClusterRpc {
       this.remote.result(m['id'], payload, m['progress'] === true);
     } else if (m['k'] === 'error') {
       this.remote.error(m['id'], failureOf(m['error']));
+    } else {
+      this.failures.labels('bad_message').inc();
     }
   }
 
@@ -360,6 +369,11 @@ export class ClusterRpc {
       if (!this.nc.isClosed()) this.nc.publish(reply, encode(answer));
     });
   }
+}
+
+/** A fraction in [0, 1) from the node id: the same on every node, different per node. */
+function nodeFraction(node: string): number {
+  return createHash('sha256').update(node).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 function toCalleeOf(m: Record<string, unknown> | undefined): ToCallee | undefined {
