@@ -361,6 +361,28 @@ void describe('cluster rpc - a node that stops answering', () => {
   });
 });
 
+void describe('cluster rpc - a caller\'s node that stops answering', () => {
+  void test('cluster rpc - the calls of a node that goes silent are canceled on the callee\'s node: INTERRUPT killnowait within the lease', async () => {
+    const n6 = await startRpcNode(cleanup, cluster.nats.url, 'node-6');
+    const p6 = new ClientPool(n6.t);
+    const callee = await pool(n2).raw(rawRoles({ canceling: true }));
+    await callee.register(1, 'test.cluster.orphan');
+    await waitFor(() => cluster.callees(n6, 'test.cluster.orphan') === 1, 'node-6 to learn the callee');
+    const caller = await p6.raw();
+    caller.send([48, 5, {}, 'test.cluster.orphan', []]);
+    const inv = await callee.next(isInvocation, WAIT_MS, 'INVOCATION from node-6');
+    const silent = Date.now();
+    await n6.nc.close();
+    const interrupt = await callee.next(isInterrupt, LEASE_MS + 2000, 'INTERRUPT once node-6 is gone');
+    assert.equal(interrupt[1], inv[1]);
+    assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'killnowait');
+    assert.ok(Date.now() - silent < LEASE_MS + 1000, `interrupted after ${Date.now() - silent} ms (lease ${LEASE_MS} ms)`);
+    // its late answer goes nowhere and breaks nothing
+    callee.send([8, 68, inv[1], {}, 'wamp.error.canceled']);
+    await p6.closeAll();
+  });
+});
+
 void describe('cluster rpc - meta API across nodes', () => {
   void test('cluster rpc - wamp.session.count / list / get cover every node; wamp.session.kill ends a session on another node', async () => {
     const a = await autobahn(n1);
