@@ -16,7 +16,7 @@
  * of the other (remote-callees.ts, install).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Counter, Gauge } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../log';
 import type { Metrics } from '../../metrics';
@@ -27,6 +27,7 @@ import { HomeCalls } from './home-calls';
 import { LocalDirectory } from './local-directory';
 import { registrationIdOf } from './registration-ids';
 import { RemoteCallees } from './remote-callees';
+import { clusterRpcMetrics } from './rpc-metrics';
 import { metaReplyOf, metaRequestOf, SessionMeta } from './session-meta';
 import {
   decodeObject,
@@ -107,23 +108,10 @@ export class ClusterRpc {
     this.metaTimeoutMs = options.metaTimeoutMs ?? 1000;
     this.syncTimeoutMs = options.syncTimeoutMs ?? 2000;
     this.orderFraction = nodeFraction(options.node);
-    const registers = [options.metrics.registry];
-    this.calls = new Counter({ name: 'gatehouse_cluster_rpc_calls_total', help: 'Calls between cluster nodes (out: to a callee on another node, in: from a caller on another node)', labelNames: ['direction'], registers });
-    this.failures = new Counter({
-      name: 'gatehouse_cluster_rpc_failures_total',
-      help: 'Cluster RPC refusals and losses (node_lost: a call failed because its callee node went away; callee_gone; conflict: a registration revoked for an earlier one on another node; bad_message)',
-      labelNames: ['reason'],
-      registers,
-    });
-    const peerCount = (): number => this.peers.size;
-    new Gauge({
-      name: 'gatehouse_cluster_rpc_peers',
-      help: 'Other cluster nodes alive now (heard of within the lease)',
-      registers,
-      collect() {
-        this.set(peerCount());
-      },
-    });
+    const m = clusterRpcMetrics(options.metrics);
+    this.calls = m.calls;
+    this.failures = m.failures;
+    m.peers.count = () => this.peers.size;
     this.local = new LocalDirectory(this.boot, (op, rec, seq) => this.publish(subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }));
     const count = (what: string): void => {
       if (what === 'call_out') this.calls.labels('out').inc();
