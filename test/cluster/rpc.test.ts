@@ -288,6 +288,35 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     assert.deepEqual(await caller.next((m) => m[0] === 50, WAIT_MS, 'RESULT'), [50, 21, {}, ['abc']]);
   });
 
+  void test('cluster rpc - wampy streams both ways across nodes: chunks in, progressive results out (msgpack callee, json caller)', async () => {
+    const callee = await pool(n3).wampy('msgpack');
+    const caller = await pool(n1).wampy('json');
+    const uri = 'test.cluster.stream';
+    const calls: { progress: unknown; args: unknown }[] = [];
+    let total = 0;
+    await callee.register(uri, (inv) => {
+      calls.push({ progress: inv.details['progress'], args: inv.argsList });
+      total += (inv.argsList?.[0] as number | undefined) ?? 0;
+      if (inv.details['progress'] === true) return { argsList: [total], options: { progress: true } };
+      return { argsList: ['sum', total] };
+    });
+    await cluster.waitCallees(uri, 1);
+    const progress: unknown[] = [];
+    const pc = caller.progressiveCall(uri, [1], { progress_callback: (p: { argsList?: unknown[] }) => progress.push(p.argsList) });
+    pc.sendData([2]);
+    pc.sendData([3]);
+    pc.sendData([4], { progress: false });
+    const r = await within(pc.result, WAIT_MS, 'progressive call across nodes');
+    assert.deepEqual(calls, [
+      { progress: true, args: [1] },
+      { progress: true, args: [2] },
+      { progress: true, args: [3] },
+      { progress: undefined, args: [4] },
+    ]);
+    assert.deepEqual(progress, [[1], [3], [6]]);
+    assert.deepEqual(r.argsList, ['sum', 10]);
+  });
+
   for (const mode of ['skip', 'kill', 'killnowait'] as const) {
     void test(`cluster rpc - cancel ${mode} across nodes`, async () => {
       const uri = `test.cluster.cancel.${mode}`;
