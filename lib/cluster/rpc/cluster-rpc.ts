@@ -34,15 +34,14 @@ import {
   encode,
   failureOf,
   isBeat,
-  isCallerInfo,
   isRecord,
   payloadOf,
   subjects,
+  toCalleeOf,
   type Beat,
   type CalleeRecord,
   type MetaReply,
   type MetaRequest,
-  type ToCallee,
 } from './wire';
 
 export interface ClusterRpcOptions {
@@ -362,41 +361,4 @@ export class ClusterRpc {
 /** A fraction in [0, 1) from the node id: the same on every node, different per node. */
 function nodeFraction(node: string): number {
   return createHash('sha256').update(node).digest().readUInt32BE(0) / 2 ** 32;
-}
-
-function toCalleeOf(m: Record<string, unknown> | undefined): ToCallee | undefined {
-  if (!m || typeof m['from'] !== 'string' || typeof m['id'] !== 'number') return undefined;
-  const from = m['from'];
-  const id = m['id'];
-  switch (m['k']) {
-    case 'invoke': {
-      const payload = payloadOf(m['payload']);
-      const caller = m['caller'];
-      if (!payload || !isCallerInfo(caller) || typeof m['realm'] !== 'string' || typeof m['procedure'] !== 'string' || typeof m['callee'] !== 'number') return undefined;
-      return {
-        k: 'invoke',
-        from,
-        id,
-        realm: m['realm'],
-        procedure: m['procedure'],
-        callee: m['callee'],
-        payload,
-        timeoutMs: typeof m['timeoutMs'] === 'number' ? m['timeoutMs'] : 0,
-        receiveProgress: m['receiveProgress'] === true,
-        discloseMe: m['discloseMe'] === true,
-        progress: m['progress'] === true,
-        caller,
-      };
-    }
-    case 'progress': {
-      const payload = payloadOf(m['payload']);
-      return payload ? { k: 'progress', from, id, payload, final: m['final'] === true } : undefined;
-    }
-    case 'cancel': {
-      const mode = m['mode'] === 'kill' ? 'kill' : 'killnowait';
-      return { k: 'cancel', from, id, mode, reason: typeof m['reason'] === 'string' ? m['reason'] : 'wamp.error.canceled' };
-    }
-    default:
-      return undefined;
-  }
 }

@@ -253,3 +253,41 @@ export function isBeat(v: Record<string, unknown>): v is Record<string, unknown>
 export function isCallerInfo(v: unknown): v is CallerInfo {
   return isPlainObject(v) && typeof v['id'] === 'number' && typeof v['authid'] === 'string' && typeof v['authrole'] === 'string';
 }
+
+/** A message to the callee's node, checked field by field; undefined when it is not one. */
+export function toCalleeOf(m: Record<string, unknown> | undefined): ToCallee | undefined {
+  if (!m || typeof m['from'] !== 'string' || typeof m['id'] !== 'number') return undefined;
+  const from = m['from'];
+  const id = m['id'];
+  switch (m['k']) {
+    case 'invoke': {
+      const payload = payloadOf(m['payload']);
+      const caller = m['caller'];
+      if (!payload || !isCallerInfo(caller) || typeof m['realm'] !== 'string' || typeof m['procedure'] !== 'string' || typeof m['callee'] !== 'number') return undefined;
+      return {
+        k: 'invoke',
+        from,
+        id,
+        realm: m['realm'],
+        procedure: m['procedure'],
+        callee: m['callee'],
+        payload,
+        timeoutMs: typeof m['timeoutMs'] === 'number' ? m['timeoutMs'] : 0,
+        receiveProgress: m['receiveProgress'] === true,
+        discloseMe: m['discloseMe'] === true,
+        progress: m['progress'] === true,
+        caller,
+      };
+    }
+    case 'progress': {
+      const payload = payloadOf(m['payload']);
+      return payload ? { k: 'progress', from, id, payload, final: m['final'] === true } : undefined;
+    }
+    case 'cancel': {
+      const mode = m['mode'] === 'kill' ? 'kill' : 'killnowait';
+      return { k: 'cancel', from, id, mode, reason: typeof m['reason'] === 'string' ? m['reason'] : 'wamp.error.canceled' };
+    }
+    default:
+      return undefined;
+  }
+}
