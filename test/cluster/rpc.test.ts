@@ -247,6 +247,25 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     assert.notDeepEqual(first[4], second[4]);
   });
 
+  void test('cluster rpc - a call waiting on the callee\'s node for a busy callee (concurrency) is canceled there: the callee never sees it', async () => {
+    const callee = await pool(n2).raw(rawRoles({ canceling: true }));
+    await callee.register(1, 'test.cluster.conc.cancel', { concurrency: 1 });
+    await cluster.waitCallees('test.cluster.conc.cancel', 1);
+    const busy = await pool(n1).raw();
+    const waiting = await pool(n3).raw();
+    busy.send([48, 1, {}, 'test.cluster.conc.cancel', ['busy']]);
+    const first = await callee.next(isInvocation, WAIT_MS, 'first INVOCATION');
+    // node-3 does not know the callee is busy: its call goes out and waits on node-2
+    waiting.send([48, 2, {}, 'test.cluster.conc.cancel', ['waits']]);
+    await callee.none(isInvocation, 200, 'the second call waits');
+    waiting.send([49, 2, { mode: 'kill' }]);
+    const err = await waiting.next((m) => m[0] === 8, WAIT_MS, 'ERROR for the canceled waiting call');
+    assert.deepEqual(err.slice(0, 5), [8, 48, 2, {}, 'wamp.error.canceled']);
+    callee.send([70, first[1], {}, ['done']]);
+    assert.deepEqual(await busy.next((m) => m[0] === 50, WAIT_MS, 'first RESULT'), [50, 1, {}, ['done']]);
+    await callee.none(isInvocation, 300, 'the canceled call never reaches the callee');
+  });
+
   void test('cluster rpc - progressive results reach a caller on another node, in order, then the final result', async () => {
     const callee = await pool(n3).raw(rawRoles({ progressive: true }));
     await callee.register(1, 'test.cluster.progress');
