@@ -1,4 +1,4 @@
-import { Errors, RouterError, type ApplicationError, type CallFailure } from './errors';
+import { Errors, RouterError, type CallFailure } from './errors';
 import { IdSequence } from './ids';
 import { Invocation, type CallerSink, type CallOptions } from './invocation';
 import type { Payload } from './payload';
@@ -21,6 +21,12 @@ export interface RegisterOptions {
   concurrency?: number;
   /** caller identification forced by the callee */
   discloseCaller?: boolean;
+  /**
+   * When the callee registered (default: now). The cluster (lib/cluster/rpc/) registers
+   * remote callees with the time they registered on their own node, so callees are in
+   * the same order everywhere and `first` / `last` agree across nodes.
+   */
+  registeredAt?: number;
 }
 
 export interface DealerObserver {
@@ -56,6 +62,19 @@ export class Dealer {
    * the durable requests (lib/requests/) deliver what waited for this callee.
    */
   readonly registerHooks = new Set<(session: Session, reg: Registration) => void>();
+  /**
+   * Where a new registration's id comes from, when set: a cluster (lib/cluster/rpc/)
+   * derives it from the procedure, so one registration has the same id on every node.
+   * An id already in use here falls back to this dealer's own sequence.
+   */
+  registrationId: ((uri: string, match: MatchPolicy) => number) | undefined;
+  /**
+   * Added to the registration time of callees registered here (a fraction of a
+   * millisecond): a cluster gives each node its own, so callees of two nodes registered
+   * in the same millisecond are in the same order on every node, and those of one node
+   * stay in the order they registered.
+   */
+  registeredAtFraction = 0;
 
   constructor(private limits: DealerLimits) {}
 
@@ -90,13 +109,14 @@ export class Dealer {
         throw new RouterError(Errors.procedureAlreadyExists, `this session already registered ${uri}`);
       }
     } else {
-      reg = new Registration(this.regIds.take(), uri, match, invoke);
+      const wanted = this.registrationId?.(uri, match);
+      reg = new Registration(wanted !== undefined && !this.byId.has(wanted) ? wanted : this.regIds.take(), uri, match, invoke);
       if (match === 'exact') this.exact.set(uri, reg);
       else this.patterns.push(reg);
       this.byId.set(reg.id, reg);
       created = true;
     }
-    reg.callees.push(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true));
+    reg.addCallee(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true, options.registeredAt ?? Date.now() + this.registeredAtFraction));
     own.add(reg);
     this.bySession.set(session, own);
     if (created) this.observer.onCreate?.(session, reg);
@@ -211,8 +231,11 @@ export class Dealer {
     inv.sink.result(payload, false);
   }
 
-  /** The callee's ERROR for an invocation. */
-  fail(inv: Invocation, error: ApplicationError): void {
+  /**
+   * The callee's ERROR for an invocation. A router error too: a remote callee's node
+   * (lib/cluster/rpc/) passes on the error its own dealer raised, or says it is gone.
+   */
+  fail(inv: Invocation, error: CallFailure): void {
     if (inv.state !== 'invoked') return;
     const outcome = inv.cancelRequested ? 'canceled' : 'error';
     this.finish(inv, outcome);

@@ -26,6 +26,12 @@ export class CalleeEntry {
     /** fox-wamp: at most this many invocations in flight; Infinity when unlimited */
     readonly concurrency: number,
     readonly discloseCaller: boolean,
+    /**
+     * When the callee registered (ms since the epoch). The callee list is kept in this
+     * order: `first` and `last` mean the same callee on every node of a cluster, whose
+     * remote callees (lib/cluster/rpc/) arrive later than they registered.
+     */
+    readonly registeredAt: number = Date.now(),
   ) {}
 
   get hasCapacity(): boolean {
@@ -87,6 +93,16 @@ export class Registration {
         return undefined;
       }
     }
+  }
+
+  /** Adds a callee in registeredAt order (ties: after those already there); usually an append. */
+  addCallee(entry: CalleeEntry): void {
+    const list = this.callees;
+    let i = list.length;
+    while (i > 0 && (list[i - 1]?.registeredAt ?? 0) > entry.registeredAt) i--;
+    list.splice(i, 0, entry);
+    // the round-robin cursor keeps pointing at the callee it pointed at
+    if (i < this.rr) this.rr++;
   }
 
   removeCallee(entry: CalleeEntry): void {

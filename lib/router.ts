@@ -238,6 +238,13 @@ export class RouterCore {
     return this.createRealm(name);
   }
 
+  /**
+   * Called with each realm as it is created (after start(), realms are created on first
+   * use): services outside the core, like the cluster's RPC (lib/cluster/rpc/), attach
+   * to its dealer and meta API there.
+   */
+  readonly realmHooks = new Set<(realm: Realm) => void>();
+
   realmNames(): string[] {
     return [...this.realms.keys()];
   }
@@ -297,6 +304,7 @@ export class RouterCore {
     installAdminApi(realm, this.admin);
     if (this.requests) this.attachRequests(realm, this.requests);
     this.realms.set(name, realm);
+    for (const hook of this.realmHooks) hook(realm);
     return realm;
   }
 

@@ -1,0 +1,1 @@
+export { ClusterRpc, type ClusterRpcOptions } from './cluster-rpc';
