@@ -7,6 +7,7 @@ import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
+import { Cluster, type ClusterHealth } from './cluster/cluster';
 import { defaultNodeId, isValidNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
 import { createLogger, type Logger } from './log';
@@ -71,6 +72,10 @@ export class RouterCore {
   readonly node: string;
   /** the cluster's and the links' view of every realm's publications */
   readonly taps = new PublicationTaps();
+  /** this node's part in a cluster (config.cluster, lib/cluster/); undefined: a single router */
+  readonly cluster: Cluster | undefined;
+  /** onRealm() callbacks: run for every realm, now and as realms are created */
+  private readonly realmHooks: ((realm: Realm) => void)[] = [];
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
   private readonly startedAt = Date.now();
@@ -110,7 +115,10 @@ export class RouterCore {
     if (options.node !== undefined && !isValidNodeId(options.node)) {
       throw new RouterError(Errors.invalidArgument, `node id ${JSON.stringify(options.node)}: use 1 to 64 of A-Z a-z 0-9 _ -`);
     }
-    this.node = options.node ?? defaultNodeId();
+    // the schema checked a configured cluster.node's form
+    this.node = options.node ?? this.config.cluster?.node ?? defaultNodeId();
+    const cluster = this.config.cluster;
+    this.cluster = cluster && cluster.nats.length > 0 ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix }) : undefined;
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     const stores = createStores({ ...this.config.store });
@@ -156,6 +164,8 @@ export class RouterCore {
     // the tables' realm exists from the start: its change feed has somewhere to go
     const tablesRealm = this.config.aggregate.realm;
     if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
+    // joins in the background: a node whose NATS is down still serves its own clients
+    this.cluster?.start();
     const orphans = this.store.orphanedWills();
     // not realm(): that refuses callers until start() is done, and this is start()
     for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
@@ -293,6 +303,7 @@ export class RouterCore {
     installAdminApi(realm, this.admin);
     if (this.requests) this.attachRequests(realm, this.requests);
     this.realms.set(name, realm);
+    for (const fn of this.realmHooks) fn(realm);
     return realm;
   }
 
@@ -429,6 +440,15 @@ export class RouterCore {
     this.reloadHooks.push(fn);
   }
 
+  /**
+   * Calls `fn` for every realm there is and every realm created later (the cluster
+   * follows each realm's subscriptions).
+   */
+  onRealm(fn: (realm: Realm) => void): void {
+    this.realmHooks.push(fn);
+    for (const realm of this.realms.values()) fn(realm);
+  }
+
   /** An existing realm (never creates one). */
   findRealm(name: string): Realm | undefined {
     return this.realms.get(name);
@@ -446,12 +466,17 @@ export class RouterCore {
     return l;
   }
 
-  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[] } {
+  /**
+   * The health report. A node cut off from its cluster still says ok: it serves its own
+   * clients (README "Cluster"); `cluster.state` tells, for whoever routes by it.
+   */
+  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth } {
     return {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
+      ...(this.cluster ? { cluster: this.cluster.health() } : {}),
     };
   }
 
@@ -467,6 +492,8 @@ export class RouterCore {
     this.listeners.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const fn of this.closeHooks) fn();
+    // after the sessions' goodbyes (their testaments went out), before the store closes
+    await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the cluster failed'));
     this.requests?.close();
     this.state = 'closed';
     if (this.starting) {
