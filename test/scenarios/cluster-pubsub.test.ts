@@ -18,12 +18,12 @@ type Wamp = Awaited<ReturnType<typeof connect>>;
 
 /** an autobahn subscription whose events are collected with their details */
 interface WampInbox {
-  events: { args: unknown[]; details: Record<string, unknown> }[];
+  events: { args: unknown[]; kwargs: Record<string, unknown>; details: Record<string, unknown> }[];
 }
 
 async function wampInbox(c: Wamp, topic: string, options: Record<string, unknown> = {}): Promise<WampInbox> {
   const inbox: WampInbox = { events: [] };
-  await c.session.subscribe(topic, (args, _kw, details) => inbox.events.push({ args, details }), options);
+  await c.session.subscribe(topic, (args, kwargs, details) => inbox.events.push({ args, kwargs, details }), options);
   return inbox;
 }
 
@@ -269,6 +269,36 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     assert.equal(got?.packet.retain, true, 'retain-as-published sees the flag');
     assert.ok(a.router.store.get('realm1', 'cl.ret.k'), 'the origin wrote it');
     assert.equal(b.router.store.get('realm1', 'cl.ret.k'), undefined, 'the remote node did not write it (the store is shared)');
+    await pub.endAsync();
+    await m.endAsync();
+  });
+
+  it('cluster - payloads and headers survive the hop: binary MQTT bodies, MQTT 5 properties, WAMP kwargs', async () => {
+    const [a, b] = [node(0), node(1)];
+    const log = new MessageLog();
+    const { client: m } = await connectMqtt(b.mqttUrl, { protocolVersion: 5 }, log);
+    await m.subscribeAsync('cl/payload/bin', { qos: 1 });
+    const w = await wampInbox(await wamp(b), 'cl.payload.kw');
+    await waitInterest(nats, filterFor('cl.payload.bin'));
+    await waitInterest(nats, filterFor('cl.payload.kw'));
+    const { client: pub } = await connectMqtt(a.mqttUrl, { protocolVersion: 5 });
+    const bytes = Buffer.from([0, 255, 1, 254, 0x80]);
+    await pub.publishAsync('cl/payload/bin', bytes, {
+      qos: 1,
+      properties: { contentType: 'application/octet-stream', userProperties: { k: 'v' }, correlationData: Buffer.from('corr'), responseTopic: 'cl/payload/reply' },
+    });
+    const p = await wamp(a);
+    await acked(p.session.publish('cl.payload.kw', [1, 'two'], { three: { four: [5] } }, { acknowledge: true }));
+    const [bin] = await log.count(1, 'the binary body');
+    assert.deepEqual(bin?.payload, bytes);
+    const props = bin?.packet.properties;
+    assert.equal(props?.contentType, 'application/octet-stream');
+    assert.deepEqual({ ...props?.userProperties }, { k: 'v' });
+    assert.deepEqual(props?.correlationData, Buffer.from('corr'));
+    assert.equal(props?.responseTopic, 'cl/payload/reply');
+    await waitFor(() => w.events.length === 1, 'the WAMP event');
+    assert.deepEqual(w.events[0]?.args, [1, 'two']);
+    assert.deepEqual(w.events[0]?.kwargs, { three: { four: [5] } });
     await pub.endAsync();
     await m.endAsync();
   });
