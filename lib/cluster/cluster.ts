@@ -69,6 +69,8 @@ const RECONNECT_WAIT_MS = 250;
 /** a server silent for PING_INTERVAL_MS * MAX_PINGS_OUT is given up for another (a hung, not closed, server) */
 const PING_INTERVAL_MS = 2_000;
 const MAX_PINGS_OUT = 2;
+/** topics whose subject is kept per realm (cleared, not evicted, when full: cheap and bounded) */
+const SUBJECT_CACHE_SIZE = 10_000;
 /** no server answered the first connection: try again after this long */
 const FIRST_CONNECT_RETRY_MS = 1_000;
 
@@ -77,6 +79,8 @@ export class Cluster {
   private state: ClusterState = 'connecting';
   private readonly interest = new InterestTable();
   private readonly realmPrefixes = new Map<string, string>();
+  /** per realm, topic -> event subject: building one splits and escapes the topic */
+  private readonly subjects = new Map<string, Map<string, string>>();
   private removeTap: (() => void) | undefined;
   private readonly connected: Promise<void>;
   private markConnected!: () => void;
@@ -204,6 +208,19 @@ export class Cluster {
 
   // ----- out -----
 
+  /** The event subject of a topic, from a bounded cache (hot topics repeat). */
+  private subjectOf(realm: string, topic: string): string {
+    let cache = this.subjects.get(realm);
+    if (!cache) this.subjects.set(realm, (cache = new Map<string, string>()));
+    let subject = cache.get(topic);
+    if (subject === undefined) {
+      // high-cardinality topics (a topic per device) would grow it without bound
+      if (cache.size >= SUBJECT_CACHE_SIZE) cache.clear();
+      cache.set(topic, (subject = eventSubject(this.prefixOf(realm), topic)));
+    }
+    return subject;
+  }
+
   private forward(realm: string, event: BrokerEvent): undefined {
     // what came from the cluster is already everywhere it should be
     if (event.via === 'cluster') return undefined;
@@ -224,7 +241,7 @@ export class Cluster {
       return undefined;
     }
     try {
-      nc.publish(eventSubject(this.prefixOf(realm), event.topic), data);
+      nc.publish(this.subjectOf(realm, event.topic), data);
     } catch (err) {
       // closed between the state check and now, or over max_payload
       m.clusterDropped.labels('disconnected').inc();
