@@ -115,17 +115,67 @@ export function decodeEvent(data: Uint8Array): RemoteEvent | undefined {
   return { origin: w.o, topic: w.t, payload, revision: w.v, options };
 }
 
+/**
+ * The shape another node writes. Anyone who may publish on the cluster's subjects can
+ * put bytes there (SECURITY.md "Cluster"), so a message is checked before it is routed:
+ * what fails is dropped and counted, never thrown into a gate.
+ */
 function isWireEvent(v: unknown): v is WireEvent {
   return (
     isPlainObject(v) &&
     typeof v['o'] === 'string' &&
     typeof v['i'] === 'number' &&
     typeof v['t'] === 'string' &&
-    isPlainObject(v['p']) &&
+    isPayload(v['p']) &&
     (v['q'] === 0 || v['q'] === 1 || v['q'] === 2) &&
     (v['v'] === undefined || typeof v['v'] === 'number') &&
-    (v['h'] === undefined || isPlainObject(v['h'])) &&
-    (v['d'] === undefined || isPlainObject(v['d'])) &&
-    (v['x'] === undefined || isPlainObject(v['x']))
+    (v['h'] === undefined || isHeaders(v['h'])) &&
+    (v['d'] === undefined || isPublisher(v['d'])) &&
+    (v['x'] === undefined || isLists(v['x']))
   );
+}
+
+function isPayload(p: unknown): p is Payload {
+  return (
+    isPlainObject(p) &&
+    (p['args'] === undefined || Array.isArray(p['args'])) &&
+    (p['kwargs'] === undefined || isPlainObject(p['kwargs'])) &&
+    (p['bytes'] === undefined || p['bytes'] instanceof Uint8Array) &&
+    (p['passthru'] === undefined || (isPlainObject(p['passthru']) && typeof p['passthru']['scheme'] === 'string'))
+  );
+}
+
+function isHeaders(h: unknown): h is MessageHeaders {
+  if (!isPlainObject(h)) return false;
+  const optional = (key: string, type: string): boolean => h[key] === undefined || typeof h[key] === type;
+  const props = h['userProperties'];
+  return (
+    optional('contentType', 'string') &&
+    optional('utf8', 'boolean') &&
+    optional('responseTopic', 'string') &&
+    optional('expiresAt', 'number') &&
+    (h['correlationData'] === undefined || h['correlationData'] instanceof Uint8Array) &&
+    (props === undefined ||
+      (isPlainObject(props) && Object.values(props).every((p) => typeof p === 'string' || (Array.isArray(p) && p.every((e) => typeof e === 'string')))))
+  );
+}
+
+function isPublisher(d: unknown): d is PublisherIdentity {
+  if (!isPlainObject(d) || typeof d['id'] !== 'number') return false;
+  const identity = d['identity'];
+  return isPlainObject(identity) && typeof identity['authid'] === 'string' && typeof identity['authrole'] === 'string';
+}
+
+const LIST_KEYS = ['exclude', 'excludeAuthid', 'excludeAuthrole', 'eligible', 'eligibleAuthid', 'eligibleAuthrole'] as const;
+
+function isLists(x: unknown): x is DeliveryLists {
+  if (!isPlainObject(x)) return false;
+  for (const key of LIST_KEYS) {
+    const list = x[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) return false;
+    const want = key === 'exclude' || key === 'eligible' ? 'number' : 'string';
+    if (!list.every((e) => typeof e === want)) return false;
+  }
+  return true;
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Packr } from 'msgpackr';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { filterFor, startNodes, waitInterest } from '../helpers/cluster';
 import { connectMqtt, MessageLog, metricValue } from '../helpers/mqtt-clients';
-import { freePorts, startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
+import { freePorts, natsClient, startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
 import { sleep, waitFor, withTimeout } from '../helpers/wait';
@@ -301,6 +302,29 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     assert.deepEqual(w.events[0]?.kwargs, { three: { four: [5] } });
     await pub.endAsync();
     await m.endAsync();
+  });
+
+  it('cluster - malformed messages on the cluster subjects are dropped and counted; the node goes on', async (t) => {
+    const b = node(1);
+    const w = await wampInbox(await wamp(b), 'cl.bad');
+    const subject = filterFor('cl.bad');
+    await waitInterest(nats, subject);
+    const raw = await natsClient(t, nats.servers[0] ?? '');
+    const before = await metricValue(b, 'gatehouse_cluster_dropped_total', { reason: 'malformed' });
+    const pack = (v: unknown): Uint8Array => new Packr({ useRecords: false }).pack(v);
+    const good = { o: 'elsewhere', i: 7, t: 'cl.bad', p: { args: ['fine'] }, q: 1 };
+    raw.publish(subject, new Uint8Array([0xc1, 0xff, 0x00])); // not MessagePack
+    raw.publish(subject, pack('a string'));
+    raw.publish(subject, pack({ ...good, p: { args: 'not a list' } }));
+    raw.publish(subject, pack({ ...good, q: 9 }));
+    raw.publish(subject, pack({ ...good, x: { exclude: ['not a session id'] } }));
+    raw.publish(subject, pack({ ...good, d: { id: 1 } }));
+    raw.publish(subject, pack({ ...good, h: { contentType: 42 } }));
+    raw.publish(subject, pack(good));
+    await raw.flush();
+    await waitFor(() => w.events.length === 1, 'the one well-formed message');
+    assert.deepEqual(w.events[0]?.args, ['fine']);
+    assert.equal((await metricValue(b, 'gatehouse_cluster_dropped_total', { reason: 'malformed' })) - before, 7);
   });
 
   it('cluster - /health reports the cluster state and gatehouse_cluster_connected is 1', async () => {
