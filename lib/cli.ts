@@ -229,6 +229,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(config.http.api.enabled ? { api: `${web}://${base}${config.http.api.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
+        ...(router.cluster ? { cluster: { node: router.node, nats: config.cluster?.nats } } : {}),
       },
       'listening',
     );

@@ -78,6 +78,7 @@ test('cluster - three gatehouse daemons started with --cluster and --node route 
       daemons.push(d);
       const listening = await d.waitForLog((e) => e.msg === 'listening', 'listening');
       await d.waitForLog((e) => e.msg === 'joined the cluster', 'joined the cluster');
+      assert.deepEqual(listening['cluster'], { node: `d${i}`, nats: [server] }, 'the listening line names the node and its servers');
       return portsOf(listening);
     }),
   );
