@@ -4,14 +4,15 @@ import { test } from 'node:test';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { filterFor, startNodes, waitInterest } from '../helpers/cluster';
 import { portsOf, spawnGatehouse, tempDir, writeJson, type Daemon } from '../helpers/daemon';
-import { connectMqtt, MessageLog } from '../helpers/mqtt-clients';
-import { startNatsCluster } from '../helpers/nats';
+import { connectMqtt, MessageLog, metricValue } from '../helpers/mqtt-clients';
+import { startNats, startNatsCluster } from '../helpers/nats';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
 import { sleep, waitFor } from '../helpers/wait';
 
 /**
  * Issue 12, faults: a NATS server SIGKILLed under a publishing node (its connection
- * moves to another server and delivery resumes, in order), and three `gatehouse`
+ * moves to another server and delivery resumes, in order), NATS gone altogether and
+ * back (local routing goes on, then the nodes resubscribe), and three `gatehouse`
  * daemons joined with --cluster / --node (child processes, as users start them).
  */
 
@@ -59,6 +60,47 @@ test('cluster - a NATS server SIGKILLed while a node publishes through it: the n
   // core NATS is at most once: what was in the killed server's socket is gone unseen;
   // what the node held back while it had no server is counted, and was indeed not delivered
   assert.ok(counted <= lost, `${counted} counted as dropped, ${lost} not delivered`);
+});
+
+test('cluster - NATS gone: each node routes its own clients, /health says reconnecting; NATS back: the nodes resubscribe and cross-node delivery resumes', { timeout: 180_000 }, async (t) => {
+  const server = await startNats(t);
+  const nats = { nodes: [server], servers: [server.url] };
+  const [a, b] = await startNodes(t, nats, 2);
+  assert.ok(a && b);
+  const local = await connect(wsOptions(a.wsUrl, 'json'));
+  const remote = await connect(wsOptions(b.wsUrl, 'json'));
+  const pub = await connect(wsOptions(a.wsUrl, 'json'));
+  t.after(async () => {
+    await Promise.all([local.close(), remote.close(), pub.close()]);
+  });
+  const onA: unknown[] = [];
+  const onB: unknown[] = [];
+  await local.session.subscribe('cl.gone', (args) => onA.push(args[0]));
+  await remote.session.subscribe('cl.gone', (args) => onB.push(args[0]));
+  await waitInterest(nats, filterFor('cl.gone'));
+  const send = async (v: string): Promise<void> => {
+    const p = pub.session.publish('cl.gone', [v], {}, { acknowledge: true });
+    assert.ok(p);
+    await p;
+  };
+  await send('before');
+  await waitFor(() => onB.includes('before'), 'cross-node delivery before');
+
+  await server.kill();
+  await waitFor(() => a.router.health().cluster?.state === 'reconnecting', "a sees NATS gone");
+  assert.equal(a.router.health().status, 'ok', 'still serving');
+  await send('during');
+  await waitFor(() => onA.includes('during'), 'the local subscriber still gets events');
+  assert.ok(await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'disconnected' }) >= 1, 'the one that could not go out is counted');
+
+  await server.restart();
+  await waitFor(() => [a, b].every((r) => r.router.health().cluster?.state === 'connected'), 'both nodes reconnected', 20_000);
+  // b's subscription was made again on the new server process, with nothing to do for b's client
+  await waitInterest(nats, filterFor('cl.gone'));
+  await send('after');
+  await waitFor(() => onB.includes('after'), 'cross-node delivery resumed', 10_000);
+  assert.deepEqual(onB, ['before', 'after'], 'what was published while NATS was gone is not replayed');
+  assert.deepEqual(onA, ['before', 'during', 'after']);
 });
 
 test('cluster - three gatehouse daemons started with --cluster and --node route MQTT to WAMP and STOMP across them', { timeout: 180_000 }, async (t) => {
