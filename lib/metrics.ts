@@ -82,7 +82,7 @@ export class Metrics {
   readonly clusterForwarded: Counter;
   /** publications from other nodes routed here */
   readonly clusterReceived: Counter;
-  /** publications not sent or not routed (reason: disconnected, unencodable, malformed, own, duplicate, no_realm) */
+  /** publications not sent or not routed (reason: disconnected, unencodable, too_large, malformed, own, duplicate, no_realm) */
   readonly clusterDropped: Counter<'reason'>;
   /** NATS subscriptions this node holds: its subject filters of interest */
   readonly clusterInterest: Gauge;
@@ -155,7 +155,7 @@ export class Metrics {
     this.clusterConnected = gauge('cluster_connected', 'Cluster: 1 while the NATS connection is up, else 0', []);
     this.clusterForwarded = counter('cluster_forwarded_total', 'Cluster: publications sent to the other nodes', []);
     this.clusterReceived = counter('cluster_received_total', 'Cluster: publications from other nodes routed here', []);
-    this.clusterDropped = counter('cluster_dropped_total', 'Cluster: publications not sent (disconnected, unencodable) or not routed (malformed, own, duplicate, no_realm)', ['reason']);
+    this.clusterDropped = counter('cluster_dropped_total', 'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)', ['reason']);
     this.clusterInterest = gauge('cluster_interest_subjects', 'Cluster: NATS subject filters this node subscribes to for its sessions', []);
     this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }

@@ -240,10 +240,16 @@ export class Cluster {
       this.log.debug({ err, topic: event.topic }, 'publication not encodable for the cluster');
       return undefined;
     }
+    const max = nc.info?.max_payload;
+    if (max !== undefined && data.length > max) {
+      // NATS refuses a message over the server's max_payload (1 MB by default)
+      m.clusterDropped.labels('too_large').inc();
+      return undefined;
+    }
     try {
       nc.publish(this.subjectOf(realm, event.topic), data);
     } catch (err) {
-      // closed between the state check and now, or over max_payload
+      // closed between the state check and now
       m.clusterDropped.labels('disconnected').inc();
       this.log.debug({ err, topic: event.topic }, 'publication not sent to the cluster');
       return undefined;

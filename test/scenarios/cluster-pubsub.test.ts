@@ -327,6 +327,23 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     assert.equal((await metricValue(b, 'gatehouse_cluster_dropped_total', { reason: 'malformed' })) - before, 7);
   });
 
+  it('cluster - a publication over the NATS max_payload is delivered locally, counted as too_large, and the connection stays up', async () => {
+    const [a, b] = [node(0), node(1)];
+    const far = await wampInbox(await wamp(b), 'cl.big');
+    const near = await wampInbox(await wamp(a), 'cl.big');
+    await waitInterest(nats, filterFor('cl.big'));
+    const before = await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'too_large' });
+    const realm = a.router.findRealm('realm1');
+    assert.ok(realm);
+    // past the server's 1 MB max_payload (the router's own frame limits keep clients under it)
+    await realm.publish(undefined, 'cl.big', { args: ['x'.repeat(1_100_000)] }, {});
+    await realm.publish(undefined, 'cl.big', { args: ['small'] }, {});
+    await waitFor(() => far.events.length === 1 && near.events.length === 2, 'the small one everywhere, the big one locally');
+    assert.equal(far.events[0]?.args[0], 'small');
+    assert.equal((await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'too_large' })) - before, 1);
+    assert.equal(a.router.health().cluster?.state, 'connected');
+  });
+
   it('cluster - /health reports the cluster state and gatehouse_cluster_connected is 1', async () => {
     for (const r of g) {
       const h = r.router.health();
