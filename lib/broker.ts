@@ -36,7 +36,21 @@ export interface PublishOptions {
   publicationId?: number;
   /** what brought it in when it came from elsewhere: 'cluster' or 'link:<name>' */
   via?: string;
+  /**
+   * the publisher as its own node disclosed it (a publication from another cluster
+   * node, whose publisher session is not here): what subscribers see with discloseMe
+   */
+  publisherInfo?: PublisherIdentity;
 }
+
+/** Who published, as a subscriber may be told (WAMP details.publisher, _authid, _authrole). */
+export interface PublisherIdentity {
+  readonly id: number;
+  readonly identity: { readonly authid: string; readonly authrole: string };
+}
+
+/** A publish's subscriber black- and whitelists (WAMP advanced), as they travel to other nodes. */
+export type DeliveryLists = Pick<PublishOptions, 'exclude' | 'excludeAuthid' | 'excludeAuthrole' | 'eligible' | 'eligibleAuthid' | 'eligibleAuthrole'>;
 
 /** One published event, shared by every delivery of it. */
 export interface BrokerEvent {
@@ -57,6 +71,10 @@ export interface BrokerEvent {
   readonly origin: string | undefined;
   /** 'cluster' or 'link:<name>' when it came from elsewhere; undefined: a local client */
   readonly via: string | undefined;
+  /** the disclosed publisher of a publication from another node (PublishOptions.publisherInfo) */
+  readonly remotePublisher?: PublisherIdentity | undefined;
+  /** the publish's delivery lists, kept so the cluster can apply them on other nodes */
+  readonly lists?: DeliveryLists | undefined;
   /** how many subscribers it reached; set once routing is done */
   deliveries: number;
   /**
@@ -270,6 +288,7 @@ export class Broker {
    * requires). Returns the event and the number of deliveries.
    */
   publish(publisher: Session | undefined, topic: string, payload: Payload, options: PublishOptions, revision?: number): BrokerEvent {
+    const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
     const event: BrokerEvent = {
       // a store write's revision doubles as its publication ID, so a WAMP publisher
       // reads its fencing token from PUBLISHED (which has no details element)
@@ -284,9 +303,10 @@ export class Broker {
       headers: options.headers,
       origin: options.origin,
       via: options.via,
+      remotePublisher: options.publisherInfo,
+      lists: filter ? deliveryLists(options) : undefined,
       deliveries: 0,
     };
-    const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
     const excludeMe = options.excludeMe !== false;
     const guard = this.receiveGuard;
     const admits = (s: Session): boolean =>
@@ -395,6 +415,18 @@ export class Broker {
   get size(): number {
     return this.byId.size;
   }
+}
+
+/** Only the lists given: absent and empty are not the same (an empty eligible admits no one). */
+function deliveryLists(o: PublishOptions): DeliveryLists {
+  const out: { -readonly [K in keyof DeliveryLists]: DeliveryLists[K] } = {};
+  if (o.exclude !== undefined) out.exclude = o.exclude;
+  if (o.excludeAuthid !== undefined) out.excludeAuthid = o.excludeAuthid;
+  if (o.excludeAuthrole !== undefined) out.excludeAuthrole = o.excludeAuthrole;
+  if (o.eligible !== undefined) out.eligible = o.eligible;
+  if (o.eligibleAuthid !== undefined) out.eligibleAuthid = o.eligibleAuthid;
+  if (o.eligibleAuthrole !== undefined) out.eligibleAuthrole = o.eligibleAuthrole;
+  return out;
 }
 
 function needsFilter(o: PublishOptions): boolean {

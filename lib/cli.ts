@@ -4,6 +4,7 @@
  *
  *   gatehouse [start] [-c config.json] [--host h] [--port n] [--realm r] [--log-level l] [--log-format f]
  *             [--store path] [--rawsocket-port n] [--mqtt-port n] [--stomp-port n]
+ *             [--cluster url[,url...]] [--node id]
  *   gatehouse check-config <file> [--print]
  *   gatehouse rebuild [-c config.json] [--store path] [--aggregates dir] [--verify]
  *   gatehouse reload --pid-file <file>     (SIGHUP to the daemon: re-read its config file)
@@ -26,7 +27,7 @@ import { Router } from '../index';
 import { adminHandler } from './admin-routes';
 import { DefinitionError, loadDefinitions } from './aggregate/definitions';
 import { runRebuild } from './aggregate/rebuild-command';
-import { ConfigError, loadConfig, parseScalar, type Config } from './config';
+import { ConfigError, loadConfig, natsUrlList, parseScalar, type Config } from './config';
 import { readPidFile, reloadConfigFile } from './config-reload';
 import type { Logger } from './log';
 import { urlHost } from './gate-registry';
@@ -60,6 +61,8 @@ interface StartFlags {
   stompPort?: string;
   aggregates?: string;
   pidFile?: string;
+  cluster?: string;
+  node?: string;
 }
 
 /** Command-line flags as a partial config tree; numbers stay text when not integers so validation names them. */
@@ -78,6 +81,9 @@ function overridesFrom(flags: StartFlags): Record<string, unknown> {
   if (flags.mqttPort !== undefined) o.mqtt = { port: parseScalar(flags.mqttPort) };
   if (flags.stompPort !== undefined) o.stomp = { port: parseScalar(flags.stompPort) };
   if (flags.aggregates !== undefined) o.aggregate = { dir: flags.aggregates };
+  if (flags.cluster !== undefined || flags.node !== undefined) {
+    o.cluster = { nats: flags.cluster === undefined ? undefined : natsUrlList(flags.cluster), node: flags.node };
+  }
   return o;
 }
 
@@ -202,6 +208,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(config.http.api.enabled ? { api: `${web}://${base}${config.http.api.path}` } : {}),
         ...(config.metrics.enabled ? { metrics: `${web}://${base}${config.metrics.path}` } : {}),
         realms: router.health().realms,
+        ...(router.cluster ? { cluster: { node: router.node, nats: config.cluster?.nats } } : {}),
       },
       'listening',
     );
@@ -320,6 +327,8 @@ function program(): Command {
     .option('--stomp-port <n>', 'STOMP over TCP on this port; 0 picks a free one (stomp.port)')
     .option('--aggregates <dir>', 'aggregate table definitions directory (aggregate.dir)')
     .option('--pid-file <file>', 'write the process ID here once listening (for gatehouse reload)')
+    .option('--cluster <urls>', 'join a cluster through these NATS servers, comma-separated (cluster.nats)')
+    .option('--node <id>', "this node's id in the cluster (cluster.node)")
     .action((flags: StartFlags) => start(flags));
 
   cmd

@@ -13,6 +13,8 @@
  *   GATEHOUSE_LOG_FORMAT  -> /log/format
  *   GATEHOUSE_STORE_PATH  -> /store/path
  *   GATEHOUSE_REALM       -> /defaultRealm (and the realm is added to /realms)
+ *   GATEHOUSE_CLUSTER     -> /cluster/nats (comma-separated NATS URLs)
+ *   GATEHOUSE_NODE        -> /cluster/node
  *
  * An empty variable counts as unset.
  */
@@ -81,6 +83,16 @@ export interface UserRecord {
   cryptosign?: string[];
   /** realms the user may join; absent: all */
   realms?: string[];
+}
+
+/** config.cluster (README "Cluster") */
+export interface ClusterConfig {
+  /** NATS server URLs; empty: no cluster (node still names this router) */
+  nats: string[];
+  /** this node's id; absent: host name plus a boot suffix (lib/node-id.ts) */
+  node?: string;
+  /** first token of every NATS subject the cluster uses */
+  prefix: string;
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
@@ -220,6 +232,8 @@ export interface Config {
     maxRetainedValueBytes: number;
   };
   store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /** several nodes on NATS acting as one router (lib/cluster/); null: a single router */
+  cluster: ClusterConfig | null;
   /** aggregate tables; dir '' = off */
   aggregate: { dir: string; realm: string };
   log: { level: LogLevel; format: LogFormat };
@@ -396,6 +410,24 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * With a cluster, the store engine defaults to JetStream (issue 12): the nodes share
+ * one store. Applied before the schema's own default ("sqlite"), and only while the
+ * user named no engine. The engine is known once the schema lists it (the JetStream
+ * store engine's branch adds it); until then a cluster keeps the SQLite default.
+ */
+function clusterStoreDefault(data: unknown): void {
+  if (!isPlainObject(data)) return;
+  const cluster = data.cluster;
+  if (!isPlainObject(cluster) || !Array.isArray(cluster.nats) || cluster.nats.length === 0) return;
+  if (!STORE_ENGINES.includes('jetstream')) return;
+  const store = data.store;
+  if (store === undefined) data.store = { engine: 'jetstream' };
+  else if (isPlainObject(store) && store.engine === undefined) store.engine = 'jetstream';
+}
+
+const STORE_ENGINES: readonly string[] = schema.properties.store.properties.engine.enum;
+
 /** Where a value came from, keyed by JSON path, so a problem can name its source. */
 type Origins = Map<string, string>;
 
@@ -420,6 +452,7 @@ function resolve(input: unknown, origins?: Origins, source?: string): Config {
   } catch {
     throw new ConfigError(['/ must be plain JSON data'], source);
   }
+  clusterStoreDefault(data);
   const errors = validate(data);
   if (errors.length > 0) {
     const problems = errors.map((e) => {
@@ -458,7 +491,17 @@ const ENV_VARS: readonly { name: string; path: readonly string[] }[] = [
   { name: 'GATEHOUSE_LOG_FORMAT', path: ['log', 'format'] },
   { name: 'GATEHOUSE_STORE_PATH', path: ['store', 'path'] },
   { name: 'GATEHOUSE_REALM', path: ['defaultRealm'] },
+  { name: 'GATEHOUSE_CLUSTER', path: ['cluster', 'nats'] },
+  { name: 'GATEHOUSE_NODE', path: ['cluster', 'node'] },
 ];
+
+/** `--cluster` / GATEHOUSE_CLUSTER: a comma-separated list of NATS URLs. */
+export function natsUrlList(text: string): string[] {
+  return text
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
 
 /**
  * Integers arrive as text from the environment and the command line. Anything that is
@@ -537,7 +580,8 @@ export function loadConfig(opts: LoadConfigOptions): Config {
   for (const { name, path } of ENV_VARS) {
     const value = opts.env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, path, path[0] === 'http' && path[1] === 'port' ? parseScalar(value) : value);
+    const parsed = path[0] === 'http' && path[1] === 'port' ? parseScalar(value) : path[0] === 'cluster' && path[1] === 'nats' ? natsUrlList(value) : value;
+    setPath(raw, path, parsed);
     origins.set(`/${path.join('/')}`, name);
     if (path[0] === 'defaultRealm') realmNamed = true;
   }

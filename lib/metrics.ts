@@ -78,6 +78,16 @@ export class Metrics {
   readonly proxyRefused: Counter<'listener' | 'reason'>;
   /** durable requests: outcomes per destination (result, error, expired, lost: retries used up) and retried deliveries (retry) */
   readonly requestOutcomes: Counter<'outcome'>;
+  /** the cluster's NATS connection (lib/cluster/): 1 connected, 0 not (yet, or partitioned) */
+  readonly clusterConnected: Gauge;
+  /** publications sent to the other nodes */
+  readonly clusterForwarded: Counter;
+  /** publications from other nodes routed here */
+  readonly clusterReceived: Counter;
+  /** publications not sent or not routed (reason: disconnected, unencodable, too_large, malformed, own, duplicate, no_realm) */
+  readonly clusterDropped: Counter<'reason'>;
+  /** NATS subscriptions this node holds: its subject filters of interest */
+  readonly clusterInterest: Gauge;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -145,6 +155,11 @@ export class Metrics {
     this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
     this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
     this.requestOutcomes = counter('request_outcomes_total', 'Durable requests: outcomes per destination (result, error, expired, lost) and retried deliveries (retry)', ['outcome']);
+    this.clusterConnected = gauge('cluster_connected', 'Cluster: 1 while the NATS connection is up, else 0', []);
+    this.clusterForwarded = counter('cluster_forwarded_total', 'Cluster: publications sent to the other nodes', []);
+    this.clusterReceived = counter('cluster_received_total', 'Cluster: publications from other nodes routed here', []);
+    this.clusterDropped = counter('cluster_dropped_total', 'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)', ['reason']);
+    this.clusterInterest = gauge('cluster_interest_subjects', 'Cluster: NATS subject filters this node subscribes to for its sessions', []);
     this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }
 

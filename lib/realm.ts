@@ -239,6 +239,19 @@ export class Realm {
     return this.taps.tell(this.name, event);
   }
 
+  /**
+   * A publication routed on another cluster node (lib/cluster/): delivered to this
+   * node's subscribers as its origin routed it, and nothing more. It was authorized,
+   * applied to the tables and written to the shared store where it was published, so
+   * none of that happens again here (a retained value is not written twice).
+   */
+  deliverRemote(topic: string, payload: Payload, options: PublishOptions, revision?: number): BrokerEvent {
+    const event = this.broker.publish(undefined, topic, payload, options, revision);
+    // no publisher here waits for it: a tap's failure is the tap's to count
+    this.routed(event)?.catch(() => undefined);
+    return event;
+  }
+
   subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription | Promise<Subscription> {
     const pattern = patternOf(uri, match);
     const filter = extras.filter;

@@ -7,6 +7,7 @@ import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
+import { Cluster, type ClusterHealth } from './cluster/cluster';
 import { defaultNodeId, isValidNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
 import { createLogger, type Logger } from './log';
@@ -37,7 +38,7 @@ export interface Listener {
 }
 
 /** Config sections read once at start-up: a reload that changes them says a restart is needed. */
-const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard'] as const satisfies readonly (keyof Config)[];
+const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'cluster'] as const satisfies readonly (keyof Config)[];
 
 /** What reload() changed. */
 export interface ReloadOutcome {
@@ -72,6 +73,8 @@ export class RouterCore {
   readonly node: string;
   /** the cluster's and the links' view of every realm's publications */
   readonly taps = new PublicationTaps();
+  /** this node's part in a cluster (config.cluster, lib/cluster/); undefined: a single router */
+  readonly cluster: Cluster | undefined;
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
   private readonly startedAt = Date.now();
@@ -113,7 +116,10 @@ export class RouterCore {
     if (options.node !== undefined && !isValidNodeId(options.node)) {
       throw new RouterError(Errors.invalidArgument, `node id ${JSON.stringify(options.node)}: use 1 to 64 of A-Z a-z 0-9 _ -`);
     }
-    this.node = options.node ?? defaultNodeId();
+    // the schema checked a configured cluster.node's form
+    this.node = options.node ?? this.config.cluster?.node ?? defaultNodeId();
+    const cluster = this.config.cluster;
+    this.cluster = cluster && cluster.nats.length > 0 ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix }) : undefined;
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     const stores = createStores({ ...this.config.store });
@@ -160,6 +166,8 @@ export class RouterCore {
     // the tables' realm exists from the start: its change feed has somewhere to go
     const tablesRealm = this.config.aggregate.realm;
     if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
+    // joins in the background: a node whose NATS is down still serves its own clients
+    this.cluster?.start();
     const orphans = this.store.orphanedWills();
     // not realm(): that refuses callers until start() is done, and this is start()
     for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
@@ -443,6 +451,15 @@ export class RouterCore {
     this.reloadHooks.push(fn);
   }
 
+  /**
+   * Calls `fn` for every realm there is and every realm created later (the cluster
+   * follows each realm's subscriptions).
+   */
+  onRealm(fn: (realm: Realm) => void): void {
+    this.realmHooks.add(fn);
+    for (const realm of this.realms.values()) fn(realm);
+  }
+
   /** An existing realm (never creates one). */
   findRealm(name: string): Realm | undefined {
     return this.realms.get(name);
@@ -460,12 +477,17 @@ export class RouterCore {
     return l;
   }
 
-  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[] } {
+  /**
+   * The health report. A node cut off from its cluster still says ok: it serves its own
+   * clients (README "Cluster"); `cluster.state` tells, for whoever routes by it.
+   */
+  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth } {
     return {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
+      ...(this.cluster ? { cluster: this.cluster.health() } : {}),
     };
   }
 
@@ -482,6 +504,8 @@ export class RouterCore {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.mailboxes.close();
     for (const fn of this.closeHooks) fn();
+    // after the sessions' goodbyes (their testaments went out), before the store closes
+    await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the cluster failed'));
     this.requests?.close();
     this.state = 'closed';
     if (this.starting) {

@@ -94,6 +94,7 @@ test('config - empty input resolves to the documented defaults', () => {
     realms: [{ name: 'realm1' }],
     autoCreateRealms: true,
     defaultRealm: 'realm1',
+    cluster: null,
     auth: {
       anonymous: 'loopback',
       anonymousRole: 'anonymous',
@@ -283,6 +284,28 @@ test('config - GATEHOUSE_REALM sets the default realm and creates it', () => {
   assert.deepEqual(c.realms.map((r) => r.name), ['com.example']);
   const both = loadConfig({ env: {}, overrides: { defaultRealm: 'x', realms: [{ name: 'x' }, { name: 'y' }] } });
   assert.deepEqual(both.realms.map((r) => r.name), ['x', 'y']);
+});
+
+test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command line wins; a bad URL or node id names the field', () => {
+  const c = loadConfig({ env: { GATEHOUSE_CLUSTER: 'nats://a:4222, nats://b:4222', GATEHOUSE_NODE: 'n-1' } });
+  assert.deepEqual(c.cluster, { nats: ['nats://a:4222', 'nats://b:4222'], node: 'n-1', prefix: 'gatehouse' });
+  const flags = loadConfig({ env: { GATEHOUSE_NODE: 'n-1' }, overrides: { cluster: { nats: ['nats://c:4222'], node: 'n-2' } } });
+  assert.deepEqual(flags.cluster, { nats: ['nats://c:4222'], node: 'n-2', prefix: 'gatehouse' });
+  // a node id alone names the router; with no servers there is no cluster
+  assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, { nats: [], node: 'solo', prefix: 'gatehouse' });
+  assert.deepEqual(problemsOf(() => loadConfig({ env: { GATEHOUSE_NODE: 'a.b' } })), [
+    '/cluster/node must match pattern "^[A-Za-z0-9_-]{1,64}$" (from GATEHOUSE_NODE)',
+  ]);
+  assert.match(problemsOf(() => loadConfig({ env: { GATEHOUSE_CLUSTER: 'http://x' } }))[0] ?? '', /^\/cluster\/nats\/0 must match pattern/);
+});
+
+test('config - with a cluster the store engine defaults to jetstream (once the schema has that engine); a named engine stays', () => {
+  const engines = (configSchema as { properties: { store: { properties: { engine: { enum: string[] } } } } }).properties.store.properties.engine.enum;
+  const clustered = resolveConfig({ cluster: { nats: ['nats://a:4222'] } });
+  assert.equal(clustered.store.engine, engines.includes('jetstream') ? 'jetstream' : 'sqlite');
+  assert.equal(resolveConfig({ cluster: { nats: ['nats://a:4222'] }, store: { engine: 'sqlite' } }).store.engine, 'sqlite');
+  assert.equal(resolveConfig({ cluster: { nats: [] } }).store.engine, 'sqlite', 'no servers, no cluster');
+  assert.equal(resolveConfig({}).store.engine, 'sqlite');
 });
 
 test('config - a bad value from the environment names the field and the variable', () => {

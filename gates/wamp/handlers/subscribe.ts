@@ -92,7 +92,8 @@ function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void 
 function eventMessage(event: BrokerEvent, sub: Subscription): unknown[] {
   const details: Record<string, unknown> = {};
   if (sub.match !== 'exact' || sub.uri !== event.topic) details['topic'] = event.topic;
-  const pub = event.publisher;
+  // a publication from another cluster node carries its publisher's identity instead
+  const pub = event.publisher ?? event.remotePublisher;
   if (event.discloseMe && pub) {
     details['publisher'] = pub.id;
     details['publisher_authid'] = pub.identity.authid;

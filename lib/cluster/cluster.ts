@@ -1,0 +1,332 @@
+/**
+ * Joining a cluster (issue 12): one reconnecting NATS connection per node, through
+ * which this node's publications reach every other node with interest, and theirs
+ * reach this node's subscribers. Nodes find each other through NATS only: nothing is
+ * configured per peer.
+ *
+ * - Out: a publication tap (lib/publication-taps.ts) sends every publication routed
+ *   here that did not itself come from the cluster (local clients, links) on its event
+ *   subject (lib/cluster/subjects.ts). NATS routes it only to nodes subscribed to a
+ *   matching filter, so traffic follows interest. One connection keeps each publisher's
+ *   order (NATS delivers a connection's messages in order).
+ * - In: the broker's subscription lifecycle (BrokerObserver onCreate / onDelete) keeps
+ *   the interest table (lib/cluster/interest.ts): one NATS subscription per subject
+ *   filter per node. A message is routed with Realm.deliverRemote, which delivers it
+ *   without authorizing, storing or applying it again.
+ * - No echo: the connection is made with `noEcho` (NATS does not hand a connection its
+ *   own messages back), and a message whose origin is this node is dropped anyway.
+ * - NATS unreachable: local pub/sub goes on untouched; what would have gone out is
+ *   dropped and counted (core NATS is at most once, like WAMP events), and /health and
+ *   gatehouse_cluster_connected tell.
+ */
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import type { BrokerEvent, BrokerObserver, Subscription } from '../broker';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { PublicationTaps } from '../publication-taps';
+import type { Realm } from '../realm';
+import { InterestTable, type Interest } from './interest';
+import { eventSubject, interestSubject, realmSubjectPrefix } from './subjects';
+import { decodeEvent, encodeEvent } from './wire';
+
+/** What the cluster needs of the router (RouterCore implements it). */
+export interface ClusterHost {
+  readonly node: string;
+  readonly taps: PublicationTaps;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  findRealm(name: string): Realm | undefined;
+  /** calls `fn` for every realm, now and as realms are created */
+  onRealm(fn: (realm: Realm) => void): void;
+}
+
+export interface ClusterOptions {
+  /** NATS server URLs: any one is enough, the client learns the others */
+  nats: readonly string[];
+  /** first token of every subject: clusters sharing one NATS system keep apart */
+  prefix: string;
+}
+
+/** connecting: no server reached yet; reconnecting: the connection was lost */
+export type ClusterState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ClusterHealth {
+  state: ClusterState;
+  node: string;
+  /** the NATS server this node is connected to, when connected */
+  server: string | undefined;
+  /** NATS subscriptions held for local subscribers */
+  interest: number;
+}
+
+/** A piece of the cluster that needs the connection (ClusterRpc, lib/cluster/rpc/). */
+export interface ClusterPart {
+  stop(): void | Promise<void>;
+}
+
+/** reconnect attempts per server: forever, every RECONNECT_WAIT_MS (nats.js backs off with jitter) */
+const RECONNECT_WAIT_MS = 250;
+/** a server silent for PING_INTERVAL_MS * MAX_PINGS_OUT is given up for another (a hung, not closed, server) */
+const PING_INTERVAL_MS = 2_000;
+const MAX_PINGS_OUT = 2;
+/** topics whose subject is kept per realm (cleared, not evicted, when full: cheap and bounded) */
+const SUBJECT_CACHE_SIZE = 10_000;
+/** no server answered the first connection: try again after this long */
+const FIRST_CONNECT_RETRY_MS = 1_000;
+
+export class Cluster {
+  private nc: NatsConnection | undefined;
+  private state: ClusterState = 'connecting';
+  private readonly interest = new InterestTable();
+  private readonly realmPrefixes = new Map<string, string>();
+  /** per realm, topic -> event subject: building one splits and escapes the topic */
+  private readonly subjects = new Map<string, Map<string, string>>();
+  private removeTap: (() => void) | undefined;
+  private readonly connected: Promise<void>;
+  private markConnected!: () => void;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private unreachableLogged = false;
+  private readonly parts: ClusterPart[] = [];
+  private readonly log: Logger;
+
+  constructor(
+    private readonly host: ClusterHost,
+    private readonly options: ClusterOptions,
+  ) {
+    this.log = host.log.child({ component: 'cluster', node: host.node });
+    this.connected = new Promise((resolve) => (this.markConnected = resolve));
+  }
+
+  /**
+   * Starts joining: taps and interest are in place at once, the connection comes when a
+   * server answers (never awaited here: a node whose NATS is down still serves its own
+   * clients). `whenConnected()` tells when it is up.
+   */
+  start(): void {
+    this.host.metrics.clusterConnected.set(0);
+    this.removeTap = this.host.taps.add({ tapped: (realm, event) => this.forward(realm, event) });
+    this.host.onRealm((realm) => this.watch(realm));
+    this.attempt();
+  }
+
+  /**
+   * One attempt at a first connection; until one succeeds, another every
+   * FIRST_CONNECT_RETRY_MS. Not nats.js' waitOnFirstConnect: that cannot be called off,
+   * and a router closed before NATS ever answered must not keep trying.
+   */
+  private attempt(): void {
+    if (this.stopped) return;
+    connect({
+      servers: [...this.options.nats],
+      name: `gatehouse-${this.host.node}`,
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
+      pingInterval: PING_INTERVAL_MS,
+      maxPingOut: MAX_PINGS_OUT,
+    }).then(
+      (nc) => this.joined(nc),
+      (err: unknown) => {
+        if (this.stopped) return;
+        if (!this.unreachableLogged) this.log.warn({ err, servers: this.options.nats }, 'no NATS server answers yet: local routing only, still trying');
+        this.unreachableLogged = true;
+        this.retryTimer = setTimeout(() => this.attempt(), FIRST_CONNECT_RETRY_MS);
+        this.retryTimer.unref();
+      },
+    );
+  }
+
+  /** Resolves once the NATS connection is up (tests, the bench). */
+  whenConnected(): Promise<void> {
+    return this.connected;
+  }
+
+  health(): ClusterHealth {
+    const server = this.state === 'connected' ? this.nc?.getServer() : undefined;
+    return { state: this.state, node: this.host.node, server, interest: this.interest.size };
+  }
+
+  /** Leaves the cluster: the connection is drained (what is in flight goes out) and closed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.removeTap?.();
+    for (const part of this.parts.splice(0)) await part.stop();
+    const nc = this.nc;
+    this.interest.disconnect();
+    this.setState('closed');
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  private joined(nc: NatsConnection): void {
+    if (this.stopped) {
+      void nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.setState('connected');
+    this.log.info({ server: nc.getServer() }, 'joined the cluster');
+    void this.follow(nc);
+    this.interest.connect((interest) => this.subscribe(nc, interest));
+    // ---- ClusterRpc attaches here (lib/cluster/rpc/, issue 12 "RPC across nodes"):
+    // this.parts.push(new ClusterRpc({ nc, node: this.host.node, router, log, metrics }));
+    // with its start() called before the push. Left for the coordinator to wire. ----
+    this.markConnected();
+  }
+
+  /** Follows the connection's status: /health and the gauge say whether it is up. */
+  private async follow(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.setState('reconnecting');
+          this.log.warn({ server: s.server }, 'lost the cluster connection: local routing only until it is back');
+          break;
+        case 'reconnect':
+          this.setState('connected');
+          this.log.info({ server: s.server }, 'cluster connection back');
+          break;
+        default:
+          break;
+      }
+    }
+    if (!this.stopped) this.setState('closed');
+  }
+
+  private setState(state: ClusterState): void {
+    this.state = state;
+    this.host.metrics.clusterConnected.set(state === 'connected' ? 1 : 0);
+  }
+
+  private prefixOf(realm: string): string {
+    let p = this.realmPrefixes.get(realm);
+    if (p === undefined) this.realmPrefixes.set(realm, (p = realmSubjectPrefix(this.options.prefix, realm)));
+    return p;
+  }
+
+  // ----- out -----
+
+  /** The event subject of a topic, from a bounded cache (hot topics repeat). */
+  private subjectOf(realm: string, topic: string): string {
+    let cache = this.subjects.get(realm);
+    if (!cache) this.subjects.set(realm, (cache = new Map<string, string>()));
+    let subject = cache.get(topic);
+    if (subject === undefined) {
+      // high-cardinality topics (a topic per device) would grow it without bound
+      if (cache.size >= SUBJECT_CACHE_SIZE) cache.clear();
+      cache.set(topic, (subject = eventSubject(this.prefixOf(realm), topic)));
+    }
+    return subject;
+  }
+
+  private forward(realm: string, event: BrokerEvent): undefined {
+    // what came from the cluster is already everywhere it should be
+    if (event.via === 'cluster') return undefined;
+    // MQTT $SYS/ counters are each node's own [MQTT-4.7.2-1]: every node publishes its own
+    if (event.topic.startsWith('$SYS.')) return undefined;
+    const nc = this.nc;
+    const m = this.host.metrics;
+    if (this.state !== 'connected' || nc === undefined) {
+      m.clusterDropped.labels('disconnected').inc();
+      return undefined;
+    }
+    let data: Uint8Array;
+    try {
+      data = encodeEvent(this.host.node, event);
+    } catch (err) {
+      m.clusterDropped.labels('unencodable').inc();
+      this.log.debug({ err, topic: event.topic }, 'publication not encodable for the cluster');
+      return undefined;
+    }
+    const max = nc.info?.max_payload;
+    if (max !== undefined && data.length > max) {
+      // NATS refuses a message over the server's max_payload (1 MB by default)
+      m.clusterDropped.labels('too_large').inc();
+      return undefined;
+    }
+    try {
+      nc.publish(this.subjectOf(realm, event.topic), data);
+    } catch (err) {
+      // closed between the state check and now
+      m.clusterDropped.labels('disconnected').inc();
+      this.log.debug({ err, topic: event.topic }, 'publication not sent to the cluster');
+      return undefined;
+    }
+    m.clusterForwarded.inc();
+    return undefined;
+  }
+
+  // ----- interest -----
+
+  private watch(realm: Realm): void {
+    const name = realm.name;
+    const prefix = this.prefixOf(name);
+    const filterOf = (sub: Subscription): string => interestSubject(prefix, sub.pattern);
+    const broker = realm.broker;
+    const prev: BrokerObserver = broker.observer;
+    broker.observer = {
+      ...prev,
+      onCreate: (s, sub) => {
+        prev.onCreate?.(s, sub);
+        this.interest.add(name, filterOf(sub));
+        this.host.metrics.clusterInterest.set(this.interest.size);
+      },
+      onDelete: (s, sub) => {
+        prev.onDelete?.(s, sub);
+        this.interest.remove(filterOf(sub));
+        this.host.metrics.clusterInterest.set(this.interest.size);
+      },
+    };
+    for (const sub of broker.all()) this.interest.add(name, filterOf(sub));
+    this.host.metrics.clusterInterest.set(this.interest.size);
+  }
+
+  private subscribe(nc: NatsConnection, interest: Interest): () => void {
+    const sub = nc.subscribe(interest.filter, {
+      callback: (err, msg) => {
+        if (err) {
+          this.log.warn({ err, filter: interest.filter }, 'cluster subscription failed');
+          return;
+        }
+        this.receive(interest, msg);
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  // ----- in -----
+
+  private receive(interest: Interest, msg: Msg): void {
+    const m = this.host.metrics;
+    // two filters of this node may match one subject: the oldest routes it
+    if (!this.interest.isFirst(interest, msg.subject)) {
+      m.clusterDropped.labels('duplicate').inc();
+      return;
+    }
+    const remote = decodeEvent(msg.data);
+    if (remote === undefined) {
+      m.clusterDropped.labels('malformed').inc();
+      return;
+    }
+    if (remote.origin === this.host.node) {
+      m.clusterDropped.labels('own').inc();
+      return;
+    }
+    const realm = this.host.findRealm(interest.realm);
+    if (!realm) {
+      m.clusterDropped.labels('no_realm').inc();
+      return;
+    }
+    try {
+      realm.deliverRemote(remote.topic, remote.payload, remote.options, remote.revision);
+    } catch (err) {
+      // a bug, not the peer's: the message is lost, the connection goes on
+      m.clusterDropped.labels('malformed').inc();
+      this.log.error({ err, topic: remote.topic }, 'publication from the cluster not routed');
+      return;
+    }
+    m.clusterReceived.inc();
+  }
+}

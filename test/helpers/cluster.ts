@@ -1,0 +1,69 @@
+/**
+ * Gatehouse nodes in a cluster for tests: in-process routers (each with its own NATS
+ * connection, each to its own server of a 3-node NATS cluster), and a wait for the
+ * moment every NATS server knows a node's interest, so a test publishes only once
+ * delivery is possible (NATS propagates subscriptions between servers asynchronously).
+ */
+import { interestSubject, realmSubjectPrefix } from '../../lib/cluster/subjects';
+import { parsePattern, type MatchPolicy } from '../../lib/topic';
+import type { Cleanup, NatsCluster, NatsNode } from './nats';
+import { startRouter, type TestRouter } from './router';
+import { waitFor, withTimeout } from './wait';
+
+export const CLUSTER_PREFIX = 'gatehouse';
+/** interest crossing three servers, on a loaded machine */
+const INTEREST_MS = 10_000;
+
+/** `count` routers, node i joining through NATS server i (mod the cluster's size). */
+export async function startNodes(t: Cleanup, nats: NatsCluster, count = 3, config: Record<string, unknown> = {}): Promise<TestRouter[]> {
+  const nodes = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startRouter({ ...config, cluster: { nats: [nats.servers[i % nats.servers.length] ?? ''], node: `g${i + 1}` } }),
+    ),
+  );
+  t.after(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+  const joined = nodes.map((n) => {
+    const cluster = n.router.cluster;
+    if (!cluster) throw new Error('a node without its cluster');
+    return cluster.whenConnected();
+  });
+  await withTimeout(Promise.all(joined), INTEREST_MS, 'nodes joined the cluster');
+  return nodes;
+}
+
+/** The NATS subject filter a node subscribes to for a pattern. */
+export function filterFor(uri: string, match: MatchPolicy = 'exact', realm = 'realm1'): string {
+  const pattern = parsePattern(uri, match);
+  if (!pattern) throw new Error(`not a pattern: ${uri}`);
+  return interestSubject(realmSubjectPrefix(CLUSTER_PREFIX, realm), pattern);
+}
+
+interface SubsList {
+  subscriptions_list?: string[];
+}
+
+/** Every subject one NATS server routes for: its clients' and its routes' subscriptions. */
+export async function subjectsKnown(node: NatsNode): Promise<Set<string>> {
+  const base = `http://127.0.0.1:${node.monitorPort}`;
+  const [connz, routez] = await Promise.all([
+    fetch(`${base}/connz?subs=1`).then((r) => r.json() as Promise<{ connections?: SubsList[] }>),
+    fetch(`${base}/routez?subs=1`).then((r) => r.json() as Promise<{ routes?: SubsList[] }>),
+  ]);
+  const out = new Set<string>();
+  for (const c of [...(connz.connections ?? []), ...(routez.routes ?? [])]) for (const s of c.subscriptions_list ?? []) out.add(s);
+  return out;
+}
+
+/** Waits until every server of the cluster routes `filter` (or, with `present` false, none does). */
+export async function waitInterest(nats: NatsCluster, filter: string, present = true): Promise<void> {
+  await waitFor(
+    async () => {
+      const known = await Promise.all(nats.nodes.map((n) => subjectsKnown(n).catch(() => new Set<string>())));
+      return known.every((k) => k.has(filter) === present);
+    },
+    `${filter} ${present ? 'known to' : 'gone from'} every NATS server`,
+    INTEREST_MS,
+  );
+}
