@@ -84,6 +84,25 @@ export interface UserRecord {
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
+/** store.nats: where the JetStream KV engine keeps the retained store (one bucket per realm). */
+export interface NatsStoreConfig {
+  /** nats:// URLs of the cluster's servers */
+  servers: string[];
+  /** bucket name prefix: a realm's bucket is `<bucket>_<realm, escaped>` (lib/store/jetstream/bucket-name.ts) */
+  bucket: string;
+  /** copies of each write when a bucket is created (1, 3 or 5) */
+  replicas: number;
+  /** a NATS credentials file (JWT + nkey seed); '' = none */
+  credentials: string;
+  user: string;
+  password: string;
+  token: string;
+  /** how long a JetStream request waits for the server */
+  timeoutMs: number;
+  /** this node's will lease: renewed every third of it; a lease lapsed this long fires its wills */
+  leaseMs: number;
+}
+
 export interface Config {
   /** only so a config file may point editors at the schema; ignored */
   $schema?: string;
@@ -219,7 +238,12 @@ export interface Config {
     /** 0 = maxMessageSize */
     maxRetainedValueBytes: number;
   };
-  store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /**
+   * Retained store engine. `path` / `synchronous`: the SQLite database, used by every
+   * engine for the node-local state (queues, requests, aggregate tables); `nats`: the
+   * JetStream KV engine's connection (README "Store engines").
+   */
+  store: { engine: 'sqlite' | 'jetstream'; path: string; synchronous: 'full' | 'normal'; nats: NatsStoreConfig };
   /** aggregate tables; dir '' = off */
   aggregate: { dir: string; realm: string };
   log: { level: LogLevel; format: LogFormat };

@@ -137,7 +137,12 @@ test('config - empty input resolves to the documented defaults', () => {
       maxRetainedKeysPerRealm: 1000000,
       maxRetainedValueBytes: 0,
     },
-    store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    store: {
+      engine: 'sqlite',
+      path: './data/gatehouse.db',
+      synchronous: 'full',
+      nats: { servers: ['nats://127.0.0.1:4222'], bucket: 'gatehouse', replicas: 1, credentials: '', user: '', password: '', token: '', timeoutMs: 5000, leaseMs: 10000 },
+    },
     aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info', format: 'auto' },
     metrics: { enabled: true, path: '/metrics' },
