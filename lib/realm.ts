@@ -17,6 +17,7 @@ import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptio
 import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
+import { SqliteRealmStore, type RealmStore } from './store/realm-store';
 import { Testaments, type Testament } from './testaments';
 import type { MatchPolicy, TopicPattern } from './topic';
 
@@ -26,6 +27,8 @@ export interface RealmOptions {
   limits: DealerLimits & { maxSubscriptionsPerSession: number; maxTestamentsPerSession?: number };
   /** the retained store (shared by all realms; keys are per realm) */
   store?: RetainedStore;
+  /** this realm's store on another engine (JetStream); replaces `store` when given */
+  realmStore?: RealmStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
   /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
@@ -101,8 +104,9 @@ export class Realm {
     if (this.authz.active) this.broker.receiveGuard = (s, topic) => this.authz.mayReceive(s, topic);
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
-    if (options.store) {
-      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
+    const realmStore = options.realmStore ?? (options.store ? new SqliteRealmStore(options.store, this.name) : undefined);
+    if (realmStore) {
+      this.retained = new RetainedTopics(this.name, realmStore, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
       installStoreApi(this, this.retained);
     }
     this.aggregates = options.aggregates;
@@ -206,6 +210,14 @@ export class Realm {
       if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
       return this.retained.publish(session, topic, payload, options);
     }
+    // per-publisher order: a store write of this session still waiting for a shared
+    // engine (JetStream) is delivered before anything the session published after it
+    const pending = this.retained?.pendingWrites(session);
+    if (pending) return pending.then(() => this.routePlain(session, topic, payload, options));
+    return this.routePlain(session, topic, payload, options);
+  }
+
+  private routePlain(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions): PublishAck {
     const event = this.broker.publish(session, topic, payload, options);
     this.routed(event);
     return { publicationId: event.publicationId, deliveries: event.deliveries };

@@ -22,6 +22,8 @@ import { RequestDispatcher } from './requests/dispatcher';
 import { RequestStore } from './requests/store';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
+import { JetStreamNode, newNodeId } from './store/jetstream/node';
+import type { RealmStore } from './store/realm-store';
 
 /** meta event: a session went offline or came back, with its details (README "Admin console") */
 export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
@@ -76,6 +78,13 @@ export class RouterCore {
   readonly queues: QueueStore;
   /** the database both stores (and the aggregate tables) share */
   private readonly database: StoreDatabase;
+  /**
+   * This router's node id, new at every start (host, pid, random): the owner of its
+   * store wills' lease (lib/store/leases.ts), and what the cluster names it by.
+   */
+  readonly nodeId: string;
+  /** store.engine jetstream: the NATS connection, realm buckets and will leases */
+  private jetstream: JetStreamNode | undefined;
   /** durable requests (lib/requests/); undefined before start() */
   private requests: RequestDispatcher | undefined;
   /** the aggregate tables (config.aggregate); undefined when off or before start() */
@@ -101,7 +110,10 @@ export class RouterCore {
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
-    const stores = createStores({ ...this.config.store });
+    // the SQLite file holds the node-local state (queues, requests, aggregate tables)
+    // with any engine, and the retained store too with the embedded one
+    const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous });
+    this.nodeId = newNodeId();
     this.store = stores.retained;
     this.queues = stores.queues;
     this.authorizer = createAuthorizer(this);
@@ -138,9 +150,16 @@ export class RouterCore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
     await this.store.open();
     await this.queues.open();
+    if (this.config.store.engine === 'jetstream') {
+      this.jetstream = await JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
+        this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
+      );
+    }
     this.openRequests();
     this.openAggregates();
     for (const r of this.config.realms) this.createRealm(r.name);
+    // the configured realms' mirrors are filled before the first session joins
+    for (const r of this.realms.values()) if (r.retained) await r.retained.engine.ready;
     // the tables' realm exists from the start: its change feed has somewhere to go
     const tablesRealm = this.config.aggregate.realm;
     if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
@@ -222,6 +241,16 @@ export class RouterCore {
     return this.createRealm(name);
   }
 
+  /** A realm's retained store engine (undefined: no such realm, or no store). */
+  realmStore(name: string): RealmStore | undefined {
+    return this.realms.get(name)?.retained?.engine;
+  }
+
+  /** the JetStream node of store.engine jetstream (tests: stop its lease renewal) */
+  get storeNode(): JetStreamNode | undefined {
+    return this.jetstream;
+  }
+
   realmNames(): string[] {
     return [...this.realms.keys()];
   }
@@ -232,7 +261,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -463,6 +492,7 @@ export class RouterCore {
       await this.aggregates?.close();
       await this.queues.close();
       await this.store.close();
+      await this.jetstream?.close();
     }
     this.log.info('router closed');
   }
