@@ -12,7 +12,7 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { replayRetained } from './retained-replay';
+import { reserveReplay, type ReplayTicket } from './retained-replay';
 import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
@@ -306,6 +306,21 @@ export class Realm {
    * gap and no duplicate (lib/retained-replay.ts).
    */
   replayRetained(session: Session, sub: Subscription): void {
+    this.reserveRetained(session, sub).start();
+  }
+
+  /**
+   * replayRetained in two steps, for a gate that confirms a subscription later than it
+   * creates it (MQTT: one SUBACK for all filters, some decided by the dynamic
+   * authorizer later): called when the subscription exists, it takes the snapshot and
+   * holds the session's live events; `start()` when the gate confirmed it.
+   */
+  reserveRetained(session: Session, sub: Subscription): ReplayTicket {
+    const ticket = this.retained ? reserveReplay(this.broker, this.retained, session, sub) : undefined;
+    return { start: () => this.startReplay(session, sub, ticket) };
+  }
+
+  private startReplay(session: Session, sub: Subscription, ticket: ReplayTicket | undefined): void {
     // the rows of tables whose change feed it matches, as "insert" changes
     this.aggregates?.replay(sub.pattern, (topic, payload, revision) =>
       this.broker.deliverTo(session, sub, {
@@ -322,7 +337,7 @@ export class Realm {
         deliveries: 1,
       }),
     );
-    if (this.retained) replayRetained(this.broker, this.retained, session, sub);
+    ticket?.start();
   }
 
   unsubscribe(session: Session, subscriptionId: number): void {
