@@ -198,3 +198,41 @@ test('jetstream - a session\'s plain publish is not delivered before its earlier
   const events = await log.count(21, '21 events', 10_000);
   assert.deepEqual(events.map((e) => e.args[0]), Array.from({ length: 21 }, (_, i) => i));
 });
+
+test('jetstream - a retained subscriber on router 2 gets the value written via router 1 first, then live events, each once', async () => {
+  const key = 'js.replay.sensor';
+  const a = await client(0, 'writer');
+  const b = await client(1, 'reader');
+  const rev = await retain(a.session, key, [21.5]);
+  await waitFor(async () => (await storeGet(b.session, key))?.revision === rev, 'router 2 mirrors the write');
+  const log = new EventLog();
+  await subscribeLog(b.session, key, log, { retained: true });
+  const [stored] = await log.count(1, 'the stored value');
+  assert.deepEqual(stored?.args, [21.5]);
+  assert.equal(stored?.details['retained'], true);
+  // a write through router 2 comes live, once (events of other routers' writes are the
+  // cluster's to forward, not the store's)
+  const c = await client(1, 'writer2');
+  await retain(c.session, key, [22]);
+  const [, live] = await log.count(2, 'the live event');
+  assert.deepEqual(live?.args, [22]);
+  assert.notEqual(live?.details['retained'], true);
+});
+
+test('jetstream - a lock written with ttl expires (the sweep deletes it) and goes to the next waiter', async () => {
+  const key = 'js.lease.ttl';
+  const a = await client(0, 'ttl-a');
+  const b = await client(0, 'ttl-b');
+  const watcher = await client(0, 'ttl-watcher');
+  const log = new EventLog();
+  await subscribeLog(watcher.session, key, log);
+  const first = await acquire(a.session, key, 'a', { ttl: 0.3 });
+  const next = new Probe(acquire(b.session, key, 'b'));
+  await waitFor(() => waiting(0, key) === 1, 'b waits');
+  const token = await next.result('b gets the lock once a\'s expired', 10_000);
+  assert.ok(token > first + 1, 'the deletion took a revision between the two holds');
+  // subscribers saw a's value, its expiry (an empty event), then b's
+  const events = await log.count(3, 'a, the deletion, b', 10_000);
+  assert.deepEqual(events.map((e) => e.args), [['a'], [], ['b']]);
+  await release(b.session, key);
+});
