@@ -121,7 +121,7 @@ export class RetainedTopics {
    * shared engine. Undefined (nothing to wait for) on the embedded engine.
    */
   pendingWrites(session: Session | undefined): Promise<void> | undefined {
-    return session === undefined ? undefined : this.inFlight.get(session);
+    return session === undefined || this.inFlight.size === 0 ? undefined : this.inFlight.get(session);
   }
 
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {

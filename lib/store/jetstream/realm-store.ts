@@ -38,6 +38,8 @@ export class JetStreamRealmStore implements RealmStore {
   private readonly changeWaiters = new Map<string, { after: number; resolve: () => void }[]>();
   /** keys this router's sweep is deleting: their deletion is an expiry */
   private readonly sweeping = new Set<string>();
+  /** sessions of this router that set a will here: their will records are claimed when they end */
+  private readonly willSessions = new Set<number>();
   private listener: RealmStoreListener | undefined;
   /** set once the bucket is open (ready) */
   private engine: KvEngine | undefined;
@@ -97,6 +99,7 @@ export class JetStreamRealmStore implements RealmStore {
     let meta = opts.meta;
     if (opts.will !== undefined) {
       const will = opts.will;
+      this.willSessions.add(will.session);
       // recorded before the value: a lease that lapses in between fires a will whose
       // value check (willTagOf) finds no value carrying it yet, so nothing happens
       await this.wills.setWill(this.realm, key, will.session, will.value);
@@ -132,7 +135,9 @@ export class JetStreamRealmStore implements RealmStore {
   fireWills(session: number): void {
     // the node claims the session's will records (each once, lib/store/leases.ts) and
     // fires each through the realm's RetainedTopics.fireLeaseWill
-    if (this.willsOf(session).length > 0) this.wills.fireSession(session);
+    // also when no value carries one any more: the records are cleared (claimed, found
+    // cancelled), so they do not wait for this node's lease to lapse
+    if (this.willSessions.delete(session)) this.wills.fireSession(session);
   }
 
   close(): void {
