@@ -154,10 +154,13 @@ export class JetStreamRealmStore implements RealmStore {
     return this.engine;
   }
 
-  /** waits until the feed brought this router's own write, so reads see it */
+  /**
+   * Waits until the feed brought this router's own write, so reads see it. Bounded: a
+   * feed that stalls (NATS reconnecting) delays the ack, it does not hold it forever.
+   */
   private applied(key: string, revision: number): Promise<void> {
     if (this.seen(key) >= revision) return Promise.resolve();
-    return this.waitChange(key, revision - 1, 0);
+    return this.waitChange(key, revision - 1, CATCH_UP_MS);
   }
 
   private waitChange(key: string, after: number, timeoutMs: number): Promise<void> {
