@@ -129,6 +129,8 @@ export class RouterCore {
       parked: () => this.parked.size,
       purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
       consumers: (storeName) => this.queueConsumers(storeName),
+      // on JetStream the realms' mirrors hold the retained keys, not the SQLite store
+      retainedKeys: () => (this.jetstream ? this.realmNames().reduce((n, r) => n + (this.realmStore(r)?.keyCount() ?? 0), 0) : undefined),
     });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
