@@ -6,7 +6,8 @@
  *   npx tsx bench/store-sync-bench.ts [--runs 3] [--duration 5] [--warmup 1]
  *        [--connections 4] [--window 256] [--payload 64]
  *        [--handoffs 2000] [--handoff-warmup 200]
- *        [--routers gatehouse,gatehouse-normal,gatehouse-mem,fox-wamp] [--no-pin]
+ *        [--routers gatehouse,gatehouse-normal,gatehouse-mem,gatehouse-jetstream,fox-wamp] [--no-pin]
+ *        [--engine jetstream] [--cas]
  *        [--quiet-wait 60] [--max-other 30] [--retries 3] [--gatehouse-runtime tsc|tsx]
  *
  * Routers (bench/lib/store-sync-servers.ts): `gatehouse` keeps its store in a temporary
@@ -15,6 +16,10 @@
  * `gatehouse-mem` is the same router on a ':memory:' store, to show what the disk costs; `fox-wamp` 0.7.28 runs its
  * in-memory key-value engine (its SQLite engine ships as TypeScript sources that plain
  * node cannot load), so its acks are not durable.
+ *
+ * `--engine jetstream` runs `gatehouse` (SQLite, synchronous full) and `gatehouse-jetstream`
+ * (the retained store in JetStream KV on a loopback nats-server) in the same run; `--cas`
+ * makes every throughput write a compare-and-set (`when` on the slot's last value).
  *
  * Each run starts a fresh router child pinned to CPU 1 (this process, the load
  * generator, to CPU 0), runs the hand-off scenario, then the throughput scenario. For
@@ -37,7 +42,7 @@ import { buildGatehouse, sourceFingerprint, type GatehouseBuild } from './lib/st
 import { hasTaskset, machineBusySeconds, pinSelf } from './lib/router-process';
 import { fmtInt, fmtPct, median, waitForQuiet } from './lib/stats';
 import { runHandoff, runThroughput, type HandoffResult, type ThroughputResult } from './lib/store-sync-scenarios';
-import { STORE_ROUTERS, StoreRouterProcess, type StoreRouterName } from './lib/store-sync-servers';
+import { DEFAULT_STORE_ROUTERS, STORE_ROUTERS, StoreRouterProcess, type StoreRouterName } from './lib/store-sync-servers';
 
 const REALM = 'realm1';
 
@@ -57,6 +62,8 @@ interface Options {
   maxOther: number;
   retries: number;
   gatehouseRuntime: 'tsc' | 'tsx';
+  /** compare-and-set writes in the throughput scenario */
+  cas: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -69,12 +76,13 @@ function parseArgs(argv: string[]): Options {
     payload: 64,
     handoffs: 2000,
     handoffWarmup: 200,
-    routers: [...STORE_ROUTERS],
+    routers: [...DEFAULT_STORE_ROUTERS],
     pin: true,
     quietWait: 60,
     maxOther: 30,
     retries: 3,
     gatehouseRuntime: 'tsc',
+    cas: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -117,6 +125,16 @@ function parseArgs(argv: string[]): Options {
         o.routers = value()
           .split(',')
           .map((r) => (r === 'fox' ? 'fox-wamp' : r)) as StoreRouterName[];
+        break;
+      case '--engine': {
+        // the JetStream engine beside SQLite (synchronous full) in the same run
+        const v = value();
+        if (v !== 'jetstream' && v !== 'sqlite') throw new Error('--engine is sqlite or jetstream');
+        o.routers = v === 'jetstream' ? ['gatehouse', 'gatehouse-jetstream'] : ['gatehouse'];
+        break;
+      }
+      case '--cas':
+        o.cas = true;
         break;
       case '--no-pin':
         o.pin = false;
@@ -184,6 +202,7 @@ async function runOne(
         payloadBytes: o.payload,
         warmupMs: o.warmup * 1000,
         durationMs: o.duration * 1000,
+        cas: o.cas,
         killAtEnd: durable
           ? async () => {
               rssMiB = proc.rssMiB();
@@ -226,6 +245,7 @@ const DURABILITY: Record<StoreRouterName, string> = {
   gatehouse: 'file, synchronous full (fsync per group commit)',
   'gatehouse-normal': 'file, synchronous normal (WAL written, no fsync)',
   'gatehouse-mem': 'none (:memory:)',
+  'gatehouse-jetstream': 'JetStream KV acknowledged (R1, loopback nats-server)',
   'fox-wamp': 'none (in-memory)',
 };
 
@@ -253,7 +273,9 @@ function report(o: Options, runs: Run[], machine: string, command: string, sourc
   );
   L.push(
     `Load: (a) ${o.connections} connections x ${o.window} acknowledged retained publishes in flight ` +
-      `(${o.connections * o.window} keys, one per slot, value \`{seq, pad}\` with ${o.payload} B of padding), ` +
+      `(${o.connections * o.window} keys, one per slot, value \`{seq, pad}\` with ${o.payload} B of padding` +
+      (o.cas ? '; each a compare-and-set, `when: {seq: <last acknowledged>}`' : '') +
+      '), ' +
       `${o.warmup} s warm-up + ${o.duration} s measured; (b) ${o.handoffs} lock hand-offs between two sessions ` +
       `after ${o.handoffWarmup} warm-up ones. WAMP JSON over WebSocket, lean generator (bench/lib/store-sync-client.ts). ` +
       `${o.runs} runs, fresh router per run, medians shown; ` +

@@ -25,6 +25,8 @@ export interface StatsDeps {
   purge: (storeName: string, kind: string, realm: string, name: string) => Promise<void>;
   /** consumers of a STOMP queue (work queue or durable subscription) by store name */
   consumers: (storeName: string) => number;
+  /** retained keys when another engine than `store` holds them (store.engine jetstream) */
+  retainedKeys?: () => number | undefined;
 }
 
 /** A queue's name in the store: `<kind>:<realm length>:<realm>:<name>` (work-queues.ts, mqtt session-records.ts). */
@@ -83,7 +85,7 @@ export function adminSource(d: StatsDeps): AdminSource {
         slowConsumers: await byLabel(d.metrics.slowConsumers, 'action'),
         errors: await byLabel(d.metrics.errors, 'code'),
         store: {
-          keys: d.store.stats.keys,
+          keys: d.retainedKeys?.() ?? d.store.stats.keys,
           queues: q.queues,
           queuedMessages: q.messages,
           queuedBytes: q.bytes,

@@ -96,6 +96,25 @@ export interface ClusterConfig {
 }
 
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
+/** store.nats: where the JetStream KV engine keeps the retained store (one bucket per realm). */
+export interface NatsStoreConfig {
+  /** nats:// URLs of the cluster's servers */
+  servers: string[];
+  /** bucket name prefix: a realm's bucket is `<bucket>_<realm, escaped>` (lib/store/jetstream/bucket-name.ts) */
+  bucket: string;
+  /** copies of each write when a bucket is created (1, 3 or 5) */
+  replicas: number;
+  /** a NATS credentials file (JWT + nkey seed); '' = none */
+  credentials: string;
+  user: string;
+  password: string;
+  token: string;
+  /** how long a JetStream request waits for the server */
+  timeoutMs: number;
+  /** this node's will lease: renewed every third of it; a lease lapsed this long fires its wills */
+  leaseMs: number;
+}
+
 export interface Config {
   /** only so a config file may point editors at the schema; ignored */
   $schema?: string;
@@ -231,7 +250,12 @@ export interface Config {
     /** 0 = maxMessageSize */
     maxRetainedValueBytes: number;
   };
-  store: { engine: 'sqlite'; path: string; synchronous: 'full' | 'normal' };
+  /**
+   * Retained store engine. `path` / `synchronous`: the SQLite database, used by every
+   * engine for the node-local state (queues, requests, aggregate tables); `nats`: the
+   * JetStream KV engine's connection (README "Store engines").
+   */
+  store: { engine: 'sqlite' | 'jetstream'; path: string; synchronous: 'full' | 'normal'; nats: NatsStoreConfig };
   /** several nodes on NATS acting as one router (lib/cluster/); null: a single router */
   cluster: ClusterConfig | null;
   /** aggregate tables; dir '' = off */
@@ -412,18 +436,22 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * With a cluster, the store engine defaults to JetStream (issue 12): the nodes share
- * one store. Applied before the schema's own default ("sqlite"), and only while the
- * user named no engine. The engine is known once the schema lists it (the JetStream
- * store engine's branch adds it); until then a cluster keeps the SQLite default.
+ * one store, on the cluster's NATS servers unless store.nats.servers names others.
+ * Applied before the schema's own defaults, and only where the user named nothing.
  */
 function clusterStoreDefault(data: unknown): void {
   if (!isPlainObject(data)) return;
   const cluster = data.cluster;
   if (!isPlainObject(cluster) || !Array.isArray(cluster.nats) || cluster.nats.length === 0) return;
   if (!STORE_ENGINES.includes('jetstream')) return;
+  if (data.store === undefined) data.store = {};
   const store = data.store;
-  if (store === undefined) data.store = { engine: 'jetstream' };
-  else if (isPlainObject(store) && store.engine === undefined) store.engine = 'jetstream';
+  if (!isPlainObject(store)) return; // the schema reports it
+  store.engine ??= 'jetstream';
+  if (store.engine !== 'jetstream') return;
+  if (store.nats === undefined) store.nats = {};
+  const nats = store.nats;
+  if (isPlainObject(nats)) nats.servers ??= [...(cluster.nats as unknown[])];
 }
 
 const STORE_ENGINES: readonly string[] = schema.properties.store.properties.engine.enum;

@@ -12,11 +12,12 @@ import type { Payload } from './payload';
 import type { Callee, Registration } from './registration';
 import { conditionHolds, valueOf } from './condition';
 import { installStoreApi } from './store-api';
-import { replayRetained } from './retained-replay';
+import { reserveReplay, type ReplayTicket } from './retained-replay';
 import { RetainedTopics, type RetainedAck, type RetainedLimits, type RetainOptions } from './retained';
 import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
+import { SqliteRealmStore, type RealmStore } from './store/realm-store';
 import { Testaments, type Testament } from './testaments';
 import { PublicationTaps } from './publication-taps';
 import type { MatchPolicy, TopicPattern } from './topic';
@@ -27,6 +28,8 @@ export interface RealmOptions {
   limits: DealerLimits & { maxSubscriptionsPerSession: number; maxTestamentsPerSession?: number };
   /** the retained store (shared by all realms; keys are per realm) */
   store?: RetainedStore;
+  /** this realm's store on another engine (JetStream); replaces `store` when given */
+  realmStore?: RealmStore;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
   /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
@@ -111,8 +114,9 @@ export class Realm {
     if (this.authz.active) this.broker.receiveGuard = (s, topic) => this.authz.mayReceive(s, topic);
     this.dealer.observer.onCallDone = (_inv, outcome) => this.observer.onCallDone?.(this, outcome);
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
-    if (options.store) {
-      this.retained = new RetainedTopics(this.name, options.store, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
+    const realmStore = options.realmStore ?? (options.store ? new SqliteRealmStore(options.store, this.name) : undefined);
+    if (realmStore) {
+      this.retained = new RetainedTopics(this.name, realmStore, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
       installStoreApi(this, this.retained);
     }
     this.aggregates = options.aggregates;
@@ -223,6 +227,14 @@ export class Realm {
       if (!this.retained) return Promise.reject(new RouterError(Errors.featureNotSupported, 'this router has no retained store'));
       return this.retained.publish(session, topic, payload, options);
     }
+    // per-publisher order: a store write of this session still waiting for a shared
+    // engine (JetStream) is delivered before anything the session published after it
+    const pending = this.retained?.pendingWrites(session);
+    if (pending) return pending.then(() => this.routePlain(session, topic, payload, options));
+    return this.routePlain(session, topic, payload, options);
+  }
+
+  private routePlain(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions): PublishAck | Promise<PublishAck> {
     const event = this.broker.publish(session, topic, payload, options);
     const held = this.routed(event);
     const ack: PublishAck = { publicationId: event.publicationId, deliveries: event.deliveries };
@@ -330,6 +342,21 @@ export class Realm {
    * gap and no duplicate (lib/retained-replay.ts).
    */
   replayRetained(session: Session, sub: Subscription): void {
+    this.reserveRetained(session, sub).start();
+  }
+
+  /**
+   * replayRetained in two steps, for a gate that confirms a subscription later than it
+   * creates it (MQTT: one SUBACK for all filters, some decided by the dynamic
+   * authorizer later): called when the subscription exists, it takes the snapshot and
+   * holds the session's live events; `start()` when the gate confirmed it.
+   */
+  reserveRetained(session: Session, sub: Subscription): ReplayTicket {
+    const ticket = this.retained ? reserveReplay(this.broker, this.retained, session, sub) : undefined;
+    return { start: () => this.startReplay(session, sub, ticket) };
+  }
+
+  private startReplay(session: Session, sub: Subscription, ticket: ReplayTicket | undefined): void {
     // the rows of tables whose change feed it matches, as "insert" changes
     this.aggregates?.replay(sub.pattern, (topic, payload, revision) =>
       this.broker.deliverTo(session, sub, {
@@ -348,7 +375,7 @@ export class Realm {
         deliveries: 1,
       }),
     );
-    if (this.retained) replayRetained(this.broker, this.retained, session, sub);
+    ticket?.start();
   }
 
   unsubscribe(session: Session, subscriptionId: number): void {

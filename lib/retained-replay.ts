@@ -27,12 +27,32 @@ const EVENT_OVERHEAD = 64;
  * Replays of one session run one after the other; its live events wait for all of them.
  */
 export function replayRetained(broker: Broker, retained: RetainedTopics, session: Session, sub: Subscription): void {
+  reserveReplay(broker, retained, session, sub).start();
+}
+
+/** A replay whose snapshot is taken and whose live events are held, not yet started. */
+export interface ReplayTicket {
+  /** the gate confirmed the subscription: the replay goes out, then the held events */
+  start(): void;
+}
+
+/**
+ * Takes the snapshot (revision R) and starts holding the session's live events at the
+ * moment the subscription exists, while the gate has not confirmed it yet: MQTT answers
+ * one SUBACK for all filters of a SUBSCRIBE, so a filter the authorizer allowed at once
+ * waits for one it decides later. Without the hold a value published meanwhile would go
+ * out live before the SUBACK and again in the replay (its revision <= a later R).
+ */
+export function reserveReplay(broker: Broker, retained: RetainedTopics, session: Session, sub: Subscription): ReplayTicket {
   let queue = queues.get(session);
   if (!queue) {
     queue = new ReplayQueue(broker, session);
     queues.set(session, queue);
   }
-  queue.add({ sub, retained, snapshot: retained.revision(), after: undefined, page: [], at: 0, exhausted: false });
+  const job: Job = { sub, retained, snapshot: retained.revision(), after: undefined, page: [], at: 0, exhausted: false, started: false };
+  const q = queue;
+  q.add(job);
+  return { start: () => q.start(job) };
 }
 
 const queues = new WeakMap<Session, ReplayQueue>();
@@ -48,6 +68,8 @@ interface Job {
   page: StoreEntry[];
   at: number;
   exhausted: boolean;
+  /** the subscription was confirmed (ReplayTicket.start): until then it and all after it wait */
+  started: boolean;
 }
 
 /** A live event held back: for one subscription, or one copy for a singleDelivery session. */
@@ -77,6 +99,10 @@ class ReplayQueue implements LiveHold {
 
   add(job: Job): void {
     this.jobs.push(job);
+  }
+
+  start(job: Job): void {
+    job.started = true;
     // the first page goes out in the same turn as the subscription's confirmation
     if (!this.waiting) this.run();
   }
@@ -123,27 +149,30 @@ class ReplayQueue implements LiveHold {
         flow.wait(this.resume);
         return;
       }
-      if (!this.next()) return this.end();
+      const step = this.next();
+      if (step === 'done') return this.end();
+      if (step === 'unconfirmed') return; // ReplayTicket.start runs the loop again
     }
   }
 
-  /** Delivers the next replayed value or held event; false when all is done. */
-  private next(): boolean {
+  /** Delivers the next replayed value or held event; 'done' when all is done. */
+  private next(): 'more' | 'done' | 'unconfirmed' {
     const job = this.jobs[0];
     if (job) {
+      if (!job.started) return 'unconfirmed';
       const entry = this.nextEntry(job);
       if (entry === undefined) this.jobs.shift();
       else this.broker.deliverTo(this.session, job.sub, replayEvent(entry));
-      return true;
+      return 'more';
     }
-    if (this.heldAt >= this.held.length) return false;
+    if (this.heldAt >= this.held.length) return 'done';
     const h = this.held[this.heldAt];
     this.held[this.heldAt++] = undefined;
-    if (h === undefined) return true;
+    if (h === undefined) return 'more';
     this.heldBytes -= sizeOf(h.event);
     if (this.heldAt > 1024 && this.heldAt * 2 > this.held.length) this.compact();
     this.deliverHeld(h);
-    return true;
+    return 'more';
   }
 
   /** The job's next entry to replay, reading pages as needed; undefined when the job is done. */

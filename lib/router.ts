@@ -26,6 +26,8 @@ import { RequestStore } from './requests/store';
 import { isOwnerKind, Mailboxes, mailboxPolicy } from './mailbox';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
+import { JetStreamNode, newNodeId } from './store/jetstream/node';
+import type { RealmStore } from './store/realm-store';
 
 /** meta event: a session went offline or came back, with its details (README "Admin console") */
 export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
@@ -90,6 +92,14 @@ export class RouterCore {
   readonly mailboxes: Mailboxes;
   /** the database both stores (and the aggregate tables) share */
   private readonly database: StoreDatabase;
+  /**
+   * This boot of the node (node id, pid, random): the owner of its store wills' lease
+   * (lib/store/leases.ts), new at every start so a crashed boot's lease lapses and its
+   * wills fire. `node` is the stable name (message ids, the cluster).
+   */
+  readonly nodeId: string;
+  /** store.engine jetstream: the NATS connection, realm buckets and will leases */
+  private jetstream: JetStreamNode | undefined;
   /** durable requests (lib/requests/); undefined before start() */
   private requests: RequestDispatcher | undefined;
   /** the aggregate tables (config.aggregate); undefined when off or before start() */
@@ -122,7 +132,10 @@ export class RouterCore {
     this.cluster = cluster && cluster.nats.length > 0 ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix }) : undefined;
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
-    const stores = createStores({ ...this.config.store });
+    // the SQLite file holds the node-local state (queues, requests, aggregate tables)
+    // with any engine, and the retained store too with the embedded one
+    const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous });
+    this.nodeId = newNodeId(this.node);
     this.store = stores.retained;
     this.queues = stores.queues;
     this.mailboxes = new Mailboxes({ store: this.queues, policy: (kind) => mailboxPolicy(this.config, kind), metrics: this.metrics });
@@ -139,6 +152,8 @@ export class RouterCore {
       parked: () => this.parked.size,
       purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
       consumers: (storeName) => this.queueConsumers(storeName),
+      // on JetStream the realms' mirrors hold the retained keys, not the SQLite store
+      retainedKeys: () => (this.jetstream ? this.realmNames().reduce((n, r) => n + (this.realmStore(r)?.keyCount() ?? 0), 0) : undefined),
     });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
@@ -160,9 +175,16 @@ export class RouterCore {
     if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(resolve(path)), { recursive: true });
     await this.store.open();
     await this.queues.open();
+    if (this.config.store.engine === 'jetstream') {
+      this.jetstream = await JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
+        this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
+      );
+    }
     this.openRequests();
     this.openAggregates();
     for (const r of this.config.realms) this.createRealm(r.name);
+    // the configured realms' mirrors are filled before the first session joins
+    for (const r of this.realms.values()) if (r.retained) await r.retained.engine.ready;
     // the tables' realm exists from the start: its change feed has somewhere to go
     const tablesRealm = this.config.aggregate.realm;
     if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
@@ -253,6 +275,16 @@ export class RouterCore {
    */
   readonly realmHooks = new Set<(realm: Realm) => void>();
 
+  /** A realm's retained store engine (undefined: no such realm, or no store). */
+  realmStore(name: string): RealmStore | undefined {
+    return this.realms.get(name)?.retained?.engine;
+  }
+
+  /** the JetStream node of store.engine jetstream (tests: stop its lease renewal) */
+  get storeNode(): JetStreamNode | undefined {
+    return this.jetstream;
+  }
+
   realmNames(): string[] {
     return [...this.realms.keys()];
   }
@@ -263,7 +295,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, taps: this.taps, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -514,6 +546,7 @@ export class RouterCore {
       await this.aggregates?.close();
       await this.queues.close();
       await this.store.close();
+      await this.jetstream?.close();
     }
     this.log.info('router closed');
   }

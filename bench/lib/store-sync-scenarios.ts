@@ -37,6 +37,12 @@ export interface ThroughputOptions {
   payloadBytes: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * Each write is a compare-and-set: `when` the key still holds the slot's last
+   * acknowledged value (`when: null` for the first), so the store checks a condition on
+   * every write (the shared engine: a conditional put)
+   */
+  cas?: boolean;
   /** called at the end instead of draining: kills the router with the window full */
   killAtEnd?: () => Promise<void>;
 }
@@ -83,7 +89,8 @@ export async function runThroughput(o: ThroughputOptions, probe: Probe): Promise
         const mySeq = ++seq;
         const sentAt = performance.now();
         inFlight++;
-        client.publish(key, [{ seq: mySeq, pad }], { retain: true }, (err) => {
+        const options = o.cas === true ? { retain: true, when: mySeq === 1 ? null : { seq: mySeq - 1 } } : { retain: true };
+        client.publish(key, [{ seq: mySeq, pad }], options, (err) => {
           inFlight--;
           if (err !== undefined) {
             // after a deliberate kill, "connection closed" is the expected end

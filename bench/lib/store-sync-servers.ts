@@ -7,6 +7,10 @@
  *                  has it: survives kill -9, not a power loss) before PUBLISHED, no fsync
  *   gatehouse-mem  the same router with store ':memory:' (group commit, no disk): shows
  *                  what the disk costs
+ *   gatehouse-jetstream  store.engine jetstream: the retained store in JetStream KV on a
+ *                  nats-server of its own (loopback, R1, its store dir in tmp), pinned to
+ *                  the router's CPU; PUBLISHED = JetStream acknowledged the write. Its CPU
+ *                  counts as the router's.
  *   fox-wamp       fox-wamp 0.7.28 as bench/servers/foxwamp-server.js starts it: its
  *                  in-memory key-value engine, which keeps nothing across a restart
  *
@@ -17,11 +21,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { GatehouseBuild } from './store-sync-build';
 
-export type StoreRouterName = 'gatehouse' | 'gatehouse-normal' | 'gatehouse-mem' | 'fox-wamp';
-export const STORE_ROUTERS: readonly StoreRouterName[] = ['gatehouse', 'gatehouse-normal', 'gatehouse-mem', 'fox-wamp'];
+export type StoreRouterName = 'gatehouse' | 'gatehouse-normal' | 'gatehouse-mem' | 'gatehouse-jetstream' | 'fox-wamp';
+export const STORE_ROUTERS: readonly StoreRouterName[] = ['gatehouse', 'gatehouse-normal', 'gatehouse-mem', 'gatehouse-jetstream', 'fox-wamp'];
+/** what runs without --routers / --engine */
+export const DEFAULT_STORE_ROUTERS: readonly StoreRouterName[] = ['gatehouse', 'gatehouse-normal', 'gatehouse-mem', 'fox-wamp'];
+/** Debian's nats-server (scripts/install-nats.sh), for gatehouse-jetstream */
+const NATS_SERVER = process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server';
 
 const ROOT = join(__dirname, '..', '..');
 const CLK_TCK = ((): number => {
@@ -39,6 +48,8 @@ export class StoreRouterProcess {
     /** the store file (gatehouse), kept until cleanup() */
     readonly storePath: string | undefined,
     private readonly dir: string | undefined,
+    /** gatehouse-jetstream: its nats-server */
+    private readonly nats?: ChildProcess,
   ) {
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -67,6 +78,13 @@ export class StoreRouterProcess {
     let storePath: string | undefined;
     let nodeArgs: string[];
     let env: NodeJS.ProcessEnv = process.env;
+    let nats: ChildProcess | undefined;
+    if (name === 'gatehouse-jetstream') {
+      dir = mkdtempSync(join(tmpdir(), 'gatehouse-nats-bench-'));
+      const started = await startNats(dir, cpu);
+      nats = started.child;
+      env = { ...(build?.env ?? process.env), GATEHOUSE_BENCH_NATS: started.url };
+    }
     if (name === 'fox-wamp') {
       nodeArgs = [join(ROOT, 'bench', 'servers', 'foxwamp-server.js')];
     } else {
@@ -77,7 +95,7 @@ export class StoreRouterProcess {
       }
       const server = build ? [build.serverJs] : ['--import', 'tsx', join(ROOT, 'bench', 'servers', 'gatehouse-store-server.ts')];
       nodeArgs = [...server, storePath ?? ':memory:', name === 'gatehouse-normal' ? 'normal' : 'full'];
-      if (build) env = build.env;
+      if (build && nats === undefined) env = build.env;
     }
     const [cmd, args] =
       cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
@@ -103,9 +121,10 @@ export class StoreRouterProcess {
           reject(new Error(`${name} exited with ${String(code)} before listening: ${stderr}`));
         });
       });
-      return new StoreRouterProcess(name, child, port, storePath, dir);
+      return new StoreRouterProcess(name, child, port, storePath, dir, nats);
     } catch (err) {
       child.kill('SIGKILL');
+      nats?.kill('SIGKILL');
       if (dir) rmSync(dir, { recursive: true, force: true });
       throw err;
     }
@@ -113,9 +132,7 @@ export class StoreRouterProcess {
 
   /** User + system CPU seconds the router has used so far (/proc/<pid>/stat). */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return cpuOf(this.pid) + (this.nats?.pid !== undefined ? cpuOf(this.nats.pid) : 0);
   }
 
   rssMiB(): number {
@@ -129,6 +146,12 @@ export class StoreRouterProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exited;
     clearTimeout(timer);
+    const nats = this.nats;
+    if (nats && nats.exitCode === null && nats.signalCode === null) {
+      const gone = new Promise((resolve) => nats.once('exit', resolve));
+      nats.kill('SIGTERM');
+      await gone;
+    }
   }
 
   /**
@@ -155,4 +178,41 @@ export class StoreRouterProcess {
   cleanup(): void {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** A nats-server with JetStream on a free loopback port, its store in `dir`. */
+async function startNats(dir: string, cpu: number | undefined): Promise<{ child: ChildProcess; url: string }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+  const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir];
+  const [cmd, argv] = cpu === undefined ? [NATS_SERVER, args] : ['taskset', ['-c', String(cpu), NATS_SERVER, ...args]];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${log}`)), 30_000);
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      log += s;
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited with ${String(code)}: ${log}`));
+    });
+  });
+  return { child, url: `nats://127.0.0.1:${port}` };
 }

@@ -19,7 +19,11 @@ async function main(): Promise<void> {
   if (path === undefined || (synchronous !== 'full' && synchronous !== 'normal')) {
     throw new Error('usage: gatehouse-store-server.ts <store file | :memory:> [full|normal]');
   }
-  const router = new Router({ log: { level: 'silent' }, store: { path, synchronous } });
+  // GATEHOUSE_BENCH_NATS (bench/lib/store-sync-servers.ts, gatehouse-jetstream): the
+  // retained store in JetStream KV on that server instead of SQLite
+  const nats = process.env['GATEHOUSE_BENCH_NATS'];
+  const store = nats === undefined ? { path, synchronous } : { path, synchronous, engine: 'jetstream', nats: { servers: [nats], bucket: 'bench' } };
+  const router = new Router({ log: { level: 'silent' }, store });
   await router.start();
   const listener = await router.listenWAMP({ port: 0, host: '127.0.0.1' });
   process.stdout.write(`PORT ${listener.port}\n`);

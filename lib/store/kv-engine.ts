@@ -13,8 +13,9 @@ import type { Payload } from '../payload';
  *
  * Engines: SqliteKvEngine (lib/store/sqlite-kv-engine.ts, over the embedded store) and
  * JetStreamKvEngine (lib/store/jetstream/). lib/store/leases.ts builds wills as leases on
- * top of any engine. The router's retained state still goes through RetainedStore
- * (types.ts); this contract is the seam the cluster wires in.
+ * top of any engine. The router reaches a realm's store through RealmStore
+ * (realm-store.ts): the embedded store directly (SqliteRealmStore, synchronous), or a
+ * KvEngine behind a local mirror fed by its change feed (jetstream/realm-store.ts).
  */
 
 export type MaybePromise<T> = T | Promise<T>;

@@ -49,6 +49,12 @@ export class Leases {
     /** the engine of a realm, where wills are applied */
     private readonly realmEngine: (realm: string) => KvEngine | Promise<KvEngine>,
     private readonly graceMs = 0,
+    /**
+     * Applies a claimed will instead of the plain put / delete on the realm's engine: the
+     * router's own path (lib/retained.ts fireLeaseWill), which checks that the value still
+     * carries the will and publishes the change to subscribers.
+     */
+    private readonly applyWill?: (will: FiredWill) => Promise<void>,
   ) {}
 
   /**
@@ -134,10 +140,15 @@ export class Leases {
         if (err instanceof RouterError && err.def === Errors.conditionFailed) continue;
         throw err;
       }
-      const engine = await this.realmEngine(record.realm);
-      if (record.value === null) await engine.delete(record.key);
-      else await engine.put(record.key, record.value);
-      fired.push({ owner: { node, session: record.session }, realm: record.realm, key: record.key, value: record.value });
+      const will: FiredWill = { owner: { node, session: record.session }, realm: record.realm, key: record.key, value: record.value };
+      if (this.applyWill !== undefined) {
+        await this.applyWill(will);
+      } else {
+        const engine = await this.realmEngine(record.realm);
+        if (record.value === null) await engine.delete(record.key);
+        else await engine.put(record.key, record.value);
+      }
+      fired.push(will);
     }
     return fired;
   }

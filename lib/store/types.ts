@@ -4,8 +4,9 @@ import type { Payload } from '../payload';
  * The retained key-value store, protocol-neutral (docs/ARCHITECTURE.md "Retained store and sync
  * primitives"). Engines keep the live state in memory so reads are synchronous, and make
  * writes durable in the background; a write's `committed` promise is what an ack waits
- * for. Nothing here knows about SQL, so another engine (e.g. NATS JetStream KV) can
- * implement the same interface.
+ * for. This is the embedded engine's interface, one process holding the only copy; a
+ * store shared by several routers implements the conditional contract of kv-engine.ts
+ * instead, and the router reaches either through realm-store.ts.
  */
 
 /** What happens to a key when the session owning its will is lost. */

@@ -8,6 +8,7 @@ import { wsOptions } from '../helpers/autobahn';
 import { connectMqtt, endAll, uniqueId } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, WAIT_MS, type Client } from '../helpers/wamp-clients';
+import { waitFor } from '../helpers/wait';
 
 const NOT_AUTHORIZED = 'wamp.error.not_authorized';
 
@@ -162,6 +163,35 @@ describe('authorization - dynamic authorizer', () => {
     );
     assert.equal(refused, 0x87);
     assert.ok(questions.some((q) => q.uri === 'ok.m' && q.action === 'publish'));
+  });
+
+  it('MQTT: one SUBSCRIBE mixing a filter answered at once (cached) with one answered later delivers a retained value once, after the SUBACK', async () => {
+    const { client: sub } = await connectMqtt(r.mqttUrl, { clientId: uniqueId('mix'), protocolVersion: 5 });
+    const { client: pub } = await connectMqtt(r.mqttUrl, { clientId: uniqueId('mixpub'), protocolVersion: 5 });
+    mqttClients.push(sub, pub);
+    // the decision for ok/mix/# is cached for this session: answered at once next time
+    await withTimeout(sub.subscribeAsync('ok/mix/#', { qos: 1 }), WAIT_MS, 'SUBACK warm-up');
+    await withTimeout(sub.unsubscribeAsync('ok/mix/#'), WAIT_MS, 'UNSUBACK warm-up');
+    const seen: string[] = [];
+    sub.on('message', (topic, _payload, packet) => seen.push(`${topic}${packet.retain ? ' (retained)' : ''}`));
+    // packets in wire order (the subscribe callback may run after a later PUBLISH's event)
+    sub.on('packetreceive', (packet) => {
+      if (packet.cmd === 'suback') seen.push('SUBACK');
+    });
+    const before = questions.length;
+    // slow/mix is denied at the authorizer's timeout: mqtt.js reports the SUBACK as an error
+    const subscribed = new Promise<void>((resolve) =>
+      sub.subscribe({ 'ok/mix/#': { qos: 1, rh: 0 }, 'slow/mix': { qos: 1, rh: 0 } }, () => resolve()),
+    );
+    // ok/mix/# exists now; slow/mix waits for the authorizer
+    await waitFor(() => questions.slice(before).some((q) => q.uri === 'slow.mix'), 'the authorizer is asked about slow/mix');
+    await withTimeout(pub.publishAsync('ok/mix/value', 'v', { qos: 1, retain: true }), WAIT_MS, 'PUBACK retained');
+    await withTimeout(subscribed, WAIT_MS, 'SUBACK');
+    await withTimeout(pub.publishAsync('ok/mix/end', 'e', { qos: 1 }), WAIT_MS, 'PUBACK end');
+    await waitFor(() => seen.includes('ok/mix/end'), 'the live marker arrives');
+    const values = seen.filter((m) => m.startsWith('ok/mix/value'));
+    assert.equal(values.length, 1, `the retained value once, got ${JSON.stringify(seen)}`);
+    assert.ok(seen.indexOf('SUBACK') < seen.indexOf(values[0] as string), `nothing before the SUBACK: ${JSON.stringify(seen)}`);
   });
 });
 

@@ -138,7 +138,12 @@ test('config - empty input resolves to the documented defaults', () => {
       maxRetainedKeysPerRealm: 1000000,
       maxRetainedValueBytes: 0,
     },
-    store: { engine: 'sqlite', path: './data/gatehouse.db', synchronous: 'full' },
+    store: {
+      engine: 'sqlite',
+      path: './data/gatehouse.db',
+      synchronous: 'full',
+      nats: { servers: ['nats://127.0.0.1:4222'], bucket: 'gatehouse', replicas: 1, credentials: '', user: '', password: '', token: '', timeoutMs: 5000, leaseMs: 10000 },
+    },
     aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info', format: 'auto' },
     metrics: { enabled: true, path: '/metrics' },
@@ -299,10 +304,12 @@ test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command 
   assert.match(problemsOf(() => loadConfig({ env: { GATEHOUSE_CLUSTER: 'http://x' } }))[0] ?? '', /^\/cluster\/nats\/0 must match pattern/);
 });
 
-test('config - with a cluster the store engine defaults to jetstream (once the schema has that engine); a named engine stays', () => {
-  const engines = (configSchema as { properties: { store: { properties: { engine: { enum: string[] } } } } }).properties.store.properties.engine.enum;
+test('config - with a cluster the store engine defaults to jetstream on the cluster\'s servers; a named engine stays', () => {
   const clustered = resolveConfig({ cluster: { nats: ['nats://a:4222'] } });
-  assert.equal(clustered.store.engine, engines.includes('jetstream') ? 'jetstream' : 'sqlite');
+  assert.equal(clustered.store.engine, 'jetstream');
+  assert.deepEqual(clustered.store.nats.servers, ['nats://a:4222']);
+  const elsewhere = resolveConfig({ cluster: { nats: ['nats://a:4222'] }, store: { nats: { servers: ['nats://b:4222'] } } });
+  assert.deepEqual(elsewhere.store.nats.servers, ['nats://b:4222']);
   assert.equal(resolveConfig({ cluster: { nats: ['nats://a:4222'] }, store: { engine: 'sqlite' } }).store.engine, 'sqlite');
   assert.equal(resolveConfig({ cluster: { nats: [] } }).store.engine, 'sqlite', 'no servers, no cluster');
   assert.equal(resolveConfig({}).store.engine, 'sqlite');

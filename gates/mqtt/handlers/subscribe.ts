@@ -3,6 +3,7 @@ import type { EventSink, Subscription } from '../../../lib/broker';
 import { Errors, RouterError } from '../../../lib/errors';
 import { toRouterError } from '../../../lib/settle';
 import { parseMqttSubscription } from '../../../lib/notation';
+import type { ReplayTicket } from '../../../lib/retained-replay';
 import type { MqttConnection } from '../connection';
 import type { SubscriptionEntry } from '../mqtt-session';
 import { RC } from '../reason-codes';
@@ -28,7 +29,11 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
   if (subscriptionId === 0) return conn.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
   // a filter's reason code, or its promise while the dynamic authorizer decides
   const granted: (number | Promise<number>)[] = [];
-  const replay: SubscriptionEntry[] = [];
+  // retained replays, reserved when their subscription exists (snapshot taken, live
+  // events held) and started after the SUBACK: a filter allowed at once must not get
+  // live events before the SUBACK, nor a value twice, while another filter of the same
+  // SUBSCRIBE waits for the dynamic authorizer
+  const replay: ReplayTicket[] = [];
   for (const s of p.subscriptions) {
     const parsed = parseMqttSubscription(s.topic);
     if (!parsed) {
@@ -60,7 +65,7 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
         wildcardFirst: parsed.skipsDollarTopics,
       };
       session.addSubscription(entry);
-      if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(entry);
+      if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(session.realm.reserveRetained(session.core, sub));
       return s.qos;
     };
     let sub;
@@ -77,7 +82,7 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
     if (session.durable) saveSession(conn.ctx, session);
     const suback: ISubackPacket = { cmd: 'suback', messageId: p.messageId ?? 0, granted: codes };
     conn.send(suback);
-    for (const e of replay) session.realm.replayRetained(session.core, e.sub);
+    for (const t of replay) t.start();
   };
   if (granted.some((g) => g instanceof Promise)) void Promise.all(granted.map(async (g) => g)).then(answer);
   else answer(granted as number[]);

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsStoreConfig } from '../../config';
+import { Errors, RouterError } from '../../errors';
+import type { Logger } from '../../log';
+import type { Payload } from '../../payload';
+import { Leases, type FiredWill } from '../leases';
+import { metaBucket, realmBucket } from './bucket-name';
+import { JetStreamKvEngine } from './kv-engine';
+import { JetStreamRealmStore } from './realm-store';
+
+/** applies a will claimed from a lease on the router (RetainedTopics.fireLeaseWill) */
+export type WillFirer = (realm: string, key: string, owner: { node: string; session: number }, value: Payload | null) => Promise<void>;
+
+/** A node id: host name, pid and a random part, new at every start (no '.': leases.ts). */
+export function newNodeId(base = os.hostname()): string {
+  const host = base.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * This router as a node of the JetStream store engine: one NATS connection, one bucket per
+ * realm (a JetStreamRealmStore each), and the will leases (lib/store/leases.ts) in a meta
+ * bucket: the node renews its lease every third of `leaseMs`, and every half of it checks
+ * the other nodes' leases; the wills of a node whose lease lapsed fire once, on whichever
+ * router claims it first. A router takes a new node id at every start, so the wills of a
+ * router that crashed fire once its old lease lapsed (on itself after a restart, or on
+ * any other router on the buckets).
+ */
+export class JetStreamNode {
+  private readonly realms = new Map<string, JetStreamRealmStore>();
+  private leases: Leases | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly config: NatsStoreConfig,
+    readonly node: string,
+    private readonly log: Logger,
+    private readonly fire: WillFirer,
+  ) {}
+
+  /** connects, opens the meta bucket and takes this node's lease */
+  static async open(config: NatsStoreConfig, node: string, log: Logger, fire: WillFirer): Promise<JetStreamNode> {
+    const nc = await connect({
+      servers: config.servers,
+      name: 'gatehouse',
+      timeout: config.timeoutMs,
+      maxReconnectAttempts: -1,
+      ...(config.credentials !== '' ? { authenticator: credsAuthenticator(readFileSync(config.credentials)) } : {}),
+      ...(config.user !== '' ? { user: config.user, pass: config.password } : {}),
+      ...(config.token !== '' ? { token: config.token } : {}),
+    });
+    const self = new JetStreamNode(nc, config, node, log, fire);
+    try {
+      await self.start();
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+    return self;
+  }
+
+  private async start(): Promise<void> {
+    const meta = await JetStreamKvEngine.open(this.nc, { bucket: metaBucket(this.config.bucket), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
+    this.leases = new Leases(
+      meta,
+      () => Promise.reject(new RouterError(Errors.internal, 'wills are applied by the router')),
+      0,
+      (w: FiredWill) => this.fire(w.realm, w.key, { node: w.owner.node, session: Number(w.owner.session) }, w.value),
+    );
+    await this.leases.renew(this.node, this.config.leaseMs);
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.config.leaseMs / 3)));
+    this.renewTimer.unref();
+    this.checkTimer = setInterval(() => void this.check(), Math.max(100, Math.floor(this.config.leaseMs / 2)));
+    this.checkTimer.unref();
+  }
+
+  /** the store of a realm, opened on first use (reads are empty until `ready`) */
+  realm(name: string): JetStreamRealmStore {
+    let store = this.realms.get(name);
+    if (store === undefined) {
+      const engine = JetStreamKvEngine.open(this.nc, { bucket: realmBucket(this.config.bucket, name), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
+      store = new JetStreamRealmStore(name, engine, this);
+      store.ready.catch((err: unknown) => this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'));
+      this.realms.set(name, store);
+    }
+    return store;
+  }
+
+  async setWill(realm: string, key: string, session: number, value: Payload | null): Promise<void> {
+    await this.leasesOrFail().setWill({ node: this.node, session: String(session) }, realm, key, value);
+  }
+
+  fireSession(session: number): void {
+    this.leasesOrFail()
+      .fireSession({ node: this.node, session: String(session) })
+      .catch((err: unknown) => this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'));
+  }
+
+  /** stops renewing: the lease lapses and another router fires this node's wills (tests: a router that died) */
+  stopRenewing(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.renewTimer = this.checkTimer = undefined;
+  }
+
+  /** one lease check now (tests; the timer runs it every half lease) */
+  check(): Promise<void> {
+    if (this.closed || this.leases === undefined) return Promise.resolve();
+    return this.leases.check(Date.now()).then(
+      (fired) => {
+        if (fired.length > 0) this.log.info({ wills: fired.length }, 'jetstream store: fired the wills of a lapsed lease');
+      },
+      (err: unknown) => this.log.warn({ err }, 'jetstream store: lease check failed'),
+    );
+  }
+
+  private async renew(): Promise<void> {
+    if (this.closed || this.leases === undefined) return;
+    try {
+      await this.leases.renew(this.node, this.config.leaseMs);
+    } catch (err) {
+      // lost (lapsed and claimed: this node's wills fired elsewhere) or NATS unreachable;
+      // the next renewal takes the lease again
+      this.log.warn({ node: this.node, err }, 'jetstream store: lease renewal failed');
+    }
+  }
+
+  /** stops the timers and the feeds, keeps the lease: wills still standing fire once it lapses */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopRenewing();
+    for (const s of this.realms.values()) s.close();
+    await this.nc.drain().catch(() => undefined);
+  }
+
+  private leasesOrFail(): Leases {
+    if (this.leases === undefined) throw new RouterError(Errors.unavailable, 'jetstream store is not open');
+    return this.leases;
+  }
+}
