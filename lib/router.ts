@@ -9,6 +9,8 @@ import { resolveConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import { defaultNodeId, isValidNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
+import { SeenMessages } from './links/seen-messages';
+import { LinkManager } from './links/manager';
 import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
@@ -71,6 +73,10 @@ export class RouterCore {
   readonly node: string;
   /** the cluster's and the links' view of every realm's publications */
   readonly taps = new PublicationTaps();
+  /** ids of publications from elsewhere already routed: resends and loops are dropped */
+  readonly seen: SeenMessages;
+  /** links to other routers and brokers (config links, lib/links/) */
+  readonly links: LinkManager;
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
   private readonly startedAt = Date.now();
@@ -111,6 +117,7 @@ export class RouterCore {
       throw new RouterError(Errors.invalidArgument, `node id ${JSON.stringify(options.node)}: use 1 to 64 of A-Z a-z 0-9 _ -`);
     }
     this.node = options.node ?? defaultNodeId();
+    this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     const stores = createStores({ ...this.config.store });
@@ -119,6 +126,7 @@ export class RouterCore {
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
+    this.links = new LinkManager(this, this.config.links);
     this.admin = adminSource({
       metrics: this.metrics,
       realms: () => this.realms.values(),
@@ -161,6 +169,8 @@ export class RouterCore {
     for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
     this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
+    // after the realms exist and the store is open: a link resends what its queue holds
+    this.links.start();
     this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
   }
 
@@ -244,7 +254,8 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, taps: this.taps, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, taps: this.taps, seen: this.seen,
+        onDuplicate: (via) => m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -291,6 +302,7 @@ export class RouterCore {
       },
     );
     installAdminApi(realm, this.admin);
+    this.links.install(realm);
     if (this.requests) this.attachRequests(realm, this.requests);
     this.realms.set(name, realm);
     return realm;
@@ -446,13 +458,16 @@ export class RouterCore {
     return l;
   }
 
-  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[] } {
-    return {
+  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; links?: ReturnType<LinkManager['health']> } {
+    const report: ReturnType<RouterCore['health']> = {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
     };
+    // a link that is down does not make this router unhealthy: it serves its clients
+    if (this.links.size > 0) report.links = this.links.health();
+    return report;
   }
 
   /** Stops accepting, says goodbye to every session, and releases resources. */
@@ -467,6 +482,7 @@ export class RouterCore {
     this.listeners.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const fn of this.closeHooks) fn();
+    await this.links.close();
     this.requests?.close();
     this.state = 'closed';
     if (this.starting) {
