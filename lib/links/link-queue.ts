@@ -24,7 +24,7 @@ export interface LinkQueue {
    * waits for it). A full queue drops its oldest messages to make room; a message that
    * can never fit is dropped itself. Either way counted through onDrop, never thrown.
    */
-  append(message: LinkMessage): Promise<void>;
+  append(message: LinkMessage): Appended;
   /** up to `limit` messages after `afterSeq`, oldest first (expired ones are dropped on the way) */
   peek(afterSeq: number, limit: number): QueuedLinkMessage[];
   /** the peer has it: removed */
@@ -37,6 +37,12 @@ export interface LinkQueue {
   oldestAgeMs(now: number): number;
   /** messages dropped unsent, by reason */
   onDrop: ((reason: LinkDropReason, count: number) => void) | undefined;
+}
+
+export interface Appended {
+  /** its place in the queue; 0 when it was dropped at once (too large) */
+  readonly seq: number;
+  readonly durable: Promise<void>;
 }
 
 export interface LinkQueueLimits {
@@ -66,7 +72,7 @@ export class StoreLinkQueue implements LinkQueue {
     private readonly limits: LinkQueueLimits,
   ) {}
 
-  append(message: LinkMessage): Promise<void> {
+  append(message: LinkMessage): Appended {
     const attrs: Attrs = { id: message.messageId };
     if (message.retain) attrs.retain = true;
     if (message.headers !== undefined) attrs.headers = message.headers;
@@ -81,12 +87,12 @@ export class StoreLinkQueue implements LinkQueue {
       // larger than the whole queue: local traffic goes on, the link loses this one
       if (err instanceof RouterError && err.def === Errors.limitExceeded) {
         this.onDrop?.('too_large', 1);
-        return Promise.resolve();
+        return { seq: 0, durable: Promise.resolve() };
       }
       throw err;
     }
     if (result.dropped > 0) this.onDrop?.('full', result.dropped);
-    return result.committed;
+    return { seq: result.seq, durable: result.committed };
   }
 
   peek(afterSeq: number, limit: number): QueuedLinkMessage[] {

@@ -70,6 +70,8 @@ export class Link implements PublicationTap {
   /** the seq last handed to the transport on this connection */
   private cursor = 0;
   private inflight = 0;
+  /** every queued message up to the cursor has been sent on this connection */
+  private caughtUp = false;
   private retryMs = MIN_RETRY_MS;
   private retryTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -167,8 +169,15 @@ export class Link implements PublicationTap {
       messageId: messageIdOf(event, this.deps.node),
       ...(event.headers ? { headers: event.headers } : {}),
     };
-    const durable = this.deps.queue.append(message);
-    this.pump();
+    const { seq, durable } = this.deps.queue.append(message);
+    const t = this.transport;
+    if (this.caughtUp && seq > this.cursor && this.inflight < this.config.window && t && this.state === 'up') {
+      // nothing older waits: sent from memory, not read back from the store
+      this.sendOne(t, seq, message);
+    } else {
+      this.caughtUp = false;
+      this.pump();
+    }
     return durable;
   }
 
@@ -224,6 +233,7 @@ export class Link implements PublicationTap {
     this.generation++;
     this.cursor = 0;
     this.inflight = 0;
+    this.caughtUp = false;
     this.retryMs = MIN_RETRY_MS;
     const downFor = Date.now() - this.since;
     this.setState('up');
@@ -241,6 +251,7 @@ export class Link implements PublicationTap {
     this.generation++;
     this.inflight = 0;
     this.cursor = 0;
+    this.caughtUp = false;
     this.lastError = reason;
     this.setState('down');
     this.deps.log.warn({ link: this.name, peer: this.config.url, reason, queued: this.deps.queue.depth }, 'link down');
@@ -269,22 +280,27 @@ export class Link implements PublicationTap {
   private pump(): void {
     const t = this.transport;
     if (this.state !== 'up' || !t) return;
-    const gen = this.generation;
     const window = this.config.window;
     while (this.inflight < window) {
       const batch = this.deps.queue.peek(this.cursor, window - this.inflight);
-      if (batch.length === 0) return;
-      for (const q of batch) {
-        this.cursor = q.seq;
-        this.inflight++;
-        this.sent++;
-        this.sentCounter.inc();
-        t.send(q.message).then(
-          () => this.delivered(gen, q.seq),
-          (err: unknown) => this.notDelivered(gen, q.seq, err),
-        );
+      if (batch.length === 0) {
+        this.caughtUp = true;
+        return;
       }
+      for (const q of batch) this.sendOne(t, q.seq, q.message);
     }
+  }
+
+  private sendOne(t: LinkTransport, seq: number, message: LinkMessage): void {
+    const gen = this.generation;
+    this.cursor = seq;
+    this.inflight++;
+    this.sent++;
+    this.sentCounter.inc();
+    t.send(message).then(
+      () => this.delivered(gen, seq),
+      (err: unknown) => this.notDelivered(gen, seq, err),
+    );
   }
 
   private delivered(gen: number, seq: number): void {

@@ -5,6 +5,7 @@
  * Authentication"); TLS with the peer's certificate checked against a CA file.
  */
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ApplicationError } from '../errors';
 import type { Payload } from '../payload';
@@ -47,6 +48,13 @@ export class WampClient {
   private readonly pending = new Map<number, Pending>();
   private readonly handlers = new Map<number, EventHandler>();
   private closedWith: string | undefined;
+  /** the TCP socket under the WebSocket, corked while a turn sends (one write for many messages) */
+  private socket: Socket | undefined;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket?.uncork();
+  };
   /** the connection ended (after connect() resolved) */
   onClose: ((reason: string) => void) | undefined;
 
@@ -66,9 +74,15 @@ export class WampClient {
       // never skipped (lib/links/transport.ts LinkTls)
       rejectUnauthorized: true,
       maxPayload: 64 * 1024 * 1024,
+      // per-message deflate runs every frame through zlib's thread pool, one at a time:
+      // it capped a link at a few hundred messages/s (bench/link-bench.ts)
+      perMessageDeflate: false,
     };
     const ws = new WebSocket(o.url, PROTOCOLS, wsOptions);
     this.ws = ws;
+    ws.on('upgrade', (res) => {
+      this.socket = res.socket;
+    });
     return new Promise<void>((resolve, reject) => {
       let joined = false;
       const timer = setTimeout(() => fail(new Error(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)), o.timeoutMs);
@@ -205,6 +219,11 @@ export class WampClient {
   private send(msg: unknown[]): void {
     const ws = this.ws;
     if (!ws) return;
+    if (!this.corked && this.socket) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     ws.send(this.serializer.encode(msg), { binary: this.serializer.binary });
   }
 
