@@ -96,6 +96,16 @@ describe('links: a site and its designated router', () => {
     assert.deepEqual([...cloudSub.received('both.x')].sort(), ['end-cloud', 'end-site', 'from-cloud', 'from-site']);
   });
 
+  it('keeps a retained publication retained at the peer', async () => {
+    await publishAcked(siteC.session, 'site.state', 'on', { retain: true });
+    await waitFor(async () => (await linkStatus(siteC.session, 'up')).queued === 0, 'the retained message acknowledged by the cloud');
+    // a subscriber that comes later still gets it from the cloud's retained store
+    const late: unknown[] = [];
+    await cloudC.session.subscribe('site.state', (args) => late.push(args[0]), { get_retained: true });
+    await waitFor(() => late.length === 1, 'the retained value at the cloud');
+    assert.deepEqual(late, ['on']);
+  });
+
   it('forwards a call to the peer, and fails it at once with gatehouse.error.unavailable while the link is down', async () => {
     await cloudC.session.register('cloud.rpc.add', (args) => (args[0] as number) + (args[1] as number));
     assert.equal(await siteC.session.call<number>('cloud.rpc.add', [2, 3]), 5);
