@@ -38,7 +38,7 @@ export interface Listener {
 }
 
 /** Config sections read once at start-up: a reload that changes them says a restart is needed. */
-const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard'] as const satisfies readonly (keyof Config)[];
+const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'links'] as const satisfies readonly (keyof Config)[];
 
 /** What reload() changed. */
 export interface ReloadOutcome {
