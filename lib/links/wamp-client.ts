@@ -12,6 +12,7 @@ import type { Payload } from '../payload';
 import { serializerForWsProtocol, serializers, type Serializer } from '../../gates/wamp/serializers';
 import { payloadFromWamp, pushPayload } from '../../gates/wamp/payload';
 import type { LinkAuth, LinkTls } from './transport';
+import { LinkError } from './link-error';
 
 /** WAMP message codes (WAMP basic profile, "Message Codes and Direction") */
 const HELLO = 1, WELCOME = 2, ABORT = 3, CHALLENGE = 4, AUTHENTICATE = 5, GOODBYE = 6, ERROR = 8;
@@ -85,7 +86,7 @@ export class WampClient {
     });
     return new Promise<void>((resolve, reject) => {
       let joined = false;
-      const timer = setTimeout(() => fail(new Error(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)), o.timeoutMs);
+      const timer = setTimeout(() => fail(new LinkError(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)), o.timeoutMs);
       const fail = (err: Error): void => {
         clearTimeout(timer);
         if (!joined) reject(err);
@@ -122,13 +123,13 @@ export class WampClient {
             resolve();
             return;
           case CHALLENGE:
-            if (msg[1] !== 'ticket' || o.auth?.password === undefined) return fail(new Error(`peer asked for ${String(msg[1])} authentication`));
+            if (msg[1] !== 'ticket' || o.auth?.password === undefined) return fail(new LinkError(`peer asked for ${String(msg[1])} authentication`));
             this.send([AUTHENTICATE, o.auth.password, {}]);
             return;
           case ABORT:
-            return fail(new Error(`peer refused the session: ${String(msg[2])}`));
+            return fail(new LinkError(`peer refused the session: ${String(msg[2])}`));
           default:
-            return fail(new Error(`unexpected message ${String(msg[0])} before WELCOME`));
+            return fail(new LinkError(`unexpected message ${String(msg[0])} before WELCOME`));
         }
       });
       ws.on('close', (code, reason) => {
@@ -136,7 +137,7 @@ export class WampClient {
         const why = this.closedWith ?? `connection closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`;
         this.closedWith = why;
         if (!joined) {
-          reject(new Error(why));
+          reject(new LinkError(why));
           return;
         }
         // the link learns first, then every request in flight fails
@@ -158,7 +159,7 @@ export class WampClient {
   async subscribe(topic: string, options: Record<string, unknown>, handler: EventHandler): Promise<number> {
     const reply = await this.request((id) => [SUBSCRIBE, id, options, topic]);
     const sub = reply[2];
-    if (typeof sub !== 'number') throw new Error('SUBSCRIBED without a subscription id');
+    if (typeof sub !== 'number') throw new LinkError('SUBSCRIBED without a subscription id');
     this.handlers.set(sub, handler);
     return sub;
   }
@@ -211,7 +212,7 @@ export class WampClient {
         this.send(build(id));
       } catch (err) {
         this.pending.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(err instanceof Error ? err : new LinkError(String(err)));
       }
     });
   }

@@ -12,6 +12,7 @@ import { addPassthruDetails } from '../../gates/wamp/payload';
 import { MSGID_OPTION } from './message-id';
 import type { LinkMessage, LinkTransport, LinkTransportOptions } from './transport';
 import { WampClient } from './wamp-client';
+import { LinkError } from './link-error';
 
 export class WampTransport implements LinkTransport {
   onMessage: ((message: LinkMessage) => void) | undefined;
@@ -46,7 +47,7 @@ export class WampTransport implements LinkTransport {
 
   send(message: LinkMessage): Promise<void> {
     const client = this.client;
-    if (!client) return Promise.reject(new Error('not connected'));
+    if (!client) return Promise.reject(new LinkError('not connected'));
     const options: Record<string, unknown> = { [MSGID_OPTION]: message.messageId };
     if (message.retain) options['retain'] = true;
     addHeaderDetails(options, message.headers);
@@ -66,7 +67,7 @@ export class WampTransport implements LinkTransport {
 
   async subscribe(pattern: string): Promise<void> {
     const client = this.client;
-    if (!client) throw new Error('not connected');
+    if (!client) throw new LinkError('not connected');
     if (this.subscriptions.has(pattern)) return;
     const id = await client.subscribe(pattern, { [MSGID_OPTION]: true }, (details, payload) => this.arrived(pattern, details, payload));
     this.subscriptions.set(pattern, id);
@@ -81,7 +82,7 @@ export class WampTransport implements LinkTransport {
 
   call(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload> {
     const client = this.client;
-    if (!client) return Promise.reject(new Error('not connected'));
+    if (!client) return Promise.reject(new LinkError('not connected'));
     return client.call(procedure, payload, timeoutMs);
   }
 
