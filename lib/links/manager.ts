@@ -12,7 +12,7 @@ import type { QueueStore } from '../store/queue-types';
 import { Link, type LinkStatus } from './link';
 import { StoreLinkQueue } from './link-queue';
 import { registrationOf, topicPatternOf } from './patterns';
-import { transportFor } from './transports';
+import { TRANSPORTS, transportFor } from './transports';
 
 /** What the manager needs of the router (RouterCore). */
 export interface LinkHost {
@@ -35,8 +35,7 @@ export class LinkManager {
     private readonly host: LinkHost,
     private readonly configs: readonly LinkConfig[],
   ) {
-    const problems = configs.flatMap((c, i) => problemsOf(c, i));
-    if (problems.length > 0) throw new ConfigError(problems);
+    checkLinks(configs);
     if (configs.length > 0) {
       host.metrics.addCollector(() => {
         for (const l of this.links) host.metrics.linkQueued.labels(l.name).set(l.status().queued);
@@ -103,6 +102,16 @@ export class LinkManager {
   }
 }
 
+/**
+ * Throws ConfigError naming each link setting no transport or pattern can serve
+ * (the schema cannot say which url schemes this build speaks); `gatehouse
+ * check-config` runs it too.
+ */
+export function checkLinks(configs: readonly LinkConfig[]): void {
+  const problems = configs.flatMap((c, i) => problemsOf(c, i));
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
 function problemsOf(c: LinkConfig, i: number): string[] {
   const at = `/links/${i}`;
   const problems: string[] = [];
@@ -114,7 +123,7 @@ function problemsOf(c: LinkConfig, i: number): string[] {
       problems.push(`${at}/url is not a URL: ${c.url}`);
       return problems;
     }
-    problems.push(`${at}/url: no link transport for ${scheme} in this build (ws:, wss:)`);
+    problems.push(`${at}/url: no link transport for ${scheme} in this build (${Object.keys(TRANSPORTS).join(', ')})`);
   }
   c.out.forEach((p, j) => {
     if (!topicPatternOf(p)) problems.push(`${at}/out/${j} is not a topic pattern: ${p}`);
