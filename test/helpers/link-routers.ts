@@ -40,6 +40,7 @@ export interface LinkStatusView {
   droppedBy: Record<string, number>;
   received: number;
   oldestAgeMs: number;
+  lastError?: string;
 }
 
 /** gatehouse.link.list, one link by name. */

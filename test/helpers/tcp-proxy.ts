@@ -13,6 +13,8 @@ export interface TcpProxy {
   /** connections accepted through the proxy so far */
   readonly accepted: number;
   cut(): void;
+  /** connections stay open, and every byte either way is lost from now on */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -20,6 +22,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target?: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let up = true;
+  let stalled = false;
   let accepted = 0;
   const server = net.createServer((client) => {
     if (!up || proxy.target === undefined) {
@@ -38,8 +41,12 @@ export async function startTcpProxy(target?: number): Promise<TcpProxy> {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (d: Buffer) => {
+      if (!stalled) upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!stalled) client.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -55,8 +62,17 @@ export async function startTcpProxy(target?: number): Promise<TcpProxy> {
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       up = true;
+      // a stalled connection lost bytes: it cannot carry on, the next one starts clean
+      if (stalled) {
+        stalled = false;
+        for (const s of sockets) s.destroy();
+        sockets.clear();
+      }
     },
     close() {
       proxy.cut();

@@ -81,6 +81,20 @@ describe('links: a site and its designated router', () => {
     assert.deepEqual(cloudSub.received('site.cut'), [...Array.from({ length: n }, (_, i) => i), 'end']);
   });
 
+  it('takes a link whose peer stops acknowledging for down, and resends on a new connection', async () => {
+    await cloudSub.subscribe('site.stall');
+    proxy.stall();
+    for (let i = 0; i < 5; i++) await publishAcked(siteC.session, 'site.stall', i);
+    // nothing acknowledged within timeoutMs (3 s here): the link gives up on the connection
+    await waitForLinkState(siteC.session, 'up', 'down');
+    assert.match((await linkStatus(siteC.session, 'up')).lastError ?? '', /acknowledgement/);
+    proxy.restore();
+    await waitFor(() => cloudSub.received('site.stall').length >= 5, 'the messages on a new connection', 20_000);
+    await publishAcked(siteC.session, 'site.stall', 'end');
+    await waitFor(() => cloudSub.received('site.stall').length === 6, 'the marker');
+    assert.deepEqual(cloudSub.received('site.stall'), [0, 1, 2, 3, 4, 'end']);
+  });
+
   it('sends nothing back where it came from when in and out overlap', async () => {
     await siteSub.subscribe('both.x');
     await cloudSub.subscribe('both.x');
