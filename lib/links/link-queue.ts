@@ -31,6 +31,8 @@ export interface LinkQueue {
   ack(seq: number): void;
   /** removes what is older than the expiry; returns how many */
   expire(now: number): number;
+  /** removes the `n` oldest messages, counted as `full`; returns how many went */
+  dropOldest(n: number): number;
   readonly depth: number;
   readonly bytes: number;
   /** ms since the oldest message was queued; 0 when empty */
@@ -139,6 +141,15 @@ export class StoreLinkQueue implements LinkQueue {
     }
     if (n > 0) this.onDrop?.('expired', n);
     return n;
+  }
+
+  dropOldest(n: number): number {
+    // the store drops the oldest itself on append (overflow 'drop-oldest'); this is for
+    // an engine that cannot, and for an operator's purge of the backlog
+    const rows = this.store.read(this.name, 0, n);
+    for (const r of rows) void this.store.remove(this.name, r.seq);
+    if (rows.length > 0) this.onDrop?.('full', rows.length);
+    return rows.length;
   }
 
   get depth(): number {
