@@ -28,6 +28,7 @@ import { adminHandler } from './admin-routes';
 import { DefinitionError, loadDefinitions } from './aggregate/definitions';
 import { runRebuild } from './aggregate/rebuild-command';
 import { ConfigError, loadConfig, natsUrlList, parseScalar, type Config } from './config';
+import { checkLinks } from './links/manager';
 import { readPidFile, reloadConfigFile } from './config-reload';
 import type { Logger } from './log';
 import { urlHost } from './gate-registry';
@@ -111,6 +112,7 @@ async function start(flags: StartFlags): Promise<void> {
   let config: Config;
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
+    checkLinks(config.links);
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
     throw err;
@@ -256,6 +258,7 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
     // The file as written: environment and flags are not applied.
     const config = loadConfig({ file, env: {} });
     if (config.aggregate.dir !== '') loadDefinitions(config.aggregate.dir);
+    checkLinks(config.links);
     process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
   } catch (err) {
     if (err instanceof ConfigError || err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);

@@ -95,6 +95,28 @@ export interface ClusterConfig {
   prefix: string;
 }
 
+/** One link to another router or broker (README "Links", lib/links/). */
+export interface LinkConfig {
+  name: string;
+  /** ws/wss (WAMP), mqtt/mqtts, stomp/stomps */
+  url: string;
+  realm: string;
+  /** absent: realm */
+  remoteRealm?: string;
+  out: string[];
+  /** 'auto': mirror the local subscriptions to the peer */
+  in: string[] | 'auto';
+  calls: string[];
+  auth?: { user?: string; password?: string };
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+  /** expirySeconds 0: never */
+  queue: { maxMessages: number; maxBytes: number; expirySeconds: number };
+  /** sent and not yet acknowledged, at most */
+  window: number;
+  timeoutMs: number;
+  retryMaxMs: number;
+}
+
 /** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
 /** store.nats: where the JetStream KV engine keeps the retained store (one bucket per realm). */
 export interface NatsStoreConfig {
@@ -274,6 +296,8 @@ export interface Config {
     /** Forwarded / X-Forwarded-For on WebSocket upgrades */
     forwardedHeaders: boolean;
   };
+  /** links to other routers and brokers (lib/links/) */
+  links: LinkConfig[];
 }
 
 type DeepPartial<T> = T extends (infer U)[]
@@ -408,6 +432,11 @@ function crossFieldProblems(c: Config): string[] {
       }
     }
   }
+  const linkNames = new Set<string>();
+  c.links.forEach((l, i) => {
+    if (linkNames.has(l.name)) problems.push(`/links/${i}/name duplicates link "${l.name}"`);
+    linkNames.add(l.name);
+  });
   c.proxy.trusted.forEach((entry, i) => {
     const problem = trustedEntryProblem(entry);
     if (problem !== undefined) problems.push(`/proxy/trusted/${i} ${problem}`);

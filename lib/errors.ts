@@ -42,6 +42,8 @@ export const Errors = Object.freeze({
   canceled: def('canceled', 'wamp.error.canceled', 0x83, 'canceled', 499),
   timeout: def('timeout', 'wamp.error.timeout', 0x83, 'timeout', 504),
   unavailable: def('unavailable', 'wamp.error.unavailable', 0x88, 'unavailable', 503),
+  /** a procedure forwarded over a link (config links[].calls) while the link is down: fails at once */
+  linkDown: def('link_down', 'gatehouse.error.unavailable', 0x88, 'link down', 503),
   // MQTT 3.1.1 has no negative PUBACK: a refused publication is acked and dropped, as
   // Mosquitto does (README "Authorization")
   notAuthorized: def('not_authorized', 'wamp.error.not_authorized', 0x87, 'not authorized', 403, { unanswerable: 'drop' }),

@@ -88,6 +88,18 @@ export class Metrics {
   readonly clusterDropped: Counter<'reason'>;
   /** NATS subscriptions this node holds: its subject filters of interest */
   readonly clusterInterest: Gauge;
+  /** links (lib/links/): messages dropped from a link's queue, by reason (full, expired) */
+  readonly linkDropped: Counter<'link' | 'reason'>;
+  /** messages sent over a link, and those the peer acknowledged (a resend counts again) */
+  readonly linkSent: Counter<'link'>;
+  readonly linkAcked: Counter<'link'>;
+  /** messages that came in over a link and were published locally */
+  readonly linkReceived: Counter<'link'>;
+  /** publications from elsewhere dropped as already seen (via: link, cluster; lib/links/seen-messages.ts) */
+  readonly duplicatesDropped: Counter<'via'>;
+  /** messages in a link's queue, and whether the link is up (1) or not (0) */
+  readonly linkQueued: Gauge<'link'>;
+  readonly linkUp: Gauge<'link'>;
 
   private readonly gates = new Map<string, GateCounters>();
   private readonly collectors: (() => void)[] = [];
@@ -160,6 +172,13 @@ export class Metrics {
     this.clusterReceived = counter('cluster_received_total', 'Cluster: publications from other nodes routed here', []);
     this.clusterDropped = counter('cluster_dropped_total', 'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)', ['reason']);
     this.clusterInterest = gauge('cluster_interest_subjects', 'Cluster: NATS subject filters this node subscribes to for its sessions', []);
+    this.linkDropped = counter('link_dropped_total', 'Messages dropped from a link queue unsent, by reason: full (the oldest made room), expired', ['link', 'reason']);
+    this.linkSent = counter('link_sent_total', 'Messages sent over a link (a resend after a reconnect counts again)', ['link']);
+    this.linkAcked = counter('link_acknowledged_total', 'Messages the peer of a link acknowledged (removed from the link queue)', ['link']);
+    this.linkReceived = counter('link_received_total', 'Messages that came in over a link and were published locally', ['link']);
+    this.duplicatesDropped = counter('duplicates_dropped_total', 'Publications from another router dropped because their message id was seen already', ['via']);
+    this.linkQueued = gauge('link_queued', 'Messages in a link queue, not yet acknowledged by the peer', ['link']);
+    this.linkUp = gauge('link_up', 'Whether a link is connected to its peer (1) or not (0)', ['link']);
     this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
   }
 

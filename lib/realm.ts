@@ -20,6 +20,7 @@ import type { RetainedStore } from './store/types';
 import { SqliteRealmStore, type RealmStore } from './store/realm-store';
 import { Testaments, type Testament } from './testaments';
 import { PublicationTaps } from './publication-taps';
+import type { SeenMessages } from './links/seen-messages';
 import type { MatchPolicy, TopicPattern } from './topic';
 
 export interface RealmOptions {
@@ -42,6 +43,10 @@ export interface RealmOptions {
   aggregates?: AggregateEngine;
   /** who else sees its publications: the cluster, the links (lib/publication-taps.ts) */
   taps?: PublicationTaps;
+  /** message ids of publications from elsewhere already routed (lib/links/seen-messages.ts) */
+  seen?: SeenMessages;
+  /** a publication from elsewhere was dropped as a duplicate (counted by the router) */
+  onDuplicate?: (via: string | undefined) => void;
 }
 
 /** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
@@ -92,6 +97,8 @@ export class Realm {
   readonly aggregates: AggregateEngine | undefined;
   /** the cluster's and links' view of its publications */
   readonly taps: PublicationTaps;
+  private readonly seen: SeenMessages | undefined;
+  private readonly onDuplicate: ((via: string | undefined) => void) | undefined;
 
   constructor(
     options: RealmOptions,
@@ -108,6 +115,8 @@ export class Realm {
     });
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.taps = options.taps ?? new PublicationTaps();
+    this.seen = options.seen;
+    this.onDuplicate = options.onDuplicate;
     this.reserved = options.reserved;
     // nothing denied is delivered: a pattern reaching further than the subscriber's
     // permission is filtered per event topic (cached per role and topic)
@@ -202,6 +211,13 @@ export class Realm {
    * the store (retain / when / will) resolve once the write is committed.
    */
   publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+    const origin = options.origin;
+    if (origin !== undefined && options.publicationId !== undefined && this.seen && !this.seen.firstTime(origin, options.publicationId)) {
+      // resent over a link after a reconnect, or back by another way (a triangle): acked
+      // (the sender may forget it) and not routed again (lib/links/seen-messages.ts)
+      this.onDuplicate?.(options.via);
+      return { publicationId: options.publicationId, deliveries: 0 };
+    }
     if (!isRouterSession(session)) this.refuseReservedTopic(topic);
     if (this.authz.active) {
       const actions = RetainedTopics.involved(options) ? PUBLISH_RETAIN : PUBLISH;

@@ -10,6 +10,8 @@ import { Errors, RouterError } from './errors';
 import { Cluster, type ClusterHealth } from './cluster/cluster';
 import { defaultNodeId, isValidNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
+import { SeenMessages } from './links/seen-messages';
+import { LinkManager } from './links/manager';
 import { createLogger, type Logger } from './log';
 import type { Counter } from 'prom-client';
 import { Metrics } from './metrics';
@@ -40,7 +42,7 @@ export interface Listener {
 }
 
 /** Config sections read once at start-up: a reload that changes them says a restart is needed. */
-const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'cluster'] as const satisfies readonly (keyof Config)[];
+const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'cluster', 'links'] as const satisfies readonly (keyof Config)[];
 
 /** What reload() changed. */
 export interface ReloadOutcome {
@@ -77,6 +79,10 @@ export class RouterCore {
   readonly taps = new PublicationTaps();
   /** this node's part in a cluster (config.cluster, lib/cluster/); undefined: a single router */
   readonly cluster: Cluster | undefined;
+  /** ids of publications from elsewhere already routed: resends and loops are dropped */
+  readonly seen: SeenMessages;
+  /** links to other routers and brokers (config links, lib/links/) */
+  readonly links: LinkManager;
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
   private readonly startedAt = Date.now();
@@ -130,6 +136,7 @@ export class RouterCore {
     this.node = options.node ?? this.config.cluster?.node ?? defaultNodeId();
     const cluster = this.config.cluster;
     this.cluster = cluster && cluster.nats.length > 0 ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix }) : undefined;
+    this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
     // the SQLite file holds the node-local state (queues, requests, aggregate tables)
@@ -142,6 +149,7 @@ export class RouterCore {
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
+    this.links = new LinkManager(this, this.config.links);
     this.admin = adminSource({
       metrics: this.metrics,
       realms: () => this.realms.values(),
@@ -195,6 +203,8 @@ export class RouterCore {
     for (const name of new Set(orphans.map((e) => e.realm))) this.openRealm(name)?.retained?.fireOrphanedWills(orphans);
     this.scheduleExpiry();
     if (this.state === 'new') this.state = 'running';
+    // after the realms exist and the store is open: a link resends what its queue holds
+    this.links.start();
     this.log.info({ store: this.config.store.path, keys: this.store.stats.keys }, 'router started');
   }
 
@@ -295,7 +305,8 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, seen: this.seen,
+        onDuplicate: (via) => m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -342,6 +353,7 @@ export class RouterCore {
       },
     );
     installAdminApi(realm, this.admin);
+    this.links.install(realm);
     if (this.requests) this.attachRequests(realm, this.requests);
     this.realms.set(name, realm);
     for (const hook of this.realmHooks) hook(realm);
@@ -511,16 +523,20 @@ export class RouterCore {
 
   /**
    * The health report. A node cut off from its cluster still says ok: it serves its own
-   * clients (README "Cluster"); `cluster.state` tells, for whoever routes by it.
+   * clients (README "Cluster"); `cluster.state` tells, for whoever routes by it. A link
+   * that is down does not make it unhealthy either.
    */
-  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth } {
-    return {
+  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth; links?: ReturnType<LinkManager['health']> } {
+    const report: ReturnType<RouterCore['health']> = {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
       ...(this.cluster ? { cluster: this.cluster.health() } : {}),
     };
+    // a link that is down does not make this router unhealthy: it serves its clients
+    if (this.links.size > 0) report.links = this.links.health();
+    return report;
   }
 
   /** Stops accepting, says goodbye to every session, and releases resources. */
@@ -536,6 +552,7 @@ export class RouterCore {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.mailboxes.close();
     for (const fn of this.closeHooks) fn();
+    await this.links.close();
     // after the sessions' goodbyes (their testaments went out), before the store closes
     await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the cluster failed'));
     this.requests?.close();

@@ -63,7 +63,7 @@ export class MqttLinkTransport implements LinkTransport {
     if (this.url.protocol !== 'mqtt:' && this.url.protocol !== 'mqtts:') {
       throw new RouterError(Errors.invalidArgument, `not an MQTT url: ${options.url}`);
     }
-    this.clientId = mqttOptions.clientId ?? `gatehouse-link-${randomBytes(6).toString('hex')}`;
+    this.clientId = mqttOptions.clientId ?? options.clientId ?? `gatehouse-link-${randomBytes(6).toString('hex')}`;
   }
 
   /** the protocol level the broker accepted: 5, or 4 (3.1.1) */
@@ -136,7 +136,7 @@ export class MqttLinkTransport implements LinkTransport {
 
   private open(version: 4 | 5): Promise<MqttClient> {
     const { host, port } = peerAddress(this.url, this.url.protocol === 'mqtts:' ? 8883 : 1883);
-    const persistent = this.mqttOptions.clientId !== undefined;
+    const persistent = this.mqttOptions.clientId !== undefined || this.options.clientId !== undefined;
     const opts: IClientOptions = {
       host,
       port,

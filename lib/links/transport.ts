@@ -49,6 +49,11 @@ export interface LinkTransportOptions {
   tls?: LinkTls;
   /** how long a connect or an acknowledgement may take before the link counts as down */
   timeoutMs: number;
+  /**
+   * The link's identity at the peer where the protocol keeps a session by it (the MQTT
+   * client id): `gatehouse-link-<node>-<link name>`, stable while the node id is.
+   */
+  clientId?: string;
 }
 
 export interface LinkTransport {

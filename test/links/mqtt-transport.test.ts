@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { RouterError } from '../../lib/errors';
-import { bridgeTransportFor } from '../../lib/links/bridge-transports';
+import { transportFor } from '../../lib/links/transports';
 import { MqttLinkTransport, type MqttTransportOptions } from '../../lib/links/mqtt-transport';
 import type { LinkMessage, LinkTransportOptions } from '../../lib/links/transport';
 import { connectMqtt, endAll, MessageLog, uniqueId } from '../helpers/mqtt-clients';
@@ -257,7 +257,7 @@ void describe('links - MQTT transport against Mosquitto', () => {
     const log = new EventLog();
     await subscribeLog(w.session, 'site.r1.temp', log);
     const mqtt5 = await watcher(r.mqttUrl, 'site/#');
-    const t = bridgeTransportFor({ url: r.mqttUrl, remoteRealm: 'realm1', timeoutMs: WAIT_MS });
+    const t = transportFor(r.mqttUrl)?.({ url: r.mqttUrl, remoteRealm: 'realm1', timeoutMs: WAIT_MS });
     assert.ok(t instanceof MqttLinkTransport);
     transports.push(t);
     await t.connect();

@@ -155,6 +155,7 @@ test('config - empty input resolves to the documented defaults', () => {
       headerTimeoutMs: 5000,
       forwardedHeaders: true,
     },
+    links: [],
   });
   assert.deepEqual(resolveConfig(undefined), c);
 });

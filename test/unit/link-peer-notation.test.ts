@@ -8,7 +8,11 @@ import { parseMqttFilter, parseStompDestination } from '../../lib/notation';
 import { linkPatternToMqttFilter, linkPatternToStompDestination } from '../../lib/links/peer-topics';
 import { messageOf, sendOf } from '../../lib/links/stomp-headers';
 import type { LinkMessage } from '../../lib/links/transport';
-import { bridgeTransportFor } from '../../lib/links/bridge-transports';
+import { transportFor } from '../../lib/links/transports';
+import type { LinkTransportOptions } from '../../lib/links/transport';
+import { WampTransport } from '../../lib/links/wamp-transport';
+
+const bridgeTransportFor = (o: LinkTransportOptions) => transportFor(o.url)?.(o);
 import { MqttLinkTransport } from '../../lib/links/mqtt-transport';
 import { StompLinkTransport } from '../../lib/links/stomp-transport';
 import { RouterError } from '../../lib/errors';
@@ -66,14 +70,15 @@ void describe('links - peer notation', () => {
     assert.equal(messageOf([['destination', '/topic/a.*']], body), null);
   });
 
-  void it('links transports - the url scheme picks the transport; WAMP urls are left to the link core', () => {
+  void it('links transports - the url scheme picks the transport', () => {
     const o = (url: string): { url: string; remoteRealm: string; timeoutMs: number } => ({ url, remoteRealm: 'realm1', timeoutMs: 1000 });
     assert.ok(bridgeTransportFor(o('mqtt://127.0.0.1:1883')) instanceof MqttLinkTransport);
     assert.ok(bridgeTransportFor(o('mqtts://broker.example')) instanceof MqttLinkTransport);
     assert.ok(bridgeTransportFor(o('stomp://127.0.0.1:61613')) instanceof StompLinkTransport);
     assert.ok(bridgeTransportFor(o('stomps://[::1]:61614')) instanceof StompLinkTransport);
-    assert.equal(bridgeTransportFor(o('wss://hq.example/ws')), undefined);
-    assert.throws(() => bridgeTransportFor(o('not a url')), RouterError);
+    assert.ok(bridgeTransportFor(o('wss://hq.example/ws')) instanceof WampTransport);
+    assert.equal(bridgeTransportFor(o('amqp://hq.example')), undefined);
+    assert.equal(bridgeTransportFor(o('not a url')), undefined);
   });
 
   void it('links transports - a missing TLS file fails connect() naming it, before any connection', async () => {

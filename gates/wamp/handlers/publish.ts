@@ -6,6 +6,8 @@ import { arityRange, dict, id, Msg, payloadAt, str } from '../messages';
 import { headersFromWampOptions } from '../headers';
 import { payloadFromWamp } from '../payload';
 import type { WampSession } from '../session';
+import { MSGID_OPTION, parseMessageId } from '../../../lib/links/message-id';
+import type { PublishOptions } from '../../../lib/broker';
 
 /** PUBLISH [16, Request|id, Options|dict, Topic|uri, Arguments|list, ArgumentsKw|dict] */
 export function handlePublish(s: WampSession, msg: unknown[]): void {
@@ -22,6 +24,7 @@ export function handlePublish(s: WampSession, msg: unknown[]): void {
     const ack = realm.publish(core, topic, payload, {
       ...publishOptionsFrom(options),
       ...retainOptionsFrom(options),
+      ...identityFrom(options),
       retainFlag: options['retain'] === true,
       headers: headersFromWampOptions(options),
     });
@@ -45,4 +48,16 @@ export function handlePublish(s: WampSession, msg: unknown[]): void {
     if (acknowledge) s.sendError(Msg.PUBLISH, request, err);
     else s.ctx.counters.errors(err.def.code);
   }
+}
+
+/**
+ * A publication another Gatehouse forwards over a link keeps its message id
+ * (`x_gatehouse_msgid`, README "Links"), so the core drops a resent or looped copy.
+ */
+function identityFrom(options: Record<string, unknown>): Pick<PublishOptions, 'origin' | 'publicationId' | 'via'> {
+  const text = options[MSGID_OPTION];
+  if (text === undefined) return {};
+  const parts = parseMessageId(text);
+  if (!parts) throw new RouterError(Errors.invalidArgument, `PUBLISH.Options.${MSGID_OPTION} must be "<node>:<publication id>"`);
+  return { origin: parts.origin, publicationId: parts.publicationId, via: 'link' };
 }

@@ -7,6 +7,8 @@ import { addHeaderDetails } from '../headers';
 import { addPassthruDetails, pushPayload } from '../payload';
 import { SerializerError } from '../serializers';
 import type { WampSession } from '../session';
+import { MSGID_OPTION } from '../../../lib/links/message-id';
+import { messageIdOf } from '../../../lib/publication-taps';
 
 /** SUBSCRIBE [32, Request|id, Options|dict, Topic|uri] */
 export function handleSubscribe(s: WampSession, msg: unknown[]): void {
@@ -16,7 +18,9 @@ export function handleSubscribe(s: WampSession, msg: unknown[]): void {
   const topic = str(msg[3], 'SUBSCRIBE.Topic');
   const { realm, core } = s.joined;
   try {
-    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription), {
+    // a link from another Gatehouse asks for each event's message id (README "Links")
+    const withId = options[MSGID_OPTION] === true;
+    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription, withId), {
       filter: options['filter'],
     });
     // at once, or once the dynamic authorizer has answered
@@ -64,14 +68,15 @@ export function matchOption(v: unknown): MatchPolicy | undefined {
  * EVENT [36, Subscription|id, Publication|id, Details|dict, Arguments|list, ArgumentsKw|dict]
  * Encoded once per subscription and serializer, then written to every subscriber.
  */
-function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void {
+function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription, withId: boolean): void {
   const serializer = s.transport.serializer;
-  const key = sub.id * 4 + serializer.rawSocketId;
+  // an event with its message id (a link's subscription) is cached under the negative key
+  const key = (withId ? -1 : 1) * (sub.id * 4 + serializer.rawSocketId);
   let cache = event.cache;
   let bytes = cache?.get(key) as Buffer | undefined;
   if (!bytes) {
     try {
-      bytes = serializer.encode(eventMessage(event, sub));
+      bytes = serializer.encode(eventMessage(event, sub, withId ? messageIdOf(event, s.ctx.router.node) : undefined));
     } catch (err) {
       if (!(err instanceof SerializerError)) throw err;
       // Decodable from the publisher, not encodable for this subscriber (a msgpack/CBOR
@@ -89,8 +94,13 @@ function sendEvent(s: WampSession, event: BrokerEvent, sub: Subscription): void 
   s.transport.write(bytes);
 }
 
-function eventMessage(event: BrokerEvent, sub: Subscription): unknown[] {
+function eventMessage(event: BrokerEvent, sub: Subscription, messageId: string | undefined): unknown[] {
   const details: Record<string, unknown> = {};
+  if (messageId !== undefined) {
+    details[MSGID_OPTION] = messageId;
+    // the retain flag too, so a link keeps a retained publication retained
+    if (event.retainFlag && !event.retained) details['x_gatehouse_retain'] = true;
+  }
   if (sub.match !== 'exact' || sub.uri !== event.topic) details['topic'] = event.topic;
   // a publication from another cluster node carries its publisher's identity instead
   const pub = event.publisher ?? event.remotePublisher;
