@@ -93,6 +93,8 @@ export interface ClusterConfig {
   node?: string;
   /** first token of every NATS subject the cluster uses */
   prefix: string;
+  /** RPC across nodes (lib/cluster/rpc/) */
+  rpc: { heartbeatMs: number; leaseMs: number; metaTimeoutMs: number; syncTimeoutMs: number };
 }
 
 /** One link to another router or broker (README "Links", lib/links/). */

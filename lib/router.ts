@@ -5,9 +5,11 @@ import { adminSource } from './admin-stats';
 import { AggregateEngine } from './aggregate/engine';
 import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
-import { resolveConfig, type Config } from './config';
+import { resolveConfig, type ClusterConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Cluster, type ClusterHealth } from './cluster/cluster';
+import { ClusterRpc } from './cluster/rpc';
 import { defaultNodeId, isValidNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
 import { SeenMessages } from './links/seen-messages';
@@ -135,7 +137,10 @@ export class RouterCore {
     // the schema checked a configured cluster.node's form
     this.node = options.node ?? this.config.cluster?.node ?? defaultNodeId();
     const cluster = this.config.cluster;
-    this.cluster = cluster && cluster.nats.length > 0 ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix }) : undefined;
+    this.cluster =
+      cluster && cluster.nats.length > 0
+        ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.rpc) })
+        : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
@@ -502,6 +507,13 @@ export class RouterCore {
   onRealm(fn: (realm: Realm) => void): void {
     this.realmHooks.add(fn);
     for (const realm of this.realms.values()) fn(realm);
+  }
+
+  /** RPC across the cluster's nodes, on the cluster's connection (lib/cluster/rpc/). */
+  private async startClusterRpc(nc: NatsConnection, options: ClusterConfig['rpc']): Promise<ClusterRpc> {
+    const rpc = new ClusterRpc({ nc, node: this.node, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
+    await rpc.start();
+    return rpc;
   }
 
   /** An existing realm (never creates one). */

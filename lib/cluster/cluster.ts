@@ -45,6 +45,8 @@ export interface ClusterOptions {
   nats: readonly string[];
   /** first token of every subject: clusters sharing one NATS system keep apart */
   prefix: string;
+  /** the parts that need the connection (ClusterRpc), started once it is up */
+  attach?: (nc: NatsConnection) => Promise<ClusterPart>;
 }
 
 /** connecting: no server reached yet; reconnecting: the connection was lost */
@@ -170,10 +172,23 @@ export class Cluster {
     this.log.info({ server: nc.getServer() }, 'joined the cluster');
     void this.follow(nc);
     this.interest.connect((interest) => this.subscribe(nc, interest));
-    // ---- ClusterRpc attaches here (lib/cluster/rpc/, issue 12 "RPC across nodes"):
-    // this.parts.push(new ClusterRpc({ nc, node: this.host.node, router, log, metrics }));
-    // with its start() called before the push. Left for the coordinator to wire. ----
-    this.markConnected();
+    const attach = this.options.attach;
+    if (attach === undefined) {
+      this.markConnected();
+      return;
+    }
+    // RPC across nodes (lib/cluster/rpc/): connected once it has its subscriptions
+    attach(nc).then(
+      (part) => {
+        if (this.stopped) void part.stop();
+        else this.parts.push(part);
+        this.markConnected();
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'cluster RPC did not start: calls reach local callees only');
+        this.markConnected();
+      },
+    );
   }
 
   /** Follows the connection's status: /health and the gauge say whether it is up. */

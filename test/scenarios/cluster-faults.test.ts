@@ -153,4 +153,33 @@ test('cluster - three gatehouse daemons started with --cluster and --node route 
   await sleep(200);
   assert.equal(events.length, 20, 'no duplicate');
   assert.equal(log.messages.length, 0, 'the publisher is not subscribed: nothing came back to it');
+
+  // RPC across the daemons: a callee on d2, a caller on d1 (wired by the cluster join)
+  const callee = await connect(wsOptions(`ws://127.0.0.1:${p2.http}/ws`, 'json'));
+  t.after(() => callee.close());
+  await callee.session.register('cl.daemons.echo', (args) => ['from d2', ...args]);
+  await waitFor(
+    async () => {
+      try {
+        await w.session.call('cl.daemons.echo', ['probe']);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    'd1 knows the callee on d2',
+    10_000,
+  );
+  assert.deepEqual(await w.session.call('cl.daemons.echo', [1, 2]), ['from d2', 1, 2]);
+
+  // one store for the three (store.engine defaults to jetstream with a cluster): a lock
+  // taken through d1 is seen held through d3
+  const taken = (await w.session.publish('cl.daemons.lock', [{ holder: 'd1' }], {}, { acknowledge: true, retain: true, when: null })) as { id: number } | undefined;
+  assert.ok(taken);
+  const other = await connect(wsOptions(`ws://127.0.0.1:${p3.http}/ws`, 'json'));
+  t.after(() => other.close());
+  await assert.rejects(
+    Promise.resolve(other.session.publish('cl.daemons.lock', [{ holder: 'd3' }], {}, { acknowledge: true, retain: true, when: null })),
+    (e: unknown) => (e as { error?: string }).error === 'gatehouse.error.condition_failed',
+  );
 });
