@@ -139,7 +139,7 @@ export class RouterCore {
     const cluster = this.config.cluster;
     this.cluster =
       cluster && cluster.nats.length > 0
-        ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.rpc) })
+        ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.prefix, cluster.rpc) })
         : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
@@ -510,8 +510,8 @@ export class RouterCore {
   }
 
   /** RPC across the cluster's nodes, on the cluster's connection (lib/cluster/rpc/). */
-  private async startClusterRpc(nc: NatsConnection, options: ClusterConfig['rpc']): Promise<ClusterRpc> {
-    const rpc = new ClusterRpc({ nc, node: this.node, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
+  private async startClusterRpc(nc: NatsConnection, prefix: string, options: ClusterConfig['rpc']): Promise<ClusterRpc> {
+    const rpc = new ClusterRpc({ nc, node: this.node, prefix, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
     await rpc.start();
     return rpc;
   }

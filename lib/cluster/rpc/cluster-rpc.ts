@@ -36,7 +36,8 @@ import {
   isBeat,
   isRecord,
   payloadOf,
-  subjects,
+  rpcSubjects,
+  type RpcSubjects,
   toCalleeOf,
   type Beat,
   type CalleeRecord,
@@ -48,6 +49,8 @@ export interface ClusterRpcOptions {
   nc: NatsConnection;
   /** this node's id, unique in the cluster */
   node: string;
+  /** first token of every subject (config cluster.prefix; default "gatehouse") */
+  prefix?: string;
   router: RouterCore;
   log: Logger;
   metrics: Metrics;
@@ -75,6 +78,7 @@ interface Peer {
 export class ClusterRpc {
   private readonly nc: NatsConnection;
   private readonly node: string;
+  private readonly subjects: RpcSubjects;
   private readonly router: RouterCore;
   private readonly log: Logger;
   private readonly boot = randomUUID();
@@ -100,6 +104,7 @@ export class ClusterRpc {
   constructor(options: ClusterRpcOptions) {
     this.nc = options.nc;
     this.node = options.node;
+    this.subjects = rpcSubjects(options.prefix ?? 'gatehouse');
     this.router = options.router;
     this.log = options.log.child({ part: 'cluster-rpc', node: options.node });
     this.heartbeatMs = options.heartbeatMs ?? 1000;
@@ -111,14 +116,14 @@ export class ClusterRpc {
     this.calls = m.calls;
     this.failures = m.failures;
     m.peers.count = () => this.peers.size;
-    this.local = new LocalDirectory(this.boot, (op, rec, seq) => this.publish(subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }));
+    this.local = new LocalDirectory(this.boot, (op, rec, seq) => this.publish(this.subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }));
     const count = (what: string): void => {
       if (what === 'call_out') this.calls.labels('out').inc();
       else if (what === 'call_in') this.calls.labels('in').inc();
       else this.failures.labels(what).inc();
     };
-    this.remote = new RemoteCallees({ node: this.node, router: this.router, log: this.log, send: (s, m) => this.publish(s, m), count });
-    this.home = new HomeCalls({ router: this.router, send: (s, m) => this.publish(s, m), count });
+    this.remote = new RemoteCallees({ node: this.node, router: this.router, log: this.log, subjects: this.subjects, send: (s, m) => this.publish(s, m), count });
+    this.home = new HomeCalls({ router: this.router, subjects: this.subjects, send: (s, m) => this.publish(s, m), count });
     this.meta = new SessionMeta({ node: this.node, peers: () => [...this.peers.keys()], ask: (node, req) => this.askMeta(node, req) });
   }
 
@@ -141,15 +146,15 @@ export class ClusterRpc {
         }),
       );
     };
-    on(subjects.beat, (d) => this.onBeat(d));
-    on(subjects.dir, (d) => this.onDirChange(d));
-    on(subjects.bye, (d) => this.onBye(d));
-    on(subjects.sync(this.node), (_d, reply) => {
+    on(this.subjects.beat, (d) => this.onBeat(d));
+    on(this.subjects.dir, (d) => this.onDirChange(d));
+    on(this.subjects.bye, (d) => this.onBye(d));
+    on(this.subjects.sync(this.node), (_d, reply) => {
       if (reply) this.nc.publish(reply, encode(this.local.snapshot()));
     });
-    on(subjects.toCallee(this.node), (d) => this.onToCallee(d));
-    on(subjects.toCaller(this.node), (d) => this.onToCaller(d));
-    on(subjects.meta(this.node), (d, reply) => this.onMeta(d, reply));
+    on(this.subjects.toCallee(this.node), (d) => this.onToCallee(d));
+    on(this.subjects.toCaller(this.node), (d) => this.onToCaller(d));
+    on(this.subjects.meta(this.node), (d, reply) => this.onMeta(d, reply));
     for (const name of this.router.realmNames()) {
       const realm = this.router.findRealm(name);
       if (realm) this.attach(realm);
@@ -172,7 +177,7 @@ export class ClusterRpc {
     if (this.timer) clearInterval(this.timer);
     this.router.realmHooks.delete(this.onRealm);
     if (!this.nc.isClosed()) {
-      this.nc.publish(subjects.bye, encode({ node: this.node, boot: this.boot, seq: this.local.seq }));
+      this.nc.publish(this.subjects.bye, encode({ node: this.node, boot: this.boot, seq: this.local.seq }));
       await this.nc.flush().catch(() => undefined);
     }
     for (const s of this.subs.splice(0)) s.unsubscribe();
@@ -231,7 +236,7 @@ export class ClusterRpc {
 
   private beat(): void {
     const b: Beat = { node: this.node, boot: this.boot, seq: this.local.seq };
-    this.publish(subjects.beat, b);
+    this.publish(this.subjects.beat, b);
   }
 
   private onBeat(data: Uint8Array): void {
@@ -277,7 +282,7 @@ export class ClusterRpc {
     if (peer.syncing) return;
     peer.syncing = true;
     try {
-      const msg = await this.nc.request(subjects.sync(node), encode({}), { timeout: this.syncTimeoutMs });
+      const msg = await this.nc.request(this.subjects.sync(node), encode({}), { timeout: this.syncTimeoutMs });
       const snap = decodeObject(msg.data);
       if (this.peers.get(node) !== peer || !snap || snap['boot'] !== peer.boot || typeof snap['seq'] !== 'number' || !Array.isArray(snap['records'])) return;
       const records = (snap['records'] as unknown[]).filter(isRecord);
@@ -343,7 +348,7 @@ export class ClusterRpc {
   // ----- session meta -----
 
   private async askMeta(node: string, req: MetaRequest): Promise<MetaReply> {
-    const msg = await this.nc.request(subjects.meta(node), encode(req), { timeout: this.metaTimeoutMs });
+    const msg = await this.nc.request(this.subjects.meta(node), encode(req), { timeout: this.metaTimeoutMs });
     const reply = metaReplyOf(decodeObject(msg.data));
     if (!reply) throw new Error(`node ${node} sent an unreadable meta reply`);
     return reply;

@@ -14,10 +14,11 @@ import type { CalleeEntry, Registration } from '../../registration';
 import type { RouterCore } from '../../router';
 import type { Session } from '../../session';
 import { isProxy, proxySession } from './proxies';
-import { subjects, wireError, wirePayload, reasonOf, type ToCallee, type ToCaller } from './wire';
+import { wireError, wirePayload, reasonOf, type RpcSubjects, type ToCallee, type ToCaller } from './wire';
 
 export interface HomeCallsContext {
   router: RouterCore;
+  subjects: RpcSubjects;
   send(subject: string, msg: ToCaller): void;
   count(what: 'call_in' | 'callee_gone'): void;
 }
@@ -166,6 +167,6 @@ export class HomeCalls {
   }
 
   private reply(node: string, msg: ToCaller): void {
-    this.ctx.send(subjects.toCaller(node), msg);
+    this.ctx.send(this.ctx.subjects.toCaller(node), msg);
   }
 }

@@ -16,12 +16,13 @@ import type { Callee, CalleeEntry } from '../../registration';
 import type { RouterCore } from '../../router';
 import { tellRevoked, type Session } from '../../session';
 import { isProxy, nodeOf, proxySession } from './proxies';
-import { recordKey, subjects, wirePayload, type CalleeRecord, type ToCallee } from './wire';
+import { recordKey, wirePayload, type CalleeRecord, type RpcSubjects, type ToCallee } from './wire';
 
 export interface RemoteCalleesContext {
   node: string;
   router: RouterCore;
   log: Logger;
+  subjects: RpcSubjects;
   send(subject: string, msg: ToCallee): void;
   /** a count for metrics: calls sent to other nodes, conflicts, calls lost with a node */
   count(what: 'call_out' | 'conflict' | 'node_lost'): void;
@@ -223,7 +224,7 @@ export class RemoteCallees {
     this.pending.set(id, { inv, dealer, node });
     this.idOf.set(inv, id);
     this.ctx.count('call_out');
-    this.ctx.send(subjects.toCallee(node), {
+    this.ctx.send(this.ctx.subjects.toCallee(node), {
       k: 'invoke',
       from: this.ctx.node,
       id,
@@ -242,12 +243,12 @@ export class RemoteCallees {
   private progress(node: string, inv: Invocation, final: boolean): void {
     const id = this.idOf.get(inv);
     if (id === undefined) return;
-    this.ctx.send(subjects.toCallee(node), { k: 'progress', from: this.ctx.node, id, payload: wirePayload(inv.payload), final });
+    this.ctx.send(this.ctx.subjects.toCallee(node), { k: 'progress', from: this.ctx.node, id, payload: wirePayload(inv.payload), final });
   }
 
   private interrupt(node: string, inv: Invocation, mode: 'kill' | 'killnowait', reason: string): void {
     const id = this.idOf.get(inv);
     if (id === undefined) return;
-    this.ctx.send(subjects.toCallee(node), { k: 'cancel', from: this.ctx.node, id, mode, reason });
+    this.ctx.send(this.ctx.subjects.toCallee(node), { k: 'cancel', from: this.ctx.node, id, mode, reason });
   }
 }

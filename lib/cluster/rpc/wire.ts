@@ -19,24 +19,31 @@ const packr = new Packr({
   int64AsType: 'auto' as 'number',
 });
 
-/** Subjects, under one prefix. A node id is escaped to one subject token. */
-export const SUBJECT_PREFIX = 'gatehouse.rpc';
-export const subjects = {
-  /** heartbeats of every node: liveness and the directory's sequence number */
-  beat: `${SUBJECT_PREFIX}.beat`,
-  /** registration directory changes, broadcast */
-  dir: `${SUBJECT_PREFIX}.dir`,
-  /** a node that stops says so: the others drop its callees at once */
-  bye: `${SUBJECT_PREFIX}.bye`,
-  /** request/reply: a node's whole directory */
-  sync: (node: string) => `${SUBJECT_PREFIX}.node.${token(node)}.sync`,
-  /** to the callee's node: invoke, progress, cancel */
-  toCallee: (node: string) => `${SUBJECT_PREFIX}.node.${token(node)}.in`,
-  /** to the caller's node: results and errors */
-  toCaller: (node: string) => `${SUBJECT_PREFIX}.node.${token(node)}.out`,
-  /** request/reply: session meta API on that node */
-  meta: (node: string) => `${SUBJECT_PREFIX}.node.${token(node)}.meta`,
-};
+/**
+ * Subjects, under `<cluster.prefix>.rpc` (clusters sharing one NATS system keep apart). A
+ * node id is escaped to one subject token.
+ */
+export function rpcSubjects(prefix: string) {
+  const p = `${prefix}.rpc`;
+  return {
+    /** heartbeats of every node: liveness and the directory's sequence number */
+    beat: `${p}.beat`,
+    /** registration directory changes, broadcast */
+    dir: `${p}.dir`,
+    /** a node that stops says so: the others drop its callees at once */
+    bye: `${p}.bye`,
+    /** request/reply: a node's whole directory */
+    sync: (node: string) => `${p}.node.${token(node)}.sync`,
+    /** to the callee's node: invoke, progress, cancel */
+    toCallee: (node: string) => `${p}.node.${token(node)}.in`,
+    /** to the caller's node: results and errors */
+    toCaller: (node: string) => `${p}.node.${token(node)}.out`,
+    /** request/reply: session meta API on that node */
+    meta: (node: string) => `${p}.node.${token(node)}.meta`,
+  };
+}
+
+export type RpcSubjects = ReturnType<typeof rpcSubjects>;
 
 /** A NATS subject token holds no '.', '*', '>' nor whitespace: anything else outside [A-Za-z0-9_-] becomes _XX. */
 export function token(node: string): string {
