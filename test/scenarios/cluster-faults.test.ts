@@ -174,7 +174,7 @@ test('cluster - three gatehouse daemons started with --cluster and --node route 
 
   // one store for the three (store.engine defaults to jetstream with a cluster): a lock
   // taken through d1 is seen held through d3
-  const taken = (await w.session.publish('cl.daemons.lock', [{ holder: 'd1' }], {}, { acknowledge: true, retain: true, when: null })) as { id: number } | undefined;
+  const taken = (await w.session.publish('cl.daemons.lock', [{ holder: 'd1' }], {}, { acknowledge: true, retain: true, when: null }));
   assert.ok(taken);
   const other = await connect(wsOptions(`ws://127.0.0.1:${p3.http}/ws`, 'json'));
   t.after(() => other.close());
