@@ -27,6 +27,7 @@ import { serveProtocolsOn, type UniversalPortOptions } from './lib/universal-por
 
 export type { Config } from './lib/config';
 export type { Listener, RouterOptions } from './lib/router';
+export type { Clock, Timer } from './lib/clock';
 export type { WebSocketEndpointOptions } from './lib/listeners';
 export type { TlsOptions } from './lib/tls-options';
 export type { ClientCertificate, TransportInfo } from './lib/session';

@@ -19,6 +19,7 @@ import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { Testaments, type Testament } from './testaments';
 import type { MatchPolicy, TopicPattern } from './topic';
+import type { Clock } from './clock';
 
 export interface RealmOptions {
   name: string;
@@ -36,6 +37,8 @@ export interface RealmOptions {
   retainedLimits?: RetainedLimits;
   /** the aggregate tables, in the one realm config.aggregate.realm names */
   aggregates?: AggregateEngine;
+  /** the clock of call timeouts (RouterOptions.clock); default the real one */
+  clock?: Clock;
 }
 
 /** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
@@ -91,7 +94,7 @@ export class Realm {
   ) {
     this.name = options.name;
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
-    this.dealer = new Dealer(options.limits);
+    this.dealer = new Dealer(options.limits, options.clock);
     this.history = new EventHistory(options.eventHistory ?? []);
     this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS);
     this.authz = options.authorizer ?? ALLOW_ALL;

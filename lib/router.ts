@@ -22,6 +22,7 @@ import { RequestDispatcher } from './requests/dispatcher';
 import { RequestStore } from './requests/store';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
+import { realClock, type Clock, type Timer } from './clock';
 
 /** meta event: a session went offline or came back, with its details (README "Admin console") */
 export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
@@ -50,8 +51,8 @@ export interface ReloadOutcome {
 export interface RouterOptions {
   /** use this logger instead of creating one from config.log */
   logger?: Logger;
-  /** the clock of time windows (auth.throttle); tests pass a fake one so they need not sleep */
-  clock?: () => number;
+  /** the clock every timeout of the core reads and schedules with (lib/clock.ts); tests pass a fake one so they need not sleep */
+  clock?: Clock;
 }
 
 /**
@@ -63,9 +64,11 @@ export class RouterCore {
   config: Config;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** the clock of the core's timeouts (RouterOptions.clock) */
+  readonly clock: Clock;
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private state: 'new' | 'running' | 'draining' | 'closed' = 'new';
   private sessionCount = 0;
   /** joined sessions kept for a client that is not connected (MQTT persistent sessions) */
@@ -82,7 +85,7 @@ export class RouterCore {
   aggregates: AggregateEngine | undefined;
   /** authentication for every gate (lib/auth/) */
   readonly auth: Authenticator;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: Timer | undefined;
   /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
   readonly connections: ConnectionLimiter;
   /** the TLS servers of the listeners, for certificate reload */
@@ -97,11 +100,13 @@ export class RouterCore {
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
+    this.clock = options.clock ?? realClock;
+    this.startedAt = this.clock.now();
     this.log = options.logger ?? createLogger({ level: this.config.log.level, format: this.config.log.format });
     this.metrics = new Metrics();
     this.connections = new ConnectionLimiter(this.config.limits);
-    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
-    const stores = createStores({ ...this.config.store });
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), () => this.clock.now());
+    const stores = createStores({ ...this.config.store }, this.clock);
     this.store = stores.retained;
     this.queues = stores.queues;
     this.authorizer = createAuthorizer(this);
@@ -155,7 +160,7 @@ export class RouterCore {
   /** Durable requests: their records are in the queue store, just opened. */
   private openRequests(): void {
     const outcomes = this.metrics.requestOutcomes;
-    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc());
+    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc(), this.clock);
     requests.restore();
     for (const realm of this.realms.values()) this.attachRequests(realm, requests);
     this.requests = requests;
@@ -182,15 +187,15 @@ export class RouterCore {
   /** One timer for the whole store: TTL expiry publishes each deletion in its realm. */
   private scheduleExpiry(): void {
     const next = this.store.nextExpiry();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     if (next === undefined || this.state === 'closed') return;
-    this.expiryTimer = setTimeout(() => {
+    this.expiryTimer = this.clock.setTimeout(() => {
       this.expiryTimer = undefined;
-      for (const e of this.store.expire(Date.now())) this.realm(e.realm)?.retained?.expired(e);
+      for (const e of this.store.expire(this.clock.now())) this.realm(e.realm)?.retained?.expired(e);
       this.scheduleExpiry();
       // a ttl beyond setTimeout's range fires early: nothing expires and it is re-armed
-    }, timerDelay(next - Date.now()));
+    }, timerDelay(next - this.clock.now()));
     this.expiryTimer.unref();
   }
 
@@ -232,7 +237,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(), clock: this.clock,
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -437,7 +442,7 @@ export class RouterCore {
   health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[] } {
     return {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
     };
@@ -453,7 +458,7 @@ export class RouterCore {
     for (const r of this.realms.values()) r.closeAll(bye);
     await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
     this.listeners.clear();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.clock.clearTimeout(this.expiryTimer);
     for (const fn of this.closeHooks) fn();
     this.requests?.close();
     this.state = 'closed';

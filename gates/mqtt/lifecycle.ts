@@ -8,9 +8,10 @@ import { RC } from './reason-codes';
 import { forgetSession, queueName, saveSession } from './session-records';
 import { publishWill, type Will } from './will';
 import { timerDelay } from '../../lib/timers';
+import type { Clock, Timer } from '../../lib/clock';
 
 /** Will timers per session (MQTT 5 will delay), cleared when the session resumes. */
-const pendingWills = new WeakMap<MqttSession, { timer: NodeJS.Timeout; will: Will }>();
+const pendingWills = new WeakMap<MqttSession, { timer: Timer; will: Will; clock: Clock }>();
 
 /**
  * A client id whose session belongs to another user is refused (README "MQTT sessions
@@ -46,7 +47,7 @@ export function openSession(
       // the old connection goes without touching the session it no longer owns
       old.session = undefined;
       existing.detach();
-      if (old.will && !old.cleanDisconnect) scheduleWill(existing, realm, old.will, true);
+      if (old.will && !old.cleanDisconnect) scheduleWill(ctx.clock, existing, realm, old.will, true);
       old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
     }
     // its client's connection now (the admin console shows its peer), before the
@@ -84,7 +85,7 @@ export function connectionClosed(conn: MqttConnection): void {
   conn.session = undefined;
   session.detach();
   const ctx = conn.ctx;
-  if (conn.will && !conn.cleanDisconnect) scheduleWill(session, session.realm, conn.will, session.expirySeconds > 0);
+  if (conn.will && !conn.cleanDisconnect) scheduleWill(ctx.clock, session, session.realm, conn.will, session.expirySeconds > 0);
   if (session.expirySeconds === 0) {
     endSession(ctx, session);
     return;
@@ -102,11 +103,11 @@ export function connectionClosed(conn: MqttConnection): void {
  */
 export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number): void {
   if (ms >= 0xffffffff * 1000) return;
-  const at = Date.now() + ms;
+  const at = ctx.clock.now() + ms;
   const arm = (): void => {
-    const left = at - Date.now();
+    const left = at - ctx.clock.now();
     if (left <= 0) return endSession(ctx, session);
-    session.expiryTimer = setTimeout(arm, timerDelay(left));
+    session.expiryTimer = ctx.clock.setTimeout(arm, timerDelay(left));
     session.expiryTimer.unref();
   };
   arm();
@@ -116,10 +117,10 @@ export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number
 export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   if (session.ended || ctx.stopped) return;
   session.ended = true;
-  if (session.expiryTimer) clearTimeout(session.expiryTimer);
+  ctx.clock.clearTimeout(session.expiryTimer);
   const pending = pendingWills.get(session);
   if (pending) {
-    clearTimeout(pending.timer);
+    pending.clock.clearTimeout(pending.timer);
     pendingWills.delete(session);
     publishWill(session.realm, session.core, pending.will);
   }
@@ -134,25 +135,25 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
  * session resumed meanwhile cancels it. Without a delay (or without a session that
  * outlives the connection) it is published at once.
  */
-function scheduleWill(session: MqttSession, realm: Realm, will: Will, sessionOutlives: boolean): void {
+function scheduleWill(clock: Clock, session: MqttSession, realm: Realm, will: Will, sessionOutlives: boolean): void {
   // published as the session: its permissions apply as to any publish of its own
   if (will.delayMs <= 0 || !sessionOutlives) {
     publishWill(realm, session.core, will);
     return;
   }
   cancelWill(session);
-  const timer = setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     pendingWills.delete(session);
     publishWill(realm, session.core, will);
   }, timerDelay(will.delayMs)); // the session's end publishes it anyway
   timer.unref();
-  pendingWills.set(session, { timer, will });
+  pendingWills.set(session, { timer, will, clock });
 }
 
 function cancelWill(session: MqttSession): void {
   const pending = pendingWills.get(session);
   if (!pending) return;
-  clearTimeout(pending.timer);
+  pending.clock.clearTimeout(pending.timer);
   pendingWills.delete(session);
 }
 
@@ -173,7 +174,7 @@ export function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason
 export function stopSessions(ctx: MqttGateContext): void {
   ctx.stopped = true;
   for (const session of ctx.sessions.values()) {
-    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    ctx.clock.clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
     cancelWill(session);
   }

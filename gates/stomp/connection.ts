@@ -18,6 +18,7 @@ import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import { handleAbort, handleBegin, handleCommit } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
 import { Heartbeat } from './heartbeat';
+import type { Timer } from '../../lib/clock';
 import { TransactionTable } from './transactions';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
@@ -58,7 +59,7 @@ export class StompConnection {
   private readonly outbox: Outbox;
   /** why reading is paused: the outbox, the frame rate limit, receipts waiting */
   private readonly paused = new Set<string>();
-  private connectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: Timer | undefined;
   /** both directions of heart-beating on one timer, once CONNECTED negotiated any */
   private heartbeat: Heartbeat | undefined;
   private rateWindow = 0;
@@ -126,7 +127,7 @@ export class StompConnection {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', () => undefined); // 'close' follows
-    this.connectTimer = setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -185,7 +186,7 @@ export class StompConnection {
     if (frame.body.length > 0 && !mayHaveBody(cmd)) return this.protocolError(`a ${cmd} frame must not have a body`, frame);
     if (this.state === 'connect') {
       if (cmd !== 'CONNECT' && cmd !== 'STOMP') return this.protocolError(`expected CONNECT, got ${cmd}`, frame);
-      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.ctx.clock.clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
       return handleConnect(this, frame);
     }
@@ -224,7 +225,7 @@ export class StompConnection {
     if (!this.throttle.admit(frameSize(frame))) return false;
     const limit = this.ctx.config.stomp.limits.framesPerSecond;
     if (limit <= 0) return true;
-    const now = Date.now();
+    const now = this.ctx.clock.now();
     if (now - this.rateWindow >= 1000) {
       this.rateWindow = now;
       this.rateFrames = 0;
@@ -264,7 +265,7 @@ export class StompConnection {
         this.ctx.counters.errors('heartbeat_timeout');
         this.destroy();
       },
-    });
+    }, this.ctx.clock);
   }
 
   // ----- sending -----
@@ -465,7 +466,7 @@ export class StompConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.parser.stop();
-    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.ctx.clock.clearTimeout(this.connectTimer);
     this.heartbeat?.stop();
     this.throttle.dispose();
     this.outbox.dispose();
