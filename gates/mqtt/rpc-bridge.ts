@@ -60,7 +60,7 @@ export function callFromMqtt(
   const call = (): RouterError | undefined => {
     if (request) {
       // a durable request: one reply per destination (README "Durable requests")
-      const body = argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now()));
+      const body = argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, conn.ctx.clock.now()));
       const refused = submitForReplies(realm, core, procedure, body, request, respond);
       // refused as not authorized (on the submit or the target): the PUBACK says so too
       return refused instanceof RouterError && refused.def === Errors.notAuthorized ? refused : undefined;
@@ -69,7 +69,7 @@ export function callFromMqtt(
       realm,
       core,
       procedure,
-      argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, Date.now())),
+      argumentsFromBody(typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, headersFromMqtt(p.properties, conn.ctx.clock.now())),
       respond,
       {
         timeoutMs: timeoutOf(conn, p),

@@ -5,6 +5,7 @@
  * TTL takes no time and cannot race the machine's load.
  */
 import type { Clock, Timer } from '../../index';
+import { WAIT_MS, withTimeout } from './wait';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** more firings than this in one advance() is a timer re-arming itself for ever */
@@ -42,6 +43,7 @@ export class ManualClock implements Clock {
   private t: number;
   private seq = 0;
   private readonly armed = new Set<ManualTimer>();
+  private watchers: { ms: number; resolve: () => void }[] = [];
 
   /** starts at the real time, so stored timestamps look ordinary */
   constructor(start = Date.now()) {
@@ -103,9 +105,25 @@ export class ManualClock implements Clock {
     return false;
   }
 
+  /**
+   * Resolves when the router next arms a timer of `ms` (call before the action that arms
+   * it): the test then knows the timeout runs from a known moment before it advances.
+   */
+  nextTimer(ms: number, what = `a timer of ${ms} ms`): Promise<void> {
+    const armed = new Promise<void>((resolve) => this.watchers.push({ ms, resolve }));
+    return withTimeout(armed, WAIT_MS, what);
+  }
+
   /** @internal ManualTimer's */
   arm(timer: ManualTimer): ManualTimer {
     this.armed.add(timer);
+    if (this.watchers.length > 0) {
+      this.watchers = this.watchers.filter((w) => {
+        if (w.ms !== timer.ms) return true;
+        w.resolve();
+        return false;
+      });
+    }
     return timer;
   }
 
