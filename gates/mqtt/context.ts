@@ -25,7 +25,7 @@ export function createMqttContext(router: RouterCore): MqttGateContext {
       ...base,
       sessions: new Map(),
       offline: new OfflineQuota(router.config.limits.maxOfflineSessions, router.config.limits.maxOfflineSessionsPerAuthid),
-      startedAt: Date.now(),
+      startedAt: router.clock.now(),
       stopped: false,
       drop(reason) {
         let c = drops.get(reason);
