@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import {
   closed,
   connectMqtt,
@@ -13,13 +13,13 @@ import {
   MessageLog,
   metricValue,
   publish,
-  RawMqtt,
   serverDisconnect,
   sleep,
   subscribe,
   uniqueId,
   waitFor,
 } from '../../helpers/mqtt-clients';
+import { RawMqtt } from '../../helpers/mqtt-raw';
 import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
@@ -32,7 +32,7 @@ before(async () => {
   router = await startRouter({ mqtt: { sysIntervalSeconds: 0 } }, { clock });
 });
 after(async () => {
-  for (const r of raws) r.destroy();
+  for (const r of raws) void r.destroy();
   await endAll(clients);
   await router.close();
 });
@@ -43,10 +43,10 @@ async function open(opts: IClientOptions = {}, log?: MessageLog, url = router.mq
   return client;
 }
 
-async function raw(connect: Parameters<typeof RawMqtt.connect>[1]): Promise<RawMqtt> {
-  const r = await RawMqtt.connect(router.mqttPort, connect, 5);
-  raws.push(r.raw);
-  return r.raw;
+async function raw(connect: Partial<IConnectPacket>): Promise<RawMqtt> {
+  const { client } = await RawMqtt.connect(router.mqttPort, 5, connect);
+  raws.push(client);
+  return client;
 }
 
 function sent(c: MqttClient): Packet[] {
