@@ -3,9 +3,10 @@
 // for the parts of the protocol neither library speaks (INTERRUPT, call_canceling
 // callees, exact request IDs). Everything here is closed by a ClientPool so a failing
 // test still leaves no handle open.
+import { after, afterEach, before } from 'node:test';
 import WebSocket from 'ws';
 import { autobahnTransports, connect, type AutobahnSession, type Transport } from './autobahn';
-import type { TestRouter } from './router';
+import { startRouter, type TestRouter } from './router';
 import { within } from './wait';
 
 // autobahn console.warn()s every connection close ("connection closed", "auto-reconnect
@@ -286,8 +287,16 @@ export function rawRoles(opts: { canceling?: boolean; progressive?: boolean } = 
 
 export class ClientPool {
   private readonly closers = new Set<() => Promise<unknown>>();
+  private readonly router: () => TestRouter;
 
-  constructor(private readonly t: TestRouter) {}
+  /** the router, or how to get it once it has started (rpcTestFile) */
+  constructor(router: TestRouter | (() => TestRouter)) {
+    this.router = typeof router === 'function' ? router : () => router;
+  }
+
+  private get t(): TestRouter {
+    return this.router();
+  }
 
   async autobahn(tr: Transport | Record<string, unknown>): Promise<AutobahnClient> {
     const options =
@@ -342,4 +351,44 @@ function cloneOptions(o: Record<string, unknown>): Record<string, unknown> {
   if (Array.isArray(o['protocols'])) out['protocols'] = [...(o['protocols'] as unknown[])];
   if (Array.isArray(o['serializers'])) out['serializers'] = [...(o['serializers'] as unknown[])];
   return out;
+}
+
+/** autobahn's transports x serializers, by name */
+export const RPC_TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
+export type RpcTransportName = (typeof RPC_TRANSPORTS)[number];
+
+export interface RpcTestFile {
+  /** the file's router; started in before() */
+  readonly router: () => TestRouter;
+  /** what a test opens here is closed after it */
+  readonly pool: ClientPool;
+  readonly transport: (name: RpcTransportName) => AutobahnTransport;
+}
+
+/**
+ * The set-up every RPC test file shared: one router (with `config`) started before its
+ * tests, the clients each test opened closed after it, the router closed after all.
+ * Call it at the top level of the file.
+ */
+export function rpcTestFile(config: Record<string, unknown> = {}): RpcTestFile {
+  let t: TestRouter | undefined;
+  const router = (): TestRouter => {
+    if (!t) throw new Error('the router starts in before()');
+    return t;
+  };
+  const pool = new ClientPool(router);
+  before(async () => {
+    t = await startRouter(config);
+  });
+  afterEach(() => pool.closeAll());
+  after(() => t?.close());
+  return {
+    router,
+    pool,
+    transport: (name) => {
+      const tr = rpcTransports(router()).find((x) => x.name === name);
+      if (!tr) throw new Error(`no transport ${name}`);
+      return tr;
+    },
+  };
 }

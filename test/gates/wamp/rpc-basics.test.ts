@@ -3,39 +3,22 @@
 // other. Call/register, args/kwargs, binary, application errors, the dealer's own
 // errors, unregister.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import { autobahn } from '../../helpers/autobahn';
-import { startRouter, type TestRouter } from '../../helpers/router';
 import {
   asBytes,
-  ClientPool,
   errorUri,
   jsonBytes,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 /** autobahn hands back a bare value for one positional result, a Result otherwise. */
 function resultParts(r: unknown): { args: unknown[]; kwargs: Record<string, unknown> } {

@@ -4,40 +4,23 @@
 // (and would close their session on an INTERRUPT), so the callee side of INTERRUPT is
 // a raw WAMP JSON peer.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startRouter, type TestRouter } from '../../helpers/router';
+import { test } from 'node:test';
 import {
-  ClientPool,
   deferred,
   errorUri,
   rawRoles,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
+  type WampMessage,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
-  type WampMessage,
 } from '../../helpers/rpc-clients';
 import { sleep } from '../../helpers/wait';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 const isInvocation = (m: WampMessage): boolean => m[0] === 68;
 const isInterrupt = (m: WampMessage): boolean => m[0] === 69;

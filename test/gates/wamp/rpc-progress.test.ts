@@ -2,38 +2,21 @@
 // autobahn over every transport x serializer, wampy with each serializer, and a raw
 // WAMP JSON peer where exact request IDs and details matter.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { AutobahnSession } from '../../helpers/autobahn';
-import { startRouter, type TestRouter } from '../../helpers/router';
 import {
-  ClientPool,
   deferred,
   rawRoles,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
+  type WampMessage,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
-  type WampMessage,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 /** autobahn's call promise is a when.js promise: progress is the third `then` handler. */
 function callWithProgress(s: AutobahnSession, uri: string, args: unknown[], onProgress: (p: unknown) => void): Promise<unknown> {

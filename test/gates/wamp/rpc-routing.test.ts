@@ -3,39 +3,23 @@
 // `concurrency` register option. autobahn over every transport x serializer, wampy
 // with each serializer.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startRouter, type TestRouter } from '../../helpers/router';
+import { test } from 'node:test';
 import {
-  ClientPool,
+  type AutobahnClient,
+  type AutobahnTransport,
   deferred,
   errorUri,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
   sleep,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnClient,
-  type AutobahnTransport,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 const tag = (name: string): string => name.replace('/', '_');
 
