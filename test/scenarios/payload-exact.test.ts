@@ -57,7 +57,7 @@ async function acked(p: Promise<unknown> | undefined, what: string): Promise<voi
 async function rawJsonSubscriber(topic: string, options: Record<string, unknown> = {}): Promise<RawWampClient> {
   const raw = await pool.raw(rawRoles());
   raw.send([32, 1, options, topic]);
-  await raw.next((m) => m[0] === 33 && m[1] === 1, WAIT_MS, `SUBSCRIBED ${topic}`);
+  await raw.take((m) => m[0] === 33 && m[1] === 1, WAIT_MS, `SUBSCRIBED ${topic}`);
   return raw;
 }
 
@@ -207,7 +207,7 @@ describe('payload - a string starting with U+0000 and WAMP JSON', () => {
     await subscribe(client, 'nul/back', { qos: 1 });
     const raw = await pool.raw(rawRoles());
     raw.send([16, 7, { acknowledge: true }, 'nul.back', ['\0\0x', '\0AQI=']]);
-    await raw.next((m) => m[0] === 17 && m[1] === 7, WAIT_MS, 'PUBLISHED');
+    await raw.take((m) => m[0] === 17 && m[1] === 7, WAIT_MS, 'PUBLISHED');
     const [m] = await log.count(1, 'MQTT subscriber');
     assert.equal(m?.payload.toString(), '["\\u0000x","\\u0000AQI="]');
   });

@@ -114,7 +114,7 @@ describe('payload - WAMP strings out as text', () => {
     await subscribe(client, 'text/back', { qos: 1 });
     const raw = await pool.raw(rawRoles());
     raw.send([32, 1, {}, 'text.there']);
-    await raw.next((m) => m[0] === 33 && m[1] === 1, WAIT_MS, 'SUBSCRIBED');
+    await raw.take((m) => m[0] === 33 && m[1] === 1, WAIT_MS, 'SUBSCRIBED');
 
     const sent = [
       { body: 'on', properties: { contentType: 'text/plain', payloadFormatIndicator: true } },
@@ -124,13 +124,13 @@ describe('payload - WAMP strings out as text', () => {
     for (const m of sent) await publish(client, 'text/there', m.body, { qos: 1, properties: m.properties });
     // the WAMP client echoes each event with the headers its details carry
     for (let i = 0; i < sent.length; i++) {
-      const ev = await raw.next((m) => m[0] === 36, WAIT_MS, `EVENT ${i}`);
+      const ev = await raw.take((m) => m[0] === 36, WAIT_MS, `EVENT ${i}`);
       const details = ev[3] as Record<string, unknown>;
       assert.equal(typeof (ev[4] as unknown[])[0], 'string', `event ${i} is a string`);
       const options: Record<string, unknown> = { acknowledge: true };
       for (const k of ['content_type', 'payload_format_indicator']) if (k in details) options[k] = details[k];
       raw.send([16, 100 + i, options, 'text.back', ev[4]]);
-      await raw.next((m) => m[0] === 17 && m[1] === 100 + i, WAIT_MS, `PUBLISHED ${i}`);
+      await raw.take((m) => m[0] === 17 && m[1] === 100 + i, WAIT_MS, `PUBLISHED ${i}`);
     }
     const back = await log.count(3, 'the texts back over MQTT');
     for (let i = 0; i < sent.length; i++) {

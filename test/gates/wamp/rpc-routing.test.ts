@@ -128,14 +128,14 @@ void test('wamp rpc - INVOCATION details carry procedure only for pattern regist
   await callee.register(1, 'test.routing.details.exact');
   await callee.register(2, 'test.routing.details.pre', { match: 'prefix' });
   caller.send([48, 1, {}, 'test.routing.details.exact', []]);
-  const inv1 = await callee.next((m) => m[0] === 68, 5000, 'exact INVOCATION');
+  const inv1 = await callee.take((m) => m[0] === 68, 5000, 'exact INVOCATION');
   assert.equal((inv1[3] as Record<string, unknown>)['procedure'], undefined);
   callee.send([70, inv1[1], {}, []]);
   caller.send([48, 2, {}, 'test.routing.details.pre.fix.ed', []]);
-  const inv2 = await callee.next((m) => m[0] === 68, 5000, 'prefix INVOCATION');
+  const inv2 = await callee.take((m) => m[0] === 68, 5000, 'prefix INVOCATION');
   assert.equal((inv2[3] as Record<string, unknown>)['procedure'], 'test.routing.details.pre.fix.ed');
   callee.send([70, inv2[1], {}, []]);
-  await caller.next((m) => m[0] === 50 && m[1] === 2, 5000, 'RESULT');
+  await caller.take((m) => m[0] === 50 && m[1] === 2, 5000, 'RESULT');
 });
 
 for (const ser of WAMPY_SERIALIZERS) {
@@ -381,7 +381,7 @@ void test('wamp rpc - concurrency must be a positive integer', async () => {
     [4, 'two'],
   ] as const) {
     callee.send([64, i, { concurrency: bad }, `test.routing.concurrency.bad.${i}`]);
-    const e = await callee.next((m) => m[0] === 8 && m[2] === i, 5000, `ERROR for concurrency ${String(bad)}`);
+    const e = await callee.take((m) => m[0] === 8 && m[2] === i, 5000, `ERROR for concurrency ${String(bad)}`);
     assert.equal(e[4], 'wamp.error.invalid_argument', `concurrency ${String(bad)}`);
   }
 });
