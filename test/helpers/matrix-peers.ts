@@ -11,6 +11,7 @@
  * `/rpc/` are a JSON array: the Arguments list (a JSON object would be ArgumentsKw).
  */
 import type { MqttClient } from 'mqtt';
+import type { Packet } from 'mqtt-packet';
 import { api, SseReader, startHttpRouter, type HttpTestRouter } from '../gates/http/helpers';
 import { connect as autobahnConnect, rawSocketTransport, wsOptions, type AutobahnSession } from './autobahn';
 import { connectMqtt, MessageLog, publish as mqttPublish, subscribe as mqttSubscribe, uniqueId } from './mqtt-clients';
@@ -41,6 +42,8 @@ export interface Peer {
   call?: (procedure: string, value: Json) => Promise<unknown>;
   /** calls and resolves with the error URI the gate reports */
   callError?: (procedure: string) => Promise<string>;
+  /** a SUBSCRIBE the router must refuse: resolves with the refusal as the gate says it */
+  subscribeRefused?: (topic: string) => Promise<string>;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,8 @@ export interface PeerRow {
   readonly id: string;
   /** the optional Peer methods this row's peers have: the matrix runs only what applies */
   readonly features: readonly Feature[];
+  /** how its gate refuses a SUBSCRIBE (README "Authorization", Refusals); absent: not tested */
+  readonly refusal?: string;
   open(r: HttpTestRouter): Promise<Peer>;
 }
 
@@ -74,6 +79,7 @@ function autobahnRow(id: string, options: (r: HttpTestRouter) => Record<string, 
   return {
     id,
     features: ['retain', 'retained', 'register', 'call'],
+    refusal: 'wamp.error.not_authorized',
     async open(r) {
       const c = await withTimeout(autobahnConnect(options(r)), WAIT_MS, `${id} join`);
       const s: AutobahnSession = c.session;
@@ -108,6 +114,11 @@ function autobahnRow(id: string, options: (r: HttpTestRouter) => Record<string, 
             (e: unknown) => wampErrorUri(e),
           );
         },
+        subscribeRefused: (topic) =>
+          s.subscribe(topic, () => undefined).then(
+            () => 'subscribed',
+            (e: unknown) => wampErrorUri(e),
+          ),
         close: () => c.close(),
       };
     },
@@ -119,6 +130,7 @@ function wampyRow(id: string, serializer: 'json' | 'msgpack' | 'cbor'): PeerRow 
     id,
     // wampy's publish passes on only the advanced options it knows: not `retain`
     features: ['call'],
+    refusal: 'wamp.error.not_authorized',
     async open(r) {
       const w: WampyClient = await openWampy(r.wsUrl, serializer);
       return {
@@ -139,6 +151,11 @@ function wampyRow(id: string, serializer: 'json' | 'msgpack' | 'cbor'): PeerRow 
             (e: unknown) => wampErrorUri(e),
           );
         },
+        subscribeRefused: (topic) =>
+          w.subscribe(topic, () => undefined).then(
+            () => 'subscribed',
+            (e: unknown) => wampErrorUri(e),
+          ),
         async close() {
           await w.disconnect();
         },
@@ -155,6 +172,8 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
   return {
     id,
     features: version === 5 ? ['retain', 'retained', 'call'] : ['retain', 'retained'],
+    // [MQTT-3.9.3] 5: reason code 0x87 Not authorized; 3.1.1 has only 0x80 Failure
+    refusal: version === 5 ? 'SUBACK 0x87' : 'SUBACK 0x80',
     async open(r) {
       const log = new MessageLog();
       const { client } = await connectMqtt(url(r), { protocolVersion: version, clientId: uniqueId(id) }, log);
@@ -187,6 +206,22 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
           await waitFor(() => got.values.length > 0, `${id}: the retained value of ${t}`);
           return got.values[0];
         },
+        subscribeRefused: (topic) =>
+          // read off the SUBACK itself: mqtt.js turns a failure code into a bare error
+          withTimeout(
+            new Promise<string>((resolve) => {
+              const onPacket = (p: Packet): void => {
+                if (p.cmd !== 'suback') return;
+                c.off('packetreceive', onPacket);
+                const code = p.granted[0];
+                resolve(typeof code === 'number' ? `SUBACK 0x${code.toString(16)}` : `SUBACK ${JSON.stringify(code)}`);
+              };
+              c.on('packetreceive', onPacket);
+              c.subscribe(mqttTopic(topic), { qos: 1 }, () => undefined);
+            }),
+            WAIT_MS,
+            `${id}: the SUBACK for ${topic}`,
+          ),
         close: () => new Promise<void>((done) => c.end(false, {}, () => done())),
       };
       if (version === 5) {
@@ -220,6 +255,8 @@ function stompjsRow(id: string, transport: 'ws' | 'tcp'): PeerRow {
   return {
     id,
     features: ['call'],
+    // STOMP 1.2 §ERROR: the frame, then the connection closes
+    refusal: 'ERROR not authorized',
     async open(r) {
       const clients = new StompjsClients();
       const { client } = transport === 'ws' ? await clients.ws(r.stompWsUrl) : await clients.tcp(r.stompPort);
@@ -251,6 +288,15 @@ function stompjsRow(id: string, transport: 'ws' | 'tcp'): PeerRow {
         async publish(topic, value) {
           await sendWithReceipt(c, stompDestination(topic), JSON.stringify(value), { 'content-type': 'application/json' });
         },
+        subscribeRefused: (topic) =>
+          withTimeout(
+            new Promise<string>((resolve) => {
+              c.onStompError = (f) => resolve(`ERROR ${f.headers['message'] ?? ''}`);
+              c.subscribe(stompDestination(topic), () => undefined, { id: `s${++subs}` });
+            }),
+            WAIT_MS,
+            `${id}: the ERROR for SUBSCRIBE ${topic}`,
+          ),
         call: async (procedure, value) => (await request(procedure, JSON.stringify([value]))).value,
         callError: async (procedure) => (await request(procedure, '[]')).error ?? 'no error',
         close: () => clients.closeAll(),
@@ -302,6 +348,7 @@ function stompitSend(c: StompitClient, destination: string, body: string): Promi
 const httpRow: PeerRow = {
   id: 'http',
   features: ['retain', 'retained', 'call'],
+  refusal: 'HTTP 403 wamp.error.not_authorized',
   open(r) {
     const readers: SseReader[] = [];
     const ok = (res: { status: number; body: Json }, what: string): Json => {
@@ -334,6 +381,11 @@ const httpRow: PeerRow = {
       async callError(procedure) {
         const res = await api(`${r.apiUrl}/call`, { body: { procedure, args: [] } });
         return typeof res.body['error'] === 'string' ? res.body['error'] : `HTTP ${res.status}`;
+      },
+      async subscribeRefused(topic) {
+        const reader = await SseReader.open(`${r.apiUrl}/subscribe?topic=${encodeURIComponent(topic)}`);
+        readers.push(reader);
+        return `HTTP ${reader.status} ${String(reader.error?.['error'])}`;
       },
       close: () => {
         for (const reader of readers) reader.close();

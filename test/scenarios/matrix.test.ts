@@ -10,6 +10,9 @@
  * - RPC: every row that can call calls a procedure of every row that can register
  * - errors: a call to a procedure nobody registered fails with wamp.error.no_such_procedure
  *   in every caller's form (WAMP ERROR, MQTT 5 user property, STOMP header, HTTP body)
+ * - authorization: a SUBSCRIBE the role may not make is refused in every gate's form
+ *   (WAMP ERROR, MQTT SUBACK 0x87 / 0x80, STOMP ERROR, HTTP 403), on a second router with
+ *   rules
  *
  * One router, one publishing and one subscribing connection per row (a WAMP publisher
  * is not sent its own events), a topic per pair, so the pairs do not see each other.
@@ -110,6 +113,38 @@ describe('matrix - errors reach the caller in its protocol', () => {
     it(`matrix - ${caller.id}: a call to no procedure fails with wamp.error.no_such_procedure`, async () => {
       const c = peer(pubs, caller.id);
       assert.equal(await needed(c.callError, `${caller.id} callError`)('mx.nobody.home'), 'wamp.error.no_such_procedure');
+    });
+  }
+});
+
+describe('matrix - an authorization refusal reaches the client in its protocol', () => {
+  let guarded: HttpTestRouter;
+  before(async () => {
+    guarded = await startHttpRouter({
+      mqtt: { sysIntervalSeconds: 0 },
+      auth: {
+        roles: {
+          anonymous: {
+            permissions: [
+              { uri: '', match: 'prefix', allow: ['*'] },
+              { uri: 'mx.secret.', match: 'prefix', deny: ['subscribe'] },
+            ],
+          },
+        },
+      },
+    });
+  });
+  after(() => guarded.close());
+  for (const row of PEERS) {
+    const expected = row.refusal;
+    if (expected === undefined) continue;
+    it(`matrix - ${row.id}: a SUBSCRIBE the role may not make is refused (${expected})`, async () => {
+      const p = await row.open(guarded);
+      try {
+        assert.equal(await needed(p.subscribeRefused, `${row.id} subscribeRefused`)(`mx.secret.${part(row.id)}`), expected);
+      } finally {
+        await p.close().catch(() => undefined);
+      }
     });
   }
 });
