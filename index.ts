@@ -21,6 +21,7 @@ import { serveProtocolsOn } from './lib/universal-port';
 
 export type { Config } from './lib/config';
 export type { Listener, RouterOptions } from './lib/router';
+export type { Clock, Timer } from './lib/clock';
 export type { WebSocketEndpointOptions } from './lib/listeners';
 export type { TlsOptions } from './lib/tls-options';
 export type { ClientCertificate, TransportInfo } from './lib/session';

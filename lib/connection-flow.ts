@@ -1,3 +1,4 @@
+import type { Clock } from './clock';
 import type { Config } from './config';
 import type { GateContext } from './gate-context';
 import { InputPause } from './input-pause';
@@ -60,6 +61,8 @@ export class ConnectionFlow<M = undefined> implements OutboxHooks, OutboundFlow 
   private readonly throttle: InboundThrottle;
   private readonly outbox: Outbox;
   private readonly cap: FrameCap | undefined;
+  /** the clock of the frame cap's windows (RouterOptions.clock) */
+  private readonly clock: Clock;
   // OutboxHooks the transport may not have: the outbox looks for them (no cork, no
   // 'drain' wake-up), so they are set only when the transport has them
   cork?: () => void;
@@ -74,6 +77,7 @@ export class ConnectionFlow<M = undefined> implements OutboxHooks, OutboundFlow 
     private readonly hooks: ConnectionFlowHooks<M>,
     options: ConnectionFlowOptions = {},
   ) {
+    this.clock = ctx.clock;
     const input = (this.input = new InputPause(readable));
     this.throttle = ctx.inboundThrottle(peer, {
       pause: () => input.pause('rate'),
@@ -108,7 +112,7 @@ export class ConnectionFlow<M = undefined> implements OutboxHooks, OutboundFlow 
   admit(bytes: number, message?: M): boolean {
     if (!this.throttle.admit(bytes)) return false;
     if (this.cap === undefined) return true;
-    const over = this.cap.take(Date.now());
+    const over = this.cap.take(this.clock.now());
     if (over === 0) return true;
     this.hooks.capExceeded?.(over, message);
     return false;

@@ -13,6 +13,7 @@ import {
 import type { Session } from './session';
 import { isValidUri, type MatchPolicy } from './topic';
 import { timerDelay } from './timers';
+import { realClock, type Clock } from './clock';
 
 export interface RegisterOptions {
   match?: MatchPolicy;
@@ -76,7 +77,11 @@ export class Dealer {
    */
   registeredAtFraction = 0;
 
-  constructor(private limits: DealerLimits) {}
+  constructor(
+    private limits: DealerLimits,
+    /** the clock of call timeouts (RouterOptions.clock) */
+    private readonly clock: Clock = realClock,
+  ) {}
 
   /** New limits (a config reload): they apply to the next register and call. */
   setLimits(limits: DealerLimits): void {
@@ -164,7 +169,7 @@ export class Dealer {
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, { ...options, timeoutMs }, payload);
     pending.add(inv);
     // a timeout beyond setTimeout's range (~24.8 days) is held to it, not fired at once
-    if (timeoutMs > 0) inv.timer = setTimeout(() => this.timeout(inv), timerDelay(timeoutMs));
+    if (timeoutMs > 0) inv.timer = this.clock.setTimeout(() => this.timeout(inv), timerDelay(timeoutMs));
     const entry = reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);
@@ -199,7 +204,7 @@ export class Dealer {
     }
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, options, payload);
     pending.add(inv);
-    if (options.timeoutMs) inv.timer = setTimeout(() => this.timeout(inv), timerDelay(options.timeoutMs));
+    if (options.timeoutMs) inv.timer = this.clock.setTimeout(() => this.timeout(inv), timerDelay(options.timeoutMs));
     this.start(inv, chosen);
     return inv;
   }
@@ -351,7 +356,7 @@ export class Dealer {
   private finish(inv: Invocation, outcome: 'result' | 'error' | 'canceled' | 'timeout'): void {
     const wasInvoked = inv.state === 'invoked';
     inv.state = 'done';
-    if (inv.timer) clearTimeout(inv.timer);
+    if (inv.timer) this.clock.clearTimeout(inv.timer);
     const pending = this.pendingByCaller.get(inv.caller);
     if (pending?.delete(inv) === true && pending.size === 0 && inv.caller.closed) this.pendingByCaller.delete(inv.caller);
     const reg = inv.registration;

@@ -1,4 +1,5 @@
 import type { Counter } from 'prom-client';
+import type { Clock } from './clock';
 import type { Config } from './config';
 import type { Logger } from './log';
 import { InboundThrottle, type ThrottleHooks } from './rate-limit';
@@ -17,6 +18,8 @@ export interface GateContext {
   readonly router: RouterCore;
   readonly config: Config;
   readonly log: Logger;
+  /** the router's clock (RouterOptions.clock): the gate's keep-alives, heart-beats and session timers */
+  readonly clock: Clock;
   readonly counters: GateCounterSink;
   readonly slowConsumers: { throttled: Counter.Internal; disconnected: Counter.Internal };
   /** a configured limit was hit: counted (gatehouse_limit_hits_total) and logged */
@@ -50,6 +53,7 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
       return router.config;
     },
     log,
+    clock: router.clock,
     counters: {
       in(bytes) {
         g.messagesIn++;
@@ -81,7 +85,7 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
           limitHit(`${limit}_disconnect`, { peer, action: 'disconnected' });
           hooks.exceeded(limit);
         },
-      });
+      }, router.clock);
     },
   };
 }

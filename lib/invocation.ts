@@ -2,6 +2,7 @@ import type { CallFailure } from './errors';
 import type { Payload } from './payload';
 import type { CalleeEntry, Registration } from './registration';
 import type { Session } from './session';
+import type { Timer } from './clock';
 
 export interface CallOptions {
   /** WAMP advanced: call timeout, enforced by the dealer; 0 or undefined = none */
@@ -35,7 +36,7 @@ export type InvocationState = 'waiting' | 'invoked' | 'done';
 export class Invocation {
   state: InvocationState = 'waiting';
   entry: CalleeEntry | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
   /** progressive call invocation chunks that arrived before a callee took the call */
   readonly pendingChunks: { payload: Payload; final: boolean }[] = [];
   /** the payload of the latest chunk sent to the callee (the gate reads it when invoking) */

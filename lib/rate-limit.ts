@@ -5,6 +5,7 @@
  * a short burst is only slowed down. A connection that stays over the limit for
  * limits.rateLimitDisconnectMs is told to go with its protocol's error.
  */
+import { realClock, type Clock, type Timer } from './clock';
 
 export interface RateLimits {
   /** 0: unlimited */
@@ -101,14 +102,16 @@ export interface ThrottleHooks {
 /** InboundRate wired to a connection: pauses and resumes its reading, says when to disconnect. */
 export class InboundThrottle {
   private readonly rate: InboundRate | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private done = false;
 
   constructor(
     limits: RateLimits,
     private readonly hooks: ThrottleHooks,
+    /** the clock of the rate windows and pauses (RouterOptions.clock) */
+    private readonly clock: Clock = realClock,
   ) {
-    if (InboundRate.enabled(limits)) this.rate = new InboundRate(limits, Date.now());
+    if (InboundRate.enabled(limits)) this.rate = new InboundRate(limits, clock.now());
   }
 
   /**
@@ -118,7 +121,7 @@ export class InboundThrottle {
    */
   admit(bytes: number): boolean {
     if (!this.rate || this.done) return true;
-    const v = this.rate.take(bytes, Date.now());
+    const v = this.rate.take(bytes, this.clock.now());
     if (v.action === 'ok') return true;
     if (v.action === 'disconnect') {
       this.done = true;
@@ -130,9 +133,9 @@ export class InboundThrottle {
       return false;
     }
     if (v.started) this.hooks.throttled(v.limit);
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     else this.hooks.pause();
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.hooks.resume();
     }, v.pauseMs);
@@ -141,7 +144,7 @@ export class InboundThrottle {
   }
 
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 }

@@ -22,6 +22,7 @@ import { Testaments, type Testament } from './testaments';
 import { PublicationTaps } from './publication-taps';
 import type { SeenMessages } from './links/seen-messages';
 import type { MatchPolicy, TopicPattern } from './topic';
+import type { Clock } from './clock';
 
 export interface RealmOptions {
   name: string;
@@ -47,6 +48,8 @@ export interface RealmOptions {
   seen?: SeenMessages;
   /** a publication from elsewhere was dropped as a duplicate (counted by the router) */
   onDuplicate?: (via: string | undefined) => void;
+  /** the clock of call timeouts (RouterOptions.clock); default the real one */
+  clock?: Clock;
 }
 
 /** limits.maxTestamentsPerSession's default (schemas/config.schema.json) */
@@ -106,13 +109,13 @@ export class Realm {
   ) {
     this.name = options.name;
     this.broker = new Broker(options.limits.maxSubscriptionsPerSession);
-    this.dealer = new Dealer(options.limits);
+    this.dealer = new Dealer(options.limits, options.clock);
     this.history = new EventHistory(options.eventHistory ?? []);
     // every way a session is lost ends here: its testaments, MQTT wills, the store's wills
     this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS, {
       fire: (session, t) => this.publishTestament(session, t),
       sessionEnded: (session) => this.retained?.sessionEnded(session),
-    });
+    }, options.clock);
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.taps = options.taps ?? new PublicationTaps();
     this.seen = options.seen;

@@ -32,6 +32,7 @@ import { createStores, type QueueStore, type RetainedStore, type StoreDatabase }
 import { timerDelay } from './timers';
 import { JetStreamNode, newNodeId } from './store/jetstream/node';
 import type { RealmStore } from './store/realm-store';
+import { realClock, type Clock, type Timer } from './clock';
 
 /** meta event: a session went offline or came back, with its details (README "Admin console") */
 export const SESSION_UPDATE = 'gatehouse.admin.session.on_update';
@@ -60,8 +61,8 @@ export interface ReloadOutcome {
 export interface RouterOptions {
   /** use this logger instead of creating one from config.log */
   logger?: Logger;
-  /** the clock of time windows (auth.throttle); tests pass a fake one so they need not sleep */
-  clock?: () => number;
+  /** the clock every timeout of the core reads and schedules with (lib/clock.ts); tests pass a fake one so they need not sleep */
+  clock?: Clock;
   /** this router's node id (lib/node-id.ts); default: host name plus a boot suffix */
   node?: string;
 }
@@ -85,9 +86,11 @@ export class RouterCore {
   readonly seen: SeenMessages;
   /** links to other routers and brokers (config links, lib/links/) */
   readonly links: LinkManager;
+  /** the clock of the core's timeouts (RouterOptions.clock) */
+  readonly clock: Clock;
   private readonly realms = new Map<string, Realm>();
   private readonly listeners = new Set<Listener>();
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private state: 'new' | 'running' | 'draining' | 'closed' = 'new';
   private sessionCount = 0;
   /** joined sessions kept for a client that is not connected (MQTT persistent sessions) */
@@ -114,7 +117,7 @@ export class RouterCore {
   aggregates: AggregateEngine | undefined;
   /** authentication for every gate (lib/auth/) */
   readonly auth: Authenticator;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: Timer | undefined;
   /** open connections across all listeners (limits.maxConnections / maxConnectionsPerIp) */
   readonly connections: ConnectionLimiter;
   /** the TLS servers of the listeners, for certificate reload */
@@ -129,6 +132,8 @@ export class RouterCore {
 
   constructor(config: unknown = {}, options: RouterOptions = {}) {
     this.config = resolveConfig(config);
+    this.clock = options.clock ?? realClock;
+    this.startedAt = this.clock.now();
     this.log = options.logger ?? createLogger({ level: this.config.log.level, format: this.config.log.format });
     this.metrics = new Metrics();
     if (options.node !== undefined && !isValidNodeId(options.node)) {
@@ -143,10 +148,10 @@ export class RouterCore {
         : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
-    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), options.clock);
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), () => this.clock.now());
     // the SQLite file holds the node-local state (queues, requests, aggregate tables)
     // with any engine, and the retained store too with the embedded one
-    const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous });
+    const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous }, this.clock);
     this.nodeId = newNodeId(this.node);
     this.store = stores.retained;
     this.queues = stores.queues;
@@ -216,7 +221,7 @@ export class RouterCore {
   /** Durable requests: their records are in the queue store, just opened. */
   private openRequests(): void {
     const outcomes = this.metrics.requestOutcomes;
-    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc());
+    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc(), this.clock);
     requests.restore();
     for (const realm of this.realms.values()) this.attachRequests(realm, requests);
     this.requests = requests;
@@ -243,15 +248,15 @@ export class RouterCore {
   /** One timer for the whole store: TTL expiry publishes each deletion in its realm. */
   private scheduleExpiry(): void {
     const next = this.store.nextExpiry();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     if (next === undefined || this.state === 'closed') return;
-    this.expiryTimer = setTimeout(() => {
+    this.expiryTimer = this.clock.setTimeout(() => {
       this.expiryTimer = undefined;
-      for (const e of this.store.expire(Date.now())) this.realm(e.realm)?.retained?.expired(e);
+      for (const e of this.store.expire(this.clock.now())) this.realm(e.realm)?.retained?.expired(e);
       this.scheduleExpiry();
       // a ttl beyond setTimeout's range fires early: nothing expires and it is re-armed
-    }, timerDelay(next - Date.now()));
+    }, timerDelay(next - this.clock.now()));
     this.expiryTimer.unref();
   }
 
@@ -310,7 +315,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, seen: this.seen,
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, seen: this.seen, clock: this.clock,
         onDuplicate: (via) => m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
@@ -541,7 +546,7 @@ export class RouterCore {
   health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth; links?: ReturnType<LinkManager['health']> } {
     const report: ReturnType<RouterCore['health']> = {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       sessions: this.sessionCount,
       realms: this.realmNames(),
       ...(this.cluster ? { cluster: this.cluster.health() } : {}),
@@ -561,7 +566,7 @@ export class RouterCore {
     for (const r of this.realms.values()) r.closeAll(bye);
     await Promise.all([...this.listeners].map((l) => l.close().catch(() => undefined)));
     this.listeners.clear();
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.clock.clearTimeout(this.expiryTimer);
     this.mailboxes.close();
     for (const fn of this.closeHooks) fn();
     await this.links.close();

@@ -3,6 +3,7 @@ import type { PublishOptions } from './broker';
 import type { Payload } from './payload';
 import type { RetainOptions } from './retained';
 import type { Session } from './session';
+import { realClock, type Clock, type Timer } from './clock';
 import { timerDelay } from './timers';
 
 /**
@@ -61,7 +62,7 @@ interface Held {
   slot: Testament | undefined;
   /** detached testaments waiting for their delay, with when it runs out (epoch ms) */
   pending: { t: Testament; at: number }[];
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
 }
 
 /**
@@ -87,6 +88,8 @@ export class Testaments {
   constructor(
     private readonly max: number,
     private readonly hooks: TestamentHooks,
+    /** the clock of will delays (RouterOptions.clock) */
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** Throws limit_exceeded past `max`: each one is kept until the session leaves. */
@@ -131,7 +134,7 @@ export class Testaments {
     const due = held.slot?.scope === 'detached' ? [...held.list, held.slot] : held.list;
     if (held.slot?.scope === 'detached') held.slot = undefined;
     held.list = held.list.filter((t) => t.scope !== 'detached');
-    const now = Date.now();
+    const now = this.clock.now();
     for (const t of due) {
       if (t.scope !== 'detached') continue;
       if (t.delayMs > 0) held.pending.push({ t, at: now + t.delayMs });
@@ -201,23 +204,23 @@ export class Testaments {
     if (held.pending.length === 0) return;
     let next = Infinity;
     for (const p of held.pending) next = Math.min(next, p.at);
-    held.timer = setTimeout(
+    held.timer = this.clock.setTimeout(
       () => {
         held.timer = undefined;
-        const now = Date.now();
+        const now = this.clock.now();
         const due = held.pending.filter((p) => p.at <= now);
         held.pending = held.pending.filter((p) => p.at > now);
         for (const p of due) this.hooks.fire(session, p.t);
         this.arm(session, held);
         this.forgetIfEmpty(session, held);
       },
-      timerDelay(next - Date.now()),
+      timerDelay(next - this.clock.now()),
     );
     held.timer.unref();
   }
 
   private disarm(held: Held): void {
-    if (held.timer) clearTimeout(held.timer);
+    if (held.timer) this.clock.clearTimeout(held.timer);
     held.timer = undefined;
   }
 

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
+import type { Timer } from '../../lib/clock';
 import { ConnectionFlow, type ConnectionFlowHooks } from '../../lib/connection-flow';
 import type { OutboundFlow } from '../../lib/outbox';
 import { WriteBatch } from '../../lib/write-batch';
@@ -69,9 +70,9 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   private readonly flowControl: ConnectionFlow;
   /** what this turn writes, handed to the socket in one write */
   private readonly batch: WriteBatch;
-  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private keepAliveTimer: Timer | undefined;
   private keepAliveMs = 0;
-  private connectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: Timer | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
   /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
   private backlog: Packet[] | undefined;
@@ -92,7 +93,7 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', ignore); // 'close' follows
-    this.connectTimer = setTimeout(() => this.destroy(), ctx.config.mqtt.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => this.destroy(), ctx.config.mqtt.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -183,7 +184,7 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     if (this.state === 'connect') {
       // [MQTT-3.1.0-1] the first packet must be CONNECT
       if (p.cmd !== 'connect') return this.destroy();
-      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.ctx.clock.clearTimeout(this.connectTimer);
       handleConnect(this, p);
       return;
     }
@@ -251,7 +252,7 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     if (this.keepAliveMs <= 0) return;
     if (this.keepAliveTimer) this.keepAliveTimer.refresh();
     else {
-      this.keepAliveTimer = setTimeout(() => {
+      this.keepAliveTimer = this.ctx.clock.setTimeout(() => {
         this.ctx.log.info({ client: this.session?.clientId, peer: this.info.peer }, 'keep alive timeout');
         this.fail(RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
       }, this.keepAliveMs);
@@ -418,8 +419,8 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
-    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
-    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.ctx.clock.clearTimeout(this.keepAliveTimer);
+    this.ctx.clock.clearTimeout(this.connectTimer);
     this.flowControl.dispose();
     this.batch.discard();
     if (wasConnected) connectionClosed(this);

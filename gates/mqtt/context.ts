@@ -31,7 +31,7 @@ export function createMqttContext(router: RouterCore): MqttGateContext {
         router.config.limits.maxOfflineSessions,
         router.config.limits.maxOfflineSessionsPerAuthid,
       ),
-      startedAt: Date.now(),
+      startedAt: router.clock.now(),
       stopped: false,
       drop(reason) {
         let c = drops.get(reason);

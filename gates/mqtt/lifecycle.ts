@@ -99,11 +99,11 @@ export function connectionClosed(conn: MqttConnection): void {
  */
 export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number): void {
   if (ms >= 0xffffffff * 1000) return;
-  const at = Date.now() + ms;
+  const at = ctx.clock.now() + ms;
   const arm = (): void => {
-    const left = at - Date.now();
+    const left = at - ctx.clock.now();
     if (left <= 0) return endSession(ctx, session);
-    session.expiryTimer = setTimeout(arm, timerDelay(left));
+    session.expiryTimer = ctx.clock.setTimeout(arm, timerDelay(left));
     session.expiryTimer.unref();
   };
   arm();
@@ -113,7 +113,7 @@ export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number
 export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   if (session.ended || ctx.stopped) return;
   session.ended = true;
-  if (session.expiryTimer) clearTimeout(session.expiryTimer);
+  ctx.clock.clearTimeout(session.expiryTimer);
   const key = sessionKey(session.realm.name, session.clientId);
   if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
   forgetSession(ctx, session);
@@ -149,7 +149,7 @@ export function closeFromCore(ctx: MqttGateContext, session: MqttSession, reason
 export function stopSessions(ctx: MqttGateContext): void {
   ctx.stopped = true;
   for (const session of ctx.sessions.values()) {
-    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    ctx.clock.clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
     session.realm.testaments.stop(session.core);
   }

@@ -1,4 +1,5 @@
 import type { BrokerEvent, Subscription } from '../../lib/broker';
+import type { Timer } from '../../lib/clock';
 import type { MessageHeaders } from '../../lib/headers';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { Payload } from '../../lib/payload';
@@ -99,7 +100,7 @@ export class MqttSession {
   private nextPacketId = 1;
   /** seconds the session outlives its connection; 0: it ends with it */
   expirySeconds = 0;
-  expiryTimer: NodeJS.Timeout | undefined;
+  expiryTimer: Timer | undefined;
   ended = false;
 
   constructor(
@@ -318,7 +319,7 @@ export class MqttSession {
    * their original packet identifiers ([MQTT-4.4.0-1]), then the queue.
    */
   attach(link: MqttLink): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.ctx.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     this.link = link;
     for (const [id, f] of this.inflight) {

@@ -77,7 +77,7 @@ export function callFromMqtt(
       // a durable request: one reply per destination (README "Durable requests")
       const body = argumentsFromBody(
         typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
-        headersFromMqtt(p.properties, Date.now()),
+        headersFromMqtt(p.properties, conn.ctx.clock.now()),
       );
       const refused = submitForReplies(realm, core, procedure, body, request, respond);
       // refused as not authorized (on the submit or the target): the PUBACK says so too
@@ -89,7 +89,7 @@ export function callFromMqtt(
       procedure,
       argumentsFromBody(
         typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
-        headersFromMqtt(p.properties, Date.now()),
+        headersFromMqtt(p.properties, conn.ctx.clock.now()),
       ),
       respond,
       {

@@ -77,7 +77,7 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
     }),
     qos2: [...session.inboundQos2],
   };
-  if (!session.link) record.disconnectedAt = Date.now();
+  if (!session.link) record.disconnectedAt = ctx.clock.now();
   void ctx.router.queues.putRecord(KIND, id, record);
 }
 
@@ -94,7 +94,7 @@ export function forgetSession(ctx: MqttGateContext, session: MqttSession): void 
  * (so messages for it are queued again) and the rest of its expiry interval.
  */
 export function restoreSessions(ctx: MqttGateContext): number {
-  const now = Date.now();
+  const now = ctx.clock.now();
   let restored = 0;
   for (const [id, value] of [...ctx.router.queues.records(KIND)]) {
     const r = asRecord(value);

@@ -15,7 +15,7 @@ export function startSysTopics(ctx: MqttGateContext): () => void {
     let connected = 0;
     for (const s of ctx.sessions.values()) if (s.link) connected++;
     const values: [string, number][] = [
-      ['$SYS.broker.uptime', Math.round((Date.now() - ctx.startedAt) / 1000)],
+      ['$SYS.broker.uptime', Math.round((ctx.clock.now() - ctx.startedAt) / 1000)],
       ['$SYS.broker.clients.connected', connected],
       ['$SYS.broker.clients.total', ctx.sessions.size],
       ['$SYS.broker.messages.received', g.messagesIn],
@@ -28,8 +28,9 @@ export function startSysTopics(ctx: MqttGateContext): () => void {
       if (r instanceof Promise) r.catch(() => undefined);
     }
   };
-  const timer = setInterval(publish, seconds * 1000);
+  // on the router's clock: a test moves it to the next refresh instead of waiting for it
+  const timer = ctx.clock.setInterval(publish, seconds * 1000);
   timer.unref();
   publish();
-  return () => clearInterval(timer);
+  return () => ctx.clock.clearInterval(timer);
 }

@@ -17,6 +17,7 @@ import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import { handleAbort, handleBegin, handleCommit } from './handlers/transaction';
 import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
 import { Heartbeat } from './heartbeat';
+import type { Timer } from '../../lib/clock';
 import { TransactionTable } from './transactions';
 
 type State = 'connect' | 'connected' | 'closing' | 'closed';
@@ -56,7 +57,7 @@ export class StompConnection {
   private readonly parser: StompFrameParser;
   /** input pause (outbox, rate limits, authentication, receipts waiting), rate limits, outbox */
   private readonly flowControl: ConnectionFlow<StompFrame>;
-  private connectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: Timer | undefined;
   /** both directions of heart-beating on one timer, once CONNECTED negotiated any */
   private heartbeat: Heartbeat | undefined;
   /** frames parsed while CONNECT was being authenticated; handled after CONNECTED */
@@ -115,7 +116,7 @@ export class StompConnection {
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('close', () => this.onClose());
     stream.on('error', () => undefined); // 'close' follows
-    this.connectTimer = setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -174,7 +175,7 @@ export class StompConnection {
     if (frame.body.length > 0 && !mayHaveBody(cmd)) return this.protocolError(`a ${cmd} frame must not have a body`, frame);
     if (this.state === 'connect') {
       if (cmd !== 'CONNECT' && cmd !== 'STOMP') return this.protocolError(`expected CONNECT, got ${cmd}`, frame);
-      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.ctx.clock.clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
       return handleConnect(this, frame);
     }
@@ -243,7 +244,7 @@ export class StompConnection {
         this.ctx.counters.errors('heartbeat_timeout');
         this.destroy();
       },
-    });
+    }, this.ctx.clock);
   }
 
   // ----- sending -----
@@ -444,7 +445,7 @@ export class StompConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.parser.stop();
-    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.ctx.clock.clearTimeout(this.connectTimer);
     this.heartbeat?.stop();
     this.flowControl.dispose();
     // STOMP 1.2 §BEGIN: transactions not committed are aborted

@@ -1,3 +1,4 @@
+import type { Clock, Timer } from '../../lib/clock';
 import { timerDelay } from '../../lib/timers';
 
 export interface HeartbeatHooks {
@@ -22,7 +23,7 @@ export interface HeartbeatHooks {
  *   happens between 2 and 3 intervals after the last byte when only this way beats.
  */
 export class Heartbeat {
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Timer;
   private readonly tick: number;
   private lastRead: number;
   private lastWrite: number;
@@ -33,37 +34,39 @@ export class Heartbeat {
     /** ms between the client's beats; 0: none */
     private readonly inMs: number,
     private readonly hooks: HeartbeatHooks,
+    /** the router's clock (RouterOptions.clock) */
+    private readonly clock: Clock,
   ) {
-    const now = performance.now();
+    const now = clock.now();
     this.lastRead = now;
     this.lastWrite = now;
     // start() makes sure at least one way beats
     this.tick = timerDelay(Math.min(...[outMs, inMs].filter((ms) => ms > 0)));
-    this.timer = setInterval(() => this.check(), this.tick);
+    this.timer = clock.setInterval(() => this.check(), this.tick);
     this.timer.unref();
   }
 
   /** Negotiated intervals; undefined when neither way beats (no timer). */
-  static start(outMs: number, inMs: number, hooks: HeartbeatHooks): Heartbeat | undefined {
-    return outMs > 0 || inMs > 0 ? new Heartbeat(outMs, inMs, hooks) : undefined;
+  static start(outMs: number, inMs: number, hooks: HeartbeatHooks, clock: Clock): Heartbeat | undefined {
+    return outMs > 0 || inMs > 0 ? new Heartbeat(outMs, inMs, hooks, clock) : undefined;
   }
 
   /** Any octet read counts as a heart-beat from the peer. */
   heard(): void {
-    this.lastRead = performance.now();
+    this.lastRead = this.clock.now();
   }
 
   /** Any octet written counts as a heart-beat from us. */
   sent(): void {
-    this.lastWrite = performance.now();
+    this.lastWrite = this.clock.now();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
   }
 
   private check(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     if (this.inMs > 0 && now - this.lastRead >= this.inMs * 2) {
       this.stop();
       this.hooks.dead();

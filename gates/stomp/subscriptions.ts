@@ -90,7 +90,7 @@ const NONE: readonly StompSubscription[] = Object.freeze([]);
  */
 export function deliverEvent(conn: StompConnection, sub: StompSubscription, event: BrokerEvent): void {
   const expiresAt = event.headers?.expiresAt;
-  if (expiresAt !== undefined && expiresAt <= Date.now()) {
+  if (expiresAt !== undefined && expiresAt <= conn.ctx.clock.now()) {
     conn.ctx.drop('expired');
     return;
   }

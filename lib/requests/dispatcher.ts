@@ -7,6 +7,7 @@ import type { Realm } from '../realm';
 import { Session } from '../session';
 import { after } from '../settle';
 import { timerDelay } from '../timers';
+import { realClock, type Clock, type Timer } from '../clock';
 import { isValidUri } from '../topic';
 import type { Reply, RequestRecord, RequestStore } from './store';
 
@@ -55,7 +56,7 @@ export class RequestDispatcher {
   /** `${id}\0${destination}` -> the delivery in flight */
   private readonly inflight = new Map<string, Attempt>();
   /** per request: its expiry timer while pending, its removal timer once done */
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
   /** per request: get()s waiting for it to be done */
   private readonly waiters = new Map<string, Set<() => void>>();
   /** per request: who hears of each outcome as it comes (in memory: not after a restart) */
@@ -69,6 +70,8 @@ export class RequestDispatcher {
     private readonly log: Logger,
     /** counts each destination's outcome (result, error, expired, lost) and each retry */
     private readonly count: (outcome: string) => void = () => undefined,
+    /** the clock of expiry, retention and get's wait (RouterOptions.clock) */
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** Re-arms the timers of the stored requests (start-up); delivery waits for their realm. */
@@ -105,7 +108,7 @@ export class RequestDispatcher {
       if (destinations.length === 0) {
         throw new RouterError(Errors.noSuchProcedure, `no callee registered for ${procedure} ("all" names the callees registered when the request is submitted)`);
       }
-      const now = Date.now();
+      const now = this.clock.now();
       const record: RequestRecord = {
         id: randomUUID(),
         realm: realm.name,
@@ -166,7 +169,7 @@ export class RequestDispatcher {
   close(): void {
     this.watchers.clear();
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
     for (const set of this.waiters.values()) for (const wake of set) wake();
     this.waiters.clear();
@@ -202,7 +205,7 @@ export class RequestDispatcher {
     const key = `${r.id}\0${destination}`;
     const at = this.callers.get(r.realm);
     if (this.closed || !at || this.inflight.has(key) || hasReply(r, destination)) return;
-    const remaining = r.expiresAt - Date.now();
+    const remaining = r.expiresAt - this.clock.now();
     if (remaining <= 0) return; // the expiry timer settles it
     const attempt: Attempt = {};
     this.inflight.set(key, attempt);
@@ -268,7 +271,7 @@ export class RequestDispatcher {
     const r = this.store.get(id);
     if (!r || hasReply(r, reply.destination)) return;
     const replies = [...r.replies, reply];
-    const next: RequestRecord = replies.length >= r.destinations.length ? { ...r, replies, doneAt: Date.now() } : { ...r, replies };
+    const next: RequestRecord = replies.length >= r.destinations.length ? { ...r, replies, doneAt: this.clock.now() } : { ...r, replies };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request outcome not stored'));
     this.tell(id, [reply]);
     if (isDone(next)) this.done(next);
@@ -302,10 +305,10 @@ export class RequestDispatcher {
   /** Pending: expires at expiresAt. Done: removed RETENTION_MS after it was done. */
   private schedule(r: RequestRecord): void {
     const old = this.timers.get(r.id);
-    if (old) clearTimeout(old);
+    if (old) this.clock.clearTimeout(old);
     const done = isDone(r);
-    const at = done ? (r.doneAt ?? Date.now()) + RETENTION_MS : r.expiresAt;
-    const timer = setTimeout(() => (done ? this.remove(r.id) : this.expire(r.id)), timerDelay(Math.max(0, at - Date.now())));
+    const at = done ? (r.doneAt ?? this.clock.now()) + RETENTION_MS : r.expiresAt;
+    const timer = this.clock.setTimeout(() => (done ? this.remove(r.id) : this.expire(r.id)), timerDelay(Math.max(0, at - this.clock.now())));
     timer.unref();
     this.timers.set(r.id, timer);
   }
@@ -325,7 +328,7 @@ export class RequestDispatcher {
       this.count('expired');
       replies.push(errorReply(d, Errors.expired.wamp, [`${d} did not answer before the request expired`], { destination: d }));
     }
-    const next: RequestRecord = { ...r, replies, doneAt: Date.now() };
+    const next: RequestRecord = { ...r, replies, doneAt: this.clock.now() };
     void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request expiry not stored'));
     this.tell(id, replies.slice(r.replies.length));
     this.done(next);
@@ -341,11 +344,11 @@ export class RequestDispatcher {
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
       const wake = (): void => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         set.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, ms);
+      const timer = this.clock.setTimeout(wake, ms);
       set.add(wake);
     });
   }

@@ -1,3 +1,4 @@
+import { realClock, type Clock } from '../clock';
 import type { QueueStore } from './queue-types';
 import { SqliteQueueStore } from './sqlite-queue-store';
 import { SqliteStore } from './sqlite-store';
@@ -47,11 +48,12 @@ export function createStore(config: StoreConfig): RetainedStore {
  * use; the file closes when both are closed. The database itself is returned for the
  * other engines that share it (the aggregate tables).
  */
-export function createStores(config: StoreConfig): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
+export function createStores(config: StoreConfig, clock: Clock = realClock): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
   switch (config.engine) {
     case 'sqlite': {
       const database = new StoreDatabase(config);
-      return { retained: new SqliteStore(database), queues: new SqliteQueueStore(database), database };
+      const now = (): number => clock.now();
+      return { retained: new SqliteStore(database, now), queues: new SqliteQueueStore(database, now), database };
     }
     default:
       // invariant, not a catalogue error: as in createStore

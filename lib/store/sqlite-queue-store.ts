@@ -79,7 +79,11 @@ export class SqliteQueueStore implements QueueStore {
   readonly stats: QueueStoreStats;
 
   /** given a StoreDatabase, shares its file and its commits (with the retained store) */
-  constructor(source: Omit<SqliteStoreConfig, 'engine'> | StoreDatabase) {
+  constructor(
+    source: Omit<SqliteStoreConfig, 'engine'> | StoreDatabase,
+    /** the clock message expiry is judged by (RouterOptions.clock) */
+    private readonly now: () => number = Date.now,
+  ) {
     this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
     this.enqueueOp = this.database.join<QueueOp>({
       write: (ops) => this.write(ops),
@@ -185,7 +189,7 @@ export class SqliteQueueStore implements QueueStore {
       throw new RouterError(Errors.limitExceeded, `message of ${size} bytes exceeds the queue limit of ${maxBytes}`);
     }
 
-    const now = Date.now();
+    const now = this.now();
     let dropped = 0;
     const q = this.queueIndex.get(queue);
     const full = (ix: QueueIndex): boolean => ix.messages + 1 > maxMessages || ix.bytes + size > maxBytes;
@@ -237,7 +241,7 @@ export class SqliteQueueStore implements QueueStore {
     this.assertOpen();
     const q = this.queueIndex.get(queue);
     if (q === undefined || !(limit > 0)) return [];
-    const now = Date.now();
+    const now = this.now();
     const seqs: number[] = [];
     const expiries: number[] = [];
     const expired: number[] = [];
@@ -257,7 +261,7 @@ export class SqliteQueueStore implements QueueStore {
   get(queue: string, seq: number): QueuedMessage | undefined {
     this.assertOpen();
     const m = this.queueIndex.get(queue)?.get(seq);
-    return m === undefined || m.expiresAt <= Date.now() ? undefined : this.message(queue, seq, m.expiresAt);
+    return m === undefined || m.expiresAt <= this.now() ? undefined : this.message(queue, seq, m.expiresAt);
   }
 
   update(queue: string, seq: number, attrs: Attrs): Promise<void> | undefined {

@@ -37,7 +37,11 @@ export class SqliteStore implements RetainedStore {
   private orphans: StoreEntry[] | undefined;
   readonly stats: StoreStats;
 
-  constructor(source: SqliteStoreConfig | StoreDatabase) {
+  constructor(
+    source: SqliteStoreConfig | StoreDatabase,
+    /** the clock TTLs are judged by (RouterOptions.clock) */
+    private readonly now: () => number = Date.now,
+  ) {
     this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
     this.enqueue = this.database.join<LogOp>({
       write: (ops) => this.commit(ops),
@@ -111,7 +115,7 @@ export class SqliteStore implements RetainedStore {
   get(realm: string, key: string): StoreEntry | undefined {
     const entry = this.index.current(realm, key);
     if (entry === undefined) return undefined;
-    return entry.expiresAt === undefined || entry.expiresAt > Date.now() ? entry : undefined;
+    return entry.expiresAt === undefined || entry.expiresAt > this.now() ? entry : undefined;
   }
 
   keyCount(realm: string): number {
@@ -121,14 +125,14 @@ export class SqliteStore implements RetainedStore {
   *entries(realm: string): IterableIterator<StoreEntry> {
     const all = this.index.realmEntries(realm);
     if (all === undefined) return;
-    const now = Date.now();
+    const now = this.now();
     for (const entry of all) if (isLive(entry, now)) yield entry;
   }
 
   range(realm: string, page: RangePage): StoreEntry[] {
     const out: StoreEntry[] = [];
     if (page.limit <= 0) return out;
-    const now = Date.now();
+    const now = this.now();
     for (const entry of this.index.range(realm, page.prefix, page.after)) {
       if (!isLive(entry, now)) continue;
       out.push(entry);
@@ -152,7 +156,7 @@ export class SqliteStore implements RetainedStore {
     const willValue = will !== undefined && will.value !== null ? encodePayload(will.value) : null;
 
     const before = this.index.current(realm, key);
-    const now = ttlMs !== undefined || before?.expiresAt !== undefined ? Date.now() : 0;
+    const now = ttlMs !== undefined || before?.expiresAt !== undefined ? this.now() : 0;
     const revision = this.index.nextRevision(realm);
     const entry = makeEntry(realm, key, value, revision, ttlMs === undefined ? undefined : now + ttlMs, will, opts?.meta);
     this.index.put(entry);
@@ -183,14 +187,14 @@ export class SqliteStore implements RetainedStore {
   willsOf(session: number): StoreEntry[] {
     const owned = this.index.willsOf(session);
     if (owned === undefined) return [];
-    const now = Date.now();
+    const now = this.now();
     return [...owned].filter((e) => isLive(e, now));
   }
 
   orphanedWills(): StoreEntry[] {
     const orphans = this.orphans ?? [];
     this.orphans = undefined;
-    const now = Date.now();
+    const now = this.now();
     return orphans.filter((e) => this.index.isCurrent(e) && isLive(e, now));
   }
 

@@ -16,7 +16,6 @@ import { Router } from '../../index';
 import { createUserRecord } from '../../lib/auth/user-record';
 import { createLogger } from '../../lib/log';
 import {
-  connectBytes,
   connectMqttFrom,
   connectRefusedFrom,
   endAll,
@@ -25,6 +24,7 @@ import {
   withTimeout,
   WAIT_MS,
 } from '../helpers/mqtt-clients';
+import { connectBytes } from '../helpers/mqtt-raw';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header';
 import {
   codecs,
@@ -64,7 +64,7 @@ async function seenPeer(peer: RawPeer): Promise<string> {
 
 /** CONNECT (3.1.1, no username) on a raw socket; the CONNACK return code. */
 async function connackCode(probe: TcpProbe): Promise<number> {
-  probe.write(connectBytes(4, `p${Math.random().toString(36).slice(2)}`, true));
+  probe.write(connectBytes({ clientId: `p${Math.random().toString(36).slice(2)}` }));
   const connack = await probe.read(4, WAIT_MS, 'CONNACK');
   assert.equal(connack[0], 0x20);
   return connack[3] ?? -1;
@@ -354,7 +354,7 @@ describe('proxy protocol, required', () => {
   it('proxy protocol - required: missing, malformed, late and untrusted are closed; a valid header is served', async () => {
     await refusedFor(
       'missing',
-      new TcpProbe(r.mqttPort, undefined, undefined, { preamble: connectBytes(4, 'no-header', true) }),
+      new TcpProbe(r.mqttPort, undefined, undefined, { preamble: connectBytes({ clientId: 'no-header' }) }),
       'no header',
     );
     await refusedFor(

@@ -6,7 +6,8 @@
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { WebSocket, type RawData } from 'ws';
-import { mqttConnect, sleep, within, type HostileRouter } from './hostile';
+import { sleep, within, type HostileRouter } from './hostile';
+import { connectBytes } from './mqtt-raw';
 import { helloFor } from './hostile-wamp';
 import { codecs, frameHeader, handshakeBytes } from './raw-wamp';
 
@@ -136,9 +137,9 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
       rawPublish,
       ms,
     ),
-    floodTcp('mqtt-tcp-v4', r.ports.mqtt, mqttConnect(4, ''), mqttPublish(0, 4), ms),
-    floodTcp('mqtt-tcp-v5', r.ports.mqtt, mqttConnect(5, ''), mqttPublish(1, 5), ms),
-    floodWs('mqtt-ws-v5', r.url('mqttWs', '/mqtt'), 'mqtt', mqttConnect(5, ''), mqttPublish(0, 5), true, ms),
+    floodTcp('mqtt-tcp-v4', r.ports.mqtt, connectBytes({ clientId: '', level: 4 }), mqttPublish(0, 4), ms),
+    floodTcp('mqtt-tcp-v5', r.ports.mqtt, connectBytes({ clientId: '', level: 5 }), mqttPublish(1, 5), ms),
+    floodWs('mqtt-ws-v5', r.url('mqttWs', '/mqtt'), 'mqtt', connectBytes({ clientId: '', level: 5 }), mqttPublish(0, 5), true, ms),
     floodTcp('stomp-tcp', r.ports.stomp, STOMP_CONNECT, () => STOMP_SEND, ms),
     floodWs('stomp-ws', r.url('stompWs', '/stomp'), 'v12.stomp', STOMP_CONNECT, () => STOMP_SEND, false, ms),
   ];

@@ -336,21 +336,6 @@ export function sumMetric(text: string, name: string): number {
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-/** An MQTT CONNECT (clean, no keep-alive) of `version`. */
-export function mqttConnect(version: 3 | 4 | 5, clientId: string): Buffer {
-  return mqttPacket.generate(
-    {
-      cmd: 'connect',
-      protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
-      protocolVersion: version,
-      clean: true,
-      clientId,
-      keepalive: 0,
-    },
-    { protocolVersion: version },
-  );
-}
-
 // ---------------------------------------------------------------------------------
 // what a router may answer
 

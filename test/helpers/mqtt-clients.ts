@@ -1,9 +1,8 @@
 /**
  * Client-side helpers for the MQTT gate integration tests (test/gates/mqtt/*.test.ts):
  * mqtt.js clients that connect with a deadline and never reconnect on their own, a
- * message log that waits with a deadline, a hand-written client on mqtt-packet over a
- * plain TCP socket (for wire-level assertions: packet ids, DUP, reason codes, unacked
- * messages, malformed bytes), and a reader for the router's Prometheus counters.
+ * message log that waits with a deadline, and a reader for the router's Prometheus
+ * counters. The raw client (wire-level assertions, malformed bytes) is mqtt-raw.ts.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -14,7 +13,7 @@ import mqtt, {
   type ISubscriptionGrant,
   type MqttClient,
 } from 'mqtt';
-import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import type { IConnackPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { autobahn, connect as autobahnConnect, wsOptions } from './autobahn';
 import type { TestRouter } from './router';
 import { sleep, withTimeout, WAIT_MS } from './wait';
@@ -254,164 +253,6 @@ export function serverDisconnect(client: MqttClient, ms = WAIT_MS): Promise<Pack
 function armed<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
   return p;
-}
-
-// ---------------------------------------------------------------------------------
-// a raw MQTT client on mqtt-packet
-
-export type AnyPacket = Packet & { messageId?: number; reasonCode?: number; properties?: Record<string, unknown> };
-
-/**
- * MQTT over a plain TCP socket with mqtt-packet: every packet the router sends is kept,
- * nothing is acknowledged unless the test sends the ack. `expect(pred)` returns the first
- * not yet taken packet matching `pred`, waiting with a deadline.
- */
-export class RawMqtt {
-  readonly packets: AnyPacket[] = [];
-  private readonly taken = new Set<AnyPacket>();
-  private waiters: { pred: (p: AnyPacket) => boolean; resolve: (p: AnyPacket) => void }[] = [];
-  readonly closed: Promise<void>;
-  isClosed = false;
-  parseError: Error | undefined;
-
-  private constructor(
-    readonly socket: net.Socket,
-    readonly version: 3 | 4 | 5,
-  ) {
-    const parser = mqttPacket.parser({ protocolVersion: version });
-    parser.on('packet', (p: Packet) => this.onPacket(p));
-    parser.on('error', (err: Error) => (this.parseError = err));
-    socket.on('data', (chunk: Buffer) => parser.parse(chunk));
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.once('close', () => ((this.isClosed = true), resolve())));
-  }
-
-  /** Opens the socket only (no CONNECT). */
-  static async socket(port: number, version: 3 | 4 | 5 = 4): Promise<RawMqtt> {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('error', reject);
-      }),
-      WAIT_MS,
-      'TCP connect',
-    );
-    return new RawMqtt(socket, version);
-  }
-
-  /** Opens the socket, sends CONNECT, waits for CONNACK. */
-  static async connect(
-    port: number,
-    connect: Partial<IConnectPacket> & { clientId: string },
-    version: 3 | 4 | 5 = 4,
-  ): Promise<{ raw: RawMqtt; connack: IConnackPacket }> {
-    const raw = await RawMqtt.socket(port, version);
-    raw.send({
-      cmd: 'connect',
-      protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
-      protocolVersion: version,
-      clean: true,
-      keepalive: 0,
-      ...connect,
-    });
-    const connack = (await raw.expect((p) => p.cmd === 'connack', 'CONNACK')) as IConnackPacket;
-    return { raw, connack };
-  }
-
-  private onPacket(p: AnyPacket): void {
-    this.packets.push(p);
-    for (const w of this.waiters) {
-      if (w.pred(p)) {
-        this.taken.add(p);
-        this.waiters = this.waiters.filter((x) => x !== w);
-        w.resolve(p);
-        return;
-      }
-    }
-  }
-
-  send(p: Packet): void {
-    this.socket.write(mqttPacket.generate(p, { protocolVersion: this.version }));
-  }
-
-  write(bytes: Buffer): void {
-    this.socket.write(bytes);
-  }
-
-  expect(pred: (p: AnyPacket) => boolean, what: string, ms = WAIT_MS): Promise<AnyPacket> {
-    const found = this.packets.find((p) => !this.taken.has(p) && pred(p));
-    if (found) {
-      this.taken.add(found);
-      return Promise.resolve(found);
-    }
-    let waiter: { pred: (p: AnyPacket) => boolean; resolve: (p: AnyPacket) => void } | undefined;
-    return withTimeout(
-      new Promise<AnyPacket>((resolve) => {
-        waiter = { pred, resolve };
-        this.waiters.push(waiter);
-      }),
-      ms,
-      what,
-    ).catch((err: unknown) => {
-      this.waiters = this.waiters.filter((x) => x !== waiter);
-      throw err;
-    });
-  }
-
-  /** Every received PUBLISH, in order. */
-  publishes(): IPublishPacket[] {
-    return this.packets.filter((p): p is AnyPacket & IPublishPacket => p.cmd === 'publish');
-  }
-
-  async subscribe(filter: string, qos: 0 | 1 | 2, messageId = 1, extra: Record<string, unknown> = {}): Promise<AnyPacket> {
-    this.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos, ...extra }] });
-    return this.expect((p) => p.cmd === 'suback' && p.messageId === messageId, `SUBACK ${messageId}`);
-  }
-
-  waitClosed(what: string, ms = WAIT_MS): Promise<void> {
-    return withTimeout(this.closed, ms, what);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
-/**
- * CONNECT bytes written by hand, for what client libraries refuse to send (an empty
- * client id with clean session 0, or on protocol level 3).
- */
-export function connectBytes(version: 3 | 4 | 5, clientId: string, clean: boolean, keepalive = 0): Buffer {
-  const name = version === 3 ? 'MQIsdp' : 'MQTT';
-  const id = Buffer.from(clientId, 'utf8');
-  const body = Buffer.concat([
-    u16(name.length),
-    Buffer.from(name, 'latin1'),
-    Buffer.from([version, clean ? 0x02 : 0x00]),
-    u16(keepalive),
-    version === 5 ? Buffer.from([0]) : Buffer.alloc(0), // no properties
-    u16(id.length),
-    id,
-  ]);
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
-}
-
-export function u16(n: number): Buffer {
-  return Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-}
-
-/** MQTT variable byte integer. */
-export function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
 }
 
 // ---------------------------------------------------------------------------------

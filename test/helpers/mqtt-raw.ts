@@ -1,5 +1,5 @@
 /**
- * A raw MQTT client for conformance tests: a plain `net` socket, packets built with
+ * The raw MQTT client of the tests (conformance, robustness, QoS flows): a plain `net` socket, packets built with
  * mqtt-packet's `generate` for the chosen protocol version, or hand-crafted bytes for
  * what no codec would produce. What the server sends is framed here by hand (fixed
  * header + remaining length) so a test sees each packet's exact bytes (flags, DUP,
@@ -9,7 +9,7 @@
  * every client opened here is tracked, and closeAllRaw() (in afterEach) destroys them.
  */
 import net from 'node:net';
-import mqttPacket, { type IConnackPacket, type IConnectPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { sleep, within } from './wait';
 
 export { sleep, within } from './wait';
@@ -18,6 +18,9 @@ export type MqttVersion = 3 | 4 | 5;
 
 /** Default deadline for anything a test waits for. */
 export const WAIT_MS = 2000;
+
+/** A decoded packet with the fields a test reads of several packet types. */
+export type AnyPacket = Packet & { messageId?: number; reasonCode?: number; properties?: Record<string, unknown> };
 
 /** One packet from the server: decoded, its exact bytes, and when it arrived. */
 export interface Received {
@@ -58,7 +61,11 @@ export function frame(firstByte: number, body: readonly number[]): Buffer {
   return Buffer.from([firstByte, ...varint(body.length), ...body]);
 }
 
-/** A 3.1.1 / 5.0 CONNECT, by hand: `level`, `flags` and the name are the caller's. */
+/**
+ * A CONNECT by hand, for what client libraries refuse to send (an empty client id with
+ * clean session 0, a level 3 client, bad flags): `level` (default 4), `flags` (default
+ * clean session) and the protocol name (default by level) are the caller's.
+ */
 export function connectBytes(opts: {
   clientId: string;
   level?: number;
@@ -69,7 +76,7 @@ export function connectBytes(opts: {
 }): Buffer {
   const level = opts.level ?? 4;
   const body = [
-    ...str(opts.name ?? 'MQTT'),
+    ...str(opts.name ?? (level === 3 ? 'MQIsdp' : 'MQTT')),
     level,
     opts.flags ?? 0x02,
     (opts.keepAlive ?? 0) >> 8,
@@ -154,6 +161,11 @@ export class RawMqtt {
     );
   }
 
+  /** The same as open(), by the name tests of a bare socket use. */
+  static socket(port: number, version: MqttVersion = 4): Promise<RawMqtt> {
+    return RawMqtt.open(port, version);
+  }
+
   /** Opens, sends CONNECT (clean, keep alive 0 unless given) and waits for CONNACK. */
   static async connect(
     port: number,
@@ -227,6 +239,27 @@ export class RawMqtt {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /** Every packet received, taken or not, in order. */
+  get packets(): AnyPacket[] {
+    return this.received.map((r) => r.packet);
+  }
+
+  /** Every PUBLISH received, in order. */
+  publishes(): IPublishPacket[] {
+    return this.received.map((r) => r.packet).filter((p): p is IPublishPacket => p.cmd === 'publish');
+  }
+
+  /** take() by the decoded packet: the first one not yet taken matching `pred`. */
+  async expect(pred: (p: AnyPacket) => boolean, what: string, ms = WAIT_MS): Promise<AnyPacket> {
+    return (await this.take((r) => pred(r.packet), what, ms)).packet;
+  }
+
+  /** SUBSCRIBE to one filter; resolves with the SUBACK. */
+  async subscribe(filter: string, qos: 0 | 1 | 2, messageId = this.id(), extra: Record<string, unknown> = {}): Promise<AnyPacket> {
+    this.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos, ...extra }] });
+    return this.expect((p) => p.cmd === 'suback' && p.messageId === messageId, `SUBACK ${messageId}`);
   }
 
   /** Packets not yet taken that match, after waiting `ms` (for "nothing more came"). */

@@ -3,10 +3,12 @@
 // for the parts of the protocol neither library speaks (INTERRUPT, call_canceling
 // callees, exact request IDs). Everything here is closed by a ClientPool so a failing
 // test still leaves no handle open.
+import { after, afterEach, before } from 'node:test';
 import WebSocket from 'ws';
 import { autobahnTransports, connect, type AutobahnSession, type Transport } from './autobahn';
-import type { TestRouter } from './router';
+import { startRouter, type TestRouter } from './router';
 import { within } from './wait';
+import { RawWampClient } from './wamp-clients';
 
 // autobahn console.warn()s every connection close ("connection closed", "auto-reconnect
 // disabled!"); tests close hundreds. Drop exactly those two unless logs are asked for.
@@ -149,122 +151,9 @@ export interface WampyClient {
   publish(topic: string, payload?: unknown, options?: Record<string, unknown>): Promise<unknown>;
 }
 
-// ----- a WAMP JSON peer driven by hand -----
+// ----- a WAMP JSON peer driven by hand: wamp-clients.ts's RawWampClient -----
 
-export type WampMessage = unknown[];
-
-/**
- * A WAMP session over `ws` with the JSON serializer, spoken by hand. Received messages
- * queue up in `inbox`; `next()` takes the first that matches.
- */
-export class RawWampClient {
-  readonly inbox: WampMessage[] = [];
-  /** every frame received, as its JSON text (JSON.parse rounds integers past 2^53) */
-  readonly frames: string[] = [];
-  sessionId = 0;
-  welcome: Record<string, unknown> = {};
-  private waiters: { match(m: WampMessage): boolean; resolve(m: WampMessage): void }[] = [];
-  private readonly closedP: Promise<void>;
-
-  private constructor(private readonly ws: WebSocket) {
-    this.closedP = new Promise((r) => ws.once('close', () => r()));
-    ws.on('message', (data: Buffer) => {
-      this.frames.push(data.toString('utf8'));
-      const msg = JSON.parse(data.toString('utf8')) as WampMessage;
-      const i = this.waiters.findIndex((w) => w.match(msg));
-      const w = i >= 0 ? this.waiters.splice(i, 1)[0] : undefined;
-      if (w) w.resolve(msg);
-      else this.inbox.push(msg);
-    });
-    ws.on('error', () => {
-      // surfaced through 'close' and the test's own timeouts
-    });
-  }
-
-  static async connect(url: string, roles: Record<string, unknown>, realm = 'realm1'): Promise<RawWampClient> {
-    const ws = new WebSocket(url, ['wamp.2.json']);
-    await within(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      }),
-      5000,
-      'raw WebSocket open',
-    );
-    const c = new RawWampClient(ws);
-    c.send([1, realm, { roles }]);
-    const welcome = await c.next((m) => m[0] === 2 || m[0] === 3, 5000, 'WELCOME');
-    if (welcome[0] !== 2) {
-      ws.terminate();
-      throw new Error(`raw client not welcomed: ${JSON.stringify(welcome)}`);
-    }
-    c.sessionId = welcome[1] as number;
-    c.welcome = welcome[2] as Record<string, unknown>;
-    return c;
-  }
-
-  get open(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
-  }
-
-  send(msg: WampMessage): void {
-    this.ws.send(JSON.stringify(msg));
-  }
-
-  /** The first message (already queued or yet to come) that matches, within `ms`. */
-  next(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<WampMessage> {
-    const i = this.inbox.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as WampMessage);
-    const d = deferred<WampMessage>();
-    const waiter = { match, resolve: (m: WampMessage) => d.resolve(m) };
-    this.waiters.push(waiter);
-    return within(d.promise, ms, what).finally(() => {
-      const j = this.waiters.indexOf(waiter);
-      if (j >= 0) this.waiters.splice(j, 1);
-    });
-  }
-
-  /** Resolves if no matching message arrives within `ms`; rejects with it otherwise. */
-  async none(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<void> {
-    let got: WampMessage | undefined;
-    try {
-      got = await this.next(match, ms, what);
-    } catch {
-      return;
-    }
-    throw new Error(`${what}: unexpected ${JSON.stringify(got)}`);
-  }
-
-  /** REGISTER and wait for REGISTERED; returns the registration ID. */
-  async register(request: number, uri: string, options: Record<string, unknown> = {}): Promise<number> {
-    this.send([64, request, options, uri]);
-    const r = await this.next(
-      (m) => (m[0] === 65 && m[1] === request) || (m[0] === 8 && m[1] === 64 && m[2] === request),
-      5000,
-      `REGISTERED ${uri}`,
-    );
-    if (r[0] !== 65) throw new Error(`REGISTER ${uri} failed: ${JSON.stringify(r)}`);
-    return r[2] as number;
-  }
-
-  /** GOODBYE, then wait for the socket to close. */
-  async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.OPEN) {
-      this.send([6, {}, 'wamp.close.close_realm']);
-      this.ws.close(1000);
-    } else if (this.ws.readyState === WebSocket.CONNECTING) {
-      this.ws.terminate();
-    }
-    await within(this.closedP, 5000, 'raw client close').catch(() => this.ws.terminate());
-    await this.closedP;
-  }
-
-  /** Drops the TCP connection without any goodbye. */
-  async terminate(): Promise<void> {
-    this.ws.terminate();
-    await this.closedP;
-  }
-}
+export { RawWampClient, type WampMessage } from './wamp-clients';
 
 /** Roles a raw callee announces; `canceling` adds call_canceling. */
 export function rawRoles(opts: { canceling?: boolean; progressive?: boolean } = {}): Record<string, unknown> {
@@ -286,8 +175,16 @@ export function rawRoles(opts: { canceling?: boolean; progressive?: boolean } = 
 
 export class ClientPool {
   private readonly closers = new Set<() => Promise<unknown>>();
+  private readonly router: () => TestRouter;
 
-  constructor(private readonly t: TestRouter) {}
+  /** the router, or how to get it once it has started (rpcTestFile) */
+  constructor(router: TestRouter | (() => TestRouter)) {
+    this.router = typeof router === 'function' ? router : () => router;
+  }
+
+  private get t(): TestRouter {
+    return this.router();
+  }
 
   async autobahn(tr: Transport | Record<string, unknown>): Promise<AutobahnClient> {
     const options =
@@ -342,4 +239,44 @@ function cloneOptions(o: Record<string, unknown>): Record<string, unknown> {
   if (Array.isArray(o['protocols'])) out['protocols'] = [...(o['protocols'] as unknown[])];
   if (Array.isArray(o['serializers'])) out['serializers'] = [...(o['serializers'] as unknown[])];
   return out;
+}
+
+/** autobahn's transports x serializers, by name */
+export const RPC_TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
+export type RpcTransportName = (typeof RPC_TRANSPORTS)[number];
+
+export interface RpcTestFile {
+  /** the file's router; started in before() */
+  readonly router: () => TestRouter;
+  /** what a test opens here is closed after it */
+  readonly pool: ClientPool;
+  readonly transport: (name: RpcTransportName) => AutobahnTransport;
+}
+
+/**
+ * The set-up every RPC test file shared: one router (with `config`) started before its
+ * tests, the clients each test opened closed after it, the router closed after all.
+ * Call it at the top level of the file.
+ */
+export function rpcTestFile(config: Record<string, unknown> = {}): RpcTestFile {
+  let t: TestRouter | undefined;
+  const router = (): TestRouter => {
+    if (!t) throw new Error('the router starts in before()');
+    return t;
+  };
+  const pool = new ClientPool(router);
+  before(async () => {
+    t = await startRouter(config);
+  });
+  afterEach(() => pool.closeAll());
+  after(() => t?.close());
+  return {
+    router,
+    pool,
+    transport: (name) => {
+      const tr = rpcTransports(router()).find((x) => x.name === name);
+      if (!tr) throw new Error(`no transport ${name}`);
+      return tr;
+    },
+  };
 }

@@ -159,11 +159,18 @@ const HELLO_ROLES = {
 export type WampMessage = unknown[];
 
 /**
- * Raw WAMP JSON over WebSocket: messages are exactly what the router wrote (no client
- * library decoding), and `terminate()` drops the TCP connection without GOODBYE.
+ * Raw WAMP JSON over WebSocket, the one hand-driven WAMP client of the tests: messages
+ * are exactly what the router wrote (no client library decoding), and `terminate()`
+ * drops the TCP connection without GOODBYE. Everything received stays in `received`:
+ * `next()` finds a message there (or waits for it) without using it up; `take()` uses
+ * it up, so a test can take INVOCATIONs, INTERRUPTs and RESULTs one by one.
  */
 export class RawWampClient {
   readonly received: WampMessage[] = [];
+  /** every frame received, as its JSON text (JSON.parse rounds integers past 2^53) */
+  readonly frames: string[] = [];
+  private readonly taken = new Set<WampMessage>();
+  private takers: { match: (m: WampMessage) => boolean; resolve: (m: WampMessage) => void }[] = [];
   sessionId = 0;
   welcome: Record<string, unknown> = {};
   private nextRequest = 0;
@@ -174,8 +181,16 @@ export class RawWampClient {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('error', () => undefined);
     ws.on('message', (data: Buffer) => {
-      const msg = JSON.parse(data.toString('utf8')) as WampMessage;
+      const text = data.toString('utf8');
+      this.frames.push(text);
+      const msg = JSON.parse(text) as WampMessage;
       this.received.push(msg);
+      const taker = this.takers.find((t) => t.match(msg));
+      if (taker) {
+        this.taken.add(msg);
+        this.takers = this.takers.filter((t) => t !== taker);
+        taker.resolve(msg);
+      }
       const idx = this.received.length - 1;
       this.waiters = this.waiters.filter((w) => {
         if (idx < w.from || !w.pred(msg)) return true;
@@ -200,7 +215,7 @@ export class RawWampClient {
     c.send([1, realm, { roles: HELLO_ROLES, ...details }]);
     const welcome = await c.next((m) => m[0] === 2 || m[0] === 3, 'WELCOME');
     if (welcome[0] !== 2) {
-      c.terminate();
+      void c.terminate();
       throw new Error(`HELLO refused: ${JSON.stringify(welcome)}`);
     }
     c.sessionId = welcome[1] as number;
@@ -208,8 +223,55 @@ export class RawWampClient {
     return c;
   }
 
+  /** Opens with these HELLO roles (the RPC tests announce callee features this way). */
+  static connect(wsUrl: string, roles: Record<string, unknown>, realm = 'realm1'): Promise<RawWampClient> {
+    return RawWampClient.open(wsUrl, realm, { roles });
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
   send(msg: WampMessage): void {
     this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The first message not taken yet (already here or yet to come) that matches, within `ms`; it is used up. */
+  take(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<WampMessage> {
+    const found = this.received.find((m) => !this.taken.has(m) && match(m));
+    if (found) {
+      this.taken.add(found);
+      return Promise.resolve(found);
+    }
+    const taker = { match, resolve: (_m: WampMessage): void => undefined };
+    const got = new Promise<WampMessage>((resolve) => (taker.resolve = resolve));
+    this.takers.push(taker);
+    return withTimeout(got, ms, `${what} (raw client)`).finally(() => {
+      this.takers = this.takers.filter((t) => t !== taker);
+    });
+  }
+
+  /** Resolves if no matching message (not taken yet) arrives within `ms`; rejects with it otherwise. */
+  async none(match: (m: WampMessage) => boolean, ms: number, what: string): Promise<void> {
+    let got: WampMessage | undefined;
+    try {
+      got = await this.take(match, ms, what);
+    } catch {
+      return;
+    }
+    throw new Error(`${what}: unexpected ${JSON.stringify(got)}`);
+  }
+
+  /** REGISTER and wait for REGISTERED; returns the registration ID. */
+  async register(request: number, uri: string, options: Record<string, unknown> = {}): Promise<number> {
+    this.send([64, request, options, uri]);
+    const r = await this.take(
+      (m) => (m[0] === 65 && m[1] === request) || (m[0] === 8 && m[1] === 64 && m[2] === request),
+      WAIT_MS,
+      `REGISTERED ${uri}`,
+    );
+    if (r[0] !== 65) throw new Error(`REGISTER ${uri} failed: ${JSON.stringify(r)}`);
+    return r[2] as number;
   }
 
   request(): number {
@@ -258,15 +320,15 @@ export class RawWampClient {
     await withTimeout(this.closed, WAIT_MS, 'raw client close after GOODBYE').catch(() => this.terminate());
   }
 
-  /** Drops the connection at once: no GOODBYE, no WebSocket close frame. */
-  terminate(): void {
+  /** Drops the connection at once: no GOODBYE, no WebSocket close frame; resolves once closed. */
+  async terminate(): Promise<void> {
     this.ws.terminate();
+    await this.closed;
   }
 
   async close(): Promise<void> {
     await this.goodbye();
-    this.terminate();
-    await this.closed;
+    await this.terminate();
   }
 
   get whenClosed(): Promise<void> {

@@ -22,8 +22,8 @@ import {
   inParallel,
   sleep,
   type Memory,
-  mqttConnect,
 } from '../helpers/hostile';
+import { connectBytes } from '../helpers/mqtt-raw';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import { helloFor } from '../helpers/hostile-wamp';
 import { startFlooders } from '../helpers/hostile-flood';
@@ -100,7 +100,7 @@ test('one message over maxMessageSize on each protocol is refused and its connec
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT 5: DISCONNECT with 0x95 Packet too large; 3.1.1: just the close
-  const connect5 = mqttConnect(5, 'big');
+  const connect5 = connectBytes({ clientId: 'big', level: 5 });
   const publish5 = mqttPacket.generate(
     { cmd: 'publish', topic: 'hostile/big', payload: big, qos: 0, retain: false, dup: false },
     { protocolVersion: 5 },
@@ -140,7 +140,7 @@ test('headers that announce a huge message are refused before any of it is sent'
     (got) => assert.equal(got[0], 0x7f),
   );
   // MQTT: remaining length 268,435,455 (the largest the varint can say)
-  const connect = mqttConnect(4, 'huge');
+  const connect = connectBytes({ clientId: 'huge', level: 4 });
   await expectRefusedTcp(
     r.ports.mqtt,
     [connect, Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f])],

@@ -16,11 +16,11 @@ import {
   SHORT_TIMEOUTS,
   assertWellBehavedClientsWork,
   attackTcp,
-  mqttConnect,
   sleep,
   within,
   type Memory,
 } from '../helpers/hostile';
+import { connectBytes } from '../helpers/mqtt-raw';
 
 /** connections per kind of slow client */
 const PER_KIND = 30;
@@ -88,7 +88,7 @@ const times = <T>(n: number, f: () => Promise<T>): Promise<T>[] => Array.from({ 
 const NOTHING = Buffer.alloc(0);
 
 test('silent and byte-by-byte handshakes on every listener are closed by the router', async () => {
-  const connect = mqttConnect(4, 'slow');
+  const connect = connectBytes({ clientId: 'slow', level: 4 });
   const stompConnect = Buffer.from('CONNECT\naccept-version:1.2\nhost:realm1\n\n\0');
   const p = r.ports;
   await Promise.all([

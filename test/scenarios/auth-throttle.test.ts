@@ -11,6 +11,7 @@ import type { MqttClient } from 'mqtt';
 import { createUserRecord } from '../../lib/auth/user-record';
 import { connect as autobahnConnect, wsOptions } from '../helpers/autobahn';
 import { connectMqttFrom, connectRefusedFrom, endAll, metricValue, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
+import { ManualClock } from '../helpers/clock';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients } from '../helpers/stomp-clients';
 
@@ -34,7 +35,7 @@ after(async () => {
 
 /** A router with alice and bob and small budgets, on a clock the test moves. */
 async function throttledRouter(scrypt = FAST): Promise<{ r: TestRouter; advance: (ms: number) => void }> {
-  let now = 1_000_000;
+  const clock = new ManualClock(1_000_000);
   const users = [
     await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt }),
     await createUserRecord({ authid: 'bob', role: 'user', password: 'bob-secret', scrypt }),
@@ -45,9 +46,9 @@ async function throttledRouter(scrypt = FAST): Promise<{ r: TestRouter; advance:
     authidMaxFailures: AUTHID_MAX_FAILURES,
     authidMaxBackoffMs: AUTHID_MAX_BACKOFF_MS,
   };
-  const r = await startRouter({ auth: { users, throttle } }, { clock: () => now });
+  const r = await startRouter({ auth: { users, throttle } }, { clock });
   routers.push(r);
-  return { r, advance: (ms) => (now += ms) };
+  return { r, advance: (ms) => clock.advance(ms) };
 }
 
 const checkedFailures = (r: TestRouter, gate = 'mqtt'): Promise<number> =>

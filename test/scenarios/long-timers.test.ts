@@ -7,15 +7,22 @@
  *   millisecond, for ever (a busy loop and a warning per tick);
  * - an MQTT 5 will delay of 2^32 - 1 s published the will at once.
  * Now such delays are held to the longest timer, and nothing fires early.
+ *
+ * The router runs on a clock the tests move (test/helpers/clock.ts), which treats a
+ * delay past 2^31 - 1 ms as Node does (1 ms): days pass in no time, and nothing is
+ * waited for by sleeping.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect } from '../helpers/autobahn';
-import { connectMqtt, endAll, MessageLog, subscribe, waitFor } from '../helpers/mqtt-clients';
-import { sleep, within } from '../helpers/raw-wamp';
+import { ManualClock } from '../helpers/clock';
+import { connectMqtt, endAll, MessageLog, publish, subscribe, waitFor } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
+import { withTimeout } from '../helpers/wait';
 
+const DAY_MS = 24 * 3600 * 1000;
 let r: TestRouter;
+const clock = new ManualClock();
 const warnings: string[] = [];
 const onWarning = (w: Error): void => {
   if (w.name === 'TimeoutOverflowWarning') warnings.push(w.message);
@@ -23,7 +30,7 @@ const onWarning = (w: Error): void => {
 
 before(async () => {
   process.on('warning', onWarning);
-  r = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
+  r = await startRouter({ mqtt: { sysIntervalSeconds: 0 } }, { clock });
 });
 
 after(async () => {
@@ -36,12 +43,25 @@ test('a CALL with a timeout beyond 24.8 days is not timed out at once', async ()
   const caller = await connect({ url: r.wsUrl, protocols: ['wamp.2.json'] });
   try {
     let answer: (v: unknown) => void = () => undefined;
-    await callee.session.register('long.timeout', () => new Promise((resolve) => (answer = resolve)));
+    let reached: () => void = () => undefined;
+    const invoked = new Promise<void>((resolve) => (reached = resolve));
+    await callee.session.register('long.timeout', () => {
+      reached();
+      return new Promise((resolve) => (answer = resolve));
+    });
+    let outcome = 'pending';
     const call = caller.session.call('long.timeout', [], {}, { timeout: 2 ** 64 });
-    const early = await Promise.race([call.then(() => 'settled', (e: unknown) => `failed: ${JSON.stringify(e)}`), sleep(300).then(() => 'pending')]);
-    assert.equal(early, 'pending', 'the call waits for its callee');
+    call.then(
+      () => (outcome = 'settled'),
+      (e: unknown) => (outcome = `failed: ${JSON.stringify(e)}`),
+    );
+    await withTimeout(invoked, 3000, 'the invocation');
+    clock.advance(20 * DAY_MS);
+    // an ERROR for the call would reach the caller before this result does
+    await caller.session.call('wamp.session.count');
+    assert.equal(outcome, 'pending', 'the call waits for its callee');
     answer('done');
-    assert.equal(await within(call, 2000, 'the result'), 'done');
+    assert.equal(await withTimeout(call, 2000, 'the result'), 'done');
     assert.deepEqual(warnings, []);
   } finally {
     await Promise.all([callee.close(), caller.close()]);
@@ -52,8 +72,8 @@ test('a retained value with a huge ttl is kept and does not spin the expiry time
   const c = await connect({ url: r.wsUrl, protocols: ['wamp.2.json'] });
   try {
     await c.session.publish('long.ttl', ['kept'], {}, { acknowledge: true, retain: true, ttl: 1e117 });
-    await sleep(300);
-    // the spinning timer warned on every tick: hundreds of warnings in 300 ms
+    // a timer re-armed every millisecond makes advance() throw (ManualClock's spin check)
+    clock.advance(30 * DAY_MS);
     assert.deepEqual(warnings, [], 'no timer overflowed');
     const got = await c.session.call('gatehouse.store.get', ['long.ttl']);
     assert.ok(JSON.stringify(got).includes('kept'), `the value is still there: ${JSON.stringify(got)}`);
@@ -64,7 +84,8 @@ test('a retained value with a huge ttl is kept and does not spin the expiry time
 
 test('an MQTT 5 will delay of 2^32 - 1 s does not publish the will at once', async () => {
   const log = new MessageLog();
-  const { client: watcher } = await connectMqtt(r.mqttUrl, { protocolVersion: 5 }, log);
+  // no keep-alive: its timeout is on the clock too, and the test moves that by an hour
+  const { client: watcher } = await connectMqtt(r.mqttUrl, { protocolVersion: 5, keepalive: 0 }, log);
   const { client: dying } = await connectMqtt(r.mqttUrl, {
     protocolVersion: 5,
     clientId: 'long-will',
@@ -74,14 +95,20 @@ test('an MQTT 5 will delay of 2^32 - 1 s does not publish the will at once', asy
   });
   try {
     await subscribe(watcher, 'long/will', { qos: 0 });
+    await subscribe(watcher, 'long/marker', { qos: 0 });
     dying.stream.destroy(); // not a clean DISCONNECT: the will is due after its delay
-    await sleep(500);
-    assert.deepEqual(log.texts(), [], 'no will yet');
+    // the session's expiry is armed when the router has seen the connection go
+    await waitFor(() => clock.hasTimer(3600 * 1000), 'the offline session');
+    clock.advance(3600 * 1000 - 1);
+    // a will published during advance() reaches the watcher before this marker
+    await publish(watcher, 'long/marker', 'marker', { qos: 1 });
+    await log.count(1, 'the marker');
+    assert.deepEqual(log.texts(), ['marker'], 'no will yet, an hour less 1 ms later');
     assert.deepEqual(warnings, []);
-    // the session's end still publishes it
-    const { client: resumed } = await connectMqtt(r.mqttUrl, { protocolVersion: 5, clientId: 'long-will', clean: true });
-    await waitFor(() => log.texts().includes('gone'), 'the will when the session ends');
-    await endAll([resumed]);
+    // the session's end publishes it ([MQTT-3.1.3-9])
+    clock.advance(1);
+    await log.count(2, 'the will when the session ends');
+    assert.deepEqual(log.texts(), ['marker', 'gone']);
   } finally {
     await endAll([watcher, dying]);
   }

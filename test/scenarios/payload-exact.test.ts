@@ -5,48 +5,19 @@
 // `$rpc/` and `/rpc/` bridges and the retained store; a JSON body's 9007199254740993
 // reaches msgpack/CBOR subscribers as that 64-bit integer.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { MqttClient } from 'mqtt';
-import type { AutobahnSession } from '../helpers/autobahn';
-import { connectMqtt, endAll, joinWamp, MessageLog, publish, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
-import { startRouter, type TestRouter } from '../helpers/router';
-import { ClientPool, rawRoles, type RawWampClient, type WampyClient, type WampyResult } from '../helpers/rpc-clients';
-import { Inbox, sendWithReceipt, StompjsClients, subscribeConfirmed, withTimeout, WAIT_MS } from '../helpers/stomp-clients';
+import { describe, it } from 'node:test';
+import { publish, subscribe, waitFor } from '../helpers/mqtt-clients';
+import { scenarioFile } from '../helpers/scenario-file';
+import { rawRoles, type RawWampClient, type WampyClient, type WampyResult } from '../helpers/rpc-clients';
+import { Inbox, sendWithReceipt, subscribeConfirmed, withTimeout, WAIT_MS } from '../helpers/stomp-clients';
 import { EventLog, subscribeLog } from '../helpers/wamp-clients';
 
 const MAX_INT64 = 2n ** 63n - 1n;
 const PAST_2_53 = 9007199254740993n;
 
-let router: TestRouter;
-let pool: ClientPool;
-const stompjs = new StompjsClients();
-const mqttClients: MqttClient[] = [];
-const wampClients: { close(): Promise<void> }[] = [];
-
-before(async () => {
-  router = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
-  pool = new ClientPool(router);
-});
-after(async () => {
-  await stompjs.closeAll();
-  await endAll(mqttClients);
-  await Promise.all(wampClients.map((c) => c.close().catch(() => undefined)));
-  await pool.closeAll();
-  await router.close();
-});
-
-async function mqttClient(protocolVersion: 4 | 5 = 5): Promise<{ client: MqttClient; log: MessageLog }> {
-  const log = new MessageLog();
-  const { client } = await connectMqtt(router.mqttUrl, { clientId: uniqueId('exact'), protocolVersion }, log);
-  mqttClients.push(client);
-  return { client, log };
-}
-
-async function wamp(serializer: 'json' | 'msgpack' | 'cbor'): Promise<AutobahnSession> {
-  const c = await joinWamp(router, 'realm1', serializer);
-  wampClients.push(c);
-  return c.session;
-}
+const file = scenarioFile();
+const { pool, stompjs, wamp } = file;
+const mqttClient = (protocolVersion: 4 | 5 = 5): ReturnType<typeof file.mqtt> => file.mqtt('exact', protocolVersion);
 
 async function acked(p: Promise<unknown> | undefined, what: string): Promise<void> {
   if (!p) throw new Error(`${what}: no PUBLISHED promise`);
@@ -57,7 +28,7 @@ async function acked(p: Promise<unknown> | undefined, what: string): Promise<voi
 async function rawJsonSubscriber(topic: string, options: Record<string, unknown> = {}): Promise<RawWampClient> {
   const raw = await pool.raw(rawRoles());
   raw.send([32, 1, options, topic]);
-  await raw.next((m) => m[0] === 33 && m[1] === 1, WAIT_MS, `SUBSCRIBED ${topic}`);
+  await raw.take((m) => m[0] === 33 && m[1] === 1, WAIT_MS, `SUBSCRIBED ${topic}`);
   return raw;
 }
 
@@ -77,7 +48,7 @@ describe('payload - integers past 2^53', () => {
     const { client: m4, log: mlog4 } = await mqttClient(4);
     await subscribe(m5, 'exact/pub', { qos: 1 });
     await subscribe(m4, 'exact/pub', { qos: 1 });
-    const { client: stomp } = await stompjs.tcp(router.stompPort);
+    const { client: stomp } = await stompjs.tcp(file.router().stompPort);
     const sinbox = new Inbox();
     await subscribeConfirmed(stomp, '/topic/exact.pub', sinbox, { id: 's1' });
     const raw = await rawJsonSubscriber('exact.pub');
@@ -113,7 +84,7 @@ describe('payload - integers past 2^53', () => {
 
     const { client } = await mqttClient(5);
     await publish(client, 'exact/in', '{"n":9007199254740993,"max":9223372036854775807,"min":-9223372036854775808,"small":42}', { qos: 1 });
-    const { client: stomp } = await stompjs.tcp(router.stompPort);
+    const { client: stomp } = await stompjs.tcp(file.router().stompPort);
     await sendWithReceipt(stomp, '/topic/exact.in', '[9007199254740993, 18446744073709551615]', { 'content-type': 'application/json' });
 
     const expected0 = { n: PAST_2_53, max: MAX_INT64, min: -(2n ** 63n), small: 42 };
@@ -148,7 +119,7 @@ describe('payload - integers past 2^53', () => {
     assert.equal(reply?.payload.toString(), '9007199254740994');
     assert.equal(reply?.packet.properties?.correlationData?.toString(), 'c1');
 
-    const { client: stomp } = await stompjs.tcp(router.stompPort);
+    const { client: stomp } = await stompjs.tcp(file.router().stompPort);
     const replies = new Inbox();
     await subscribeConfirmed(stomp, '/temp-queue/exact', replies, { id: 'r' });
     stomp.publish({ destination: '/rpc/exact.inc', body: '[9223372036854775806]', headers: { 'reply-to': '/temp-queue/exact' } });
@@ -207,7 +178,7 @@ describe('payload - a string starting with U+0000 and WAMP JSON', () => {
     await subscribe(client, 'nul/back', { qos: 1 });
     const raw = await pool.raw(rawRoles());
     raw.send([16, 7, { acknowledge: true }, 'nul.back', ['\0\0x', '\0AQI=']]);
-    await raw.next((m) => m[0] === 17 && m[1] === 7, WAIT_MS, 'PUBLISHED');
+    await raw.take((m) => m[0] === 17 && m[1] === 7, WAIT_MS, 'PUBLISHED');
     const [m] = await log.count(1, 'MQTT subscriber');
     assert.equal(m?.payload.toString(), '["\\u0000x","\\u0000AQI="]');
   });

@@ -6,45 +6,17 @@
 // format indicator. Real clients: mqtt.js (5 and 3.1.1), @stomp/stompjs, autobahn
 // (JSON and msgpack) and a hand-written WAMP JSON client for the EVENT details.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { MqttClient } from 'mqtt';
+import { describe, it } from 'node:test';
 import type { AutobahnSession } from '../helpers/autobahn';
-import { connectMqtt, endAll, joinWamp, MessageLog, publish, subscribe, uniqueId } from '../helpers/mqtt-clients';
-import { startRouter, type TestRouter } from '../helpers/router';
-import { ClientPool, rawRoles } from '../helpers/rpc-clients';
-import { Inbox, sendWithReceipt, StompjsClients, subscribeConfirmed, withTimeout, WAIT_MS } from '../helpers/stomp-clients';
+import { publish, subscribe } from '../helpers/mqtt-clients';
+import { scenarioFile } from '../helpers/scenario-file';
+import { rawRoles } from '../helpers/rpc-clients';
+import { Inbox, sendWithReceipt, subscribeConfirmed, withTimeout, WAIT_MS } from '../helpers/stomp-clients';
 import { EventLog, subscribeLog } from '../helpers/wamp-clients';
 
-let router: TestRouter;
-let pool: ClientPool;
-const stompjs = new StompjsClients();
-const mqttClients: MqttClient[] = [];
-const wampClients: { close(): Promise<void> }[] = [];
-
-before(async () => {
-  router = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
-  pool = new ClientPool(router);
-});
-after(async () => {
-  await stompjs.closeAll();
-  await endAll(mqttClients);
-  await Promise.all(wampClients.map((c) => c.close().catch(() => undefined)));
-  await pool.closeAll();
-  await router.close();
-});
-
-async function mqttClient(protocolVersion: 4 | 5 = 5): Promise<{ client: MqttClient; log: MessageLog }> {
-  const log = new MessageLog();
-  const { client } = await connectMqtt(router.mqttUrl, { clientId: uniqueId('text'), protocolVersion }, log);
-  mqttClients.push(client);
-  return { client, log };
-}
-
-async function wamp(serializer: 'json' | 'msgpack' | 'cbor'): Promise<AutobahnSession> {
-  const c = await joinWamp(router, 'realm1', serializer);
-  wampClients.push(c);
-  return c.session;
-}
+const file = scenarioFile();
+const { pool, stompjs, wamp } = file;
+const mqttClient = (protocolVersion: 4 | 5 = 5): ReturnType<typeof file.mqtt> => file.mqtt('text', protocolVersion);
 
 async function wampPublish(s: AutobahnSession, topic: string, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const p = s.publish(topic, args, undefined, { ...options, acknowledge: true });
@@ -74,7 +46,7 @@ describe('payload - plain text into WAMP', () => {
   it('payload - STOMP text with content-type text/plain reaches WAMP as a string; an MQTT 3.1.1 body (no properties) stays bytes', async () => {
     const log = new EventLog();
     await subscribeLog(await wamp('json'), 'text.stomp', log);
-    const { client: stomp } = await stompjs.tcp(router.stompPort);
+    const { client: stomp } = await stompjs.tcp(file.router().stompPort);
     await sendWithReceipt(stomp, '/topic/text.stomp', 'off', { 'content-type': 'text/plain' });
     const { client } = await mqttClient(4);
     await publish(client, 'text/stomp', 'on', { qos: 1 });
@@ -91,7 +63,7 @@ describe('payload - WAMP strings out as text', () => {
     const { client: m4, log: l4 } = await mqttClient(4);
     await subscribe(m5, 'text/out', { qos: 1 });
     await subscribe(m4, 'text/out', { qos: 1 });
-    const { client: stomp } = await stompjs.tcp(router.stompPort);
+    const { client: stomp } = await stompjs.tcp(file.router().stompPort);
     const inbox = new Inbox();
     await subscribeConfirmed(stomp, '/topic/text.out', inbox, { id: 't' });
 
@@ -114,7 +86,7 @@ describe('payload - WAMP strings out as text', () => {
     await subscribe(client, 'text/back', { qos: 1 });
     const raw = await pool.raw(rawRoles());
     raw.send([32, 1, {}, 'text.there']);
-    await raw.next((m) => m[0] === 33 && m[1] === 1, WAIT_MS, 'SUBSCRIBED');
+    await raw.take((m) => m[0] === 33 && m[1] === 1, WAIT_MS, 'SUBSCRIBED');
 
     const sent = [
       { body: 'on', properties: { contentType: 'text/plain', payloadFormatIndicator: true } },
@@ -124,13 +96,13 @@ describe('payload - WAMP strings out as text', () => {
     for (const m of sent) await publish(client, 'text/there', m.body, { qos: 1, properties: m.properties });
     // the WAMP client echoes each event with the headers its details carry
     for (let i = 0; i < sent.length; i++) {
-      const ev = await raw.next((m) => m[0] === 36, WAIT_MS, `EVENT ${i}`);
+      const ev = await raw.take((m) => m[0] === 36, WAIT_MS, `EVENT ${i}`);
       const details = ev[3] as Record<string, unknown>;
       assert.equal(typeof (ev[4] as unknown[])[0], 'string', `event ${i} is a string`);
       const options: Record<string, unknown> = { acknowledge: true };
       for (const k of ['content_type', 'payload_format_indicator']) if (k in details) options[k] = details[k];
       raw.send([16, 100 + i, options, 'text.back', ev[4]]);
-      await raw.next((m) => m[0] === 17 && m[1] === 100 + i, WAIT_MS, `PUBLISHED ${i}`);
+      await raw.take((m) => m[0] === 17 && m[1] === 100 + i, WAIT_MS, `PUBLISHED ${i}`);
     }
     const back = await log.count(3, 'the texts back over MQTT');
     for (let i = 0; i < sent.length; i++) {

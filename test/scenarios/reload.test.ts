@@ -374,7 +374,7 @@ test(
     const raws: RawWampClient[] = [];
     t.after(async () => {
       await endAll(mqttClients);
-      for (const c of raws) c.terminate();
+      for (const c of raws) void c.terminate();
       await r.close();
     });
 

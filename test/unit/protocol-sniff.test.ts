@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import mqttPacket from 'mqtt-packet';
 import { SNIFF_MAX_BYTES, sniffProtocol, type SniffVerdict } from '../../lib/protocol-sniff';
+import { connectBytes } from '../helpers/mqtt-raw';
 
-function mqttConnect(protocolVersion: 3 | 4 | 5, clientId = 'c1'): Buffer {
-  return mqttPacket.generate({ cmd: 'connect', protocolVersion, clientId, keepalive: 30, clean: true, protocolId: protocolVersion === 3 ? 'MQIsdp' : 'MQTT' });
+function mqttConnect(level: 3 | 4 | 5, clientId = 'c1'): Buffer {
+  return connectBytes({ clientId, level, keepAlive: 30 });
 }
 
 const openings: [string, Buffer, SniffVerdict][] = [

@@ -29,10 +29,13 @@ const RUNTIME_EXPORTS = ['ApplicationError', 'Errors', 'Router', 'RouterError', 
 const TYPE_EXPORTS = [
   ...RUNTIME_EXPORTS,
   'ClientCertificate',
+  // RouterOptions.clock: what an embedder's (or a test's) clock implements
+  'Clock',
   'Config',
   'DashboardOptions',
   'Listener',
   'RouterOptions',
+  'Timer',
   'TlsOptions',
   'TransportInfo',
   'WebSocketEndpointOptions',

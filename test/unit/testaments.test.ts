@@ -1,7 +1,8 @@
 // The one "when a session is lost" mechanism (lib/testaments.ts): WAMP testaments, MQTT
-// wills (a detached testament with a delay) and the store's wills, on a mocked clock.
+// wills (a detached testament with a delay) and the store's wills, on a manual clock (test/helpers/clock.ts).
 import assert from 'node:assert/strict';
-import { beforeEach, afterEach, describe, it, mock } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
+import { ManualClock } from '../helpers/clock';
 import { Session } from '../../lib/session';
 import { Testaments, type Testament } from '../../lib/testaments';
 
@@ -22,15 +23,19 @@ function testament(topic: string, over: Partial<Testament> = {}): Testament {
 describe('testaments', () => {
   let fired: string[];
   let t: Testaments;
+  let clock: ManualClock;
   beforeEach(() => {
-    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    clock = new ManualClock();
     fired = [];
-    t = new Testaments(3, {
-      fire: (_s, x) => fired.push(x.topic),
-      sessionEnded: () => fired.push('store-wills'),
-    });
+    t = new Testaments(
+      3,
+      {
+        fire: (_s, x) => fired.push(x.topic),
+        sessionEnded: () => fired.push('store-wills'),
+      },
+      clock,
+    );
   });
-  afterEach(() => mock.timers.reset());
 
   it('testaments - a lost session fires what waits, then the store wills, then detached, then destroyed ones', () => {
     const s = session();
@@ -41,7 +46,7 @@ describe('testaments', () => {
     assert.deepEqual(fired, ['x1'], 'a detached testament without delay fires when the transport goes');
     t.ended(s);
     assert.deepEqual(fired, ['x1', 'will', 'store-wills', 'd1'], 'the session end does not wait for the delay');
-    mock.timers.tick(10_000);
+    clock.advance(10_000);
     assert.equal(fired.length, 4, 'nothing fires twice');
   });
 
@@ -49,9 +54,9 @@ describe('testaments', () => {
     const s = session();
     t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
     t.detached(s);
-    mock.timers.tick(999);
+    clock.advance(999);
     assert.deepEqual(fired, []);
-    mock.timers.tick(1);
+    clock.advance(1);
     assert.deepEqual(fired, ['will']);
     t.ended(s);
     assert.deepEqual(fired, ['will', 'store-wills']);
@@ -62,7 +67,7 @@ describe('testaments', () => {
     t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
     t.detached(s);
     t.resumed(s);
-    mock.timers.tick(2000);
+    clock.advance(2000);
     t.setSlot(s, testament('second', { scope: 'detached' }));
     t.setSlot(s, undefined); // a clean DISCONNECT
     t.detached(s);
@@ -98,7 +103,7 @@ describe('testaments', () => {
     t.setSlot(s, testament('will', { scope: 'detached', delayMs: 1000 }));
     t.detached(s);
     t.stop(s);
-    mock.timers.tick(5000);
+    clock.advance(5000);
     assert.deepEqual(fired, []);
   });
 });

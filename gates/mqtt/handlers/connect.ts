@@ -112,7 +112,7 @@ function accept(
     const topic = mqttTopicToCanonical(p.will.topic);
     if (topic === null) return refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic');
     const wp = p.will.properties;
-    const now = Date.now();
+    const now = conn.ctx.clock.now();
     const headers = headersFromMqtt(wp ? { ...wp } : undefined, now);
     will = {
       topic,

@@ -70,7 +70,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   conn.lastTopicName = name;
   conn.lastTopic = topic;
 
-  const now = Date.now();
+  const now = conn.ctx.clock.now();
   let headers = headersFromMqtt(p.properties, now);
   const rt = p.properties?.responseTopic;
   if (rt !== undefined) {

@@ -15,10 +15,10 @@ import {
   metricValue,
   MQTT_TRANSPORTS,
   mqttUrl,
-  RawMqtt,
   sessionsOfRole,
   uniqueId,
 } from '../../helpers/mqtt-clients';
+import { RawMqtt } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 const FAST = { N: 1024, r: 8, p: 1 };
@@ -128,7 +128,7 @@ void describe('mqtt auth', () => {
     assert.equal(connack.reasonCode, 0);
     const suback = await good.expect((p) => p.cmd === 'suback', 'SUBACK of the pipelined SUBSCRIBE');
     assert.equal(suback.messageId, 7);
-    good.destroy();
+    void good.destroy();
 
     const bad = await RawMqtt.socket(router.mqttPort, 5);
     bad.write(packets('wrong'));

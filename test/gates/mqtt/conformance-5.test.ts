@@ -30,6 +30,7 @@ import {
   varint,
   type Received,
 } from '../../helpers/mqtt-raw';
+import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 const V = 5;
@@ -41,11 +42,16 @@ const SERVER_TOPIC_ALIAS_MAXIMUM = 3;
 const SERVER_MAX_PACKET = 4096;
 
 let router: TestRouter;
+/** the router's timeouts (keep alive, session and message expiry, will delay) run on it */
+const clock = new ManualClock();
 before(async () => {
-  router = await startRouter({
-    mqtt: { sysIntervalSeconds: 0, receiveMaximum: SERVER_RECEIVE_MAXIMUM, topicAliasMaximum: SERVER_TOPIC_ALIAS_MAXIMUM },
-    limits: { maxMessageSize: SERVER_MAX_PACKET },
-  });
+  router = await startRouter(
+    {
+      mqtt: { sysIntervalSeconds: 0, receiveMaximum: SERVER_RECEIVE_MAXIMUM, topicAliasMaximum: SERVER_TOPIC_ALIAS_MAXIMUM },
+      limits: { maxMessageSize: SERVER_MAX_PACKET },
+    },
+    { clock },
+  );
 });
 afterEach(closeAllRaw);
 after(async () => {
@@ -242,8 +248,16 @@ void describe('mqtt conformance 5.0', () => {
     const m = await nextPublish(second, t);
     assert.equal(text(m), 'kept');
     second.send({ cmd: 'puback', messageId: m.packet.messageId ?? 0 });
+    const expiring = clock.nextTimer(1000, 'the session expiry, armed at the close');
     await second.destroy();
-    await sleep(1600);
+    await expiring;
+    clock.advance(999);
+    const { client: back, connack: early } = await RawMqtt.connect(router.mqttPort, V, { clientId: id, clean: false, properties: { sessionExpiryInterval: 1 } });
+    assert.equal(early.sessionPresent, true, '1 ms before the interval ends');
+    const expiringAgain = clock.nextTimer(1000, 'the session expiry, armed again');
+    await back.destroy();
+    await expiringAgain;
+    clock.advance(1000);
     const { connack: late } = await RawMqtt.connect(router.mqttPort, V, {
       clientId: id,
       clean: false,
@@ -295,12 +309,13 @@ void describe('mqtt conformance 5.0', () => {
     await fresh.take('pingresp');
   });
 
-  void it('mqtt conformance - [MQTT-3.1.2-22] keep alive 1 s: a silent client gets DISCONNECT 0x8D and is closed after one and a half times it (not before 1.4 s, by 2.5 s)', async () => {
+  void it('mqtt conformance - [MQTT-3.1.2-22] keep alive 1 s: a silent client gets DISCONNECT 0x8D and is closed after one and a half times it', async () => {
+    const armed = clock.nextTimer(1500, 'the keep alive timer');
     const c = await client({ keepalive: 1 });
-    const since = c.lastWriteAt;
-    const closedAt = await c.waitClosed('the keep alive timeout', 3000);
-    const silent = closedAt - since;
-    assert.ok(silent >= 1400 && silent <= 2500, `closed after ${silent} ms`);
+    await armed;
+    clock.advance(1499);
+    assert.equal(clock.hasTimer(1500), true, 'still waiting 1 ms before one and a half times keep alive');
+    clock.advance(1);
     await disconnectedWith(c, 0x8d, 'the keep alive timeout');
   });
 
@@ -759,7 +774,7 @@ void describe('mqtt conformance 5.0', () => {
     const p = await client();
     await publish(p, t, 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
     await publish(p, t, 'long', { qos: 1, properties: { messageExpiryInterval: 60 } });
-    await sleep(2100);
+    clock.advance(2100);
     const again = await client({ clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
     const r = pub(await nextPublish(again, t));
     assert.equal(Buffer.from(r.payload).toString(), 'long');
@@ -778,10 +793,10 @@ void describe('mqtt conformance 5.0', () => {
     first.send({ cmd: 'puback', messageId: live.messageId ?? 0 } as never);
     await first.disconnect();
     await publish(p, t, 'waited', { qos: 1, properties: { messageExpiryInterval: 10 } });
-    await sleep(2100);
+    clock.advance(2100);
     const again = await client({ clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
-    const left = pub(await nextPublish(again, t)).properties?.messageExpiryInterval ?? 0;
-    assert.ok(left >= 5 && left <= 8, `${left} s left of 10 after waiting 2.1 s`);
+    const left = pub(await nextPublish(again, t)).properties?.messageExpiryInterval;
+    assert.equal(left, 8, '7.9 s left of 10 after waiting 2.1 s, rounded up');
   });
 
   void it(
@@ -790,7 +805,7 @@ void describe('mqtt conformance 5.0', () => {
       const t = topic('retained-expiry');
       const p = await client();
       await publish(p, t, 'short', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
-      await sleep(2100);
+      clock.advance(2100);
       const c = await client();
       await subscribe(c, [{ topic: t, qos: 1 }]);
       assert.deepEqual(cmds(await c.quiet(QUIET_MS, 'publish')), []);
@@ -897,11 +912,13 @@ void describe('mqtt conformance 5.0', () => {
     const t = topic('will-delay');
     const w = await watch(t);
     const c = await client({ will: will(t, 'late', 1), properties: { sessionExpiryInterval: 60 } });
-    const closed = Date.now();
+    const delayed = clock.nextTimer(1000, 'the will delay');
     await c.destroy();
-    await nextPublish(w, t, 2500);
-    const after = Date.now() - closed;
-    assert.ok(after >= 900 && after <= 2000, `published ${after} ms after the close`);
+    await delayed;
+    clock.advance(999);
+    assert.equal(clock.hasTimer(1000), true, 'not published 1 ms before the delay ends');
+    clock.advance(1);
+    assert.equal(text(await nextPublish(w, t)), 'late');
   });
 
   void it('mqtt conformance - [MQTT-3.1.3-9] a new connection to the session before the Will Delay passes: the will is not sent', async () => {
@@ -914,20 +931,24 @@ void describe('mqtt conformance 5.0', () => {
       will: will(t, 'cancelled', 1),
       properties: { sessionExpiryInterval: 60 },
     });
+    const delayed = clock.nextTimer(1000, 'the will delay');
     await c.destroy();
-    await sleep(300);
+    await delayed;
     await client({ clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
-    assert.deepEqual(cmds(await w.quiet(1500, 'publish')), []);
+    clock.advance(1000);
+    assert.deepEqual(cmds(await w.quiet(QUIET_MS, 'publish')), []);
   });
 
   void it('mqtt conformance - [MQTT-3.1.2-8] a Will Delay longer than the session: the will is published when the session ends', async () => {
     const t = topic('will-session-end');
     const w = await watch(t);
     const c = await client({ will: will(t, 'session-over', 30), properties: { sessionExpiryInterval: 1 } });
-    const closed = Date.now();
+    const expiring = clock.nextTimer(1000, 'the session expiry');
     await c.destroy();
-    await nextPublish(w, t, 2500);
-    const after = Date.now() - closed;
-    assert.ok(after >= 900 && after <= 2000, `published ${after} ms after the close`);
+    await expiring;
+    clock.advance(999);
+    assert.equal(clock.hasTimer(30_000), true, 'the will waits 1 ms before the session ends');
+    clock.advance(1);
+    await nextPublish(w, t);
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket } from 'mqtt-packet';
 import {
   connectMqtt,
   endAll,
@@ -15,13 +15,13 @@ import {
   MQTT_TRANSPORTS,
   mqttUrl,
   publish,
-  RawMqtt,
   sleep,
   subscribe,
   uniqueId,
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
+import { RawMqtt } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 let router: TestRouter;
@@ -31,7 +31,7 @@ before(async () => {
   router = await startRouter({ mqtt: { sysIntervalSeconds: 0 } });
 });
 after(async () => {
-  for (const r of raws) r.destroy();
+  for (const r of raws) void r.destroy();
   await endAll(clients);
   await router.close();
 });
@@ -42,10 +42,10 @@ async function open(url: string, opts: Parameters<typeof connectMqtt>[1]): Promi
   return client;
 }
 
-async function rawConnect(...args: Parameters<typeof RawMqtt.connect>): ReturnType<typeof RawMqtt.connect> {
-  const r = await RawMqtt.connect(...args);
-  raws.push(r.raw);
-  return r;
+async function rawConnect(port: number, connect: Partial<IConnectPacket>, version: 4 | 5): Promise<{ raw: RawMqtt; connack: IConnackPacket }> {
+  const { client: raw, connack } = await RawMqtt.connect(port, version, connect);
+  raws.push(raw);
+  return { raw, connack };
 }
 
 for (const t of MQTT_TRANSPORTS) {
@@ -170,7 +170,7 @@ void describe('mqtt packet identifiers', () => {
     assert.ok(at >= 0, 'id 65535 was used');
     assert.equal(ids[at + 1], 1, 'after 65535 comes 1');
     assert.ok(elapsed < 20000, `took ${elapsed} ms`);
-    raw.destroy();
+    void raw.destroy();
     await endAll([sub]);
   });
 });
@@ -195,8 +195,8 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
         retain: false,
       });
       await first.raw.expect((p) => p.cmd === 'pubrec' && p.messageId === 7, 'PUBREC 7');
-      first.raw.destroy(); // gone before PUBREL
-      await first.raw.closed;
+      void first.raw.destroy(); // gone before PUBREL
+      await first.raw.waitClosed('the first connection to close');
       const second = await rawConnect(router.mqttPort, { clientId: id, clean: false, ...props }, version);
       assert.equal(second.connack.sessionPresent, true);
       second.raw.send({
@@ -220,7 +220,7 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       second.raw.send({ cmd: 'pubrel', messageId: 7 });
       await log.count(2, 'the new message with the reused id');
       assert.deepEqual(log.texts(), ['exactly-once', 'next']);
-      second.raw.destroy();
+      void second.raw.destroy();
       await endAll([sub]);
     });
 
@@ -234,8 +234,8 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       await publish(pub, topic, 'unacked', { qos: 1 });
       const original = (await first.raw.expect((p) => p.cmd === 'publish', 'the PUBLISH')) as IPublishPacket;
       assert.equal(original.dup, false);
-      first.raw.destroy(); // no PUBACK
-      await first.raw.closed;
+      void first.raw.destroy(); // no PUBACK
+      await first.raw.waitClosed('the first connection to close');
       const second = await rawConnect(router.mqttPort, { clientId: id, clean: false, ...props }, version);
       assert.equal(second.connack.sessionPresent, true);
       const again = (await second.raw.expect((p) => p.cmd === 'publish', 'the resent PUBLISH')) as IPublishPacket;
@@ -246,7 +246,7 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       second.raw.send({ cmd: 'puback', messageId: again.messageId });
       await sleep(200);
       assert.equal(second.raw.publishes().length, 1, 'acked: not sent again');
-      second.raw.destroy();
+      void second.raw.destroy();
       await endAll([pub]);
     });
 
@@ -262,14 +262,14 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       assert.equal(msg.qos, 2);
       first.raw.send({ cmd: 'pubrec', messageId: msg.messageId });
       await first.raw.expect((p) => p.cmd === 'pubrel' && p.messageId === msg.messageId, 'PUBREL');
-      first.raw.destroy(); // no PUBCOMP
-      await first.raw.closed;
+      void first.raw.destroy(); // no PUBCOMP
+      await first.raw.waitClosed('the first connection to close');
       const second = await rawConnect(router.mqttPort, { clientId: id, clean: false, ...props }, version);
       await second.raw.expect((p) => p.cmd === 'pubrel' && p.messageId === msg.messageId, 'PUBREL resent');
       second.raw.send({ cmd: 'pubcomp', messageId: msg.messageId });
       await sleep(200);
       assert.equal(second.raw.publishes().length, 0, 'the message itself is not sent again');
-      second.raw.destroy();
+      void second.raw.destroy();
       await endAll([pub]);
     });
   }

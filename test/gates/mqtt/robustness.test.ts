@@ -8,21 +8,18 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import {
-  connectBytes,
   connectMqtt,
   endAll,
   joinWamp,
   MessageLog,
   publish,
-  RawMqtt,
-  remainingLength,
   subscribe,
-  u16,
   uniqueId,
   waitFor,
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
+import { connectBytes, frame, lengthPrefixed, RawMqtt, varint } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { sleep } from '../../helpers/wait';
 
@@ -41,7 +38,7 @@ before(async () => {
   wamp = await joinWamp(router);
 });
 after(async () => {
-  for (const r of raws) r.destroy();
+  for (const r of raws) void r.destroy();
   await endAll([bystander]);
   await wamp.close();
   await router.close();
@@ -59,7 +56,7 @@ afterEach(async () => {
 });
 
 async function rawConnected(version: 4 | 5): Promise<RawMqtt> {
-  const { raw, connack } = await RawMqtt.connect(router.mqttPort, { clientId: uniqueId('bad') }, version);
+  const { client: raw, connack } = await RawMqtt.connect(router.mqttPort, version, { clientId: uniqueId('bad') });
   raws.push(raw);
   assert.ok(!connack.returnCode && !connack.reasonCode, 'connected');
   return raw;
@@ -80,14 +77,12 @@ async function closedWith(raw: RawMqtt, what: string): Promise<number | undefine
 
 /** A PUBLISH QoS 0 whose topic is the given raw bytes. */
 function publishWithTopicBytes(topic: Buffer): Buffer {
-  const body = Buffer.concat([u16(topic.length), topic, Buffer.from('payload')]);
-  return Buffer.concat([Buffer.from([0x30]), remainingLength(body.length), body]);
+  return frame(0x30, [...lengthPrefixed(topic), ...Buffer.from('payload')]);
 }
 
 /** A v5 PUBLISH QoS 0 (empty properties) whose topic is the given raw bytes. */
 function publishWithTopicBytes5(topic: Buffer): Buffer {
-  const body = Buffer.concat([u16(topic.length), topic, Buffer.from([0]), Buffer.from('payload')]);
-  return Buffer.concat([Buffer.from([0x30]), remainingLength(body.length), body]);
+  return frame(0x30, [...lengthPrefixed(topic), 0, ...Buffer.from('payload')]);
 }
 
 void describe('mqtt robustness - before CONNECT', () => {
@@ -114,7 +109,7 @@ void describe('mqtt robustness - before CONNECT', () => {
 
   void it('mqtt - a CONNECT fed one byte at a time is understood', async () => {
     const raw = await rawSocket();
-    const bytes = connectBytes(4, uniqueId('slow'), true);
+    const bytes = connectBytes({ clientId: uniqueId('slow') });
     for (const b of bytes) {
       raw.write(Buffer.from([b]));
       await new Promise((r) => setImmediate(r));
@@ -136,7 +131,7 @@ for (const version of [4, 5] as const) {
 
     void it(`mqtt - a second CONNECT is a protocol violation (v5: DISCONNECT 0x82) [MQTT-3.1.0-2] [v${version}]`, async () => {
       const raw = await rawConnected(version);
-      raw.write(connectBytes(version, uniqueId('again'), true));
+      raw.write(connectBytes({ clientId: uniqueId('again'), level: version }));
       const reason = await closedWith(raw, 'close after a second CONNECT');
       if (version === 5) assert.equal(reason, 0x82);
     });
@@ -206,9 +201,8 @@ for (const version of [4, 5] as const) {
       raw.write(
         Buffer.concat([
           Buffer.from([0x30]),
-          remainingLength(declared),
-          u16(topic.length),
-          topic,
+          Buffer.from(varint(declared)),
+          Buffer.from(lengthPrefixed(topic)),
           version === 5 ? Buffer.from([0]) : Buffer.alloc(0),
         ]),
       );

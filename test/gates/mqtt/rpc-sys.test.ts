@@ -20,13 +20,16 @@ import {
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
+import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 let router: TestRouter;
+/** $SYS refreshes run on it: the tests move it to the next one */
+const clock = new ManualClock();
 const clients: MqttClient[] = [];
 let callee: Awaited<ReturnType<typeof joinWamp>>;
 before(async () => {
-  router = await startRouter({ mqtt: { sysIntervalSeconds: 1 } });
+  router = await startRouter({ mqtt: { sysIntervalSeconds: 1 } }, { clock });
   callee = await joinWamp(router);
   const reg = (name: string, fn: Parameters<typeof callee.session.register>[1]): Promise<unknown> =>
     withTimeout(callee.session.register(name, fn), WAIT_MS, `register ${name}`);
@@ -154,7 +157,8 @@ void describe('mqtt $SYS', () => {
           ?.payload.toString(),
       );
     for (const topic of expected) assert.ok(Number.isFinite(latest(topic)), `${topic} is a number`);
-    // the retained values may predate this client: wait for a live refresh
+    // the retained values may predate this client: the next refresh is live
+    clock.advance(1000);
     await waitFor(
       () => log.messages.some((m) => m.topic === '$SYS/broker/clients/connected' && !m.packet.retain),
       'a live $SYS refresh',
@@ -165,6 +169,7 @@ void describe('mqtt $SYS', () => {
     const count = log.messages.length;
     for (let i = 0; i < 5; i++) await publish(c, 'sys/traffic', 'x'.repeat(100), { qos: 1 });
     // the next refresh
+    clock.advance(1000);
     await waitFor(() => log.messages.length >= count + expected.length, 'the next $SYS refresh', 2500);
     await sleep(50);
     assert.ok(latest('$SYS/broker/bytes/received') >= receivedBefore + 500, 'bytes/received grew by what was published');
@@ -176,7 +181,9 @@ void describe('mqtt $SYS', () => {
     const c = await open(router.mqttUrl, {}, log);
     await subscribe(c, '#', { qos: 0 });
     await subscribe(c, '+/broker/uptime', { qos: 0 });
-    await sleep(1300); // one $SYS refresh
+    clock.advance(1000); // one $SYS refresh, published before this client's marker
+    await publish(c, 'sys/marker', 'marker', { qos: 1 });
+    await waitFor(() => log.messages.some((m) => m.topic === 'sys/marker'), 'the marker through #');
     assert.deepEqual(
       log.messages.filter((m) => m.topic.startsWith('$')).map((m) => m.topic),
       [],

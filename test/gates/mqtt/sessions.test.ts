@@ -10,12 +10,15 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { connectMqtt, endAll, MessageLog, metricValue, publish, sleep, subscribe, uniqueId } from '../../helpers/mqtt-clients';
+import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 let router: TestRouter;
+/** session expiry runs on it: the tests move it instead of sleeping through an interval */
+const clock = new ManualClock();
 const clients: MqttClient[] = [];
 before(async () => {
-  router = await startRouter({ mqtt: { sysIntervalSeconds: 0, maxQueuedMessages: 3 } });
+  router = await startRouter({ mqtt: { sysIntervalSeconds: 0, maxQueuedMessages: 3 } }, { clock });
 });
 after(async () => {
   await endAll(clients);
@@ -121,10 +124,12 @@ void describe('mqtt session end', () => {
       properties: { sessionExpiryInterval: 1 },
     });
     await subscribe(a.client, topic, { qos: 1 });
+    const expiring = clock.nextTimer(1000, 'the session expiry');
     await disconnect(a.client);
+    await expiring;
     const pub = await open(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('expiry-pub') });
     await publish(pub.client, topic, 'queued-then-expired', { qos: 1 });
-    await sleep(1600);
+    clock.advance(1000);
     const log = new MessageLog();
     const b = await open(
       router.mqttUrl,
@@ -142,8 +147,10 @@ void describe('mqtt session end', () => {
     const opts: IClientOptions = { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 2 } };
     const a = await open(router.mqttUrl, opts);
     await subscribe(a.client, 'expiry-ok/x', { qos: 1 });
+    const expiring = clock.nextTimer(2000, 'the session expiry');
     await disconnect(a.client);
-    await sleep(500);
+    await expiring;
+    clock.advance(1999);
     const b = await open(router.mqttUrl, opts);
     assert.equal(b.sessionPresent, true);
     await endAll([b.client]);

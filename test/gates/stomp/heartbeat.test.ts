@@ -3,45 +3,52 @@
 // the larger of what one side can do and the other wants, not at all when either says 0
 // (nor in STOMP 1.0); the server sends EOLs at its interval; a client silent for twice
 // its interval is dropped, one that beats stays. Also the CONNECT deadline.
+//
+// The server's side runs on a clock the tests move (test/helpers/clock.ts): its beats,
+// the silence that drops a client and the CONNECT deadline come when the test advances
+// it, not after sleeps. The two tests of a client that beats in real time (raw EOLs,
+// stompjs) use a second router on the real clock.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { RawClients, rawHeader, sleep, StompjsClients, type RawStomp } from '../../helpers/stomp-clients';
+import { RawClients, rawHeader, sleep, StompjsClients, waitFor, type RawStomp } from '../../helpers/stomp-clients';
+import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 const SEND_MS = 100;
 const RECEIVE_MS = 100;
 const CONNECT_TIMEOUT_MS = 300;
 
+const CONFIG = {
+  mqtt: { sysIntervalSeconds: 0 },
+  stomp: { heartbeat: { send: SEND_MS, receive: RECEIVE_MS }, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+};
 let router: TestRouter;
+const clock = new ManualClock();
+/** on the real clock, for clients that beat in real time */
+let live: TestRouter;
 const raws = new RawClients();
 const stompjs = new StompjsClients();
 
 before(async () => {
-  router = await startRouter({
-    mqtt: { sysIntervalSeconds: 0 },
-    stomp: { heartbeat: { send: SEND_MS, receive: RECEIVE_MS }, connectTimeoutMs: CONNECT_TIMEOUT_MS },
-  });
+  router = await startRouter(CONFIG, { clock });
+  live = await startRouter(CONFIG);
 });
 after(async () => {
   raws.closeAll();
   await stompjs.closeAll();
   await router.close();
+  await live.close();
 });
 
 async function connect(
   heartBeat: string | undefined,
   version = '1.2',
+  on: TestRouter = router,
 ): Promise<{ raw: RawStomp; at: number; offered: string | undefined }> {
   const headers: Record<string, string> = { 'accept-version': version, host: 'localhost' };
   if (heartBeat !== undefined) headers['heart-beat'] = heartBeat;
-  const { raw, connected } = await raws.connect(router.stompPort, headers);
+  const { raw, connected } = await raws.connect(on.stompPort, headers);
   return { raw, at: Date.now(), offered: rawHeader(connected, 'heart-beat') };
-}
-
-/** Mean gap between consecutive heart-beats. */
-function meanGap(times: number[]): number {
-  const gaps = times.slice(1).map((t, i) => t - (times[i] ?? t));
-  return gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length);
 }
 
 describe('stomp heart-beats', () => {
@@ -50,19 +57,15 @@ describe('stomp heart-beats', () => {
       [50, SEND_MS], // the server cannot beat faster than its send interval
       [250, 250], // the client wants them less often
     ] as const) {
+      const ticking = clock.nextTimer(expected, `the heart-beat timer of ${expected} ms`);
       const { raw, offered } = await connect(`0,${wish}`);
       assert.equal(offered, `${SEND_MS},${RECEIVE_MS}`);
-      await sleep(expected * 5 + expected / 2);
-      const beats = raw.heartbeats;
-      assert.ok(
-        beats.length >= 3 && beats.length <= 6,
-        `client wants ${wish} ms: ${beats.length} heart-beats in ${expected * 5.5} ms`,
-      );
-      const gap = meanGap(beats);
-      assert.ok(
-        gap >= expected * 0.8 && gap <= expected * 1.9,
-        `client wants ${wish} ms: heart-beats every ${gap.toFixed(0)} ms, expected ~${expected}`,
-      );
+      await ticking;
+      clock.advance(expected * 5 + expected / 2);
+      await waitFor(() => raw.heartbeats.length >= 5, `client wants ${wish} ms: 5 heart-beats in ${expected * 5.5} ms`);
+      // a barrier: anything the server beat before it arrives first
+      await raw.request('SEND', { destination: '/topic/hb.barrier' }, 'the barrier');
+      assert.equal(raw.heartbeats.length, 5, `client wants ${wish} ms: one heart-beat per ${expected} ms`);
       assert.equal(raw.isClosed, false, 'the client wants no heart-beats from itself: it stays');
       raw.destroy();
     }
@@ -72,7 +75,8 @@ describe('stomp heart-beats', () => {
     const none = await connect('0,0');
     const absent = await connect(undefined);
     const v10 = await connect('100,100', '1.0');
-    await sleep(RECEIVE_MS * 4);
+    clock.advance(RECEIVE_MS * 4);
+    for (const c of [none, absent, v10]) await c.raw.request('SEND', { destination: '/topic/hb.barrier' }, 'the barrier');
     for (const [name, c] of [
       ['heart-beat 0,0', none],
       ['no heart-beat header', absent],
@@ -87,15 +91,18 @@ describe('stomp heart-beats', () => {
 
   it('stomp - a silent client is dropped after about twice the negotiated interval', async () => {
     // the client promises beats every 200 ms (more than the server's 100): 200 it is
-    const { raw, at } = await connect('200,0');
-    await raw.waitClosed('the server to drop a silent client', 3000);
-    const after = raw.closedAt - at;
-    assert.ok(after >= 350 && after <= 1000, `dropped after ${after} ms, expected ~400 (2 x 200)`);
+    const ticking = clock.nextTimer(200, 'the heart-beat timer of 200 ms');
+    const { raw } = await connect('200,0');
+    await ticking;
+    clock.advance(399);
+    assert.equal(clock.hasTimer(200), true, 'still watched 1 ms before twice the interval');
+    clock.advance(1);
+    await raw.waitClosed('the server to drop a silent client after 2 x 200 ms');
     assert.equal(raw.pending('ERROR').length, 0, 'a heart-beat timeout ends the connection without a frame');
   });
 
   it('stomp - a client that beats (EOLs or frames) stays connected; when it stops it is dropped', async () => {
-    const { raw } = await connect('150,0');
+    const { raw } = await connect('150,0', '1.2', live);
     for (let i = 0; i < 8; i++) {
       await sleep(100);
       if (i % 2 === 0) raw.write('\n');
@@ -122,7 +129,7 @@ describe('stomp heart-beats', () => {
   it('stomp - stompjs negotiates heart-beats both ways and stays connected while beating', async () => {
     let received = 0;
     let lost = 0;
-    const { client, connected } = await stompjs.ws(router.stompWsUrl, {
+    const { client, connected } = await stompjs.ws(live.stompWsUrl, {
       heartbeatIncoming: 100,
       heartbeatOutgoing: 100,
       onHeartbeatReceived: () => received++,
@@ -136,10 +143,12 @@ describe('stomp heart-beats', () => {
   });
 
   it('stomp - a connection that sends no CONNECT is closed after stomp.connectTimeoutMs', async () => {
+    const armed = clock.nextTimer(CONNECT_TIMEOUT_MS, 'the CONNECT deadline');
     const raw = await raws.open(router.stompPort);
-    const opened = Date.now();
-    await raw.waitClosed('the CONNECT deadline', 3000);
-    const after = raw.closedAt - opened;
-    assert.ok(after >= CONNECT_TIMEOUT_MS - 50 && after <= CONNECT_TIMEOUT_MS + 700, `closed after ${after} ms`);
+    await armed;
+    clock.advance(CONNECT_TIMEOUT_MS - 1);
+    assert.equal(clock.hasTimer(CONNECT_TIMEOUT_MS), true, 'open 1 ms before the deadline');
+    clock.advance(1);
+    await raw.waitClosed('the CONNECT deadline');
   });
 });

@@ -83,7 +83,7 @@ void describe('wamp meta testament', () => {
     const raw = await RawWampClient.open(router.wsUrl, REALM, { authid: 'raw-testator' });
     const result = await raw.call('wamp.session.add_testament', ['will.raw', ['bye', 1], { who: 'raw' }]);
     assert.deepEqual(result.slice(0, 1), [50]);
-    raw.terminate(); // no GOODBYE, no WebSocket close frame
+    void raw.terminate(); // no GOODBYE, no WebSocket close frame
     for (const [tn, got] of await received(logs, 1, 'raw testament')) {
       assert.deepEqual(got, [[['bye', 1], { who: 'raw' }]], tn);
     }

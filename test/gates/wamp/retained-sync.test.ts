@@ -35,7 +35,7 @@ before(async () => {
   router = await startRouter();
 });
 afterEach(async () => {
-  for (const r of raws.splice(0)) r.terminate();
+  for (const r of raws.splice(0)) void r.terminate();
   await clients.closeAll();
 });
 after(() => router.close());
@@ -260,7 +260,7 @@ describe('retained - watch', () => {
         w1.send([16, req, { acknowledge: true, retain: true, when: null, will: null, watch: true }, key, ['w1']]);
         await w1.call('gatehouse.store.get', [key]); // barrier on the raw session
         leave = async () => {
-          w1.terminate();
+          void w1.terminate();
           await withTimeout(w1.whenClosed, 2000, 'raw socket close');
         };
       }
@@ -298,7 +298,7 @@ describe('retained - will', () => {
     const next = new Probe(acquire(waiter.session, 'w6.lock', { owner: 'waiter' }));
     await barrier(waiter.session);
 
-    holder.terminate();
+    void holder.terminate();
     const lockGone = await log.until((e) => e.details['topic'] === 'w6.lock' && e.args.length === 0, 'the will deleting w6.lock');
     const del = lockGone.at(-1);
     assert.ok((del?.details['revision'] as number) > statusRev, 'the deletion has a new revision');

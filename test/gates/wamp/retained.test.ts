@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { wsOptions } from '../../helpers/autobahn';
 import { Clients, errorUri, publishAck, retain, sleep, storeGet, subscribeWire } from '../../helpers/retained';
@@ -230,23 +231,31 @@ describe('retained - acknowledge and revisions', () => {
 });
 
 describe('retained - ttl', () => {
+  // TTL expiry runs on this router's clock: the tests move it instead of sleeping
+  const clock = new ManualClock();
+  let timed: TestRouter;
+  before(async () => {
+    timed = await startRouter({}, { clock });
+  });
+  after(() => timed.close());
+  const json = (): Record<string, unknown> => wsOptions(timed.wsUrl, 'json');
+
   test('retained - a value with ttl expires: subscribers see a deletion event with no Arguments and gatehouse.store.get returns null', async () => {
     const pub = await clients.open(json(), 'pub');
     const sub = await clients.open(json(), 'sub');
     const log = new EventLog();
     await subscribeWire(sub.session, 'r3.ttl.key', log);
-    const t0 = Date.now();
+    const t0 = clock.now();
     const rev = await retain(pub.session, 'r3.ttl.key', [{ lease: 'x' }], { ttl: 0.3 });
     const e = await storeGet(pub.session, 'r3.ttl.key');
     assert.equal(e?.revision, rev);
-    assert.ok(
-      typeof e?.expiresAt === 'number' && e.expiresAt >= t0 + 250 && e.expiresAt <= Date.now() + 350,
-      `expiresAt ${e?.expiresAt}`,
-    );
-    const events = await log.count(2, 'the write and then the expiry', 2000);
+    assert.equal(e?.expiresAt, t0 + 300);
+    clock.advance(299);
+    assert.equal((await storeGet(pub.session, 'r3.ttl.key'))?.revision, rev, 'kept 1 ms before its ttl');
+    assert.equal(log.events.length, 1, 'no expiry event before the ttl');
+    clock.advance(1);
+    const events = await log.count(2, 'the write and then the expiry');
     const expiry = events[1] as ReceivedEvent;
-    const elapsed = Date.now() - t0;
-    assert.ok(elapsed >= 280, `expired after ${elapsed} ms, not before 300`);
     assert.deepEqual(expiry.args, [], 'the deletion event has no Arguments');
     assert.deepEqual(expiry.kwargs, {});
     assert.equal(await storeGet(pub.session, 'r3.ttl.key'), null);
@@ -264,7 +273,8 @@ describe('retained - ttl', () => {
       const log = new EventLog();
       await subscribeWire(sub.session, 'r3.ttl.rev', log);
       const rev = await retain(pub.session, 'r3.ttl.rev', ['lease'], { ttl: 0.1 });
-      const [, expiry] = await log.count(2, 'the write and then the expiry', 2000);
+      clock.advance(100);
+      const [, expiry] = await log.count(2, 'the write and then the expiry');
       const expiryRev = expiry?.details['revision'];
       assert.ok(
         typeof expiryRev === 'number' && expiryRev > rev,
@@ -281,10 +291,12 @@ describe('retained - ttl', () => {
     await retain(pub.session, 'r3.ttl.keep', ['forever']);
     await retain(pub.session, 'r3.ttl.longer', ['short'], { ttl: 0.2 });
     await retain(pub.session, 'r3.ttl.longer', ['longer'], { ttl: 0.6 });
-    await sleep(350);
+    clock.advance(350);
     assert.equal((await storeGet(pub.session, 'r3.ttl.keep'))?.value, 'forever');
     assert.equal((await storeGet(pub.session, 'r3.ttl.longer'))?.value, 'longer');
-    await sleep(400);
+    clock.advance(249);
+    assert.equal((await storeGet(pub.session, 'r3.ttl.longer'))?.value, 'longer', '1 ms before its new ttl');
+    clock.advance(1);
     assert.equal(await storeGet(pub.session, 'r3.ttl.longer'), null);
   });
 });

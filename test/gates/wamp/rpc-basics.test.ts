@@ -3,39 +3,22 @@
 // other. Call/register, args/kwargs, binary, application errors, the dealer's own
 // errors, unregister.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import { autobahn } from '../../helpers/autobahn';
-import { startRouter, type TestRouter } from '../../helpers/router';
 import {
   asBytes,
-  ClientPool,
   errorUri,
   jsonBytes,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 /** autobahn hands back a bare value for one positional result, a Result otherwise. */
 function resultParts(r: unknown): { args: unknown[]; kwargs: Record<string, unknown> } {
@@ -252,12 +235,12 @@ void test('wamp rpc - unregistering a registration that is not yours or is gone 
   const stranger = await pool.raw();
   const regId = await owner.register(1, 'test.basics.raw.unregister');
   stranger.send([66, 2, regId]);
-  const e1 = await stranger.next((m) => m[0] === 8 && m[2] === 2, 5000, 'ERROR for foreign UNREGISTER');
+  const e1 = await stranger.take((m) => m[0] === 8 && m[2] === 2, 5000, 'ERROR for foreign UNREGISTER');
   assert.deepEqual(e1.slice(0, 5), [8, 66, 2, {}, 'wamp.error.no_such_registration']);
   owner.send([66, 3, regId]);
-  assert.deepEqual(await owner.next((m) => m[1] === 3, 5000, 'UNREGISTERED'), [67, 3]);
+  assert.deepEqual(await owner.take((m) => m[1] === 3, 5000, 'UNREGISTERED'), [67, 3]);
   owner.send([66, 4, regId]);
-  const e2 = await owner.next((m) => m[0] === 8 && m[2] === 4, 5000, 'ERROR for second UNREGISTER');
+  const e2 = await owner.take((m) => m[0] === 8 && m[2] === 4, 5000, 'ERROR for second UNREGISTER');
   assert.equal(e2[4], 'wamp.error.no_such_registration');
 });
 

@@ -4,40 +4,23 @@
 // (and would close their session on an INTERRUPT), so the callee side of INTERRUPT is
 // a raw WAMP JSON peer.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startRouter, type TestRouter } from '../../helpers/router';
+import { test } from 'node:test';
 import {
-  ClientPool,
   deferred,
   errorUri,
   rawRoles,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
+  type WampMessage,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
-  type WampMessage,
 } from '../../helpers/rpc-clients';
 import { sleep } from '../../helpers/wait';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 const isInvocation = (m: WampMessage): boolean => m[0] === 68;
 const isInterrupt = (m: WampMessage): boolean => m[0] === 69;
@@ -78,15 +61,15 @@ for (const ser of WAMPY_SERIALIZERS) {
     const uri = `test.cancel.timeout.interrupt.${ser}`;
     await callee.register(1, uri);
     const call = caller.call(uri, [1], { timeout: 100 });
-    const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
-    const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT after the timeout');
+    const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
+    const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT after the timeout');
     assert.deepEqual(interrupt, [69, inv[1], { mode: 'killnowait', reason: 'wamp.error.timeout' }]);
     assert.equal(errorUri(await rejection(call, 5000, 'timed-out call')), 'wamp.error.timeout');
     // killnowait: the callee's answer to the INTERRUPT goes nowhere
     callee.send([8, 68, inv[1], {}, 'wamp.error.canceled']);
     await callee.register(2, `${uri}.next`);
     const next = caller.call(`${uri}.next`);
-    const inv2 = await callee.next(isInvocation, 5000, 'next INVOCATION');
+    const inv2 = await callee.take(isInvocation, 5000, 'next INVOCATION');
     callee.send([70, inv2[1], {}, ['ok']]);
     assert.deepEqual((await within(next, 5000, 'next call')).argsList, ['ok']);
   });
@@ -98,8 +81,8 @@ void test('wamp rpc - timeout sends no INTERRUPT to a callee without call_cancel
   const uri = 'test.cancel.timeout.plain';
   await callee.register(1, uri);
   caller.send([48, 5, { timeout: 80 }, uri, []]);
-  const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
-  const err = await caller.next((m) => m[0] === 8, 5000, 'ERROR for the timed-out call');
+  const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
+  const err = await caller.take((m) => m[0] === 8, 5000, 'ERROR for the timed-out call');
   assert.deepEqual(err.slice(0, 5), [8, 48, 5, {}, 'wamp.error.timeout']);
   await callee.none(isInterrupt, 150, 'no INTERRUPT for a callee without call_canceling');
   callee.send([70, inv[1], {}, ['late']]);
@@ -116,7 +99,7 @@ for (const ser of WAMPY_SERIALIZERS) {
     await callee.register(1, uri);
     const call = caller.call(uri);
     const reqId = caller.getOpStatus().reqId;
-    const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+    const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
     assert.equal(caller.cancel(reqId, { mode: 'skip' }), true);
     assert.equal(errorUri(await rejection(call, 5000, 'skipped call')), 'wamp.error.canceled');
     await callee.none(isInterrupt, 150, 'no INTERRUPT in skip mode');
@@ -130,11 +113,11 @@ for (const ser of WAMPY_SERIALIZERS) {
     await callee.register(1, uri);
     const call = caller.call(uri);
     const reqId = caller.getOpStatus().reqId;
-    const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+    const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
     caller.cancel(reqId, { mode: 'killnowait' });
     // the caller's error does not wait for the callee
     assert.equal(errorUri(await rejection(call, 5000, 'killnowait call')), 'wamp.error.canceled');
-    const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT');
+    const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT');
     assert.equal(interrupt[1], inv[1]);
     assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'killnowait');
   });
@@ -151,9 +134,9 @@ for (const ser of WAMPY_SERIALIZERS) {
       () => (settled = true),
     );
     const reqId = caller.getOpStatus().reqId;
-    const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+    const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
     caller.cancel(reqId, { mode: 'kill' });
-    const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT');
+    const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT');
     assert.equal(interrupt[1], inv[1]);
     assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'kill');
     await sleep(100);
@@ -172,10 +155,10 @@ for (const name of TRANSPORTS) {
     const uri = `test.cancel.autobahn.kill.${tag(name)}`;
     await callee.register(1, uri);
     const call = caller.session.call(uri, ['work']) as Promise<unknown> & { cancel(o: { mode: string }): void };
-    const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+    const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
     assert.deepEqual(inv[4], ['work']);
     call.cancel({ mode: 'kill' });
-    const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT');
+    const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT');
     assert.deepEqual(interrupt, [69, inv[1], { mode: 'kill', reason: 'wamp.error.canceled' }]);
     callee.send([8, 68, inv[1], {}, 'wamp.error.canceled']);
     assert.equal(errorUri(await rejection(call, 5000, 'killed call')), 'wamp.error.canceled');
@@ -188,11 +171,11 @@ void test('wamp rpc - in kill mode a callee may still finish the call: the calle
   const uri = 'test.cancel.kill.ignored';
   await callee.register(1, uri);
   caller.send([48, 7, {}, uri, []]);
-  const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+  const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
   caller.send([49, 7, { mode: 'kill' }]);
-  await callee.next(isInterrupt, 5000, 'INTERRUPT');
+  await callee.take(isInterrupt, 5000, 'INTERRUPT');
   callee.send([70, inv[1], {}, ['finished anyway']]);
-  assert.deepEqual(await caller.next((m) => m[1] === 7, 5000, 'RESULT'), [50, 7, {}, ['finished anyway']]);
+  assert.deepEqual(await caller.take((m) => m[1] === 7, 5000, 'RESULT'), [50, 7, {}, ['finished anyway']]);
 });
 
 void test('wamp rpc - a callee without call_canceling gets no INTERRUPT in any mode, the caller still gets canceled', async () => {
@@ -204,9 +187,9 @@ void test('wamp rpc - a callee without call_canceling gets no INTERRUPT in any m
   for (const mode of ['skip', 'kill', 'killnowait']) {
     request++;
     caller.send([48, request, {}, uri, [mode]]);
-    const inv = await callee.next(isInvocation, 5000, `INVOCATION (${mode})`);
+    const inv = await callee.take(isInvocation, 5000, `INVOCATION (${mode})`);
     caller.send([49, request, { mode }]);
-    const err = await caller.next((m) => m[0] === 8 && m[2] === request, 5000, `ERROR (${mode})`);
+    const err = await caller.take((m) => m[0] === 8 && m[2] === request, 5000, `ERROR (${mode})`);
     assert.equal(err[4], 'wamp.error.canceled', mode);
     await callee.none(isInterrupt, 100, `no INTERRUPT (${mode})`);
     // the callee's late answer is dropped
@@ -242,13 +225,13 @@ void test('wamp rpc - CANCEL for a call that already finished is ignored', async
   const uri = 'test.cancel.finished';
   await callee.register(1, uri);
   caller.send([48, 9, {}, uri, []]);
-  const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+  const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
   callee.send([70, inv[1], {}, ['done']]);
-  assert.deepEqual(await caller.next((m) => m[1] === 9, 5000, 'RESULT'), [50, 9, {}, ['done']]);
+  assert.deepEqual(await caller.take((m) => m[1] === 9, 5000, 'RESULT'), [50, 9, {}, ['done']]);
   caller.send([49, 9, { mode: 'killnowait' }]);
   await callee.none(isInterrupt, 100, 'no INTERRUPT for a finished call');
   await caller.none((m) => m[0] === 8, 100, 'no ERROR for a finished call');
-  assert.ok(caller.open, 'caller session still open');
+  assert.ok(caller.isOpen, 'caller session still open');
 });
 
 // ----- sessions going away -----
@@ -285,7 +268,7 @@ void test('wamp rpc - a callee whose connection drops: its calls fail canceled a
   await callee.register(1, uri);
   await callee.register(2, `${uri}.other`);
   const call = caller.call(uri, [1]);
-  await callee.next(isInvocation, 5000, 'INVOCATION');
+  await callee.take(isInvocation, 5000, 'INVOCATION');
   await callee.terminate();
   assert.equal(errorUri(await rejection(call, 5000, 'call to a dropped callee')), 'wamp.error.canceled');
   for (const u of [uri, `${uri}.other`]) {
@@ -310,18 +293,18 @@ void test('wamp rpc - one callee of a shared registration leaves: only its calls
   await b.register(1, uri, { invoke: 'roundrobin' });
   caller.send([48, 1, {}, uri, ['to a']]);
   caller.send([48, 2, {}, uri, ['to b']]);
-  const invA = await a.next(isInvocation, 5000, 'INVOCATION at a');
-  const invB = await b.next(isInvocation, 5000, 'INVOCATION at b');
+  const invA = await a.take(isInvocation, 5000, 'INVOCATION at a');
+  const invB = await b.take(isInvocation, 5000, 'INVOCATION at b');
   assert.deepEqual([invA[4], invB[4]], [['to a'], ['to b']]);
   await a.terminate();
-  const err = await caller.next((m) => m[0] === 8, 5000, 'ERROR for the call on a');
+  const err = await caller.take((m) => m[0] === 8, 5000, 'ERROR for the call on a');
   assert.deepEqual(err.slice(0, 5), [8, 48, 1, {}, 'wamp.error.canceled']);
   b.send([70, invB[1], {}, ['b done']]);
-  assert.deepEqual(await caller.next((m) => m[1] === 2, 5000, 'RESULT from b'), [50, 2, {}, ['b done']]);
+  assert.deepEqual(await caller.take((m) => m[1] === 2, 5000, 'RESULT from b'), [50, 2, {}, ['b done']]);
   caller.send([48, 3, {}, uri, ['next']]);
-  const inv3 = await b.next(isInvocation, 5000, 'next INVOCATION goes to b');
+  const inv3 = await b.take(isInvocation, 5000, 'next INVOCATION goes to b');
   b.send([70, inv3[1], {}, ['b again']]);
-  assert.deepEqual(await caller.next((m) => m[1] === 3, 5000, 'RESULT 3'), [50, 3, {}, ['b again']]);
+  assert.deepEqual(await caller.take((m) => m[1] === 3, 5000, 'RESULT 3'), [50, 3, {}, ['b again']]);
 });
 
 void test('wamp rpc - a caller that leaves: its pending calls are canceled and interrupt canceling callees', async () => {
@@ -332,10 +315,10 @@ void test('wamp rpc - a caller that leaves: its pending calls are canceled and i
   await plain.register(1, 'test.cancel.caller.leaves.b', { concurrency: 1 });
   caller.send([48, 1, {}, 'test.cancel.caller.leaves.a', []]);
   caller.send([48, 2, {}, 'test.cancel.caller.leaves.b', []]);
-  const invA = await canceling.next(isInvocation, 5000, 'INVOCATION a');
-  const invB = await plain.next(isInvocation, 5000, 'INVOCATION b');
+  const invA = await canceling.take(isInvocation, 5000, 'INVOCATION a');
+  const invB = await plain.take(isInvocation, 5000, 'INVOCATION b');
   await caller.terminate();
-  const interrupt = await canceling.next(isInterrupt, 5000, 'INTERRUPT for the departed caller');
+  const interrupt = await canceling.take(isInterrupt, 5000, 'INTERRUPT for the departed caller');
   assert.deepEqual(interrupt, [69, invA[1], { mode: 'killnowait', reason: 'wamp.error.canceled' }]);
   await plain.none(isInterrupt, 100, 'no INTERRUPT for a callee without call_canceling');
   // late answers go nowhere and hurt nobody
@@ -344,11 +327,11 @@ void test('wamp rpc - a caller that leaves: its pending calls are canceled and i
   // the plain callee's slot is free again: a new caller's call reaches it
   const other = await pool.raw();
   other.send([48, 1, {}, 'test.cancel.caller.leaves.b', ['fresh']]);
-  const inv = await plain.next(isInvocation, 5000, 'INVOCATION for the new caller');
+  const inv = await plain.take(isInvocation, 5000, 'INVOCATION for the new caller');
   assert.deepEqual(inv[4], ['fresh']);
   plain.send([70, inv[1], {}, ['ok']]);
-  assert.deepEqual(await other.next((m) => m[0] === 50, 5000, 'RESULT'), [50, 1, {}, ['ok']]);
-  assert.ok(canceling.open && plain.open, 'callees still connected');
+  assert.deepEqual(await other.take((m) => m[0] === 50, 5000, 'RESULT'), [50, 1, {}, ['ok']]);
+  assert.ok(canceling.isOpen && plain.isOpen, 'callees still connected');
 });
 
 void test('wamp rpc - a caller that says GOODBYE with a call waiting for a callee: the queued call never reaches the callee', async () => {
@@ -360,10 +343,10 @@ void test('wamp rpc - a caller that says GOODBYE with a call waiting for a calle
   const second = caller.session.call(uri, ['second']);
   void first.then(undefined, () => undefined);
   void second.then(undefined, () => undefined);
-  const inv = await callee.next(isInvocation, 5000, 'first INVOCATION');
+  const inv = await callee.take(isInvocation, 5000, 'first INVOCATION');
   assert.deepEqual(inv[4], ['first']);
   await caller.close();
-  const interrupt = await callee.next(isInterrupt, 5000, 'INTERRUPT for the in-flight call');
+  const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT for the in-flight call');
   assert.equal(interrupt[1], inv[1]);
   await callee.none(isInvocation, 150, 'the queued call is dropped, not invoked');
 });
@@ -379,22 +362,22 @@ void test('wamp rpc - a callee that leaves while calls wait for capacity: waitin
   await a.register(2, `${uri}.warmup`);
   // y becomes known to the dealer as a caller before x
   y.send([48, 1, {}, `${uri}.warmup`, []]);
-  const warm = await a.next(isInvocation, 5000, 'warmup INVOCATION');
+  const warm = await a.take(isInvocation, 5000, 'warmup INVOCATION');
   a.send([70, warm[1], {}, []]);
-  await y.next((m) => m[0] === 50 && m[1] === 1, 5000, 'warmup RESULT');
+  await y.take((m) => m[0] === 50 && m[1] === 1, 5000, 'warmup RESULT');
   x.send([48, 1, {}, uri, ['x1']]); // -> a
   x.send([48, 2, {}, uri, ['x2']]); // -> b
-  const invA = await a.next(isInvocation, 5000, 'x1 at a');
-  const invB = await b.next(isInvocation, 5000, 'x2 at b');
+  const invA = await a.take(isInvocation, 5000, 'x1 at a');
+  const invB = await b.take(isInvocation, 5000, 'x2 at b');
   assert.deepEqual([invA[4], invB[4]], [['x1'], ['x2']]);
   y.send([48, 2, {}, uri, ['y waits']]); // both callees busy: waits
   await a.terminate();
-  assert.equal((await x.next((m) => m[0] === 8 && m[2] === 1, 5000, 'x1 canceled'))[4], 'wamp.error.canceled');
+  assert.equal((await x.take((m) => m[0] === 8 && m[2] === 1, 5000, 'x1 canceled'))[4], 'wamp.error.canceled');
   b.send([70, invB[1], {}, ['x2 done']]);
-  assert.deepEqual(await x.next((m) => m[1] === 2, 5000, 'x2 RESULT'), [50, 2, {}, ['x2 done']]);
+  assert.deepEqual(await x.take((m) => m[1] === 2, 5000, 'x2 RESULT'), [50, 2, {}, ['x2 done']]);
   // the waiting call must now be served by b, not lost on the departed a
-  const invY = await b.next(isInvocation, 5000, 'waiting call handed to b');
+  const invY = await b.take(isInvocation, 5000, 'waiting call handed to b');
   assert.deepEqual(invY[4], ['y waits']);
   b.send([70, invY[1], {}, ['y done']]);
-  assert.deepEqual(await y.next((m) => m[1] === 2, 5000, 'y RESULT'), [50, 2, {}, ['y done']]);
+  assert.deepEqual(await y.take((m) => m[1] === 2, 5000, 'y RESULT'), [50, 2, {}, ['y done']]);
 });

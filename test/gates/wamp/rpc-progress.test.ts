@@ -2,38 +2,21 @@
 // autobahn over every transport x serializer, wampy with each serializer, and a raw
 // WAMP JSON peer where exact request IDs and details matter.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { AutobahnSession } from '../../helpers/autobahn';
-import { startRouter, type TestRouter } from '../../helpers/router';
 import {
-  ClientPool,
   deferred,
   rawRoles,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
+  type WampMessage,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnTransport,
-  type WampMessage,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 /** autobahn's call promise is a when.js promise: progress is the third `then` handler. */
 function callWithProgress(s: AutobahnSession, uri: string, args: unknown[], onProgress: (p: unknown) => void): Promise<unknown> {
@@ -124,7 +107,7 @@ void test('wamp rpc - progressive results carry details.progress=true and stop a
   const uri = 'test.progress.raw.results';
   await callee.register(1, uri);
   caller.send([48, 11, { receive_progress: true }, uri, ['go']]);
-  const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+  const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
   assert.equal((inv[3] as Record<string, unknown>)['receive_progress'], true);
   assert.deepEqual(inv[4], ['go']);
   callee.send([70, inv[1], { progress: true }, [1]]);
@@ -132,9 +115,9 @@ void test('wamp rpc - progressive results carry details.progress=true and stop a
   callee.send([70, inv[1], {}, [3]]);
   callee.send([70, inv[1], { progress: true }, ['late']]); // after the final: dropped
   const got = [
-    await caller.next((m) => m[0] === 50, 5000, 'RESULT 1'),
-    await caller.next((m) => m[0] === 50, 5000, 'RESULT 2'),
-    await caller.next((m) => m[0] === 50, 5000, 'RESULT 3'),
+    await caller.take((m) => m[0] === 50, 5000, 'RESULT 1'),
+    await caller.take((m) => m[0] === 50, 5000, 'RESULT 2'),
+    await caller.take((m) => m[0] === 50, 5000, 'RESULT 3'),
   ];
   assert.deepEqual(got, [
     [50, 11, { progress: true }, [1]],
@@ -150,11 +133,11 @@ void test('wamp rpc - progressive results are not forwarded to a caller that did
   const uri = 'test.progress.raw.unasked';
   await callee.register(1, uri);
   caller.send([48, 12, {}, uri, []]);
-  const inv = await callee.next(isInvocation, 5000, 'INVOCATION');
+  const inv = await callee.take(isInvocation, 5000, 'INVOCATION');
   assert.equal((inv[3] as Record<string, unknown>)['receive_progress'], undefined);
   callee.send([70, inv[1], { progress: true }, ['partial']]);
   callee.send([70, inv[1], {}, ['whole']]);
-  assert.deepEqual(await caller.next((m) => m[0] === 50, 5000, 'RESULT'), [50, 12, {}, ['whole']]);
+  assert.deepEqual(await caller.take((m) => m[0] === 50, 5000, 'RESULT'), [50, 12, {}, ['whole']]);
   await caller.none((m) => m[0] === 50, 100, 'a single RESULT');
 });
 
@@ -171,7 +154,7 @@ for (const ser of WAMPY_SERIALIZERS) {
     pc.sendData([3]);
     pc.sendData([4], { progress: false });
     const chunks: WampMessage[] = [];
-    for (let i = 0; i < 4; i++) chunks.push(await callee.next(isInvocation, 5000, `INVOCATION chunk ${i + 1}`));
+    for (let i = 0; i < 4; i++) chunks.push(await callee.take(isInvocation, 5000, `INVOCATION chunk ${i + 1}`));
     const ids = new Set(chunks.map((c) => c[1]));
     assert.equal(ids.size, 1, `one INVOCATION request ID, got ${[...ids].join(', ')}`);
     assert.deepEqual(
@@ -225,18 +208,18 @@ void test('wamp rpc - progressive call invocation by hand: same request IDs both
   const uri = 'test.progress.invocations.raw';
   const regId = await callee.register(1, uri);
   caller.send([48, 21, { progress: true }, uri, ['a']]);
-  const first = await callee.next(isInvocation, 5000, 'first INVOCATION');
+  const first = await callee.take(isInvocation, 5000, 'first INVOCATION');
   assert.equal(first[2], regId);
   assert.equal((first[3] as Record<string, unknown>)['progress'], true);
   assert.deepEqual(first[4], ['a']);
   caller.send([48, 21, { progress: true }, uri, ['b'], { k: 1 }]);
   caller.send([48, 21, {}, uri, ['c']]);
-  const second = await callee.next(isInvocation, 5000, 'second INVOCATION');
-  const third = await callee.next(isInvocation, 5000, 'third INVOCATION');
+  const second = await callee.take(isInvocation, 5000, 'second INVOCATION');
+  const third = await callee.take(isInvocation, 5000, 'third INVOCATION');
   assert.deepEqual(second, [68, first[1], regId, { progress: true }, ['b'], { k: 1 }]);
   assert.deepEqual(third, [68, first[1], regId, {}, ['c']]);
   callee.send([70, first[1], {}, ['abc']]);
-  assert.deepEqual(await caller.next((m) => m[0] === 50, 5000, 'RESULT'), [50, 21, {}, ['abc']]);
+  assert.deepEqual(await caller.take((m) => m[0] === 50, 5000, 'RESULT'), [50, 21, {}, ['abc']]);
 });
 
 void test('wamp rpc - chunks sent while the call waits for a callee are delivered in order, first one marked progress', async () => {
@@ -246,18 +229,18 @@ void test('wamp rpc - chunks sent while the call waits for a callee are delivere
   await callee.register(1, uri, { concurrency: 1 });
   // occupy the only slot
   caller.send([48, 31, {}, uri, ['blocker']]);
-  const blocker = await callee.next(isInvocation, 5000, 'blocker INVOCATION');
+  const blocker = await callee.take(isInvocation, 5000, 'blocker INVOCATION');
   // a progressive call, all of its chunks sent while it waits
   caller.send([48, 32, { progress: true }, uri, [1]]);
   caller.send([48, 32, { progress: true }, uri, [2]]);
   caller.send([48, 32, {}, uri, [3]]);
   await callee.none(isInvocation, 100, 'nothing while the slot is taken');
   callee.send([70, blocker[1], {}, ['unblocked']]);
-  assert.deepEqual(await caller.next((m) => m[0] === 50 && m[1] === 31, 5000, 'blocker RESULT'), [50, 31, {}, ['unblocked']]);
+  assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 31, 5000, 'blocker RESULT'), [50, 31, {}, ['unblocked']]);
   const chunks = [
-    await callee.next(isInvocation, 5000, 'chunk 1'),
-    await callee.next(isInvocation, 5000, 'chunk 2'),
-    await callee.next(isInvocation, 5000, 'chunk 3'),
+    await callee.take(isInvocation, 5000, 'chunk 1'),
+    await callee.take(isInvocation, 5000, 'chunk 2'),
+    await callee.take(isInvocation, 5000, 'chunk 3'),
   ];
   assert.deepEqual(
     chunks.map((c) => c[4]),
@@ -270,7 +253,7 @@ void test('wamp rpc - chunks sent while the call waits for a callee are delivere
     [true, true, false],
   );
   callee.send([70, chunks[0]?.[1], {}, [6]]);
-  assert.deepEqual(await caller.next((m) => m[0] === 50 && m[1] === 32, 5000, 'RESULT'), [50, 32, {}, [6]]);
+  assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 32, 5000, 'RESULT'), [50, 32, {}, [6]]);
 });
 
 void test('wamp rpc - autobahn receives a progressive result stream from a wampy callee', async () => {

@@ -3,39 +3,23 @@
 // `concurrency` register option. autobahn over every transport x serializer, wampy
 // with each serializer.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startRouter, type TestRouter } from '../../helpers/router';
+import { test } from 'node:test';
 import {
-  ClientPool,
+  type AutobahnClient,
+  type AutobahnTransport,
   deferred,
   errorUri,
   rejection,
-  rpcTransports,
+  RPC_TRANSPORTS,
+  rpcTestFile,
   sleep,
   WAMPY_SERIALIZERS,
   within,
-  type AutobahnClient,
-  type AutobahnTransport,
 } from '../../helpers/rpc-clients';
 
-const TRANSPORTS = ['websocket/json', 'websocket/msgpack', 'websocket/cbor', 'rawsocket/json'] as const;
-type TransportName = (typeof TRANSPORTS)[number];
+const TRANSPORTS = RPC_TRANSPORTS;
 
-let t: TestRouter;
-let pool: ClientPool;
-
-before(async () => {
-  t = await startRouter();
-  pool = new ClientPool(t);
-});
-afterEach(() => pool.closeAll());
-after(() => t.close());
-
-function transport(name: TransportName): AutobahnTransport {
-  const tr = rpcTransports(t).find((x) => x.name === name);
-  if (!tr) throw new Error(`no transport ${name}`);
-  return tr;
-}
+const { pool, transport } = rpcTestFile();
 
 const tag = (name: string): string => name.replace('/', '_');
 
@@ -144,14 +128,14 @@ void test('wamp rpc - INVOCATION details carry procedure only for pattern regist
   await callee.register(1, 'test.routing.details.exact');
   await callee.register(2, 'test.routing.details.pre', { match: 'prefix' });
   caller.send([48, 1, {}, 'test.routing.details.exact', []]);
-  const inv1 = await callee.next((m) => m[0] === 68, 5000, 'exact INVOCATION');
+  const inv1 = await callee.take((m) => m[0] === 68, 5000, 'exact INVOCATION');
   assert.equal((inv1[3] as Record<string, unknown>)['procedure'], undefined);
   callee.send([70, inv1[1], {}, []]);
   caller.send([48, 2, {}, 'test.routing.details.pre.fix.ed', []]);
-  const inv2 = await callee.next((m) => m[0] === 68, 5000, 'prefix INVOCATION');
+  const inv2 = await callee.take((m) => m[0] === 68, 5000, 'prefix INVOCATION');
   assert.equal((inv2[3] as Record<string, unknown>)['procedure'], 'test.routing.details.pre.fix.ed');
   callee.send([70, inv2[1], {}, []]);
-  await caller.next((m) => m[0] === 50 && m[1] === 2, 5000, 'RESULT');
+  await caller.take((m) => m[0] === 50 && m[1] === 2, 5000, 'RESULT');
 });
 
 for (const ser of WAMPY_SERIALIZERS) {
@@ -397,7 +381,7 @@ void test('wamp rpc - concurrency must be a positive integer', async () => {
     [4, 'two'],
   ] as const) {
     callee.send([64, i, { concurrency: bad }, `test.routing.concurrency.bad.${i}`]);
-    const e = await callee.next((m) => m[0] === 8 && m[2] === i, 5000, `ERROR for concurrency ${String(bad)}`);
+    const e = await callee.take((m) => m[0] === 8 && m[2] === i, 5000, `ERROR for concurrency ${String(bad)}`);
     assert.equal(e[4], 'wamp.error.invalid_argument', `concurrency ${String(bad)}`);
   }
 });
