@@ -1,11 +1,9 @@
 /**
- * A link's durable queue (README "Links"): what must go to the peer, kept in the store
- * until the peer acknowledged it. A small interface of its own so the engine behind it
- * can change (the queue store today, the core's mailbox service later) without the
- * link noticing.
+ * A link's durable queue (README "Links"): what must go to the peer, kept in the core's
+ * mailbox service until the peer acknowledged it. The interface is the link's view of it.
  */
-import { Errors, RouterError } from '../errors';
-import type { QueueStore } from '../store/queue-types';
+import type { Mailboxes } from '../mailbox/mailboxes';
+import type { Owner } from '../mailbox/owner';
 import type { LinkMessage } from './transport';
 
 export interface QueuedLinkMessage {
@@ -63,48 +61,48 @@ interface Attrs {
 
 const EXPIRY_BATCH = 256;
 
-/** The link queue on the router's queue store (lib/store/queue-types.ts): one store queue per link. */
-export class StoreLinkQueue implements LinkQueue {
+/**
+ * The link queue on the core's mailbox service (lib/mailbox/): the link's own mailbox,
+ * owner `{kind: 'link', name}`, bounded by the link's queue limits and dropping its
+ * oldest when full. Age expiry stays here (not the mailbox's maxAgeMs) so every drop is
+ * counted per link and reason (gatehouse_link_dropped_total).
+ */
+export class MailboxLinkQueue implements LinkQueue {
   onDrop: ((reason: LinkDropReason, count: number) => void) | undefined;
+  private readonly owner: Owner;
 
   constructor(
-    private readonly store: QueueStore,
-    /** the store queue's name, e.g. `link/<name>` */
-    private readonly name: string,
+    private readonly mailboxes: Mailboxes,
+    /** the link's name */
+    name: string,
     private readonly limits: LinkQueueLimits,
-  ) {}
+  ) {
+    this.owner = { kind: 'link', name };
+    mailboxes.open(this.owner, { maxMessages: limits.maxMessages, maxBytes: limits.maxBytes, whenFull: 'drop-oldest', gate: 'links' });
+  }
 
   append(message: LinkMessage): Appended {
     const attrs: Attrs = { id: message.messageId };
     if (message.retain) attrs.retain = true;
     if (message.headers !== undefined) attrs.headers = message.headers;
-    let result;
-    try {
-      result = this.store.enqueue(
-        this.name,
-        { topic: message.topic, payload: message.payload, attrs: attrs as unknown as Record<string, unknown> },
-        { maxMessages: this.limits.maxMessages, maxBytes: this.limits.maxBytes, overflow: 'drop-oldest' },
-      );
-    } catch (err) {
-      // larger than the whole queue: local traffic goes on, the link loses this one
-      if (err instanceof RouterError && err.def === Errors.limitExceeded) {
-        this.onDrop?.('too_large', 1);
-        return { seq: 0, durable: Promise.resolve() };
-      }
-      throw err;
+    const r = this.mailboxes.append(this.owner, { topic: message.topic, payload: message.payload, attrs: attrs as unknown as Record<string, unknown> });
+    // larger than the whole queue: local traffic goes on, the link loses this one
+    if (!r.accepted) {
+      this.onDrop?.('too_large', 1);
+      return { seq: 0, durable: Promise.resolve() };
     }
-    if (result.dropped > 0) this.onDrop?.('full', result.dropped);
-    return { seq: result.seq, durable: result.committed };
+    if (r.dropped > 0) this.onDrop?.('full', r.dropped);
+    return { seq: r.seq, durable: r.committed };
   }
 
   peek(afterSeq: number, limit: number): QueuedLinkMessage[] {
-    const rows = this.store.read(this.name, afterSeq, limit);
+    const rows = this.mailboxes.peek(this.owner, limit, afterSeq);
     const out: QueuedLinkMessage[] = [];
     const cutoff = this.cutoff(Date.now());
     let expired = 0;
     for (const r of rows) {
       if (r.enqueuedAt < cutoff) {
-        void this.store.remove(this.name, r.seq);
+        void this.mailboxes.ack(this.owner, r.seq);
         expired++;
         continue;
       }
@@ -118,7 +116,7 @@ export class StoreLinkQueue implements LinkQueue {
 
   ack(seq: number): void {
     // undefined when it is gone already (dropped as the oldest while in flight)
-    void this.store.remove(this.name, seq);
+    void this.mailboxes.ack(this.owner, seq);
   }
 
   expire(now: number): number {
@@ -126,7 +124,7 @@ export class StoreLinkQueue implements LinkQueue {
     if (cutoff <= 0) return 0;
     let n = 0;
     for (;;) {
-      const rows = this.store.read(this.name, 0, EXPIRY_BATCH);
+      const rows = this.mailboxes.peek(this.owner, EXPIRY_BATCH);
       let stop = rows.length < EXPIRY_BATCH;
       for (const r of rows) {
         // in queue order: the first young enough ends the sweep
@@ -134,7 +132,7 @@ export class StoreLinkQueue implements LinkQueue {
           stop = true;
           break;
         }
-        void this.store.remove(this.name, r.seq);
+        void this.mailboxes.ack(this.owner, r.seq);
         n++;
       }
       if (stop) break;
@@ -144,24 +142,24 @@ export class StoreLinkQueue implements LinkQueue {
   }
 
   dropOldest(n: number): number {
-    // the store drops the oldest itself on append (overflow 'drop-oldest'); this is for
-    // an engine that cannot, and for an operator's purge of the backlog
-    const rows = this.store.read(this.name, 0, n);
-    for (const r of rows) void this.store.remove(this.name, r.seq);
+    // the mailbox drops the oldest itself on append ('drop-oldest'); this is for an
+    // operator's purge of the backlog
+    const rows = this.mailboxes.peek(this.owner, n);
+    for (const r of rows) void this.mailboxes.ack(this.owner, r.seq);
     if (rows.length > 0) this.onDrop?.('full', rows.length);
     return rows.length;
   }
 
   get depth(): number {
-    return this.store.size(this.name).messages;
+    return this.mailboxes.size(this.owner).messages;
   }
 
   get bytes(): number {
-    return this.store.size(this.name).bytes;
+    return this.mailboxes.size(this.owner).bytes;
   }
 
   oldestAgeMs(now: number): number {
-    const first = this.store.read(this.name, 0, 1)[0];
+    const first = this.mailboxes.peek(this.owner, 1)[0];
     return first ? Math.max(0, now - first.enqueuedAt) : 0;
   }
 

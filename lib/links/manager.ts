@@ -8,16 +8,16 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { PublicationTaps } from '../publication-taps';
 import type { Realm } from '../realm';
-import type { QueueStore } from '../store/queue-types';
+import type { Mailboxes } from '../mailbox/mailboxes';
 import { Link, type LinkStatus } from './link';
-import { StoreLinkQueue } from './link-queue';
+import { MailboxLinkQueue } from './link-queue';
 import { registrationOf, topicPatternOf } from './patterns';
 import { TRANSPORTS, transportFor } from './transports';
 
 /** What the manager needs of the router (RouterCore). */
 export interface LinkHost {
   readonly node: string;
-  readonly queues: QueueStore;
+  readonly mailboxes: Mailboxes;
   readonly taps: PublicationTaps;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -60,7 +60,7 @@ export class LinkManager {
       }
       const factory = transportFor(cfg.url);
       if (!factory) continue; // refused by the constructor
-      const queue = new StoreLinkQueue(this.host.queues, `link/${cfg.name}`, cfg.queue);
+      const queue = new MailboxLinkQueue(this.host.mailboxes, cfg.name, cfg.queue);
       const link = new Link(cfg, {
         realm,
         node: this.host.node,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createStores } from '../../lib/store';
-import { StoreLinkQueue, type LinkDropReason } from '../../lib/links/link-queue';
+import { MailboxLinkQueue, type LinkDropReason } from '../../lib/links/link-queue';
+import { Mailboxes } from '../../lib/mailbox/mailboxes';
 import type { LinkMessage } from '../../lib/links/transport';
 
 const msg = (i: number, extra: Partial<LinkMessage> = {}): LinkMessage => ({ topic: 'q.t', payload: { args: [i] }, retain: false, messageId: `n:${i}`, ...extra });
@@ -10,10 +11,15 @@ async function queue(limits: { maxMessages?: number; maxBytes?: number; expirySe
   const { retained, queues } = createStores({ engine: 'sqlite', path: ':memory:', synchronous: 'normal' });
   await retained.open();
   await queues.open();
-  const q = new StoreLinkQueue(queues, 'link/t', { maxMessages: 100, maxBytes: 1 << 20, expirySeconds: 0, ...limits });
+  // every kind's default: the link opens its mailbox with a policy of its own
+  const mailboxes = new Mailboxes({ store: queues, policy: () => ({ maxMessages: 1, maxBytes: 1, whenFull: 'reject', gate: 'test' }) });
+  const q = new MailboxLinkQueue(mailboxes, 't', { maxMessages: 100, maxBytes: 1 << 20, expirySeconds: 0, ...limits });
   const drops: [LinkDropReason, number][] = [];
   q.onDrop = (reason, n) => drops.push([reason, n]);
-  return { q, drops, close: () => Promise.all([queues.close(), retained.close()]) };
+  return { q, drops, close: () => {
+      mailboxes.close();
+      return Promise.all([queues.close(), retained.close()]);
+    } };
 }
 
 test('link queue - keeps messages in order with their id, retain flag and headers until acked', async () => {
