@@ -201,15 +201,15 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     a.send([64, 1, {}, 'test.cluster.race']);
     b.send([64, 1, {}, 'test.cluster.race']);
     // both accepted: neither node had heard of the other's yet
-    await a.next((m) => m[0] === 65, 'REGISTERED a', WAIT_MS);
-    await b.next((m) => m[0] === 65, 'REGISTERED b', WAIT_MS);
+    await a.take((m) => m[0] === 65, WAIT_MS, 'REGISTERED a');
+    await b.take((m) => m[0] === 65, WAIT_MS, 'REGISTERED b');
     // then one of the two is told its registration is gone, and the cluster agrees on the other
     // UNREGISTERED with request 0: WAMP advanced, registration revocation
     const isRevocation = (m: WampMessage): boolean => m[0] === 67 && m[1] === 0;
     const loser = await within(
       new Promise<'a' | 'b'>((resolve) => {
-        void a.next(isRevocation, 'UNREGISTERED a', WAIT_MS).then(() => resolve('a'), () => undefined);
-        void b.next(isRevocation, 'UNREGISTERED b', WAIT_MS).then(() => resolve('b'), () => undefined);
+        void a.take(isRevocation, WAIT_MS, 'UNREGISTERED a').then(() => resolve('a'), () => undefined);
+        void b.take(isRevocation, WAIT_MS, 'UNREGISTERED b').then(() => resolve('b'), () => undefined);
       }),
       WAIT_MS,
       'one of the two to be revoked',
@@ -222,7 +222,7 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     assert.deepEqual(routed, [winner.sessionId, winner.sessionId, winner.sessionId], 'every node routes to the winner');
     const caller = await autobahn(n3);
     const call = caller.session.call('test.cluster.race');
-    const inv = await winner.next(isInvocation, 'INVOCATION on the winner', WAIT_MS);
+    const inv = await winner.take(isInvocation, WAIT_MS, 'INVOCATION on the winner');
     winner.send([70, inv[1], {}, ['won']]);
     assert.equal(await within(call, WAIT_MS, 'call to the winner'), 'won');
   });
@@ -237,10 +237,10 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     const c3 = await autobahn(n3);
     const p1 = c1.session.call('test.cluster.conc', ['from n1']);
     const p3 = c3.session.call('test.cluster.conc', ['from n3']);
-    const first = await callee.next(isInvocation, 'first INVOCATION', WAIT_MS);
+    const first = await callee.take(isInvocation, WAIT_MS, 'first INVOCATION');
     await callee.none(isInvocation, 300, 'no second INVOCATION while the first runs');
     callee.send([70, first[1], {}, ['done 1']]);
-    const second = await callee.next(isInvocation, 'second INVOCATION, once the first ended', WAIT_MS);
+    const second = await callee.take(isInvocation, WAIT_MS, 'second INVOCATION, once the first ended');
     callee.send([70, second[1], {}, ['done 2']]);
     const results = await within(Promise.all([p1, p3]), WAIT_MS, 'both calls');
     assert.deepEqual(new Set(results), new Set(['done 1', 'done 2']));
@@ -254,15 +254,15 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     const busy = await pool(n1).raw();
     const waiting = await pool(n3).raw();
     busy.send([48, 1, {}, 'test.cluster.conc.cancel', ['busy']]);
-    const first = await callee.next(isInvocation, 'first INVOCATION', WAIT_MS);
+    const first = await callee.take(isInvocation, WAIT_MS, 'first INVOCATION');
     // node-3 does not know the callee is busy: its call goes out and waits on node-2
     waiting.send([48, 2, {}, 'test.cluster.conc.cancel', ['waits']]);
     await callee.none(isInvocation, 200, 'the second call waits');
     waiting.send([49, 2, { mode: 'kill' }]);
-    const err = await waiting.next((m) => m[0] === 8, 'ERROR for the canceled waiting call', WAIT_MS);
+    const err = await waiting.take((m) => m[0] === 8, WAIT_MS, 'ERROR for the canceled waiting call');
     assert.deepEqual(err.slice(0, 5), [8, 48, 2, {}, 'wamp.error.canceled']);
     callee.send([70, first[1], {}, ['done']]);
-    assert.deepEqual(await busy.next((m) => m[0] === 50, 'first RESULT', WAIT_MS), [50, 1, {}, ['done']]);
+    assert.deepEqual(await busy.take((m) => m[0] === 50, WAIT_MS, 'first RESULT'), [50, 1, {}, ['done']]);
     await callee.none(isInvocation, 300, 'the canceled call never reaches the callee');
   });
 
@@ -272,15 +272,15 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     await cluster.waitCallees('test.cluster.progress', 1);
     const caller = await pool(n1).raw();
     caller.send([48, 7, { receive_progress: true }, 'test.cluster.progress', ['go']]);
-    const inv = await callee.next(isInvocation, 'INVOCATION', WAIT_MS);
+    const inv = await callee.take(isInvocation, WAIT_MS, 'INVOCATION');
     assert.equal((inv[3] as Record<string, unknown>)['receive_progress'], true);
     callee.send([70, inv[1], { progress: true }, [1]]);
     callee.send([70, inv[1], { progress: true }, [2], { half: true }]);
     callee.send([70, inv[1], {}, ['end']]);
     const got = [
-      await caller.next((m) => m[0] === 50, 'progress 1', WAIT_MS),
-      await caller.next((m) => m[0] === 50, 'progress 2', WAIT_MS),
-      await caller.next((m) => m[0] === 50, 'final', WAIT_MS),
+      await caller.take((m) => m[0] === 50, WAIT_MS, 'progress 1'),
+      await caller.take((m) => m[0] === 50, WAIT_MS, 'progress 2'),
+      await caller.take((m) => m[0] === 50, WAIT_MS, 'final'),
     ];
     assert.deepEqual(got, [
       [50, 7, { progress: true }, [1]],
@@ -297,14 +297,14 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     caller.send([48, 21, { progress: true }, 'test.cluster.chunks', ['a']]);
     caller.send([48, 21, { progress: true }, 'test.cluster.chunks', ['b'], { k: 1 }]);
     caller.send([48, 21, {}, 'test.cluster.chunks', ['c']]);
-    const first = await callee.next(isInvocation, 'first INVOCATION', WAIT_MS);
-    const second = await callee.next(isInvocation, 'second INVOCATION', WAIT_MS);
-    const third = await callee.next(isInvocation, 'third INVOCATION', WAIT_MS);
+    const first = await callee.take(isInvocation, WAIT_MS, 'first INVOCATION');
+    const second = await callee.take(isInvocation, WAIT_MS, 'second INVOCATION');
+    const third = await callee.take(isInvocation, WAIT_MS, 'third INVOCATION');
     assert.deepEqual(first, [68, first[1], regId, { progress: true }, ['a']]);
     assert.deepEqual(second, [68, first[1], regId, { progress: true }, ['b'], { k: 1 }]);
     assert.deepEqual(third, [68, first[1], regId, {}, ['c']]);
     callee.send([70, first[1], {}, ['abc']]);
-    assert.deepEqual(await caller.next((m) => m[0] === 50, 'RESULT', WAIT_MS), [50, 21, {}, ['abc']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50, WAIT_MS, 'RESULT'), [50, 21, {}, ['abc']]);
   });
 
   void test('cluster rpc - wampy streams both ways across nodes: chunks in, progressive results out (msgpack callee, json caller)', async () => {
@@ -344,26 +344,26 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
       await cluster.waitCallees(uri, 1);
       const caller = await pool(n1).raw();
       caller.send([48, 3, {}, uri, []]);
-      const inv = await callee.next(isInvocation, 'INVOCATION', WAIT_MS);
+      const inv = await callee.take(isInvocation, WAIT_MS, 'INVOCATION');
       caller.send([49, 3, { mode }]);
       if (mode === 'skip') {
-        assert.deepEqual((await caller.next((m) => m[0] === 8, 'ERROR', WAIT_MS)).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
         await callee.none(isInterrupt, 200, 'no INTERRUPT for skip');
         // the callee's late answer goes nowhere
         callee.send([70, inv[1], {}, ['late']]);
         await caller.none((m) => m[0] === 50, 200, 'no RESULT after skip');
         return;
       }
-      const interrupt = await callee.next(isInterrupt, 'INTERRUPT', WAIT_MS);
+      const interrupt = await callee.take(isInterrupt, WAIT_MS, 'INTERRUPT');
       assert.deepEqual(interrupt, [69, inv[1], { mode, reason: 'wamp.error.canceled' }]);
       if (mode === 'kill') {
         // kill: the caller waits for the callee's answer to the INTERRUPT
         await caller.none((m) => m[0] === 8, 200, 'no ERROR before the callee answered');
         callee.send([8, 68, inv[1], {}, 'wamp.error.canceled', ['stopped']]);
-        const err = await caller.next((m) => m[0] === 8, 'ERROR from the callee', WAIT_MS);
+        const err = await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR from the callee');
         assert.deepEqual(err.slice(0, 6), [8, 48, 3, {}, 'wamp.error.canceled', ['stopped']]);
       } else {
-        assert.deepEqual((await caller.next((m) => m[0] === 8, 'ERROR', WAIT_MS)).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
       }
     });
   }
@@ -375,13 +375,13 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     const caller = await pool(n1).raw();
     const started = Date.now();
     caller.send([48, 9, { timeout: 150 }, 'test.cluster.timeout', []]);
-    const inv = await callee.next(isInvocation, 'INVOCATION', WAIT_MS);
+    const inv = await callee.take(isInvocation, WAIT_MS, 'INVOCATION');
     assert.equal((inv[3] as Record<string, unknown>)['timeout'], 150, 'the callee sees the timeout');
-    const err = await caller.next((m) => m[0] === 8, 'ERROR', WAIT_MS);
+    const err = await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR');
     const elapsed = Date.now() - started;
     assert.deepEqual(err.slice(0, 5), [8, 48, 9, {}, 'wamp.error.timeout']);
     assert.ok(elapsed >= 140 && elapsed < 2000, `timed out after ${elapsed} ms`);
-    const interrupt = await callee.next(isInterrupt, 'INTERRUPT', WAIT_MS);
+    const interrupt = await callee.take(isInterrupt, WAIT_MS, 'INTERRUPT');
     assert.deepEqual(interrupt, [69, inv[1], { mode: 'killnowait', reason: 'wamp.error.timeout' }]);
   });
 });
@@ -395,7 +395,7 @@ void describe('cluster rpc - a node that stops answering', () => {
     await cluster.waitCallees('test.cluster.lost', 1);
     const caller = await autobahn(n1);
     const call = caller.session.call('test.cluster.lost');
-    await callee.next(isInvocation, 'INVOCATION on node-4', WAIT_MS);
+    await callee.take(isInvocation, WAIT_MS, 'INVOCATION on node-4');
     // node-4 stops answering: its NATS connection goes without a goodbye
     const silent = Date.now();
     await n4.nc.close();
@@ -418,10 +418,10 @@ void describe('cluster rpc - a caller\'s node that stops answering', () => {
     await waitFor(() => cluster.callees(n6, 'test.cluster.orphan') === 1, 'node-6 to learn the callee');
     const caller = await p6.raw();
     caller.send([48, 5, {}, 'test.cluster.orphan', []]);
-    const inv = await callee.next(isInvocation, 'INVOCATION from node-6', WAIT_MS);
+    const inv = await callee.take(isInvocation, WAIT_MS, 'INVOCATION from node-6');
     const silent = Date.now();
     await n6.nc.close();
-    const interrupt = await callee.next(isInterrupt, 'INTERRUPT once node-6 is gone', LEASE_MS + 2000);
+    const interrupt = await callee.take(isInterrupt, LEASE_MS + 2000, 'INTERRUPT once node-6 is gone');
     assert.equal(interrupt[1], inv[1]);
     assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'killnowait');
     assert.ok(Date.now() - silent < LEASE_MS + 1000, `interrupted after ${Date.now() - silent} ms (lease ${LEASE_MS} ms)`);
