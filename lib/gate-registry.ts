@@ -76,8 +76,10 @@ export class GateRegistry {
 
   /** Adds a gate; a second gate with the same name or the same sniffed protocol is refused. */
   register(gate: Gate): this {
+    // not a catalogue error: a wiring mistake in the code, met at start-up, never by a client
     if (this.gates.has(gate.name)) throw new Error(`gate ${gate.name} is registered already`);
     if (gate.sniffed !== undefined && (!gate.accept || this.bySniffed(gate.sniffed))) {
+      // not a catalogue error: a wiring mistake in the code, met at start-up, never by a client
       throw new Error(`gate ${gate.name} cannot take ${gate.sniffed} from the shared port`);
     }
     this.gates.set(gate.name, gate);
@@ -90,6 +92,7 @@ export class GateRegistry {
 
   get(name: string): Gate {
     const gate = this.gates.get(name);
+    // not a catalogue error: a wiring mistake in the code, met at start-up, never by a client
     if (!gate) throw new Error(`no gate named ${name}`);
     return gate;
   }
@@ -111,12 +114,14 @@ export class GateRegistry {
 
   listenTcp(name: string, options: TcpEndpointOptions): Promise<Listener> {
     const gate = this.get(name);
+    // not a catalogue error: a wiring mistake in the code, met at start-up, never by a client
     if (!gate.listenTcp) throw new Error(`gate ${name} has no TCP listener`);
     return gate.listenTcp(this.context(name), options);
   }
 
   listenWebSocket(name: string, options: WebSocketEndpointOptions): Promise<Listener> {
     const gate = this.get(name);
+    // not a catalogue error: a wiring mistake in the code, met at start-up, never by a client
     if (!gate.listenWebSocket) throw new Error(`gate ${name} has no WebSocket endpoint`);
     return gate.listenWebSocket(this.context(name), options);
   }

@@ -170,6 +170,7 @@ export class MqttLinkTransport implements LinkTransport {
         if (version === 5 && UNSUPPORTED_VERSION.has(code)) reject(new VersionRefused());
         else reject(refusal(code, err.message));
       };
+      // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
       const timer = setTimeout(() => fail(new Error(`no CONNACK within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       client.once('connect', () => {
         if (settled) return;
@@ -184,6 +185,7 @@ export class MqttLinkTransport implements LinkTransport {
         client.on('error', (err) => this.lost(client, err.message));
         resolve(client);
       });
+      // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
       const closed = (): void => fail(new Error('connection closed before CONNACK'));
       client.once('error', fail);
       client.once('close', closed);
@@ -200,6 +202,7 @@ export class MqttLinkTransport implements LinkTransport {
       client.subscribe(filter, this.version === 5 ? { qos: 1, rap: true } : { qos: 1 }, (err, granted) => {
         // [MQTT-3.9.3] a SUBACK return code of 0x80 or more refuses that filter
         const refused = granted?.find((g) => g.qos >= FAILURE);
+        // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
         done(err ?? (refused === undefined ? undefined : Object.assign(new Error(`subscription to ${filter} refused`), { code: refused.qos })));
       }),
     );

@@ -165,6 +165,7 @@ export class StompLinkTransport implements LinkTransport {
         socket.destroy();
         reject(err instanceof RouterError ? err : new RouterError(Errors.unavailable, err.message));
       };
+      // not a catalogue error: the peer's failure, read by the link as a lost connection (it reconnects and logs it)
       const timer = setTimeout(() => fail(new Error(`no CONNECTED within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       const conn: Connection = {
         socket,
@@ -195,6 +196,7 @@ export class StompLinkTransport implements LinkTransport {
       socket.on('data', (chunk: Buffer) => conn.parser.push(chunk));
       socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(bytes));
       socket.on('error', (err: Error) => (settled ? this.lost(conn, err.message) : fail(err)));
+      // not a catalogue error: the peer's failure, read by the link as a lost connection (it reconnects and logs it)
       socket.on('close', () => (settled ? this.lost(conn, 'connection closed') : fail(new Error('connection closed before CONNECTED'))));
     });
   }

@@ -36,7 +36,8 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
   const cluster = await startNatsCluster(t);
   const writer = await natsClient(t, cluster.servers);
   // requests wait 5 s: long enough on a loaded machine, short enough to retry during the fail-over
-  const engine = await JetStreamKvEngine.open(writer, { bucket: 'durable', replicas: 3, timeoutMs: 5000 });
+  // a fresh cluster answers JetStream requests once it elected its meta leader: wait for it
+  const engine = await untilAnswered(() => JetStreamKvEngine.open(writer, { bucket: 'durable', replicas: 3, timeoutMs: 5000 }));
   const info = await (await jetstreamManager(writer)).streams.info('KV_durable');
   assert.equal(info.config.num_replicas, 3);
   const leader = cluster.nodes.find((n) => n.name === info.cluster?.leader);

@@ -350,6 +350,7 @@ export class ClusterRpc {
   private async askMeta(node: string, req: MetaRequest): Promise<MetaReply> {
     const msg = await this.nc.request(this.subjects.meta(node), encode(req), { timeout: this.metaTimeoutMs });
     const reply = metaReplyOf(decodeObject(msg.data));
+    // not a catalogue error: another node sent garbage; the meta call leaves that node out
     if (!reply) throw new Error(`node ${node} sent an unreadable meta reply`);
     return reply;
   }

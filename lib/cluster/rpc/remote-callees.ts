@@ -219,6 +219,7 @@ export class RemoteCallees {
   private invoke(node: string, inv: Invocation): void {
     const proxy = inv.entry?.session;
     const dealer = proxy && this.ctx.router.findRealm(proxy.realmName)?.dealer;
+    // not a catalogue error: an invariant: the dealer hands this proxy only invocations of its own callees
     if (!proxy || !dealer) throw new Error('no remote callee for this invocation');
     const id = ++this.nextId;
     this.pending.set(id, { inv, dealer, node });
