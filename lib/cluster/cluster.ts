@@ -25,6 +25,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { PublicationTaps } from '../publication-taps';
 import type { Realm } from '../realm';
+import { closeNats } from '../nats-close';
 import { InterestTable, type Interest } from './interest';
 import { eventSubject, interestSubject, realmSubjectPrefix } from './subjects';
 import { decodeEvent, encodeEvent } from './wire';
@@ -159,7 +160,7 @@ export class Cluster {
     const nc = this.nc;
     this.interest.disconnect();
     this.setState('closed');
-    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+    if (nc) await closeNats(nc);
   }
 
   private joined(nc: NatsConnection): void {

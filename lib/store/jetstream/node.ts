@@ -1,3 +1,4 @@
+import { closeNats } from '../../nats-close';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -136,7 +137,7 @@ export class JetStreamNode {
     this.closed = true;
     this.stopRenewing();
     for (const s of this.realms.values()) s.close();
-    await this.nc.drain().catch(() => undefined);
+    await closeNats(this.nc);
   }
 
   private leasesOrFail(): Leases {
