@@ -202,7 +202,7 @@ export class RouterCore {
     this.openAggregates();
     for (const r of this.config.realms) this.createRealm(r.name);
     // the configured realms' mirrors are filled before the first session joins
-    for (const r of this.realms.values()) if (r.retained) await r.retained.engine.ready;
+    for (const r of this.realms.values()) if (r.retained) await this.loaded(r.name, r.retained.engine.ready);
     // the tables' realm exists from the start: its change feed has somewhere to go
     const tablesRealm = this.config.aggregate.realm;
     if (this.aggregates && !this.realms.has(tablesRealm)) this.createRealm(tablesRealm);
@@ -512,6 +512,23 @@ export class RouterCore {
   onRealm(fn: (realm: Realm) => void): void {
     this.realmHooks.add(fn);
     for (const realm of this.realms.values()) fn(realm);
+  }
+
+  /**
+   * A realm's store is loaded (a JetStream mirror caught up), or start() fails saying so:
+   * a store that never answers must not leave the router starting for ever.
+   */
+  private async loaded(realm: string, ready: Promise<void>): Promise<void> {
+    const limitMs = Math.max(15_000, this.config.store.nats.timeoutMs * 3);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RouterError(Errors.unavailable, `the store of realm ${realm} did not load within ${limitMs} ms`)), limitMs);
+    });
+    try {
+      await Promise.race([ready, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** RPC across the cluster's nodes, on the cluster's connection (lib/cluster/rpc/). */

@@ -18,7 +18,10 @@ const INTEREST_MS = 10_000;
 export async function startNodes(t: Cleanup, nats: NatsCluster, count = 3, config: Record<string, unknown> = {}): Promise<TestRouter[]> {
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      startRouter({ ...config, cluster: { nats: [nats.servers[i % nats.servers.length] ?? ''], node: `g${i + 1}` } }),
+      // each node's own store unless the test asks for the shared one: these tests are
+      // about routing (the shared JetStream store has test/scenarios/jetstream-sync.test.ts
+      // and the daemons' test)
+      startRouter({ store: { engine: 'sqlite', path: ':memory:' }, ...config, cluster: { nats: [nats.servers[i % nats.servers.length] ?? ''], node: `g${i + 1}` } }),
     ),
   );
   t.after(async () => {
