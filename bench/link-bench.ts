@@ -2,7 +2,7 @@
  * Links (README "Links"): how fast a link forwards, and how long a backlog takes to drain.
  *
  *   npx tsx bench/link-bench.ts [--messages 20000] [--drain 100000] [--window 100]
- *        [--inflight 500] [--payload 64] [--peers gatehouse-wamp] [--runs 1]
+ *        [--inflight 500] [--payload 64] [--peers gatehouse-wamp] [--runs 1] [--no-mosquitto]
  *   LINK_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/out/prof" npx tsx bench/link-bench.ts ...
  *        (node options for the router processes)
  *
@@ -18,8 +18,10 @@
  *
  * Each router is a child process (this file with `--serve <config file>`) with its own
  * SQLite store in a temporary directory, run through tsx. Peer setups are entries of
- * PEERS: "gatehouse-wamp" is two Gatehouse routers over a ws:// link; a Mosquitto
- * bridge (two brokers, QoS 1) can be added as another entry with the same shape.
+ * PEERS: "gatehouse-wamp" is two Gatehouse routers over a ws:// link. In the same run
+ * (unless --no-mosquitto), the peer figure: two Mosquitto brokers bridged at QoS 1
+ * (bench/mosquitto-bridge.ts), the same number of messages and publishes in flight,
+ * forwarding only (a Mosquitto bridge's queue is not durable to measure a drain of).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Router } from '../index';
 import { WampClient } from './lib/wamp-client';
+import { runMosquittoBridge } from './mosquitto-bridge';
 
 // ---------------------------------------------------------------------------------
 // the child: one router
@@ -51,6 +54,8 @@ interface Options {
   payload: number;
   peers: string[];
   runs: number;
+  /** the peer figure: two Mosquitto brokers bridged at QoS 1, forwarding only */
+  mosquitto: boolean;
 }
 
 /** What a measurement needs of a peer setup: where to publish and subscribe, and the cut. */
@@ -259,9 +264,13 @@ async function measure(name: string, factory: PairFactory, o: Options): Promise<
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 20_000, drain: 100_000, window: 100, inflight: 500, payload: 64, peers: Object.keys(PEERS), runs: 1 };
+  const o: Options = { messages: 20_000, drain: 100_000, window: 100, inflight: 500, payload: 64, peers: Object.keys(PEERS), runs: 1, mosquitto: true };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
+    if (flag === '--no-mosquitto') {
+      o.mosquitto = false;
+      continue;
+    }
     const v = argv[++i] ?? '';
     switch (flag) {
       case '--messages': o.messages = Number(v); break;
@@ -290,6 +299,12 @@ async function main(): Promise<void> {
       const r = await measure(name, factory, o);
       const f = (n: number): string => Math.round(n).toLocaleString('en-US');
       process.stdout.write(`| ${r.peer} | ${f(r.forwardPerSec)} | ${f(r.queuePerSec)} | ${r.drainSeconds.toFixed(2)} | ${f(r.drainPerSec)} |\n`);
+    }
+    if (o.mosquitto) {
+      // the same forwarding shape through two bridged Mosquittos (QoS 1): the peer figure
+      const m = await runMosquittoBridge({ messages: o.messages, window: o.inflight, payloadBytes: o.payload });
+      if (m.received !== m.messages || m.outOfOrder > 0) throw new Error(`mosquitto bridge lost ${m.messages - m.received}, ${m.outOfOrder} out of order`);
+      process.stdout.write(`| mosquitto-bridge (${m.mosquitto}, QoS 1) | ${Math.round(m.messagesPerSecond).toLocaleString('en-US')} | - | - | - |\n`);
     }
   }
 }
