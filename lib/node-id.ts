@@ -16,3 +16,12 @@ export function defaultNodeId(): string {
 export function isValidNodeId(id: string): boolean {
   return /^[A-Za-z0-9_-]{1,64}$/.test(id);
 }
+
+/**
+ * This boot of a node (its node id, pid and a random suffix): the owner of its store
+ * wills' lease (lib/store/leases.ts), new at every start.
+ */
+export function newNodeId(base = hostname()): string {
+  const host = base.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}

@@ -8,9 +8,11 @@ import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type ClusterConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Cluster, type ClusterHealth } from './cluster/cluster';
-import { ClusterRpc } from './cluster/rpc';
-import { defaultNodeId, isValidNodeId } from './node-id';
+import type * as ClusterModule from './cluster/cluster';
+import type { Cluster, ClusterHealth } from './cluster/cluster';
+import type * as ClusterRpcModule from './cluster/rpc';
+import type { ClusterRpc } from './cluster/rpc';
+import { defaultNodeId, isValidNodeId, newNodeId } from './node-id';
 import { PublicationTaps } from './publication-taps';
 import { SeenMessages } from './links/seen-messages';
 import { LinkManager } from './links/manager';
@@ -30,7 +32,8 @@ import { RequestStore } from './requests/store';
 import { isOwnerKind, Mailboxes, mailboxPolicy } from './mailbox';
 import { createStores, type QueueStore, type RetainedStore, type StoreDatabase } from './store';
 import { timerDelay } from './timers';
-import { JetStreamNode, newNodeId } from './store/jetstream/node';
+import type * as JetStreamNodeModule from './store/jetstream/node';
+import type { JetStreamNode } from './store/jetstream/node';
 import type { RealmStore } from './store/realm-store';
 import { realClock, type Clock, type Timer } from './clock';
 
@@ -45,6 +48,14 @@ export interface Listener {
 }
 
 /** Config sections read once at start-up: a reload that changes them says a restart is needed. */
+// NATS (the cluster, the JetStream store) is loaded by the routers that use it, not by
+// every router (README "Footprint").
+/* eslint-disable @typescript-eslint/no-require-imports -- modules loaded on first use */
+const clusterModule = (): typeof ClusterModule => require('./cluster/cluster') as typeof ClusterModule;
+const clusterRpcModule = (): typeof ClusterRpcModule => require('./cluster/rpc') as typeof ClusterRpcModule;
+const jetstreamModule = (): typeof JetStreamNodeModule => require('./store/jetstream/node') as typeof JetStreamNodeModule;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'cluster', 'links'] as const satisfies readonly (keyof Config)[];
 
 /** What reload() changed. */
@@ -144,7 +155,7 @@ export class RouterCore {
     const cluster = this.config.cluster;
     this.cluster =
       cluster && cluster.nats.length > 0
-        ? new Cluster(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.prefix, cluster.rpc) })
+        ? new (clusterModule().Cluster)(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.prefix, cluster.rpc) })
         : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
@@ -194,7 +205,7 @@ export class RouterCore {
     await this.store.open();
     await this.queues.open();
     if (this.config.store.engine === 'jetstream') {
-      this.jetstream = await JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
+      this.jetstream = await jetstreamModule().JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
         this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
       );
     }
@@ -533,7 +544,7 @@ export class RouterCore {
 
   /** RPC across the cluster's nodes, on the cluster's connection (lib/cluster/rpc/). */
   private async startClusterRpc(nc: NatsConnection, prefix: string, options: ClusterConfig['rpc']): Promise<ClusterRpc> {
-    const rpc = new ClusterRpc({ nc, node: this.node, prefix, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
+    const rpc = new (clusterRpcModule().ClusterRpc)({ nc, node: this.node, prefix, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
     await rpc.start();
     return rpc;
   }

@@ -2,16 +2,20 @@
  * Which transport speaks to a link's peer, by the scheme of its url (README "Links").
  * The one place that knows the transports: each protocol adds its schemes here.
  */
-import { MqttLinkTransport } from './mqtt-transport';
-import { StompLinkTransport } from './stomp-transport';
+import type * as MqttTransport from './mqtt-transport';
+import type * as StompTransport from './stomp-transport';
 import type { LinkTransport, LinkTransportOptions } from './transport';
-import { WampTransport } from './wamp-transport';
+import type * as WampTransport from './wamp-transport';
 
 export type TransportFactory = (options: LinkTransportOptions) => LinkTransport;
 
-const wamp: TransportFactory = (o) => new WampTransport(o);
-const mqtt: TransportFactory = (o) => new MqttLinkTransport(o);
-const stomp: TransportFactory = (o) => new StompLinkTransport(o);
+// Each transport (and its client library: mqtt.js for MQTT) is loaded when a link first
+// uses it, not by every router (README "Footprint").
+/* eslint-disable @typescript-eslint/no-require-imports -- modules loaded on first use */
+const wamp: TransportFactory = (o) => new (require('./wamp-transport') as typeof WampTransport).WampTransport(o);
+const mqtt: TransportFactory = (o) => new (require('./mqtt-transport') as typeof MqttTransport).MqttLinkTransport(o);
+const stomp: TransportFactory = (o) => new (require('./stomp-transport') as typeof StompTransport).StompLinkTransport(o);
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** url scheme (with its colon, as URL.protocol has it) -> transport */
 export const TRANSPORTS: Readonly<Record<string, TransportFactory>> = {

@@ -1,7 +1,5 @@
 import { closeNats } from '../../nats-close';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsStoreConfig } from '../../config';
 import { Errors, RouterError } from '../../errors';
@@ -16,10 +14,7 @@ import { JetStreamRealmStore } from './realm-store';
 export type WillFirer = (realm: string, key: string, owner: { node: string; session: number }, value: Payload | null) => Promise<void>;
 
 /** A node id: host name, pid and a random part, new at every start (no '.': leases.ts). */
-export function newNodeId(base = os.hostname()): string {
-  const host = base.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
-  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
+export { newNodeId } from '../../node-id';
 
 /**
  * This router as a node of the JetStream store engine: one NATS connection, one bucket per
