@@ -233,6 +233,8 @@ export class RouterCore {
   private openRequests(): void {
     const outcomes = this.metrics.requestOutcomes;
     const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc(), this.clock);
+    // a procedure served over a link: its durable requests are submitted at the peer
+    requests.remotes = (realm, procedure) => this.links.peerFor(realm, procedure);
     requests.restore();
     for (const realm of this.realms.values()) this.attachRequests(realm, requests);
     this.requests = requests;

@@ -14,8 +14,9 @@ import type { Metrics } from '../metrics';
 import { messageIdOf, type PublicationTap } from '../publication-taps';
 import type { Realm } from '../realm';
 import type { RetainOptions } from '../retained';
+import type { Payload } from '../payload';
 import { Session } from '../session';
-import { TopicIndex } from '../topic';
+import { parsePattern, patternMatches, TopicIndex } from '../topic';
 import type { Invocation } from '../invocation';
 import type { LinkDropReason, LinkQueue } from './link-queue';
 import { parseMessageId } from './message-id';
@@ -437,6 +438,27 @@ export class Link implements PublicationTap {
         this.deps.log.error({ link: this.name, procedure: p, err: err instanceof Error ? err.message : String(err) }, 'link cannot register a call');
       }
     }
+  }
+
+  /** Whether `procedure` in `realm` is one of this link's `calls`: served at the peer. */
+  serves(realm: string, procedure: string): boolean {
+    if (realm !== this.config.realm) return false;
+    for (const p of this.config.calls) {
+      const reg = registrationOf(p);
+      const pattern = reg && parsePattern(reg.uri, reg.match);
+      if (pattern && patternMatches(pattern, procedure)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Calls a procedure at the peer (durable requests over the link, lib/requests/);
+   * rejects with gatehouse.error.unavailable at once while the link is down.
+   */
+  callPeer(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload> {
+    const t = this.transport;
+    if (this.state !== 'up' || !t?.call) return Promise.reject(new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]));
+    return t.call(procedure, payload, timeoutMs);
   }
 
   private forwardCall(realm: Realm, inv: Invocation): void {

@@ -88,6 +88,11 @@ export class LinkManager {
     realm.builtins.set(LINK_LIST, () => ({ args: [this.list()] }));
   }
 
+  /** The link whose `calls` serve `procedure` in `realm` (durable requests go there). */
+  peerFor(realm: string, procedure: string): Link | undefined {
+    return this.links.find((l) => l.serves(realm, procedure));
+  }
+
   list(): LinkStatus[] {
     const now = Date.now();
     return this.links.map((l) => l.status(now));

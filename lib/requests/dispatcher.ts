@@ -37,6 +37,18 @@ export function requestsOf(realm: Realm): RequestDispatcher | undefined {
   return byRealm.get(realm);
 }
 
+/** A router at the other end of a link, where a request's procedure is served. */
+export interface RemotePeer {
+  readonly name: string;
+  /** rejects at once while the link is down */
+  callPeer(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload>;
+}
+
+/** how long a forwarded request's long poll at the peer waits, s */
+const REMOTE_WAIT_S = 30;
+/** after a failed call to the peer (the link is down), the next try */
+const REMOTE_RETRY_MS = 1000;
+
 /** One delivery in flight; `inv` is set once the dealer started it. */
 interface Attempt {
   inv?: Invocation | undefined;
@@ -64,6 +76,10 @@ export class RequestDispatcher {
   /** per realm: the ids of its requests not done yet (a registration looks only at these) */
   private readonly pending = new Map<string, Set<string>>();
   private closed = false;
+  /** where a procedure is served over a link (lib/links/): set by the router */
+  remotes: ((realm: string, procedure: string) => RemotePeer | undefined) | undefined;
+  /** forwarded requests being followed at their peer */
+  private readonly following = new Set<string>();
 
   constructor(
     private readonly store: RequestStore,
@@ -81,6 +97,7 @@ export class RequestDispatcher {
       this.schedule(r);
       if (isDone(r)) continue;
       this.pendingOf(r.realm).add(r.id);
+      if (r.remote) this.follow(r.id);
       n++;
     }
     if (n > 0) this.log.info({ requests: n }, 'pending durable requests restored');
@@ -104,6 +121,8 @@ export class RequestDispatcher {
     // the caller must be allowed to call what it asks the router to call for it
     return after(realm.authorize(by, 'call', procedure), async () => {
       if (this.pendingOf(realm.name).size >= MAX_PENDING_PER_REALM) throw new RouterError(Errors.limitExceeded, `at most ${MAX_PENDING_PER_REALM} pending requests per realm`);
+      // a procedure a link's `calls` cover is served at the peer: so are its destinations
+      const peer = options.destinations === 'all' ? undefined : this.remotes?.(realm.name, procedure);
       const destinations = options.destinations === 'all' ? registeredAuthids(realm, procedure) : [...new Set(options.destinations)];
       if (destinations.length === 0) {
         throw new RouterError(Errors.noSuchProcedure, `no callee registered for ${procedure} ("all" names the callees registered when the request is submitted)`);
@@ -122,13 +141,15 @@ export class RequestDispatcher {
         retries: options.retries,
         lost: {},
         replies: [],
+        ...(peer ? { remote: { link: peer.name } } : {}),
       };
       // stored before the id is handed out: {id} means it survives a restart
       await this.store.put(record);
       this.pendingOf(realm.name).add(record.id);
       realm.audit(by, 'request.submit', { id: record.id, procedure, destinations });
       this.schedule(record);
-      this.dispatchAll(record);
+      if (record.remote) this.follow(record.id);
+      else this.dispatchAll(record);
       return { id: record.id };
     });
   }
@@ -175,10 +196,63 @@ export class RequestDispatcher {
     this.waiters.clear();
   }
 
+  // ----- over a link -----
+
+  /**
+   * A request served at a link's peer: submitted there once (its id kept in the record,
+   * so a restart follows the same request), then long-polled until it is done, each
+   * outcome copied into the record as it comes. While the link is down every step is
+   * tried again each second; the request's own expiry still ends it here.
+   */
+  private follow(id: string): void {
+    if (this.following.has(id)) return;
+    this.following.add(id);
+    const step = async (): Promise<boolean> => {
+      const r = this.store.get(id);
+      if (this.closed || !r || isDone(r) || !r.remote) return false;
+      const peer = this.remotes?.(r.realm, r.procedure);
+      if (!peer || peer.name !== r.remote.link) throw new RouterError(Errors.unavailable, `link ${r.remote.link} is not configured`);
+      const remaining = r.expiresAt - this.clock.now();
+      if (remaining <= 0) return false; // the expiry timer settles it
+      if (r.remote.id === undefined) {
+        const options = { destinations: r.destinations, expires_in: Math.max(1, Math.ceil(remaining / 1000)), retries: r.retries };
+        const res = await peer.callPeer('gatehouse.request.submit', { args: [r.procedure, r.args ?? [], r.kwargs ?? {}, options] }, 10_000);
+        const remoteId = (res.args?.[0] as { id?: unknown } | undefined)?.id;
+        if (typeof remoteId !== 'string') throw new RouterError(Errors.invalidArgument, `link ${peer.name}: the peer gave no request id`);
+        const now = this.store.get(id);
+        if (!now) return false;
+        await this.store.put({ ...now, remote: { link: peer.name, id: remoteId } });
+        return true;
+      }
+      const wait = Math.max(1, Math.min(REMOTE_WAIT_S, Math.floor(remaining / 1000)));
+      const res = await peer.callPeer('gatehouse.request.get', { args: [r.remote.id, { wait }] }, (wait + 10) * 1000);
+      const viewed = res.args?.[0] as { status?: unknown; replies?: unknown } | undefined;
+      const replies = Array.isArray(viewed?.replies) ? (viewed.replies as Reply[]) : [];
+      for (const reply of replies) if (typeof reply.destination === 'string' && r.destinations.includes(reply.destination)) this.reply(id, reply);
+      return !isDone(this.store.get(id) ?? r);
+    };
+    const loop = (): void => {
+      step().then(
+        (again) => {
+          if (again) loop();
+          else this.following.delete(id);
+        },
+        (err: unknown) => {
+          if (this.closed) return;
+          this.log.debug({ id, err }, 'durable request: the link peer did not answer, trying again');
+          const t = this.clock.setTimeout(loop, REMOTE_RETRY_MS);
+          t.unref();
+        },
+      );
+    };
+    loop();
+  }
+
   // ----- delivery -----
 
   private onRegister(realm: string, authid: string): void {
-    for (const r of this.pendingRequests(realm)) if (r.destinations.includes(authid)) this.dispatch(r, authid);
+    // a request served over a link is delivered at the peer, never here
+    for (const r of this.pendingRequests(realm)) if (!r.remote && r.destinations.includes(authid)) this.dispatch(r, authid);
   }
 
   private pendingOf(realm: string): Set<string> {
@@ -198,6 +272,7 @@ export class RequestDispatcher {
   }
 
   private dispatchAll(r: RequestRecord): void {
+    if (r.remote) return; // delivered at the link's peer (follow())
     for (const d of r.destinations) this.dispatch(r, d);
   }
 

@@ -27,6 +27,12 @@ export interface RequestRecord {
   readonly doneAt?: number;
   /** one per destination that has its outcome, in the order they came */
   readonly replies: readonly Reply[];
+  /**
+   * Served at the peer of a link (its `calls` cover the procedure): the request is
+   * submitted there and its outcomes copied here; `id` is the peer's request id, once it
+   * has one.
+   */
+  readonly remote?: { readonly link: string; readonly id?: string };
 }
 
 const KIND = 'durable-request';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '../helpers/autobahn';
 import { tempDir } from '../helpers/daemon';
 import { killChildRouters } from '../helpers/child-router';
 import { client, linkStatus, linkTo, publishAcked, startLinkRouter, waitForLinkState, type LinkRouter } from '../helpers/link-routers';
@@ -131,5 +132,31 @@ describe('links: a site and its designated router', () => {
     proxy.restore();
     await waitForLinkState(siteC.session, 'up', 'up');
     assert.equal(await siteC.session.call<number>('cloud.rpc.add', [4, 5]), 9);
+  });
+
+  it('takes a durable request whose procedure the link serves to the peer: its destination there answers once, registered later', async () => {
+    // submitted at the site while nobody serves it at the cloud yet
+    const submitted = await siteC.session.call<{ id: string }>('gatehouse.request.submit', ['cloud.rpc.job', [7], {}, { destinations: ['worker-1'], expires_in: 60 }]);
+    assert.equal(typeof submitted.id, 'string');
+    const pending = await siteC.session.call<{ status: string }>('gatehouse.request.get', [submitted.id]);
+    assert.equal(pending.status, 'pending');
+    // the destination registers at the cloud afterwards (WAMP anonymous takes the authid it names)
+    const worker = await connect({ url: cloud.wsUrl, authid: 'worker-1' });
+    try {
+      let calls = 0;
+      await worker.session.register('cloud.rpc.job', (args) => {
+        calls++;
+        return (args[0] as number) * 2;
+      });
+      const done = await siteC.session.call<{ status: string; replies: { destination: string; args: unknown[] }[] }>('gatehouse.request.get', [submitted.id, { wait: 20 }]);
+      assert.equal(done.status, 'done');
+      assert.deepEqual(
+        done.replies.map((r) => [r.destination, r.args]),
+        [['worker-1', [14]]],
+      );
+      assert.equal(calls, 1, 'the destination answered once');
+    } finally {
+      await worker.close();
+    }
   });
 });
