@@ -13,7 +13,7 @@ import { autobahnTransports } from '../helpers/autobahn';
 import { startNats, type Cleanup } from '../helpers/nats';
 import { acquire, CONDITION_FAILED, Probe, publishAck, release, retain, storeGet } from '../helpers/retained';
 import { startRouter, type TestRouter } from '../helpers/router';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 import { closeAll, connectAs, EventLog, errorOf, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
 
 // the server stops in this file's after(): one registered inside before() would run as
@@ -23,9 +23,11 @@ const suite: Cleanup = { after: (fn) => stops.push(fn) };
 const routers: TestRouter[] = [];
 const clients: Client[] = [];
 
+let config: Record<string, unknown> = {};
+
 before(async () => {
   const nats = await startNats(suite);
-  const config = {
+  config = {
     store: { path: ':memory:', engine: 'jetstream', nats: { servers: [nats.url], bucket: 'sync', leaseMs: 1000 } },
   };
   routers.push(await startRouter(config), await startRouter(config));
@@ -67,6 +69,8 @@ test('jetstream - a lock held via router 1 blocks a watcher on router 2, which w
   const released = await release(a.session, key);
   const token = await second.result('router 2 acquires after the release', 10_000);
   assert.ok(first < released && released < token, `fencing tokens ${first} < ${released} < ${token}`);
+  // router 1 reads router 2's write once its mirror has it (milliseconds)
+  await waitFor(async () => (await storeGet(a.session, key))?.revision === token, 'router 1 mirrors the new holder');
   assert.deepEqual((await storeGet(a.session, key))?.value, { holder: 'b' });
   await release(b.session, key);
 });
@@ -235,4 +239,36 @@ test('jetstream - a lock written with ttl expires (the sweep deletes it) and goe
   const events = await log.count(3, 'a, the deletion, b', 10_000);
   assert.deepEqual(events.map((e) => e.args), [['a'], [], ['b']]);
   await release(b.session, key);
+});
+
+test('jetstream - a value whose writer is gone still expires: a surviving router deletes it a lease later, announced once', async () => {
+  const key = 'js.lease.orphan';
+  const gone = await startRouter(config);
+  let closed = false;
+  try {
+    const kinds = autobahnTransports(gone.wsUrl, gone.rawSocketUrl);
+    const w = await connectAs((kinds[0] as { options: Record<string, unknown> }).options, 'orphan-writer');
+    clients.push(w);
+    const logs = [new EventLog(), new EventLog()];
+    for (const [i, log] of logs.entries()) await subscribeLog((await client(i, `orphan-watcher-${i}`)).session, key, log);
+    const b = await client(1, 'orphan-next');
+    const first = await acquire(w.session, key, 'gone', { ttl: 0.2 });
+    await gone.close(); // its sweep goes with it
+    closed = true;
+    const started = Date.now();
+    const token = await new Probe(acquire(b.session, key, 'b')).result('b gets the lock once the orphan expired', 10_000);
+    assert.ok(token > first + 1, 'the deletion took a revision between the two holds');
+    // the writer had the first turn (at expiry); the survivors waited for a lease (1 s)
+    assert.ok(Date.now() - started >= 500, 'the survivors left the writer its turn');
+    // the survivor whose conditional delete won announced it to its subscribers; the
+    // other one lost the race and announced nothing (a cluster forwards the one event)
+    const deletions = (): number => logs.reduce((n, l) => n + l.events.filter((e) => e.args.length === 0).length, 0);
+    await waitFor(() => deletions() >= 1, 'the deletion announced');
+    await logs[1]?.until((e) => e.args[0] === 'b', 'b\'s value on router 2');
+    await sleep(200);
+    assert.equal(deletions(), 1, 'announced once');
+    await release(b.session, key);
+  } finally {
+    if (!closed) await gone.close();
+  }
 });

@@ -31,6 +31,12 @@ export class JetStreamNode {
   private renewTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** lease work in flight (renewals, checks, wills being claimed): close() lets it finish */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  get leaseMs(): number {
+    return this.config.leaseMs;
+  }
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -93,9 +99,10 @@ export class JetStreamNode {
   }
 
   fireSession(session: number): void {
-    this.leasesOrFail()
+    const firing = this.leasesOrFail()
       .fireSession({ node: this.node, session: String(session) })
       .catch((err: unknown) => this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'));
+    void this.track(firing);
   }
 
   /** stops renewing: the lease lapses and another router fires this node's wills (tests: a router that died) */
@@ -108,7 +115,7 @@ export class JetStreamNode {
   /** one lease check now (tests; the timer runs it every half lease) */
   check(): Promise<void> {
     if (this.closed || this.leases === undefined) return Promise.resolve();
-    return this.leases.check(Date.now()).then(
+    return this.track(this.leases.check(Date.now())).then(
       (fired) => {
         if (fired.length > 0) this.log.info({ wills: fired.length }, 'jetstream store: fired the wills of a lapsed lease');
       },
@@ -119,7 +126,7 @@ export class JetStreamNode {
   private async renew(): Promise<void> {
     if (this.closed || this.leases === undefined) return;
     try {
-      await this.leases.renew(this.node, this.config.leaseMs);
+      await this.track(this.leases.renew(this.node, this.config.leaseMs));
     } catch (err) {
       // lost (lapsed and claimed: this node's wills fired elsewhere) or NATS unreachable;
       // the next renewal takes the lease again
@@ -132,11 +139,35 @@ export class JetStreamNode {
     this.closed = true;
     this.stopRenewing();
     for (const s of this.realms.values()) s.close();
-    await closeNats(this.nc);
+    // a key listing cut by the connection's close leaves the client's heartbeat timer
+    // running (nats.js 3): let the lease work end first, for at most the drain grace
+    await settledWithin([...this.inFlight], CLOSE_GRACE_MS);
+    await closeNats(this.nc, CLOSE_GRACE_MS);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = (): void => void this.inFlight.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   private leasesOrFail(): Leases {
     if (this.leases === undefined) throw new RouterError(Errors.unavailable, 'jetstream store is not open');
     return this.leases;
   }
+}
+
+const CLOSE_GRACE_MS = 2000;
+
+/** resolves once every promise settled, or after `ms` */
+async function settledWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+  if (work.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([Promise.allSettled(work), late]);
+  clearTimeout(timer);
 }

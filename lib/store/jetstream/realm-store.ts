@@ -2,6 +2,7 @@ import { Errors, RouterError } from '../../errors';
 import type { Payload } from '../../payload';
 import { timerDelay } from '../../timers';
 import type { KvChange, KvEngine, KvWatch } from '../kv-engine';
+import { ExpiryHeap } from '../expiry-heap';
 import { MemoryIndex, makeEntry } from '../memory-index';
 import { type RealmStore, type RealmStoreListener, type RealmWrite, type RealmWriteOptions } from '../realm-store';
 import type { StoreEntry, StoreWill } from '../types';
@@ -11,6 +12,8 @@ import { WILL_META, willTagOf } from './will-tag';
 export interface WillBook {
   /** this router's node id */
   readonly node: string;
+  /** how long a node's lease lasts: a router that wrote an expiring key and went quiet for this long is presumed dead */
+  readonly leaseMs: number;
   /** records a will so that another router can fire it when this node's lease lapses */
   setWill(realm: string, key: string, session: number, value: Payload | null): Promise<void>;
   /** claims the wills of a lost session (each once) and hands each to `fire` */
@@ -25,8 +28,10 @@ const CATCH_UP_MS = 2000;
  * engine's change feed from revision 0, answers the synchronous reads; writes go to the
  * engine, conditional, and are decided there. A write resolves once the mirror applied
  * it, so a router reads its own writes; writes of other routers show up when the feed
- * delivers them (milliseconds on a LAN). Expiry: the sweep timer runs at the mirror's
- * earliest expiresAt; the engine deletes conditionally, so one router wins each.
+ * delivers them (milliseconds on a LAN). Expiry: the router that wrote an expiring value
+ * deletes it when it expires (conditionally: a rewrite that raced it stays), so that
+ * router's subscribers see the deletion as an event and the cluster forwards it once; the
+ * other routers step in only when the writer has not done so a lease later (it died).
  */
 export class JetStreamRealmStore implements RealmStore {
   readonly local = false;
@@ -36,7 +41,7 @@ export class JetStreamRealmStore implements RealmStore {
   private readonly last = new Map<string, number>();
   /** who waits for a key to change past a revision */
   private readonly changeWaiters = new Map<string, { after: number; resolve: () => void }[]>();
-  /** keys this router's sweep is deleting: their deletion is an expiry */
+  /** keys this router's sweep is deleting: their waiters wake once it is known whose deletion it was */
   private readonly sweeping = new Set<string>();
   /** sessions of this router that set a will here: their will records are claimed when they end */
   private readonly willSessions = new Set<number>();
@@ -44,6 +49,8 @@ export class JetStreamRealmStore implements RealmStore {
   /** set once the bucket is open (ready) */
   private engine: KvEngine | undefined;
   private watch: KvWatch | undefined;
+  /** expiring entries by when this router deletes them (the writer at expiry, others a lease later) */
+  private readonly sweeps = new ExpiryHeap<Sweep>((s) => this.index.current(this.realm, s.entry.key) === s.entry);
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Infinity;
   private lastRevision = 0;
@@ -58,6 +65,8 @@ export class JetStreamRealmStore implements RealmStore {
       const engine = await opening;
       this.engine = engine;
       this.watch = await engine.watch('', { fromRevision: 0 }, (c) => this.apply(c));
+      // closed while the feed was being set up: close() found no feed to stop
+      if (this.closed) this.watch.stop();
       await this.watch.ready;
     })();
     // a failure is the opener's to report (node.ts awaits ready); never unhandled here
@@ -105,6 +114,7 @@ export class JetStreamRealmStore implements RealmStore {
       await this.wills.setWill(this.realm, key, will.session, will.value);
       meta = { ...meta, [WILL_META]: { node: this.wills.node, session: will.session, value: will.value } };
     }
+    if (opts.ttlMs !== undefined) meta = { ...meta, [SWEEPER_META]: this.wills.node };
     const revision = await (await this.opened()).put(key, value, { expect: opts.expect, ttlMs: opts.ttlMs, meta });
     await this.applied(key, revision);
     return { revision, committed: Promise.resolve() };
@@ -201,10 +211,14 @@ export class JetStreamRealmStore implements RealmStore {
       const will: StoreWill | undefined = tag !== undefined && tag.node === this.wills.node ? { session: tag.session, value: tag.value } : undefined;
       const entry = makeEntry(this.realm, e.key, e.value, e.revision, e.expiresAt, will, e.meta);
       this.index.put(entry);
-      if (entry.expiresAt !== undefined) this.scheduleSweep(entry.expiresAt);
+      if (entry.expiresAt !== undefined) {
+        const mine = e.meta?.[SWEEPER_META] === this.wills.node;
+        const at = mine ? entry.expiresAt : entry.expiresAt + this.wills.leaseMs;
+        this.sweeps.push({ expiresAt: at, entry });
+        this.scheduleSweep(at);
+      }
     } else {
-      const old = this.index.remove(this.realm, c.key);
-      if (old !== undefined && this.sweeping.delete(c.key)) this.listener?.expired({ ...old, deletionRevision: c.revision });
+      this.index.remove(this.realm, c.key);
     }
     const list = this.changeWaiters.get(c.key);
     if (list !== undefined) {
@@ -216,7 +230,8 @@ export class JetStreamRealmStore implements RealmStore {
       if (keep.length === 0) this.changeWaiters.delete(c.key);
       else this.changeWaiters.set(c.key, keep);
     }
-    this.listener?.changed(c.key);
+    // a deletion this router's sweep is making: its waiters wake after the announcement
+    if (!(c.op === 'delete' && this.sweeping.has(c.key))) this.listener?.changed(c.key);
   }
 
   private scheduleSweep(at: number): void {
@@ -233,26 +248,42 @@ export class JetStreamRealmStore implements RealmStore {
     if (this.closed) return;
     const now = Date.now();
     const due: StoreEntry[] = [];
-    for (let e = this.index.firstExpired(now); e !== undefined; e = this.index.firstExpired(now)) {
-      due.push(e);
-      // out of the heap for this pass; the feed's deletion removes it for good
-      this.index.remove(this.realm, e.key);
+    for (let s = this.sweeps.peek(); s !== undefined && s.expiresAt <= now; s = this.sweeps.peek()) {
+      this.sweeps.pop();
+      due.push(s.entry);
     }
-    // put back: reads already treat them as absent; the deletion comes through the feed
-    for (const e of due) this.index.put(e);
     for (const e of due) {
+      // reads already treat it as absent; the deletion comes through the feed
+      let revision: number | undefined;
       this.sweeping.add(e.key);
       try {
         // conditional: a rewrite that raced the sweep stays (on any router)
-        await (await this.opened()).delete(e.key, { expect: e.revision });
+        revision = await (await this.opened()).delete(e.key, { expect: e.revision });
+        // the feed may bring the deletion before or after the engine's answer
+        if (revision !== undefined) await this.applied(e.key, revision);
       } catch {
-        this.sweeping.delete(e.key); // rewritten meanwhile, or swept by another router
+        revision = undefined; // rewritten meanwhile, or swept by another router: that one announces it
+      } finally {
+        this.sweeping.delete(e.key);
       }
+      if (this.closed) return;
+      // the router whose deletion it is announces it, before its waiters take the key
+      if (revision !== undefined) this.listener?.expired({ ...e, deletionRevision: revision });
+      else this.listener?.changed(e.key);
     }
-    const next = this.index.nextExpiry();
-    if (next !== undefined) this.scheduleSweep(Math.max(next, Date.now() + 50));
+    const next = this.sweeps.peek();
+    if (next !== undefined) this.scheduleSweep(Math.max(next.expiresAt, Date.now() + 50));
   }
 }
+
+/** an expiring entry and when this router deletes it */
+interface Sweep {
+  readonly expiresAt: number;
+  readonly entry: StoreEntry;
+}
+
+/** the meta field naming the node that deletes an expiring value when it expires */
+const SWEEPER_META = '$sweeper';
 
 function* live(it: IterableIterator<StoreEntry> | undefined): Generator<StoreEntry, undefined, undefined> {
   if (it === undefined) return undefined;
