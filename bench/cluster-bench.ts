@@ -1,69 +1,47 @@
 /**
  * Cluster benchmark (issue 12): what crossing nodes over NATS costs, in one run.
  *
- *   npx tsx bench/cluster-bench.ts [--duration 3] [--warmup 1] [--parts rpc]
- *        [--callers 4] [--window 16] [--rate 2000] [--payload 64] [--nats /usr/sbin/nats-server]
- *        [--cpu-prof]   (each node writes its profiles into bench/out/prof/cluster-node-<n>/)
+ *   npx tsx bench/cluster-bench.ts [--runs 1] [--duration 3] [--warmup 1] [--parts pubsub,rpc]
+ *        [--rate 5000] [--window 2000]                 (pub/sub)
+ *        [--callers 4] [--call-window 16] [--rpc-rate 2000] [--payload 64]   (rpc)
+ *        [--nats /usr/sbin/nats-server]
+ *        [--cpu-prof]   (each node writes its profiles into bench/out/prof/<node>/)
  *
- * One nats-server (no JetStream: RPC uses core subjects only) and two Gatehouse nodes,
- * each in its own process (bench/servers/cluster-node.ts, through tsx), on loopback;
- * this process is the load generator (bench/lib/wamp-client.ts). Parts:
+ * Processes, each its own (bench/cluster/processes.ts, bench/servers/cluster-node.ts
+ * through tsx), on loopback: one router with the cluster off (the baseline), one
+ * nats-server (core NATS) and three Gatehouse nodes joined through it; this process is
+ * the load generator (bench/lib/wamp-client.ts, JSON). Parts:
  *
- * - `rpc`: an echo callee on node A; callers on node A (same-node) and on node B
- *   (cross-node: CALL -> node B -> NATS -> node A -> callee, and back), measured one
- *   after the other against the same processes. Closed loop (`--callers` x `--window`
- *   calls in flight): calls/s. Open loop at `--rate` calls/s in total: p50 / p99 from
- *   CALL sent to RESULT received. Every call must be answered (zero loss).
+ * - `pubsub` (bench/cluster/pubsub.ts): fan-out 10 deliveries/s on the baseline and on
+ *   the cluster with the subscribers on 1, 2 and 3 nodes (publisher on node 1), each as
+ *   a ratio of the baseline; same- and cross-node p50/p99 at `--rate` msg/s.
+ * - `rpc` (bench/cluster/rpc.ts): same- and cross-node calls/s (closed loop) and
+ *   p50/p99 (open loop at `--rpc-rate`).
  *
- * On the 2-core test machine four processes share two cores: the point is the
- * overhead of the extra hops, not the scaling. Parts are a list (PARTS below): a new
- * part (pub/sub fan-out across nodes, ...) is a function that gets the running
- * cluster and returns rows of the same table.
+ * Every row also gives the CPU time all routers and nats-server spent per delivery (or
+ * call): on a shared machine that is steadier than a rate. `--runs N` repeats the parts
+ * against the same processes and ends with the medians (ratios and p50 differences are
+ * taken within each run, then their median). Exit status 2 when anything was lost or
+ * answered with an error.
+ *
+ * On a 2-core machine five busy processes share two cores: the point is the overhead of
+ * the extra hop, not the scaling (the issue: cross-node p50 within 1 ms of same-node at
+ * 5,000 msg/s, zero loss).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { LatencyHistogram } from './lib/latency-histogram';
-import { fmtInt } from './lib/stats';
-import { WampClient } from './lib/wamp-client';
-
-interface Options {
-  durationMs: number;
-  warmupMs: number;
-  parts: string[];
-  callers: number;
-  window: number;
-  rate: number;
-  payloadBytes: number;
-  nats: string;
-}
-
-/** One line of the report. */
-export interface Row {
-  part: string;
-  scenario: string;
-  /** calls (deliveries) per second; NaN when not measured */
-  rate: number;
-  p50Ms: number;
-  p99Ms: number;
-  sent: number;
-  lost: number;
-  errors: number;
-}
-
-/** What a part gets: the running cluster. */
-export interface ClusterUnderTest {
-  natsUrl: string;
-  /** each node's WAMP WebSocket URL, in node order */
-  wsUrls: string[];
-  opts: Options;
-}
-
-type Part = (cluster: ClusterUnderTest) => Promise<Row[]>;
+import os from 'node:os';
+import { startNodes, type Running } from './cluster/processes';
+import { pubsubPart } from './cluster/pubsub';
+import { rpcPart } from './cluster/rpc';
+import type { Options, Part, Row } from './cluster/types';
+import { fmtInt, fmtRatio, median } from './lib/stats';
 
 const PARTS: Record<string, Part> = {
+  pubsub: pubsubPart,
   rpc: rpcPart,
 };
+const CLUSTER_NODES = 3;
+/** the issue's target: cross-node pub/sub p50 at most this much above same-node */
+const TARGET_MS = 1;
 
 function parseArgs(argv: string[]): Options {
   const get = (name: string, dflt: string): string => {
@@ -73,197 +51,106 @@ function parseArgs(argv: string[]): Options {
   return {
     durationMs: Number(get('duration', '3')) * 1000,
     warmupMs: Number(get('warmup', '1')) * 1000,
+    runs: Number(get('runs', '1')),
     parts: get('parts', Object.keys(PARTS).join(',')).split(','),
+    rate: Number(get('rate', '5000')),
+    window: Number(get('window', '2000')),
     callers: Number(get('callers', '4')),
-    window: Number(get('window', '16')),
-    rate: Number(get('rate', '2000')),
+    callWindow: Number(get('call-window', '16')),
+    rpcRate: Number(get('rpc-rate', '2000')),
     payloadBytes: Number(get('payload', '64')),
     nats: get('nats', process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server'),
+    cpuProf: argv.includes('--cpu-prof'),
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const nowMs = (): number => performance.now();
-
-// ----- the cluster -----
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Starts `cmd` and resolves with the first stdout line matching `ready`. */
-function startProcess(cmd: string, args: string[], ready: RegExp, what: string): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${err}`)), 30_000);
-    const check = (): void => {
-      const m = ready.exec(out + err);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({ child, match: m });
-    };
-    child.stdout?.on('data', (d: Buffer) => ((out += d.toString()), check()));
-    child.stderr?.on('data', (d: Buffer) => ((err += d.toString()), check()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited (${String(code)}): ${err}`));
-    });
+/** Fills in each row's ratio and p50 difference against its reference row. */
+function compare(rows: Row[]): Row[] {
+  return rows.map((r) => {
+    const ref = r.ref === undefined ? undefined : rows.find((x) => x.part === r.part && x.scenario === r.ref);
+    if (!ref) return r;
+    return { ...r, ratio: r.rate / ref.rate, p50DeltaMs: r.p50Ms - ref.p50Ms };
   });
 }
 
-async function startCluster(opts: Options, nodes: number): Promise<{ cluster: ClusterUnderTest; stop: () => void }> {
-  const port = await freePort();
-  const nats = await startProcess(opts.nats, ['-a', '127.0.0.1', '-p', String(port)], /Server is ready/, 'nats-server');
-  const natsUrl = `nats://127.0.0.1:${port}`;
-  const server = path.join(__dirname, 'servers', 'cluster-node.ts');
-  const started = await Promise.all(
-    Array.from({ length: nodes }, (_, i) => startProcess(process.execPath, [...nodeArgs(i), '--import', 'tsx', server, natsUrl, `bench-${i + 1}`], /PORT (\d+)/, `node ${i + 1}`)),
-  );
-  const children = [nats.child, ...started.map((s) => s.child)];
-  return {
-    cluster: { natsUrl, wsUrls: started.map((s) => `ws://127.0.0.1:${s.match[1] ?? 0}/ws`), opts },
-    stop: () => {
-      for (const c of children) c.kill('SIGTERM');
-    },
-  };
+/** Per scenario, the median of every figure over the runs; counts are summed. */
+function medians(runs: Row[][]): Row[] {
+  const first = runs[0] ?? [];
+  return first.map((r) => {
+    const all = runs.map((rows) => rows.find((x) => x.part === r.part && x.scenario === r.scenario)).filter((x): x is Row => x !== undefined);
+    const m = (f: (x: Row) => number | undefined): number => median(all.map((x) => f(x) ?? NaN));
+    const sum = (f: (x: Row) => number): number => all.reduce((s, x) => s + f(x), 0);
+    return {
+      ...r,
+      rate: m((x) => x.rate),
+      p50Ms: m((x) => x.p50Ms),
+      p99Ms: m((x) => x.p99Ms),
+      cpuUs: m((x) => x.cpuUs),
+      ratio: m((x) => x.ratio),
+      p50DeltaMs: m((x) => x.p50DeltaMs),
+      sent: sum((x) => x.sent),
+      lost: sum((x) => x.lost),
+      errors: sum((x) => x.errors),
+    };
+  });
 }
 
-/** `--cpu-prof` (profiling): each node writes its profiles into bench/out/prof/cluster-node-<n>/ on exit */
-function nodeArgs(i: number): string[] {
-  if (!process.argv.includes('--cpu-prof')) return [];
-  // default file names: tsx's loader thread writes a profile of its own
-  return ['--cpu-prof', '--cpu-prof-dir', path.join(__dirname, 'out', 'prof', `cluster-node-${i + 1}`), '--cpu-prof-interval', '100'];
-}
-
-// ----- part: rpc -----
-
-const PROCEDURE = 'bench.cluster.echo';
-
-async function rpcPart(cluster: ClusterUnderTest): Promise<Row[]> {
-  const [a, b] = cluster.wsUrls;
-  if (!a || !b) throw new Error('the rpc part needs two nodes');
-  const callee = await WampClient.connect({ url: a, realm: 'realm1' });
-  await callee.register(PROCEDURE, (args) => args ?? []);
-  await known(b, PROCEDURE);
-  const rows: Row[] = [];
-  for (const [scenario, url] of [
-    ['same-node', a],
-    ['cross-node', b],
-  ] as const) {
-    rows.push(await rpcRun(url, cluster.opts, `${scenario}, closed loop (${cluster.opts.callers} x ${cluster.opts.window} in flight)`, undefined));
-    rows.push(await rpcRun(url, cluster.opts, `${scenario}, open loop at ${fmtInt(cluster.opts.rate)} calls/s`, cluster.opts.rate));
-  }
-  await callee.close();
-  return rows;
-}
-
-/** Waits until a node routes `procedure` (the directory has reached it). */
-async function known(url: string, procedure: string): Promise<void> {
-  const c = await WampClient.connect({ url, realm: 'realm1' });
-  try {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const id = await new Promise<unknown>((resolve) => c.call('wamp.registration.lookup', [procedure], (args) => resolve(args?.[0])));
-      if (typeof id === 'number') return;
-      if (Date.now() > deadline) throw new Error(`${procedure} not known at ${url}`);
-      await sleep(50);
-    }
-  } finally {
-    await c.close();
-  }
-}
-
-/**
- * Calls from `callers` sessions on `url`: closed loop (a window per caller) when `rate`
- * is undefined, else open loop at `rate` calls/s in total (sent in 1 ms ticks).
- */
-async function rpcRun(url: string, opts: Options, scenario: string, rate: number | undefined): Promise<Row> {
-  const callers = await Promise.all(Array.from({ length: opts.callers }, () => WampClient.connect({ url, realm: 'realm1' })));
-  const pad = 'x'.repeat(opts.payloadBytes);
-  const hist = new LatencyHistogram();
-  let measuring = false;
-  let sent = 0;
-  let done = 0;
-  let doneInWindow = 0;
-  let running = true;
-  const inflight = new Array<number>(callers.length).fill(0);
-  const onResult = (i: number) => (args: unknown[] | undefined) => {
-    done++;
-    inflight[i] = (inflight[i] ?? 1) - 1;
-    if (measuring) {
-      doneInWindow++;
-      const t = args?.[0];
-      if (typeof t === 'number') hist.record(nowMs() - t);
-    }
-    if (running && rate === undefined) send(i);
-  };
-  const handlers = callers.map((_, i) => onResult(i));
-  const send = (i: number): void => {
-    const c = callers[i];
-    const h = handlers[i];
-    if (!c || !h) return;
-    c.call(PROCEDURE, [nowMs(), pad], h);
-    inflight[i] = (inflight[i] ?? 0) + 1;
-    sent++;
-  };
-  let ticker: NodeJS.Timeout | undefined;
-  if (rate === undefined) {
-    for (let i = 0; i < callers.length; i++) for (let w = 0; w < opts.window; w++) send(i);
-  } else {
-    // open loop: what is due by now goes out each tick, whatever is in flight
-    const start = nowMs();
-    let next = 0;
-    ticker = setInterval(() => {
-      const due = Math.floor(((nowMs() - start) / 1000) * rate);
-      while (next < due) send(next++ % callers.length);
-    }, 1);
-  }
-  await sleep(opts.warmupMs);
-  measuring = true;
-  const t0 = nowMs();
-  await sleep(opts.durationMs);
-  measuring = false;
-  const elapsed = (nowMs() - t0) / 1000;
-  running = false;
-  if (ticker) clearInterval(ticker);
-  // drain: every call answered
-  const deadline = Date.now() + 10_000;
-  while (done < sent && Date.now() < deadline) await sleep(10);
-  const errors = callers.reduce((n, c) => n + c.errors, 0);
-  await Promise.all(callers.map((c) => c.close()));
-  return { part: 'rpc', scenario, rate: doneInWindow / elapsed, p50Ms: hist.quantileMs(0.5), p99Ms: hist.quantileMs(0.99), sent, lost: sent - done, errors };
-}
-
-// ----- report -----
-
-const fmtMs = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
+const fmtMs = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(2) : '-');
+const fmtDelta = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-');
 
 function report(rows: Row[]): string {
-  const lines = ['| Part | Scenario | Calls/s | p50 ms | p99 ms | Sent | Lost | Errors |', '|---|---|---:|---:|---:|---:|---:|---:|'];
-  for (const r of rows) lines.push(`| ${r.part} | ${r.scenario} | ${fmtInt(r.rate)} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtInt(r.sent)} | ${r.lost} | ${r.errors} |`);
+  const lines = [
+    '| Part | Scenario | Deliveries or calls/s | vs ref | p50 ms | p99 ms | p50 vs ref ms | CPU µs each | Sent | Lost | Errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.part} | ${r.scenario} | ${fmtInt(r.rate)} | ${fmtRatio(r.ratio ?? NaN)} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtDelta(r.p50DeltaMs)} | ${Number.isFinite(r.cpuUs) ? r.cpuUs.toFixed(1) : '-'} | ${fmtInt(r.sent)} | ${fmtInt(r.lost)} | ${r.errors} |`,
+    );
+  }
   return lines.join('\n');
 }
 
+/** The issue's line: cross-node pub/sub p50 against same-node at --rate, and loss. */
+function verdict(rows: Row[], opts: Options): string {
+  const cross = rows.find((r) => r.part === 'pubsub' && r.scenario.endsWith('cross node'));
+  const lost = rows.reduce((s, r) => s + r.lost, 0);
+  const errors = rows.reduce((s, r) => s + r.errors, 0);
+  const hop = cross?.p50DeltaMs;
+  const target = hop === undefined ? 'not measured' : `${fmtDelta(hop)} ms (target: within ${TARGET_MS} ms: ${hop <= TARGET_MS ? 'met' : 'NOT met'})`;
+  return `cross-node pub/sub p50 at ${fmtInt(opts.rate)} msg/s against same-node: ${target}; lost ${fmtInt(lost)}, errors ${errors}`;
+}
+
+const load = (): string => os.loadavg().map((n) => n.toFixed(1)).join(' ');
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const { cluster, stop } = await startCluster(opts, 2);
+  for (const name of opts.parts) if (!PARTS[name]) throw new Error(`unknown part ${name} (parts: ${Object.keys(PARTS).join(', ')})`);
+  const running: Running[] = [];
   try {
-    const rows: Row[] = [];
-    for (const name of opts.parts) {
-      const part = PARTS[name];
-      if (!part) throw new Error(`unknown part ${name} (parts: ${Object.keys(PARTS).join(', ')})`);
-      rows.push(...(await part(cluster)));
+    const baseline = await startNodes('baseline', 1, undefined, opts.cpuProf);
+    running.push(baseline);
+    const cluster = await startNodes('node', CLUSTER_NODES, opts.nats, opts.cpuProf);
+    running.push(cluster);
+    process.stdout.write(
+      `cluster-bench ${new Date().toISOString()}: ${opts.runs} run(s) of ${opts.durationMs / 1000} s (+${opts.warmupMs / 1000} s warm-up) per scenario; nproc ${os.availableParallelism()}, Node ${process.version}\n`,
+    );
+    const runs: Row[][] = [];
+    for (let run = 1; run <= opts.runs; run++) {
+      const before = load();
+      const rows: Row[] = [];
+      for (const name of opts.parts) rows.push(...(await PARTS[name]!({ baseline, cluster, opts })));
+      const compared = compare(rows);
+      runs.push(compared);
+      process.stdout.write(`\nrun ${run} (${new Date().toISOString()}, load average ${before} before, ${load()} after)\n\n${report(compared)}\n${verdict(compared, opts)}\n`);
     }
-    process.stdout.write(`${report(rows)}\n`);
-    if (rows.some((r) => r.lost > 0 || r.errors > 0)) process.exitCode = 1;
+    if (opts.runs > 1) {
+      const m = medians(runs);
+      process.stdout.write(`\nmedians of ${opts.runs} runs (lost, errors and sent: sums)\n\n${report(m)}\n${verdict(m, opts)}\n`);
+    }
+    if (runs.flat().some((r) => r.lost > 0 || r.errors > 0)) process.exitCode = 2;
   } finally {
-    stop();
+    for (const r of running) await r.stop();
   }
 }
 

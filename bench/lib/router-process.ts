@@ -22,6 +22,8 @@ export interface SpawnOptions {
   onOutput?: (line: string) => void;
   /** Gatehouse only: the server in bench/servers to run, without extension (default gatehouse-server) */
   server?: string;
+  /** Gatehouse only: arguments after the server's file */
+  args?: string[];
 }
 
 const ROOT = join(__dirname, '..', '..');
@@ -107,6 +109,7 @@ export class RouterProcess {
       const server = opts.server ?? 'gatehouse-server';
       if (opts.gatehouseRuntime === 'tsx') nodeArgs.push('--import', 'tsx', join(ROOT, 'bench', 'servers', `${server}.ts`));
       else nodeArgs.push(join(BUILD_DIR, 'bench', 'servers', `${server}.js`));
+      nodeArgs.push(...(opts.args ?? []));
     } else {
       nodeArgs.push(join(ROOT, 'bench', 'servers', 'foxwamp-server.js'));
     }
