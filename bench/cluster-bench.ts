@@ -1,10 +1,10 @@
 /**
  * Cluster benchmark (issue 12): what crossing nodes over NATS costs, in one run.
  *
- *   npx tsx bench/cluster-bench.ts [--runs 1] [--duration 3] [--warmup 1] [--parts pubsub,rpc]
+ *   npx tsx bench/cluster-bench.ts [--runs 1] [--duration 3] [--warmup 1] [--warmup-rounds 1] [--parts pubsub,rpc]
  *        [--rate 5000] [--window 2000]                 (pub/sub)
  *        [--callers 4] [--call-window 16] [--rpc-rate 2000] [--payload 64]   (rpc)
- *        [--nats /usr/sbin/nats-server]
+ *        [--nats /usr/sbin/nats-server] [--quiet-wait 0]  (s to wait for a quiet machine before each run)
  *        [--cpu-prof]   (each node writes its profiles into bench/out/prof/<node>/)
  *
  * Processes, each its own (bench/cluster/processes.ts, bench/servers/cluster-node.ts
@@ -21,7 +21,9 @@
  * Every row also gives the CPU time all routers and nats-server spent per delivery (or
  * call): on a shared machine that is steadier than a rate. `--runs N` repeats the parts
  * against the same processes and ends with the medians (ratios and p50 differences are
- * taken within each run, then their median). Exit status 2 when anything was lost or
+ * taken within each run, then their median). Before the runs, `--warmup-rounds` rounds
+ * of every part at `--warmup` seconds per scenario, not reported: a cold router (tsx,
+ * no JIT yet) on a loaded machine made the first scenarios of a run several times slower. Exit status 2 when anything was lost or
  * answered with an error.
  *
  * On a 2-core machine five busy processes share two cores: the point is the overhead of
@@ -33,7 +35,7 @@ import { startNodes, type Running } from './cluster/processes';
 import { pubsubPart } from './cluster/pubsub';
 import { rpcPart } from './cluster/rpc';
 import type { Options, Part, Row } from './cluster/types';
-import { fmtInt, fmtRatio, median } from './lib/stats';
+import { fmtInt, fmtPct, fmtRatio, median, waitForQuiet } from './lib/stats';
 
 const PARTS: Record<string, Part> = {
   pubsub: pubsubPart,
@@ -51,6 +53,7 @@ function parseArgs(argv: string[]): Options {
   return {
     durationMs: Number(get('duration', '3')) * 1000,
     warmupMs: Number(get('warmup', '1')) * 1000,
+    warmupRounds: Number(get('warmup-rounds', '1')),
     runs: Number(get('runs', '1')),
     parts: get('parts', Object.keys(PARTS).join(',')).split(','),
     rate: Number(get('rate', '5000')),
@@ -61,6 +64,7 @@ function parseArgs(argv: string[]): Options {
     payloadBytes: Number(get('payload', '64')),
     nats: get('nats', process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server'),
     cpuProf: argv.includes('--cpu-prof'),
+    quietWaitS: Number(get('quiet-wait', '0')),
   };
 }
 
@@ -69,7 +73,7 @@ function compare(rows: Row[]): Row[] {
   return rows.map((r) => {
     const ref = r.ref === undefined ? undefined : rows.find((x) => x.part === r.part && x.scenario === r.ref);
     if (!ref) return r;
-    return { ...r, ratio: r.rate / ref.rate, p50DeltaMs: r.p50Ms - ref.p50Ms };
+    return { ...r, ratio: r.rate / ref.rate, cpuRatio: r.cpuUs / ref.cpuUs, p50DeltaMs: r.p50Ms - ref.p50Ms };
   });
 }
 
@@ -87,6 +91,7 @@ function medians(runs: Row[][]): Row[] {
       p99Ms: m((x) => x.p99Ms),
       cpuUs: m((x) => x.cpuUs),
       ratio: m((x) => x.ratio),
+      cpuRatio: m((x) => x.cpuRatio),
       p50DeltaMs: m((x) => x.p50DeltaMs),
       sent: sum((x) => x.sent),
       lost: sum((x) => x.lost),
@@ -100,12 +105,12 @@ const fmtDelta = (n: number | undefined): string => (n !== undefined && Number.i
 
 function report(rows: Row[]): string {
   const lines = [
-    '| Part | Scenario | Deliveries or calls/s | vs ref | p50 ms | p99 ms | p50 vs ref ms | CPU µs each | Sent | Lost | Errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Part | Scenario | Deliveries or calls/s | vs ref | p50 ms | p99 ms | p50 vs ref ms | CPU µs each | CPU vs ref | Sent | Lost | Errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.part} | ${r.scenario} | ${fmtInt(r.rate)} | ${fmtRatio(r.ratio ?? NaN)} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtDelta(r.p50DeltaMs)} | ${Number.isFinite(r.cpuUs) ? r.cpuUs.toFixed(1) : '-'} | ${fmtInt(r.sent)} | ${fmtInt(r.lost)} | ${r.errors} |`,
+      `| ${r.part} | ${r.scenario} | ${fmtInt(r.rate)} | ${fmtRatio(r.ratio ?? NaN)} | ${fmtMs(r.p50Ms)} | ${fmtMs(r.p99Ms)} | ${fmtDelta(r.p50DeltaMs)} | ${Number.isFinite(r.cpuUs) ? r.cpuUs.toFixed(1) : '-'} | ${fmtRatio(r.cpuRatio ?? NaN)} | ${fmtInt(r.sent)} | ${fmtInt(r.lost)} | ${r.errors} |`,
     );
   }
   return lines.join('\n');
@@ -135,14 +140,21 @@ async function main(): Promise<void> {
     process.stdout.write(
       `cluster-bench ${new Date().toISOString()}: ${opts.runs} run(s) of ${opts.durationMs / 1000} s (+${opts.warmupMs / 1000} s warm-up) per scenario; nproc ${os.availableParallelism()}, Node ${process.version}\n`,
     );
+    for (let round = 1; round <= opts.warmupRounds; round++) {
+      const short = { ...opts, durationMs: opts.warmupMs };
+      for (const name of opts.parts) await PARTS[name]!({ baseline, cluster, opts: short });
+      process.stdout.write(`warm-up round ${round} done (not reported)\n`);
+    }
     const runs: Row[][] = [];
     for (let run = 1; run <= opts.runs; run++) {
+      // what the rest of the machine used (the other engineers' jobs): a core is 100%
+      const others = opts.quietWaitS > 0 ? await waitForQuiet(opts.quietWaitS, 2) : NaN;
       const before = load();
       const rows: Row[] = [];
       for (const name of opts.parts) rows.push(...(await PARTS[name]!({ baseline, cluster, opts })));
       const compared = compare(rows);
       runs.push(compared);
-      process.stdout.write(`\nrun ${run} (${new Date().toISOString()}, load average ${before} before, ${load()} after)\n\n${report(compared)}\n${verdict(compared, opts)}\n`);
+      process.stdout.write(`\nrun ${run} (${new Date().toISOString()}, load average ${before} before, ${load()} after${Number.isNaN(others) ? '' : `; others used ${fmtPct(others)} of a core before`})\n\n${report(compared)}\n${verdict(compared, opts)}\n`);
     }
     if (opts.runs > 1) {
       const m = medians(runs);

@@ -101,6 +101,15 @@ export const BENCHMARKS: readonly Benchmark[] = [
     full: ['--duration', '3'],
   },
   {
+    name: 'cluster',
+    file: 'cluster-bench.ts',
+    what: 'cluster: fan-out 10 over 1-3 nodes against one router, same- vs cross-node pub/sub and RPC',
+    peer: 'Gatehouse, cluster off',
+    results: 'Cluster: pub/sub and RPC across nodes, one run',
+    short: ['--runs', '1', '--duration', '1', '--warmup', '1', '--warmup-rounds', '0'],
+    full: ['--runs', '3', '--duration', '3', '--warmup', '1'],
+  },
+  {
     name: 'footprint',
     file: 'footprint.ts',
     what: 'daemon memory: idle, per connection, under load',

@@ -156,8 +156,8 @@ async function latency(nodes: Nodes, o: Options): Promise<Row[]> {
     rate: NaN,
     p50Ms: hist[which].quantileMs(0.5),
     p99Ms: hist[which].quantileMs(0.99),
-    // both subscribers' deliveries share the one CPU figure
-    cpuUs: hist.same.count + hist.cross.count > 0 ? (cpu * 1e6) / (hist.same.count + hist.cross.count) : NaN,
+    // one CPU figure for both subscribers' deliveries (same publications): on the same-node row
+    cpuUs: which === 'same' && hist.same.count + hist.cross.count > 0 ? (cpu * 1e6) / (hist.same.count + hist.cross.count) : NaN,
     sent,
     lost: sent - counts[which],
     errors: which === 'same' ? errors : 0,

@@ -3,6 +3,8 @@
 export interface Options {
   durationMs: number;
   warmupMs: number;
+  /** untimed rounds of every part before the runs (the routers' JIT) */
+  warmupRounds: number;
   runs: number;
   parts: string[];
   /** pub/sub latency: msg/s of the open loop (the issue's 5,000) */
@@ -16,6 +18,8 @@ export interface Options {
   payloadBytes: number;
   nats: string;
   cpuProf: boolean;
+  /** seconds to wait for the rest of the machine to go quiet before each run (0: no wait) */
+  quietWaitS: number;
 }
 
 /** One line of the report. */
@@ -35,6 +39,7 @@ export interface Row {
   ref?: string;
   /** filled in from `ref` after the run */
   ratio?: number;
+  cpuRatio?: number;
   p50DeltaMs?: number;
 }
 
