@@ -470,6 +470,34 @@ void describe('cluster rpc - meta API across nodes', () => {
     assert.deepEqual(new Set(callees), new Set([x.session.id, y.session.id]));
     assert.equal(await within(a.session.call<number>('wamp.registration.count_callees', [id]), WAIT_MS, 'count_callees'), 2);
   });
+
+  void test('cluster rpc - the subscription meta API on one node covers the subscriptions of every node, under the id the subscribers got', async () => {
+    const [a, x, y] = await Promise.all([autobahn(n1), autobahn(n2), autobahn(n3)]);
+    // subscribed on node-2 and node-3, asked on node-1, which has no subscriber of its own
+    const [sx, sy, sp] = await Promise.all([
+      x.session.subscribe('test.cluster.submeta.t', () => undefined),
+      y.session.subscribe('test.cluster.submeta.t', () => undefined),
+      y.session.subscribe('test.cluster.submeta', () => undefined, { match: 'prefix' }),
+    ]);
+    assert.equal(sx.id, sy.id, 'one topic, one subscription id on every node');
+    const call = <T>(proc: string, args: unknown[] = []): Promise<T> => within(a.session.call<T>(proc, args), WAIT_MS, proc);
+    assert.equal(await call<number>('wamp.subscription.lookup', ['test.cluster.submeta.t']), sx.id);
+    assert.equal(await call<number>('wamp.subscription.lookup', ['test.cluster.submeta', { match: 'prefix' }]), sp.id);
+    assert.equal(await call<number | null>('wamp.subscription.lookup', ['test.cluster.submeta.nobody']), null);
+    const list = await call<Record<string, number[]>>('wamp.subscription.list');
+    assert.ok(list['exact']?.includes(sx.id) && list['prefix']?.includes(sp.id), `list: ${JSON.stringify(list)}`);
+    assert.equal(list['exact']?.filter((id) => id === sx.id).length, 1, 'listed once');
+    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.match', ['test.cluster.submeta.t'])), new Set([sx.id, sp.id]));
+    const details = await call<Record<string, unknown>>('wamp.subscription.get', [sx.id]);
+    assert.equal(details['uri'], 'test.cluster.submeta.t');
+    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.list_subscribers', [sx.id])), new Set([x.session.id, y.session.id]));
+    assert.equal(await call<number>('wamp.subscription.count_subscribers', [sx.id]), 2);
+    // asked on a node that has a subscriber of its own too
+    assert.equal(await within(x.session.call<number>('wamp.subscription.count_subscribers', [sx.id]), WAIT_MS, 'count on node-2'), 2);
+    for (const proc of ['wamp.subscription.get', 'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers']) {
+      assert.equal(errorUri(await rejection(a.session.call(proc, [12345]), WAIT_MS, proc)), 'wamp.error.no_such_subscription', proc);
+    }
+  });
 });
 
 void describe('cluster rpc - bad input from the cluster', () => {
