@@ -156,6 +156,34 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     assert.deepEqual(got, ['node-1', 'node-2', 'node-3', 'node-1', 'node-2', 'node-3']);
   });
 
+  void test('cluster rpc - roundrobin keeps one turn for the whole cluster: callers on every node take the callees in turn', async () => {
+    const uri = 'test.cluster.rr.everywhere';
+    await spread(uri, 'roundrobin', [n3, n1, n2]);
+    const callers = await Promise.all([autobahn(n2), autobahn(n3), autobahn(n1)]);
+    const got: string[] = [];
+    // one call at a time, each from the next node's caller: a turn kept per caller node
+    // would send each node's first call to the same callee
+    for (let i = 0; i < 9; i++) {
+      const caller = callers[i % callers.length];
+      if (!caller) throw new Error('no caller');
+      got.push(await within(caller.session.call<string>(uri), WAIT_MS, `call ${i}`));
+    }
+    assert.deepEqual(got, ['node-3', 'node-1', 'node-2', 'node-3', 'node-1', 'node-2', 'node-3', 'node-1', 'node-2']);
+  });
+
+  void test('cluster rpc - roundrobin spreads concurrent calls from several nodes evenly over the callees of every node', async () => {
+    const uri = 'test.cluster.rr.even';
+    await spread(uri, 'roundrobin', [n1, n2, n3]);
+    const [x, y] = await Promise.all([autobahn(n2), autobahn(n3)]);
+    // uneven callers: 2 calls from node-2, 4 from node-3, at once; per-node turns would
+    // give node-1 three of the six (each node's turn starts at the first callee)
+    const all = [...Array.from({ length: 2 }, () => x.session.call<string>(uri)), ...Array.from({ length: 4 }, () => y.session.call<string>(uri))];
+    const got = await within(Promise.all(all), WAIT_MS, 'six concurrent calls');
+    const per = new Map<string, number>();
+    for (const n of got) per.set(n, (per.get(n) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries([...per].sort()), { 'node-1': 2, 'node-2': 2, 'node-3': 2 });
+  });
+
   void test('cluster rpc - first and last mean the same callee on every node (registration order across the cluster)', async () => {
     await spread('test.cluster.first', 'first', [n2, n3, n1]);
     for (const from of [n1, n2, n3]) assert.deepEqual(await calls(from, 'test.cluster.first', 2), ['node-2', 'node-2'], `first, called from ${from.name}`);

@@ -187,6 +187,7 @@ export class ClusterRpc {
       realm.dealer.registrationId = undefined;
       realm.dealer.registeredAtFraction = 0;
       realm.broker.subscriptionId = undefined;
+      realm.dealer.forward = undefined;
     }
   }
 
@@ -202,6 +203,7 @@ export class ClusterRpc {
     dealer.registrationId = (uri, match) => registrationIdOf(realm.name, uri, match);
     dealer.registeredAtFraction = this.orderFraction;
     realm.broker.subscriptionId = (pattern) => subscriptionIdOf(realm.name, pattern);
+    dealer.forward = (reg, inv) => this.remote.forward(reg, inv);
     const prev = dealer.observer;
     // chained after the meta API's observer: its events stay as they are
     dealer.observer = {
