@@ -319,8 +319,11 @@ export class Cluster {
     for (const sub of broker.all()) this.interest.add(name, filterOf(sub));
     this.host.metrics.clusterInterest.set(this.interest.size);
     // the realm publishes its meta events past the taps (links never carry them)
+    // while NATS is unreachable they are not sent and not counted as dropped: the drop
+    // counter tells of clients' publications lost, and what a meta subscriber missed
+    // meanwhile the meta API tells once the nodes hear each other again
     realm.metaTap = (event) => {
-      if (CLUSTER_META.has(event.topic)) this.forward(name, event);
+      if (this.state === 'connected' && CLUSTER_META.has(event.topic)) this.forward(name, event);
     };
   }
 
