@@ -294,6 +294,39 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     await callee.none(isInvocation, 300, 'the canceled call never reaches the callee');
   });
 
+  void test('cluster rpc - roundrobin with concurrency 1 across nodes: a third call waits at the node keeping the turn for a free callee; canceled there, it never reaches a callee', async () => {
+    const uri = 'test.cluster.rr.conc';
+    // node-1's callee registers first: node-1 keeps the turn
+    const a = await pool(n1).raw(rawRoles({ canceling: true }));
+    await a.register(1, uri, { invoke: 'roundrobin', concurrency: 1 });
+    await cluster.waitCallees(uri, 1);
+    const b = await pool(n2).raw(rawRoles({ canceling: true }));
+    await b.register(1, uri, { invoke: 'roundrobin', concurrency: 1 });
+    await cluster.waitCallees(uri, 2);
+    const caller = await pool(n3).raw(rawRoles({ canceling: true }));
+    caller.send([48, 1, {}, uri, ['one']]);
+    const invA = await a.take(isInvocation, WAIT_MS, 'INVOCATION on node-1');
+    caller.send([48, 2, {}, uri, ['two']]);
+    const invB = await b.take(isInvocation, WAIT_MS, 'INVOCATION on node-2');
+    caller.send([48, 3, {}, uri, ['three']]);
+    caller.send([48, 4, {}, uri, ['four']]);
+    await a.none(isInvocation, 200, 'node-1 busy: no second INVOCATION');
+    await b.none(isInvocation, 10, 'node-2 busy: no second INVOCATION');
+    caller.send([49, 3, { mode: 'kill' }]);
+    const err = await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR for the canceled waiting call');
+    assert.deepEqual(err.slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+    b.send([70, invB[1], {}, ['b']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 2, WAIT_MS, 'RESULT 2'), [50, 2, {}, ['b']]);
+    // the fourth call, not the canceled third, takes the freed callee
+    const next = await b.take(isInvocation, WAIT_MS, 'the waiting call on the freed callee');
+    assert.deepEqual(next[4], ['four']);
+    a.send([70, invA[1], {}, ['a']]);
+    b.send([70, next[1], {}, ['b again']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 1, WAIT_MS, 'RESULT 1'), [50, 1, {}, ['a']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 4, WAIT_MS, 'RESULT 4'), [50, 4, {}, ['b again']]);
+    await a.none(isInvocation, 200, 'the canceled call never reaches a callee');
+  });
+
   void test('cluster rpc - progressive results reach a caller on another node, in order, then the final result', async () => {
     const callee = await pool(n3).raw(rawRoles({ progressive: true }));
     await callee.register(1, 'test.cluster.progress');
