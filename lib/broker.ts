@@ -169,6 +169,13 @@ export class Broker {
   private readonly bySession = new Map<Session, Set<Subscription>>();
   private readonly ids = new IdSequence();
   observer: BrokerObserver = {};
+  /**
+   * Where a new subscription's id comes from, when set: a cluster (lib/cluster/rpc/)
+   * derives it from the pattern, so one topic's subscriptions have the same id on every
+   * node and the subscription meta API can merge what each node says. An id already in
+   * use here falls back to this broker's own sequence.
+   */
+  subscriptionId: ((pattern: TopicPattern) => number) | undefined = undefined;
 
   /** limits.maxSubscriptionsPerSession; a config reload may change it */
   constructor(public maxPerSession: number = Infinity) {}
@@ -198,7 +205,8 @@ export class Broker {
     }
     let created = false;
     if (!sub) {
-      sub = new Subscription(this.ids.take(), pattern);
+      const wanted = this.subscriptionId?.(pattern);
+      sub = new Subscription(wanted !== undefined && !this.byId.has(wanted) ? wanted : this.ids.take(), pattern);
       this.byKey.set(pattern.key, sub);
       this.byId.set(sub.id, sub);
       this.index.add(pattern, sub);

@@ -76,6 +76,13 @@ export class Dealer {
    * stay in the order they registered.
    */
   registeredAtFraction = 0;
+  /**
+   * When set, may choose the callee of a new call before the invocation policy does: a
+   * cluster hands a roundrobin call to the node that keeps the registration's turn
+   * (lib/cluster/rpc/remote-callees.ts). The entry returned takes the call whatever its
+   * concurrency: the node it leads to applies that.
+   */
+  forward: ((reg: Registration, inv: Invocation) => CalleeEntry | undefined) | undefined = undefined;
 
   constructor(
     private limits: DealerLimits,
@@ -170,7 +177,7 @@ export class Dealer {
     pending.add(inv);
     // a timeout beyond setTimeout's range (~24.8 days) is held to it, not fired at once
     if (timeoutMs > 0) inv.timer = this.clock.setTimeout(() => this.timeout(inv), timerDelay(timeoutMs));
-    const entry = reg.pick();
+    const entry = this.forward?.(reg, inv) ?? reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);
     return inv;

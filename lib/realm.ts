@@ -100,6 +100,13 @@ export class Realm {
   readonly aggregates: AggregateEngine | undefined;
   /** the cluster's and links' view of its publications */
   readonly taps: PublicationTaps;
+  /**
+   * Sees every meta event this realm published itself (not those delivered from
+   * another node): the cluster sends the ones about this node's sessions and
+   * subscriptions to the other nodes (lib/cluster/cluster.ts). Not a publication tap:
+   * links never carry meta events.
+   */
+  metaTap: ((event: BrokerEvent) => void) | undefined = undefined;
   private readonly seen: SeenMessages | undefined;
   private readonly onDuplicate: ((via: string | undefined) => void) | undefined;
 
@@ -472,7 +479,10 @@ export class Realm {
    * events take the same queue, so they keep their relative order.
    */
   publishMeta(topic: string, args: unknown[]): void {
-    queueMicrotask(() => this.broker.publish(undefined, topic, { args }, {}));
+    queueMicrotask(() => {
+      const event = this.broker.publish(undefined, topic, { args }, {});
+      this.metaTap?.(event);
+    });
   }
 
   /**

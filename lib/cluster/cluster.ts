@@ -67,6 +67,23 @@ export interface ClusterPart {
   stop(): void | Promise<void>;
 }
 
+/**
+ * Meta events about a session or subscription of this node, which no other node
+ * publishes: sent to the nodes with subscribers like any event (WAMP advanced, session
+ * and subscription meta events). Not wamp.registration.*: every node's dealer holds the
+ * callees of the whole cluster (lib/cluster/rpc/remote-callees.ts) and publishes those
+ * itself, so a forwarded copy would arrive twice. Not gatehouse.admin.*: each node's
+ * admin console is its own.
+ */
+const CLUSTER_META = new Set([
+  'wamp.session.on_join',
+  'wamp.session.on_leave',
+  'wamp.subscription.on_create',
+  'wamp.subscription.on_subscribe',
+  'wamp.subscription.on_unsubscribe',
+  'wamp.subscription.on_delete',
+]);
+
 /** reconnect attempts per server: forever, every RECONNECT_WAIT_MS (nats.js backs off with jitter) */
 const RECONNECT_WAIT_MS = 250;
 /** a server silent for PING_INTERVAL_MS * MAX_PINGS_OUT is given up for another (a hung, not closed, server) */
@@ -156,6 +173,10 @@ export class Cluster {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.removeTap?.();
+    for (const name of this.realmPrefixes.keys()) {
+      const realm = this.host.findRealm(name);
+      if (realm) realm.metaTap = undefined;
+    }
     for (const part of this.parts.splice(0)) await part.stop();
     const nc = this.nc;
     this.interest.disconnect();
@@ -297,6 +318,13 @@ export class Cluster {
     };
     for (const sub of broker.all()) this.interest.add(name, filterOf(sub));
     this.host.metrics.clusterInterest.set(this.interest.size);
+    // the realm publishes its meta events past the taps (links never carry them)
+    // while NATS is unreachable they are not sent and not counted as dropped: the drop
+    // counter tells of clients' publications lost, and what a meta subscriber missed
+    // meanwhile the meta API tells once the nodes hear each other again
+    realm.metaTap = (event) => {
+      if (this.state === 'connected' && CLUSTER_META.has(event.topic)) this.forward(name, event);
+    };
   }
 
   private subscribe(nc: NatsConnection, interest: Interest): () => void {

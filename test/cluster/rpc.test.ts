@@ -156,6 +156,34 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     assert.deepEqual(got, ['node-1', 'node-2', 'node-3', 'node-1', 'node-2', 'node-3']);
   });
 
+  void test('cluster rpc - roundrobin keeps one turn for the whole cluster: callers on every node take the callees in turn', async () => {
+    const uri = 'test.cluster.rr.everywhere';
+    await spread(uri, 'roundrobin', [n3, n1, n2]);
+    const callers = await Promise.all([autobahn(n2), autobahn(n3), autobahn(n1)]);
+    const got: string[] = [];
+    // one call at a time, each from the next node's caller: a turn kept per caller node
+    // would send each node's first call to the same callee
+    for (let i = 0; i < 9; i++) {
+      const caller = callers[i % callers.length];
+      if (!caller) throw new Error('no caller');
+      got.push(await within(caller.session.call<string>(uri), WAIT_MS, `call ${i}`));
+    }
+    assert.deepEqual(got, ['node-3', 'node-1', 'node-2', 'node-3', 'node-1', 'node-2', 'node-3', 'node-1', 'node-2']);
+  });
+
+  void test('cluster rpc - roundrobin spreads concurrent calls from several nodes evenly over the callees of every node', async () => {
+    const uri = 'test.cluster.rr.even';
+    await spread(uri, 'roundrobin', [n1, n2, n3]);
+    const [x, y] = await Promise.all([autobahn(n2), autobahn(n3)]);
+    // uneven callers: 2 calls from node-2, 4 from node-3, at once; per-node turns would
+    // give node-1 three of the six (each node's turn starts at the first callee)
+    const all = [...Array.from({ length: 2 }, () => x.session.call<string>(uri)), ...Array.from({ length: 4 }, () => y.session.call<string>(uri))];
+    const got = await within(Promise.all(all), WAIT_MS, 'six concurrent calls');
+    const per = new Map<string, number>();
+    for (const n of got) per.set(n, (per.get(n) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries([...per].sort()), { 'node-1': 2, 'node-2': 2, 'node-3': 2 });
+  });
+
   void test('cluster rpc - first and last mean the same callee on every node (registration order across the cluster)', async () => {
     await spread('test.cluster.first', 'first', [n2, n3, n1]);
     for (const from of [n1, n2, n3]) assert.deepEqual(await calls(from, 'test.cluster.first', 2), ['node-2', 'node-2'], `first, called from ${from.name}`);
@@ -264,6 +292,39 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     callee.send([70, first[1], {}, ['done']]);
     assert.deepEqual(await busy.take((m) => m[0] === 50, WAIT_MS, 'first RESULT'), [50, 1, {}, ['done']]);
     await callee.none(isInvocation, 300, 'the canceled call never reaches the callee');
+  });
+
+  void test('cluster rpc - roundrobin with concurrency 1 across nodes: a third call waits at the node keeping the turn for a free callee; canceled there, it never reaches a callee', async () => {
+    const uri = 'test.cluster.rr.conc';
+    // node-1's callee registers first: node-1 keeps the turn
+    const a = await pool(n1).raw(rawRoles({ canceling: true }));
+    await a.register(1, uri, { invoke: 'roundrobin', concurrency: 1 });
+    await cluster.waitCallees(uri, 1);
+    const b = await pool(n2).raw(rawRoles({ canceling: true }));
+    await b.register(1, uri, { invoke: 'roundrobin', concurrency: 1 });
+    await cluster.waitCallees(uri, 2);
+    const caller = await pool(n3).raw(rawRoles({ canceling: true }));
+    caller.send([48, 1, {}, uri, ['one']]);
+    const invA = await a.take(isInvocation, WAIT_MS, 'INVOCATION on node-1');
+    caller.send([48, 2, {}, uri, ['two']]);
+    const invB = await b.take(isInvocation, WAIT_MS, 'INVOCATION on node-2');
+    caller.send([48, 3, {}, uri, ['three']]);
+    caller.send([48, 4, {}, uri, ['four']]);
+    await a.none(isInvocation, 200, 'node-1 busy: no second INVOCATION');
+    await b.none(isInvocation, 10, 'node-2 busy: no second INVOCATION');
+    caller.send([49, 3, { mode: 'kill' }]);
+    const err = await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR for the canceled waiting call');
+    assert.deepEqual(err.slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+    b.send([70, invB[1], {}, ['b']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 2, WAIT_MS, 'RESULT 2'), [50, 2, {}, ['b']]);
+    // the fourth call, not the canceled third, takes the freed callee
+    const next = await b.take(isInvocation, WAIT_MS, 'the waiting call on the freed callee');
+    assert.deepEqual(next[4], ['four']);
+    a.send([70, invA[1], {}, ['a']]);
+    b.send([70, next[1], {}, ['b again']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 1, WAIT_MS, 'RESULT 1'), [50, 1, {}, ['a']]);
+    assert.deepEqual(await caller.take((m) => m[0] === 50 && m[1] === 4, WAIT_MS, 'RESULT 4'), [50, 4, {}, ['b again']]);
+    await a.none(isInvocation, 200, 'the canceled call never reaches a callee');
   });
 
   void test('cluster rpc - progressive results reach a caller on another node, in order, then the final result', async () => {
@@ -469,6 +530,34 @@ void describe('cluster rpc - meta API across nodes', () => {
     const callees = await within(a.session.call<number[]>('wamp.registration.list_callees', [id]), WAIT_MS, 'list_callees');
     assert.deepEqual(new Set(callees), new Set([x.session.id, y.session.id]));
     assert.equal(await within(a.session.call<number>('wamp.registration.count_callees', [id]), WAIT_MS, 'count_callees'), 2);
+  });
+
+  void test('cluster rpc - the subscription meta API on one node covers the subscriptions of every node, under the id the subscribers got', async () => {
+    const [a, x, y] = await Promise.all([autobahn(n1), autobahn(n2), autobahn(n3)]);
+    // subscribed on node-2 and node-3, asked on node-1, which has no subscriber of its own
+    const [sx, sy, sp] = await Promise.all([
+      x.session.subscribe('test.cluster.submeta.t', () => undefined),
+      y.session.subscribe('test.cluster.submeta.t', () => undefined),
+      y.session.subscribe('test.cluster.submeta', () => undefined, { match: 'prefix' }),
+    ]);
+    assert.equal(sx.id, sy.id, 'one topic, one subscription id on every node');
+    const call = <T>(proc: string, args: unknown[] = []): Promise<T> => within(a.session.call<T>(proc, args), WAIT_MS, proc);
+    assert.equal(await call<number>('wamp.subscription.lookup', ['test.cluster.submeta.t']), sx.id);
+    assert.equal(await call<number>('wamp.subscription.lookup', ['test.cluster.submeta', { match: 'prefix' }]), sp.id);
+    assert.equal(await call<number | null>('wamp.subscription.lookup', ['test.cluster.submeta.nobody']), null);
+    const list = await call<Record<string, number[]>>('wamp.subscription.list');
+    assert.ok(list['exact']?.includes(sx.id) && list['prefix']?.includes(sp.id), `list: ${JSON.stringify(list)}`);
+    assert.equal(list['exact']?.filter((id) => id === sx.id).length, 1, 'listed once');
+    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.match', ['test.cluster.submeta.t'])), new Set([sx.id, sp.id]));
+    const details = await call<Record<string, unknown>>('wamp.subscription.get', [sx.id]);
+    assert.equal(details['uri'], 'test.cluster.submeta.t');
+    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.list_subscribers', [sx.id])), new Set([x.session.id, y.session.id]));
+    assert.equal(await call<number>('wamp.subscription.count_subscribers', [sx.id]), 2);
+    // asked on a node that has a subscriber of its own too
+    assert.equal(await within(x.session.call<number>('wamp.subscription.count_subscribers', [sx.id]), WAIT_MS, 'count on node-2'), 2);
+    for (const proc of ['wamp.subscription.get', 'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers']) {
+      assert.equal(errorUri(await rejection(a.session.call(proc, [12345]), WAIT_MS, proc)), 'wamp.error.no_such_subscription', proc);
+    }
   });
 });
 

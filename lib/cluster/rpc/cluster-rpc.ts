@@ -9,7 +9,7 @@
  * - Liveness: every node beats every `heartbeatMs`; a node not heard of for `leaseMs`
  *   is gone: calls in flight on its callees fail with wamp.error.unavailable (never a
  *   hang), its callees are removed, calls from its callers are canceled here.
- * - Session meta API across nodes: session-meta.ts.
+ * - Session and subscription meta API across nodes: session-meta.ts.
  *
  * No consensus of its own: two nodes that register the same `single` procedure at the
  * same moment both accept it, and the later of the two is revoked once each has heard
@@ -25,7 +25,7 @@ import type { Realm } from '../../realm';
 import type { RouterCore } from '../../router';
 import { HomeCalls } from './home-calls';
 import { LocalDirectory } from './local-directory';
-import { registrationIdOf } from './registration-ids';
+import { registrationIdOf, subscriptionIdOf } from './registration-ids';
 import { RemoteCallees } from './remote-callees';
 import { clusterRpcMetrics } from './rpc-metrics';
 import { metaReplyOf, metaRequestOf, SessionMeta } from './session-meta';
@@ -186,6 +186,8 @@ export class ClusterRpc {
     for (const realm of this.attached) {
       realm.dealer.registrationId = undefined;
       realm.dealer.registeredAtFraction = 0;
+      realm.broker.subscriptionId = undefined;
+      realm.dealer.forward = undefined;
     }
   }
 
@@ -200,6 +202,8 @@ export class ClusterRpc {
     const dealer = realm.dealer;
     dealer.registrationId = (uri, match) => registrationIdOf(realm.name, uri, match);
     dealer.registeredAtFraction = this.orderFraction;
+    realm.broker.subscriptionId = (pattern) => subscriptionIdOf(realm.name, pattern);
+    dealer.forward = (reg, inv) => this.remote.forward(reg, inv);
     const prev = dealer.observer;
     // chained after the meta API's observer: its events stay as they are
     dealer.observer = {

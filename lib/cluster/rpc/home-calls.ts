@@ -5,6 +5,10 @@
  * The caller's node already chose the callee by policy; here fox-wamp `concurrency`
  * holds over the calls of every node: an invocation that finds its callee busy waits
  * here, in arrival order, for one of the callee's calls to end.
+ *
+ * A roundrobin call comes here unaddressed when this node keeps the registration's turn
+ * (remote-callees.ts, forward): it is routed by this node's dealer like a call of its
+ * own clients, to a callee here or on another node.
  */
 import type { Dealer } from '../../dealer';
 import { Errors, RouterError, type CallFailure } from '../../errors';
@@ -30,7 +34,8 @@ interface HomeCall {
   from: string;
   id: number;
   dealer: Dealer;
-  entry: CalleeEntry;
+  /** the callee it was sent to; undefined for a call this node routes (roundrobin turn) */
+  entry: CalleeEntry | undefined;
   /** set once it runs on the callee */
   inv: Invocation | undefined;
   /** until it runs: the call and the progressive chunks that came meanwhile */
@@ -73,6 +78,10 @@ export class HomeCalls {
 
   private invoke(key: string, m: Invoke): void {
     this.ctx.count('call_in');
+    if (m.route) {
+      this.route(key, m);
+      return;
+    }
     const dealer = this.ctx.router.findRealm(m.realm)?.dealer;
     const reg = dealer?.route(m.procedure);
     const entry = reg?.callees.find((e) => e.session.id === m.callee && !isProxy(e.session));
@@ -82,17 +91,7 @@ export class HomeCalls {
       this.reply(m.from, { k: 'error', id: m.id, error: wireError(new RouterError(Errors.canceled, 'callee went away')) });
       return;
     }
-    const options: CallOptions = {
-      receiveProgress: m.receiveProgress,
-      discloseMe: m.discloseMe,
-      progress: m.progress,
-    };
-    // the callee sees the caller's timeout (INVOCATION.Details.timeout) and is
-    // interrupted when it passes, also when the caller's node is gone by then
-    if (m.timeoutMs > 0) options.timeoutMs = m.timeoutMs;
-    const caller = proxySession(m.from, m.realm, m.caller.id, m.caller.authid, m.caller.authrole);
-    // a stand-in for one call: closed, so the dealer forgets it with its last call
-    caller.closed = true;
+    const { caller, options } = callOf(m);
     const call: HomeCall = { key, from: m.from, id: m.id, dealer, entry, inv: undefined, start: { caller, procedure: m.procedure, payload: m.payload, options }, chunks: [] };
     this.calls.set(key, call);
     if (entry.hasCapacity) this.run(call);
@@ -103,17 +102,35 @@ export class HomeCalls {
     }
   }
 
-  private run(call: HomeCall): void {
-    const start = call.start;
-    if (!start) return;
-    call.start = undefined;
-    const sink: CallerSink = {
+  /** This node keeps the roundrobin turn: its dealer picks the callee, here or elsewhere. */
+  private route(key: string, m: Invoke): void {
+    const dealer = this.ctx.router.findRealm(m.realm)?.dealer;
+    if (!dealer) {
+      this.reply(m.from, { k: 'error', id: m.id, error: wireError(new RouterError(Errors.noSuchProcedure, `no callee registered for procedure ${m.procedure}`)) });
+      return;
+    }
+    const { caller, options } = callOf(m);
+    const call: HomeCall = { key, from: m.from, id: m.id, dealer, entry: undefined, inv: undefined, start: undefined, chunks: [] };
+    this.calls.set(key, call);
+    // undefined: already answered through the sink (no callee left, a limit)
+    call.inv = dealer.call(caller, m.procedure, m.payload, options, this.sinkOf(call));
+  }
+
+  private sinkOf(call: HomeCall): CallerSink {
+    return {
       result: (payload, progress) => {
         if (!progress) this.calls.delete(call.key);
         this.reply(call.from, { k: 'result', id: call.id, payload: wirePayload(payload), progress });
       },
       error: (failure) => this.end(call, failure),
     };
+  }
+
+  private run(call: HomeCall): void {
+    const start = call.start;
+    if (!start || !call.entry) return;
+    call.start = undefined;
+    const sink = this.sinkOf(call);
     const callee = call.entry.session;
     call.inv = call.dealer.callCallee(start.caller, start.procedure, (s) => s === callee, start.payload, start.options, sink);
     if (!call.inv) {
@@ -160,6 +177,7 @@ export class HomeCalls {
   }
 
   private unqueue(call: HomeCall): void {
+    if (!call.entry) return;
     const q = this.queues.get(call.entry);
     const i = q?.indexOf(call) ?? -1;
     if (q && i >= 0) q.splice(i, 1);
@@ -169,4 +187,20 @@ export class HomeCalls {
   private reply(node: string, msg: ToCaller): void {
     this.ctx.send(this.ctx.subjects.toCaller(node), msg);
   }
+}
+
+/** The remote caller's stand-in and the call's options, as the caller's node sent them. */
+function callOf(m: Invoke): { caller: Session; options: CallOptions } {
+  const options: CallOptions = {
+    receiveProgress: m.receiveProgress,
+    discloseMe: m.discloseMe,
+    progress: m.progress,
+  };
+  // the callee sees the caller's timeout (INVOCATION.Details.timeout) and is
+  // interrupted when it passes, also when the caller's node is gone by then
+  if (m.timeoutMs > 0) options.timeoutMs = m.timeoutMs;
+  const caller = proxySession(m.from, m.realm, m.caller.id, m.caller.authid, m.caller.authrole);
+  // a stand-in for one call: closed, so the dealer forgets it with its last call
+  caller.closed = true;
+  return { caller, options };
 }

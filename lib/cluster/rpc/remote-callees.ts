@@ -12,7 +12,7 @@ import { Errors, RouterError } from '../../errors';
 import type { Invocation } from '../../invocation';
 import type { Payload } from '../../payload';
 import type { Realm } from '../../realm';
-import type { Callee, CalleeEntry } from '../../registration';
+import type { Callee, CalleeEntry, Registration } from '../../registration';
 import type { RouterCore } from '../../router';
 import { tellRevoked, type Session } from '../../session';
 import { isProxy, nodeOf, proxySession } from './proxies';
@@ -56,6 +56,8 @@ export class RemoteCallees {
   private readonly pending = new Map<number, Pending>();
   /** the id of a call, kept after it ended here: killnowait interrupts after the end */
   private readonly idOf = new WeakMap<Invocation, number>();
+  /** calls handed to the node that keeps their registration's roundrobin turn */
+  private readonly routed = new WeakSet<Invocation>();
   private nextId = 0;
 
   constructor(private readonly ctx: RemoteCalleesContext) {}
@@ -64,6 +66,28 @@ export class RemoteCallees {
   callDone(inv: Invocation): void {
     const id = this.idOf.get(inv);
     if (id !== undefined) this.pending.delete(id);
+  }
+
+  /**
+   * Roundrobin over the whole cluster (Dealer.forward): one node keeps a registration's
+   * turn, the node of its first callee in registration order. Every node orders the
+   * callees alike (registeredAt, CalleeEntry), so every node names the same keeper with
+   * no round trip and no election; a call made elsewhere goes to the keeper, whose
+   * dealer picks the callee (its own or another node's) and so turns once over every
+   * call of the cluster. A single shared counter would need a round trip per call too,
+   * and a keeper picked by hashing the procedure over the live nodes could be a node
+   * with no callee, adding a hop for every call; the first callee's node always has
+   * one. When that callee leaves, the next callee's node keeps the turn, from its own
+   * cursor. A call that came from another node is never handed on again: a keeper
+   * whose directory is behind picks among what it knows rather than send the call
+   * back and forth.
+   */
+  forward(reg: Registration, inv: Invocation): CalleeEntry | undefined {
+    if (reg.invoke !== 'roundrobin' || isProxy(inv.caller)) return undefined;
+    const keeper = reg.callees[0];
+    if (!keeper || !isProxy(keeper.session)) return undefined;
+    this.routed.add(inv);
+    return keeper;
   }
 
   get pendingCalls(): number {
@@ -238,6 +262,7 @@ export class RemoteCallees {
       discloseMe: inv.options.discloseMe === true,
       progress: inv.options.progress === true,
       caller: { id: inv.caller.id, authid: inv.caller.identity.authid, authrole: inv.caller.identity.authrole },
+      route: this.routed.has(inv),
     });
   }
 

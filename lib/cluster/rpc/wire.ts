@@ -111,6 +111,11 @@ export type ToCallee =
       discloseMe: boolean;
       progress: boolean;
       caller: CallerInfo;
+      /**
+       * The node that keeps a roundrobin registration's turn picks the callee with its
+       * own dealer (`callee` is only how the caller's node reached it): remote-callees.ts
+       */
+      route: boolean;
     }
   | { k: 'progress'; from: string; id: number; payload: WirePayload; final: boolean }
   | { k: 'cancel'; from: string; id: number; mode: 'kill' | 'killnowait'; reason: string };
@@ -284,6 +289,7 @@ export function toCalleeOf(m: Record<string, unknown> | undefined): ToCallee | u
         discloseMe: m['discloseMe'] === true,
         progress: m['progress'] === true,
         caller,
+        route: m['route'] === true,
       };
     }
     case 'progress': {
