@@ -11,9 +11,9 @@
  * Schema (draft-07) the config schema uses, and throws on anything else rather than
  * guess:
  * - `type` (a name or a list of names: `["object", "null"]` is `X | null`), `enum`,
- *   `const`, `oneOf` (a union), `items`, `properties`, `additionalProperties` (an
- *   object schema without properties is a `Record<string, T>`), `$ref` to
- *   `#/definitions/<name>`;
+ *   `const`, `oneOf` and `anyOf` (a union), `items`, `properties`,
+ *   `additionalProperties` (an object schema without properties is a
+ *   `Record<string, T>`), `$ref` to `#/definitions/<name>`;
  * - a property is optional in the type unless it is `required` or has a `default`:
  *   resolveConfig() applies the defaults (ajv useDefaults), so it is always there;
  * - `title` names a node's type: it becomes an exported declaration, and every node
@@ -35,6 +35,7 @@ export interface SchemaNode {
   enum?: unknown[];
   const?: unknown;
   oneOf?: SchemaNode[];
+  anyOf?: SchemaNode[];
   items?: SchemaNode;
   properties?: Record<string, SchemaNode>;
   additionalProperties?: boolean | SchemaNode;
@@ -71,6 +72,7 @@ const KNOWN = new Set([
   'enum',
   'const',
   'oneOf',
+  'anyOf',
   'items',
   'properties',
   'additionalProperties',
@@ -133,6 +135,7 @@ class Generator {
     if (n.enum !== undefined) return union(n.enum.map(literal));
     if (n.const !== undefined) return literal(n.const);
     if (n.oneOf !== undefined) return union(n.oneOf.map((o, i) => this.type(o, `${at}/oneOf/${i}`)));
+    if (n.anyOf !== undefined) return union(n.anyOf.map((o, i) => this.type(o, `${at}/anyOf/${i}`)));
     const types = n.type === undefined ? [] : Array.isArray(n.type) ? n.type : [n.type];
     if (types.length === 0) throw new Error(`${at}: no type`);
     return union(types.map((t) => this.simple(t, n, at, docs)));

@@ -22,17 +22,19 @@ test('config types - an option added to the schema appears in the type, required
   assert.ok(mqtt?.properties);
   mqtt.properties.newLimit = { description: 'A new option.', type: 'integer', minimum: 0, default: 5 } as SchemaNode;
   mqtt.properties.newName = { type: ['string', 'null'] };
+  mqtt.properties.newMode = { anyOf: [{ type: 'integer' }, { const: 'auto' }], default: 'auto' };
   const text = await generateConfigTypes(s, REPO);
   assert.match(text, /\/\*\* A new option\. \*\/\n\s+newLimit: number;/);
   assert.match(text, /\n\s+newName\?: string \| null;/);
+  assert.match(text, /\n\s+newMode: number \| 'auto';/);
 });
 
 test('config types - a keyword the generator does not know is refused, not guessed', async () => {
   const s = schema();
   const log = s.properties?.log;
   assert.ok(log?.properties);
-  log.properties.extra = { anyOf: [{ type: 'string' }, { type: 'integer' }] } as SchemaNode;
-  await assert.rejects(generateConfigTypes(s, REPO), /properties\/log\/properties\/extra: unsupported keyword anyOf/);
+  log.properties.extra = { type: 'string', not: { const: '' } } as SchemaNode;
+  await assert.rejects(generateConfigTypes(s, REPO), /properties\/log\/properties\/extra: unsupported keyword not/);
 });
 
 test('config types - one title, one type: a title used for two different shapes is refused', async () => {
