@@ -21,292 +21,38 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from '../schemas/config.schema.json';
-import type { RoleConfig } from './auth/authorizer';
-import type { DynamicAuthorizerConfig } from './auth/dynamic-authorizer';
-import type { ThrottleConfig } from './auth/throttle';
+import type { Config, TlsConfig } from './config-types';
 import { permissionProblems } from './auth/permissions';
 import { trustedEntryProblem } from './trusted-proxies';
 
-// Keep in step with schemas/config.schema.json; test/unit/config.test.ts checks that
-// every schema property appears in the resolved defaults.
+// The Config type and its parts are generated from schemas/config.schema.json
+// (scripts/gen-config-types.ts, `npm run gen:config-types`); the schema is their one source.
+export type {
+  AnonymousSetting,
+  AuthMethod,
+  ClusterConfig,
+  Config,
+  DynamicAuthorizerConfig,
+  EventHistoryConfig,
+  LinkConfig,
+  ListenerAnonymousSetting,
+  LogFormat,
+  LogLevel,
+  MatchPolicy,
+  NatsStoreConfig,
+  ProxyProtocolMode,
+  RealmConfig,
+  Serializer,
+  ThrottleConfig,
+  TlsConfig,
+  TlsPortConfig,
+  UserRecord,
+} from './config-types';
 
-export type Serializer = 'json' | 'msgpack' | 'cbor';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export type MatchPolicy = 'exact' | 'prefix' | 'wildcard';
-export type LogFormat = 'auto' | 'json' | 'pretty';
-/** the PROXY protocol on a TCP listener (lib/proxy-accept.ts) */
-export type ProxyProtocolMode = 'off' | 'optional' | 'required';
 /** the listeners proxy.listeners names */
-export type ProxiedListener = 'http' | 'rawsocket' | 'mqtt' | 'mqttTls' | 'stomp' | 'stompTls';
+export type ProxiedListener = keyof Config['proxy']['listeners'];
 
-export interface EventHistoryConfig {
-  uri: string;
-  /** absent means exact */
-  match?: MatchPolicy;
-  /** events kept per topic */
-  limit: number;
-}
-
-/** TLS settings of one listener (schemas/config.schema.json: http.tls, wamp.rawsocket.tls, mqtt.tls, stomp.tls). */
-export interface TlsConfig {
-  enabled: boolean;
-  certFile: string;
-  keyFile: string;
-  /** '' = none */
-  caFile: string;
-  minVersion: 'TLSv1.2' | 'TLSv1.3';
-  requestCert: boolean;
-  requireClientCert: boolean;
-}
-/** Authentication methods a realm can accept (password: MQTT and STOMP username/password). */
-export type AuthMethod = 'anonymous' | 'ticket' | 'wampcra' | 'cryptosign' | 'tls' | 'password';
-export type AnonymousSetting = 'loopback' | 'always' | 'never';
-/** a gate's own anonymous setting; inherit: auth.anonymous */
-export type ListenerAnonymousSetting = AnonymousSetting | 'inherit';
-
-export interface RealmConfig {
-  name: string;
-  eventHistory?: EventHistoryConfig[];
-  /** absent methods: every configured method */
-  auth?: { methods?: AuthMethod[] };
-}
-
-/** One user record of auth.users (secrets only as salted hashes / derived keys). */
-export interface UserRecord {
-  authid: string;
-  role: string;
-  /** scrypt$N$r$p$<salt b64>$<hash b64> */
-  password?: string;
-  /** salted WAMP-CRA: the PBKDF2-SHA256 derived key, base64 */
-  wampcra?: { salt: string; iterations: number; keylen: number; key: string };
-  /** Ed25519 public keys, hex */
-  cryptosign?: string[];
-  /** realms the user may join; absent: all */
-  realms?: string[];
-}
-
-/** config.cluster (README "Cluster") */
-export interface ClusterConfig {
-  /** NATS server URLs; empty: no cluster (node still names this router) */
-  nats: string[];
-  /** this node's id; absent: host name plus a boot suffix (lib/node-id.ts) */
-  node?: string;
-  /** first token of every NATS subject the cluster uses */
-  prefix: string;
-  /** RPC across nodes (lib/cluster/rpc/) */
-  rpc: { heartbeatMs: number; leaseMs: number; metaTimeoutMs: number; syncTimeoutMs: number };
-}
-
-/** One link to another router or broker (README "Links", lib/links/). */
-export interface LinkConfig {
-  name: string;
-  /** ws/wss (WAMP), mqtt/mqtts, stomp/stomps */
-  url: string;
-  realm: string;
-  /** absent: realm */
-  remoteRealm?: string;
-  out: string[];
-  /** 'auto': mirror the local subscriptions to the peer */
-  in: string[] | 'auto';
-  calls: string[];
-  auth?: { user?: string; password?: string };
-  tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
-  /** expirySeconds 0: never */
-  queue: { maxMessages: number; maxBytes: number; expirySeconds: number };
-  /** sent and not yet acknowledged, at most */
-  window: number;
-  timeoutMs: number;
-  retryMaxMs: number;
-}
-
-/** A resolved configuration. Objects returned by resolveConfig/loadConfig are deep-frozen. */
-/** store.nats: where the JetStream KV engine keeps the retained store (one bucket per realm). */
-export interface NatsStoreConfig {
-  /** nats:// URLs of the cluster's servers */
-  servers: string[];
-  /** bucket name prefix: a realm's bucket is `<bucket>_<realm, escaped>` (lib/store/jetstream/bucket-name.ts) */
-  bucket: string;
-  /** copies of each write when a bucket is created (1, 3 or 5) */
-  replicas: number;
-  /** a NATS credentials file (JWT + nkey seed); '' = none */
-  credentials: string;
-  user: string;
-  password: string;
-  token: string;
-  /** how long a JetStream request waits for the server */
-  timeoutMs: number;
-  /** this node's will lease: renewed every third of it; a lease lapsed this long fires its wills */
-  leaseMs: number;
-}
-
-export interface Config {
-  /** only so a config file may point editors at the schema; ignored */
-  $schema?: string;
-  http: {
-    host: string;
-    port: number;
-    tls: TlsConfig;
-    /** '*' = any; entries may use '*' in the host part */
-    allowedOrigins: string[];
-    headersTimeoutMs: number;
-    requestTimeoutMs: number;
-    /** served on the HTTP port too, recognised by their first bytes (lib/universal-port.ts) */
-    protocols: { rawsocket: boolean; mqtt: boolean; stomp: boolean };
-    sniffTimeoutMs: number;
-    /** the HTTP API (gates/http/) */
-    api: { enabled: boolean; path: string; anonymous: ListenerAnonymousSetting; keepAliveMs: number };
-  };
-  wamp: {
-    path: string;
-    rawsocket: { enabled: boolean; host: string; port: number; tls: TlsConfig };
-    serializers: Serializer[];
-    /** 0 disables pings */
-    pingIntervalMs: number;
-    helloTimeoutMs: number;
-    anonymous: ListenerAnonymousSetting;
-  };
-  mqtt: {
-    enabled: boolean;
-    host: string;
-    port: number;
-    /** '' disables MQTT over WebSocket */
-    wsPath: string;
-    tls: TlsConfig & { host: string; port: number };
-    realm: string;
-    keepAliveMaxSeconds: number;
-    receiveMaximum: number;
-    maxInflight: number;
-    topicAliasMaximum: number;
-    maxSessionExpirySeconds: number;
-    /** expiry of a 3.1 / 3.1.1 clean-session-0 session (capped by maxSessionExpirySeconds) */
-    persistentSessionExpirySeconds: number;
-    maxQueuedMessages: number;
-    maxQueuedBytes: number;
-    connectTimeoutMs: number;
-    sysIntervalSeconds: number;
-    /** `$rpc/` call timeout; 0: limits.callTimeoutMs */
-    rpcTimeoutMs: number;
-    anonymous: ListenerAnonymousSetting;
-  };
-  stomp: {
-    enabled: boolean;
-    host: string;
-    port: number;
-    /** '' disables STOMP over WebSocket */
-    wsPath: string;
-    tls: TlsConfig & { host: string; port: number };
-    realm: string;
-    /** heart-beating offered in CONNECTED, in ms; 0: none */
-    heartbeat: { send: number; receive: number };
-    connectTimeoutMs: number;
-    limits: {
-      maxHeaders: number;
-      maxHeaderLineBytes: number;
-      /** 0: limits.maxMessageSize */
-      maxBodyBytes: number;
-      /** 0: no limit */
-      framesPerSecond: number;
-      /** bytes held by one connection's open transactions together */
-      maxTransactionBytes: number;
-      /** bytes held by the open transactions of all STOMP connections together */
-      maxTransactionBytesTotal: number;
-    };
-    /** per work queue (and durable subscription) */
-    maxQueueMessages: number;
-    maxQueueBytes: number;
-    /** unacknowledged messages per queue subscription by default; 0: unlimited */
-    defaultPrefetch: number;
-    anonymous: ListenerAnonymousSetting;
-  };
-  realms: RealmConfig[];
-  autoCreateRealms: boolean;
-  defaultRealm: string;
-  auth: {
-    anonymous: AnonymousSetting;
-    anonymousRole: string;
-    users: UserRecord[];
-    /** role of a client certificate whose CN matches no user; '' refuses it */
-    tls: { role: string };
-    /** password guessing, slowed (lib/auth/throttle.ts) */
-    throttle: ThrottleConfig;
-    /** procedure '' disables it; realm '' is the realm the client joins */
-    /** calleeRoles: the authroles that may register the procedure (required with one) */
-    dynamic: { realm: string; procedure: string; timeoutMs: number; calleeRoles: string[] };
-    /** null: no authorization, everyone may do everything (lib/auth/authorizer.ts) */
-    roles: Record<string, RoleConfig> | null;
-    /** null: no dynamic authorizer */
-    authorizer: DynamicAuthorizerConfig | null;
-  };
-  limits: {
-    /** bytes */
-    maxMessageSize: number;
-    /** queued outbound bytes above which a session is disconnected as a slow consumer */
-    outboundQueueBytes: number;
-    /** queued outbound bytes above which reading from that session pauses */
-    outboundHighWaterBytes: number;
-    /** a peer above the high water mark this long is disconnected */
-    slowConsumerTimeoutMs: number;
-    /** live sessions; offline (parked) MQTT sessions do not count */
-    maxSessions: number;
-    /** MQTT sessions that outlive their connection (expiry > 0), connected or not */
-    maxOfflineSessions: number;
-    /** the same per authid */
-    maxOfflineSessionsPerAuthid: number;
-    /** realms in all, configured ones included; autoCreateRealms stops creating at this count */
-    maxRealms: number;
-    maxSubscriptionsPerSession: number;
-    /** testaments one session may hold (wamp.session.add_testament) */
-    maxTestamentsPerSession: number;
-    maxRegistrationsPerSession: number;
-    maxPendingCallsPerSession: number;
-    /** default timeout for calls that give none; 0 = none */
-    callTimeoutMs: number;
-    /** open connections across all listeners */
-    maxConnections: number;
-    maxConnectionsPerIp: number;
-    tlsHandshakeTimeoutMs: number;
-    /** inbound per connection; 0 = unlimited */
-    messagesPerSecond: number;
-    bytesPerSecond: number;
-    /** throttled without a break this long: disconnected */
-    rateLimitDisconnectMs: number;
-    maxRetainedKeysPerRealm: number;
-    /** 0 = maxMessageSize */
-    maxRetainedValueBytes: number;
-  };
-  /**
-   * Retained store engine. `path` / `synchronous`: the SQLite database, used by every
-   * engine for the node-local state (queues, requests, aggregate tables); `nats`: the
-   * JetStream KV engine's connection (README "Store engines").
-   */
-  store: { engine: 'sqlite' | 'jetstream'; path: string; synchronous: 'full' | 'normal'; nats: NatsStoreConfig };
-  /** several nodes on NATS acting as one router (lib/cluster/); null: a single router */
-  cluster: ClusterConfig | null;
-  /** aggregate tables; dir '' = off */
-  aggregate: { dir: string; realm: string };
-  log: { level: LogLevel; format: LogFormat };
-  metrics: { enabled: boolean; path: string };
-  /** the live table dashboard page (lib/dashboard), served on the HTTP listener */
-  dashboard: { enabled: boolean; path: string };
-  /** proxies that may say whom they speak for (lib/trusted-proxies.ts, lib/proxy-accept.ts) */
-  proxy: {
-    /** addresses or CIDR blocks */
-    trusted: string[];
-    protocol: ProxyProtocolMode;
-    listeners: Record<ProxiedListener, ProxyProtocolMode | 'inherit'>;
-    headerTimeoutMs: number;
-    /** Forwarded / X-Forwarded-For on WebSocket upgrades */
-    forwardedHeaders: boolean;
-  };
-  /** links to other routers and brokers (lib/links/) */
-  links: LinkConfig[];
-}
-
-type DeepPartial<T> = T extends (infer U)[]
-  ? DeepPartial<U>[]
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
+type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** What callers may pass before defaults are applied (e.g. `new Router({ http: { port: 0 } })`). */
 export type ConfigInput = DeepPartial<Config>;

@@ -1,23 +1,10 @@
 import type { Action } from './permissions';
 import type { Session } from '../session';
 import type { TopicPattern } from '../topic';
+import type { DynamicAuthorizerConfig } from '../config-types';
 
-/** Config `auth.authorizer`: a WAMP procedure that decides what static roles leave open. */
-export interface DynamicAuthorizerConfig {
-  /** the realm the procedure is registered in */
-  realm: string;
-  procedure: string;
-  /** the authroles that may register the procedure (lib/auth/reserved-procedures.ts) */
-  calleeRoles: string[];
-  /** how long a decision is reused; 0: ask every time */
-  cacheMs: number;
-  /** decisions kept at most (oldest dropped first) */
-  cacheSize: number;
-  /** a call not answered within this is a denial */
-  timeoutMs: number;
-  /** whose decisions are shared: every session of a role, or one session only */
-  cacheBy: 'role' | 'session';
-}
+/** Config `auth.authorizer`: a WAMP procedure that decides what static roles leave open (generated from the schema). */
+export type { DynamicAuthorizerConfig };
 
 /** Calls a procedure for the router; resolves with the first result argument. */
 export type Invoke = (realm: string, procedure: string, args: unknown[], timeoutMs: number) => Promise<unknown>;

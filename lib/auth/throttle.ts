@@ -20,18 +20,10 @@
  * checks in front of everyone else's login, long before its first failure counts.
  */
 import { isLoopback } from './anonymous';
+import type { ThrottleConfig } from '../config-types';
 
-export interface ThrottleConfig {
-  enabled: boolean;
-  maxFailures: number;
-  windowMs: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-  authidMaxFailures: number;
-  authidMaxBackoffMs: number;
-  concurrentChecksPerAddress: number;
-  exemptLoopback: boolean;
-}
+/** Config `auth.throttle` (generated from the schema). */
+export type { ThrottleConfig };
 
 /** Which budget refused an attempt: the `reason` label of gatehouse_auth_throttled_total. */
 export type ThrottleReason = 'address' | 'authid';

@@ -170,8 +170,8 @@ export class MqttLinkTransport implements LinkTransport {
         if (version === 5 && UNSUPPORTED_VERSION.has(code)) reject(new VersionRefused());
         else reject(refusal(code, err.message));
       };
-      // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
-      const timer = setTimeout(() => fail(new Error(`no CONNACK within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      // unavailable (refusal() of no reason code): the link takes any failed connect as a lost peer, reconnects and logs it
+      const timer = setTimeout(() => fail(new RouterError(Errors.unavailable, `no CONNACK within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       client.once('connect', () => {
         if (settled) return;
         settled = true;
@@ -185,8 +185,7 @@ export class MqttLinkTransport implements LinkTransport {
         client.on('error', (err) => this.lost(client, err.message));
         resolve(client);
       });
-      // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
-      const closed = (): void => fail(new Error('connection closed before CONNACK'));
+      const closed = (): void => fail(new RouterError(Errors.unavailable, 'connection closed before CONNACK'));
       client.once('error', fail);
       client.once('close', closed);
     });
@@ -199,11 +198,13 @@ export class MqttLinkTransport implements LinkTransport {
       // MQTT 5 "retain as published" [MQTT-3.3.1-13]: a retained publication stays
       // retained on our side too; without it (and in 3.1.1) only the replay on subscribe
       // carries the flag [MQTT-3.3.1-9]
-      client.subscribe(filter, this.version === 5 ? { qos: 1, rap: true } : { qos: 1 }, (err, granted) => {
-        // [MQTT-3.9.3] a SUBACK return code of 0x80 or more refuses that filter
-        const refused = granted?.find((g) => g.qos >= FAILURE);
-        // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
-        done(err ?? (refused === undefined ? undefined : Object.assign(new Error(`subscription to ${filter} refused`), { code: refused.qos })));
+      client.subscribe(filter, this.version === 5 ? { qos: 1, rap: true } : { qos: 1 }, (err, _granted, suback) => {
+        // [MQTT-3.9.3] a SUBACK return code of 0x80 or more refuses that filter. mqtt.js
+        // reports it as an error without the code (ErrorWithSubackPacket), so the code is
+        // read from the SUBACK itself: 0x87 is not_authorized, not unavailable
+        const codes: readonly unknown[] = suback?.granted ?? [];
+        const refused = codes.find((code): code is number => typeof code === 'number' && code >= FAILURE);
+        done(refused === undefined ? err : refusal(refused, `subscription to ${filter} refused`));
       }),
     );
   }
@@ -224,7 +225,7 @@ export class MqttLinkTransport implements LinkTransport {
       request((err) => {
         if (!this.inFlight.delete(entry)) return; // already failed
         clearTimeout(entry.timer);
-        if (err) reject(refusal(reasonOf(err), err.message));
+        if (err) reject(err instanceof RouterError ? err : refusal(reasonOf(err), err.message));
         else resolve();
       });
     });

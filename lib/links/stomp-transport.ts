@@ -165,8 +165,8 @@ export class StompLinkTransport implements LinkTransport {
         socket.destroy();
         reject(err instanceof RouterError ? err : new RouterError(Errors.unavailable, err.message));
       };
-      // not a catalogue error: the peer's failure, read by the link as a lost connection (it reconnects and logs it)
-      const timer = setTimeout(() => fail(new Error(`no CONNECTED within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      // unavailable: the link takes any failed connect as a lost peer, reconnects and logs it
+      const timer = setTimeout(() => fail(new RouterError(Errors.unavailable, `no CONNECTED within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       const conn: Connection = {
         socket,
         version: '1.2',
@@ -196,8 +196,7 @@ export class StompLinkTransport implements LinkTransport {
       socket.on('data', (chunk: Buffer) => conn.parser.push(chunk));
       socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(bytes));
       socket.on('error', (err: Error) => (settled ? this.lost(conn, err.message) : fail(err)));
-      // not a catalogue error: the peer's failure, read by the link as a lost connection (it reconnects and logs it)
-      socket.on('close', () => (settled ? this.lost(conn, 'connection closed') : fail(new Error('connection closed before CONNECTED'))));
+      socket.on('close', () => (settled ? this.lost(conn, 'connection closed') : fail(new RouterError(Errors.unavailable, 'connection closed before CONNECTED'))));
     });
   }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
-import { RouterError } from '../../lib/errors';
+import { Errors, RouterError } from '../../lib/errors';
 import { transportFor } from '../../lib/links/transports';
 import { MqttLinkTransport, type MqttTransportOptions } from '../../lib/links/mqtt-transport';
 import type { LinkMessage, LinkTransportOptions } from '../../lib/links/transport';
@@ -97,6 +97,30 @@ async function oldPeer(): Promise<{ port: number; levels: number[]; published: I
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   suite.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { port: (server.address() as net.AddressInfo).port, levels, published };
+}
+
+/**
+ * A raw MQTT 5 peer for the refusals: `close` ends every connection at once (no
+ * CONNACK); otherwise CONNACK 0 and every SUBSCRIBE gets SUBACK 0x87 "not authorized"
+ * [MQTT 5 §3.9.3].
+ */
+async function refusingPeer(close: boolean): Promise<number> {
+  const server = net.createServer((socket) => {
+    if (close) return void socket.destroy();
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    const write = (p: Packet): boolean => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+    parser.on('packet', (p: Packet) => {
+      if (p.cmd === 'connect') write({ cmd: 'connack', reasonCode: 0, sessionPresent: false });
+      else if (p.cmd === 'subscribe') write({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map(() => 0x87) });
+      else if (p.cmd === 'pingreq') write({ cmd: 'pingresp' });
+    });
+    parser.on('error', () => socket.destroy());
+    socket.on('data', (d: Buffer) => parser.parse(d));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  suite.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
 }
 
 void describe('links - MQTT transport against Mosquitto', () => {
@@ -288,5 +312,21 @@ void describe('links - MQTT transport against Mosquitto', () => {
       tls: { caFile: join(tlsDir, 'server.crt'), certFile: join(tlsDir, 'client.crt'), keyFile: join(tlsDir, 'client.key') },
     });
     await assert.rejects(withTimeout(strangerCa.connect(), WAIT_MS * 2, 'refusal'), RouterError);
+  });
+  void it('links mqtt - refusals are catalogue errors: a SUBACK 0x87 is not_authorized, a peer that closes before CONNACK unavailable', async () => {
+    const refusing = transport(`mqtt://127.0.0.1:${await refusingPeer(false)}`);
+    await refusing.connect();
+    await assert.rejects(refusing.subscribe('site.#'), (err: unknown) => {
+      assert.ok(err instanceof RouterError, String(err));
+      assert.equal(err.def, Errors.notAuthorized, err.message);
+      assert.match(err.message, /subscription to site\/# refused/);
+      return true;
+    });
+    const closing = transport(`mqtt://127.0.0.1:${await refusingPeer(true)}`);
+    await assert.rejects(withTimeout(closing.connect(), WAIT_MS * 2, 'refusal'), (err: unknown) => {
+      assert.ok(err instanceof RouterError, String(err));
+      assert.equal(err.def, Errors.unavailable);
+      return true;
+    });
   });
 });

@@ -21,6 +21,7 @@ const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as
   types?: string;
   files?: string[];
   exports?: unknown;
+  bin?: Record<string, string>;
 };
 
 /** What `require('gatehouse-router')` gives: change this list only on purpose. */
@@ -130,6 +131,17 @@ const meta = require('${pkg.name}/package.json');
     refused: 3,
     version: JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version,
   });
+});
+
+test('bin - the gatehouse command is the built CLI, shipped in dist, and runs from the installed package', async () => {
+  const bin = pkg.bin?.gatehouse;
+  assert.equal(bin, 'dist/lib/cli.js');
+  assert.ok(
+    pkg.files?.some((f) => bin.startsWith(`${f}/`)),
+    'files must ship the bin',
+  );
+  const { stdout } = await exec(process.execPath, [path.join(tmp, 'pkg', bin), '--version'], { cwd: app, timeout: 60_000 });
+  assert.equal(stdout.trim(), JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version);
 });
 
 test('import - an ES module embedder gets the named exports', async () => {

@@ -18,6 +18,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Errors, RouterError } from '../../errors';
 import type { Logger } from '../../log';
 import type { Metrics } from '../../metrics';
 import type { Invocation } from '../../invocation';
@@ -354,8 +355,12 @@ export class ClusterRpc {
   private async askMeta(node: string, req: MetaRequest): Promise<MetaReply> {
     const msg = await this.nc.request(this.subjects.meta(node), encode(req), { timeout: this.metaTimeoutMs });
     const reply = metaReplyOf(decodeObject(msg.data));
-    // not a catalogue error: another node sent garbage; the meta call leaves that node out
-    if (!reply) throw new Error(`node ${node} sent an unreadable meta reply`);
+    if (!reply) {
+      // another node sent garbage: counted like every bad cluster message; the meta call
+      // leaves that node out (SessionMeta.askAll), so no client sees this error
+      this.failures.labels('bad_message').inc();
+      throw new RouterError(Errors.internal, `node ${node} sent an unreadable meta reply`);
+    }
     return reply;
   }
 
