@@ -95,6 +95,8 @@ export interface ClusterConfig {
   prefix: string;
   /** RPC across nodes (lib/cluster/rpc/) */
   rpc: { heartbeatMs: number; leaseMs: number; metaTimeoutMs: number; syncTimeoutMs: number };
+  /** named work queues on JetStream (lib/work-queues/jetstream.ts); ackWaitMs: JetStream's ack_wait */
+  queues: { ackWaitMs: number };
 }
 
 /** One link to another router or broker (README "Links", lib/links/). */
