@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawnChildRouter } from '../helpers/child-router';
-import { startNats, type Cleanup, type NatsNode } from '../helpers/nats';
+import { freePorts, startNats, type Cleanup, type NatsNode } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import {
   Inbox,
+  rawHeader,
+  RawClients,
   sendWithReceipt,
   StompjsClients,
   stompitConnect,
@@ -59,6 +61,7 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   const cleanup = suiteCleanup();
   const stomp = new StompjsClients();
   const stompits: StompitClient[] = [];
+  const raws = new RawClients();
   let nats: NatsNode;
   const routers: TestRouter[] = [];
 
@@ -74,6 +77,7 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   });
   after(async () => {
     for (const c of stompits) c.destroy();
+    raws.closeAll();
     await stomp.closeAll();
     await Promise.all(routers.map((r) => r.close()));
     await cleanup.run();
@@ -237,5 +241,20 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     assert.deepEqual(got.map((m) => m.body).sort(), ['k1', 'k2']);
     assert.ok(got.every((m) => m.headers['redelivered'] === 'true'));
     await inbox.quiet(2, 500, 'each once');
+  });
+
+  it('cluster queues - NATS unreachable: a SEND to a queue gets an ERROR, not a RECEIPT, and the node goes on', async () => {
+    // a port nothing listens on: the node never reaches NATS
+    const [deadPort] = await freePorts(1);
+    const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: [`nats://127.0.0.1:${deadPort}`], node: 'qx7' } });
+    routers.push(r);
+    const { raw } = await raws.connect(r.stompPort);
+    raw.send('SEND', [['destination', '/queue/cl.unreachable'], ['receipt', 'x1']], 'lost?');
+    const answer = await raw.expect((f) => f.command === 'ERROR' || f.command === 'RECEIPT', 'the answer to the SEND', CLUSTER_MS);
+    assert.equal(answer.command, 'ERROR', 'never a RECEIPT for a message that was not stored');
+    assert.equal(rawHeader(answer, 'receipt-id'), 'x1');
+    // the node still serves its clients
+    const { client } = await stomp.tcp(r.stompPort);
+    await sendWithReceipt(client, '/topic/cl.still', 'up');
   });
 });
