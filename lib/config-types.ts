@@ -447,10 +447,15 @@ export interface ClusterConfig {
     heartbeatMs: number;
     /** A node not heard of for this long is gone: its callees leave the directory and calls in flight on them fail with wamp.error.unavailable. */
     leaseMs: number;
-    /** How long the session meta API waits for the other nodes. */
+    /** How long the session and subscription meta API waits for the other nodes. */
     metaTimeoutMs: number;
     /** How long a node waits for another's registration directory. */
     syncTimeoutMs: number;
+  };
+  /** Named STOMP work queues shared by the cluster, on JetStream (README "Cluster"). */
+  queues: {
+    /** A message handed to a consumer and not acknowledged within this long (its node died) is redelivered, to any node: JetStream's ack_wait. */
+    ackWaitMs: number;
   };
 }
 

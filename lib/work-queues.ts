@@ -34,6 +34,10 @@
  *   `work-queue`): the highest seq handed out in an acknowledging mode, written with the
  *   group commit of the turn it changed in. Messages at or below it come back with
  *   `redelivered` set ("may have been delivered before", as RabbitMQ and JMS mean it).
+ * - Cluster: with `shared` (a cluster's JetStream, lib/work-queues/jetstream.ts), named
+ *   queues (kind `queue`) live there instead, shared by every node; their consumers are
+ *   the same Consumer objects, their state is the backend's. Durable subscriptions and
+ *   temporary queues stay here: their owner is one session on this node.
  */
 import { randomBytes } from 'node:crypto';
 import { Errors, RouterError } from './errors';
@@ -148,6 +152,25 @@ const CURSOR_KIND = 'work-queue';
 const READ_AHEAD = 16;
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * Where named queues live when a cluster shares them (lib/work-queues/jetstream.ts): the
+ * same operations as the local queues, for addresses of kind `queue`.
+ */
+export interface SharedQueues {
+  send(address: QueueAddress, message: { payload: Payload; headers?: MessageHeaders }): SendResult;
+  consume(session: Session, address: QueueAddress, options: ConsumeOptions, sink: ConsumerSink, storeName: string): Consumer;
+  /** is this consumer one of the backend's */
+  owns(consumer: Consumer): boolean;
+  cancel(consumer: Consumer): void;
+  settle(session: Session, seq: number, outcome: 'ack' | 'nack', consumer?: Consumer): Promise<void> | undefined;
+  resume(session: Session): void;
+  removeSession(session: Session): void;
+  consumers(): Consumer[];
+  consumerCount(storeName: string): number;
+  purge(address: QueueAddress): Promise<void>;
+  close(): void;
+}
+
 export interface WorkQueuesOptions {
   /** the messages */
   mailboxes: Mailboxes;
@@ -156,6 +179,8 @@ export interface WorkQueuesOptions {
   log: Logger;
   /** counts a message that was not queued (metrics) */
   drop?: (reason: string) => void;
+  /** named queues shared by a cluster; absent: every queue is this node's */
+  shared?: SharedQueues;
 }
 
 /** The router's work queues (every realm's). */
@@ -164,6 +189,7 @@ export class WorkQueues {
   private readonly store: QueueStore;
   private readonly log: Logger;
   private readonly drop: (reason: string) => void;
+  private readonly shared: SharedQueues | undefined;
   /** queues with at least one consumer, by store name */
   private readonly active = new Map<string, WorkQueue>();
   /** seq handed out -> the consumer holding it */
@@ -186,6 +212,7 @@ export class WorkQueues {
     this.store = options.store;
     this.log = options.log;
     this.drop = options.drop ?? (() => undefined);
+    this.shared = options.shared;
     this.purgeTemporary();
   }
 
@@ -207,6 +234,7 @@ export class WorkQueues {
    * counted: accepted false), `invalid_argument` when the payload cannot be stored.
    */
   send(address: QueueAddress, message: { topic?: string; payload: Payload; headers?: MessageHeaders }): SendResult {
+    if (this.shared && address.kind === 'queue') return this.shared.send(address, message);
     const owner = WorkQueues.owner(address);
     const name = mailboxName(owner);
     if (address.kind === 'temp' && !this.temps.has(name)) {
@@ -236,6 +264,7 @@ export class WorkQueues {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
     const owner = WorkQueues.owner(address);
     const name = mailboxName(owner);
+    if (this.shared && address.kind === 'queue') return this.shared.consume(session, address, options, sink, name);
     let q = this.active.get(name);
     if (!q) {
       q = new WorkQueue(address, owner, name, savedCursorOf(this.store.getRecord(CURSOR_KIND, name)));
@@ -257,16 +286,18 @@ export class WorkQueues {
 
   /** How many consumers the queue (by store name) has now. */
   consumerCount(storeName: string): number {
-    return this.active.get(storeName)?.consumers.length ?? 0;
+    return (this.active.get(storeName)?.consumers.length ?? 0) + (this.shared?.consumerCount(storeName) ?? 0);
   }
 
   /** Every live consumer (a copy: the caller may cancel while it goes through them). */
   consumers(): Consumer[] {
-    return [...this.queueOf.keys()];
+    const local = [...this.queueOf.keys()];
+    return this.shared ? [...local, ...this.shared.consumers()] : local;
   }
 
   /** Ends a consumer: what it had not acknowledged goes back to the queue, redelivered. */
   cancel(consumer: Consumer): void {
+    if (this.shared?.owns(consumer)) return this.shared.cancel(consumer);
     const q = this.queueOf.get(consumer);
     if (consumer.cancelled || !q) return;
     consumer.cancelled = true;
@@ -295,6 +326,8 @@ export class WorkQueues {
    */
   settle(session: Session, seq: number, outcome: 'ack' | 'nack', consumer?: Consumer): Promise<void> | undefined {
     const c = this.inflight.get(seq);
+    // not one of the local deliveries: a shared queue's (its ids are apart from local seqs)
+    if (!c && this.shared) return this.shared.settle(session, seq, outcome, consumer);
     if (!c || c.session !== session || (consumer !== undefined && c !== consumer)) return undefined;
     const q = this.queueOf.get(c);
     if (!q) return undefined;
@@ -315,6 +348,7 @@ export class WorkQueues {
 
   /** The session's connection can take messages again (its outbox drained). */
   resume(session: Session): void {
+    this.shared?.resume(session);
     const own = this.bySession.get(session);
     if (!own) return;
     for (const c of [...own]) {
@@ -325,6 +359,7 @@ export class WorkQueues {
 
   /** The session is gone: its consumers are cancelled and its temporary queues deleted. */
   removeSession(session: Session): void {
+    this.shared?.removeSession(session);
     const own = this.bySession.get(session);
     if (own) for (const c of [...own]) this.cancel(c);
     const temps = this.tempsBySession.get(session);
@@ -371,6 +406,7 @@ export class WorkQueues {
    * owner gone). Its consumers stay, on an empty queue; acks of what they held are void.
    */
   deleteQueue(address: QueueAddress): Promise<void> {
+    if (this.shared && address.kind === 'queue') return this.shared.purge(address);
     const name = WorkQueues.storeName(address);
     const q = this.active.get(name);
     if (q) {
@@ -391,6 +427,7 @@ export class WorkQueues {
   /** Router shutdown: the saved cursors are written with the last commit. */
   close(): void {
     this.closed = true;
+    this.shared?.close();
     this.flush();
   }
 

@@ -108,6 +108,8 @@ export class Cluster {
   private retryTimer: NodeJS.Timeout | undefined;
   private unreachableLogged = false;
   private readonly parts: ClusterPart[] = [];
+  /** parts to start once the connection is up (use()) */
+  private readonly waiting: ((nc: NatsConnection) => Promise<ClusterPart>)[] = [];
   private readonly log: Logger;
 
   constructor(
@@ -157,6 +159,27 @@ export class Cluster {
     );
   }
 
+  /**
+   * Another part that needs the connection (the shared work queues, lib/work-queues/
+   * jetstream.ts): started once the connection is up (at once when it is), stopped
+   * before the connection closes.
+   */
+  use(attach: (nc: NatsConnection) => Promise<ClusterPart>): void {
+    if (this.stopped) return;
+    if (this.nc) this.startPart(this.nc, attach);
+    else this.waiting.push(attach);
+  }
+
+  private startPart(nc: NatsConnection, attach: (nc: NatsConnection) => Promise<ClusterPart>): void {
+    attach(nc).then(
+      (part) => {
+        if (this.stopped) void part.stop();
+        else this.parts.push(part);
+      },
+      (err: unknown) => this.log.error({ err }, 'a cluster part did not start'),
+    );
+  }
+
   /** Resolves once the NATS connection is up (tests, the bench). */
   whenConnected(): Promise<void> {
     return this.connected;
@@ -194,6 +217,7 @@ export class Cluster {
     this.log.info({ server: nc.getServer() }, 'joined the cluster');
     void this.follow(nc);
     this.interest.connect((interest) => this.subscribe(nc, interest));
+    for (const part of this.waiting.splice(0)) this.startPart(nc, part);
     const attach = this.options.attach;
     if (attach === undefined) {
       this.markConnected();

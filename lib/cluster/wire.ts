@@ -54,7 +54,7 @@ export interface RemoteEvent {
 }
 
 /** The payload's own fields: a BytesPayload's parsed view is a getter and stays home. */
-function ownPayload(p: Payload): Payload {
+export function ownPayload(p: Payload): Payload {
   const out: Payload = {};
   if (p.bytes !== undefined) out.bytes = p.bytes;
   else {
@@ -135,7 +135,7 @@ function isWireEvent(v: unknown): v is WireEvent {
   );
 }
 
-function isPayload(p: unknown): p is Payload {
+export function isPayload(p: unknown): p is Payload {
   return (
     isPlainObject(p) &&
     (p['args'] === undefined || Array.isArray(p['args'])) &&
@@ -145,7 +145,7 @@ function isPayload(p: unknown): p is Payload {
   );
 }
 
-function isHeaders(h: unknown): h is MessageHeaders {
+export function isHeaders(h: unknown): h is MessageHeaders {
   if (!isPlainObject(h)) return false;
   const optional = (key: string, type: string): boolean => h[key] === undefined || typeof h[key] === type;
   const props = h['userProperties'];

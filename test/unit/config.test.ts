@@ -294,11 +294,11 @@ test('config - GATEHOUSE_REALM sets the default realm and creates it', () => {
 
 test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command line wins; a bad URL or node id names the field', () => {
   const c = loadConfig({ env: { GATEHOUSE_CLUSTER: 'nats://a:4222, nats://b:4222', GATEHOUSE_NODE: 'n-1' } });
-  assert.deepEqual(c.cluster, { nats: ['nats://a:4222', 'nats://b:4222'], node: 'n-1', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 } });
+  assert.deepEqual(c.cluster, { nats: ['nats://a:4222', 'nats://b:4222'], node: 'n-1', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
   const flags = loadConfig({ env: { GATEHOUSE_NODE: 'n-1' }, overrides: { cluster: { nats: ['nats://c:4222'], node: 'n-2' } } });
-  assert.deepEqual(flags.cluster, { nats: ['nats://c:4222'], node: 'n-2', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 } });
+  assert.deepEqual(flags.cluster, { nats: ['nats://c:4222'], node: 'n-2', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
   // a node id alone names the router; with no servers there is no cluster
-  assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, { nats: [], node: 'solo', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 } });
+  assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, { nats: [], node: 'solo', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
   assert.deepEqual(problemsOf(() => loadConfig({ env: { GATEHOUSE_NODE: 'a.b' } })), [
     '/cluster/node must match pattern "^[A-Za-z0-9_-]{1,64}$" (from GATEHOUSE_NODE)',
   ]);

@@ -1,0 +1,503 @@
+/**
+ * Named work queues shared by a cluster (issue 12): the backend lib/work-queues.ts hands
+ * `queue`-kind addresses to when `cluster` is configured. Durable subscriptions and
+ * temporary queues stay on the node (their owner is one session on one node).
+ *
+ * THE MODEL (JetStream does the replication, the acks and the redelivery; nothing here
+ * copies a message anywhere itself)
+ *
+ * - One stream for the cluster's queues, `<prefix>_queues`, on subjects
+ *   `<prefix>.q.<realm>.<name>` (each escaped as one token by lib/cluster/subjects.ts),
+ *   with work-queue retention: a message is removed once a consumer acknowledged it.
+ * - One durable pull consumer per queue (explicit ack, `ack_wait` = cluster.queues.
+ *   ackWaitMs), shared by every node: its name is derived from the queue's subject, so
+ *   every node opens the same one. JetStream hands each message to one pull request at a
+ *   time: that is the round-robin between nodes, and a message some node pulled and
+ *   never settled (the node died) is redelivered after ack_wait.
+ * - SEND: published to the queue's subject; `committed` resolves on JetStream's publish
+ *   ack (the message is stored), so a RECEIPT never acknowledges a message that can
+ *   still be lost.
+ * - Local consumers of a queue: the node pulls at most what they can take now (their
+ *   credit: prefetch minus unacknowledged, or a batch for auto / unlimited ones, none
+ *   while their connection is throttled) and hands each message round-robin to one of
+ *   them, as lib/work-queues.ts does for a local queue (the Consumer objects are the same).
+ *   Pulling only the credit keeps messages off nodes that cannot deliver them.
+ * - ACK -> JetStream ack (`client` mode cumulative, as locally), waited for (the RECEIPT
+ *   follows it); NACK -> nak (redelivered at once, `redelivered` set from JetStream's
+ *   delivery count); a consumer that goes away -> nak of what it held; auto mode acks on
+ *   hand-out.
+ * - Message ids: CLUSTER_SEQ_BASE + the stream sequence. The stream sequence names the
+ *   message on every node and across redeliveries; the base keeps it apart from the seqs
+ *   of the node's own store (durable and temporary queues), which never reach 2^52.
+ *
+ * Not here (README "Not shared yet"): per-queue bounds (the local mailbox policy rejects a
+ * SEND to a full queue; the stream has no per-subject limit that rejects on nats-server
+ * 2.9), queue sizes in the admin API.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type Consumer as JsConsumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { encodeToken } from '../cluster/subjects';
+import { Errors, RouterError } from '../errors';
+import type { MessageHeaders } from '../headers';
+import type { Logger } from '../log';
+import type { Payload } from '../payload';
+import type { Session } from '../session';
+import { Consumer, type ConsumeOptions, type ConsumerSink, type QueueAddress, type QueueMessage, type SendResult, type SharedQueues } from '../work-queues';
+import { decodeQueued, encodeQueued } from './jetstream-codec';
+
+/** added to a stream sequence to make a message id (see above) */
+export const CLUSTER_SEQ_BASE = 2 ** 52;
+/** messages pulled at most per request (an auto or unlimited consumer's credit) */
+const MAX_BATCH = 64;
+/** how long one pull request waits for messages (nats.js' minimum) */
+const PULL_MS = 1000;
+/** after a failed pull (NATS unreachable, consumer missing) the next one waits this long */
+const RETRY_MS = 1000;
+/** how long a SEND waits for a NATS connection before it fails */
+const CONNECT_WAIT_MS = 5000;
+
+export interface JetStreamQueuesOptions {
+  prefix: string;
+  ackWaitMs: number;
+  /** copies of each message (the stream's replicas, when it is created) */
+  replicas: number;
+  log: Logger;
+  /** counts a message that was not delivered (metrics) */
+  drop: (reason: string) => void;
+}
+
+/** A message pulled by this node and not yet settled. */
+interface Held {
+  readonly consumer: Consumer;
+  readonly msg: JsMsg;
+}
+
+/** One queue with consumers on this node. */
+class SharedQueue {
+  readonly consumers: Consumer[] = [];
+  next = 0;
+  /** pulled, not yet handed out */
+  ready: JsMsg[] = [];
+  /** the pull loop sleeps on it while its consumers have no credit */
+  wake: (() => void) | undefined;
+  released = false;
+
+  constructor(
+    readonly address: QueueAddress,
+    readonly storeName: string,
+    readonly subject: string,
+    readonly durable: string,
+  ) {}
+}
+
+interface Connected {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export class JetStreamQueues implements SharedQueues {
+  private readonly stream: string;
+  private readonly active = new Map<string, SharedQueue>();
+  private readonly queueOf = new Map<Consumer, SharedQueue>();
+  private readonly bySession = new Map<Session, Set<Consumer>>();
+  /** every pull loop still running (a released queue's ends within one pull) */
+  private readonly loops = new Set<Promise<void>>();
+  /** message id -> what holds it */
+  private readonly inflight = new Map<number, Held>();
+  private connected: Connected | undefined;
+  private readonly whenConnected: Promise<Connected>;
+  private markConnected!: (c: Connected) => void;
+  private closed = false;
+
+  constructor(private readonly options: JetStreamQueuesOptions) {
+    this.stream = `${options.prefix}_queues`;
+    this.whenConnected = new Promise((resolve) => (this.markConnected = resolve));
+  }
+
+  /** The cluster's connection is up: the stream is made sure of, then queues work. */
+  async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await this.ensureStream(jsm);
+    this.connected = { js, jsm };
+    this.markConnected(this.connected);
+    return { stop: () => this.stop() };
+  }
+
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    const config = {
+      name: this.stream,
+      subjects: [`${this.options.prefix}.q.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: this.options.replicas,
+    };
+    try {
+      await jsm.streams.info(this.stream);
+      return;
+    } catch {
+      // missing: created below
+    }
+    try {
+      await jsm.streams.add(config);
+    } catch (err) {
+      // another node created it in between
+      await jsm.streams.info(this.stream).catch(() => {
+        throw err;
+      });
+    }
+  }
+
+  // ----- sending -----
+
+  send(address: QueueAddress, message: { payload: Payload; headers?: MessageHeaders }): SendResult {
+    if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
+    const data = encodeQueued(message.payload, message.headers, Date.now());
+    const subject = subjectOf(this.options.prefix, address);
+    const committed = this.connection().then(async ({ js }) => {
+      try {
+        await js.publish(subject, data);
+      } catch (err) {
+        throw new RouterError(Errors.unavailable, `the cluster did not store the message: ${errorText(err)}`);
+      }
+    });
+    committed.catch(() => undefined);
+    return { accepted: true, seq: 0, committed };
+  }
+
+  // ----- consumers -----
+
+  consume(session: Session, address: QueueAddress, options: ConsumeOptions, sink: ConsumerSink, storeName: string): Consumer {
+    if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
+    let q = this.active.get(storeName);
+    if (!q) {
+      const subject = subjectOf(this.options.prefix, address);
+      q = new SharedQueue(address, storeName, subject, durableName(subject));
+      this.active.set(storeName, q);
+      const loop = this.run(q);
+      this.loops.add(loop);
+      void loop.finally(() => this.loops.delete(loop));
+    }
+    const consumer = new Consumer(session, address, options.ack, Math.max(0, options.prefetch), sink);
+    q.consumers.push(consumer);
+    this.queueOf.set(consumer, q);
+    let own = this.bySession.get(session);
+    if (!own) this.bySession.set(session, (own = new Set()));
+    own.add(consumer);
+    // after the caller has confirmed the subscription: its first MESSAGE must not come first
+    const queue = q;
+    queueMicrotask(() => {
+      if (consumer.cancelled) return;
+      this.pump(queue);
+      this.kick(queue);
+    });
+    return consumer;
+  }
+
+  owns(consumer: Consumer): boolean {
+    return this.queueOf.has(consumer);
+  }
+
+  consumers(): Consumer[] {
+    return [...this.queueOf.keys()];
+  }
+
+  consumerCount(storeName: string): number {
+    return this.active.get(storeName)?.consumers.length ?? 0;
+  }
+
+  cancel(consumer: Consumer): void {
+    const q = this.queueOf.get(consumer);
+    if (consumer.cancelled || !q) return;
+    consumer.cancelled = true;
+    this.queueOf.delete(consumer);
+    const at = q.consumers.indexOf(consumer);
+    if (at >= 0) {
+      q.consumers.splice(at, 1);
+      if (q.next > at) q.next--;
+      if (q.next >= q.consumers.length) q.next = 0;
+    }
+    const own = this.bySession.get(consumer.session);
+    own?.delete(consumer);
+    if (own?.size === 0) this.bySession.delete(consumer.session);
+    // back to the queue, for any node: JetStream redelivers a nak'ed message at once
+    for (const id of consumer.unacked) {
+      const held = this.inflight.get(id);
+      this.inflight.delete(id);
+      if (held?.consumer === consumer) settleQuietly(() => held.msg.nak());
+    }
+    consumer.unacked.clear();
+    if (q.consumers.length === 0) this.release(q);
+    else this.pump(q);
+  }
+
+  settle(session: Session, seq: number, outcome: 'ack' | 'nack', consumer?: Consumer): Promise<void> | undefined {
+    const held = this.inflight.get(seq);
+    const c = held?.consumer;
+    if (!c || c.session !== session || (consumer !== undefined && c !== consumer)) return undefined;
+    const q = this.queueOf.get(c);
+    if (!q) return undefined;
+    const ids = c.ack === 'client' ? upTo(c.unacked, seq) : [seq];
+    const acks: Promise<unknown>[] = [];
+    for (const id of ids) {
+      c.unacked.delete(id);
+      const h = this.inflight.get(id);
+      this.inflight.delete(id);
+      if (!h) continue;
+      if (outcome === 'ack') acks.push(h.msg.ackAck());
+      else settleQuietly(() => h.msg.nak());
+    }
+    this.pump(q);
+    this.kick(q);
+    if (acks.length === 0) return Promise.resolve();
+    return Promise.all(acks).then(
+      () => undefined,
+      (err: unknown) => {
+        // the ack did not reach JetStream (or came after ack_wait): the message comes again
+        throw new RouterError(Errors.unavailable, `the cluster did not take the acknowledgement: ${errorText(err)}`);
+      },
+    );
+  }
+
+  resume(session: Session): void {
+    const own = this.bySession.get(session);
+    if (!own) return;
+    for (const c of [...own]) {
+      const q = this.queueOf.get(c);
+      if (q) {
+        this.pump(q);
+        this.kick(q);
+      }
+    }
+  }
+
+  removeSession(session: Session): void {
+    const own = this.bySession.get(session);
+    if (own) for (const c of [...own]) this.cancel(c);
+  }
+
+  /** Deletes every message of a queue (the admin API's purge), on every node. */
+  async purge(address: QueueAddress): Promise<void> {
+    const { jsm } = await this.connection();
+    await jsm.streams.purge(this.stream, { filter: subjectOf(this.options.prefix, address) });
+  }
+
+  /** Router shutdown (before the cluster's connection closes): no more sends or consumers. */
+  close(): void {
+    this.closed = true;
+    for (const q of this.active.values()) this.kick(q);
+  }
+
+  /** The cluster stops this part before it drains its connection: every pull loop ends. */
+  private async stop(): Promise<void> {
+    this.close();
+    for (const c of this.consumers()) this.cancel(c);
+    await Promise.all([...this.loops]);
+  }
+
+  // ----- internals -----
+
+  private connection(): Promise<Connected> {
+    if (this.connected) return Promise.resolve(this.connected);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RouterError(Errors.unavailable, 'the cluster is not connected')), CONNECT_WAIT_MS);
+      timer.unref();
+    });
+    return Promise.race([this.whenConnected, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** What the queue's local consumers can take now. */
+  private credit(q: SharedQueue): number {
+    let n = 0;
+    for (const c of q.consumers) {
+      if (c.cancelled || !c.sink.writable()) continue;
+      n += c.ack === 'auto' || c.prefetch === 0 ? MAX_BATCH : Math.max(0, c.prefetch - c.unacked.size);
+      if (n >= MAX_BATCH) return MAX_BATCH;
+    }
+    return n;
+  }
+
+  /** Pulls for the queue while it has local consumers. */
+  private async run(q: SharedQueue): Promise<void> {
+    let consumer: JsConsumer | undefined;
+    while (!q.released && !this.closed) {
+      const want = this.credit(q) - q.ready.length;
+      if (want <= 0) {
+        await new Promise<void>((resolve) => (q.wake = resolve));
+        q.wake = undefined;
+        continue;
+      }
+      let iter: ConsumerMessages | undefined;
+      try {
+        consumer ??= await this.openConsumer(q);
+        iter = await consumer.fetch({ max_messages: want, expires: PULL_MS });
+        for await (const m of iter) {
+          if (q.released || this.closed) {
+            // pulled for consumers that are gone: straight back to the queue
+            settleQuietly(() => m.nak());
+            continue;
+          }
+          q.ready.push(m);
+          this.pump(q);
+        }
+      } catch (err) {
+        if (q.released || this.closed) break;
+        this.options.log.warn({ err, queue: q.storeName }, 'cluster queue: pull failed, trying again');
+        consumer = undefined;
+        await sleep(RETRY_MS);
+      } finally {
+        iter?.stop();
+      }
+    }
+    for (const m of q.ready.splice(0)) settleQuietly(() => m.nak());
+  }
+
+  /** The queue's durable consumer, created by the first node that needs it. */
+  private async openConsumer(q: SharedQueue): Promise<JsConsumer> {
+    const { js, jsm } = await this.connection();
+    const config = {
+      durable_name: q.durable,
+      description: q.subject,
+      filter_subject: q.subject,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: this.options.ackWaitMs * 1_000_000,
+    };
+    try {
+      await jsm.consumers.add(this.stream, config);
+    } catch {
+      // exists with another config (ack_wait changed): this node's config applies
+      await jsm.consumers.update(this.stream, q.durable, { ack_wait: config.ack_wait, description: q.subject });
+    }
+    return js.consumers.get(this.stream, q.durable);
+  }
+
+  /** Hands pulled messages out while a local consumer has capacity. */
+  private pump(q: SharedQueue): void {
+    while (q.ready.length > 0) {
+      const c = this.pick(q);
+      if (!c) return;
+      this.handOut(q, c, q.ready.shift() as JsMsg);
+    }
+  }
+
+  private pick(q: SharedQueue): Consumer | undefined {
+    const n = q.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (q.next + i) % n;
+      const c = q.consumers[idx];
+      if (c?.hasCapacity) {
+        q.next = (idx + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private handOut(q: SharedQueue, c: Consumer, m: JsMsg): void {
+    const decoded = decodeQueued(m.data);
+    if (decoded === undefined) {
+      // not ours (anyone on the subjects can write): never deliverable
+      settleQuietly(() => m.term());
+      this.options.drop('malformed');
+      return;
+    }
+    const expiresAt = decoded.headers?.expiresAt;
+    if (expiresAt !== undefined && expiresAt <= Date.now()) {
+      settleQuietly(() => m.term());
+      this.options.drop('expired');
+      this.pump(q);
+      return;
+    }
+    const id = CLUSTER_SEQ_BASE + m.seq;
+    if (c.ack === 'auto') {
+      settleQuietly(() => m.ack());
+    } else {
+      // the same message again on this node (its ack_wait passed here): the old delivery is void
+      const stale = this.inflight.get(id);
+      stale?.consumer.unacked.delete(id);
+      c.unacked.add(id);
+      this.inflight.set(id, { consumer: c, msg: m });
+    }
+    const message: QueueMessage = {
+      address: q.address,
+      seq: id,
+      topic: '',
+      payload: decoded.payload,
+      headers: decoded.headers,
+      redelivered: m.redelivered,
+      enqueuedAt: decoded.enqueuedAt,
+    };
+    try {
+      c.sink.deliver(message, c);
+    } catch (err) {
+      this.options.log.error({ err, queue: q.storeName }, 'cluster queue delivery failed');
+    }
+  }
+
+  private kick(q: SharedQueue): void {
+    q.wake?.();
+  }
+
+  private release(q: SharedQueue): void {
+    q.released = true;
+    this.active.delete(q.storeName);
+    this.kick(q);
+  }
+}
+
+/** `<prefix>.q.<realm>.<name>`: one token each (lib/cluster/subjects.ts escapes '.', '*', '>'). */
+function subjectOf(prefix: string, a: QueueAddress): string {
+  return `${prefix}.q.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
+}
+
+/**
+ * The queue's durable consumer name: the same on every node, and valid whatever the
+ * subject holds (a consumer name has no '.', '*', '>' or '='-free guarantee of its own).
+ */
+function durableName(subject: string): string {
+  return `q-${createHash('sha256').update(subject).digest('hex').slice(0, 40)}`;
+}
+
+function upTo(unacked: ReadonlySet<number>, seq: number): number[] {
+  const out: number[] = [];
+  for (const s of unacked) {
+    out.push(s);
+    if (s === seq) break;
+  }
+  return out;
+}
+
+/**
+ * An ack, nak or term that needs no answer: a connection closed under it throws, and
+ * the message then comes again after ack_wait anyway (never thrown into a gate's close).
+ */
+function settleQuietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // see above
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
