@@ -22,7 +22,8 @@ import { suiteCleanup } from '../helpers/cluster-rpc';
 import { portsOf, spawnGatehouse, tempDir, writeJson, type Daemon, type DaemonPorts } from '../helpers/daemon';
 import { connectMqtt } from '../helpers/mqtt-clients';
 import { natsClient, startNatsCluster } from '../helpers/nats';
-import { acquire, barrier, CONDITION_FAILED, Probe, publishAck, storeGet, subscribeWire } from '../helpers/retained';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { acquire, barrier, CONDITION_FAILED, errorUri, Probe, publishAck, storeGet, subscribeWire } from '../helpers/retained';
 import { sleep, waitFor, withTimeout } from '../helpers/wait';
 import { EventLog, errorOf, type Client } from '../helpers/wamp-clients';
 
@@ -40,10 +41,15 @@ const daemons: Daemon[] = [];
 const ports: DaemonPorts[] = [];
 const clients: Client[] = [];
 let meta: KV;
+let proxy: TcpProxy;
 let natsFilter: (uri: string, match?: MatchPolicy) => Promise<void>;
 
 before(async () => {
-  const nats = await startNatsCluster(cleanup);
+  // g1 reaches NATS only through a proxy (and learns no other server): cut, it is partitioned
+  const nats = await startNatsCluster(cleanup, { noAdvertise: true });
+  proxy = await startTcpProxy(nats.nodes[0]?.port);
+  const viaProxy = proxy;
+  cleanup.after(() => viaProxy.close());
   const tmp = tempDir();
   cleanup.after(() => Promise.resolve(tmp.remove()));
   cleanup.after(async () => {
@@ -54,8 +60,9 @@ before(async () => {
       const file = join(tmp.dir, `g${i}.json`);
       writeJson(file, {
         log: { level: 'info', format: 'json' },
-        cluster: { nats: nats.servers, node: `g${i}` },
-        store: { engine: 'jetstream', path: join(tmp.dir, `g${i}.db`), nats: { leaseMs: LEASE_MS } },
+        cluster: { nats: i === 1 ? [`nats://127.0.0.1:${viaProxy.port}`] : nats.servers, node: `g${i}` },
+        // a store write waits out g1's reconnection (NATS client: every 2 s) after a cut
+        store: { engine: 'jetstream', path: join(tmp.dir, `g${i}.db`), nats: { leaseMs: LEASE_MS, timeoutMs: 15_000 } },
       });
       const d = spawnGatehouse(['-c', file, '--port', '0', '--mqtt-port', '0', '--stomp-port', '0']);
       daemons[i - 1] = d;
@@ -183,6 +190,76 @@ test('cluster split - a node SIGSTOPped past its lease loses its lock to a waite
   const [, , , last] = await seen.count(4, "b's release", 10_000);
   assert.deepEqual(last?.args, []);
   assert.equal(Number(last?.details['revision']), releasedB, 'the next change after b took the lock is its own release');
+});
+
+test('cluster split - a node cut off from NATS past its lease: its old holder cannot release the new holder\'s lock; back, the node keeps a lease of its own', { timeout: 180_000 }, async () => {
+  const key = 'cs.partition.lock';
+  const [a, b] = await Promise.all([clientOn(0), clientOn(1)]);
+  const tokenA = await withTimeout(acquire(a.session, key, { holder: 'a' }), 10_000, 'a takes the free lock');
+  await waitFor(async () => (await storeGet(b.session, key))?.revision === tokenA, "g2 mirrors a's hold", 10_000);
+  const waiter = new Probe(acquire(b.session, key, { holder: 'b' }));
+  await barrier(b.session);
+  assert.equal(waiter.settled, false, 'b waits while a holds');
+
+  const firedBefore = willsFired();
+  proxy.cut();
+  let releaseA: Probe<number>;
+  let tokenB: number;
+  try {
+    tokenB = await waiter.result("g1's will frees the lock for b", WILL_BOUND_MS + SLACK_MS);
+    assert.ok(tokenB > tokenA, `fencing tokens: a ${tokenA}, b ${tokenB}`);
+    // g1 heard nothing: it still shows a as the holder, so a's `when` holds there and
+    // the delete goes out conditional on a's revision
+    assert.equal((await storeGet(a.session, key))?.revision, tokenA, "g1's mirror is stale");
+    releaseA = new Probe(publishAck(a.session, key, [], undefined, { retain: true, when: { holder: 'a' } }, 30_000));
+    await barrier(a.session);
+    assert.equal(releaseA.settled, false, 'the release waits for JetStream');
+  } finally {
+    proxy.restore();
+  }
+  // the release fails: refused at a's stale revision, or (a request made while cut off
+  // gets no answer from NATS) unavailable after store.nats.timeoutMs; never applied
+  await releaseA.done;
+  assert.ok([CONDITION_FAILED, 'wamp.error.unavailable'].includes(errorUri(releaseA.error)), `a's release: ${JSON.stringify(releaseA.error)}`);
+  await waitFor(async () => (await storeGet(a.session, key))?.revision === tokenB, "g1's mirror has b's hold", 20_000);
+  assert.deepEqual((await storeGet(b.session, key))?.value, { holder: 'b' }, 'b still holds');
+
+  // g1 is back and takes a lease again; a takes another lock (its will: release it)
+  await waitFor(async () => (await leaseOf(0)) !== undefined, 'g1 holds a lease again', 20_000);
+  const kept = 'cs.partition.kept';
+  const keptLog = new EventLog();
+  await subscribeWire(b.session, kept, keptLog);
+  await natsFilter(kept);
+  const keptToken = await withTimeout(acquire(a.session, kept, { holder: 'a' }), 10_000, 'a takes another lock');
+  // the renewals g1 sent while cut off end now (no answer: timed out, outcome unknown);
+  // they must not cost g1 the lease it holds by then: were it claimed while g1 is up, the
+  // wills of its live sessions would fire and a would lose this lock
+  await daemon(0).waitForLog(
+    (e) => e.msg === 'jetstream store: lease renewal failed' && (e['err'] as { message?: string } | undefined)?.message === 'timeout',
+    'a renewal sent while cut off times out',
+    0,
+    30_000,
+  );
+  let last = (await leaseOf(0))?.revision ?? 0;
+  const deadline = Date.now() + 30_000;
+  // ten renewals (a third of a lease apart): past the other stale renewals' timeouts, a
+  // lapse and a claim
+  for (let renewals = 0; renewals < 10;) {
+    assert.ok(Date.now() < deadline, `g1 renewed its lease ${renewals} times in 30 s`);
+    const now = await leaseOf(0);
+    assert.ok(now !== undefined, "g1's lease was claimed while g1 was up");
+    if (now.revision > last) {
+      renewals++;
+      last = now.revision;
+    }
+    await sleep(LEASE_MS / 6); // polling the bucket: renewed every third of a lease
+  }
+  // one lease claimed and its one will fired: g1's while it was cut off, never its new one
+  assert.equal(willsFired() - firedBefore, 1, 'wills fired from lapsed leases');
+  assert.deepEqual(keptLog.events.map((e) => e.args), [[{ holder: 'a' }]], "a's lock was not released by its will");
+  assert.equal((await storeGet(b.session, kept))?.revision, keptToken);
+  await publishAck(a.session, kept, [], undefined, { retain: true, when: { holder: 'a' } }, 10_000);
+  await publishAck(b.session, key, [], undefined, { retain: true, when: { holder: 'b' } }, 10_000);
 });
 
 test('cluster split - a node SIGKILLed: its sessions\' store wills fire on the other nodes within the lease bound', { timeout: 180_000 }, async () => {
