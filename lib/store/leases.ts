@@ -64,7 +64,12 @@ export class Leases {
    */
   async renew(node: string, ttlMs: number): Promise<void> {
     checkId(node, 'node');
-    const held = this.held.get(node);
+    // Not knowing our revision (the last renewal failed, or one timed out and may have
+    // been written after all) is not the same as having no lease: a lease key still
+    // there was never claimed (only this node writes it, claimants delete it), so it is
+    // renewed at its revision. Expecting it absent would fail at every renewal until
+    // the live lease lapsed and another node fired the wills of sessions still here.
+    const held = this.held.get(node) ?? (await this.meta.get(leaseKey(node)))?.revision;
     try {
       const revision = await this.meta.put(
         leaseKey(node),

@@ -117,6 +117,8 @@ interface NodePlan {
   monitorPort: number;
   clusterPort?: number;
   routes?: number[];
+  /** the cluster's servers are not told to clients (INFO connect_urls) */
+  noAdvertise?: boolean;
 }
 
 async function startNode(t: Cleanup, plan: NodePlan, waitHealthy: boolean): Promise<NatsNode> {
@@ -138,6 +140,7 @@ async function startNode(t: Cleanup, plan: NodePlan, waitHealthy: boolean): Prom
       '  name: gatehouse-test',
       `  listen: "127.0.0.1:${plan.clusterPort}"`,
       `  routes: [${(plan.routes ?? []).map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`)).join(', ')}]`,
+      ...(plan.noAdvertise === true ? ['  no_advertise: true'] : []),
       '}',
     );
   }
@@ -240,8 +243,12 @@ export function startNats(t: Cleanup): Promise<NatsNode> {
   });
 }
 
-/** A 3-node JetStream cluster (full mesh of routes), stopped when the test ends. */
-export function startNatsCluster(t: Cleanup): Promise<NatsCluster> {
+/**
+ * A 3-node JetStream cluster (full mesh of routes), stopped when the test ends.
+ * `noAdvertise`: clients learn no other server than the ones they were given, so a client
+ * sent through a proxy (test/helpers/tcp-proxy.ts) cannot get around it.
+ */
+export function startNatsCluster(t: Cleanup, opts: { noAdvertise?: boolean } = {}): Promise<NatsCluster> {
   return withFreshPorts(async () => {
     const ports = await freePorts(9);
     const plans: NodePlan[] = [0, 1, 2].map((i) => ({
@@ -249,6 +256,7 @@ export function startNatsCluster(t: Cleanup): Promise<NatsCluster> {
       port: ports[3 * i] ?? 0,
       monitorPort: ports[3 * i + 1] ?? 0,
       clusterPort: ports[3 * i + 2] ?? 0,
+      ...(opts.noAdvertise === true ? { noAdvertise: true } : {}),
     }));
     for (const p of plans) p.routes = plans.filter((o) => o !== p).map((o) => o.clusterPort ?? 0);
     // started together: each node's JetStream waits for a meta leader, which needs a quorum
