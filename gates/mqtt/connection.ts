@@ -74,6 +74,8 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   private keepAliveMs = 0;
   private connectTimer: Timer | undefined;
   private generateOpts: { protocolVersion: number } = { protocolVersion: 4 };
+  /** a CONNECT was read (its version set the codec's): another one is a protocol error */
+  private connectRead = false;
   /** packets that came while CONNECT was being authenticated; replayed after CONNACK */
   private backlog: Packet[] | undefined;
 
@@ -235,6 +237,7 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   // ----- set up by CONNECT -----
 
   setVersion(v: 3 | 4 | 5): void {
+    this.connectRead = true;
     this.version = v;
     this.generateOpts = { protocolVersion: v };
     this.reader.version = v;
@@ -379,6 +382,10 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
 
   private codecError(err: unknown): void {
     const pending = (this.parser as unknown as { packet?: { cmd?: string; protocolVersion?: number } }).packet;
+    if (pending?.cmd === 'connect' && this.connectRead) {
+      // a second CONNECT while the first is still being handled ([MQTT-3.1.0-2])
+      return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+    }
     if (this.state === 'connect' && pending?.cmd === 'connect' && pending.protocolVersion !== undefined && ![3, 4, 5].includes(pending.protocolVersion)) {
       return this.unsupportedLevel();
     }

@@ -8,12 +8,14 @@
  * as server-to-client MQTT; afterwards the router is alive, logged no error, serves
  * well-behaved clients of every protocol, and its heap is back near its start.
  */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import {
   FUZZ_AUTHZ,
   fuzzSuite,
-  type HostileRouter,
+  HostileRouter,
   type Outcome,
   assertCloseCode,
   attackTcp,
@@ -21,6 +23,7 @@ import {
   mutatedArb,
   assertMqttReplies,
 } from '../helpers/hostile';
+import { connectBytes } from '../helpers/mqtt-raw';
 
 const RUNS = 80;
 const WIDTH = 8;
@@ -169,4 +172,26 @@ fuzzSuite({
   attack,
   config: FUZZ_AUTHZ,
   expectDenials: true,
+});
+
+// Found by the suite above: a CONNECT whose login is checked asynchronously (a password)
+// followed in the same chunk by a CONNECT of an unknown protocol level. The codec then
+// reads the second one with v5's layout and fails; the router answered as to a first
+// CONNECT of an unknown level (a 3.1.1 CONNACK encoded as v5: not encodable, an error
+// logged). A second CONNECT is a protocol error [MQTT-3.1.0-2]: the connection closes.
+void test('a second CONNECT of an unknown level behind a CONNECT still being authenticated closes that connection, nothing logged', async () => {
+  const r = await HostileRouter.start(FUZZ_AUTHZ);
+  try {
+    const first = mqttPacket.generate(
+      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'second-connect', keepalive: 0, username: 'nobody', password: Buffer.from('pw') } as unknown as Packet,
+      { protocolVersion: 5 },
+    );
+    const second = connectBytes({ clientId: 'level6', level: 6 });
+    const o = await attackTcp(r.ports.mqtt, [Buffer.concat([first, second])]);
+    assert.ok(o.closed, 'the router closed the connection');
+    assertMqttReplies(Buffer.concat(o.received), 5, 'second CONNECT');
+    r.assertHealthy('a second CONNECT of level 6');
+  } finally {
+    await r.stop();
+  }
 });
