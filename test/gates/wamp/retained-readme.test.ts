@@ -13,6 +13,7 @@ import { startRouter, type TestRouter } from '../../helpers/router';
 import { wsOptions } from '../../helpers/autobahn';
 import { Clients, Probe, retain, sleep, storeGet } from '../../helpers/retained';
 import { withTimeout } from '../../helpers/wamp-clients';
+import { expectQuiet } from '../../helpers/wait';
 
 /** The session surface the README snippets use (they pass `null` as Arguments). */
 interface FoxSession {
@@ -199,7 +200,7 @@ test('retained - README lock mutex: the first client locks, an identical second 
     consoleB,
     shortTimers(100, timersB),
   );
-  await sleep(150);
+  await expectQuiet();
   assert.equal(consoleB.has('Master Resource Locked:'), false, 'B must not get the mutex while A holds it');
 
   const lockedB = await consoleB.line('Master Resource Locked:', 'B to lock after A unlocks', 3000);
@@ -257,7 +258,7 @@ test('retained - README retained storage: a conditional retained publish is stor
     2000,
     'the live event',
   );
-  await sleep(50);
+  await expectQuiet(50);
   const seen = console.lines.map((l) => l.args);
   const stored2 = seen.slice(0, 2).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
   assert.deepEqual(stored2, [
@@ -307,6 +308,6 @@ test('retained - README event filter: only events whose value matches { type: po
     })(),
   );
   await last.result('the two matching events');
-  await sleep(100);
+  await expectQuiet();
   assert.deepEqual(received, [[{ type: 'post', id: 1 }], [{ type: 'post', id: 5, nested: { a: 1 } }]]);
 });
