@@ -57,8 +57,8 @@ for (const [name, opts] of Object.entries(persistent)) {
       const drops0 = await metricValue(router, 'gatehouse_drops_total', { gate: 'mqtt', reason: 'offline_qos0' });
       await publish(pub.client, topic, 'q0', { qos: 0 });
       await publish(pub.client, topic, 'q1', { qos: 1 });
+      // PUBCOMP of q2 comes after the router routed q0 and q1 (one connection, in order)
       await publish(pub.client, topic, 'q2', { qos: 2 });
-      await sleep(50);
       const log = new MessageLog();
       const back = await open(router.mqttUrl, opts(id), log);
       assert.equal(back.sessionPresent, true);
