@@ -90,7 +90,7 @@ export class ConnectionFlow<M = undefined> implements OutboxHooks, OutboundFlow 
     }
     if (hooks.onDrain) this.onDrain = hooks.onDrain.bind(hooks);
     // the connection's flow is its outbox's hooks (methods, not a closure each)
-    this.outbox = new Outbox(outboxLimits(ctx.config.limits), this, ctx.slowConsumers);
+    this.outbox = new Outbox(outboxLimits(ctx.config.limits), this, ctx.slowConsumers, ctx.clock);
     if (options.cap) this.cap = new FrameCap(options.cap);
   }
 

@@ -1,4 +1,5 @@
 import type { Counter } from 'prom-client';
+import { realClock, type Clock } from './clock';
 
 export interface OutboxLimits {
   /** queued bytes above which the peer's input is paused (throttled) */
@@ -64,6 +65,11 @@ export class Outbox implements OutboundFlow {
     private readonly limits: OutboxLimits,
     private readonly hooks: OutboxHooks,
     private readonly slowConsumers: { throttled: Counter.Internal; disconnected: Counter.Internal },
+    /**
+     * the router's: slowConsumerTimeoutMs is a deadline the peer must meet, so it is read
+     * on it; the drain poll itself paces I/O and stays on the real timers
+     */
+    private readonly clock: Clock = realClock,
   ) {}
 
   /**
@@ -96,7 +102,7 @@ export class Outbox implements OutboundFlow {
   }
 
   private throttle(): void {
-    this.throttledSince = Date.now();
+    this.throttledSince = this.clock.now();
     this.slowConsumers.throttled.inc();
     this.hooks.pauseInput();
     this.timer = setInterval(() => this.check(), POLL_MS);
@@ -108,7 +114,7 @@ export class Outbox implements OutboundFlow {
     if (queued <= this.limits.highWaterBytes / 2) {
       this.release();
       this.hooks.resumeInput();
-    } else if (Date.now() - this.throttledSince > this.limits.slowConsumerTimeoutMs) {
+    } else if (this.clock.now() - this.throttledSince > this.limits.slowConsumerTimeoutMs) {
       this.drop();
     }
   }

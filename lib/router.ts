@@ -159,7 +159,7 @@ export class RouterCore {
         : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
-    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), () => this.clock.now());
+    this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), this.clock);
     // the SQLite file holds the node-local state (queues, requests, aggregate tables)
     // with any engine, and the retained store too with the embedded one
     const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous }, this.clock);

@@ -29,15 +29,16 @@ export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOpt
 export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void {
   const limits = ctx.config.limits;
   const ourExp = lengthExpFor(limits.maxMessageSize);
-  // a client that never completes the handshake is dropped (slowloris)
-  const timer = setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
+  // a client that never completes the handshake is dropped (slowloris); a client's
+  // deadline, so on the router's clock
+  const timer = ctx.clock.setTimeout(() => socket.destroy(), ctx.config.wamp.helloTimeoutMs || 10000);
   timer.unref();
   let buf = Buffer.alloc(0);
   const onData = (chunk: Buffer): void => {
     buf = Buffer.concat([buf, chunk]);
     if (buf.length < 4) return;
     socket.off('data', onData);
-    clearTimeout(timer);
+    ctx.clock.clearTimeout(timer);
     const hs = parseHandshake(buf.subarray(0, 4));
     if (!hs.ok) {
       ctx.counters.errors('rawsocket_handshake');
@@ -61,4 +62,6 @@ export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void 
     transport.feed(buf.subarray(4));
   };
   socket.on('data', onData);
+  // gone before the handshake: its timer goes too (a manual clock would keep it armed)
+  socket.once('close', () => ctx.clock.clearTimeout(timer));
 }

@@ -4,6 +4,7 @@ import { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
+import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
 import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
 import { SerializerError, type Serializer } from './serializers';
@@ -22,7 +23,7 @@ export class RawSocketTransport implements WampTransport {
   private readonly flowControl: ConnectionFlow;
   private readonly decoder: FrameDecoder;
   private alive = true;
-  private pinger: NodeJS.Timeout | undefined;
+  private pinger: Timer | undefined;
   private ended = false;
 
   constructor(
@@ -64,7 +65,8 @@ export class RawSocketTransport implements WampTransport {
     socket.on('close', () => this.onClose());
     socket.on('error', () => undefined); // 'close' follows
     if (pingIntervalMs > 0) {
-      this.pinger = setInterval(() => this.ping(), pingIntervalMs);
+      // liveness is a deadline the peer must meet: on the router's clock
+      this.pinger = ctx.clock.setInterval(() => this.ping(), pingIntervalMs);
       this.pinger.unref();
     }
   }
@@ -150,7 +152,7 @@ export class RawSocketTransport implements WampTransport {
 
   private onClose(): void {
     this.ended = true;
-    if (this.pinger) clearInterval(this.pinger);
+    this.ctx.clock.clearInterval(this.pinger);
     this.flowControl.dispose();
     this.handler?.closed();
     this.handler = undefined;

@@ -4,6 +4,7 @@ import type { Realm } from '../../lib/realm';
 import type { Session } from '../../lib/session';
 import type { WampGateContext } from './context';
 import type { AuthResult } from '../../lib/auth/outcome';
+import type { Timer } from '../../lib/clock';
 import { handleAuthenticate } from './handlers/authenticate';
 import { handleHello } from './handlers/hello';
 import { handleCall, handleCancel } from './handlers/call';
@@ -53,7 +54,8 @@ export class WampSession implements WampConnectionHandler {
   readonly invocations = new Map<number, Invocation>();
   readonly invocationIds = new Map<Invocation, number>();
   private nextInvocationId = 0;
-  private helloTimer: NodeJS.Timeout | undefined;
+  /** HELLO, then AUTHENTICATE, due within wamp.helloTimeoutMs: on the router's clock (a client's deadline) */
+  private helloTimer: Timer | undefined;
   private pendingAuth: PendingAuthentication | undefined;
   private goodbyeTimer: NodeJS.Timeout | undefined;
 
@@ -63,7 +65,7 @@ export class WampSession implements WampConnectionHandler {
   ) {
     const ms = ctx.config.wamp.helloTimeoutMs;
     if (ms > 0) {
-      this.helloTimer = setTimeout(() => this.abort(Errors.protocolViolation, 'no HELLO in time'), ms);
+      this.helloTimer = ctx.clock.setTimeout(() => this.abort(Errors.protocolViolation, 'no HELLO in time'), ms);
       this.helloTimer.unref();
     }
   }
@@ -103,7 +105,7 @@ export class WampSession implements WampConnectionHandler {
   closed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.ctx.clock.clearTimeout(this.helloTimer);
     this.pendingAuth = undefined;
     if (this.goodbyeTimer) clearTimeout(this.goodbyeTimer);
     if (this.core && this.realm) this.realm.leave(this.core);
@@ -112,7 +114,7 @@ export class WampSession implements WampConnectionHandler {
   private dispatch(type: number, msg: unknown[]): void {
     if (this.state === 'hello') {
       if (type !== Msg.HELLO) throw new ProtocolViolation(`expected HELLO, got message type ${type}`);
-      if (this.helloTimer) clearTimeout(this.helloTimer);
+      this.ctx.clock.clearTimeout(this.helloTimer);
       handleHello(this, msg);
       return;
     }
@@ -121,7 +123,7 @@ export class WampSession implements WampConnectionHandler {
       if (type !== Msg.AUTHENTICATE || this.state === 'verifying') {
         throw new ProtocolViolation(`expected AUTHENTICATE, got message type ${type}`);
       }
-      if (this.helloTimer) clearTimeout(this.helloTimer);
+      this.ctx.clock.clearTimeout(this.helloTimer);
       handleAuthenticate(this, msg);
       return;
     }
@@ -214,7 +216,7 @@ export class WampSession implements WampConnectionHandler {
     this.pendingAuth = pending;
     this.state = 'authenticating';
     const ms = this.ctx.config.wamp.helloTimeoutMs;
-    this.helloTimer = setTimeout(() => this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'), ms);
+    this.helloTimer = this.ctx.clock.setTimeout(() => this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'), ms);
     this.helloTimer.unref();
   }
 

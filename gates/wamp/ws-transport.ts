@@ -5,6 +5,7 @@ import { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
+import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
 import { SerializerError, type Serializer } from './serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
@@ -20,7 +21,7 @@ export class WsTransport implements WampTransport {
   private readonly flowControl: ConnectionFlow;
   private readonly sendOpts: typeof TEXT | typeof BINARY;
   private alive = true;
-  private pinger: NodeJS.Timeout | undefined;
+  private pinger: Timer | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -52,7 +53,8 @@ export class WsTransport implements WampTransport {
     });
     if (pingIntervalMs > 0) {
       ws.on('pong', () => (this.alive = true));
-      this.pinger = setInterval(() => this.ping(), pingIntervalMs);
+      // liveness is a deadline the peer must meet: on the router's clock
+      this.pinger = ctx.clock.setInterval(() => this.ping(), pingIntervalMs);
       this.pinger.unref();
     }
   }
@@ -114,7 +116,7 @@ export class WsTransport implements WampTransport {
   }
 
   private onClose(): void {
-    if (this.pinger) clearInterval(this.pinger);
+    this.ctx.clock.clearInterval(this.pinger);
     this.flowControl.dispose();
     this.handler?.closed();
     this.handler = undefined;

@@ -5,6 +5,7 @@
  * nothing themselves.
  */
 import { randomBytes } from 'node:crypto';
+import { realClock, type Clock } from '../clock';
 import type { AuthMethod, Config, UserRecord } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -60,14 +61,14 @@ export class Authenticator {
     log: Logger,
     /** the realm the dynamic authenticator's procedure lives in */
     private readonly realmOf: (name: string) => Realm | undefined,
-    /** the clock of the throttle's windows and blocks (tests pass a fake one) */
-    clock: () => number = Date.now,
+    /** the router's clock: the throttle's windows and blocks, the dynamic authenticator's deadline (tests pass a fake one) */
+    clock: Clock = realClock,
   ) {
     this.users = new UserDirectory(config.auth.users);
     this.audit = new AuthAudit(metrics, log.child({ component: 'auth' }));
-    this.throttle = new AuthThrottle(config.auth.throttle, clock, (n) => this.audit.blocked(n));
+    this.throttle = new AuthThrottle(config.auth.throttle, () => clock.now(), (n) => this.audit.blocked(n));
     const d = config.auth.dynamic;
-    this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs);
+    this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs, clock);
   }
 
   /**

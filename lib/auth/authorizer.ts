@@ -39,6 +39,8 @@ export interface AuthorizerOptions {
   onFiltered?(session: Session): void;
   /** the dynamic authorizer failed (error, timeout): logged */
   onAuthorizerError?(err: unknown, action: Action, uri: string): void;
+  /** the router's clock: the dynamic authorizer's cache ages on it (its call timeout is the dealer's, on the same clock) */
+  now?: () => number;
 }
 
 const UNDO: ReadonlySet<Action> = new Set<Action>(['unsubscribe', 'unregister']);
@@ -65,6 +67,7 @@ export class Authorizer {
     if (options.authorizer && options.invoke) {
       this.dynamic = new DynamicAuthorizer(options.authorizer, options.invoke, (err, action, uri) =>
         options.onAuthorizerError?.(err, action, uri),
+        options.now,
       );
     }
     this.active = this.roles !== undefined || this.dynamic !== undefined;

@@ -29,6 +29,8 @@ export class DynamicAuthorizer {
     readonly config: DynamicAuthorizerConfig,
     private readonly invoke: Invoke,
     private readonly onError: (err: unknown, action: Action, uri: string) => void,
+    /** the router's clock (RouterOptions.clock): cacheMs is measured on it */
+    private readonly now: () => number = Date.now,
   ) {}
 
   private key(realm: string, session: Session, action: Action, pattern: TopicPattern): string {
@@ -42,7 +44,7 @@ export class DynamicAuthorizer {
     const k = this.key(realm, session, action, pattern);
     const hit = this.cache.get(k);
     if (!hit) return undefined;
-    if (hit.expires <= Date.now()) {
+    if (hit.expires <= this.now()) {
       this.cache.delete(k);
       return undefined;
     }
@@ -79,7 +81,7 @@ export class DynamicAuthorizer {
       if (oldest.done === true) break;
       this.cache.delete(oldest.value);
     }
-    this.cache.set(k, { allow, expires: Date.now() + this.config.cacheMs });
+    this.cache.set(k, { allow, expires: this.now() + this.config.cacheMs });
   }
 
   get cacheEntries(): number {

@@ -9,6 +9,7 @@ import { Session, type TransportInfo } from '../session';
 import type { Payload } from '../payload';
 import { isPlainObject } from '../payload';
 import type { CallFailure } from '../errors';
+import { realClock, type Clock } from '../clock';
 
 export interface DynamicVerdict {
   /** allowed: the identity the application gave */
@@ -43,6 +44,8 @@ export class DynamicAuthenticator {
   constructor(
     private readonly procedure: string,
     private readonly timeoutMs: number,
+    /** the router's (RouterOptions.clock): the answer's deadline is the client's login deadline */
+    private readonly clock: Clock = realClock,
   ) {}
 
   ask(realm: Realm, req: DynamicRequest): Promise<DynamicVerdict> {
@@ -55,9 +58,9 @@ export class DynamicAuthenticator {
     const payload: Payload = { args: [req.realm, req.authid, details] };
     return new Promise((resolve) => {
       // the dealer enforces timeoutMs too; this guard also covers a builtin that never answers
-      const guard = setTimeout(() => resolve({ unavailable: 'timeout' }), this.timeoutMs + 100);
+      const guard = this.clock.setTimeout(() => resolve({ unavailable: 'timeout' }), this.timeoutMs + 100);
       const done = (v: DynamicVerdict): void => {
-        clearTimeout(guard);
+        this.clock.clearTimeout(guard);
         resolve(v);
       };
       realm.call(this.caller, this.procedure, payload, { timeoutMs: this.timeoutMs }, {

@@ -23,6 +23,7 @@ export function createAuthorizer(router: RouterCore): Authorizer {
     roles,
     authorizer,
     invoke: authorizer ? routerCaller(router) : undefined,
+    now: () => router.clock.now(),
     onDenied(session, action, uri, realm) {
       count(session.transport.gate, action);
       const { authid, authrole } = session.identity;

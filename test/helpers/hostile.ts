@@ -517,8 +517,9 @@ export async function assertWellBehavedClientsWork(r: HostileRouter, tag: string
     const c = await connect(t.options);
     try {
       const topic = `hostile.ok.${tag}.${t.name.replace(/\W/g, '_')}`;
-      const got = new Promise<unknown>((resolve) => void c.session.subscribe(topic, (args) => resolve(args[0])));
-      await sleep(20);
+      let resolveGot: (v: unknown) => void = () => undefined;
+      const got = new Promise<unknown>((resolve) => (resolveGot = resolve));
+      await within(c.session.subscribe(topic, (args) => resolveGot(args[0])), 2000, `SUBSCRIBED ${topic}`);
       await c.session.register(`${topic}.echo`, (args) => args[0]);
       await c.session.publish(topic, ['ping'], {}, { acknowledge: true, exclude_me: false });
       assert.equal(await within(got, 3000, `${t.name} event`), 'ping', `autobahn ${t.name} receives its event`);

@@ -16,7 +16,7 @@ import mqtt, {
 import type { IConnackPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { autobahn, connect as autobahnConnect, wsOptions } from './autobahn';
 import type { TestRouter } from './router';
-import { sleep, withTimeout, WAIT_MS } from './wait';
+import { expectQuiet, withTimeout, WAIT_MS } from './wait';
 
 export { sleep, waitFor, withTimeout, WAIT_MS } from './wait';
 
@@ -105,7 +105,7 @@ export class MessageLog {
 
   /** Waits `ms` and fails when the log grew past `n`. */
   async quiet(n: number, ms: number, what: string): Promise<void> {
-    await sleep(ms);
+    await expectQuiet(ms);
     if (this.messages.length > n) {
       const extra = this.messages.slice(n).map((m) => `${m.topic}=${m.payload.toString()}`);
       throw new Error(`${what}: expected ${n} messages, got ${this.messages.length} (extra: ${extra.join(', ')})`);

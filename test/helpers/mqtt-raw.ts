@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
-import { sleep, within } from './wait';
+import { expectQuiet, within } from './wait';
 
 export { sleep, within } from './wait';
 
@@ -264,7 +264,7 @@ export class RawMqtt {
 
   /** Packets not yet taken that match, after waiting `ms` (for "nothing more came"). */
   async quiet(ms: number, match: Packet['cmd'] | ((r: Received) => boolean) = () => true): Promise<Received[]> {
-    await sleep(ms);
+    await expectQuiet(ms);
     const pred = typeof match === 'string' ? (r: Received) => r.packet.cmd === match : match;
     return this.received.filter((r) => !this.taken.has(r) && pred(r));
   }

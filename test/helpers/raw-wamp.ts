@@ -75,6 +75,8 @@ export abstract class RawPeer {
   bytesIn = 0;
   /** set by the test when it does not want messages queued (floods) */
   discard = false;
+  /** liveness pings from the router (RawSocket PING frames, WebSocket pings) */
+  pingsReceived = 0;
 
   constructor(
     readonly kind: TransportKind,
@@ -171,6 +173,8 @@ export class WsPeer extends RawPeer {
     ws.on('message', (data: RawData) => this.deliver(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])));
     ws.on('close', (code: number) => this.markClosed(code));
     ws.on('error', () => undefined); // 'close' follows
+    // ws answers first (autoPong) and emits 'ping' after
+    ws.on('ping', () => this.pingsReceived++);
   }
 
   static async open(url: string, serializer: WireSerializer, opts: RawPeerOptions = {}): Promise<WsPeer> {
@@ -318,7 +322,6 @@ export class RawSocketPeer extends RawPeer {
   readonly probe: TcpProbe;
   /** the maximum message length the router announced in its handshake reply */
   routerMaxBytes = 0;
-  pingsReceived = 0;
   private answerPings: boolean;
   private acc: Buffer = Buffer.alloc(0);
   private handshaken = false;

@@ -15,6 +15,7 @@ import type { Duplex, Writable } from 'node:stream';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { sleep, waitFor, withTimeout, WAIT_MS } from './mqtt-clients';
+import { expectQuiet } from './wait';
 
 // @stomp/stompjs declares its types as an ES module; its CommonJS build is loaded with
 // require() and typed from those declarations
@@ -138,7 +139,7 @@ export class Inbox {
 
   /** Waits `ms`, then fails if more than `n` messages arrived. */
   async quiet(n: number, ms: number, what: string): Promise<void> {
-    await sleep(ms);
+    await expectQuiet(ms);
     if (this.messages.length > n) {
       throw new Error(
         `${what}: expected ${n} messages, got ${this.messages.length} (extra: ${this.bodies().slice(n).join(', ')})`,
@@ -508,7 +509,7 @@ export class RawStomp {
 
   /** Waits `ms`; fails if an untaken frame of `command` arrived meanwhile. */
   async quiet(command: string, ms: number, what: string): Promise<void> {
-    await sleep(ms);
+    await expectQuiet(ms);
     const extra = this.pending(command);
     if (extra.length > 0) throw new Error(`${what}: unexpected ${command} ${extra.map((f) => f.body.toString()).join(', ')}`);
   }

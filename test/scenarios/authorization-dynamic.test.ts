@@ -9,8 +9,15 @@ import { connectMqtt, endAll, uniqueId } from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, WAIT_MS, type Client } from '../helpers/wamp-clients';
 import { waitFor } from '../helpers/wait';
+import { ManualClock } from '../helpers/clock';
 
 const NOT_AUTHORIZED = 'wamp.error.not_authorized';
+/** auth.authorizer.timeoutMs: the dealer's call timeout, on the router's clock */
+const AUTHZ_TIMEOUT_MS = 300;
+/** the router's timeouts: the authorizer's deadline passes when a test advances it */
+const clock = new ManualClock();
+/** answers to slow.* questions, given only after the timeout has denied them */
+const lateAnswers: (() => void)[] = [];
 
 interface Question {
   authid: string;
@@ -28,7 +35,7 @@ const questions: Question[] = [];
 function decide(args: unknown[]): unknown {
   const [details, uri, action, options] = args as [Record<string, unknown>, string, string, Record<string, unknown>];
   questions.push({ authid: String(details['authid']), uri, action, match: options['match'] });
-  if (uri.startsWith('slow.')) return new Promise((resolve) => setTimeout(() => resolve(true), 1500));
+  if (uri.startsWith('slow.')) return new Promise((resolve) => lateAnswers.push(() => resolve(true)));
   if (uri.startsWith('fresh.')) return { allow: true, cache: false };
   if (uri.startsWith('billing.')) return details['authid'] === 'alice';
   return uri.startsWith('ok.');
@@ -40,13 +47,14 @@ before(async () => {
     auth: {
       // the authorizer's own registration is granted statically: it cannot authorize itself
       roles: { anonymous: { permissions: [{ uri: 'authz.check', allow: ['register'] }] } },
-      authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['anonymous'], cacheMs: 60_000, timeoutMs: 300, cacheBy: 'session' },
+      authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['anonymous'], cacheMs: 60_000, timeoutMs: AUTHZ_TIMEOUT_MS, cacheBy: 'session' },
     },
-  });
+  }, { clock });
   const authorizer = await join('authorizer');
   await withTimeout(authorizer.session.register('authz.check', decide), WAIT_MS, 'REGISTERED authz.check');
 });
 after(async () => {
+  for (const answer of lateAnswers) answer();
   await closeAll(clients);
   await endAll(mqttClients);
   await r.close();
@@ -144,12 +152,14 @@ describe('authorization - dynamic authorizer', () => {
 
   it('no answer within timeoutMs denies', async () => {
     const c = await join('erin');
-    const started = Date.now();
-    assert.equal(
-      (await errorOf(c.session.publish('slow.x', [1], {}, { acknowledge: true }), 'publish slow.x')).error,
-      NOT_AUTHORIZED,
-    );
-    assert.ok(Date.now() - started < 1500, 'denied at the timeout, before the late answer');
+    const armed = clock.nextTimer(AUTHZ_TIMEOUT_MS, 'the authorizer call timeout');
+    const before = questions.length;
+    const denied = errorOf(c.session.publish('slow.x', [1], {}, { acknowledge: true }), 'publish slow.x');
+    await armed;
+    await waitFor(() => questions.slice(before).some((q) => q.uri === 'slow.x'), 'the authorizer is asked about slow.x');
+    // the answer is due; it has not come when the timeout passes
+    clock.advance(AUTHZ_TIMEOUT_MS);
+    assert.equal((await denied).error, NOT_AUTHORIZED);
   });
 
   it('MQTT clients are authorized by the same procedure (PUBACK 0x87 when it says no)', async () => {
@@ -186,6 +196,7 @@ describe('authorization - dynamic authorizer', () => {
     // ok/mix/# exists now; slow/mix waits for the authorizer
     await waitFor(() => questions.slice(before).some((q) => q.uri === 'slow.mix'), 'the authorizer is asked about slow/mix');
     await withTimeout(pub.publishAsync('ok/mix/value', 'v', { qos: 1, retain: true }), WAIT_MS, 'PUBACK retained');
+    clock.advance(AUTHZ_TIMEOUT_MS);
     await withTimeout(subscribed, WAIT_MS, 'SUBACK');
     await withTimeout(pub.publishAsync('ok/mix/end', 'e', { qos: 1 }), WAIT_MS, 'PUBACK end');
     await waitFor(() => seen.includes('ok/mix/end'), 'the live marker arrives');

@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { createUserRecord } from '../../lib/auth/user-record';
 import { connect, wsOptions } from '../helpers/autobahn';
-import { connectMqtt, endAll, MessageLog, sleep, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
+import { connectMqtt, endAll, MessageLog, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
+import { expectQuiet } from '../helpers/wait';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, withTimeout, WAIT_MS, type IFrame } from '../helpers/stomp-clients';
 import { closeAll, errorOf, EventLog, subscribeLog, type Client } from '../helpers/wamp-clients';
@@ -115,7 +116,7 @@ describe('authorization - two users, two roles, every protocol', () => {
     await publishAck(writer, 'sensors.temp', 20);
     await acc.log.count(1, 'accountant billing message');
     await waitFor(() => ops.log.messages.some((m) => m.topic === 'sensors/temp'), 'operator sensors message');
-    await sleep(100);
+    await expectQuiet();
     assert.deepEqual(
       ops.log.messages.map((m) => m.topic),
       ['sensors/temp'],

@@ -14,7 +14,6 @@ import { startRouter, type TestRouter } from '../helpers/router';
 import {
   Inbox,
   sendWithReceipt,
-  sleep,
   StompjsClients,
   stompitConnect,
   subscribeConfirmed,
@@ -25,6 +24,7 @@ import {
   type StompClient,
 } from '../helpers/stomp-clients';
 import { closeAll, errorOf, EventLog, openWampy, subscribeLog, type Client } from '../helpers/wamp-clients';
+import { expectQuiet } from '../helpers/wait';
 
 const NOT_AUTHORIZED = 'wamp.error.not_authorized';
 
@@ -373,8 +373,7 @@ describe('authorization - store and retained', () => {
     assert.equal(r.router.realm('realm1')?.retained?.get('billing.rate'), undefined);
     const log = new EventLog();
     await subscribeLog(s, '#', log, { retained: true });
-    await sleep(100);
-    assert.ok(log.events.length > 0, 'sensors values replayed');
+    await waitFor(() => log.events.length > 0, 'sensors values replayed');
     assert.ok(!log.events.some((e) => String(e.details['topic']).startsWith('billing.')));
   });
 });
@@ -399,7 +398,7 @@ describe('authorization - wildcard subscribers', () => {
       () => stompInbox.messages.some((m) => m.headers['destination'] === '/topic/sensors.wind'),
       'STOMP sensors event',
     );
-    await sleep(100);
+    await expectQuiet();
     assert.ok(!wampLog.events.some((e) => String(e.details['topic']).startsWith('billing.')));
     assert.ok(!mqtt.log.messages.some((m) => m.topic.startsWith('billing/')));
     assert.ok(!stompInbox.messages.some((m) => (m.headers['destination'] ?? '').includes('billing')));

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { wsOptions } from '../helpers/autobahn';
 import { FIXTURE_DIR } from '../helpers/aggregate';
-import { connectMqtt, connectRefused, endAll, metricValue, sleep, uniqueId } from '../helpers/mqtt-clients';
+import { connectMqtt, connectRefused, endAll, metricValue, uniqueId } from '../helpers/mqtt-clients';
+import { expectQuiet } from '../helpers/wait';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, withTimeout, WAIT_MS, type IFrame, type StompClient } from '../helpers/stomp-clients';
 import { call, closeAll, connectAs, errorOf, EventLog, subscribeLog, type Client } from '../helpers/wamp-clients';
@@ -60,7 +61,7 @@ void describe('reserved topics', () => {
       code = (err as { code?: number }).code ?? -1;
     }
     assert.equal(code, 0x87);
-    await sleep(100);
+    await expectQuiet();
     assert.deepEqual(forged(), []);
   });
 
@@ -75,7 +76,7 @@ void describe('reserved topics', () => {
     const err = stompError(client);
     client.publish({ destination: '/topic/wamp.session.on_leave', body: 'forged' });
     assert.equal((await err).headers['message'], 'not authorized');
-    await sleep(100);
+    await expectQuiet();
     assert.deepEqual(forged(), []);
   });
 

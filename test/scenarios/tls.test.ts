@@ -87,8 +87,9 @@ describe('tls - WAMP', () => {
   it('tls - autobahn over wss with a client certificate joins, routes, and the core sees the certificate', async () => {
     const c = await connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...client } });
     try {
-      const got = new Promise<unknown>((resolve) => void c.session.subscribe('tls.wamp', (args) => resolve(args[0])));
-      await sleep(50);
+      let resolveGot: (v: unknown) => void = () => undefined;
+      const got = new Promise<unknown>((resolve) => (resolveGot = resolve));
+      await withTimeout(c.session.subscribe('tls.wamp', (args) => resolveGot(args[0])), WAIT_MS, 'SUBSCRIBED over wss');
       await c.session.publish('tls.wamp', ['secure'], {}, { acknowledge: true, exclude_me: false });
       assert.equal(await withTimeout(got, WAIT_MS, 'the event over wss'), 'secure');
       const s = router.findSession(c.session.id);

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { createStore, type RetainedStore, type StoreEntry } from '../../lib/store';
+import { createStore, createStores, type RetainedStore, type StoreEntry } from '../../lib/store';
 import { GroupCommit } from '../../lib/store/group-commit';
 import { RouterError } from '../../lib/errors';
-import { sleep } from '../helpers/wait';
+import { ManualClock } from '../helpers/clock';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -261,17 +261,24 @@ void test('store - entries expire by ttl, each removal with a revision', async (
 });
 
 void test('store - an expired entry reads as absent before it is reaped', async () => {
-  const store = await openStore();
+  // the store reads time on the clock it is given: the TTL passes when the test moves it
+  const clock = new ManualClock();
+  const { retained: store, queues } = createStores({ engine: 'sqlite', path: ':memory:', synchronous: 'full' }, clock);
+  await store.open();
+  await queues.open();
   try {
     store.write('r', 'k', { args: [1] }, { ttlMs: 5 });
-    await sleep(20);
+    clock.advance(4);
+    assert.equal(store.get('r', 'k')?.value.args?.[0], 1, 'present within its TTL');
+    clock.advance(1);
     assert.equal(store.get('r', 'k'), undefined);
     assert.deepEqual([...store.entries('r')], []);
     assert.equal(store.delete('r', 'k'), undefined);
     const w = store.write('r', 'k', { args: [2] });
     assert.equal(w.previous, undefined, 'an expired entry is not reported as replaced');
-    assert.deepEqual(store.expire(Date.now()), [], 'the rewrite superseded the expired entry');
+    assert.deepEqual(store.expire(clock.now()), [], 'the rewrite superseded the expired entry');
   } finally {
+    await queues.close();
     await store.close();
   }
 });

@@ -20,10 +20,16 @@ import {
 } from '../../helpers/mqtt-clients';
 import { RawMqtt } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { ManualClock } from '../../helpers/clock';
+import { waitFor } from '../../helpers/wait';
 
 const FAST = { N: 1024, r: 8, p: 1 };
 const BAD_USER_NAME_OR_PASSWORD = 0x86;
 const NOT_AUTHORIZED = 0x87;
+/** auth.dynamic.timeoutMs: the dealer's deadline for the authenticator's answer, on `clock` */
+const DYNAMIC_TIMEOUT_MS = 500;
+/** the router's timeouts: the authenticator's deadline passes when the test advances it */
+const clock = new ManualClock();
 
 let router: TestRouter;
 let closed: TestRouter;
@@ -37,8 +43,8 @@ before(async () => {
   ];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 500, calleeRoles: ['anonymous'] } },
-  });
+    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: DYNAMIC_TIMEOUT_MS, calleeRoles: ['anonymous'] } },
+  }, { clock });
   // anonymous off for MQTT only: WAMP keeps the default (loopback)
   closed = await startRouter({ mqtt: { anonymous: 'never' }, auth: { users } });
 });
@@ -112,7 +118,12 @@ void describe('mqtt auth', () => {
     assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 4, username: 'sensor-7', password: 'nope' }), 5);
     const unavailable = { gate: 'mqtt', method: 'password', reason: 'dynamic_unavailable' };
     const timeouts = await metricValue(router, 'gatehouse_auth_failures_total', unavailable);
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'hang' }), BAD_USER_NAME_OR_PASSWORD);
+    const armed = clock.nextTimer(DYNAMIC_TIMEOUT_MS, "the authenticator call's timeout");
+    const refused = connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'hang' });
+    await armed;
+    await waitFor(() => asked.some((q) => q['password'] === 'hang'), 'the authenticator is asked about the hanging login');
+    clock.advance(DYNAMIC_TIMEOUT_MS);
+    assert.equal(await refused, BAD_USER_NAME_OR_PASSWORD);
     assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', unavailable), timeouts + 1);
   });
 

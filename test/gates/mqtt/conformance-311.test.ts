@@ -15,7 +15,6 @@ import {
   nextPublish,
   publish,
   RawMqtt,
-  sleep,
   str,
   subscribe,
   text,
@@ -47,6 +46,12 @@ let topicSeq = 0;
 /** A topic no other test uses (retained messages outlive tests). */
 function topic(tag: string): string {
   return `conf311/${tag}/${++topicSeq}`;
+}
+
+/** PINGREQ -> PINGRESP: the router has handled every packet `c` sent before (one connection, in order) */
+async function handled(c: RawMqtt): Promise<void> {
+  c.send({ cmd: 'pingreq' });
+  await c.take('pingresp', 'PINGRESP behind the packets sent before');
 }
 
 /** A connected client; CONNACK must accept. */
@@ -359,7 +364,7 @@ void describe('mqtt conformance 3.1.1', () => {
       const t = topic('retained-qos');
       const pub = await client();
       await publish(pub, t, 'q0', { qos: 0, retain: true });
-      await sleep(50);
+      await handled(pub);
       const sub = await client();
       await subscribe(sub, [{ topic: t, qos: 1 }]);
       const r = await nextPublish(sub, t);
@@ -399,7 +404,7 @@ void describe('mqtt conformance 3.1.1', () => {
     const pub = await client();
     await publish(pub, t, 'old', { qos: 1, retain: true });
     await publish(pub, t, 'new', { qos: 0, retain: true });
-    await sleep(50);
+    await handled(pub);
     const sub = await client();
     await subscribe(sub, [{ topic: t, qos: 0 }]);
     assert.equal(text(await nextPublish(sub, t)), 'new');
@@ -512,7 +517,7 @@ void describe('mqtt conformance 3.1.1', () => {
     assert.ok(ida !== 0 && idb !== 0 && ida !== idb, `identifiers ${ida} and ${idb}`);
     assert.equal(a.header, 0x32, 'PUBLISH QoS 1 DUP 0');
     sub.send({ cmd: 'puback', messageId: ida });
-    await sleep(50);
+    await handled(sub);
     await sub.destroy();
     const { client: again, connack } = await RawMqtt.connect(router.mqttPort, V, { clientId: id, clean: false });
     assert.equal(connack.sessionPresent, true);
@@ -804,8 +809,11 @@ void describe('mqtt conformance 3.1.1', () => {
   void it('mqtt conformance - [MQTT-3.1.2-16] a will with Will Retain 1 is published as a retained message', async () => {
     const willTopic = topic('will-retained');
     const c = await client({ will: willOf(willTopic, 'last', true) });
+    // stored as it is published: a live subscriber sees it go out
+    const live = await client();
+    await subscribe(live, [{ topic: willTopic, qos: 0 }]);
     await c.destroy();
-    await sleep(100);
+    await nextPublish(live, willTopic);
     const later = await client();
     await subscribe(later, [{ topic: willTopic, qos: 0 }]);
     const r = await nextPublish(later, willTopic);

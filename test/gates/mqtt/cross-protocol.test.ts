@@ -23,7 +23,7 @@ import {
 import { startRouter, type TestRouter } from '../../helpers/router';
 import type { AutobahnSession } from '../../helpers/autobahn';
 import { RawWampClient } from '../../helpers/wamp-clients';
-import { sleep } from '../../helpers/wait';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -101,7 +101,7 @@ for (const t of MQTT_TRANSPORTS) {
         assert.equal(log.events[0]?.details['topic'], `${root}.room1.temp`, name);
       }
       assert.deepEqual(hash.events[1]?.args, [55]);
-      await sleep(100);
+      await expectQuiet();
       assert.equal(wild.events.length, 1, 'the wildcard does not match humidity');
       for (const l of [wild, star, hash, prefix]) await l.unsubscribe();
       await endAll([c]);

@@ -14,7 +14,6 @@ import {
   metricValue,
   publish,
   serverDisconnect,
-  sleep,
   subscribe,
   uniqueId,
   waitFor,
@@ -22,6 +21,7 @@ import {
 import { RawMqtt } from '../../helpers/mqtt-raw';
 import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 /** message expiry is judged by it: the tests move it instead of sleeping */
@@ -179,7 +179,7 @@ void describe('mqtt5 shared subscriptions', () => {
     for (let i = 0; i < N; i++) await publish(pub, 'shared/jobs', `j${i}`, { qos: 1 });
     await plainLog.count(N, 'the plain subscriber');
     await waitFor(() => logs.reduce((n, l) => n + l.messages.length, 0) >= N, 'all jobs delivered to the group');
-    await sleep(150);
+    await expectQuiet();
     const all = logs.flatMap((l) => l.texts());
     assert.equal(all.length, N, 'exactly one copy per message');
     assert.equal(new Set(all).size, N, 'no message twice');
@@ -323,12 +323,12 @@ void describe('mqtt5 flow control', () => {
     const pub = await open();
     for (let i = 0; i < 10; i++) await publish(pub, 'rmax/x', `m${i}`, { qos: 1 });
     await waitFor(() => r.publishes().length >= 3, 'the first window');
-    await sleep(200);
+    await expectQuiet();
     assert.equal(r.publishes().length, 3, 'three in flight, no more');
     const first = r.publishes()[0];
     r.send({ cmd: 'puback', messageId: first?.messageId ?? 0 });
     await waitFor(() => r.publishes().length >= 4, 'one more after one PUBACK');
-    await sleep(150);
+    await expectQuiet();
     assert.equal(r.publishes().length, 4);
     // ack everything as it comes: all ten arrive, in order
     const acked = new Set([first?.messageId]);
@@ -356,7 +356,7 @@ void describe('mqtt5 flow control', () => {
     await publish(pub, 'mps/x', 'small', { qos: 1 });
     await publish(pub, 'mps/x', 'small-0', { qos: 0 });
     await waitFor(() => r.publishes().length >= 2, 'the small messages');
-    await sleep(150);
+    await expectQuiet();
     assert.deepEqual(
       r.publishes().map((p) => p.payload.toString()),
       ['small', 'small-0'],

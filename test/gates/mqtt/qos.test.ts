@@ -15,7 +15,6 @@ import {
   MQTT_TRANSPORTS,
   mqttUrl,
   publish,
-  sleep,
   subscribe,
   uniqueId,
   withTimeout,
@@ -23,6 +22,7 @@ import {
 } from '../../helpers/mqtt-clients';
 import { RawMqtt } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -244,7 +244,7 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       assert.equal(again.qos, 1);
       assert.equal(again.payload.toString(), 'unacked');
       second.raw.send({ cmd: 'puback', messageId: again.messageId });
-      await sleep(200);
+      await expectQuiet();
       assert.equal(second.raw.publishes().length, 1, 'acked: not sent again');
       void second.raw.destroy();
       await endAll([pub]);
@@ -267,7 +267,7 @@ void describe('mqtt QoS 2 and in-flight state across reconnects', () => {
       const second = await rawConnect(router.mqttPort, { clientId: id, clean: false, ...props }, version);
       await second.raw.expect((p) => p.cmd === 'pubrel' && p.messageId === msg.messageId, 'PUBREL resent');
       second.raw.send({ cmd: 'pubcomp', messageId: msg.messageId });
-      await sleep(200);
+      await expectQuiet();
       assert.equal(second.raw.publishes().length, 0, 'the message itself is not sent again');
       void second.raw.destroy();
       await endAll([pub]);

@@ -21,7 +21,7 @@ import {
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { sleep } from '../../helpers/wait';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients: MqttClient[] = [];
@@ -116,7 +116,7 @@ void describe('mqtt retained deletion and subscription options', () => {
         WAIT_MS,
         'WAMP subscribe',
       );
-      await sleep(150);
+      await expectQuiet();
       assert.deepEqual(events, [], 'the WAMP side sees no retained value either');
     } finally {
       await wamp.close();

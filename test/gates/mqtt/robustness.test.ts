@@ -21,7 +21,7 @@ import {
 } from '../../helpers/mqtt-clients';
 import { connectBytes, frame, lengthPrefixed, RawMqtt, varint } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { sleep } from '../../helpers/wait';
+import { sleep, expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 let bystander: MqttClient;
@@ -174,7 +174,7 @@ for (const version of [4, 5] as const) {
         const reason = await closedWith(raw, `close after topic ${topic.toString('hex')}`);
         if (version === 5) assert.ok(reason === 0x81 || reason === 0x90, `reason 0x${reason?.toString(16)}`);
       }
-      await sleep(100);
+      await expectQuiet();
       assert.deepEqual(
         sub.publishes().map((p) => p.topic),
         [],
@@ -229,7 +229,7 @@ for (const version of [4, 5] as const) {
       raw.send({ cmd: 'publish', topic: 'big/one', payload: Buffer.alloc(5000, 0x79), qos: 0, dup: false, retain: false });
       const reason = await closedWith(raw, 'close on an oversized packet');
       if (version === 5) assert.equal(reason, 0x95);
-      await sleep(100);
+      await expectQuiet();
       assert.equal(sub.publishes().length, 0, 'not routed');
     });
   });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { connectMqtt, endAll, MessageLog, metricValue, publish, sleep, subscribe, uniqueId } from '../../helpers/mqtt-clients';
+import { connectMqtt, endAll, MessageLog, metricValue, publish, subscribe, uniqueId } from '../../helpers/mqtt-clients';
 import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
@@ -57,8 +57,8 @@ for (const [name, opts] of Object.entries(persistent)) {
       const drops0 = await metricValue(router, 'gatehouse_drops_total', { gate: 'mqtt', reason: 'offline_qos0' });
       await publish(pub.client, topic, 'q0', { qos: 0 });
       await publish(pub.client, topic, 'q1', { qos: 1 });
+      // PUBCOMP of q2 comes after the router routed q0 and q1 (one connection, in order)
       await publish(pub.client, topic, 'q2', { qos: 2 });
-      await sleep(50);
       const log = new MessageLog();
       const back = await open(router.mqttUrl, opts(id), log);
       assert.equal(back.sessionPresent, true);
@@ -161,8 +161,8 @@ void describe('mqtt session end', () => {
     const opts: IClientOptions = { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } };
     const a = await open(router.mqttUrl, opts);
     await subscribe(a.client, 'disc0/x', { qos: 1 });
+    // resolves on the socket's close: the router read the DISCONNECT before its FIN
     await disconnect(a.client, { properties: { sessionExpiryInterval: 0 } });
-    await sleep(50);
     const b = await open(router.mqttUrl, opts);
     assert.equal(b.sessionPresent, false);
     await endAll([b.client]);

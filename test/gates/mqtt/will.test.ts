@@ -13,7 +13,6 @@ import {
   MessageLog,
   MQTT_TRANSPORTS,
   mqttUrl,
-  sleep,
   subscribe,
   uniqueId,
   waitFor,
@@ -103,8 +102,10 @@ void describe('mqtt will details', () => {
       clientId: uniqueId('rwill'),
       will: { topic: 'rwill/x', payload: Buffer.from('offline'), qos: 1, retain: true },
     });
+    // the will is stored when it is published: a live subscriber sees it go out
+    const live = await watch('rwill/x');
     await kill(c);
-    await sleep(100);
+    await live.count(1, 'the will published');
     const log = await watch('rwill/x');
     const [m] = await log.count(1, 'the retained will');
     assert.equal(m?.payload.toString(), 'offline');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { connectMqtt, endAll, joinWamp, publish, sleep, waitFor, withTimeout, WAIT_MS } from '../../helpers/mqtt-clients';
+import { connectMqtt, endAll, joinWamp, publish, waitFor, withTimeout, WAIT_MS } from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { RawWampClient } from '../../helpers/wamp-clients';
 
@@ -14,6 +14,7 @@ import { RawWampClient } from '../../helpers/wamp-clients';
 // require() and typed from those declarations
 import type * as Stompjs from '@stomp/stompjs' with { 'resolution-mode': 'import' };
 import type { Client as StompClient, IFrame, IMessage, StompConfig } from '@stomp/stompjs' with { 'resolution-mode': 'import' };
+import { expectQuiet } from '../../helpers/wait';
 const { Client } = require('@stomp/stompjs') as typeof Stompjs;
 // the CommonJS build of @stomp/tcp-wrapper has no type declarations
 const { TCPWrapper } = require('@stomp/tcp-wrapper') as { TCPWrapper: new (host: string, port: number) => unknown };
@@ -118,7 +119,7 @@ describe('stomp smoke', () => {
     first.subscribe('/queue/smoke.work', firstInbox.push, { id: 'w', ack: 'client-individual', 'prefetch-count': '1' });
     const [taken] = await firstInbox.count(1, 'first delivery');
     assert.equal(taken?.body, 'm1');
-    await sleep(100);
+    await expectQuiet();
     assert.equal(firstInbox.messages.length, 1, 'prefetch 1: nothing more before the ack');
     await first.deactivate();
 

@@ -19,6 +19,7 @@ import {
   type Client,
   type ReceivedEvent,
 } from '../../helpers/wamp-clients';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 before(async () => {
@@ -154,7 +155,7 @@ TRANSPORT_NAMES.forEach((tn, ti) => {
       await publishAck(pub, topic('after-error'), ['still open']);
       const [ev] = await log.count(1, 'event after the silent errors');
       assert.deepEqual(ev?.args, ['still open']);
-      const closed = await Promise.race([pub.onclose.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+      const closed = await Promise.race([pub.onclose.then(() => true), expectQuiet().then(() => false)]);
       assert.equal(closed, false, 'publisher session still open');
     });
 

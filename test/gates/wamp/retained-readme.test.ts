@@ -13,6 +13,7 @@ import { startRouter, type TestRouter } from '../../helpers/router';
 import { wsOptions } from '../../helpers/autobahn';
 import { Clients, Probe, retain, sleep, storeGet } from '../../helpers/retained';
 import { withTimeout } from '../../helpers/wamp-clients';
+import { expectQuiet, waitFor } from '../../helpers/wait';
 
 /** The session surface the README snippets use (they pass `null` as Arguments). */
 interface FoxSession {
@@ -199,7 +200,7 @@ test('retained - README lock mutex: the first client locks, an identical second 
     consoleB,
     shortTimers(100, timersB),
   );
-  await sleep(150);
+  await expectQuiet();
   assert.equal(consoleB.has('Master Resource Locked:'), false, 'B must not get the mutex while A holds it');
 
   const lockedB = await consoleB.line('Master Resource Locked:', 'B to lock after A unlocks', 3000);
@@ -242,22 +243,10 @@ test('retained - README retained storage: a conditional retained publish is stor
 
   const console = new Console();
   retainedSubscribeSnippet(fox(reader), console);
-  await withTimeout(
-    (async () => {
-      while (console.lines.length < 2) await sleep(5);
-    })(),
-    2000,
-    'the two stored values of key.value.#',
-  );
+  await waitFor(() => console.lines.length >= 2, 'the two stored values of key.value.#', 2000);
   await retain(seed.session, 'key.value.3', ['live'], {}, { fresh: true });
-  await withTimeout(
-    (async () => {
-      while (console.lines.length < 3) await sleep(5);
-    })(),
-    2000,
-    'the live event',
-  );
-  await sleep(50);
+  await waitFor(() => console.lines.length >= 3, 'the live event', 2000);
+  await expectQuiet(50);
   const seen = console.lines.map((l) => l.args);
   const stored2 = seen.slice(0, 2).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
   assert.deepEqual(stored2, [
@@ -301,12 +290,8 @@ test('retained - README event filter: only events whose value matches { type: po
     const p = pub.session.publish('some.key.thread.7', args, undefined, { acknowledge: true });
     await withTimeout(p ?? Promise.reject(new Error('no ack')), 2000, 'publish');
   }
-  const last = new Probe(
-    (async () => {
-      while (received.length < 2) await sleep(5);
-    })(),
-  );
+  const last = new Probe(waitFor(() => received.length >= 2, 'the two matching events', 2000));
   await last.result('the two matching events');
-  await sleep(100);
+  await expectQuiet();
   assert.deepEqual(received, [[{ type: 'post', id: 1 }], [{ type: 'post', id: 5, nested: { a: 1 } }]]);
 });

@@ -26,6 +26,7 @@ import {
 } from '../../helpers/retained';
 import { connectAs, EventLog, portOf, RawWampClient, startCutProxy, withTimeout, type Client } from '../../helpers/wamp-clients';
 import type { AutobahnSession } from '../../helpers/autobahn';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients = new Clients();
@@ -90,7 +91,7 @@ describe('retained - when', () => {
     );
     const e = await storeGet(a.session, 'w1.lock');
     assert.deepEqual([e?.value, e?.revision], ['a', rev], 'a failed conditional publish changes nothing');
-    await sleep(50);
+    await expectQuiet(50);
     assert.deepEqual(
       log.events.map((x) => x.args),
       [['a']],
@@ -160,7 +161,7 @@ describe('retained - watch', () => {
     );
     await barrier(b.session);
     await retain(a.session, 'w3.job', [{ status: 'running', step: 2 }]);
-    await sleep(100);
+    await expectQuiet();
     assert.equal(waiting.settled, false, 'still waiting while the condition does not hold');
     assert.deepEqual((await storeGet(a.session, 'w3.job'))?.value, { status: 'running', step: 2 });
     const doneRev = await retain(a.session, 'w3.job', [{ status: 'done', result: 7 }]);
@@ -176,7 +177,7 @@ describe('retained - watch', () => {
     await retain(a.session, 'w3.lock', ['a']);
     const waiting = new Probe(acquire(b.session, 'w3.lock', 'b'));
     await barrier(b.session);
-    await sleep(50);
+    await expectQuiet(50);
     assert.equal(waiting.settled, false);
     const del = await release(a.session, 'w3.lock');
     assert.ok((await waiting.result('b to acquire after the delete')) > del);
@@ -189,7 +190,7 @@ describe('retained - watch', () => {
     const revA = await acquire(a.session, 'w3.lease', 'a', { ttl: 0.25 });
     const waiting = new Probe(acquire(b.session, 'w3.lease', 'b'));
     await barrier(b.session);
-    await sleep(100);
+    await expectQuiet();
     assert.equal(waiting.settled, false, 'the lease is still held');
     const revB = await waiting.result('b to acquire once the lease expired', 2000);
     assert.ok(Date.now() - t0 >= 230, 'not before the ttl');
@@ -208,7 +209,7 @@ describe('retained - watch', () => {
       probes.push(new Probe(acquire(c.session, key, names[i])));
       await barrier(c.session); // the router has queued this waiter before the next one asks
     }
-    await sleep(50);
+    await expectQuiet(50);
     assert.deepEqual(
       probes.map((p) => p.settled),
       [false, false, false],
@@ -222,7 +223,7 @@ describe('retained - watch', () => {
       assert.ok(releasedAt > prev);
       const rev = await (probes[i] as Probe<number>).result(`${name} to acquire`);
       assert.ok(rev > releasedAt, `${name}'s fencing token ${rev} above the release ${releasedAt}`);
-      await sleep(80);
+      await expectQuiet(80);
       assert.deepEqual(
         probes.map((p) => p.settled),
         names.map((_, j) => j <= i),
@@ -272,8 +273,7 @@ describe('retained - watch', () => {
       const rev = await second.result('w2 to acquire after w1 left the queue');
       assert.deepEqual((await storeGet(watcher.session, key))?.value, 'w2');
       await release(w2.session, key);
-      await sleep(100);
-      assert.equal(await storeGet(watcher.session, key), null, 'nobody holds the lock after w2 released it');
+      await storeUntil(watcher.session, key, (e) => e === null, 'nobody holds the lock after w2 released it');
       assert.ok(!log.events.some((e) => e.args[0] === 'w1'), 'w1 never acquired');
       assert.ok(rev > 0);
     });

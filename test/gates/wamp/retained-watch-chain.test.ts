@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connect, wsOptions } from '../../helpers/autobahn';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { sleep } from '../../helpers/wait';
+import { withTimeout } from '../../helpers/wait';
 
 let r: TestRouter;
 before(async () => {
@@ -18,10 +18,10 @@ test('retained - watchers that do not write do not stall the other satisfied wat
     const opts = { when: { x: 1 }, watch: true, acknowledge: true };
     const pa = a.session.publish('probe.chain', [{ from: 'a' }], {}, opts);
     const pb = b.session.publish('probe.chain', [{ from: 'b' }], {}, opts);
-    await sleep(50);
+    // a round trip on each session: the router has read (and queued) its watch first
+    await withTimeout(Promise.all([a.session.call('wamp.session.count'), b.session.call('wamp.session.count')]), 2000, 'the watchers queued');
     await c.session.publish('probe.chain', [{ x: 1 }], {}, { retain: true, acknowledge: true });
-    const deadline = new Promise((_res, rej) => setTimeout(() => rej(new Error('a waiter was left stuck')), 2000));
-    const [ra, rb] = (await Promise.race([Promise.all([pa, pb]), deadline])) as [{ id: number }, { id: number }];
+    const [ra, rb] = (await withTimeout(Promise.all([pa, pb]), 2000, 'both watchers (none left stuck)')) as [{ id: number }, { id: number }];
     assert.ok(ra.id > 0 && rb.id > 0);
   } finally {
     await Promise.all([a.close(), b.close(), c.close()]);

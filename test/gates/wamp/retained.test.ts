@@ -11,7 +11,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { ManualClock } from '../../helpers/clock';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { wsOptions } from '../../helpers/autobahn';
-import { Clients, errorUri, publishAck, retain, sleep, storeGet, subscribeWire } from '../../helpers/retained';
+import { Clients, errorUri, publishAck, retain, storeGet, subscribeWire } from '../../helpers/retained';
 import {
   EventLog,
   RawWampClient,
@@ -20,6 +20,7 @@ import {
   TRANSPORT_NAMES,
   type ReceivedEvent,
 } from '../../helpers/wamp-clients';
+import { expectQuiet } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients = new Clients();
@@ -56,7 +57,7 @@ describe('retained - retain', () => {
     // without retained: true a subscriber gets nothing stored
     const plain = new EventLog();
     await subscribeWire(sub.session, 'r1.sensor.#', plain);
-    await sleep(100);
+    await expectQuiet();
     assert.equal(plain.events.length, 0, 'a subscribe without retained:true replays nothing');
   });
 
@@ -73,7 +74,7 @@ describe('retained - retain', () => {
     await retain(pub.session, 'r1.feed.5', [{ type: 'comment', id: 5 }]);
     await retain(pub.session, 'r1.feed.6', [{ type: 'post', id: 6 }]);
     await log.count(3, 'the matching live value');
-    await sleep(50);
+    await expectQuiet(50);
     const ids = log.events.map((e) => [(e.args[0] as { id: number }).id, e.details['retained'] === true]);
     assert.deepEqual(ids.slice(0, 2).sort(), [
       [1, true],
@@ -110,7 +111,7 @@ describe('retained - retain', () => {
       const retainedLog = new EventLog();
       await subscribeWire(sub.session, `r1.del.k${i}.#`, retainedLog, { retained: true });
       await subscribeWire(sub.session, `r1.del`, retainedLog, { retained: true, match: 'prefix' });
-      await sleep(30);
+      await expectQuiet(30);
       assert.equal(
         retainedLog.events.filter((e) => e.details['topic'] === key).length,
         0,
@@ -261,7 +262,7 @@ describe('retained - ttl', () => {
     assert.equal(await storeGet(pub.session, 'r3.ttl.key'), null);
     const retainedLog = new EventLog();
     await subscribeWire(sub.session, 'r3.ttl.key', retainedLog, { retained: true });
-    await sleep(50);
+    await expectQuiet(50);
     assert.equal(retainedLog.events.length, 0, 'nothing is replayed after expiry');
   });
 
@@ -351,7 +352,7 @@ describe('retained - retained subscribe under concurrent publishes', () => {
           );
         }
       }
-      await sleep(50);
+      await expectQuiet(50);
       for (const [i, log] of logs.entries()) {
         let replayed = 0;
         for (const k of keys) {

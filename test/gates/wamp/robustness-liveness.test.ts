@@ -1,8 +1,9 @@
 /**
- * Dead peers are found and cleaned up (docs/ARCHITECTURE.md, "Reliability rules"): with
- * wamp.pingIntervalMs small, a RawSocket peer that never answers PING and a WebSocket
- * peer that never answers ping are dropped within about two intervals, while peers
- * that answer stay; a dead peer's testament is published and its registration freed.
+ * Dead peers are found and cleaned up (docs/ARCHITECTURE.md, "Reliability rules"): a
+ * RawSocket peer that never answers PING and a WebSocket peer that never answers ping
+ * are dropped at the second interval, while peers that answer stay; a dead peer's
+ * testament is published and its registration freed. The pings run on a ManualClock:
+ * each interval is one `tick()`, so nothing here waits for real time to pass.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,16 +14,17 @@ import {
   expectSessionAlive,
   RawSocketPeer,
   rawTransports,
-  sleep,
   within,
   type AttackTransport,
   type RawPeer,
 } from '../../helpers/raw-wamp';
 import { Bystanders, CrashGuard, isTopLevel } from '../../helpers/robustness';
+import { ManualClock } from '../../helpers/clock';
+import { waitFor } from '../../helpers/wait';
 
 const PING_MS = 200;
-/** "within ~2 intervals": the interval timer's phase, plus scheduling slack */
-const DEAD_WITHIN_MS = 2 * PING_MS + PING_MS + 250;
+/** the router's pings fire when tick() moves it */
+const clock = new ManualClock();
 
 let r: TestRouter;
 let bystanders: Bystanders;
@@ -31,7 +33,7 @@ const guard = new CrashGuard();
 
 before(async () => {
   guard.install();
-  r = await startRouter({ wamp: { pingIntervalMs: PING_MS, helloTimeoutMs: 5000 } });
+  r = await startRouter({ wamp: { pingIntervalMs: PING_MS, helloTimeoutMs: 5000 } }, { clock });
   bystanders = await Bystanders.start(r.wsUrl, r.rawSocketUrl);
   transports = rawTransports(r.wsUrl, r.rawSocketPort);
 });
@@ -49,41 +51,51 @@ after(async () => {
   guard.uninstall();
 });
 
+/**
+ * One ping interval: every connection is pinged, or dropped if it did not answer the last
+ * ping. Then `peers` have seen their ping (an answering one has written its pong by
+ * then), and the bystanders prove themselves with a round trip through the router,
+ * which also reads every pong written before it; only then may the next interval start.
+ */
+async function tick(what: string, peers: RawPeer[] = []): Promise<void> {
+  const seen = peers.map((p) => p.pingsReceived);
+  clock.advance(PING_MS);
+  await waitFor(() => peers.every((p, i) => p.pingsReceived > (seen[i] ?? 0)), `a ping to each peer (${what})`);
+  await bystanders.check(what);
+}
+
 /** A peer that answers nothing: no PONG on RawSocket, no pong on WebSocket. */
 function openDead(t: AttackTransport): Promise<RawPeer> {
   return t.kind === 'rawsocket' ? t.open({ answerPings: false }) : t.open({ autoPong: false });
 }
 
-void test('wamp robustness - a peer that answers no pings is dropped within about two ping intervals', { concurrency: true }, async (tt) => {
-  await Promise.all(
-    transports.map((t) =>
-      tt.test(t.name, async () => {
-        const dead = await openDead(t);
-        await dead.hello();
-        const silentSince = Date.now();
-        await within(dead.closed, DEAD_WITHIN_MS + 1000, `${t.name}: silent peer dropped`);
-        const took = Date.now() - silentSince;
-        assert.ok(took <= DEAD_WITHIN_MS, `dropped after ${took} ms; expected within ~2 intervals (${DEAD_WITHIN_MS} ms)`);
-        if (dead instanceof RawSocketPeer) assert.ok(dead.pingsReceived >= 1, 'the router sent a PING before giving up');
-      }),
-    ),
-  );
+void test('wamp robustness - a peer that answers no pings is dropped at the second ping interval', async () => {
+  const dead = await Promise.all(transports.map(async (t) => {
+    const p = await openDead(t);
+    await p.hello();
+    return p;
+  }));
+  // the first interval pings them: still connected, since they were pinged
+  await tick('first ping to silent peers', dead);
+  for (const p of dead) assert.equal(p.isClosed, false, `${p.label}: not dropped at the first interval`);
+  // the second finds no answer
+  clock.advance(PING_MS);
+  await Promise.all(dead.map((p) => within(p.closed, 2000, `${p.label}: silent peer dropped at the second interval`)));
   await bystanders.check('dead peers dropped');
 });
 
-void test('wamp robustness - a peer that answers pings but sends nothing stays connected', { concurrency: true }, async (tt) => {
-  await Promise.all(
-    transports.map((t) =>
-      tt.test(t.name, async () => {
-        const live = await t.open();
-        await live.hello();
-        await sleep(PING_MS * 6);
-        assert.equal(live.isClosed, false, 'still connected after six ping intervals of silence');
-        if (live instanceof RawSocketPeer) assert.ok(live.pingsReceived >= 3, `PINGs were sent (${live.pingsReceived})`);
-        await expectSessionAlive(live, 1);
-      }),
-    ),
-  );
+void test('wamp robustness - a peer that answers pings but sends nothing stays connected', async () => {
+  const live = await Promise.all(transports.map(async (t) => {
+    const p = await t.open();
+    await p.hello();
+    return p;
+  }));
+  for (let i = 1; i <= 6; i++) await tick(`ping ${i} to answering peers`, live);
+  for (const p of live) {
+    assert.equal(p.isClosed, false, `${p.label}: still connected after six ping intervals of silence`);
+    assert.equal(p.pingsReceived, 6, `${p.label}: a ping each interval`);
+  }
+  for (const [i, p] of live.entries()) await expectSessionAlive(p, i + 1);
 });
 
 void test('wamp robustness - an idle autobahn RawSocket session answers the router’s PINGs and stays', async () => {
@@ -93,7 +105,9 @@ void test('wamp robustness - an idle autobahn RawSocket session answers the rout
   try {
     let closed = false;
     void idle.onclose.then(() => (closed = true));
-    await sleep(PING_MS * 6);
+    // no event tells that autobahn has read its PING: the bystanders' round trips (an
+    // autobahn RawSocket session among them) carry it through
+    for (let i = 1; i <= 6; i++) await tick(`ping ${i} to an idle autobahn session`);
     assert.equal(closed, false, 'an idle autobahn RawSocket session is still connected after six ping intervals');
     assert.equal(await callResult(idle.session, 'wamp.session.count', []), await callResult(bystanders.session, 'wamp.session.count', []));
   } finally {
@@ -104,9 +118,10 @@ void test('wamp robustness - an idle autobahn RawSocket session answers the rout
 void test('wamp robustness - a RawSocket client that answers nothing, not even the handshake, is dropped', async () => {
   // TCP connected, handshake sent, then nothing: no HELLO, no PONG
   const dead = await RawSocketPeer.open(r.rawSocketPort, 'json', { answerPings: false });
-  const since = Date.now();
-  await within(dead.closed, DEAD_WITHIN_MS + 1000, 'silent RawSocket peer dropped');
-  assert.ok(Date.now() - since <= DEAD_WITHIN_MS, `dropped after ${Date.now() - since} ms`);
+  await tick('first ping to a peer without HELLO', [dead]);
+  assert.equal(dead.isClosed, false, 'not dropped at the first interval');
+  clock.advance(PING_MS);
+  await within(dead.closed, 2000, 'silent RawSocket peer dropped');
   await bystanders.check('silent rawsocket without HELLO');
 });
 
@@ -155,7 +170,9 @@ void test('wamp robustness - a dead peer’s testament is published and its regi
         assert.equal(events.length, 0, 'no testament while alive');
 
         // now it goes silent: no pong, nothing
-        await within(dead.closed, DEAD_WITHIN_MS + 1000, `${t.name}: dead peer dropped`);
+        await tick(`${t.name}: ping to a dead callee`, [dead]);
+        clock.advance(PING_MS);
+        await within(dead.closed, 2000, `${t.name}: dead peer dropped`);
         await within(testament, 2000, 'testament published to the other subscriber');
         assert.deepEqual(events[0], ['gone', i]);
 
@@ -186,7 +203,9 @@ void test('wamp robustness - a call in flight to a callee that dies fails instea
       );
       const inv = await dead.next(2000, 'INVOCATION');
       assert.ok(Array.isArray(inv) && inv[0] === 68, `INVOCATION, got ${JSON.stringify(inv)}`);
-      await within(dead.closed, DEAD_WITHIN_MS + 1000, 'dead callee dropped');
+      await tick(`${t.name}: ping to a dead callee`, [dead]);
+      clock.advance(PING_MS);
+      await within(dead.closed, 2000, 'dead callee dropped');
       const got = await within(outcome, 2000, 'the pending call settles');
       assert.equal(got, 'wamp.error.canceled');
       await bystanders.check(`${t.name} call to a dead callee`);

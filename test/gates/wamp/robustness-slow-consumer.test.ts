@@ -7,13 +7,16 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { destroyAllRawPeers, rawTransports, sleep, within, type AttackTransport, type RawPeer } from '../../helpers/raw-wamp';
+import { destroyAllRawPeers, rawTransports, within, type AttackTransport, type RawPeer } from '../../helpers/raw-wamp';
 import { Bystanders, CrashGuard, isTopLevel, memoryAfterGc, metricValue } from '../../helpers/robustness';
-import { waitFor } from '../../helpers/wait';
+import { expectQuiet, waitFor } from '../../helpers/wait';
+import { ManualClock } from '../../helpers/clock';
 
 const HIGH_WATER = 256 * 1024;
 const MAX_QUEUE = 1024 * 1024;
 const SLOW_TIMEOUT_MS = 1000;
+/** the slow consumer deadline is read on it: the test moves it past the timeout */
+const clock = new ManualClock();
 const EVENT_BYTES = 60 * 1024;
 /** a flood this large would show in memory if the router queued it for the slow peer */
 const FLOOD_CAP_EVENTS = 1200; // ~70 MiB
@@ -29,9 +32,14 @@ const blob = 'x'.repeat(EVENT_BYTES);
 
 before(async () => {
   guard.install();
-  r = await startRouter({
-    limits: { outboundHighWaterBytes: HIGH_WATER, outboundQueueBytes: MAX_QUEUE, slowConsumerTimeoutMs: SLOW_TIMEOUT_MS },
-  });
+  r = await startRouter(
+    {
+      limits: { outboundHighWaterBytes: HIGH_WATER, outboundQueueBytes: MAX_QUEUE, slowConsumerTimeoutMs: SLOW_TIMEOUT_MS },
+      // no liveness pings: a stalled peer must go as a slow consumer, whatever the clock does
+      wamp: { pingIntervalMs: 0 },
+    },
+    { clock },
+  );
   bystanders = await Bystanders.start(r.wsUrl, r.rawSocketUrl);
   for (const m of bystanders.members) {
     floodCounts.set(m.name, 0);
@@ -137,12 +145,15 @@ void test('wamp robustness - a subscriber stuck above the high water mark is dis
         assert.ok(sent < FLOOD_CAP_EVENTS, `never throttled after ${sent} events`);
         await within(Promise.resolve(bystanders.session.publish(topic, [++sent, blob], {}, { acknowledge: true })), 2000, 'publication acknowledged');
       }
-      const throttledAt = Date.now();
       assert.equal(await slowConsumers('disconnected'), disconnected0, 'throttled, not yet disconnected: the queue is below its hard limit');
       await bystanders.check(`${t.name} throttled`);
-      await waitFor(async () => (await slowConsumers('disconnected')) > disconnected0, 'disconnect after the slow consumer timeout', SLOW_TIMEOUT_MS + 2000);
-      const waited = Date.now() - throttledAt;
-      assert.ok(waited >= SLOW_TIMEOUT_MS - 100, `disconnected after ${waited} ms, not before the timeout (${SLOW_TIMEOUT_MS} ms)`);
+      // the drain poll (real timers, every 25 ms) reads the deadline on the clock: at the
+      // timeout itself a few polls find it still in time
+      clock.advance(SLOW_TIMEOUT_MS);
+      await expectQuiet();
+      assert.equal(await slowConsumers('disconnected'), disconnected0, `not disconnected before the timeout (${SLOW_TIMEOUT_MS} ms)`);
+      clock.advance(1);
+      await waitFor(async () => (await slowConsumers('disconnected')) > disconnected0, 'disconnect after the slow consumer timeout');
       await waitFor(() => sessionGone(sessionId), 'the slow session to leave the realm', 1000);
       peer.resumeReading();
       await within(peer.closed, 5000, 'the stalled connection to be closed');
@@ -164,7 +175,10 @@ void test('wamp robustness - a subscriber that catches up in time is released, n
   }
   const expected = peer.bytesIn;
   peer.resumeReading();
-  await sleep(SLOW_TIMEOUT_MS + 500);
+  await waitFor(() => peer.bytesIn > expected, 'the queued events to flow again');
+  // past the deadline, drained: the next poll releases it instead of dropping it
+  clock.advance(SLOW_TIMEOUT_MS + 500);
+  await expectQuiet();
   assert.equal(await slowConsumers('disconnected'), disconnected0, 'not disconnected');
   assert.equal(peer.isClosed, false);
   assert.equal(await sessionGone(sessionId), false, 'session still joined');

@@ -16,7 +16,7 @@ import {
   WAMPY_SERIALIZERS,
   within,
 } from '../../helpers/rpc-clients';
-import { sleep } from '../../helpers/wait';
+import { expectQuiet } from '../../helpers/wait';
 
 const TRANSPORTS = RPC_TRANSPORTS;
 
@@ -139,7 +139,7 @@ for (const ser of WAMPY_SERIALIZERS) {
     const interrupt = await callee.take(isInterrupt, 5000, 'INTERRUPT');
     assert.equal(interrupt[1], inv[1]);
     assert.equal((interrupt[2] as Record<string, unknown>)['mode'], 'kill');
-    await sleep(100);
+    await expectQuiet();
     assert.equal(settled, false, 'kill: no answer to the caller before the callee answers');
     callee.send([8, 68, inv[1], {}, 'wamp.error.canceled', ['stopped by request']]);
     const e = (await rejection(call, 5000, 'killed call')) as { argsList?: unknown };

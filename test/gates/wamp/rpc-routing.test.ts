@@ -16,6 +16,7 @@ import {
   WAMPY_SERIALIZERS,
   within,
 } from '../../helpers/rpc-clients';
+import { expectQuiet } from '../../helpers/wait';
 
 const TRANSPORTS = RPC_TRANSPORTS;
 
@@ -360,7 +361,7 @@ void test('wamp rpc - concurrency 2 with shared callees: each callee holds at mo
   }
   const calls = Array.from({ length: 8 }, (_, i) => within(caller.session.call(uri, [i]), 5000, `call ${i}`));
   await within(allStartedOnce.promise, 5000, 'four invocations started');
-  await sleep(50);
+  await expectQuiet(50);
   assert.equal(arrived, 4, 'only 2 x 2 invocations while both callees are full');
   gate.resolve();
   const results = (await Promise.all(calls)) as [string, number][];
