@@ -4,7 +4,7 @@ import type { Payload } from '../../lib/payload';
 import { payloadToBody } from '../../lib/payload-body';
 import { payloadFromBytes } from '../../lib/payload-bytes';
 import { canonicalToStompTopic } from '../../lib/notation';
-import type { StompFrame } from './frame';
+import type { StompFrame } from '../../lib/stomp/frame';
 
 /**
  * STOMP <-> core messages (README "Payloads across protocols").
