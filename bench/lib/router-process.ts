@@ -4,8 +4,10 @@
  * generator's process means neither event loop steals turns from the other.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildGatehouse as buildInto } from './gatehouse-build';
+import { CLK_TCK, cpuSecondsOf, statusMiB } from './proc-stats';
 
 export type RouterName = 'gatehouse' | 'fox-wamp';
 
@@ -27,24 +29,9 @@ export interface SpawnOptions {
 const ROOT = join(__dirname, '..', '..');
 const BUILD_DIR = join(ROOT, 'bench', 'out', 'build');
 
-/**
- * Compiles Gatehouse and its bench server with tsc into bench/out/build. Type errors
- * elsewhere in the tree (work in progress) do not stop the emit; a missing output does.
- */
+/** Compiles Gatehouse and its bench server into bench/out/build (bench/lib/gatehouse-build.ts). */
 export function buildGatehouse(): void {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
-  if (!existsSync(join(BUILD_DIR, 'bench', 'servers', 'gatehouse-server.js'))) {
-    throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
-  }
-  if (r.status !== 0) process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
-}
-const CLK_TCK = readClockTicks();
-
-function readClockTicks(): number {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
+  buildInto(BUILD_DIR);
 }
 
 export function hasTaskset(): boolean {
@@ -111,9 +98,10 @@ export class RouterProcess {
       nodeArgs.push(join(ROOT, 'bench', 'servers', 'foxwamp-server.js'));
     }
     // taskset execs node, so the child's pid is the router's pid
-    const [cmd, args] = opts.cpu === undefined
-      ? [process.execPath, nodeArgs]
-      : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
+    const [cmd, args] =
+      opts.cpu === undefined
+        ? [process.execPath, nodeArgs]
+        : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
@@ -135,7 +123,9 @@ export class RouterProcess {
       const i = this.stdoutLines.findIndex((l) => re.test(l));
       if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${why()}`);
+        throw new Error(
+          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${why()}`,
+        );
       }
       if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${why()}`);
       await new Promise<void>((resolve) => {
@@ -159,17 +149,12 @@ export class RouterProcess {
 
   /** User + system CPU seconds the router process has used so far. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // fields after the ")" that closes the command name; utime and stime are 14 and 15
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return cpuSecondsOf(this.pid);
   }
 
   /** Resident set size in MiB (VmRSS). */
   rssMiB(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return m ? Number(m[1]) / 1024 : NaN;
+    return statusMiB(this.pid, 'VmRSS');
   }
 
   async stop(): Promise<void> {
