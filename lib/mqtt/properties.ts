@@ -21,7 +21,11 @@ export function headersFromMqtt(props: IPublishPacket['properties'], now: number
 }
 
 /** Core headers -> MQTT 5 PUBLISH properties; undefined when expired. */
-export function headersToMqtt(h: MessageHeaders | undefined, now: number, responseTopic: string | undefined): NonNullable<IPublishPacket['properties']> | null {
+export function headersToMqtt(
+  h: MessageHeaders | undefined,
+  now: number,
+  responseTopic: string | undefined,
+): NonNullable<IPublishPacket['properties']> | null {
   const props: NonNullable<IPublishPacket['properties']> = {};
   if (h) {
     if (h.expiresAt !== undefined) {
