@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canConnect, freePort } from '../../test/helpers/server-process';
+import { ChildControl } from './child-control';
 import { buildGatehouse, type GatehouseRuntime } from './gatehouse-build';
 import { cpuSecondsOf, statusMiB } from './proc-stats';
 
@@ -81,8 +82,7 @@ function mosquittoConf(port: number, noDelay: boolean): string {
 
 export class BrokerProcess {
   private readonly exited: Promise<void>;
-  private readonly stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly control: ChildControl;
   stderr = '';
   /** highest VmRSS seen by `sampleRss` (MiB) */
   private sampledPeak = 0;
@@ -92,13 +92,7 @@ export class BrokerProcess {
     private readonly child: ChildProcess,
     public port: number,
   ) {
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      this.stdoutLines.push(...parts.map((l) => l.trim()));
-      this.waiter?.();
-    });
+    this.control = new ChildControl(name, child, () => this.stderr);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       if (this.stderr.length < 20_000) this.stderr += s;
     });
@@ -152,28 +146,9 @@ export class BrokerProcess {
         await new Promise((r) => setTimeout(r, 20));
       }
     } else {
-      const line = await proc.expect(/^PORT (\d+)$/, 30_000);
-      proc.port = Number(line.slice(5));
+      proc.port = await proc.control.port();
     }
     return proc;
-  }
-
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (!this.alive)
-        throw new Error(
-          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${this.stderr}`,
-        );
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
   }
 
   get profilable(): boolean {
@@ -181,15 +156,13 @@ export class BrokerProcess {
   }
 
   /** Starts V8's sampling profiler in a node broker (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has the broker write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** User + system CPU seconds the broker has used so far. */

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ChildControl } from './child-control';
 import { buildGatehouse as buildInto } from './gatehouse-build';
 import { CLK_TCK, cpuSecondsOf, statusMiB } from './proc-stats';
 
@@ -52,8 +53,14 @@ export function machineBusySeconds(): number {
   return (total - (f[3] ?? 0) - (f[4] ?? 0)) / CLK_TCK;
 }
 
+/** the router's answers on stdout; its other output goes to SpawnOptions.onOutput */
+const CONTROL_LINE = /^(PORT \d+|PROFILE-STARTED|PROFILE-WRITTEN)$/;
+
 export class RouterProcess {
   private exited: Promise<void>;
+  private readonly control: ChildControl;
+  /** what the router wrote to stderr (the first 20,000 characters), for errors */
+  private stderr = '';
 
   private constructor(
     readonly name: RouterName,
@@ -61,16 +68,15 @@ export class RouterProcess {
     public port: number,
     onOutput: ((line: string) => void) | undefined,
   ) {
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      for (const l of parts) {
-        const line = l.trim();
-        if (/^(PORT \d+|PROFILE-STARTED|PROFILE-WRITTEN)$/.test(line)) this.stdoutLines.push(line);
-        else onOutput?.(line);
-      }
-      this.waiter?.();
+    this.control = new ChildControl(
+      name,
+      child,
+      () => this.stderr,
+      (line) => CONTROL_LINE.test(line),
+      onOutput,
+    );
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      if (this.stderr.length < 20_000) this.stderr += s;
     });
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -103,48 +109,19 @@ export class RouterProcess {
         ? [process.execPath, nodeArgs]
         : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
     const proc = new RouterProcess(name, child, 0, opts.onOutput);
-    const line = await proc.expect(/^PORT (\d+)$/, 30_000, () => stderr);
-    proc.port = Number(line.slice(5));
+    proc.port = await proc.control.port();
     return proc;
   }
 
-  private stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
-
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number, why: () => string = () => ''): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(
-          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${why()}`,
-        );
-      }
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${why()}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
   /** Starts V8's sampling profiler in the router (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has the router write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** User + system CPU seconds the router process has used so far. */

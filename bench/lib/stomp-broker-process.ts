@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canConnect, exited, freePorts } from '../../test/helpers/server-process';
+import { ChildControl } from './child-control';
 import { buildGatehouse, type GatehouseRuntime } from './gatehouse-build';
 import { cpuSecondsOf, isZombie, processTree, sleep, statusMiB } from './proc-stats';
 import type { RabbitInstall } from './rabbitmq-install';
@@ -79,8 +80,7 @@ export interface GatehouseStats {
 }
 
 export class StompBrokerProcess {
-  private readonly stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly control: ChildControl;
   stderr = '';
   /** highest tree RSS seen by rssMiB() (MiB) */
   private sampledPeak = 0;
@@ -98,13 +98,7 @@ export class StompBrokerProcess {
     private readonly helper: ChildProcess | undefined,
   ) {
     this.tree = [child.pid ?? 0];
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      this.stdoutLines.push(...parts.map((l) => l.trim()));
-      this.waiter?.();
-    });
+    this.control = new ChildControl(name, child, () => this.stderr);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       if (this.stderr.length < 20_000) this.stderr += s;
     });
@@ -144,8 +138,7 @@ export class StompBrokerProcess {
     const child = spawn(cmd!, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = new StompBrokerProcess('gatehouse', child, 0, workDir, undefined);
     try {
-      const line = await proc.expect(/^PORT (\d+)$/, 30_000);
-      proc.port = Number(line.slice(5));
+      proc.port = await proc.control.port();
     } catch (err) {
       await proc.stop();
       throw err;
@@ -255,24 +248,6 @@ export class StompBrokerProcess {
     }
   }
 
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (!this.alive)
-        throw new Error(
-          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${this.stderr}`,
-        );
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
   /** Re-reads which processes make up the broker (RabbitMQ: the script, beam.smp, its helpers). */
   refreshTree(): void {
     if (this.alive) this.tree = processTree(this.pid);
@@ -283,27 +258,23 @@ export class StompBrokerProcess {
   }
 
   /** Starts V8's sampling profiler in Gatehouse (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has Gatehouse write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** Opens a window of Gatehouse's own counters (bench/servers/stomp-gatehouse-server.js). */
   async startStats(): Promise<void> {
-    this.child.stdin?.write('stats-start\n');
-    await this.expect(/^STATS-STARTED$/, 10_000);
+    await this.control.command('stats-start', /^STATS-STARTED$/, 10_000);
   }
 
   /** Closes it: store commits in the window and the event loop's delay. */
   async stopStats(): Promise<GatehouseStats> {
-    this.child.stdin?.write('stats-stop\n');
-    const line = await this.expect(/^STATS \{/, 10_000);
+    const line = await this.control.command('stats-stop', /^STATS \{/, 10_000);
     return JSON.parse(line.slice(6)) as GatehouseStats;
   }
 
