@@ -1,5 +1,6 @@
 // bench/mqtt-bench.ts's command line: its scenarios, options and their defaults, and
 // each scenario's title in the report.
+import { eachFlag } from './cli-flags';
 import { BROKERS, type BrokerName, type GatehouseRuntime } from './mqtt-broker-process';
 import type { Topology } from './mqtt-scenarios';
 
@@ -72,18 +73,7 @@ export function parseArgs(argv: string[]): Options {
     maxOther: 30,
     retries: 3,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${String(flag)} needs a value`);
-      return v;
-    };
-    const num = (): number => {
-      const n = Number(value());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${String(flag)} needs a positive number`);
-      return n;
-    };
+  eachFlag(argv, (flag, { value, num }) => {
     switch (flag) {
       case '--duration':
         o.duration = num();
@@ -155,9 +145,9 @@ export function parseArgs(argv: string[]): Options {
         o.retries = Number(value());
         break;
       default:
-        throw new Error(`unknown option ${String(flag)}`);
+        throw new Error(`unknown option ${flag}`);
     }
-  }
+  });
   for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
   for (const b of o.brokers) if (!BROKERS.includes(b)) throw new Error(`unknown broker ${b} (${BROKERS.join(', ')})`);
   if (o.topology !== 'pair' && o.topology !== 'shared') throw new Error('--topology is pair or shared');

@@ -1,5 +1,6 @@
 // bench/stomp-bench.ts's command line: its scenarios, options and their defaults, and
 // each scenario's title in the report.
+import { eachFlag } from './cli-flags';
 import { fmtInt } from './stats';
 import { STOMP_BROKERS, type GatehouseRuntime, type StompBrokerName } from './stomp-broker-process';
 
@@ -80,18 +81,7 @@ export function parseArgs(argv: string[]): Options {
     results: true,
     profilePass: true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${String(flag)} needs a value`);
-      return v;
-    };
-    const num = (): number => {
-      const n = Number(value());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${String(flag)} needs a positive number`);
-      return n;
-    };
+  eachFlag(argv, (flag, { value, num }) => {
     switch (flag) {
       case '--duration':
         o.duration = num();
@@ -172,9 +162,9 @@ export function parseArgs(argv: string[]): Options {
         o.profilePass = false;
         break;
       default:
-        throw new Error(`unknown option ${String(flag)}`);
+        throw new Error(`unknown option ${flag}`);
     }
-  }
+  });
   for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
   for (const b of o.brokers) if (!STOMP_BROKERS.includes(b)) throw new Error(`unknown broker ${b} (${STOMP_BROKERS.join(', ')})`);
   if (o.sync !== 'full' && o.sync !== 'normal') throw new Error('--sync is full or normal');
