@@ -9,8 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { canonicalToMqtt, mqttTopicToCanonical } from '../lib/notation';
 import { parsePattern } from '../lib/topic';
-import { StompFrameParser } from '../gates/stomp/frame-parser';
-import { encodeFrame as encodeStompFrame } from '../gates/stomp/frame-writer';
+import { StompFrameParser } from '../lib/stomp/frame-parser';
+import { encodeFrame as encodeStompFrame } from '../lib/stomp/frame-writer';
 import { encodeFrame, FrameDecoder, FrameType } from '../gates/wamp/rawsocket-framing';
 
 const ROUNDS = Number(process.argv[2] ?? 5);

@@ -6,10 +6,7 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
-export DEBIAN_FRONTEND=noninteractive
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-# Another apt-get on the same machine holds the dpkg lock: wait for it instead of failing.
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+apt_install chromium
 /usr/bin/chromium --version

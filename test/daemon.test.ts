@@ -5,19 +5,15 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import tls from 'node:tls';
+import { spawnGatehouse, START_TIMEOUT_MS, tempDir, writeJson, type Daemon, type LogEntry } from './helpers/daemon';
 import { withTimeout } from './helpers/wait';
 
 const ROOT = resolve(__dirname, '..');
-const CLI = join('lib', 'cli.ts');
-const START_TIMEOUT_MS = 20_000;
 
 // autobahn ships no types; this is the part the test uses.
 interface AutobahnSession {
@@ -41,94 +37,28 @@ interface AutobahnModule {
  
 const autobahn = require('autobahn') as AutobahnModule;
 
-interface Daemon {
-  child: ChildProcess;
-  /** complete stdout lines so far; `lines` emits 'line' as they arrive */
-  stdout: string[];
-  lines: EventEmitter;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-daemon-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+function tempDirOf(t: TestContext): string {
+  const temp = tempDir();
+  t.after(() => temp.remove());
+  return temp.dir;
 }
 
 function writeConfig(dir: string, config: unknown): string {
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
+  writeJson(file, config);
   return file;
 }
 
-/** The environment without GATEHOUSE_* variables, so the host's settings do not leak in. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_')));
-}
-
+/** `gatehouse <args>`, killed when the test ends. */
 function spawnCli(t: TestContext, args: string[]): Daemon {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: ROOT,
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: string[] = [];
-  const lines = new EventEmitter();
-  let err = '';
-  let partial = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    stdout.push(...parts);
-    lines.emit('line');
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  return { child, stdout, lines, stderr: () => err, exited };
+  const d = spawnGatehouse(args);
+  t.after(() => d.kill());
+  return d;
 }
 
-/** The first JSON log line with this msg; rejects if the daemon exits or is too slow. */
-function waitForLog(d: Daemon, msg: string, timeoutMs = START_TIMEOUT_MS): Promise<Record<string, unknown>> {
-  return new Promise((resolvePromise, reject) => {
-    const check = (): boolean => {
-      for (const line of d.stdout) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if (entry.msg === msg) {
-          finish();
-          resolvePromise(entry);
-          return true;
-        }
-      }
-      return false;
-    };
-    const onExit = (code: number | null): void => {
-      finish();
-      reject(new Error(`daemon exited (${String(code)}) before "${msg}"\nstdout:\n${d.stdout.join('\n')}\nstderr:\n${d.stderr()}`));
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`no "${msg}" log line within ${timeoutMs} ms\nstdout:\n${d.stdout.join('\n')}\nstderr:\n${d.stderr()}`));
-    }, timeoutMs);
-    const finish = (): void => {
-      clearTimeout(timer);
-      d.lines.off('line', onLine);
-      d.child.off('exit', onExit);
-    };
-    const onLine = (): void => void check();
-    d.lines.on('line', onLine);
-    d.child.on('exit', onExit);
-    check();
-  });
+/** The first JSON log line with this msg from index `from` on; rejects if the daemon exits or is too slow. */
+function waitForLog(d: Daemon, msg: string, from = 0): Promise<LogEntry> {
+  return d.waitForLog((e) => e.msg === msg, `"${msg}"`, from);
 }
 
 function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
@@ -145,7 +75,7 @@ function get(port: number, path: string): Promise<{ status: number; type: string
 }
 
 test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly on SIGTERM', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDirOf(t);
   const file = writeConfig(dir, {
     $schema: '../schemas/config.schema.json',
     http: { host: '127.0.0.1', port: 0 },
@@ -249,21 +179,21 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   const bye = await withTimeout(closedP, 5_000, 'WAMP close after shutdown');
   assert.equal(bye.detail, 'wamp.close.system_shutdown');
   assert.equal(await withTimeout(rawClosedP, 5_000, 'RawSocket close after shutdown'), 'wamp.close.system_shutdown');
-  assert.ok(d.stdout.some((l) => l.includes('"msg":"shutting down"')));
+  assert.ok(d.logs.some((e) => e.msg === 'shutting down'));
 });
 
 test('daemon - a bad config file exits with code 2 and names the field', { timeout: 30_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDirOf(t);
   const file = writeConfig(dir, { http: { port: 0 }, wamp: { pingIntervalMs: 'soon' } });
   const d = spawnCli(t, ['--config', file]);
   const code = await withTimeout(d.exited, START_TIMEOUT_MS, 'exit on bad config');
   assert.equal(code, 2);
   assert.match(d.stderr(), /\/wamp\/pingIntervalMs must be integer/);
-  assert.equal(d.stdout.filter((l) => l.includes('"msg":"listening"')).length, 0);
+  assert.equal(d.logs.filter((e) => e.msg === 'listening').length, 0);
 });
 
 test('daemon - a bad command-line value exits with code 2 and names the field', { timeout: 30_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDirOf(t);
   const file = writeConfig(dir, { store: { path: join(dir, 'gatehouse.db') } });
   const d = spawnCli(t, ['-c', file, '--port', 'eighty']);
   assert.equal(await withTimeout(d.exited, START_TIMEOUT_MS, 'exit on bad flag'), 2);
@@ -271,7 +201,7 @@ test('daemon - a bad command-line value exits with code 2 and names the field', 
 });
 
 test('daemon - check-config prints OK for a good file and the problems for a bad one', { timeout: 30_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDirOf(t);
   const good = spawnCli(t, ['check-config', writeConfig(dir, { http: { port: 0 } })]);
   assert.equal(await withTimeout(good.exited, START_TIMEOUT_MS, 'check-config good'), 0);
   assert.deepEqual(good.stdout.filter((l) => l !== ''), ['OK']);
@@ -301,7 +231,7 @@ async function issuerAt(port: number): Promise<string> {
 }
 
 test('daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a bad file keeps them', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDirOf(t);
   const fixtures = join(ROOT, 'test', 'fixtures', 'tls');
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -342,9 +272,9 @@ test('daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a ba
   assert.equal(await issuerAt(mqttsPort), 'Gatehouse Test CA');
 
   writeFileSync(keyFile, 'not a key');
-  d.stdout.length = 0; // the next SIGHUP's log line, not the first one
+  const next = d.logs.length; // the next SIGHUP's log line, not the first one
   d.child.kill('SIGHUP');
-  const failed = await waitForLog(d, 'SIGHUP: TLS certificates reloaded');
+  const failed = await waitForLog(d, 'SIGHUP: TLS certificates reloaded', next);
   assert.equal((failed.failed as string[]).length, 2);
   assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA', 'the old certificate stays');
 

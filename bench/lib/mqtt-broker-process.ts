@@ -6,14 +6,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
+import { canConnect, freePort } from '../../test/helpers/server-process';
+import { ChildControl } from './child-control';
+import { buildGatehouse, type GatehouseRuntime } from './gatehouse-build';
+import { cpuSecondsOf, statusMiB } from './proc-stats';
 
 export type BrokerName = 'gatehouse' | 'aedes' | 'mosquitto';
 export const BROKERS: readonly BrokerName[] = ['gatehouse', 'aedes', 'mosquitto'];
 
 /** How Gatehouse runs: compiled by tsc (as production runs dist/), or through tsx. */
-export type GatehouseRuntime = 'tsc' | 'tsx';
+export type { GatehouseRuntime } from './gatehouse-build';
 
 export interface BrokerSpawnOptions {
   /** run the broker on this CPU only (taskset), or anywhere when undefined */
@@ -34,21 +37,9 @@ const ROOT = join(__dirname, '..', '..');
 /** Gatehouse compiled for this benchmark alone (other benchmarks build into out/build) */
 export const MQTT_BUILD_DIR = join(ROOT, 'bench', 'out', 'build-mqtt');
 
-/**
- * Compiles Gatehouse with tsc into bench/out/build-mqtt, using bench/tsconfig.build.json
- * with its output directory moved, so a concurrent WAMP benchmark's build is left alone.
- * Type errors elsewhere in the tree (work in progress) do not stop the emit.
- */
+/** Compiles Gatehouse into bench/out/build-mqtt (bench/lib/gatehouse-build.ts). */
 export function buildGatehouseForMqtt(): string {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json'), '--outDir', MQTT_BUILD_DIR], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  const entry = join(MQTT_BUILD_DIR, 'index.js');
-  if (!existsSync(entry)) throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
-  if (r.status !== 0) process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
-  return entry;
+  return buildGatehouse(MQTT_BUILD_DIR);
 }
 
 /** The Mosquitto binary, or undefined when it is not installed. */
@@ -68,34 +59,6 @@ export function mosquittoVersion(path: string): string {
 
 export function aedesVersion(): string {
   return (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'aedes', 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-const CLK_TCK = (() => {
-  const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const a = srv.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -119,8 +82,7 @@ function mosquittoConf(port: number, noDelay: boolean): string {
 
 export class BrokerProcess {
   private readonly exited: Promise<void>;
-  private readonly stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly control: ChildControl;
   stderr = '';
   /** highest VmRSS seen by `sampleRss` (MiB) */
   private sampledPeak = 0;
@@ -130,13 +92,7 @@ export class BrokerProcess {
     private readonly child: ChildProcess,
     public port: number,
   ) {
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      this.stdoutLines.push(...parts.map((l) => l.trim()));
-      this.waiter?.();
-    });
+    this.control = new ChildControl(name, child, () => this.stderr);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       if (this.stderr.length < 20_000) this.stderr += s;
     });
@@ -190,25 +146,9 @@ export class BrokerProcess {
         await new Promise((r) => setTimeout(r, 20));
       }
     } else {
-      const line = await proc.expect(/^PORT (\d+)$/, 30_000);
-      proc.port = Number(line.slice(5));
+      proc.port = await proc.control.port();
     }
     return proc;
-  }
-
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (!this.alive) throw new Error(`${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
   }
 
   get profilable(): boolean {
@@ -216,29 +156,22 @@ export class BrokerProcess {
   }
 
   /** Starts V8's sampling profiler in a node broker (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has the broker write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** User + system CPU seconds the broker has used so far. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // fields after the ")" that closes the command name; utime and stime are 14 and 15
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return cpuSecondsOf(this.pid);
   }
 
   private status(key: 'VmRSS' | 'VmHWM'): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(status);
-    return m ? Number(m[1]) / 1024 : NaN;
+    return statusMiB(this.pid, key);
   }
 
   /** Resident set size now, MiB. */

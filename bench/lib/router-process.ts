@@ -4,8 +4,11 @@
  * generator's process means neither event loop steals turns from the other.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ChildControl } from './child-control';
+import { buildGatehouse as buildInto } from './gatehouse-build';
+import { CLK_TCK, cpuSecondsOf, statusMiB } from './proc-stats';
 
 export type RouterName = 'gatehouse' | 'fox-wamp';
 
@@ -29,24 +32,9 @@ export interface SpawnOptions {
 const ROOT = join(__dirname, '..', '..');
 const BUILD_DIR = join(ROOT, 'bench', 'out', 'build');
 
-/**
- * Compiles Gatehouse and its bench server with tsc into bench/out/build. Type errors
- * elsewhere in the tree (work in progress) do not stop the emit; a missing output does.
- */
+/** Compiles Gatehouse and its bench server into bench/out/build (bench/lib/gatehouse-build.ts). */
 export function buildGatehouse(): void {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
-  if (!existsSync(join(BUILD_DIR, 'bench', 'servers', 'gatehouse-server.js'))) {
-    throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
-  }
-  if (r.status !== 0) process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
-}
-const CLK_TCK = readClockTicks();
-
-function readClockTicks(): number {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
+  buildInto(BUILD_DIR);
 }
 
 export function hasTaskset(): boolean {
@@ -67,8 +55,14 @@ export function machineBusySeconds(): number {
   return (total - (f[3] ?? 0) - (f[4] ?? 0)) / CLK_TCK;
 }
 
+/** the router's answers on stdout; its other output goes to SpawnOptions.onOutput */
+const CONTROL_LINE = /^(PORT \d+|PROFILE-STARTED|PROFILE-WRITTEN)$/;
+
 export class RouterProcess {
   private exited: Promise<void>;
+  private readonly control: ChildControl;
+  /** what the router wrote to stderr (the first 20,000 characters), for errors */
+  private stderr = '';
 
   private constructor(
     readonly name: RouterName,
@@ -76,16 +70,15 @@ export class RouterProcess {
     public port: number,
     onOutput: ((line: string) => void) | undefined,
   ) {
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      for (const l of parts) {
-        const line = l.trim();
-        if (/^(PORT \d+|PROFILE-STARTED|PROFILE-WRITTEN)$/.test(line)) this.stdoutLines.push(line);
-        else onOutput?.(line);
-      }
-      this.waiter?.();
+    this.control = new ChildControl(
+      name,
+      child,
+      () => this.stderr,
+      (line) => CONTROL_LINE.test(line),
+      onOutput,
+    );
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      if (this.stderr.length < 20_000) this.stderr += s;
     });
     this.exited = new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -114,65 +107,34 @@ export class RouterProcess {
       nodeArgs.push(join(ROOT, 'bench', 'servers', 'foxwamp-server.js'));
     }
     // taskset execs node, so the child's pid is the router's pid
-    const [cmd, args] = opts.cpu === undefined
-      ? [process.execPath, nodeArgs]
-      : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
+    const [cmd, args] =
+      opts.cpu === undefined
+        ? [process.execPath, nodeArgs]
+        : ['taskset', ['-c', String(opts.cpu), process.execPath, ...nodeArgs]];
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
     const proc = new RouterProcess(name, child, 0, opts.onOutput);
-    const line = await proc.expect(/^PORT (\d+)$/, 30_000, () => stderr);
-    proc.port = Number(line.slice(5));
+    proc.port = await proc.control.port();
     return proc;
   }
 
-  private stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
-
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number, why: () => string = () => ''): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${why()}`);
-      }
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${why()}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
   /** Starts V8's sampling profiler in the router (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has the router write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** User + system CPU seconds the router process has used so far. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // fields after the ")" that closes the command name; utime and stime are 14 and 15
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return cpuSecondsOf(this.pid);
   }
 
   /** Resident set size in MiB (VmRSS). */
   rssMiB(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return m ? Number(m[1]) / 1024 : NaN;
+    return statusMiB(this.pid, 'VmRSS');
   }
 
   async stop(): Promise<void> {

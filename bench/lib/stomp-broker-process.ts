@@ -15,14 +15,20 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canConnect, exited, freePorts } from '../../test/helpers/server-process';
+import { ChildControl } from './child-control';
+import { buildGatehouse, type GatehouseRuntime } from './gatehouse-build';
+import { cpuSecondsOf, isZombie, processTree, sleep, statusMiB } from './proc-stats';
+import type { RabbitInstall } from './rabbitmq-install';
 import { LeanStompClient } from './stomp-lean-client';
+
+export type { GatehouseRuntime } from './gatehouse-build';
+export { findRabbitmq, installRabbitmq, type RabbitInstall } from './rabbitmq-install';
 
 export type StompBrokerName = 'gatehouse' | 'rabbitmq';
 export const STOMP_BROKERS: readonly StompBrokerName[] = ['gatehouse', 'rabbitmq'];
-export type GatehouseRuntime = 'tsc' | 'tsx';
 
 const ROOT = join(__dirname, '..', '..');
 /** Gatehouse compiled for this benchmark alone (the others build into out/build, out/build-mqtt) */
@@ -43,180 +49,9 @@ export interface StompSpawnOptions {
   rabbitStartTimeoutMs: number;
 }
 
-/**
- * Compiles Gatehouse with tsc into bench/out/build-stomp, using bench/tsconfig.build.json
- * with its output directory moved, so a concurrent benchmark's build is left alone.
- * Type errors elsewhere in the tree (work in progress) do not stop the emit.
- */
+/** Compiles Gatehouse into bench/out/build-stomp (bench/lib/gatehouse-build.ts). */
 export function buildGatehouseForStomp(): string {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.build.json'), '--outDir', STOMP_BUILD_DIR], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  const entry = join(STOMP_BUILD_DIR, 'index.js');
-  if (!existsSync(entry)) throw new Error(`tsc build of Gatehouse failed:\n${r.stdout}${r.stderr}`);
-  if (r.status !== 0)
-    process.stderr.write(`note: tsc reported type errors (emitted anyway):\n${r.stdout.split('\n').slice(0, 5).join('\n')}\n`);
-  return entry;
-}
-
-// ----- RabbitMQ: finding it, installing it -----
-
-export interface RabbitInstall {
-  /** .../rabbitmq_server-<v>/sbin: the real scripts, not Debian's wrapper (which su's to the rabbitmq user) */
-  sbin: string;
-  epmd: string;
-  version: string;
-  erlang: string;
-}
-
-/** Debian's RabbitMQ, or why it is not usable. */
-export function findRabbitmq(): RabbitInstall | string {
-  const lib = '/usr/lib/rabbitmq/lib';
-  if (!existsSync(lib)) return 'the rabbitmq-server package is not installed (no /usr/lib/rabbitmq/lib)';
-  const dir = readdirSync(lib)
-    .filter((d) => d.startsWith('rabbitmq_server-'))
-    .sort()
-    .pop();
-  if (!dir) return `no rabbitmq_server-* in ${lib}`;
-  const sbin = join(lib, dir, 'sbin');
-  if (!existsSync(join(sbin, 'rabbitmq-server'))) return `no ${join(sbin, 'rabbitmq-server')}`;
-  if (
-    !existsSync(join(lib, dir, 'plugins')) ||
-    !readdirSync(join(lib, dir, 'plugins')).some((p) => p.startsWith('rabbitmq_stomp-'))
-  ) {
-    return `the rabbitmq_stomp plugin is not in ${join(lib, dir, 'plugins')}`;
-  }
-  const epmd = ['/usr/bin/epmd', ...globErts('epmd')].find((p) => existsSync(p));
-  if (!epmd) return 'epmd (Erlang) not found';
-  const q = (pkg: string): string => spawnSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' }).stdout.trim();
-  const version = q('rabbitmq-server') || dir.slice('rabbitmq_server-'.length);
-  return { sbin, epmd, version, erlang: q('erlang-base') || '?' };
-}
-
-function globErts(bin: string): string[] {
-  const base = '/usr/lib/erlang';
-  if (!existsSync(base)) return [];
-  return readdirSync(base)
-    .filter((d) => d.startsWith('erts-'))
-    .map((d) => join(base, d, 'bin', bin));
-}
-
-/**
- * apt-get update; apt-get install -y rabbitmq-server, as root, with a policy-rc.d that
- * keeps the package from starting the system service (left alone if one exists). Returns
- * undefined on success, else why not (the caller reports it and goes on without).
- */
-export function installRabbitmq(timeoutMs: number): string | undefined {
-  if (process.getuid?.() !== 0)
-    return 'not root: cannot apt-get install rabbitmq-server (run `apt-get install -y rabbitmq-server` as root)';
-  if (spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status !== 0) return 'no apt-get on this machine';
-  const policy = '/usr/sbin/policy-rc.d';
-  const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
-  try {
-    const deadline = Date.now() + timeoutMs;
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const up = spawnSync('apt-get', ['update'], { env, encoding: 'utf8', timeout: timeoutMs });
-    if (up.error) return `apt-get update: ${up.error.message}`;
-    const left = Math.max(1000, deadline - Date.now());
-    const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'rabbitmq-server'], {
-      env,
-      encoding: 'utf8',
-      timeout: left,
-    });
-    if (r.error) return `apt-get install rabbitmq-server: ${r.error.message}`;
-    if (r.status !== 0)
-      return `apt-get install rabbitmq-server failed (exit ${String(r.status)}): ${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' / ')}`;
-    return undefined;
-  } finally {
-    if (ownPolicy) rmSync(policy, { force: true });
-  }
-}
-
-// ----- /proc -----
-
-const CLK_TCK = (() => {
-  const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-/** `pid` and every live descendant. */
-function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = children.get(ppid);
-    if (list) list.push(Number(d));
-    else children.set(ppid, [Number(d)]);
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    out.push(p);
-    for (const c of children.get(p) ?? []) walk(c);
-  };
-  walk(pid);
-  return out;
-}
-
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the ")" that closes the command name; utime and stime are 14 and 15
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const a = srv.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
+  return buildGatehouse(STOMP_BUILD_DIR);
 }
 
 /** The RabbitMQ node's configuration: a loopback STOMP listener, no AMQP listener, guest/guest from loopback. */
@@ -245,8 +80,7 @@ export interface GatehouseStats {
 }
 
 export class StompBrokerProcess {
-  private readonly stdoutLines: string[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly control: ChildControl;
   stderr = '';
   /** highest tree RSS seen by rssMiB() (MiB) */
   private sampledPeak = 0;
@@ -264,13 +98,7 @@ export class StompBrokerProcess {
     private readonly helper: ChildProcess | undefined,
   ) {
     this.tree = [child.pid ?? 0];
-    let partial = '';
-    child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-      const parts = (partial + s).split('\n');
-      partial = parts.pop() ?? '';
-      this.stdoutLines.push(...parts.map((l) => l.trim()));
-      this.waiter?.();
-    });
+    this.control = new ChildControl(name, child, () => this.stderr);
     child.stderr?.setEncoding('utf8').on('data', (s: string) => {
       if (this.stderr.length < 20_000) this.stderr += s;
     });
@@ -310,8 +138,7 @@ export class StompBrokerProcess {
     const child = spawn(cmd!, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = new StompBrokerProcess('gatehouse', child, 0, workDir, undefined);
     try {
-      const line = await proc.expect(/^PORT (\d+)$/, 30_000);
-      proc.port = Number(line.slice(5));
+      proc.port = await proc.control.port();
     } catch (err) {
       await proc.stop();
       throw err;
@@ -323,7 +150,7 @@ export class StompBrokerProcess {
     const r = o.rabbitmq;
     if (!r) throw new Error('RabbitMQ is not installed');
     const workDir = mkdtempSync(join(tmpdir(), 'gh-stomp-rabbitmq-'));
-    const [stompPort, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
+    const [stompPort = 0, distPort = 0, epmdPort = 0] = await freePorts(3);
     const conf = join(workDir, 'rabbitmq.conf');
     writeFileSync(conf, rabbitConf(stompPort));
     // an empty env file: the system's /etc/rabbitmq/rabbitmq-env.conf must not apply
@@ -421,24 +248,6 @@ export class StompBrokerProcess {
     }
   }
 
-  /** Waits for a stdout line matching `re` (lines seen before are searched first). */
-  private async expect(re: RegExp, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.stdoutLines.findIndex((l) => re.test(l));
-      if (i >= 0) return this.stdoutLines.splice(i, 1)[0]!;
-      if (!this.alive)
-        throw new Error(
-          `${this.name} exited (${String(this.child.exitCode ?? this.child.signalCode)}) while waiting for ${re.source}: ${this.stderr}`,
-        );
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re.source} within ${timeoutMs} ms: ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
   /** Re-reads which processes make up the broker (RabbitMQ: the script, beam.smp, its helpers). */
   refreshTree(): void {
     if (this.alive) this.tree = processTree(this.pid);
@@ -449,46 +258,42 @@ export class StompBrokerProcess {
   }
 
   /** Starts V8's sampling profiler in Gatehouse (bench/servers/profiler-control.js). */
-  async startProfile(): Promise<void> {
-    this.child.stdin?.write('profile-start\n');
-    await this.expect(/^PROFILE-STARTED$/, 10_000);
+  startProfile(): Promise<void> {
+    return this.control.startProfile();
   }
 
   /** Stops the profiler and has Gatehouse write the .cpuprofile to `file`. */
-  async stopProfile(file: string): Promise<void> {
-    this.child.stdin?.write(`profile-stop ${file}\n`);
-    await this.expect(/^PROFILE-WRITTEN$/, 60_000);
+  stopProfile(file: string): Promise<void> {
+    return this.control.stopProfile(file);
   }
 
   /** Opens a window of Gatehouse's own counters (bench/servers/stomp-gatehouse-server.js). */
   async startStats(): Promise<void> {
-    this.child.stdin?.write('stats-start\n');
-    await this.expect(/^STATS-STARTED$/, 10_000);
+    await this.control.command('stats-start', /^STATS-STARTED$/, 10_000);
   }
 
   /** Closes it: store commits in the window and the event loop's delay. */
   async stopStats(): Promise<GatehouseStats> {
-    this.child.stdin?.write('stats-stop\n');
-    const line = await this.expect(/^STATS \{/, 10_000);
+    const line = await this.control.command('stats-stop', /^STATS \{/, 10_000);
     return JSON.parse(line.slice(6)) as GatehouseStats;
   }
 
   /** User + system CPU seconds the broker's processes have used so far. */
   cpuSeconds(): number {
     this.refreshTree();
-    return this.tree.reduce((a, p) => a + cpuOf(p), 0);
+    return this.tree.reduce((a, p) => a + cpuSecondsOf(p, 0), 0);
   }
 
   /** Resident set size of the broker's processes now, MiB. */
   rssMiB(): number {
-    const v = this.tree.reduce((a, p) => a + statusKiB(p, 'VmRSS'), 0) / 1024;
+    const v = this.tree.reduce((a, p) => a + statusMiB(p, 'VmRSS', 0), 0);
     if (v > this.sampledPeak) this.sampledPeak = v;
     return v;
   }
 
   /** Peak RSS: the kernel's high-water marks (VmHWM) of its processes added up, or the highest sample. */
   peakRssMiB(): number {
-    const hwm = this.tree.reduce((a, p) => a + statusKiB(p, 'VmHWM'), 0) / 1024;
+    const hwm = this.tree.reduce((a, p) => a + statusMiB(p, 'VmHWM', 0), 0);
     return Math.max(hwm, this.sampledPeak);
   }
 
@@ -534,14 +339,5 @@ export class StompBrokerProcess {
       await exited(this.helper);
     }
     rmSync(this.workDir, { recursive: true, force: true });
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
   }
 }

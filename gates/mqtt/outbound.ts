@@ -2,7 +2,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { canonicalToMqtt } from '../../lib/notation';
 import type { MqttConnection } from './connection';
 import type { Outbound } from './mqtt-session';
-import { headersToMqtt } from './payload';
+import { headersToMqtt } from '../../lib/mqtt/properties';
 import { bodyOf, mqttTopicName } from './publish-frame';
 
 /**

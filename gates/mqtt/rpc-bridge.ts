@@ -9,7 +9,7 @@ import { replyProperties, submitForReplies, type ReplyOrigin, type TextOptions }
 import { authorizeReplyTarget } from '../../lib/queue-authorization';
 import { callForReply, errorBody } from '../../lib/rpc-reply';
 import type { MqttConnection } from './connection';
-import { headersFromMqtt } from './payload';
+import { headersFromMqtt } from '../../lib/mqtt/properties';
 
 /** MQTT to WAMP RPC: a PUBLISH to `$rpc/<procedure>` calls the procedure. */
 export const RPC_PREFIX = '$rpc/';

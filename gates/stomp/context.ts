@@ -2,7 +2,7 @@ import type { Counter } from 'prom-client';
 import { createGateContext, withLiveConfig, type GateContext } from '../../lib/gate-context';
 import type { QueueService } from '../../lib/queue-service';
 import type { RouterCore } from '../../lib/router';
-import type { StompParserLimits } from './frame-parser';
+import type { StompParserLimits } from '../../lib/stomp/frame-parser';
 import { TransactionBudget } from './transactions';
 
 /** The STOMP gate's shared state: the router context, the work queues, resolved limits. */

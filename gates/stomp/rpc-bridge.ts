@@ -7,7 +7,7 @@ import { callForReply } from '../../lib/rpc-reply';
 import type { QueueAddress } from '../../lib/work-queues';
 import type { StompConnection } from './connection';
 import { REPLY_QUEUE } from './destinations';
-import { header, type StompFrame } from './frame';
+import { header, type StompFrame } from '../../lib/stomp/frame';
 
 /**
  * STOMP to WAMP RPC (README "STOMP to WAMP RPC"): a SEND to `/rpc/<procedure>` calls the

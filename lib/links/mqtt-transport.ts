@@ -6,6 +6,7 @@ import type { MessageHeaders } from '../headers';
 import { canonicalToMqtt, mqttTopicToCanonical } from '../notation';
 import { payloadToBody } from '../payload-body';
 import { payloadFromBytes } from '../payload-bytes';
+import { headersFromMqtt, headersToMqtt } from '../mqtt/properties';
 import { MESSAGE_ID_HEADER, takeMessageId } from './peer-headers';
 import { peerAddress, peerTlsOptions } from './peer-tls';
 import { linkPatternToMqttFilter } from './peer-topics';
@@ -290,41 +291,24 @@ function refusal(code: number, message: string): RouterError {
   }
 }
 
-/** MQTT 5 PUBLISH properties of a message; null when it expired before it could leave. */
+/** MQTT 5 PUBLISH properties of a message, mapped as the MQTT gate maps them
+ *  (lib/mqtt/properties.ts) plus the message id; null when it expired before it could
+ *  leave. */
 function propertiesOf(m: LinkMessage, now: number): NonNullable<IPublishPacket['properties']> | null {
   const h = m.headers;
   const userProperties: Record<string, string | string[]> = { ...h?.userProperties, [MESSAGE_ID_HEADER]: m.messageId };
-  const props: NonNullable<IPublishPacket['properties']> = { userProperties };
-  if (h === undefined) return props;
-  if (h.expiresAt !== undefined) {
-    const left = Math.ceil((h.expiresAt - now) / 1000);
-    if (left <= 0) return null;
-    // [MQTT-3.3.2-6] what is left of the interval goes on
-    props.messageExpiryInterval = left;
-  }
-  if (h.contentType !== undefined) props.contentType = h.contentType;
-  if (h.utf8 !== undefined) props.payloadFormatIndicator = h.utf8;
-  if (h.correlationData !== undefined) props.correlationData = Buffer.from(h.correlationData);
-  if (h.responseTopic !== undefined) {
-    const t = canonicalToMqtt(h.responseTopic);
-    if (t !== null) props.responseTopic = t;
-  }
-  return props;
+  const responseTopic = h?.responseTopic === undefined ? null : canonicalToMqtt(h.responseTopic);
+  return headersToMqtt({ ...h, userProperties }, now, responseTopic ?? undefined);
 }
 
 /** Message headers and message id of a received PUBLISH's properties (MQTT 5; none with 3.1.1). */
 function headersOf(p: IPublishPacket['properties'], now: number): { headers: MessageHeaders | undefined; messageId: string } {
   if (p === undefined) return { headers: undefined, messageId: '' };
   const { messageId, rest } = takeMessageId(p.userProperties);
-  const h: MessageHeaders = {};
-  if (rest !== undefined) h.userProperties = rest;
-  if (p.contentType !== undefined) h.contentType = p.contentType;
-  if (p.payloadFormatIndicator !== undefined) h.utf8 = p.payloadFormatIndicator;
-  if (p.correlationData !== undefined) h.correlationData = p.correlationData;
-  if (p.messageExpiryInterval !== undefined) h.expiresAt = now + p.messageExpiryInterval * 1000;
+  let h = headersFromMqtt({ ...p, userProperties: rest }, now);
   if (p.responseTopic !== undefined) {
     const t = mqttTopicToCanonical(p.responseTopic);
-    if (t !== null) h.responseTopic = t;
+    if (t !== null) (h ??= {}).responseTopic = t;
   }
-  return { headers: Object.keys(h).length > 0 ? h : undefined, messageId };
+  return { headers: h, messageId };
 }

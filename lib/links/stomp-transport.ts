@@ -3,9 +3,9 @@ import tls from 'node:tls';
 // The router's own STOMP codec: pure byte logic, fuzzed and property-tested at the gate,
 // and the same on both ends of a Gatehouse-to-Gatehouse link. It is the one import of a
 // gate from lib/; the codec would move to lib/ if a second user appeared.
-import { StompFrameParser } from '../../gates/stomp/frame-parser';
-import { encodeFrame } from '../../gates/stomp/frame-writer';
-import { header, type StompFrame, type StompVersion } from '../../gates/stomp/frame';
+import { StompFrameParser } from '../stomp/frame-parser';
+import { encodeFrame } from '../stomp/frame-writer';
+import { header, type StompFrame, type StompVersion } from '../stomp/frame';
 import { Errors, RouterError, type ErrorDef } from '../errors';
 import { canonicalToStompTopic } from '../notation';
 import { peerAddress, peerTlsOptions } from './peer-tls';

@@ -19,6 +19,7 @@ import { connect, wsOptions } from '../helpers/autobahn';
 import { launchChromium, PAGE_WAIT_MS, waitForText, watchProblems } from '../helpers/chromium';
 import { connectMqtt, endAll, publish, serverDisconnect, subscribe } from '../helpers/mqtt-clients';
 import { sendWithReceipt, StompjsClients, transportClosed, type IFrame } from '../helpers/stomp-clients';
+import { allowAllBut } from '../helpers/router';
 import { closeAll, type Client } from '../helpers/wamp-clients';
 
 const ARTIFACTS = resolve(__dirname, '..', 'artifacts');
@@ -275,16 +276,7 @@ test(
 
 test('console - a role without gatehouse.admin.* sees the refusals in the page', { timeout: 180_000 }, async (t) => {
   const served = await serve(t, {
-    auth: {
-      roles: {
-        anonymous: {
-          permissions: [
-            { uri: '', match: 'prefix', allow: ['*'] },
-            { uri: 'gatehouse.admin.', match: 'prefix', deny: ['call'] },
-          ],
-        },
-      },
-    },
+    auth: allowAllBut('gatehouse.admin.', ['call']),
   });
   const { client: mqtt } = await connectMqtt(served.mqttUrl, {
     clientId: 'not-kickable',

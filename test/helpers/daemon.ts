@@ -1,7 +1,7 @@
 /**
  * The `gatehouse` daemon (lib/cli.ts) in a child process with a config file, observed
  * through its JSON log lines: for tests of what only the daemon does (signals, pid
- * file, config reload). The same approach as test/daemon.test.ts, shared here.
+ * file, config reload, the CLI's own commands).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
@@ -18,6 +18,8 @@ export type LogEntry = Record<string, unknown> & { msg?: string; level?: number 
 
 export interface Daemon {
   child: ChildProcess;
+  /** the complete stdout lines so far, as written (what a non-daemon command prints) */
+  readonly stdout: string[];
   /** the JSON log lines so far, parsed */
   readonly logs: LogEntry[];
   stderr(): string;
@@ -52,6 +54,7 @@ export function spawnGatehouse(args: string[]): Daemon {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const stdout: string[] = [];
   const logs: LogEntry[] = [];
   const lines = new EventEmitter();
   let err = '';
@@ -59,6 +62,7 @@ export function spawnGatehouse(args: string[]): Daemon {
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     const parts = (partial + chunk).split('\n');
     partial = parts.pop() ?? '';
+    stdout.push(...parts);
     for (const line of parts) {
       if (!line.startsWith('{')) continue;
       try {
@@ -107,6 +111,7 @@ export function spawnGatehouse(args: string[]): Daemon {
 
   return {
     child,
+    stdout,
     logs,
     stderr: () => err,
     exited,

@@ -7,22 +7,17 @@
  * never skips without it, it fails saying how to get it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { canConnect, exited, freePort, PortTaken, requireBinary, withFreshPorts, type Cleanup } from './server-process';
 import { sleep } from './wait';
+
+export type { Cleanup } from './server-process';
 
 export const MOSQUITTO = process.env['MOSQUITTO'] ?? '/usr/sbin/mosquitto';
 /** a cold start on a loaded machine */
 const READY_MS = 15_000;
-const START_ATTEMPTS = 3;
-
-/** what registers cleanup: a test's context, or a suite's `after` hook wrapped as one */
-export interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
 
 export interface MosquittoTls {
   caFile: string;
@@ -69,32 +64,7 @@ export interface Mosquitto {
 
 /** Fails with what to do when the binary is missing (never a skip). */
 export function requireMosquitto(): void {
-  if (!existsSync(MOSQUITTO)) {
-    throw new Error(`${MOSQUITTO} is missing: run \`bash scripts/install-mosquitto.sh\` (npm test's pretest does) or set MOSQUITTO`);
-  }
-}
-
-/** A free loopback port: bound by a temporary server, then released (the broker binds it next). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+  requireBinary(MOSQUITTO, 'scripts/install-mosquitto.sh', 'MOSQUITTO');
 }
 
 function config(dir: string, port: number, tlsPort: number | undefined, o: MosquittoOptions): string {
@@ -137,21 +107,18 @@ function config(dir: string, port: number, tlsPort: number | undefined, o: Mosqu
 }
 
 /** One Mosquitto broker, stopped when the test (or suite) ends. */
-export async function startMosquitto(t: Cleanup, options: MosquittoOptions = {}): Promise<Mosquitto> {
+export function startMosquitto(t: Cleanup, options: MosquittoOptions = {}): Promise<Mosquitto> {
   requireMosquitto();
-  for (let attempt = 1; ; attempt++) {
+  return withFreshPorts(async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-mosquitto-'));
     try {
       return await startIn(t, dir, options);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
-      // another process took a port between freePort() and the broker's bind: new ports
-      if (!(err instanceof PortTaken) || attempt === START_ATTEMPTS) throw err;
+      throw err;
     }
-  }
+  });
 }
-
-class PortTaken extends Error {}
 
 async function startIn(t: Cleanup, dir: string, options: MosquittoOptions): Promise<Mosquitto> {
   const port = await freePort();
@@ -165,8 +132,6 @@ async function startIn(t: Cleanup, dir: string, options: MosquittoOptions): Prom
     child.stderr?.on('data', (d: Buffer) => (log += d.toString('utf8')));
     return child;
   };
-  const exited = (child: ChildProcess): Promise<void> =>
-    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
   let child = launch();
 
   const waitReady = async (): Promise<void> => {

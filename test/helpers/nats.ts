@@ -6,22 +6,18 @@
  * skips without it, it fails saying how to get it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { exited, freePorts, PortTaken, requireBinary, withFreshPorts, type Cleanup } from './server-process';
 import { sleep } from './wait';
+
+export { freePorts, type Cleanup } from './server-process';
 
 export const NATS_SERVER = process.env['NATS_SERVER'] ?? '/usr/sbin/nats-server';
 /** a cold JetStream start (and a cluster electing its meta leader) on a loaded machine */
 const READY_MS = 30_000;
-
-/** what registers cleanup: a test's context, or a suite's `after` hook wrapped as one */
-export interface Cleanup {
-  after(fn: () => Promise<void>): void;
-}
 
 export interface NatsNode {
   readonly name: string;
@@ -51,11 +47,7 @@ export interface NatsCluster {
 
 /** Fails with what to do when the binary is missing (never a skip). */
 export function requireNatsServer(): void {
-  if (!existsSync(NATS_SERVER)) {
-    throw new Error(
-      `${NATS_SERVER} is missing: run \`bash scripts/install-nats.sh\` (npm test's pretest does) or set NATS_SERVER`,
-    );
-  }
+  requireBinary(NATS_SERVER, 'scripts/install-nats.sh', 'NATS_SERVER');
 }
 
 let syncAlways: boolean | undefined;
@@ -72,43 +64,6 @@ function supportsSyncAlways(): boolean {
     syncAlways = m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 10));
   }
   return syncAlways;
-}
-
-/**
- * Free loopback ports, distinct: each bound by a temporary server, all released together.
- * Cluster routes name each other's ports up front, so port 0 cannot be handed to
- * nats-server itself; another process may still take a port before the server binds it,
- * which startNats / startNatsCluster detect and retry with new ports.
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => net.createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
-}
-
-/** a port of ours was taken between freePorts() and the server's bind */
-class PortTaken extends Error {}
-const START_ATTEMPTS = 3;
-
-async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start();
-    } catch (err) {
-      if (!(err instanceof PortTaken) || attempt === START_ATTEMPTS) throw err;
-    }
-  }
 }
 
 interface NodePlan {
@@ -153,11 +108,6 @@ async function startNode(t: Cleanup, plan: NodePlan, waitHealthy: boolean): Prom
     child.stderr?.on('data', (d: Buffer) => (log += d.toString('utf8')));
     return child;
   };
-  const exited = (child: ChildProcess): Promise<void> =>
-    child.exitCode !== null || child.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => child.once('exit', () => resolve()));
-
   const node: NatsNode = {
     name: plan.name,
     url: `nats://127.0.0.1:${plan.port}`,

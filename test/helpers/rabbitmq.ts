@@ -8,10 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Cleanup } from './mosquitto';
+import { canConnect, freePorts, requireBinary, type Cleanup } from './server-process';
 import { sleep } from './wait';
 
 export const RABBITMQ_SERVER = process.env['RABBITMQ_SERVER'] ?? '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -26,9 +25,7 @@ export interface RabbitMq {
 }
 
 export function requireRabbitMq(): void {
-  if (!existsSync(RABBITMQ_SERVER)) {
-    throw new Error(`${RABBITMQ_SERVER} is missing: run \`bash scripts/install-rabbitmq.sh\` (npm test's pretest does) or set RABBITMQ_SERVER`);
-  }
+  requireBinary(RABBITMQ_SERVER, 'scripts/install-rabbitmq.sh', 'RABBITMQ_SERVER');
 }
 
 /** Erlang's epmd binary (Debian puts it in the ERTS dir; /usr/bin/epmd is a link where present). */
@@ -37,28 +34,6 @@ function epmdPath(): string {
   const erts = readdirSync('/usr/lib/erlang').find((d) => d.startsWith('erts-'));
   if (erts === undefined) throw new Error('epmd not found: is Erlang installed (scripts/install-rabbitmq.sh)?');
   return path.join('/usr/lib/erlang', erts, 'bin', 'epmd');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Stops a process group we started: SIGTERM, then SIGKILL if it lingers. */
@@ -85,7 +60,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 export async function startRabbitMq(t: Cleanup): Promise<RabbitMq> {
   requireRabbitMq();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-rabbitmq-'));
-  const [epmdPort, amqpPort, stompPort, distPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [epmdPort = 0, amqpPort = 0, stompPort = 0, distPort = 0] = await freePorts(4);
   let log = '';
   const collect = (child: ChildProcess): void => {
     child.stdout?.on('data', (d: Buffer) => (log += d.toString('utf8')));

@@ -53,3 +53,20 @@ export async function startRouter(config: Record<string, unknown> = {}, options:
     close: () => router.close(),
   };
 }
+
+/**
+ * An `auth` config in which anonymous may do everything but the `deny` actions on `uri`
+ * (a prefix unless `match` says exact): how a test makes one refusal happen.
+ */
+export function allowAllBut(uri: string, deny: string[], match: 'exact' | 'prefix' = 'prefix'): Record<string, unknown> {
+  return {
+    roles: {
+      anonymous: {
+        permissions: [
+          { uri: '', match: 'prefix', allow: ['*'] },
+          { uri, match, deny },
+        ],
+      },
+    },
+  };
+}

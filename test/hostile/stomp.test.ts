@@ -10,7 +10,7 @@
  * start.
  */
 import fc from 'fast-check';
-import { CLIENT_COMMANDS } from '../../gates/stomp/frame';
+import { CLIENT_COMMANDS } from '../../lib/stomp/frame';
 import {
   FUZZ_AUTHZ,
   fuzzSuite,

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { connect, wsOptions, type AutobahnSession } from '../helpers/autobahn';
 import { closed, connectMqtt, endAll, publish, serverDisconnect, subscribe, uniqueId, waitFor } from '../helpers/mqtt-clients';
-import { startRouter, type TestRouter } from '../helpers/router';
+import { allowAllBut, startRouter, type TestRouter } from '../helpers/router';
 import {
   Inbox,
   sendWithReceipt,
@@ -347,16 +347,7 @@ describe('admin api - a role without gatehouse.admin.*', () => {
   before(async () => {
     limited = await startRouter({
       mqtt: { sysIntervalSeconds: 0 },
-      auth: {
-        roles: {
-          anonymous: {
-            permissions: [
-              { uri: '', match: 'prefix', allow: ['*'] },
-              { uri: 'gatehouse.admin.', match: 'prefix', deny: ['call'] },
-            ],
-          },
-        },
-      },
+      auth: allowAllBut('gatehouse.admin.', ['call']),
     });
   });
   after(async () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { wsOptions } from '../helpers/autobahn';
 import { connectMqtt, endAll, MessageLog, subscribe, uniqueId } from '../helpers/mqtt-clients';
-import { startRouter, type TestRouter } from '../helpers/router';
+import { allowAllBut, startRouter, type TestRouter } from '../helpers/router';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
 import { closeAll, connectAs, type Client } from '../helpers/wamp-clients';
 
@@ -19,16 +19,7 @@ const stompjs = new StompjsClients();
 before(async () => {
   router = await startRouter({
     mqtt: { sysIntervalSeconds: 0 },
-    auth: {
-      roles: {
-        anonymous: {
-          permissions: [
-            { uri: '', match: 'prefix', allow: ['*'] },
-            { uri: 'work.denied', match: 'exact', deny: ['call'] },
-          ],
-        },
-      },
-    },
+    auth: allowAllBut('work.denied', ['call'], 'exact'),
   });
 });
 after(async () => {

@@ -20,6 +20,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PEERS, startHttpRouter, type Feature, type HttpTestRouter, type Peer, type PeerRow, type Received } from '../helpers/matrix-peers';
+import { allowAllBut } from '../helpers/router';
 import { waitFor } from '../helpers/wait';
 
 let r: HttpTestRouter;
@@ -122,16 +123,7 @@ describe('matrix - an authorization refusal reaches the client in its protocol',
   before(async () => {
     guarded = await startHttpRouter({
       mqtt: { sysIntervalSeconds: 0 },
-      auth: {
-        roles: {
-          anonymous: {
-            permissions: [
-              { uri: '', match: 'prefix', allow: ['*'] },
-              { uri: 'mx.secret.', match: 'prefix', deny: ['subscribe'] },
-            ],
-          },
-        },
-      },
+      auth: allowAllBut('mx.secret.', ['subscribe']),
     });
   });
   after(() => guarded.close());

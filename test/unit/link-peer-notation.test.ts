@@ -70,6 +70,22 @@ void describe('links - peer notation', () => {
     assert.equal(messageOf([['destination', '/topic/a.*']], body), null);
   });
 
+  void it('links notation - a STOMP SEND carries the headers as the STOMP gate writes a MESSAGE', () => {
+    // one mapping (lib/stomp/headers.ts): a reply-to that was a queue (kept by the gate as
+    // the user property reply-to) leaves as the header when there is no response topic
+    const m: LinkMessage = {
+      topic: 'site.r1',
+      payload: { args: ['x'] },
+      retain: false,
+      messageId: 'node-a:18',
+      headers: { userProperties: { 'reply-to': '/queue/answers', 'gatehouse-message-id': 'forged' } },
+    };
+    const { headers } = sendOf(m);
+    assert.deepEqual(headers.filter(([n]) => n === 'reply-to'), [['reply-to', '/queue/answers']]);
+    // the link's own headers are never taken from user properties
+    assert.deepEqual(headers.filter(([n]) => n === 'gatehouse-message-id'), [['gatehouse-message-id', 'node-a:18']]);
+  });
+
   void it('links transports - the url scheme picks the transport', () => {
     const o = (url: string): { url: string; remoteRealm: string; timeoutMs: number } => ({ url, remoteRealm: 'realm1', timeoutMs: 1000 });
     assert.ok(bridgeTransportFor(o('mqtt://127.0.0.1:1883')) instanceof MqttLinkTransport);

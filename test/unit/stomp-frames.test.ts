@@ -14,9 +14,9 @@ import {
   unescapeHeaderText,
   type StompFrame,
   type StompVersion,
-} from '../../gates/stomp/frame';
-import { StompFrameParser, type StompParseErrorCode, type StompParserLimits } from '../../gates/stomp/frame-parser';
-import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from '../../gates/stomp/frame-writer';
+} from '../../lib/stomp/frame';
+import { StompFrameParser, type StompParseErrorCode, type StompParserLimits } from '../../lib/stomp/frame-parser';
+import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from '../../lib/stomp/frame-writer';
 
 // STOMP 1.0 / 1.1 / 1.2 frame codec (stomp.github.io specifications).
 

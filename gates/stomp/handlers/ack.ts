@@ -1,7 +1,7 @@
 import { Errors, RouterError } from '../../../lib/errors';
 import type { Consumer } from '../../../lib/work-queues';
 import type { StompConnection } from '../connection';
-import { header, type StompFrame } from '../frame';
+import { header, type StompFrame } from '../../../lib/stomp/frame';
 import { isTopicMessageId, seqOfMessageId } from '../subscriptions';
 import { applyOrKeep } from './transaction';
 

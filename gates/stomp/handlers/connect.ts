@@ -3,7 +3,7 @@ import { Errors, RouterError } from '../../../lib/errors';
 import { splitLogin } from '../../../lib/login-realm';
 import { Session, type Revocation } from '../../../lib/session';
 import type { StompConnection } from '../connection';
-import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../frame';
+import { header, STOMP_VERSIONS, type StompFrame, type StompVersion } from '../../../lib/stomp/frame';
 
 const SUPPORTED = STOMP_VERSIONS.join(',');
 

@@ -1,5 +1,5 @@
 import type { StompConnection } from '../connection';
-import { header, type StompFrame } from '../frame';
+import { header, type StompFrame } from '../../../lib/stomp/frame';
 
 /**
  * DISCONNECT (STOMP 1.2 §DISCONNECT, "graceful shutdown"): nothing after it is read; the

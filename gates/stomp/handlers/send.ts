@@ -1,6 +1,6 @@
 import { asRouterError, type StompConnection } from '../connection';
 import { resolveDestination, resolveReplyTo } from '../destinations';
-import { header, type StompFrame } from '../frame';
+import { header, type StompFrame } from '../../../lib/stomp/frame';
 import { messageFromSend } from '../payload';
 import { callFromStomp, replyAddress } from '../rpc-bridge';
 import { applyOrKeep, type Action } from './transaction';

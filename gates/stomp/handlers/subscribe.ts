@@ -7,7 +7,7 @@ import { authorizeDurable, authorizeQueue as authorizeWorkQueue } from '../../..
 import type { AckMode } from '../../../lib/work-queues';
 import { asRouterError, type StompConnection } from '../connection';
 import { resolveDestination, type Target } from '../destinations';
-import { header, type StompFrame } from '../frame';
+import { header, type StompFrame } from '../../../lib/stomp/frame';
 import { deliverQueued, type StompSubscription } from '../subscriptions';
 
 /**

@@ -1,6 +1,6 @@
 import { Errors, RouterError } from '../../../lib/errors';
 import { asRouterError, type StompConnection } from '../connection';
-import { frameSize, header, type StompFrame } from '../frame';
+import { frameSize, header, type StompFrame } from '../../../lib/stomp/frame';
 import { FRAME_OVERHEAD, type Action, type Transaction } from '../transactions';
 
 export type { Action } from '../transactions';

@@ -18,7 +18,7 @@ import {
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
-import { startRouter, type TestRouter } from '../../helpers/router';
+import { allowAllBut, startRouter, type TestRouter } from '../../helpers/router';
 
 const NOT_AUTHORIZED = 0x87;
 
@@ -29,16 +29,7 @@ const wamps: { close(): Promise<void> }[] = [];
 before(async () => {
   router = await startRouter({
     mqtt: { sysIntervalSeconds: 0 },
-    auth: {
-      roles: {
-        anonymous: {
-          permissions: [
-            { uri: '', match: 'prefix', allow: ['*'] },
-            { uri: 'secret.', match: 'prefix', deny: ['publish'] },
-          ],
-        },
-      },
-    },
+    auth: allowAllBut('secret.', ['publish']),
   });
 });
 after(async () => {

@@ -25,58 +25,12 @@
 // - Bodies are copied once out of the pushed chunks, so a frame never pins a socket
 //   buffer; a body arriving over many chunks grows geometrically (O(n) copying).
 
-import {
-  isUnescapedCommand,
-  MAX_COMMAND_LENGTH,
-  STOMP_COMMANDS,
-  unescapeHeaderText,
-  type StompFrame,
-  type StompVersion,
-} from './frame';
+import { isUnescapedCommand, MAX_COMMAND_LENGTH, unescapeHeaderText, type StompFrame, type StompVersion } from './frame';
+import { StompParseError, type StompParseErrorCode, type StompParserHandlers, type StompParserLimits } from './parse-error';
+import { COMMAND_WORDS, HEADER_WORDS } from './word-table';
 import { isUtf8 } from 'node:buffer';
 
-export type StompParseErrorCode =
-  | 'header_count'
-  | 'header_line_too_long'
-  | 'body_too_large'
-  | 'frame_too_large'
-  | 'malformed_header'
-  | 'bad_escape'
-  | 'missing_nul'
-  | 'bad_content_length'
-  | 'bad_command';
-
-export class StompParseError extends Error {
-  override readonly name = 'StompParseError';
-  readonly code: StompParseErrorCode;
-
-  constructor(code: StompParseErrorCode, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
-/** Implementation limits (STOMP 1.2 §Conformance, §Size Limits). Each is checked as
- *  bytes arrive: nothing over a limit is buffered whole before it is refused. */
-export interface StompParserLimits {
-  /** Header lines in one frame, repeated names included. */
-  maxHeaders: number;
-  /** Octets of one header line as sent (still escaped), its EOL excluded. */
-  maxHeaderLineBytes: number;
-  /** Octets of one body (a `content-length` over it fails before any body octet). */
-  maxBodyBytes: number;
-  /** Octets of a whole frame, from its first command octet to its NUL; heart-beats
-   *  between frames do not count. Over it: `frame_too_large`. */
-  maxFrameBytes?: number;
-}
-
-export interface StompParserHandlers {
-  onFrame(frame: StompFrame): void;
-  /** One EOL between frames (STOMP 1.2 §Heart-beating; 1.1: a single LF). */
-  onHeartbeat(): void;
-  /** Called once; the parser ignores everything after it. */
-  onError(err: StompParseError): void;
-}
+export { StompParseError, type StompParseErrorCode, type StompParserHandlers, type StompParserLimits } from './parse-error';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -115,49 +69,6 @@ function checkLimit(what: string, n: number | undefined): void {
     throw new RangeError(`${what} must be a non-negative integer, got ${String(n)}`);
   }
 }
-
-/**
- * Maps the octets of well-known words to shared strings without decoding them: a
- * frame's command and most header names are one of a few dozen words, and skipping
- * their string allocation is a measurable share of parse time.
- */
-class WordTable {
-  private readonly byKey = new Map<number, string[]>();
-
-  constructor(words: readonly string[]) {
-    for (const w of words) {
-      const key = WordTable.key(w.length, w.charCodeAt(0), w.charCodeAt(w.length - 1));
-      const list = this.byKey.get(key);
-      if (list) list.push(w);
-      else this.byKey.set(key, [w]);
-    }
-  }
-
-  private static key(len: number, first: number, last: number): number {
-    return (len << 16) | (first << 8) | last;
-  }
-
-  /** The shared string whose octets are buf[s, e), or undefined. */
-  find(buf: Buffer, s: number, e: number): string | undefined {
-    const len = e - s;
-    if (len === 0 || len > 32) return undefined;
-    const list = this.byKey.get(WordTable.key(len, buf[s] ?? 0, buf[e - 1] ?? 0));
-    if (list === undefined) return undefined;
-    next: for (const w of list) {
-      for (let i = 1; i < len - 1; i++) if (w.charCodeAt(i) !== buf[s + i]) continue next;
-      return w;
-    }
-    return undefined;
-  }
-}
-
-const COMMAND_WORDS = new WordTable(STOMP_COMMANDS);
-// STOMP 1.2 §Frames and Headers, plus headers common brokers add.
-const HEADER_WORDS = new WordTable([
-  ...'accept-version host login passcode heart-beat version session server destination transaction id ack'.split(' '),
-  ...'receipt receipt-id subscription message-id message content-length content-type'.split(' '),
-  ...'persistent priority expires reply-to correlation-id selector'.split(' '),
-]);
 
 export class StompFrameParser {
   /**
