@@ -8,13 +8,14 @@
  * a clean MQTT DISCONNECT) leaves no record behind: fired once locally, or not at all,
  * and nothing fires again when router 1's lease lapses. A testament still standing then
  * fires once, on router 2; the session ending afterwards on router 1 does not fire it a
- * second time (router 1's claim of the record fails).
+ * second time (router 1's claim of the record fails). An MQTT 5 will with a Will Delay
+ * Interval fired by another node waits its delay from the claim, payload bytes intact.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kvm, type KV } from '@nats-io/kv';
 import { wsOptions } from '../helpers/autobahn';
-import { connectMqtt } from '../helpers/mqtt-clients';
+import { connectMqtt, MessageLog, uniqueId } from '../helpers/mqtt-clients';
 import { natsClient, startNats, type Cleanup } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { sleep, waitFor } from '../helpers/wait';
@@ -31,7 +32,8 @@ let meta: KV;
 before(async () => {
   const nats = await startNats(suite);
   const config = { store: { path: ':memory:', engine: 'jetstream', nats: { servers: [nats.url], bucket: 'testaments', leaseMs: LEASE_MS } } };
-  routers.push(await startRouter(config), await startRouter(config));
+  // router 3 dies in the second test
+  routers.push(await startRouter(config), await startRouter(config), await startRouter(config));
   const nc = await natsClient(suite, nats.url);
   meta = await new Kvm(nc).open('testaments__meta');
 });
@@ -105,4 +107,30 @@ test('jetstream testaments - what ended while its node lived leaves no record; a
   await sleep(LEASE_MS);
   assert.deepEqual(topics(log), ['jt.gone.ended', 'jt.gone.lost'], 'fired once on router 1, the clean DISCONNECT\'s will never');
   assert.deepEqual(topics(remote), ['jt.gone.standing'], 'fired once on router 2');
+});
+
+test('jetstream testaments - an MQTT 5 will with a delay, its node dead: another node publishes it once its delay ran out after the claim', async () => {
+  const watcher = await connectMqtt(router(1).mqttUrl, { protocolVersion: 5, clientId: uniqueId('jt-watch') });
+  const log = new MessageLog(watcher.client);
+  await new Promise<void>((resolve, reject) => watcher.client.subscribe('jt/delayed', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+  const payload = Buffer.from([0, 1, 2, 0xff, 0xfe]);
+  const { client } = await connectMqtt(router(2).mqttUrl, {
+    protocolVersion: 5,
+    clientId: uniqueId('jt-will'),
+    properties: { sessionExpiryInterval: 60 },
+    will: { topic: 'jt/delayed', payload, qos: 1, retain: false, properties: { willDelayInterval: 2 } },
+  });
+  await waitFor(async () => (await records(2)).length === 1, 'the will recorded', 10_000);
+  const node = router(2).router.storeNode;
+  assert.ok(node);
+  const stoppedAt = Date.now();
+  node.stopRenewing(); // router 3 "dies" with its client connected
+  const [m] = await log.count(1, 'the delayed will, from router 2', 3 * LEASE_MS + 2000 + 8000);
+  const waited = Date.now() - stoppedAt;
+  // the lease lapses at least 2/3 lease after the stop (renewed every third); then 2 s
+  assert.ok(waited >= 2000 + (2 * LEASE_MS) / 3, `published ${waited} ms after the stop: the delay counts from the claim`);
+  assert.deepEqual(m?.payload, payload);
+  assert.deepEqual(await records(2), []);
+  client.end(true);
+  watcher.client.end(true);
 });
