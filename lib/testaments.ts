@@ -100,6 +100,8 @@ export class Testaments {
   private readonly bySession = new Map<Session, Held>();
   /** the recorded testaments' handles (with a recorder only) */
   private readonly handles = new Map<Testament, unknown>();
+  /** each session's last claim in flight: its testaments fire in order */
+  private readonly claiming = new Map<Session, Promise<void>>();
 
   /** `max`: testaments one session may hold (limits.maxTestamentsPerSession) */
   constructor(
@@ -225,9 +227,20 @@ export class Testaments {
       return;
     }
     this.handles.delete(t);
-    void this.recorder.to.claim(handle).then((won) => {
-      if (won) this.hooks.fire(session, t);
-    });
+    // one session's testaments fire in the order described above: each claim waits for
+    // the one before (a session holds few; other sessions' claims do not wait)
+    const claim = this.recorder.to.claim.bind(this.recorder.to, handle);
+    const before = this.claiming.get(session);
+    const done: Promise<void> = (before ? before.then(claim) : claim())
+      .then((won) => {
+        if (won) this.hooks.fire(session, t);
+      })
+      // fire() reports its failures and claim() resolves; nothing may reject unhandled here
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.claiming.get(session) === done) this.claiming.delete(session);
+      });
+    this.claiming.set(session, done);
   }
 
   private record(session: Session, t: Testament): void {
