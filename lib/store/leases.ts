@@ -17,8 +17,8 @@ import type { KvEngine, KvEntry } from './kv-engine';
  *   will.<node>.<session>._t<id>          the testament's payload, its record in the meta
  * Node ids and session ids contain no '.', so `will.<node>.` lists exactly one node's
  * wills. A testament's key has no '.' after the session, a store will's has at least
- * one (between realm and key): they never collide. A node that restarts takes a new node id (name + boot id): its predecessor's
- * lease then lapses and its wills fire.
+ * one (between realm and key): they never collide. A node that restarts takes a new node
+ * id (name + boot id): its predecessor's lease then lapses and its wills fire.
  *
  * Lapse is judged by the checker's clock against the holder's: `graceMs` absorbs clock
  * skew between routers.
