@@ -44,6 +44,8 @@ export class Metrics {
   readonly bytesOut: Counter<'gate'>;
   /** messages not delivered, by reason (e.g. slow_consumer, payload_size_exceeded) */
   readonly drops: Counter<'gate' | 'reason'>;
+  /** testaments and MQTT wills of a dead node this node claimed and published (lib/store/jetstream/node.ts) */
+  readonly remoteTestaments: Counter<'outcome'>;
   /** messages a durable mailbox dropped (lib/mailbox/), by owner kind and reason (queue_full | expired) */
   readonly mailboxDrops: Counter<'kind' | 'reason'>;
   /** errors sent to clients, by catalogue code (lib/errors.ts) */
@@ -135,6 +137,7 @@ export class Metrics {
     this.bytesIn = gateCounter('bytes_in_total', 'Bytes received from clients', 'bytesIn');
     this.bytesOut = gateCounter('bytes_out_total', 'Bytes sent to clients', 'bytesOut');
     this.drops = counter('drops_total', 'Messages dropped instead of delivered', ['gate', 'reason']);
+    this.remoteTestaments = counter('remote_testaments_total', 'Testaments and MQTT wills of a node whose lease lapsed, published here', ['outcome']);
     this.mailboxDrops = counter('mailbox_dropped_total', 'Messages a durable mailbox dropped (full, expired by age)', ['kind', 'reason']);
     this.errors = counter('errors_total', 'Errors returned to clients', ['gate', 'code']);
     this.slowConsumers = counter('slow_consumers_total', 'Slow consumers throttled or disconnected', ['gate', 'action']);

@@ -18,7 +18,7 @@ import { tellRevoked, type Revocation, type Session } from './session';
 import { toRouterError as asRouterError } from './settle';
 import type { RetainedStore } from './store/types';
 import { SqliteRealmStore, type RealmStore } from './store/realm-store';
-import { Testaments, type Testament } from './testaments';
+import { Testaments, type Testament, type TestamentRecorder } from './testaments';
 import { PublicationTaps } from './publication-taps';
 import type { SeenMessages } from './links/seen-messages';
 import type { MatchPolicy, TopicPattern } from './topic';
@@ -32,6 +32,8 @@ export interface RealmOptions {
   store?: RetainedStore;
   /** this realm's store on another engine (JetStream); replaces `store` when given */
   realmStore?: RealmStore;
+  /** store.engine jetstream: the sessions' testaments are recorded for other nodes to fire (lib/testaments.ts) */
+  testamentRecorder?: TestamentRecorder;
   /** a value with a TTL was written: the router reschedules its expiry timer */
   onTtl?: () => void;
   /** who may do what (lib/auth/authorizer.ts); default: everyone everything */
@@ -122,7 +124,7 @@ export class Realm {
     this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS, {
       fire: (session, t) => this.publishTestament(session, t),
       sessionEnded: (session) => this.retained?.sessionEnded(session),
-    }, options.clock);
+    }, options.clock, options.testamentRecorder ? { realm: options.name, to: options.testamentRecorder } : undefined);
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.taps = options.taps ?? new PublicationTaps();
     this.seen = options.seen;

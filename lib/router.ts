@@ -7,6 +7,7 @@ import { loadDefinitions } from './aggregate/definitions';
 import { Authenticator } from './auth/authenticator';
 import { resolveConfig, type ClusterConfig, type Config } from './config';
 import { Errors, RouterError } from './errors';
+import type { TestamentRecord } from './testaments';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type * as ClusterModule from './cluster/cluster';
 import type { Cluster, ClusterHealth } from './cluster/cluster';
@@ -207,6 +208,7 @@ export class RouterCore {
     if (this.config.store.engine === 'jetstream') {
       this.jetstream = await jetstreamModule().JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
         this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
+        (t) => this.fireRemoteTestament(t),
       );
     }
     this.openRequests();
@@ -289,6 +291,33 @@ export class RouterCore {
     return this.realms.has(name) || this.config.autoCreateRealms;
   }
 
+  /**
+   * A testament or MQTT will of a node whose lease lapsed, claimed here: published by the
+   * router itself, since its owner session is gone. An MQTT will (asOwner) would be the
+   * owner's own PUBLISH, but its topic was authorized when it was set (CONNECT,
+   * gates/mqtt/will.ts authorizeWill; add_testament authorizes too), and that decision
+   * stands: the owner's identity and role are not known here to check them again.
+   */
+  private fireRemoteTestament(t: TestamentRecord): void {
+    const failed = (err: unknown): void => {
+      this.metrics.remoteTestaments.labels('refused').inc();
+      this.log.warn({ err, realm: t.owner.realm, session: t.owner.session, topic: t.topic }, 'testament of a lapsed node not published');
+    };
+    try {
+      const realm = this.openRealm(t.owner.realm);
+      if (realm === undefined) throw new RouterError(Errors.noSuchRealm, t.owner.realm);
+      const fired = (): void => {
+        this.metrics.remoteTestaments.labels('fired').inc();
+        this.log.info({ realm: t.owner.realm, session: t.owner.session, topic: t.topic }, 'jetstream store: fired a testament of a lapsed lease');
+      };
+      const r = realm.publish(undefined, t.topic, t.payload, t.options);
+      if (r instanceof Promise) r.then(fired, failed);
+      else fired();
+    } catch (err) {
+      failed(err);
+    }
+  }
+
   private openRealm(name: string): Realm | undefined {
     const realm = this.realms.get(name);
     if (realm || !this.config.autoCreateRealms) return realm;
@@ -328,7 +357,7 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), taps: this.taps, seen: this.seen, clock: this.clock,
+      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), testamentRecorder: this.jetstream?.testamentRecorder(), taps: this.taps, seen: this.seen, clock: this.clock,
         onDuplicate: (via) => m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,

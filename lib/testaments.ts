@@ -55,6 +55,21 @@ export interface TestamentHooks {
   sessionEnded?(session: Session): void;
 }
 
+/**
+ * Where a testament is also recorded so that another node fires it when this one dies
+ * (store.engine jetstream: lib/store/jetstream/node.ts). Set when the testament is set,
+ * not per message. The record's claim decides who fires: the local path claims it first
+ * and fires only when its claim won, so a lapse racing a local fire fires it once.
+ */
+export interface TestamentRecorder<H = unknown> {
+  /** the testament was set: record it (in the background), returning its handle */
+  record(rec: TestamentRecord): H;
+  /** it will not fire (flushed, replaced, discarded): remove the record */
+  drop(handle: H): void;
+  /** it is due here: resolves true when this node's claim won and it should fire */
+  claim(handle: H): Promise<boolean>;
+}
+
 /** A session's testaments: those held, one named slot, and those detached and waiting. */
 interface Held {
   list: Testament[];
@@ -83,6 +98,10 @@ interface Held {
  */
 export class Testaments {
   private readonly bySession = new Map<Session, Held>();
+  /** the recorded testaments' handles (with a recorder only) */
+  private readonly handles = new Map<Testament, unknown>();
+  /** each session's last claim in flight: its testaments fire in order */
+  private readonly claiming = new Map<Session, Promise<void>>();
 
   /** `max`: testaments one session may hold (limits.maxTestamentsPerSession) */
   constructor(
@@ -90,6 +109,8 @@ export class Testaments {
     private readonly hooks: TestamentHooks,
     /** the clock of will delays (RouterOptions.clock) */
     private readonly clock: Clock = realClock,
+    /** records each testament for other nodes (a realm name to say whose it is) */
+    private readonly recorder?: { realm: string; to: TestamentRecorder },
   ) {}
 
   /** Throws limit_exceeded past `max`: each one is kept until the session leaves. */
@@ -99,6 +120,7 @@ export class Testaments {
       throw new RouterError(Errors.limitExceeded, `at most ${this.max} testaments per session (limits.maxTestamentsPerSession)`);
     }
     this.heldBy(session).list.push(t);
+    this.record(session, t);
   }
 
   /**
@@ -107,8 +129,12 @@ export class Testaments {
    * a clean DISCONNECT discards it, [MQTT-3.14.4-3]).
    */
   setSlot(session: Session, t: Testament | undefined): void {
-    if (t) this.heldBy(session).slot = t;
-    else {
+    const old = this.bySession.get(session)?.slot;
+    if (old !== undefined && old !== t) this.drop(old);
+    if (t) {
+      this.heldBy(session).slot = t;
+      if (old !== t) this.record(session, t);
+    } else {
       const held = this.bySession.get(session);
       if (!held) return;
       held.slot = undefined;
@@ -121,6 +147,7 @@ export class Testaments {
     const held = this.bySession.get(session);
     if (!held) return 0;
     const keep = held.list.filter((t) => t.scope !== scope);
+    for (const t of held.list) if (t.scope === scope) this.drop(t);
     const removed = held.list.length - keep.length;
     held.list = keep;
     this.forgetIfEmpty(session, held);
@@ -138,7 +165,7 @@ export class Testaments {
     for (const t of due) {
       if (t.scope !== 'detached') continue;
       if (t.delayMs > 0) held.pending.push({ t, at: now + t.delayMs });
-      else this.hooks.fire(session, t);
+      else this.fire(session, t);
     }
     this.arm(session, held);
     this.forgetIfEmpty(session, held);
@@ -149,6 +176,7 @@ export class Testaments {
     const held = this.bySession.get(session);
     if (!held) return;
     this.disarm(held);
+    for (const p of held.pending) this.drop(p.t);
     held.pending = [];
     this.forgetIfEmpty(session, held);
   }
@@ -159,13 +187,13 @@ export class Testaments {
     this.bySession.delete(session);
     if (held) {
       this.disarm(held);
-      for (const p of held.pending) this.hooks.fire(session, p.t);
+      for (const p of held.pending) this.fire(session, p.t);
     }
     this.hooks.sessionEnded?.(session);
     if (!held) return;
     const rest = held.slot ? [...held.list, held.slot] : held.list;
-    for (const t of rest) if (t.scope === 'detached') this.hooks.fire(session, t);
-    for (const t of rest) if (t.scope === 'destroyed') this.hooks.fire(session, t);
+    for (const t of rest) if (t.scope === 'detached') this.fire(session, t);
+    for (const t of rest) if (t.scope === 'destroyed') this.fire(session, t);
   }
 
   /** The router stops: timers go, nothing more fires (the store is closing). */
@@ -173,6 +201,7 @@ export class Testaments {
     const held = this.bySession.get(session);
     if (!held) return;
     this.disarm(held);
+    for (const p of held.pending) this.drop(p.t);
     held.pending = [];
     this.forgetIfEmpty(session, held);
   }
@@ -184,6 +213,46 @@ export class Testaments {
     const owner: TestamentOwner = { realm, session: session.id };
     const all = [...held.pending.map((p) => p.t), ...held.list, ...(held.slot ? [held.slot] : [])];
     return all.map((t) => ({ ...t, owner }));
+  }
+
+  /**
+   * Fires a due testament. A recorded one is claimed first (its record deleted at its
+   * revision): it fires here only if no other node claimed it after this node's lease
+   * lapsed, and no other node fires it after this claim.
+   */
+  private fire(session: Session, t: Testament): void {
+    const handle = this.handles.get(t);
+    if (this.recorder === undefined || handle === undefined) {
+      this.hooks.fire(session, t);
+      return;
+    }
+    this.handles.delete(t);
+    // one session's testaments fire in the order described above: each claim waits for
+    // the one before (a session holds few; other sessions' claims do not wait)
+    const claim = this.recorder.to.claim.bind(this.recorder.to, handle);
+    const before = this.claiming.get(session);
+    const done: Promise<void> = (before ? before.then(claim) : claim())
+      .then((won) => {
+        if (won) this.hooks.fire(session, t);
+      })
+      // fire() reports its failures and claim() resolves; nothing may reject unhandled here
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.claiming.get(session) === done) this.claiming.delete(session);
+      });
+    this.claiming.set(session, done);
+  }
+
+  private record(session: Session, t: Testament): void {
+    if (this.recorder === undefined || this.handles.has(t)) return;
+    this.handles.set(t, this.recorder.to.record({ ...t, owner: { realm: this.recorder.realm, session: session.id } }));
+  }
+
+  private drop(t: Testament): void {
+    const handle = this.handles.get(t);
+    if (this.recorder === undefined || handle === undefined) return;
+    this.handles.delete(t);
+    this.recorder.to.drop(handle);
   }
 
   private heldBy(session: Session): Held {
@@ -210,7 +279,7 @@ export class Testaments {
         const now = this.clock.now();
         const due = held.pending.filter((p) => p.at <= now);
         held.pending = held.pending.filter((p) => p.at > now);
-        for (const p of due) this.hooks.fire(session, p.t);
+        for (const p of due) this.fire(session, p.t);
         this.arm(session, held);
         this.forgetIfEmpty(session, held);
       },

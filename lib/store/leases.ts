@@ -1,5 +1,6 @@
 import { Errors, RouterError } from '../errors';
 import type { Payload } from '../payload';
+import type { TestamentRecord } from '../testaments';
 import type { KvEngine, KvEntry } from './kv-engine';
 
 /**
@@ -13,9 +14,11 @@ import type { KvEngine, KvEntry } from './kv-engine';
  * Keys, in the `meta` engine (a bucket of its own):
  *   lease.<node>                          {expiresAt}
  *   will.<node>.<session>.<realm>.<key>   {realm, key, value | null}
+ *   will.<node>.<session>._t<id>          the testament's payload, its record in the meta
  * Node ids and session ids contain no '.', so `will.<node>.` lists exactly one node's
- * wills. A node that restarts takes a new node id (name + boot id): its predecessor's
- * lease then lapses and its wills fire.
+ * wills. A testament's key has no '.' after the session, a store will's has at least
+ * one (between realm and key): they never collide. A node that restarts takes a new node
+ * id (name + boot id): its predecessor's lease then lapses and its wills fire.
  *
  * Lapse is judged by the checker's clock against the holder's: `graceMs` absorbs clock
  * skew between routers.
@@ -55,6 +58,8 @@ export class Leases {
      * carries the will and publishes the change to subscribers.
      */
     private readonly applyWill?: (will: FiredWill) => Promise<void>,
+    /** fires a testament claimed after its node's lease lapsed (lib/store/jetstream/node.ts) */
+    private readonly applyTestament?: (record: TestamentRecord) => Promise<void>,
   ) {}
 
   /**
@@ -108,9 +113,45 @@ export class Leases {
     await this.meta.delete(willKey(owner, realm, key));
   }
 
-  /** the session was lost while its node lives: fires its wills */
+  /**
+   * Records a WAMP testament or MQTT will (lib/testaments.ts), to be fired by whichever
+   * node claims it once this node's lease lapsed. `id`: unique per node, no '.'. Returns
+   * the record's revision: the local fire claims it at that revision (claimTestament).
+   */
+  async setTestament(owner: WillOwner, id: string, record: TestamentRecord): Promise<number> {
+    checkId(owner.node, 'node');
+    checkId(owner.session, 'session');
+    checkId(id, 'testament');
+    const { payload, ...rest } = record;
+    // the payload as the value (bytes stay bytes), the rest kept as the record's meta
+    return this.meta.put(testamentKey(owner, id), payload, { meta: { [TESTAMENT_META]: rest } });
+  }
+
+  /**
+   * Claims a testament before its node fires it itself: true when this claim won (fire
+   * it), false when it is gone already (another node claimed it after a lapse).
+   */
+  async claimTestament(owner: WillOwner, id: string, revision: number): Promise<boolean> {
+    try {
+      await this.meta.delete(testamentKey(owner, id), { expect: revision });
+      return true;
+    } catch (err) {
+      if (err instanceof RouterError && err.def === Errors.conditionFailed) return false;
+      throw err;
+    }
+  }
+
+  /** removes a testament that will not fire (flushed, replaced, a clean MQTT DISCONNECT) */
+  async clearTestament(owner: WillOwner, id: string): Promise<void> {
+    await this.meta.delete(testamentKey(owner, id));
+  }
+
+  /**
+   * The session was lost while its node lives: fires its store wills. Its testaments are
+   * not claimed here: the node fires them itself (lib/testaments.ts), each claimed first.
+   */
   fireSession(owner: WillOwner): Promise<FiredWill[]> {
-    return this.fireUnder(`will.${owner.node}.${owner.session}.`, owner.node);
+    return this.fireUnder(`will.${owner.node}.${owner.session}.`, owner.node, false);
   }
 
   /**
@@ -129,14 +170,19 @@ export class Leases {
         if (err instanceof RouterError && err.def === Errors.conditionFailed) continue; // renewed, or claimed by another
         throw err;
       }
-      fired.push(...(await this.fireUnder(`will.${node}.`, node)));
+      fired.push(...(await this.fireUnder(`will.${node}.`, node, true)));
     }
     return fired;
   }
 
-  private async fireUnder(prefix: string, node: string): Promise<FiredWill[]> {
+  private async fireUnder(prefix: string, node: string, testaments: boolean): Promise<FiredWill[]> {
     const fired: FiredWill[] = [];
     for (const e of await this.all(prefix)) {
+      const rest = e.meta?.[TESTAMENT_META] as Omit<TestamentRecord, 'payload'> | undefined;
+      if (rest !== undefined) {
+        if (testaments && this.applyTestament !== undefined && (await this.claim(e))) await this.applyTestament({ ...rest, payload: e.value });
+        continue;
+      }
       const record = e.value.kwargs?.['will'] as WillRecord | undefined;
       if (record === undefined) continue;
       try {
@@ -158,6 +204,17 @@ export class Leases {
     return fired;
   }
 
+  /** a conditional delete at the entry's revision: exactly one claimant wins */
+  private async claim(e: KvEntry): Promise<boolean> {
+    try {
+      await this.meta.delete(e.key, { expect: e.revision });
+      return true;
+    } catch (err) {
+      if (err instanceof RouterError && err.def === Errors.conditionFailed) return false;
+      throw err;
+    }
+  }
+
   private async all(prefix: string): Promise<KvEntry[]> {
     const out: KvEntry[] = [];
     for (let after: string | undefined; ;) {
@@ -176,6 +233,13 @@ function leaseKey(node: string): string {
 
 function willKey(owner: WillOwner, realm: string, key: string): string {
   return `will.${owner.node}.${owner.session}.${realm}.${key}`;
+}
+
+/** the meta field of a testament's record */
+const TESTAMENT_META = 'testament';
+
+function testamentKey(owner: WillOwner, id: string): string {
+  return `will.${owner.node}.${owner.session}._t${id}`;
 }
 
 function checkId(id: string, what: string): void {

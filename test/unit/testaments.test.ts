@@ -107,3 +107,55 @@ describe('testaments', () => {
     assert.deepEqual(fired, []);
   });
 });
+
+// store.engine jetstream: each testament is recorded for other nodes (TestamentRecorder);
+// here a recorder that keeps its records in a map and lets the test decide the claims
+describe('testaments - recorded for other nodes', () => {
+  it('testaments - recorded when set, removed when flushed, replaced or discarded; fired only when the claim wins', async () => {
+    const recorded = new Map<number, string>();
+    const claims: number[] = [];
+    let next = 0;
+    /** the claims another node won: those records are gone */
+    const lost = new Set<string>();
+    const fired: string[] = [];
+    const clock = new ManualClock();
+    const t = new Testaments(8, { fire: (_s, x) => fired.push(x.topic) }, clock, {
+      realm: 'realm1',
+      to: {
+        record: (rec) => {
+          const h = next++;
+          recorded.set(h, `${rec.owner.realm}:${rec.topic}`);
+          return h;
+        },
+        drop: (h) => void recorded.delete(h as number),
+        claim: (h) => {
+          claims.push(h as number);
+          const topic = recorded.get(h as number) ?? '';
+          recorded.delete(h as number);
+          return Promise.resolve(!lost.has(topic));
+        },
+      },
+    });
+    const s = session();
+    t.add(s, testament('a'));
+    t.add(s, testament('b', { scope: 'detached' }));
+    t.add(s, testament('taken'));
+    t.setSlot(s, testament('will1', { scope: 'detached', delayMs: 1000 }));
+    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:b', 'realm1:taken', 'realm1:will1']);
+    t.setSlot(s, testament('will2', { scope: 'detached', delayMs: 1000 }));
+    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:b', 'realm1:taken', 'realm1:will2'], 'a replaced will is removed');
+    t.flush(s, 'detached');
+    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:taken', 'realm1:will2'], 'a flushed testament is removed');
+    t.detached(s);
+    t.resumed(s);
+    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:taken'], 'a will discarded by the resumption is removed');
+    assert.deepEqual(claims, [], 'nothing claimed yet');
+    // another node claimed 'taken' (this node's lease lapsed meanwhile)
+    lost.add('realm1:taken');
+    t.ended(s);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(fired, ['a'], 'fired here only where the claim won');
+    assert.equal(claims.length, 2);
+    assert.equal(recorded.size, 0, 'no record left behind');
+  });
+});

@@ -5,6 +5,8 @@ import type { NatsStoreConfig } from '../../config';
 import { Errors, RouterError } from '../../errors';
 import type { Logger } from '../../log';
 import type { Payload } from '../../payload';
+import type { TestamentRecord, TestamentRecorder } from '../../testaments';
+import { timerDelay } from '../../timers';
 import { Leases, type FiredWill } from '../leases';
 import { metaBucket, realmBucket } from './bucket-name';
 import { JetStreamKvEngine } from './kv-engine';
@@ -12,6 +14,23 @@ import { JetStreamRealmStore } from './realm-store';
 
 /** applies a will claimed from a lease on the router (RetainedTopics.fireLeaseWill) */
 export type WillFirer = (realm: string, key: string, owner: { node: string; session: number }, value: Payload | null) => Promise<void>;
+
+/** publishes a testament or MQTT will claimed from a lapsed lease (Router) */
+export type TestamentFirer = (record: TestamentRecord) => void;
+
+/** a testament recorded in the meta bucket: its id and the revision its write got (undefined: failed) */
+interface RecordedTestament {
+  readonly session: string;
+  readonly id: string;
+  readonly written: Promise<number | undefined>;
+}
+
+/**
+ * The longest an MQTT will's delay is honoured on the node that claimed it, counted from
+ * the claim: the claimant does not know the dead session's expiry, which bounds the delay
+ * on its own node (MQTT 5 §3.1.3.2.2), so a delay is not held open without limit.
+ */
+const MAX_REMOTE_DELAY_MS = 60 * 60 * 1000;
 
 /** A node id: host name, pid and a random part, new at every start (no '.': leases.ts). */
 export { newNodeId } from '../../node-id';
@@ -33,6 +52,9 @@ export class JetStreamNode {
   private closed = false;
   /** lease work in flight (renewals, checks, wills being claimed): close() lets it finish */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** remote testaments waiting for their delay */
+  private readonly delayed = new Set<NodeJS.Timeout>();
+  private nextTestament = 0;
 
   get leaseMs(): number {
     return this.config.leaseMs;
@@ -44,10 +66,11 @@ export class JetStreamNode {
     readonly node: string,
     private readonly log: Logger,
     private readonly fire: WillFirer,
+    private readonly fireTestament: TestamentFirer | undefined,
   ) {}
 
   /** connects, opens the meta bucket and takes this node's lease */
-  static async open(config: NatsStoreConfig, node: string, log: Logger, fire: WillFirer): Promise<JetStreamNode> {
+  static async open(config: NatsStoreConfig, node: string, log: Logger, fire: WillFirer, fireTestament?: TestamentFirer): Promise<JetStreamNode> {
     const nc = await connect({
       servers: config.servers,
       name: 'gatehouse',
@@ -57,7 +80,7 @@ export class JetStreamNode {
       ...(config.user !== '' ? { user: config.user, pass: config.password } : {}),
       ...(config.token !== '' ? { token: config.token } : {}),
     });
-    const self = new JetStreamNode(nc, config, node, log, fire);
+    const self = new JetStreamNode(nc, config, node, log, fire, fireTestament);
     try {
       await self.start();
     } catch (err) {
@@ -74,6 +97,7 @@ export class JetStreamNode {
       () => Promise.reject(new RouterError(Errors.internal, 'wills are applied by the router')),
       0,
       (w: FiredWill) => this.fire(w.realm, w.key, { node: w.owner.node, session: Number(w.owner.session) }, w.value),
+      (t: TestamentRecord) => Promise.resolve(this.claimedTestament(t)),
     );
     await this.leases.renew(this.node, this.config.leaseMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.config.leaseMs / 3)));
@@ -103,6 +127,71 @@ export class JetStreamNode {
       .fireSession({ node: this.node, session: String(session) })
       .catch((err: unknown) => this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'));
     void this.track(firing);
+  }
+
+  /**
+   * Records the testaments and MQTT wills of a realm's sessions in the meta bucket
+   * (lib/testaments.ts TestamentRecorder): written when set, removed when dropped, claimed
+   * before they fire here. A failed write is logged: the testament then fires here only.
+   */
+  testamentRecorder(): TestamentRecorder<RecordedTestament> {
+    return {
+      record: (rec) => {
+        const session = String(rec.owner.session);
+        const id = (this.nextTestament++).toString(36).padStart(8, '0');
+        const written = this.track(
+          this.leasesOrFail()
+            .setTestament({ node: this.node, session }, id, rec)
+            .catch((err: unknown) => {
+              this.log.warn({ session: rec.owner.session, err }, 'jetstream store: a testament could not be recorded; it fires on this node only');
+              return undefined;
+            }),
+        );
+        return { session, id, written };
+      },
+      drop: (h) => {
+        void this.track(
+          h.written
+            .then((revision) => (revision === undefined ? undefined : this.leasesOrFail().clearTestament({ node: this.node, session: h.session }, h.id)))
+            .catch((err: unknown) => this.log.warn({ session: h.session, err }, 'jetstream store: a cancelled testament could not be removed')),
+        );
+      },
+      claim: (h) =>
+        this.track(
+          h.written.then(async (revision) => {
+            if (revision === undefined) return true;
+            try {
+              return await this.leasesOrFail().claimTestament({ node: this.node, session: h.session }, h.id, revision);
+            } catch (err) {
+              // NATS unreachable: fire here rather than lose it (the session's clients are
+              // here and this node lives); it fires twice only if this node's lease also
+              // lapses meanwhile and another node claims the record
+              this.log.warn({ session: h.session, err }, 'jetstream store: a testament could not be claimed; fired here');
+              return true;
+            }
+          }),
+        ),
+    };
+  }
+
+  /**
+   * A testament claimed from a lapsed lease: published after its delay (an MQTT will's,
+   * counted from the claim, at most MAX_REMOTE_DELAY_MS), or now.
+   */
+  private claimedTestament(t: TestamentRecord): void {
+    const fire = this.fireTestament;
+    if (fire === undefined) return;
+    const delay = Math.min(t.delayMs, MAX_REMOTE_DELAY_MS);
+    if (delay <= 0) {
+      fire(t);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.delayed.delete(timer);
+      if (!this.closed) fire(t);
+    }, timerDelay(delay));
+    timer.unref();
+    this.delayed.add(timer);
   }
 
   /** stops renewing: the lease lapses and another router fires this node's wills (tests: a router that died) */
@@ -138,6 +227,9 @@ export class JetStreamNode {
   async close(): Promise<void> {
     this.closed = true;
     this.stopRenewing();
+    // a remote testament still waiting for its delay is lost with this node
+    for (const t of this.delayed) clearTimeout(t);
+    this.delayed.clear();
     for (const s of this.realms.values()) s.close();
     // a key listing cut by the connection's close leaves the client's heartbeat timer
     // running (nats.js 3): let the lease work end first, for at most the drain grace
