@@ -99,7 +99,7 @@ export class Outbox implements OutboundFlow {
     this.throttledSince = Date.now();
     this.slowConsumers.throttled.inc();
     this.hooks.pauseInput();
-    this.timer = setInterval(() => this.check(), POLL_MS);
+    this.timer = setInterval(() => { this.check(); }, POLL_MS);
     this.timer.unref();
   }
 

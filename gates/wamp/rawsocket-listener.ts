@@ -19,7 +19,7 @@ export interface WampRawSocketOptions {
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
 export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, 'rawsocket');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => acceptRawSocket(ctx, socket));
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => { acceptRawSocket(ctx, socket); });
 }
 
 /**
