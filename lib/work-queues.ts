@@ -509,7 +509,7 @@ export class WorkQueues {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // once per turn: a burst of deliveries writes one record per queue
-    queueMicrotask(() => this.flush());
+    queueMicrotask(() => { this.flush(); });
   }
 
   private flush(): void {

@@ -88,7 +88,9 @@ export class MqttLinkTransport implements LinkTransport {
         this.lost(client, 'resubscribe failed');
         throw err;
       }
-      // lost while subscribing again (the subscription was failed with it, so this is rare)
+      // lost while subscribing again (the subscription was failed with it, so this is rare;
+      // TypeScript cannot see lost() run during the awaits: microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.client !== client) throw new RouterError(Errors.unavailable, 'connection lost while subscribing');
     } finally {
       this.connecting = false;
@@ -131,7 +133,7 @@ export class MqttLinkTransport implements LinkTransport {
     this.client = undefined;
     this.failInFlight('link closed');
     if (client === undefined) return Promise.resolve();
-    return new Promise((resolve) => client.end(true, () => resolve()));
+    return new Promise((resolve) => client.end(true, () => { resolve(); }));
   }
 
   private open(version: 4 | 5): Promise<MqttClient> {
@@ -159,7 +161,7 @@ export class MqttLinkTransport implements LinkTransport {
       client.on('error', ignore);
       // from the start: a resumed session's queued messages can follow CONNACK in the same
       // read, before connect() resumes [MQTT-4.4.0-1]
-      client.on('message', (topic, body, packet) => this.received(topic, body, packet));
+      client.on('message', (topic, body, packet) => { this.received(topic, body, packet); });
       let settled = false;
       const fail = (err: Error & { code?: unknown }): void => {
         if (settled) return;
@@ -171,7 +173,7 @@ export class MqttLinkTransport implements LinkTransport {
         else reject(refusal(code, err.message));
       };
       // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
-      const timer = setTimeout(() => fail(new Error(`no CONNACK within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      const timer = setTimeout(() => { fail(new Error(`no CONNACK within ${this.options.timeoutMs} ms`)); }, this.options.timeoutMs);
       client.once('connect', () => {
         if (settled) return;
         settled = true;
@@ -181,12 +183,12 @@ export class MqttLinkTransport implements LinkTransport {
         this.version = version;
         // in the same turn as CONNACK: a close right after it is not missed
         this.client = client;
-        client.on('close', () => this.lost(client, 'connection closed'));
-        client.on('error', (err) => this.lost(client, err.message));
+        client.on('close', () => { this.lost(client, 'connection closed'); });
+        client.on('error', (err) => { this.lost(client, err.message); });
         resolve(client);
       });
       // not a catalogue error: the broker's failure, read by the link as a lost connection (it reconnects and logs it)
-      const closed = (): void => fail(new Error('connection closed before CONNACK'));
+      const closed = (): void => { fail(new Error('connection closed before CONNACK')); };
       client.once('error', fail);
       client.once('close', closed);
     });

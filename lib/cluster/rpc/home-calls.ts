@@ -112,7 +112,7 @@ export class HomeCalls {
         if (!progress) this.calls.delete(call.key);
         this.reply(call.from, { k: 'result', id: call.id, payload: wirePayload(payload), progress });
       },
-      error: (failure) => this.end(call, failure),
+      error: (failure) => { this.end(call, failure); },
     };
     const callee = call.entry.session;
     call.inv = call.dealer.callCallee(start.caller, start.procedure, (s) => s === callee, start.payload, start.options, sink);

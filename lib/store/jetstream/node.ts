@@ -88,7 +88,7 @@ export class JetStreamNode {
     if (store === undefined) {
       const engine = JetStreamKvEngine.open(this.nc, { bucket: realmBucket(this.config.bucket, name), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
       store = new JetStreamRealmStore(name, engine, this);
-      store.ready.catch((err: unknown) => this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'));
+      store.ready.catch((err: unknown) => { this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'); });
       this.realms.set(name, store);
     }
     return store;
@@ -101,7 +101,7 @@ export class JetStreamNode {
   fireSession(session: number): void {
     const firing = this.leasesOrFail()
       .fireSession({ node: this.node, session: String(session) })
-      .catch((err: unknown) => this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'));
+      .catch((err: unknown) => { this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'); });
     void this.track(firing);
   }
 
@@ -119,7 +119,7 @@ export class JetStreamNode {
       (fired) => {
         if (fired.length > 0) this.log.info({ wills: fired.length }, 'jetstream store: fired the wills of a lapsed lease');
       },
-      (err: unknown) => this.log.warn({ err }, 'jetstream store: lease check failed'),
+      (err: unknown) => { this.log.warn({ err }, 'jetstream store: lease check failed'); },
     );
   }
 
