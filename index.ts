@@ -44,7 +44,7 @@ export class Router extends RouterCore {
   private queueService: QueueService | undefined;
   private httpCtx: HttpGateContext | undefined;
   /** the protocol gates; each one's context is made on first use (lib/gate-registry.ts) */
-  private readonly gates = new GateRegistry((gate) => gate.createContext(this, { work: () => this.work, onClose: (fn) => this.onClose(fn) }))
+  private readonly gates = new GateRegistry((gate) => gate.createContext(this, { work: () => this.work, onClose: (fn) => { this.onClose(fn); } }))
     .register(wampGate)
     .register(mqttGate)
     .register(stompGate);
@@ -53,7 +53,7 @@ export class Router extends RouterCore {
   private get work(): QueueService {
     if (!this.queueService) {
       const service = (this.queueService = createQueueService(this));
-      this.onClose(() => service.close());
+      this.onClose(() => { service.close(); });
       this.onReload(() => service.revokeUnauthorized());
     }
     return this.queueService;

@@ -32,15 +32,16 @@ export interface StatsDeps {
 /** A queue's name in the store: `<kind>:<realm length>:<realm>:<name>` (work-queues.ts, mqtt session-records.ts). */
 export function parseQueueName(storeName: string): { kind: string; realm: string; name: string } | undefined {
   const m = /^([a-z]+):(\d+):/.exec(storeName);
-  if (!m) return undefined;
+  const kind = m?.[1];
+  if (!m || kind === undefined) return undefined;
   const start = m[0].length;
   const length = Number(m[2]);
   const realm = storeName.slice(start, start + length);
   if (storeName[start + length] !== ':') return undefined;
-  return { kind: m[1]!, realm, name: storeName.slice(start + length + 1) };
+  return { kind, realm, name: storeName.slice(start + length + 1) };
 }
 
-async function byLabel(counter: Counter<string>, label: string): Promise<{ total: number; by: Record<string, number> }> {
+async function byLabel(counter: Counter, label: string): Promise<{ total: number; by: Record<string, number> }> {
   const by: Record<string, number> = {};
   let total = 0;
   for (const v of (await counter.get()).values) {

@@ -336,7 +336,7 @@ export class Broker {
       // a retained replay is running for the session: live events come after it
       const held = session.held;
       if (held) held.event(event, sub);
-      else this.safely(session, () => sink(event, sub));
+      else this.safely(session, () => { sink(event, sub); });
     };
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
@@ -357,7 +357,7 @@ export class Broker {
         const one = session.singleDelivery;
         const held = session.held;
         if (held) held.events(event, subs);
-        else if (one) this.safely(session, () => one(event, subs));
+        else if (one) this.safely(session, () => { one(event, subs); });
       }
     }
     event.deliveries = deliveries;

@@ -95,7 +95,7 @@ function fail(message: string, code: number): void {
 
 function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
+    const onError = (err: Error): void => { reject(err); };
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
@@ -114,7 +114,7 @@ async function start(flags: StartFlags): Promise<void> {
     config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
     checkLinks(config.links);
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    if (err instanceof ConfigError) { fail(err.message, EXIT_USAGE); return; }
     throw err;
   }
 
@@ -150,7 +150,7 @@ async function start(flags: StartFlags): Promise<void> {
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve())); // stop accepting
+    const closed = new Promise<void>((resolve) => server.close(() => { resolve(); })); // stop accepting
     await router.close(); // GOODBYE wamp.close.system_shutdown to every session, close listeners
     server.closeIdleConnections();
     const drained = await Promise.race([closed.then(() => true), delay(CONNECTION_GRACE_MS).then(() => false)]);
@@ -196,6 +196,9 @@ async function start(flags: StartFlags): Promise<void> {
     // paths on this server, the ports of their own opened now
     const endpoints = await router.listenConfigured(server);
     const addr = await listen(server, config.http.port, config.http.host);
+    // a signal may have come during the awaits above (TypeScript cannot see the handler
+    // set it: microsoft/TypeScript#9998)
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (stopping) return;
     if (flags.pidFile !== undefined) writePidFile(flags.pidFile, log);
     const base = `${urlHost(addr.address)}:${addr.port}`;
@@ -261,7 +264,7 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
     checkLinks(config.links);
     process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
+    if (err instanceof ConfigError || err instanceof DefinitionError) { fail(err.message, EXIT_USAGE); return; }
     throw err;
   }
 }
@@ -271,17 +274,18 @@ async function rebuild(flags: StartFlags & { verify?: boolean }): Promise<void> 
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message, EXIT_USAGE);
+    if (err instanceof ConfigError) { fail(err.message, EXIT_USAGE); return; }
     throw err;
   }
-  if (config.aggregate.dir === '') return fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE);
+  if (config.aggregate.dir === '') { fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE); return; }
   try {
     const outcome = await runRebuild(config, { verify: flags.verify === true });
     process.stdout.write(`${outcome.lines.join('\n')}\n`);
     if (flags.verify === true && outcome.mismatches > 0) process.exitCode = EXIT_MISMATCH;
   } catch (err) {
-    if (err instanceof DefinitionError) return fail(err.message, EXIT_USAGE);
-    return fail(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
+    if (err instanceof DefinitionError) { fail(err.message, EXIT_USAGE); return; }
+    fail(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
+    return;
   }
 }
 
@@ -296,7 +300,7 @@ interface UserAddFlags {
 /** Prints the JSON user record to paste into auth.users; the password is prompted for unless given. */
 async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
   const iterations = flags.craIterations === undefined ? undefined : Number(flags.craIterations);
-  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) return fail('--cra-iterations must be a positive integer', EXIT_USAGE);
+  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) { fail('--cra-iterations must be a positive integer', EXIT_USAGE); return; }
   // a key alone makes a cryptosign-only user; otherwise the password is asked for
   const password = flags.password ?? (flags.cryptosignKey.length > 0 ? undefined : await readSecret(`password for ${authid}: `));
   try {
@@ -338,13 +342,13 @@ function program(): Command {
     .command('reload')
     .description('make the running daemon re-read its config file (sends it SIGHUP; the outcome is in its log)')
     .requiredOption('--pid-file <file>', 'the file the daemon was started with (--pid-file)')
-    .action((flags: { pidFile: string }) => reload(flags));
+    .action((flags: { pidFile: string }) => { reload(flags); });
 
   cmd
     .command('check-config <file>')
     .description('validate a config file; prints OK or the problems (exit 2)')
     .option('--print', 'print the resolved config, defaults included')
-    .action((file: string, flags: { print?: boolean }) => checkConfig(file, flags));
+    .action((file: string, flags: { print?: boolean }) => { checkConfig(file, flags); });
 
   cmd
     .command('rebuild')

@@ -100,7 +100,7 @@ export class Dealer {
     if (!validProcedure(uri, match)) throw new RouterError(Errors.invalidUri, `invalid procedure URI: ${uri}`);
     const invoke = options.invoke ?? 'single';
     if (!INVOKE_POLICIES.includes(invoke)) {
-      throw new RouterError(Errors.invalidArgument, `unknown invocation policy: ${String(invoke)}`);
+      throw new RouterError(Errors.invalidArgument, `unknown invocation policy: ${invoke}`);
     }
     const concurrency = options.concurrency ?? Infinity;
     if (!(concurrency >= 1)) throw new RouterError(Errors.invalidArgument, 'concurrency must be a positive integer');
@@ -176,7 +176,7 @@ export class Dealer {
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, { ...options, timeoutMs }, payload);
     pending.add(inv);
     // a timeout beyond setTimeout's range (~24.8 days) is held to it, not fired at once
-    if (timeoutMs > 0) inv.timer = this.clock.setTimeout(() => this.timeout(inv), timerDelay(timeoutMs));
+    if (timeoutMs > 0) inv.timer = this.clock.setTimeout(() => { this.timeout(inv, timeoutMs); }, timerDelay(timeoutMs));
     const entry = this.forward?.(reg, inv) ?? reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);
@@ -211,7 +211,8 @@ export class Dealer {
     }
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, options, payload);
     pending.add(inv);
-    if (options.timeoutMs) inv.timer = this.clock.setTimeout(() => this.timeout(inv), timerDelay(options.timeoutMs));
+    const callTimeoutMs = options.timeoutMs;
+    if (callTimeoutMs) inv.timer = this.clock.setTimeout(() => { this.timeout(inv, callTimeoutMs); }, timerDelay(callTimeoutMs));
     this.start(inv, chosen);
     return inv;
   }
@@ -354,6 +355,9 @@ export class Dealer {
     }
     // chunks that arrived while the call waited for a callee
     for (const chunk of inv.pendingChunks.splice(0)) {
+      // the callee's invoke above may have ended the call (TypeScript cannot see that:
+      // microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (inv.state !== 'invoked') break;
       inv.payload = chunk.payload;
       entry.callee.invokeProgress(inv, chunk.final);
@@ -387,9 +391,9 @@ export class Dealer {
     }
   }
 
-  private timeout(inv: Invocation): void {
+  private timeout(inv: Invocation, ms: number): void {
     inv.timer = undefined;
-    this.cancel(inv, 'killnowait', new RouterError(Errors.timeout, `call timed out after ${inv.options.timeoutMs} ms`));
+    this.cancel(inv, 'killnowait', new RouterError(Errors.timeout, `call timed out after ${ms} ms`));
   }
 
   // ----- lookups -----

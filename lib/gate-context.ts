@@ -80,7 +80,7 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
     inboundThrottle(peer, hooks) {
       return new InboundThrottle(router.config.limits, {
         ...hooks,
-        throttled: (limit) => limitHit(limit, { peer, action: 'throttled' }),
+        throttled: (limit) => { limitHit(limit, { peer, action: 'throttled' }); },
         exceeded: (limit) => {
           limitHit(`${limit}_disconnect`, { peer, action: 'disconnected' });
           hooks.exceeded(limit);

@@ -49,7 +49,7 @@ export function admitConnection(ctx: GateContext, socket: net.Socket): string | 
     ctx.limitHit(refused, { peer: peerOf(socket) });
     return refused;
   }
-  socket.once('close', () => ctx.router.connections.release(ip));
+  socket.once('close', () => { ctx.router.connections.release(ip); });
   return undefined;
 }
 
@@ -200,8 +200,10 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      (socket as net.Socket).setNoDelay(true);
-      opts.onConnection(ws, req, socket as net.Socket);
+      // an http.Server emits 'upgrade' with the request's own connection: req.socket is
+      // this same socket, typed as the net.Socket it is
+      req.socket.setNoDelay(true);
+      opts.onConnection(ws, req, req.socket);
     });
   };
   server.on('upgrade', onUpgrade);

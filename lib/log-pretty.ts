@@ -73,8 +73,12 @@ function clock(time: unknown): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+// JSON.stringify as it behaves: lib.d.ts says string, but a function, a symbol or
+// undefined has no JSON text and gives undefined (ECMA-262, JSON.stringify)
+const stringify: (value: unknown) => string | undefined = JSON.stringify;
+
 /** a bare word as is; anything with spaces, quotes or '=' quoted; objects as JSON */
 function show(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
-  return JSON.stringify(value) ?? String(value);
+  return stringify(value) ?? String(value);
 }

@@ -98,17 +98,17 @@ export function installMetaApi(realm: Realm): void {
   p.set('wamp.registration.count_callees', (_c, args) => one(registration(realm, args[0]).callees.length));
 
   broker.observer = {
-    onCreate: (s, sub) => realm.publishMeta('wamp.subscription.on_create', [s.id, sub.details()]),
-    onSubscribe: (s, sub) => realm.publishMeta('wamp.subscription.on_subscribe', [s.id, sub.id]),
-    onUnsubscribe: (s, sub) => realm.publishMeta('wamp.subscription.on_unsubscribe', [s.id, sub.id]),
-    onDelete: (s, sub) => realm.publishMeta('wamp.subscription.on_delete', [s.id, sub.id]),
+    onCreate: (s, sub) => { realm.publishMeta('wamp.subscription.on_create', [s.id, sub.details()]); },
+    onSubscribe: (s, sub) => { realm.publishMeta('wamp.subscription.on_subscribe', [s.id, sub.id]); },
+    onUnsubscribe: (s, sub) => { realm.publishMeta('wamp.subscription.on_unsubscribe', [s.id, sub.id]); },
+    onDelete: (s, sub) => { realm.publishMeta('wamp.subscription.on_delete', [s.id, sub.id]); },
   };
   dealer.observer = {
     ...dealer.observer,
-    onCreate: (s, reg) => realm.publishMeta('wamp.registration.on_create', [s.id, reg.details()]),
-    onRegister: (s, reg) => realm.publishMeta('wamp.registration.on_register', [s.id, reg.id]),
-    onUnregister: (s, reg) => realm.publishMeta('wamp.registration.on_unregister', [s.id, reg.id]),
-    onDelete: (s, reg) => realm.publishMeta('wamp.registration.on_delete', [s.id, reg.id]),
+    onCreate: (s, reg) => { realm.publishMeta('wamp.registration.on_create', [s.id, reg.details()]); },
+    onRegister: (s, reg) => { realm.publishMeta('wamp.registration.on_register', [s.id, reg.id]); },
+    onUnregister: (s, reg) => { realm.publishMeta('wamp.registration.on_unregister', [s.id, reg.id]); },
+    onDelete: (s, reg) => { realm.publishMeta('wamp.registration.on_delete', [s.id, reg.id]); },
   };
 }
 
@@ -157,7 +157,7 @@ function killReason(kw: Record<string, unknown>): RouterError {
   const reason = kw['reason'];
   if (reason === undefined) return new RouterError(Errors.killedBySession);
   if (typeof reason !== 'string' || reason === '' || !isValidUri(reason)) {
-    throw new RouterError(Errors.invalidUri, `invalid close reason URI: ${JSON.stringify(reason) ?? typeof reason}`);
+    throw new RouterError(Errors.invalidUri, `invalid close reason URI: ${JSON.stringify(reason)}`);
   }
   return new RouterError({ ...Errors.killedBySession, wamp: reason });
 }

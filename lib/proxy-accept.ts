@@ -80,7 +80,7 @@ export function readProxyHeaders(ctx: GateContext, server: net.Server, mode: Pro
 
   server.on('connection', (socket: net.Socket) => {
     const fromTrusted = trusted.has(socket.remoteAddress ?? '');
-    if (mode === 'required' && !fromTrusted) return refuse(socket, 'untrusted');
+    if (mode === 'required' && !fromTrusted) { refuse(socket, 'untrusted'); return; }
     let first: Buffer | undefined;
     const stop = (): void => {
       clearTimeout(timer);
@@ -115,15 +115,19 @@ export function readProxyHeaders(ctx: GateContext, server: net.Server, mode: Pro
         case 'none':
           if (mode === 'required') {
             stop();
-            return refuse(socket, 'missing');
+            refuse(socket, 'missing');
+            return;
           }
-          return pass(first);
+          pass(first);
+          return;
         case 'invalid':
           stop();
-          return refuse(socket, 'malformed', verdict.reason);
+          refuse(socket, 'malformed', verdict.reason);
+          return;
         case 'header':
           if (verdict.source) setClientAddress(socket, verdict.source);
-          return pass(first.subarray(verdict.length));
+          pass(first.subarray(verdict.length));
+          return;
       }
     };
     // the proxy writes its header at once; a client of ours always speaks first

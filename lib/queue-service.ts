@@ -34,11 +34,11 @@ export interface QueueService {
  */
 export function createQueueService(router: RouterCore): QueueService {
   const log = router.log.child({ part: 'work-queues' });
-  const drop = (reason: string): void => router.metrics.drops.labels('queues', reason).inc();
+  const drop = (reason: string): void => { router.metrics.drops.labels('queues', reason).inc(); };
   const queues = new WorkQueues({ mailboxes: router.mailboxes, store: router.queues, log, drop, shared: sharedQueues(router, drop) });
   const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log });
   durable.restore();
-  return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => queues.close() };
+  return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => { queues.close(); } };
 }
 
 /** With a cluster, named queues live in its JetStream, shared by every node (issue 12). */

@@ -122,7 +122,7 @@ export class Realm {
     this.history = new EventHistory(options.eventHistory ?? []);
     // every way a session is lost ends here: its testaments, MQTT wills, the store's wills
     this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS, {
-      fire: (session, t) => this.publishTestament(session, t),
+      fire: (session, t) => { this.publishTestament(session, t); },
       sessionEnded: (session) => this.retained?.sessionEnded(session),
     }, options.clock, options.testamentRecorder ? { realm: options.name, to: options.testamentRecorder } : undefined);
     this.authz = options.authorizer ?? ALLOW_ALL;
@@ -381,12 +381,12 @@ export class Realm {
    */
   reserveRetained(session: Session, sub: Subscription): ReplayTicket {
     const ticket = this.retained ? reserveReplay(this.broker, this.retained, session, sub) : undefined;
-    return { start: () => this.startReplay(session, sub, ticket) };
+    return { start: () => { this.startReplay(session, sub, ticket); } };
   }
 
   private startReplay(session: Session, sub: Subscription, ticket: ReplayTicket | undefined): void {
     // the rows of tables whose change feed it matches, as "insert" changes
-    this.aggregates?.replay(sub.pattern, (topic, payload, revision) =>
+    this.aggregates?.replay(sub.pattern, (topic, payload, revision) => {
       this.broker.deliverTo(session, sub, {
         publicationId: revision,
         topic,
@@ -401,8 +401,8 @@ export class Realm {
         origin: undefined,
         via: undefined,
         deliveries: 1,
-      }),
-    );
+      });
+    });
     ticket?.start();
   }
 
@@ -449,7 +449,7 @@ export class Realm {
           () => {
             if (!session.closed || options.outlivesCaller === true) this.routeCall(session, procedure, payload, options, sink);
           },
-          (err: unknown) => sink.error(asRouterError(err)),
+          (err: unknown) => { sink.error(asRouterError(err)); },
         );
         return undefined;
       }
@@ -549,15 +549,15 @@ export function revokedError(lost: readonly Revocation[]): RouterError {
 function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink, receiveProgress: boolean): void {
   let result: Payload | Promise<Payload>;
   try {
-    result = proc(session, payload.args ?? [], payload.kwargs ?? {}, receiveProgress ? (p) => sink.result(p, true) : undefined);
+    result = proc(session, payload.args ?? [], payload.kwargs ?? {}, receiveProgress ? (p) => { sink.result(p, true); } : undefined);
   } catch (err) {
     sink.error(asRouterError(err));
     return;
   }
   if (result instanceof Promise) {
     result.then(
-      (r) => sink.result(r, false),
-      (err: unknown) => sink.error(asRouterError(err)),
+      (r) => { sink.result(r, false); },
+      (err: unknown) => { sink.error(asRouterError(err)); },
     );
   } else {
     sink.result(result, false);

@@ -52,7 +52,7 @@ export function reserveReplay(broker: Broker, retained: RetainedTopics, session:
   const job: Job = { sub, retained, snapshot: retained.revision(), after: undefined, page: [], at: 0, exhausted: false, started: false };
   const q = queue;
   q.add(job);
-  return { start: () => q.start(job) };
+  return { start: () => { q.start(job); } };
 }
 
 const queues = new WeakMap<Session, ReplayQueue>();
@@ -86,7 +86,7 @@ class ReplayQueue implements LiveHold {
   private readonly resume = (): void => {
     this.waiting = false;
     // woken from inside the loop (a write closed the connection): go on next turn
-    if (this.running) setImmediate(() => this.run());
+    if (this.running) setImmediate(() => { this.run(); });
     else this.run();
   };
 
@@ -143,14 +143,14 @@ class ReplayQueue implements LiveHold {
   private pump(): void {
     const flow = this.session.flow;
     for (;;) {
-      if (this.session.closed || (flow && !flow.open)) return this.abandon();
+      if (this.session.closed || (flow && !flow.open)) { this.abandon(); return; }
       if (flow && !flow.ready()) {
         this.waiting = true;
         flow.wait(this.resume);
         return;
       }
       const step = this.next();
-      if (step === 'done') return this.end();
+      if (step === 'done') { this.end(); return; }
       if (step === 'unconfirmed') return; // ReplayTicket.start runs the loop again
     }
   }
@@ -280,9 +280,9 @@ function sizeOf(event: BrokerEvent): number {
 
 const sizes = new WeakMap<BrokerEvent, number>();
 
-function jsonLength(v: unknown): number {
+function jsonLength(v: object): number {
   try {
-    return JSON.stringify(v)?.length ?? 0;
+    return JSON.stringify(v).length;
   } catch {
     return EVENT_OVERHEAD; // not JSON (bytes inside, a cycle): a nominal size
   }

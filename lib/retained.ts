@@ -104,7 +104,7 @@ export class RetainedTopics {
     private readonly onTtl: () => void,
     private readonly limits: RetainedLimits = { maxKeys: Infinity, maxValueBytes: Infinity },
   ) {
-    store.listen({ changed: (key) => this.serveWaiters(key), expired: (e) => this.expired(e) });
+    store.listen({ changed: (key) => { this.serveWaiters(key); }, expired: (e) => { this.expired(e); } });
   }
 
   /** Does this publish need the store? */
@@ -281,8 +281,8 @@ export class RetainedTopics {
       if (!w) return;
       const before = this.store.revision();
       this.apply(w.session, w.topic, w.payload, w.options, entry?.revision ?? 'absent').then(
-        (ack) => w.resolve(ack),
-        (err: RouterError) => w.reject(err),
+        (ack) => { w.resolve(ack); },
+        (err: unknown) => { w.reject(engineError(err)); },
       );
       // a waiter whose publish wrote has served the next ones itself (apply); one that
       // changed nothing (no retain, or deleting an absent key) must not stall the rest
@@ -323,7 +323,7 @@ export class RetainedTopics {
         const again = this.waiters.get(topic);
         if (again) again.splice(Math.min(i, again.length), 0, w);
         else this.waiters.set(topic, [w]);
-        void this.store.changedSince(topic, seen).then(() => this.serveWaiters(topic), noop);
+        void this.store.changedSince(topic, seen).then(() => { this.serveWaiters(topic); }, noop);
       },
     );
   }
@@ -343,7 +343,7 @@ export class RetainedTopics {
       if (keep.length === 0) this.waiters.delete(topic);
       else this.waiters.set(topic, keep);
     }
-    this.store.fireWills(session.id, (entry) => this.fireWill(entry));
+    this.store.fireWills(session.id, (entry) => { this.fireWill(entry); });
   }
 
   /** Wills of sessions of a previous process: those sessions are certainly gone. */

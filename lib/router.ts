@@ -208,7 +208,7 @@ export class RouterCore {
     if (this.config.store.engine === 'jetstream') {
       this.jetstream = await jetstreamModule().JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
         this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
-        (t) => this.fireRemoteTestament(t),
+        (t) => { this.fireRemoteTestament(t); },
       );
     }
     this.openRequests();
@@ -234,7 +234,7 @@ export class RouterCore {
   /** Durable requests: their records are in the queue store, just opened. */
   private openRequests(): void {
     const outcomes = this.metrics.requestOutcomes;
-    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => outcomes.labels(outcome).inc(), this.clock);
+    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => { outcomes.labels(outcome).inc(); }, this.clock);
     // a procedure served over a link: its durable requests are submitted at the peer
     requests.remotes = (realm, procedure) => this.links.peerFor(realm, procedure);
     requests.restore();
@@ -358,7 +358,7 @@ export class RouterCore {
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
       { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), testamentRecorder: this.jetstream?.testamentRecorder(), taps: this.taps, seen: this.seen, clock: this.clock,
-        onDuplicate: (via) => m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(), authorizer: this.authorizer, reserved: this.reserved, onTtl: () => this.scheduleExpiry(),
+        onDuplicate: (via) => { m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(); }, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => { this.scheduleExpiry(); },
         aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
         maxKeys: this.config.limits.maxRetainedKeysPerRealm,
         maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
@@ -564,7 +564,7 @@ export class RouterCore {
     const limitMs = Math.max(15_000, this.config.store.nats.timeoutMs * 3);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RouterError(Errors.unavailable, `the store of realm ${realm} did not load within ${limitMs} ms`)), limitMs);
+      timer = setTimeout(() => { reject(new RouterError(Errors.unavailable, `the store of realm ${realm} did not load within ${limitMs} ms`)); }, limitMs);
     });
     try {
       await Promise.race([ready, late]);
@@ -630,7 +630,7 @@ export class RouterCore {
     for (const fn of this.closeHooks) fn();
     await this.links.close();
     // after the sessions' goodbyes (their testaments went out), before the store closes
-    await this.cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the cluster failed'));
+    await this.cluster?.stop().catch((err: unknown) => { this.log.warn({ err }, 'leaving the cluster failed'); });
     this.requests?.close();
     this.state = 'closed';
     if (this.starting) {

@@ -25,11 +25,12 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
   const body = express.text({ type: () => true, limit: ctx.config.limits.maxMessageSize });
   const json: express.RequestHandler = (req, _res, next) => {
     const text: unknown = req.body;
-    if (typeof text !== 'string' || text === '') return next(new RouterError(Errors.invalidArgument, 'a JSON request body is required'));
+    if (typeof text !== 'string' || text === '') { next(new RouterError(Errors.invalidArgument, 'a JSON request body is required')); return; }
     try {
       req.body = parseExact(text);
     } catch (err) {
-      return next(new RouterError(Errors.invalidArgument, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`));
+      next(new RouterError(Errors.invalidArgument, `invalid JSON: ${err instanceof Error ? err.message : String(err)}`));
+      return;
     }
     next();
   };
@@ -47,7 +48,7 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
     };
 
   const document = openApiDocument(basePath);
-  router.get('/openapi.json', (_req, res) => sendJson(res, 200, document));
+  router.get('/openapi.json', (_req, res) => { sendJson(res, 200, document); });
   router.post('/publish', body, json, handle(publish));
   router.post('/call', body, json, handle(call));
   router.post('/requests', body, json, handle(submitRequest));
@@ -59,9 +60,9 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
   router.delete('/store/:key', handle(deleteKey));
   // body-parser's errors (too large, bad encoding) and ours from `json`
   router.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    if (err instanceof RouterError) return sendFailure(res, err);
+    if (err instanceof RouterError) { sendFailure(res, err); return; }
     const type = (err as { type?: unknown }).type;
-    if (type === 'entity.too.large') return sendFailure(res, new RouterError(Errors.payloadSizeExceeded, `request body over limits.maxMessageSize (${ctx.config.limits.maxMessageSize} bytes)`));
+    if (type === 'entity.too.large') { sendFailure(res, new RouterError(Errors.payloadSizeExceeded, `request body over limits.maxMessageSize (${ctx.config.limits.maxMessageSize} bytes)`)); return; }
     sendFailure(res, new RouterError(Errors.invalidArgument, err instanceof Error ? err.message : String(err)));
   });
   return router;

@@ -5,6 +5,10 @@
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { Errors, RouterError } from '../../lib/errors';
+import type { CallRequest } from './handlers/call';
+import type { PublishRequest } from './handlers/publish';
+import type { SubmitBody } from './handlers/requests';
+import type { PutRequest } from './handlers/store';
 
 type Schema = Record<string, unknown>;
 
@@ -131,11 +135,19 @@ const validators = {
   RequestSubmit: compile('RequestSubmit'),
 };
 
+/** What each validator's schema admits, as its handler reads it. */
+interface Bodies {
+  PublishRequest: PublishRequest;
+  CallRequest: CallRequest;
+  StorePutRequest: PutRequest;
+  RequestSubmit: SubmitBody;
+}
+
 /** Checks a request body; a mismatch is invalid_argument (400) naming the field. */
-export function validated<T>(name: keyof typeof validators, body: unknown): T {
+export function validated<N extends keyof typeof validators & keyof Bodies>(name: N, body: unknown): Bodies[N] {
   const validate = validators[name];
   if (!validate(body)) throw new RouterError(Errors.invalidArgument, describe(validate.errors?.[0]));
-  return body as T;
+  return body as Bodies[N];
 }
 
 function describe(e: ErrorObject | undefined): string {

@@ -34,6 +34,8 @@ export function fitConnack(connack: IConnackPacket, maxPacket: number): IConnack
   let smaller: IConnackPacket = { ...connack, properties };
   if (size(smaller) <= maxPacket) return smaller;
   const required: ConnackProperties = { ...properties };
+  // the keys are AVAILABLE_FLAGS' fixed names, not data
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
   for (const key of AVAILABLE_FLAGS) if (required[key] !== false) delete required[key];
   delete required.topicAliasMaximum;
   smaller = { ...connack, properties: required };

@@ -86,16 +86,16 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   ) {
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     strictStrings(this.parser);
-    this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: unknown) => this.codecError(err));
-    this.reader = new PacketReader(this.parser, (p) => this.onPacket(p), ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
+    this.parser.on('packet', (p: Packet) => { this.onPacket(p); });
+    this.parser.on('error', (err: unknown) => { this.codecError(err); });
+    this.reader = new PacketReader(this.parser, (p) => { this.onPacket(p); }, ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
     this.batch = new WriteBatch((data) => stream.write(data));
     // the connection is its flow's hooks (methods, not a closure each: issue 15, footprint)
     this.flowControl = new ConnectionFlow(ctx, info.peer, stream, this);
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('close', () => this.onClose());
+    stream.on('data', (chunk: Buffer) => { this.onData(chunk); });
+    stream.on('close', () => { this.onClose(); });
     stream.on('error', ignore); // 'close' follows
-    this.connectTimer = ctx.clock.setTimeout(() => this.destroy(), ctx.config.mqtt.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => { this.destroy(); }, ctx.config.mqtt.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -144,11 +144,11 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     const size = packetSize(p);
     // counted per packet, not per network chunk ($SYS and the metrics say messages)
     this.ctx.counters.in(size);
-    if (size > this.ctx.config.limits.maxMessageSize) return this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+    if (size > this.ctx.config.limits.maxMessageSize) { this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size'); return; }
     if (!this.flowControl.admit(size)) return;
     if (this.backlog) {
       // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
-      if (this.backlog.length >= BACKLOG_MAX) return this.destroy();
+      if (this.backlog.length >= BACKLOG_MAX) { this.destroy(); return; }
       this.backlog.push(p);
       return;
     }
@@ -185,14 +185,15 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   private dispatch(p: Packet): void {
     if (this.state === 'connect') {
       // [MQTT-3.1.0-1] the first packet must be CONNECT
-      if (p.cmd !== 'connect') return this.destroy();
+      if (p.cmd !== 'connect') { this.destroy(); return; }
       this.ctx.clock.clearTimeout(this.connectTimer);
       handleConnect(this, p);
       return;
     }
     switch (p.cmd) {
       case 'publish':
-        return handlePublish(this, p);
+        handlePublish(this, p);
+        return;
       case 'puback':
       case 'pubrec':
       case 'pubrel':
@@ -200,37 +201,47 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
         // [MQTT-2.3.1-1] these carry a packet identifier: with less than its two bytes
         // the packet is malformed (the codec reads it as id -1), and answering it would
         // send an acknowledgement for no packet (5.0 §4.13: DISCONNECT 0x81, 3.1.1 close)
-        if ((p.length ?? 0) < 2) return this.fail(RC.MALFORMED_PACKET, `${p.cmd} without a packet identifier`);
-        return this.dispatchAck(p);
+        if ((p.length ?? 0) < 2) { this.fail(RC.MALFORMED_PACKET, `${p.cmd} without a packet identifier`); return; }
+        this.dispatchAck(p);
+        return;
       case 'subscribe':
-        return handleSubscribe(this, p);
+        handleSubscribe(this, p);
+        return;
       case 'unsubscribe':
-        return handleUnsubscribe(this, p);
+        handleUnsubscribe(this, p);
+        return;
       case 'pingreq':
         this.batch.push(PINGRESP);
         this.ctx.counters.out(PINGRESP.length);
         this.flowControl.wrote();
         return;
       case 'disconnect':
-        return handleDisconnect(this, p);
+        handleDisconnect(this, p);
+        return;
       case 'connect':
         // [MQTT-3.1.0-2] a second CONNECT is a protocol violation
-        return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+        this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+        return;
       default:
-        return this.fail(RC.PROTOCOL_ERROR, `${p.cmd} is not sent by clients`);
+        this.fail(RC.PROTOCOL_ERROR, `${p.cmd} is not sent by clients`);
+        return;
     }
   }
 
   private dispatchAck(p: IPubackPacket | IPubrecPacket | IPubrelPacket | IPubcompPacket): void {
     switch (p.cmd) {
       case 'puback':
-        return handlePuback(this, p);
+        handlePuback(this, p);
+        return;
       case 'pubrec':
-        return handlePubrec(this, p);
+        handlePubrec(this, p);
+        return;
       case 'pubrel':
-        return handlePubrel(this, p);
+        handlePubrel(this, p);
+        return;
       case 'pubcomp':
-        return handlePubcomp(this, p);
+        handlePubcomp(this, p);
+        return;
     }
   }
 
@@ -384,10 +395,11 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     const pending = (this.parser as unknown as { packet?: { cmd?: string; protocolVersion?: number } }).packet;
     if (pending?.cmd === 'connect' && this.connectRead) {
       // a second CONNECT while the first is still being handled ([MQTT-3.1.0-2])
-      return this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+      this.fail(RC.PROTOCOL_ERROR, 'second CONNECT'); return;
     }
     if (this.state === 'connect' && pending?.cmd === 'connect' && pending.protocolVersion !== undefined && ![3, 4, 5].includes(pending.protocolVersion)) {
-      return this.unsupportedLevel();
+      this.unsupportedLevel();
+      return;
     }
     this.malformed(err instanceof Error ? err.message : 'malformed packet');
   }

@@ -10,7 +10,7 @@ import type { MqttGateContext } from './context';
 /** MQTT over TCP (and TLS when `tls` is given). */
 export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, opts.tls ? 'mqttTls' : 'mqtt');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => acceptMqttSocket(ctx, socket, type));
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => { acceptMqttSocket(ctx, socket, type); });
 }
 
 /** One MQTT connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */
@@ -29,12 +29,12 @@ export function listenMqttWs(ctx: MqttGateContext, opts: WebSocketEndpointOption
     name: 'MQTT',
     maxPayload: ctx.config.limits.maxMessageSize + 5,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
-    onConnection(ws, req, socket) {
+    onConnection(ws, _req, socket) {
       const stream = createWebSocketStream(ws);
       // ws's duplex neither closes nor (while input is paused) ends when the peer goes
       // away: without this a lost client keeps its session live and its will unsent
       ws.once('close', () => stream.destroy());
-      new MqttConnection(ctx, stream, transportOf('mqtt', 'websocket', req.socket ?? socket));
+      new MqttConnection(ctx, stream, transportOf('mqtt', 'websocket', socket));
     },
   });
 }

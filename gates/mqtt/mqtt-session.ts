@@ -109,7 +109,7 @@ export class MqttSession {
     readonly core: Session,
     private readonly ctx: MqttGateContext,
   ) {
-    core.singleDelivery = (event, subs) => this.deliver(event, subs);
+    core.singleDelivery = (event, subs) => { this.deliver(event, subs); };
     core.flow = new SessionFlow(this);
     this.owner = { kind: 'mqtt', name: inRealm(realm.name, clientId) };
     this.mailbox = new MemoryMailbox(ctx.router.mailboxes, this.owner);

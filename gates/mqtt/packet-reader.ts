@@ -68,11 +68,11 @@ export class PacketReader {
         }
       }
       if (!complete) {
-        if (i > pos + 4) return this.stream(buf.subarray(pos)); // over 4 bytes: the codec says so
+        if (i > pos + 4) { this.stream(buf.subarray(pos)); return; } // over 4 bytes: the codec says so
         break; // header incomplete
       }
       const total = i - pos + length;
-      if (total > this.maxPacketBytes) return this.stream(buf.subarray(pos));
+      if (total > this.maxPacketBytes) { this.stream(buf.subarray(pos)); return; }
       if (pos + total > n) {
         this.needed = total;
         break;

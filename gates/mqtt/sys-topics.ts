@@ -32,5 +32,5 @@ export function startSysTopics(ctx: MqttGateContext): () => void {
   const timer = ctx.clock.setInterval(publish, seconds * 1000);
   timer.unref();
   publish();
-  return () => ctx.clock.clearInterval(timer);
+  return () => { ctx.clock.clearInterval(timer); };
 }

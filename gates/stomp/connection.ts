@@ -75,21 +75,22 @@ export class StompConnection {
     private readonly byteStream: boolean,
   ) {
     this.parser = new StompFrameParser(ctx.parserLimits, {
-      onFrame: (f) => this.onFrame(f),
+      onFrame: (f) => { this.onFrame(f); },
       onHeartbeat: () => undefined, // any input counts as alive: see onData
-      onError: (err) => this.malformed(err),
+      onError: (err) => { this.malformed(err); },
     });
     const limits = ctx.config.limits;
     this.transactions = new TransactionTable(
       ctx.transactionBudget,
       { perTransaction: limits.outboundQueueBytes, perConnection: ctx.config.stomp.limits.maxTransactionBytes },
-      (limit) =>
+      (limit) => {
         ctx.limitHit(limit, {
           peer: info.peer,
           session: this.session?.id,
           connectionBytes: this.transactions.bytes,
           routerBytes: ctx.transactionBudget.held,
-        }),
+        });
+      },
     );
     // limits.messagesPerSecond / bytesPerSecond: throttle, then ERROR; and the older,
     // stricter stomp.limits.framesPerSecond: ERROR at once
@@ -99,24 +100,24 @@ export class StompConnection {
       stream,
       {
         queuedBytes: () => stream.writableLength,
-        cork: () => stream.cork(),
-        uncork: () => stream.uncork(),
+        cork: () => { stream.cork(); },
+        uncork: () => { stream.uncork(); },
         kill: () => {
           ctx.log.warn({ peer: info.peer, session: this.session?.id }, 'slow consumer disconnected');
           this.destroy();
         },
-        rateExceeded: () => this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')),
-        capExceeded: (limit, frame) => this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame),
+        rateExceeded: () => { this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')); },
+        capExceeded: (limit, frame) => { this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame); },
         outboxResumed: () => {
           if (this.session && this.state !== 'closed') ctx.work.queues.resume(this.session);
         },
       },
       { cap: () => ctx.config.stomp.limits.framesPerSecond },
     );
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('close', () => this.onClose());
+    stream.on('data', (chunk: Buffer) => { this.onData(chunk); });
+    stream.on('close', () => { this.onClose(); });
     stream.on('error', () => undefined); // 'close' follows
-    this.connectTimer = ctx.clock.setTimeout(() => this.destroy(), ctx.config.stomp.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => { this.destroy(); }, ctx.config.stomp.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -143,7 +144,7 @@ export class StompConnection {
     if (this.state === 'closing' || this.state === 'closed') return;
     if (this.backlog) {
       // reading is paused; these came in the same chunk as CONNECT
-      if (this.backlog.length >= BACKLOG_MAX) return this.fail(new RouterError(Errors.limitExceeded, 'too many frames before CONNECTED'), frame);
+      if (this.backlog.length >= BACKLOG_MAX) { this.fail(new RouterError(Errors.limitExceeded, 'too many frames before CONNECTED'), frame); return; }
       this.backlog.push(frame);
       return;
     }
@@ -170,39 +171,50 @@ export class StompConnection {
   private handleFrame(frame: StompFrame): void {
     if (!this.countFrame(frame)) return;
     const cmd = frame.command;
-    if (!isClientCommand(cmd)) return this.protocolError(`${cmd} is not sent by clients`, frame);
+    if (!isClientCommand(cmd)) { this.protocolError(`${cmd} is not sent by clients`, frame); return; }
     // STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames may have a body
-    if (frame.body.length > 0 && !mayHaveBody(cmd)) return this.protocolError(`a ${cmd} frame must not have a body`, frame);
+    if (frame.body.length > 0 && !mayHaveBody(cmd)) { this.protocolError(`a ${cmd} frame must not have a body`, frame); return; }
     if (this.state === 'connect') {
-      if (cmd !== 'CONNECT' && cmd !== 'STOMP') return this.protocolError(`expected CONNECT, got ${cmd}`, frame);
+      if (cmd !== 'CONNECT' && cmd !== 'STOMP') { this.protocolError(`expected CONNECT, got ${cmd}`, frame); return; }
       this.ctx.clock.clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
-      return handleConnect(this, frame);
+      handleConnect(this, frame);
+      return;
     }
     switch (cmd) {
       case 'SEND':
-        return handleSend(this, frame);
+        handleSend(this, frame);
+        return;
       case 'SUBSCRIBE':
-        return handleSubscribe(this, frame);
+        handleSubscribe(this, frame);
+        return;
       case 'UNSUBSCRIBE':
-        return handleUnsubscribe(this, frame);
+        handleUnsubscribe(this, frame);
+        return;
       case 'ACK':
-        return handleAck(this, frame, 'ack');
+        handleAck(this, frame, 'ack');
+        return;
       case 'NACK':
         // STOMP 1.1 §NACK: not in 1.0
-        if (this.version === '1.0') return this.protocolError('NACK is not part of STOMP 1.0', frame);
-        return handleAck(this, frame, 'nack');
+        if (this.version === '1.0') { this.protocolError('NACK is not part of STOMP 1.0', frame); return; }
+        handleAck(this, frame, 'nack');
+        return;
       case 'BEGIN':
-        return handleBegin(this, frame);
+        handleBegin(this, frame);
+        return;
       case 'COMMIT':
-        return handleCommit(this, frame);
+        handleCommit(this, frame);
+        return;
       case 'ABORT':
-        return handleAbort(this, frame);
+        handleAbort(this, frame);
+        return;
       case 'DISCONNECT':
-        return handleDisconnect(this, frame);
+        handleDisconnect(this, frame);
+        return;
       case 'CONNECT':
       case 'STOMP':
-        return this.protocolError('already connected', frame);
+        this.protocolError('already connected', frame);
+        return;
     }
   }
 
@@ -301,9 +313,9 @@ export class StompConnection {
   inOrder(
     after: Promise<unknown> | undefined,
     done: () => void,
-    failed: (err: unknown) => void = (err) => this.fail(asRouterError(err)),
+    failed: (err: unknown) => void = (err) => { this.fail(asRouterError(err)); },
   ): void {
-    if (after === undefined && this.tail === undefined) return done();
+    if (after === undefined && this.tail === undefined) { done(); return; }
     if (++this.waiting >= MAX_WAITING) this.pause('receipts');
     const step: Promise<void> = (this.tail ?? RESOLVED)
       .then(() => after)
@@ -334,7 +346,7 @@ export class StompConnection {
     this.inOrder(
       after,
       () => this.sendFrame('RECEIPT', [['receipt-id', id]]),
-      (err) => this.fail(asRouterError(err), frame),
+      (err) => { this.fail(asRouterError(err), frame); },
     );
   }
 
@@ -364,7 +376,7 @@ export class StompConnection {
         { ack: 'auto', prefetch: 0 },
         {
           writable: () => this.writable(),
-          deliver: (msg) => deliverQueued(this, target, msg),
+          deliver: (msg) => { deliverQueued(this, target, msg); },
         },
       );
       this.implicitTemps.set(name, consumer);

@@ -13,7 +13,7 @@ const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 /** STOMP over TCP (and TLS when `tls` is given). */
 export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, opts.tls ? 'stompTls' : 'stomp');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => acceptStompSocket(ctx, socket, type));
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => { acceptStompSocket(ctx, socket, type); });
 }
 
 /** One STOMP connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */
@@ -35,11 +35,11 @@ export function listenStompWs(ctx: StompGateContext, opts: WebSocketEndpointOpti
     // a whole frame: its headers at their limits, the body, the NUL
     maxPayload: limits.maxBodyBytes + limits.maxHeaders * (limits.maxHeaderLineBytes + 2) + 64,
     handleProtocols: (protocols) => SUBPROTOCOLS.find((p) => protocols.has(p)) ?? false,
-    onConnection(ws, req, socket) {
+    onConnection(ws, _req, socket) {
       const stream = createWebSocketStream(ws);
       // ws's duplex neither closes nor (while input is paused) ends when the peer goes away
       ws.once('close', () => stream.destroy());
-      new StompConnection(ctx, stream, transportOf('stomp', 'websocket', req.socket ?? socket), false);
+      new StompConnection(ctx, stream, transportOf('stomp', 'websocket', socket), false);
     },
   });
 }

@@ -1,6 +1,6 @@
 import type { Gate, GateEndpoint } from '../../lib/gate-registry';
 import { tlsFromConfig } from '../../lib/tls-options';
-import { createWampContext, type WampGateContext } from './context';
+import { createWampContext } from './context';
 import { acceptRawSocket, listenWampRawSocket } from './rawsocket-listener';
 import { listenWampWs } from './ws-listener';
 
@@ -8,13 +8,13 @@ import { listenWampWs } from './ws-listener';
  * The WAMP gate: WebSocket (on the HTTP server's wamp.path, always, in the daemon),
  * RawSocket on a port of its own (wamp.rawsocket) and from the shared HTTP port.
  */
-export const wampGate: Gate<WampGateContext> = {
+export const wampGate: Gate = {
   name: 'wamp',
   sniffed: 'rawsocket',
   createContext: (router) => createWampContext(router),
   listenTcp: (ctx, options) => listenWampRawSocket(ctx, options),
   listenWebSocket: (ctx, options) => listenWampWs(ctx, options),
-  accept: (ctx, socket) => acceptRawSocket(ctx, socket),
+  accept: (ctx, socket) => { acceptRawSocket(ctx, socket); },
   endpoints(config) {
     const path = config.wamp.path;
     const raw = config.wamp.rawsocket;

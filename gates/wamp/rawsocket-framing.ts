@@ -108,9 +108,13 @@ export interface FrameHandlers {
   onError(reason: FrameErrorReason): void;
 }
 
-/** Prefix for a frame: type in the low three bits, 24-bit big-endian length. */
-export function frameHeader(type: FrameType, length: number): Buffer {
-  if (type !== 0 && type !== 1 && type !== 2) throw new RangeError(`bad frame type ${String(type)}`);
+/**
+ * Prefix for a frame: type in the low three bits, 24-bit big-endian length. Both are
+ * checked at run time (the type is any number here, as the length is), so a bad value
+ * throws rather than writing a frame the peer would misread.
+ */
+export function frameHeader(type: number, length: number): Buffer {
+  if (type !== 0 && type !== 1 && type !== 2) throw new RangeError(`bad frame type ${type}`);
   if (!Number.isInteger(length) || length < 0 || length > MAX_FRAME_PAYLOAD) {
     throw new RangeError(`frame payload length out of range: ${length}`);
   }
@@ -182,8 +186,9 @@ export class FrameDecoder implements FrameHandlers {
     if (this.dead || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.queued += chunk.length;
-    // A callback may destroy() us (closing the socket); stop at once if so.
-    while (!this.dead) {
+    // A callback may destroy() us (closing the socket); stop at once if so. (Read through
+    // the getter: TypeScript keeps `this.dead` narrowed to false across the callbacks.)
+    while (!this.failed) {
       if (this.pendingType === -1) {
         if (this.queued < FRAME_HEADER_BYTES) return;
         const header = this.take(FRAME_HEADER_BYTES);

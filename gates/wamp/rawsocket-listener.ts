@@ -19,7 +19,7 @@ export interface WampRawSocketOptions {
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
 export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, 'rawsocket');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => acceptRawSocket(ctx, socket));
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => { acceptRawSocket(ctx, socket); });
 }
 
 /**
@@ -63,5 +63,5 @@ export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void 
   };
   socket.on('data', onData);
   // gone before the handshake: its timer goes too (a manual clock would keep it armed)
-  socket.once('close', () => ctx.clock.clearTimeout(timer));
+  socket.once('close', () => { ctx.clock.clearTimeout(timer); });
 }

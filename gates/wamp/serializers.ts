@@ -220,6 +220,8 @@ function widenInts(v: unknown, minInt: number, maxInt: number, depth: number): u
         const x = v[k];
         if (x === undefined) {
           out ??= { ...v };
+          // a dict's keys are data: the copy loses this one
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
           delete out[k];
           continue;
         }
@@ -271,6 +273,7 @@ function checkDecoded(v: unknown, depth: number): unknown {
           // A dict value of undefined is an unset option: JS encoders (msgpackr, cbor-x, as
           // used by wampy) write it for every optional field left out. Drop the key, as
           // JSON.stringify and our own encoders do; undefined elsewhere stays an error.
+          // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
           delete v[k];
           continue;
         }

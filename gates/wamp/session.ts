@@ -65,7 +65,7 @@ export class WampSession implements WampConnectionHandler {
   ) {
     const ms = ctx.config.wamp.helloTimeoutMs;
     if (ms > 0) {
-      this.helloTimer = ctx.clock.setTimeout(() => this.abort(Errors.protocolViolation, 'no HELLO in time'), ms);
+      this.helloTimer = ctx.clock.setTimeout(() => { this.abort(Errors.protocolViolation, 'no HELLO in time'); }, ms);
       this.helloTimer.unref();
     }
   }
@@ -119,7 +119,7 @@ export class WampSession implements WampConnectionHandler {
       return;
     }
     if (this.state === 'authenticating' || this.state === 'verifying') {
-      if (type === Msg.ABORT) return this.transport.close();
+      if (type === Msg.ABORT) { this.transport.close(); return; }
       if (type !== Msg.AUTHENTICATE || this.state === 'verifying') {
         throw new ProtocolViolation(`expected AUTHENTICATE, got message type ${type}`);
       }
@@ -134,23 +134,23 @@ export class WampSession implements WampConnectionHandler {
     }
     switch (type) {
       case Msg.PUBLISH:
-        return handlePublish(this, msg);
+        { handlePublish(this, msg); return; }
       case Msg.SUBSCRIBE:
-        return handleSubscribe(this, msg);
+        { handleSubscribe(this, msg); return; }
       case Msg.UNSUBSCRIBE:
-        return handleUnsubscribe(this, msg);
+        { handleUnsubscribe(this, msg); return; }
       case Msg.CALL:
-        return handleCall(this, msg);
+        { handleCall(this, msg); return; }
       case Msg.CANCEL:
-        return handleCancel(this, msg);
+        { handleCancel(this, msg); return; }
       case Msg.REGISTER:
-        return handleRegister(this, msg);
+        { handleRegister(this, msg); return; }
       case Msg.UNREGISTER:
-        return handleUnregister(this, msg);
+        { handleUnregister(this, msg); return; }
       case Msg.YIELD:
-        return handleYield(this, msg);
+        { handleYield(this, msg); return; }
       case Msg.ERROR:
-        return handleInvocationError(this, msg);
+        { handleInvocationError(this, msg); return; }
       case Msg.GOODBYE:
         this.send([Msg.GOODBYE, {}, 'wamp.close.goodbye_and_out']);
         this.state = 'closing';
@@ -202,7 +202,7 @@ export class WampSession implements WampConnectionHandler {
     this.send([Msg.GOODBYE, message ? { message } : {}, reason.def.wamp]);
     this.state = 'closing';
     this.leaveRealm();
-    this.goodbyeTimer = setTimeout(() => this.transport.abort(), 2000);
+    this.goodbyeTimer = setTimeout(() => { this.transport.abort(); }, 2000);
     this.goodbyeTimer.unref();
   }
 
@@ -216,7 +216,7 @@ export class WampSession implements WampConnectionHandler {
     this.pendingAuth = pending;
     this.state = 'authenticating';
     const ms = this.ctx.config.wamp.helloTimeoutMs;
-    this.helloTimer = this.ctx.clock.setTimeout(() => this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'), ms);
+    this.helloTimer = this.ctx.clock.setTimeout(() => { this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'); }, ms);
     this.helloTimer.unref();
   }
 

@@ -84,7 +84,7 @@ export function scanCbor(data: Buffer): string | undefined {
   pending[0] = 1; // the top level: one item
   // RFC 8949 §3.4.6: the self-described CBOR prefix, d9 d9 f7, only at the very start
   if (data[0] === 0xd9 && data[1] === 0xd9 && data[2] === 0xf7) at = 3;
-  while (true) {
+  for (;;) {
     // close every finished level; the top level finishing ends the scan
     while (pending[depth] === 0) {
       if (depth === 0) return at === data.length ? undefined : 'trailing bytes';
@@ -173,7 +173,7 @@ export function scanMsgpack(data: Buffer): string | undefined {
   let at = 0;
   let depth = 0;
   pending[0] = 1;
-  while (true) {
+  for (;;) {
     while (pending[depth] === 0) {
       if (depth === 0) return at === data.length ? undefined : 'trailing bytes';
       depth--;

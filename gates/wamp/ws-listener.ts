@@ -39,7 +39,7 @@ export function listenWampWs(ctx: WampGateContext, opts: WampWsOptions): Promise
     },
     onConnection(ws, req) {
       const serializer = pick(req);
-      if (!serializer) return ws.terminate();
+      if (!serializer) { ws.terminate(); return; }
       const transport = new WsTransport(
         ws,
         serializer,

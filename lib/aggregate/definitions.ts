@@ -96,7 +96,8 @@ function checkDefinitions(raws: readonly { file: string; raw: RawDefinition }[])
     const fail = (p: string, text: string): never => {
       throw new DefinitionError(file, p, text);
     };
-    if (tables.has(raw.name)) fail('/name', `duplicates table "${raw.name}" (${tables.get(raw.name)?.file})`);
+    const prior = tables.get(raw.name);
+    if (prior) fail('/name', `duplicates table "${raw.name}" (${prior.file})`);
     const topic = raw.topic ?? `table.${raw.name}`;
     if (!isValidUri(topic)) fail('/topic', `is not a valid topic URI: ${topic}`);
     for (const t of [topic, `${topic}.delete`, `${topic}.changes`]) {

@@ -83,8 +83,8 @@ export class AggregateEngine {
       this.routes.set(`${table.topic}.changes`, { table, kind: 'changes' });
     }
     this.enqueue = database.join<TableOp>({
-      write: (ops) => this.write(ops),
-      committed: (ops) => this.committed(ops),
+      write: (ops) => { this.write(ops); },
+      committed: (ops) => { this.committed(ops); },
       undo: (ops) => {
         // the rows cached since the last commit may be the rolled-back ones
         this.store?.forget();

@@ -66,7 +66,7 @@ export class Authenticator {
   ) {
     this.users = new UserDirectory(config.auth.users);
     this.audit = new AuthAudit(metrics, log.child({ component: 'auth' }));
-    this.throttle = new AuthThrottle(config.auth.throttle, () => clock.now(), (n) => this.audit.blocked(n));
+    this.throttle = new AuthThrottle(config.auth.throttle, () => clock.now(), (n) => { this.audit.blocked(n); });
     const d = config.auth.dynamic;
     this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs, clock);
   }

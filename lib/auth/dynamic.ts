@@ -58,7 +58,7 @@ export class DynamicAuthenticator {
     const payload: Payload = { args: [req.realm, req.authid, details] };
     return new Promise((resolve) => {
       // the dealer enforces timeoutMs too; this guard also covers a builtin that never answers
-      const guard = this.clock.setTimeout(() => resolve({ unavailable: 'timeout' }), this.timeoutMs + 100);
+      const guard = this.clock.setTimeout(() => { resolve({ unavailable: 'timeout' }); }, this.timeoutMs + 100);
       const done = (v: DynamicVerdict): void => {
         this.clock.clearTimeout(guard);
         resolve(v);

@@ -18,7 +18,10 @@ function scryptAsync(password: string, salt: Buffer, keylen: number, params: Scr
   // 128 * N * r is what scrypt needs; the default cap (32 MiB) refuses large N
   const maxmem = 256 * params.N * params.r + 1024 * 1024;
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, keylen, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, keylen, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => {
+      if (err) reject(err);
+      else resolve(key);
+    });
   });
 }
 

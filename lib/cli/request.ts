@@ -56,7 +56,7 @@ export function addRequestCommand(parent: Command): void {
 
 async function showRequest(client: ApiClient, id: string, wait: number): Promise<void> {
   const status = await client.request('GET', `/requests/${encodeURIComponent(id)}${wait > 0 ? `?wait=${wait}` : ''}`);
-  if (client.json) return print(status);
+  if (client.json) { print(status); return; }
   const replies = Array.isArray(status['replies']) ? (status['replies'] as Record<string, unknown>[]) : [];
   for (const r of replies) {
     const dest = String(r['destination']);

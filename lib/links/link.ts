@@ -114,7 +114,7 @@ export class Link implements PublicationTap {
     this.sentCounter = m.linkSent.labels(config.name);
     this.ackedCounter = m.linkAcked.labels(config.name);
     this.receivedCounter = m.linkReceived.labels(config.name);
-    deps.queue.onDrop = (reason, n) => this.droppedFromQueue(reason, n);
+    deps.queue.onDrop = (reason, n) => { this.droppedFromQueue(reason, n); };
   }
 
   get name(): string {
@@ -162,6 +162,8 @@ export class Link implements PublicationTap {
     if (event.origin !== undefined || event.via !== undefined || realm !== this.deps.realm.name) return undefined;
     this.matched = false;
     this.out.match(event.topic, this.onMatch);
+    // set by onMatch, which TypeScript does not see run (microsoft/TypeScript#9998)
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (!this.matched) return undefined;
     const message: LinkMessage = {
       topic: event.topic,
@@ -211,8 +213,8 @@ export class Link implements PublicationTap {
     const wasUp = this.state === 'up';
     this.setState('connecting');
     const t = this.deps.transport();
-    t.onMessage = (m) => this.arrived(m);
-    t.onClose = (reason) => this.lost(t, reason);
+    t.onMessage = (m) => { this.arrived(m); };
+    t.onClose = (reason) => { this.lost(t, reason); };
     try {
       await t.connect();
     } catch (err) {
@@ -299,8 +301,8 @@ export class Link implements PublicationTap {
     this.sent++;
     this.sentCounter.inc();
     t.send(message).then(
-      () => this.delivered(gen, seq),
-      (err: unknown) => this.notDelivered(gen, seq, err),
+      () => { this.delivered(gen, seq); },
+      (err: unknown) => { this.notDelivered(gen, seq, err); },
     );
   }
 
@@ -405,7 +407,7 @@ export class Link implements PublicationTap {
     if (n <= 0) {
       this.wanted.delete(pattern);
       if (t && this.state === 'up') {
-        t.unsubscribe(pattern).catch((err: unknown) => this.deps.log.debug({ link: this.name, pattern, err: String(err) }, 'link unsubscribe at the peer failed'));
+        t.unsubscribe(pattern).catch((err: unknown) => { this.deps.log.debug({ link: this.name, pattern, err: String(err) }, 'link unsubscribe at the peer failed'); });
       }
       return;
     }
@@ -420,12 +422,12 @@ export class Link implements PublicationTap {
     const session = new Session(
       { gate: 'core', type: 'link', peer: this.config.url },
       { authid: this.via, authrole: 'router', authmethod: 'router', authprovider: 'gatehouse' },
-      { close: () => realm.leave(session) },
+      { close: () => { realm.leave(session); } },
     );
     realm.join(session);
     this.callSession = session;
     const callee = {
-      invoke: (inv: Invocation) => this.forwardCall(realm, inv),
+      invoke: (inv: Invocation) => { this.forwardCall(realm, inv); },
       invokeProgress: () => undefined,
     };
     for (const p of this.config.calls) {
@@ -433,7 +435,7 @@ export class Link implements PublicationTap {
       if (!reg) continue;
       try {
         const r = realm.register(session, reg.uri, { match: reg.match }, callee);
-        if (r instanceof Promise) r.catch((err: unknown) => this.deps.log.error({ link: this.name, procedure: p, err: String(err) }, 'link cannot register a call'));
+        if (r instanceof Promise) r.catch((err: unknown) => { this.deps.log.error({ link: this.name, procedure: p, err: String(err) }, 'link cannot register a call'); });
       } catch (err) {
         this.deps.log.error({ link: this.name, procedure: p, err: err instanceof Error ? err.message : String(err) }, 'link cannot register a call');
       }
@@ -463,17 +465,17 @@ export class Link implements PublicationTap {
 
   private forwardCall(realm: Realm, inv: Invocation): void {
     const t = this.transport;
-    const fail = (error: ApplicationError): void => realm.dealer.fail(inv, error);
+    const fail = (error: ApplicationError): void => { realm.dealer.fail(inv, error); };
     if (this.state !== 'up' || !t?.call) {
       // at once, not after a timeout: the caller can try elsewhere or tell its user
       const down = new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]);
-      queueMicrotask(() => fail(down));
+      queueMicrotask(() => { fail(down); });
       return;
     }
     const timeoutMs = inv.options.timeoutMs !== undefined && inv.options.timeoutMs > 0 ? inv.options.timeoutMs : this.config.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ApplicationError(Errors.timeout.wamp, [`no answer over link ${this.name} within ${timeoutMs} ms`])), timeoutMs);
+      timer = setTimeout(() => { reject(new ApplicationError(Errors.timeout.wamp, [`no answer over link ${this.name} within ${timeoutMs} ms`])); }, timeoutMs);
     });
     Promise.race([t.call(inv.procedure, inv.payload, timeoutMs), deadline]).then(
       (payload) => {

@@ -89,7 +89,9 @@ export class MqttLinkTransport implements LinkTransport {
         this.lost(client, 'resubscribe failed');
         throw err;
       }
-      // lost while subscribing again (the subscription was failed with it, so this is rare)
+      // lost while subscribing again (the subscription was failed with it, so this is rare;
+      // TypeScript cannot see lost() run during the awaits: microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.client !== client) throw new RouterError(Errors.unavailable, 'connection lost while subscribing');
     } finally {
       this.connecting = false;
@@ -132,7 +134,7 @@ export class MqttLinkTransport implements LinkTransport {
     this.client = undefined;
     this.failInFlight('link closed');
     if (client === undefined) return Promise.resolve();
-    return new Promise((resolve) => client.end(true, () => resolve()));
+    return new Promise((resolve) => client.end(true, () => { resolve(); }));
   }
 
   private open(version: 4 | 5): Promise<MqttClient> {
@@ -160,7 +162,7 @@ export class MqttLinkTransport implements LinkTransport {
       client.on('error', ignore);
       // from the start: a resumed session's queued messages can follow CONNACK in the same
       // read, before connect() resumes [MQTT-4.4.0-1]
-      client.on('message', (topic, body, packet) => this.received(topic, body, packet));
+      client.on('message', (topic, body, packet) => { this.received(topic, body, packet); });
       let settled = false;
       const fail = (err: Error & { code?: unknown }): void => {
         if (settled) return;
@@ -172,7 +174,7 @@ export class MqttLinkTransport implements LinkTransport {
         else reject(refusal(code, err.message));
       };
       // unavailable (refusal() of no reason code): the link takes any failed connect as a lost peer, reconnects and logs it
-      const timer = setTimeout(() => fail(new RouterError(Errors.unavailable, `no CONNACK within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      const timer = setTimeout(() => { fail(new RouterError(Errors.unavailable, `no CONNACK within ${this.options.timeoutMs} ms`)); }, this.options.timeoutMs);
       client.once('connect', () => {
         if (settled) return;
         settled = true;
@@ -182,11 +184,11 @@ export class MqttLinkTransport implements LinkTransport {
         this.version = version;
         // in the same turn as CONNACK: a close right after it is not missed
         this.client = client;
-        client.on('close', () => this.lost(client, 'connection closed'));
-        client.on('error', (err) => this.lost(client, err.message));
+        client.on('close', () => { this.lost(client, 'connection closed'); });
+        client.on('error', (err) => { this.lost(client, err.message); });
         resolve(client);
       });
-      const closed = (): void => fail(new RouterError(Errors.unavailable, 'connection closed before CONNACK'));
+      const closed = (): void => { fail(new RouterError(Errors.unavailable, 'connection closed before CONNACK')); };
       client.once('error', fail);
       client.once('close', closed);
     });

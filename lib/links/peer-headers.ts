@@ -19,6 +19,6 @@ export function takeMessageId(
 ): { messageId: string; rest: Record<string, string | string[]> | undefined } {
   if (props === undefined || !(MESSAGE_ID_HEADER in props)) return { messageId: '', rest: props };
   const { [MESSAGE_ID_HEADER]: id, ...rest } = props;
-  const messageId = typeof id === 'string' ? id : (id?.[0] ?? '');
+  const messageId = typeof id === 'string' ? id : (id[0] ?? '');
   return { messageId, rest: Object.keys(rest).length > 0 ? rest : undefined };
 }

@@ -91,6 +91,8 @@ export class StompLinkTransport implements LinkTransport {
         this.lost(conn, 'resubscribe failed');
         throw err;
       }
+      // (lost() may have run during the awaits: TypeScript cannot see that, microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.conn !== conn) throw new RouterError(Errors.unavailable, 'connection lost while subscribing');
     } finally {
       this.connecting = false;
@@ -132,7 +134,7 @@ export class StompLinkTransport implements LinkTransport {
     conn.parser.stop();
     if (conn.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      conn.socket.once('close', () => resolve());
+      conn.socket.once('close', () => { resolve(); });
       // STOMP 1.2 §DISCONNECT: without a receipt, nothing is waited for
       conn.socket.end(encodeFrame({ command: 'DISCONNECT', headers: [], body: Buffer.alloc(0) }, conn.version));
       conn.socket.destroySoon();
@@ -166,7 +168,7 @@ export class StompLinkTransport implements LinkTransport {
         reject(err instanceof RouterError ? err : new RouterError(Errors.unavailable, err.message));
       };
       // unavailable: the link takes any failed connect as a lost peer, reconnects and logs it
-      const timer = setTimeout(() => fail(new RouterError(Errors.unavailable, `no CONNECTED within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      const timer = setTimeout(() => { fail(new RouterError(Errors.unavailable, `no CONNECTED within ${this.options.timeoutMs} ms`)); }, this.options.timeoutMs);
       const conn: Connection = {
         socket,
         version: '1.2',
@@ -190,13 +192,22 @@ export class StompLinkTransport implements LinkTransport {
             }
           },
           onHeartbeat: () => (conn.lastHeard = Date.now()),
-          onError: (err) => (settled ? this.lost(conn, `bad frame from the peer: ${err.message}`) : fail(err)),
+          onError: (err) => {
+            if (settled) this.lost(conn, `bad frame from the peer: ${err.message}`);
+            else fail(err);
+          },
         }),
       };
-      socket.on('data', (chunk: Buffer) => conn.parser.push(chunk));
+      socket.on('data', (chunk: Buffer) => { conn.parser.push(chunk); });
       socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(bytes));
-      socket.on('error', (err: Error) => (settled ? this.lost(conn, err.message) : fail(err)));
-      socket.on('close', () => (settled ? this.lost(conn, 'connection closed') : fail(new RouterError(Errors.unavailable, 'connection closed before CONNECTED'))));
+      socket.on('error', (err: Error) => {
+        if (settled) this.lost(conn, err.message);
+        else fail(err);
+      });
+      socket.on('close', () => {
+        if (settled) this.lost(conn, 'connection closed');
+        else fail(new RouterError(Errors.unavailable, 'connection closed before CONNECTED'));
+      });
     });
   }
 

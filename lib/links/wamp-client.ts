@@ -86,7 +86,7 @@ export class WampClient {
     });
     return new Promise<void>((resolve, reject) => {
       let joined = false;
-      const timer = setTimeout(() => fail(new LinkError(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)), o.timeoutMs);
+      const timer = setTimeout(() => { fail(new LinkError(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)); }, o.timeoutMs);
       const fail = (err: Error): void => {
         clearTimeout(timer);
         if (!joined) reject(err);
@@ -114,8 +114,8 @@ export class WampClient {
           this.abort(`undecodable message: ${(err as Error).message}`);
           return;
         }
-        if (!Array.isArray(msg) || typeof msg[0] !== 'number') return this.abort('not a WAMP message');
-        if (joined) return this.dispatch(msg);
+        if (!Array.isArray(msg) || typeof msg[0] !== 'number') { this.abort('not a WAMP message'); return; }
+        if (joined) { this.dispatch(msg); return; }
         switch (msg[0]) {
           case WELCOME:
             joined = true;
@@ -123,13 +123,15 @@ export class WampClient {
             resolve();
             return;
           case CHALLENGE:
-            if (msg[1] !== 'ticket' || o.auth?.password === undefined) return fail(new LinkError(`peer asked for ${String(msg[1])} authentication`));
+            if (msg[1] !== 'ticket' || o.auth?.password === undefined) { fail(new LinkError(`peer asked for ${String(msg[1])} authentication`)); return; }
             this.send([AUTHENTICATE, o.auth.password, {}]);
             return;
           case ABORT:
-            return fail(new LinkError(`peer refused the session: ${String(msg[2])}`));
+            fail(new LinkError(`peer refused the session: ${String(msg[2])}`));
+            return;
           default:
-            return fail(new LinkError(`unexpected message ${String(msg[0])} before WELCOME`));
+            fail(new LinkError(`unexpected message ${String(msg[0])} before WELCOME`));
+            return;
         }
       });
       ws.on('close', (code, reason) => {
@@ -191,7 +193,7 @@ export class WampClient {
     if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     this.closedWith ??= 'closed by the link';
     return new Promise<void>((resolve) => {
-      ws.once('close', () => resolve());
+      ws.once('close', () => { resolve(); });
       ws.terminate();
     });
   }

@@ -69,7 +69,7 @@ export class WampTransport implements LinkTransport {
     const client = this.client;
     if (!client) throw new LinkError('not connected');
     if (this.subscriptions.has(pattern)) return;
-    const id = await client.subscribe(pattern, { [MSGID_OPTION]: true }, (details, payload) => this.arrived(pattern, details, payload));
+    const id = await client.subscribe(pattern, { [MSGID_OPTION]: true }, (details, payload) => { this.arrived(pattern, details, payload); });
     this.subscriptions.set(pattern, id);
   }
 

@@ -41,7 +41,7 @@ export function installRequestApi(realm: Realm, dispatcher: RequestDispatcher): 
     const opts = isPlainObject(args[1]) ? args[1] : kw;
     const wait = opts['wait'];
     if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0))) throw new RouterError(Errors.invalidArgument, 'wait is a number of seconds');
-    const onReply = progress && ((reply: Reply): void => progress({ args: [reply] }));
+    const onReply = progress && ((reply: Reply): void => { progress({ args: [reply] }); });
     return { args: [await dispatcher.get(realm, caller, id, typeof wait === 'number' ? wait * 1000 : 0, onReply || undefined)] };
   });
 }

@@ -112,7 +112,7 @@ export class RequestDispatcher {
     );
     this.callers.set(realm.name, { realm, caller });
     byRealm.set(realm, this);
-    realm.dealer.registerHooks.add((session) => this.onRegister(realm.name, session.identity.authid));
+    realm.dealer.registerHooks.add((session) => { this.onRegister(realm.name, session.identity.authid); });
     for (const r of this.pendingRequests(realm.name)) this.dispatchAll(r);
   }
 
@@ -326,7 +326,7 @@ export class RequestDispatcher {
       if (lost <= r.retries) {
         this.count('retry');
         const next: RequestRecord = { ...r, lost: { ...r.lost, [destination]: lost } };
-        void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request not stored'));
+        void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request not stored'); });
         // a later turn: the dealer is still detaching the callee that went away
         setImmediate(() => {
           const now = this.store.get(id);
@@ -347,7 +347,7 @@ export class RequestDispatcher {
     if (!r || hasReply(r, reply.destination)) return;
     const replies = [...r.replies, reply];
     const next: RequestRecord = replies.length >= r.destinations.length ? { ...r, replies, doneAt: this.clock.now() } : { ...r, replies };
-    void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request outcome not stored'));
+    void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request outcome not stored'); });
     this.tell(id, [reply]);
     if (isDone(next)) this.done(next);
   }
@@ -383,7 +383,10 @@ export class RequestDispatcher {
     if (old) this.clock.clearTimeout(old);
     const done = isDone(r);
     const at = done ? (r.doneAt ?? this.clock.now()) + RETENTION_MS : r.expiresAt;
-    const timer = this.clock.setTimeout(() => (done ? this.remove(r.id) : this.expire(r.id)), timerDelay(Math.max(0, at - this.clock.now())));
+    const timer = this.clock.setTimeout(() => {
+      if (done) this.remove(r.id);
+      else this.expire(r.id);
+    }, timerDelay(Math.max(0, at - this.clock.now())));
     timer.unref();
     this.timers.set(r.id, timer);
   }
@@ -404,7 +407,7 @@ export class RequestDispatcher {
       replies.push(errorReply(d, Errors.expired.wamp, [`${d} did not answer before the request expired`], { destination: d }));
     }
     const next: RequestRecord = { ...r, replies, doneAt: this.clock.now() };
-    void this.store.put(next).catch((err: unknown) => this.log.error({ err, id }, 'durable request expiry not stored'));
+    void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request expiry not stored'); });
     this.tell(id, replies.slice(r.replies.length));
     this.done(next);
   }

@@ -33,6 +33,8 @@ export { StoreDatabase, type StoreDatabaseStats } from './store-database';
 /** Creates the configured store engine; call `open()` on it before use. */
 export function createStore(config: StoreConfig): RetainedStore {
   switch (config.engine) {
+    // one engine here today; the default is for untyped (plain JS) callers
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     case 'sqlite':
       return new SqliteStore(config);
     default:
@@ -50,6 +52,7 @@ export function createStore(config: StoreConfig): RetainedStore {
  */
 export function createStores(config: StoreConfig, clock: Clock = realClock): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
   switch (config.engine) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as in createStore
     case 'sqlite': {
       const database = new StoreDatabase(config);
       const now = (): number => clock.now();

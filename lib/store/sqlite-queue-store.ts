@@ -86,9 +86,9 @@ export class SqliteQueueStore implements QueueStore {
   ) {
     this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
     this.enqueueOp = this.database.join<QueueOp>({
-      write: (ops) => this.write(ops),
-      committed: (ops) => this.committed(ops),
-      undo: (ops) => this.undo(ops),
+      write: (ops) => { this.write(ops); },
+      committed: (ops) => { this.committed(ops); },
+      undo: (ops) => { this.undo(ops); },
       coalesce: coalesceQueueOps,
     });
     const counts = this.counts;
@@ -145,7 +145,7 @@ export class SqliteQueueStore implements QueueStore {
           this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity);
           if (m.body !== null) this.addRef(m.seq, m.body);
         },
-        (kind, id, value) => this.setRecord(kind, id, value),
+        (kind, id, value) => { this.setRecord(kind, id, value); },
       );
     } catch (err) {
       await this.database.release().catch(() => undefined);

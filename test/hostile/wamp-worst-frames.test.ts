@@ -33,7 +33,7 @@ const MAX_BYTES = 256 * 1024;
  * test runs, since a descheduled router pauses every client alike. Unfixed, the worst
  * frame stalled for ~8 s on an idle machine.
  */
-const MAX_GAP_MS = 2000 * Math.max(1, os.loadavg()[0] / os.cpus().length);
+const MAX_GAP_MS = 2000 * Math.max(1, (os.loadavg()[0] ?? 0) / os.cpus().length);
 const BEAT_MS = 25;
 /** per frame: how long the router may take to answer (generous, not a timing check) */
 const ANSWER_MS = 30_000;

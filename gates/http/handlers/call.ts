@@ -7,7 +7,7 @@ import type { RequestScope } from '../request-session';
 import { sendFailure, sendJson } from '../reply';
 import { validated } from '../schemas';
 
-interface CallRequest {
+export interface CallRequest {
   procedure: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
@@ -21,7 +21,7 @@ interface CallRequest {
  * the answer cancels the call (WAMP advanced: call canceling, killnowait).
  */
 export function call(scope: RequestScope, req: express.Request, res: express.Response): Promise<void> {
-  const body = validated<CallRequest>('CallRequest', req.body);
+  const body = validated('CallRequest', req.body);
   if (!isValidUri(body.procedure)) throw new RouterError(Errors.invalidUri, `invalid procedure URI: ${body.procedure}`);
   const payload: Payload = {};
   if (body.args !== undefined) payload.args = body.args;

@@ -8,7 +8,7 @@ import type { RequestScope } from '../request-session';
 import { sendJson } from '../reply';
 import { validated } from '../schemas';
 
-interface PublishRequest {
+export interface PublishRequest {
   topic: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
@@ -21,7 +21,7 @@ interface PublishRequest {
  * publish with acknowledge.
  */
 export async function publish(scope: RequestScope, req: express.Request, res: express.Response): Promise<void> {
-  const body = validated<PublishRequest>('PublishRequest', req.body);
+  const body = validated('PublishRequest', req.body);
   const options = body.options ?? {};
   if (!isValidUri(body.topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${body.topic}`);
   // a will fires when its session is lost; a request has no session to lose

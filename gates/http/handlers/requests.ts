@@ -5,7 +5,7 @@ import type { RequestScope } from '../request-session';
 import { sendFailure, sendJson } from '../reply';
 import { validated } from '../schemas';
 
-interface SubmitBody {
+export interface SubmitBody {
   procedure: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
@@ -20,7 +20,7 @@ interface SubmitBody {
  * and .get, so the checks (call permission on them and on the target) are the WAMP ones.
  */
 export function submitRequest(scope: RequestScope, req: express.Request, res: express.Response): Promise<void> {
-  const b = validated<SubmitBody>('RequestSubmit', req.body);
+  const b = validated('RequestSubmit', req.body);
   const options: Record<string, unknown> = { destinations: b.destinations };
   if (b.expires_in !== undefined) options['expires_in'] = b.expires_in;
   if (b.retries !== undefined) options['retries'] = b.retries;

@@ -13,7 +13,7 @@ import type { RequestScope } from '../request-session';
 import { sendJson } from '../reply';
 import { validated } from '../schemas';
 
-interface PutRequest {
+export interface PutRequest {
   value: unknown;
   when?: unknown;
   ttl?: number;
@@ -42,7 +42,7 @@ export async function getKey(scope: RequestScope, req: express.Request, res: exp
 /** PUT /store/{key} {value, when?, ttl?} -> {revision}; a `when` that does not hold: 412 */
 export async function putKey(scope: RequestScope, req: express.Request, res: express.Response): Promise<void> {
   const key = keyOf(req);
-  const body = validated<PutRequest>('StorePutRequest', req.body);
+  const body = validated('StorePutRequest', req.body);
   const options: RetainOptions = { retain: true };
   if (body.when !== undefined) options.when = body.when;
   if (body.ttl !== undefined) options.ttl = body.ttl;

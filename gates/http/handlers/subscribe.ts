@@ -71,7 +71,7 @@ export async function subscribe(ctx: HttpGateContext, scope: RequestScope, req: 
   socket.setNoDelay(true);
   res.write(`: subscribed ${sub.id}\n\n`);
 
-  const keepAlive = setInterval(() => write(': keep-alive\n\n'), ctx.config.http.api.keepAliveMs);
+  const keepAlive = setInterval(() => { write(': keep-alive\n\n'); }, ctx.config.http.api.keepAliveMs);
   keepAlive.unref();
   const stream = { close: () => res.end() };
   ctx.streams.add(stream);

@@ -33,11 +33,12 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   const clean = p.clean !== false;
   if (clientId === '') {
     // [MQTT-3.1.3-8] 3.1.1: an empty id needs clean session; 3.1 has no empty ids
-    if (version === 3 || (version === 4 && !clean)) return refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty client identifier');
+    if (version === 3 || (version === 4 && !clean)) { refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty client identifier'); return; }
     // [MQTT-3.1.3-6] assign one; MQTT 5 tells the client which (§3.2.2.3.7)
     clientId = assigned = `gatehouse-${globalId().toString(36)}`;
   } else if (version === 3 && clientId.length > 23) {
-    return refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'MQTT 3.1 client identifiers have at most 23 characters');
+    refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'MQTT 3.1 client identifiers have at most 23 characters');
+    return;
   }
 
   // realm: "user@realm" picks one, else the listener's
@@ -81,15 +82,15 @@ function accept(
   const props = p.properties ?? {};
   const { clientId, assigned, clean, realmName } = id;
   // v5 0x86 bad user name or password / 0x87 not authorized; 3.1.1 return codes 4 / 5
-  if (!result.ok) return refuse(conn, result.failure.def.mqtt, result.failure.message);
+  if (!result.ok) { refuse(conn, result.failure.def.mqtt, result.failure.message); return; }
   const refused = ctx.router.admit();
-  if (refused) return refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message);
+  if (refused) { refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message); return; }
   const realm = ctx.router.realm(realmName);
-  if (!realm) return refuse(conn, RC.NOT_AUTHORIZED, `no such realm: ${realmName}`);
+  if (!realm) { refuse(conn, RC.NOT_AUTHORIZED, `no such realm: ${realmName}`); return; }
 
   // the client's limits towards us (MQTT 5 §3.1.2.11)
-  if (props.receiveMaximum === 0) return refuse(conn, RC.PROTOCOL_ERROR, 'receive maximum 0');
-  if (props.maximumPacketSize === 0) return refuse(conn, RC.PROTOCOL_ERROR, 'maximum packet size 0');
+  if (props.receiveMaximum === 0) { refuse(conn, RC.PROTOCOL_ERROR, 'receive maximum 0'); return; }
+  if (props.maximumPacketSize === 0) { refuse(conn, RC.PROTOCOL_ERROR, 'maximum packet size 0'); return; }
   conn.receiveMaximum = props.receiveMaximum ?? 65535;
   conn.clientMaxPacket = props.maximumPacketSize ?? Infinity;
   conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
@@ -111,7 +112,7 @@ function accept(
   let will: Will | undefined;
   if (p.will) {
     const topic = mqttTopicToCanonical(p.will.topic);
-    if (topic === null) return refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic');
+    if (topic === null) { refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic'); return; }
     const wp = p.will.properties;
     const now = conn.ctx.clock.now();
     const headers = headersFromMqtt(wp ? { ...wp } : undefined, now);
@@ -130,14 +131,15 @@ function accept(
   }
 
   const granted: Granted = { clientId, assigned, clean, realm, identity: result.identity, will, expiry, askedExpiry, keepAlive, serverKeepAlive };
-  if (!will) return establish(conn, granted);
+  if (!will) { establish(conn, granted); return; }
   let pending: Promise<void> | undefined;
   try {
     pending = authorizeWill(realm, new Session(conn.info, result.identity, NO_CONTROL), will);
   } catch (err) {
-    return refuseWill(conn, err);
+    refuseWill(conn, err);
+    return;
   }
-  if (!pending) return establish(conn, granted);
+  if (!pending) { establish(conn, granted); return; }
   conn.holdPackets();
   pending.then(
     () => {
@@ -145,7 +147,7 @@ function accept(
       establish(conn, granted);
       conn.releasePackets();
     },
-    (err: unknown) => refuseWill(conn, err),
+    (err: unknown) => { refuseWill(conn, err); },
   );
 }
 
@@ -170,7 +172,8 @@ const NO_CONTROL = { close: () => undefined };
 function refuseWill(conn: MqttConnection, err: unknown): void {
   if (!(err instanceof RouterError)) {
     conn.ctx.log.error({ err, peer: conn.info.peer }, 'MQTT will authorization failed unexpectedly');
-    return refuse(conn, RC.UNSPECIFIED_ERROR, 'internal error');
+    refuse(conn, RC.UNSPECIFIED_ERROR, 'internal error');
+    return;
   }
   refuse(conn, RC.NOT_AUTHORIZED, `will refused: ${err.message}`);
 }
@@ -182,7 +185,8 @@ function establish(conn: MqttConnection, g: Granted): void {
   const version = conn.version;
   const { clientId, assigned, clean, realm, will, expiry, askedExpiry, keepAlive, serverKeepAlive } = g;
   if (ownedByAnother(ctx, realm, clientId, g.identity)) {
-    return refuse(conn, RC.NOT_AUTHORIZED, `client identifier ${clientId} is in use by another user's session`);
+    refuse(conn, RC.NOT_AUTHORIZED, `client identifier ${clientId} is in use by another user's session`);
+    return;
   }
   if (expiry > 0) {
     // one more session that may be left offline, unless it resumes or replaces one
@@ -195,7 +199,8 @@ function establish(conn: MqttConnection, g: Granted): void {
       ctx.log.warn({ client: clientId, authid: g.identity.authid, peer: conn.info.peer, limit }, 'limit hit');
       const what = limit === 'max_offline_sessions' ? 'limits.maxOfflineSessions' : 'limits.maxOfflineSessionsPerAuthid';
       // v5 0x97 quota exceeded; 3.1.1 return code 3 server unavailable (connackReturnCode)
-      return refuse(conn, Errors.limitExceeded.mqtt, `too many sessions that outlive their connection (${what})`);
+      refuse(conn, Errors.limitExceeded.mqtt, `too many sessions that outlive their connection (${what})`);
+      return;
     }
   }
   // built before the session opens: a CONNACK the client cannot take ends the attempt
@@ -216,7 +221,7 @@ function establish(conn: MqttConnection, g: Granted): void {
     if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
     if (expiry !== askedExpiry) connack.properties.sessionExpiryInterval = expiry;
     connack = fitConnack(connack, conn.clientMaxPacket);
-    if (!connack) return tooSmall(conn);
+    if (!connack) { tooSmall(conn); return; }
   } else {
     connack.returnCode = 0;
   }

@@ -21,18 +21,18 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   const cfg = conn.ctx.config.mqtt;
   const id = p.messageId ?? 0;
   // [MQTT-2.3.1-1] (5.0 §2.2.1) a QoS 1 or 2 PUBLISH carries a non-zero packet identifier
-  if (p.qos > 0 && id === 0) return conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+  if (p.qos > 0 && id === 0) { conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0'); return; }
 
   // MQTT 5 §3.3.2.3.4 topic aliases
   let name = p.topic;
   const alias = p.properties?.topicAlias;
   // MQTT 5 §3.3.2.1: an empty topic name is a protocol error unless an alias stands for it
-  if (name === '' && alias === undefined) return conn.fail(RC.PROTOCOL_ERROR, 'empty topic name');
+  if (name === '' && alias === undefined) { conn.fail(RC.PROTOCOL_ERROR, 'empty topic name'); return; }
   if (alias !== undefined) {
-    if (alias === 0 || alias > cfg.topicAliasMaximum) return conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+    if (alias === 0 || alias > cfg.topicAliasMaximum) { conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range'); return; }
     if (name === '') {
       const known = conn.inboundAliases.get(alias);
-      if (known === undefined) return conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias');
+      if (known === undefined) { conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias'); return; }
       name = known;
     } else {
       conn.inboundAliases.set(alias, name);
@@ -47,7 +47,8 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
   if (p.qos > 0 && conn.inboundPending + conn.awaitingPubrel.size >= cfg.receiveMaximum) {
     // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 publications than we allowed
-    return conn.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+    conn.fail(RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive maximum exceeded');
+    return;
   }
 
   if (name.startsWith(RPC_PREFIX)) {
@@ -67,7 +68,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
 
   const topic = conn.lastTopicName === name ? conn.lastTopic : canonicalTopic(name);
-  if (topic === null) return conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+  if (topic === null) { conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`); return; }
   conn.lastTopicName = name;
   conn.lastTopic = topic;
 
@@ -76,7 +77,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   const rt = p.properties?.responseTopic;
   if (rt !== undefined) {
     const canonical = mqttTopicToCanonical(rt);
-    if (canonical === null) return conn.fail(RC.TOPIC_NAME_INVALID, 'invalid response topic');
+    if (canonical === null) { conn.fail(RC.TOPIC_NAME_INVALID, 'invalid response topic'); return; }
     headers = { ...headers, responseTopic: canonical };
   }
   const options = {
@@ -90,7 +91,7 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   try {
     result = session.realm.publish(session.core, topic, payloadFromMqtt(p.payload, headers), options);
   } catch (err) {
-    if (err instanceof RouterError) return refusePublish(conn, p, err);
+    if (err instanceof RouterError) { refusePublish(conn, p, err); return; }
     throw err;
   }
   if (!(result instanceof Promise)) {

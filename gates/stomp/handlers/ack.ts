@@ -26,26 +26,29 @@ export function handleAck(conn: StompConnection, frame: StompFrame, outcome: 'ac
   if (!session) return;
   const cmd = frame.command;
   const id = conn.version === '1.2' ? header(frame, 'id') : header(frame, 'message-id');
-  if (id === undefined)
-    return conn.protocolError(`${cmd} needs ${conn.version === '1.2' ? 'an id' : 'a message-id'} header`, frame);
+  if (id === undefined) {
+    conn.protocolError(`${cmd} needs ${conn.version === '1.2' ? 'an id' : 'a message-id'} header`, frame);
+    return;
+  }
   let consumer: Consumer | undefined;
   if (conn.version === '1.1') {
     const subId = header(frame, 'subscription');
     if (subId !== undefined) {
       const sub = conn.subscriptions.get(subId);
-      if (!sub) return conn.fail(new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(subId)}`), frame);
+      if (!sub) { conn.fail(new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(subId)}`), frame); return; }
       consumer = sub.consumer;
     }
   }
   const seq = seqOfMessageId(id);
   if (seq === undefined && !isTopicMessageId(id)) {
-    return conn.fail(
+    conn.fail(
       new RouterError(
         Errors.invalidArgument,
         `${cmd} of ${JSON.stringify(id.slice(0, 100))}: no message of this server has that id`,
       ),
       frame,
     );
+    return;
   }
   const queues = conn.ctx.work.queues;
   applyOrKeep(conn, frame, () => {

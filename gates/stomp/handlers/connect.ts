@@ -33,7 +33,8 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   const version = negotiateVersion(header(frame, 'accept-version'));
   if (version === undefined) {
     const err = new RouterError(Errors.protocolViolation, `no common protocol version: this server speaks STOMP ${SUPPORTED}`);
-    return conn.fail(err, frame, [['version', SUPPORTED]]);
+    conn.fail(err, frame, [['version', SUPPORTED]]);
+    return;
   }
   conn.setVersion(version);
   // STOMP 1.0 peers pad header values (`login: bob`); 1.1+ values are never trimmed
@@ -46,7 +47,7 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   let inMs = 0;
   if (version !== '1.0') {
     const hb = parseHeartBeat(value('heart-beat'));
-    if (hb === undefined) return conn.protocolError('heart-beat must be two non-negative integers: "cx,cy"', frame);
+    if (hb === undefined) { conn.protocolError('heart-beat must be two non-negative integers: "cx,cy"', frame); return; }
     const [cx, cy] = hb;
     // STOMP 1.2 §Heart-beating: each direction runs at the larger of what one side can
     // send and the other wants, and not at all if either says 0
@@ -97,21 +98,21 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   const cfg = ctx.config.stomp;
   const { version, outMs, inMs } = c;
   // ERROR (message: authentication failed / not authorized), then close
-  if (!result.ok) return conn.fail(new RouterError(result.failure.def, result.failure.message), frame);
+  if (!result.ok) { conn.fail(new RouterError(result.failure.def, result.failure.message), frame); return; }
   const refused = ctx.router.admit();
-  if (refused) return conn.fail(refused, frame);
+  if (refused) { conn.fail(refused, frame); return; }
   const realm = ctx.router.realm(c.realmName);
-  if (!realm) return conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${c.realmName}`), frame);
+  if (!realm) { conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${c.realmName}`), frame); return; }
 
   const session = new Session(
     { ...conn.info, protocol: `stomp.${version}` },
     result.identity,
     {
       // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
-      close: (reason, message) => conn.fail(new RouterError(reason.def, message ?? reason.message)),
+      close: (reason, message) => { conn.fail(new RouterError(reason.def, message ?? reason.message)); },
       // rights taken away (config reload): ERROR naming the subscription, then close, as
       // RabbitMQ ends a STOMP connection whose permissions changed
-      revoked: (lost, reason) => conn.fail(reason, undefined, revokedHeaders(conn, lost)),
+      revoked: (lost, reason) => { conn.fail(reason, undefined, revokedHeaders(conn, lost)); },
     },
   );
   conn.session = session;

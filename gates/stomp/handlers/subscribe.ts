@@ -28,16 +28,19 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
   const realm = conn.realm;
   if (!session || !realm) return;
   const destination = header(frame, 'destination');
-  if (destination === undefined) return conn.protocolError('SUBSCRIBE needs a destination header', frame);
+  if (destination === undefined) { conn.protocolError('SUBSCRIBE needs a destination header', frame); return; }
   const idHeader = header(frame, 'id');
-  if (idHeader === undefined && conn.version !== '1.0') return conn.protocolError('SUBSCRIBE needs an id header', frame);
+  if (idHeader === undefined && conn.version !== '1.0') { conn.protocolError('SUBSCRIBE needs an id header', frame); return; }
   const id = idHeader ?? destination;
   if (conn.subscriptions.get(id)) {
-    return conn.fail(new RouterError(Errors.invalidArgument, `subscription id ${JSON.stringify(id)} is already in use`), frame);
+    conn.fail(new RouterError(Errors.invalidArgument, `subscription id ${JSON.stringify(id)} is already in use`), frame);
+    return;
   }
   const max = conn.ctx.config.limits.maxSubscriptionsPerSession;
-  if (conn.subscriptions.size >= max)
-    return conn.fail(new RouterError(Errors.limitExceeded, `at most ${max} subscriptions per session`), frame);
+  if (conn.subscriptions.size >= max) {
+    conn.fail(new RouterError(Errors.limitExceeded, `at most ${max} subscriptions per session`), frame);
+    return;
+  }
 
   let opened: MaybePromise<StompSubscription>;
   try {
@@ -50,7 +53,8 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
     const pending = authorizeQueue(realm, session, target, durable);
     opened = pending ? pending.then(open) : open();
   } catch (err) {
-    return conn.fail(asRouterError(err), frame);
+    conn.fail(asRouterError(err), frame);
+    return;
   }
   settle(
     opened,
@@ -58,7 +62,7 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
       conn.subscriptions.add(sub);
       conn.receipt(frame);
     },
-    (err) => conn.fail(err, frame),
+    (err) => { conn.fail(err, frame); },
   );
 }
 
@@ -93,7 +97,7 @@ function openSubscription(
   const ack = base.ack;
   const sink = (s: StompSubscription): Parameters<typeof work.queues.consume>[3] => ({
     writable: () => conn.writable(),
-    deliver: (msg) => deliverQueued(conn, s, msg),
+    deliver: (msg) => { deliverQueued(conn, s, msg); },
   });
   if (target.kind === 'topic') {
     if (durable) {
@@ -133,22 +137,24 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
   if (idHeader !== undefined) sub = conn.subscriptions.get(idHeader);
   else if (conn.version === '1.0') {
     const destination = header(frame, 'destination');
-    if (destination === undefined) return conn.protocolError('UNSUBSCRIBE needs an id or a destination header', frame);
+    if (destination === undefined) { conn.protocolError('UNSUBSCRIBE needs an id or a destination header', frame); return; }
     sub = conn.subscriptions.byDestination(destination);
-  } else return conn.protocolError('UNSUBSCRIBE needs an id header', frame);
+  } else { conn.protocolError('UNSUBSCRIBE needs an id header', frame); return; }
 
   let remove: DurableName | undefined;
   try {
     remove = durableName(conn, frame, idHeader ?? '');
   } catch (err) {
-    return conn.fail(asRouterError(err), frame);
+    conn.fail(asRouterError(err), frame);
+    return;
   }
   if (!sub) {
-    if (remove && conn.ctx.work.durable.has(remove)) return removeDurable(conn, realm, session, remove, frame);
-    return conn.fail(
+    if (remove && conn.ctx.work.durable.has(remove)) { removeDurable(conn, realm, session, remove, frame); return; }
+    conn.fail(
       new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(idHeader ?? header(frame, 'destination'))}`),
       frame,
     );
+    return;
   }
   const lastOnCore = conn.subscriptions.remove(sub);
   if (sub.core && lastOnCore) {
@@ -157,13 +163,14 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
     } catch (err) {
       if (err instanceof RouterError && err.def === Errors.notAuthorized) {
         conn.subscriptions.add(sub); // refused: the subscription stays as it was
-        return conn.fail(err, frame);
+        conn.fail(err, frame);
+        return;
       }
       // already gone from the broker: nothing to undo
     }
   }
   if (sub.consumer) conn.ctx.work.queues.cancel(sub.consumer);
-  if (sub.durable && remove) return removeDurable(conn, realm, session, sub.durable, frame);
+  if (sub.durable && remove) { removeDurable(conn, realm, session, sub.durable, frame); return; }
   conn.receipt(frame);
 }
 
@@ -177,12 +184,14 @@ function removeDurable(conn: StompConnection, realm: Realm, session: Session, d:
   try {
     pending = pattern ? realm.authorize(session, 'unsubscribe', pattern) : undefined;
   } catch (err) {
-    return conn.fail(asRouterError(err), frame);
+    conn.fail(asRouterError(err), frame);
+    return;
   }
   const unbind = (): void => void conn.ctx.work.durable.unbind(d);
   if (!pending) {
     unbind();
-    return conn.receipt(frame);
+    conn.receipt(frame);
+    return;
   }
   conn.receipt(frame, pending.then(unbind));
 }

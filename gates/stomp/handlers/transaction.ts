@@ -21,13 +21,14 @@ export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Ac
     try {
       committed = action();
     } catch (err) {
-      return conn.fail(asRouterError(err), frame);
+      conn.fail(asRouterError(err), frame);
+      return;
     }
     conn.receipt(frame, committed);
     return;
   }
   const refused = conn.transactions.keep(name, action, frameSize(frame) + FRAME_OVERHEAD);
-  if (refused) return conn.fail(refused, frame);
+  if (refused) { conn.fail(refused, frame); return; }
   conn.receipt(frame);
 }
 
@@ -36,7 +37,7 @@ export function handleBegin(conn: StompConnection, frame: StompFrame): void {
   const name = transactionName(conn, frame);
   if (name === undefined) return;
   const refused = conn.transactions.begin(name);
-  if (refused) return conn.fail(refused, frame);
+  if (refused) { conn.fail(refused, frame); return; }
   conn.receipt(frame);
 }
 
@@ -54,7 +55,8 @@ export function handleCommit(conn: StompConnection, frame: StompFrame): void {
       const c = action();
       if (c) commits.push(c);
     } catch (err) {
-      return conn.fail(asRouterError(err), frame);
+      conn.fail(asRouterError(err), frame);
+      return;
     }
     if (conn.state !== 'connected') return;
   }

@@ -76,12 +76,12 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
       finish(s, realmName, auth.tls(req));
       return;
     case 'ticket': {
-      if (authid === undefined) return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid'));
+      if (authid === undefined) { finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid')); return; }
       challenge(s, { realm: realmName, method, extra: {}, finish: (ticket) => auth.password(req, 'ticket', authid, ticket) });
       return;
     }
     case 'wampcra': {
-      if (authid === undefined) return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid'));
+      if (authid === undefined) { finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid')); return; }
       const id = globalId();
       challenge(s, { realm: realmName, id, ...auth.wampcra(req, authid, id) });
       return;
@@ -91,7 +91,8 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
       const pubkey = typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>)['pubkey'] : undefined;
       const key = typeof pubkey === 'string' && pubkey !== '' ? pubkey : undefined;
       if (authid === undefined && key === undefined) {
-        return finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'cryptosign needs an authid or authextra.pubkey'));
+        finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'cryptosign needs an authid or authextra.pubkey'));
+        return;
       }
       challenge(s, { realm: realmName, ...auth.cryptosign(req, authid, key) });
       return;
@@ -123,7 +124,7 @@ function welcome(s: WampSession, realm: Realm, identity: SessionIdentity, id?: n
   const core = new Session(
     s.transport.info,
     identity,
-    { close: (reason, message) => s.goodbye(reason, message), revoked: (lost, reason) => revokeOnWire(s, lost, reason) },
+    { close: (reason, message) => { s.goodbye(reason, message); }, revoked: (lost, reason) => { revokeOnWire(s, lost, reason); } },
     id,
   );
   core.flow = s.transport.flow;

@@ -22,11 +22,11 @@ export function handleRegister(s: WampSession, msg: unknown[]): void {
     }
     const ref: { registration?: Registration } = {};
     const callee: Callee = {
-      invoke: (inv) => sendInvocation(s, inv, ref.registration?.id ?? 0),
-      invokeProgress: (inv, final) => sendProgressChunk(s, inv, ref.registration?.id ?? 0, final),
+      invoke: (inv) => { sendInvocation(s, inv, ref.registration?.id ?? 0); },
+      invokeProgress: (inv, final) => { sendProgressChunk(s, inv, ref.registration?.id ?? 0, final); },
     };
     // WAMP advanced: INTERRUPT only to callees that announced call_canceling.
-    if (s.features.calleeCanceling) callee.interrupt = (inv, mode, reason) => sendInterrupt(s, inv, mode, reason);
+    if (s.features.calleeCanceling) callee.interrupt = (inv, mode, reason) => { sendInterrupt(s, inv, mode, reason); };
     const registered = realm.register(core, procedure, {
       match: matchOption(options['match']),
       invoke: (options['invoke'] as InvokePolicy | undefined) ?? 'single',

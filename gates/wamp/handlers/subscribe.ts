@@ -20,7 +20,7 @@ export function handleSubscribe(s: WampSession, msg: unknown[]): void {
   try {
     // a link from another Gatehouse asks for each event's message id (README "Links")
     const withId = options[MSGID_OPTION] === true;
-    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => sendEvent(s, event, subscription, withId), {
+    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => { sendEvent(s, event, subscription, withId); }, {
       filter: options['filter'],
     });
     // at once, or once the dynamic authorizer has answered

@@ -100,7 +100,7 @@ export class ClusterRpc {
   private running = false;
   private readonly calls: Counter<'direction'>;
   private readonly failures: Counter<'reason'>;
-  private readonly onRealm = (realm: Realm): void => this.attach(realm);
+  private readonly onRealm = (realm: Realm): void => { this.attach(realm); };
 
   constructor(options: ClusterRpcOptions) {
     this.nc = options.nc;
@@ -117,14 +117,14 @@ export class ClusterRpc {
     this.calls = m.calls;
     this.failures = m.failures;
     m.peers.count = () => this.peers.size;
-    this.local = new LocalDirectory(this.boot, (op, rec, seq) => this.publish(this.subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }));
+    this.local = new LocalDirectory(this.boot, (op, rec, seq) => { this.publish(this.subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }); });
     const count = (what: string): void => {
       if (what === 'call_out') this.calls.labels('out').inc();
       else if (what === 'call_in') this.calls.labels('in').inc();
       else this.failures.labels(what).inc();
     };
-    this.remote = new RemoteCallees({ node: this.node, router: this.router, log: this.log, subjects: this.subjects, send: (s, m) => this.publish(s, m), count });
-    this.home = new HomeCalls({ router: this.router, subjects: this.subjects, send: (s, m) => this.publish(s, m), count });
+    this.remote = new RemoteCallees({ node: this.node, router: this.router, log: this.log, subjects: this.subjects, send: (s, m) => { this.publish(s, m); }, count });
+    this.home = new HomeCalls({ router: this.router, subjects: this.subjects, send: (s, m) => { this.publish(s, m); }, count });
     this.meta = new SessionMeta({ node: this.node, peers: () => [...this.peers.keys()], ask: (node, req) => this.askMeta(node, req) });
   }
 
@@ -147,15 +147,15 @@ export class ClusterRpc {
         }),
       );
     };
-    on(this.subjects.beat, (d) => this.onBeat(d));
-    on(this.subjects.dir, (d) => this.onDirChange(d));
-    on(this.subjects.bye, (d) => this.onBye(d));
+    on(this.subjects.beat, (d) => { this.onBeat(d); });
+    on(this.subjects.dir, (d) => { this.onDirChange(d); });
+    on(this.subjects.bye, (d) => { this.onBye(d); });
     on(this.subjects.sync(this.node), (_d, reply) => {
       if (reply) this.nc.publish(reply, encode(this.local.snapshot()));
     });
-    on(this.subjects.toCallee(this.node), (d) => this.onToCallee(d));
-    on(this.subjects.toCaller(this.node), (d) => this.onToCaller(d));
-    on(this.subjects.meta(this.node), (d, reply) => this.onMeta(d, reply));
+    on(this.subjects.toCallee(this.node), (d) => { this.onToCallee(d); });
+    on(this.subjects.toCaller(this.node), (d) => { this.onToCaller(d); });
+    on(this.subjects.meta(this.node), (d, reply) => { this.onMeta(d, reply); });
     for (const name of this.router.realmNames()) {
       const realm = this.router.findRealm(name);
       if (realm) this.attach(realm);

@@ -122,7 +122,7 @@ export class HomeCalls {
         if (!progress) this.calls.delete(call.key);
         this.reply(call.from, { k: 'result', id: call.id, payload: wirePayload(payload), progress });
       },
-      error: (failure) => this.end(call, failure),
+      error: (failure) => { this.end(call, failure); },
     };
   }
 

@@ -173,10 +173,10 @@ export class RemoteCallees {
     let peer = this.peers.get(node);
     if (!peer) {
       const plain: Callee = {
-        invoke: (inv) => this.invoke(node, inv),
-        invokeProgress: (inv, final) => this.progress(node, inv, final),
+        invoke: (inv) => { this.invoke(node, inv); },
+        invokeProgress: (inv, final) => { this.progress(node, inv, final); },
       };
-      const canceling: Callee = { ...plain, interrupt: (inv, mode, reason) => this.interrupt(node, inv, mode, reason) };
+      const canceling: Callee = { ...plain, interrupt: (inv, mode, reason) => { this.interrupt(node, inv, mode, reason); } };
       peer = { records: new Map(), proxies: new Map(), plain, canceling };
       this.peers.set(node, peer);
     }

@@ -155,13 +155,15 @@ export class JetStreamKvEngine implements KvEngine {
         if (page.length < 500 || last === undefined) break;
         after = last.key;
       }
+      // stop() may have run during the awaits (TypeScript cannot see that: microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (stopped) return;
       const delivered = catchUp(snapshot, from, early.splice(0), onChange);
       deliver = (c) => {
         if ((delivered.get(c.key) ?? 0) < c.revision) onChange(c);
       };
     })();
-    return { ready, stop: () => watch.stop() };
+    return { ready, stop: () => { watch.stop(); } };
   }
 
   async sweep(now: number): Promise<string[]> {

@@ -97,7 +97,10 @@ export class JetStreamNode {
       () => Promise.reject(new RouterError(Errors.internal, 'wills are applied by the router')),
       0,
       (w: FiredWill) => this.fire(w.realm, w.key, { node: w.owner.node, session: Number(w.owner.session) }, w.value),
-      (t: TestamentRecord) => Promise.resolve(this.claimedTestament(t)),
+      (t: TestamentRecord) => {
+        this.claimedTestament(t);
+        return Promise.resolve();
+      },
     );
     await this.leases.renew(this.node, this.config.leaseMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.config.leaseMs / 3)));
@@ -112,7 +115,7 @@ export class JetStreamNode {
     if (store === undefined) {
       const engine = JetStreamKvEngine.open(this.nc, { bucket: realmBucket(this.config.bucket, name), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
       store = new JetStreamRealmStore(name, engine, this);
-      store.ready.catch((err: unknown) => this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'));
+      store.ready.catch((err: unknown) => { this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'); });
       this.realms.set(name, store);
     }
     return store;
@@ -125,7 +128,7 @@ export class JetStreamNode {
   fireSession(session: number): void {
     const firing = this.leasesOrFail()
       .fireSession({ node: this.node, session: String(session) })
-      .catch((err: unknown) => this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'));
+      .catch((err: unknown) => { this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'); });
     void this.track(firing);
   }
 
@@ -153,7 +156,7 @@ export class JetStreamNode {
         void this.track(
           h.written
             .then((revision) => (revision === undefined ? undefined : this.leasesOrFail().clearTestament({ node: this.node, session: h.session }, h.id)))
-            .catch((err: unknown) => this.log.warn({ session: h.session, err }, 'jetstream store: a cancelled testament could not be removed')),
+            .catch((err: unknown) => { this.log.warn({ session: h.session, err }, 'jetstream store: a cancelled testament could not be removed'); }),
         );
       },
       claim: (h) =>
@@ -208,7 +211,7 @@ export class JetStreamNode {
       (fired) => {
         if (fired.length > 0) this.log.info({ wills: fired.length }, 'jetstream store: fired the wills of a lapsed lease');
       },
-      (err: unknown) => this.log.warn({ err }, 'jetstream store: lease check failed'),
+      (err: unknown) => { this.log.warn({ err }, 'jetstream store: lease check failed'); },
     );
   }
 

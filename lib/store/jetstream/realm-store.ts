@@ -64,7 +64,7 @@ export class JetStreamRealmStore implements RealmStore {
     this.ready = (async () => {
       const engine = await opening;
       this.engine = engine;
-      this.watch = await engine.watch('', { fromRevision: 0 }, (c) => this.apply(c));
+      this.watch = await engine.watch('', { fromRevision: 0 }, (c) => { this.apply(c); });
       // closed while the feed was being set up: close() found no feed to stop
       if (this.closed) this.watch.stop();
       await this.watch.ready;
@@ -266,6 +266,8 @@ export class JetStreamRealmStore implements RealmStore {
       } finally {
         this.sweeping.delete(e.key);
       }
+      // close() may have run during the awaits (TypeScript cannot see that: microsoft/TypeScript#9998)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.closed) return;
       // the router whose deletion it is announces it, before its waiters take the key
       if (revision !== undefined) this.listener?.expired({ ...e, deletionRevision: revision });
