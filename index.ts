@@ -44,7 +44,14 @@ export class Router extends RouterCore {
   private queueService: QueueService | undefined;
   private httpCtx: HttpGateContext | undefined;
   /** the protocol gates; each one's context is made on first use (lib/gate-registry.ts) */
-  private readonly gates = new GateRegistry((gate) => gate.createContext(this, { work: () => this.work, onClose: (fn) => { this.onClose(fn); } }))
+  private readonly gates = new GateRegistry((gate) =>
+    gate.createContext(this, {
+      work: () => this.work,
+      onClose: (fn) => {
+        this.onClose(fn);
+      },
+    }),
+  )
     .register(wampGate)
     .register(mqttGate)
     .register(stompGate);
@@ -53,7 +60,9 @@ export class Router extends RouterCore {
   private get work(): QueueService {
     if (!this.queueService) {
       const service = (this.queueService = createQueueService(this));
-      this.onClose(() => { service.close(); });
+      this.onClose(() => {
+        service.close();
+      });
       this.onReload(() => service.revokeUnauthorized());
     }
     return this.queueService;
@@ -85,7 +94,9 @@ export class Router extends RouterCore {
     // its 'connection' handling, and the gates mount only their WebSocket paths there.
     const gates = this.gates.handOffs(this.config.http.protocols);
     if (Object.keys(gates).length > 0) {
-      this.addListener(serveProtocolsOn(ctx, server, { gates, timeoutMs: this.config.http.sniffTimeoutMs, ready: () => this.start() }));
+      this.addListener(
+        serveProtocolsOn(ctx, server, { gates, timeoutMs: this.config.http.sniffTimeoutMs, ready: () => this.start() }),
+      );
     }
     return server;
   }
@@ -163,7 +174,10 @@ export class Router extends RouterCore {
    * config wamp.path), to `realm` (default config aggregate.realm, where the tables are).
    */
   dashboard(opts: Partial<DashboardOptions> = {}): express.Router {
-    return dashboardRouter({ wampPath: opts.wampPath ?? this.config.wamp.path, realm: opts.realm ?? this.config.aggregate.realm });
+    return dashboardRouter({
+      wampPath: opts.wampPath ?? this.config.wamp.path,
+      realm: opts.realm ?? this.config.aggregate.realm,
+    });
   }
 
   /** STOMP over WebSocket (subprotocols v12.stomp, v11.stomp, v10.stomp): on an existing http.Server (`server` + `path`), or its own port. */

@@ -67,7 +67,10 @@ function parseArgs(argv: string[]): Options {
 
 /** Starts the daemon; resolves with its HTTP port once it logs `listening`. */
 function startDaemon(config: string): Promise<{ port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('lib', 'cli.ts'), 'start', '-c', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join('lib', 'cli.ts'), 'start', '-c', config], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -114,7 +117,9 @@ class Publisher {
     const ws = new WebSocket(url, ['wamp.2.json'], { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => ws.send(JSON.stringify([1, 'realm1', { roles: { publisher: {}, caller: {} } }])));
-      ws.once('message', (d: Buffer) => ((JSON.parse(d.toString('utf8')) as unknown[])[0] === 2 ? resolve() : reject(new Error(d.toString()))));
+      ws.once('message', (d: Buffer) =>
+        (JSON.parse(d.toString('utf8')) as unknown[])[0] === 2 ? resolve() : reject(new Error(d.toString())),
+      );
       ws.once('error', reject);
     });
     return new Publisher(ws, onAck);
@@ -141,7 +146,12 @@ async function main(): Promise<void> {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
-    JSON.stringify({ http: { port: 0 }, store: { path: join(dir, 'bench.db'), synchronous: o.sync }, aggregate: { dir: FIXTURE }, log: { level: 'info' } }),
+    JSON.stringify({
+      http: { port: 0 },
+      store: { path: join(dir, 'bench.db'), synchronous: o.sync },
+      aggregate: { dir: FIXTURE },
+      log: { level: 'info' },
+    }),
   );
   const daemon = await startDaemon(config);
   try {
@@ -194,11 +204,16 @@ async function main(): Promise<void> {
     );
     // a closed loop: the latency is mostly the window waiting its turn (Little's law)
     const queued = ((o.clients * o.window) / (acked / seconds)) * 1000;
-    console.log(`  ${o.clients * o.window} in flight / rate = ${queued.toFixed(2)} ms: what the window alone adds; use a smaller --window for the latency of one commit`);
+    console.log(
+      `  ${o.clients * o.window} in flight / rate = ${queued.toFixed(2)} ms: what the window alone adds; use a smaller --window for the latency of one commit`,
+    );
   } finally {
     await daemon.stop();
   }
-  const verify = spawnSync(process.execPath, ['--import', 'tsx', join('lib', 'cli.ts'), 'rebuild', '-c', config, '--verify'], { cwd: ROOT, encoding: 'utf8' });
+  const verify = spawnSync(process.execPath, ['--import', 'tsx', join('lib', 'cli.ts'), 'rebuild', '-c', config, '--verify'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   console.log(`  rebuild --verify (exit ${String(verify.status)}): ${verify.stdout.trim().split('\n').pop() ?? ''}`);
   rmSync(dir, { recursive: true, force: true });
 }

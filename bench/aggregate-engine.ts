@@ -24,7 +24,9 @@ function option(name: string, fallback: number): number {
 async function run(turns: number, perTurn: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-aggregate-engine-'));
   const database = new StoreDatabase({ path: join(dir, 'bench.db') });
-  const engine = new AggregateEngine(database, loadDefinitions(join(__dirname, '..', 'test', 'fixtures', 'aggregate')), { log: createLogger({ level: 'silent' }) });
+  const engine = new AggregateEngine(database, loadDefinitions(join(__dirname, '..', 'test', 'fixtures', 'aggregate')), {
+    log: createLogger({ level: 'silent' }),
+  });
   engine.open();
   let n = 0;
   const cpu0 = process.cpuUsage();
@@ -33,7 +35,14 @@ async function run(turns: number, perTurn: number): Promise<number> {
     for (let i = 0; i < perTurn; i++) {
       n++;
       const invoice = (n * 7919) % 2000;
-      const row = { invoice: `inv${invoice}`, line: 1 + (n % 5), customer: `cust${invoice % 100}`, product: `prod${n % 50}`, type: 'sale', amount: ((n * 31) % 100_000) / 100 };
+      const row = {
+        invoice: `inv${invoice}`,
+        line: 1 + (n % 5),
+        customer: `cust${invoice % 100}`,
+        product: `prod${n % 50}`,
+        type: 'sale',
+        amount: ((n * 31) % 100_000) / 100,
+      };
       const ack = engine.accept('table.detail', { kwargs: row });
       if (ack) acks.push(ack);
     }

@@ -81,7 +81,9 @@ function compare(rows: Row[]): Row[] {
 function medians(runs: Row[][]): Row[] {
   const first = runs[0] ?? [];
   return first.map((r) => {
-    const all = runs.map((rows) => rows.find((x) => x.part === r.part && x.scenario === r.scenario)).filter((x): x is Row => x !== undefined);
+    const all = runs
+      .map((rows) => rows.find((x) => x.part === r.part && x.scenario === r.scenario))
+      .filter((x): x is Row => x !== undefined);
     const m = (f: (x: Row) => number | undefined): number => median(all.map((x) => f(x) ?? NaN));
     const sum = (f: (x: Row) => number): number => all.reduce((s, x) => s + f(x), 0);
     return {
@@ -101,7 +103,8 @@ function medians(runs: Row[][]): Row[] {
 }
 
 const fmtMs = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(2) : '-');
-const fmtDelta = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-');
+const fmtDelta = (n: number | undefined): string =>
+  n !== undefined && Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)}` : '-';
 
 function report(rows: Row[]): string {
   const lines = [
@@ -122,15 +125,23 @@ function verdict(rows: Row[], opts: Options): string {
   const lost = rows.reduce((s, r) => s + r.lost, 0);
   const errors = rows.reduce((s, r) => s + r.errors, 0);
   const hop = cross?.p50DeltaMs;
-  const target = hop === undefined ? 'not measured' : `${fmtDelta(hop)} ms (target: within ${TARGET_MS} ms: ${hop <= TARGET_MS ? 'met' : 'NOT met'})`;
+  const target =
+    hop === undefined
+      ? 'not measured'
+      : `${fmtDelta(hop)} ms (target: within ${TARGET_MS} ms: ${hop <= TARGET_MS ? 'met' : 'NOT met'})`;
   return `cross-node pub/sub p50 at ${fmtInt(opts.rate)} msg/s against same-node: ${target}; lost ${fmtInt(lost)}, errors ${errors}`;
 }
 
-const load = (): string => os.loadavg().map((n) => n.toFixed(1)).join(' ');
+const load = (): string =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(1))
+    .join(' ');
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  for (const name of opts.parts) if (!PARTS[name]) throw new Error(`unknown part ${name} (parts: ${Object.keys(PARTS).join(', ')})`);
+  for (const name of opts.parts)
+    if (!PARTS[name]) throw new Error(`unknown part ${name} (parts: ${Object.keys(PARTS).join(', ')})`);
   const running: Running[] = [];
   try {
     const baseline = await startNodes('baseline', 1, undefined, opts.cpuProf);
@@ -154,7 +165,9 @@ async function main(): Promise<void> {
       for (const name of opts.parts) rows.push(...(await PARTS[name]!({ baseline, cluster, opts })));
       const compared = compare(rows);
       runs.push(compared);
-      process.stdout.write(`\nrun ${run} (${new Date().toISOString()}, load average ${before} before, ${load()} after${Number.isNaN(others) ? '' : `; others used ${fmtPct(others)} of a core before`})\n\n${report(compared)}\n${verdict(compared, opts)}\n`);
+      process.stdout.write(
+        `\nrun ${run} (${new Date().toISOString()}, load average ${before} before, ${load()} after${Number.isNaN(others) ? '' : `; others used ${fmtPct(others)} of a core before`})\n\n${report(compared)}\n${verdict(compared, opts)}\n`,
+      );
     }
     if (opts.runs > 1) {
       const m = medians(runs);

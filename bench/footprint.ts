@@ -30,7 +30,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
-import { BROKERS, BrokerProcess, aedesVersion, findMosquitto, mosquittoVersion, type BrokerName } from './lib/mqtt-broker-process';
+import {
+  BROKERS,
+  BrokerProcess,
+  aedesVersion,
+  findMosquitto,
+  mosquittoVersion,
+  type BrokerName,
+} from './lib/mqtt-broker-process';
 import { runLoad, type LoadResult } from './lib/mqtt-scenarios';
 import { procMemory } from './lib/proc-memory';
 import { machineBusySeconds } from './lib/router-process';
@@ -48,7 +55,15 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: 3, connections: 10_000, loadSeconds: 5, brokers: [...BROKERS], nodeFlags: [], build: true, dist: join(ROOT, 'dist') };
+  const o: Options = {
+    runs: 3,
+    connections: 10_000,
+    loadSeconds: 5,
+    brokers: [...BROKERS],
+    nodeFlags: [],
+    build: true,
+    dist: join(ROOT, 'dist'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -57,18 +72,35 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (flag) {
-      case '--runs': o.runs = Number(value()); break;
-      case '--connections': o.connections = Number(value()); break;
-      case '--load-seconds': o.loadSeconds = Number(value()); break;
-      case '--brokers': o.brokers = value().split(',') as BrokerName[]; break;
-      case '--node-flags': o.nodeFlags = value().split(' ').filter(Boolean); break;
-      case '--no-build': o.build = false; break;
-      case '--dist': o.dist = value(); o.build = false; break;
-      default: throw new Error(`unknown option ${String(flag)}`);
+      case '--runs':
+        o.runs = Number(value());
+        break;
+      case '--connections':
+        o.connections = Number(value());
+        break;
+      case '--load-seconds':
+        o.loadSeconds = Number(value());
+        break;
+      case '--brokers':
+        o.brokers = value().split(',') as BrokerName[];
+        break;
+      case '--node-flags':
+        o.nodeFlags = value().split(' ').filter(Boolean);
+        break;
+      case '--no-build':
+        o.build = false;
+        break;
+      case '--dist':
+        o.dist = value();
+        o.build = false;
+        break;
+      default:
+        throw new Error(`unknown option ${String(flag)}`);
     }
   }
   for (const b of o.brokers) if (!BROKERS.includes(b)) throw new Error(`unknown broker ${b}`);
-  if (!(o.runs >= 1 && o.connections >= 1 && o.loadSeconds > 0)) throw new Error('--runs, --connections and --load-seconds must be positive');
+  if (!(o.runs >= 1 && o.connections >= 1 && o.loadSeconds > 0))
+    throw new Error('--runs, --connections and --load-seconds must be positive');
   return o;
 }
 
@@ -76,7 +108,10 @@ const ROOT = join(__dirname, '..');
 
 /** `tsc -p .`: dist/ as `npm start` builds and runs it. */
 function buildDist(): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`tsc -p . failed:\n${r.stdout}${r.stderr}`);
 }
 
@@ -110,7 +145,9 @@ async function startDaemon(o: Options, dir: string): Promise<Broker> {
       limits: { maxConnections: limit, maxConnectionsPerIp: limit, maxSessions: limit },
     }),
   );
-  const child: ChildProcess = spawn(process.execPath, [...o.nodeFlags, join(o.dist, 'lib', 'cli.js'), '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...o.nodeFlags, join(o.dist, 'lib', 'cli.js'), '-c', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (err += s));
@@ -148,7 +185,18 @@ async function startDaemon(o: Options, dir: string): Promise<Broker> {
 
 async function startBroker(name: BrokerName, o: Options, dir: string, mosquitto: string): Promise<Broker> {
   if (name === 'gatehouse') return startDaemon(o, dir);
-  const proc = await BrokerProcess.start(name, { cpu: undefined, gatehouseRuntime: 'tsc', mosquittoPath: mosquitto, workDir: dir, mosquittoNoDelay: false, aedesNoDelay: false }, undefined);
+  const proc = await BrokerProcess.start(
+    name,
+    {
+      cpu: undefined,
+      gatehouseRuntime: 'tsc',
+      mosquittoPath: mosquitto,
+      workDir: dir,
+      mosquittoNoDelay: false,
+      aedesNoDelay: false,
+    },
+    undefined,
+  );
   if (o.connections > 20_000) raiseNoFile(o.connections + 1100, proc.pid);
   return { pid: proc.pid, port: proc.port, stop: () => proc.stop() };
 }
@@ -165,9 +213,19 @@ async function openIdle(port: number, n: number, tag: string): Promise<net.Socke
     s.setNoDelay(true);
     sockets.push(s);
     await once(s, 'connect');
-    s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `${tag}-${i}`, keepalive: 0 }));
+    s.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        clientId: `${tag}-${i}`,
+        keepalive: 0,
+      }),
+    );
     const [chunk] = (await once(s, 'data')) as [Buffer];
-    if (chunk[0] !== 0x20 || chunk[3] !== 0) throw new Error(`connection ${i}: no CONNACK 0 (got ${chunk.subarray(0, 4).toString('hex')})`);
+    if (chunk[0] !== 0x20 || chunk[3] !== 0)
+      throw new Error(`connection ${i}: no CONNACK 0 (got ${chunk.subarray(0, 4).toString('hex')})`);
     s.pause();
   };
   const worker = async (): Promise<void> => {
@@ -237,7 +295,17 @@ async function measure(name: BrokerName, o: Options, dir: string, mosquitto: str
   let peak = 0;
   try {
     result = await runLoad(
-      { port: b.port, publishers: 4, subscribers: 4, topology: 'pair', payloadBytes: 64, qos: 0, mode: { kind: 'closed', window: 512, deliveryCap: 512 }, stallMs: 500, tag: `fp-${name}-${run}-${Date.now().toString(36)}` },
+      {
+        port: b.port,
+        publishers: 4,
+        subscribers: 4,
+        topology: 'pair',
+        payloadBytes: 64,
+        qos: 0,
+        mode: { kind: 'closed', window: 512, deliveryCap: 512 },
+        stallMs: 500,
+        tag: `fp-${name}-${run}-${Date.now().toString(36)}`,
+      },
       { warmupMs: 1000, durationMs: o.loadSeconds * 1000, drainIdleMs: 2000 },
       {
         brokerCpuSeconds: () => cpuSeconds(b.pid),
@@ -253,7 +321,15 @@ async function measure(name: BrokerName, o: Options, dir: string, mosquitto: str
   } finally {
     await b.stop();
   }
-  return { idleRss: idle.rss, idlePrivate: idle.privateDirty, kibPerConnection: perConn, loadPeakRss: peak, loadRate: result.rate, loadLost: result.lost, loadUsPerDelivery: (result.brokerCpu / 100) * 1e6 / result.rate };
+  return {
+    idleRss: idle.rss,
+    idlePrivate: idle.privateDirty,
+    kibPerConnection: perConn,
+    loadPeakRss: peak,
+    loadRate: result.rate,
+    loadLost: result.lost,
+    loadUsPerDelivery: ((result.brokerCpu / 100) * 1e6) / result.rate,
+  };
 }
 
 async function main(): Promise<void> {
@@ -269,7 +345,9 @@ async function main(): Promise<void> {
     for (let run = 1; run <= o.runs; run++) {
       for (const name of o.brokers) {
         const m = await measure(name, o, dir, mosquitto, run);
-        process.stderr.write(`run ${run} ${name}: idle ${m.idleRss.toFixed(1)} MiB (private ${m.idlePrivate.toFixed(1)}), ${m.kibPerConnection.toFixed(2)} KiB/connection, load peak ${m.loadPeakRss.toFixed(1)} MiB at ${fmtInt(m.loadRate)} deliveries/s (${m.loadUsPerDelivery.toFixed(2)} µs CPU each), lost ${m.loadLost}\n`);
+        process.stderr.write(
+          `run ${run} ${name}: idle ${m.idleRss.toFixed(1)} MiB (private ${m.idlePrivate.toFixed(1)}), ${m.kibPerConnection.toFixed(2)} KiB/connection, load peak ${m.loadPeakRss.toFixed(1)} MiB at ${fmtInt(m.loadRate)} deliveries/s (${m.loadUsPerDelivery.toFixed(2)} µs CPU each), lost ${m.loadLost}\n`,
+        );
         results.set(name, [...(results.get(name) ?? []), m]);
       }
     }
@@ -283,8 +361,12 @@ async function main(): Promise<void> {
     aedes: aedesVersion(),
     mosquitto: mosquitto ? mosquittoVersion(mosquitto) : '-',
   };
-  process.stdout.write(`\nFootprint, median of ${o.runs} runs; ${fmtInt(o.connections)} idle MQTT connections; load: MQTT QoS 0 closed loop 4 -> 4, 64 B, ${o.loadSeconds} s\n\n`);
-  process.stdout.write('| Broker | Idle RSS (MiB) | Idle private (MiB) | KiB per idle connection | Peak RSS under load (MiB) | Deliveries/s under load | Broker CPU µs/delivery |\n');
+  process.stdout.write(
+    `\nFootprint, median of ${o.runs} runs; ${fmtInt(o.connections)} idle MQTT connections; load: MQTT QoS 0 closed loop 4 -> 4, 64 B, ${o.loadSeconds} s\n\n`,
+  );
+  process.stdout.write(
+    '| Broker | Idle RSS (MiB) | Idle private (MiB) | KiB per idle connection | Peak RSS under load (MiB) | Deliveries/s under load | Broker CPU µs/delivery |\n',
+  );
   process.stdout.write('| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n');
   for (const name of o.brokers) {
     process.stdout.write(

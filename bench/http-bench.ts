@@ -32,7 +32,14 @@
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { LatencyHistogram } from './lib/latency-histogram';
-import { buildGatehouse, hasTaskset, machineBusySeconds, pinSelf, RouterProcess, type GatehouseRuntime } from './lib/router-process';
+import {
+  buildGatehouse,
+  hasTaskset,
+  machineBusySeconds,
+  pinSelf,
+  RouterProcess,
+  type GatehouseRuntime,
+} from './lib/router-process';
 import { fmtInt, fmtPct, fmtRatio, fmtUs, median, waitForQuiet } from './lib/stats';
 import { WampClient } from './lib/wamp-client';
 
@@ -56,7 +63,16 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: 3, duration: 5, warmup: 2, concurrency: [16, 64], payload: 64, runtime: 'tsc', quietWait: 30, pin: true };
+  const o: Options = {
+    runs: 3,
+    duration: 5,
+    warmup: 2,
+    concurrency: [16, 64],
+    payload: 64,
+    runtime: 'tsc',
+    quietWait: 30,
+    pin: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -70,18 +86,36 @@ function parseArgs(argv: string[]): Options {
       return n;
     };
     switch (flag) {
-      case '--runs': o.runs = num(); break;
-      case '--duration': o.duration = num(); break;
-      case '--warmup': o.warmup = num(); break;
-      case '--concurrency': o.concurrency = value().split(',').map(Number); break;
-      case '--payload': o.payload = num(); break;
-      case '--gatehouse-runtime': o.runtime = value() === 'tsx' ? 'tsx' : 'tsc'; break;
-      case '--quiet-wait': o.quietWait = num(); break;
-      case '--no-pin': o.pin = false; break;
-      default: throw new Error(`unknown option ${String(flag)}`);
+      case '--runs':
+        o.runs = num();
+        break;
+      case '--duration':
+        o.duration = num();
+        break;
+      case '--warmup':
+        o.warmup = num();
+        break;
+      case '--concurrency':
+        o.concurrency = value().split(',').map(Number);
+        break;
+      case '--payload':
+        o.payload = num();
+        break;
+      case '--gatehouse-runtime':
+        o.runtime = value() === 'tsx' ? 'tsx' : 'tsc';
+        break;
+      case '--quiet-wait':
+        o.quietWait = num();
+        break;
+      case '--no-pin':
+        o.pin = false;
+        break;
+      default:
+        throw new Error(`unknown option ${String(flag)}`);
     }
   }
-  if (!(o.runs >= 1 && o.duration > 0) || o.concurrency.some((n) => !(Number.isInteger(n) && n > 0))) throw new Error('bad --runs, --duration or --concurrency');
+  if (!(o.runs >= 1 && o.duration > 0) || o.concurrency.some((n) => !(Number.isInteger(n) && n > 0)))
+    throw new Error('bad --runs, --duration or --concurrency');
   return o;
 }
 
@@ -157,7 +191,10 @@ async function closedLoop(
   await new Promise<void>((resolve, reject) => {
     drained = resolve;
     if (inFlight === 0) resolve();
-    setTimeout(() => reject(new Error(`${inFlight} requests still unanswered after ${DRAIN_TIMEOUT_MS} ms`)), DRAIN_TIMEOUT_MS).unref();
+    setTimeout(
+      () => reject(new Error(`${inFlight} requests still unanswered after ${DRAIN_TIMEOUT_MS} ms`)),
+      DRAIN_TIMEOUT_MS,
+    ).unref();
   });
   return {
     perSecond: counted / seconds,
@@ -296,7 +333,9 @@ async function main(): Promise<void> {
       `${before.map(fmtPct).join(' / ')} of a core before the runs.`,
   );
   lines.push('');
-  lines.push('| Scenario | In flight | HTTP req/s | WAMP req/s | HTTP/WAMP | HTTP p50 / p99 ms | WAMP p50 / p99 ms | Router CPU µs/req HTTP / WAMP | Generator CPU µs/req HTTP / WAMP | Other CPU HTTP / WAMP | Errors, lost |');
+  lines.push(
+    '| Scenario | In flight | HTTP req/s | WAMP req/s | HTTP/WAMP | HTTP p50 / p99 ms | WAMP p50 / p99 ms | Router CPU µs/req HTTP / WAMP | Generator CPU µs/req HTTP / WAMP | Other CPU HTTP / WAMP | Errors, lost |',
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const kind of KINDS) {
     for (const n of o.concurrency) {

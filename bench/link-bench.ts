@@ -80,7 +80,11 @@ const PEERS: Record<string, PairFactory> = {
 function startChild(dir: string, node: string, config: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
   const file = join(dir, `${node}.json`);
   writeFileSync(file, JSON.stringify({ node, store: { path: join(dir, `${node}.db`) }, ...config }));
-  const child = spawn(process.execPath, [...(process.env['LINK_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', __filename, '--serve', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env['LINK_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', __filename, '--serve', file],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -149,13 +153,22 @@ async function gatehousePair(o: Options, dir: string): Promise<LinkPair> {
   const cloud = await startChild(dir, 'cloud', {});
   const proxy = await proxyTo(cloud.port);
   const site = await startChild(dir, 'site', {
-    links: [{ name: 'up', url: `ws://127.0.0.1:${proxy.port}/ws`, out: ['bench.#'], window: o.window, retryMaxMs: 200, queue: { maxMessages: Math.max(100_000, o.drain * 2), maxBytes: 1024 ** 3 } }],
+    links: [
+      {
+        name: 'up',
+        url: `ws://127.0.0.1:${proxy.port}/ws`,
+        out: ['bench.#'],
+        window: o.window,
+        retryMaxMs: 200,
+        queue: { maxMessages: Math.max(100_000, o.drain * 2), maxBytes: 1024 ** 3 },
+      },
+    ],
   });
   const siteUrl = `ws://127.0.0.1:${site.port}/ws`;
   const admin = await WampClient.connect({ url: siteUrl, realm: 'realm1' });
   const state = async (): Promise<string> => {
     const list = await new Promise<unknown[] | undefined>((res) => admin.call('gatehouse.link.list', [], res));
-    return ((list?.[0] as { state: string }[] | undefined)?.[0]?.state) ?? 'none';
+    return (list?.[0] as { state: string }[] | undefined)?.[0]?.state ?? 'none';
   };
   return {
     siteUrl,
@@ -232,7 +245,11 @@ async function counter(url: string): Promise<{ client: WampClient; reset(): void
   };
 }
 
-async function measure(name: string, factory: PairFactory, o: Options): Promise<{ peer: string; forwardPerSec: number; queuePerSec: number; drainSeconds: number; drainPerSec: number }> {
+async function measure(
+  name: string,
+  factory: PairFactory,
+  o: Options,
+): Promise<{ peer: string; forwardPerSec: number; queuePerSec: number; drainSeconds: number; drainPerSec: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'link-bench-'));
   const pair = await factory(o, dir);
   try {
@@ -264,7 +281,16 @@ async function measure(name: string, factory: PairFactory, o: Options): Promise<
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 20_000, drain: 100_000, window: 100, inflight: 500, payload: 64, peers: Object.keys(PEERS), runs: 1, mosquitto: true };
+  const o: Options = {
+    messages: 20_000,
+    drain: 100_000,
+    window: 100,
+    inflight: 500,
+    payload: 64,
+    peers: Object.keys(PEERS),
+    runs: 1,
+    mosquitto: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--no-mosquitto') {
@@ -273,14 +299,29 @@ function parseArgs(argv: string[]): Options {
     }
     const v = argv[++i] ?? '';
     switch (flag) {
-      case '--messages': o.messages = Number(v); break;
-      case '--drain': o.drain = Number(v); break;
-      case '--window': o.window = Number(v); break;
-      case '--inflight': o.inflight = Number(v); break;
-      case '--payload': o.payload = Number(v); break;
-      case '--runs': o.runs = Number(v); break;
-      case '--peers': o.peers = v.split(','); break;
-      default: throw new Error(`unknown option ${String(flag)}`);
+      case '--messages':
+        o.messages = Number(v);
+        break;
+      case '--drain':
+        o.drain = Number(v);
+        break;
+      case '--window':
+        o.window = Number(v);
+        break;
+      case '--inflight':
+        o.inflight = Number(v);
+        break;
+      case '--payload':
+        o.payload = Number(v);
+        break;
+      case '--runs':
+        o.runs = Number(v);
+        break;
+      case '--peers':
+        o.peers = v.split(',');
+        break;
+      default:
+        throw new Error(`unknown option ${String(flag)}`);
     }
   }
   return o;
@@ -290,21 +331,30 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === '--serve') return serve(argv[1] ?? '');
   const o = parseArgs(argv);
-  process.stdout.write(`link bench: ${o.messages} forwarded, ${o.drain} drained, window ${o.window}, ${o.inflight} publishes in flight, ${o.payload} B payload\n`);
-  process.stdout.write('| Peer | forwarded, msgs/s | queued during the outage, msgs/s | drain time, s | drain, msgs/s |\n| --- | ---: | ---: | ---: | ---: |\n');
+  process.stdout.write(
+    `link bench: ${o.messages} forwarded, ${o.drain} drained, window ${o.window}, ${o.inflight} publishes in flight, ${o.payload} B payload\n`,
+  );
+  process.stdout.write(
+    '| Peer | forwarded, msgs/s | queued during the outage, msgs/s | drain time, s | drain, msgs/s |\n| --- | ---: | ---: | ---: | ---: |\n',
+  );
   for (let run = 0; run < o.runs; run++) {
     for (const name of o.peers) {
       const factory = PEERS[name];
       if (!factory) throw new Error(`unknown peer setup ${name} (known: ${Object.keys(PEERS).join(', ')})`);
       const r = await measure(name, factory, o);
       const f = (n: number): string => Math.round(n).toLocaleString('en-US');
-      process.stdout.write(`| ${r.peer} | ${f(r.forwardPerSec)} | ${f(r.queuePerSec)} | ${r.drainSeconds.toFixed(2)} | ${f(r.drainPerSec)} |\n`);
+      process.stdout.write(
+        `| ${r.peer} | ${f(r.forwardPerSec)} | ${f(r.queuePerSec)} | ${r.drainSeconds.toFixed(2)} | ${f(r.drainPerSec)} |\n`,
+      );
     }
     if (o.mosquitto) {
       // the same forwarding shape through two bridged Mosquittos (QoS 1): the peer figure
       const m = await runMosquittoBridge({ messages: o.messages, window: o.inflight, payloadBytes: o.payload });
-      if (m.received !== m.messages || m.outOfOrder > 0) throw new Error(`mosquitto bridge lost ${m.messages - m.received}, ${m.outOfOrder} out of order`);
-      process.stdout.write(`| mosquitto-bridge (${m.mosquitto}, QoS 1) | ${Math.round(m.messagesPerSecond).toLocaleString('en-US')} | - | - | - |\n`);
+      if (m.received !== m.messages || m.outOfOrder > 0)
+        throw new Error(`mosquitto bridge lost ${m.messages - m.received}, ${m.outOfOrder} out of order`);
+      process.stdout.write(
+        `| mosquitto-bridge (${m.mosquitto}, QoS 1) | ${Math.round(m.messagesPerSecond).toLocaleString('en-US')} | - | - | - |\n`,
+      );
     }
   }
 }

@@ -93,7 +93,8 @@ export async function runMosquittoBridge(o: MosquittoBridgeOptions): Promise<Mos
     const deadline = Date.now() + BRIDGE_UP_MS;
     let probeId = 0;
     while (probes === 0) {
-      if (Date.now() > deadline) throw new Error(`the Mosquitto bridge did not forward anything within ${BRIDGE_UP_MS} ms:\n${near.log()}`);
+      if (Date.now() > deadline)
+        throw new Error(`the Mosquitto bridge did not forward anything within ${BRIDGE_UP_MS} ms:\n${near.log()}`);
       pub.appendPublish(probe, (probeId++ % 65535) + 1);
       pub.flush();
       await new Promise((r) => setTimeout(r, 50));
@@ -132,11 +133,20 @@ function parseArgs(argv: string[]): MosquittoBridgeOptions & { runs: number } {
     const value = Number(argv[i + 1]);
     if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${argv[i] ?? ''} needs a positive integer`);
     switch (argv[i]) {
-      case '--messages': o.messages = value; break;
-      case '--window': o.window = value; break;
-      case '--payload': o.payloadBytes = value; break;
-      case '--runs': o.runs = value; break;
-      default: throw new Error(`unknown option ${argv[i] ?? ''}`);
+      case '--messages':
+        o.messages = value;
+        break;
+      case '--window':
+        o.window = value;
+        break;
+      case '--payload':
+        o.payloadBytes = value;
+        break;
+      case '--runs':
+        o.runs = value;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i] ?? ''}`);
     }
   }
   return o;
@@ -155,7 +165,9 @@ async function main(): Promise<void> {
   }
   const sorted = [...rates].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
-  process.stdout.write(`median over ${o.runs} runs: ${median.toFixed(0)} msg/s (window ${o.window}, payload ${Math.max(8, o.payloadBytes)} B)\n`);
+  process.stdout.write(
+    `median over ${o.runs} runs: ${median.toFixed(0)} msg/s (window ${o.window}, payload ${Math.max(8, o.payloadBytes)} B)\n`,
+  );
 }
 
 if (require.main === module) {

@@ -35,8 +35,12 @@ async function runMqttJs(port: number, rate: number, qos: 0 | 1, warmupMs: numbe
   const P = 4;
   const url = `mqtt://127.0.0.1:${port}`;
   const opts = { protocolVersion: 4 as const, clean: true, reconnectPeriod: 0, keepalive: 60 };
-  const subs = await Promise.all(Array.from({ length: P }, (_x, i) => mqtt.connectAsync(url, { ...opts, clientId: `gc-s${i}-${Date.now()}` })));
-  const pubs = await Promise.all(Array.from({ length: P }, (_x, i) => mqtt.connectAsync(url, { ...opts, clientId: `gc-p${i}-${Date.now()}` })));
+  const subs = await Promise.all(
+    Array.from({ length: P }, (_x, i) => mqtt.connectAsync(url, { ...opts, clientId: `gc-s${i}-${Date.now()}` })),
+  );
+  const pubs = await Promise.all(
+    Array.from({ length: P }, (_x, i) => mqtt.connectAsync(url, { ...opts, clientId: `gc-p${i}-${Date.now()}` })),
+  );
   let received = 0;
   for (let i = 0; i < P; i++) {
     subs[i]!.on('message', () => {
@@ -85,7 +89,14 @@ async function main(): Promise<void> {
   if (broker === 'mosquitto' && !mosquittoPath) throw new Error('mosquitto not found: run bash bench/setup.sh');
   const entry = broker === 'gatehouse' ? buildGatehouseForMqtt() : undefined;
   const pin = hasTaskset() && pinSelf(0);
-  const spawnOpts = { cpu: pin ? 1 : undefined, gatehouseRuntime: 'tsc' as const, mosquittoPath, workDir: join(__dirname, 'out', 'mqtt-work'), mosquittoNoDelay: false, aedesNoDelay: false };
+  const spawnOpts = {
+    cpu: pin ? 1 : undefined,
+    gatehouseRuntime: 'tsc' as const,
+    mosquittoPath,
+    workDir: join(__dirname, 'out', 'mqtt-work'),
+    mosquittoNoDelay: false,
+    aedesNoDelay: false,
+  };
   const lines: string[] = [`Generator cost, ${broker}, QoS ${qos}, open loop ${rate} msg/s, 4 -> 4 pairs, 64 B:`];
   for (const kind of ['lean', 'mqtt.js'] as const) {
     const proc = await BrokerProcess.start(broker, spawnOpts, entry);
@@ -93,7 +104,17 @@ async function main(): Promise<void> {
       let m: Measured;
       if (kind === 'lean') {
         const r = await runLoad(
-          { port: proc.port, publishers: 4, subscribers: 4, topology: 'pair', payloadBytes: 64, qos, mode: { kind: 'open', rate }, stallMs: 500, tag: `gc-${Date.now()}` },
+          {
+            port: proc.port,
+            publishers: 4,
+            subscribers: 4,
+            topology: 'pair',
+            payloadBytes: 64,
+            qos,
+            mode: { kind: 'open', rate },
+            stallMs: 500,
+            tag: `gc-${Date.now()}`,
+          },
           { warmupMs: 1000, durationMs: duration, drainIdleMs: 2000 },
           { brokerCpuSeconds: () => proc.cpuSeconds(), machineCpuSeconds: machineBusySeconds, brokerRssMiB: () => proc.rssMiB() },
         );
@@ -101,7 +122,9 @@ async function main(): Promise<void> {
       } else {
         m = await runMqttJs(proc.port, rate, qos, 1000, duration);
       }
-      lines.push(`  ${kind.padEnd(8)} ${Math.round(m.rate)} deliveries/s, generator CPU ${m.cpuPct.toFixed(0)}% of a core = ${m.usPerMsg.toFixed(2)} µs per delivery (publish + receive${qos ? ' + acks' : ''}), lost ${m.lost}`);
+      lines.push(
+        `  ${kind.padEnd(8)} ${Math.round(m.rate)} deliveries/s, generator CPU ${m.cpuPct.toFixed(0)}% of a core = ${m.usPerMsg.toFixed(2)} µs per delivery (publish + receive${qos ? ' + acks' : ''}), lost ${m.lost}`,
+      );
     } finally {
       await proc.stop();
     }
@@ -110,6 +133,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

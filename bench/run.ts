@@ -61,7 +61,17 @@ export const BENCHMARKS: readonly Benchmark[] = [
     what: 'STOMP topic and queue throughput and latency',
     peer: 'RabbitMQ (STOMP plugin)',
     results: 'STOMP',
-    short: [...QUICK, '--brokers', 'gatehouse', '--scenarios', 'topic,queue', '--retries', '1', '--no-results', '--no-profile-pass'],
+    short: [
+      ...QUICK,
+      '--brokers',
+      'gatehouse',
+      '--scenarios',
+      'topic,queue',
+      '--retries',
+      '1',
+      '--no-results',
+      '--no-profile-pass',
+    ],
     full: ['--runs', '3', '--duration', '5', '--quiet-wait', '300', '--retries', '6'],
   },
   {
@@ -208,7 +218,10 @@ function run(selected: readonly Benchmark[]): number {
     writeFileSync(join(out, `run-${b.name}.log`), output);
     const status = r.error ? `error: ${r.error.message}` : r.status === 0 ? 'ok' : `exit ${r.status ?? r.signal ?? '?'}`;
     console.log(`${status} (${seconds} s)`);
-    const tail = output.split('\n').filter((l) => l.trim() !== '').slice(-TAIL_LINES);
+    const tail = output
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-TAIL_LINES);
     rows.push({ name: b.name, status, seconds, tail });
   }
   console.log('\n=== summary (short runs: Gatehouse alone, one run; see bench/README.md for the full ones) ===');

@@ -44,7 +44,15 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { summarizeProfile } from './lib/cpuprofile-top';
-import { buildGatehouse, hasTaskset, machineBusySeconds, pinSelf, RouterProcess, type GatehouseRuntime, type RouterName } from './lib/router-process';
+import {
+  buildGatehouse,
+  hasTaskset,
+  machineBusySeconds,
+  pinSelf,
+  RouterProcess,
+  type GatehouseRuntime,
+  type RouterName,
+} from './lib/router-process';
 import { fmtInt, fmtPct, fmtRatio, median, waitForQuiet } from './lib/stats';
 import type { SerializerName } from './lib/wamp-client';
 import { runPubSub, runRpc, type ScenarioResult, type Timing } from './lib/wamp-scenarios';
@@ -70,7 +78,9 @@ function parseScenario(name: ScenarioName): { kind: ScenarioKind; rate: number |
 
 function title(name: ScenarioName): string {
   const { kind, rate } = parseScenario(name);
-  return rate === undefined ? `${KIND_TITLE[kind]}, saturated` : `${KIND_TITLE[kind]}, ${fmtInt(rate)} ${kind === 'rpc' ? 'calls' : 'publishes'}/s`;
+  return rate === undefined
+    ? `${KIND_TITLE[kind]}, saturated`
+    : `${KIND_TITLE[kind]}, ${fmtInt(rate)} ${kind === 'rpc' ? 'calls' : 'publishes'}/s`;
 }
 
 interface Options {
@@ -133,25 +143,64 @@ function parseArgs(argv: string[]): Options {
       return n;
     };
     switch (flag) {
-      case '--duration': o.duration = num(); break;
-      case '--warmup': o.warmup = Number(value()); break;
-      case '--runs': o.runs = num(); break;
-      case '--scenarios': o.scenarios = value().split(','); break;
-      case '--routers': o.routers = value().split(',').map((r) => (r === 'fox' ? 'fox-wamp' : r)) as RouterName[]; break;
-      case '--publishers': o.publishers = num(); break;
-      case '--window': o.window = num(); break;
-      case '--callers': o.callers = num(); break;
-      case '--rpc-window': o.rpcWindow = num(); break;
-      case '--payload': o.payload = Number(value()); break;
-      case '--serializer': o.serializer = value() as SerializerName; break;
-      case '--no-pin': o.pin = false; break;
-      case '--profile': o.profile = true; break;
-      case '--quiet-wait': o.quietWait = Number(value()); break;
-      case '--max-other': o.maxOther = Number(value()); break;
-      case '--retries': o.retries = Number(value()); break;
-      case '--gatehouse-runtime': o.gatehouseRuntime = value() as GatehouseRuntime; break;
-      case '--router-node-args': o.routerNodeArgs = value().split(' ').filter(Boolean); break;
-      default: throw new Error(`unknown option ${String(flag)}`);
+      case '--duration':
+        o.duration = num();
+        break;
+      case '--warmup':
+        o.warmup = Number(value());
+        break;
+      case '--runs':
+        o.runs = num();
+        break;
+      case '--scenarios':
+        o.scenarios = value().split(',');
+        break;
+      case '--routers':
+        o.routers = value()
+          .split(',')
+          .map((r) => (r === 'fox' ? 'fox-wamp' : r)) as RouterName[];
+        break;
+      case '--publishers':
+        o.publishers = num();
+        break;
+      case '--window':
+        o.window = num();
+        break;
+      case '--callers':
+        o.callers = num();
+        break;
+      case '--rpc-window':
+        o.rpcWindow = num();
+        break;
+      case '--payload':
+        o.payload = Number(value());
+        break;
+      case '--serializer':
+        o.serializer = value() as SerializerName;
+        break;
+      case '--no-pin':
+        o.pin = false;
+        break;
+      case '--profile':
+        o.profile = true;
+        break;
+      case '--quiet-wait':
+        o.quietWait = Number(value());
+        break;
+      case '--max-other':
+        o.maxOther = Number(value());
+        break;
+      case '--retries':
+        o.retries = Number(value());
+        break;
+      case '--gatehouse-runtime':
+        o.gatehouseRuntime = value() as GatehouseRuntime;
+        break;
+      case '--router-node-args':
+        o.routerNodeArgs = value().split(' ').filter(Boolean);
+        break;
+      default:
+        throw new Error(`unknown option ${String(flag)}`);
     }
   }
   for (const s of o.scenarios) parseScenario(s);
@@ -194,17 +243,26 @@ async function runOne(
         : undefined,
     };
     const { kind, rate } = parseScenario(scenario);
-    const result = kind === 'rpc'
-      ? await runRpc({ url: proc.url, serializer: o.serializer, callers: o.callers, window: o.rpcWindow, payloadBytes: o.payload, rate }, timing, probe)
-      : await runPubSub({
-          url: proc.url,
-          serializer: o.serializer,
-          publishers: o.publishers,
-          subscribers: kind === 'fanout10' ? 10 : 1,
-          window: o.window,
-          payloadBytes: o.payload,
-          rate,
-        }, timing, probe);
+    const result =
+      kind === 'rpc'
+        ? await runRpc(
+            { url: proc.url, serializer: o.serializer, callers: o.callers, window: o.rpcWindow, payloadBytes: o.payload, rate },
+            timing,
+            probe,
+          )
+        : await runPubSub(
+            {
+              url: proc.url,
+              serializer: o.serializer,
+              publishers: o.publishers,
+              subscribers: kind === 'fanout10' ? 10 : 1,
+              window: o.window,
+              payloadBytes: o.payload,
+              rate,
+            },
+            timing,
+            probe,
+          );
     return { result, rssMiB: proc.rssMiB() };
   } finally {
     await proc.stop();
@@ -273,7 +331,6 @@ function sourceFingerprint(root: string): string {
 }
 
 function foxVersion(): string {
-   
   return (require('fox-wamp/package.json') as { version: string }).version;
 }
 
@@ -299,10 +356,16 @@ function report(rec: RunRecord): string {
   lines.push(`Machine: ${machine}`, '');
   lines.push(
     `Gatehouse sources: sha256 ${rec.sources.atBuild} over index.ts, lib/, gates/, schemas/ when built` +
-      (rec.sources.atEnd === rec.sources.atBuild ? ' (unchanged at the end).' : `; changed to ${rec.sources.atEnd} by the end (others' edits; the build measured is the first).`),
+      (rec.sources.atEnd === rec.sources.atBuild
+        ? ' (unchanged at the end).'
+        : `; changed to ${rec.sources.atEnd} by the end (others' edits; the build measured is the first).`),
     '',
   );
-  if (o.profile) lines.push('**Profiled runs: the V8 sampling profiler was running in the routers, so rates are lower than in unprofiled runs.**', '');
+  if (o.profile)
+    lines.push(
+      '**Profiled runs: the V8 sampling profiler was running in the routers, so rates are lower than in unprofiled runs.**',
+      '',
+    );
   lines.push(
     `Load: serializer ${o.serializer}; pub/sub ${o.publishers} publishers x window ${o.window} messages; ` +
       `RPC ${o.callers} callers x window ${o.rpcWindow} calls -> 1 callee; payload ${o.payload} B of padding; ` +
@@ -312,16 +375,22 @@ function report(rec: RunRecord): string {
     '',
   );
   lines.push('### Medians', '');
-  lines.push('| Scenario | Router | Rate | p50 ms | p99 ms | Loss (all runs) | Router CPU | Generator CPU | Other CPU | Router RSS MiB | Clean runs |');
+  lines.push(
+    '| Scenario | Router | Rate | p50 ms | p99 ms | Loss (all runs) | Router CPU | Generator CPU | Other CPU | Router RSS MiB | Clean runs |',
+  );
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const sums = new Map<string, Summary>();
   for (const s of o.scenarios) {
     for (const r of o.routers) {
-      const sum = summarize(runs.filter((x) => x.scenario === s && x.router === r), o.maxOther);
+      const sum = summarize(
+        runs.filter((x) => x.scenario === s && x.router === r),
+        o.maxOther,
+      );
       sums.set(`${s}/${r}`, sum);
-      const loss = sum.lost === 0 && sum.outOfOrder === 0 && sum.errors === 0
-        ? '0'
-        : `**${fmtInt(sum.lost)}**${sum.outOfOrder ? ` (${sum.outOfOrder} out of order)` : ''}${sum.errors ? ` (${sum.errors} errors)` : ''}`;
+      const loss =
+        sum.lost === 0 && sum.outOfOrder === 0 && sum.errors === 0
+          ? '0'
+          : `**${fmtInt(sum.lost)}**${sum.outOfOrder ? ` (${sum.outOfOrder} out of order)` : ''}${sum.errors ? ` (${sum.errors} errors)` : ''}`;
       lines.push(
         `| ${title(s)} | ${r} | ${fmtInt(sum.rate)} ${unit(s)} | ${fmtMs(sum.p50)} | ${fmtMs(sum.p99)} | ${loss} | ` +
           `${fmtPct(sum.routerCpu)} | ${fmtPct(sum.generatorCpu)} | ${fmtPct(sum.otherCpu)} | ${sum.rss.toFixed(0)} | ${sum.clean}/${sum.runs} |`,
@@ -339,7 +408,9 @@ function report(rec: RunRecord): string {
     }
   }
   lines.push('', '### Every run', '');
-  lines.push('| Scenario | Router | Run | Rate | p50 ms | p99 ms | max ms | Sent | Expected | Received | Lost | Router CPU | Gen CPU | Other CPU | RSS MiB | Redone |');
+  lines.push(
+    '| Scenario | Router | Run | Rate | p50 ms | p99 ms | max ms | Sent | Expected | Received | Lost | Router CPU | Gen CPU | Other CPU | RSS MiB | Redone |',
+  );
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const x of runs) {
     const r = x.result;
@@ -349,7 +420,9 @@ function report(rec: RunRecord): string {
     );
   }
   lines.push('');
-  lines.push('Rate: deliveries per second in the measured window (pub/sub: events received by all subscribers together; RPC: results received). Latency: publish (call) to receipt, in the generator process. Loss: messages sent over the whole run times subscribers, minus those received after a drain. CPU: % of one core over the measured window; Other CPU is what processes outside the benchmark used meanwhile (a shared machine); a run where it exceeded ${o.maxOther}% of a core was thrown away and redone, up to ${o.retries} times (Redone); medians are over the clean runs (Clean runs) when there is any, loss over all runs.');
+  lines.push(
+    'Rate: deliveries per second in the measured window (pub/sub: events received by all subscribers together; RPC: results received). Latency: publish (call) to receipt, in the generator process. Loss: messages sent over the whole run times subscribers, minus those received after a drain. CPU: % of one core over the measured window; Other CPU is what processes outside the benchmark used meanwhile (a shared machine); a run where it exceeded ${o.maxOther}% of a core was thrown away and redone, up to ${o.retries} times (Redone); medians are over the clean runs (Clean runs) when there is any, loss over all runs.',
+  );
   lines.push('');
   return lines.join('\n');
 }
@@ -393,11 +466,14 @@ async function main(): Promise<void> {
         let one: { result: ScenarioResult; rssMiB: number };
         for (;;) {
           const busy = await waitForQuiet(o.quietWait);
-          if (busy >= 25) process.stderr.write(`machine still busy (others use ${Math.round(busy)}% of a core); running anyway\n`);
+          if (busy >= 25)
+            process.stderr.write(`machine still busy (others use ${Math.round(busy)}% of a core); running anyway\n`);
           one = await runOne(o, scenario, router, profFile);
           if (one.result.otherCpu <= o.maxOther || discarded >= o.retries) break;
           discarded++;
-          process.stderr.write(`run ${run} ${title(scenario)} ${router}: others used ${fmtPct(one.result.otherCpu)} of a core, redoing\n`);
+          process.stderr.write(
+            `run ${run} ${title(scenario)} ${router}: others used ${fmtPct(one.result.otherCpu)} of a core, redoing\n`,
+          );
         }
         const { result, rssMiB } = one;
         runs.push({ scenario, router, run, result, rssMiB, discarded });
@@ -410,7 +486,14 @@ async function main(): Promise<void> {
     }
   }
 
-  const rec: RunRecord = { options: o, runs, machine, command, sources: { atBuild, atEnd: sourceFingerprint(root) }, date: new Date().toISOString() };
+  const rec: RunRecord = {
+    options: o,
+    runs,
+    machine,
+    command,
+    sources: { atBuild, atEnd: sourceFingerprint(root) },
+    date: new Date().toISOString(),
+  };
   let md = report(rec);
   if (profDir) {
     const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
@@ -419,7 +502,11 @@ async function main(): Promise<void> {
         const mine = files.filter((f) => f.startsWith(`${s}-${router}-`)).map((f) => join(profDir, f));
         if (mine.length === 0) continue;
         md += `\n### CPU profile: ${router}, ${title(s)} (measured windows of ${mine.length} runs)\n\n`;
-        md += summarizeProfile(mine, 25, router === 'gatehouse' && o.gatehouseRuntime === 'tsc' ? join(root, 'bench', 'out', 'build') : root);
+        md += summarizeProfile(
+          mine,
+          25,
+          router === 'gatehouse' && o.gatehouseRuntime === 'tsc' ? join(root, 'bench', 'out', 'build') : root,
+        );
       }
     }
     md += `\nProfiles: ${profDir}\n`;
@@ -434,6 +521,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -31,8 +31,12 @@ export function adminHandler(deps: AdminDeps): AdminHandler {
     }
     if (deps.metricsPath !== false && path === deps.metricsPath) {
       deps.metrics.render().then(
-        (text) => { send(res, 200, deps.metrics.contentType, text); },
-        () => { send(res, 500, 'text/plain; charset=utf-8', 'metrics unavailable\n'); },
+        (text) => {
+          send(res, 200, deps.metrics.contentType, text);
+        },
+        () => {
+          send(res, 500, 'text/plain; charset=utf-8', 'metrics unavailable\n');
+        },
       );
       return true;
     }

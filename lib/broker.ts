@@ -50,7 +50,10 @@ export interface PublisherIdentity {
 }
 
 /** A publish's subscriber black- and whitelists (WAMP advanced), as they travel to other nodes. */
-export type DeliveryLists = Pick<PublishOptions, 'exclude' | 'excludeAuthid' | 'excludeAuthrole' | 'eligible' | 'eligibleAuthid' | 'eligibleAuthrole'>;
+export type DeliveryLists = Pick<
+  PublishOptions,
+  'exclude' | 'excludeAuthid' | 'excludeAuthrole' | 'eligible' | 'eligibleAuthid' | 'eligibleAuthrole'
+>;
 
 /** One published event, shared by every delivery of it. */
 export interface BrokerEvent {
@@ -295,7 +298,13 @@ export class Broker {
    * subscribed by several matching patterns gets one event per subscription, as WAMP
    * requires). Returns the event and the number of deliveries.
    */
-  publish(publisher: Session | undefined, topic: string, payload: Payload, options: PublishOptions, revision?: number): BrokerEvent {
+  publish(
+    publisher: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions,
+    revision?: number,
+  ): BrokerEvent {
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
     const event: BrokerEvent = {
       // a store write's revision doubles as its publication ID, so a WAMP publisher
@@ -336,7 +345,10 @@ export class Broker {
       // a retained replay is running for the session: live events come after it
       const held = session.held;
       if (held) held.event(event, sub);
-      else this.safely(session, () => { sink(event, sub); });
+      else
+        this.safely(session, () => {
+          sink(event, sub);
+        });
     };
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
@@ -357,7 +369,10 @@ export class Broker {
         const one = session.singleDelivery;
         const held = session.held;
         if (held) held.events(event, subs);
-        else if (one) this.safely(session, () => { one(event, subs); });
+        else if (one)
+          this.safely(session, () => {
+            one(event, subs);
+          });
       }
     }
     event.deliveries = deliveries;

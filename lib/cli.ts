@@ -95,7 +95,9 @@ function fail(message: string, code: number): void {
 
 function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => { reject(err); };
+    const onError = (err: Error): void => {
+      reject(err);
+    };
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
@@ -114,7 +116,10 @@ async function start(flags: StartFlags): Promise<void> {
     config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
     checkLinks(config.links);
   } catch (err) {
-    if (err instanceof ConfigError) { fail(err.message, EXIT_USAGE); return; }
+    if (err instanceof ConfigError) {
+      fail(err.message, EXIT_USAGE);
+      return;
+    }
     throw err;
   }
 
@@ -150,7 +155,11 @@ async function start(flags: StartFlags): Promise<void> {
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
-    const closed = new Promise<void>((resolve) => server.close(() => { resolve(); })); // stop accepting
+    const closed = new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    ); // stop accepting
     await router.close(); // GOODBYE wamp.close.system_shutdown to every session, close listeners
     server.closeIdleConnections();
     const drained = await Promise.race([closed.then(() => true), delay(CONNECTION_GRACE_MS).then(() => false)]);
@@ -187,7 +196,11 @@ async function start(flags: StartFlags): Promise<void> {
   // certificates (renewed by certbot & co.) without a restart; sessions stay connected
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP', file: flags.config }, 'reloading the configuration');
-    reloadConfigFile(router, () => loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) }), flags.config);
+    reloadConfigFile(
+      router,
+      () => loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) }),
+      flags.config,
+    );
   });
 
   try {
@@ -206,7 +219,13 @@ async function start(flags: StartFlags): Promise<void> {
     log.info(
       {
         // beside HTTP and WebSocket, recognised by their first bytes (http.protocols)
-        http: { host: addr.address, port: addr.port, alsoServes: Object.entries(config.http.protocols).filter(([, on]) => on).map(([name]) => name) },
+        http: {
+          host: addr.address,
+          port: addr.port,
+          alsoServes: Object.entries(config.http.protocols)
+            .filter(([, on]) => on)
+            .map(([name]) => name),
+        },
         ...Object.fromEntries(endpoints.map((e) => [e.key, e.describe(`${ws}://${base}`)])),
         health: `${web}://${base}/health`,
         ...(config.dashboard.enabled ? { dashboard: `${web}://${base}${config.dashboard.path}` } : {}),
@@ -264,7 +283,10 @@ function checkConfig(file: string, flags: { print?: boolean }): void {
     checkLinks(config.links);
     process.stdout.write(flags.print === true ? `${JSON.stringify(config, null, 2)}\n` : 'OK\n');
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof DefinitionError) { fail(err.message, EXIT_USAGE); return; }
+    if (err instanceof ConfigError || err instanceof DefinitionError) {
+      fail(err.message, EXIT_USAGE);
+      return;
+    }
     throw err;
   }
 }
@@ -274,16 +296,25 @@ async function rebuild(flags: StartFlags & { verify?: boolean }): Promise<void> 
   try {
     config = loadConfig({ file: flags.config, env: process.env, overrides: overridesFrom(flags) });
   } catch (err) {
-    if (err instanceof ConfigError) { fail(err.message, EXIT_USAGE); return; }
+    if (err instanceof ConfigError) {
+      fail(err.message, EXIT_USAGE);
+      return;
+    }
     throw err;
   }
-  if (config.aggregate.dir === '') { fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE); return; }
+  if (config.aggregate.dir === '') {
+    fail('no aggregate tables: set aggregate.dir in the config, or --aggregates', EXIT_USAGE);
+    return;
+  }
   try {
     const outcome = await runRebuild(config, { verify: flags.verify === true });
     process.stdout.write(`${outcome.lines.join('\n')}\n`);
     if (flags.verify === true && outcome.mismatches > 0) process.exitCode = EXIT_MISMATCH;
   } catch (err) {
-    if (err instanceof DefinitionError) { fail(err.message, EXIT_USAGE); return; }
+    if (err instanceof DefinitionError) {
+      fail(err.message, EXIT_USAGE);
+      return;
+    }
     fail(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`, EXIT_FAILURE);
     return;
   }
@@ -300,11 +331,21 @@ interface UserAddFlags {
 /** Prints the JSON user record to paste into auth.users; the password is prompted for unless given. */
 async function userAdd(authid: string, flags: UserAddFlags): Promise<void> {
   const iterations = flags.craIterations === undefined ? undefined : Number(flags.craIterations);
-  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) { fail('--cra-iterations must be a positive integer', EXIT_USAGE); return; }
+  if (iterations !== undefined && !(Number.isSafeInteger(iterations) && iterations > 0)) {
+    fail('--cra-iterations must be a positive integer', EXIT_USAGE);
+    return;
+  }
   // a key alone makes a cryptosign-only user; otherwise the password is asked for
   const password = flags.password ?? (flags.cryptosignKey.length > 0 ? undefined : await readSecret(`password for ${authid}: `));
   try {
-    const record = await createUserRecord({ authid, role: flags.role, password, cryptosignKeys: flags.cryptosignKey, realms: flags.realm, craIterations: iterations });
+    const record = await createUserRecord({
+      authid,
+      role: flags.role,
+      password,
+      cryptosignKeys: flags.cryptosignKey,
+      realms: flags.realm,
+      craIterations: iterations,
+    });
     process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
@@ -342,13 +383,17 @@ function program(): Command {
     .command('reload')
     .description('make the running daemon re-read its config file (sends it SIGHUP; the outcome is in its log)')
     .requiredOption('--pid-file <file>', 'the file the daemon was started with (--pid-file)')
-    .action((flags: { pidFile: string }) => { reload(flags); });
+    .action((flags: { pidFile: string }) => {
+      reload(flags);
+    });
 
   cmd
     .command('check-config <file>')
     .description('validate a config file; prints OK or the problems (exit 2)')
     .option('--print', 'print the resolved config, defaults included')
-    .action((file: string, flags: { print?: boolean }) => { checkConfig(file, flags); });
+    .action((file: string, flags: { print?: boolean }) => {
+      checkConfig(file, flags);
+    });
 
   cmd
     .command('rebuild')

@@ -31,7 +31,11 @@ export const realClock: Clock = {
   now: Date.now,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   // the handle came from setTimeout above: it is Node's Timeout
-  clearTimeout: (timer) => { clearTimeout(timer as NodeJS.Timeout | undefined); },
+  clearTimeout: (timer) => {
+    clearTimeout(timer as NodeJS.Timeout | undefined);
+  },
   setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (timer) => { clearInterval(timer as NodeJS.Timeout | undefined); },
+  clearInterval: (timer) => {
+    clearInterval(timer as NodeJS.Timeout | undefined);
+  },
 };

@@ -333,7 +333,13 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
 }
 
 /** Merge `overlay` into `base` in place: objects merge, everything else replaces. */
-function merge(base: Record<string, unknown>, overlay: Readonly<Record<string, unknown>>, at: string, origins: Origins, label: string): void {
+function merge(
+  base: Record<string, unknown>,
+  overlay: Readonly<Record<string, unknown>>,
+  at: string,
+  origins: Origins,
+  label: string,
+): void {
   for (const [key, value] of Object.entries(overlay)) {
     if (value === undefined) continue;
     const path = pointer(at, key);
@@ -385,7 +391,12 @@ export function loadConfig(opts: LoadConfigOptions): Config {
   for (const { name, path } of ENV_VARS) {
     const value = opts.env[name];
     if (value === undefined || value === '') continue;
-    const parsed = path[0] === 'http' && path[1] === 'port' ? parseScalar(value) : path[0] === 'cluster' && path[1] === 'nats' ? natsUrlList(value) : value;
+    const parsed =
+      path[0] === 'http' && path[1] === 'port'
+        ? parseScalar(value)
+        : path[0] === 'cluster' && path[1] === 'nats'
+          ? natsUrlList(value)
+          : value;
     setPath(raw, path, parsed);
     origins.set(`/${path.join('/')}`, name);
     if (path[0] === 'defaultRealm') realmNamed = true;

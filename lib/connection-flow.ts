@@ -80,9 +80,15 @@ export class ConnectionFlow<M = undefined> implements OutboxHooks, OutboundFlow 
     this.clock = ctx.clock;
     const input = (this.input = new InputPause(readable));
     this.throttle = ctx.inboundThrottle(peer, {
-      pause: () => { input.pause('rate'); },
-      resume: () => { input.resume('rate'); },
-      exceeded: () => { hooks.rateExceeded(); },
+      pause: () => {
+        input.pause('rate');
+      },
+      resume: () => {
+        input.resume('rate');
+      },
+      exceeded: () => {
+        hooks.rateExceeded();
+      },
     });
     if (hooks.cork && hooks.uncork) {
       this.cork = hooks.cork.bind(hooks);

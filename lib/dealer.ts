@@ -2,14 +2,7 @@ import { Errors, RouterError, type CallFailure } from './errors';
 import { IdSequence } from './ids';
 import { Invocation, type CallerSink, type CallOptions } from './invocation';
 import type { Payload } from './payload';
-import {
-  CalleeEntry,
-  INVOKE_POLICIES,
-  Registration,
-  type CancelMode,
-  type Callee,
-  type InvokePolicy,
-} from './registration';
+import { CalleeEntry, INVOKE_POLICIES, Registration, type CancelMode, type Callee, type InvokePolicy } from './registration';
 import type { Session } from './session';
 import { isValidUri, type MatchPolicy } from './topic';
 import { timerDelay } from './timers';
@@ -115,7 +108,10 @@ export class Dealer {
         throw new RouterError(Errors.procedureAlreadyExists, `procedure already registered: ${uri}`);
       }
       if (reg.invoke !== invoke) {
-        throw new RouterError(Errors.procedureExistsWithDifferentPolicy, `procedure ${uri} is registered with policy ${reg.invoke}`);
+        throw new RouterError(
+          Errors.procedureExistsWithDifferentPolicy,
+          `procedure ${uri} is registered with policy ${reg.invoke}`,
+        );
       }
       if (reg.entryOf(session)) {
         throw new RouterError(Errors.procedureAlreadyExists, `this session already registered ${uri}`);
@@ -128,7 +124,15 @@ export class Dealer {
       this.byId.set(reg.id, reg);
       created = true;
     }
-    reg.addCallee(new CalleeEntry(session, callee, concurrency, options.discloseCaller === true, options.registeredAt ?? Date.now() + this.registeredAtFraction));
+    reg.addCallee(
+      new CalleeEntry(
+        session,
+        callee,
+        concurrency,
+        options.discloseCaller === true,
+        options.registeredAt ?? Date.now() + this.registeredAtFraction,
+      ),
+    );
     own.add(reg);
     this.bySession.set(session, own);
     if (created) this.observer.onCreate?.(session, reg);
@@ -165,7 +169,9 @@ export class Dealer {
     }
     let pending = this.pendingByCaller.get(caller);
     if (pending && pending.size >= this.limits.maxPendingCallsPerSession) {
-      sink.error(new RouterError(Errors.limitExceeded, `at most ${this.limits.maxPendingCallsPerSession} calls in flight per session`));
+      sink.error(
+        new RouterError(Errors.limitExceeded, `at most ${this.limits.maxPendingCallsPerSession} calls in flight per session`),
+      );
       return undefined;
     }
     if (!pending) {
@@ -176,7 +182,10 @@ export class Dealer {
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, { ...options, timeoutMs }, payload);
     pending.add(inv);
     // a timeout beyond setTimeout's range (~24.8 days) is held to it, not fired at once
-    if (timeoutMs > 0) inv.timer = this.clock.setTimeout(() => { this.timeout(inv, timeoutMs); }, timerDelay(timeoutMs));
+    if (timeoutMs > 0)
+      inv.timer = this.clock.setTimeout(() => {
+        this.timeout(inv, timeoutMs);
+      }, timerDelay(timeoutMs));
     const entry = this.forward?.(reg, inv) ?? reg.pick();
     if (entry) this.start(inv, entry);
     else reg.waiting.push(inv);
@@ -191,7 +200,14 @@ export class Dealer {
    * no registered callee is accepted. Not counted against maxPendingCallsPerSession:
    * the caller is the router.
    */
-  callCallee(caller: Session, procedure: string, accept: (callee: Session) => boolean, payload: Payload, options: CallOptions, sink: CallerSink): Invocation | undefined {
+  callCallee(
+    caller: Session,
+    procedure: string,
+    accept: (callee: Session) => boolean,
+    payload: Payload,
+    options: CallOptions,
+    sink: CallerSink,
+  ): Invocation | undefined {
     const reg = this.route(procedure);
     if (!reg) return undefined;
     let chosen: CalleeEntry | undefined;
@@ -212,7 +228,10 @@ export class Dealer {
     const inv = new Invocation(this.callIds.take(), caller, sink, procedure, reg, options, payload);
     pending.add(inv);
     const callTimeoutMs = options.timeoutMs;
-    if (callTimeoutMs) inv.timer = this.clock.setTimeout(() => { this.timeout(inv, callTimeoutMs); }, timerDelay(callTimeoutMs));
+    if (callTimeoutMs)
+      inv.timer = this.clock.setTimeout(() => {
+        this.timeout(inv, callTimeoutMs);
+      }, timerDelay(callTimeoutMs));
     this.start(inv, chosen);
     return inv;
   }
@@ -256,7 +275,11 @@ export class Dealer {
   }
 
   /** WAMP advanced: call canceling. */
-  cancel(inv: Invocation, mode: CancelMode = 'killnowait', reason: CallFailure = new RouterError(Errors.canceled, 'call canceled')): void {
+  cancel(
+    inv: Invocation,
+    mode: CancelMode = 'killnowait',
+    reason: CallFailure = new RouterError(Errors.canceled, 'call canceled'),
+  ): void {
     if (inv.state === 'done') return;
     if (inv.state === 'waiting') {
       this.finish(inv, 'canceled');
@@ -350,7 +373,12 @@ export class Dealer {
       // the callee's transport cannot carry this call (e.g. its serializer cannot encode
       // the arguments): the call fails, the callee and the caller carry on
       this.finish(inv, 'error');
-      inv.sink.error(new RouterError(Errors.invalidArgument, `the callee cannot receive this call: ${err instanceof Error ? err.message : String(err)}`));
+      inv.sink.error(
+        new RouterError(
+          Errors.invalidArgument,
+          `the callee cannot receive this call: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
       return;
     }
     // chunks that arrived while the call waited for a callee

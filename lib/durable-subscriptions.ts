@@ -171,7 +171,9 @@ export class DurableSubscriptions {
     );
     realm.join(session);
     // a router session: never waits for authorization (the client's SUBSCRIBE was checked)
-    void realm.subscribePattern(session, pattern, (event) => { this.enqueue(address, event); });
+    void realm.subscribePattern(session, pattern, (event) => {
+      this.enqueue(address, event);
+    });
     this.feeds.set(id, { session, realm });
   }
 

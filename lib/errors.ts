@@ -21,7 +21,14 @@ export interface ErrorDef {
   readonly unanswerable?: 'drop';
 }
 
-function def(code: string, wamp: string, mqtt: number, stomp: string, http: number, extra: { unanswerable?: 'drop' } = {}): ErrorDef {
+function def(
+  code: string,
+  wamp: string,
+  mqtt: number,
+  stomp: string,
+  http: number,
+  extra: { unanswerable?: 'drop' } = {},
+): ErrorDef {
   return Object.freeze({ code, wamp, mqtt, stomp, http, ...extra });
 }
 
@@ -37,8 +44,20 @@ export const Errors = Object.freeze({
   /** a retained-store key that holds nothing (HTTP API GET/DELETE /store/{key}) */
   noSuchKey: def('no_such_key', 'gatehouse.error.no_such_key', 0x83, 'no such key', 404),
   noSuchRealm: def('no_such_realm', 'wamp.error.no_such_realm', 0x85, 'no such realm', 404),
-  procedureAlreadyExists: def('procedure_already_exists', 'wamp.error.procedure_already_exists', 0x83, 'procedure already exists', 409),
-  procedureExistsWithDifferentPolicy: def('procedure_exists_with_different_invocation_policy', 'wamp.error.procedure_exists_with_different_invocation_policy', 0x83, 'procedure exists with different invocation policy', 409),
+  procedureAlreadyExists: def(
+    'procedure_already_exists',
+    'wamp.error.procedure_already_exists',
+    0x83,
+    'procedure already exists',
+    409,
+  ),
+  procedureExistsWithDifferentPolicy: def(
+    'procedure_exists_with_different_invocation_policy',
+    'wamp.error.procedure_exists_with_different_invocation_policy',
+    0x83,
+    'procedure exists with different invocation policy',
+    409,
+  ),
   canceled: def('canceled', 'wamp.error.canceled', 0x83, 'canceled', 499),
   timeout: def('timeout', 'wamp.error.timeout', 0x83, 'timeout', 504),
   unavailable: def('unavailable', 'wamp.error.unavailable', 0x88, 'unavailable', 503),

@@ -78,14 +78,20 @@ export function createGateContext(router: RouterCore, gate: string): GateContext
     },
     limitHit,
     inboundThrottle(peer, hooks) {
-      return new InboundThrottle(router.config.limits, {
-        ...hooks,
-        throttled: (limit) => { limitHit(limit, { peer, action: 'throttled' }); },
-        exceeded: (limit) => {
-          limitHit(`${limit}_disconnect`, { peer, action: 'disconnected' });
-          hooks.exceeded(limit);
+      return new InboundThrottle(
+        router.config.limits,
+        {
+          ...hooks,
+          throttled: (limit) => {
+            limitHit(limit, { peer, action: 'throttled' });
+          },
+          exceeded: (limit) => {
+            limitHit(`${limit}_disconnect`, { peer, action: 'disconnected' });
+            hooks.exceeded(limit);
+          },
         },
-      }, router.clock);
+        router.clock,
+      );
     },
   };
 }

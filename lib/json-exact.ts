@@ -216,9 +216,9 @@ class ExactReader {
     if (c === 0x22) return this.string();
     if (c === 0x7b) return this.object(depth + 1);
     if (c === 0x5b) return this.array(depth + 1);
-    if (c === 0x74) return (this.i += 4), true;
-    if (c === 0x66) return (this.i += 5), false;
-    if (c === 0x6e) return (this.i += 4), null;
+    if (c === 0x74) return ((this.i += 4), true);
+    if (c === 0x66) return ((this.i += 5), false);
+    if (c === 0x6e) return ((this.i += 4), null);
     return this.number();
   }
 

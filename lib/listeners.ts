@@ -49,7 +49,9 @@ export function admitConnection(ctx: GateContext, socket: net.Socket): string | 
     ctx.limitHit(refused, { peer: peerOf(socket) });
     return refused;
   }
-  socket.once('close', () => { ctx.router.connections.release(ip); });
+  socket.once('close', () => {
+    ctx.router.connections.release(ip);
+  });
   return undefined;
 }
 
@@ -79,7 +81,9 @@ export async function listenTcp(
 ): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const type = opts.tls ? 'tls' : 'tcp';
-  const server = opts.tls ? tls.createServer(tlsServerOptions(opts.tls, ctx.config.limits.tlsHandshakeTimeoutMs)) : net.createServer();
+  const server = opts.tls
+    ? tls.createServer(tlsServerOptions(opts.tls, ctx.config.limits.tlsHandshakeTimeoutMs))
+    : net.createServer();
   readProxyHeaders(ctx, server, opts.proxy ?? 'off', opts.name);
   const accepted = acceptedEvent(server);
   // the connection limits apply at accept (after a PROXY header has named the client),
@@ -229,8 +233,14 @@ export async function listenWebSocket(ctx: GateContext, opts: WebSocketListenOpt
  * and slow or incomplete requests (upgrades included) are dropped (http.headersTimeoutMs,
  * http.requestTimeoutMs). Reads PROXY headers as config proxy.listeners.http says.
  */
-export function createHttpServer(ctx: GateContext, tlsOptions: TlsOptions | undefined, name: string, app?: http.RequestListener): http.Server {
-  const handler: http.RequestListener = app ?? ((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`${name} endpoint: upgrade required\n`));
+export function createHttpServer(
+  ctx: GateContext,
+  tlsOptions: TlsOptions | undefined,
+  name: string,
+  app?: http.RequestListener,
+): http.Server {
+  const handler: http.RequestListener =
+    app ?? ((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`${name} endpoint: upgrade required\n`));
   const h = ctx.config.http;
   const timeouts: http.ServerOptions = {
     headersTimeout: h.headersTimeoutMs,
@@ -249,7 +259,9 @@ export function createHttpServer(ctx: GateContext, tlsOptions: TlsOptions | unde
 }
 
 function refuse(socket: Duplex, status: number, text: string, body = ''): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 async function listen(server: net.Server, port: number | undefined, host: string | undefined): Promise<number> {

@@ -23,10 +23,12 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions): Logger {
   const options: pino.LoggerOptions = { level: opts.level, name: opts.name ?? 'gatehouse' };
   const dest = opts.destination;
-  const format = opts.format === 'auto' ? (dest === undefined && process.stdout.isTTY ? 'pretty' : 'json') : (opts.format ?? 'json');
+  const format =
+    opts.format === 'auto' ? (dest === undefined && process.stdout.isTTY ? 'pretty' : 'json') : (opts.format ?? 'json');
   if (format === 'pretty') {
     // synchronous, as pino's own stdout destination, so nothing is lost at process.exit
-    const out = dest === undefined ? pino.destination({ dest: 1, sync: true }) : typeof dest === 'object' ? dest : pino.destination(dest);
+    const out =
+      dest === undefined ? pino.destination({ dest: 1, sync: true }) : typeof dest === 'object' ? dest : pino.destination(dest);
     const color = dest === undefined && process.stdout.isTTY && !process.env['NO_COLOR'];
     return pino(options, prettyDestination(out, { color }));
   }

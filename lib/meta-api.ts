@@ -11,7 +11,12 @@ import { isValidUri, type MatchPolicy } from './topic';
  * A procedure the router implements itself. `progress` is given when the caller accepts
  * progressive results (WAMP advanced: progressive call results); most ignore it.
  */
-export type MetaProcedure = (caller: Session, args: unknown[], kwargs: Record<string, unknown>, progress?: (p: Payload) => void) => Payload | Promise<Payload>;
+export type MetaProcedure = (
+  caller: Session,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  progress?: (p: Payload) => void,
+) => Payload | Promise<Payload>;
 
 const one = (v: unknown): Payload => ({ args: [v] });
 
@@ -39,7 +44,9 @@ export function installMetaApi(realm: Realm): void {
     return {};
   });
   p.set('wamp.session.kill_by_authid', (caller, args, kw) => killWhere(realm, caller, (s) => s.identity.authid === args[0], kw));
-  p.set('wamp.session.kill_by_authrole', (caller, args, kw) => killWhere(realm, caller, (s) => s.identity.authrole === args[0], kw));
+  p.set('wamp.session.kill_by_authrole', (caller, args, kw) =>
+    killWhere(realm, caller, (s) => s.identity.authrole === args[0], kw),
+  );
 
   // --- testament meta API ---
   p.set('wamp.session.add_testament', (caller, args, kw) => {
@@ -54,7 +61,14 @@ export function installMetaApi(realm: Realm): void {
     const options = isPlainObject(kw['publish_options']) ? kw['publish_options'] : {};
     // the router publishes it later as itself: the permission is the caller's, now
     return after(realm.authorize(caller, 'publish', topic), () => {
-      realm.testaments.add(caller, { topic, payload, options: publishOptionsFrom(options), scope: scopeOf(kw['scope']), delayMs: 0, asOwner: false });
+      realm.testaments.add(caller, {
+        topic,
+        payload,
+        options: publishOptionsFrom(options),
+        scope: scopeOf(kw['scope']),
+        delayMs: 0,
+        asOwner: false,
+      });
       return {};
     });
   });
@@ -72,7 +86,9 @@ export function installMetaApi(realm: Realm): void {
     return one(ids.length ? ids : null);
   });
   p.set('wamp.subscription.get', (_c, args) => one(subscription(realm, args[0]).details()));
-  p.set('wamp.subscription.list_subscribers', (_c, args) => one([...subscription(realm, args[0]).subscribers.keys()].map((s) => s.id)));
+  p.set('wamp.subscription.list_subscribers', (_c, args) =>
+    one([...subscription(realm, args[0]).subscribers.keys()].map((s) => s.id)),
+  );
   p.set('wamp.subscription.count_subscribers', (_c, args) => one(subscription(realm, args[0]).subscribers.size));
   p.set('wamp.subscription.get_events', (caller, args) => {
     const sub = subscription(realm, args[0]);
@@ -98,17 +114,33 @@ export function installMetaApi(realm: Realm): void {
   p.set('wamp.registration.count_callees', (_c, args) => one(registration(realm, args[0]).callees.length));
 
   broker.observer = {
-    onCreate: (s, sub) => { realm.publishMeta('wamp.subscription.on_create', [s.id, sub.details()]); },
-    onSubscribe: (s, sub) => { realm.publishMeta('wamp.subscription.on_subscribe', [s.id, sub.id]); },
-    onUnsubscribe: (s, sub) => { realm.publishMeta('wamp.subscription.on_unsubscribe', [s.id, sub.id]); },
-    onDelete: (s, sub) => { realm.publishMeta('wamp.subscription.on_delete', [s.id, sub.id]); },
+    onCreate: (s, sub) => {
+      realm.publishMeta('wamp.subscription.on_create', [s.id, sub.details()]);
+    },
+    onSubscribe: (s, sub) => {
+      realm.publishMeta('wamp.subscription.on_subscribe', [s.id, sub.id]);
+    },
+    onUnsubscribe: (s, sub) => {
+      realm.publishMeta('wamp.subscription.on_unsubscribe', [s.id, sub.id]);
+    },
+    onDelete: (s, sub) => {
+      realm.publishMeta('wamp.subscription.on_delete', [s.id, sub.id]);
+    },
   };
   dealer.observer = {
     ...dealer.observer,
-    onCreate: (s, reg) => { realm.publishMeta('wamp.registration.on_create', [s.id, reg.details()]); },
-    onRegister: (s, reg) => { realm.publishMeta('wamp.registration.on_register', [s.id, reg.id]); },
-    onUnregister: (s, reg) => { realm.publishMeta('wamp.registration.on_unregister', [s.id, reg.id]); },
-    onDelete: (s, reg) => { realm.publishMeta('wamp.registration.on_delete', [s.id, reg.id]); },
+    onCreate: (s, reg) => {
+      realm.publishMeta('wamp.registration.on_create', [s.id, reg.details()]);
+    },
+    onRegister: (s, reg) => {
+      realm.publishMeta('wamp.registration.on_register', [s.id, reg.id]);
+    },
+    onUnregister: (s, reg) => {
+      realm.publishMeta('wamp.registration.on_unregister', [s.id, reg.id]);
+    },
+    onDelete: (s, reg) => {
+      realm.publishMeta('wamp.registration.on_delete', [s.id, reg.id]);
+    },
   };
 }
 

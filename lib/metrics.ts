@@ -129,7 +129,11 @@ export class Metrics {
       new Gauge({ name: PREFIX + name, help, labelNames, registers });
 
     this.sessions = gauge('sessions', 'Open sessions', ['gate', 'realm']);
-    this.offlineSessions = gauge('offline_sessions', 'Sessions kept for a client that is not connected (counted in sessions too)', ['gate']);
+    this.offlineSessions = gauge(
+      'offline_sessions',
+      'Sessions kept for a client that is not connected (counted in sessions too)',
+      ['gate'],
+    );
     // Not "sessions_total": in OpenMetrics that name would clash with the gauge above.
     this.sessionsTotal = counter('sessions_opened_total', 'Sessions opened since start', ['gate']);
     this.messagesIn = gateCounter('messages_in_total', 'Messages received from clients', 'messagesIn');
@@ -137,8 +141,15 @@ export class Metrics {
     this.bytesIn = gateCounter('bytes_in_total', 'Bytes received from clients', 'bytesIn');
     this.bytesOut = gateCounter('bytes_out_total', 'Bytes sent to clients', 'bytesOut');
     this.drops = counter('drops_total', 'Messages dropped instead of delivered', ['gate', 'reason']);
-    this.remoteTestaments = counter('remote_testaments_total', 'Testaments and MQTT wills of a node whose lease lapsed, published here', ['outcome']);
-    this.mailboxDrops = counter('mailbox_dropped_total', 'Messages a durable mailbox dropped (full, expired by age)', ['kind', 'reason']);
+    this.remoteTestaments = counter(
+      'remote_testaments_total',
+      'Testaments and MQTT wills of a node whose lease lapsed, published here',
+      ['outcome'],
+    );
+    this.mailboxDrops = counter('mailbox_dropped_total', 'Messages a durable mailbox dropped (full, expired by age)', [
+      'kind',
+      'reason',
+    ]);
     this.errors = counter('errors_total', 'Errors returned to clients', ['gate', 'code']);
     this.slowConsumers = counter('slow_consumers_total', 'Slow consumers throttled or disconnected', ['gate', 'action']);
     const realms = this.realms;
@@ -158,31 +169,76 @@ export class Metrics {
     this.calls = counter('calls_total', 'Calls routed, by outcome', ['realm', 'outcome']);
     this.authFailures = counter('auth_failures_total', 'Authentication failures', ['gate', 'method', 'reason']);
     this.authSuccesses = counter('auth_successes_total', 'Successful authentications', ['gate', 'method']);
-    this.authThrottled = counter('auth_throttled_total', 'Logins refused without a check after too many failures', ['gate', 'reason']);
+    this.authThrottled = counter('auth_throttled_total', 'Logins refused without a check after too many failures', [
+      'gate',
+      'reason',
+    ]);
     this.subscriptions = gauge('subscriptions', 'Active subscriptions', ['realm']);
     this.registrations = gauge('registrations', 'Active registrations', ['realm']);
     this.authzDenied = counter('authz_denied_total', 'Actions refused by authorization (receive: events withheld at delivery)', [
       'gate',
       'action',
     ]);
-    this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', ['gate', 'limit']);
-    this.configReloads = counter('config_reloads_total', 'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)', ['result']);
-    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', ['table', 'outcome']);
-    this.sniffRefused = counter('sniff_refused_total', 'Connections to the HTTP port closed because their first bytes named no protocol served there in time', ['reason']);
-    this.requestOutcomes = counter('request_outcomes_total', 'Durable requests: outcomes per destination (result, error, expired, lost) and retried deliveries (retry)', ['outcome']);
+    this.limitHits = counter('limit_hits_total', 'Times a configured limit refused, throttled or closed something', [
+      'gate',
+      'limit',
+    ]);
+    this.configReloads = counter(
+      'config_reloads_total',
+      'Config file reloads (SIGHUP) by result: ok, or invalid (nothing changed)',
+      ['result'],
+    );
+    this.aggregateEvents = counter('aggregate_events_total', 'Aggregate tables: publications by outcome and row changes by op', [
+      'table',
+      'outcome',
+    ]);
+    this.sniffRefused = counter(
+      'sniff_refused_total',
+      'Connections to the HTTP port closed because their first bytes named no protocol served there in time',
+      ['reason'],
+    );
+    this.requestOutcomes = counter(
+      'request_outcomes_total',
+      'Durable requests: outcomes per destination (result, error, expired, lost) and retried deliveries (retry)',
+      ['outcome'],
+    );
     this.clusterConnected = gauge('cluster_connected', 'Cluster: 1 while the NATS connection is up, else 0', []);
     this.clusterForwarded = counter('cluster_forwarded_total', 'Cluster: publications sent to the other nodes', []);
     this.clusterReceived = counter('cluster_received_total', 'Cluster: publications from other nodes routed here', []);
-    this.clusterDropped = counter('cluster_dropped_total', 'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)', ['reason']);
-    this.clusterInterest = gauge('cluster_interest_subjects', 'Cluster: NATS subject filters this node subscribes to for its sessions', []);
-    this.linkDropped = counter('link_dropped_total', 'Messages dropped from a link queue unsent, by reason: full (the oldest made room), expired', ['link', 'reason']);
+    this.clusterDropped = counter(
+      'cluster_dropped_total',
+      'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)',
+      ['reason'],
+    );
+    this.clusterInterest = gauge(
+      'cluster_interest_subjects',
+      'Cluster: NATS subject filters this node subscribes to for its sessions',
+      [],
+    );
+    this.linkDropped = counter(
+      'link_dropped_total',
+      'Messages dropped from a link queue unsent, by reason: full (the oldest made room), expired',
+      ['link', 'reason'],
+    );
     this.linkSent = counter('link_sent_total', 'Messages sent over a link (a resend after a reconnect counts again)', ['link']);
-    this.linkAcked = counter('link_acknowledged_total', 'Messages the peer of a link acknowledged (removed from the link queue)', ['link']);
+    this.linkAcked = counter(
+      'link_acknowledged_total',
+      'Messages the peer of a link acknowledged (removed from the link queue)',
+      ['link'],
+    );
     this.linkReceived = counter('link_received_total', 'Messages that came in over a link and were published locally', ['link']);
-    this.duplicatesDropped = counter('duplicates_dropped_total', 'Publications from another router dropped because their message id was seen already', ['via']);
+    this.duplicatesDropped = counter(
+      'duplicates_dropped_total',
+      'Publications from another router dropped because their message id was seen already',
+      ['via'],
+    );
     this.linkQueued = gauge('link_queued', 'Messages in a link queue, not yet acknowledged by the peer', ['link']);
     this.linkUp = gauge('link_up', 'Whether a link is connected to its peer (1) or not (0)', ['link']);
-    this.proxyRefused = counter('proxy_refused_total', 'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late', ['listener', 'reason']);
+    this.proxyRefused = counter(
+      'proxy_refused_total',
+      'Connections closed over their PROXY protocol header: from an untrusted address, missing, malformed or late',
+      ['listener', 'reason'],
+    );
   }
 
   /** The hot-path counters of one gate (created on first use). */

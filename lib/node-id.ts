@@ -8,7 +8,10 @@ import { hostname } from 'node:os';
  * restarted router is a new node, so its predecessor's lease lapses and its wills fire.
  */
 export function defaultNodeId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40) || 'node';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 

@@ -105,7 +105,9 @@ export class Outbox implements OutboundFlow {
     this.throttledSince = this.clock.now();
     this.slowConsumers.throttled.inc();
     this.hooks.pauseInput();
-    this.timer = setInterval(() => { this.check(); }, POLL_MS);
+    this.timer = setInterval(() => {
+      this.check();
+    }, POLL_MS);
     this.timer.unref();
   }
 

@@ -80,7 +80,10 @@ export function readProxyHeaders(ctx: GateContext, server: net.Server, mode: Pro
 
   server.on('connection', (socket: net.Socket) => {
     const fromTrusted = trusted.has(socket.remoteAddress ?? '');
-    if (mode === 'required' && !fromTrusted) { refuse(socket, 'untrusted'); return; }
+    if (mode === 'required' && !fromTrusted) {
+      refuse(socket, 'untrusted');
+      return;
+    }
     let first: Buffer | undefined;
     const stop = (): void => {
       clearTimeout(timer);

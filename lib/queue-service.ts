@@ -9,8 +9,9 @@ import { WorkQueues, type QueueAddress, type SharedQueues } from './work-queues'
 import type * as JetStreamQueuesModule from './work-queues/jetstream';
 
 // NATS is loaded by routers in a cluster only (lib/router.ts does the same)
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
-const jetstreamQueuesModule = (): typeof JetStreamQueuesModule => require('./work-queues/jetstream') as typeof JetStreamQueuesModule;
+const jetstreamQueuesModule = (): typeof JetStreamQueuesModule =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+  require('./work-queues/jetstream') as typeof JetStreamQueuesModule;
 
 /** The router's work queues and durable subscriptions, created once for every gate that uses them. */
 export interface QueueService {
@@ -34,11 +35,26 @@ export interface QueueService {
  */
 export function createQueueService(router: RouterCore): QueueService {
   const log = router.log.child({ part: 'work-queues' });
-  const drop = (reason: string): void => { router.metrics.drops.labels('queues', reason).inc(); };
-  const queues = new WorkQueues({ mailboxes: router.mailboxes, store: router.queues, log, drop, shared: sharedQueues(router, drop) });
+  const drop = (reason: string): void => {
+    router.metrics.drops.labels('queues', reason).inc();
+  };
+  const queues = new WorkQueues({
+    mailboxes: router.mailboxes,
+    store: router.queues,
+    log,
+    drop,
+    shared: sharedQueues(router, drop),
+  });
   const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log });
   durable.restore();
-  return { queues, durable, revokeUnauthorized: () => revokeConsumers(router, queues, durable), close: () => { queues.close(); } };
+  return {
+    queues,
+    durable,
+    revokeUnauthorized: () => revokeConsumers(router, queues, durable),
+    close: () => {
+      queues.close();
+    },
+  };
 }
 
 /** With a cluster, named queues live in its JetStream, shared by every node (issue 12). */

@@ -121,10 +121,17 @@ export class Realm {
     this.dealer = new Dealer(options.limits, options.clock);
     this.history = new EventHistory(options.eventHistory ?? []);
     // every way a session is lost ends here: its testaments, MQTT wills, the store's wills
-    this.testaments = new Testaments(options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS, {
-      fire: (session, t) => { this.publishTestament(session, t); },
-      sessionEnded: (session) => this.retained?.sessionEnded(session),
-    }, options.clock, options.testamentRecorder ? { realm: options.name, to: options.testamentRecorder } : undefined);
+    this.testaments = new Testaments(
+      options.limits.maxTestamentsPerSession ?? DEFAULT_MAX_TESTAMENTS,
+      {
+        fire: (session, t) => {
+          this.publishTestament(session, t);
+        },
+        sessionEnded: (session) => this.retained?.sessionEnded(session),
+      },
+      options.clock,
+      options.testamentRecorder ? { realm: options.name, to: options.testamentRecorder } : undefined,
+    );
     this.authz = options.authorizer ?? ALLOW_ALL;
     this.taps = options.taps ?? new PublicationTaps();
     this.seen = options.seen;
@@ -137,7 +144,14 @@ export class Realm {
     this.broker.onDeliveryError = (session, err) => this.observer.onDeliveryError?.(this, session, err);
     const realmStore = options.realmStore ?? (options.store ? new SqliteRealmStore(options.store, this.name) : undefined);
     if (realmStore) {
-      this.retained = new RetainedTopics(this.name, realmStore, this.broker, (e) => this.routed(e), options.onTtl ?? (() => undefined), options.retainedLimits);
+      this.retained = new RetainedTopics(
+        this.name,
+        realmStore,
+        this.broker,
+        (e) => this.routed(e),
+        options.onTtl ?? (() => undefined),
+        options.retainedLimits,
+      );
       installStoreApi(this, this.retained);
     }
     this.aggregates = options.aggregates;
@@ -210,8 +224,10 @@ export class Realm {
    * one rule for every gate.
    */
   refuseReservedTopic(topic: string): void {
-    if (topic.startsWith('wamp.')) throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
-    if (topic.startsWith('gatehouse.admin.')) throw new RouterError(Errors.notAuthorized, 'the gatehouse.admin.* topics are published by the router only');
+    if (topic.startsWith('wamp.'))
+      throw new RouterError(Errors.notAuthorized, 'the wamp.* topics are published by the router only');
+    if (topic.startsWith('gatehouse.admin.'))
+      throw new RouterError(Errors.notAuthorized, 'the gatehouse.admin.* topics are published by the router only');
     const refused = this.aggregates?.refusal(topic);
     if (refused) throw refused;
   }
@@ -222,9 +238,19 @@ export class Realm {
    * Routes a publication. Plain publishes are routed synchronously; those that touch
    * the store (retain / when / will) resolve once the write is committed.
    */
-  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+  publish(
+    session: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions & RetainOptions,
+  ): PublishAck | Promise<PublishAck> {
     const origin = options.origin;
-    if (origin !== undefined && options.publicationId !== undefined && this.seen && !this.seen.firstTime(origin, options.publicationId)) {
+    if (
+      origin !== undefined &&
+      options.publicationId !== undefined &&
+      this.seen &&
+      !this.seen.firstTime(origin, options.publicationId)
+    ) {
       // resent over a link after a reconnect, or back by another way (a triangle): acked
       // (the sender may forget it) and not routed again (lib/links/seen-messages.ts)
       this.onDuplicate?.(options.via);
@@ -239,7 +265,12 @@ export class Realm {
     return this.route(session, topic, payload, options);
   }
 
-  private route(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): PublishAck | Promise<PublishAck> {
+  private route(
+    session: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions & RetainOptions,
+  ): PublishAck | Promise<PublishAck> {
     if (session) session.messagesIn++;
     // a table's topics: the row is validated (a bad one throws) and applied in the
     // turn's commit; it is also an ordinary event, and its ack follows the commit.
@@ -262,7 +293,12 @@ export class Realm {
     return this.routePlain(session, topic, payload, options);
   }
 
-  private routePlain(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions): PublishAck | Promise<PublishAck> {
+  private routePlain(
+    session: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions,
+  ): PublishAck | Promise<PublishAck> {
     const event = this.broker.publish(session, topic, payload, options);
     const held = this.routed(event);
     const ack: PublishAck = { publicationId: event.publicationId, deliveries: event.deliveries };
@@ -292,7 +328,13 @@ export class Realm {
     return event;
   }
 
-  subscribe(session: Session, uri: string, match: MatchPolicy | undefined, sink: EventSink, extras: SubscribeExtras = {}): Subscription | Promise<Subscription> {
+  subscribe(
+    session: Session,
+    uri: string,
+    match: MatchPolicy | undefined,
+    sink: EventSink,
+    extras: SubscribeExtras = {},
+  ): Subscription | Promise<Subscription> {
     const pattern = patternOf(uri, match);
     const filter = extras.filter;
     const delivered: EventSink =
@@ -381,7 +423,11 @@ export class Realm {
    */
   reserveRetained(session: Session, sub: Subscription): ReplayTicket {
     const ticket = this.retained ? reserveReplay(this.broker, this.retained, session, sub) : undefined;
-    return { start: () => { this.startReplay(session, sub, ticket); } };
+    return {
+      start: () => {
+        this.startReplay(session, sub, ticket);
+      },
+    };
   }
 
   private startReplay(session: Session, sub: Subscription, ticket: ReplayTicket | undefined): void {
@@ -449,7 +495,9 @@ export class Realm {
           () => {
             if (!session.closed || options.outlivesCaller === true) this.routeCall(session, procedure, payload, options, sink);
           },
-          (err: unknown) => { sink.error(asRouterError(err)); },
+          (err: unknown) => {
+            sink.error(asRouterError(err));
+          },
         );
         return undefined;
       }
@@ -549,15 +597,28 @@ export function revokedError(lost: readonly Revocation[]): RouterError {
 function runBuiltin(proc: MetaProcedure, session: Session, payload: Payload, sink: CallerSink, receiveProgress: boolean): void {
   let result: Payload | Promise<Payload>;
   try {
-    result = proc(session, payload.args ?? [], payload.kwargs ?? {}, receiveProgress ? (p) => { sink.result(p, true); } : undefined);
+    result = proc(
+      session,
+      payload.args ?? [],
+      payload.kwargs ?? {},
+      receiveProgress
+        ? (p) => {
+            sink.result(p, true);
+          }
+        : undefined,
+    );
   } catch (err) {
     sink.error(asRouterError(err));
     return;
   }
   if (result instanceof Promise) {
     result.then(
-      (r) => { sink.result(r, false); },
-      (err: unknown) => { sink.error(asRouterError(err)); },
+      (r) => {
+        sink.result(r, false);
+      },
+      (err: unknown) => {
+        sink.error(asRouterError(err));
+      },
     );
   } else {
     sink.result(result, false);

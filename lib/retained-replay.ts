@@ -49,10 +49,23 @@ export function reserveReplay(broker: Broker, retained: RetainedTopics, session:
     queue = new ReplayQueue(broker, session);
     queues.set(session, queue);
   }
-  const job: Job = { sub, retained, snapshot: retained.revision(), after: undefined, page: [], at: 0, exhausted: false, started: false };
+  const job: Job = {
+    sub,
+    retained,
+    snapshot: retained.revision(),
+    after: undefined,
+    page: [],
+    at: 0,
+    exhausted: false,
+    started: false,
+  };
   const q = queue;
   q.add(job);
-  return { start: () => { q.start(job); } };
+  return {
+    start: () => {
+      q.start(job);
+    },
+  };
 }
 
 const queues = new WeakMap<Session, ReplayQueue>();
@@ -86,7 +99,10 @@ class ReplayQueue implements LiveHold {
   private readonly resume = (): void => {
     this.waiting = false;
     // woken from inside the loop (a write closed the connection): go on next turn
-    if (this.running) setImmediate(() => { this.run(); });
+    if (this.running)
+      setImmediate(() => {
+        this.run();
+      });
     else this.run();
   };
 
@@ -143,14 +159,20 @@ class ReplayQueue implements LiveHold {
   private pump(): void {
     const flow = this.session.flow;
     for (;;) {
-      if (this.session.closed || (flow && !flow.open)) { this.abandon(); return; }
+      if (this.session.closed || (flow && !flow.open)) {
+        this.abandon();
+        return;
+      }
       if (flow && !flow.ready()) {
         this.waiting = true;
         flow.wait(this.resume);
         return;
       }
       const step = this.next();
-      if (step === 'done') { this.end(); return; }
+      if (step === 'done') {
+        this.end();
+        return;
+      }
       if (step === 'unconfirmed') return; // ReplayTicket.start runs the loop again
     }
   }

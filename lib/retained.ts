@@ -37,7 +37,8 @@ export function retainOptionsFrom(o: Record<string, unknown>): RetainOptions {
   if ('will' in o && o['will'] !== undefined) out.will = o['will'] === null ? null : { args: [o['will']] };
   const ttl = o['ttl'];
   if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || !(ttl > 0)) throw new RouterError(Errors.invalidArgument, 'PUBLISH.Options.ttl must be a positive number of seconds');
+    if (typeof ttl !== 'number' || !(ttl > 0))
+      throw new RouterError(Errors.invalidArgument, 'PUBLISH.Options.ttl must be a positive number of seconds');
     out.ttl = ttl;
   }
   return out;
@@ -104,7 +105,14 @@ export class RetainedTopics {
     private readonly onTtl: () => void,
     private readonly limits: RetainedLimits = { maxKeys: Infinity, maxValueBytes: Infinity },
   ) {
-    store.listen({ changed: (key) => { this.serveWaiters(key); }, expired: (e) => { this.expired(e); } });
+    store.listen({
+      changed: (key) => {
+        this.serveWaiters(key);
+      },
+      expired: (e) => {
+        this.expired(e);
+      },
+    });
   }
 
   /** Does this publish need the store? */
@@ -125,7 +133,12 @@ export class RetainedTopics {
     return session === undefined || this.inFlight.size === 0 ? undefined : this.inFlight.get(session);
   }
 
-  publish(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions & RetainOptions): Promise<RetainedAck> {
+  publish(
+    session: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions & RetainOptions,
+  ): Promise<RetainedAck> {
     if (this.closed) return Promise.reject(new RouterError(Errors.systemShutdown, 'router is shutting down'));
     if (this.store.local) return this.attempt(session, topic, payload, options, undefined);
     // shared engine: this write joins the session's chain; the chain moves on once the
@@ -249,7 +262,13 @@ export class RetainedTopics {
   }
 
   /** Routes the event; `held`: a publication tap holds the ack until it settles. */
-  private emit(session: Session | undefined, topic: string, payload: Payload, options: PublishOptions, revision: number | undefined): { ack: RetainedAck; held: Promise<void> | undefined } {
+  private emit(
+    session: Session | undefined,
+    topic: string,
+    payload: Payload,
+    options: PublishOptions,
+    revision: number | undefined,
+  ): { ack: RetainedAck; held: Promise<void> | undefined } {
     const event = this.broker.publish(session, topic, payload, options, revision);
     const held = this.onEvent(event);
     const ack: RetainedAck = { publicationId: event.publicationId };
@@ -281,8 +300,12 @@ export class RetainedTopics {
       if (!w) return;
       const before = this.store.revision();
       this.apply(w.session, w.topic, w.payload, w.options, entry?.revision ?? 'absent').then(
-        (ack) => { w.resolve(ack); },
-        (err: unknown) => { w.reject(engineError(err)); },
+        (ack) => {
+          w.resolve(ack);
+        },
+        (err: unknown) => {
+          w.reject(engineError(err));
+        },
       );
       // a waiter whose publish wrote has served the next ones itself (apply); one that
       // changed nothing (no retain, or deleting an absent key) must not stall the rest
@@ -323,7 +346,9 @@ export class RetainedTopics {
         const again = this.waiters.get(topic);
         if (again) again.splice(Math.min(i, again.length), 0, w);
         else this.waiters.set(topic, [w]);
-        void this.store.changedSince(topic, seen).then(() => { this.serveWaiters(topic); }, noop);
+        void this.store.changedSince(topic, seen).then(() => {
+          this.serveWaiters(topic);
+        }, noop);
       },
     );
   }
@@ -343,7 +368,9 @@ export class RetainedTopics {
       if (keep.length === 0) this.waiters.delete(topic);
       else this.waiters.set(topic, keep);
     }
-    this.store.fireWills(session.id, (entry) => { this.fireWill(entry); });
+    this.store.fireWills(session.id, (entry) => {
+      this.fireWill(entry);
+    });
   }
 
   /** Wills of sessions of a previous process: those sessions are certainly gone. */

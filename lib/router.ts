@@ -57,7 +57,19 @@ const clusterRpcModule = (): typeof ClusterRpcModule => require('./cluster/rpc')
 const jetstreamModule = (): typeof JetStreamNodeModule => require('./store/jetstream/node') as typeof JetStreamNodeModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-const RESTART_ONLY = ['http', 'wamp', 'mqtt', 'stomp', 'store', 'aggregate', 'log', 'metrics', 'dashboard', 'cluster', 'links'] as const satisfies readonly (keyof Config)[];
+const RESTART_ONLY = [
+  'http',
+  'wamp',
+  'mqtt',
+  'stomp',
+  'store',
+  'aggregate',
+  'log',
+  'metrics',
+  'dashboard',
+  'cluster',
+  'links',
+] as const satisfies readonly (keyof Config)[];
 
 /** What reload() changed. */
 export interface ReloadOutcome {
@@ -156,18 +168,29 @@ export class RouterCore {
     const cluster = this.config.cluster;
     this.cluster =
       cluster && cluster.nats.length > 0
-        ? new (clusterModule().Cluster)(this, { nats: cluster.nats, prefix: cluster.prefix, attach: (nc) => this.startClusterRpc(nc, cluster.prefix, cluster.rpc) })
+        ? new (clusterModule().Cluster)(this, {
+            nats: cluster.nats,
+            prefix: cluster.prefix,
+            attach: (nc) => this.startClusterRpc(nc, cluster.prefix, cluster.rpc),
+          })
         : undefined;
     this.seen = new SeenMessages(this.node);
     this.connections = new ConnectionLimiter(this.config.limits);
     this.auth = new Authenticator(this.config, this.metrics, this.log, (name) => this.realm(name), this.clock);
     // the SQLite file holds the node-local state (queues, requests, aggregate tables)
     // with any engine, and the retained store too with the embedded one
-    const stores = createStores({ engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous }, this.clock);
+    const stores = createStores(
+      { engine: 'sqlite', path: this.config.store.path, synchronous: this.config.store.synchronous },
+      this.clock,
+    );
     this.nodeId = newNodeId(this.node);
     this.store = stores.retained;
     this.queues = stores.queues;
-    this.mailboxes = new Mailboxes({ store: this.queues, policy: (kind) => mailboxPolicy(this.config, kind), metrics: this.metrics });
+    this.mailboxes = new Mailboxes({
+      store: this.queues,
+      policy: (kind) => mailboxPolicy(this.config, kind),
+      metrics: this.metrics,
+    });
     this.authorizer = createAuthorizer(this);
     this.reserved = new ReservedProcedures(this.config.auth);
     this.database = stores.database;
@@ -183,7 +206,8 @@ export class RouterCore {
       purge: (storeName, kind, realm, name) => this.purgeQueue(storeName, kind, realm, name),
       consumers: (storeName) => this.queueConsumers(storeName),
       // on JetStream the realms' mirrors hold the retained keys, not the SQLite store
-      retainedKeys: () => (this.jetstream ? this.realmNames().reduce((n, r) => n + (this.realmStore(r)?.keyCount() ?? 0), 0) : undefined),
+      retainedKeys: () =>
+        this.jetstream ? this.realmNames().reduce((n, r) => n + (this.realmStore(r)?.keyCount() ?? 0), 0) : undefined,
     });
     this.metrics.addCollector(() => {
       for (const r of this.realms.values()) {
@@ -206,9 +230,14 @@ export class RouterCore {
     await this.store.open();
     await this.queues.open();
     if (this.config.store.engine === 'jetstream') {
-      this.jetstream = await jetstreamModule().JetStreamNode.open(this.config.store.nats, this.nodeId, this.log.child({ component: 'store' }), (realm, key, owner, value) =>
-        this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
-        (t) => { this.fireRemoteTestament(t); },
+      this.jetstream = await jetstreamModule().JetStreamNode.open(
+        this.config.store.nats,
+        this.nodeId,
+        this.log.child({ component: 'store' }),
+        (realm, key, owner, value) => this.openRealm(realm)?.retained?.fireLeaseWill(key, owner, value) ?? Promise.resolve(),
+        (t) => {
+          this.fireRemoteTestament(t);
+        },
       );
     }
     this.openRequests();
@@ -234,7 +263,14 @@ export class RouterCore {
   /** Durable requests: their records are in the queue store, just opened. */
   private openRequests(): void {
     const outcomes = this.metrics.requestOutcomes;
-    const requests = new RequestDispatcher(new RequestStore(this.queues), this.log.child({ part: 'requests' }), (outcome) => { outcomes.labels(outcome).inc(); }, this.clock);
+    const requests = new RequestDispatcher(
+      new RequestStore(this.queues),
+      this.log.child({ part: 'requests' }),
+      (outcome) => {
+        outcomes.labels(outcome).inc();
+      },
+      this.clock,
+    );
     // a procedure served over a link: its durable requests are submitted at the peer
     requests.remotes = (realm, procedure) => this.links.peerFor(realm, procedure);
     requests.restore();
@@ -255,7 +291,10 @@ export class RouterCore {
     const dir = this.config.aggregate.dir;
     if (dir === '') return;
     const definitions = loadDefinitions(resolve(dir));
-    const engine = new AggregateEngine(this.database, definitions, { log: this.log.child({ component: 'aggregate' }), metrics: this.metrics });
+    const engine = new AggregateEngine(this.database, definitions, {
+      log: this.log.child({ component: 'aggregate' }),
+      metrics: this.metrics,
+    });
     engine.open();
     this.aggregates = engine;
   }
@@ -266,12 +305,15 @@ export class RouterCore {
     this.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     if (next === undefined || this.state === 'closed') return;
-    this.expiryTimer = this.clock.setTimeout(() => {
-      this.expiryTimer = undefined;
-      for (const e of this.store.expire(this.clock.now())) this.realm(e.realm)?.retained?.expired(e);
-      this.scheduleExpiry();
-      // a ttl beyond setTimeout's range fires early: nothing expires and it is re-armed
-    }, timerDelay(next - this.clock.now()));
+    this.expiryTimer = this.clock.setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        for (const e of this.store.expire(this.clock.now())) this.realm(e.realm)?.retained?.expired(e);
+        this.scheduleExpiry();
+        // a ttl beyond setTimeout's range fires early: nothing expires and it is re-armed
+      },
+      timerDelay(next - this.clock.now()),
+    );
     this.expiryTimer.unref();
   }
 
@@ -301,14 +343,20 @@ export class RouterCore {
   private fireRemoteTestament(t: TestamentRecord): void {
     const failed = (err: unknown): void => {
       this.metrics.remoteTestaments.labels('refused').inc();
-      this.log.warn({ err, realm: t.owner.realm, session: t.owner.session, topic: t.topic }, 'testament of a lapsed node not published');
+      this.log.warn(
+        { err, realm: t.owner.realm, session: t.owner.session, topic: t.topic },
+        'testament of a lapsed node not published',
+      );
     };
     try {
       const realm = this.openRealm(t.owner.realm);
       if (realm === undefined) throw new RouterError(Errors.noSuchRealm, t.owner.realm);
       const fired = (): void => {
         this.metrics.remoteTestaments.labels('fired').inc();
-        this.log.info({ realm: t.owner.realm, session: t.owner.session, topic: t.topic }, 'jetstream store: fired a testament of a lapsed lease');
+        this.log.info(
+          { realm: t.owner.realm, session: t.owner.session, topic: t.topic },
+          'jetstream store: fired a testament of a lapsed lease',
+        );
       };
       const r = realm.publish(undefined, t.topic, t.payload, t.options);
       if (r instanceof Promise) r.then(fired, failed);
@@ -357,22 +405,43 @@ export class RouterCore {
     const counts = m.forRealm(name);
     const callCounters = new Map<string, Counter.Internal>();
     const realm = new Realm(
-      { name, eventHistory: rc?.eventHistory ?? [], store: this.store, realmStore: this.jetstream?.realm(name), testamentRecorder: this.jetstream?.testamentRecorder(), taps: this.taps, seen: this.seen, clock: this.clock,
-        onDuplicate: (via) => { m.duplicatesDropped.labels(via === undefined ? 'unknown' : via.split(':')[0] ?? via).inc(); }, authorizer: this.authorizer, reserved: this.reserved, onTtl: () => { this.scheduleExpiry(); },
-        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined, limits: this.realmLimits(), retainedLimits: {
-        maxKeys: this.config.limits.maxRetainedKeysPerRealm,
-        maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
-        onLimitHit: (s, limit, key) => {
-          m.limitHits.labels(s?.transport.gate ?? 'core', limit).inc();
-          this.log.warn({ realm: name, key, limit, session: s?.id, peer: s?.transport.peer }, 'limit hit');
+      {
+        name,
+        eventHistory: rc?.eventHistory ?? [],
+        store: this.store,
+        realmStore: this.jetstream?.realm(name),
+        testamentRecorder: this.jetstream?.testamentRecorder(),
+        taps: this.taps,
+        seen: this.seen,
+        clock: this.clock,
+        onDuplicate: (via) => {
+          m.duplicatesDropped.labels(via === undefined ? 'unknown' : (via.split(':')[0] ?? via)).inc();
         },
-      } },
+        authorizer: this.authorizer,
+        reserved: this.reserved,
+        onTtl: () => {
+          this.scheduleExpiry();
+        },
+        aggregates: name === this.config.aggregate.realm ? this.aggregates : undefined,
+        limits: this.realmLimits(),
+        retainedLimits: {
+          maxKeys: this.config.limits.maxRetainedKeysPerRealm,
+          maxValueBytes: this.config.limits.maxRetainedValueBytes || this.config.limits.maxMessageSize,
+          onLimitHit: (s, limit, key) => {
+            m.limitHits.labels(s?.transport.gate ?? 'core', limit).inc();
+            this.log.warn({ realm: name, key, limit, session: s?.id, peer: s?.transport.peer }, 'limit hit');
+          },
+        },
+      },
       {
         onJoin: (r, s) => {
           this.sessionCount++;
           m.sessions.labels(s.transport.gate, r.name).inc();
           m.sessionsTotal.labels(s.transport.gate).inc();
-          this.log.debug({ realm: r.name, session: s.id, authid: s.identity.authid, peer: s.transport.peer, gate: s.transport.gate }, 'session joined');
+          this.log.debug(
+            { realm: r.name, session: s.id, authid: s.identity.authid, peer: s.transport.peer, gate: s.transport.gate },
+            'session joined',
+          );
         },
         onLeave: (r, s) => {
           this.sessionCount--;
@@ -399,7 +468,13 @@ export class RouterCore {
           this.log.warn({ err, realm: r.name, session: s.id }, 'testament not published');
         },
         onAdminAction: (r, by, action, detail) => {
-          const who = { session: by.id, authid: by.identity.authid, authrole: by.identity.authrole, gate: by.transport.gate, peer: by.transport.peer };
+          const who = {
+            session: by.id,
+            authid: by.identity.authid,
+            authrole: by.identity.authrole,
+            gate: by.transport.gate,
+            peer: by.transport.peer,
+          };
           this.log.info({ realm: r.name, action, by: who, ...detail }, `admin action: ${action}`);
         },
       },
@@ -495,7 +570,8 @@ export class RouterCore {
    */
   protected purgeQueue(storeName: string, kind: string, _realm: string, _name: string): Promise<void> {
     // through the mailbox service, which forgets the mailbox's drop count too
-    if (isOwnerKind(kind) && storeName.startsWith(`${kind}:`)) return this.mailboxes.remove({ kind, name: storeName.slice(kind.length + 1) });
+    if (isOwnerKind(kind) && storeName.startsWith(`${kind}:`))
+      return this.mailboxes.remove({ kind, name: storeName.slice(kind.length + 1) });
     return this.queues.removeQueue(storeName);
   }
 
@@ -506,7 +582,8 @@ export class RouterCore {
 
   /** May one more session join? (config.limits.maxSessions, and not while draining) */
   admit(): RouterError | undefined {
-    if (this.state !== 'running' && this.state !== 'new') return new RouterError(Errors.systemShutdown, 'router is shutting down');
+    if (this.state !== 'running' && this.state !== 'new')
+      return new RouterError(Errors.systemShutdown, 'router is shutting down');
     if (this.sessionCount - this.parked.size >= this.config.limits.maxSessions) {
       return new RouterError(Errors.limitExceeded, `at most ${this.config.limits.maxSessions} sessions`);
     }
@@ -564,7 +641,9 @@ export class RouterCore {
     const limitMs = Math.max(15_000, this.config.store.nats.timeoutMs * 3);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { reject(new RouterError(Errors.unavailable, `the store of realm ${realm} did not load within ${limitMs} ms`)); }, limitMs);
+      timer = setTimeout(() => {
+        reject(new RouterError(Errors.unavailable, `the store of realm ${realm} did not load within ${limitMs} ms`));
+      }, limitMs);
     });
     try {
       await Promise.race([ready, late]);
@@ -575,7 +654,15 @@ export class RouterCore {
 
   /** RPC across the cluster's nodes, on the cluster's connection (lib/cluster/rpc/). */
   private async startClusterRpc(nc: NatsConnection, prefix: string, options: ClusterConfig['rpc']): Promise<ClusterRpc> {
-    const rpc = new (clusterRpcModule().ClusterRpc)({ nc, node: this.node, prefix, router: this, log: this.log.child({ component: 'cluster-rpc' }), metrics: this.metrics, ...options });
+    const rpc = new (clusterRpcModule().ClusterRpc)({
+      nc,
+      node: this.node,
+      prefix,
+      router: this,
+      log: this.log.child({ component: 'cluster-rpc' }),
+      metrics: this.metrics,
+      ...options,
+    });
     await rpc.start();
     return rpc;
   }
@@ -602,7 +689,14 @@ export class RouterCore {
    * clients (README "Cluster"); `cluster.state` tells, for whoever routes by it. A link
    * that is down does not make it unhealthy either.
    */
-  health(): { status: 'ok' | 'draining'; uptimeSeconds: number; sessions: number; realms: string[]; cluster?: ClusterHealth; links?: ReturnType<LinkManager['health']> } {
+  health(): {
+    status: 'ok' | 'draining';
+    uptimeSeconds: number;
+    sessions: number;
+    realms: string[];
+    cluster?: ClusterHealth;
+    links?: ReturnType<LinkManager['health']>;
+  } {
     const report: ReturnType<RouterCore['health']> = {
       status: this.state === 'running' || this.state === 'new' ? 'ok' : 'draining',
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
@@ -630,7 +724,9 @@ export class RouterCore {
     for (const fn of this.closeHooks) fn();
     await this.links.close();
     // after the sessions' goodbyes (their testaments went out), before the store closes
-    await this.cluster?.stop().catch((err: unknown) => { this.log.warn({ err }, 'leaving the cluster failed'); });
+    await this.cluster?.stop().catch((err: unknown) => {
+      this.log.warn({ err }, 'leaving the cluster failed');
+    });
     this.requests?.close();
     this.state = 'closed';
     if (this.starting) {

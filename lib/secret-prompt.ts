@@ -11,7 +11,11 @@ export function readSecret(prompt: string): Promise<string> {
   const tty = process.stdin.isTTY;
   process.stderr.write(prompt);
   // what readline echoes is swallowed: the typed secret never reaches the screen
-  const silent = new Writable({ write: (_chunk, _enc, done) => { done(); } });
+  const silent = new Writable({
+    write: (_chunk, _enc, done) => {
+      done();
+    },
+  });
   const rl = createInterface({ input: process.stdin, output: silent, terminal: tty });
   return new Promise((resolve, reject) => {
     let answered = false;

@@ -146,7 +146,12 @@ export class Session {
       authextra: this.identity.authextra ?? {},
       // gate and joined: Gatehouse's additions (the admin console shows MQTT and STOMP
       // sessions beside WAMP ones, and since when they are connected)
-      transport: { gate: this.transport.gate, type: this.transport.type, peer: this.transport.peer, protocol: this.transport.protocol },
+      transport: {
+        gate: this.transport.gate,
+        type: this.transport.type,
+        peer: this.transport.peer,
+        protocol: this.transport.protocol,
+      },
       realm: this.realmName,
       joined: new Date(this.joinedAt).toISOString(),
       offline: this.parked,

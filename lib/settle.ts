@@ -13,7 +13,9 @@ export function settle<T>(value: MaybePromise<T>, ok: (v: T) => void, fail: (err
     ok(value);
     return;
   }
-  value.then(ok).catch((err: unknown) => { fail(toRouterError(err)); });
+  value.then(ok).catch((err: unknown) => {
+    fail(toRouterError(err));
+  });
 }
 
 export function toRouterError(err: unknown): RouterError {

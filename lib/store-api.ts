@@ -80,7 +80,12 @@ export function storeGet(realm: Realm, retained: RetainedTopics, caller: Session
 }
 
 /** Deletes a key (published like an empty retained publish); null when it was absent. Needs retain on the key. */
-export function storeDelete(realm: Realm, retained: RetainedTopics, caller: Session, key: string): MaybePromise<{ revision: number | undefined } | null> {
+export function storeDelete(
+  realm: Realm,
+  retained: RetainedTopics,
+  caller: Session,
+  key: string,
+): MaybePromise<{ revision: number | undefined } | null> {
   return after(realm.authorize(caller, 'retain', key), async () => {
     if (!retained.get(key)) return null;
     const ack = await retained.delete(caller, key);
@@ -94,23 +99,37 @@ export function storeDelete(realm: Realm, retained: RetainedTopics, caller: Sess
  * empty), in key order; keys the caller may not read (subscribe) are left out. Needs
  * subscribe on the pattern.
  */
-export function storeList(realm: Realm, retained: RetainedTopics, caller: Session, uri: string, options: ListOptions): MaybePromise<ListPage> {
+export function storeList(
+  realm: Realm,
+  retained: RetainedTopics,
+  caller: Session,
+  uri: string,
+  options: ListOptions,
+): MaybePromise<ListPage> {
   const match = (options.match ?? (uri === '' ? 'prefix' : 'exact')) as MatchPolicy;
   // the empty prefix: every key (the whole listing)
-  const pattern: TopicPattern | null = uri === '' && match === 'prefix' ? { uri: '', match, key: 'prefix:' } : parsePattern(uri, match);
+  const pattern: TopicPattern | null =
+    uri === '' && match === 'prefix' ? { uri: '', match, key: 'prefix:' } : parsePattern(uri, match);
   if (!pattern) throw new RouterError(Errors.invalidUri, `invalid key pattern: ${uri}`);
   return after(realm.authorize(caller, 'subscribe', pattern), () => listPage(realm, retained, caller, pattern, options));
 }
 
 /** Reads the store's paged range (RetainedTopics.page) until the page is full or the range ends. */
-function listPage(realm: Realm, retained: RetainedTopics, caller: Session, pattern: TopicPattern, options: ListOptions): ListPage {
+function listPage(
+  realm: Realm,
+  retained: RetainedTopics,
+  caller: Session,
+  pattern: TopicPattern,
+  options: ListOptions,
+): ListPage {
   const limit = Math.min(options.limit !== undefined && options.limit > 0 ? Math.floor(options.limit) : DEFAULT_PAGE, MAX_PAGE);
   const found: StoreEntry[] = [];
   let cursor = options.after;
   // one more than the page, to know whether a next page exists
   while (found.length <= limit) {
     const page = retained.page(pattern, cursor, limit + 1);
-    for (const e of page.entries) if ((options.after === undefined || e.key > options.after) && realm.mayReceive(caller, e.key)) found.push(e);
+    for (const e of page.entries)
+      if ((options.after === undefined || e.key > options.after) && realm.mayReceive(caller, e.key)) found.push(e);
     if (page.next === undefined) break;
     cursor = page.next;
   }

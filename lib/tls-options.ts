@@ -49,7 +49,8 @@ function material(given: string | Buffer | undefined, file: string | undefined):
 export function secureContextOptions(o: TlsOptions): tls.SecureContextOptions {
   const cert = material(o.cert, o.certFile);
   const key = material(o.key, o.keyFile);
-  if (cert === undefined || key === undefined) throw new RouterError(Errors.invalidArgument, 'TLS needs a certificate and a private key');
+  if (cert === undefined || key === undefined)
+    throw new RouterError(Errors.invalidArgument, 'TLS needs a certificate and a private key');
   const ca = material(o.ca, o.caFile);
   return { cert, key, ...(ca === undefined ? {} : { ca }), minVersion: o.minVersion ?? 'TLSv1.2' };
 }
@@ -60,7 +61,10 @@ export function tlsServerOptions(o: TlsOptions, handshakeTimeoutMs: number): tls
   const require = o.requireClientCert === true;
   // no CA of our own: Node would verify client certificates against its public root store
   if ((require || o.requestCert === true) && context.ca === undefined)
-    throw new RouterError(Errors.invalidArgument, 'TLS client certificates (requestCert, requireClientCert) need a CA (ca or caFile)');
+    throw new RouterError(
+      Errors.invalidArgument,
+      'TLS client certificates (requestCert, requireClientCert) need a CA (ca or caFile)',
+    );
   return {
     ...context,
     requestCert: require || o.requestCert === true || context.ca !== undefined,
@@ -114,7 +118,10 @@ export class CertificateReloader {
         log.info({ listener: name, certFile: options.certFile }, 'TLS certificate reloaded');
       } catch (err) {
         failed.push(name);
-        log.error({ listener: name, certFile: options.certFile, err: err instanceof Error ? err.message : String(err) }, 'TLS certificate reload failed: keeping the old certificate');
+        log.error(
+          { listener: name, certFile: options.certFile, err: err instanceof Error ? err.message : String(err) },
+          'TLS certificate reload failed: keeping the old certificate',
+        );
       }
     }
     return { reloaded, failed };

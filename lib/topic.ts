@@ -94,11 +94,7 @@ function parseExact(uri: string, strict: boolean): TopicPattern | null {
  * Normalizes a subscription request into an index pattern; null when the URI is not
  * valid for the policy. `match` comes from SUBSCRIBE.Options and defaults to 'exact'.
  */
-export function parsePattern(
-  uri: string,
-  match: MatchPolicy | undefined,
-  opts: { strict?: boolean } = {},
-): TopicPattern | null {
+export function parsePattern(uri: string, match: MatchPolicy | undefined, opts: { strict?: boolean } = {}): TopicPattern | null {
   const strict = opts.strict === true;
   switch (match ?? 'exact') {
     case 'exact':
@@ -107,9 +103,7 @@ export function parsePattern(
       // WAMP advanced: prefix matching is on the string, so `a.b` also matches `a.bc`
       return isValidUri(uri, { strict, allowPrefixDot: true }) ? makePattern(uri, 'prefix') : null;
     case 'wildcard':
-      return isValidUri(uri, { strict, allowEmptyComponents: true })
-        ? makePattern(uri, 'wildcard')
-        : null;
+      return isValidUri(uri, { strict, allowEmptyComponents: true }) ? makePattern(uri, 'wildcard') : null;
     default:
       // the policy came off the wire: anything else is an unknown policy
       return null;

@@ -63,14 +63,20 @@ export function serveProtocolsOn(ctx: GateContext, server: http.Server, opts: Un
 
   const refuse = (socket: net.Socket, reason: SniffRefusal, first: Buffer | undefined): void => {
     refusals.labels(reason).inc();
-    ctx.log.debug({ peer: peerOf(socket), reason, first: first?.subarray(0, 16).toString('hex') }, 'connection refused: protocol not recognised');
+    ctx.log.debug(
+      { peer: peerOf(socket), reason, first: first?.subarray(0, 16).toString('hex') },
+      'connection refused: protocol not recognised',
+    );
     socket.destroy();
   };
 
   const handOff = (socket: net.Socket, protocol: SniffedProtocol, first: Buffer): void => {
     if (!open) return void socket.destroy(); // the router is closing
     const gate = opts.gates[protocol];
-    if (!gate) { refuse(socket, 'disabled', first); return; }
+    if (!gate) {
+      refuse(socket, 'disabled', first);
+      return;
+    }
     socket.unshift(first);
     socket.on('error', ignore); // 'close' follows; the gate logs what matters
     opts.ready().then(
@@ -110,9 +116,13 @@ export function serveProtocolsOn(ctx: GateContext, server: http.Server, opts: Un
       const verdict = sniffProtocol(first);
       if (verdict !== 'more') done(verdict);
     };
-    const onClose = (): void => { done('gone'); };
+    const onClose = (): void => {
+      done('gone');
+    };
     // HTTP clients and the gates' clients all speak first; one that does not is dropped
-    const timer = setTimeout(() => { done('timeout'); }, opts.timeoutMs);
+    const timer = setTimeout(() => {
+      done('timeout');
+    }, opts.timeoutMs);
     timer.unref();
     socket.on('error', ignore);
     socket.once('close', onClose);

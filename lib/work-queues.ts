@@ -297,7 +297,10 @@ export class WorkQueues {
 
   /** Ends a consumer: what it had not acknowledged goes back to the queue, redelivered. */
   cancel(consumer: Consumer): void {
-    if (this.shared?.owns(consumer)) { this.shared.cancel(consumer); return; }
+    if (this.shared?.owns(consumer)) {
+      this.shared.cancel(consumer);
+      return;
+    }
     const q = this.queueOf.get(consumer);
     if (consumer.cancelled || !q) return;
     consumer.cancelled = true;
@@ -546,7 +549,9 @@ export class WorkQueues {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // once per turn: a burst of deliveries writes one record per queue
-    queueMicrotask(() => { this.flush(); });
+    queueMicrotask(() => {
+      this.flush();
+    });
   }
 
   private flush(): void {

@@ -13,7 +13,9 @@ export class WriteBatch {
   /** bytes the previous turn wrote: the next buffer's first guess */
   private lastTurn = 0;
   private scheduled = false;
-  private readonly flushNow = (): void => { this.flush(); };
+  private readonly flushNow = (): void => {
+    this.flush();
+  };
 
   constructor(
     private readonly sink: (data: Buffer) => void,

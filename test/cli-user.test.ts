@@ -12,7 +12,10 @@ const ROOT = resolve(__dirname, '..');
 
 function run(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -24,7 +27,19 @@ function run(args: string[], stdin?: string): Promise<{ code: number | null; std
 }
 
 test('cli user add - prints a record with a scrypt hash and a WAMP-CRA key of the password', async () => {
-  const r = await run(['user', 'add', 'alice', '--role', 'admin', '--password', 'open sesame', '--cra-iterations', '500', '--realm', 'r1']);
+  const r = await run([
+    'user',
+    'add',
+    'alice',
+    '--role',
+    'admin',
+    '--password',
+    'open sesame',
+    '--cra-iterations',
+    '500',
+    '--realm',
+    'r1',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const record = JSON.parse(r.stdout) as UserRecord;
   assert.equal(record.authid, 'alice');

@@ -34,7 +34,7 @@ interface AutobahnModule {
     retry_if_unreachable?: boolean;
   }) => AutobahnConnection;
 }
- 
+
 const autobahn = require('autobahn') as AutobahnModule;
 
 function tempDirOf(t: TestContext): string {
@@ -149,7 +149,12 @@ test('daemon - starts, serves health, metrics and WAMP, and shuts down cleanly o
   const session = await withTimeout(opened, 10_000, 'WAMP open');
   assert.ok(session.id > 0);
   // and one over RawSocket on the same port
-  const raw = new autobahn.Connection({ transports: [{ type: 'rawsocket', host: '127.0.0.1', port: httpPort }], realm: 'realm1', max_retries: 0, retry_if_unreachable: false });
+  const raw = new autobahn.Connection({
+    transports: [{ type: 'rawsocket', host: '127.0.0.1', port: httpPort }],
+    realm: 'realm1',
+    max_retries: 0,
+    retry_if_unreachable: false,
+  });
   let rawClosed!: (detail: string | null | undefined) => void;
   const rawClosedP = new Promise<string | null | undefined>((r) => (rawClosed = r));
   const rawOpened = new Promise<AutobahnSession>((resolveOpen, rejectOpen) => {
@@ -204,7 +209,10 @@ test('daemon - check-config prints OK for a good file and the problems for a bad
   const dir = tempDirOf(t);
   const good = spawnCli(t, ['check-config', writeConfig(dir, { http: { port: 0 } })]);
   assert.equal(await withTimeout(good.exited, START_TIMEOUT_MS, 'check-config good'), 0);
-  assert.deepEqual(good.stdout.filter((l) => l !== ''), ['OK']);
+  assert.deepEqual(
+    good.stdout.filter((l) => l !== ''),
+    ['OK'],
+  );
 
   const badFile = join(dir, 'bad.json');
   writeFileSync(badFile, JSON.stringify({ limits: { maxSessions: 0 }, bogus: true }));
@@ -218,11 +226,7 @@ test('daemon - check-config prints OK for a good file and the problems for a bad
 async function issuerAt(port: number): Promise<string> {
   const s = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
   try {
-    await withTimeout(
-      new Promise<void>((ok, fail) => s.once('secureConnect', ok).once('error', fail)),
-      5000,
-      'TLS connect',
-    );
+    await withTimeout(new Promise<void>((ok, fail) => s.once('secureConnect', ok).once('error', fail)), 5000, 'TLS connect');
     const cn = s.getPeerCertificate().issuer.CN;
     return Array.isArray(cn) ? cn.join(',') : (cn ?? '');
   } finally {
@@ -230,70 +234,83 @@ async function issuerAt(port: number): Promise<string> {
   }
 }
 
-test('daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a bad file keeps them', { timeout: 60_000 }, async (t) => {
-  const dir = tempDirOf(t);
-  const fixtures = join(ROOT, 'test', 'fixtures', 'tls');
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  copyFileSync(join(fixtures, 'server.crt'), certFile);
-  copyFileSync(join(fixtures, 'server.key'), keyFile);
-  const tlsBlock = { enabled: true, certFile, keyFile };
-  const file = writeConfig(dir, {
-    http: { port: 0, tls: tlsBlock },
-    mqtt: { port: 0, tls: { ...tlsBlock, port: 0 }, sysIntervalSeconds: 0 },
-    stomp: { enabled: false },
-    store: { path: join(dir, 'gatehouse.db') },
-    log: { level: 'info' },
-  });
-  const d = spawnCli(t, ['-c', file]);
-  const listening = await waitForLog(d, 'listening');
-  const httpPort = (listening.http as { port: number }).port;
-  assert.equal((listening.wamp as { url?: unknown }).url, `wss://127.0.0.1:${httpPort}/ws`);
-  const mqttsPort = Number(new URL((listening.mqtts as { url: string }).url).port);
-  assert.equal(await issuerAt(httpPort), 'localhost');
-  assert.equal(await issuerAt(mqttsPort), 'localhost');
-  // the health endpoint answers over HTTPS to a client that trusts the certificate
-  const ca = readFileSync(join(fixtures, 'server.crt'));
-  const health = await new Promise<number>((ok, fail) => {
-    https.get({ host: '127.0.0.1', port: httpPort, path: '/health', ca, servername: 'localhost', agent: false }, (res) => {
-      res.resume();
-      ok(res.statusCode ?? 0);
-    }).on('error', fail);
-  });
-  assert.equal(health, 200);
+test(
+  'daemon - HTTPS and MQTT TLS listeners; SIGHUP swaps the certificates, a bad file keeps them',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDirOf(t);
+    const fixtures = join(ROOT, 'test', 'fixtures', 'tls');
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    copyFileSync(join(fixtures, 'server.crt'), certFile);
+    copyFileSync(join(fixtures, 'server.key'), keyFile);
+    const tlsBlock = { enabled: true, certFile, keyFile };
+    const file = writeConfig(dir, {
+      http: { port: 0, tls: tlsBlock },
+      mqtt: { port: 0, tls: { ...tlsBlock, port: 0 }, sysIntervalSeconds: 0 },
+      stomp: { enabled: false },
+      store: { path: join(dir, 'gatehouse.db') },
+      log: { level: 'info' },
+    });
+    const d = spawnCli(t, ['-c', file]);
+    const listening = await waitForLog(d, 'listening');
+    const httpPort = (listening.http as { port: number }).port;
+    assert.equal((listening.wamp as { url?: unknown }).url, `wss://127.0.0.1:${httpPort}/ws`);
+    const mqttsPort = Number(new URL((listening.mqtts as { url: string }).url).port);
+    assert.equal(await issuerAt(httpPort), 'localhost');
+    assert.equal(await issuerAt(mqttsPort), 'localhost');
+    // the health endpoint answers over HTTPS to a client that trusts the certificate
+    const ca = readFileSync(join(fixtures, 'server.crt'));
+    const health = await new Promise<number>((ok, fail) => {
+      https
+        .get({ host: '127.0.0.1', port: httpPort, path: '/health', ca, servername: 'localhost', agent: false }, (res) => {
+          res.resume();
+          ok(res.statusCode ?? 0);
+        })
+        .on('error', fail);
+    });
+    assert.equal(health, 200);
 
-  copyFileSync(join(fixtures, 'ca-server.crt'), certFile);
-  copyFileSync(join(fixtures, 'ca-server.key'), keyFile);
-  d.child.kill('SIGHUP');
-  const reloaded = await waitForLog(d, 'SIGHUP: TLS certificates reloaded');
-  assert.deepEqual(reloaded.failed, []);
-  assert.equal((reloaded.reloaded as string[]).length, 2);
-  assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA');
-  assert.equal(await issuerAt(mqttsPort), 'Gatehouse Test CA');
+    copyFileSync(join(fixtures, 'ca-server.crt'), certFile);
+    copyFileSync(join(fixtures, 'ca-server.key'), keyFile);
+    d.child.kill('SIGHUP');
+    const reloaded = await waitForLog(d, 'SIGHUP: TLS certificates reloaded');
+    assert.deepEqual(reloaded.failed, []);
+    assert.equal((reloaded.reloaded as string[]).length, 2);
+    assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA');
+    assert.equal(await issuerAt(mqttsPort), 'Gatehouse Test CA');
 
-  writeFileSync(keyFile, 'not a key');
-  const next = d.logs.length; // the next SIGHUP's log line, not the first one
-  d.child.kill('SIGHUP');
-  const failed = await waitForLog(d, 'SIGHUP: TLS certificates reloaded', next);
-  assert.equal((failed.failed as string[]).length, 2);
-  assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA', 'the old certificate stays');
+    writeFileSync(keyFile, 'not a key');
+    const next = d.logs.length; // the next SIGHUP's log line, not the first one
+    d.child.kill('SIGHUP');
+    const failed = await waitForLog(d, 'SIGHUP: TLS certificates reloaded', next);
+    assert.equal((failed.failed as string[]).length, 2);
+    assert.equal(await issuerAt(httpPort), 'Gatehouse Test CA', 'the old certificate stays');
 
-  d.child.kill('SIGTERM');
-  assert.equal(await withTimeout(d.exited, 10_000, 'exit after SIGTERM'), 0);
-});
+    d.child.kill('SIGTERM');
+    assert.equal(await withTimeout(d.exited, 10_000, 'exit after SIGTERM'), 0);
+  },
+);
 
-test('daemon - --version prints the package version; the README synopsis names every start flag', { timeout: 30_000 }, async (t) => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  for (const flag of ['--version', '-V']) {
-    const v = spawnCli(t, [flag]);
-    assert.equal(await withTimeout(v.exited, START_TIMEOUT_MS, flag), 0);
-    assert.deepEqual(v.stdout.filter((l) => l !== ''), [pkg.version]);
-  }
-  const help = spawnCli(t, ['start', '--help']);
-  assert.equal(await withTimeout(help.exited, START_TIMEOUT_MS, 'start --help'), 0);
-  const flags = [...new Set(help.stdout.join('\n').match(/--[a-z][a-z-]+/g) ?? [])].filter((f) => f !== '--help');
-  assert.ok(flags.includes('--mqtt-port') && flags.includes('--stomp-port'), flags.join(' '));
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const synopsis = readme.slice(readme.indexOf('## The daemon'), readme.indexOf('Configuration comes from'));
-  for (const flag of flags) assert.match(synopsis, new RegExp(`[[\\s|]${flag}\\b`), `README synopsis lacks ${flag}`);
-});
+test(
+  'daemon - --version prints the package version; the README synopsis names every start flag',
+  { timeout: 30_000 },
+  async (t) => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const v = spawnCli(t, [flag]);
+      assert.equal(await withTimeout(v.exited, START_TIMEOUT_MS, flag), 0);
+      assert.deepEqual(
+        v.stdout.filter((l) => l !== ''),
+        [pkg.version],
+      );
+    }
+    const help = spawnCli(t, ['start', '--help']);
+    assert.equal(await withTimeout(help.exited, START_TIMEOUT_MS, 'start --help'), 0);
+    const flags = [...new Set(help.stdout.join('\n').match(/--[a-z][a-z-]+/g) ?? [])].filter((f) => f !== '--help');
+    assert.ok(flags.includes('--mqtt-port') && flags.includes('--stomp-port'), flags.join(' '));
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const synopsis = readme.slice(readme.indexOf('## The daemon'), readme.indexOf('Configuration comes from'));
+    for (const flag of flags) assert.match(synopsis, new RegExp(`[[\\s|]${flag}\\b`), `README synopsis lacks ${flag}`);
+  },
+);

@@ -74,9 +74,25 @@ export async function startNodes(name: string, count: number, natsBin: string | 
   try {
     for (let i = 1; i <= count; i++) {
       // default profile file names: tsx's loader thread writes a profile of its own
-      const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(__dirname, '..', 'out', 'prof', `${name}-${i}`), '--cpu-prof-interval', '100'] : [];
+      const prof = cpuProf
+        ? [
+            '--cpu-prof',
+            '--cpu-prof-dir',
+            path.join(__dirname, '..', 'out', 'prof', `${name}-${i}`),
+            '--cpu-prof-interval',
+            '100',
+          ]
+        : [];
       const args = [`${name}-${i}`, ...(nats ? [nats.url] : [])];
-      routers.push(await RouterProcess.start('gatehouse', { cpu: undefined, gatehouseRuntime: 'tsx', server: 'cluster-node', args, nodeArgs: prof }));
+      routers.push(
+        await RouterProcess.start('gatehouse', {
+          cpu: undefined,
+          gatehouseRuntime: 'tsx',
+          server: 'cluster-node',
+          args,
+          nodeArgs: prof,
+        }),
+      );
     }
   } catch (err) {
     await stop();

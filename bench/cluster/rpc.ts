@@ -43,7 +43,9 @@ async function known(url: string, procedure: string): Promise<void> {
   try {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const id = await new Promise<unknown>((resolve) => c.call('wamp.registration.lookup', [procedure], (args) => resolve(args?.[0])));
+      const id = await new Promise<unknown>((resolve) =>
+        c.call('wamp.registration.lookup', [procedure], (args) => resolve(args?.[0])),
+      );
       if (typeof id === 'number') return;
       if (Date.now() > deadline) throw new Error(`${procedure} not known at ${url}`);
       await sleep(50);

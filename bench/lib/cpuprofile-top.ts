@@ -81,7 +81,10 @@ export function summarizeProfile(files: string[], top: number, root: string): st
   }
   const pct = (v: number): string => `${((100 * v) / busy).toFixed(1)}%`;
   const lines: string[] = [];
-  lines.push(`Busy ${(busy / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s sampled; garbage collector ${pct(gc)} of busy.`, '');
+  lines.push(
+    `Busy ${(busy / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s sampled; garbage collector ${pct(gc)} of busy.`,
+    '',
+  );
   lines.push('| Self % | Function (file:function:line) |', '| ---: | --- |');
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| ${pct(v)} | \`${k}\` |`);
   lines.push('', '| Inclusive % | Function (file:function:line) |', '| ---: | --- |');

@@ -81,10 +81,12 @@ export class LeanMqttClient {
     });
     this.parser.on('error', () => this.errors++);
     socket.on('error', () => undefined);
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => {
-      this.closed = true;
-      resolve();
-    }));
+    this.closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
   }
 
   static async connect(port: number, clientId: string): Promise<LeanMqttClient> {
@@ -109,7 +111,9 @@ export class LeanMqttClient {
     const c = new LeanMqttClient(socket);
     ref.client = c;
     const connack = c.next();
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 60 }));
+    socket.write(
+      mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 60 }),
+    );
     const p = await withTimeout(connack, 10_000, `CONNACK for ${clientId}`);
     if (p.cmd !== 'connack' || p.returnCode !== 0) throw new Error(`${clientId}: connection refused (${JSON.stringify(p)})`);
     return c;

@@ -39,9 +39,7 @@ import { LeanMqttClient, publishTemplate, type PublishTemplate } from './mqtt-le
 
 export type Topology = 'pair' | 'shared';
 
-export type LoadMode =
-  | { kind: 'closed'; window: number; deliveryCap: number }
-  | { kind: 'open'; rate: number };
+export type LoadMode = { kind: 'closed'; window: number; deliveryCap: number } | { kind: 'open'; rate: number };
 
 export interface LoadConfig {
   port: number;
@@ -157,7 +155,9 @@ export async function runLoad(cfg: LoadConfig, timing: Timing, probe: Probe): Pr
   const fanout = cfg.topology === 'pair' ? 1 : S;
   const topicOf = (p: number): string => (cfg.topology === 'pair' ? `bench/p${p}` : 'bench/all');
   /** subscribers of publisher p's messages */
-  const subsOf: number[][] = Array.from({ length: P }, (_x, p) => (cfg.topology === 'pair' ? [p] : Array.from({ length: S }, (_y, s) => s)));
+  const subsOf: number[][] = Array.from({ length: P }, (_x, p) =>
+    cfg.topology === 'pair' ? [p] : Array.from({ length: S }, (_y, s) => s),
+  );
 
   const hist = new LatencyHistogram();
   const published = new Float64Array(P);
@@ -241,10 +241,12 @@ export async function runLoad(cfg: LoadConfig, timing: Timing, probe: Probe): Pr
     };
     pubs[p]!.onPublish = () => errors++;
   }
-  await Promise.all(subs.map((c, s) => {
-    if (cfg.topology === 'pair') return c.subscribe(topicOf(s), cfg.qos);
-    return c.subscribe('bench/all', cfg.qos);
-  }));
+  await Promise.all(
+    subs.map((c, s) => {
+      if (cfg.topology === 'pair') return c.subscribe(topicOf(s), cfg.qos);
+      return c.subscribe('bench/all', cfg.qos);
+    }),
+  );
   // SUBACK means the subscription is in place; give every broker a beat anyway
   await sleep(50);
 
@@ -348,7 +350,14 @@ export async function runLoad(cfg: LoadConfig, timing: Timing, probe: Probe): Pr
   }, 100);
 
   const totalPublished = (): number => published.reduce((a, b) => a + b, 0);
-  let window: { rate: number; publishRate: number; brokerCpu: number; generatorCpu: number; generatorSysCpu: number; otherCpu: number };
+  let window: {
+    rate: number;
+    publishRate: number;
+    brokerCpu: number;
+    generatorCpu: number;
+    generatorSysCpu: number;
+    otherCpu: number;
+  };
   try {
     start();
     await sleep(timing.warmupMs);

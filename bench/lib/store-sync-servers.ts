@@ -26,7 +26,13 @@ import { join } from 'node:path';
 import type { GatehouseBuild } from './store-sync-build';
 
 export type StoreRouterName = 'gatehouse' | 'gatehouse-normal' | 'gatehouse-mem' | 'gatehouse-jetstream' | 'fox-wamp';
-export const STORE_ROUTERS: readonly StoreRouterName[] = ['gatehouse', 'gatehouse-normal', 'gatehouse-mem', 'gatehouse-jetstream', 'fox-wamp'];
+export const STORE_ROUTERS: readonly StoreRouterName[] = [
+  'gatehouse',
+  'gatehouse-normal',
+  'gatehouse-mem',
+  'gatehouse-jetstream',
+  'fox-wamp',
+];
 /** what runs without --routers / --engine */
 export const DEFAULT_STORE_ROUTERS: readonly StoreRouterName[] = ['gatehouse', 'gatehouse-normal', 'gatehouse-mem', 'fox-wamp'];
 /** Debian's nats-server (scripts/install-nats.sh), for gatehouse-jetstream */

@@ -93,7 +93,10 @@ export class WampClient {
   rawEvents: ((data: Buffer) => boolean) | undefined;
   private readonly json: boolean;
 
-  private constructor(private readonly ws: WebSocket, serializer: SerializerName) {
+  private constructor(
+    private readonly ws: WebSocket,
+    serializer: SerializerName,
+  ) {
     this.json = serializer === 'json';
     if (serializer === 'json') {
       this.encode = (msg) => JSON.stringify(msg);
@@ -221,7 +224,16 @@ export class WampClient {
   private onMessage(data: Buffer): void {
     this.received++;
     // '[', '3', '6', ','
-    if (this.rawEvents && this.json && data[0] === 0x5b && data[1] === 0x33 && data[2] === 0x36 && data[3] === 0x2c && this.rawEvents(data)) return;
+    if (
+      this.rawEvents &&
+      this.json &&
+      data[0] === 0x5b &&
+      data[1] === 0x33 &&
+      data[2] === 0x36 &&
+      data[3] === 0x2c &&
+      this.rawEvents(data)
+    )
+      return;
     let msg: unknown;
     try {
       msg = this.decode(data);

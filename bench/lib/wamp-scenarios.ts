@@ -287,8 +287,12 @@ export async function runPubSub(cfg: PubSubConfig, timing: Timing, probe: Probe)
   let fullParses = 0;
   let measuring = false;
 
-  const subs = await Promise.all(Array.from({ length: S }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })));
-  const pubs = await Promise.all(Array.from({ length: P }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })));
+  const subs = await Promise.all(
+    Array.from({ length: S }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })),
+  );
+  const pubs = await Promise.all(
+    Array.from({ length: P }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })),
+  );
 
   const pump = new Pump(
     pubs.map((c, p) => ({
@@ -373,7 +377,9 @@ export async function runRpc(cfg: RpcConfig, timing: Timing, probe: Probe): Prom
   const callee = await WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer });
   // the callee echoes its arguments; the client corks the YIELDs of one read together
   await callee.register(PROCEDURE, (args) => args ?? []);
-  const callers = await Promise.all(Array.from({ length: C }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })));
+  const callers = await Promise.all(
+    Array.from({ length: C }, () => WampClient.connect({ url: cfg.url, realm: 'realm1', serializer: cfg.serializer })),
+  );
   await sleep(50);
 
   const pump = new Pump(

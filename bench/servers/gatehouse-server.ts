@@ -10,7 +10,7 @@ import { Router } from '../../index';
 
 // Plain JS shared with foxwamp-server.js. The compiled build runs from
 // bench/out/build/bench/servers, where the driver points BENCH_PROFILER_CONTROL.
- 
+
 // eslint-disable-next-line @typescript-eslint/unbound-method -- a plain function export
 const { installProfilerControl } = require(process.env['BENCH_PROFILER_CONTROL'] ?? `${__dirname}/profiler-control.js`) as {
   installProfilerControl(): void;
@@ -31,6 +31,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`gatehouse-server: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`gatehouse-server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   // GATEHOUSE_BENCH_NATS (bench/lib/store-sync-servers.ts, gatehouse-jetstream): the
   // retained store in JetStream KV on that server instead of SQLite
   const nats = process.env['GATEHOUSE_BENCH_NATS'];
-  const store = nats === undefined ? { path, synchronous } : { path, synchronous, engine: 'jetstream', nats: { servers: [nats], bucket: 'bench' } };
+  const store =
+    nats === undefined
+      ? { path, synchronous }
+      : { path, synchronous, engine: 'jetstream', nats: { servers: [nats], bucket: 'bench' } };
   const router = new Router({ log: { level: 'silent' }, store });
   await router.start();
   const listener = await router.listenWAMP({ port: 0, host: '127.0.0.1' });

@@ -25,7 +25,10 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
   const body = express.text({ type: () => true, limit: ctx.config.limits.maxMessageSize });
   const json: express.RequestHandler = (req, _res, next) => {
     const text: unknown = req.body;
-    if (typeof text !== 'string' || text === '') { next(new RouterError(Errors.invalidArgument, 'a JSON request body is required')); return; }
+    if (typeof text !== 'string' || text === '') {
+      next(new RouterError(Errors.invalidArgument, 'a JSON request body is required'));
+      return;
+    }
     try {
       req.body = parseExact(text);
     } catch (err) {
@@ -48,21 +51,38 @@ export function httpApiRouter(ctx: HttpGateContext, basePath: string): express.R
     };
 
   const document = openApiDocument(basePath);
-  router.get('/openapi.json', (_req, res) => { sendJson(res, 200, document); });
+  router.get('/openapi.json', (_req, res) => {
+    sendJson(res, 200, document);
+  });
   router.post('/publish', body, json, handle(publish));
   router.post('/call', body, json, handle(call));
   router.post('/requests', body, json, handle(submitRequest));
   router.get('/requests/:id', handle(getRequest));
-  router.get('/subscribe', handle((scope, req, res) => subscribe(ctx, scope, req, res)));
+  router.get(
+    '/subscribe',
+    handle((scope, req, res) => subscribe(ctx, scope, req, res)),
+  );
   router.get('/store', handle(listKeys));
   router.get('/store/:key', handle(getKey));
   router.put('/store/:key', body, json, handle(putKey));
   router.delete('/store/:key', handle(deleteKey));
   // body-parser's errors (too large, bad encoding) and ours from `json`
   router.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    if (err instanceof RouterError) { sendFailure(res, err); return; }
+    if (err instanceof RouterError) {
+      sendFailure(res, err);
+      return;
+    }
     const type = (err as { type?: unknown }).type;
-    if (type === 'entity.too.large') { sendFailure(res, new RouterError(Errors.payloadSizeExceeded, `request body over limits.maxMessageSize (${ctx.config.limits.maxMessageSize} bytes)`)); return; }
+    if (type === 'entity.too.large') {
+      sendFailure(
+        res,
+        new RouterError(
+          Errors.payloadSizeExceeded,
+          `request body over limits.maxMessageSize (${ctx.config.limits.maxMessageSize} bytes)`,
+        ),
+      );
+      return;
+    }
     sendFailure(res, new RouterError(Errors.invalidArgument, err instanceof Error ? err.message : String(err)));
   });
   return router;

@@ -16,7 +16,11 @@ export function createHttpContext(router: RouterCore): HttpGateContext {
   const l = router.config.limits;
   return {
     ...createGateContext(router, 'http'),
-    outboxLimits: { highWaterBytes: l.outboundHighWaterBytes, maxQueueBytes: l.outboundQueueBytes, slowConsumerTimeoutMs: l.slowConsumerTimeoutMs },
+    outboxLimits: {
+      highWaterBytes: l.outboundHighWaterBytes,
+      maxQueueBytes: l.outboundQueueBytes,
+      slowConsumerTimeoutMs: l.slowConsumerTimeoutMs,
+    },
     streams: new Set(),
     credentials: new CredentialCache(),
   };

@@ -21,8 +21,20 @@ const common: Json = {
   '503': error('the router is shutting down'),
 };
 
-const realmParam: Json = { name: 'realm', in: 'query', required: false, schema: { type: 'string' }, description: 'the realm (else the Gatehouse-Realm header, else defaultRealm)' };
-const keyParam: Json = { name: 'key', in: 'path', required: true, schema: { type: 'string' }, description: 'a topic URI (a.b.c)' };
+const realmParam: Json = {
+  name: 'realm',
+  in: 'query',
+  required: false,
+  schema: { type: 'string' },
+  description: 'the realm (else the Gatehouse-Realm header, else defaultRealm)',
+};
+const keyParam: Json = {
+  name: 'key',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'a topic URI (a.b.c)',
+};
 
 /** the version of the API this document describes (not the package's) */
 const API_VERSION = '1.0.0';
@@ -30,7 +42,11 @@ const API_VERSION = '1.0.0';
 export function openApiDocument(basePath: string): Json {
   return {
     openapi: '3.1.0',
-    info: { title: 'Gatehouse HTTP API', version: API_VERSION, description: 'Publish, call, the retained store and Server-Sent Events subscriptions of a Gatehouse router.' },
+    info: {
+      title: 'Gatehouse HTTP API',
+      version: API_VERSION,
+      description: 'Publish, call, the retained store and Server-Sent Events subscriptions of a Gatehouse router.',
+    },
     servers: [{ url: basePath }],
     security: [{ basic: [] }, { bearer: [] }, {}],
     paths: {
@@ -40,7 +56,11 @@ export function openApiDocument(basePath: string): Json {
           summary: 'Publish an event (WAMP PUBLISH options)',
           parameters: [realmParam],
           requestBody: body('PublishRequest'),
-          responses: { '200': { description: 'routed (store writes: committed)', ...json('PublishResponse') }, '412': error('a `when` condition does not hold'), ...common },
+          responses: {
+            '200': { description: 'routed (store writes: committed)', ...json('PublishResponse') },
+            '412': error('a `when` condition does not hold'),
+            ...common,
+          },
         },
       },
       '/call': {
@@ -76,20 +96,32 @@ export function openApiDocument(basePath: string): Json {
           operationId: 'storeGet',
           summary: 'Read a key',
           parameters: [keyParam, realmParam],
-          responses: { '200': { description: 'the entry', ...json('StoreEntry') }, ...common, '404': error('no such key or realm') },
+          responses: {
+            '200': { description: 'the entry', ...json('StoreEntry') },
+            ...common,
+            '404': error('no such key or realm'),
+          },
         },
         put: {
           operationId: 'storePut',
           summary: 'Write a key (a retained publish)',
           parameters: [keyParam, realmParam],
           requestBody: body('StorePutRequest'),
-          responses: { '200': { description: 'written', ...json('StorePutResponse') }, '412': error('the `when` condition does not hold'), ...common },
+          responses: {
+            '200': { description: 'written', ...json('StorePutResponse') },
+            '412': error('the `when` condition does not hold'),
+            ...common,
+          },
         },
         delete: {
           operationId: 'storeDelete',
           summary: 'Delete a key',
           parameters: [keyParam, realmParam],
-          responses: { '200': { description: 'deleted', ...json('StorePutResponse') }, ...common, '404': error('no such key or realm') },
+          responses: {
+            '200': { description: 'deleted', ...json('StorePutResponse') },
+            ...common,
+            '404': error('no such key or realm'),
+          },
         },
       },
       '/requests': {
@@ -98,7 +130,11 @@ export function openApiDocument(basePath: string): Json {
           summary: 'Submit a durable request (one outcome per destination)',
           parameters: [realmParam],
           requestBody: body('RequestSubmit'),
-          responses: { '202': { description: 'stored', ...json('RequestSubmitted') }, ...common, '404': error('"all" found no callee, or no such realm') },
+          responses: {
+            '202': { description: 'stored', ...json('RequestSubmitted') },
+            ...common,
+            '404': error('"all" found no callee, or no such realm'),
+          },
         },
       },
       '/requests/{id}': {
@@ -108,9 +144,19 @@ export function openApiDocument(basePath: string): Json {
           parameters: [
             { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
             realmParam,
-            { name: 'wait', in: 'query', required: false, schema: { type: 'number', minimum: 0, maximum: 300 }, description: 'seconds to wait for the request to be done' },
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              schema: { type: 'number', minimum: 0, maximum: 300 },
+              description: 'seconds to wait for the request to be done',
+            },
           ],
-          responses: { '200': { description: 'its status and the outcomes so far', ...json('RequestStatus') }, ...common, '404': error('no such request or realm') },
+          responses: {
+            '200': { description: 'its status and the outcomes so far', ...json('RequestStatus') },
+            ...common,
+            '404': error('no such request or realm'),
+          },
         },
       },
       '/subscribe': {
@@ -123,7 +169,10 @@ export function openApiDocument(basePath: string): Json {
             { name: 'match', in: 'query', required: false, schema: { type: 'string', enum: ['exact', 'prefix', 'wildcard'] } },
           ],
           responses: {
-            '200': { description: 'events: `id:` the publication id, `data:` {args, kwargs}', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            '200': {
+              description: 'events: `id:` the publication id, `data:` {args, kwargs}',
+              content: { 'text/event-stream': { schema: { type: 'string' } } },
+            },
             ...common,
           },
         },

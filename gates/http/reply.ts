@@ -27,7 +27,12 @@ export function sendFailure(res: express.Response, failure: CallFailure): void {
   if (status === 401) res.set('www-authenticate', 'Basic realm="gatehouse", charset="UTF-8"');
   const body =
     failure instanceof ApplicationError
-      ? { error: failure.uri, args: failure.args ?? [], kwargs: failure.kwargs ?? {}, message: typeof failure.args?.[0] === 'string' ? failure.args[0] : failure.uri }
+      ? {
+          error: failure.uri,
+          args: failure.args ?? [],
+          kwargs: failure.kwargs ?? {},
+          message: typeof failure.args?.[0] === 'string' ? failure.args[0] : failure.uri,
+        }
       : { error: failure.uri, args: failure.args ?? [], kwargs: failure.kwargs ?? {}, message: failure.message };
   sendJson(res, status, body);
 }

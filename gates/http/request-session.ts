@@ -24,15 +24,25 @@ export interface RequestScope {
 }
 
 /** Authenticates the request and resolves its realm; throws RouterError (401, 403, 404, 429, 503). */
-export async function requestScope(ctx: HttpGateContext, req: express.Request, control: SessionControl = { close: () => undefined }): Promise<RequestScope> {
+export async function requestScope(
+  ctx: HttpGateContext,
+  req: express.Request,
+  control: SessionControl = { close: () => undefined },
+): Promise<RequestScope> {
   const router = ctx.router;
   if (router.health().status !== 'ok') throw new RouterError(Errors.systemShutdown, 'router is shutting down');
   const name = realmName(ctx, req);
   if (!router.mayJoinRealm(name)) throw new RouterError(Errors.noSuchRealm, `no such realm: ${name}`);
-  const transport: TransportInfo = { gate: 'http', type: 'http', peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`, protocol: `HTTP/${req.httpVersion}` };
+  const transport: TransportInfo = {
+    gate: 'http',
+    type: 'http',
+    peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
+    protocol: `HTTP/${req.httpVersion}`,
+  };
   const authorization = req.headers.authorization;
   // the bearer's authid is part of the credential
-  const credential = authorization === undefined || authorization === '' ? undefined : `${authorization}\0${header(req, AUTHID_HEADER) ?? ''}`;
+  const credential =
+    authorization === undefined || authorization === '' ? undefined : `${authorization}\0${header(req, AUTHID_HEADER) ?? ''}`;
   let identity = credential === undefined ? undefined : ctx.credentials.get(name, credential);
   if (!identity) {
     const result = await authenticate(ctx, { realm: name, transport }, authorization, header(req, AUTHID_HEADER));
@@ -66,10 +76,22 @@ function realmName(ctx: HttpGateContext, req: express.Request): string {
  * Bearer (RFC 6750): a WAMP ticket, its authid in the Gatehouse-Authid header. No
  * Authorization header: anonymous, under http.api.anonymous.
  */
-function authenticate(ctx: HttpGateContext, ar: AuthRequest, authorization: string | undefined, authid: string | undefined): AuthResult | Promise<AuthResult> {
+function authenticate(
+  ctx: HttpGateContext,
+  ar: AuthRequest,
+  authorization: string | undefined,
+  authid: string | undefined,
+): AuthResult | Promise<AuthResult> {
   const auth = ctx.router.auth;
   if (authorization === undefined || authorization === '') {
-    if (!auth.usable(ar, 'anonymous')) return auth.refuse(ar, 'anonymous', undefined, 'bad_credentials', 'credentials required: anonymous access is not allowed here');
+    if (!auth.usable(ar, 'anonymous'))
+      return auth.refuse(
+        ar,
+        'anonymous',
+        undefined,
+        'bad_credentials',
+        'credentials required: anonymous access is not allowed here',
+      );
     return auth.anonymous(ar, authid ?? 'anonymous');
   }
   const space = authorization.indexOf(' ');

@@ -44,12 +44,20 @@ export const schemas = {
     type: 'object',
     required: ['topic'],
     additionalProperties: false,
-    properties: { topic: { type: 'string', minLength: 1, description: 'WAMP topic URI (a.b.c)' }, args, kwargs, options: publishOptions },
+    properties: {
+      topic: { type: 'string', minLength: 1, description: 'WAMP topic URI (a.b.c)' },
+      args,
+      kwargs,
+      options: publishOptions,
+    },
   },
   PublishResponse: {
     type: 'object',
     required: ['publication'],
-    properties: { publication: { type: 'integer' }, revision: { type: 'integer', description: 'the key revision of a store write (a fencing token)' } },
+    properties: {
+      publication: { type: 'integer' },
+      revision: { type: 'integer', description: 'the key revision of a store write (a fencing token)' },
+    },
   },
   CallRequest: {
     type: 'object',
@@ -59,7 +67,11 @@ export const schemas = {
       procedure: { type: 'string', minLength: 1 },
       args,
       kwargs,
-      options: { type: 'object', additionalProperties: false, properties: { timeout: { type: 'integer', minimum: 0, description: 'milliseconds; 0: none' } } },
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { timeout: { type: 'integer', minimum: 0, description: 'milliseconds; 0: none' } },
+      },
     },
   },
   CallResponse: { type: 'object', properties: { args, kwargs } },
@@ -77,12 +89,21 @@ export const schemas = {
   StoreEntry: {
     type: 'object',
     required: ['key', 'value', 'revision'],
-    properties: { key: { type: 'string' }, value: {}, headers: { type: 'object' }, revision: { type: 'integer' }, expiresAt: { type: 'integer', description: 'ms since the epoch' } },
+    properties: {
+      key: { type: 'string' },
+      value: {},
+      headers: { type: 'object' },
+      revision: { type: 'integer' },
+      expiresAt: { type: 'integer', description: 'ms since the epoch' },
+    },
   },
   StoreList: {
     type: 'object',
     required: ['entries', 'next'],
-    properties: { entries: { type: 'array', items: { $ref: '#/components/schemas/StoreEntry' } }, next: { type: ['string', 'null'], description: 'pass as after= for the next page' } },
+    properties: {
+      entries: { type: 'array', items: { $ref: '#/components/schemas/StoreEntry' } },
+      next: { type: ['string', 'null'], description: 'pass as after= for the next page' },
+    },
   },
   RequestSubmit: {
     type: 'object',
@@ -93,11 +114,22 @@ export const schemas = {
       args,
       kwargs,
       destinations: {
-        description: 'authids of the callees to deliver to, or "all": the callees registered for the procedure when the request is submitted',
+        description:
+          'authids of the callees to deliver to, or "all": the callees registered for the procedure when the request is submitted',
         oneOf: [{ type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1 } }, { const: 'all' }],
       },
-      expires_in: { type: 'number', exclusiveMinimum: 0, maximum: 2_592_000, description: 'seconds; destinations without an outcome by then get gatehouse.error.expired (default 60)' },
-      retries: { type: 'integer', minimum: 0, maximum: 100, description: 'how often a destination is tried again when its callee goes away mid-call (default 0)' },
+      expires_in: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 2_592_000,
+        description: 'seconds; destinations without an outcome by then get gatehouse.error.expired (default 60)',
+      },
+      retries: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 100,
+        description: 'how often a destination is tried again when its callee goes away mid-call (default 0)',
+      },
     },
   },
   RequestSubmitted: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
@@ -109,14 +141,23 @@ export const schemas = {
       replies: {
         type: 'array',
         description: 'one per destination with an outcome: {destination, args, kwargs}, or {destination, error, args, kwargs}',
-        items: { type: 'object', required: ['destination'], properties: { destination: { type: 'string' }, error: { type: 'string', description: 'the error URI' }, args, kwargs } },
+        items: {
+          type: 'object',
+          required: ['destination'],
+          properties: { destination: { type: 'string' }, error: { type: 'string', description: 'the error URI' }, args, kwargs },
+        },
       },
     },
   },
   Error: {
     type: 'object',
     required: ['error', 'message'],
-    properties: { error: { type: 'string', description: 'the error URI' }, args: { type: 'array' }, kwargs: { type: 'object' }, message: { type: 'string' } },
+    properties: {
+      error: { type: 'string', description: 'the error URI' },
+      args: { type: 'array' },
+      kwargs: { type: 'object' },
+      message: { type: 'string' },
+    },
   },
 } satisfies Record<string, Schema>;
 

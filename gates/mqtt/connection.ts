@@ -1,6 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IPubackPacket, type IPubcompPacket, type IPubrecPacket, type IPubrelPacket, type Packet, type Parser } from 'mqtt-packet';
+import mqttPacket, {
+  type IPubackPacket,
+  type IPubcompPacket,
+  type IPubrecPacket,
+  type IPubrelPacket,
+  type Packet,
+  type Parser,
+} from 'mqtt-packet';
 import type { Timer } from '../../lib/clock';
 import { ConnectionFlow, type ConnectionFlowHooks } from '../../lib/connection-flow';
 import type { OutboundFlow } from '../../lib/outbox';
@@ -86,16 +93,33 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   ) {
     this.parser = mqttPacket.parser({ protocolVersion: 4 });
     strictStrings(this.parser);
-    this.parser.on('packet', (p: Packet) => { this.onPacket(p); });
-    this.parser.on('error', (err: unknown) => { this.codecError(err); });
-    this.reader = new PacketReader(this.parser, (p) => { this.onPacket(p); }, ctx.config.limits.maxMessageSize, () => this.state !== 'closed');
+    this.parser.on('packet', (p: Packet) => {
+      this.onPacket(p);
+    });
+    this.parser.on('error', (err: unknown) => {
+      this.codecError(err);
+    });
+    this.reader = new PacketReader(
+      this.parser,
+      (p) => {
+        this.onPacket(p);
+      },
+      ctx.config.limits.maxMessageSize,
+      () => this.state !== 'closed',
+    );
     this.batch = new WriteBatch((data) => stream.write(data));
     // the connection is its flow's hooks (methods, not a closure each: issue 15, footprint)
     this.flowControl = new ConnectionFlow(ctx, info.peer, stream, this);
-    stream.on('data', (chunk: Buffer) => { this.onData(chunk); });
-    stream.on('close', () => { this.onClose(); });
+    stream.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    stream.on('close', () => {
+      this.onClose();
+    });
     stream.on('error', ignore); // 'close' follows
-    this.connectTimer = ctx.clock.setTimeout(() => { this.destroy(); }, ctx.config.mqtt.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => {
+      this.destroy();
+    }, ctx.config.mqtt.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -144,11 +168,17 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     const size = packetSize(p);
     // counted per packet, not per network chunk ($SYS and the metrics say messages)
     this.ctx.counters.in(size);
-    if (size > this.ctx.config.limits.maxMessageSize) { this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size'); return; }
+    if (size > this.ctx.config.limits.maxMessageSize) {
+      this.fail(RC.PACKET_TOO_LARGE, 'packet exceeds the maximum packet size');
+      return;
+    }
     if (!this.flowControl.admit(size)) return;
     if (this.backlog) {
       // a client may send before CONNACK (MQTT 5 §3.1.4); a bounded few wait for the verdict
-      if (this.backlog.length >= BACKLOG_MAX) { this.destroy(); return; }
+      if (this.backlog.length >= BACKLOG_MAX) {
+        this.destroy();
+        return;
+      }
       this.backlog.push(p);
       return;
     }
@@ -185,7 +215,10 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   private dispatch(p: Packet): void {
     if (this.state === 'connect') {
       // [MQTT-3.1.0-1] the first packet must be CONNECT
-      if (p.cmd !== 'connect') { this.destroy(); return; }
+      if (p.cmd !== 'connect') {
+        this.destroy();
+        return;
+      }
       this.ctx.clock.clearTimeout(this.connectTimer);
       handleConnect(this, p);
       return;
@@ -201,7 +234,10 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
         // [MQTT-2.3.1-1] these carry a packet identifier: with less than its two bytes
         // the packet is malformed (the codec reads it as id -1), and answering it would
         // send an acknowledgement for no packet (5.0 §4.13: DISCONNECT 0x81, 3.1.1 close)
-        if ((p.length ?? 0) < 2) { this.fail(RC.MALFORMED_PACKET, `${p.cmd} without a packet identifier`); return; }
+        if ((p.length ?? 0) < 2) {
+          this.fail(RC.MALFORMED_PACKET, `${p.cmd} without a packet identifier`);
+          return;
+        }
         this.dispatchAck(p);
         return;
       case 'subscribe':
@@ -387,7 +423,10 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
   /** A protocol error: counted, logged, answered per version, connection closed. */
   fail(reasonCode: number, reason: string): void {
     this.ctx.counters.errors(`mqtt_0x${reasonCode.toString(16)}`);
-    this.ctx.log.info({ client: this.session?.clientId, peer: this.info.peer, reasonCode, reason }, 'MQTT connection closed on error');
+    this.ctx.log.info(
+      { client: this.session?.clientId, peer: this.info.peer, reasonCode, reason },
+      'MQTT connection closed on error',
+    );
     this.disconnect(reasonCode, reason);
   }
 
@@ -395,9 +434,15 @@ export class MqttConnection implements MqttLink, ConnectionFlowHooks<undefined> 
     const pending = (this.parser as unknown as { packet?: { cmd?: string; protocolVersion?: number } }).packet;
     if (pending?.cmd === 'connect' && this.connectRead) {
       // a second CONNECT while the first is still being handled ([MQTT-3.1.0-2])
-      this.fail(RC.PROTOCOL_ERROR, 'second CONNECT'); return;
+      this.fail(RC.PROTOCOL_ERROR, 'second CONNECT');
+      return;
     }
-    if (this.state === 'connect' && pending?.cmd === 'connect' && pending.protocolVersion !== undefined && ![3, 4, 5].includes(pending.protocolVersion)) {
+    if (
+      this.state === 'connect' &&
+      pending?.cmd === 'connect' &&
+      pending.protocolVersion !== undefined &&
+      ![3, 4, 5].includes(pending.protocolVersion)
+    ) {
       this.unsupportedLevel();
       return;
     }

@@ -23,7 +23,9 @@ export const mqttGate: Gate<MqttGateContext> = {
   },
   listenTcp: (ctx, options) => listenMqttTcp(ctx, options),
   listenWebSocket: (ctx, options) => listenMqttWs(ctx, options),
-  accept: (ctx, socket, type) => { acceptMqttSocket(ctx, socket, type); },
+  accept: (ctx, socket, type) => {
+    acceptMqttSocket(ctx, socket, type);
+  },
   endpoints(config) {
     const mq = config.mqtt;
     const out: GateEndpoint[] = [];

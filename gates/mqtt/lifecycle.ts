@@ -60,7 +60,9 @@ export function openSession(
     endSession(ctx, existing);
   }
   const core = new Session(transportOf(conn), identity, {
-    close: (reason, message) => { closeFromCore(ctx, session, reason, message); },
+    close: (reason, message) => {
+      closeFromCore(ctx, session, reason, message);
+    },
   });
   const session = new MqttSession(clientId, realm, core, ctx);
   core.offlineQueue = queueName(session);
@@ -102,7 +104,10 @@ export function armExpiry(ctx: MqttGateContext, session: MqttSession, ms: number
   const at = ctx.clock.now() + ms;
   const arm = (): void => {
     const left = at - ctx.clock.now();
-    if (left <= 0) { endSession(ctx, session); return; }
+    if (left <= 0) {
+      endSession(ctx, session);
+      return;
+    }
     session.expiryTimer = ctx.clock.setTimeout(arm, timerDelay(left));
     session.expiryTimer.unref();
   };

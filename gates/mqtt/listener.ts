@@ -10,7 +10,9 @@ import type { MqttGateContext } from './context';
 /** MQTT over TCP (and TLS when `tls` is given). */
 export function listenMqttTcp(ctx: MqttGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, opts.tls ? 'mqttTls' : 'mqtt');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => { acceptMqttSocket(ctx, socket, type); });
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'MQTT TLS' : 'MQTT' }, (socket, type) => {
+    acceptMqttSocket(ctx, socket, type);
+  });
 }
 
 /** One MQTT connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */

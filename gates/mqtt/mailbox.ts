@@ -125,7 +125,12 @@ export class StoreMailbox implements Mailbox {
     const attrs: StoredAttrs = { qos: msg.qos, retain: msg.retain };
     if (msg.subscriptionIds.length > 0) attrs.ids = [...msg.subscriptionIds];
     if (msg.headers) attrs.headers = msg.headers;
-    this.mailboxes.append(this.owner, { topic: msg.topic, payload: msg.payload, expiresAt: msg.headers?.expiresAt, attrs: { ...attrs } });
+    this.mailboxes.append(this.owner, {
+      topic: msg.topic,
+      payload: msg.payload,
+      expiresAt: msg.headers?.expiresAt,
+      attrs: { ...attrs },
+    });
   }
 
   take(): Pending | undefined {
@@ -153,7 +158,8 @@ export class StoreMailbox implements Mailbox {
     const out: { pending: Pending; packetId: number; released: boolean }[] = [];
     for (const m of this.mailboxes.peek(this.owner, Number.MAX_SAFE_INTEGER)) {
       const a = attrsOf(m);
-      if (a.packetId !== undefined) out.push({ pending: { msg: outboundOf(m), seq: m.seq }, packetId: a.packetId, released: a.released === true });
+      if (a.packetId !== undefined)
+        out.push({ pending: { msg: outboundOf(m), seq: m.seq }, packetId: a.packetId, released: a.released === true });
     }
     return out;
   }

@@ -109,7 +109,9 @@ export class MqttSession {
     readonly core: Session,
     private readonly ctx: MqttGateContext,
   ) {
-    core.singleDelivery = (event, subs) => { this.deliver(event, subs); };
+    core.singleDelivery = (event, subs) => {
+      this.deliver(event, subs);
+    };
     core.flow = new SessionFlow(this);
     this.owner = { kind: 'mqtt', name: inRealm(realm.name, clientId) };
     this.mailbox = new MemoryMailbox(ctx.router.mailboxes, this.owner);
@@ -126,7 +128,8 @@ export class MqttSession {
     const durable = new StoreMailbox(mailboxes, this.owner);
     for (let p = memory.take(); p; p = memory.take()) durable.push(p.msg);
     for (const r of durable.recoverInflight()) {
-      if (!this.inflight.has(r.packetId)) this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
+      if (!this.inflight.has(r.packetId))
+        this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
     }
     this.mailbox = durable;
   }

@@ -28,9 +28,14 @@ export function outboundPublish(conn: MqttConnection, msg: Outbound, packetId: n
   if (packetId !== 0) packet.messageId = packetId;
   if (conn.version === 5) {
     const h = msg.headers;
-    const props = headersToMqtt(h, conn.ctx.clock.now(), h?.responseTopic !== undefined ? (canonicalToMqtt(h.responseTopic) ?? undefined) : undefined);
+    const props = headersToMqtt(
+      h,
+      conn.ctx.clock.now(),
+      h?.responseTopic !== undefined ? (canonicalToMqtt(h.responseTopic) ?? undefined) : undefined,
+    );
     if (!props) return undefined;
-    if (msg.subscriptionIds.length > 0) props.subscriptionIdentifier = msg.subscriptionIds.length === 1 ? msg.subscriptionIds[0] : [...msg.subscriptionIds];
+    if (msg.subscriptionIds.length > 0)
+      props.subscriptionIdentifier = msg.subscriptionIds.length === 1 ? msg.subscriptionIds[0] : [...msg.subscriptionIds];
     // MQTT 5 §3.3.2.3.4: the first PUBLISH on a topic sets the alias, later ones send only the alias
     if (conn.clientTopicAliasMax > 0) {
       const known = conn.outboundAliases.get(topic);

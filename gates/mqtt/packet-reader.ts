@@ -68,11 +68,17 @@ export class PacketReader {
         }
       }
       if (!complete) {
-        if (i > pos + 4) { this.stream(buf.subarray(pos)); return; } // over 4 bytes: the codec says so
+        if (i > pos + 4) {
+          this.stream(buf.subarray(pos));
+          return;
+        } // over 4 bytes: the codec says so
         break; // header incomplete
       }
       const total = i - pos + length;
-      if (total > this.maxPacketBytes) { this.stream(buf.subarray(pos)); return; }
+      if (total > this.maxPacketBytes) {
+        this.stream(buf.subarray(pos));
+        return;
+      }
       if (pos + total > n) {
         this.needed = total;
         break;
@@ -113,7 +119,9 @@ export class PacketReader {
       case 7:
         return b0 === 0x70 ? this.confirmation('pubcomp', 0, buf, body, length, PUBREL_CODES) : undefined;
       case 12:
-        return b0 === 0xc0 && length === 0 ? ({ cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as unknown as Packet) : undefined;
+        return b0 === 0xc0 && length === 0
+          ? ({ cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as unknown as Packet)
+          : undefined;
       default:
         return undefined;
     }
@@ -179,7 +187,14 @@ export class PacketReader {
   }
 
   /** PUBACK/PUBREC/PUBREL/PUBCOMP: the id, and in MQTT 5 a reason code and an empty property list. */
-  private confirmation(cmd: string, qos: number, buf: Buffer, body: number, length: number, codes: ReadonlySet<number>): Packet | undefined {
+  private confirmation(
+    cmd: string,
+    qos: number,
+    buf: Buffer,
+    body: number,
+    length: number,
+    codes: ReadonlySet<number>,
+  ): Packet | undefined {
     if (length < 2) return undefined;
     const p: Record<string, unknown> = {
       cmd,

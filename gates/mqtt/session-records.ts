@@ -112,7 +112,11 @@ export function restoreSessions(ctx: MqttGateContext): number {
       restoredIdentity(ctx, r),
       // as any session's: wamp.session.kill ends it, a shutdown keeps it for the next
       // start (ending it here lost every restored session at the next shutdown)
-      { close: (reason, message) => { closeFromCore(ctx, session, reason, message); } },
+      {
+        close: (reason, message) => {
+          closeFromCore(ctx, session, reason, message);
+        },
+      },
     );
     const session = new MqttSession(r.clientId, realm, core, ctx);
     session.expirySeconds = expiry;
@@ -126,8 +130,19 @@ export function restoreSessions(ctx: MqttGateContext): number {
       const parsed = parseMqttSubscription(s.filter);
       if (!parsed) continue;
       // authorized again: the permissions may have changed since the session was saved
-      const refused = (err: unknown): void => { ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused'); };
-      const add = (sub: Subscription): void => { session.addSubscription({ ...s, id: s.id, pattern: parsed.pattern, share: parsed.share, sub, wildcardFirst: parsed.skipsDollarTopics }); };
+      const refused = (err: unknown): void => {
+        ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
+      };
+      const add = (sub: Subscription): void => {
+        session.addSubscription({
+          ...s,
+          id: s.id,
+          pattern: parsed.pattern,
+          share: parsed.share,
+          sub,
+          wildcardFirst: parsed.skipsDollarTopics,
+        });
+      };
       try {
         settle(realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share), add, refused);
       } catch (err) {
@@ -149,7 +164,12 @@ export function restoreSessions(ctx: MqttGateContext): number {
 function asRecord(v: unknown): SessionRecord | undefined {
   if (!isPlainObject(v)) return undefined;
   const r = v as Partial<SessionRecord>;
-  if (typeof r.realm !== 'string' || typeof r.clientId !== 'string' || typeof r.expirySeconds !== 'number' || !Array.isArray(r.subscriptions)) {
+  if (
+    typeof r.realm !== 'string' ||
+    typeof r.clientId !== 'string' ||
+    typeof r.expirySeconds !== 'number' ||
+    !Array.isArray(r.subscriptions)
+  ) {
     return undefined;
   }
   return { authid: r.clientId, qos2: [], ...r } as SessionRecord;

@@ -24,7 +24,12 @@ export function startSysTopics(ctx: MqttGateContext): () => void {
       ['$SYS.broker.bytes.sent', g.bytesOut],
     ];
     for (const [topic, value] of values) {
-      const r = realm.publish(undefined, topic, { bytes: Buffer.from(String(value)) }, { retain: true, retainFlag: true, qos: 0 });
+      const r = realm.publish(
+        undefined,
+        topic,
+        { bytes: Buffer.from(String(value)) },
+        { retain: true, retainFlag: true, qos: 0 },
+      );
       if (r instanceof Promise) r.catch(() => undefined);
     }
   };
@@ -32,5 +37,7 @@ export function startSysTopics(ctx: MqttGateContext): () => void {
   const timer = ctx.clock.setInterval(publish, seconds * 1000);
   timer.unref();
   publish();
-  return () => { ctx.clock.clearInterval(timer); };
+  return () => {
+    ctx.clock.clearInterval(timer);
+  };
 }

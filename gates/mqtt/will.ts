@@ -28,7 +28,13 @@ export function willTestament(will: Will): Testament {
   // the will belongs to the network connection ([MQTT-3.1.2-8]): it fires when the
   // session detaches from it, not only when the session ends
   // MQTT delivers a client's own messages unless it subscribed with no-local
-  const options = { excludeMe: false, qos: will.qos, retainFlag: will.retain, headers: will.headers, retain: will.retain || undefined };
+  const options = {
+    excludeMe: false,
+    qos: will.qos,
+    retainFlag: will.retain,
+    headers: will.headers,
+    retain: will.retain || undefined,
+  };
   return { topic: will.topic, payload: will.payload, options, scope: 'detached', delayMs: will.delayMs, asOwner: true };
 }
 
@@ -39,7 +45,10 @@ export function willTestament(will: Will): Testament {
  */
 export function authorizeWill(realm: Realm, probe: Session, will: Will): Promise<void> | undefined {
   realm.refuseReservedTopic(will.topic);
-  const pending = [realm.authorize(probe, 'publish', will.topic), will.retain ? realm.authorize(probe, 'retain', will.topic) : undefined];
+  const pending = [
+    realm.authorize(probe, 'publish', will.topic),
+    will.retain ? realm.authorize(probe, 'retain', will.topic) : undefined,
+  ];
   const waiting = pending.filter((p): p is Promise<void> => p !== undefined);
   return waiting.length === 0 ? undefined : Promise.all(waiting).then(() => undefined);
 }

@@ -75,9 +75,13 @@ export class StompConnection {
     private readonly byteStream: boolean,
   ) {
     this.parser = new StompFrameParser(ctx.parserLimits, {
-      onFrame: (f) => { this.onFrame(f); },
+      onFrame: (f) => {
+        this.onFrame(f);
+      },
       onHeartbeat: () => undefined, // any input counts as alive: see onData
-      onError: (err) => { this.malformed(err); },
+      onError: (err) => {
+        this.malformed(err);
+      },
     });
     const limits = ctx.config.limits;
     this.transactions = new TransactionTable(
@@ -100,24 +104,38 @@ export class StompConnection {
       stream,
       {
         queuedBytes: () => stream.writableLength,
-        cork: () => { stream.cork(); },
-        uncork: () => { stream.uncork(); },
+        cork: () => {
+          stream.cork();
+        },
+        uncork: () => {
+          stream.uncork();
+        },
         kill: () => {
           ctx.log.warn({ peer: info.peer, session: this.session?.id }, 'slow consumer disconnected');
           this.destroy();
         },
-        rateExceeded: () => { this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit')); },
-        capExceeded: (limit, frame) => { this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame); },
+        rateExceeded: () => {
+          this.fail(new RouterError(Errors.rateLimited, 'inbound frame rate over the limit'));
+        },
+        capExceeded: (limit, frame) => {
+          this.fail(new RouterError(Errors.limitExceeded, `more than ${limit} frames per second`), frame);
+        },
         outboxResumed: () => {
           if (this.session && this.state !== 'closed') ctx.work.queues.resume(this.session);
         },
       },
       { cap: () => ctx.config.stomp.limits.framesPerSecond },
     );
-    stream.on('data', (chunk: Buffer) => { this.onData(chunk); });
-    stream.on('close', () => { this.onClose(); });
+    stream.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    stream.on('close', () => {
+      this.onClose();
+    });
     stream.on('error', () => undefined); // 'close' follows
-    this.connectTimer = ctx.clock.setTimeout(() => { this.destroy(); }, ctx.config.stomp.connectTimeoutMs);
+    this.connectTimer = ctx.clock.setTimeout(() => {
+      this.destroy();
+    }, ctx.config.stomp.connectTimeoutMs);
     this.connectTimer.unref();
   }
 
@@ -144,7 +162,10 @@ export class StompConnection {
     if (this.state === 'closing' || this.state === 'closed') return;
     if (this.backlog) {
       // reading is paused; these came in the same chunk as CONNECT
-      if (this.backlog.length >= BACKLOG_MAX) { this.fail(new RouterError(Errors.limitExceeded, 'too many frames before CONNECTED'), frame); return; }
+      if (this.backlog.length >= BACKLOG_MAX) {
+        this.fail(new RouterError(Errors.limitExceeded, 'too many frames before CONNECTED'), frame);
+        return;
+      }
       this.backlog.push(frame);
       return;
     }
@@ -171,11 +192,20 @@ export class StompConnection {
   private handleFrame(frame: StompFrame): void {
     if (!this.countFrame(frame)) return;
     const cmd = frame.command;
-    if (!isClientCommand(cmd)) { this.protocolError(`${cmd} is not sent by clients`, frame); return; }
+    if (!isClientCommand(cmd)) {
+      this.protocolError(`${cmd} is not sent by clients`, frame);
+      return;
+    }
     // STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames may have a body
-    if (frame.body.length > 0 && !mayHaveBody(cmd)) { this.protocolError(`a ${cmd} frame must not have a body`, frame); return; }
+    if (frame.body.length > 0 && !mayHaveBody(cmd)) {
+      this.protocolError(`a ${cmd} frame must not have a body`, frame);
+      return;
+    }
     if (this.state === 'connect') {
-      if (cmd !== 'CONNECT' && cmd !== 'STOMP') { this.protocolError(`expected CONNECT, got ${cmd}`, frame); return; }
+      if (cmd !== 'CONNECT' && cmd !== 'STOMP') {
+        this.protocolError(`expected CONNECT, got ${cmd}`, frame);
+        return;
+      }
       this.ctx.clock.clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
       handleConnect(this, frame);
@@ -196,7 +226,10 @@ export class StompConnection {
         return;
       case 'NACK':
         // STOMP 1.1 §NACK: not in 1.0
-        if (this.version === '1.0') { this.protocolError('NACK is not part of STOMP 1.0', frame); return; }
+        if (this.version === '1.0') {
+          this.protocolError('NACK is not part of STOMP 1.0', frame);
+          return;
+        }
         handleAck(this, frame, 'nack');
         return;
       case 'BEGIN':
@@ -247,16 +280,21 @@ export class StompConnection {
   /** Heart-beating as negotiated (STOMP 1.2 §Heart-beating); 0 = none that way. */
   startHeartbeats(outMs: number, inMs: number): void {
     this.heartbeat?.stop();
-    this.heartbeat = Heartbeat.start(outMs, inMs, {
-      beat: () => {
-        if (this.state === 'connected') this.write(HEARTBEAT_EOL);
+    this.heartbeat = Heartbeat.start(
+      outMs,
+      inMs,
+      {
+        beat: () => {
+          if (this.state === 'connected') this.write(HEARTBEAT_EOL);
+        },
+        dead: () => {
+          this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
+          this.ctx.counters.errors('heartbeat_timeout');
+          this.destroy();
+        },
       },
-      dead: () => {
-        this.ctx.log.info({ session: this.session?.id, peer: this.info.peer, intervalMs: inMs }, 'STOMP heart-beat timeout');
-        this.ctx.counters.errors('heartbeat_timeout');
-        this.destroy();
-      },
-    }, this.ctx.clock);
+      this.ctx.clock,
+    );
   }
 
   // ----- sending -----
@@ -313,9 +351,14 @@ export class StompConnection {
   inOrder(
     after: Promise<unknown> | undefined,
     done: () => void,
-    failed: (err: unknown) => void = (err) => { this.fail(asRouterError(err)); },
+    failed: (err: unknown) => void = (err) => {
+      this.fail(asRouterError(err));
+    },
   ): void {
-    if (after === undefined && this.tail === undefined) { done(); return; }
+    if (after === undefined && this.tail === undefined) {
+      done();
+      return;
+    }
     if (++this.waiting >= MAX_WAITING) this.pause('receipts');
     const step: Promise<void> = (this.tail ?? RESOLVED)
       .then(() => after)
@@ -346,7 +389,9 @@ export class StompConnection {
     this.inOrder(
       after,
       () => this.sendFrame('RECEIPT', [['receipt-id', id]]),
-      (err) => { this.fail(asRouterError(err), frame); },
+      (err) => {
+        this.fail(asRouterError(err), frame);
+      },
     );
   }
 
@@ -376,7 +421,9 @@ export class StompConnection {
         { ack: 'auto', prefetch: 0 },
         {
           writable: () => this.writable(),
-          deliver: (msg) => { deliverQueued(this, target, msg); },
+          deliver: (msg) => {
+            deliverQueued(this, target, msg);
+          },
         },
       );
       this.implicitTemps.set(name, consumer);

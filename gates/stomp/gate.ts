@@ -11,7 +11,9 @@ export const stompGate: Gate<StompGateContext> = {
   createContext: (router, services) => createStompContext(router, services.work()),
   listenTcp: (ctx, options) => listenStompTcp(ctx, options),
   listenWebSocket: (ctx, options) => listenStompWs(ctx, options),
-  accept: (ctx, socket, type) => { acceptStompSocket(ctx, socket, type); },
+  accept: (ctx, socket, type) => {
+    acceptStompSocket(ctx, socket, type);
+  },
   endpoints(config) {
     const st = config.stomp;
     const out: GateEndpoint[] = [];

@@ -42,7 +42,9 @@ export class Heartbeat {
     this.lastWrite = now;
     // start() makes sure at least one way beats
     this.tick = timerDelay(Math.min(...[outMs, inMs].filter((ms) => ms > 0)));
-    this.timer = clock.setInterval(() => { this.check(); }, this.tick);
+    this.timer = clock.setInterval(() => {
+      this.check();
+    }, this.tick);
     this.timer.unref();
   }
 

@@ -11,9 +11,14 @@ import type { StompGateContext } from './context';
 const SUBPROTOCOLS = ['v12.stomp', 'v11.stomp', 'v10.stomp'];
 
 /** STOMP over TCP (and TLS when `tls` is given). */
-export function listenStompTcp(ctx: StompGateContext, opts: { port?: number; host?: string; tls?: TlsOptions }): Promise<Listener> {
+export function listenStompTcp(
+  ctx: StompGateContext,
+  opts: { port?: number; host?: string; tls?: TlsOptions },
+): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, opts.tls ? 'stompTls' : 'stomp');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => { acceptStompSocket(ctx, socket, type); });
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'STOMP TLS' : 'STOMP' }, (socket, type) => {
+    acceptStompSocket(ctx, socket, type);
+  });
 }
 
 /** One STOMP connection over TCP or TLS: its own listener's or the shared HTTP port's (lib/universal-port.ts). */

@@ -57,7 +57,14 @@ export function callFromStomp(
   const destinations = header(frame, 'destinations');
   if (destinations !== undefined) {
     // a durable request: one reply per destination (README "Durable requests")
-    submitForReplies(realm, session, procedure, args, { destinations, expires_in: header(frame, 'expires_in'), retries: header(frame, 'retries') }, respond);
+    submitForReplies(
+      realm,
+      session,
+      procedure,
+      args,
+      { destinations, expires_in: header(frame, 'expires_in'), retries: header(frame, 'retries') },
+      respond,
+    );
     return;
   }
   callForReply(realm, session, procedure, args, respond);

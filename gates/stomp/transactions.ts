@@ -87,7 +87,8 @@ export class TransactionTable {
 
   /** BEGIN `name`: an error when it is open already or too many are. */
   begin(name: string): RouterError | undefined {
-    if (this.open.has(name)) return new RouterError(Errors.invalidArgument, `transaction ${JSON.stringify(name)} has already begun`);
+    if (this.open.has(name))
+      return new RouterError(Errors.invalidArgument, `transaction ${JSON.stringify(name)} has already begun`);
     if (this.open.size >= MAX_OPEN) {
       this.refused('transactions_open');
       return new RouterError(Errors.limitExceeded, `at most ${MAX_OPEN} open transactions`);

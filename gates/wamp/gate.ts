@@ -14,7 +14,9 @@ export const wampGate: Gate = {
   createContext: (router) => createWampContext(router),
   listenTcp: (ctx, options) => listenWampRawSocket(ctx, options),
   listenWebSocket: (ctx, options) => listenWampWs(ctx, options),
-  accept: (ctx, socket) => { acceptRawSocket(ctx, socket); },
+  accept: (ctx, socket) => {
+    acceptRawSocket(ctx, socket);
+  },
   endpoints(config) {
     const path = config.wamp.path;
     const raw = config.wamp.rawsocket;

@@ -20,8 +20,7 @@ export const MAX_FRAME_PAYLOAD = 0xffffff;
 const X_BIT_PAYLOAD = 0x1000000;
 
 export type HandshakeResult =
-  | { ok: true; serializerId: number; maxLengthExp: number; clientMaxBytes: number }
-  | { ok: false; error: number };
+  { ok: true; serializerId: number; maxLengthExp: number; clientMaxBytes: number } | { ok: false; error: number };
 
 /** Octets a peer announcing LENGTH `exp` is willing to receive: 2^(9+exp). */
 export function maxBytesForExp(exp: number): number {

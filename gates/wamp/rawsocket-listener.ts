@@ -4,7 +4,14 @@ import { proxyModeFor } from '../../lib/proxy-accept';
 import type { Listener } from '../../lib/router';
 import type { TlsOptions } from '../../lib/tls-options';
 import type { WampGateContext } from './context';
-import { HandshakeError, handshakeError, handshakeReply, lengthExpFor, maxBytesForExp, parseHandshake } from './rawsocket-framing';
+import {
+  HandshakeError,
+  handshakeError,
+  handshakeReply,
+  lengthExpFor,
+  maxBytesForExp,
+  parseHandshake,
+} from './rawsocket-framing';
 import { RawSocketTransport } from './rawsocket-transport';
 import { serializerForRawSocketId } from './serializers';
 import { WampSession } from './session';
@@ -19,7 +26,9 @@ export interface WampRawSocketOptions {
 /** WAMP RawSocket over TCP: the 4-octet handshake, then a RawSocketTransport. */
 export function listenWampRawSocket(ctx: WampGateContext, opts: WampRawSocketOptions): Promise<Listener> {
   const proxy = proxyModeFor(ctx.config, 'rawsocket');
-  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => { acceptRawSocket(ctx, socket); });
+  return listenTcp(ctx, { ...opts, proxy, name: opts.tls ? 'WAMP RawSocket TLS' : 'WAMP RawSocket' }, (socket) => {
+    acceptRawSocket(ctx, socket);
+  });
 }
 
 /**
@@ -57,11 +66,20 @@ export function acceptRawSocket(ctx: WampGateContext, socket: net.Socket): void 
       return;
     }
     socket.write(handshakeReply(serializer.rawSocketId, ourExp));
-    const transport = new RawSocketTransport(socket, serializer, hs.clientMaxBytes, maxBytesForExp(ourExp), ctx, ctx.config.wamp.pingIntervalMs);
+    const transport = new RawSocketTransport(
+      socket,
+      serializer,
+      hs.clientMaxBytes,
+      maxBytesForExp(ourExp),
+      ctx,
+      ctx.config.wamp.pingIntervalMs,
+    );
     transport.attach(new WampSession(ctx, transport));
     transport.feed(buf.subarray(4));
   };
   socket.on('data', onData);
   // gone before the handshake: its timer goes too (a manual clock would keep it armed)
-  socket.once('close', () => { ctx.clock.clearTimeout(timer); });
+  socket.once('close', () => {
+    ctx.clock.clearTimeout(timer);
+  });
 }

@@ -40,8 +40,12 @@ export class RawSocketTransport implements WampTransport {
     this.info = transportOf('wamp', 'rawsocket', socket, serializer.wsProtocol);
     this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
       queuedBytes: () => socket.writableLength,
-      cork: () => { socket.cork(); },
-      uncork: () => { socket.uncork(); },
+      cork: () => {
+        socket.cork();
+      },
+      uncork: () => {
+        socket.uncork();
+      },
       onDrain: (cb) => socket.once('drain', cb),
       kill: () => {
         ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
@@ -50,7 +54,9 @@ export class RawSocketTransport implements WampTransport {
       rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
     });
     this.decoder = new FrameDecoder(ourMaxBytes, {
-      onFrame: (type, payload) => { this.onFrame(type, payload); },
+      onFrame: (type, payload) => {
+        this.onFrame(type, payload);
+      },
       onError: (reason) => {
         ctx.counters.errors(`rawsocket_${reason}`);
         // no ABORT possible on a broken frame stream: the framing itself is lost
@@ -62,11 +68,15 @@ export class RawSocketTransport implements WampTransport {
       this.alive = true;
       this.decoder.push(chunk);
     });
-    socket.on('close', () => { this.onClose(); });
+    socket.on('close', () => {
+      this.onClose();
+    });
     socket.on('error', () => undefined); // 'close' follows
     if (pingIntervalMs > 0) {
       // liveness is a deadline the peer must meet: on the router's clock
-      this.pinger = ctx.clock.setInterval(() => { this.ping(); }, pingIntervalMs);
+      this.pinger = ctx.clock.setInterval(() => {
+        this.ping();
+      }, pingIntervalMs);
       this.pinger.unref();
     }
   }

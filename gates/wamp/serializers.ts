@@ -152,7 +152,9 @@ const json: Serializer = {
     try {
       text = stringifyExact(msg, JSON_WRITE);
     } catch (err) {
-      throw err instanceof JsonValueError ? new SerializerError(err.message) : new SerializerError(`json encode: ${errMessage(err)}`);
+      throw err instanceof JsonValueError
+        ? new SerializerError(err.message)
+        : new SerializerError(`json encode: ${errMessage(err)}`);
     }
     if (text === undefined) throw new SerializerError('json encode: nothing to encode');
     return Buffer.from(text, 'utf8');
@@ -192,9 +194,7 @@ function widenInts(v: unknown, minInt: number, maxInt: number, depth: number): u
       if (!fitsWamp64(v)) throw tooBig();
       return v;
     case 'number':
-      return (v > maxInt || v < minInt) && Number.isInteger(v) && v <= MAX_EXACT && v >= -MAX_EXACT
-        ? BigInt(v)
-        : v;
+      return (v > maxInt || v < minInt) && Number.isInteger(v) && v <= MAX_EXACT && v >= -MAX_EXACT ? BigInt(v) : v;
     case 'undefined':
       return null;
     case 'object': {
@@ -258,8 +258,13 @@ function checkDecoded(v: unknown, depth: number): unknown {
         const a = v as unknown[];
         for (let i = 0; i < a.length; i++) {
           const x = a[i];
-          if (typeof x === 'object' || typeof x === 'bigint' || typeof x === 'undefined' ||
-              typeof x === 'symbol' || typeof x === 'function') {
+          if (
+            typeof x === 'object' ||
+            typeof x === 'bigint' ||
+            typeof x === 'undefined' ||
+            typeof x === 'symbol' ||
+            typeof x === 'function'
+          ) {
             a[i] = checkDecoded(x, depth + 1);
           }
         }
@@ -288,7 +293,12 @@ function checkDecoded(v: unknown, depth: number): unknown {
   }
 }
 
-function wrapDecode(name: string, data: Buffer, scan: (b: Buffer) => string | undefined, decode: (b: Buffer) => unknown): unknown {
+function wrapDecode(
+  name: string,
+  data: Buffer,
+  scan: (b: Buffer) => string | undefined,
+  decode: (b: Buffer) => unknown,
+): unknown {
   const refused = scan(data);
   if (refused !== undefined) throw new SerializerError(`${name} decode: ${refused}`);
   let v: unknown;
@@ -380,12 +390,8 @@ export const serializers: Record<SerializerName, Serializer> = { json, msgpack, 
  */
 export const WS_PROTOCOLS: string[] = [cbor.wsProtocol, msgpack.wsProtocol, json.wsProtocol];
 
-const byWsProtocol = new Map<string, Serializer>(
-  Object.values(serializers).map((s) => [s.wsProtocol, s]),
-);
-const byRawSocketId = new Map<number, Serializer>(
-  Object.values(serializers).map((s) => [s.rawSocketId, s]),
-);
+const byWsProtocol = new Map<string, Serializer>(Object.values(serializers).map((s) => [s.wsProtocol, s]));
+const byRawSocketId = new Map<number, Serializer>(Object.values(serializers).map((s) => [s.rawSocketId, s]));
 
 export function serializerForWsProtocol(p: string): Serializer | undefined {
   return byWsProtocol.get(p);

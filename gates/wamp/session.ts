@@ -47,7 +47,12 @@ export class WampSession implements WampConnectionHandler {
   state: State = 'hello';
   realm: Realm | undefined;
   core: Session | undefined;
-  features: ClientFeatures = { calleeCanceling: false, calleeProgressiveResults: false, subscriptionRevocation: false, registrationRevocation: false };
+  features: ClientFeatures = {
+    calleeCanceling: false,
+    calleeProgressiveResults: false,
+    subscriptionRevocation: false,
+    registrationRevocation: false,
+  };
   /** caller side: CALL request ID -> call */
   readonly calls = new Map<number, Invocation>();
   /** callee side: INVOCATION request ID -> call, and back */
@@ -65,7 +70,9 @@ export class WampSession implements WampConnectionHandler {
   ) {
     const ms = ctx.config.wamp.helloTimeoutMs;
     if (ms > 0) {
-      this.helloTimer = ctx.clock.setTimeout(() => { this.abort(Errors.protocolViolation, 'no HELLO in time'); }, ms);
+      this.helloTimer = ctx.clock.setTimeout(() => {
+        this.abort(Errors.protocolViolation, 'no HELLO in time');
+      }, ms);
       this.helloTimer.unref();
     }
   }
@@ -119,7 +126,10 @@ export class WampSession implements WampConnectionHandler {
       return;
     }
     if (this.state === 'authenticating' || this.state === 'verifying') {
-      if (type === Msg.ABORT) { this.transport.close(); return; }
+      if (type === Msg.ABORT) {
+        this.transport.close();
+        return;
+      }
       if (type !== Msg.AUTHENTICATE || this.state === 'verifying') {
         throw new ProtocolViolation(`expected AUTHENTICATE, got message type ${type}`);
       }
@@ -133,24 +143,42 @@ export class WampSession implements WampConnectionHandler {
       return;
     }
     switch (type) {
-      case Msg.PUBLISH:
-        { handlePublish(this, msg); return; }
-      case Msg.SUBSCRIBE:
-        { handleSubscribe(this, msg); return; }
-      case Msg.UNSUBSCRIBE:
-        { handleUnsubscribe(this, msg); return; }
-      case Msg.CALL:
-        { handleCall(this, msg); return; }
-      case Msg.CANCEL:
-        { handleCancel(this, msg); return; }
-      case Msg.REGISTER:
-        { handleRegister(this, msg); return; }
-      case Msg.UNREGISTER:
-        { handleUnregister(this, msg); return; }
-      case Msg.YIELD:
-        { handleYield(this, msg); return; }
-      case Msg.ERROR:
-        { handleInvocationError(this, msg); return; }
+      case Msg.PUBLISH: {
+        handlePublish(this, msg);
+        return;
+      }
+      case Msg.SUBSCRIBE: {
+        handleSubscribe(this, msg);
+        return;
+      }
+      case Msg.UNSUBSCRIBE: {
+        handleUnsubscribe(this, msg);
+        return;
+      }
+      case Msg.CALL: {
+        handleCall(this, msg);
+        return;
+      }
+      case Msg.CANCEL: {
+        handleCancel(this, msg);
+        return;
+      }
+      case Msg.REGISTER: {
+        handleRegister(this, msg);
+        return;
+      }
+      case Msg.UNREGISTER: {
+        handleUnregister(this, msg);
+        return;
+      }
+      case Msg.YIELD: {
+        handleYield(this, msg);
+        return;
+      }
+      case Msg.ERROR: {
+        handleInvocationError(this, msg);
+        return;
+      }
       case Msg.GOODBYE:
         this.send([Msg.GOODBYE, {}, 'wamp.close.goodbye_and_out']);
         this.state = 'closing';
@@ -174,7 +202,12 @@ export class WampSession implements WampConnectionHandler {
     return this.transport.write(this.transport.serializer.encode(msg));
   }
 
-  sendError(requestType: number, requestId: number, err: RouterError | { uri: string; args?: unknown[]; kwargs?: Record<string, unknown> }, details: Record<string, unknown> = {}): void {
+  sendError(
+    requestType: number,
+    requestId: number,
+    err: RouterError | { uri: string; args?: unknown[]; kwargs?: Record<string, unknown> },
+    details: Record<string, unknown> = {},
+  ): void {
     const msg: unknown[] = [Msg.ERROR, requestType, requestId, details, err.uri];
     if (err.kwargs) msg.push(err.args ?? [], err.kwargs);
     else if (err.args) msg.push(err.args);
@@ -196,13 +229,16 @@ export class WampSession implements WampConnectionHandler {
   /** Router-initiated close (kill, shutdown): GOODBYE, then close when answered. */
   goodbye(reason: RouterError, message?: string): void {
     if (this.state !== 'established') {
-      if (this.state === 'hello' || this.state === 'authenticating' || this.state === 'verifying') this.abort(reason.def, message ?? reason.message);
+      if (this.state === 'hello' || this.state === 'authenticating' || this.state === 'verifying')
+        this.abort(reason.def, message ?? reason.message);
       return;
     }
     this.send([Msg.GOODBYE, message ? { message } : {}, reason.def.wamp]);
     this.state = 'closing';
     this.leaveRealm();
-    this.goodbyeTimer = setTimeout(() => { this.transport.abort(); }, 2000);
+    this.goodbyeTimer = setTimeout(() => {
+      this.transport.abort();
+    }, 2000);
     this.goodbyeTimer.unref();
   }
 
@@ -216,7 +252,9 @@ export class WampSession implements WampConnectionHandler {
     this.pendingAuth = pending;
     this.state = 'authenticating';
     const ms = this.ctx.config.wamp.helloTimeoutMs;
-    this.helloTimer = this.ctx.clock.setTimeout(() => { this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time'); }, ms);
+    this.helloTimer = this.ctx.clock.setTimeout(() => {
+      this.abort(Errors.authenticationFailed, 'no AUTHENTICATE in time');
+    }, ms);
     this.helloTimer.unref();
   }
 

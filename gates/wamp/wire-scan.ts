@@ -194,26 +194,47 @@ export function scanMsgpack(data: Buffer): string | undefined {
       skip = b & 0x1f;
     } else {
       switch (b) {
-        case 0xc0: case 0xc2: case 0xc3: // nil, false, true
+        case 0xc0:
+        case 0xc2:
+        case 0xc3: // nil, false, true
           break;
-        case 0xc4: case 0xd9: // bin8, str8
+        case 0xc4:
+        case 0xd9: // bin8, str8
           if (at + 1 > data.length) return TRUNCATED;
           skip = 1 + (data[at] as number);
           break;
-        case 0xc5: case 0xda: // bin16, str16
+        case 0xc5:
+        case 0xda: // bin16, str16
           if (at + 2 > data.length) return TRUNCATED;
           skip = 2 + data.readUInt16BE(at);
           break;
-        case 0xc6: case 0xdb: // bin32, str32
+        case 0xc6:
+        case 0xdb: // bin32, str32
           if (at + 4 > data.length) return TRUNCATED;
           skip = 4 + data.readUInt32BE(at);
           break;
-        case 0xca: skip = 4; break; // float32
-        case 0xcb: skip = 8; break; // float64
-        case 0xcc: case 0xd0: skip = 1; break; // uint8, int8
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: skip = 4; break;
-        case 0xcf: case 0xd3: skip = 8; break; // uint64, int64: the widest, both fit
+        case 0xca:
+          skip = 4;
+          break; // float32
+        case 0xcb:
+          skip = 8;
+          break; // float64
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break; // uint8, int8
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break; // uint64, int64: the widest, both fit
         case 0xdc: // array16
           if (at + 2 > data.length) return TRUNCATED;
           items = data.readUInt16BE(at);
@@ -287,7 +308,8 @@ export function scanJson(data: Buffer): string | undefined {
   for (let i = 0; i < data.length; i++) {
     const c = data[i] as number;
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;

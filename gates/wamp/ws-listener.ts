@@ -35,18 +35,19 @@ export function listenWampWs(ctx: WampGateContext, opts: WampWsOptions): Promise
     vet(req) {
       if (pick(req)) return undefined;
       ctx.counters.errors('no_subprotocol');
-      return { status: 400, text: 'Bad Request', body: `supported subprotocols: ${[...allowed].map((n) => `wamp.2.${n}`).join(', ')}` };
+      return {
+        status: 400,
+        text: 'Bad Request',
+        body: `supported subprotocols: ${[...allowed].map((n) => `wamp.2.${n}`).join(', ')}`,
+      };
     },
     onConnection(ws, req) {
       const serializer = pick(req);
-      if (!serializer) { ws.terminate(); return; }
-      const transport = new WsTransport(
-        ws,
-        serializer,
-        req,
-        ctx,
-        ctx.config.wamp.pingIntervalMs,
-      );
+      if (!serializer) {
+        ws.terminate();
+        return;
+      }
+      const transport = new WsTransport(ws, serializer, req, ctx, ctx.config.wamp.pingIntervalMs);
       transport.attach(new WampSession(ctx, transport));
     },
   });

@@ -35,8 +35,12 @@ export class WsTransport implements WampTransport {
     const socket = req.socket;
     this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
       queuedBytes: () => ws.bufferedAmount,
-      cork: () => { socket.cork(); },
-      uncork: () => { socket.uncork(); },
+      cork: () => {
+        socket.cork();
+      },
+      uncork: () => {
+        socket.uncork();
+      },
       onDrain: (cb) => socket.once('drain', cb),
       kill: () => {
         ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
@@ -44,8 +48,12 @@ export class WsTransport implements WampTransport {
       },
       rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => { this.onMessage(data, isBinary); });
-    ws.on('close', () => { this.onClose(); });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.onMessage(data, isBinary);
+    });
+    ws.on('close', () => {
+      this.onClose();
+    });
     ws.on('error', (err) => {
       // ws reports protocol errors (e.g. a frame over maxPayload) here, then closes.
       ctx.counters.errors('websocket');
@@ -54,7 +62,9 @@ export class WsTransport implements WampTransport {
     if (pingIntervalMs > 0) {
       ws.on('pong', () => (this.alive = true));
       // liveness is a deadline the peer must meet: on the router's clock
-      this.pinger = ctx.clock.setInterval(() => { this.ping(); }, pingIntervalMs);
+      this.pinger = ctx.clock.setInterval(() => {
+        this.ping();
+      }, pingIntervalMs);
       this.pinger.unref();
     }
   }
@@ -108,7 +118,9 @@ export class WsTransport implements WampTransport {
   close(): void {
     this.ws.close(1000);
     // a peer that never answers the close handshake is cut off
-    setTimeout(() => { this.ws.terminate(); }, 2000).unref();
+    setTimeout(() => {
+      this.ws.terminate();
+    }, 2000).unref();
   }
 
   abort(): void {

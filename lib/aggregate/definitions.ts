@@ -102,20 +102,25 @@ function checkDefinitions(raws: readonly { file: string; raw: RawDefinition }[])
     if (!isValidUri(topic)) fail('/topic', `is not a valid topic URI: ${topic}`);
     for (const t of [topic, `${topic}.delete`, `${topic}.changes`]) {
       const other = topics.get(t);
-      if (other !== undefined) fail(raw.topic === undefined ? '/name' : '/topic', `topic ${t} is already used by table "${other}"`);
+      if (other !== undefined)
+        fail(raw.topic === undefined ? '/name' : '/topic', `topic ${t} is already used by table "${other}"`);
       topics.set(t, raw.name);
     }
     const primaryKey = typeof raw.primary_key === 'string' ? [raw.primary_key] : raw.primary_key;
-    const keyTypes = primaryKey.map((f, i) => keyTypeOf(raw.properties[f], `/primary_key${typeof raw.primary_key === 'string' ? '' : `/${i}`}`, f, fail));
+    const keyTypes = primaryKey.map((f, i) =>
+      keyTypeOf(raw.properties[f], `/primary_key${typeof raw.primary_key === 'string' ? '' : `/${i}`}`, f, fail),
+    );
     const aggregate = raw.aggregate;
     if (aggregate !== undefined) {
       if (raw.filter !== undefined) fail('/filter', 'is for source tables; an aggregate table holds what its sources propagate');
       for (const field of Object.keys(aggregate)) {
         if (!(field in raw.properties)) fail(`/aggregate/${field}`, 'is not a property of the table');
-        if (primaryKey.includes(field)) fail(`/aggregate/${field}`, 'is a primary key field: groups are keyed by it, it cannot be aggregated');
+        if (primaryKey.includes(field))
+          fail(`/aggregate/${field}`, 'is a primary key field: groups are keyed by it, it cannot be aggregated');
       }
     }
-    for (const field of raw.required ?? []) if (!(field in raw.properties)) fail('/required', `names "${field}", which is not a property`);
+    for (const field of raw.required ?? [])
+      if (!(field in raw.properties)) fail('/required', `names "${field}", which is not a property`);
     let validate;
     if (aggregate === undefined) {
       try {
@@ -190,7 +195,14 @@ function checkRules(table: TableDef, tables: ReadonlyMap<string, TableDef>): voi
     for (const [i, field] of target.primaryKey.entries()) {
       const source = rule.key[field];
       if (source === undefined) fail(`${at}/key`, `must map "${field}", primary key field of "${rule.to}"`);
-      else checkSource(table, source, `${at}/key/${field}`, fail, target.keyTypes[i] === 'number' ? ['number', 'integer'] : ['string']);
+      else
+        checkSource(
+          table,
+          source,
+          `${at}/key/${field}`,
+          fail,
+          target.keyTypes[i] === 'number' ? ['number', 'integer'] : ['string'],
+        );
     }
     for (const field of Object.keys(rule.key)) {
       if (!target.primaryKey.includes(field)) fail(`${at}/key/${field}`, `is not a primary key field of "${rule.to}"`);
@@ -204,7 +216,13 @@ function checkRules(table: TableDef, tables: ReadonlyMap<string, TableDef>): voi
 }
 
 /** A rule's source field must be a property; typed as the target needs when declared. */
-function checkSource(table: TableDef, field: string, at: string, fail: (p: string, text: string) => never, wanted: string[] | undefined): void {
+function checkSource(
+  table: TableDef,
+  field: string,
+  at: string,
+  fail: (p: string, text: string) => never,
+  wanted: string[] | undefined,
+): void {
   const schema = table.properties[field];
   if (schema === undefined) fail(at, `source field "${field}" is not a property of "${table.name}"`);
   if (wanted === undefined) return;
@@ -221,7 +239,8 @@ function checkAcyclic(tables: ReadonlyMap<string, TableDef>): void {
     state.set(t.name, 'visiting');
     for (const rule of t.propagate) {
       const s = state.get(rule.to);
-      if (s === 'visiting') throw new DefinitionError(t.file, `/propagate/${rule.index}/to`, `"${rule.to}" closes a propagation cycle`);
+      if (s === 'visiting')
+        throw new DefinitionError(t.file, `/propagate/${rule.index}/to`, `"${rule.to}" closes a propagation cycle`);
       const next = tables.get(rule.to);
       if (s === undefined && next) visit(next);
     }

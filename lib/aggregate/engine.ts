@@ -83,8 +83,12 @@ export class AggregateEngine {
       this.routes.set(`${table.topic}.changes`, { table, kind: 'changes' });
     }
     this.enqueue = database.join<TableOp>({
-      write: (ops) => { this.write(ops); },
-      committed: (ops) => { this.committed(ops); },
+      write: (ops) => {
+        this.write(ops);
+      },
+      committed: (ops) => {
+        this.committed(ops);
+      },
       undo: (ops) => {
         // the rows cached since the last commit may be the rolled-back ones
         this.store?.forget();
@@ -185,7 +189,10 @@ export class AggregateEngine {
     if (route === undefined) return undefined;
     if (route.kind === 'changes') return new RouterError(Errors.notAuthorized, `${topic} is published by the router only`);
     if (route.table.aggregate !== undefined) {
-      return new RouterError(Errors.notAuthorized, `table ${route.table.name} is computed from its sources; it cannot be published to`);
+      return new RouterError(
+        Errors.notAuthorized,
+        `table ${route.table.name} is computed from its sources; it cannot be published to`,
+      );
     }
     return undefined;
   }
@@ -219,16 +226,23 @@ export class AggregateEngine {
 
   private upsertOp(table: TableDef, payload: Payload): TableOp {
     const row = rowOf(payload);
-    if (row === undefined) throw new RouterError(Errors.invalidPayload, `table ${table.name}: a row is a JSON object (WAMP: ArgumentsKw)`);
+    if (row === undefined)
+      throw new RouterError(Errors.invalidPayload, `table ${table.name}: a row is a JSON object (WAMP: ArgumentsKw)`);
     const validate = table.validate;
     if (validate && !validate(row)) {
       const e = validate.errors?.[0];
       const where = e ? e.instancePath || '/' : '/';
-      throw new RouterError(Errors.invalidPayload, `table ${table.name}: ${where} ${e?.message ?? 'is invalid'}`, { errors: validate.errors ?? [] });
+      throw new RouterError(Errors.invalidPayload, `table ${table.name}: ${where} ${e?.message ?? 'is invalid'}`, {
+        errors: validate.errors ?? [],
+      });
     }
     // the schema makes the key fields required and typed; keyValues checks once more
     const values = keyValues(table.primaryKey, table.keyTypes, row);
-    if (values === undefined) throw new RouterError(Errors.invalidPayload, `table ${table.name}: the primary key (${table.primaryKey.join(', ')}) must be given`);
+    if (values === undefined)
+      throw new RouterError(
+        Errors.invalidPayload,
+        `table ${table.name}: the primary key (${table.primaryKey.join(', ')}) must be given`,
+      );
     return { table, pk: encodeKey(table.keyTypes, values), row, changes: [] };
   }
 
@@ -236,7 +250,10 @@ export class AggregateEngine {
     const key = rowOf(payload);
     const values = key === undefined ? undefined : keyValues(table.primaryKey, table.keyTypes, key);
     if (values === undefined) {
-      throw new RouterError(Errors.invalidPayload, `table ${table.name}: a delete gives the primary key fields ${table.primaryKey.join(', ')} (${table.keyTypes.join(', ')})`);
+      throw new RouterError(
+        Errors.invalidPayload,
+        `table ${table.name}: a delete gives the primary key fields ${table.primaryKey.join(', ')} (${table.keyTypes.join(', ')})`,
+      );
     }
     return { table, pk: encodeKey(table.keyTypes, values), row: null, changes: [] };
   }
@@ -264,7 +281,10 @@ export class AggregateEngine {
         for (const op of pending) op.changes = [];
         // not an op's fault (the savepoint itself failed): the whole commit fails
         if (bad === undefined) throw err;
-        bad.error = new RouterError(Errors.internal, `table ${bad.table.name}: ${err instanceof Error ? err.message : String(err)}`);
+        bad.error = new RouterError(
+          Errors.internal,
+          `table ${bad.table.name}: ${err instanceof Error ? err.message : String(err)}`,
+        );
         this.log.error({ err, table: bad.table.name }, 'applying a table publication failed');
         pending = pending.filter((op) => op !== bad);
       }
@@ -315,13 +335,19 @@ export class AggregateEngine {
   /** One row by its key fields, or null. */
   get(table: TableDef, key: Row): Row | null {
     const values = keyValues(table.primaryKey, table.keyTypes, key);
-    if (values === undefined) throw new RouterError(Errors.invalidArgument, `table ${table.name}: key needs ${table.primaryKey.join(', ')}`);
+    if (values === undefined)
+      throw new RouterError(Errors.invalidArgument, `table ${table.name}: key needs ${table.primaryKey.join(', ')}`);
     const stored = this.settled().stored(table.name, encodeKey(table.keyTypes, values));
     return stored ? parseRow(stored.row) : null;
   }
 
   /** Rows in key order from [from, to), after a key; see lib/aggregate/table-api.ts. */
-  page(table: TableDef, order: 'asc' | 'desc', limit: number, range: { from?: Buffer; to?: Buffer; after?: Buffer }): { pk: Buffer; row: Row }[] {
+  page(
+    table: TableDef,
+    order: 'asc' | 'desc',
+    limit: number,
+    range: { from?: Buffer; to?: Buffer; after?: Buffer },
+  ): { pk: Buffer; row: Row }[] {
     return this.settled()
       .page(table.name, order, limit, range.from, range.to, range.after)
       .map((r) => ({ pk: r.pk, row: parseRow(r.row) }));
@@ -341,7 +367,11 @@ export class AggregateEngine {
         const row = parseRow(r.row);
         const key: Row = {};
         for (const f of table.primaryKey) key[f] = row[f];
-        deliver(topic, { kwargs: { table: table.name, op: 'insert', key, old: null, new: row, revision: r.revision } }, r.revision);
+        deliver(
+          topic,
+          { kwargs: { table: table.name, op: 'insert', key, old: null, new: row, revision: r.revision } },
+          r.revision,
+        );
       }
     }
   }

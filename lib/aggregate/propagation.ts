@@ -72,7 +72,8 @@ export class Propagator {
     const revision = this.revisions.next();
     // the row is kept as its text: what a later change reads as `old` is what was stored
     if (next === null) this.store.delete(table.name, pk);
-    else this.store.put(table.name, { pk, text: JSON.stringify(next), row: undefined, stateText: null, state: undefined, revision });
+    else
+      this.store.put(table.name, { pk, text: JSON.stringify(next), row: undefined, stateText: null, state: undefined, revision });
     out.push(changeOf(table, old, next, revision));
     this.flow(table, pk, old, next, out);
   }
@@ -90,7 +91,16 @@ export class Propagator {
       const src = Buffer.concat([prefix, pk]);
       if (before !== undefined && after !== undefined && before.group.equals(after.group)) {
         if (sameFields(before.values, after.values, Object.keys(rule.fields))) continue;
-        this.updateGroup(target, before, src, [[-1, before.values], [1, after.values]], out);
+        this.updateGroup(
+          target,
+          before,
+          src,
+          [
+            [-1, before.values],
+            [1, after.values],
+          ],
+          out,
+        );
         continue;
       }
       if (before !== undefined) this.updateGroup(target, before, src, [[-1, before.values]], out);
@@ -147,12 +157,20 @@ export class Propagator {
       this.store.delete(target.name, group);
     } else if (old !== null && stored && sameFields(old, next, Object.keys(fns))) {
       // the state moved (a null value came or went) but the row reads the same
-      this.store.put(target.name, { pk: group, text: stored.text, row: stored.row, stateText: undefined, state, revision: stored.revision });
+      this.store.put(target.name, {
+        pk: group,
+        text: stored.text,
+        row: stored.row,
+        stateText: undefined,
+        state,
+        revision: stored.revision,
+      });
       return;
     }
     if (old === null && next === null) return;
     const revision = this.revisions.next();
-    if (next !== null) this.store.put(target.name, { pk: group, text: undefined, row: asStored(next), stateText: undefined, state, revision });
+    if (next !== null)
+      this.store.put(target.name, { pk: group, text: undefined, row: asStored(next), stateText: undefined, state, revision });
     out.push(changeOf(target, old, next, revision));
     this.flow(target, group, old, next, out);
   }
@@ -199,7 +217,8 @@ function stateOf(e: RowEntry): GroupState | null {
     } else {
       const parsed = JSON.parse(e.stateText) as { n: number; f: Record<string, { c: number; s?: string }> };
       const f: Record<string, FieldState> = {};
-      for (const [field, acc] of Object.entries(parsed.f)) f[field] = acc.s === undefined ? { c: acc.c } : { c: acc.c, s: ExactSum.parse(acc.s) };
+      for (const [field, acc] of Object.entries(parsed.f))
+        f[field] = acc.s === undefined ? { c: acc.c } : { c: acc.c, s: ExactSum.parse(acc.s) };
       e.state = { n: parsed.n, f };
     }
   }

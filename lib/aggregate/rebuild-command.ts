@@ -31,10 +31,13 @@ export async function runRebuild(config: Config, opts: { verify: boolean }): Pro
     if (engine.definitionsChanged) lines.push('the stored aggregates were computed with other definitions (or never)');
     const report = engine.rebuild(!opts.verify);
     for (const m of report.mismatches.slice(0, MAX_LINES)) {
-      lines.push(`mismatch ${m.table} ${JSON.stringify(m.key)}: stored ${JSON.stringify(m.stored)}, from sources ${JSON.stringify(m.expected)}`);
+      lines.push(
+        `mismatch ${m.table} ${JSON.stringify(m.key)}: stored ${JSON.stringify(m.stored)}, from sources ${JSON.stringify(m.expected)}`,
+      );
     }
     if (report.mismatches.length > MAX_LINES) lines.push(`... and ${report.mismatches.length - MAX_LINES} more`);
-    const verdict = report.mismatches.length === 0 ? 'all match' : opts.verify ? 'not changed (--verify)' : 'rewritten from the sources';
+    const verdict =
+      report.mismatches.length === 0 ? 'all match' : opts.verify ? 'not changed (--verify)' : 'rewritten from the sources';
     lines.push(`${report.rows} aggregate rows in ${report.tables} tables, ${report.mismatches.length} mismatches: ${verdict}`);
     return { lines, mismatches: report.mismatches.length };
   } finally {

@@ -65,10 +65,22 @@ export function rebuildAggregates(
         old.delete(id);
         const expected = parseRow(r.row);
         if (was && canonicalJson(parseRow(was.row)) === canonicalJson(expected)) {
-          store.put(t.name, { pk: r.pk, text: r.row, row: undefined, stateText: r.state, state: undefined, revision: was.revision });
+          store.put(t.name, {
+            pk: r.pk,
+            text: r.row,
+            row: undefined,
+            stateText: r.state,
+            state: undefined,
+            revision: was.revision,
+          });
           continue;
         }
-        report.mismatches.push({ table: t.name, key: keyOf(t.primaryKey, expected), stored: was ? parseRow(was.row) : null, expected });
+        report.mismatches.push({
+          table: t.name,
+          key: keyOf(t.primaryKey, expected),
+          stored: was ? parseRow(was.row) : null,
+          expected,
+        });
       }
       for (const was of old.values()) {
         const stored = parseRow(was.row);

@@ -38,13 +38,15 @@ export function tableProcedures(engine: AggregateEngine, guard: TableReadGuard =
   procs.set('gatehouse.table.list', (caller) => ({
     args: [
       {
-        tables: [...engine.definitions.tables.values()].filter((t) => guard.mayReceive(caller, feed(t))).map((t) => ({
-          name: t.name,
-          topic: t.topic,
-          primary_key: [...t.primaryKey],
-          properties: t.properties,
-          aggregate: t.aggregate ?? null,
-        })),
+        tables: [...engine.definitions.tables.values()]
+          .filter((t) => guard.mayReceive(caller, feed(t)))
+          .map((t) => ({
+            name: t.name,
+            topic: t.topic,
+            primary_key: [...t.primaryKey],
+            properties: t.properties,
+            aggregate: t.aggregate ?? null,
+          })),
       },
     ],
   }));
@@ -53,7 +55,8 @@ export function tableProcedures(engine: AggregateEngine, guard: TableReadGuard =
     const o = optionsOf(args, kw);
     const table = engine.table(o['table']);
     const key = o['key'];
-    if (!isPlainObject(key)) throw new RouterError(Errors.invalidArgument, `key must be an object of ${table.primaryKey.join(', ')}`);
+    if (!isPlainObject(key))
+      throw new RouterError(Errors.invalidArgument, `key must be an object of ${table.primaryKey.join(', ')}`);
     return after(guard.authorize(caller, 'subscribe', feed(table)), () => ({ args: [{ row: engine.get(table, key) }] }));
   });
 
@@ -67,23 +70,24 @@ export function tableProcedures(engine: AggregateEngine, guard: TableReadGuard =
 }
 
 function queryPage(engine: AggregateEngine, table: TableDef, o: Record<string, unknown>): Payload {
-    const order = o['order'] ?? 'asc';
-    if (order !== 'asc' && order !== 'desc') throw new RouterError(Errors.invalidArgument, 'order is "asc" or "desc"');
-    const limitArg = o['limit'] ?? DEFAULT_LIMIT;
-    if (typeof limitArg !== 'number' || !Number.isInteger(limitArg) || limitArg < 1) throw new RouterError(Errors.invalidArgument, 'limit is a positive integer');
-    const limit = Math.min(limitArg, MAX_LIMIT);
-    const from = prefixOf(table, o['prefix']);
-    let after: Buffer | undefined;
-    if (o['after'] !== undefined && o['after'] !== null) {
-      after = typeof o['after'] === 'string' ? keyFromCursor(o['after']) : undefined;
-      if (after === undefined) throw new RouterError(Errors.invalidArgument, 'after is a cursor from a previous page');
-    }
-    const range = from === undefined ? { after } : { from, to: prefixEnd(from), after };
-    // one more than asked: whether there is a next page
-    const rows = engine.page(table, order, limit + 1, range);
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return { args: [{ rows: page.map((r) => r.row), next: rows.length > limit && last ? cursorOf(last.pk) : null }] };
+  const order = o['order'] ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') throw new RouterError(Errors.invalidArgument, 'order is "asc" or "desc"');
+  const limitArg = o['limit'] ?? DEFAULT_LIMIT;
+  if (typeof limitArg !== 'number' || !Number.isInteger(limitArg) || limitArg < 1)
+    throw new RouterError(Errors.invalidArgument, 'limit is a positive integer');
+  const limit = Math.min(limitArg, MAX_LIMIT);
+  const from = prefixOf(table, o['prefix']);
+  let after: Buffer | undefined;
+  if (o['after'] !== undefined && o['after'] !== null) {
+    after = typeof o['after'] === 'string' ? keyFromCursor(o['after']) : undefined;
+    if (after === undefined) throw new RouterError(Errors.invalidArgument, 'after is a cursor from a previous page');
+  }
+  const range = from === undefined ? { after } : { from, to: prefixEnd(from), after };
+  // one more than asked: whether there is a next page
+  const rows = engine.page(table, order, limit + 1, range);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { args: [{ rows: page.map((r) => r.row), next: rows.length > limit && last ? cursorOf(last.pk) : null }] };
 }
 
 /** Options come as ArgumentsKw, or as one object argument (MQTT/STOMP bodies). */
@@ -102,7 +106,10 @@ function prefixOf(table: TableDef, prefix: unknown): Buffer | undefined {
     const field = table.primaryKey[i];
     const v = field === undefined ? undefined : (prefix as Row)[field];
     if (field === undefined || !fitsKey(table.keyTypes[i], v)) {
-      throw new RouterError(Errors.invalidArgument, `prefix gives leading primary key fields of ${table.name}, in order: ${table.primaryKey.join(', ')}`);
+      throw new RouterError(
+        Errors.invalidArgument,
+        `prefix gives leading primary key fields of ${table.name}, in order: ${table.primaryKey.join(', ')}`,
+      );
     }
     values.push(v);
   }

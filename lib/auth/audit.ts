@@ -22,7 +22,14 @@ export class AuthAudit {
     private readonly log: Logger,
   ) {}
 
-  failed(transport: TransportInfo, realm: string, method: string, authid: string | undefined, reason: AuthFailureReason, message: string): void {
+  failed(
+    transport: TransportInfo,
+    realm: string,
+    method: string,
+    authid: string | undefined,
+    reason: AuthFailureReason,
+    message: string,
+  ): void {
     const label = methodLabel(method);
     const key = `${transport.gate}\0${label}\0${reason}`;
     let c = this.failures.get(key);
@@ -31,7 +38,10 @@ export class AuthAudit {
       this.failures.set(key, c);
     }
     c.inc();
-    this.log.warn({ peer: transport.peer, gate: transport.gate, method, realm, authid, reason }, `authentication failed: ${message}`);
+    this.log.warn(
+      { peer: transport.peer, gate: transport.gate, method, realm, authid, reason },
+      `authentication failed: ${message}`,
+    );
   }
 
   /** A login refused unchecked by a failure budget (gatehouse_auth_throttled_total{gate,reason}). */
@@ -47,7 +57,10 @@ export class AuthAudit {
 
   /** A failure budget blocked an address or authid: logged once per block, not per attempt. */
   blocked(n: BlockNotice): void {
-    this.log.warn({ [n.budget]: n.key, blockedMs: n.ms }, `authentication throttled: ${n.budget} ${n.key} blocked for ${n.ms} ms after repeated failures`);
+    this.log.warn(
+      { [n.budget]: n.key, blockedMs: n.ms },
+      `authentication throttled: ${n.budget} ${n.key} blocked for ${n.ms} ms after repeated failures`,
+    );
   }
 
   succeeded(transport: TransportInfo, method: string): void {

@@ -66,7 +66,13 @@ export class Authenticator {
   ) {
     this.users = new UserDirectory(config.auth.users);
     this.audit = new AuthAudit(metrics, log.child({ component: 'auth' }));
-    this.throttle = new AuthThrottle(config.auth.throttle, () => clock.now(), (n) => { this.audit.blocked(n); });
+    this.throttle = new AuthThrottle(
+      config.auth.throttle,
+      () => clock.now(),
+      (n) => {
+        this.audit.blocked(n);
+      },
+    );
     const d = config.auth.dynamic;
     this.dynamic = d.procedure === '' ? undefined : new DynamicAuthenticator(d.procedure, d.timeoutMs, clock);
   }
@@ -85,7 +91,12 @@ export class Authenticator {
   /** The anonymous policy of the gate `transport` arrived on (its own setting, else auth.anonymous). */
   anonymousPolicy(transport: TransportInfo): AnonymousPolicy {
     const gate = transport.gate;
-    const own = gate === 'wamp' || gate === 'mqtt' || gate === 'stomp' ? this.config[gate].anonymous : gate === 'http' ? this.config.http.api.anonymous : 'inherit';
+    const own =
+      gate === 'wamp' || gate === 'mqtt' || gate === 'stomp'
+        ? this.config[gate].anonymous
+        : gate === 'http'
+          ? this.config.http.api.anonymous
+          : 'inherit';
     return own === 'inherit' ? this.config.auth.anonymous : own;
   }
 
@@ -135,7 +146,12 @@ export class Authenticator {
     // with a dynamic authenticator any authid may be a user the router has no record of:
     // an anonymous session gets a name of its own instead of the one it claims
     const named = this.dynamic ? `anonymous-${randomBytes(12).toString('hex')}` : authid;
-    return this.settle(req, 'anonymous', authid, accepted({ authid: named, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }));
+    return this.settle(
+      req,
+      'anonymous',
+      authid,
+      accepted({ authid: named, authrole: this.config.auth.anonymousRole, authmethod: 'anonymous', authprovider: 'static' }),
+    );
   }
 
   /**
@@ -153,7 +169,12 @@ export class Authenticator {
     return this.counted(attempt, () => this.checkPassword(req, method, authid, secret));
   }
 
-  private async checkPassword(req: AuthRequest, method: 'ticket' | 'password', authid: string, secret: string): Promise<AuthResult> {
+  private async checkPassword(
+    req: AuthRequest,
+    method: 'ticket' | 'password',
+    authid: string,
+    secret: string,
+  ): Promise<AuthResult> {
     if (authid === '') return this.refuse(req, method, authid, 'bad_credentials', 'a password without a user name');
     const user = this.users.get(authid);
     if (user?.password !== undefined) {
@@ -176,7 +197,10 @@ export class Authenticator {
    * that cannot check passwords, RabbitMQ's conventional guest/guest is no credential:
    * a verified client certificate, else anonymous (as `anonymousAuthid`).
    */
-  login(req: AuthRequest, login: { authid: string; password: string | undefined; anonymousAuthid: string }): AuthResult | Promise<AuthResult> {
+  login(
+    req: AuthRequest,
+    login: { authid: string; password: string | undefined; anonymousAuthid: string },
+  ): AuthResult | Promise<AuthResult> {
     const checkable = (this.users.hasPasswords || this.dynamic !== undefined) && this.realmAccepts(req.realm, 'password');
     const password = login.password;
     // many STOMP and MQTT clients send RabbitMQ's default user unasked
@@ -193,7 +217,8 @@ export class Authenticator {
   tls(req: AuthRequest): AuthResult {
     const cert = req.transport.clientCertificate;
     const cn = cert?.subject['CN'];
-    if (!this.realmAccepts(req.realm, 'tls')) return this.refuse(req, 'tls', cn, 'method_not_allowed', `realm ${req.realm} does not accept tls`);
+    if (!this.realmAccepts(req.realm, 'tls'))
+      return this.refuse(req, 'tls', cn, 'method_not_allowed', `realm ${req.realm} does not accept tls`);
     if (!cert?.authorized || cn === undefined || cn === '') {
       return this.refuse(req, 'tls', cn, 'bad_certificate', 'no verified client certificate with a subject CN');
     }
@@ -201,7 +226,18 @@ export class Authenticator {
     if (user) return this.settle(req, 'tls', cn, this.forUser(req, user, 'tls'));
     const role = this.config.auth.tls.role;
     if (role === '') return this.refuse(req, 'tls', cn, 'bad_certificate', `no user ${cn} and no auth.tls.role`);
-    return this.settle(req, 'tls', cn, accepted({ authid: cn, authrole: role, authmethod: 'tls', authprovider: 'static', authextra: { fingerprint256: cert.fingerprint256 } }));
+    return this.settle(
+      req,
+      'tls',
+      cn,
+      accepted({
+        authid: cn,
+        authrole: role,
+        authmethod: 'tls',
+        authprovider: 'static',
+        authextra: { fingerprint256: cert.fingerprint256 },
+      }),
+    );
   }
 
   /**
@@ -288,7 +324,12 @@ export class Authenticator {
     });
     if (v.granted) {
       const g = v.granted;
-      const identity: SessionIdentity = { authid: g.authid ?? authid, authrole: g.role, authmethod: method, authprovider: 'dynamic' };
+      const identity: SessionIdentity = {
+        authid: g.authid ?? authid,
+        authrole: g.role,
+        authmethod: method,
+        authprovider: 'dynamic',
+      };
       if (g.extra) identity.authextra = g.extra;
       return accepted(identity);
     }

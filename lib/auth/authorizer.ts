@@ -65,8 +65,10 @@ export class Authorizer {
   constructor(private readonly options: AuthorizerOptions = {}) {
     this.roles = compileRoles(options.roles);
     if (options.authorizer && options.invoke) {
-      this.dynamic = new DynamicAuthorizer(options.authorizer, options.invoke, (err, action, uri) =>
-        options.onAuthorizerError?.(err, action, uri),
+      this.dynamic = new DynamicAuthorizer(
+        options.authorizer,
+        options.invoke,
+        (err, action, uri) => options.onAuthorizerError?.(err, action, uri),
         options.now,
       );
     }

@@ -58,24 +58,37 @@ export class DynamicAuthenticator {
     const payload: Payload = { args: [req.realm, req.authid, details] };
     return new Promise((resolve) => {
       // the dealer enforces timeoutMs too; this guard also covers a builtin that never answers
-      const guard = this.clock.setTimeout(() => { resolve({ unavailable: 'timeout' }); }, this.timeoutMs + 100);
+      const guard = this.clock.setTimeout(() => {
+        resolve({ unavailable: 'timeout' });
+      }, this.timeoutMs + 100);
       const done = (v: DynamicVerdict): void => {
         this.clock.clearTimeout(guard);
         resolve(v);
       };
-      realm.call(this.caller, this.procedure, payload, { timeoutMs: this.timeoutMs }, {
-        result: (p, progress) => {
-          if (!progress) done(verdictOf(p));
+      realm.call(
+        this.caller,
+        this.procedure,
+        payload,
+        { timeoutMs: this.timeoutMs },
+        {
+          result: (p, progress) => {
+            if (!progress) done(verdictOf(p));
+          },
+          error: (f: CallFailure) => {
+            const uri = f.uri;
+            if (
+              uri === 'wamp.error.no_such_procedure' ||
+              uri === 'wamp.error.timeout' ||
+              uri === 'wamp.error.canceled' ||
+              uri === 'wamp.error.unavailable'
+            ) {
+              done({ unavailable: uri });
+            } else {
+              done({ deniedBy: uri });
+            }
+          },
         },
-        error: (f: CallFailure) => {
-          const uri = f.uri;
-          if (uri === 'wamp.error.no_such_procedure' || uri === 'wamp.error.timeout' || uri === 'wamp.error.canceled' || uri === 'wamp.error.unavailable') {
-            done({ unavailable: uri });
-          } else {
-            done({ deniedBy: uri });
-          }
-        },
-      });
+      );
     });
   }
 }

@@ -27,7 +27,8 @@ export class ReservedProcedures {
       this.reservations.push({ realm: d.realm, procedure: d.procedure, roles: new Set(d.calleeRoles), what: 'auth.dynamic' });
     }
     const a = auth.authorizer;
-    if (a) this.reservations.push({ realm: a.realm, procedure: a.procedure, roles: new Set(a.calleeRoles), what: 'auth.authorizer' });
+    if (a)
+      this.reservations.push({ realm: a.realm, procedure: a.procedure, roles: new Set(a.calleeRoles), what: 'auth.authorizer' });
   }
 
   /** Throws not_authorized when `session` may not register `pattern` in `realm`. */

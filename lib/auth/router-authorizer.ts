@@ -51,7 +51,10 @@ function routerCaller(router: RouterCore): Invoke {
   return (realmName, procedure, args, timeoutMs) =>
     new Promise((resolve, reject) => {
       const realm = router.realm(realmName);
-      if (!realm) { reject(new RouterError(Errors.noSuchRealm, `no realm ${realmName} for the dynamic authorizer`)); return; }
+      if (!realm) {
+        reject(new RouterError(Errors.noSuchRealm, `no realm ${realmName} for the dynamic authorizer`));
+        return;
+      }
       realm.call(
         caller,
         procedure,
@@ -61,7 +64,9 @@ function routerCaller(router: RouterCore): Invoke {
           result: (payload, progress) => {
             if (!progress) resolve(payload.args?.[0]);
           },
-          error: (failure) => { reject(failure); },
+          error: (failure) => {
+            reject(failure);
+          },
         },
       );
     });

@@ -211,7 +211,10 @@ export class AuthThrottle {
     const r = this.running.get(address);
     if (!r) return;
     const next = r.waiting.shift();
-    if (next) { next(); return; }
+    if (next) {
+      next();
+      return;
+    }
     r.count--;
     if (r.count === 0) this.running.delete(address);
   }

@@ -30,7 +30,8 @@ export async function createUserRecord(u: NewUser): Promise<UserRecord> {
   }
   if (u.cryptosignKeys !== undefined && u.cryptosignKeys.length > 0) {
     for (const k of u.cryptosignKeys) {
-      if (!/^[0-9a-fA-F]{64}$/.test(k)) throw new RouterError(Errors.invalidArgument, `not an Ed25519 public key (64 hex digits): ${k}`);
+      if (!/^[0-9a-fA-F]{64}$/.test(k))
+        throw new RouterError(Errors.invalidArgument, `not an Ed25519 public key (64 hex digits): ${k}`);
       ed25519PublicKey(k);
     }
     record.cryptosign = u.cryptosignKeys.map((k) => k.toLowerCase());

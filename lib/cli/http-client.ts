@@ -24,7 +24,7 @@ export interface ClientFlags {
 export function withClientOptions(c: Command): Command {
   return c
     .option('--url <url>', 'the router (env GATEHOUSE_URL; default http://127.0.0.1:8080)')
-    .option('--realm <name>', 'the realm (default: the router\'s defaultRealm)')
+    .option('--realm <name>', "the realm (default: the router's defaultRealm)")
     .option('--user <authid>', 'user name for HTTP Basic (env GATEHOUSE_USER)')
     .option('--password <pw>', 'password (env GATEHOUSE_PASSWORD)')
     .option('--json', 'print JSON (one document per line) for scripts');
@@ -49,12 +49,16 @@ export class ApiClient {
   readonly base: string;
   private readonly headers: Record<string, string> = {};
 
-  constructor(private readonly flags: ClientFlags, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly flags: ClientFlags,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     const url = flags.url ?? env['GATEHOUSE_URL'] ?? 'http://127.0.0.1:8080';
     this.base = `${url.replace(/\/+$/, '')}${/\/api$/.test(url) ? '' : '/api'}`;
     const user = flags.user ?? env['GATEHOUSE_USER'];
     const password = flags.password ?? env['GATEHOUSE_PASSWORD'] ?? '';
-    if (user !== undefined && user !== '') this.headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    if (user !== undefined && user !== '')
+      this.headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     if (flags.realm !== undefined) this.headers['gatehouse-realm'] = flags.realm;
   }
 
@@ -64,7 +68,11 @@ export class ApiClient {
 
   /** A request; a router error becomes CliExit with its exit code. */
   async request(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const res = await this.fetch(path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: body === undefined ? {} : { 'content-type': 'application/json' } });
+    const res = await this.fetch(path, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    });
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
     try {
@@ -78,7 +86,10 @@ export class ApiClient {
 
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     try {
-      return await fetch(`${this.base}${path}`, { ...init, headers: { ...this.headers, ...(init.headers as Record<string, string> | undefined) } });
+      return await fetch(`${this.base}${path}`, {
+        ...init,
+        headers: { ...this.headers, ...(init.headers as Record<string, string> | undefined) },
+      });
     } catch (err) {
       const cause = (err as { cause?: { message?: string } }).cause?.message;
       throw new CliExit(EXIT_ROUTER, `cannot reach ${this.base}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);

@@ -7,12 +7,13 @@ const key = (k: string): string => `/store/${encodeURIComponent(k)}`;
 export function addKvCommand(parent: Command): void {
   const kv = parent.command('kv').description('the retained key-value store (keys are topics: a.b.c)');
 
-  withClientOptions(kv.command('get <key>').description('print the value of a key (exit 3 when absent)')).action((k: string, flags: ClientFlags) =>
-    run(async () => {
-      const client = new ApiClient(flags);
-      const entry = await client.request('GET', key(k));
-      print(client.json ? entry : entry['value']);
-    }),
+  withClientOptions(kv.command('get <key>').description('print the value of a key (exit 3 when absent)')).action(
+    (k: string, flags: ClientFlags) =>
+      run(async () => {
+        const client = new ApiClient(flags);
+        const entry = await client.request('GET', key(k));
+        print(client.json ? entry : entry['value']);
+      }),
   );
 
   withClientOptions(
@@ -32,12 +33,13 @@ export function addKvCommand(parent: Command): void {
     }),
   );
 
-  withClientOptions(kv.command('del <key>').description('delete a key (exit 3 when absent)')).action((k: string, flags: ClientFlags) =>
-    run(async () => {
-      const client = new ApiClient(flags);
-      const reply = await client.request('DELETE', key(k));
-      print(client.json ? reply : String(reply['revision']));
-    }),
+  withClientOptions(kv.command('del <key>').description('delete a key (exit 3 when absent)')).action(
+    (k: string, flags: ClientFlags) =>
+      run(async () => {
+        const client = new ApiClient(flags);
+        const reply = await client.request('DELETE', key(k));
+        print(client.json ? reply : String(reply['revision']));
+      }),
   );
 
   withClientOptions(
@@ -54,7 +56,8 @@ export function addKvCommand(parent: Command): void {
         if (flags.match !== undefined) q.set('match', flags.match);
         if (after !== null) q.set('after', after);
         const page = await client.request('GET', `/store?${q.toString()}`);
-        for (const e of page['entries'] as Record<string, unknown>[]) print(client.json ? e : `${String(e['key'])} ${JSON.stringify(e['value'])}`);
+        for (const e of page['entries'] as Record<string, unknown>[])
+          print(client.json ? e : `${String(e['key'])} ${JSON.stringify(e['value'])}`);
         after = typeof page['next'] === 'string' ? page['next'] : null;
       } while (after !== null);
     }),

@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
-import { ApiClient, CliExit, EXIT_USAGE, jsonOrText, plainResult, print, run, withClientOptions, type ClientFlags } from './http-client';
+import {
+  ApiClient,
+  CliExit,
+  EXIT_USAGE,
+  jsonOrText,
+  plainResult,
+  print,
+  run,
+  withClientOptions,
+  type ClientFlags,
+} from './http-client';
 
 interface SubmitFlags extends ClientFlags {
   to?: string;
@@ -29,7 +39,11 @@ export function addRequestCommand(parent: Command): void {
     run(async () => {
       const client = new ApiClient(flags);
       const to = flags.to ?? '';
-      const body: Record<string, unknown> = { procedure, args: args.map(jsonOrText), destinations: to === 'all' ? 'all' : to.split(',').filter((s) => s !== '') };
+      const body: Record<string, unknown> = {
+        procedure,
+        args: args.map(jsonOrText),
+        destinations: to === 'all' ? 'all' : to.split(',').filter((s) => s !== ''),
+      };
       if (flags.expiresIn !== undefined) body['expires_in'] = seconds(flags.expiresIn, '--expires-in');
       if (flags.retries !== undefined) body['retries'] = seconds(flags.retries, '--retries');
       const { id } = await client.request('POST', '/requests', body);
@@ -56,13 +70,18 @@ export function addRequestCommand(parent: Command): void {
 
 async function showRequest(client: ApiClient, id: string, wait: number): Promise<void> {
   const status = await client.request('GET', `/requests/${encodeURIComponent(id)}${wait > 0 ? `?wait=${wait}` : ''}`);
-  if (client.json) { print(status); return; }
+  if (client.json) {
+    print(status);
+    return;
+  }
   const replies = Array.isArray(status['replies']) ? (status['replies'] as Record<string, unknown>[]) : [];
   for (const r of replies) {
     const dest = String(r['destination']);
     if (typeof r['error'] === 'string') {
       const args = Array.isArray(r['args']) ? r['args'] : [];
-      print(`${dest}: ! ${r['error']}${args.length > 0 ? ` ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}` : ''}`);
+      print(
+        `${dest}: ! ${r['error']}${args.length > 0 ? ` ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}` : ''}`,
+      );
     } else {
       const v = plainResult(r['args'], r['kwargs']);
       print(`${dest}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);

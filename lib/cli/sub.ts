@@ -1,5 +1,16 @@
 import type { Command } from 'commander';
-import { ApiClient, CliExit, EXIT_ROUTER, EXIT_USAGE, failure, plainResult, print, run, withClientOptions, type ClientFlags } from './http-client';
+import {
+  ApiClient,
+  CliExit,
+  EXIT_ROUTER,
+  EXIT_USAGE,
+  failure,
+  plainResult,
+  print,
+  run,
+  withClientOptions,
+  type ClientFlags,
+} from './http-client';
 
 interface SubFlags extends ClientFlags {
   count?: string;
@@ -23,11 +34,15 @@ export function addSubCommand(parent: Command): void {
 
 async function subscribe(pattern: string, flags: SubFlags): Promise<void> {
   const count = flags.count === undefined ? Infinity : Number(flags.count);
-  if (!(count === Infinity || (Number.isInteger(count) && count > 0))) throw new CliExit(EXIT_USAGE, '--count must be a positive integer');
+  if (!(count === Infinity || (Number.isInteger(count) && count > 0)))
+    throw new CliExit(EXIT_USAGE, '--count must be a positive integer');
   const client = new ApiClient(flags);
   const q = new URLSearchParams({ topic: pattern, match: flags.match ?? 'exact' });
   const abort = new AbortController();
-  const res = await client.fetch(`/subscribe?${q.toString()}`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+  const res = await client.fetch(`/subscribe?${q.toString()}`, {
+    headers: { accept: 'text/event-stream' },
+    signal: abort.signal,
+  });
   if (res.status !== 200 || !res.body) {
     const text = await res.text();
     let body: Record<string, unknown> = {};

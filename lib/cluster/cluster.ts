@@ -127,8 +127,14 @@ export class Cluster {
    */
   start(): void {
     this.host.metrics.clusterConnected.set(0);
-    this.removeTap = this.host.taps.add({ tapped: (realm, event) => { this.forward(realm, event); } });
-    this.host.onRealm((realm) => { this.watch(realm); });
+    this.removeTap = this.host.taps.add({
+      tapped: (realm, event) => {
+        this.forward(realm, event);
+      },
+    });
+    this.host.onRealm((realm) => {
+      this.watch(realm);
+    });
     this.attempt();
   }
 
@@ -148,12 +154,17 @@ export class Cluster {
       pingInterval: PING_INTERVAL_MS,
       maxPingOut: MAX_PINGS_OUT,
     }).then(
-      (nc) => { this.joined(nc); },
+      (nc) => {
+        this.joined(nc);
+      },
       (err: unknown) => {
         if (this.stopped) return;
-        if (!this.unreachableLogged) this.log.warn({ err, servers: this.options.nats }, 'no NATS server answers yet: local routing only, still trying');
+        if (!this.unreachableLogged)
+          this.log.warn({ err, servers: this.options.nats }, 'no NATS server answers yet: local routing only, still trying');
         this.unreachableLogged = true;
-        this.retryTimer = setTimeout(() => { this.attempt(); }, FIRST_CONNECT_RETRY_MS);
+        this.retryTimer = setTimeout(() => {
+          this.attempt();
+        }, FIRST_CONNECT_RETRY_MS);
         this.retryTimer.unref();
       },
     );
@@ -176,7 +187,9 @@ export class Cluster {
         if (this.stopped) void part.stop();
         else this.parts.push(part);
       },
-      (err: unknown) => { this.log.error({ err }, 'a cluster part did not start'); },
+      (err: unknown) => {
+        this.log.error({ err }, 'a cluster part did not start');
+      },
     );
   }
 
@@ -361,7 +374,9 @@ export class Cluster {
         this.receive(interest, msg);
       },
     });
-    return () => { sub.unsubscribe(); };
+    return () => {
+      sub.unsubscribe();
+    };
   }
 
   // ----- in -----

@@ -156,7 +156,8 @@ export function isHeaders(h: unknown): h is MessageHeaders {
     optional('expiresAt', 'number') &&
     (h['correlationData'] === undefined || h['correlationData'] instanceof Uint8Array) &&
     (props === undefined ||
-      (isPlainObject(props) && Object.values(props).every((p) => typeof p === 'string' || (Array.isArray(p) && p.every((e) => typeof e === 'string')))))
+      (isPlainObject(props) &&
+        Object.values(props).every((p) => typeof p === 'string' || (Array.isArray(p) && p.every((e) => typeof e === 'string')))))
   );
 }
 

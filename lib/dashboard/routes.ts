@@ -69,7 +69,10 @@ export function dashboardRouter(opts: DashboardOptions): express.Router {
   // The page's relative URLs need the trailing slash: /dashboard -> /dashboard/
   router.get('/', (req, res, next) => {
     const url = new URL(req.originalUrl, 'http://localhost');
-    if (url.pathname.endsWith('/')) { next(); return; }
+    if (url.pathname.endsWith('/')) {
+      next();
+      return;
+    }
     res.redirect(301, `${url.pathname}/${url.search}`);
   });
 

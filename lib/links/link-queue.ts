@@ -78,14 +78,23 @@ export class MailboxLinkQueue implements LinkQueue {
     private readonly limits: LinkQueueLimits,
   ) {
     this.owner = { kind: 'link', name };
-    mailboxes.open(this.owner, { maxMessages: limits.maxMessages, maxBytes: limits.maxBytes, whenFull: 'drop-oldest', gate: 'links' });
+    mailboxes.open(this.owner, {
+      maxMessages: limits.maxMessages,
+      maxBytes: limits.maxBytes,
+      whenFull: 'drop-oldest',
+      gate: 'links',
+    });
   }
 
   append(message: LinkMessage): Appended {
     const attrs: Attrs = { id: message.messageId };
     if (message.retain) attrs.retain = true;
     if (message.headers !== undefined) attrs.headers = message.headers;
-    const r = this.mailboxes.append(this.owner, { topic: message.topic, payload: message.payload, attrs: attrs as unknown as Record<string, unknown> });
+    const r = this.mailboxes.append(this.owner, {
+      topic: message.topic,
+      payload: message.payload,
+      attrs: attrs as unknown as Record<string, unknown>,
+    });
     // larger than the whole queue: local traffic goes on, the link loses this one
     if (!r.accepted) {
       this.onDrop?.('too_large', 1);
@@ -107,7 +116,13 @@ export class MailboxLinkQueue implements LinkQueue {
         continue;
       }
       const a = r.attrs as unknown as Attrs;
-      const message: LinkMessage = { topic: r.topic, payload: r.payload, retain: a.retain === true, messageId: a.id, ...(a.headers ? { headers: a.headers } : {}) };
+      const message: LinkMessage = {
+        topic: r.topic,
+        payload: r.payload,
+        retain: a.retain === true,
+        messageId: a.id,
+        ...(a.headers ? { headers: a.headers } : {}),
+      };
       out.push({ seq: r.seq, message, enqueuedAt: r.enqueuedAt });
     }
     if (expired > 0) this.onDrop?.('expired', expired);

@@ -114,7 +114,9 @@ export class Link implements PublicationTap {
     this.sentCounter = m.linkSent.labels(config.name);
     this.ackedCounter = m.linkAcked.labels(config.name);
     this.receivedCounter = m.linkReceived.labels(config.name);
-    deps.queue.onDrop = (reason, n) => { this.droppedFromQueue(reason, n); };
+    deps.queue.onDrop = (reason, n) => {
+      this.droppedFromQueue(reason, n);
+    };
   }
 
   get name(): string {
@@ -213,15 +215,20 @@ export class Link implements PublicationTap {
     const wasUp = this.state === 'up';
     this.setState('connecting');
     const t = this.deps.transport();
-    t.onMessage = (m) => { this.arrived(m); };
-    t.onClose = (reason) => { this.lost(t, reason); };
+    t.onMessage = (m) => {
+      this.arrived(m);
+    };
+    t.onClose = (reason) => {
+      this.lost(t, reason);
+    };
     try {
       await t.connect();
     } catch (err) {
       if (this.stopped) return;
       const reason = err instanceof Error ? err.message : String(err);
       // the first failure of an outage is a warning, the retries that follow are not news
-      if (this.lastError === undefined || wasUp) this.deps.log.warn({ link: this.name, peer: this.config.url, reason }, 'link cannot connect');
+      if (this.lastError === undefined || wasUp)
+        this.deps.log.warn({ link: this.name, peer: this.config.url, reason }, 'link cannot connect');
       else this.deps.log.debug({ link: this.name, reason }, 'link still cannot connect');
       this.lastError = reason;
       this.setState('down');
@@ -301,8 +308,12 @@ export class Link implements PublicationTap {
     this.sent++;
     this.sentCounter.inc();
     t.send(message).then(
-      () => { this.delivered(gen, seq); },
-      (err: unknown) => { this.notDelivered(gen, seq, err); },
+      () => {
+        this.delivered(gen, seq);
+      },
+      (err: unknown) => {
+        this.notDelivered(gen, seq, err);
+      },
     );
   }
 
@@ -329,7 +340,10 @@ export class Link implements PublicationTap {
       return;
     }
     // anything else: the connection is in doubt; start over on a new one
-    this.deps.log.warn({ link: this.name, err: err instanceof Error ? err.message : String(err) }, 'link send failed: reconnecting');
+    this.deps.log.warn(
+      { link: this.name, err: err instanceof Error ? err.message : String(err) },
+      'link send failed: reconnecting',
+    );
     const t = this.transport;
     if (t) {
       this.lost(t, 'send failed');
@@ -344,7 +358,10 @@ export class Link implements PublicationTap {
     const now = Date.now();
     if (now - this.lastDropLog >= DROP_LOG_MS) {
       this.lastDropLog = now;
-      this.deps.log.warn({ link: this.name, reason, dropped: this.dropped, queued: this.deps.queue.depth }, 'link queue dropped messages');
+      this.deps.log.warn(
+        { link: this.name, reason, dropped: this.dropped, queued: this.deps.queue.depth },
+        'link queue dropped messages',
+      );
     }
   }
 
@@ -365,7 +382,10 @@ export class Link implements PublicationTap {
     this.received++;
     this.receivedCounter.inc();
     const failed = (err: unknown): void => {
-      this.deps.log.warn({ link: this.name, topic: m.topic, err: err instanceof Error ? err.message : String(err) }, 'message from the link peer not published');
+      this.deps.log.warn(
+        { link: this.name, topic: m.topic, err: err instanceof Error ? err.message : String(err) },
+        'message from the link peer not published',
+      );
     };
     try {
       const r = this.deps.realm.publish(undefined, m.topic, m.payload, options);
@@ -378,7 +398,10 @@ export class Link implements PublicationTap {
   private subscribeAtPeer(t: LinkTransport, pattern: string): void {
     t.subscribe(pattern).catch((err: unknown) => {
       if (t !== this.transport) return;
-      this.deps.log.warn({ link: this.name, pattern, err: err instanceof Error ? err.message : String(err) }, 'link cannot subscribe at the peer');
+      this.deps.log.warn(
+        { link: this.name, pattern, err: err instanceof Error ? err.message : String(err) },
+        'link cannot subscribe at the peer',
+      );
     });
   }
 
@@ -407,7 +430,9 @@ export class Link implements PublicationTap {
     if (n <= 0) {
       this.wanted.delete(pattern);
       if (t && this.state === 'up') {
-        t.unsubscribe(pattern).catch((err: unknown) => { this.deps.log.debug({ link: this.name, pattern, err: String(err) }, 'link unsubscribe at the peer failed'); });
+        t.unsubscribe(pattern).catch((err: unknown) => {
+          this.deps.log.debug({ link: this.name, pattern, err: String(err) }, 'link unsubscribe at the peer failed');
+        });
       }
       return;
     }
@@ -422,12 +447,18 @@ export class Link implements PublicationTap {
     const session = new Session(
       { gate: 'core', type: 'link', peer: this.config.url },
       { authid: this.via, authrole: 'router', authmethod: 'router', authprovider: 'gatehouse' },
-      { close: () => { realm.leave(session); } },
+      {
+        close: () => {
+          realm.leave(session);
+        },
+      },
     );
     realm.join(session);
     this.callSession = session;
     const callee = {
-      invoke: (inv: Invocation) => { this.forwardCall(realm, inv); },
+      invoke: (inv: Invocation) => {
+        this.forwardCall(realm, inv);
+      },
       invokeProgress: () => undefined,
     };
     for (const p of this.config.calls) {
@@ -435,9 +466,15 @@ export class Link implements PublicationTap {
       if (!reg) continue;
       try {
         const r = realm.register(session, reg.uri, { match: reg.match }, callee);
-        if (r instanceof Promise) r.catch((err: unknown) => { this.deps.log.error({ link: this.name, procedure: p, err: String(err) }, 'link cannot register a call'); });
+        if (r instanceof Promise)
+          r.catch((err: unknown) => {
+            this.deps.log.error({ link: this.name, procedure: p, err: String(err) }, 'link cannot register a call');
+          });
       } catch (err) {
-        this.deps.log.error({ link: this.name, procedure: p, err: err instanceof Error ? err.message : String(err) }, 'link cannot register a call');
+        this.deps.log.error(
+          { link: this.name, procedure: p, err: err instanceof Error ? err.message : String(err) },
+          'link cannot register a call',
+        );
       }
     }
   }
@@ -459,23 +496,31 @@ export class Link implements PublicationTap {
    */
   callPeer(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload> {
     const t = this.transport;
-    if (this.state !== 'up' || !t?.call) return Promise.reject(new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]));
+    if (this.state !== 'up' || !t?.call)
+      return Promise.reject(new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]));
     return t.call(procedure, payload, timeoutMs);
   }
 
   private forwardCall(realm: Realm, inv: Invocation): void {
     const t = this.transport;
-    const fail = (error: ApplicationError): void => { realm.dealer.fail(inv, error); };
+    const fail = (error: ApplicationError): void => {
+      realm.dealer.fail(inv, error);
+    };
     if (this.state !== 'up' || !t?.call) {
       // at once, not after a timeout: the caller can try elsewhere or tell its user
       const down = new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]);
-      queueMicrotask(() => { fail(down); });
+      queueMicrotask(() => {
+        fail(down);
+      });
       return;
     }
-    const timeoutMs = inv.options.timeoutMs !== undefined && inv.options.timeoutMs > 0 ? inv.options.timeoutMs : this.config.timeoutMs;
+    const timeoutMs =
+      inv.options.timeoutMs !== undefined && inv.options.timeoutMs > 0 ? inv.options.timeoutMs : this.config.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { reject(new ApplicationError(Errors.timeout.wamp, [`no answer over link ${this.name} within ${timeoutMs} ms`])); }, timeoutMs);
+      timer = setTimeout(() => {
+        reject(new ApplicationError(Errors.timeout.wamp, [`no answer over link ${this.name} within ${timeoutMs} ms`]));
+      }, timeoutMs);
     });
     Promise.race([t.call(inv.procedure, inv.payload, timeoutMs), deadline]).then(
       (payload) => {
@@ -486,7 +531,12 @@ export class Link implements PublicationTap {
         clearTimeout(timer);
         if (err instanceof ApplicationError) fail(err);
         else if (err instanceof RouterError) fail(new ApplicationError(err.uri, err.args, err.kwargs));
-        else fail(new ApplicationError(Errors.linkDown.wamp, [`link ${this.name}: ${err instanceof Error ? err.message : String(err)}`]));
+        else
+          fail(
+            new ApplicationError(Errors.linkDown.wamp, [
+              `link ${this.name}: ${err instanceof Error ? err.message : String(err)}`,
+            ]),
+          );
       },
     );
   }

@@ -134,7 +134,11 @@ export class MqttLinkTransport implements LinkTransport {
     this.client = undefined;
     this.failInFlight('link closed');
     if (client === undefined) return Promise.resolve();
-    return new Promise((resolve) => client.end(true, () => { resolve(); }));
+    return new Promise((resolve) =>
+      client.end(true, () => {
+        resolve();
+      }),
+    );
   }
 
   private open(version: 4 | 5): Promise<MqttClient> {
@@ -162,7 +166,9 @@ export class MqttLinkTransport implements LinkTransport {
       client.on('error', ignore);
       // from the start: a resumed session's queued messages can follow CONNACK in the same
       // read, before connect() resumes [MQTT-4.4.0-1]
-      client.on('message', (topic, body, packet) => { this.received(topic, body, packet); });
+      client.on('message', (topic, body, packet) => {
+        this.received(topic, body, packet);
+      });
       let settled = false;
       const fail = (err: Error & { code?: unknown }): void => {
         if (settled) return;
@@ -174,7 +180,9 @@ export class MqttLinkTransport implements LinkTransport {
         else reject(refusal(code, err.message));
       };
       // unavailable (refusal() of no reason code): the link takes any failed connect as a lost peer, reconnects and logs it
-      const timer = setTimeout(() => { fail(new RouterError(Errors.unavailable, `no CONNACK within ${this.options.timeoutMs} ms`)); }, this.options.timeoutMs);
+      const timer = setTimeout(() => {
+        fail(new RouterError(Errors.unavailable, `no CONNACK within ${this.options.timeoutMs} ms`));
+      }, this.options.timeoutMs);
       client.once('connect', () => {
         if (settled) return;
         settled = true;
@@ -184,11 +192,17 @@ export class MqttLinkTransport implements LinkTransport {
         this.version = version;
         // in the same turn as CONNACK: a close right after it is not missed
         this.client = client;
-        client.on('close', () => { this.lost(client, 'connection closed'); });
-        client.on('error', (err) => { this.lost(client, err.message); });
+        client.on('close', () => {
+          this.lost(client, 'connection closed');
+        });
+        client.on('error', (err) => {
+          this.lost(client, err.message);
+        });
         resolve(client);
       });
-      const closed = (): void => { fail(new RouterError(Errors.unavailable, 'connection closed before CONNACK')); };
+      const closed = (): void => {
+        fail(new RouterError(Errors.unavailable, 'connection closed before CONNACK'));
+      };
       client.once('error', fail);
       client.once('close', closed);
     });

@@ -35,6 +35,10 @@ export function registrationOf(pattern: string): { uri: string; match: MatchPoli
 export function linkPatternOf(p: TopicPattern): string | undefined {
   if (p.uri.startsWith('wamp.') || p.uri.startsWith('gatehouse.') || p.uri.startsWith('$')) return undefined;
   if (p.match === 'exact') return p.uri;
-  if (p.match === 'wildcard') return p.uri.split('.').map((c) => (c === '' ? '*' : c)).join('.');
+  if (p.match === 'wildcard')
+    return p.uri
+      .split('.')
+      .map((c) => (c === '' ? '*' : c))
+      .join('.');
   return undefined;
 }

@@ -14,9 +14,10 @@ export const RETAIN_HEADER = 'gatehouse-retain';
  * The message id a peer sent with a message, and its other user properties without it;
  * an empty id when it sent none (a message published at a foreign broker).
  */
-export function takeMessageId(
-  props: Record<string, string | string[]> | undefined,
-): { messageId: string; rest: Record<string, string | string[]> | undefined } {
+export function takeMessageId(props: Record<string, string | string[]> | undefined): {
+  messageId: string;
+  rest: Record<string, string | string[]> | undefined;
+} {
   if (props === undefined || !(MESSAGE_ID_HEADER in props)) return { messageId: '', rest: props };
   const { [MESSAGE_ID_HEADER]: id, ...rest } = props;
   const messageId = typeof id === 'string' ? id : (id[0] ?? '');

@@ -52,4 +52,3 @@ export function linkPatternToStompDestination(pattern: string): string | null {
   }
   return `/topic/${pattern}`;
 }
-

@@ -134,7 +134,9 @@ export class StompLinkTransport implements LinkTransport {
     conn.parser.stop();
     if (conn.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      conn.socket.once('close', () => { resolve(); });
+      conn.socket.once('close', () => {
+        resolve();
+      });
       // STOMP 1.2 §DISCONNECT: without a receipt, nothing is waited for
       conn.socket.end(encodeFrame({ command: 'DISCONNECT', headers: [], body: Buffer.alloc(0) }, conn.version));
       conn.socket.destroySoon();
@@ -157,7 +159,9 @@ export class StompLinkTransport implements LinkTransport {
     };
     const bytes = encodeFrame(connectFrame, '1.2'); // throws on an LF in a credential: a config error
     return new Promise((resolve, reject) => {
-      const socket: net.Socket = secure ? tls.connect({ host, port, ...peerTlsOptions(host, this.options.tls) }) : net.connect({ host, port });
+      const socket: net.Socket = secure
+        ? tls.connect({ host, port, ...peerTlsOptions(host, this.options.tls) })
+        : net.connect({ host, port });
       socket.setNoDelay(true);
       let settled = false;
       const fail = (err: Error): void => {
@@ -168,7 +172,9 @@ export class StompLinkTransport implements LinkTransport {
         reject(err instanceof RouterError ? err : new RouterError(Errors.unavailable, err.message));
       };
       // unavailable: the link takes any failed connect as a lost peer, reconnects and logs it
-      const timer = setTimeout(() => { fail(new RouterError(Errors.unavailable, `no CONNECTED within ${this.options.timeoutMs} ms`)); }, this.options.timeoutMs);
+      const timer = setTimeout(() => {
+        fail(new RouterError(Errors.unavailable, `no CONNECTED within ${this.options.timeoutMs} ms`));
+      }, this.options.timeoutMs);
       const conn: Connection = {
         socket,
         version: '1.2',
@@ -198,7 +204,9 @@ export class StompLinkTransport implements LinkTransport {
           },
         }),
       };
-      socket.on('data', (chunk: Buffer) => { conn.parser.push(chunk); });
+      socket.on('data', (chunk: Buffer) => {
+        conn.parser.push(chunk);
+      });
       socket.once(secure ? 'secureConnect' : 'connect', () => socket.write(bytes));
       socket.on('error', (err: Error) => {
         if (settled) this.lost(conn, err.message);

@@ -15,9 +15,22 @@ import type { LinkAuth, LinkTls } from './transport';
 import { LinkError } from './link-error';
 
 /** WAMP message codes (WAMP basic profile, "Message Codes and Direction") */
-const HELLO = 1, WELCOME = 2, ABORT = 3, CHALLENGE = 4, AUTHENTICATE = 5, GOODBYE = 6, ERROR = 8;
-const PUBLISH = 16, PUBLISHED = 17, SUBSCRIBE = 32, SUBSCRIBED = 33, UNSUBSCRIBE = 34, UNSUBSCRIBED = 35, EVENT = 36;
-const CALL = 48, RESULT = 50;
+const HELLO = 1,
+  WELCOME = 2,
+  ABORT = 3,
+  CHALLENGE = 4,
+  AUTHENTICATE = 5,
+  GOODBYE = 6,
+  ERROR = 8;
+const PUBLISH = 16,
+  PUBLISHED = 17,
+  SUBSCRIBE = 32,
+  SUBSCRIBED = 33,
+  UNSUBSCRIBE = 34,
+  UNSUBSCRIBED = 35,
+  EVENT = 36;
+const CALL = 48,
+  RESULT = 50;
 
 /** binary serializers first: binary payloads travel as they are */
 const PROTOCOLS = [serializers.msgpack.wsProtocol, serializers.cbor.wsProtocol, serializers.json.wsProtocol];
@@ -86,7 +99,9 @@ export class WampClient {
     });
     return new Promise<void>((resolve, reject) => {
       let joined = false;
-      const timer = setTimeout(() => { fail(new LinkError(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`)); }, o.timeoutMs);
+      const timer = setTimeout(() => {
+        fail(new LinkError(`no WELCOME from ${o.url} within ${o.timeoutMs} ms`));
+      }, o.timeoutMs);
       const fail = (err: Error): void => {
         clearTimeout(timer);
         if (!joined) reject(err);
@@ -114,8 +129,14 @@ export class WampClient {
           this.abort(`undecodable message: ${(err as Error).message}`);
           return;
         }
-        if (!Array.isArray(msg) || typeof msg[0] !== 'number') { this.abort('not a WAMP message'); return; }
-        if (joined) { this.dispatch(msg); return; }
+        if (!Array.isArray(msg) || typeof msg[0] !== 'number') {
+          this.abort('not a WAMP message');
+          return;
+        }
+        if (joined) {
+          this.dispatch(msg);
+          return;
+        }
         switch (msg[0]) {
           case WELCOME:
             joined = true;
@@ -123,7 +144,10 @@ export class WampClient {
             resolve();
             return;
           case CHALLENGE:
-            if (msg[1] !== 'ticket' || o.auth?.password === undefined) { fail(new LinkError(`peer asked for ${String(msg[1])} authentication`)); return; }
+            if (msg[1] !== 'ticket' || o.auth?.password === undefined) {
+              fail(new LinkError(`peer asked for ${String(msg[1])} authentication`));
+              return;
+            }
             this.send([AUTHENTICATE, o.auth.password, {}]);
             return;
           case ABORT:
@@ -193,7 +217,9 @@ export class WampClient {
     if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     this.closedWith ??= 'closed by the link';
     return new Promise<void>((resolve) => {
-      ws.once('close', () => { resolve(); });
+      ws.once('close', () => {
+        resolve();
+      });
       ws.terminate();
     });
   }
@@ -236,7 +262,10 @@ export class WampClient {
         const handler = this.handlers.get(msg[1] as number);
         if (!handler) return;
         const details = (msg[3] ?? {}) as Record<string, unknown>;
-        handler(details, payloadFromWamp(msg[4] as unknown[] | undefined, msg[5] as Record<string, unknown> | undefined, details));
+        handler(
+          details,
+          payloadFromWamp(msg[4] as unknown[] | undefined, msg[5] as Record<string, unknown> | undefined, details),
+        );
         return;
       }
       case PUBLISHED:

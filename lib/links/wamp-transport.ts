@@ -39,9 +39,13 @@ export class WampTransport implements LinkTransport {
     await client.connect();
     this.client = client;
     // a peer that stops acknowledging is as good as gone: cut it, the link reconnects
-    this.watchdog = setInterval(() => {
-      if (this.sendsInFlight > 0 && Date.now() - this.lastProgress > o.timeoutMs) client.abort(`no acknowledgement within ${o.timeoutMs} ms`);
-    }, Math.max(50, Math.min(1000, o.timeoutMs / 2)));
+    this.watchdog = setInterval(
+      () => {
+        if (this.sendsInFlight > 0 && Date.now() - this.lastProgress > o.timeoutMs)
+          client.abort(`no acknowledgement within ${o.timeoutMs} ms`);
+      },
+      Math.max(50, Math.min(1000, o.timeoutMs / 2)),
+    );
     this.watchdog.unref();
   }
 
@@ -69,7 +73,9 @@ export class WampTransport implements LinkTransport {
     const client = this.client;
     if (!client) throw new LinkError('not connected');
     if (this.subscriptions.has(pattern)) return;
-    const id = await client.subscribe(pattern, { [MSGID_OPTION]: true }, (details, payload) => { this.arrived(pattern, details, payload); });
+    const id = await client.subscribe(pattern, { [MSGID_OPTION]: true }, (details, payload) => {
+      this.arrived(pattern, details, payload);
+    });
     this.subscriptions.set(pattern, id);
   }
 

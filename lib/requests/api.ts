@@ -23,12 +23,14 @@ const MAX_RETRIES = 100;
 export function installRequestApi(realm: Realm, dispatcher: RequestDispatcher): void {
   realm.builtins.set('gatehouse.request.submit', (caller, args, kw) => {
     const [procedure, cargs, ckwargs, opts] = args;
-    if (typeof procedure !== 'string') throw new RouterError(Errors.invalidArgument, 'submit(procedure, args, kwargs, {destinations, expires_in, retries})');
+    if (typeof procedure !== 'string')
+      throw new RouterError(Errors.invalidArgument, 'submit(procedure, args, kwargs, {destinations, expires_in, retries})');
     const payload: Payload = {};
     if (Array.isArray(cargs)) payload.args = cargs;
     else if (cargs !== undefined && cargs !== null) throw new RouterError(Errors.invalidArgument, 'args must be a list');
     if (isPlainObject(ckwargs)) payload.kwargs = ckwargs;
-    else if (ckwargs !== undefined && ckwargs !== null) throw new RouterError(Errors.invalidArgument, 'kwargs must be a dictionary');
+    else if (ckwargs !== undefined && ckwargs !== null)
+      throw new RouterError(Errors.invalidArgument, 'kwargs must be a dictionary');
     const options = submitOptions(isPlainObject(opts) ? opts : kw);
     const out = dispatcher.submit(realm, caller, procedure, payload, options);
     return out instanceof Promise ? out.then((v) => ({ args: [v] })) : { args: [out] };
@@ -40,8 +42,13 @@ export function installRequestApi(realm: Realm, dispatcher: RequestDispatcher): 
     if (typeof id !== 'string' || id === '') throw new RouterError(Errors.invalidArgument, 'get(id, {wait})');
     const opts = isPlainObject(args[1]) ? args[1] : kw;
     const wait = opts['wait'];
-    if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0))) throw new RouterError(Errors.invalidArgument, 'wait is a number of seconds');
-    const onReply = progress && ((reply: Reply): void => { progress({ args: [reply] }); });
+    if (wait !== undefined && (typeof wait !== 'number' || !(wait >= 0)))
+      throw new RouterError(Errors.invalidArgument, 'wait is a number of seconds');
+    const onReply =
+      progress &&
+      ((reply: Reply): void => {
+        progress({ args: [reply] });
+      });
     return { args: [await dispatcher.get(realm, caller, id, typeof wait === 'number' ? wait * 1000 : 0, onReply || undefined)] };
   });
 }
@@ -51,11 +58,14 @@ export function submitOptions(o: Record<string, unknown>): SubmitOptions {
   const d = o['destinations'];
   let destinations: SubmitOptions['destinations'];
   if (d === 'all') destinations = 'all';
-  else if (Array.isArray(d) && d.length > 0 && d.length <= MAX_DESTINATIONS && d.every((x) => typeof x === 'string' && x !== '')) destinations = d as string[];
+  else if (Array.isArray(d) && d.length > 0 && d.length <= MAX_DESTINATIONS && d.every((x) => typeof x === 'string' && x !== ''))
+    destinations = d as string[];
   else throw new RouterError(Errors.invalidArgument, `destinations is "all" or a list of 1 to ${MAX_DESTINATIONS} authids`);
   const e = o['expires_in'] ?? DEFAULT_EXPIRES_IN_S;
-  if (typeof e !== 'number' || !(e > 0) || e > MAX_EXPIRES_IN_S) throw new RouterError(Errors.invalidArgument, `expires_in is a number of seconds, > 0 and at most ${MAX_EXPIRES_IN_S}`);
+  if (typeof e !== 'number' || !(e > 0) || e > MAX_EXPIRES_IN_S)
+    throw new RouterError(Errors.invalidArgument, `expires_in is a number of seconds, > 0 and at most ${MAX_EXPIRES_IN_S}`);
   const r = o['retries'] ?? 0;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > MAX_RETRIES) throw new RouterError(Errors.invalidArgument, `retries is an integer from 0 to ${MAX_RETRIES}`);
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > MAX_RETRIES)
+    throw new RouterError(Errors.invalidArgument, `retries is an integer from 0 to ${MAX_RETRIES}`);
   return { destinations, expiresInMs: Math.round(e * 1000), retries: r };
 }

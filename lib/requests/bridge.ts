@@ -45,7 +45,14 @@ export function replyProperties(error: string | undefined, origin: ReplyOrigin |
  * after a router restart are read with gatehouse.request.get (each message names its
  * request-id).
  */
-export function submitForReplies(realm: Realm, caller: Session, procedure: string, payload: Payload, text: TextOptions, reply: DestinationReply): CallFailure | undefined {
+export function submitForReplies(
+  realm: Realm,
+  caller: Session,
+  procedure: string,
+  payload: Payload,
+  text: TextOptions,
+  reply: DestinationReply,
+): CallFailure | undefined {
   let immediate: CallFailure | undefined;
   let submitting = true;
   const fail = (f: CallFailure): CallFailure => {
@@ -63,18 +70,24 @@ export function submitForReplies(realm: Realm, caller: Session, procedure: strin
     return fail(toRouterError(err));
   }
   const args = [procedure, payload.args ?? (payload.bytes ? [payload.bytes] : []), payload.kwargs ?? {}, options];
-  realm.call(caller, 'gatehouse.request.submit', { args }, { outlivesCaller: true }, {
-    result: (p) => {
-      const id = (p.args?.[0] as { id?: unknown } | undefined)?.id;
-      if (typeof id !== 'string') return;
-      dispatcher.watch(id, (r: Reply) => {
-        const origin = { id, destination: r.destination };
-        if ('error' in r) reply(errorBody({ uri: r.error, args: r.args, kwargs: r.kwargs }), r.error, origin);
-        else reply({ args: r.args, kwargs: r.kwargs }, undefined, origin);
-      });
+  realm.call(
+    caller,
+    'gatehouse.request.submit',
+    { args },
+    { outlivesCaller: true },
+    {
+      result: (p) => {
+        const id = (p.args?.[0] as { id?: unknown } | undefined)?.id;
+        if (typeof id !== 'string') return;
+        dispatcher.watch(id, (r: Reply) => {
+          const origin = { id, destination: r.destination };
+          if ('error' in r) reply(errorBody({ uri: r.error, args: r.args, kwargs: r.kwargs }), r.error, origin);
+          else reply({ args: r.args, kwargs: r.kwargs }, undefined, origin);
+        });
+      },
+      error: fail,
     },
-    error: fail,
-  });
+  );
   submitting = false;
   return immediate;
 }
@@ -82,7 +95,13 @@ export function submitForReplies(realm: Realm, caller: Session, procedure: strin
 /** destinations: "all", a JSON list, or authids separated by commas; the numbers as text */
 function parseOptions(text: TextOptions): Record<string, unknown> {
   const d = text.destinations.trim();
-  let destinations: unknown = d === 'all' ? 'all' : d.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  let destinations: unknown =
+    d === 'all'
+      ? 'all'
+      : d
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   if (d.startsWith('[')) {
     try {
       destinations = JSON.parse(d) as unknown;

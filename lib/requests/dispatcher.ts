@@ -112,20 +112,33 @@ export class RequestDispatcher {
     );
     this.callers.set(realm.name, { realm, caller });
     byRealm.set(realm, this);
-    realm.dealer.registerHooks.add((session) => { this.onRegister(realm.name, session.identity.authid); });
+    realm.dealer.registerHooks.add((session) => {
+      this.onRegister(realm.name, session.identity.authid);
+    });
     for (const r of this.pendingRequests(realm.name)) this.dispatchAll(r);
   }
 
-  submit(realm: Realm, by: Session, procedure: string, payload: Payload, options: SubmitOptions): Promise<{ id: string }> | { id: string } {
+  submit(
+    realm: Realm,
+    by: Session,
+    procedure: string,
+    payload: Payload,
+    options: SubmitOptions,
+  ): Promise<{ id: string }> | { id: string } {
     if (!isValidUri(procedure)) throw new RouterError(Errors.invalidUri, `invalid procedure URI: ${procedure}`);
     // the caller must be allowed to call what it asks the router to call for it
     return after(realm.authorize(by, 'call', procedure), async () => {
-      if (this.pendingOf(realm.name).size >= MAX_PENDING_PER_REALM) throw new RouterError(Errors.limitExceeded, `at most ${MAX_PENDING_PER_REALM} pending requests per realm`);
+      if (this.pendingOf(realm.name).size >= MAX_PENDING_PER_REALM)
+        throw new RouterError(Errors.limitExceeded, `at most ${MAX_PENDING_PER_REALM} pending requests per realm`);
       // a procedure a link's `calls` cover is served at the peer: so are its destinations
       const peer = options.destinations === 'all' ? undefined : this.remotes?.(realm.name, procedure);
-      const destinations = options.destinations === 'all' ? registeredAuthids(realm, procedure) : [...new Set(options.destinations)];
+      const destinations =
+        options.destinations === 'all' ? registeredAuthids(realm, procedure) : [...new Set(options.destinations)];
       if (destinations.length === 0) {
-        throw new RouterError(Errors.noSuchProcedure, `no callee registered for ${procedure} ("all" names the callees registered when the request is submitted)`);
+        throw new RouterError(
+          Errors.noSuchProcedure,
+          `no callee registered for ${procedure} ("all" names the callees registered when the request is submitted)`,
+        );
       }
       const now = this.clock.now();
       const record: RequestRecord = {
@@ -211,14 +224,24 @@ export class RequestDispatcher {
       const r = this.store.get(id);
       if (this.closed || !r || isDone(r) || !r.remote) return false;
       const peer = this.remotes?.(r.realm, r.procedure);
-      if (!peer || peer.name !== r.remote.link) throw new RouterError(Errors.unavailable, `link ${r.remote.link} is not configured`);
+      if (!peer || peer.name !== r.remote.link)
+        throw new RouterError(Errors.unavailable, `link ${r.remote.link} is not configured`);
       const remaining = r.expiresAt - this.clock.now();
       if (remaining <= 0) return false; // the expiry timer settles it
       if (r.remote.id === undefined) {
-        const options = { destinations: r.destinations, expires_in: Math.max(1, Math.ceil(remaining / 1000)), retries: r.retries };
-        const res = await peer.callPeer('gatehouse.request.submit', { args: [r.procedure, r.args ?? [], r.kwargs ?? {}, options] }, 10_000);
+        const options = {
+          destinations: r.destinations,
+          expires_in: Math.max(1, Math.ceil(remaining / 1000)),
+          retries: r.retries,
+        };
+        const res = await peer.callPeer(
+          'gatehouse.request.submit',
+          { args: [r.procedure, r.args ?? [], r.kwargs ?? {}, options] },
+          10_000,
+        );
         const remoteId = (res.args?.[0] as { id?: unknown } | undefined)?.id;
-        if (typeof remoteId !== 'string') throw new RouterError(Errors.invalidArgument, `link ${peer.name}: the peer gave no request id`);
+        if (typeof remoteId !== 'string')
+          throw new RouterError(Errors.invalidArgument, `link ${peer.name}: the peer gave no request id`);
         const now = this.store.get(id);
         if (!now) return false;
         await this.store.put({ ...now, remote: { link: peer.name, id: remoteId } });
@@ -228,7 +251,8 @@ export class RequestDispatcher {
       const res = await peer.callPeer('gatehouse.request.get', { args: [r.remote.id, { wait }] }, (wait + 10) * 1000);
       const viewed = res.args?.[0] as { status?: unknown; replies?: unknown } | undefined;
       const replies = Array.isArray(viewed?.replies) ? (viewed.replies as Reply[]) : [];
-      for (const reply of replies) if (typeof reply.destination === 'string' && r.destinations.includes(reply.destination)) this.reply(id, reply);
+      for (const reply of replies)
+        if (typeof reply.destination === 'string' && r.destinations.includes(reply.destination)) this.reply(id, reply);
       return !isDone(this.store.get(id) ?? r);
     };
     const loop = (): void => {
@@ -326,7 +350,9 @@ export class RequestDispatcher {
       if (lost <= r.retries) {
         this.count('retry');
         const next: RequestRecord = { ...r, lost: { ...r.lost, [destination]: lost } };
-        void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request not stored'); });
+        void this.store.put(next).catch((err: unknown) => {
+          this.log.error({ err, id }, 'durable request not stored');
+        });
         // a later turn: the dealer is still detaching the callee that went away
         setImmediate(() => {
           const now = this.store.get(id);
@@ -335,7 +361,12 @@ export class RequestDispatcher {
         return;
       }
       this.count('lost');
-      this.reply(id, errorReply(destination, Errors.canceled.wamp, [`the callee of ${destination} went away ${lost} time(s), retries: ${r.retries}`]));
+      this.reply(
+        id,
+        errorReply(destination, Errors.canceled.wamp, [
+          `the callee of ${destination} went away ${lost} time(s), retries: ${r.retries}`,
+        ]),
+      );
       return;
     }
     this.count('error');
@@ -346,8 +377,11 @@ export class RequestDispatcher {
     const r = this.store.get(id);
     if (!r || hasReply(r, reply.destination)) return;
     const replies = [...r.replies, reply];
-    const next: RequestRecord = replies.length >= r.destinations.length ? { ...r, replies, doneAt: this.clock.now() } : { ...r, replies };
-    void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request outcome not stored'); });
+    const next: RequestRecord =
+      replies.length >= r.destinations.length ? { ...r, replies, doneAt: this.clock.now() } : { ...r, replies };
+    void this.store.put(next).catch((err: unknown) => {
+      this.log.error({ err, id }, 'durable request outcome not stored');
+    });
     this.tell(id, [reply]);
     if (isDone(next)) this.done(next);
   }
@@ -383,10 +417,13 @@ export class RequestDispatcher {
     if (old) this.clock.clearTimeout(old);
     const done = isDone(r);
     const at = done ? (r.doneAt ?? this.clock.now()) + RETENTION_MS : r.expiresAt;
-    const timer = this.clock.setTimeout(() => {
-      if (done) this.remove(r.id);
-      else this.expire(r.id);
-    }, timerDelay(Math.max(0, at - this.clock.now())));
+    const timer = this.clock.setTimeout(
+      () => {
+        if (done) this.remove(r.id);
+        else this.expire(r.id);
+      },
+      timerDelay(Math.max(0, at - this.clock.now())),
+    );
     timer.unref();
     this.timers.set(r.id, timer);
   }
@@ -407,7 +444,9 @@ export class RequestDispatcher {
       replies.push(errorReply(d, Errors.expired.wamp, [`${d} did not answer before the request expired`], { destination: d }));
     }
     const next: RequestRecord = { ...r, replies, doneAt: this.clock.now() };
-    void this.store.put(next).catch((err: unknown) => { this.log.error({ err, id }, 'durable request expiry not stored'); });
+    void this.store.put(next).catch((err: unknown) => {
+      this.log.error({ err, id }, 'durable request expiry not stored');
+    });
     this.tell(id, replies.slice(r.replies.length));
     this.done(next);
   }

@@ -50,7 +50,10 @@ export function createStore(config: StoreConfig): RetainedStore {
  * use; the file closes when both are closed. The database itself is returned for the
  * other engines that share it (the aggregate tables).
  */
-export function createStores(config: StoreConfig, clock: Clock = realClock): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
+export function createStores(
+  config: StoreConfig,
+  clock: Clock = realClock,
+): { retained: RetainedStore; queues: QueueStore; database: StoreDatabase } {
   switch (config.engine) {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as in createStore
     case 'sqlite': {

@@ -180,7 +180,8 @@ export class Leases {
     for (const e of await this.all(prefix)) {
       const rest = e.meta?.[TESTAMENT_META] as Omit<TestamentRecord, 'payload'> | undefined;
       if (rest !== undefined) {
-        if (testaments && this.applyTestament !== undefined && (await this.claim(e))) await this.applyTestament({ ...rest, payload: e.value });
+        if (testaments && this.applyTestament !== undefined && (await this.claim(e)))
+          await this.applyTestament({ ...rest, payload: e.value });
         continue;
       }
       const record = e.value.kwargs?.['will'] as WillRecord | undefined;
@@ -191,7 +192,12 @@ export class Leases {
         if (err instanceof RouterError && err.def === Errors.conditionFailed) continue;
         throw err;
       }
-      const will: FiredWill = { owner: { node, session: record.session }, realm: record.realm, key: record.key, value: record.value };
+      const will: FiredWill = {
+        owner: { node, session: record.session },
+        realm: record.realm,
+        key: record.key,
+        value: record.value,
+      };
       if (this.applyWill !== undefined) {
         await this.applyWill(will);
       } else {

@@ -177,7 +177,9 @@ export class QueueIndex {
   private rebuild(live: readonly IndexedMessage[], capacity?: number): void {
     const cap = Math.max(MIN_CAPACITY, capacity ?? live.length * 2);
     if (cap * STRIDE !== this.slots.length) this.slots = new Float64Array(cap * STRIDE);
-    live.forEach((m, i) => { this.setSlot(i, m.seq, m.size, m.expiresAt); });
+    live.forEach((m, i) => {
+      this.setSlot(i, m.seq, m.size, m.expiresAt);
+    });
     this.head = 0;
     this.tail = live.length;
     this.holes = 0;

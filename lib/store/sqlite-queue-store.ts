@@ -86,9 +86,15 @@ export class SqliteQueueStore implements QueueStore {
   ) {
     this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
     this.enqueueOp = this.database.join<QueueOp>({
-      write: (ops) => { this.write(ops); },
-      committed: (ops) => { this.committed(ops); },
-      undo: (ops) => { this.undo(ops); },
+      write: (ops) => {
+        this.write(ops);
+      },
+      committed: (ops) => {
+        this.committed(ops);
+      },
+      undo: (ops) => {
+        this.undo(ops);
+      },
       coalesce: coalesceQueueOps,
     });
     const counts = this.counts;
@@ -145,7 +151,9 @@ export class SqliteQueueStore implements QueueStore {
           this.indexOf(m.queue).push(m.seq, m.size, m.expiresAt ?? Infinity);
           if (m.body !== null) this.addRef(m.seq, m.body);
         },
-        (kind, id, value) => { this.setRecord(kind, id, value); },
+        (kind, id, value) => {
+          this.setRecord(kind, id, value);
+        },
       );
     } catch (err) {
       await this.database.release().catch(() => undefined);
@@ -368,7 +376,14 @@ export class SqliteQueueStore implements QueueStore {
     const body = this.bodyOf.get(seq) ?? seq;
     const stored = this.refs.has(body);
     // folds into a pending insert of the message, leaving nothing to write
-    const done = this.enqueueOp(messageKey(seq), { t: 'delete', queue: q.name, seq, size: m.size, expiresAt: m.expiresAt, body: stored ? body : null });
+    const done = this.enqueueOp(messageKey(seq), {
+      t: 'delete',
+      queue: q.name,
+      seq,
+      size: m.size,
+      expiresAt: m.expiresAt,
+      body: stored ? body : null,
+    });
     if (stored && this.dropRef(seq, body)) void this.enqueueOp(bodyKey(body), { t: 'unbody', id: body });
     return done;
   }

@@ -123,7 +123,9 @@ const SQL = {
  */
 export class SqliteQueues {
   private readonly insertStmt: Database.Statement<[number, string, number, number, number | null, Buffer | null, number]>;
-  private readonly insertInlineStmt: Database.Statement<[number, string, number, number, number | null, string, Buffer | null, Buffer]>;
+  private readonly insertInlineStmt: Database.Statement<
+    [number, string, number, number, number | null, string, Buffer | null, Buffer]
+  >;
   private readonly insertBodyStmt: Database.Statement<[number, string, Buffer]>;
   private readonly deleteBodyStmt: Database.Statement<[number]>;
   private readonly updateStmt: Database.Statement<[number, Buffer]>;
@@ -171,7 +173,12 @@ export class SqliteQueues {
    * `inline` the payloads of the bodies that go into their only message's row instead.
    * Throws if a statement fails (the caller rolls back).
    */
-  write(ops: readonly QueueOp[], lastSeq: number | undefined, bodies: readonly NewBody[], inline: ReadonlyMap<number, Buffer>): void {
+  write(
+    ops: readonly QueueOp[],
+    lastSeq: number | undefined,
+    bodies: readonly NewBody[],
+    inline: ReadonlyMap<number, Buffer>,
+  ): void {
     for (const b of bodies) this.insertBodyStmt.run(b.id, b.topic, b.payload);
     for (const op of ops) {
       switch (op.t) {

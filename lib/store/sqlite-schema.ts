@@ -140,7 +140,10 @@ export function migrate(db: Database): void {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > SCHEMA_VERSION) {
     // a downgrade: this build cannot read what a newer one wrote
-    throw new RouterError(Errors.featureNotSupported, `store schema version ${from} is newer than this build supports (${SCHEMA_VERSION})`);
+    throw new RouterError(
+      Errors.featureNotSupported,
+      `store schema version ${from} is newer than this build supports (${SCHEMA_VERSION})`,
+    );
   }
   for (let v = from; v < SCHEMA_VERSION; v++) {
     const step = MIGRATIONS[v] as (db: Database) => void;

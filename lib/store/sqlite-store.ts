@@ -44,9 +44,15 @@ export class SqliteStore implements RetainedStore {
   ) {
     this.database = source instanceof StoreDatabase ? source : new StoreDatabase(source);
     this.enqueue = this.database.join<LogOp>({
-      write: (ops) => { this.commit(ops); },
-      committed: () => { this.settle(true); },
-      undo: (ops) => { this.undo(ops); },
+      write: (ops) => {
+        this.commit(ops);
+      },
+      committed: () => {
+        this.settle(true);
+      },
+      undo: (ops) => {
+        this.undo(ops);
+      },
       // the batch persists the key's last state; `before` stays the committed one
       coalesce: (earlier, later) => ({ ...later, before: earlier.before }),
     });
@@ -92,7 +98,9 @@ export class SqliteStore implements RetainedStore {
           this.index.put(entry, orphan);
           if (orphan) orphans.push(entry);
         },
-        (realm, revision) => { this.index.raiseRevision(realm, revision); },
+        (realm, revision) => {
+          this.index.raiseRevision(realm, revision);
+        },
       );
     } catch (err) {
       await this.database.release().catch(() => undefined);

@@ -72,7 +72,9 @@ export class StoreDatabase {
 
   constructor(readonly config: DatabaseConfig) {
     this.group = new GroupCommit<Tagged>({
-      commit: (ops) => { this.commit(ops); },
+      commit: (ops) => {
+        this.commit(ops);
+      },
       undo: (ops) => {
         for (const [part, list] of byPart(ops)) part.undo(list);
       },

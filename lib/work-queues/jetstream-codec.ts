@@ -58,7 +58,8 @@ export function decodeQueued(data: Uint8Array): QueuedOnStream | undefined {
   } catch {
     return undefined;
   }
-  if (!isPlainObject(w) || !isPayload(w['p']) || typeof w['t'] !== 'number' || (w['h'] !== undefined && !isHeaders(w['h']))) return undefined;
+  if (!isPlainObject(w) || !isPayload(w['p']) || typeof w['t'] !== 'number' || (w['h'] !== undefined && !isHeaders(w['h'])))
+    return undefined;
   const headers = w['h'];
   const raw = w['p'];
   // bytes get their lazy JSON / text view back, as when they arrived from a client

@@ -55,7 +55,15 @@ import type { MessageHeaders } from '../headers';
 import type { Logger } from '../log';
 import type { Payload } from '../payload';
 import type { Session } from '../session';
-import { Consumer, type ConsumeOptions, type ConsumerSink, type QueueAddress, type QueueMessage, type SendResult, type SharedQueues } from '../work-queues';
+import {
+  Consumer,
+  type ConsumeOptions,
+  type ConsumerSink,
+  type QueueAddress,
+  type QueueMessage,
+  type SendResult,
+  type SharedQueues,
+} from '../work-queues';
 import { decodeQueued, encodeQueued } from './jetstream-codec';
 
 /** added to a stream sequence to make a message id (see above) */
@@ -237,7 +245,10 @@ export class JetStreamQueues implements SharedQueues {
     for (const id of consumer.unacked) {
       const held = this.inflight.get(id);
       this.inflight.delete(id);
-      if (held?.consumer === consumer) settleQuietly(() => { held.msg.nak(); });
+      if (held?.consumer === consumer)
+        settleQuietly(() => {
+          held.msg.nak();
+        });
     }
     consumer.unacked.clear();
     if (q.consumers.length === 0) this.release(q);
@@ -258,7 +269,10 @@ export class JetStreamQueues implements SharedQueues {
       this.inflight.delete(id);
       if (!h) continue;
       if (outcome === 'ack') acks.push(h.msg.ackAck());
-      else settleQuietly(() => { h.msg.nak(); });
+      else
+        settleQuietly(() => {
+          h.msg.nak();
+        });
     }
     this.pump(q);
     this.kick(q);
@@ -314,10 +328,14 @@ export class JetStreamQueues implements SharedQueues {
     if (this.connected) return Promise.resolve(this.connected);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { reject(new RouterError(Errors.unavailable, 'the cluster is not connected')); }, CONNECT_WAIT_MS);
+      timer = setTimeout(() => {
+        reject(new RouterError(Errors.unavailable, 'the cluster is not connected'));
+      }, CONNECT_WAIT_MS);
       timer.unref();
     });
-    return Promise.race([this.whenConnected, late]).finally(() => { clearTimeout(timer); });
+    return Promise.race([this.whenConnected, late]).finally(() => {
+      clearTimeout(timer);
+    });
   }
 
   /** What the queue's local consumers can take now. */
@@ -350,7 +368,9 @@ export class JetStreamQueues implements SharedQueues {
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
           if (q.released || this.closed) {
             // pulled for consumers that are gone: straight back to the queue
-            settleQuietly(() => { m.nak(); });
+            settleQuietly(() => {
+              m.nak();
+            });
             continue;
           }
           q.ready.push(m);
@@ -366,7 +386,10 @@ export class JetStreamQueues implements SharedQueues {
         iter?.stop();
       }
     }
-    for (const m of q.ready.splice(0)) settleQuietly(() => { m.nak(); });
+    for (const m of q.ready.splice(0))
+      settleQuietly(() => {
+        m.nak();
+      });
   }
 
   /** The queue's durable consumer, created by the first node that needs it. */
@@ -415,20 +438,26 @@ export class JetStreamQueues implements SharedQueues {
     const decoded = decodeQueued(m.data);
     if (decoded === undefined) {
       // not ours (anyone on the subjects can write): never deliverable
-      settleQuietly(() => { m.term(); });
+      settleQuietly(() => {
+        m.term();
+      });
       this.options.drop('malformed');
       return;
     }
     const expiresAt = decoded.headers?.expiresAt;
     if (expiresAt !== undefined && expiresAt <= Date.now()) {
-      settleQuietly(() => { m.term(); });
+      settleQuietly(() => {
+        m.term();
+      });
       this.options.drop('expired');
       this.pump(q);
       return;
     }
     const id = CLUSTER_SEQ_BASE + m.seq;
     if (c.ack === 'auto') {
-      settleQuietly(() => { m.ack(); });
+      settleQuietly(() => {
+        m.ack();
+      });
     } else {
       // the same message again on this node (its ack_wait passed here): the old delivery is void
       const stale = this.inflight.get(id);

@@ -268,7 +268,7 @@ test(
     // Tables: still there (this router runs no aggregate engine)
     await openView(page, 'tables');
     await page.locator('#tables-empty').waitFor({ timeout: PAGE_WAIT_MS });
-  await screenshot(page, 'tables');
+    await screenshot(page, 'tables');
 
     assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
   },

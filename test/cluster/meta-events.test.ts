@@ -35,7 +35,10 @@ before(async () => {
   nats = await startNats(cleanup);
   const nodes = await Promise.all(
     ['m1', 'm2', 'm3'].map((node) =>
-      startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: [nats.url], node, rpc: { heartbeatMs: 100, leaseMs: 600 } } }),
+      startRouter({
+        store: { engine: 'sqlite', path: ':memory:' },
+        cluster: { nats: [nats.url], node, rpc: { heartbeatMs: 100, leaseMs: 600 } },
+      }),
     ),
   );
   cleanup.after(async () => {
@@ -92,20 +95,47 @@ void describe('cluster meta events', () => {
     await j.close();
     // a later event of node m1: all that m1 published before it has arrived by then
     const marker = await autobahn(m1);
-    await waitFor(() => count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === marker.session.id) === 1, 'the marker session\'s on_join');
+    await waitFor(
+      () => count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === marker.session.id) === 1,
+      "the marker session's on_join",
+    );
     const byJ = (a: unknown[]): boolean => a[0] === jid;
-    assert.equal(count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === jid), 1, 'on_join');
+    assert.equal(
+      count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === jid),
+      1,
+      'on_join',
+    );
     assert.equal(count(seen, 'wamp.session.on_leave', byJ), 1, 'on_leave');
-    assert.equal(count(seen, 'wamp.subscription.on_create', (a) => byJ(a) && (a[1] as Record<string, unknown>)['id'] === sub.id), 1, 'subscription on_create, under the SUBSCRIBED id');
+    assert.equal(
+      count(seen, 'wamp.subscription.on_create', (a) => byJ(a) && (a[1] as Record<string, unknown>)['id'] === sub.id),
+      1,
+      'subscription on_create, under the SUBSCRIBED id',
+    );
     for (const topic of ['wamp.subscription.on_subscribe', 'wamp.subscription.on_unsubscribe', 'wamp.subscription.on_delete']) {
-      assert.equal(count(seen, topic, (a) => byJ(a) && a[1] === sub.id), 1, topic);
+      assert.equal(
+        count(seen, topic, (a) => byJ(a) && a[1] === sub.id),
+        1,
+        topic,
+      );
     }
-    assert.equal(count(seen, 'wamp.registration.on_create', (a) => byJ(a) && (a[1] as Record<string, unknown>)['id'] === reg.id), 1, 'registration on_create, under the REGISTERED id');
+    assert.equal(
+      count(seen, 'wamp.registration.on_create', (a) => byJ(a) && (a[1] as Record<string, unknown>)['id'] === reg.id),
+      1,
+      'registration on_create, under the REGISTERED id',
+    );
     for (const topic of ['wamp.registration.on_register', 'wamp.registration.on_unregister', 'wamp.registration.on_delete']) {
-      assert.equal(count(seen, topic, (a) => byJ(a) && a[1] === reg.id), 1, topic);
+      assert.equal(
+        count(seen, topic, (a) => byJ(a) && a[1] === reg.id),
+        1,
+        topic,
+      );
     }
     // a session of the subscriber's own node: published there, not again through the cluster
-    assert.equal(count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === local.session.id), 1, 'on_join of a session of m2');
+    assert.equal(
+      count(seen, 'wamp.session.on_join', (a) => (a[0] as Record<string, unknown>)['session'] === local.session.id),
+      1,
+      'on_join of a session of m2',
+    );
   });
 
   void test('cluster meta events - a meta subscriber on every node hears of a session on one node once; the node asked by wamp.subscription.lookup names the id the events carried', async () => {
@@ -113,14 +143,25 @@ void describe('cluster meta events', () => {
     const j = await autobahn(m3);
     const sub = await j.session.subscribe('test.cluster.metaev.u', () => undefined);
     const isJ = (a: unknown[]): boolean => a[0] === j.session.id && a[1] === sub.id;
-    for (const [name, seen] of [['m1', s1], ['m2', s2], ['m3', s3]] as const) {
+    for (const [name, seen] of [
+      ['m1', s1],
+      ['m2', s2],
+      ['m3', s3],
+    ] as const) {
       await waitFor(() => count(seen, 'wamp.subscription.on_subscribe', isJ) > 0, `on_subscribe on ${name}`);
     }
     const asker = await autobahn(m1);
-    assert.equal(await within(asker.session.call<number>('wamp.subscription.lookup', ['test.cluster.metaev.u']), WAIT_MS, 'lookup on m1'), sub.id);
+    assert.equal(
+      await within(asker.session.call<number>('wamp.subscription.lookup', ['test.cluster.metaev.u']), WAIT_MS, 'lookup on m1'),
+      sub.id,
+    );
     // one more event of m3 after it: the first one had its chance to come twice by then
     await j.session.unsubscribe(sub);
-    for (const [name, seen] of [['m1', s1], ['m2', s2], ['m3', s3]] as const) {
+    for (const [name, seen] of [
+      ['m1', s1],
+      ['m2', s2],
+      ['m3', s3],
+    ] as const) {
       await waitFor(() => count(seen, 'wamp.subscription.on_unsubscribe', isJ) === 1, `on_unsubscribe on ${name}`);
       assert.equal(count(seen, 'wamp.subscription.on_subscribe', isJ), 1, `on_subscribe once on ${name}`);
     }

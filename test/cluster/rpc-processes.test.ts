@@ -25,7 +25,11 @@ const sessions: { close(): Promise<void> }[] = [];
 
 before(async () => {
   const nats = await startNats(cleanup);
-  const started = await Promise.all(['p1', 'p2', 'p3'].map((id) => spawnChildRouter<{ port: number }>(FIXTURE, [nats.url, id, String(HEARTBEAT_MS), String(LEASE_MS)])));
+  const started = await Promise.all(
+    ['p1', 'p2', 'p3'].map((id) =>
+      spawnChildRouter<{ port: number }>(FIXTURE, [nats.url, id, String(HEARTBEAT_MS), String(LEASE_MS)]),
+    ),
+  );
   nodes.push(...started);
 });
 after(async () => {
@@ -43,7 +47,11 @@ async function join(node: ChildProcessRouter<{ port: number }> | undefined): Pro
 
 /** Waits until `on` routes `uri` somewhere (the directory reached it). */
 function known(on: AutobahnSession, uri: string): Promise<void> {
-  return waitFor(async () => (await on.call<number | null>('wamp.registration.lookup', [uri])) !== null, `${uri} to be known`, START_MS);
+  return waitFor(
+    async () => (await on.call<number | null>('wamp.registration.lookup', [uri])) !== null,
+    `${uri} to be known`,
+    START_MS,
+  );
 }
 
 void test('cluster rpc processes - a call crosses processes; SIGKILL of the callee node fails the calls in flight within the lease, not at their timeout', async () => {
@@ -70,7 +78,10 @@ void test('cluster rpc processes - a call crosses processes; SIGKILL of the call
   assert.equal(errorUri(e3), 'wamp.error.unavailable');
   assert.ok(elapsed < LEASE_MS + 3000, `the callers waited ${elapsed} ms (lease ${LEASE_MS} ms)`);
   // the dead node's callee is gone; the others still serve
-  assert.equal(errorUri(await rejection(c1.call('test.proc.hang'), WAIT_MS, 'call to the dead node')), 'wamp.error.no_such_procedure');
+  assert.equal(
+    errorUri(await rejection(c1.call('test.proc.hang'), WAIT_MS, 'call to the dead node')),
+    'wamp.error.no_such_procedure',
+  );
   assert.equal(await withTimeout(c1.call('test.proc.echo', ['still']), WAIT_MS, 'call after the kill'), 'still');
   // the session meta API counts the nodes left (one client each; c2 died with its node)
   assert.equal(await withTimeout(c1.call('wamp.session.count'), WAIT_MS, 'count'), 2);

@@ -70,7 +70,16 @@ void describe('cluster rpc - routing', () => {
       return new autobahnModule.Result(args, kwargs);
     });
     await cluster.waitCallees('test.cluster.echo', 1);
-    const r = await within(caller.session.call<{ args: unknown[]; kwargs: Record<string, unknown> }>('test.cluster.echo', [1, 'two', { three: [3] }, 2 ** 53 - 1], { k: null, nested: { a: [true, false] } }, { disclose_me: true }), WAIT_MS, 'cross-node call');
+    const r = await within(
+      caller.session.call<{ args: unknown[]; kwargs: Record<string, unknown> }>(
+        'test.cluster.echo',
+        [1, 'two', { three: [3] }, 2 ** 53 - 1],
+        { k: null, nested: { a: [true, false] } },
+        { disclose_me: true },
+      ),
+      WAIT_MS,
+      'cross-node call',
+    );
     assert.deepEqual(r.args, [1, 'two', { three: [3] }, 2 ** 53 - 1]);
     assert.deepEqual(r.kwargs, { k: null, nested: { a: [true, false] } });
     assert.equal(seen[0]?.['caller'], caller.session.id, 'the callee sees the real caller id');
@@ -86,7 +95,11 @@ void describe('cluster rpc - routing', () => {
       return new autobahnModule.Result([args[0], kwargs['b']]);
     });
     await cluster.waitCallees('test.cluster.binary', 1);
-    const r = await within(caller.session.call<{ args: unknown[] }>('test.cluster.binary', [bytes], { b: bytes.subarray(10, 20) }), WAIT_MS, 'binary call');
+    const r = await within(
+      caller.session.call<{ args: unknown[] }>('test.cluster.binary', [bytes], { b: bytes.subarray(10, 20) }),
+      WAIT_MS,
+      'binary call',
+    );
     assert.deepEqual(asBytes(got), Buffer.from(bytes));
     const [a, b] = r.args;
     assert.deepEqual(asBytes(a), Buffer.from(bytes));
@@ -95,14 +108,20 @@ void describe('cluster rpc - routing', () => {
 
   void test('cluster rpc - no callee on any node: wamp.error.no_such_procedure; a callee that unregisters is gone everywhere', async () => {
     const caller = await autobahn(n1);
-    assert.equal(errorUri(await rejection(caller.session.call('test.cluster.nobody'), WAIT_MS, 'call to nobody')), 'wamp.error.no_such_procedure');
+    assert.equal(
+      errorUri(await rejection(caller.session.call('test.cluster.nobody'), WAIT_MS, 'call to nobody')),
+      'wamp.error.no_such_procedure',
+    );
     const callee = await autobahn(n2);
     const reg = await callee.session.register('test.cluster.brief', () => 'here');
     await cluster.waitCallees('test.cluster.brief', 1);
     assert.equal(await within(caller.session.call('test.cluster.brief'), WAIT_MS, 'call while registered'), 'here');
     await reg.unregister();
     await cluster.waitCallees('test.cluster.brief', 0);
-    assert.equal(errorUri(await rejection(caller.session.call('test.cluster.brief'), WAIT_MS, 'call after unregister')), 'wamp.error.no_such_procedure');
+    assert.equal(
+      errorUri(await rejection(caller.session.call('test.cluster.brief'), WAIT_MS, 'call after unregister')),
+      'wamp.error.no_such_procedure',
+    );
   });
 
   void test('cluster rpc - an MQTT $rpc/ caller on one node calls a WAMP callee on another (protocol-independent)', async () => {
@@ -113,7 +132,10 @@ void describe('cluster rpc - routing', () => {
     const { client } = await connectMqtt(n1.t.mqttUrl, { protocolVersion: 5, clientId: uniqueId('crpc') }, log);
     mqttClients.push(client);
     await subscribe(client, 'replies/crpc', { qos: 1 });
-    await client.publishAsync('$rpc/test.cluster.add', '[2, 3, 37]', { qos: 1, properties: { responseTopic: 'replies/crpc', correlationData: Buffer.from('c1') } });
+    await client.publishAsync('$rpc/test.cluster.add', '[2, 3, 37]', {
+      qos: 1,
+      properties: { responseTopic: 'replies/crpc', correlationData: Buffer.from('c1') },
+    });
     const [m] = await log.count(1, 'the $rpc reply');
     assert.equal(m?.payload.toString(), '42');
     assert.deepEqual(m?.packet.properties?.correlationData, Buffer.from('c1'));
@@ -125,7 +147,11 @@ void describe('cluster rpc - routing', () => {
     const { client } = await stompjs.tcp(n2.t.stompPort);
     const replies = new Inbox();
     await subscribeConfirmed(client, '/temp-queue/crpc', replies, { id: 'crpc' });
-    client.publish({ destination: '/rpc/test.cluster.stomp', body: '{"a":[1,2]}', headers: { 'reply-to': '/temp-queue/crpc', 'correlation-id': 's-1' } });
+    client.publish({
+      destination: '/rpc/test.cluster.stomp',
+      body: '{"a":[1,2]}',
+      headers: { 'reply-to': '/temp-queue/crpc', 'correlation-id': 's-1' },
+    });
     const [reply] = await replies.count(1, 'the /rpc/ reply');
     assert.deepEqual(JSON.parse(reply?.body ?? ''), { args: [], kwargs: { a: [1, 2] } });
     assert.equal(reply?.headers['correlation-id'], 's-1');
@@ -177,7 +203,10 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     const [x, y] = await Promise.all([autobahn(n2), autobahn(n3)]);
     // uneven callers: 2 calls from node-2, 4 from node-3, at once; per-node turns would
     // give node-1 three of the six (each node's turn starts at the first callee)
-    const all = [...Array.from({ length: 2 }, () => x.session.call<string>(uri)), ...Array.from({ length: 4 }, () => y.session.call<string>(uri))];
+    const all = [
+      ...Array.from({ length: 2 }, () => x.session.call<string>(uri)),
+      ...Array.from({ length: 4 }, () => y.session.call<string>(uri)),
+    ];
     const got = await within(Promise.all(all), WAIT_MS, 'six concurrent calls');
     const per = new Map<string, number>();
     for (const n of got) per.set(n, (per.get(n) ?? 0) + 1);
@@ -186,16 +215,21 @@ void describe('cluster rpc - shared registration policies over the whole cluster
 
   void test('cluster rpc - first and last mean the same callee on every node (registration order across the cluster)', async () => {
     await spread('test.cluster.first', 'first', [n2, n3, n1]);
-    for (const from of [n1, n2, n3]) assert.deepEqual(await calls(from, 'test.cluster.first', 2), ['node-2', 'node-2'], `first, called from ${from.name}`);
+    for (const from of [n1, n2, n3])
+      assert.deepEqual(await calls(from, 'test.cluster.first', 2), ['node-2', 'node-2'], `first, called from ${from.name}`);
     await spread('test.cluster.last', 'last', [n3, n1, n2]);
-    for (const from of [n1, n2, n3]) assert.deepEqual(await calls(from, 'test.cluster.last', 2), ['node-2', 'node-2'], `last, called from ${from.name}`);
+    for (const from of [n1, n2, n3])
+      assert.deepEqual(await calls(from, 'test.cluster.last', 2), ['node-2', 'node-2'], `last, called from ${from.name}`);
   });
 
   void test('cluster rpc - first agrees on every node even when two nodes register at the same moment', async () => {
     const uri = 'test.cluster.first.race';
     const [x, y] = await Promise.all([autobahn(n1), autobahn(n3)]);
     // each node has its own callee before it hears of the other's: arrival order differs per node
-    await Promise.all([x.session.register(uri, () => 'node-1', { invoke: 'first' }), y.session.register(uri, () => 'node-3', { invoke: 'first' })]);
+    await Promise.all([
+      x.session.register(uri, () => 'node-1', { invoke: 'first' }),
+      y.session.register(uri, () => 'node-3', { invoke: 'first' }),
+    ]);
     await cluster.waitCallees(uri, 2);
     const answers = new Set<string>();
     for (const from of [n1, n2, n3]) for (const a of await calls(from, uri, 2)) answers.add(a);
@@ -213,12 +247,20 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     await first.session.register('test.cluster.single', () => 'one');
     await cluster.waitCallees('test.cluster.single', 1);
     const second = await autobahn(n3);
-    const e = await rejection(second.session.register('test.cluster.single', () => 'two'), WAIT_MS, 'second single registration');
+    const e = await rejection(
+      second.session.register('test.cluster.single', () => 'two'),
+      WAIT_MS,
+      'second single registration',
+    );
     assert.equal(errorUri(e), 'wamp.error.procedure_already_exists');
     const shared = await autobahn(n2);
     await shared.session.register('test.cluster.shared', () => 'rr', { invoke: 'roundrobin' });
     await cluster.waitCallees('test.cluster.shared', 1);
-    const e2 = await rejection(second.session.register('test.cluster.shared', () => 'first', { invoke: 'first' }), WAIT_MS, 'other policy');
+    const e2 = await rejection(
+      second.session.register('test.cluster.shared', () => 'first', { invoke: 'first' }),
+      WAIT_MS,
+      'other policy',
+    );
     assert.equal(errorUri(e2), 'wamp.error.procedure_exists_with_different_invocation_policy');
   });
 
@@ -236,8 +278,14 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     const isRevocation = (m: WampMessage): boolean => m[0] === 67 && m[1] === 0;
     const loser = await within(
       new Promise<'a' | 'b'>((resolve) => {
-        void a.take(isRevocation, WAIT_MS, 'UNREGISTERED a').then(() => resolve('a'), () => undefined);
-        void b.take(isRevocation, WAIT_MS, 'UNREGISTERED b').then(() => resolve('b'), () => undefined);
+        void a.take(isRevocation, WAIT_MS, 'UNREGISTERED a').then(
+          () => resolve('a'),
+          () => undefined,
+        );
+        void b.take(isRevocation, WAIT_MS, 'UNREGISTERED b').then(
+          () => resolve('b'),
+          () => undefined,
+        );
       }),
       WAIT_MS,
       'one of the two to be revoked',
@@ -246,7 +294,9 @@ void describe('cluster rpc - shared registration policies over the whole cluster
     const other = loser === 'a' ? a : b;
     await other.none(isRevocation, 200, 'only one revoked');
     await cluster.waitCallees('test.cluster.race', 1);
-    const routed = cluster.nodes.map((n) => n.t.router.findRealm('realm1')?.dealer.lookup('test.cluster.race')?.callees[0]?.session.id);
+    const routed = cluster.nodes.map(
+      (n) => n.t.router.findRealm('realm1')?.dealer.lookup('test.cluster.race')?.callees[0]?.session.id,
+    );
     assert.deepEqual(routed, [winner.sessionId, winner.sessionId, winner.sessionId], 'every node routes to the winner');
     const caller = await autobahn(n3);
     const call = caller.session.call('test.cluster.race');
@@ -275,7 +325,7 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     assert.notDeepEqual(first[4], second[4]);
   });
 
-  void test('cluster rpc - a call waiting on the callee\'s node for a busy callee (concurrency) is canceled there: the callee never sees it', async () => {
+  void test("cluster rpc - a call waiting on the callee's node for a busy callee (concurrency) is canceled there: the callee never sees it", async () => {
     const callee = await pool(n2).raw(rawRoles({ canceling: true }));
     await callee.register(1, 'test.cluster.conc.cancel', { concurrency: 1 });
     await cluster.waitCallees('test.cluster.conc.cancel', 1);
@@ -382,7 +432,9 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
     });
     await cluster.waitCallees(uri, 1);
     const progress: unknown[] = [];
-    const pc = caller.progressiveCall(uri, [1], { progress_callback: (p: { argsList?: unknown[] }) => progress.push(p.argsList) });
+    const pc = caller.progressiveCall(uri, [1], {
+      progress_callback: (p: { argsList?: unknown[] }) => progress.push(p.argsList),
+    });
     pc.sendData([2]);
     pc.sendData([3]);
     pc.sendData([4], { progress: false });
@@ -408,7 +460,13 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
       const inv = await callee.take(isInvocation, WAIT_MS, 'INVOCATION');
       caller.send([49, 3, { mode }]);
       if (mode === 'skip') {
-        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [
+          8,
+          48,
+          3,
+          {},
+          'wamp.error.canceled',
+        ]);
         await callee.none(isInterrupt, 200, 'no INTERRUPT for skip');
         // the callee's late answer goes nowhere
         callee.send([70, inv[1], {}, ['late']]);
@@ -424,7 +482,13 @@ void describe('cluster rpc - concurrency, progress, cancel and timeout across no
         const err = await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR from the callee');
         assert.deepEqual(err.slice(0, 6), [8, 48, 3, {}, 'wamp.error.canceled', ['stopped']]);
       } else {
-        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [8, 48, 3, {}, 'wamp.error.canceled']);
+        assert.deepEqual((await caller.take((m) => m[0] === 8, WAIT_MS, 'ERROR')).slice(0, 5), [
+          8,
+          48,
+          3,
+          {},
+          'wamp.error.canceled',
+        ]);
       }
     });
   }
@@ -465,13 +529,16 @@ void describe('cluster rpc - a node that stops answering', () => {
     assert.equal(errorUri(e), 'wamp.error.unavailable');
     assert.ok(elapsed < LEASE_MS + 1000, `failed after ${elapsed} ms (lease ${LEASE_MS} ms)`);
     await cluster.waitCallees('test.cluster.lost', 0);
-    assert.equal(errorUri(await rejection(caller.session.call('test.cluster.lost'), WAIT_MS, 'call after the node left')), 'wamp.error.no_such_procedure');
+    assert.equal(
+      errorUri(await rejection(caller.session.call('test.cluster.lost'), WAIT_MS, 'call after the node left')),
+      'wamp.error.no_such_procedure',
+    );
     await p4.closeAll();
   });
 });
 
-void describe('cluster rpc - a caller\'s node that stops answering', () => {
-  void test('cluster rpc - the calls of a node that goes silent are canceled on the callee\'s node: INTERRUPT killnowait within the lease', async () => {
+void describe("cluster rpc - a caller's node that stops answering", () => {
+  void test("cluster rpc - the calls of a node that goes silent are canceled on the callee's node: INTERRUPT killnowait within the lease", async () => {
     const n6 = await startRpcNode(cleanup, cluster.nats.url, 'node-6');
     const p6 = new ClientPool(n6.t);
     const callee = await pool(n2).raw(rawRoles({ canceling: true }));
@@ -501,9 +568,16 @@ void describe('cluster rpc - meta API across nodes', () => {
     assert.equal(count, 3);
     const list = await within(b.session.call<number[]>('wamp.session.list'), WAIT_MS, 'list');
     assert.deepEqual(new Set(list), new Set([a.session.id, b.session.id, c.session.id]));
-    const details = await within(a.session.call<Record<string, unknown>>('wamp.session.get', [c.session.id]), WAIT_MS, 'get a session of node-3');
+    const details = await within(
+      a.session.call<Record<string, unknown>>('wamp.session.get', [c.session.id]),
+      WAIT_MS,
+      'get a session of node-3',
+    );
     assert.equal(details['session'], c.session.id);
-    assert.equal(errorUri(await rejection(a.session.call('wamp.session.get', [12345]), WAIT_MS, 'get nobody')), 'wamp.error.no_such_session');
+    assert.equal(
+      errorUri(await rejection(a.session.call('wamp.session.get', [12345]), WAIT_MS, 'get nobody')),
+      'wamp.error.no_such_session',
+    );
     await within(a.session.call('wamp.session.kill', [c.session.id]), WAIT_MS, 'kill a session of node-3');
     await within(c.onclose, WAIT_MS, 'the killed session to close');
     assert.equal(await within(a.session.call<number>('wamp.session.count'), WAIT_MS, 'count after kill'), 2);
@@ -526,7 +600,10 @@ void describe('cluster rpc - meta API across nodes', () => {
     const [a, b] = await Promise.all([autobahn(n1), autobahn(n2)]);
     const id = await within(a.session.call<number>('wamp.registration.lookup', ['test.cluster.meta']), WAIT_MS, 'lookup');
     assert.equal(id, rx.id, 'node-1 names it by the same id');
-    assert.equal(await within(b.session.call<number>('wamp.registration.lookup', ['test.cluster.meta.other']), WAIT_MS, 'lookup on node-2'), rOther.id);
+    assert.equal(
+      await within(b.session.call<number>('wamp.registration.lookup', ['test.cluster.meta.other']), WAIT_MS, 'lookup on node-2'),
+      rOther.id,
+    );
     const callees = await within(a.session.call<number[]>('wamp.registration.list_callees', [id]), WAIT_MS, 'list_callees');
     assert.deepEqual(new Set(callees), new Set([x.session.id, y.session.id]));
     assert.equal(await within(a.session.call<number>('wamp.registration.count_callees', [id]), WAIT_MS, 'count_callees'), 2);
@@ -548,15 +625,28 @@ void describe('cluster rpc - meta API across nodes', () => {
     const list = await call<Record<string, number[]>>('wamp.subscription.list');
     assert.ok(list['exact']?.includes(sx.id) && list['prefix']?.includes(sp.id), `list: ${JSON.stringify(list)}`);
     assert.equal(list['exact']?.filter((id) => id === sx.id).length, 1, 'listed once');
-    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.match', ['test.cluster.submeta.t'])), new Set([sx.id, sp.id]));
+    assert.deepEqual(
+      new Set(await call<number[]>('wamp.subscription.match', ['test.cluster.submeta.t'])),
+      new Set([sx.id, sp.id]),
+    );
     const details = await call<Record<string, unknown>>('wamp.subscription.get', [sx.id]);
     assert.equal(details['uri'], 'test.cluster.submeta.t');
-    assert.deepEqual(new Set(await call<number[]>('wamp.subscription.list_subscribers', [sx.id])), new Set([x.session.id, y.session.id]));
+    assert.deepEqual(
+      new Set(await call<number[]>('wamp.subscription.list_subscribers', [sx.id])),
+      new Set([x.session.id, y.session.id]),
+    );
     assert.equal(await call<number>('wamp.subscription.count_subscribers', [sx.id]), 2);
     // asked on a node that has a subscriber of its own too
-    assert.equal(await within(x.session.call<number>('wamp.subscription.count_subscribers', [sx.id]), WAIT_MS, 'count on node-2'), 2);
+    assert.equal(
+      await within(x.session.call<number>('wamp.subscription.count_subscribers', [sx.id]), WAIT_MS, 'count on node-2'),
+      2,
+    );
     for (const proc of ['wamp.subscription.get', 'wamp.subscription.list_subscribers', 'wamp.subscription.count_subscribers']) {
-      assert.equal(errorUri(await rejection(a.session.call(proc, [12345]), WAIT_MS, proc)), 'wamp.error.no_such_subscription', proc);
+      assert.equal(
+        errorUri(await rejection(a.session.call(proc, [12345]), WAIT_MS, proc)),
+        'wamp.error.no_such_subscription',
+        proc,
+      );
     }
   });
 });
@@ -567,7 +657,21 @@ void describe('cluster rpc - bad input from the cluster', () => {
     await callee.session.register('test.cluster.sturdy', () => 'fine');
     await cluster.waitCallees('test.cluster.sturdy', 1);
     const before = await metricValue(n1.t, 'gatehouse_cluster_rpc_failures_total', { reason: 'bad_message' });
-    const junk = [new Uint8Array([0xc1, 0xff, 0x00]), encode([1, 2, 3]), encode({ k: 'invoke', from: 'x', id: 'not a number' }), encode({ k: 'invoke', from: 'x', id: 1, realm: 'realm1', procedure: 'test.cluster.sturdy', callee: 1, payload: { args: 'no' }, caller: {} })];
+    const junk = [
+      new Uint8Array([0xc1, 0xff, 0x00]),
+      encode([1, 2, 3]),
+      encode({ k: 'invoke', from: 'x', id: 'not a number' }),
+      encode({
+        k: 'invoke',
+        from: 'x',
+        id: 1,
+        realm: 'realm1',
+        procedure: 'test.cluster.sturdy',
+        callee: 1,
+        payload: { args: 'no' },
+        caller: {},
+      }),
+    ];
     for (const data of junk) {
       n3.nc.publish('gatehouse.rpc.node.node-1.in', data);
       n3.nc.publish('gatehouse.rpc.node.node-1.out', data);
@@ -577,11 +681,35 @@ void describe('cluster rpc - bad input from the cluster', () => {
     }
     // a result for a call nobody made, and a directory change from a node nobody knows
     n3.nc.publish('gatehouse.rpc.node.node-1.out', encode({ k: 'result', id: 987654, payload: { args: [1] }, progress: false }));
-    n3.nc.publish('gatehouse.rpc.dir', encode({ node: 'ghost', boot: 'b', seq: 1, op: 'add', rec: { realm: 'realm1', uri: 'test.cluster.sturdy', match: 'exact', invoke: 'single', session: 1, authid: 'a', authrole: 'r', concurrency: 0, discloseCaller: false, canCancel: false, registeredAt: 0 } }));
-    await waitFor(async () => (await metricValue(n1.t, 'gatehouse_cluster_rpc_failures_total', { reason: 'bad_message' })) >= before + 2 * junk.length, 'the bad messages to be counted');
+    n3.nc.publish(
+      'gatehouse.rpc.dir',
+      encode({
+        node: 'ghost',
+        boot: 'b',
+        seq: 1,
+        op: 'add',
+        rec: {
+          realm: 'realm1',
+          uri: 'test.cluster.sturdy',
+          match: 'exact',
+          invoke: 'single',
+          session: 1,
+          authid: 'a',
+          authrole: 'r',
+          concurrency: 0,
+          discloseCaller: false,
+          canCancel: false,
+          registeredAt: 0,
+        },
+      }),
+    );
+    await waitFor(
+      async () =>
+        (await metricValue(n1.t, 'gatehouse_cluster_rpc_failures_total', { reason: 'bad_message' })) >= before + 2 * junk.length,
+      'the bad messages to be counted',
+    );
     const caller = await autobahn(n1);
     assert.equal(await within(caller.session.call('test.cluster.sturdy'), WAIT_MS, 'a call after the junk'), 'fine');
     assert.equal(cluster.callees(n1, 'test.cluster.sturdy'), 1, 'the ghost registration was not installed');
   });
 });
-

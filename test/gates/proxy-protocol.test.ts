@@ -15,15 +15,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { Router } from '../../index';
 import { createUserRecord } from '../../lib/auth/user-record';
 import { createLogger } from '../../lib/log';
-import {
-  connectMqttFrom,
-  connectRefusedFrom,
-  endAll,
-  metricValue,
-  waitFor,
-  withTimeout,
-  WAIT_MS,
-} from '../helpers/mqtt-clients';
+import { connectMqttFrom, connectRefusedFrom, endAll, metricValue, waitFor, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
 import { connectBytes } from '../helpers/mqtt-raw';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header';
 import {

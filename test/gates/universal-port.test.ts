@@ -55,7 +55,10 @@ const stompjs = new StompjsClients();
  * and WAMP on /ws, listening on an ephemeral loopback port; `httpConfig` is the config's
  * http block, `config` the rest.
  */
-async function startUniversal(httpConfig: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<UniversalRouter> {
+async function startUniversal(
+  httpConfig: Record<string, unknown> = {},
+  config: Record<string, unknown> = {},
+): Promise<UniversalRouter> {
   const router = new Router({
     log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
     store: { path: ':memory:' },
@@ -107,7 +110,11 @@ async function wamp(options: Record<string, unknown>): Promise<AutobahnSession> 
   return c.session;
 }
 
-async function mqttOn(url: string, protocolVersion: 4 | 5, extra: Record<string, unknown> = {}): Promise<{ client: MqttClient; log: MessageLog }> {
+async function mqttOn(
+  url: string,
+  protocolVersion: 4 | 5,
+  extra: Record<string, unknown> = {},
+): Promise<{ client: MqttClient; log: MessageLog }> {
   const log = new MessageLog();
   const { client } = await connectMqtt(url, { clientId: uniqueId('one-port'), protocolVersion, ...extra }, log);
   mqttClients.push(client);
@@ -168,7 +175,10 @@ async function stompitInbox(client: StompitClient): Promise<string[]> {
 function stompitSend(client: StompitClient, body: string): Promise<void> {
   return withTimeout(
     new Promise<void>((resolve, reject) => {
-      const frame = client.send({ destination: TOPIC.stomp, 'content-type': 'application/json' }, { onReceipt: resolve, onError: reject });
+      const frame = client.send(
+        { destination: TOPIC.stomp, 'content-type': 'application/json' },
+        { onReceipt: resolve, onError: reject },
+      );
       frame.end(body);
     }),
     WAIT_MS,
@@ -226,11 +236,16 @@ describe('universal port - plain', () => {
     // each reached its own gate, as a TCP connection of that gate
     const realm = r.router.realm('realm1');
     const kinds = [...(realm?.sessions.values() ?? [])].map((s) => `${s.transport.gate}/${s.transport.type}`);
-    for (const k of ['wamp/websocket', 'wamp/rawsocket', 'mqtt/tcp', 'stomp/tcp']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(', ')}`);
+    for (const k of ['wamp/websocket', 'wamp/rawsocket', 'mqtt/tcp', 'stomp/tcp'])
+      assert.ok(kinds.includes(k), `${k} in ${kinds.join(', ')}`);
   });
 
   it('universal port - MQTT 3.1 (protocol name MQIsdp) is recognised too', async () => {
-    const { client } = await connectMqtt(`mqtt://127.0.0.1:${r.port}`, { clientId: uniqueId('mqisdp'), protocolVersion: 3, protocolId: 'MQIsdp' });
+    const { client } = await connectMqtt(`mqtt://127.0.0.1:${r.port}`, {
+      clientId: uniqueId('mqisdp'),
+      protocolVersion: 3,
+      protocolId: 'MQIsdp',
+    });
     mqttClients.push(client);
     await subscribe(client, 'one/port/v3', { qos: 1 });
     const got = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
@@ -242,11 +257,21 @@ describe('universal port - plain', () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 0x61);
     const answer = await withTimeout(
       new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: r.port, path: '/length', method: 'POST', agent: false, headers: { 'content-length': body.length } }, (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (d: string) => (text += d));
-          res.on('end', () => resolve(text));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: r.port,
+            path: '/length',
+            method: 'POST',
+            agent: false,
+            headers: { 'content-length': body.length },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d: string) => (text += d));
+            res.on('end', () => resolve(text));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       }),
@@ -319,7 +344,16 @@ describe('universal port - TLS', () => {
   it('universal port - over TLS, an MQTT CONNECT sent in the clear is no TLS handshake and gets nothing', async () => {
     const probe = new TcpProbe(r.port);
     await withTimeout(probe.connected, WAIT_MS, 'connect');
-    probe.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'clear', keepalive: 0, clean: true, protocolId: 'MQTT' }));
+    probe.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolVersion: 4,
+        clientId: 'clear',
+        keepalive: 0,
+        clean: true,
+        protocolId: 'MQTT',
+      }),
+    );
     await withTimeout(probe.closed, WAIT_MS, 'the plain client to be closed');
     assert.ok(!probe.pending.includes(Buffer.from([0x20, 0x02])), 'no CONNACK');
   });
@@ -342,11 +376,22 @@ describe('universal port - hostile first bytes', () => {
     const random = Buffer.alloc(256);
     for (let i = 0; i < random.length; i++) random[i] = (i * 131 + 7) & 0xff;
     random[0] = 0x00; // no protocol starts with NUL
-    const connect = mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'half', keepalive: 0, clean: true, protocolId: 'MQTT' });
+    const connect = mqttPacket.generate({
+      cmd: 'connect',
+      protocolVersion: 4,
+      clientId: 'half',
+      keepalive: 0,
+      clean: true,
+      protocolId: 'MQTT',
+    });
     const cases: [string, Buffer | undefined, 'unknown' | 'timeout'][] = [
       ['random bytes', random, 'unknown'],
       ['a TLS ClientHello on the plain port', Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00]), 'unknown'],
-      ['a CONNECT with a foreign protocol name', Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x41, 0x4d, 0x51, 0x50, 0x04, 0x02, 0x00, 0x00]), 'unknown'],
+      [
+        'a CONNECT with a foreign protocol name',
+        Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x41, 0x4d, 0x51, 0x50, 0x04, 0x02, 0x00, 0x00]),
+        'unknown',
+      ],
       ['a half CONNECT', connect.subarray(0, 5), 'timeout'],
       ['a half STOMP command', Buffer.from('\nCONNE'), 'timeout'],
       ['silence', undefined, 'timeout'],
@@ -390,7 +435,9 @@ describe('universal port - configuration', () => {
     const before = await refusals(r);
     const mqttProbe = new TcpProbe(r.port);
     await withTimeout(mqttProbe.connected, WAIT_MS, 'connect');
-    mqttProbe.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'off', keepalive: 0, clean: true, protocolId: 'MQTT' }));
+    mqttProbe.write(
+      mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'off', keepalive: 0, clean: true, protocolId: 'MQTT' }),
+    );
     const rawProbe = new TcpProbe(r.port);
     await withTimeout(rawProbe.connected, WAIT_MS, 'connect');
     rawProbe.write([0x7f, 0xf1, 0, 0]);
@@ -409,10 +456,21 @@ describe('universal port - configuration', () => {
     const first = await mqttOn(url, 5);
     const refused = new TcpProbe(r.port);
     await withTimeout(refused.connected, WAIT_MS, 'connect');
-    refused.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'second', keepalive: 0, clean: true, protocolId: 'MQTT' }));
+    refused.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolVersion: 4,
+        clientId: 'second',
+        keepalive: 0,
+        clean: true,
+        protocolId: 'MQTT',
+      }),
+    );
     await withTimeout(refused.closed, WAIT_MS, 'the second MQTT connection from this address to be closed');
     assert.equal(refused.pending.length, 0, 'no CONNACK');
-    const hits = (await r.router.metrics.limitHits.get()).values.find((v) => v.labels.gate === 'mqtt' && v.labels.limit === 'max_connections_per_ip');
+    const hits = (await r.router.metrics.limitHits.get()).values.find(
+      (v) => v.labels.gate === 'mqtt' && v.labels.limit === 'max_connections_per_ip',
+    );
     assert.equal(hits?.value, 1);
     // HTTP is not a gate's connection: it still gets through
     assert.equal((await health(r.port)).status, 200);
@@ -423,7 +481,16 @@ describe('universal port - configuration', () => {
     const r = await startUniversal({ protocols: { mqtt: false, rawsocket: false, stomp: false } });
     const probe = new TcpProbe(r.port);
     await withTimeout(probe.connected, WAIT_MS, 'connect');
-    probe.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'plain', keepalive: 0, clean: true, protocolId: 'MQTT' }));
+    probe.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolVersion: 4,
+        clientId: 'plain',
+        keepalive: 0,
+        clean: true,
+        protocolId: 'MQTT',
+      }),
+    );
     const status = await probe.read(12, WAIT_MS, 'an HTTP status line');
     assert.equal(status.toString('latin1'), 'HTTP/1.1 400');
     probe.destroy();

@@ -59,14 +59,16 @@ export function tableRows(engine: AggregateEngine, name: string): Row[] {
   }
 }
 
-const byKey = (fields: string[]) => (a: Row, b: Row): number => {
-  for (const f of fields) {
-    const x = a[f] as string;
-    const y = b[f] as string;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
-};
+const byKey =
+  (fields: string[]) =>
+  (a: Row, b: Row): number => {
+    for (const f of fields) {
+      const x = a[f] as string;
+      const y = b[f] as string;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return 0;
+  };
 
 /**
  * The fixture's aggregates from the detail rows alone: invoice (per customer+invoice:
@@ -89,7 +91,12 @@ export function expectedAggregates(details: Iterable<Detail>): { invoice: Row[];
     p.lines++;
     products.set(d.product, p);
   }
-  const invoice = [...invoices.values()].map((i) => ({ customer: i.customer, invoice: i.invoice, total: i.cents / 100, lines: i.lines }));
+  const invoice = [...invoices.values()].map((i) => ({
+    customer: i.customer,
+    invoice: i.invoice,
+    total: i.cents / 100,
+    lines: i.lines,
+  }));
   const product = [...products.entries()].map(([name, p]) => ({ product: name, revenue: p.cents / 100, lines: p.lines }));
   const customers = new Map<string, number[]>();
   for (const i of invoices.values()) customers.set(i.customer, [...(customers.get(i.customer) ?? []), i.cents]);

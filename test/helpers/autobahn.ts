@@ -1,15 +1,33 @@
 // autobahn has no type declarations; tests talk to it through this small typed surface.
- 
+
 const autobahn = require('autobahn') as AutobahnModule;
 
 export interface AutobahnSession {
   id: number;
   features: unknown;
-  publish(topic: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<{ id: number }> | undefined;
-  subscribe(topic: string, handler: (args: unknown[], kwargs: Record<string, unknown>, details: Record<string, unknown>) => void, options?: Record<string, unknown>): Promise<{ id: number; unsubscribe(): Promise<unknown> }>;
+  publish(
+    topic: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<{ id: number }> | undefined;
+  subscribe(
+    topic: string,
+    handler: (args: unknown[], kwargs: Record<string, unknown>, details: Record<string, unknown>) => void,
+    options?: Record<string, unknown>,
+  ): Promise<{ id: number; unsubscribe(): Promise<unknown> }>;
   unsubscribe(sub: unknown): Promise<unknown>;
-  call<T = unknown>(procedure: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: Record<string, unknown>): Promise<T>;
-  register(procedure: string, endpoint: (args: unknown[], kwargs: Record<string, unknown>, details: Record<string, unknown>) => unknown, options?: Record<string, unknown>): Promise<{ id: number; unregister(): Promise<unknown> }>;
+  call<T = unknown>(
+    procedure: string,
+    args?: unknown[],
+    kwargs?: Record<string, unknown>,
+    options?: Record<string, unknown>,
+  ): Promise<T>;
+  register(
+    procedure: string,
+    endpoint: (args: unknown[], kwargs: Record<string, unknown>, details: Record<string, unknown>) => unknown,
+    options?: Record<string, unknown>,
+  ): Promise<{ id: number; unregister(): Promise<unknown> }>;
   leave(reason?: string, message?: string): void;
 }
 
@@ -47,7 +65,12 @@ export function autobahnTransports(wsUrl: string, rawSocketUrl: string): Transpo
 export function connect(
   options: Record<string, unknown>,
   realm = 'realm1',
-): Promise<{ session: AutobahnSession; details: Record<string, unknown>; close(): Promise<void>; onclose: Promise<{ reason: string; details: Record<string, unknown> }> }> {
+): Promise<{
+  session: AutobahnSession;
+  details: Record<string, unknown>;
+  close(): Promise<void>;
+  onclose: Promise<{ reason: string; details: Record<string, unknown> }>;
+}> {
   return new Promise((resolve, reject) => {
     const conn = new autobahn.Connection({ realm, max_retries: 0, retry_if_unreachable: false, ...options });
     let resolveClosed!: (v: { reason: string; details: Record<string, unknown> }) => void;

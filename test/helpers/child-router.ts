@@ -39,11 +39,18 @@ const running = new Set<ChildProcessRouter<unknown>>();
  * Spawns `node --import tsx <fixture> ...args` (with `nodeArgs` before the fixture, and
  * an IPC channel when `ipc`) and resolves once it printed its first line.
  */
-export async function spawnChildRouter<Ready>(fixture: string, args: string[], opts: { nodeArgs?: string[]; ipc?: boolean } = {}): Promise<ChildProcessRouter<Ready>> {
+export async function spawnChildRouter<Ready>(
+  fixture: string,
+  args: string[],
+  opts: { nodeArgs?: string[]; ipc?: boolean } = {},
+): Promise<ChildProcessRouter<Ready>> {
   const env = { ...process.env };
   delete env['NODE_TEST_CONTEXT']; // the child is not a test file
   const stdio = opts.ipc ? (['ignore', 'pipe', 'pipe', 'ipc'] as const) : (['ignore', 'pipe', 'pipe'] as const);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', fixture, ...args], { env, stdio: [...stdio] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', fixture, ...args], {
+    env,
+    stdio: [...stdio],
+  });
   let stderr = '';
   let out = '';
   let readyLine = '';

@@ -82,7 +82,8 @@ export class ManualClock implements Clock {
     const end = this.t + ms;
     let fired = 0;
     for (let next = this.earliest(end); next !== undefined; next = this.earliest(end)) {
-      if (++fired > MAX_FIRINGS) throw new Error(`more than ${MAX_FIRINGS} timers fired in ${ms} ms: a timer spins (last delay ${next.ms} ms)`);
+      if (++fired > MAX_FIRINGS)
+        throw new Error(`more than ${MAX_FIRINGS} timers fired in ${ms} ms: a timer spins (last delay ${next.ms} ms)`);
       this.t = next.due ?? this.t;
       if (next.repeat) next.due = this.t + next.ms;
       else {

@@ -31,10 +31,24 @@ export interface RpcCluster {
 }
 
 /** A node: router, NATS connection and ClusterRpc; closed when the test ends. */
-export async function startRpcNode(t: Cleanup, natsUrl: string, name: string, config: Record<string, unknown> = {}): Promise<RpcNode> {
+export async function startRpcNode(
+  t: Cleanup,
+  natsUrl: string,
+  name: string,
+  config: Record<string, unknown> = {},
+): Promise<RpcNode> {
   const router = await startRouter(config);
   const nc = await natsClient(t, natsUrl);
-  const rpc = new ClusterRpc({ nc, node: name, router: router.router, log: router.router.log, metrics: router.router.metrics, heartbeatMs: HEARTBEAT_MS, leaseMs: LEASE_MS, metaTimeoutMs: 500 });
+  const rpc = new ClusterRpc({
+    nc,
+    node: name,
+    router: router.router,
+    log: router.router.log,
+    metrics: router.router.metrics,
+    heartbeatMs: HEARTBEAT_MS,
+    leaseMs: LEASE_MS,
+    metaTimeoutMs: 500,
+  });
   await rpc.start();
   t.after(async () => {
     await rpc.stop();

@@ -15,13 +15,22 @@ export const CLUSTER_PREFIX = 'gatehouse';
 const INTEREST_MS = 10_000;
 
 /** `count` routers, node i joining through NATS server i (mod the cluster's size). */
-export async function startNodes(t: Cleanup, nats: NatsCluster, count = 3, config: Record<string, unknown> = {}): Promise<TestRouter[]> {
+export async function startNodes(
+  t: Cleanup,
+  nats: NatsCluster,
+  count = 3,
+  config: Record<string, unknown> = {},
+): Promise<TestRouter[]> {
   const nodes = await Promise.all(
     Array.from({ length: count }, (_, i) =>
       // each node's own store unless the test asks for the shared one: these tests are
       // about routing (the shared JetStream store has test/scenarios/jetstream-sync.test.ts
       // and the daemons' test)
-      startRouter({ store: { engine: 'sqlite', path: ':memory:' }, ...config, cluster: { nats: [nats.servers[i % nats.servers.length] ?? ''], node: `g${i + 1}` } }),
+      startRouter({
+        store: { engine: 'sqlite', path: ':memory:' },
+        ...config,
+        cluster: { nats: [nats.servers[i % nats.servers.length] ?? ''], node: `g${i + 1}` },
+      }),
     ),
   );
   t.after(async () => {
@@ -55,7 +64,8 @@ export async function subjectsKnown(node: NatsNode): Promise<Set<string>> {
     fetch(`${base}/routez?subs=1`).then((r) => r.json() as Promise<{ routes?: SubsList[] }>),
   ]);
   const out = new Set<string>();
-  for (const c of [...(connz.connections ?? []), ...(routez.routes ?? [])]) for (const s of c.subscriptions_list ?? []) out.add(s);
+  for (const c of [...(connz.connections ?? []), ...(routez.routes ?? [])])
+    for (const s of c.subscriptions_list ?? []) out.add(s);
   return out;
 }
 

@@ -139,7 +139,15 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
     ),
     floodTcp('mqtt-tcp-v4', r.ports.mqtt, connectBytes({ clientId: '', level: 4 }), mqttPublish(0, 4), ms),
     floodTcp('mqtt-tcp-v5', r.ports.mqtt, connectBytes({ clientId: '', level: 5 }), mqttPublish(1, 5), ms),
-    floodWs('mqtt-ws-v5', r.url('mqttWs', '/mqtt'), 'mqtt', connectBytes({ clientId: '', level: 5 }), mqttPublish(0, 5), true, ms),
+    floodWs(
+      'mqtt-ws-v5',
+      r.url('mqttWs', '/mqtt'),
+      'mqtt',
+      connectBytes({ clientId: '', level: 5 }),
+      mqttPublish(0, 5),
+      true,
+      ms,
+    ),
     floodTcp('stomp-tcp', r.ports.stomp, STOMP_CONNECT, () => STOMP_SEND, ms),
     floodWs('stomp-ws', r.url('stompWs', '/stomp'), 'v12.stomp', STOMP_CONNECT, () => STOMP_SEND, false, ms),
   ];

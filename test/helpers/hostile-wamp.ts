@@ -299,7 +299,9 @@ function tinyKeysMap(ser: WireSerializer, n: number): Buffer {
 /** `n` integers at the 64-bit edge (uint64 max, int64 min): CBOR as 8-byte bignum tags. */
 function edgeIntegers(ser: WireSerializer, n: number): Buffer {
   if (ser === 'json') {
-    return Buffer.from('[' + Array.from({ length: n }, (_, i) => (i % 2 ? '-9223372036854775808' : '18446744073709551615')).join(',') + ']');
+    return Buffer.from(
+      '[' + Array.from({ length: n }, (_, i) => (i % 2 ? '-9223372036854775808' : '18446744073709551615')).join(',') + ']',
+    );
   }
   const one = ser === 'msgpack' ? ['cfffffffffffffffff', 'd38000000000000000'] : ['c248ffffffffffffffff', 'c3487fffffffffffffff'];
   const items = Array.from({ length: n }, (_, i) => Buffer.from(one[i % 2] as string, 'hex'));
@@ -362,12 +364,21 @@ export function worstFrames(ser: WireSerializer, maxBytes: number, topic: string
     {
       name: 'many integers at the 64-bit edge',
       afterHello: true,
-      payload: spliceValue(ser, publish, edgeIntegers(ser, Math.floor((room(publish) - 6) / (ser === 'json' ? 21 : ser === 'msgpack' ? 9 : 10)))),
+      payload: spliceValue(
+        ser,
+        publish,
+        edgeIntegers(ser, Math.floor((room(publish) - 6) / (ser === 'json' ? 21 : ser === 'msgpack' ? 9 : 10))),
+      ),
       expect: 'published',
     },
   ];
   if (ser === 'cbor') {
-    out.push({ name: 'value-sharing DAG (tags 28/29)', afterHello: false, payload: spliceValue(ser, hello, cborSharingDag(30)), expect: 'abort' });
+    out.push({
+      name: 'value-sharing DAG (tags 28/29)',
+      afterHello: false,
+      payload: spliceValue(ser, hello, cborSharingDag(30)),
+      expect: 'abort',
+    });
   }
   return out;
 }

@@ -519,7 +519,11 @@ export async function assertWellBehavedClientsWork(r: HostileRouter, tag: string
       const topic = `hostile.ok.${tag}.${t.name.replace(/\W/g, '_')}`;
       let resolveGot: (v: unknown) => void = () => undefined;
       const got = new Promise<unknown>((resolve) => (resolveGot = resolve));
-      await within(c.session.subscribe(topic, (args) => resolveGot(args[0])), 2000, `SUBSCRIBED ${topic}`);
+      await within(
+        c.session.subscribe(topic, (args) => resolveGot(args[0])),
+        2000,
+        `SUBSCRIBED ${topic}`,
+      );
       await c.session.register(`${topic}.echo`, (args) => args[0]);
       await c.session.publish(topic, ['ping'], {}, { acknowledge: true, exclude_me: false });
       assert.equal(await within(got, 3000, `${t.name} event`), 'ping', `autobahn ${t.name} receives its event`);

@@ -56,7 +56,12 @@ export async function waitForLinkState(session: AutobahnSession, name: string, s
 }
 
 /** A WAMP client of a router, with what it received per topic pattern. */
-export async function client(r: { wsUrl: string }): Promise<{ session: AutobahnSession; close(): Promise<void>; received(pattern: string): unknown[]; subscribe(pattern: string): Promise<{ unsubscribe(): Promise<unknown> }> }> {
+export async function client(r: { wsUrl: string }): Promise<{
+  session: AutobahnSession;
+  close(): Promise<void>;
+  received(pattern: string): unknown[];
+  subscribe(pattern: string): Promise<{ unsubscribe(): Promise<unknown> }>;
+}> {
   const c = await connect({ url: r.wsUrl });
   const got = new Map<string, unknown[]>();
   return {
@@ -71,7 +76,12 @@ export async function client(r: { wsUrl: string }): Promise<{ session: AutobahnS
 }
 
 /** An acknowledged publish (autobahn returns the promise only when asked to acknowledge). */
-export function publishAcked(session: AutobahnSession, topic: string, value: unknown, options: Record<string, unknown> = {}): Promise<{ id: number }> {
+export function publishAcked(
+  session: AutobahnSession,
+  topic: string,
+  value: unknown,
+  options: Record<string, unknown> = {},
+): Promise<{ id: number }> {
   const p = session.publish(topic, [value], {}, { acknowledge: true, ...options });
   if (!p) throw new Error('no promise for an acknowledged publish');
   return p;

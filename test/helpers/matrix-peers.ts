@@ -15,7 +15,17 @@ import type { Packet } from 'mqtt-packet';
 import { api, SseReader, startHttpRouter, type HttpTestRouter } from '../gates/http/helpers';
 import { connect as autobahnConnect, rawSocketTransport, wsOptions, type AutobahnSession } from './autobahn';
 import { connectMqtt, MessageLog, publish as mqttPublish, subscribe as mqttSubscribe, uniqueId } from './mqtt-clients';
-import { Inbox, sendWithReceipt, stompitConnect, stompitDisconnect, stompitRead, StompjsClients, subscribeConfirmed, type StompClient, type StompitClient } from './stomp-clients';
+import {
+  Inbox,
+  sendWithReceipt,
+  stompitConnect,
+  stompitDisconnect,
+  stompitRead,
+  StompjsClients,
+  subscribeConfirmed,
+  type StompClient,
+  type StompitClient,
+} from './stomp-clients';
 import { openWampy, type WampyClient } from './wamp-clients';
 import { waitFor, withTimeout, WAIT_MS } from './wait';
 
@@ -115,10 +125,12 @@ function autobahnRow(id: string, options: (r: HttpTestRouter) => Record<string, 
           );
         },
         subscribeRefused: (topic) =>
-          s.subscribe(topic, () => undefined).then(
-            () => 'subscribed',
-            (e: unknown) => wampErrorUri(e),
-          ),
+          s
+            .subscribe(topic, () => undefined)
+            .then(
+              () => 'subscribed',
+              (e: unknown) => wampErrorUri(e),
+            ),
         close: () => c.close(),
       };
     },
@@ -152,10 +164,12 @@ function wampyRow(id: string, serializer: 'json' | 'msgpack' | 'cbor'): PeerRow 
           );
         },
         subscribeRefused: (topic) =>
-          w.subscribe(topic, () => undefined).then(
-            () => 'subscribed',
-            (e: unknown) => wampErrorUri(e),
-          ),
+          w
+            .subscribe(topic, () => undefined)
+            .then(
+              () => 'subscribed',
+              (e: unknown) => wampErrorUri(e),
+            ),
         async close() {
           await w.disconnect();
         },
@@ -179,7 +193,8 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
       const { client } = await connectMqtt(url(r), { protocolVersion: version, clientId: uniqueId(id) }, log);
       const c: MqttClient = client;
       const fromTopic = (t: string): Received => {
-        const mine = (): unknown[] => log.messages.filter((m) => m.topic === t).map((m) => JSON.parse(m.payload.toString()) as unknown);
+        const mine = (): unknown[] =>
+          log.messages.filter((m) => m.topic === t).map((m) => JSON.parse(m.payload.toString()) as unknown);
         return {
           get values() {
             return mine();
@@ -231,13 +246,19 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
         let seq = 0;
         const request = async (procedure: string, body: string): Promise<{ value: unknown; error: string | undefined }> => {
           const correlation = `c${++seq}`;
-          await c.publishAsync(`$rpc/${procedure}`, body, { qos: 1, properties: { responseTopic: replies, correlationData: Buffer.from(correlation) } });
+          await c.publishAsync(`$rpc/${procedure}`, body, {
+            qos: 1,
+            properties: { responseTopic: replies, correlationData: Buffer.from(correlation) },
+          });
           const mine = (): (typeof log.messages)[number] | undefined =>
             log.messages.find((m) => m.topic === replies && m.packet.properties?.correlationData?.toString() === correlation);
           await waitFor(() => mine() !== undefined, `${id}: the reply to ${procedure}`);
           const m = mine();
           const error = m?.packet.properties?.userProperties?.['error'];
-          return { value: JSON.parse(m?.payload.toString() ?? 'null') as unknown, error: typeof error === 'string' ? error : undefined };
+          return {
+            value: JSON.parse(m?.payload.toString() ?? 'null') as unknown,
+            error: typeof error === 'string' ? error : undefined,
+          };
         };
         peer.call = async (procedure, value) => (await request(procedure, JSON.stringify([value]))).value;
         peer.callError = async (procedure) => (await request(procedure, '[]')).error ?? 'no error';
@@ -267,8 +288,12 @@ function stompjsRow(id: string, transport: 'ws' | 'tcp'): PeerRow {
       let seq = 0;
       const request = async (procedure: string, body: string): Promise<{ value: unknown; error: string | undefined }> => {
         const correlation = `c${++seq}`;
-        await sendWithReceipt(c, `/rpc/${procedure}`, body, { 'reply-to': '/temp-queue/mx-replies', 'correlation-id': correlation });
-        const mine = (): (typeof replies.messages)[number] | undefined => replies.messages.find((m) => m.headers['correlation-id'] === correlation);
+        await sendWithReceipt(c, `/rpc/${procedure}`, body, {
+          'reply-to': '/temp-queue/mx-replies',
+          'correlation-id': correlation,
+        });
+        const mine = (): (typeof replies.messages)[number] | undefined =>
+          replies.messages.find((m) => m.headers['correlation-id'] === correlation);
         await waitFor(() => mine() !== undefined, `${id}: the reply to ${procedure}`);
         const m = mine();
         return { value: JSON.parse(m?.body ?? 'null') as unknown, error: m?.headers['error'] };
@@ -310,7 +335,10 @@ function stompitRow(id: string): PeerRow {
     id,
     features: [],
     async open(r) {
-      const c: StompitClient = await stompitConnect({ port: r.stompPort, connectHeaders: { 'accept-version': '1.2', host: '/' } });
+      const c: StompitClient = await stompitConnect({
+        port: r.stompPort,
+        connectHeaders: { 'accept-version': '1.2', host: '/' },
+      });
       let subs = 0;
       return {
         async subscribe(topic) {

@@ -151,7 +151,11 @@ export function mqttFrom(
 ): MqttClient {
   const source = typeof from === 'string' ? { localAddress: from } : from;
   const stream = (): net.Socket => {
-    const socket = net.createConnection({ port, host: '127.0.0.1', ...(source.localAddress ? { localAddress: source.localAddress } : {}) });
+    const socket = net.createConnection({
+      port,
+      host: '127.0.0.1',
+      ...(source.localAddress ? { localAddress: source.localAddress } : {}),
+    });
     // written ahead of the CONNECT mqtt.js writes on 'connect' (and of a TLS handshake)
     if (source.preamble) socket.write(source.preamble);
     return source.tls ? tls.connect({ socket, ...source.tls }) : socket;
@@ -160,12 +164,21 @@ export function mqttFrom(
 }
 
 /** connectMqtt() from another source address (see mqttFrom). */
-export function connectMqttFrom(port: number, from: Parameters<typeof mqttFrom>[1], opts: IClientOptions = {}): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+export function connectMqttFrom(
+  port: number,
+  from: Parameters<typeof mqttFrom>[1],
+  opts: IClientOptions = {},
+): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   return accepted(mqttFrom(port, from, opts), `CONNACK from 127.0.0.1:${port} to ${JSON.stringify(from)}`);
 }
 
 /** connectRefused() from another source address (see mqttFrom), waiting up to `ms`. */
-export function connectRefusedFrom(port: number, from: Parameters<typeof mqttFrom>[1], opts: IClientOptions = {}, ms = WAIT_MS): Promise<number | undefined> {
+export function connectRefusedFrom(
+  port: number,
+  from: Parameters<typeof mqttFrom>[1],
+  opts: IClientOptions = {},
+  ms = WAIT_MS,
+): Promise<number | undefined> {
   return refused(mqttFrom(port, from, { ...opts, connectTimeout: ms }), ms);
 }
 

@@ -257,7 +257,12 @@ export class RawMqtt {
   }
 
   /** SUBSCRIBE to one filter; resolves with the SUBACK. */
-  async subscribe(filter: string, qos: 0 | 1 | 2, messageId = this.id(), extra: Record<string, unknown> = {}): Promise<AnyPacket> {
+  async subscribe(
+    filter: string,
+    qos: 0 | 1 | 2,
+    messageId = this.id(),
+    extra: Record<string, unknown> = {},
+  ): Promise<AnyPacket> {
     this.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos, ...extra }] });
     return this.expect((p) => p.cmd === 'suback' && p.messageId === messageId, `SUBACK ${messageId}`);
   }

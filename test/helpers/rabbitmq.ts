@@ -68,12 +68,21 @@ export async function startRabbitMq(t: Cleanup): Promise<RabbitMq> {
   };
   // detached: each in a process group of its own, so the node's shell wrapper and its
   // Erlang VM stop together
-  const epmd = spawn(epmdPath(), ['-port', String(epmdPort), '-address', '127.0.0.1'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const epmd = spawn(epmdPath(), ['-port', String(epmdPort), '-address', '127.0.0.1'], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   collect(epmd);
   await writeFile(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp].\n');
   await writeFile(
     path.join(dir, 'rabbitmq.conf'),
-    [`listeners.tcp.default = 127.0.0.1:${amqpPort}`, `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`, 'log.console = true', 'log.file = false', ''].join('\n'),
+    [
+      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
+      `stomp.listeners.tcp.1 = 127.0.0.1:${stompPort}`,
+      'log.console = true',
+      'log.file = false',
+      '',
+    ].join('\n'),
   );
   const node = spawn(RABBITMQ_SERVER, [], {
     detached: true,

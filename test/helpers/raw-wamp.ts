@@ -23,7 +23,10 @@ export type WireSerializer = 'json' | 'msgpack' | 'cbor';
 const cbor = new cborx.Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false, int64AsNumber: true });
 const msgpack = new Packr({ useRecords: false, int64AsType: 'number' });
 
-export const codecs: Record<WireSerializer, { rawSocketId: number; wsProtocol: string; binary: boolean; encode(v: unknown): Buffer; decode(b: Buffer): unknown }> = {
+export const codecs: Record<
+  WireSerializer,
+  { rawSocketId: number; wsProtocol: string; binary: boolean; encode(v: unknown): Buffer; decode(b: Buffer): unknown }
+> = {
   json: {
     rawSocketId: 1,
     wsProtocol: 'wamp.2.json',
@@ -31,12 +34,17 @@ export const codecs: Record<WireSerializer, { rawSocketId: number; wsProtocol: s
     encode: (v) => Buffer.from(JSON.stringify(v), 'utf8'),
     decode: (b) => JSON.parse(b.toString('utf8')) as unknown,
   },
-  msgpack: { rawSocketId: 2, wsProtocol: 'wamp.2.msgpack', binary: true, encode: (v) => msgpack.pack(v), decode: (b) => msgpack.unpack(b) as unknown },
+  msgpack: {
+    rawSocketId: 2,
+    wsProtocol: 'wamp.2.msgpack',
+    binary: true,
+    encode: (v) => msgpack.pack(v),
+    decode: (b) => msgpack.unpack(b) as unknown,
+  },
   cbor: { rawSocketId: 3, wsProtocol: 'wamp.2.cbor', binary: true, encode: (v) => cbor.encode(v), decode: (b) => cbor.decode(b) },
 };
 
 export const HELLO_DETAILS = { roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} } };
-
 
 export interface CloseInfo {
   /** WebSocket close code (1006 when the TCP connection just dropped); undefined on RawSocket */
@@ -239,7 +247,12 @@ export class TcpProbe {
    * `tlsOptions`: over TLS; `connected` then waits for the handshake. `from`: the source
    * address, and bytes written in clear before anything else (a PROXY protocol header).
    */
-  constructor(port: number, onData?: (chunk: Buffer) => boolean, tlsOptions?: tls.ConnectionOptions, from: { localAddress?: string; preamble?: Buffer } = {}) {
+  constructor(
+    port: number,
+    onData?: (chunk: Buffer) => boolean,
+    tlsOptions?: tls.ConnectionOptions,
+    from: { localAddress?: string; preamble?: Buffer } = {},
+  ) {
     if (tlsOptions && !from.preamble && !from.localAddress) this.socket = tls.connect({ port, host: '127.0.0.1', ...tlsOptions });
     else {
       const tcp = net.connect({ port, host: '127.0.0.1', ...(from.localAddress ? { localAddress: from.localAddress } : {}) });
@@ -422,7 +435,12 @@ export function rawTransports(wsUrl: string, rawSocketPort: number): AttackTrans
     out.push({ name: `websocket/${serializer}`, kind: 'websocket', serializer, open: (o) => WsPeer.open(wsUrl, serializer, o) });
   }
   for (const serializer of ['json', 'msgpack', 'cbor'] as const) {
-    out.push({ name: `rawsocket/${serializer}`, kind: 'rawsocket', serializer, open: (o) => RawSocketPeer.open(rawSocketPort, serializer, o) });
+    out.push({
+      name: `rawsocket/${serializer}`,
+      kind: 'rawsocket',
+      serializer,
+      open: (o) => RawSocketPeer.open(rawSocketPort, serializer, o),
+    });
   }
   return out;
 }
@@ -449,7 +467,11 @@ export async function expectSessionAlive(peer: RawPeer, request: number): Promis
 }
 
 /** A bare HTTP upgrade request; resolves with the status code the server answers. */
-export function upgradeStatus(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+export function upgradeStatus(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return within(
     new Promise((resolve, reject) => {
       const req = http.request({

@@ -106,7 +106,11 @@ export class Bystanders {
       };
       this.waiters.add(w);
     });
-    await within(Promise.resolve(this.session.publish(this.topic, [token], {}, { acknowledge: true })), 2000, `publish acknowledged (after ${after})`);
+    await within(
+      Promise.resolve(this.session.publish(this.topic, [token], {}, { acknowledge: true })),
+      2000,
+      `publish acknowledged (after ${after})`,
+    );
     try {
       await within(got, 2000, `every bystander receiving the publication (after ${after})`);
     } catch (err) {
@@ -120,7 +124,11 @@ export class Bystanders {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.members.map((m) => m.conn.close()), this.prober.close()].map((p) => within(p, 3000, 'bystander close').catch(() => undefined)));
+    await Promise.all(
+      [...this.members.map((m) => m.conn.close()), this.prober.close()].map((p) =>
+        within(p, 3000, 'bystander close').catch(() => undefined),
+      ),
+    );
   }
 }
 

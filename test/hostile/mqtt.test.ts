@@ -183,7 +183,16 @@ void test('a second CONNECT of an unknown level behind a CONNECT still being aut
   const r = await HostileRouter.start(FUZZ_AUTHZ);
   try {
     const first = mqttPacket.generate(
-      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'second-connect', keepalive: 0, username: 'nobody', password: Buffer.from('pw') } as unknown as Packet,
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clean: true,
+        clientId: 'second-connect',
+        keepalive: 0,
+        username: 'nobody',
+        password: Buffer.from('pw'),
+      } as unknown as Packet,
       { protocolVersion: 5 },
     );
     const second = connectBytes({ clientId: 'level6', level: 6 });

@@ -56,14 +56,17 @@ test('worst frames - the largest frames of the worst content, every serializer a
 
   // subscribers of every serializer on the heavy topic: the re-encode path
   const heavySubs = await Promise.all(
-    [wsOptions(wsUrl, 'json'), wsOptions(wsUrl, 'msgpack'), wsOptions(wsUrl, 'cbor'), { transports: [rawSocketTransport(rawUrl)] }].map(
-      async (options) => {
-        const c = await connect(options);
-        const sub = { client: c, events: 0 };
-        await c.session.subscribe(HEAVY, () => void sub.events++);
-        return sub;
-      },
-    ),
+    [
+      wsOptions(wsUrl, 'json'),
+      wsOptions(wsUrl, 'msgpack'),
+      wsOptions(wsUrl, 'cbor'),
+      { transports: [rawSocketTransport(rawUrl)] },
+    ].map(async (options) => {
+      const c = await connect(options);
+      const sub = { client: c, events: 0 };
+      await c.session.subscribe(HEAVY, () => void sub.events++);
+      return sub;
+    }),
   );
 
   // the heartbeat: published over WebSocket/CBOR, received over RawSocket/JSON
@@ -150,7 +153,8 @@ test('worst frames - the largest frames of the worst content, every serializer a
     clearInterval(timer);
     for (const line of timings) t.diagnostic(line);
     t.diagnostic(`heartbeats ${beats}, largest gap ${maxGap} ms (during ${worstCase || 'nothing'})`);
-    for (const c of [beatSub, beatPub, ...heavySubs.map((s) => s.client)]) await within(c.close(), 3000, 'autobahn close').catch(() => undefined);
+    for (const c of [beatSub, beatPub, ...heavySubs.map((s) => s.client)])
+      await within(c.close(), 3000, 'autobahn close').catch(() => undefined);
   }
 
   assert.deepEqual(failures, [], 'every frame got its answer');

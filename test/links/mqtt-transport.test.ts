@@ -33,7 +33,11 @@ after(async () => {
   await suite.run();
 });
 
-function transport(url: string, extra: Partial<LinkTransportOptions> = {}, mqttOptions: MqttTransportOptions = {}): MqttLinkTransport {
+function transport(
+  url: string,
+  extra: Partial<LinkTransportOptions> = {},
+  mqttOptions: MqttTransportOptions = {},
+): MqttLinkTransport {
   const t = new MqttLinkTransport({ url, remoteRealm: 'realm1', timeoutMs: WAIT_MS, ...extra }, mqttOptions);
   transports.push(t);
   return t;
@@ -131,7 +135,10 @@ void describe('links - MQTT transport against Mosquitto', () => {
     await t.connect();
     assert.equal(t.protocolVersion, 5);
     await t.send(msg('site.r1.temp', { c: 21.5 }, 'hq:1'));
-    await t.send({ ...msg('site.r1.state', 'on', 'hq:2', true), headers: { contentType: 'text/plain', userProperties: { unit: 'C' } } });
+    await t.send({
+      ...msg('site.r1.state', 'on', 'hq:2', true),
+      headers: { contentType: 'text/plain', userProperties: { unit: 'C' } },
+    });
     const got = await live.count(2, 'both publications at the broker');
     assert.deepEqual(
       got.map((r) => [r.topic, r.payload.toString(), r.packet.qos]),
@@ -150,7 +157,10 @@ void describe('links - MQTT transport against Mosquitto', () => {
     assert.equal(replayed?.packet.retain, true);
     // several in flight at once, all acknowledged
     await Promise.all([3, 4, 5, 6].map((i) => t.send(msg('site.r2.n', i, `hq:${i}`))));
-    assert.deepEqual((await live.count(6, 'four more')).slice(2).map((r) => r.payload.toString()), ['3', '4', '5', '6']);
+    assert.deepEqual(
+      (await live.count(6, 'four more')).slice(2).map((r) => r.payload.toString()),
+      ['3', '4', '5', '6'],
+    );
   });
 
   void it('links mqtt - subscribe() maps fox-wamp patterns to MQTT filters and hands messages over canonical; unsubscribe() stops them', async () => {
@@ -162,7 +172,10 @@ void describe('links - MQTT transport against Mosquitto', () => {
     await t.subscribe('fleet.#');
     const { client: pub } = await connectMqtt(m.url, { clientId: uniqueId('p'), protocolVersion: 5 });
     clients.push(pub);
-    await pub.publishAsync('hq/r7/cmd', '{"go":true}', { qos: 1, properties: { userProperties: { 'gatehouse-message-id': 'hq:9', who: 'ops' } } });
+    await pub.publishAsync('hq/r7/cmd', '{"go":true}', {
+      qos: 1,
+      properties: { userProperties: { 'gatehouse-message-id': 'hq:9', who: 'ops' } },
+    });
     await pub.publishAsync('hq/r7/other', 'no', { qos: 1 });
     await pub.publishAsync('fleet/a/b%2Fc', Buffer.from([0xff, 0x00]), { qos: 1, retain: true });
     const [cmd, fleet] = await box.count(2, 'the two matching publications');
@@ -184,7 +197,10 @@ void describe('links - MQTT transport against Mosquitto', () => {
     await pub.publishAsync('fleet/y', '1', { qos: 1 });
     await pub.publishAsync('hq/r8/cmd', '2', { qos: 1 });
     await box.count(4, 'the hq publication after unsubscribing fleet');
-    assert.deepEqual(box.messages.map((x) => x.topic), ['hq.r7.cmd', 'fleet.a.b/c', 'fleet.x', 'hq.r8.cmd']);
+    assert.deepEqual(
+      box.messages.map((x) => x.topic),
+      ['hq.r7.cmd', 'fleet.a.b/c', 'fleet.x', 'hq.r8.cmd'],
+    );
   });
 
   void it('links mqtt - a broker restart fails what is in flight, fires onClose once, and connect() again restores the subscriptions', async () => {
@@ -270,7 +286,10 @@ void describe('links - MQTT transport against Mosquitto', () => {
     await freshAgain.subscribe('gone.#');
     await pub.publishAsync('gone/2', 'live', { qos: 1 });
     await freshBox.count(1, 'the live message');
-    assert.deepEqual(freshBox.messages.map((x) => x.topic), ['gone.2']);
+    assert.deepEqual(
+      freshBox.messages.map((x) => x.topic),
+      ['gone.2'],
+    );
   });
 
   void it('links mqtt - another Gatehouse through its MQTT gate: a WAMP subscriber there gets the message, an MQTT 5 one its id too', async () => {

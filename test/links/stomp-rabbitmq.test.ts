@@ -30,7 +30,12 @@ after(async () => {
 
 function transport(password = 'guest'): StompLinkTransport {
   // a cold node answers its first CONNECT slowly on a loaded machine
-  const t = new StompLinkTransport({ url: `stomp://127.0.0.1:${rabbit.stompPort}`, remoteRealm: '/', auth: { user: 'guest', password }, timeoutMs: WAIT_MS * 3 });
+  const t = new StompLinkTransport({
+    url: `stomp://127.0.0.1:${rabbit.stompPort}`,
+    remoteRealm: '/',
+    auth: { user: 'guest', password },
+    timeoutMs: WAIT_MS * 3,
+  });
   transports.push(t);
   return t;
 }
@@ -42,15 +47,26 @@ void describe('links - STOMP transport against RabbitMQ', () => {
     await subscribeConfirmed(client, '/topic/site.#', inbox);
     const t = transport();
     await t.connect();
-    await t.send({ topic: 'site.r1.temp', payload: { args: [{ c: 21.5 }] }, retain: false, messageId: 'site-a:1', headers: { userProperties: { unit: 'C' } } });
-    await Promise.all([2, 3, 4].map((i) => t.send({ topic: 'site.r1.n', payload: { args: [i] }, retain: false, messageId: `site-a:${i}` })));
+    await t.send({
+      topic: 'site.r1.temp',
+      payload: { args: [{ c: 21.5 }] },
+      retain: false,
+      messageId: 'site-a:1',
+      headers: { userProperties: { unit: 'C' } },
+    });
+    await Promise.all(
+      [2, 3, 4].map((i) => t.send({ topic: 'site.r1.n', payload: { args: [i] }, retain: false, messageId: `site-a:${i}` })),
+    );
     const got = await inbox.count(4, 'the four publications at RabbitMQ');
     assert.equal(got[0]?.headers['destination'], '/topic/site.r1.temp');
     assert.equal(got[0]?.body, '{"c":21.5}');
     assert.equal(got[0]?.headers['gatehouse-message-id'], 'site-a:1');
     assert.equal(got[0]?.headers['unit'], 'C');
     assert.equal(got[0]?.headers['content-type'], 'application/json');
-    assert.deepEqual(got.slice(1).map((m) => m.body), ['2', '3', '4']);
+    assert.deepEqual(
+      got.slice(1).map((m) => m.body),
+      ['2', '3', '4'],
+    );
   });
 
   void it('links stomp rabbitmq - subscribe() with fox-wamp wildcards receives what a RabbitMQ client sends, canonical', async () => {
@@ -64,7 +80,10 @@ void describe('links - STOMP transport against RabbitMQ', () => {
     await sendWithReceipt(client, '/topic/hq.r1.x.cmd', 'not one level');
     await sendWithReceipt(client, '/topic/hq.r2.cmd', 'plain', { 'content-type': 'text/plain' });
     await waitFor(() => got.length >= 2, 'both matching messages at the link', WAIT_MS * 2);
-    assert.deepEqual(got.map((m) => m.topic), ['hq.r1.cmd', 'hq.r2.cmd']);
+    assert.deepEqual(
+      got.map((m) => m.topic),
+      ['hq.r1.cmd', 'hq.r2.cmd'],
+    );
     assert.deepEqual(got[0]?.payload.args, [{ go: true }]);
     assert.equal(got[0]?.headers?.userProperties?.['who'], 'ops');
     assert.equal(got[0]?.messageId, '');

@@ -29,9 +29,48 @@ function clientCertificate(cn: string): { certFile: string; keyFile: string } {
   const csr = join(certDir, `${cn}.csr`);
   const certFile = join(certDir, `${cn}.crt`);
   const ext = join(certDir, 'client.ext');
-  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}/O=Gatehouse Tests`], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      csr,
+      '-subj',
+      `/CN=${cn}/O=Gatehouse Tests`,
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('sh', ['-c', `printf 'extendedKeyUsage=clientAuth\\n' > "${ext}"`]);
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', join(fixtures, 'ca.crt'), '-CAkey', join(fixtures, 'ca.key'), '-CAcreateserial', '-CAserial', join(certDir, 'ca.srl'), '-out', certFile, '-days', '1', '-extfile', ext], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      join(fixtures, 'ca.crt'),
+      '-CAkey',
+      join(fixtures, 'ca.key'),
+      '-CAcreateserial',
+      '-CAserial',
+      join(certDir, 'ca.srl'),
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
@@ -70,7 +109,12 @@ before(async () => {
     await router.listenSTOMP({
       port: 0,
       host: '127.0.0.1',
-      tls: { certFile: join(fixtures, 'ca-server.crt'), keyFile: join(fixtures, 'ca-server.key'), caFile: join(fixtures, 'ca.crt'), requireClientCert: true },
+      tls: {
+        certFile: join(fixtures, 'ca-server.crt'),
+        keyFile: join(fixtures, 'ca-server.key'),
+        caFile: join(fixtures, 'ca.crt'),
+        requireClientCert: true,
+      },
     })
   ).port;
   wsUrl = `ws://127.0.0.1:${(await router.listenWAMP({ port: 0, host: '127.0.0.1' })).port}/ws`;
@@ -82,7 +126,11 @@ after(async () => {
   rmSync(certDir, { recursive: true, force: true });
 });
 
-const siteTls: LinkTls = { caFile: join(fixtures, 'ca.crt'), certFile: join(fixtures, 'client.crt'), keyFile: join(fixtures, 'client.key') };
+const siteTls: LinkTls = {
+  caFile: join(fixtures, 'ca.crt'),
+  certFile: join(fixtures, 'client.crt'),
+  keyFile: join(fixtures, 'client.key'),
+};
 
 function transport(tlsOptions: LinkTls | undefined, extra: Partial<LinkTransportOptions> = {}): StompLinkTransport {
   const t = new StompLinkTransport({
@@ -102,7 +150,12 @@ async function wampSession(): Promise<Awaited<ReturnType<typeof connect>>['sessi
   return c.session;
 }
 
-const msg = (topic: string, value: unknown, messageId: string): LinkMessage => ({ topic, payload: { args: [value] }, retain: false, messageId });
+const msg = (topic: string, value: unknown, messageId: string): LinkMessage => ({
+  topic,
+  payload: { args: [value] },
+  retain: false,
+  messageId,
+});
 
 /** The sessions of the STOMP gate in realm1, as the router sees them. */
 function stompIdentities(): { authid: string; authrole: string; authmethod: string }[] {
@@ -127,7 +180,10 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
     const events = await log.count(21, 'all 21 publications at the router');
     assert.deepEqual(events[0]?.args, [{ c: 21.5 }]);
     assert.equal(events[0]?.details['topic'], 'site.r1.temp');
-    assert.deepEqual(events.slice(1).map((e) => e.args[0]), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      events.slice(1).map((e) => e.args[0]),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     await t.close();
   });
 
@@ -148,7 +204,10 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
     await s.publish('hq.r1.cmd', ['after unsubscribe'], {}, { acknowledge: true });
     await s.publish('hq.r2.x', ['still flowing'], {}, { acknowledge: true });
     await waitFor(() => got.length >= 2, 'the hq.r2 publication');
-    assert.deepEqual(got.map((m) => m.topic), ['hq.r1.cmd', 'hq.r2.x']);
+    assert.deepEqual(
+      got.map((m) => m.topic),
+      ['hq.r1.cmd', 'hq.r2.x'],
+    );
     await t.close();
   });
 
@@ -165,7 +224,10 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
     const site = transport(siteTls);
     await site.connect();
     const denied = await site.send(msg('hq.secret', 1, 'site-a:99')).catch((e: unknown) => e);
-    assert.ok(denied instanceof RouterError && denied.def.code === 'not_authorized', `expected not_authorized, got ${String(denied)}`);
+    assert.ok(
+      denied instanceof RouterError && denied.def.code === 'not_authorized',
+      `expected not_authorized, got ${String(denied)}`,
+    );
   });
 
   void it('links stomp - a peer that never receipts: send() fails with timeout after timeoutMs and the link sees the connection go', async () => {
@@ -202,7 +264,10 @@ void describe('links - STOMP transport to a Gatehouse router over stomps:// with
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
       const port = (server.address() as net.AddressInfo).port;
-      const t = new StompLinkTransport({ url: `stomp://127.0.0.1:${port}`, remoteRealm: 'realm1', timeoutMs: WAIT_MS }, { heartbeatMs: 100 });
+      const t = new StompLinkTransport(
+        { url: `stomp://127.0.0.1:${port}`, remoteRealm: 'realm1', timeoutMs: WAIT_MS },
+        { heartbeatMs: 100 },
+      );
       transports.push(t);
       const closes: string[] = [];
       t.onClose = (reason) => closes.push(reason);

@@ -325,9 +325,15 @@ describe('admin api', () => {
 
     // the store's commit time, after a retained publish was committed
     await admin.publish('figures.retained', ['v'], {}, { retain: true, acknowledge: true });
-    const stats = await call<{ store: { commits: number; lastCommitMs: number; avgCommitMs: number } }>(admin, 'gatehouse.admin.stats');
+    const stats = await call<{ store: { commits: number; lastCommitMs: number; avgCommitMs: number } }>(
+      admin,
+      'gatehouse.admin.stats',
+    );
     assert.ok(stats.store.commits >= 1);
-    assert.ok(typeof stats.store.lastCommitMs === 'number' && stats.store.lastCommitMs > 0, `lastCommitMs ${stats.store.lastCommitMs}`);
+    assert.ok(
+      typeof stats.store.lastCommitMs === 'number' && stats.store.lastCommitMs > 0,
+      `lastCommitMs ${stats.store.lastCommitMs}`,
+    );
     assert.ok(stats.store.avgCommitMs > 0, `avgCommitMs ${stats.store.avgCommitMs}`);
   });
 

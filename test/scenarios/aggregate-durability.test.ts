@@ -25,7 +25,14 @@ before(() => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const detail = (invoice: string, line: number, customer: string, amount: number): Detail => ({ invoice, line, customer, product: 'gear', type: 'sale', amount });
+const detail = (invoice: string, line: number, customer: string, amount: number): Detail => ({
+  invoice,
+  line,
+  customer,
+  product: 'gear',
+  type: 'sale',
+  amount,
+});
 
 async function openRouter(file: string, aggregates = FIXTURE_DIR): Promise<{ router: Router; client: Client }> {
   const router = new Router({ log: { level: 'silent' }, store: { path: file }, aggregate: { dir: aggregates } });
@@ -35,7 +42,10 @@ async function openRouter(file: string, aggregates = FIXTURE_DIR): Promise<{ rou
 }
 
 async function allRows(client: Client, table: string): Promise<Record<string, unknown>[]> {
-  const page = await call<{ rows: Record<string, unknown>[]; next: string | null }>(client.session, 'gatehouse.table.query', [], { table, limit: 1000 });
+  const page = await call<{ rows: Record<string, unknown>[]; next: string | null }>(client.session, 'gatehouse.table.query', [], {
+    table,
+    limit: 1000,
+  });
   assert.equal(page.next, null);
   return page.rows;
 }
@@ -47,9 +57,18 @@ function put(client: Client, row: object, topic = 'table.detail'): Promise<unkno
 }
 
 /** Runs lib/cli.ts with the given arguments; resolves with its exit code and output. */
-function cli(args: string[], until?: (stdout: string) => boolean): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(): void; output(): string } {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_') && k !== 'NODE_TEST_CONTEXT'));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('lib', 'cli.ts'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(
+  args: string[],
+  until?: (stdout: string) => boolean,
+): { done: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(): void; output(): string } {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('GATEHOUSE_') && k !== 'NODE_TEST_CONTEXT'),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join('lib', 'cli.ts'), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -57,7 +76,9 @@ function cli(args: string[], until?: (stdout: string) => boolean): { done: Promi
     if (until?.(stdout)) until = undefined;
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
   return { done, kill: () => child.kill('SIGKILL'), output: () => stdout };
 }
 
@@ -76,15 +97,22 @@ void test('aggregate durability - a restart keeps every table, and the min/max s
 
   const second = await openRouter(file);
   try {
-    for (const t of ['detail', 'invoice', 'product', 'customer']) assert.deepEqual(await allRows(second.client, t), before[t], `table ${t} after restart`);
+    for (const t of ['detail', 'invoice', 'product', 'customer'])
+      assert.deepEqual(await allRows(second.client, t), before[t], `table ${t} after restart`);
     // delete every line of c0's largest invoice: the next largest must come from disk
-    const c0 = (before['invoice'] ?? []).filter((r) => r['customer'] === 'c0').sort((a, b) => Number(b['total']) - Number(a['total']));
+    const c0 = (before['invoice'] ?? [])
+      .filter((r) => r['customer'] === 'c0')
+      .sort((a, b) => Number(b['total']) - Number(a['total']));
     const largest = c0[0];
     assert.ok(largest && c0[1]);
     for (const row of before['detail'] ?? []) {
-      if (row['invoice'] === largest['invoice'] && row['customer'] === 'c0') await put(second.client, { invoice: row['invoice'], line: row['line'] }, 'table.detail.delete');
+      if (row['invoice'] === largest['invoice'] && row['customer'] === 'c0')
+        await put(second.client, { invoice: row['invoice'], line: row['line'] }, 'table.detail.delete');
     }
-    const got = await call<{ row: Record<string, unknown> }>(second.client.session, 'gatehouse.table.get', [], { table: 'customer', key: { customer: 'c0' } });
+    const got = await call<{ row: Record<string, unknown> }>(second.client.session, 'gatehouse.table.get', [], {
+      table: 'customer',
+      key: { customer: 'c0' },
+    });
     assert.equal(got.row['largest'], c0[1]['total']);
   } finally {
     await closeAll([second.client]);
@@ -95,7 +123,17 @@ void test('aggregate durability - a restart keeps every table, and the min/max s
 void test('aggregate durability - SIGKILL under load: every acked row is kept, no aggregate is out of step; rebuild finds and fixes tampering', async () => {
   const file = path.join(dir, 'crash.db');
   const config = path.join(dir, 'crash.json');
-  fs.writeFileSync(config, JSON.stringify({ http: { port: 0 }, mqtt: { port: 0 }, stomp: { port: 0 }, store: { path: file }, aggregate: { dir: FIXTURE_DIR }, log: { level: 'info' } }));
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      http: { port: 0 },
+      mqtt: { port: 0 },
+      stomp: { port: 0 },
+      store: { path: file },
+      aggregate: { dir: FIXTURE_DIR },
+      log: { level: 'info' },
+    }),
+  );
   let port = 0;
   const daemon = cli(['start', '-c', config], (out) => {
     const line = out.split('\n').find((l) => l.includes('"listening"'));
@@ -156,14 +194,20 @@ void test('aggregate durability - SIGKILL under load: every acked row is kept, n
   assert.match(verify.stdout, / 0 mismatches: all match/);
 
   const check = new Database(file, { readonly: true });
-  const stmt = check.prepare("SELECT row FROM agg_row WHERE tbl = 'detail' AND json_extract(row, '$.invoice') = ? AND json_extract(row, '$.line') = ?");
+  const stmt = check.prepare(
+    "SELECT row FROM agg_row WHERE tbl = 'detail' AND json_extract(row, '$.invoice') = ? AND json_extract(row, '$.line') = ?",
+  );
   const missing = acked.filter((row) => !stmt.get(row.invoice, row.line));
   check.close();
   assert.deepEqual(missing, [], 'every acknowledged row is on disk');
 
   // change an aggregate behind the engine's back: verify reports it, rebuild repairs it
   const raw = new Database(file);
-  raw.prepare("UPDATE agg_row SET row = json_set(row, '$.revenue', 123456) WHERE tbl = 'customer' AND json_extract(row, '$.customer') = 'c1'").run();
+  raw
+    .prepare(
+      "UPDATE agg_row SET row = json_set(row, '$.revenue', 123456) WHERE tbl = 'customer' AND json_extract(row, '$.customer') = 'c1'",
+    )
+    .run();
   raw.close();
   const found = await cli(['rebuild', '-c', config, '--verify']).done;
   assert.equal(found.code, 3, found.stdout + found.stderr);
@@ -180,7 +224,10 @@ void test('aggregate durability - a bad definition stops start-up, naming the fi
   const defs = path.join(dir, 'bad-defs');
   fs.mkdirSync(defs);
   for (const f of fs.readdirSync(FIXTURE_DIR)) fs.copyFileSync(path.join(FIXTURE_DIR, f), path.join(defs, f));
-  const customer = JSON.parse(fs.readFileSync(path.join(defs, 'customer.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const customer = JSON.parse(fs.readFileSync(path.join(defs, 'customer.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
   (customer['aggregate'] as Record<string, string>)['largest'] = 'maximum';
   fs.writeFileSync(path.join(defs, 'customer.json'), JSON.stringify(customer));
   const bad = path.join(defs, 'customer.json');
@@ -190,7 +237,19 @@ void test('aggregate durability - a bad definition stops start-up, naming the fi
   await assert.rejects(router.start(), (err: Error) => err.message === expected);
   await router.close();
 
-  const daemon = await cli(['start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:', '--aggregates', defs]).done;
+  const daemon = await cli([
+    'start',
+    '--port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--stomp-port',
+    '0',
+    '--store',
+    ':memory:',
+    '--aggregates',
+    defs,
+  ]).done;
   assert.equal(daemon.code, 2);
   assert.equal(daemon.stderr.trim(), expected);
   const rebuild = await cli(['rebuild', '--store', ':memory:', '--aggregates', defs]).done;

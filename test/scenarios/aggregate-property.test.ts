@@ -30,7 +30,12 @@ async function rows(table: string, customerPrefix: string): Promise<Record<strin
   const out: Record<string, unknown>[] = [];
   let after: string | null = null;
   do {
-    const page: { rows: Record<string, unknown>[]; next: string | null } = await call(client.session, 'gatehouse.table.query', [], { table, limit: 50, ...(after ? { after } : {}) });
+    const page: { rows: Record<string, unknown>[]; next: string | null } = await call(
+      client.session,
+      'gatehouse.table.query',
+      [],
+      { table, limit: 50, ...(after ? { after } : {}) },
+    );
     out.push(...page.rows.filter((row) => String(row['customer'] ?? row['product']).startsWith(customerPrefix)));
     after = page.next;
   } while (after !== null);
@@ -55,7 +60,9 @@ void test('aggregate property over WAMP - after random publications the tables e
                 amount: fc.integer({ min: -1000, max: 5000 }).map((c) => c / 100),
               })
               .map((row): Op => ({ kind: 'put', row })),
-            fc.record({ invoice: fc.constantFrom('a', 'b', 'c', 'd'), line: fc.integer({ min: 1, max: 3 }) }).map((k): Op => ({ kind: 'delete', ...k })),
+            fc
+              .record({ invoice: fc.constantFrom('a', 'b', 'c', 'd'), line: fc.integer({ min: 1, max: 3 }) })
+              .map((k): Op => ({ kind: 'delete', ...k })),
           ),
           { minLength: 1, maxLength: 6 },
         ),

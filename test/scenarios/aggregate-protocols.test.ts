@@ -10,7 +10,15 @@ import { after, before, test } from 'node:test';
 import type { MqttClient, Packet } from 'mqtt';
 import { wsOptions } from '../helpers/autobahn';
 import { FIXTURE_DIR, type Detail } from '../helpers/aggregate';
-import { connectMqtt, endAll, MessageLog, metricValue, publish as mqttPublish, subscribe as mqttSubscribe, waitFor } from '../helpers/mqtt-clients';
+import {
+  connectMqtt,
+  endAll,
+  MessageLog,
+  metricValue,
+  publish as mqttPublish,
+  subscribe as mqttSubscribe,
+  waitFor,
+} from '../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, sendWithReceipt, type IFrame } from '../helpers/stomp-clients';
 import { call, closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
@@ -64,9 +72,13 @@ void test('aggregate tables - rows published over WAMP, MQTT 3.1.1, MQTT 5 and S
   const m4 = await mqtt(4);
   await mqttPublish(m4, 'table/detail', JSON.stringify(detail('x2', 1, 'multi', 7)), { qos: 1 });
   const { client: st } = await stomp.tcp(r.stompPort);
-  await sendWithReceipt(st, '/topic/table.detail', JSON.stringify(detail('x3', 1, 'multi', 0.5)), { 'content-type': 'application/json' });
+  await sendWithReceipt(st, '/topic/table.detail', JSON.stringify(detail('x3', 1, 'multi', 0.5)), {
+    'content-type': 'application/json',
+  });
 
-  assert.deepEqual(await getRow('invoice', { customer: 'multi', invoice: 'x1' }), { row: { customer: 'multi', invoice: 'x1', total: 12.5, lines: 2 } });
+  assert.deepEqual(await getRow('invoice', { customer: 'multi', invoice: 'x1' }), {
+    row: { customer: 'multi', invoice: 'x1', total: 12.5, lines: 2 },
+  });
   assert.deepEqual(await getRow('customer', { customer: 'multi' }), {
     row: { customer: 'multi', revenue: 20, invoices: 3, largest: 12.5, smallest: 0.5, average: 20 / 3 },
   });
@@ -102,10 +114,13 @@ void test('aggregate tables - an invalid row is refused with the validation mess
   });
   await assert.rejects(mqttPublish(m5, 'table/detail', JSON.stringify(bad), { qos: 1 }));
   assert.equal(acks.length, 1);
-  assert.deepEqual({ reasonCode: (acks[0] as { reasonCode?: number }).reasonCode, properties: (acks[0] as { properties?: unknown }).properties }, {
-    reasonCode: 0x99,
-    properties: { reasonString: message },
-  });
+  assert.deepEqual(
+    { reasonCode: (acks[0] as { reasonCode?: number }).reasonCode, properties: (acks[0] as { properties?: unknown }).properties },
+    {
+      reasonCode: 0x99,
+      properties: { reasonString: message },
+    },
+  );
   // a body that is not JSON is no row either
   await assert.rejects(mqttPublish(m5, 'table/detail', Buffer.from([0xff, 0x00]), { qos: 1 }));
   assert.equal((acks[1] as { reasonCode?: number } | undefined)?.reasonCode, 0x99);
@@ -127,22 +142,32 @@ void test('aggregate tables - an invalid row is refused with the validation mess
 
   // nothing changed but the one valid line (v2), and only it was routed
   // (an MQTT body reaches a WAMP subscriber as one argument, README "Payloads across protocols")
-  const rowOf = (e: { args: unknown[]; kwargs: Record<string, unknown> }): Record<string, unknown> => (e.args[0] ?? e.kwargs) as Record<string, unknown>;
+  const rowOf = (e: { args: unknown[]; kwargs: Record<string, unknown> }): Record<string, unknown> =>
+    (e.args[0] ?? e.kwargs) as Record<string, unknown>;
   await routed.until((e) => rowOf(e)['invoice'] === 'v2', 'the valid row routed as an event');
   assert.deepEqual(
     routed.events.map(rowOf).filter((row) => row['customer'] === 'valid'),
     [detail('v2', 1, 'valid', 1)],
   );
   assert.deepEqual(await getRow('detail', { invoice: 'v1', line: 1 }), { row: detail('v1', 1, 'valid', 10) });
-  assert.deepEqual(await getRow('customer', { customer: 'valid' }), { row: { customer: 'valid', revenue: 11, invoices: 2, largest: 10, smallest: 1, average: 5.5 } });
-  const rejected = (await metricValue(r, 'gatehouse_aggregate_events_total', { table: 'detail', outcome: 'rejected' })) - rejectedBefore;
+  assert.deepEqual(await getRow('customer', { customer: 'valid' }), {
+    row: { customer: 'valid', revenue: 11, invoices: 2, largest: 10, smallest: 1, average: 5.5 },
+  });
+  const rejected =
+    (await metricValue(r, 'gatehouse_aggregate_events_total', { table: 'detail', outcome: 'rejected' })) - rejectedBefore;
   assert.equal(rejected, 6, 'WAMP x2, MQTT 5 x2, MQTT 3.1.1, STOMP');
 });
 
 void test('aggregate tables - aggregate tables and change feeds cannot be published to', async () => {
-  const e1 = await errorOf(wamp.session.publish('table.customer', [], { customer: 'forged', revenue: 1e9 }, { acknowledge: true }), 'publish to an aggregate');
+  const e1 = await errorOf(
+    wamp.session.publish('table.customer', [], { customer: 'forged', revenue: 1e9 }, { acknowledge: true }),
+    'publish to an aggregate',
+  );
   assert.equal(e1.error, 'wamp.error.not_authorized');
-  const e2 = await errorOf(wamp.session.publish('table.detail.changes', [], { table: 'detail' }, { acknowledge: true }), 'publish to a feed');
+  const e2 = await errorOf(
+    wamp.session.publish('table.detail.changes', [], { table: 'detail' }, { acknowledge: true }),
+    'publish to a feed',
+  );
   assert.equal(e2.error, 'wamp.error.not_authorized');
   const m5 = await mqtt(5);
   const acks: { reasonCode?: number }[] = [];
@@ -155,10 +180,24 @@ void test('aggregate tables - aggregate tables and change feeds cannot be publis
 });
 
 void test('aggregate tables - gatehouse.table.list, get and query: key order, prefix, desc, paging', async () => {
-  const list = await call<{ tables: { name: string; topic: string; primary_key: string[]; aggregate: unknown }[] }>(wamp.session, 'gatehouse.table.list');
+  const list = await call<{ tables: { name: string; topic: string; primary_key: string[]; aggregate: unknown }[] }>(
+    wamp.session,
+    'gatehouse.table.list',
+  );
   const byName = new Map(list.tables.map((t) => [t.name, t]));
-  assert.deepEqual(byName.get('detail'), { ...byName.get('detail'), topic: 'table.detail', primary_key: ['invoice', 'line'], aggregate: null });
-  assert.deepEqual(byName.get('customer')?.aggregate, { revenue: 'sum', invoices: 'count', largest: 'max', smallest: 'min', average: 'avg' });
+  assert.deepEqual(byName.get('detail'), {
+    ...byName.get('detail'),
+    topic: 'table.detail',
+    primary_key: ['invoice', 'line'],
+    aggregate: null,
+  });
+  assert.deepEqual(byName.get('customer')?.aggregate, {
+    revenue: 'sum',
+    invoices: 'count',
+    largest: 'max',
+    smallest: 'min',
+    average: 'avg',
+  });
 
   // lines 1..12 of invoice q1 and 3 of q2: numeric key order (10 after 9), prefix by invoice
   const acks: Promise<unknown>[] = [];
@@ -171,7 +210,12 @@ void test('aggregate tables - gatehouse.table.list, get and query: key order, pr
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const page: Page = await call(wamp.session, 'gatehouse.table.query', [], { table: 'detail', prefix: { invoice: 'q1' }, limit: 5, ...(cursor ? { after: cursor } : {}) });
+    const page: Page = await call(wamp.session, 'gatehouse.table.query', [], {
+      table: 'detail',
+      prefix: { invoice: 'q1' },
+      limit: 5,
+      ...(cursor ? { after: cursor } : {}),
+    });
     assert.ok(page.rows.every((row) => row.invoice === 'q1'));
     lines.push(...page.rows.map((row) => row.line));
     cursor = page.next;
@@ -180,7 +224,11 @@ void test('aggregate tables - gatehouse.table.list, get and query: key order, pr
   assert.deepEqual(lines, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   assert.equal(pages, 3);
 
-  const desc: Page = await call(wamp.session, 'gatehouse.table.query', [], { table: 'detail', prefix: { invoice: 'q2' }, order: 'desc' });
+  const desc: Page = await call(wamp.session, 'gatehouse.table.query', [], {
+    table: 'detail',
+    prefix: { invoice: 'q2' },
+    order: 'desc',
+  });
   assert.deepEqual(
     desc.rows.map((row) => row.line),
     [3, 2, 1],
@@ -195,7 +243,10 @@ void test('aggregate tables - gatehouse.table.list, get and query: key order, pr
 
   const noTable = await errorOf(wamp.session.call('gatehouse.table.get', [], { table: 'nope', key: {} }), 'get of no table');
   assert.equal(noTable.error, 'wamp.error.invalid_argument');
-  const badPrefix = await errorOf(wamp.session.call('gatehouse.table.query', [], { table: 'detail', prefix: { line: 1 } }), 'prefix not leading');
+  const badPrefix = await errorOf(
+    wamp.session.call('gatehouse.table.query', [], { table: 'detail', prefix: { line: 1 } }),
+    'prefix not leading',
+  );
   assert.equal(badPrefix.error, 'wamp.error.invalid_argument');
 });
 
@@ -235,11 +286,19 @@ void test('aggregate tables - a retained subscriber to a change feed gets the cu
     stop = true;
     await pumping;
     await Promise.all(acks);
-    const final = await call<{ rows: Record<string, unknown>[] }>(reader.session, 'gatehouse.table.query', [], { table: 'invoice', prefix: { customer: 'feed' }, limit: 1000 });
+    const final = await call<{ rows: Record<string, unknown>[] }>(reader.session, 'gatehouse.table.query', [], {
+      table: 'invoice',
+      prefix: { customer: 'feed' },
+      limit: 1000,
+    });
     await log.until(() => {
       const latest = new Map<string, unknown>();
-      for (const e of log.events) latest.set(JSON.stringify((e.kwargs as unknown as Change).key), (e.kwargs as unknown as Change).new);
-      return final.rows.every((row) => JSON.stringify(latest.get(JSON.stringify({ customer: 'feed', invoice: row['invoice'] }))) === JSON.stringify(row));
+      for (const e of log.events)
+        latest.set(JSON.stringify((e.kwargs as unknown as Change).key), (e.kwargs as unknown as Change).new);
+      return final.rows.every(
+        (row) =>
+          JSON.stringify(latest.get(JSON.stringify({ customer: 'feed', invoice: row['invoice'] }))) === JSON.stringify(row),
+      );
     }, 'the feed to reach the final rows');
 
     const events = log.events.map((e) => ({ change: e.kwargs as unknown as Change, retained: e.details['retained'] === true }));
@@ -280,8 +339,12 @@ void test('aggregate tables - an MQTT subscriber to a change feed gets the curre
   mqttClients.push(client);
   await mqttSubscribe(client, 'table/customer/changes', { qos: 1 });
   const first = await log.count(1, 'retained rows');
-  assert.ok(first.every((m) => m.packet.retain), 'replayed rows carry the retain flag');
-  const mine = (): Change[] => log.messages.map((m) => JSON.parse(m.payload.toString()) as Change).filter((c) => c.key['customer'] === 'mqtt-feed');
+  assert.ok(
+    first.every((m) => m.packet.retain),
+    'replayed rows carry the retain flag',
+  );
+  const mine = (): Change[] =>
+    log.messages.map((m) => JSON.parse(m.payload.toString()) as Change).filter((c) => c.key['customer'] === 'mqtt-feed');
   await waitFor(() => mine().length === 1, 'the replayed row of mqtt-feed');
   assert.deepEqual(mine()[0]?.new, { customer: 'mqtt-feed', revenue: 4, invoices: 1, largest: 4, smallest: 4, average: 4 });
   await publishRow('table.detail', detail('m1', 1, 'mqtt-feed', 6));

@@ -20,7 +20,12 @@ const ca = pem('ca.crt');
 const client = { cert: pem('client.crt'), key: pem('client.key') };
 /** a certificate the test CA did not sign (autobahn speaks TLS only with a client certificate) */
 const stranger = { cert: pem('server.crt'), key: pem('server.key') };
-const optional = { certFile: join(dir, 'ca-server.crt'), keyFile: join(dir, 'ca-server.key'), caFile: join(dir, 'ca.crt'), requestCert: true };
+const optional = {
+  certFile: join(dir, 'ca-server.crt'),
+  keyFile: join(dir, 'ca-server.key'),
+  caFile: join(dir, 'ca.crt'),
+  requestCert: true,
+};
 
 let router: Router;
 const ports = { wss: 0, mqtts: 0, stomps: 0 };
@@ -52,8 +57,12 @@ function identities(gate: string): SessionIdentity[] {
 const device7 = { authid: 'device-7', authrole: 'device', authmethod: 'tls', authprovider: 'static' };
 
 void describe('auth tls', () => {
-  void it('auth tls - WAMP: authmethod tls over wss joins as the certificate\'s CN; an unverified certificate fits no method', async () => {
-    const c = await withTimeout(connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...client }, authmethods: ['tls'] }), WAIT_MS, 'wss join');
+  void it("auth tls - WAMP: authmethod tls over wss joins as the certificate's CN; an unverified certificate fits no method", async () => {
+    const c = await withTimeout(
+      connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...client }, authmethods: ['tls'] }),
+      WAIT_MS,
+      'wss join',
+    );
     try {
       assert.equal(c.details['authid'], 'device-7');
       assert.equal(c.details['authrole'], 'device');
@@ -62,17 +71,25 @@ void describe('auth tls', () => {
       await c.close();
     }
     await assert.rejects(
-      withTimeout(connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...stranger }, authmethods: ['tls'] }), WAIT_MS, 'wss join'),
+      withTimeout(
+        connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...stranger }, authmethods: ['tls'] }),
+        WAIT_MS,
+        'wss join',
+      ),
       /wamp\.error\.no_auth_method/,
     );
     await assert.rejects(
-      withTimeout(connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...stranger } }), WAIT_MS, 'wss join'),
+      withTimeout(
+        connect({ url: `wss://127.0.0.1:${ports.wss}/ws`, tlsConfiguration: { ca, ...stranger } }),
+        WAIT_MS,
+        'wss join',
+      ),
       /wamp\.error\.not_authorized/,
       'anonymous is off',
     );
   });
 
-  void it('auth tls - MQTT: a CONNECT without credentials over mqtts is the certificate\'s user; without one it is refused', async () => {
+  void it("auth tls - MQTT: a CONNECT without credentials over mqtts is the certificate's user; without one it is refused", async () => {
     const url = `mqtts://127.0.0.1:${ports.mqtts}`;
     const { client: c } = await connectMqtt(url, { ca, servername: 'localhost', protocolVersion: 5, ...client });
     mqttClients.push(c);
@@ -82,7 +99,13 @@ void describe('auth tls', () => {
   });
 
   void it('auth tls - STOMP: stompit over TLS with the certificate connects as its user; without one it gets ERROR', async () => {
-    const opts = { port: ports.stomps, ssl: true, ca, servername: 'localhost', connectHeaders: { host: 'localhost' } } as StompitConnectOptions;
+    const opts = {
+      port: ports.stomps,
+      ssl: true,
+      ca,
+      servername: 'localhost',
+      connectHeaders: { host: 'localhost' },
+    } as StompitConnectOptions;
     const c = await stompitConnect({ ...opts, ...client });
     assert.deepEqual(identities('stomp'), [device7]);
     await stompitDisconnect(c);

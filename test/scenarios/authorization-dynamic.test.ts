@@ -42,14 +42,24 @@ function decide(args: unknown[]): unknown {
 }
 
 before(async () => {
-  r = await startRouter({
-    mqtt: { sysIntervalSeconds: 0 },
-    auth: {
-      // the authorizer's own registration is granted statically: it cannot authorize itself
-      roles: { anonymous: { permissions: [{ uri: 'authz.check', allow: ['register'] }] } },
-      authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['anonymous'], cacheMs: 60_000, timeoutMs: AUTHZ_TIMEOUT_MS, cacheBy: 'session' },
+  r = await startRouter(
+    {
+      mqtt: { sysIntervalSeconds: 0 },
+      auth: {
+        // the authorizer's own registration is granted statically: it cannot authorize itself
+        roles: { anonymous: { permissions: [{ uri: 'authz.check', allow: ['register'] }] } },
+        authorizer: {
+          realm: 'realm1',
+          procedure: 'authz.check',
+          calleeRoles: ['anonymous'],
+          cacheMs: 60_000,
+          timeoutMs: AUTHZ_TIMEOUT_MS,
+          cacheBy: 'session',
+        },
+      },
     },
-  }, { clock });
+    { clock },
+  );
   const authorizer = await join('authorizer');
   await withTimeout(authorizer.session.register('authz.check', decide), WAIT_MS, 'REGISTERED authz.check');
 });
@@ -212,19 +222,43 @@ describe('authorization - the dynamic authorizer procedure is reserved', () => {
       mqtt: { sysIntervalSeconds: 0 },
       auth: {
         roles: { anonymous: { permissions: [{ uri: '', match: 'prefix', allow: ['*'] }] } },
-        authorizer: { realm: 'realm1', procedure: 'authz.check', calleeRoles: ['authz'], cacheMs: 0, timeoutMs: 300, cacheBy: 'session' },
+        authorizer: {
+          realm: 'realm1',
+          procedure: 'authz.check',
+          calleeRoles: ['authz'],
+          cacheMs: 0,
+          timeoutMs: 300,
+          cacheBy: 'session',
+        },
       },
     });
     try {
       const c = await connectAs(wsOptions(t.wsUrl, 'json'), 'mallory');
       clients.push(c);
-      assert.equal((await errorOf(c.session.register('authz.check', () => true), 'REGISTER authz.check')).error, 'wamp.error.not_authorized');
       assert.equal(
-        (await errorOf(c.session.register('authz', () => true, { match: 'prefix' }), 'REGISTER prefix authz')).error,
+        (
+          await errorOf(
+            c.session.register('authz.check', () => true),
+            'REGISTER authz.check',
+          )
+        ).error,
+        'wamp.error.not_authorized',
+      );
+      assert.equal(
+        (
+          await errorOf(
+            c.session.register('authz', () => true, { match: 'prefix' }),
+            'REGISTER prefix authz',
+          )
+        ).error,
         'wamp.error.not_authorized',
       );
       // other procedures register as the role allows
-      await withTimeout(c.session.register('app.fine', () => true), WAIT_MS, 'REGISTERED app.fine');
+      await withTimeout(
+        c.session.register('app.fine', () => true),
+        WAIT_MS,
+        'REGISTERED app.fine',
+      );
     } finally {
       await t.close();
     }

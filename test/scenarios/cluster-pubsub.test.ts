@@ -109,10 +109,11 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
       assert.equal(byTopic('cl.pair.stomp'), 'from-stomp');
       assert.deepEqual(log.messages.map((x) => x.topic).sort(), ['cl/pair/mqtt', 'cl/pair/stomp', 'cl/pair/wamp']);
       assert.match(log.messages.find((x) => x.topic === 'cl/pair/wamp')?.payload.toString() ?? '', /from-wamp/);
-      assert.deepEqual(
-        s.messages.map((x) => x.headers['destination']).sort(),
-        ['/topic/cl.pair.mqtt', '/topic/cl.pair.stomp', '/topic/cl.pair.wamp'],
-      );
+      assert.deepEqual(s.messages.map((x) => x.headers['destination']).sort(), [
+        '/topic/cl.pair.mqtt',
+        '/topic/cl.pair.stomp',
+        '/topic/cl.pair.wamp',
+      ]);
       assert.match(s.messages.find((x) => x.headers['destination'] === '/topic/cl.pair.mqtt')?.body ?? '', /from-mqtt/);
       await m.endAsync();
     }
@@ -141,7 +142,10 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     await waitFor(() => w.events.length >= N, `WAMP subscriber got ${N}`, 20_000);
     await log.count(N, `MQTT subscriber got ${N}`, 20_000);
     const expected = Array.from({ length: N }, (_, i) => i);
-    assert.deepEqual(w.events.map((e) => e.args[0]), expected);
+    assert.deepEqual(
+      w.events.map((e) => e.args[0]),
+      expected,
+    );
     assert.deepEqual(log.texts().map(Number), expected);
     await sleep(200);
     assert.equal(w.events.length, N);
@@ -167,15 +171,26 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
 
     const pub = await wamp(a);
     await acked(pub.session.publish('cl.dup.x', ['once'], {}, { acknowledge: true }));
-    await waitFor(() => exact.events.length === 1 && prefix.events.length === 1 && local.events.length === 1, 'each subscription has it');
+    await waitFor(
+      () => exact.events.length === 1 && prefix.events.length === 1 && local.events.length === 1,
+      'each subscription has it',
+    );
     await sleep(300);
     assert.equal(exact.events.length, 1);
     assert.equal(prefix.events.length, 1);
     assert.equal(local.events.length, 1, 'the origin node delivered it once, and nothing came back');
     assert.equal((await metricValue(b, 'gatehouse_cluster_received_total', {})) - receivedBefore, 1, 'b routed it once');
-    assert.equal((await metricValue(b, 'gatehouse_cluster_dropped_total', { reason: 'duplicate' })) - dupBefore, 1, 'the second NATS copy was dropped');
+    assert.equal(
+      (await metricValue(b, 'gatehouse_cluster_dropped_total', { reason: 'duplicate' })) - dupBefore,
+      1,
+      'the second NATS copy was dropped',
+    );
     assert.equal((await metricValue(a, 'gatehouse_cluster_received_total', {})) - aReceivedBefore, 0, 'a got nothing back');
-    assert.equal(await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'own' }), 0, 'NATS did not even echo it (noEcho)');
+    assert.equal(
+      await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'own' }),
+      0,
+      'NATS did not even echo it (noEcho)',
+    );
     // its prefix pattern (`cl.>` on NATS) would take in the later tests' topics
     await cb.close();
     await waitInterest(nats, filterFor('cl.dup', 'prefix'), false);
@@ -216,7 +231,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     assert.equal(s3.events[0]?.details['publisher'], undefined, 'not disclosed unless asked');
   });
 
-  it('cluster - a subscription filter ({type: post}) applies on the subscriber\'s node to events from another', async () => {
+  it("cluster - a subscription filter ({type: post}) applies on the subscriber's node to events from another", async () => {
     const [a, b] = [node(0), node(1)];
     const s = await wampInbox(await wamp(b), 'cl.filter', { filter: { type: 'post' } });
     await waitInterest(nats, filterFor('cl.filter'));
@@ -226,11 +241,14 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     }
     await acked(p.session.publish('cl.filter', [{ type: 'post', n: 0 }], {}, { acknowledge: true }));
     await waitFor(() => s.events.length >= 3, 'the matching events');
-    assert.deepEqual(s.events.map((e) => e.args[0]), [
-      { type: 'post', n: 4 },
-      { type: 'post', n: 4 },
-      { type: 'post', n: 0 },
-    ]);
+    assert.deepEqual(
+      s.events.map((e) => e.args[0]),
+      [
+        { type: 'post', n: 4 },
+        { type: 'post', n: 4 },
+        { type: 'post', n: 0 },
+      ],
+    );
   });
 
   it('cluster - traffic follows interest: a node without subscribers receives nothing', async () => {
@@ -245,7 +263,11 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     for (let i = 0; i < N; i++) await pub.publishAsync('cl/interest/t', String(i), { qos: 1 });
     await waitFor(() => s.events.length === N, `b's subscriber got ${N}`);
     assert.equal((await metricValue(b, 'gatehouse_cluster_received_total', {})) - bBefore, N);
-    assert.equal((await metricValue(c, 'gatehouse_cluster_received_total', {})) - cBefore, 0, 'c has no subscriber: NATS sent it nothing');
+    assert.equal(
+      (await metricValue(c, 'gatehouse_cluster_received_total', {})) - cBefore,
+      0,
+      'c has no subscriber: NATS sent it nothing',
+    );
 
     // the last local subscriber leaves: the node's NATS subscription goes too
     await cb.close();
@@ -288,7 +310,12 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     const bytes = Buffer.from([0, 255, 1, 254, 0x80]);
     await pub.publishAsync('cl/payload/bin', bytes, {
       qos: 1,
-      properties: { contentType: 'application/octet-stream', userProperties: { k: 'v' }, correlationData: Buffer.from('corr'), responseTopic: 'cl/payload/reply' },
+      properties: {
+        contentType: 'application/octet-stream',
+        userProperties: { k: 'v' },
+        correlationData: Buffer.from('corr'),
+        responseTopic: 'cl/payload/reply',
+      },
     });
     const p = await wamp(a);
     await acked(p.session.publish('cl.payload.kw', [1, 'two'], { three: { four: [5] } }, { acknowledge: true }));
@@ -366,7 +393,10 @@ describe('cluster - NATS unreachable', { timeout: 60_000 }, () => {
     // a port nobody listens on; the store stays the node's own (a JetStream store needs
     // NATS at start: README "Cluster", what a partition does)
     const [port = 0] = await freePorts(1);
-    const r = await startRouter({ cluster: { nats: [`nats://127.0.0.1:${port}`], node: 'alone' }, store: { engine: 'sqlite', path: ':memory:' } });
+    const r = await startRouter({
+      cluster: { nats: [`nats://127.0.0.1:${port}`], node: 'alone' },
+      store: { engine: 'sqlite', path: ':memory:' },
+    });
     t.after(() => r.close());
     const sub = await connect(wsOptions(r.wsUrl, 'json'));
     const pub = await connect(wsOptions(r.wsUrl, 'json'));
@@ -375,13 +405,21 @@ describe('cluster - NATS unreachable', { timeout: 60_000 }, () => {
       await pub.close();
     });
     const s = await wampInbox(sub, 'cl.alone');
-    const ack = await withTimeout(acked(pub.session.publish('cl.alone', [1], {}, { acknowledge: true })), 5000, 'a local publish is acknowledged');
+    const ack = await withTimeout(
+      acked(pub.session.publish('cl.alone', [1], {}, { acknowledge: true })),
+      5000,
+      'a local publish is acknowledged',
+    );
     assert.ok(ack.id > 0);
     await waitFor(() => s.events.length === 1, 'the local subscriber has it');
     const h = r.router.health();
     assert.equal(h.status, 'ok');
     assert.equal(h.cluster?.state, 'connecting');
     assert.equal(await metricValue(r, 'gatehouse_cluster_connected', {}), 0);
-    assert.equal(await metricValue(r, 'gatehouse_cluster_dropped_total', { reason: 'disconnected' }), 1, 'the publication that could not go out is counted');
+    assert.equal(
+      await metricValue(r, 'gatehouse_cluster_dropped_total', { reason: 'disconnected' }),
+      1,
+      'the publication that could not go out is counted',
+    );
   });
 });

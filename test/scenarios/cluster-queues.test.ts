@@ -113,7 +113,10 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     // each exactly once: no duplicates, none redelivered
     const seen = got.map((g) => g.m.body).sort();
     assert.deepEqual(seen, [...bodies].sort());
-    assert.ok(got.every((g) => g.m.headers['redelivered'] === undefined), 'nothing was redelivered');
+    assert.ok(
+      got.every((g) => g.m.headers['redelivered'] === undefined),
+      'nothing was redelivered',
+    );
     assert.ok(got.some((g) => g.on === 'a') && got.some((g) => g.on === 'b'), 'both consumers got some');
     // and the ids name the stream's messages: the same id never went to both nodes
     assert.equal(new Set(got.map((g) => g.m.headers['message-id'])).size, bodies.length);
@@ -130,10 +133,15 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     const b = await node('qb2');
     const { client } = await stomp.tcp(b.stompPort);
     const inbox = new Inbox();
-    await subscribeConfirmed(client, q, (m) => {
-      inbox.push(m);
-      m.ack();
-    }, { id: 'h', ack: 'client-individual' });
+    await subscribeConfirmed(
+      client,
+      q,
+      (m) => {
+        inbox.push(m);
+        m.ack();
+      },
+      { id: 'h', ack: 'client-individual' },
+    );
     const got = await inbox.count(3, 'messages sent on a closed node', CLUSTER_MS);
     assert.deepEqual(
       got.map((m) => m.body),
@@ -175,14 +183,19 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     const { client } = await stomp.tcp(b.stompPort);
     const inbox = new Inbox();
     let nacked = false;
-    await subscribeConfirmed(client, q, (m) => {
-      inbox.push(m);
-      if (nacked) m.ack();
-      else {
-        nacked = true;
-        m.nack();
-      }
-    }, { id: 'n', ack: 'client-individual' });
+    await subscribeConfirmed(
+      client,
+      q,
+      (m) => {
+        inbox.push(m);
+        if (nacked) m.ack();
+        else {
+          nacked = true;
+          m.nack();
+        }
+      },
+      { id: 'n', ack: 'client-individual' },
+    );
     const [first, again] = await inbox.count(2, 'the message and its redelivery', CLUSTER_MS);
     assert.equal(first?.body, 'n1');
     assert.equal(first?.headers['redelivered'], undefined);
@@ -231,13 +244,18 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     await held.count(2, 'both held on the node to kill', CLUSTER_MS);
     const { client } = await stomp.tcp(b.stompPort);
     const inbox = new Inbox();
-    await subscribeConfirmed(client, q, (m) => {
-      inbox.push(m);
-      m.ack();
-    }, { id: 'take', ack: 'client-individual' });
+    await subscribeConfirmed(
+      client,
+      q,
+      (m) => {
+        inbox.push(m);
+        m.ack();
+      },
+      { id: 'take', ack: 'client-individual' },
+    );
     await inbox.quiet(0, 300, 'nothing while the other node holds them');
     await child.kill();
-    const got = await inbox.count(2, 'the killed node\'s messages', CLUSTER_MS);
+    const got = await inbox.count(2, "the killed node's messages", CLUSTER_MS);
     assert.deepEqual(got.map((m) => m.body).sort(), ['k1', 'k2']);
     assert.ok(got.every((m) => m.headers['redelivered'] === 'true'));
     await inbox.quiet(2, 500, 'each once');
@@ -246,11 +264,25 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   it('cluster queues - NATS unreachable: a SEND to a queue gets an ERROR, not a RECEIPT, and the node goes on', async () => {
     // a port nothing listens on: the node never reaches NATS
     const [deadPort] = await freePorts(1);
-    const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: [`nats://127.0.0.1:${deadPort}`], node: 'qx7' } });
+    const r = await startRouter({
+      store: { engine: 'sqlite', path: ':memory:' },
+      cluster: { nats: [`nats://127.0.0.1:${deadPort}`], node: 'qx7' },
+    });
     routers.push(r);
     const { raw } = await raws.connect(r.stompPort);
-    raw.send('SEND', [['destination', '/queue/cl.unreachable'], ['receipt', 'x1']], 'lost?');
-    const answer = await raw.expect((f) => f.command === 'ERROR' || f.command === 'RECEIPT', 'the answer to the SEND', CLUSTER_MS);
+    raw.send(
+      'SEND',
+      [
+        ['destination', '/queue/cl.unreachable'],
+        ['receipt', 'x1'],
+      ],
+      'lost?',
+    );
+    const answer = await raw.expect(
+      (f) => f.command === 'ERROR' || f.command === 'RECEIPT',
+      'the answer to the SEND',
+      CLUSTER_MS,
+    );
     assert.equal(answer.command, 'ERROR', 'never a RECEIPT for a message that was not stored');
     assert.equal(rawHeader(answer, 'receipt-id'), 'x1');
     // the node still serves its clients

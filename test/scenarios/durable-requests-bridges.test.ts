@@ -43,7 +43,11 @@ describe('durable requests over the RPC bridges', () => {
     await subscribe(client, 'replies/dr', { qos: 1 });
     await client.publishAsync('$rpc/work.mqtt', '["q"]', {
       qos: 1,
-      properties: { responseTopic: 'replies/dr', correlationData: Buffer.from('c1'), userProperties: { destinations: 'm-a,ghost', expires_in: '1.5' } },
+      properties: {
+        responseTopic: 'replies/dr',
+        correlationData: Buffer.from('c1'),
+        userProperties: { destinations: 'm-a,ghost', expires_in: '1.5' },
+      },
     });
     // the destination registers after the request was made
     await callee('m-a', 'work.mqtt');
@@ -55,7 +59,10 @@ describe('durable requests over the RPC bridges', () => {
     assert.equal(a?.packet.properties?.userProperties?.['error'], undefined);
     const ghost = byDest.get('ghost');
     assert.equal(ghost?.packet.properties?.userProperties?.['error'], 'gatehouse.error.expired');
-    assert.equal((JSON.parse(ghost?.payload.toString() ?? '{}') as { kwargs: Record<string, unknown> }).kwargs['destination'], 'ghost');
+    assert.equal(
+      (JSON.parse(ghost?.payload.toString() ?? '{}') as { kwargs: Record<string, unknown> }).kwargs['destination'],
+      'ghost',
+    );
     assert.equal(typeof a?.packet.properties?.userProperties?.['request-id'], 'string');
   });
 
@@ -64,13 +71,15 @@ describe('durable requests over the RPC bridges', () => {
     const { client } = await connectMqtt(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('dr') }, log);
     mqtts.push(client);
     await subscribe(client, 'replies/denied', { qos: 1 });
-    const puback = await client.publishAsync('$rpc/work.denied', '[]', {
-      qos: 1,
-      properties: { responseTopic: 'replies/denied', userProperties: { destinations: 'm-a' } },
-    }).then(
-      (p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0,
-      (err: { code?: number }) => err.code,
-    );
+    const puback = await client
+      .publishAsync('$rpc/work.denied', '[]', {
+        qos: 1,
+        properties: { responseTopic: 'replies/denied', userProperties: { destinations: 'm-a' } },
+      })
+      .then(
+        (p) => (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0,
+        (err: { code?: number }) => err.code,
+      );
     assert.equal(puback, 0x87);
     const [reply] = await log.count(1, 'the refusal');
     assert.equal(reply?.packet.properties?.userProperties?.['error'], 'wamp.error.not_authorized');
@@ -83,7 +92,11 @@ describe('durable requests over the RPC bridges', () => {
     const { client } = await stompjs.ws(router.stompWsUrl);
     const replies = new Inbox();
     await subscribeConfirmed(client, '/temp-queue/dr', replies, { id: 'dr' });
-    client.publish({ destination: '/rpc/work.stomp', body: '["x"]', headers: { 'reply-to': '/temp-queue/dr', 'correlation-id': 'k1', destinations: 'all', expires_in: '30' } });
+    client.publish({
+      destination: '/rpc/work.stomp',
+      body: '["x"]',
+      headers: { 'reply-to': '/temp-queue/dr', 'correlation-id': 'k1', destinations: 'all', expires_in: '30' },
+    });
     const got = await replies.count(2, 'one reply per destination');
     const bodies = new Map(got.map((m) => [m.headers['request-destination'], m.body]));
     assert.deepEqual([...bodies.keys()].sort(), ['s-a', 's-b']);

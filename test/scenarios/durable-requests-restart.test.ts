@@ -27,7 +27,12 @@ it('a pending request is answered by a callee that registers after the router re
   const first = await startChildRouter(file);
   const alice = await connectAs(wsOptions(first.wsUrl, 'json'), 'alice');
   clients.push(alice);
-  const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.after_restart', [3], {}, { destinations: ['svc-a', 'svc-b'], expires_in: 60 }]);
+  const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+    'work.after_restart',
+    [3],
+    {},
+    { destinations: ['svc-a', 'svc-b'], expires_in: 60 },
+  ]);
   // svc-b answers before the restart: its outcome must be kept, not asked again
   let bCalls = 0;
   const b = await connectAs(wsOptions(first.wsUrl, 'json'), 'svc-b');
@@ -39,7 +44,8 @@ it('a pending request is answered by a callee that registers after the router re
   const partial = await alice.session.call<Status>('gatehouse.request.get', [id, { wait: 0.2 }]);
   // svc-b's answer is in (within the wait) or about to be; wait until it is
   let seen = partial;
-  for (let i = 0; i < 50 && seen.replies.length === 0; i++) seen = await alice.session.call<Status>('gatehouse.request.get', [id, { wait: 0.2 }]);
+  for (let i = 0; i < 50 && seen.replies.length === 0; i++)
+    seen = await alice.session.call<Status>('gatehouse.request.get', [id, { wait: 0.2 }]);
   assert.deepEqual(seen.replies, [{ destination: 'svc-b', args: [30], kwargs: {} }]);
   await first.kill();
 
@@ -48,14 +54,22 @@ it('a pending request is answered by a callee that registers after the router re
   clients.push(a);
   const b2 = await connectAs(wsOptions(second.wsUrl, 'json'), 'svc-b');
   clients.push(b2);
-  await b2.session.register('work.after_restart', () => {
-    bCalls++;
-    return 'again';
-  }, { invoke: 'roundrobin' });
+  await b2.session.register(
+    'work.after_restart',
+    () => {
+      bCalls++;
+      return 'again';
+    },
+    { invoke: 'roundrobin' },
+  );
   await a.session.register('work.after_restart', (args) => (args[0] as number) + 1, { invoke: 'roundrobin' });
   const alice2 = await connectAs(wsOptions(second.wsUrl, 'json'), 'alice');
   clients.push(alice2);
-  const done = await withTimeout(alice2.session.call<Status>('gatehouse.request.get', [id, { wait: 20 }]), 25_000, 'the request done after the restart');
+  const done = await withTimeout(
+    alice2.session.call<Status>('gatehouse.request.get', [id, { wait: 20 }]),
+    25_000,
+    'the request done after the restart',
+  );
   assert.equal(done.status, 'done');
   assert.deepEqual(done.replies, [
     { destination: 'svc-b', args: [30], kwargs: {} },

@@ -27,7 +27,9 @@ interface Status {
 
 before(async () => {
   const users = await Promise.all(
-    ['alice', 'svc-a', 'svc-b', 'carol'].map((authid) => createUserRecord({ authid, role: authid === 'carol' ? 'limited' : 'member', password: SECRET, scrypt: FAST })),
+    ['alice', 'svc-a', 'svc-b', 'carol'].map((authid) =>
+      createUserRecord({ authid, role: authid === 'carol' ? 'limited' : 'member', password: SECRET, scrypt: FAST }),
+    ),
   );
   const roles = {
     member: { permissions: [{ uri: '', match: 'prefix', allow: ['*'] }] },
@@ -52,7 +54,13 @@ async function login(authid: string): Promise<Client> {
 }
 
 /** registers `procedure` answering with the callee's authid; counts the calls */
-async function serve(session: AutobahnSession, authid: string, procedure: string, calls: string[], options: Record<string, unknown> = {}): Promise<void> {
+async function serve(
+  session: AutobahnSession,
+  authid: string,
+  procedure: string,
+  calls: string[],
+  options: Record<string, unknown> = {},
+): Promise<void> {
   await session.register(
     procedure,
     (args) => {
@@ -74,7 +82,12 @@ function byDestination(st: Status): Map<string, Reply> {
 describe('durable requests', () => {
   it('two destinations that register only after the request was made each answer once', async () => {
     const alice = await login('alice');
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.late', [7], {}, { destinations: ['svc-a', 'svc-b'], expires_in: 30 }]);
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.late',
+      [7],
+      {},
+      { destinations: ['svc-a', 'svc-b'], expires_in: 30 },
+    ]);
     assert.equal(typeof id, 'string');
     const first = await alice.session.call<Status>('gatehouse.request.get', [id]);
     assert.deepEqual(first, { status: 'pending', replies: [] });
@@ -95,7 +108,12 @@ describe('durable requests', () => {
 
   it('get with receive_progress: each outcome as a progressive result as it comes, then the whole status', async () => {
     const alice = await login('alice');
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.progress', [3], {}, { destinations: ['svc-a', 'svc-b'], expires_in: 30 }]);
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.progress',
+      [3],
+      {},
+      { destinations: ['svc-a', 'svc-b'], expires_in: 30 },
+    ]);
     const seen: Reply[] = [];
     const call = alice.session.call('gatehouse.request.get', [id, { wait: 20 }], {}, { receive_progress: true }) as unknown as {
       then(ok: (v: unknown) => unknown, err: (e: unknown) => unknown, progress: (p: unknown) => void): Promise<unknown>;
@@ -118,7 +136,12 @@ describe('durable requests', () => {
     const calls: string[] = [];
     const a = await login('svc-a');
     await serve(a.session, 'svc-a', 'work.expiring', calls);
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.expiring', [1], {}, { destinations: ['svc-a', 'ghost'], expires_in: 1.5 }]);
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.expiring',
+      [1],
+      {},
+      { destinations: ['svc-a', 'ghost'], expires_in: 1.5 },
+    ]);
     const done = await getDone(alice.session, id);
     const got = byDestination(done);
     assert.deepEqual(got.get('svc-a')?.args, [{ authid: 'svc-a', got: 1 }]);
@@ -140,7 +163,12 @@ describe('durable requests', () => {
       setImmediate(() => void first.close());
       return new Promise(() => undefined);
     });
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.flaky', [2], {}, { destinations: ['svc-a'], expires_in: 30, retries: 1 }]);
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.flaky',
+      [2],
+      {},
+      { destinations: ['svc-a'], expires_in: 30, retries: 1 },
+    ]);
     await withTimeout(wasInvoked, 5000, 'the first callee invoked');
     await withTimeout(first.onclose, 5000, 'the first callee gone');
     const pending = await alice.session.call<Status>('gatehouse.request.get', [id]);
@@ -158,7 +186,12 @@ describe('durable requests', () => {
       setImmediate(() => void third.close());
       return new Promise(() => undefined);
     });
-    const { id: id2 } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.flaky2', [], {}, { destinations: ['svc-b'], expires_in: 30 }]);
+    const { id: id2 } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.flaky2',
+      [],
+      {},
+      { destinations: ['svc-b'], expires_in: 30 },
+    ]);
     const lost = await getDone(alice.session, id2);
     assert.equal(lost.replies[0]?.error, 'wamp.error.canceled');
     await closeAll([second]);
@@ -171,35 +204,70 @@ describe('durable requests', () => {
     await serve(a.session, 'svc-a', 'work.all', calls, { invoke: 'roundrobin' });
     const b = await login('svc-b');
     await serve(b.session, 'svc-b', 'work.all', calls, { invoke: 'roundrobin' });
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.all', ['x'], {}, { destinations: 'all', expires_in: 30 }]);
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.all',
+      ['x'],
+      {},
+      { destinations: 'all', expires_in: 30 },
+    ]);
     const done = await getDone(alice.session, id);
     assert.deepEqual([...byDestination(done).keys()].sort(), ['svc-a', 'svc-b']);
     assert.deepEqual(calls.sort(), ['svc-a', 'svc-b']);
-    await assert.rejects(alice.session.call('gatehouse.request.submit', ['work.nobody', [], {}, { destinations: 'all' }]), (e: { error: string }) => e.error === 'wamp.error.no_such_procedure');
+    await assert.rejects(
+      alice.session.call('gatehouse.request.submit', ['work.nobody', [], {}, { destinations: 'all' }]),
+      (e: { error: string }) => e.error === 'wamp.error.no_such_procedure',
+    );
     await closeAll([a, b]);
   });
 
-  it('refuses a submitter without call on the target, bad options, and reading another authid\'s request', async () => {
+  it("refuses a submitter without call on the target, bad options, and reading another authid's request", async () => {
     const carol = await login('carol');
-    await assert.rejects(carol.session.call('gatehouse.request.submit', ['work.secret', [], {}, { destinations: ['svc-a'] }]), (e: { error: string }) => e.error === 'wamp.error.not_authorized');
+    await assert.rejects(
+      carol.session.call('gatehouse.request.submit', ['work.secret', [], {}, { destinations: ['svc-a'] }]),
+      (e: { error: string }) => e.error === 'wamp.error.not_authorized',
+    );
     const alice = await login('alice');
-    await assert.rejects(alice.session.call('gatehouse.request.submit', ['work.x', [], {}, { destinations: [], expires_in: 5 }]), (e: { error: string }) => e.error === 'wamp.error.invalid_argument');
-    await assert.rejects(alice.session.call('gatehouse.request.submit', ['work.x', [], {}, { destinations: ['a'], expires_in: -1 }]), (e: { error: string }) => e.error === 'wamp.error.invalid_argument');
-    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', ['work.x', [], {}, { destinations: ['svc-a'], expires_in: 5 }]);
-    await assert.rejects(carol.session.call('gatehouse.request.get', [id]), (e: { error: string }) => e.error === 'wamp.error.not_authorized');
+    await assert.rejects(
+      alice.session.call('gatehouse.request.submit', ['work.x', [], {}, { destinations: [], expires_in: 5 }]),
+      (e: { error: string }) => e.error === 'wamp.error.invalid_argument',
+    );
+    await assert.rejects(
+      alice.session.call('gatehouse.request.submit', ['work.x', [], {}, { destinations: ['a'], expires_in: -1 }]),
+      (e: { error: string }) => e.error === 'wamp.error.invalid_argument',
+    );
+    const { id } = await alice.session.call<{ id: string }>('gatehouse.request.submit', [
+      'work.x',
+      [],
+      {},
+      { destinations: ['svc-a'], expires_in: 5 },
+    ]);
+    await assert.rejects(
+      carol.session.call('gatehouse.request.get', [id]),
+      (e: { error: string }) => e.error === 'wamp.error.not_authorized',
+    );
   });
 
   it('from HTTP: POST /api/requests is 202 {id}, GET /api/requests/{id}?wait= long-polls the outcomes', async () => {
     const auth = basic('alice', SECRET);
-    const sub = await api(`${r.apiUrl}/requests`, { body: { procedure: 'work.http', args: [5], destinations: ['svc-b'], expires_in: 30 }, auth });
+    const sub = await api(`${r.apiUrl}/requests`, {
+      body: { procedure: 'work.http', args: [5], destinations: ['svc-b'], expires_in: 30 },
+      auth,
+    });
     assert.equal(sub.status, 202);
     const id = String(sub.body['id']);
     const calls: string[] = [];
     const b = await login('svc-b');
     await serve(b.session, 'svc-b', 'work.http', calls);
-    const res = await withTimeout(fetch(`${r.apiUrl}/requests/${id}?wait=20`, { headers: { authorization: auth } }), 25_000, 'long poll');
+    const res = await withTimeout(
+      fetch(`${r.apiUrl}/requests/${id}?wait=20`, { headers: { authorization: auth } }),
+      25_000,
+      'long poll',
+    );
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'done', replies: [{ destination: 'svc-b', args: [{ authid: 'svc-b', got: 5 }], kwargs: {} }] });
+    assert.deepEqual(await res.json(), {
+      status: 'done',
+      replies: [{ destination: 'svc-b', args: [{ authid: 'svc-b', got: 5 }], kwargs: {} }],
+    });
     const bad = await api(`${r.apiUrl}/requests`, { body: { procedure: 'work.http', destinations: 'some' }, auth });
     assert.equal(bad.status, 400);
     const missing = await api(`${r.apiUrl}/requests/nope`, { auth });

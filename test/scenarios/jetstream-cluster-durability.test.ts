@@ -74,7 +74,9 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
   const survivors = cluster.nodes.filter((n) => n !== leader).map((n) => n.url);
   const readerConnection = await natsClient(t, survivors);
   // opening asks the meta leader, which the killed node may have been: wait out the election
-  const reader = await untilAnswered(() => JetStreamKvEngine.open(readerConnection, { bucket: 'durable', replicas: 3, timeoutMs: 5000 }));
+  const reader = await untilAnswered(() =>
+    JetStreamKvEngine.open(readerConnection, { bucket: 'durable', replicas: 3, timeoutMs: 5000 }),
+  );
   const lost: string[] = [];
   for (const [key, revision] of acked) {
     const entry = await untilAnswered(() => reader.get(key));

@@ -81,7 +81,10 @@ test('jetstream - when: null on a key another router holds fails with condition_
   const b = await client(1, 'b2');
   await retain(a.session, key, ['x'], { when: null });
   await waitFor(async () => (await storeGet(b.session, key)) !== null, 'router 2 sees the key');
-  const err = await errorOf(b.session.publish(key, ['y'], undefined, { retain: true, when: null, acknowledge: true }), 'second create');
+  const err = await errorOf(
+    b.session.publish(key, ['y'], undefined, { retain: true, when: null, acknowledge: true }),
+    'second create',
+  );
   assert.equal(err.error, CONDITION_FAILED);
   await release(a.session, key);
 });
@@ -94,7 +97,7 @@ test('jetstream - CAS counter: 6 clients on two routers increment 10 times each,
   const revisions: number[] = [];
   let conflicts = 0;
   const worker = async (c: Client): Promise<void> => {
-    for (let done = 0; done < 10; ) {
+    for (let done = 0; done < 10;) {
       const cur = await storeGet(c.session, key);
       const n = (cur?.value as { n: number }).n;
       try {
@@ -166,14 +169,21 @@ test('jetstream - 20 clients on two routers fight for one lock 200 times: never 
   for (let i = 1; i < byRevision.length; i++) {
     const prev = byRevision[i - 1] as (typeof holds)[number];
     const cur = byRevision[i] as (typeof holds)[number];
-    assert.ok(cur.revision > prev.releaseRevision && prev.releaseRevision > prev.revision, `rev ${cur.revision} granted before rev ${prev.revision} was released`);
+    assert.ok(
+      cur.revision > prev.releaseRevision && prev.releaseRevision > prev.revision,
+      `rev ${cur.revision} granted before rev ${prev.revision} was released`,
+    );
   }
   const per = new Map<number, number>();
   for (const h of holds) per.set(h.holder, (per.get(h.holder) ?? 0) + 1);
-  assert.deepEqual(cs.map((_, i) => i).filter((i) => !per.has(i)), [], 'nobody starves');
+  assert.deepEqual(
+    cs.map((_, i) => i).filter((i) => !per.has(i)),
+    [],
+    'nobody starves',
+  );
 });
 
-test('jetstream - a router that stops renewing its lease (it died): the other router fires its sessions\' wills once', async () => {
+test("jetstream - a router that stops renewing its lease (it died): the other router fires its sessions' wills once", async () => {
   const key = 'js.lock.dead-router';
   const a = await client(0, 'dying');
   const b = await client(1, 'survivor');
@@ -183,24 +193,32 @@ test('jetstream - a router that stops renewing its lease (it died): the other ro
   const node = router(0).router.storeNode;
   assert.ok(node, 'router 1 runs the jetstream engine');
   node.stopRenewing(); // router 1 "dies": its session stays connected, its lease lapses
-  const token = await waiter.result('the dead router\'s will frees the lock', 15_000);
+  const token = await waiter.result("the dead router's will frees the lock", 15_000);
   assert.deepEqual((await storeGet(b.session, key))?.value, { holder: 'survivor' });
   assert.ok(token > 0);
   await release(b.session, key);
 });
 
-test('jetstream - a session\'s plain publish is not delivered before its earlier retained write', async () => {
+test("jetstream - a session's plain publish is not delivered before its earlier retained write", async () => {
   const pub = await client(1, 'orderly');
   const sub = await client(1, 'listener');
   const log = new EventLog();
   await subscribeLog(sub.session, 'js.order', log, { match: 'prefix' });
   for (let i = 0; i < 20; i++) {
     // not acknowledged: the client does not wait, so only the router keeps the order
-    void pub.session.publish(i % 2 === 0 ? 'js.order.stored' : 'js.order.plain', [i], undefined, i % 2 === 0 ? { retain: true } : {});
+    void pub.session.publish(
+      i % 2 === 0 ? 'js.order.stored' : 'js.order.plain',
+      [i],
+      undefined,
+      i % 2 === 0 ? { retain: true } : {},
+    );
   }
   await publishAck(pub.session, 'js.order.plain', [20]);
   const events = await log.count(21, '21 events', 10_000);
-  assert.deepEqual(events.map((e) => e.args[0]), Array.from({ length: 21 }, (_, i) => i));
+  assert.deepEqual(
+    events.map((e) => e.args[0]),
+    Array.from({ length: 21 }, (_, i) => i),
+  );
 });
 
 test('jetstream - a retained subscriber on router 2 gets the value written via router 1 first, then live events, each once', async () => {
@@ -233,11 +251,14 @@ test('jetstream - a lock written with ttl expires (the sweep deletes it) and goe
   const first = await acquire(a.session, key, 'a', { ttl: 0.3 });
   const next = new Probe(acquire(b.session, key, 'b'));
   await waitFor(() => waiting(0, key) === 1, 'b waits');
-  const token = await next.result('b gets the lock once a\'s expired', 10_000);
+  const token = await next.result("b gets the lock once a's expired", 10_000);
   assert.ok(token > first + 1, 'the deletion took a revision between the two holds');
   // subscribers saw a's value, its expiry (an empty event), then b's
   const events = await log.count(3, 'a, the deletion, b', 10_000);
-  assert.deepEqual(events.map((e) => e.args), [['a'], [], ['b']]);
+  assert.deepEqual(
+    events.map((e) => e.args),
+    [['a'], [], ['b']],
+  );
   await release(b.session, key);
 });
 
@@ -264,7 +285,7 @@ test('jetstream - a value whose writer is gone still expires: a surviving router
     // other one lost the race and announced nothing (a cluster forwards the one event)
     const deletions = (): number => logs.reduce((n, l) => n + l.events.filter((e) => e.args.length === 0).length, 0);
     await waitFor(() => deletions() >= 1, 'the deletion announced');
-    await logs[1]?.until((e) => e.args[0] === 'b', 'b\'s value on router 2');
+    await logs[1]?.until((e) => e.args[0] === 'b', "b's value on router 2");
     await sleep(200);
     assert.equal(deletions(), 1, 'announced once');
     await release(b.session, key);

@@ -31,7 +31,9 @@ let meta: KV;
 
 before(async () => {
   const nats = await startNats(suite);
-  const config = { store: { path: ':memory:', engine: 'jetstream', nats: { servers: [nats.url], bucket: 'testaments', leaseMs: LEASE_MS } } };
+  const config = {
+    store: { path: ':memory:', engine: 'jetstream', nats: { servers: [nats.url], bucket: 'testaments', leaseMs: LEASE_MS } },
+  };
   // router 3 dies in the second test
   routers.push(await startRouter(config), await startRouter(config), await startRouter(config));
   const nc = await natsClient(suite, nats.url);
@@ -79,12 +81,20 @@ test('jetstream testaments - what ended while its node lived leaves no record; a
   const ended = await client(0, 'ended');
   await withTimeout(ended.session.call('wamp.session.add_testament', ['jt.gone.ended', ['wamp'], {}]), 10_000, 'add_testament');
   // an MQTT will whose connection is lost: fired once, here
-  const lost = await connectMqtt(router(0).mqttUrl, { will: { topic: 'jt/gone/lost', payload: Buffer.from('lost'), qos: 1, retain: false } });
+  const lost = await connectMqtt(router(0).mqttUrl, {
+    will: { topic: 'jt/gone/lost', payload: Buffer.from('lost'), qos: 1, retain: false },
+  });
   // an MQTT will cancelled by a clean DISCONNECT: never fired
-  const clean = await connectMqtt(router(0).mqttUrl, { will: { topic: 'jt/gone/clean', payload: Buffer.from('clean'), qos: 1, retain: false } });
+  const clean = await connectMqtt(router(0).mqttUrl, {
+    will: { topic: 'jt/gone/clean', payload: Buffer.from('clean'), qos: 1, retain: false },
+  });
   // a testament still standing when router 1 dies
   const standing = await client(0, 'standing');
-  await withTimeout(standing.session.call('wamp.session.add_testament', ['jt.gone.standing', ['wamp'], {}]), 10_000, 'add_testament');
+  await withTimeout(
+    standing.session.call('wamp.session.add_testament', ['jt.gone.standing', ['wamp'], {}]),
+    10_000,
+    'add_testament',
+  );
   await waitFor(async () => (await records(0)).length === 4, 'four records in the meta bucket', 10_000);
 
   await withTimeout(ended.close(), 10_000, 'WAMP GOODBYE');
@@ -105,14 +115,16 @@ test('jetstream testaments - what ended while its node lived leaves no record; a
   await withTimeout(standing.close(), 10_000, 'WAMP GOODBYE');
   await router(1).router.storeNode?.check();
   await sleep(LEASE_MS);
-  assert.deepEqual(topics(log), ['jt.gone.ended', 'jt.gone.lost'], 'fired once on router 1, the clean DISCONNECT\'s will never');
+  assert.deepEqual(topics(log), ['jt.gone.ended', 'jt.gone.lost'], "fired once on router 1, the clean DISCONNECT's will never");
   assert.deepEqual(topics(remote), ['jt.gone.standing'], 'fired once on router 2');
 });
 
 test('jetstream testaments - an MQTT 5 will with a delay, its node dead: another node publishes it once its delay ran out after the claim', async () => {
   const watcher = await connectMqtt(router(1).mqttUrl, { protocolVersion: 5, clientId: uniqueId('jt-watch') });
   const log = new MessageLog(watcher.client);
-  await new Promise<void>((resolve, reject) => watcher.client.subscribe('jt/delayed', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    watcher.client.subscribe('jt/delayed', { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+  );
   const payload = Buffer.from([0, 1, 2, 0xff, 0xfe]);
   const { client } = await connectMqtt(router(2).mqttUrl, {
     protocolVersion: 5,

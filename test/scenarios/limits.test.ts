@@ -47,9 +47,15 @@ describe('limits - WebSocket Origin allow-list', () => {
     assert.equal((await upgradeStatus(port, '/ws', { ...WAMP_WS, Origin: `http://127.0.0.1:${port}` })).status, 101);
     assert.equal((await upgradeStatus(port, '/ws', WAMP_WS)).status, 101);
     // the same list guards the MQTT and STOMP WebSocket endpoints
-    const mqttWs = await upgradeStatus(portOf(r.mqttWsUrl), '/mqtt', { 'Sec-WebSocket-Protocol': 'mqtt', Origin: 'https://evil.example.net' });
+    const mqttWs = await upgradeStatus(portOf(r.mqttWsUrl), '/mqtt', {
+      'Sec-WebSocket-Protocol': 'mqtt',
+      Origin: 'https://evil.example.net',
+    });
     assert.equal(mqttWs.status, 403);
-    const stompWs = await upgradeStatus(portOf(r.stompWsUrl), '/stomp', { 'Sec-WebSocket-Protocol': 'v12.stomp', Origin: 'https://evil.example.net' });
+    const stompWs = await upgradeStatus(portOf(r.stompWsUrl), '/stomp', {
+      'Sec-WebSocket-Protocol': 'v12.stomp',
+      Origin: 'https://evil.example.net',
+    });
     assert.equal(stompWs.status, 403);
   });
 });
@@ -102,7 +108,9 @@ describe('limits - slowloris', () => {
     // HTTP: headers never finished, on each WebSocket port
     const httpProbes = [r.wsUrl, r.mqttWsUrl, r.stompWsUrl].map((u) => {
       const p = new TcpProbe(portOf(u));
-      void p.connected.then(() => p.write(Buffer.from(`GET ${new URL(u).pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n`)));
+      void p.connected.then(() =>
+        p.write(Buffer.from(`GET ${new URL(u).pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n`)),
+      );
       return p;
     });
     // upgraded, but no HELLO / CONNECT
@@ -114,7 +122,10 @@ describe('limits - slowloris', () => {
   it('limits - a TLS listener drops a client that never finishes the handshake', async () => {
     const dir = join(__dirname, '../fixtures/tls');
     const r = await router({ limits: { tlsHandshakeTimeoutMs: 500 } });
-    const l = await r.router.listenMQTT({ port: 0, tls: { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') } });
+    const l = await r.router.listenMQTT({
+      port: 0,
+      tls: { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') },
+    });
     const probe = new TcpProbe(l.port);
     await probe.connected;
     probe.write([0x16, 0x03, 0x01]); // the start of a ClientHello, then nothing
@@ -176,7 +187,9 @@ describe('limits - inbound rate', () => {
     await sub.request('SUBSCRIBE', { destination: '/topic/rate.burst', id: '1' });
     // 150 in one chunk: 50 fit the bucket, the other 100 are handled (they have been
     // read) and leave a debt of two seconds, during which the connection is not read
-    const burst = Array.from({ length: 150 }, (_, i) => frameBytes('SEND', { destination: '/topic/rate.burst', ...(i === 149 ? { receipt: 'burst' } : {}) }, `b${i}`));
+    const burst = Array.from({ length: 150 }, (_, i) =>
+      frameBytes('SEND', { destination: '/topic/rate.burst', ...(i === 149 ? { receipt: 'burst' } : {}) }, `b${i}`),
+    );
     sender.write(Buffer.concat(burst));
     await sender.receipt('burst');
     await waitFor(() => sub.pending('MESSAGE').length === 150, 'the whole burst delivered');
@@ -227,9 +240,15 @@ describe('limits - subscriptions and registrations per session', () => {
     try {
       await c.session.subscribe('sub.a', () => undefined);
       await c.session.subscribe('sub.b', () => undefined);
-      await assert.rejects(c.session.subscribe('sub.c', () => undefined), (e: { error?: string }) => e.error === 'gatehouse.error.limit_exceeded');
+      await assert.rejects(
+        c.session.subscribe('sub.c', () => undefined),
+        (e: { error?: string }) => e.error === 'gatehouse.error.limit_exceeded',
+      );
       await c.session.register('proc.a', () => 1);
-      await assert.rejects(c.session.register('proc.b', () => 1), (e: { error?: string }) => e.error === 'gatehouse.error.limit_exceeded');
+      await assert.rejects(
+        c.session.register('proc.b', () => 1),
+        (e: { error?: string }) => e.error === 'gatehouse.error.limit_exceeded',
+      );
     } finally {
       await c.close();
     }
@@ -280,7 +299,10 @@ describe('limits - retained store per realm', () => {
       await retain('ret.b', [2]);
       await assert.rejects(retain('ret.c', [3]), (e: { error?: string }) => e.error === 'gatehouse.error.limit_exceeded');
       await retain('ret.a', [11]); // overwriting adds no key
-      await assert.rejects(retain('ret.a', ['x'.repeat(64)]), (e: { error?: string }) => e.error === 'wamp.error.payload_size_exceeded');
+      await assert.rejects(
+        retain('ret.a', ['x'.repeat(64)]),
+        (e: { error?: string }) => e.error === 'wamp.error.payload_size_exceeded',
+      );
       await retain('ret.b', []); // an empty value deletes
       await retain('ret.c', [3]);
       assert.equal(await limitHits(r, 'wamp', 'max_retained_keys'), 1);

@@ -3,7 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import { connect } from '../helpers/autobahn';
 import { tempDir } from '../helpers/daemon';
 import { killChildRouters } from '../helpers/child-router';
-import { client, linkStatus, linkTo, publishAcked, startLinkRouter, waitForLinkState, type LinkRouter } from '../helpers/link-routers';
+import {
+  client,
+  linkStatus,
+  linkTo,
+  publishAcked,
+  startLinkRouter,
+  waitForLinkState,
+  type LinkRouter,
+} from '../helpers/link-routers';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { sleep, waitFor } from '../helpers/wait';
 
@@ -52,7 +60,10 @@ describe('links: a site and its designated router', () => {
     await publishAcked(siteC.session, 'site.temp', 1);
     await publishAcked(siteC.session, 'other.temp', 2);
     await publishAcked(cloudC.session, 'cloud.cmd', 3);
-    await waitFor(() => cloudSub.received('site.#').length === 1 && siteSub.received('cloud.#').length === 1, 'the messages across the link');
+    await waitFor(
+      () => cloudSub.received('site.#').length === 1 && siteSub.received('cloud.#').length === 1,
+      'the messages across the link',
+    );
     assert.deepEqual(cloudSub.received('site.#'), [1]);
     assert.deepEqual(siteSub.received('cloud.#'), [3]);
     // other.# is in no pattern: a marker sent after it arrives, it never does
@@ -101,7 +112,10 @@ describe('links: a site and its designated router', () => {
     await cloudSub.subscribe('both.x');
     await publishAcked(siteC.session, 'both.x', 'from-site');
     await publishAcked(cloudC.session, 'both.x', 'from-cloud');
-    await waitFor(() => siteSub.received('both.x').length >= 2 && cloudSub.received('both.x').length >= 2, 'both messages on both sides');
+    await waitFor(
+      () => siteSub.received('both.x').length >= 2 && cloudSub.received('both.x').length >= 2,
+      'both messages on both sides',
+    );
     // a loop would bring more copies: give it the time of a few round trips
     await publishAcked(siteC.session, 'both.x', 'end-site');
     await publishAcked(cloudC.session, 'both.x', 'end-cloud');
@@ -113,7 +127,10 @@ describe('links: a site and its designated router', () => {
 
   it('keeps a retained publication retained at the peer', async () => {
     await publishAcked(siteC.session, 'site.state', 'on', { retain: true });
-    await waitFor(async () => (await linkStatus(siteC.session, 'up')).queued === 0, 'the retained message acknowledged by the cloud');
+    await waitFor(
+      async () => (await linkStatus(siteC.session, 'up')).queued === 0,
+      'the retained message acknowledged by the cloud',
+    );
     // a subscriber that comes later still gets it from the cloud's retained store
     const late: unknown[] = [];
     await cloudC.session.subscribe('site.state', (args) => late.push(args[0]), { get_retained: true });
@@ -127,7 +144,10 @@ describe('links: a site and its designated router', () => {
     proxy.cut();
     await waitForLinkState(siteC.session, 'up', 'down');
     const t0 = Date.now();
-    await assert.rejects(siteC.session.call('cloud.rpc.add', [2, 3]), (err: { error?: string }) => err.error === 'gatehouse.error.unavailable');
+    await assert.rejects(
+      siteC.session.call('cloud.rpc.add', [2, 3]),
+      (err: { error?: string }) => err.error === 'gatehouse.error.unavailable',
+    );
     assert.ok(Date.now() - t0 < 1000, 'at once, not after a timeout');
     proxy.restore();
     await waitForLinkState(siteC.session, 'up', 'up');
@@ -136,7 +156,12 @@ describe('links: a site and its designated router', () => {
 
   it('takes a durable request whose procedure the link serves to the peer: its destination there answers once, registered later', async () => {
     // submitted at the site while nobody serves it at the cloud yet
-    const submitted = await siteC.session.call<{ id: string }>('gatehouse.request.submit', ['cloud.rpc.job', [7], {}, { destinations: ['worker-1'], expires_in: 60 }]);
+    const submitted = await siteC.session.call<{ id: string }>('gatehouse.request.submit', [
+      'cloud.rpc.job',
+      [7],
+      {},
+      { destinations: ['worker-1'], expires_in: 60 },
+    ]);
     assert.equal(typeof submitted.id, 'string');
     const pending = await siteC.session.call<{ status: string }>('gatehouse.request.get', [submitted.id]);
     assert.equal(pending.status, 'pending');
@@ -148,7 +173,10 @@ describe('links: a site and its designated router', () => {
         calls++;
         return (args[0] as number) * 2;
       });
-      const done = await siteC.session.call<{ status: string; replies: { destination: string; args: unknown[] }[] }>('gatehouse.request.get', [submitted.id, { wait: 20 }]);
+      const done = await siteC.session.call<{ status: string; replies: { destination: string; args: unknown[] }[] }>(
+        'gatehouse.request.get',
+        [submitted.id, { wait: 20 }],
+      );
       assert.equal(done.status, 'done');
       assert.deepEqual(
         done.replies.map((r) => [r.destination, r.args]),

@@ -31,7 +31,10 @@ describe('links: the durable queue', () => {
     const site = await startLinkRouter(tmp.dir, `${test}-site`, siteConfig);
     const siteC = await client(site);
     const cloudSub = await client(cloud);
-    closers.push(() => siteC.close(), () => cloudSub.close());
+    closers.push(
+      () => siteC.close(),
+      () => cloudSub.close(),
+    );
     await waitForLinkState(siteC.session, 'up', 'up');
     return { cloud, site, proxy, siteC, cloudSub, siteConfig };
   }

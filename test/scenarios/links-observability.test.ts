@@ -19,7 +19,9 @@ describe('links: gatehouse.link.list, metrics and health', () => {
     await new Promise<void>((res) => probe.listen(0, '127.0.0.1', res));
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((res) => probe.close(() => res()));
-    r = await startRouter({ links: [{ name: 'nowhere', url: `ws://127.0.0.1:${port}/ws`, out: ['obs.#'], queue: { maxMessages: 2 }, retryMaxMs: 200 }] });
+    r = await startRouter({
+      links: [{ name: 'nowhere', url: `ws://127.0.0.1:${port}/ws`, out: ['obs.#'], queue: { maxMessages: 2 }, retryMaxMs: 200 }],
+    });
   });
   after(() => r.close());
 
@@ -36,7 +38,10 @@ describe('links: gatehouse.link.list, metrics and health', () => {
       assert.equal(health.links?.[0]?.name, 'nowhere');
       assert.equal(health.links?.[0]?.queued, 2);
       assert.notEqual(health.links?.[0]?.state, 'up');
-      const list = await c.session.call<{ name: string; queued: number; dropped: number; droppedBy: Record<string, number> }[]>('gatehouse.link.list');
+      const list =
+        await c.session.call<{ name: string; queued: number; dropped: number; droppedBy: Record<string, number> }[]>(
+          'gatehouse.link.list',
+        );
       assert.equal(list[0]?.queued, 2);
       assert.deepEqual(list[0]?.droppedBy, { full: 1 });
     } finally {
@@ -49,7 +54,10 @@ describe('links: gatehouse.link.list, metrics and health', () => {
     try {
       await m.subscribeAsync('replies/links', { qos: 1 });
       const reply = new Promise<string>((res) => m.on('message', (_t, payload) => res(payload.toString())));
-      await m.publishAsync('$rpc/gatehouse.link.list', '[]', { qos: 1, properties: { responseTopic: 'replies/links', correlationData: Buffer.from('1') } });
+      await m.publishAsync('$rpc/gatehouse.link.list', '[]', {
+        qos: 1,
+        properties: { responseTopic: 'replies/links', correlationData: Buffer.from('1') },
+      });
       const body = JSON.parse(await withTimeout(reply, 5000, 'the reply')) as { name: string }[];
       assert.equal(body[0]?.name, 'nowhere');
     } finally {

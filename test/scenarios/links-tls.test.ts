@@ -23,17 +23,32 @@ describe('links: wss:// with mutual TLS', () => {
       await cloud.router.listenWAMP({
         port: 0,
         host: '127.0.0.1',
-        tls: { certFile: join(dir, 'ca-server.crt'), keyFile: join(dir, 'ca-server.key'), caFile: join(dir, 'ca.crt'), requireClientCert: true },
+        tls: {
+          certFile: join(dir, 'ca-server.crt'),
+          keyFile: join(dir, 'ca-server.key'),
+          caFile: join(dir, 'ca.crt'),
+          requireClientCert: true,
+        },
       })
     ).port;
-    const link = (name: string, tls: Record<string, string>): Record<string, unknown> => ({ name, url: `wss://127.0.0.1:${port}/ws`, out: ['tls.#'], retryMaxMs: 200, tls });
+    const link = (name: string, tls: Record<string, string>): Record<string, unknown> => ({
+      name,
+      url: `wss://127.0.0.1:${port}/ws`,
+      out: ['tls.#'],
+      retryMaxMs: 200,
+      tls,
+    });
     site = await startRouter({
       links: [
         link('good', { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') }),
         // a client certificate the cloud's CA did not sign
         link('stranger', { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }),
         // a CA that did not sign the cloud's certificate: the peer is not trusted
-        link('wrong-ca', { caFile: join(dir, 'server.crt'), certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') }),
+        link('wrong-ca', {
+          caFile: join(dir, 'server.crt'),
+          certFile: join(dir, 'client.crt'),
+          keyFile: join(dir, 'client.key'),
+        }),
       ],
     });
   });
@@ -49,7 +64,11 @@ describe('links: wss:// with mutual TLS', () => {
       type Row = { name: string; state: string; lastError?: string };
       const list = (): Promise<Row[]> => s.session.call<Row[]>('gatehouse.link.list');
       await waitFor(async () => (await list()).find((l) => l.name === 'good')?.state === 'up', 'the good link up', 10_000);
-      await waitFor(async () => (await list()).every((l) => l.name === 'good' || l.lastError !== undefined), 'the others refused', 10_000);
+      await waitFor(
+        async () => (await list()).every((l) => l.name === 'good' || l.lastError !== undefined),
+        'the others refused',
+        10_000,
+      );
       const rows = await list();
       assert.notEqual(rows.find((l) => l.name === 'stranger')?.state, 'up');
       assert.notEqual(rows.find((l) => l.name === 'wrong-ca')?.state, 'up');

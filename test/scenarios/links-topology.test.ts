@@ -29,7 +29,11 @@ describe('links: a triangle of three routers, and in: "auto"', () => {
     proxies.push(...toNext);
     const routers: LinkRouter[] = [];
     for (const [i, name] of names.entries()) {
-      routers.push(await startLinkRouter(tmp.dir, `tri-${name}`, { links: [linkTo(`to-${names[(i + 1) % 3] ?? ''}`, toNext[i]?.port ?? 0, { out: ['tri.#'], in: ['tri.#'] })] }));
+      routers.push(
+        await startLinkRouter(tmp.dir, `tri-${name}`, {
+          links: [linkTo(`to-${names[(i + 1) % 3] ?? ''}`, toNext[i]?.port ?? 0, { out: ['tri.#'], in: ['tri.#'] })],
+        }),
+      );
     }
     for (const [i, p] of toNext.entries()) p.target = routers[(i + 1) % 3]?.ready.port;
     const pubs = await Promise.all(routers.map((r) => client(r)));
@@ -54,10 +58,14 @@ describe('links: a triangle of three routers, and in: "auto"', () => {
     const site = await startLinkRouter(tmp.dir, 'auto-site', { links: [linkTo('up', proxy.port, { in: 'auto' })] });
     const siteSub = await client(site);
     const cloudC = await client(cloud);
-    closers.push(() => siteSub.close(), () => cloudC.close());
+    closers.push(
+      () => siteSub.close(),
+      () => cloudC.close(),
+    );
     await waitForLinkState(siteSub.session, 'up', 'up');
     // fox-wamp form at the peer: auto.*.temp is the wildcard pattern auto..temp
-    const lookupWild = (): Promise<number | null> => cloudC.session.call<number | null>('wamp.subscription.lookup', ['auto..temp', { match: 'wildcard' }]);
+    const lookupWild = (): Promise<number | null> =>
+      cloudC.session.call<number | null>('wamp.subscription.lookup', ['auto..temp', { match: 'wildcard' }]);
     assert.equal(await lookupWild(), null);
     const sub = await siteSub.subscribe('auto.*.temp');
     await waitFor(async () => (await lookupWild()) !== null, 'the link subscribed at the cloud');

@@ -91,7 +91,13 @@ test('an MQTT 5 will delay of 2^32 - 1 s does not publish the will at once', asy
     clientId: 'long-will',
     clean: false,
     properties: { sessionExpiryInterval: 3600 },
-    will: { topic: 'long/will', payload: Buffer.from('gone'), qos: 0, retain: false, properties: { willDelayInterval: 0xffffffff } },
+    will: {
+      topic: 'long/will',
+      payload: Buffer.from('gone'),
+      qos: 0,
+      retain: false,
+      properties: { willDelayInterval: 0xffffffff },
+    },
   });
   try {
     await subscribe(watcher, 'long/will', { qos: 0 });

@@ -19,7 +19,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PEERS, startHttpRouter, type Feature, type HttpTestRouter, type Peer, type PeerRow, type Received } from '../helpers/matrix-peers';
+import {
+  PEERS,
+  startHttpRouter,
+  type Feature,
+  type HttpTestRouter,
+  type Peer,
+  type PeerRow,
+  type Received,
+} from '../helpers/matrix-peers';
 import { allowAllBut } from '../helpers/router';
 import { waitFor } from '../helpers/wait';
 
@@ -103,7 +111,10 @@ describe('matrix - a call reaches a callee and its result comes back', () => {
       it(`matrix - ${caller.id} calls ${callee.id}`, async () => {
         const c = peer(pubs, caller.id);
         const value = { q: caller.id };
-        assert.deepEqual(await needed(c.call, `${caller.id} call`)(`mx.rpc.${part(callee.id)}`, value), { echo: value, by: callee.id });
+        assert.deepEqual(await needed(c.call, `${caller.id} call`)(`mx.rpc.${part(callee.id)}`, value), {
+          echo: value,
+          by: callee.id,
+        });
       });
     }
   }

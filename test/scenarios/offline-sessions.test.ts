@@ -122,7 +122,10 @@ void describe('offline sessions - limits', () => {
     await park(r, v5('alice-2', 60, 'alice'));
     assert.equal(await connectRefused(r.mqttUrl, v5('alice-3', 60, 'alice')), 0x97);
     assert.equal(await connectRefused(r.mqttUrl, v4('alice-3', 'alice')), 3);
-    assert.equal(await metricValue(r, 'gatehouse_limit_hits_total', { gate: 'mqtt', limit: 'max_offline_sessions_per_authid' }), 2);
+    assert.equal(
+      await metricValue(r, 'gatehouse_limit_hits_total', { gate: 'mqtt', limit: 'max_offline_sessions_per_authid' }),
+      2,
+    );
     await park(r, v4('bob-1', 'bob'));
     // alice may still resume hers, and connect clean
     const again = await connectMqtt(r.mqttUrl, v4('alice-1', 'alice'));
@@ -160,7 +163,9 @@ void describe('offline sessions - expiry', () => {
     await closeRouter(r);
     await endAll([live.client]);
     r = await router({ store: { path: file } });
-    const disconnectedAt = (id: string): unknown => (r.router.queues.getRecord('mqtt-session', `realm1\u0000${id}`) as { disconnectedAt?: unknown } | undefined)?.disconnectedAt;
+    const disconnectedAt = (id: string): unknown =>
+      (r.router.queues.getRecord('mqtt-session', `realm1\u0000${id}`) as { disconnectedAt?: unknown } | undefined)
+        ?.disconnectedAt;
     assert.equal(typeof disconnectedAt('restart-live'), 'number', 'offline since this start, recorded');
     assert.equal(typeof disconnectedAt('restart-kept'), 'number');
     await closeRouter(r);
@@ -210,7 +215,10 @@ void describe('offline sessions - disk', () => {
     await closeRouter(r);
     const grown = fileBytes() - before;
     const bound = 2 * N * S + K * N * 200;
-    assert.ok(grown < bound, `the store grew ${grown} bytes for ${N * S} published to ${K} sessions (bound ${bound}; stored per session it is ${N * S * K})`);
+    assert.ok(
+      grown < bound,
+      `the store grew ${grown} bytes for ${N * S} published to ${K} sessions (bound ${bound}; stored per session it is ${N * S * K})`,
+    );
 
     // after a restart every subscriber gets every message, in order
     r = await router(config);
@@ -220,7 +228,10 @@ void describe('offline sessions - disk', () => {
       clients.push(c.client);
       assert.equal(c.connack.sessionPresent, true, `${id}: a restored session survives the next shutdown too`);
       await log.count(N, `${id}'s queued messages`);
-      assert.ok(log.messages.every((m, i) => m.payload.equals(sent[i] as Buffer)), `${id} got every message intact and in order`);
+      assert.ok(
+        log.messages.every((m, i) => m.payload.equals(sent[i] as Buffer)),
+        `${id} got every message intact and in order`,
+      );
       await endAll([c.client]);
     }
     await waitFor(() => r.router.queues.stats.messages === 0, 'every message acknowledged');

@@ -61,10 +61,23 @@ describe('payload - integers past 2^53', () => {
     const cbor = await wamp('cbor');
     await acked(cbor.publish('exact.pub', [PAST_2_53, MAX_INT64], undefined, { acknowledge: true }), 'CBOR PUBLISH');
 
-    const bodies = ['9223372036854775807', '{"n":9007199254740993,"list":[-9007199254740993,1]}', '[9007199254740993,9223372036854775807]'];
-    assert.deepEqual((await mlog5.count(3, 'MQTT 5 subscriber')).map((m) => m.payload.toString()), bodies);
-    assert.deepEqual((await mlog4.count(3, 'MQTT 3.1.1 subscriber')).map((m) => m.payload.toString()), bodies);
-    assert.deepEqual((await sinbox.count(3, 'STOMP subscriber')).map((m) => m.body), bodies);
+    const bodies = [
+      '9223372036854775807',
+      '{"n":9007199254740993,"list":[-9007199254740993,1]}',
+      '[9007199254740993,9223372036854775807]',
+    ];
+    assert.deepEqual(
+      (await mlog5.count(3, 'MQTT 5 subscriber')).map((m) => m.payload.toString()),
+      bodies,
+    );
+    assert.deepEqual(
+      (await mlog4.count(3, 'MQTT 3.1.1 subscriber')).map((m) => m.payload.toString()),
+      bodies,
+    );
+    assert.deepEqual(
+      (await sinbox.count(3, 'STOMP subscriber')).map((m) => m.body),
+      bodies,
+    );
     for (const m of sinbox.messages) assert.equal(m.headers['content-type'], 'application/json');
 
     await jsonLog.count(3, 'autobahn JSON subscriber gets every event');
@@ -83,9 +96,13 @@ describe('payload - integers past 2^53', () => {
     await subscribeLog(await wamp('cbor'), 'exact.in', cborLog);
 
     const { client } = await mqttClient(5);
-    await publish(client, 'exact/in', '{"n":9007199254740993,"max":9223372036854775807,"min":-9223372036854775808,"small":42}', { qos: 1 });
+    await publish(client, 'exact/in', '{"n":9007199254740993,"max":9223372036854775807,"min":-9223372036854775808,"small":42}', {
+      qos: 1,
+    });
     const { client: stomp } = await stompjs.tcp(file.router().stompPort);
-    await sendWithReceipt(stomp, '/topic/exact.in', '[9007199254740993, 18446744073709551615]', { 'content-type': 'application/json' });
+    await sendWithReceipt(stomp, '/topic/exact.in', '[9007199254740993, 18446744073709551615]', {
+      'content-type': 'application/json',
+    });
 
     const expected0 = { n: PAST_2_53, max: MAX_INT64, min: -(2n ** 63n), small: 42 };
     const expected1 = [PAST_2_53, 2n ** 64n - 1n];
@@ -130,7 +147,10 @@ describe('payload - integers past 2^53', () => {
 
   it('payload - a retained bigint is stored, acknowledged and replayed exact to every protocol', async () => {
     const cbor = await wamp('cbor');
-    await acked(cbor.publish('exact.kept', [{ n: PAST_2_53, max: MAX_INT64 }], undefined, { acknowledge: true, retain: true }), 'retained PUBLISH');
+    await acked(
+      cbor.publish('exact.kept', [{ n: PAST_2_53, max: MAX_INT64 }], undefined, { acknowledge: true, retain: true }),
+      'retained PUBLISH',
+    );
     // the publisher's session survives it
     await acked(cbor.publish('exact.after', [1], undefined, { acknowledge: true }), 'a later PUBLISH on the same session');
 

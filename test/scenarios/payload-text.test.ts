@@ -39,8 +39,14 @@ describe('payload - plain text into WAMP', () => {
     // the format indicator alone: a JSON document is still JSON
     await publish(client, 'text/in', '{"t":21.5}', { qos: 1, properties: { payloadFormatIndicator: true } });
     const expected = [['on'], ['21.5'], ['21.5 C'], [{ t: 21.5 }]];
-    assert.deepEqual((await json.count(4, 'JSON subscriber')).map((e) => e.args), expected);
-    assert.deepEqual((await msgpack.count(4, 'msgpack subscriber')).map((e) => e.args), expected);
+    assert.deepEqual(
+      (await json.count(4, 'JSON subscriber')).map((e) => e.args),
+      expected,
+    );
+    assert.deepEqual(
+      (await msgpack.count(4, 'msgpack subscriber')).map((e) => e.args),
+      expected,
+    );
   });
 
   it('payload - STOMP text with content-type text/plain reaches WAMP as a string; an MQTT 3.1.1 body (no properties) stays bytes', async () => {
@@ -72,11 +78,20 @@ describe('payload - WAMP strings out as text', () => {
     // without a text content type a string is JSON, as before
     await wampPublish(s, 'text.out', ['on'], {});
     const got5 = await l5.count(2, 'MQTT 5');
-    assert.deepEqual(got5.map((m) => m.payload.toString()), ['on', '"on"']);
+    assert.deepEqual(
+      got5.map((m) => m.payload.toString()),
+      ['on', '"on"'],
+    );
     assert.equal(got5[0]?.packet.properties?.contentType, 'text/plain');
-    assert.deepEqual((await l4.count(2, 'MQTT 3.1.1')).map((m) => m.payload.toString()), ['on', '"on"']);
+    assert.deepEqual(
+      (await l4.count(2, 'MQTT 3.1.1')).map((m) => m.payload.toString()),
+      ['on', '"on"'],
+    );
     const sgot = await inbox.count(2, 'STOMP');
-    assert.deepEqual(sgot.map((m) => m.body), ['on', '"on"']);
+    assert.deepEqual(
+      sgot.map((m) => m.body),
+      ['on', '"on"'],
+    );
     assert.equal(sgot[0]?.headers['content-type'], 'text/plain');
     assert.equal(sgot[1]?.headers['content-type'], 'application/json');
   });

@@ -91,7 +91,9 @@ describe('publication taps and message identity', () => {
     try {
       let got!: Promise<unknown[]>;
       await new Promise<void>((subscribed) => {
-        got = new Promise<unknown[]>((res) => void c.session.subscribe('taps.remote', (args) => res(args)).then(() => subscribed()));
+        got = new Promise<unknown[]>(
+          (res) => void c.session.subscribe('taps.remote', (args) => res(args)).then(() => subscribed()),
+        );
       });
       const realm = r.router.realm('realm1');
       assert.ok(realm);

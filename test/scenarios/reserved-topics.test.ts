@@ -67,8 +67,14 @@ void describe('reserved topics', () => {
 
   it('reserved topics - an MQTT will on wamp.* or a change feed refuses CONNECT: v4 return code 5, v5 0x87', async () => {
     const will = (topic: string) => ({ topic, payload: Buffer.from('"forged"'), qos: 0 as const, retain: false });
-    assert.equal(await connectRefused(r.mqttUrl, { protocolVersion: 4, clientId: uniqueId('w'), will: will('wamp/session/on_leave') }), 5);
-    assert.equal(await connectRefused(r.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('table/detail/changes') }), 0x87);
+    assert.equal(
+      await connectRefused(r.mqttUrl, { protocolVersion: 4, clientId: uniqueId('w'), will: will('wamp/session/on_leave') }),
+      5,
+    );
+    assert.equal(
+      await connectRefused(r.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('table/detail/changes') }),
+      0x87,
+    );
   });
 
   it('reserved topics - STOMP cannot SEND to /topic/wamp.*: ERROR "not authorized", nothing delivered', async () => {
@@ -82,9 +88,15 @@ void describe('reserved topics', () => {
 
   it('reserved topics - add_testament refuses a change feed and a computed table', async () => {
     const c = await wampClient();
-    const feed = await errorOf(c.session.call('wamp.session.add_testament', ['table.detail.changes', [], { op: 'insert' }]), 'change feed testament');
+    const feed = await errorOf(
+      c.session.call('wamp.session.add_testament', ['table.detail.changes', [], { op: 'insert' }]),
+      'change feed testament',
+    );
     assert.equal(feed.error, 'wamp.error.not_authorized');
-    const computed = await errorOf(c.session.call('wamp.session.add_testament', ['table.invoice', [], { customer: 'c', invoice: 'i' }]), 'computed table testament');
+    const computed = await errorOf(
+      c.session.call('wamp.session.add_testament', ['table.invoice', [], { customer: 'c', invoice: 'i' }]),
+      'computed table testament',
+    );
     assert.equal(computed.error, 'wamp.error.not_authorized');
     await c.close();
     // the router is still up: a new client works

@@ -17,7 +17,14 @@ import { Router } from '../../index';
 import type { ClientCertificate, TransportInfo } from '../../lib/session';
 import { connect } from '../helpers/autobahn';
 import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
-import { StompjsClients, stompitConnect, stompitDisconnect, withTimeout, WAIT_MS, type StompitConnectOptions } from '../helpers/stomp-clients';
+import {
+  StompjsClients,
+  stompitConnect,
+  stompitDisconnect,
+  withTimeout,
+  WAIT_MS,
+  type StompitConnectOptions,
+} from '../helpers/stomp-clients';
 import { sleep } from '../helpers/wait';
 
 const dir = join(__dirname, '../fixtures/tls');
@@ -89,7 +96,11 @@ describe('tls - WAMP', () => {
     try {
       let resolveGot: (v: unknown) => void = () => undefined;
       const got = new Promise<unknown>((resolve) => (resolveGot = resolve));
-      await withTimeout(c.session.subscribe('tls.wamp', (args) => resolveGot(args[0])), WAIT_MS, 'SUBSCRIBED over wss');
+      await withTimeout(
+        c.session.subscribe('tls.wamp', (args) => resolveGot(args[0])),
+        WAIT_MS,
+        'SUBSCRIBED over wss',
+      );
       await c.session.publish('tls.wamp', ['secure'], {}, { acknowledge: true, exclude_me: false });
       assert.equal(await withTimeout(got, WAIT_MS, 'the event over wss'), 'secure');
       const s = router.findSession(c.session.id);
@@ -159,7 +170,14 @@ describe('tls - WAMP', () => {
 
 describe('tls - MQTT', () => {
   it('tls - mqtt.js over mqtts with a client certificate: pub/sub, certificate on the session', async () => {
-    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.mqtts}`, { ca, ...client, servername: 'localhost', protocolVersion: 5, reconnectPeriod: 0, clientId: 'mqtts-cert' });
+    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.mqtts}`, {
+      ca,
+      ...client,
+      servername: 'localhost',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      clientId: 'mqtts-cert',
+    });
     try {
       await c.subscribeAsync('tls/mqtt', { qos: 1 });
       const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
@@ -173,7 +191,13 @@ describe('tls - MQTT', () => {
   });
 
   it('tls - a certificate the CA did not sign is reported unauthorized where certificates are optional', async () => {
-    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.mqtts}`, { ca, ...stranger, servername: 'localhost', reconnectPeriod: 0, clientId: 'mqtts-stranger' });
+    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${ports.mqtts}`, {
+      ca,
+      ...stranger,
+      servername: 'localhost',
+      reconnectPeriod: 0,
+      clientId: 'mqtts-stranger',
+    });
     try {
       const info = transports('mqtt').find((t) => t.clientCertificate?.subject['CN'] === 'localhost');
       assert.equal(info?.clientCertificate?.authorized, false);
@@ -190,7 +214,12 @@ describe('tls - MQTT', () => {
   });
 
   it('tls - mqtt.js over wss publishes and receives', async () => {
-    const c = await mqtt.connectAsync(`wss://127.0.0.1:${ports.mqttWss}/mqtt`, { ca, servername: 'localhost', reconnectPeriod: 0, wsOptions: { ca } });
+    const c = await mqtt.connectAsync(`wss://127.0.0.1:${ports.mqttWss}/mqtt`, {
+      ca,
+      servername: 'localhost',
+      reconnectPeriod: 0,
+      wsOptions: { ca },
+    });
     try {
       await c.subscribeAsync('tls/mqttws', { qos: 1 });
       const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
@@ -239,7 +268,11 @@ describe('tls - certificate reload', () => {
       const issuer = async (): Promise<string | undefined> => {
         const s = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false });
         try {
-          await withTimeout(new Promise<void>((res, rej) => s.once('secureConnect', res).once('error', rej)), WAIT_MS, 'TLS connect');
+          await withTimeout(
+            new Promise<void>((res, rej) => s.once('secureConnect', res).once('error', rej)),
+            WAIT_MS,
+            'TLS connect',
+          );
           const cn = s.getPeerCertificate().issuer.CN;
           return Array.isArray(cn) ? cn.join(',') : cn;
         } finally {

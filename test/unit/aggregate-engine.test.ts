@@ -23,7 +23,8 @@ const remove = (e: DirectEngine, invoice: string, line: number): Promise<void> =
   assert.ok(p);
   return p;
 };
-const customerRow = (e: DirectEngine, customer: string): Record<string, unknown> | null => e.engine.get(e.engine.table('customer'), { customer });
+const customerRow = (e: DirectEngine, customer: string): Record<string, unknown> | null =>
+  e.engine.get(e.engine.table('customer'), { customer });
 const line = (invoice: string, n: number, customer: string, amount: number, extra: Partial<Detail> = {}): Detail => ({
   invoice,
   line: n,
@@ -39,9 +40,19 @@ void test('aggregate engine - an update moves the difference; re-publishing the 
   try {
     await publish(e, line('i1', 1, 'acme', 10));
     await publish(e, line('i1', 2, 'acme', 5));
-    assert.deepEqual(e.engine.get(e.engine.table('invoice'), { customer: 'acme', invoice: 'i1' }), { customer: 'acme', invoice: 'i1', total: 15, lines: 2 });
+    assert.deepEqual(e.engine.get(e.engine.table('invoice'), { customer: 'acme', invoice: 'i1' }), {
+      customer: 'acme',
+      invoice: 'i1',
+      total: 15,
+      lines: 2,
+    });
     await publish(e, line('i1', 2, 'acme', 7.25));
-    assert.deepEqual(e.engine.get(e.engine.table('invoice'), { customer: 'acme', invoice: 'i1' }), { customer: 'acme', invoice: 'i1', total: 17.25, lines: 2 });
+    assert.deepEqual(e.engine.get(e.engine.table('invoice'), { customer: 'acme', invoice: 'i1' }), {
+      customer: 'acme',
+      invoice: 'i1',
+      total: 17.25,
+      lines: 2,
+    });
     const before = e.feed.length;
     // the same row again, fields in another order: no change anywhere, no event
     await publish(e, { amount: 7.25, type: 'sale', product: 'widget', customer: 'acme', line: 2, invoice: 'i1' });
@@ -58,7 +69,14 @@ void test('aggregate engine - a row whose group key changes moves between groups
     await publish(e, line('i2', 1, 'acme', 4));
     await publish(e, line('i1', 1, 'bolt', 10)); // i1's line now belongs to customer bolt
     assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 4, invoices: 1, largest: 4, smallest: 4, average: 4 });
-    assert.deepEqual(customerRow(e, 'bolt'), { customer: 'bolt', revenue: 10, invoices: 1, largest: 10, smallest: 10, average: 10 });
+    assert.deepEqual(customerRow(e, 'bolt'), {
+      customer: 'bolt',
+      revenue: 10,
+      invoices: 1,
+      largest: 10,
+      smallest: 10,
+      average: 10,
+    });
     assert.equal(e.engine.get(e.engine.table('invoice'), { customer: 'acme', invoice: 'i1' }), null);
     const deleted = e.feed.filter((f) => f.kwargs['table'] === 'invoice' && f.kwargs['op'] === 'delete');
     assert.deepEqual(
@@ -76,11 +94,32 @@ void test('aggregate engine - min and max stay right when the current extreme is
     await publish(e, line('a', 1, 'acme', 30));
     await publish(e, line('b', 1, 'acme', 10));
     await publish(e, line('c', 1, 'acme', 20));
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 60, invoices: 3, largest: 30, smallest: 10, average: 20 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 60,
+      invoices: 3,
+      largest: 30,
+      smallest: 10,
+      average: 20,
+    });
     await remove(e, 'a', 1); // the largest
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 30, invoices: 2, largest: 20, smallest: 10, average: 15 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 30,
+      invoices: 2,
+      largest: 20,
+      smallest: 10,
+      average: 15,
+    });
     await remove(e, 'b', 1); // the smallest
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 20, invoices: 1, largest: 20, smallest: 20, average: 20 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 20,
+      invoices: 1,
+      largest: 20,
+      smallest: 20,
+      average: 20,
+    });
     await remove(e, 'c', 1);
     assert.equal(customerRow(e, 'acme'), null);
     await remove(e, 'c', 1); // deleting what is gone changes nothing
@@ -94,7 +133,11 @@ void test('aggregate engine - propagate filters: a line that stops being a sale 
   try {
     await publish(e, line('i1', 1, 'acme', 10));
     await publish(e, line('i1', 2, 'acme', 3, { type: 'refund' }));
-    assert.deepEqual(e.engine.get(e.engine.table('product'), { product: 'widget' }), { product: 'widget', revenue: 10, lines: 1 });
+    assert.deepEqual(e.engine.get(e.engine.table('product'), { product: 'widget' }), {
+      product: 'widget',
+      revenue: 10,
+      lines: 1,
+    });
     await publish(e, line('i1', 1, 'acme', 10, { type: 'refund' }));
     assert.equal(e.engine.get(e.engine.table('product'), { product: 'widget' }), null);
     assert.equal(customerRow(e, 'acme'), null);
@@ -130,12 +173,18 @@ void test('aggregate engine - a table filter keeps matching rows only; a row tha
     },
     {
       file: 'totals.json',
-      definition: { name: 'totals', properties: { region: { type: 'string' }, qty: { type: 'integer' }, n: { type: 'integer' } }, primary_key: ['region'], aggregate: { qty: 'sum', n: 'count' } },
+      definition: {
+        name: 'totals',
+        properties: { region: { type: 'string' }, qty: { type: 'integer' }, n: { type: 'integer' } },
+        primary_key: ['region'],
+        aggregate: { qty: 'sum', n: 'count' },
+      },
     },
   ]);
   const e = openEngine(defs);
   try {
-    const put = (row: Record<string, unknown>): Promise<void> => e.engine.accept('table.orders', { kwargs: row }) ?? Promise.reject(new Error('not a table topic'));
+    const put = (row: Record<string, unknown>): Promise<void> =>
+      e.engine.accept('table.orders', { kwargs: row }) ?? Promise.reject(new Error('not a table topic'));
     await put({ id: 1, region: 'eu', qty: 2 });
     await put({ id: 2, region: 'us', qty: 5 });
     assert.deepEqual(tableRows(e.engine, 'orders'), [{ id: 1, region: 'eu', qty: 2 }]);
@@ -155,13 +204,28 @@ void test('aggregate engine - an invalid row is refused before anything changes'
     const revision = e.feed.length;
     assert.throws(
       () => e.engine.accept('table.detail', { kwargs: { ...line('i1', 1, 'acme', 10), amount: 'ten' } }),
-      (err: unknown) => err instanceof RouterError && err.def.code === 'invalid_payload' && err.message === 'table detail: /amount must be number',
+      (err: unknown) =>
+        err instanceof RouterError &&
+        err.def.code === 'invalid_payload' &&
+        err.message === 'table detail: /amount must be number',
     );
-    assert.throws(() => e.engine.accept('table.detail', { kwargs: { invoice: 'i9', line: 1 } }), /must have required property 'customer'/);
+    assert.throws(
+      () => e.engine.accept('table.detail', { kwargs: { invoice: 'i9', line: 1 } }),
+      /must have required property 'customer'/,
+    );
     assert.throws(() => e.engine.accept('table.detail', { args: ['not a row'] }), /a row is a JSON object/);
-    assert.throws(() => e.engine.accept('table.detail.delete', { kwargs: { invoice: 'i1' } }), /primary key fields invoice, line/);
-    assert.throws(() => e.engine.accept('table.customer', { kwargs: { customer: 'x' } }), (err: unknown) => err instanceof RouterError && err.def.code === 'not_authorized');
-    assert.throws(() => e.engine.accept('table.detail.changes', { kwargs: {} }), (err: unknown) => err instanceof RouterError && err.def.code === 'not_authorized');
+    assert.throws(
+      () => e.engine.accept('table.detail.delete', { kwargs: { invoice: 'i1' } }),
+      /primary key fields invoice, line/,
+    );
+    assert.throws(
+      () => e.engine.accept('table.customer', { kwargs: { customer: 'x' } }),
+      (err: unknown) => err instanceof RouterError && err.def.code === 'not_authorized',
+    );
+    assert.throws(
+      () => e.engine.accept('table.detail.changes', { kwargs: {} }),
+      (err: unknown) => err instanceof RouterError && err.def.code === 'not_authorized',
+    );
     assert.equal(e.engine.accept('table.unknown', { kwargs: {} }), undefined);
     await e.database.flush();
     assert.equal(e.feed.length, revision);
@@ -186,49 +250,61 @@ type Op = { kind: 'put'; row: Detail } | { kind: 'delete'; invoice: string; line
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: detailArb.map((row): Op => ({ kind: 'put', row })) },
-  { weight: 2, arbitrary: fc.record({ invoice: fc.constantFrom('i1', 'i2', 'i3', 'i4', 'i5'), line: fc.integer({ min: 1, max: 3 }) }).map((k): Op => ({ kind: 'delete', ...k })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ invoice: fc.constantFrom('i1', 'i2', 'i3', 'i4', 'i5'), line: fc.integer({ min: 1, max: 3 }) })
+      .map((k): Op => ({ kind: 'delete', ...k })),
+  },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: 'again' }) },
 );
 
 void test('aggregate engine - property: after random inserts, updates, key changes and deletes the aggregates equal a recomputation', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 40 }), async (turns) => {
-      const e = openEngine();
-      try {
-        const model = new Map<string, Detail>();
-        let last: Detail | undefined;
-        for (const turn of turns) {
-          // the ops of one turn share one commit, as a busy router's do
-          const acks: Promise<void>[] = [];
-          for (const op of turn) {
-            if (op.kind === 'put') {
-              model.set(`${op.row.invoice}/${op.row.line}`, op.row);
-              last = op.row;
-              acks.push(publish(e, op.row));
-            } else if (op.kind === 'delete') {
-              model.delete(`${op.invoice}/${op.line}`);
-              acks.push(remove(e, op.invoice, op.line));
-            } else if (last && model.get(`${last.invoice}/${last.line}`) === last) {
-              acks.push(publish(e, last)); // re-publish what is stored
+    fc.asyncProperty(
+      fc.array(fc.array(opArb, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 40 }),
+      async (turns) => {
+        const e = openEngine();
+        try {
+          const model = new Map<string, Detail>();
+          let last: Detail | undefined;
+          for (const turn of turns) {
+            // the ops of one turn share one commit, as a busy router's do
+            const acks: Promise<void>[] = [];
+            for (const op of turn) {
+              if (op.kind === 'put') {
+                model.set(`${op.row.invoice}/${op.row.line}`, op.row);
+                last = op.row;
+                acks.push(publish(e, op.row));
+              } else if (op.kind === 'delete') {
+                model.delete(`${op.invoice}/${op.line}`);
+                acks.push(remove(e, op.invoice, op.line));
+              } else if (last && model.get(`${last.invoice}/${last.line}`) === last) {
+                acks.push(publish(e, last)); // re-publish what is stored
+              }
             }
+            await Promise.all(acks);
           }
-          await Promise.all(acks);
+          const expected = expectedAggregates(model.values());
+          assert.deepEqual(tableRows(e.engine, 'invoice'), expected.invoice);
+          assert.deepEqual(tableRows(e.engine, 'product'), expected.product);
+          assert.deepEqual(tableRows(e.engine, 'customer'), expected.customer);
+          // the change feed, replayed, gives the same tables
+          const fed = tablesFromFeed(e.feed);
+          for (const name of ['detail', 'invoice', 'product', 'customer']) {
+            assert.deepEqual(
+              [...(fed.get(name)?.values() ?? [])].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+              tableRows(e.engine, name).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)),
+              `feed of ${name}`,
+            );
+          }
+          const report = e.engine.rebuild(false);
+          assert.deepEqual(report.mismatches, []);
+        } finally {
+          await e.close();
         }
-        const expected = expectedAggregates(model.values());
-        assert.deepEqual(tableRows(e.engine, 'invoice'), expected.invoice);
-        assert.deepEqual(tableRows(e.engine, 'product'), expected.product);
-        assert.deepEqual(tableRows(e.engine, 'customer'), expected.customer);
-        // the change feed, replayed, gives the same tables
-        const fed = tablesFromFeed(e.feed);
-        for (const name of ['detail', 'invoice', 'product', 'customer']) {
-          assert.deepEqual([...(fed.get(name)?.values() ?? [])].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)), tableRows(e.engine, name).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)), `feed of ${name}`);
-        }
-        const report = e.engine.rebuild(false);
-        assert.deepEqual(report.mismatches, []);
-      } finally {
-        await e.close();
-      }
-    }),
+      },
+    ),
     { numRuns: 60 },
   );
 });
@@ -236,7 +312,9 @@ void test('aggregate engine - property: after random inserts, updates, key chang
 void test('aggregate exact sum - any order of adds and removes gives the decimal sum, rounded once', () => {
   const centsAndPermutation = fc
     .array(fc.integer({ min: -10_000_000, max: 10_000_000 }), { maxLength: 50 })
-    .chain((cents) => fc.tuple(fc.constant(cents), fc.shuffledSubarray(cents, { minLength: cents.length, maxLength: cents.length })));
+    .chain((cents) =>
+      fc.tuple(fc.constant(cents), fc.shuffledSubarray(cents, { minLength: cents.length, maxLength: cents.length })),
+    );
   fc.assert(
     fc.property(centsAndPermutation, ([cents, shuffled]) => {
       const forward = ExactSum.zero();
@@ -312,7 +390,11 @@ void test('aggregate engine - an op that fails in the commit fails alone: the ot
       if (row?.invoice === 'boom') throw new Error('injected fault');
     };
     const feedBefore = e.feed.length;
-    const results = await Promise.allSettled([publish(e, line('i1', 1, 'acme', 10)), publish(e, line('boom', 1, 'acme', 100)), publish(e, line('i2', 1, 'acme', 5))]);
+    const results = await Promise.allSettled([
+      publish(e, line('i1', 1, 'acme', 10)),
+      publish(e, line('boom', 1, 'acme', 100)),
+      publish(e, line('i2', 1, 'acme', 5)),
+    ]);
     assert.deepEqual(
       results.map((r) => r.status),
       ['fulfilled', 'rejected', 'fulfilled'],
@@ -320,7 +402,14 @@ void test('aggregate engine - an op that fails in the commit fails alone: the ot
     const failure = results[1];
     assert.ok(failure?.status === 'rejected' && failure.reason instanceof RouterError && failure.reason.def.code === 'internal');
     assert.equal(e.engine.get(e.engine.table('detail'), { invoice: 'boom', line: 1 }), null);
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 16, invoices: 3, largest: 10, smallest: 1, average: 16 / 3 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 16,
+      invoices: 3,
+      largest: 10,
+      smallest: 1,
+      average: 16 / 3,
+    });
     const revisions = e.feed.slice(feedBefore).map((f) => f.kwargs['revision'] as number);
     assert.ok(
       revisions.every((r, i) => i === 0 || r === (revisions[i - 1] as number) + 1),
@@ -351,10 +440,24 @@ void test('aggregate engine - a commit that fails leaves no cached row behind: t
       failed.map((r) => r.status),
       ['rejected', 'rejected'],
     );
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 10, invoices: 1, largest: 10, smallest: 10, average: 10 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 10,
+      invoices: 1,
+      largest: 10,
+      smallest: 10,
+      average: 10,
+    });
     await publish(e, line('i1', 2, 'acme', 5));
     await publish(e, line('i3', 1, 'acme', 1));
-    assert.deepEqual(customerRow(e, 'acme'), { customer: 'acme', revenue: 16, invoices: 2, largest: 15, smallest: 1, average: 8 });
+    assert.deepEqual(customerRow(e, 'acme'), {
+      customer: 'acme',
+      revenue: 16,
+      invoices: 2,
+      largest: 15,
+      smallest: 1,
+      average: 8,
+    });
     assert.deepEqual(e.engine.rebuild(false).mismatches, []);
   } finally {
     await e.close();

@@ -19,7 +19,11 @@ const nacl = require('tweetnacl') as {
     detached(msg: Uint8Array, secretKey: Uint8Array): Uint8Array;
   };
 };
-const cra = (require('autobahn') as { auth_cra: { derive_key(s: string, salt: string, i: number, k: number): string; sign(key: string, c: string): string } }).auth_cra;
+const cra = (
+  require('autobahn') as {
+    auth_cra: { derive_key(s: string, salt: string, i: number, k: number): string; sign(key: string, c: string): string };
+  }
+).auth_cra;
 const FAST = { N: 1024, r: 8, p: 1 };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -47,7 +51,7 @@ test('auth - scrypt hashes are salted and verify only the right password', async
   assert.equal(await verifyPassword('correct horse', 'scrypt$1024$8$1$$'), false, 'a malformed stored hash matches nothing');
 });
 
-test('auth - the WAMP-CRA key and signature match autobahn\'s auth_cra', () => {
+test("auth - the WAMP-CRA key and signature match autobahn's auth_cra", () => {
   const key = deriveCraKey('s3cret', 'salt123', 1000, 32);
   assert.equal(key, cra.derive_key('s3cret', 'salt123', 1000, 32));
   const challenge = '{"authid":"a","nonce":"x"}';
@@ -61,7 +65,11 @@ test('auth - cryptosign accepts a tweetnacl signature, bare or followed by the c
   const sig = hex(nacl.sign.detached(Buffer.from(challenge, 'hex'), kp.secretKey));
   assert.equal(verifyCryptosign(challenge, sig, [hex(kp.publicKey)]), true);
   assert.equal(verifyCryptosign(challenge, sig + challenge, [hex(kp.publicKey)]), true);
-  assert.equal(verifyCryptosign(challenge, sig + hex(Buffer.alloc(32, 8)), [hex(kp.publicKey)]), false, 'a different trailing message');
+  assert.equal(
+    verifyCryptosign(challenge, sig + hex(Buffer.alloc(32, 8)), [hex(kp.publicKey)]),
+    false,
+    'a different trailing message',
+  );
   assert.equal(verifyCryptosign(challenge, sig, [hex(other.publicKey)]), false);
   assert.equal(verifyCryptosign(hex(Buffer.alloc(32, 9)), sig, [hex(kp.publicKey)]), false, 'a signature of another challenge');
   assert.equal(verifyCryptosign(challenge, 'zz', [hex(kp.publicKey)]), false);
@@ -69,7 +77,11 @@ test('auth - cryptosign accepts a tweetnacl signature, bare or followed by the c
 
 test('auth - a verified client certificate maps its CN to the user record, else to auth.tls.role', async () => {
   const users: UserRecord[] = [await createUserRecord({ authid: 'device-1', role: 'device', password: 'x', scrypt: FAST })];
-  const cert = (cn: string, authorized = true): TransportInfo['clientCertificate'] => ({ subject: { CN: cn, O: 'Example' }, fingerprint256: 'AA:BB', authorized });
+  const cert = (cn: string, authorized = true): TransportInfo['clientCertificate'] => ({
+    subject: { CN: cn, O: 'Example' },
+    fingerprint256: 'AA:BB',
+    authorized,
+  });
   const req = (t: TransportInfo): AuthRequest => ({ realm: 'realm1', transport: t });
 
   const strict = authenticator({ users });
@@ -90,20 +102,32 @@ test('auth - a verified client certificate maps its CN to the user record, else 
   assert.equal(mapped.identity.authrole, 'certified');
 
   // MQTT/STOMP: no password, a verified certificate: the certificate decides
-  const login = await open.login(req(tcp('10.0.0.2:5000', cert('device-1'))), { authid: '', password: undefined, anonymousAuthid: 'c1' });
+  const login = await open.login(req(tcp('10.0.0.2:5000', cert('device-1'))), {
+    authid: '',
+    password: undefined,
+    anonymousAuthid: 'c1',
+  });
   assert.ok(login.ok);
   assert.equal(login.identity.authmethod, 'tls');
 });
 
-test('auth - anonymous follows the gate\'s own setting over auth.anonymous', () => {
+test("auth - anonymous follows the gate's own setting over auth.anonymous", () => {
   const config = resolveConfig({ auth: { anonymous: 'never' }, stomp: { anonymous: 'always' } });
   const a = new Authenticator(config, new Metrics(), createLogger({ level: 'silent' }), () => undefined);
-  const on = (gate: string, peer: string): boolean => a.anonymous({ realm: 'realm1', transport: { gate, type: 'tcp', peer } }, 'x').ok;
+  const on = (gate: string, peer: string): boolean =>
+    a.anonymous({ realm: 'realm1', transport: { gate, type: 'tcp', peer } }, 'x').ok;
   assert.equal(on('mqtt', '127.0.0.1:1'), false);
   assert.equal(on('stomp', '10.1.2.3:1'), true);
   const loopback = new Authenticator(resolveConfig({}), new Metrics(), createLogger({ level: 'silent' }), () => undefined);
-  assert.equal(loopback.anonymous({ realm: 'realm1', transport: { gate: 'wamp', type: 'websocket', peer: '127.0.0.1:9' } }, 'x').ok, true);
-  assert.equal(loopback.anonymous({ realm: 'realm1', transport: { gate: 'wamp', type: 'websocket', peer: '192.0.2.1:9' } }, 'x').ok, false, 'default: loopback only');
+  assert.equal(
+    loopback.anonymous({ realm: 'realm1', transport: { gate: 'wamp', type: 'websocket', peer: '127.0.0.1:9' } }, 'x').ok,
+    true,
+  );
+  assert.equal(
+    loopback.anonymous({ realm: 'realm1', transport: { gate: 'wamp', type: 'websocket', peer: '192.0.2.1:9' } }, 'x').ok,
+    false,
+    'default: loopback only',
+  );
 });
 
 test('auth - an anonymous client cannot take the authid of a user record', async () => {
@@ -132,16 +156,34 @@ test('auth - a failure is logged with peer, gate, method and authid, never the s
   assert.ok(!lines[0]?.includes('hunter2'), 'the secret is not logged');
 });
 
-test('auth - user records: the CLI\'s record holds no secret in the clear; config rejects duplicate authids', async () => {
-  const r = await createUserRecord({ authid: 'bob', role: 'ops', password: 'pa55word', cryptosignKeys: ['AB'.repeat(32)], realms: ['r1'], scrypt: FAST });
+test("auth - user records: the CLI's record holds no secret in the clear; config rejects duplicate authids", async () => {
+  const r = await createUserRecord({
+    authid: 'bob',
+    role: 'ops',
+    password: 'pa55word',
+    cryptosignKeys: ['AB'.repeat(32)],
+    realms: ['r1'],
+    scrypt: FAST,
+  });
   assert.ok(!JSON.stringify(r).includes('pa55word'));
   assert.equal(await verifyPassword('pa55word', r.password ?? ''), true);
-  assert.equal(r.wampcra?.key, deriveCraKey('pa55word', r.wampcra?.salt ?? '', r.wampcra?.iterations ?? 0, r.wampcra?.keylen ?? 0));
+  assert.equal(
+    r.wampcra?.key,
+    deriveCraKey('pa55word', r.wampcra?.salt ?? '', r.wampcra?.iterations ?? 0, r.wampcra?.keylen ?? 0),
+  );
   assert.deepEqual(r.cryptosign, ['ab'.repeat(32)]);
   assert.equal(resolveConfig({ auth: { users: [r] } }).auth.users[0]?.authid, 'bob', 'a record from the CLI is valid config');
   await assert.rejects(createUserRecord({ authid: 'x', role: 'y', cryptosignKeys: ['12'] }), /Ed25519/);
   assert.throws(
-    () => resolveConfig({ auth: { users: [{ authid: 'a', role: 'r' }, { authid: 'a', role: 'r' }] } }),
+    () =>
+      resolveConfig({
+        auth: {
+          users: [
+            { authid: 'a', role: 'r' },
+            { authid: 'a', role: 'r' },
+          ],
+        },
+      }),
     (e: unknown) => e instanceof ConfigError && e.problems.includes('/auth/users/1/authid duplicates user "a"'),
   );
 });

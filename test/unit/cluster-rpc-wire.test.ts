@@ -14,7 +14,10 @@ function across(p: Payload): Payload | undefined {
 
 void test('cluster rpc wire - args and kwargs with binary, nested values, 2^53 - 1 and a bigint cross unchanged', () => {
   const bytes = new Uint8Array([0, 1, 2, 254, 255]);
-  const p: Payload = { args: [1, 'two', bytes, { n: null, deep: [true, 2 ** 53 - 1] }, 2n ** 63n - 1n], kwargs: { b: bytes, s: 'x' } };
+  const p: Payload = {
+    args: [1, 'two', bytes, { n: null, deep: [true, 2 ** 53 - 1] }, 2n ** 63n - 1n],
+    kwargs: { b: bytes, s: 'x' },
+  };
   const out = across(p);
   assert.deepEqual(out?.args?.slice(0, 2), [1, 'two']);
   assert.deepEqual(Buffer.from(out?.args?.[2] as Uint8Array), Buffer.from(bytes));

@@ -22,7 +22,8 @@ test('cluster subjects - characters a NATS token cannot hold are escaped, so top
   assert.equal(realmSubjectPrefix('gatehouse', 'com.example'), 'gatehouse.ev.com=2Eexample.');
   assert.equal(eventSubject(P, 'int.*'), 'gatehouse.ev.realm1.int.=2A.!');
   // no subject of an escaped topic holds a wildcard token or whitespace
-  for (const topic of ['a.*', 'a.>', 'a b.c', '$SYS.x', 'a.%.b']) assert.doesNotMatch(eventSubject(P, topic), /(^|\.)[*>](\.|$)|\s/);
+  for (const topic of ['a.*', 'a.>', 'a b.c', '$SYS.x', 'a.%.b'])
+    assert.doesNotMatch(eventSubject(P, topic), /(^|\.)[*>](\.|$)|\s/);
 });
 
 test('cluster subjects - each pattern is one filter that matches exactly the topics the broker would route', () => {

@@ -28,7 +28,15 @@ function withTempFile(content: string, fn: (file: string) => void): void {
 
 test('config - empty input resolves to the documented defaults', () => {
   const c = resolveConfig({});
-  const tls = { enabled: false, certFile: '', keyFile: '', caFile: '', minVersion: 'TLSv1.2', requestCert: false, requireClientCert: false };
+  const tls = {
+    enabled: false,
+    certFile: '',
+    keyFile: '',
+    caFile: '',
+    minVersion: 'TLSv1.2',
+    requestCert: false,
+    requireClientCert: false,
+  };
   assert.deepEqual(JSON.parse(JSON.stringify(c)), {
     http: {
       host: '127.0.0.1',
@@ -142,7 +150,17 @@ test('config - empty input resolves to the documented defaults', () => {
       engine: 'sqlite',
       path: './data/gatehouse.db',
       synchronous: 'full',
-      nats: { servers: ['nats://127.0.0.1:4222'], bucket: 'gatehouse', replicas: 1, credentials: '', user: '', password: '', token: '', timeoutMs: 5000, leaseMs: 10000 },
+      nats: {
+        servers: ['nats://127.0.0.1:4222'],
+        bucket: 'gatehouse',
+        replicas: 1,
+        credentials: '',
+        user: '',
+        password: '',
+        token: '',
+        timeoutMs: 5000,
+        leaseMs: 10000,
+      },
     },
     aggregate: { dir: '', realm: 'realm1' },
     log: { level: 'info', format: 'auto' },
@@ -151,7 +169,14 @@ test('config - empty input resolves to the documented defaults', () => {
     proxy: {
       trusted: [],
       protocol: 'off',
-      listeners: { http: 'inherit', rawsocket: 'inherit', mqtt: 'inherit', mqttTls: 'inherit', stomp: 'inherit', stompTls: 'inherit' },
+      listeners: {
+        http: 'inherit',
+        rawsocket: 'inherit',
+        mqtt: 'inherit',
+        mqttTls: 'inherit',
+        stomp: 'inherit',
+        stompTls: 'inherit',
+      },
       headerTimeoutMs: 5000,
       forwardedHeaders: true,
     },
@@ -201,24 +226,38 @@ test('config - every bad field is reported at once', () => {
   );
   assert.ok(problems.includes('/http/port must be <= 65535'), problems.join('\n'));
   assert.ok(problems.includes('/http/prot is not a known option'), problems.join('\n'));
-  assert.ok(problems.some((p) => p.startsWith('/log/level must be one of "fatal"')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith('/log/level must be one of "fatal"')),
+    problems.join('\n'),
+  );
   assert.ok(problems.includes('/realms/0/name is required'), problems.join('\n'));
-  assert.ok(problems.some((p) => p.startsWith('/wamp/serializers/1 must be one of')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith('/wamp/serializers/1 must be one of')),
+    problems.join('\n'),
+  );
 });
 
 test('config - unknown top-level options are rejected, $schema is allowed', () => {
-  assert.deepEqual(problemsOf(() => resolveConfig({ htp: {} })), ['/htp is not a known option']);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ htp: {} })),
+    ['/htp is not a known option'],
+  );
   assert.equal(resolveConfig({ $schema: './schemas/config.schema.json' }).http.port, 8080);
-  assert.deepEqual(problemsOf(() => resolveConfig([])), ['/ must be object']);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig([])),
+    ['/ must be object'],
+  );
 });
 
 test('config - rules across fields are checked', () => {
-  assert.deepEqual(problemsOf(() => resolveConfig({ autoCreateRealms: false, defaultRealm: 'other' })), [
-    '/defaultRealm must name a realm in /realms when /autoCreateRealms is false',
-  ]);
-  assert.deepEqual(problemsOf(() => resolveConfig({ realms: [{ name: 'a' }, { name: 'a' }] })), [
-    '/realms/1/name duplicates realm "a"',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ autoCreateRealms: false, defaultRealm: 'other' })),
+    ['/defaultRealm must name a realm in /realms when /autoCreateRealms is false'],
+  );
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ realms: [{ name: 'a' }, { name: 'a' }] })),
+    ['/realms/1/name duplicates realm "a"'],
+  );
   assert.deepEqual(
     problemsOf(() => resolveConfig({ limits: { outboundHighWaterBytes: 10, outboundQueueBytes: 5 } })),
     ['/limits/outboundHighWaterBytes must not exceed /limits/outboundQueueBytes'],
@@ -226,15 +265,18 @@ test('config - rules across fields are checked', () => {
 });
 
 test('config - the dashboard path must not shadow the other HTTP endpoints', () => {
-  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/ws' } })), [
-    '/dashboard/path must not be or contain /wamp/path (/ws)',
-  ]);
-  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/app' }, metrics: { path: '/app/metrics' } })), [
-    '/dashboard/path must not be or contain /metrics/path (/app/metrics)',
-  ]);
-  assert.deepEqual(problemsOf(() => resolveConfig({ dashboard: { path: '/health' } })), [
-    '/dashboard/path must not be or contain the health check (/health)',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ dashboard: { path: '/ws' } })),
+    ['/dashboard/path must not be or contain /wamp/path (/ws)'],
+  );
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ dashboard: { path: '/app' }, metrics: { path: '/app/metrics' } })),
+    ['/dashboard/path must not be or contain /metrics/path (/app/metrics)'],
+  );
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ dashboard: { path: '/health' } })),
+    ['/dashboard/path must not be or contain the health check (/health)'],
+  );
   // a disabled dashboard claims no path; a path ending in / is refused by the schema
   assert.equal(resolveConfig({ dashboard: { enabled: false, path: '/ws' } }).dashboard.path, '/ws');
   assert.equal(resolveConfig({ dashboard: { path: '/ui/live' } }).dashboard.path, '/ui/live');
@@ -268,7 +310,12 @@ test('config - file < environment < overrides', () => {
     assert.equal(fromFile.http.port, 1000);
     assert.equal(fromFile.store.synchronous, 'normal');
 
-    const env = { GATEHOUSE_HTTP_PORT: '2000', GATEHOUSE_LOG_LEVEL: 'debug', GATEHOUSE_STORE_PATH: '/env.db', GATEHOUSE_HTTP_HOST: '' };
+    const env = {
+      GATEHOUSE_HTTP_PORT: '2000',
+      GATEHOUSE_LOG_LEVEL: 'debug',
+      GATEHOUSE_STORE_PATH: '/env.db',
+      GATEHOUSE_HTTP_HOST: '',
+    };
     const fromEnv = loadConfig({ file: path, env });
     assert.equal(fromEnv.http.port, 2000);
     assert.equal(fromEnv.http.host, '0.0.0.0', 'an empty variable counts as unset');
@@ -287,25 +334,53 @@ test('config - file < environment < overrides', () => {
 test('config - GATEHOUSE_REALM sets the default realm and creates it', () => {
   const c = loadConfig({ env: { GATEHOUSE_REALM: 'com.example' } });
   assert.equal(c.defaultRealm, 'com.example');
-  assert.deepEqual(c.realms.map((r) => r.name), ['com.example']);
+  assert.deepEqual(
+    c.realms.map((r) => r.name),
+    ['com.example'],
+  );
   const both = loadConfig({ env: {}, overrides: { defaultRealm: 'x', realms: [{ name: 'x' }, { name: 'y' }] } });
-  assert.deepEqual(both.realms.map((r) => r.name), ['x', 'y']);
+  assert.deepEqual(
+    both.realms.map((r) => r.name),
+    ['x', 'y'],
+  );
 });
 
 test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command line wins; a bad URL or node id names the field', () => {
   const c = loadConfig({ env: { GATEHOUSE_CLUSTER: 'nats://a:4222, nats://b:4222', GATEHOUSE_NODE: 'n-1' } });
-  assert.deepEqual(c.cluster, { nats: ['nats://a:4222', 'nats://b:4222'], node: 'n-1', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
+  assert.deepEqual(c.cluster, {
+    nats: ['nats://a:4222', 'nats://b:4222'],
+    node: 'n-1',
+    prefix: 'gatehouse',
+    rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
+    queues: { ackWaitMs: 30000 },
+  });
   const flags = loadConfig({ env: { GATEHOUSE_NODE: 'n-1' }, overrides: { cluster: { nats: ['nats://c:4222'], node: 'n-2' } } });
-  assert.deepEqual(flags.cluster, { nats: ['nats://c:4222'], node: 'n-2', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
+  assert.deepEqual(flags.cluster, {
+    nats: ['nats://c:4222'],
+    node: 'n-2',
+    prefix: 'gatehouse',
+    rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
+    queues: { ackWaitMs: 30000 },
+  });
   // a node id alone names the router; with no servers there is no cluster
-  assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, { nats: [], node: 'solo', prefix: 'gatehouse', rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 }, queues: { ackWaitMs: 30000 } });
-  assert.deepEqual(problemsOf(() => loadConfig({ env: { GATEHOUSE_NODE: 'a.b' } })), [
-    '/cluster/node must match pattern "^[A-Za-z0-9_-]{1,64}$" (from GATEHOUSE_NODE)',
-  ]);
-  assert.match(problemsOf(() => loadConfig({ env: { GATEHOUSE_CLUSTER: 'http://x' } }))[0] ?? '', /^\/cluster\/nats\/0 must match pattern/);
+  assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, {
+    nats: [],
+    node: 'solo',
+    prefix: 'gatehouse',
+    rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
+    queues: { ackWaitMs: 30000 },
+  });
+  assert.deepEqual(
+    problemsOf(() => loadConfig({ env: { GATEHOUSE_NODE: 'a.b' } })),
+    ['/cluster/node must match pattern "^[A-Za-z0-9_-]{1,64}$" (from GATEHOUSE_NODE)'],
+  );
+  assert.match(
+    problemsOf(() => loadConfig({ env: { GATEHOUSE_CLUSTER: 'http://x' } }))[0] ?? '',
+    /^\/cluster\/nats\/0 must match pattern/,
+  );
 });
 
-test('config - with a cluster the store engine defaults to jetstream on the cluster\'s servers; a named engine stays', () => {
+test("config - with a cluster the store engine defaults to jetstream on the cluster's servers; a named engine stays", () => {
   const clustered = resolveConfig({ cluster: { nats: ['nats://a:4222'] } });
   assert.equal(clustered.store.engine, 'jetstream');
   assert.deepEqual(clustered.store.nats.servers, ['nats://a:4222']);
@@ -324,45 +399,60 @@ test('config - a bad value from the environment names the field and the variable
 });
 
 test('config - an unreadable or malformed file is a ConfigError naming the file', () => {
-  assert.throws(() => loadConfig({ file: '/nonexistent/gatehouse.json', env: {} }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /\/nonexistent\/gatehouse\.json/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ file: '/nonexistent/gatehouse.json', env: {} }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /\/nonexistent\/gatehouse\.json/);
+      return true;
+    },
+  );
   withTempFile('{ "http": ', (path) => {
     assert.throws(() => loadConfig({ file: path, env: {} }), /not valid JSON/);
   });
   withTempFile('{ "wamp": { "helloTimeoutMs": 0 } }', (path) => {
-    assert.throws(() => loadConfig({ file: path, env: {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.ok(err.message.includes(path));
-      assert.deepEqual(err.problems, ['/wamp/helloTimeoutMs must be >= 1']);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ file: path, env: {} }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.message.includes(path));
+        assert.deepEqual(err.problems, ['/wamp/helloTimeoutMs must be >= 1']);
+        return true;
+      },
+    );
   });
 });
 
 test('config - an enabled TLS block needs its files, and requireClientCert needs a CA', () => {
-  assert.deepEqual(problemsOf(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c.pem' } } })), [
-    '/http/tls needs certFile and keyFile when enabled',
-  ]);
   assert.deepEqual(
-    problemsOf(() => resolveConfig({ wamp: { rawsocket: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requireClientCert: true } } } })),
+    problemsOf(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c.pem' } } })),
+    ['/http/tls needs certFile and keyFile when enabled'],
+  );
+  assert.deepEqual(
+    problemsOf(() =>
+      resolveConfig({ wamp: { rawsocket: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requireClientCert: true } } } }),
+    ),
     ['/wamp/rawsocket/tls/requireClientCert needs /wamp/rawsocket/tls/caFile'],
   );
   // the router trusts these procedures with passwords and decisions: who may register them is required
-  assert.deepEqual(problemsOf(() => resolveConfig({ auth: { dynamic: { procedure: 'app.authenticate' } } })), [
-    '/auth/dynamic/calleeRoles must name the authroles that may register /auth/dynamic/procedure',
-  ]);
-  assert.deepEqual(problemsOf(() => resolveConfig({ auth: { authorizer: { procedure: 'app.authorize' } } })), [
-    '/auth/authorizer/calleeRoles must name the authroles that may register /auth/authorizer/procedure',
-  ]);
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ auth: { dynamic: { procedure: 'app.authenticate' } } })),
+    ['/auth/dynamic/calleeRoles must name the authroles that may register /auth/dynamic/procedure'],
+  );
+  assert.deepEqual(
+    problemsOf(() => resolveConfig({ auth: { authorizer: { procedure: 'app.authorize' } } })),
+    ['/auth/authorizer/calleeRoles must name the authroles that may register /auth/authorizer/procedure'],
+  );
   assert.doesNotThrow(() => resolveConfig({ auth: { dynamic: { procedure: 'app.authenticate', calleeRoles: ['authn'] } } }));
   // requestCert without a CA would verify client certificates against the public root store
   assert.deepEqual(
     problemsOf(() => resolveConfig({ stomp: { tls: { enabled: true, certFile: 'c', keyFile: 'k', requestCert: true } } })),
     ['/stomp/tls/requestCert needs /stomp/tls/caFile'],
   );
-  assert.doesNotThrow(() => resolveConfig({ http: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requestCert: true } } }));
-  assert.doesNotThrow(() => resolveConfig({ mqtt: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requireClientCert: true } } }));
+  assert.doesNotThrow(() =>
+    resolveConfig({ http: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requestCert: true } } }),
+  );
+  assert.doesNotThrow(() =>
+    resolveConfig({ mqtt: { tls: { enabled: true, certFile: 'c', keyFile: 'k', caFile: 'ca', requireClientCert: true } } }),
+  );
 });

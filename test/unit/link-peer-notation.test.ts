@@ -48,13 +48,21 @@ void describe('links - peer notation', () => {
       payload: { args: [{ v: 1 }] },
       retain: true,
       messageId: 'node-a:17',
-      headers: { correlationData: Buffer.from('c-1'), responseTopic: 'site.reply', expiresAt: 4_000_000_000_000, userProperties: { unit: 'C', destination: 'ignored' } },
+      headers: {
+        correlationData: Buffer.from('c-1'),
+        responseTopic: 'site.reply',
+        expiresAt: 4_000_000_000_000,
+        userProperties: { unit: 'C', destination: 'ignored' },
+      },
     };
     const { headers, body } = sendOf(m);
     assert.equal(body.toString(), '{"v":1}');
     // a user property never overrides a frame header
     assert.equal(headers.filter(([n]) => n === 'destination').length, 0);
-    const back = messageOf([['destination', '/topic/site.r1'], ['message-id', 'broker-1'], ['subscription', 's1'], ...headers], body);
+    const back = messageOf(
+      [['destination', '/topic/site.r1'], ['message-id', 'broker-1'], ['subscription', 's1'], ...headers],
+      body,
+    );
     assert.ok(back);
     assert.equal(back.topic, 'site.r1');
     assert.equal(back.messageId, 'node-a:17');
@@ -81,13 +89,23 @@ void describe('links - peer notation', () => {
       headers: { userProperties: { 'reply-to': '/queue/answers', 'gatehouse-message-id': 'forged' } },
     };
     const { headers } = sendOf(m);
-    assert.deepEqual(headers.filter(([n]) => n === 'reply-to'), [['reply-to', '/queue/answers']]);
+    assert.deepEqual(
+      headers.filter(([n]) => n === 'reply-to'),
+      [['reply-to', '/queue/answers']],
+    );
     // the link's own headers are never taken from user properties
-    assert.deepEqual(headers.filter(([n]) => n === 'gatehouse-message-id'), [['gatehouse-message-id', 'node-a:18']]);
+    assert.deepEqual(
+      headers.filter(([n]) => n === 'gatehouse-message-id'),
+      [['gatehouse-message-id', 'node-a:18']],
+    );
   });
 
   void it('links transports - the url scheme picks the transport', () => {
-    const o = (url: string): { url: string; remoteRealm: string; timeoutMs: number } => ({ url, remoteRealm: 'realm1', timeoutMs: 1000 });
+    const o = (url: string): { url: string; remoteRealm: string; timeoutMs: number } => ({
+      url,
+      remoteRealm: 'realm1',
+      timeoutMs: 1000,
+    });
     assert.ok(bridgeTransportFor(o('mqtt://127.0.0.1:1883')) instanceof MqttLinkTransport);
     assert.ok(bridgeTransportFor(o('mqtts://broker.example')) instanceof MqttLinkTransport);
     assert.ok(bridgeTransportFor(o('stomp://127.0.0.1:61613')) instanceof StompLinkTransport);
@@ -100,7 +118,10 @@ void describe('links - peer notation', () => {
   void it('links transports - a missing TLS file fails connect() naming it, before any connection', async () => {
     for (const url of ['mqtts://127.0.0.1:1', 'stomps://127.0.0.1:1']) {
       const t = bridgeTransportFor({ url, remoteRealm: 'realm1', timeoutMs: 1000, tls: { caFile: '/nonexistent/ca.pem' } });
-      await assert.rejects(t?.connect() ?? Promise.resolve(), (e: unknown) => e instanceof RouterError && e.def.code === 'invalid_argument' && /nonexistent/.test(e.message));
+      await assert.rejects(
+        t?.connect() ?? Promise.resolve(),
+        (e: unknown) => e instanceof RouterError && e.def.code === 'invalid_argument' && /nonexistent/.test(e.message),
+      );
     }
   });
 });

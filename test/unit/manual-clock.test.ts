@@ -66,5 +66,8 @@ test('manual clock - nextTimer resolves when a timer of that delay is armed', as
   clock.setTimeout(() => undefined, 250);
   await armed;
   assert.equal(clock.hasTimer(250), true);
-  assert.deepEqual(clock.delays().sort((a, b) => a - b), [100, 250]);
+  assert.deepEqual(
+    clock.delays().sort((a, b) => a - b),
+    [100, 250],
+  );
 });

@@ -93,7 +93,10 @@ const payload = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 120, maxLength: 20000 }) },
 );
 const id = fc.integer({ min: 1, max: 65535 });
-const userProperties = fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), fc.stringMatching(/^[a-z0-9]{0,6}$/), { minKeys: 1, maxKeys: 3 });
+const userProperties = fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), fc.stringMatching(/^[a-z0-9]{0,6}$/), {
+  minKeys: 1,
+  maxKeys: 3,
+});
 const publishProperties = fc.record(
   {
     payloadFormatIndicator: fc.boolean(),
@@ -130,7 +133,10 @@ function packetArb(v: Version): fc.Arbitrary<Record<string, unknown>> {
       cmd: fc.constantFrom('puback', 'pubrec', 'pubrel', 'pubcomp'),
       messageId: id,
       reasonCode: v === 5 ? fc.option(fc.constantFrom(0, 0x10, 0x80, 0x92), { nil: undefined }) : fc.constant(undefined),
-      properties: v === 5 ? fc.option(fc.record({ reasonString: fc.stringMatching(/^[a-z ]{1,12}$/) }), { nil: undefined }) : fc.constant(undefined),
+      properties:
+        v === 5
+          ? fc.option(fc.record({ reasonString: fc.stringMatching(/^[a-z ]{1,12}$/) }), { nil: undefined })
+          : fc.constant(undefined),
     })
     .map((p) => {
       const o: Record<string, unknown> = { ...p };
@@ -142,8 +148,19 @@ function packetArb(v: Version): fc.Arbitrary<Record<string, unknown>> {
     });
   const others = fc.oneof(
     fc.constant({ cmd: 'pingreq' }),
-    fc.record({ cmd: fc.constant('subscribe'), messageId: id, subscriptions: fc.array(fc.record({ topic: fc.stringMatching(/^[a-z/+#]{1,10}$/), qos: fc.constantFrom(0, 1, 2) }), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ cmd: fc.constant('unsubscribe'), messageId: id, unsubscriptions: fc.array(fc.stringMatching(/^[a-z/]{1,10}$/), { minLength: 1, maxLength: 3 }) }),
+    fc.record({
+      cmd: fc.constant('subscribe'),
+      messageId: id,
+      subscriptions: fc.array(fc.record({ topic: fc.stringMatching(/^[a-z/+#]{1,10}$/), qos: fc.constantFrom(0, 1, 2) }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+    }),
+    fc.record({
+      cmd: fc.constant('unsubscribe'),
+      messageId: id,
+      unsubscriptions: fc.array(fc.stringMatching(/^[a-z/]{1,10}$/), { minLength: 1, maxLength: 3 }),
+    }),
   );
   return fc.oneof({ weight: 4, arbitrary: publish }, { weight: 3, arbitrary: confirmation }, { weight: 1, arbitrary: others });
 }
@@ -152,7 +169,9 @@ function encode(packets: Record<string, unknown>[], v: Version): Buffer {
   return Buffer.concat(packets.map((p) => mqttPacket.generate(p as unknown as Packet, { protocolVersion: v })));
 }
 
-const streamArb = fc.constantFrom<Version>(3, 4, 5).chain((v) => fc.tuple(fc.constant(v), fc.array(packetArb(v), { minLength: 1, maxLength: 12 })));
+const streamArb = fc
+  .constantFrom<Version>(3, 4, 5)
+  .chain((v) => fc.tuple(fc.constant(v), fc.array(packetArb(v), { minLength: 1, maxLength: 12 })));
 
 describe('MQTT packet reader', () => {
   it('mqtt packet reader - random packets decode as mqtt-packet decodes them, in one chunk or cut anywhere', () => {
@@ -179,8 +198,17 @@ describe('MQTT packet reader', () => {
         const wire = encode(packets.slice(0, 4), v);
         if (wire.length > 3000) return;
         const expected = withoutPath(reference(wire, v));
-        for (let k = 1; k < wire.length; k++) assert.deepEqual(withoutPath(read([wire.subarray(0, k), wire.subarray(k)], v)), expected);
-        assert.deepEqual(withoutPath(read([...wire].map((b) => Buffer.from([b])), v)), expected);
+        for (let k = 1; k < wire.length; k++)
+          assert.deepEqual(withoutPath(read([wire.subarray(0, k), wire.subarray(k)], v)), expected);
+        assert.deepEqual(
+          withoutPath(
+            read(
+              [...wire].map((b) => Buffer.from([b])),
+              v,
+            ),
+          ),
+          expected,
+        );
       }),
       { numRuns: 60 },
     );
@@ -188,13 +216,18 @@ describe('MQTT packet reader', () => {
 
   it('mqtt packet reader - on damaged input the fast path agrees with the codec alone, packet for packet', () => {
     fc.assert(
-      fc.property(streamArb, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 4 }), ([v, packets], damage, cuts) => {
-        const wire = Buffer.from(encode(packets, v));
-        for (const [at, byte] of damage) wire[at % wire.length] = byte;
-        const codecOnly = withoutPath(read([wire], 0, v));
-        assert.deepEqual(withoutPath(read([wire], v)), codecOnly);
-        assert.deepEqual(withoutPath(read(cut(wire, cuts), v)), codecOnly);
-      }),
+      fc.property(
+        streamArb,
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        ([v, packets], damage, cuts) => {
+          const wire = Buffer.from(encode(packets, v));
+          for (const [at, byte] of damage) wire[at % wire.length] = byte;
+          const codecOnly = withoutPath(read([wire], 0, v));
+          assert.deepEqual(withoutPath(read([wire], v)), codecOnly);
+          assert.deepEqual(withoutPath(read(cut(wire, cuts), v)), codecOnly);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -215,30 +248,71 @@ describe('MQTT packet reader', () => {
       );
       const events = read([wire], v);
       assert.equal(events.length, 7);
-      assert.ok(events.every((e) => e.kind === 'packet' && e.fast), JSON.stringify(events));
+      assert.ok(
+        events.every((e) => e.kind === 'packet' && e.fast),
+        JSON.stringify(events),
+      );
     }
   });
 
   it('mqtt packet reader - repeated, alternating and same-length topic names read right', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('a/b', 'a/c', 'b/b', 'a/bc', 'a', 'caf\u00e9', 'a/b'), { minLength: 2, maxLength: 20 }), (topics) => {
-        const wire = encode(topics.map((topic) => ({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false })), 4);
-        const events = read([wire], 4);
-        assert.deepEqual(withoutPath(events), withoutPath(reference(wire, 4)));
-        assert.deepEqual(events.map((e) => (e.kind === 'packet' ? e.packet.topic : e.message)), topics);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('a/b', 'a/c', 'b/b', 'a/bc', 'a', 'caf\u00e9', 'a/b'), { minLength: 2, maxLength: 20 }),
+        (topics) => {
+          const wire = encode(
+            topics.map((topic) => ({ cmd: 'publish', topic, payload: Buffer.from(topic), qos: 0, retain: false, dup: false })),
+            4,
+          );
+          const events = read([wire], 4);
+          assert.deepEqual(withoutPath(events), withoutPath(reference(wire, 4)));
+          assert.deepEqual(
+            events.map((e) => (e.kind === 'packet' ? e.packet.topic : e.message)),
+            topics,
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('mqtt packet reader - what it does not decode itself goes to the codec: properties, non-ASCII or U+0000 topics, odd lengths', () => {
     const cases: [Version, Buffer][] = [
-      [5, mqttPacket.generate({ cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { contentType: 'text/plain' } }, { protocolVersion: 5 })],
-      [4, mqttPacket.generate({ cmd: 'publish', topic: 'caf\u00e9', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, { protocolVersion: 4 })],
-      [4, mqttPacket.generate({ cmd: 'publish', topic: 'a\u0000b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, { protocolVersion: 4 })],
+      [
+        5,
+        mqttPacket.generate(
+          {
+            cmd: 'publish',
+            topic: 'a',
+            payload: Buffer.from('x'),
+            qos: 0,
+            retain: false,
+            dup: false,
+            properties: { contentType: 'text/plain' },
+          },
+          { protocolVersion: 5 },
+        ),
+      ],
+      [
+        4,
+        mqttPacket.generate(
+          { cmd: 'publish', topic: 'caf\u00e9', payload: Buffer.from('x'), qos: 0, retain: false, dup: false },
+          { protocolVersion: 4 },
+        ),
+      ],
+      [
+        4,
+        mqttPacket.generate(
+          { cmd: 'publish', topic: 'a\u0000b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false },
+          { protocolVersion: 4 },
+        ),
+      ],
       // PUBACK with a third byte: MQTT 3.1.1 ignores it, the codec decides
       [4, Buffer.from([0x40, 3, 0, 1, 0])],
-      [5, mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 1 }] }, { protocolVersion: 5 })],
+      [
+        5,
+        mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 1 }] }, { protocolVersion: 5 }),
+      ],
     ];
     for (const [v, wire] of cases) {
       const events = read([wire], v);
@@ -281,14 +355,27 @@ describe('MQTT packet reader', () => {
       const wire = Buffer.from(bytes);
       const codecOnly = withoutPath(read([wire], 0, v));
       assert.deepEqual(withoutPath(read([wire], v)), codecOnly, wire.toString('hex'));
-      for (let k = 1; k < wire.length; k++) assert.deepEqual(withoutPath(read([wire.subarray(0, k), wire.subarray(k)], v)), codecOnly, `${wire.toString('hex')} cut at ${k}`);
+      for (let k = 1; k < wire.length; k++)
+        assert.deepEqual(
+          withoutPath(read([wire.subarray(0, k), wire.subarray(k)], v)),
+          codecOnly,
+          `${wire.toString('hex')} cut at ${k}`,
+        );
     }
   });
 
   it('mqtt packet reader - a packet above the maximum size is streamed to the codec, not held', () => {
-    const big = mqttPacket.generate({ cmd: 'publish', topic: 'a', payload: Buffer.alloc(5000), qos: 0, retain: false, dup: false }, { protocolVersion: 4 });
+    const big = mqttPacket.generate(
+      { cmd: 'publish', topic: 'a', payload: Buffer.alloc(5000), qos: 0, retain: false, dup: false },
+      { protocolVersion: 4 },
+    );
     const parsed: Buffer[] = [];
-    const reader = new PacketReader({ parse: (b: Buffer) => parsed.push(b) }, () => assert.fail('decoded a packet above the maximum'), 1000, () => true);
+    const reader = new PacketReader(
+      { parse: (b: Buffer) => parsed.push(b) },
+      () => assert.fail('decoded a packet above the maximum'),
+      1000,
+      () => true,
+    );
     reader.version = 4;
     reader.push(big.subarray(0, 100));
     reader.push(big.subarray(100));

@@ -18,7 +18,10 @@ function written(fill: (b: WriteBatch) => void, slabBytes?: number): Buffer[] {
   return out;
 }
 
-const topicArb = fc.oneof(fc.stringMatching(/^[a-z0-9/ ._-]{1,40}$/), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }));
+const topicArb = fc.oneof(
+  fc.stringMatching(/^[a-z0-9/ ._-]{1,40}$/),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
+);
 
 describe('MQTT publish frames', () => {
   it('mqtt publish frame - a PUBLISH without properties is the bytes mqtt-packet generates', () => {

@@ -12,7 +12,13 @@ test('payload bytes - a JSON document reads as args [value], parsed once', () =>
 });
 
 test('payload bytes - bytes that are not JSON stay bytes and are never parsed', () => {
-  for (const raw of [Buffer.from([0xff, 0x00, 0x7b]), Buffer.from('hello'), Buffer.from('{"broken"'), Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), Buffer.alloc(0)]) {
+  for (const raw of [
+    Buffer.from([0xff, 0x00, 0x7b]),
+    Buffer.from('hello'),
+    Buffer.from('{"broken"'),
+    Buffer.from([0x7b, 0xc3, 0x28, 0x7d]),
+    Buffer.alloc(0),
+  ]) {
     const p = payloadFromBytes(raw);
     assert.equal(p.args, undefined, `no args for ${raw.toString('hex')}`);
     assert.equal(p.bytes, raw);
@@ -29,14 +35,20 @@ test('payload bytes - copies and the store keep the exact bytes, not the parsed 
 });
 
 test('payload bytes - integers past 2^53 in a JSON body read as exact bigint', () => {
-  const p = payloadFromBytes(Buffer.from('{"n":9007199254740993,"m":[9223372036854775807,-9007199254740993],"s":9007199254740991}'));
+  const p = payloadFromBytes(
+    Buffer.from('{"n":9007199254740993,"m":[9223372036854775807,-9007199254740993],"s":9007199254740991}'),
+  );
   assert.deepEqual(p.args, [{ n: 9007199254740993n, m: [2n ** 63n - 1n, -9007199254740993n], s: 9007199254740991 }]);
 });
 
 test('payload bytes - a text content type reads as a string, whatever it looks like', () => {
   for (const ct of ['text/plain', 'text/plain; charset=utf-8', 'TEXT/CSV;charset="UTF-8"']) {
     assert.deepEqual(payloadFromBytes(Buffer.from('21.5 C'), { contentType: ct }).args, ['21.5 C'], ct);
-    assert.deepEqual(payloadFromBytes(Buffer.from('21.5'), { contentType: ct }).args, ['21.5'], `${ct}: JSON-looking text stays text`);
+    assert.deepEqual(
+      payloadFromBytes(Buffer.from('21.5'), { contentType: ct }).args,
+      ['21.5'],
+      `${ct}: JSON-looking text stays text`,
+    );
   }
   // not UTF-8, or another charset: bytes
   assert.equal(payloadFromBytes(Buffer.from([0x6f, 0xff]), { contentType: 'text/plain' }).args, undefined);

@@ -23,7 +23,7 @@ const openings: [string, Buffer, SniffVerdict][] = [
   ['STOMP CONNECT after heart-beat EOLs', Buffer.from('\n\r\n\nCONNECT\n\n\0'), 'stomp'],
   ['HTTP GET', Buffer.from('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'), 'http'],
   ['HTTP CONNECT (a space after the method)', Buffer.from('CONNECT example.com:443 HTTP/1.1\r\n\r\n'), 'http'],
-  ['HTTP SEARCH (shares STOMP\'s S)', Buffer.from('SEARCH / HTTP/1.1\r\n\r\n'), 'http'],
+  ["HTTP SEARCH (shares STOMP's S)", Buffer.from('SEARCH / HTTP/1.1\r\n\r\n'), 'http'],
   ['HTTP after an empty line', Buffer.from('\r\nGET / HTTP/1.1\r\n\r\n'), 'http'],
   ['a TLS ClientHello on a plain port', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), 'unknown'],
   ['MQTT PUBLISH first', Buffer.from([0x30, 0x05, 0x00, 0x01, 0x61, 0x68, 0x69]), 'unknown'],

@@ -900,7 +900,11 @@ void test('queue store - one payload enqueued to many queues in a turn is stored
       for (let k = 0; k < 20; k++) seqs.push(store.enqueue(`q${k}`, { topic: 'fan/out', payload, attrs: { k } }, ROOMY).seq);
       // the same payload under another topic is another message, alone: stored inline in its row
       store.enqueue('q0', { topic: 'other', payload }, ROOMY);
-      assert.equal(store.size('q3').bytes, 'fan/out'.length + encodePayload(payload).length, 'each queue counts the message in full');
+      assert.equal(
+        store.size('q3').bytes,
+        'fan/out'.length + encodePayload(payload).length,
+        'each queue counts the message in full',
+      );
       assert.equal(await reopen(), 1);
       // the first reference (whose seq names the body) goes first: the body stays
       for (let k = 0; k < 19; k++) void store.remove(`q${k}`, seqs[k] as number);
@@ -911,16 +915,25 @@ void test('queue store - one payload enqueued to many queues in a turn is stored
       assert.deepEqual(Buffer.from(last?.payload.bytes ?? []), Buffer.alloc(4000, 7));
       void store.remove('q19', seqs[19] as number);
       assert.equal(await reopen(), 0, 'the last reference deletes the body');
-      assert.deepEqual(store.read('q0', 0, 10).map((m) => m.topic), ['other']);
+      assert.deepEqual(
+        store.read('q0', 0, 10).map((m) => m.topic),
+        ['other'],
+      );
       void store.removeQueue('q0');
       // a body dropped to make room in the turn it was written is not reused
       const p2: Payload = { args: ['x'] };
       const one = { maxMessages: 1, maxBytes: 1e9 };
       store.enqueue('solo', { topic: 't', payload: p2 }, one);
       assert.equal(store.enqueue('solo', { topic: 't', payload: p2 }, one).dropped, 1);
-      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+      assert.deepEqual(
+        store.read('solo', 0, 5).map((m) => m.payload.args),
+        [['x']],
+      );
       assert.equal(await reopen(), 0, 'alone in the end: inline');
-      assert.deepEqual(store.read('solo', 0, 5).map((m) => m.payload.args), [['x']]);
+      assert.deepEqual(
+        store.read('solo', 0, 5).map((m) => m.payload.args),
+        [['x']],
+      );
     } finally {
       await store.close();
     }
@@ -944,7 +957,11 @@ void test('queue store - a failed commit of a fan-out undoes every reference, an
       await store.close();
       assert.equal(bodyRows(path), 1);
       store = await openQueues(path);
-      for (const q of ['a', 'b', 'c']) assert.deepEqual(store.read(q, 0, 5).map((m) => [m.topic, m.payload.args]), [['fine', ['shared']]]);
+      for (const q of ['a', 'b', 'c'])
+        assert.deepEqual(
+          store.read(q, 0, 5).map((m) => [m.topic, m.payload.args]),
+          [['fine', ['shared']]],
+        );
     } finally {
       await store.close();
     }

@@ -21,15 +21,24 @@ describe('rawsocket handshake', () => {
   it('handshake - parses serializer and LENGTH from the second octet', () => {
     // 0xF2: LENGTH 15 (2^24, capped to what a 24-bit frame length says), msgpack
     assert.deepEqual(parseHandshake(Buffer.from([0x7f, 0xf2, 0, 0])), {
-      ok: true, serializerId: 2, maxLengthExp: 15, clientMaxBytes: MAX_FRAME_PAYLOAD,
+      ok: true,
+      serializerId: 2,
+      maxLengthExp: 15,
+      clientMaxBytes: MAX_FRAME_PAYLOAD,
     });
     // 0x01: LENGTH 0 (512 octets), JSON
     assert.deepEqual(parseHandshake(Buffer.from([0x7f, 0x01, 0, 0])), {
-      ok: true, serializerId: 1, maxLengthExp: 0, clientMaxBytes: 512,
+      ok: true,
+      serializerId: 1,
+      maxLengthExp: 0,
+      clientMaxBytes: 512,
     });
     // 0xA3: LENGTH 10 (2^19), CBOR
     assert.deepEqual(parseHandshake(Buffer.from([0x7f, 0xa3, 0, 0])), {
-      ok: true, serializerId: 3, maxLengthExp: 10, clientMaxBytes: 2 ** 19,
+      ok: true,
+      serializerId: 3,
+      maxLengthExp: 10,
+      clientMaxBytes: 2 ** 19,
     });
   });
 
@@ -159,7 +168,10 @@ describe('rawsocket frames', () => {
     const bytes = wire([FrameType.MESSAGE, msg], [FrameType.PING, Buffer.from([1, 2, 3])]);
     const c = collector(1024);
     for (const b of bytes) c.decoder.push(Buffer.from([b]));
-    assert.deepEqual(c.frames, [[0, msg], [1, Buffer.from([1, 2, 3])]]);
+    assert.deepEqual(c.frames, [
+      [0, msg],
+      [1, Buffer.from([1, 2, 3])],
+    ]);
   });
 
   it('frames - many frames in one chunk come out in order', () => {
@@ -199,8 +211,14 @@ describe('rawsocket frames', () => {
 
   it('frames - ping and pong keep their types and payloads', () => {
     const c = collector(64);
-    c.decoder.push(wire([FrameType.PING, Buffer.from('abc')], [FrameType.PONG, Buffer.from('abc')], [FrameType.PING, Buffer.alloc(0)]));
-    assert.deepEqual(c.frames, [[1, Buffer.from('abc')], [2, Buffer.from('abc')], [1, Buffer.alloc(0)]]);
+    c.decoder.push(
+      wire([FrameType.PING, Buffer.from('abc')], [FrameType.PONG, Buffer.from('abc')], [FrameType.PING, Buffer.alloc(0)]),
+    );
+    assert.deepEqual(c.frames, [
+      [1, Buffer.from('abc')],
+      [2, Buffer.from('abc')],
+      [1, Buffer.alloc(0)],
+    ]);
   });
 
   it('frames - oversized length is refused from the header alone', () => {

@@ -143,12 +143,24 @@ describe('testaments - recorded for other nodes', () => {
     t.setSlot(s, testament('will1', { scope: 'detached', delayMs: 1000 }));
     assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:b', 'realm1:taken', 'realm1:will1']);
     t.setSlot(s, testament('will2', { scope: 'detached', delayMs: 1000 }));
-    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:b', 'realm1:taken', 'realm1:will2'], 'a replaced will is removed');
+    assert.deepEqual(
+      [...recorded.values()].sort(),
+      ['realm1:a', 'realm1:b', 'realm1:taken', 'realm1:will2'],
+      'a replaced will is removed',
+    );
     t.flush(s, 'detached');
-    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:taken', 'realm1:will2'], 'a flushed testament is removed');
+    assert.deepEqual(
+      [...recorded.values()].sort(),
+      ['realm1:a', 'realm1:taken', 'realm1:will2'],
+      'a flushed testament is removed',
+    );
     t.detached(s);
     t.resumed(s);
-    assert.deepEqual([...recorded.values()].sort(), ['realm1:a', 'realm1:taken'], 'a will discarded by the resumption is removed');
+    assert.deepEqual(
+      [...recorded.values()].sort(),
+      ['realm1:a', 'realm1:taken'],
+      'a will discarded by the resumption is removed',
+    );
     assert.deepEqual(claims, [], 'nothing claimed yet');
     // another node claimed 'taken' (this node's lease lapsed meanwhile)
     lost.add('realm1:taken');

@@ -184,7 +184,12 @@ test('topic - add, remove and re-add for every policy', () => {
 });
 
 test('topic - removing a pattern leaves overlapping ones matching', () => {
-  const index = indexOf([pattern('a.b.c', 'wildcard'), pattern('a..c', 'wildcard'), pattern('a.b.', 'prefix'), pattern('a.b.c', 'prefix')]);
+  const index = indexOf([
+    pattern('a.b.c', 'wildcard'),
+    pattern('a..c', 'wildcard'),
+    pattern('a.b.', 'prefix'),
+    pattern('a.b.c', 'prefix'),
+  ]);
   assert.equal(index.remove(pattern('a.b.c', 'wildcard')), true);
   assert.deepEqual(matched(index, 'a.b.c'), ['prefix:a.b.', 'prefix:a.b.c', 'wildcard:a..c']);
   assert.equal(index.remove(pattern('a.b.', 'prefix')), true);
@@ -318,7 +323,9 @@ function randomPattern(rand: () => number): TopicPattern | null {
   const parts = topic.split('.').map((c) => (rand() < 0.35 ? '*' : c));
   if (rand() < 0.3) parts.push('#');
   else if (rand() < 0.1) parts[parts.length - 1] = '#';
-  return rand() < 0.5 ? parsePattern(parts.join('.'), 'exact') : parsePattern(parts.join('.').replaceAll('*', '').replace(/\.?#$/, ''), 'wildcard');
+  return rand() < 0.5
+    ? parsePattern(parts.join('.'), 'exact')
+    : parsePattern(parts.join('.').replaceAll('*', '').replace(/\.?#$/, ''), 'wildcard');
 }
 
 test('topic - index agrees with a naive linear matcher on random patterns and topics', () => {
@@ -332,8 +339,14 @@ test('topic - index agrees with a naive linear matcher on random patterns and to
   const all = [...byKey.values()];
   const policies = new Set(all.map((p) => p.match));
   assert.equal(policies.size, 3, 'generator covers every policy');
-  assert.ok(all.some((p) => p.uri.endsWith('#')), 'generator covers #');
-  assert.ok(all.some((p) => p.match === 'prefix' && p.uri.endsWith('.')), 'generator covers prefix dot');
+  assert.ok(
+    all.some((p) => p.uri.endsWith('#')),
+    'generator covers #',
+  );
+  assert.ok(
+    all.some((p) => p.match === 'prefix' && p.uri.endsWith('.')),
+    'generator covers prefix dot',
+  );
 
   const index = indexOf(all);
   assert.equal(index.size, all.length);
@@ -342,7 +355,10 @@ test('topic - index agrees with a naive linear matcher on random patterns and to
   const check = (live: TopicPattern[], label: string): number => {
     let hits = 0;
     for (const topic of topics) {
-      const want = live.filter((p) => naiveMatch(p, topic)).map((p) => p.key).sort();
+      const want = live
+        .filter((p) => naiveMatch(p, topic))
+        .map((p) => p.key)
+        .sort();
       const got = matched(index, topic);
       assert.deepEqual(got, want, `${label}: topic ${topic} (seed ${seed})`);
       hits += got.length;

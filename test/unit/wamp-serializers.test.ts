@@ -59,10 +59,31 @@ const FIELDS: Record<number, (string | string[])[]> = {
   337: ['publication_id'], // EVENT_RECEIVED (provisional)
 };
 const CODES: Record<string, number> = {
-  HELLO: 1, WELCOME: 2, ABORT: 3, CHALLENGE: 4, AUTHENTICATE: 5, GOODBYE: 6, ERROR: 8,
-  PUBLISH: 16, PUBLISHED: 17, SUBSCRIBE: 32, SUBSCRIBED: 33, UNSUBSCRIBE: 34, UNSUBSCRIBED: 35,
-  EVENT: 36, CALL: 48, CANCEL: 49, RESULT: 50, REGISTER: 64, REGISTERED: 65, UNREGISTER: 66,
-  UNREGISTERED: 67, INVOCATION: 68, INTERRUPT: 69, YIELD: 70, EVENT_RECEIVED: 337,
+  HELLO: 1,
+  WELCOME: 2,
+  ABORT: 3,
+  CHALLENGE: 4,
+  AUTHENTICATE: 5,
+  GOODBYE: 6,
+  ERROR: 8,
+  PUBLISH: 16,
+  PUBLISHED: 17,
+  SUBSCRIBE: 32,
+  SUBSCRIBED: 33,
+  UNSUBSCRIBE: 34,
+  UNSUBSCRIBED: 35,
+  EVENT: 36,
+  CALL: 48,
+  CANCEL: 49,
+  RESULT: 50,
+  REGISTER: 64,
+  REGISTERED: 65,
+  UNREGISTER: 66,
+  UNREGISTERED: 67,
+  INVOCATION: 68,
+  INTERRUPT: 69,
+  YIELD: 70,
+  EVENT_RECEIVED: 337,
 };
 const DICT_FIELDS = new Set(['details', 'options', 'extra']);
 const OPTIONAL_TAIL = new Set(['args', 'kwargs']);
@@ -199,7 +220,10 @@ describe('wamp vectors', () => {
                 const again = s.encode(decoded);
                 if (again.equals(bytes)) exact = true;
                 else if (s.name === 'msgpack') {
-                  assert.ok(hasUint64(decoded) && again.length === bytes.length, `${where}: msgpack[${j}] differs beyond int64/uint64`);
+                  assert.ok(
+                    hasUint64(decoded) && again.length === bytes.length,
+                    `${where}: msgpack[${j}] differs beyond int64/uint64`,
+                  );
                 }
               }
               roundTrip(s, expected, where);
@@ -294,9 +318,16 @@ describe('serializer binary', () => {
 
   for (const s of ALL) {
     it(`binary - ${s.name} round-trips binary args, nested binary in kwargs, empty binary`, () => {
-      const msg = [48, 7, {}, 'com.x', [bin, 'text', Buffer.alloc(0)], {
-        file: { name: 'a', data: Buffer.from([0, 1, 2, 255]), parts: [Buffer.from('xyz')] },
-      }];
+      const msg = [
+        48,
+        7,
+        {},
+        'com.x',
+        [bin, 'text', Buffer.alloc(0)],
+        {
+          file: { name: 'a', data: Buffer.from([0, 1, 2, 255]), parts: [Buffer.from('xyz')] },
+        },
+      ];
       const back = s.decode(s.encode(msg));
       assert.deepStrictEqual(back, msg);
       const kw = (back as unknown[])[5] as { file: { data: unknown } };
@@ -307,7 +338,7 @@ describe('serializer binary', () => {
       const u8 = new Uint8Array([9, 8, 7]);
       const back = s.decode(s.encode([1, u8])) as unknown[];
       assert.ok(Buffer.isBuffer(back[1]));
-      assert.deepEqual([...(back[1])], [9, 8, 7]);
+      assert.deepEqual([...back[1]], [9, 8, 7]);
     });
 
     it(`binary - ${s.name} decodes from a view into a larger buffer`, () => {
@@ -336,8 +367,15 @@ describe('serializer binary', () => {
 
   it('binary - JSON escapes a text string starting with U+0000 as "\\u0000\\u0000" + text, and reads it back', () => {
     assert.equal(serializers.json.encode([1, '\0abc']).toString(), '[1,"\\u0000\\u0000abc"]');
-    assert.equal(serializers.json.encode([1, Buffer.from([1]), { a: '\0' }]).toString(), '[1,"\\u0000AQ==",{"a":"\\u0000\\u0000"}]');
-    assert.deepStrictEqual(serializers.json.decode(serializers.json.encode([1, '\0abc', { a: '\0\0' }])), [1, '\0abc', { a: '\0\0' }]);
+    assert.equal(
+      serializers.json.encode([1, Buffer.from([1]), { a: '\0' }]).toString(),
+      '[1,"\\u0000AQ==",{"a":"\\u0000\\u0000"}]',
+    );
+    assert.deepStrictEqual(serializers.json.decode(serializers.json.encode([1, '\0abc', { a: '\0\0' }])), [
+      1,
+      '\0abc',
+      { a: '\0\0' },
+    ]);
     assert.deepStrictEqual(serializers.msgpack.decode(serializers.msgpack.encode([1, '\0abc'])), [1, '\0abc']);
   });
 });
@@ -381,7 +419,8 @@ describe('serializer integers', () => {
   });
 
   it('integers - JSON reads integers past 2^53 that fit 64 bits as exact BigInt, others as JSON.parse does', () => {
-    const text = '[1,9007199254740993,-9223372036854775808,18446744073709551615,9007199254740992,18446744073709551616,1.5e300,9007199254740993.0]';
+    const text =
+      '[1,9007199254740993,-9223372036854775808,18446744073709551615,9007199254740992,18446744073709551616,1.5e300,9007199254740993.0]';
     assert.deepStrictEqual(serializers.json.decode(Buffer.from(text)), [
       1,
       9007199254740993n,
@@ -408,7 +447,16 @@ describe('serializer data model', () => {
     it(`data model - ${s.name} refuses to encode values outside the data model`, () => {
       const cyclic: Record<string, unknown> = {};
       cyclic['self'] = cyclic;
-      for (const bad of [new Date(0), new Map(), new Set(), () => 1, Symbol('x'), new Float32Array(1), cyclic, new (class X {})()]) {
+      for (const bad of [
+        new Date(0),
+        new Map(),
+        new Set(),
+        () => 1,
+        Symbol('x'),
+        new Float32Array(1),
+        cyclic,
+        new (class X {})(),
+      ]) {
         assert.throws(() => s.encode([1, { v: bad }]), SerializerError, `${s.name}: ${Object.prototype.toString.call(bad)}`);
         assert.throws(() => s.encode([1, Buffer.from([1]), [bad]]), SerializerError, `${s.name} (slow path)`);
       }
@@ -420,11 +468,12 @@ describe('serializer data model', () => {
     });
 
     it(`data model - ${s.name} keeps a "__proto__" key from touching prototypes`, () => {
-      const wire = s.name === 'json'
-        ? Buffer.from('[1,{"__proto__":{"polluted":"\\u0000AQI="}}]')
-        : s.name === 'msgpack'
-          ? Buffer.from('9201' + '81a95f5f70726f746f5f5f81a8706f6c6c75746564c3', 'hex')
-          : Buffer.from('8201' + 'a1695f5f70726f746f5f5fa168706f6c6c75746564f5', 'hex');
+      const wire =
+        s.name === 'json'
+          ? Buffer.from('[1,{"__proto__":{"polluted":"\\u0000AQI="}}]')
+          : s.name === 'msgpack'
+            ? Buffer.from('9201' + '81a95f5f70726f746f5f5f81a8706f6c6c75746564c3', 'hex')
+            : Buffer.from('8201' + 'a1695f5f70726f746f5f5fa168706f6c6c75746564f5', 'hex');
       const back = s.decode(wire) as unknown[];
       const obj = back[1] as Record<string, unknown>;
       assert.equal(Object.getPrototypeOf(obj), Object.prototype);
@@ -444,7 +493,13 @@ describe('serializer data model', () => {
 
   it('data model - cbor rejects tags that decode to non-data objects, and undefined', () => {
     // tag 1 (epoch date), tag 258 (set), tag 0 (date string), undefined (0xf7), an unknown tag 99
-    for (const hex of ['81c11a514b67b0', '81d9010283010203', '81c074323031332d30332d32315432303a30343a30305a', '81f7', '81d8631863']) {
+    for (const hex of [
+      '81c11a514b67b0',
+      '81d9010283010203',
+      '81c074323031332d30332d32315432303a30343a30305a',
+      '81f7',
+      '81d8631863',
+    ]) {
       assert.throws(() => serializers.cbor.decode(Buffer.from(hex, 'hex')), SerializerError, hex);
     }
     // tag 2 (bignum) is an integer: accepted, narrowed when it fits
@@ -479,8 +534,14 @@ function decodeOrSerializerError(s: Serializer, data: Buffer, what: string): voi
   }
 }
 
-const sample = [48, 5512315355, { receive_progress: true, timeout: 1500 }, 'com.example.add',
-  [1, -2, 3.5, 'x'.repeat(40), Buffer.from('binary!'), null, true, false], { nested: { list: [1, [2, [3]]], s: 'ü€𝄞' } }];
+const sample = [
+  48,
+  5512315355,
+  { receive_progress: true, timeout: 1500 },
+  'com.example.add',
+  [1, -2, 3.5, 'x'.repeat(40), Buffer.from('binary!'), null, true, false],
+  { nested: { list: [1, [2, [3]]], s: 'ü€𝄞' } },
+];
 
 describe('serializer malformed input', () => {
   for (const s of ALL) {
@@ -520,9 +581,10 @@ describe('serializer malformed input', () => {
 
     it(`malformed - ${s.name} absurd nesting is a SerializerError, not a stack overflow`, () => {
       const depth = 200000;
-      const wire = s.name === 'json'
-        ? Buffer.from('['.repeat(depth) + ']'.repeat(depth))
-        : Buffer.alloc(depth, s.name === 'msgpack' ? 0x91 : 0x81);
+      const wire =
+        s.name === 'json'
+          ? Buffer.from('['.repeat(depth) + ']'.repeat(depth))
+          : Buffer.alloc(depth, s.name === 'msgpack' ? 0x91 : 0x81);
       decodeOrSerializerError(s, wire, 'deep nesting');
       if (s.name === 'json') {
         // the binary walk must not overflow either
@@ -557,18 +619,28 @@ describe('serializer property round trip', () => {
     if (depth > 4 || r < 0.45) {
       const k = Math.floor(next() * 10);
       switch (k) {
-        case 0: return null;
-        case 1: return next() < 0.5;
-        case 2: return Math.floor(next() * 2 ** 53) * (next() < 0.5 ? -1 : 1) || 1;
-        case 3: return Math.floor(next() * 1000);
-        case 4: return (next() - 0.5) * 1e6;
-        case 5: return 'k' + [...'é€𝄞 "\\\n\t'].slice(0, Math.floor(next() * 8)).join('') + String(Math.floor(next() * 1e6));
-        case 6: return Buffer.from(Array.from({ length: Math.floor(next() * 20) }, () => Math.floor(next() * 256)));
-        case 7: return 2 ** 32 + Math.floor(next() * 1000);
+        case 0:
+          return null;
+        case 1:
+          return next() < 0.5;
+        case 2:
+          return Math.floor(next() * 2 ** 53) * (next() < 0.5 ? -1 : 1) || 1;
+        case 3:
+          return Math.floor(next() * 1000);
+        case 4:
+          return (next() - 0.5) * 1e6;
+        case 5:
+          return 'k' + [...'é€𝄞 "\\\n\t'].slice(0, Math.floor(next() * 8)).join('') + String(Math.floor(next() * 1e6));
+        case 6:
+          return Buffer.from(Array.from({ length: Math.floor(next() * 20) }, () => Math.floor(next() * 256)));
+        case 7:
+          return 2 ** 32 + Math.floor(next() * 1000);
         // JSON's binary marker, escaped
-        case 8: return next() < 0.5 ? '' : '\0' + 'x'.repeat(Math.floor(next() * 3));
+        case 8:
+          return next() < 0.5 ? '' : '\0' + 'x'.repeat(Math.floor(next() * 3));
         // past 2^53 within 64 bits: BigInt on every serializer
-        default: return (2n ** 53n + BigInt(Math.floor(next() * 2 ** 40))) * (next() < 0.5 ? -1n : 1n);
+        default:
+          return (2n ** 53n + BigInt(Math.floor(next() * 2 ** 40))) * (next() < 0.5 ? -1n : 1n);
       }
     }
     if (r < 0.7) return Array.from({ length: Math.floor(next() * 5) }, () => value(next, depth + 1));
@@ -597,4 +669,3 @@ describe('serializer property round trip', () => {
     }
   });
 });
-

@@ -7,11 +7,14 @@ const NAMES: SerializerName[] = ['json', 'msgpack', 'cbor'];
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s/g, ''), 'hex');
 
 function refused(name: SerializerName, wire: Buffer, reason: RegExp): void {
-  assert.throws(() => serializers[name].decode(wire), (err: unknown) => {
-    assert.ok(err instanceof SerializerError, `${name}: ${String(err)}`);
-    assert.match(err.message, reason);
-    return true;
-  });
+  assert.throws(
+    () => serializers[name].decode(wire),
+    (err: unknown) => {
+      assert.ok(err instanceof SerializerError, `${name}: ${String(err)}`);
+      assert.match(err.message, reason);
+      return true;
+    },
+  );
 }
 
 /** A CBOR byte-string head of `len` bytes (major type 2, 4-byte length). */
@@ -40,7 +43,11 @@ describe('wire scan integers', () => {
       assert.deepStrictEqual(s.decode(s.encode([1, MAX_UINT64, MIN_INT64])), [1, MAX_UINT64, MIN_INT64], name);
     }
     // JSON reads them exact too (lib/json-exact.ts)
-    assert.deepStrictEqual(serializers.json.decode(Buffer.from('[1,18446744073709551615,-9223372036854775808]')), [1, MAX_UINT64, MIN_INT64]);
+    assert.deepStrictEqual(serializers.json.decode(Buffer.from('[1,18446744073709551615,-9223372036854775808]')), [
+      1,
+      MAX_UINT64,
+      MIN_INT64,
+    ]);
   });
 
   it('integers - CBOR bignums (tags 2/3) that fit 64 bits decode, leading zeros included', () => {
@@ -60,12 +67,10 @@ describe('wire scan integers', () => {
   });
 
   it('integers - a JSON integer literal past 64 bits is a double, as JSON.parse reads it (JSON.stringify writes 2**64 so)', () => {
-    assert.deepStrictEqual(serializers.json.decode(Buffer.from('[1,18446744073709551616,{"a":[-9223372036854775809]},100000000000000000000000]')), [
-      1,
-      2 ** 64,
-      { a: [-(2 ** 63)] },
-      1e23,
-    ]);
+    assert.deepStrictEqual(
+      serializers.json.decode(Buffer.from('[1,18446744073709551616,{"a":[-9223372036854775809]},100000000000000000000000]')),
+      [1, 2 ** 64, { a: [-(2 ** 63)] }, 1e23],
+    );
   });
 
   it('integers - JSON floats are floats, however long; digits inside strings are text', () => {
@@ -121,7 +126,10 @@ describe('wire scan nesting', () => {
   const nested = (name: SerializerName, depth: number): Buffer =>
     name === 'json'
       ? Buffer.from('['.repeat(depth) + ']'.repeat(depth))
-      : Buffer.concat([Buffer.alloc(depth - 1, name === 'msgpack' ? 0x91 : 0x81), Buffer.from([name === 'msgpack' ? 0x90 : 0x80])]);
+      : Buffer.concat([
+          Buffer.alloc(depth - 1, name === 'msgpack' ? 0x91 : 0x81),
+          Buffer.from([name === 'msgpack' ? 0x90 : 0x80]),
+        ]);
 
   for (const name of NAMES) {
     it(`nesting - ${name} accepts ${MAX_DEPTH} levels and refuses ${MAX_DEPTH + 1}`, () => {
@@ -199,7 +207,10 @@ describe('wire scan worst content within the size limit', () => {
   for (const name of NAMES) {
     it(`worst content - ${name}: 1 MiB of tiny keys and 64-bit integers decodes and re-encodes promptly`, () => {
       const s = serializers[name];
-      for (const msg of [[16, 1, {}, 't', [], keys], [16, 1, {}, 't', bigs]]) {
+      for (const msg of [
+        [16, 1, {}, 't', [], keys],
+        [16, 1, {}, 't', bigs],
+      ]) {
         const wire = s.encode(msg);
         assert.ok(wire.length > 500_000 && wire.length < 2 << 20, `${name}: ${wire.length} bytes`);
         const start = performance.now();

@@ -25,7 +25,11 @@ export async function publish(scope: RequestScope, req: express.Request, res: ex
   const options = body.options ?? {};
   if (!isValidUri(body.topic)) throw new RouterError(Errors.invalidUri, `invalid topic URI: ${body.topic}`);
   // a will fires when its session is lost; a request has no session to lose
-  if (options['will'] !== undefined) throw new RouterError(Errors.invalidArgument, 'options.will is not available over HTTP: a request has no session whose loss would fire it');
+  if (options['will'] !== undefined)
+    throw new RouterError(
+      Errors.invalidArgument,
+      'options.will is not available over HTTP: a request has no session whose loss would fire it',
+    );
   const payload: Payload = {};
   if (body.args !== undefined) payload.args = body.args;
   if (body.kwargs !== undefined) payload.kwargs = body.kwargs;
@@ -46,5 +50,9 @@ export async function publish(scope: RequestScope, req: express.Request, res: ex
   } finally {
     res.off('close', gone);
   }
-  sendJson(res, 200, ack.revision === undefined ? { publication: ack.publicationId } : { publication: ack.publicationId, revision: ack.revision });
+  sendJson(
+    res,
+    200,
+    ack.revision === undefined ? { publication: ack.publicationId } : { publication: ack.publicationId, revision: ack.revision },
+  );
 }

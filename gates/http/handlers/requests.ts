@@ -37,18 +37,30 @@ export function getRequest(scope: RequestScope, req: express.Request, res: expre
   return viaProcedure(scope, res, 'gatehouse.request.get', [String(req.params['id']), { wait }], 200);
 }
 
-function viaProcedure(scope: RequestScope, res: express.Response, procedure: string, args: unknown[], status: number): Promise<void> {
+function viaProcedure(
+  scope: RequestScope,
+  res: express.Response,
+  procedure: string,
+  args: unknown[],
+  status: number,
+): Promise<void> {
   return new Promise<void>((resolve) => {
-    scope.realm.call(scope.session, procedure, { args }, {}, {
-      result(p: Payload, progress: boolean) {
-        if (progress) return;
-        if (!res.writableEnded && !res.destroyed) sendJson(res, status, p.args?.[0] ?? {});
-        resolve();
+    scope.realm.call(
+      scope.session,
+      procedure,
+      { args },
+      {},
+      {
+        result(p: Payload, progress: boolean) {
+          if (progress) return;
+          if (!res.writableEnded && !res.destroyed) sendJson(res, status, p.args?.[0] ?? {});
+          resolve();
+        },
+        error(failure: CallFailure) {
+          if (!res.writableEnded && !res.destroyed) sendFailure(res, failure);
+          resolve();
+        },
       },
-      error(failure: CallFailure) {
-        if (!res.writableEnded && !res.destroyed) sendFailure(res, failure);
-        resolve();
-      },
-    });
+    );
   });
 }

@@ -65,11 +65,16 @@ export async function listKeys(scope: RequestScope, req: express.Request, res: e
   const text = (k: string): string | undefined => (typeof q[k] === 'string' ? q[k] : undefined);
   const limitText = text('limit');
   const limit = limitText === undefined ? undefined : Number(limitText);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new RouterError(Errors.invalidArgument, 'limit must be a positive integer');
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+    throw new RouterError(Errors.invalidArgument, 'limit must be a positive integer');
   const pattern = text('pattern') ?? '';
   // a listing is of a key space: prefix unless told (the RPC's default is exact)
   const match = text('match') ?? 'prefix';
   const after = text('after');
-  const page = await storeList(scope.realm, retainedOf(scope), scope.session, pattern, { match, ...(limit === undefined ? {} : { limit }), ...(after === undefined ? {} : { after }) });
+  const page = await storeList(scope.realm, retainedOf(scope), scope.session, pattern, {
+    match,
+    ...(limit === undefined ? {} : { limit }),
+    ...(after === undefined ? {} : { after }),
+  });
   sendJson(res, 200, page);
 }

@@ -29,11 +29,17 @@ export function eventData(event: BrokerEvent, pattern: boolean): string {
   return stringifyExact(body) ?? '{}';
 }
 
-export async function subscribe(ctx: HttpGateContext, scope: RequestScope, req: express.Request, res: express.Response): Promise<void> {
+export async function subscribe(
+  ctx: HttpGateContext,
+  scope: RequestScope,
+  req: express.Request,
+  res: express.Response,
+): Promise<void> {
   const topic = typeof req.query['topic'] === 'string' ? req.query['topic'] : '';
   const match = typeof req.query['match'] === 'string' ? req.query['match'] : 'exact';
   if (topic === '') throw new RouterError(Errors.invalidUri, 'topic is required');
-  if (!MATCHES.includes(match)) throw new RouterError(Errors.invalidArgument, `match must be exact, prefix or wildcard, not ${match}`);
+  if (!MATCHES.includes(match))
+    throw new RouterError(Errors.invalidArgument, `match must be exact, prefix or wildcard, not ${match}`);
   const { realm, session } = scope;
   const socket = res.socket;
   if (!socket) return;
@@ -66,12 +72,16 @@ export async function subscribe(ctx: HttpGateContext, scope: RequestScope, req: 
 
   // subscribing may be refused (not authorized, limits): answered as JSON before any event
   const sub = await realm.subscribe(session, topic, match as MatchPolicy, sink);
-  res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  res
+    .status(200)
+    .set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
   res.flushHeaders();
   socket.setNoDelay(true);
   res.write(`: subscribed ${sub.id}\n\n`);
 
-  const keepAlive = setInterval(() => { write(': keep-alive\n\n'); }, ctx.config.http.api.keepAliveMs);
+  const keepAlive = setInterval(() => {
+    write(': keep-alive\n\n');
+  }, ctx.config.http.api.keepAliveMs);
   keepAlive.unref();
   const stream = { close: () => res.end() };
   ctx.streams.add(stream);

@@ -33,7 +33,10 @@ export function handleConnect(conn: MqttConnection, p: IConnectPacket): void {
   const clean = p.clean !== false;
   if (clientId === '') {
     // [MQTT-3.1.3-8] 3.1.1: an empty id needs clean session; 3.1 has no empty ids
-    if (version === 3 || (version === 4 && !clean)) { refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty client identifier'); return; }
+    if (version === 3 || (version === 4 && !clean)) {
+      refuse(conn, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty client identifier');
+      return;
+    }
     // [MQTT-3.1.3-6] assign one; MQTT 5 tells the client which (§3.2.2.3.7)
     clientId = assigned = `gatehouse-${globalId().toString(36)}`;
   } else if (version === 3 && clientId.length > 23) {
@@ -82,15 +85,30 @@ function accept(
   const props = p.properties ?? {};
   const { clientId, assigned, clean, realmName } = id;
   // v5 0x86 bad user name or password / 0x87 not authorized; 3.1.1 return codes 4 / 5
-  if (!result.ok) { refuse(conn, result.failure.def.mqtt, result.failure.message); return; }
+  if (!result.ok) {
+    refuse(conn, result.failure.def.mqtt, result.failure.message);
+    return;
+  }
   const refused = ctx.router.admit();
-  if (refused) { refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message); return; }
+  if (refused) {
+    refuse(conn, refused.def.mqtt === RC.SERVER_SHUTTING_DOWN ? RC.SERVER_SHUTTING_DOWN : RC.SERVER_BUSY, refused.message);
+    return;
+  }
   const realm = ctx.router.realm(realmName);
-  if (!realm) { refuse(conn, RC.NOT_AUTHORIZED, `no such realm: ${realmName}`); return; }
+  if (!realm) {
+    refuse(conn, RC.NOT_AUTHORIZED, `no such realm: ${realmName}`);
+    return;
+  }
 
   // the client's limits towards us (MQTT 5 §3.1.2.11)
-  if (props.receiveMaximum === 0) { refuse(conn, RC.PROTOCOL_ERROR, 'receive maximum 0'); return; }
-  if (props.maximumPacketSize === 0) { refuse(conn, RC.PROTOCOL_ERROR, 'maximum packet size 0'); return; }
+  if (props.receiveMaximum === 0) {
+    refuse(conn, RC.PROTOCOL_ERROR, 'receive maximum 0');
+    return;
+  }
+  if (props.maximumPacketSize === 0) {
+    refuse(conn, RC.PROTOCOL_ERROR, 'maximum packet size 0');
+    return;
+  }
   conn.receiveMaximum = props.receiveMaximum ?? 65535;
   conn.clientMaxPacket = props.maximumPacketSize ?? Infinity;
   conn.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
@@ -112,7 +130,10 @@ function accept(
   let will: Will | undefined;
   if (p.will) {
     const topic = mqttTopicToCanonical(p.will.topic);
-    if (topic === null) { refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic'); return; }
+    if (topic === null) {
+      refuse(conn, RC.TOPIC_NAME_INVALID, 'invalid will topic');
+      return;
+    }
     const wp = p.will.properties;
     const now = conn.ctx.clock.now();
     const headers = headersFromMqtt(wp ? { ...wp } : undefined, now);
@@ -130,8 +151,22 @@ function accept(
     }
   }
 
-  const granted: Granted = { clientId, assigned, clean, realm, identity: result.identity, will, expiry, askedExpiry, keepAlive, serverKeepAlive };
-  if (!will) { establish(conn, granted); return; }
+  const granted: Granted = {
+    clientId,
+    assigned,
+    clean,
+    realm,
+    identity: result.identity,
+    will,
+    expiry,
+    askedExpiry,
+    keepAlive,
+    serverKeepAlive,
+  };
+  if (!will) {
+    establish(conn, granted);
+    return;
+  }
   let pending: Promise<void> | undefined;
   try {
     pending = authorizeWill(realm, new Session(conn.info, result.identity, NO_CONTROL), will);
@@ -139,7 +174,10 @@ function accept(
     refuseWill(conn, err);
     return;
   }
-  if (!pending) { establish(conn, granted); return; }
+  if (!pending) {
+    establish(conn, granted);
+    return;
+  }
   conn.holdPackets();
   pending.then(
     () => {
@@ -147,7 +185,9 @@ function accept(
       establish(conn, granted);
       conn.releasePackets();
     },
-    (err: unknown) => { refuseWill(conn, err); },
+    (err: unknown) => {
+      refuseWill(conn, err);
+    },
   );
 }
 
@@ -221,7 +261,10 @@ function establish(conn: MqttConnection, g: Granted): void {
     if (serverKeepAlive !== undefined) connack.properties.serverKeepAlive = serverKeepAlive;
     if (expiry !== askedExpiry) connack.properties.sessionExpiryInterval = expiry;
     connack = fitConnack(connack, conn.clientMaxPacket);
-    if (!connack) { tooSmall(conn); return; }
+    if (!connack) {
+      tooSmall(conn);
+      return;
+    }
   } else {
     connack.returnCode = 0;
   }
@@ -246,7 +289,10 @@ function refuse(conn: MqttConnection, reason: number, message: string): void {
   conn.ctx.log.info({ peer: conn.info.peer, reason, message }, 'MQTT CONNECT refused');
   const connack: IConnackPacket | undefined =
     conn.version === 5
-      ? fitConnack({ cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message } }, conn.clientMaxPacket)
+      ? fitConnack(
+          { cmd: 'connack', sessionPresent: false, reasonCode: reason, properties: { reasonString: message } },
+          conn.clientMaxPacket,
+        )
       : { cmd: 'connack', sessionPresent: false, returnCode: connackReturnCode(reason) };
   if (connack) conn.send(connack);
   conn.end();
@@ -259,6 +305,9 @@ function refuse(conn: MqttConnection, reason: number, message: string): void {
  */
 function tooSmall(conn: MqttConnection): void {
   conn.ctx.counters.errors(`mqtt_connect_0x${RC.PACKET_TOO_LARGE.toString(16)}`);
-  conn.ctx.log.info({ peer: conn.info.peer, maximumPacketSize: conn.clientMaxPacket }, 'MQTT CONNECT closed: no CONNACK fits the client maximum packet size');
+  conn.ctx.log.info(
+    { peer: conn.info.peer, maximumPacketSize: conn.clientMaxPacket },
+    'MQTT CONNECT closed: no CONNACK fits the client maximum packet size',
+  );
   conn.end();
 }

@@ -21,18 +21,30 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   const cfg = conn.ctx.config.mqtt;
   const id = p.messageId ?? 0;
   // [MQTT-2.3.1-1] (5.0 §2.2.1) a QoS 1 or 2 PUBLISH carries a non-zero packet identifier
-  if (p.qos > 0 && id === 0) { conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0'); return; }
+  if (p.qos > 0 && id === 0) {
+    conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+    return;
+  }
 
   // MQTT 5 §3.3.2.3.4 topic aliases
   let name = p.topic;
   const alias = p.properties?.topicAlias;
   // MQTT 5 §3.3.2.1: an empty topic name is a protocol error unless an alias stands for it
-  if (name === '' && alias === undefined) { conn.fail(RC.PROTOCOL_ERROR, 'empty topic name'); return; }
+  if (name === '' && alias === undefined) {
+    conn.fail(RC.PROTOCOL_ERROR, 'empty topic name');
+    return;
+  }
   if (alias !== undefined) {
-    if (alias === 0 || alias > cfg.topicAliasMaximum) { conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range'); return; }
+    if (alias === 0 || alias > cfg.topicAliasMaximum) {
+      conn.fail(RC.TOPIC_ALIAS_INVALID, 'topic alias out of range');
+      return;
+    }
     if (name === '') {
       const known = conn.inboundAliases.get(alias);
-      if (known === undefined) { conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias'); return; }
+      if (known === undefined) {
+        conn.fail(RC.PROTOCOL_ERROR, 'unknown topic alias');
+        return;
+      }
       name = known;
     } else {
       conn.inboundAliases.set(alias, name);
@@ -68,7 +80,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   }
 
   const topic = conn.lastTopicName === name ? conn.lastTopic : canonicalTopic(name);
-  if (topic === null) { conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`); return; }
+  if (topic === null) {
+    conn.fail(RC.TOPIC_NAME_INVALID, `invalid topic name: ${name}`);
+    return;
+  }
   conn.lastTopicName = name;
   conn.lastTopic = topic;
 
@@ -77,7 +92,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   const rt = p.properties?.responseTopic;
   if (rt !== undefined) {
     const canonical = mqttTopicToCanonical(rt);
-    if (canonical === null) { conn.fail(RC.TOPIC_NAME_INVALID, 'invalid response topic'); return; }
+    if (canonical === null) {
+      conn.fail(RC.TOPIC_NAME_INVALID, 'invalid response topic');
+      return;
+    }
     headers = { ...headers, responseTopic: canonical };
   }
   const options = {
@@ -91,7 +109,10 @@ export function handlePublish(conn: MqttConnection, p: IPublishPacket): void {
   try {
     result = session.realm.publish(session.core, topic, payloadFromMqtt(p.payload, headers), options);
   } catch (err) {
-    if (err instanceof RouterError) { refusePublish(conn, p, err); return; }
+    if (err instanceof RouterError) {
+      refusePublish(conn, p, err);
+      return;
+    }
     throw err;
   }
   if (!(result instanceof Promise)) {
@@ -159,13 +180,20 @@ function refusePublish(conn: MqttConnection, p: IPublishPacket, err: RouterError
     const id = p.messageId ?? 0;
     const properties = { reasonString: err.message };
     const reasonCode = publishAckCode(err.def.mqtt);
-    conn.send(p.qos === 1 ? { cmd: 'puback', messageId: id, reasonCode, properties } : { cmd: 'pubrec', messageId: id, reasonCode, properties });
+    conn.send(
+      p.qos === 1
+        ? { cmd: 'puback', messageId: id, reasonCode, properties }
+        : { cmd: 'pubrec', messageId: id, reasonCode, properties },
+    );
     return;
   }
   if (conn.version === 5) return; // QoS 0: nothing to answer
   if (err.def.unanswerable === 'drop') {
     // e.g. a table row its schema refuses: dropped, the connection stays [MQTT-3.3.5-2]
-    conn.ctx.log.info({ session: conn.session?.core.id, topic: p.topic, code: err.def.code, reason: err.message }, 'MQTT 3.1.1 publication dropped');
+    conn.ctx.log.info(
+      { session: conn.session?.core.id, topic: p.topic, code: err.def.code, reason: err.message },
+      'MQTT 3.1.1 publication dropped',
+    );
     acknowledge(conn, p, RC.SUCCESS);
     return;
   }

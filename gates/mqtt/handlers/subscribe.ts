@@ -23,10 +23,19 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
   const v5 = conn.version === 5;
   const subscriptionId = p.properties?.subscriptionIdentifier;
   // [MQTT-2.3.1-1] (5.0 §2.2.1) a non-zero packet identifier; [MQTT-3.8.3-3] (5.0 [MQTT-3.8.3-2]) a filter at least
-  if (!p.messageId) { conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0'); return; }
-  if (p.subscriptions.length === 0) { conn.fail(RC.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter'); return; }
+  if (!p.messageId) {
+    conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+    return;
+  }
+  if (p.subscriptions.length === 0) {
+    conn.fail(RC.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
+    return;
+  }
   // MQTT 5 §3.8.2.1.2: a subscription identifier of 0 is a protocol error
-  if (subscriptionId === 0) { conn.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0'); return; }
+  if (subscriptionId === 0) {
+    conn.fail(RC.PROTOCOL_ERROR, 'subscription identifier 0');
+    return;
+  }
   // a filter's reason code, or its promise while the dynamic authorizer decides
   const granted: (number | Promise<number>)[] = [];
   // retained replays, reserved when their subscription exists (snapshot taken, live
@@ -65,7 +74,8 @@ export function handleSubscribe(conn: MqttConnection, p: ISubscribePacket): void
         wildcardFirst: parsed.skipsDollarTopics,
       };
       session.addSubscription(entry);
-      if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew))) replay.push(session.realm.reserveRetained(session.core, sub));
+      if (parsed.share === undefined && (entry.rh === 0 || (entry.rh === 1 && isNew)))
+        replay.push(session.realm.reserveRetained(session.core, sub));
       return s.qos;
     };
     let sub;
@@ -93,8 +103,14 @@ export function handleUnsubscribe(conn: MqttConnection, p: IUnsubscribePacket): 
   const session = conn.session;
   if (!session) return;
   // [MQTT-2.3.1-1] (5.0 §2.2.1) a non-zero packet identifier; [MQTT-3.10.3-2] a filter at least
-  if (!p.messageId) { conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0'); return; }
-  if (p.unsubscriptions.length === 0) { conn.fail(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter'); return; }
+  if (!p.messageId) {
+    conn.fail(RC.PROTOCOL_ERROR, 'packet identifier 0');
+    return;
+  }
+  if (p.unsubscriptions.length === 0) {
+    conn.fail(RC.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
+    return;
+  }
   const codes: number[] = [];
   for (const filter of p.unsubscriptions) {
     const e = session.subscriptions.get(filter);

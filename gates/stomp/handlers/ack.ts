@@ -35,7 +35,10 @@ export function handleAck(conn: StompConnection, frame: StompFrame, outcome: 'ac
     const subId = header(frame, 'subscription');
     if (subId !== undefined) {
       const sub = conn.subscriptions.get(subId);
-      if (!sub) { conn.fail(new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(subId)}`), frame); return; }
+      if (!sub) {
+        conn.fail(new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(subId)}`), frame);
+        return;
+      }
       consumer = sub.consumer;
     }
   }

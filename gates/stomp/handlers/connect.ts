@@ -47,7 +47,10 @@ export function handleConnect(conn: StompConnection, frame: StompFrame): void {
   let inMs = 0;
   if (version !== '1.0') {
     const hb = parseHeartBeat(value('heart-beat'));
-    if (hb === undefined) { conn.protocolError('heart-beat must be two non-negative integers: "cx,cy"', frame); return; }
+    if (hb === undefined) {
+      conn.protocolError('heart-beat must be two non-negative integers: "cx,cy"', frame);
+      return;
+    }
     const [cx, cy] = hb;
     // STOMP 1.2 §Heart-beating: each direction runs at the larger of what one side can
     // send and the other wants, and not at all if either says 0
@@ -98,23 +101,32 @@ function accept(conn: StompConnection, frame: StompFrame, c: Connect, result: Au
   const cfg = ctx.config.stomp;
   const { version, outMs, inMs } = c;
   // ERROR (message: authentication failed / not authorized), then close
-  if (!result.ok) { conn.fail(new RouterError(result.failure.def, result.failure.message), frame); return; }
+  if (!result.ok) {
+    conn.fail(new RouterError(result.failure.def, result.failure.message), frame);
+    return;
+  }
   const refused = ctx.router.admit();
-  if (refused) { conn.fail(refused, frame); return; }
+  if (refused) {
+    conn.fail(refused, frame);
+    return;
+  }
   const realm = ctx.router.realm(c.realmName);
-  if (!realm) { conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${c.realmName}`), frame); return; }
+  if (!realm) {
+    conn.fail(new RouterError(Errors.noSuchRealm, `no such realm: ${c.realmName}`), frame);
+    return;
+  }
 
-  const session = new Session(
-    { ...conn.info, protocol: `stomp.${version}` },
-    result.identity,
-    {
-      // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
-      close: (reason, message) => { conn.fail(new RouterError(reason.def, message ?? reason.message)); },
-      // rights taken away (config reload): ERROR naming the subscription, then close, as
-      // RabbitMQ ends a STOMP connection whose permissions changed
-      revoked: (lost, reason) => { conn.fail(reason, undefined, revokedHeaders(conn, lost)); },
+  const session = new Session({ ...conn.info, protocol: `stomp.${version}` }, result.identity, {
+    // the core ends the session (wamp.session.kill, shutdown): ERROR, then close
+    close: (reason, message) => {
+      conn.fail(new RouterError(reason.def, message ?? reason.message));
     },
-  );
+    // rights taken away (config reload): ERROR naming the subscription, then close, as
+    // RabbitMQ ends a STOMP connection whose permissions changed
+    revoked: (lost, reason) => {
+      conn.fail(reason, undefined, revokedHeaders(conn, lost));
+    },
+  });
   conn.session = session;
   conn.realm = realm;
   conn.owner = durableOwner(result.identity.authid, c.clientId);
@@ -167,7 +179,8 @@ export function parseHeartBeat(v: string | undefined): [number, number] | undefi
 function revokedHeaders(conn: StompConnection, lost: readonly Revocation[]): [string, string][] {
   for (const l of lost) {
     if (l.kind === 'subscription') for (const s of conn.subscriptions.onCore(l.id)) return [['subscription', s.header ?? s.id]];
-    if (l.kind === 'queue') for (const s of conn.subscriptions.all()) if (s.consumer === l.consumer) return [['subscription', s.header ?? s.id]];
+    if (l.kind === 'queue')
+      for (const s of conn.subscriptions.all()) if (s.consumer === l.consumer) return [['subscription', s.header ?? s.id]];
   }
   return [];
 }

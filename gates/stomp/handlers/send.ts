@@ -30,7 +30,10 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
   const realm = conn.realm;
   if (!session || !realm) return;
   const dest = header(frame, 'destination');
-  if (dest === undefined) { conn.protocolError('SEND needs a destination header', frame); return; }
+  if (dest === undefined) {
+    conn.protocolError('SEND needs a destination header', frame);
+    return;
+  }
   let action: Action;
   try {
     const target = resolveDestination(conn, dest, 'send');
@@ -60,7 +63,9 @@ export function handleSend(conn: StompConnection, frame: StompFrame): void {
       }
       case 'rpc': {
         const procedure = target.procedure;
-        const call = (): void => { callFromStomp(conn, procedure, frame, replyTo); };
+        const call = (): void => {
+          callFromStomp(conn, procedure, frame, replyTo);
+        };
         // the reply (result or error) is written with the router's hand: the caller must
         // be allowed to publish there itself, checked before the call is made
         const reply = replyTo === undefined ? undefined : replyTargetOf(conn.realmName, replyTo);

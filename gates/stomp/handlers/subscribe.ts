@@ -28,9 +28,15 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
   const realm = conn.realm;
   if (!session || !realm) return;
   const destination = header(frame, 'destination');
-  if (destination === undefined) { conn.protocolError('SUBSCRIBE needs a destination header', frame); return; }
+  if (destination === undefined) {
+    conn.protocolError('SUBSCRIBE needs a destination header', frame);
+    return;
+  }
   const idHeader = header(frame, 'id');
-  if (idHeader === undefined && conn.version !== '1.0') { conn.protocolError('SUBSCRIBE needs an id header', frame); return; }
+  if (idHeader === undefined && conn.version !== '1.0') {
+    conn.protocolError('SUBSCRIBE needs an id header', frame);
+    return;
+  }
   const id = idHeader ?? destination;
   if (conn.subscriptions.get(id)) {
     conn.fail(new RouterError(Errors.invalidArgument, `subscription id ${JSON.stringify(id)} is already in use`), frame);
@@ -62,7 +68,9 @@ export function handleSubscribe(conn: StompConnection, frame: StompFrame): void 
       conn.subscriptions.add(sub);
       conn.receipt(frame);
     },
-    (err) => { conn.fail(err, frame); },
+    (err) => {
+      conn.fail(err, frame);
+    },
   );
 }
 
@@ -97,7 +105,9 @@ function openSubscription(
   const ack = base.ack;
   const sink = (s: StompSubscription): Parameters<typeof work.queues.consume>[3] => ({
     writable: () => conn.writable(),
-    deliver: (msg) => { deliverQueued(conn, s, msg); },
+    deliver: (msg) => {
+      deliverQueued(conn, s, msg);
+    },
   });
   if (target.kind === 'topic') {
     if (durable) {
@@ -137,9 +147,15 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
   if (idHeader !== undefined) sub = conn.subscriptions.get(idHeader);
   else if (conn.version === '1.0') {
     const destination = header(frame, 'destination');
-    if (destination === undefined) { conn.protocolError('UNSUBSCRIBE needs an id or a destination header', frame); return; }
+    if (destination === undefined) {
+      conn.protocolError('UNSUBSCRIBE needs an id or a destination header', frame);
+      return;
+    }
     sub = conn.subscriptions.byDestination(destination);
-  } else { conn.protocolError('UNSUBSCRIBE needs an id header', frame); return; }
+  } else {
+    conn.protocolError('UNSUBSCRIBE needs an id header', frame);
+    return;
+  }
 
   let remove: DurableName | undefined;
   try {
@@ -149,7 +165,10 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
     return;
   }
   if (!sub) {
-    if (remove && conn.ctx.work.durable.has(remove)) { removeDurable(conn, realm, session, remove, frame); return; }
+    if (remove && conn.ctx.work.durable.has(remove)) {
+      removeDurable(conn, realm, session, remove, frame);
+      return;
+    }
     conn.fail(
       new RouterError(Errors.noSuchSubscription, `no subscription ${JSON.stringify(idHeader ?? header(frame, 'destination'))}`),
       frame,
@@ -170,7 +189,10 @@ export function handleUnsubscribe(conn: StompConnection, frame: StompFrame): voi
     }
   }
   if (sub.consumer) conn.ctx.work.queues.cancel(sub.consumer);
-  if (sub.durable && remove) { removeDurable(conn, realm, session, sub.durable, frame); return; }
+  if (sub.durable && remove) {
+    removeDurable(conn, realm, session, sub.durable, frame);
+    return;
+  }
   conn.receipt(frame);
 }
 

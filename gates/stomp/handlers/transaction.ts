@@ -28,7 +28,10 @@ export function applyOrKeep(conn: StompConnection, frame: StompFrame, action: Ac
     return;
   }
   const refused = conn.transactions.keep(name, action, frameSize(frame) + FRAME_OVERHEAD);
-  if (refused) { conn.fail(refused, frame); return; }
+  if (refused) {
+    conn.fail(refused, frame);
+    return;
+  }
   conn.receipt(frame);
 }
 
@@ -37,7 +40,10 @@ export function handleBegin(conn: StompConnection, frame: StompFrame): void {
   const name = transactionName(conn, frame);
   if (name === undefined) return;
   const refused = conn.transactions.begin(name);
-  if (refused) { conn.fail(refused, frame); return; }
+  if (refused) {
+    conn.fail(refused, frame);
+    return;
+  }
   conn.receipt(frame);
 }
 

@@ -31,7 +31,11 @@ export function handleCall(s: WampSession, msg: unknown[]): void {
   }
   const timeout = options['timeout'];
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
-    s.sendError(Msg.CALL, request, new RouterError(Errors.invalidArgument, 'CALL.Options.timeout must be a non-negative integer (ms)'));
+    s.sendError(
+      Msg.CALL,
+      request,
+      new RouterError(Errors.invalidArgument, 'CALL.Options.timeout must be a non-negative integer (ms)'),
+    );
     return;
   }
   const sink: CallerSink = {
@@ -54,12 +58,18 @@ export function handleCall(s: WampSession, msg: unknown[]): void {
       }
     },
   };
-  const inv = realm.call(core, procedure, payloadFromWamp(args, kwargs, options), {
-    timeoutMs: typeof timeout === 'number' ? timeout : 0,
-    receiveProgress: options['receive_progress'] === true,
-    discloseMe: options['disclose_me'] === true,
-    progress,
-  }, sink);
+  const inv = realm.call(
+    core,
+    procedure,
+    payloadFromWamp(args, kwargs, options),
+    {
+      timeoutMs: typeof timeout === 'number' ? timeout : 0,
+      receiveProgress: options['receive_progress'] === true,
+      discloseMe: options['disclose_me'] === true,
+      progress,
+    },
+    sink,
+  );
   if (inv && inv.state !== 'done') s.calls.set(request, inv);
 }
 
@@ -80,7 +90,11 @@ function trySend(s: WampSession, msg: unknown[]): boolean {
 
 function unencodable(s: WampSession, request: number): void {
   s.ctx.counters.errors('result_not_encodable');
-  s.sendError(Msg.CALL, request, new RouterError(Errors.invalidArgument, `the result cannot be encoded with ${s.transport.serializer.name}`));
+  s.sendError(
+    Msg.CALL,
+    request,
+    new RouterError(Errors.invalidArgument, `the result cannot be encoded with ${s.transport.serializer.name}`),
+  );
 }
 
 /** CANCEL [49, CALL.Request|id, Options|dict] (WAMP advanced: call canceling) */

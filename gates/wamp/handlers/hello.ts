@@ -53,17 +53,25 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
   const auth = s.ctx.router.auth;
   const req: AuthRequest = { realm: realmName, transport: s.transport.info };
   const authid = typeof details['authid'] === 'string' && details['authid'] !== '' ? details['authid'] : undefined;
-  const offered = Array.isArray(details['authmethods']) && details['authmethods'].length > 0 ? details['authmethods'] : ['anonymous'];
+  const offered =
+    Array.isArray(details['authmethods']) && details['authmethods'].length > 0 ? details['authmethods'] : ['anonymous'];
   // 'password' is the MQTT/STOMP method; WAMP clients say ticket. A ticket offered with
   // an authid is credentials given, so it is checked (and refused when no user matches)
   // even on a router without password users, rather than skipped for anonymous
-  const usable = (m: AuthMethod): boolean => auth.usable(req, m) || (m === 'ticket' && authid !== undefined && auth.realmAccepts(realmName, m));
+  const usable = (m: AuthMethod): boolean =>
+    auth.usable(req, m) || (m === 'ticket' && authid !== undefined && auth.realmAccepts(realmName, m));
   const method = offered.find((m): m is Exclude<AuthMethod, 'password'> => isAuthMethod(m) && m !== 'password' && usable(m));
   if (method === undefined) {
     // only anonymous on offer and it is refused here: say so rather than "no method"
     const result = offered.includes('anonymous')
       ? auth.anonymous(req, authid ?? '')
-      : auth.refuse(req, offered.find(isAuthMethod) ?? 'other', authid, 'no_auth_method', `no acceptable authmethod among ${offered.map(String).join(', ')}`);
+      : auth.refuse(
+          req,
+          offered.find(isAuthMethod) ?? 'other',
+          authid,
+          'no_auth_method',
+          `no acceptable authmethod among ${offered.map(String).join(', ')}`,
+        );
     finish(s, realmName, result);
     return;
   }
@@ -76,12 +84,18 @@ export function handleHello(s: WampSession, msg: unknown[]): void {
       finish(s, realmName, auth.tls(req));
       return;
     case 'ticket': {
-      if (authid === undefined) { finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid')); return; }
+      if (authid === undefined) {
+        finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'ticket authentication needs an authid'));
+        return;
+      }
       challenge(s, { realm: realmName, method, extra: {}, finish: (ticket) => auth.password(req, 'ticket', authid, ticket) });
       return;
     }
     case 'wampcra': {
-      if (authid === undefined) { finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid')); return; }
+      if (authid === undefined) {
+        finish(s, realmName, auth.refuse(req, method, authid, 'malformed', 'wampcra needs an authid'));
+        return;
+      }
       const id = globalId();
       challenge(s, { realm: realmName, id, ...auth.wampcra(req, authid, id) });
       return;
@@ -124,7 +138,14 @@ function welcome(s: WampSession, realm: Realm, identity: SessionIdentity, id?: n
   const core = new Session(
     s.transport.info,
     identity,
-    { close: (reason, message) => { s.goodbye(reason, message); }, revoked: (lost, reason) => { revokeOnWire(s, lost, reason); } },
+    {
+      close: (reason, message) => {
+        s.goodbye(reason, message);
+      },
+      revoked: (lost, reason) => {
+        revokeOnWire(s, lost, reason);
+      },
+    },
     id,
   );
   core.flow = s.transport.flow;

@@ -15,24 +15,37 @@ export function handleRegister(s: WampSession, msg: unknown[]): void {
   const procedure = str(msg[3], 'REGISTER.Procedure');
   const { realm, core } = s.joined;
   try {
-    if (procedure.startsWith('wamp.')) throw new RouterError(Errors.invalidUri, 'the wamp.* procedures are reserved for the router');
+    if (procedure.startsWith('wamp.'))
+      throw new RouterError(Errors.invalidUri, 'the wamp.* procedures are reserved for the router');
     const concurrency = options['concurrency'];
     if (concurrency !== undefined && (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1)) {
       throw new RouterError(Errors.invalidArgument, 'REGISTER.Options.concurrency must be a positive integer');
     }
     const ref: { registration?: Registration } = {};
     const callee: Callee = {
-      invoke: (inv) => { sendInvocation(s, inv, ref.registration?.id ?? 0); },
-      invokeProgress: (inv, final) => { sendProgressChunk(s, inv, ref.registration?.id ?? 0, final); },
+      invoke: (inv) => {
+        sendInvocation(s, inv, ref.registration?.id ?? 0);
+      },
+      invokeProgress: (inv, final) => {
+        sendProgressChunk(s, inv, ref.registration?.id ?? 0, final);
+      },
     };
     // WAMP advanced: INTERRUPT only to callees that announced call_canceling.
-    if (s.features.calleeCanceling) callee.interrupt = (inv, mode, reason) => { sendInterrupt(s, inv, mode, reason); };
-    const registered = realm.register(core, procedure, {
-      match: matchOption(options['match']),
-      invoke: (options['invoke'] as InvokePolicy | undefined) ?? 'single',
-      concurrency: typeof concurrency === 'number' ? concurrency : undefined,
-      discloseCaller: options['disclose_caller'] === true,
-    }, callee);
+    if (s.features.calleeCanceling)
+      callee.interrupt = (inv, mode, reason) => {
+        sendInterrupt(s, inv, mode, reason);
+      };
+    const registered = realm.register(
+      core,
+      procedure,
+      {
+        match: matchOption(options['match']),
+        invoke: (options['invoke'] as InvokePolicy | undefined) ?? 'single',
+        concurrency: typeof concurrency === 'number' ? concurrency : undefined,
+        discloseCaller: options['disclose_caller'] === true,
+      },
+      callee,
+    );
     // at once, or once the dynamic authorizer has answered
     settle(
       registered,

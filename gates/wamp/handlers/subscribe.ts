@@ -20,9 +20,17 @@ export function handleSubscribe(s: WampSession, msg: unknown[]): void {
   try {
     // a link from another Gatehouse asks for each event's message id (README "Links")
     const withId = options[MSGID_OPTION] === true;
-    const subscribed = realm.subscribe(core, topic, matchOption(options['match']), (event, subscription) => { sendEvent(s, event, subscription, withId); }, {
-      filter: options['filter'],
-    });
+    const subscribed = realm.subscribe(
+      core,
+      topic,
+      matchOption(options['match']),
+      (event, subscription) => {
+        sendEvent(s, event, subscription, withId);
+      },
+      {
+        filter: options['filter'],
+      },
+    );
     // at once, or once the dynamic authorizer has answered
     settle(
       subscribed,
@@ -61,7 +69,10 @@ export function handleUnsubscribe(s: WampSession, msg: unknown[]): void {
 export function matchOption(v: unknown): MatchPolicy | undefined {
   if (v === undefined || v === 'exact' || v === 'prefix' || v === 'wildcard') return v;
   // String(), not JSON.stringify: a msgpack or CBOR client may send a bigint here
-  throw new RouterError(Errors.invalidArgument, `unknown match policy: ${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v}`);
+  throw new RouterError(
+    Errors.invalidArgument,
+    `unknown match policy: ${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v}`,
+  );
 }
 
 /**

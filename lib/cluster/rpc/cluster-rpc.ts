@@ -100,7 +100,9 @@ export class ClusterRpc {
   private running = false;
   private readonly calls: Counter<'direction'>;
   private readonly failures: Counter<'reason'>;
-  private readonly onRealm = (realm: Realm): void => { this.attach(realm); };
+  private readonly onRealm = (realm: Realm): void => {
+    this.attach(realm);
+  };
 
   constructor(options: ClusterRpcOptions) {
     this.nc = options.nc;
@@ -117,15 +119,37 @@ export class ClusterRpc {
     this.calls = m.calls;
     this.failures = m.failures;
     m.peers.count = () => this.peers.size;
-    this.local = new LocalDirectory(this.boot, (op, rec, seq) => { this.publish(this.subjects.dir, { node: this.node, boot: this.boot, seq, op, rec }); });
+    this.local = new LocalDirectory(this.boot, (op, rec, seq) => {
+      this.publish(this.subjects.dir, { node: this.node, boot: this.boot, seq, op, rec });
+    });
     const count = (what: string): void => {
       if (what === 'call_out') this.calls.labels('out').inc();
       else if (what === 'call_in') this.calls.labels('in').inc();
       else this.failures.labels(what).inc();
     };
-    this.remote = new RemoteCallees({ node: this.node, router: this.router, log: this.log, subjects: this.subjects, send: (s, m) => { this.publish(s, m); }, count });
-    this.home = new HomeCalls({ router: this.router, subjects: this.subjects, send: (s, m) => { this.publish(s, m); }, count });
-    this.meta = new SessionMeta({ node: this.node, peers: () => [...this.peers.keys()], ask: (node, req) => this.askMeta(node, req) });
+    this.remote = new RemoteCallees({
+      node: this.node,
+      router: this.router,
+      log: this.log,
+      subjects: this.subjects,
+      send: (s, m) => {
+        this.publish(s, m);
+      },
+      count,
+    });
+    this.home = new HomeCalls({
+      router: this.router,
+      subjects: this.subjects,
+      send: (s, m) => {
+        this.publish(s, m);
+      },
+      count,
+    });
+    this.meta = new SessionMeta({
+      node: this.node,
+      peers: () => [...this.peers.keys()],
+      ask: (node, req) => this.askMeta(node, req),
+    });
   }
 
   async start(): Promise<void> {
@@ -147,15 +171,27 @@ export class ClusterRpc {
         }),
       );
     };
-    on(this.subjects.beat, (d) => { this.onBeat(d); });
-    on(this.subjects.dir, (d) => { this.onDirChange(d); });
-    on(this.subjects.bye, (d) => { this.onBye(d); });
+    on(this.subjects.beat, (d) => {
+      this.onBeat(d);
+    });
+    on(this.subjects.dir, (d) => {
+      this.onDirChange(d);
+    });
+    on(this.subjects.bye, (d) => {
+      this.onBye(d);
+    });
     on(this.subjects.sync(this.node), (_d, reply) => {
       if (reply) this.nc.publish(reply, encode(this.local.snapshot()));
     });
-    on(this.subjects.toCallee(this.node), (d) => { this.onToCallee(d); });
-    on(this.subjects.toCaller(this.node), (d) => { this.onToCaller(d); });
-    on(this.subjects.meta(this.node), (d, reply) => { this.onMeta(d, reply); });
+    on(this.subjects.toCallee(this.node), (d) => {
+      this.onToCallee(d);
+    });
+    on(this.subjects.toCaller(this.node), (d) => {
+      this.onToCaller(d);
+    });
+    on(this.subjects.meta(this.node), (d, reply) => {
+      this.onMeta(d, reply);
+    });
     for (const name of this.router.realmNames()) {
       const realm = this.router.findRealm(name);
       if (realm) this.attach(realm);
@@ -271,7 +307,8 @@ export class ClusterRpc {
 
   private expire(): void {
     const deadline = Date.now() - this.leaseMs;
-    for (const [node, peer] of [...this.peers]) if (peer.lastSeen < deadline) this.dropPeer(node, `stopped answering (no heartbeat for ${this.leaseMs} ms)`);
+    for (const [node, peer] of [...this.peers])
+      if (peer.lastSeen < deadline) this.dropPeer(node, `stopped answering (no heartbeat for ${this.leaseMs} ms)`);
   }
 
   private dropPeer(node: string, why: string): void {
@@ -289,7 +326,14 @@ export class ClusterRpc {
     try {
       const msg = await this.nc.request(this.subjects.sync(node), encode({}), { timeout: this.syncTimeoutMs });
       const snap = decodeObject(msg.data);
-      if (this.peers.get(node) !== peer || !snap || snap['boot'] !== peer.boot || typeof snap['seq'] !== 'number' || !Array.isArray(snap['records'])) return;
+      if (
+        this.peers.get(node) !== peer ||
+        !snap ||
+        snap['boot'] !== peer.boot ||
+        typeof snap['seq'] !== 'number' ||
+        !Array.isArray(snap['records'])
+      )
+        return;
       const records = (snap['records'] as unknown[]).filter(isRecord);
       peer.seq = snap['seq'];
       this.remote.replace(node, records);
@@ -367,9 +411,11 @@ export class ClusterRpc {
   private onMeta(data: Uint8Array, reply: string | undefined): void {
     const req = metaRequestOf(decodeObject(data));
     if (!req || !reply) return;
-    void this.meta.answer(req, (name) => this.router.findRealm(name), 'cluster').then((answer) => {
-      if (!this.nc.isClosed()) this.nc.publish(reply, encode(answer));
-    });
+    void this.meta
+      .answer(req, (name) => this.router.findRealm(name), 'cluster')
+      .then((answer) => {
+        if (!this.nc.isClosed()) this.nc.publish(reply, encode(answer));
+      });
   }
 }
 

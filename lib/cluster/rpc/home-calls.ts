@@ -92,7 +92,16 @@ export class HomeCalls {
       return;
     }
     const { caller, options } = callOf(m);
-    const call: HomeCall = { key, from: m.from, id: m.id, dealer, entry, inv: undefined, start: { caller, procedure: m.procedure, payload: m.payload, options }, chunks: [] };
+    const call: HomeCall = {
+      key,
+      from: m.from,
+      id: m.id,
+      dealer,
+      entry,
+      inv: undefined,
+      start: { caller, procedure: m.procedure, payload: m.payload, options },
+      chunks: [],
+    };
     this.calls.set(key, call);
     if (entry.hasCapacity) this.run(call);
     else {
@@ -106,11 +115,24 @@ export class HomeCalls {
   private route(key: string, m: Invoke): void {
     const dealer = this.ctx.router.findRealm(m.realm)?.dealer;
     if (!dealer) {
-      this.reply(m.from, { k: 'error', id: m.id, error: wireError(new RouterError(Errors.noSuchProcedure, `no callee registered for procedure ${m.procedure}`)) });
+      this.reply(m.from, {
+        k: 'error',
+        id: m.id,
+        error: wireError(new RouterError(Errors.noSuchProcedure, `no callee registered for procedure ${m.procedure}`)),
+      });
       return;
     }
     const { caller, options } = callOf(m);
-    const call: HomeCall = { key, from: m.from, id: m.id, dealer, entry: undefined, inv: undefined, start: undefined, chunks: [] };
+    const call: HomeCall = {
+      key,
+      from: m.from,
+      id: m.id,
+      dealer,
+      entry: undefined,
+      inv: undefined,
+      start: undefined,
+      chunks: [],
+    };
     this.calls.set(key, call);
     // undefined: already answered through the sink (no callee left, a limit)
     call.inv = dealer.call(caller, m.procedure, m.payload, options, this.sinkOf(call));
@@ -122,7 +144,9 @@ export class HomeCalls {
         if (!progress) this.calls.delete(call.key);
         this.reply(call.from, { k: 'result', id: call.id, payload: wirePayload(payload), progress });
       },
-      error: (failure) => { this.end(call, failure); },
+      error: (failure) => {
+        this.end(call, failure);
+      },
     };
   }
 

@@ -12,7 +12,12 @@ const proxies = new WeakSet<Session>();
 const NO_CONTROL = { close: (): void => undefined };
 
 export function proxySession(node: string, realm: string, id: number, authid: string, authrole: string): Session {
-  const s = new Session({ gate: 'cluster', type: 'nats', peer: node }, { authid, authrole, authmethod: 'cluster', authprovider: 'cluster' }, NO_CONTROL, id);
+  const s = new Session(
+    { gate: 'cluster', type: 'nats', peer: node },
+    { authid, authrole, authmethod: 'cluster', authprovider: 'cluster' },
+    NO_CONTROL,
+    id,
+  );
   s.realmName = realm;
   proxies.add(s);
   return s;

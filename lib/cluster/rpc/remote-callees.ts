@@ -106,14 +106,21 @@ export class RemoteCallees {
     const peer = this.peer(node);
     const key = recordKey(rec);
     if (peer.records.has(key)) return;
-    const realm = this.ctx.router.findRealm(rec.realm) ?? (this.ctx.router.mayJoinRealm(rec.realm) ? this.ctx.router.realm(rec.realm) : undefined);
+    const realm =
+      this.ctx.router.findRealm(rec.realm) ??
+      (this.ctx.router.mayJoinRealm(rec.realm) ? this.ctx.router.realm(rec.realm) : undefined);
     if (!realm) return; // no session here can be in that realm
     let proxy = peer.proxies.get(rec.session);
     if (!proxy) {
       proxy = proxySession(node, rec.realm, rec.session, rec.authid, rec.authrole);
       peer.proxies.set(rec.session, proxy);
     }
-    const installed: Installed = { rec, proxy, realm, regId: this.install(realm, proxy, rec, rec.canCancel ? peer.canceling : peer.plain) };
+    const installed: Installed = {
+      rec,
+      proxy,
+      realm,
+      regId: this.install(realm, proxy, rec, rec.canCancel ? peer.canceling : peer.plain),
+    };
     peer.records.set(key, installed);
   }
 
@@ -173,10 +180,19 @@ export class RemoteCallees {
     let peer = this.peers.get(node);
     if (!peer) {
       const plain: Callee = {
-        invoke: (inv) => { this.invoke(node, inv); },
-        invokeProgress: (inv, final) => { this.progress(node, inv, final); },
+        invoke: (inv) => {
+          this.invoke(node, inv);
+        },
+        invokeProgress: (inv, final) => {
+          this.progress(node, inv, final);
+        },
       };
-      const canceling: Callee = { ...plain, interrupt: (inv, mode, reason) => { this.interrupt(node, inv, mode, reason); } };
+      const canceling: Callee = {
+        ...plain,
+        interrupt: (inv, mode, reason) => {
+          this.interrupt(node, inv, mode, reason);
+        },
+      };
       peer = { records: new Map(), proxies: new Map(), plain, canceling };
       this.peers.set(node, peer);
     }
@@ -201,18 +217,26 @@ export class RemoteCallees {
     try {
       return realm.dealer.register(proxy, rec.uri, options, callee).id;
     } catch (err) {
-      const conflict = err instanceof RouterError && (err.def === Errors.procedureAlreadyExists || err.def === Errors.procedureExistsWithDifferentPolicy);
+      const conflict =
+        err instanceof RouterError &&
+        (err.def === Errors.procedureAlreadyExists || err.def === Errors.procedureExistsWithDifferentPolicy);
       if (!conflict) {
         this.ctx.log.warn({ err, realm: rec.realm, uri: rec.uri, node: nodeOf(proxy) }, 'cluster: remote callee not installed');
         return undefined;
       }
       const reg = realm.dealer.lookup(rec.uri, rec.match);
       if (!reg || !reg.callees.every((e) => this.earlier(rec, nodeOf(proxy), e))) {
-        this.ctx.log.debug({ realm: rec.realm, uri: rec.uri, node: nodeOf(proxy) }, 'cluster: remote registration lost a conflict');
+        this.ctx.log.debug(
+          { realm: rec.realm, uri: rec.uri, node: nodeOf(proxy) },
+          'cluster: remote registration lost a conflict',
+        );
         return undefined;
       }
       this.ctx.count('conflict');
-      this.ctx.log.info({ realm: rec.realm, uri: rec.uri, node: nodeOf(proxy), session: rec.session }, 'cluster: an earlier registration on another node wins; the later ones are revoked');
+      this.ctx.log.info(
+        { realm: rec.realm, uri: rec.uri, node: nodeOf(proxy), session: rec.session },
+        'cluster: an earlier registration on another node wins; the later ones are revoked',
+      );
       const lost = new RouterError(Errors.procedureAlreadyExists, `procedure ${rec.uri} was registered earlier on another node`);
       for (const e of [...reg.callees]) {
         realm.dealer.unregister(e.session, reg.id);
@@ -269,7 +293,13 @@ export class RemoteCallees {
   private progress(node: string, inv: Invocation, final: boolean): void {
     const id = this.idOf.get(inv);
     if (id === undefined) return;
-    this.ctx.send(this.ctx.subjects.toCallee(node), { k: 'progress', from: this.ctx.node, id, payload: wirePayload(inv.payload), final });
+    this.ctx.send(this.ctx.subjects.toCallee(node), {
+      k: 'progress',
+      from: this.ctx.node,
+      id,
+      payload: wirePayload(inv.payload),
+      final,
+    });
   }
 
   private interrupt(node: string, inv: Invocation, mode: 'kill' | 'killnowait', reason: string): void {

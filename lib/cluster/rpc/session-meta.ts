@@ -102,7 +102,15 @@ export class SessionMeta {
     }
   }
 
-  private async cluster(realm: Realm, name: string, spec: Spec, proc: MetaProcedure, caller: Session, args: unknown[], kwargs: Record<string, unknown>): Promise<Payload> {
+  private async cluster(
+    realm: Realm,
+    name: string,
+    spec: Spec,
+    proc: MetaProcedure,
+    caller: Session,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ): Promise<Payload> {
     const req: MetaRequest = { realm: realm.name, procedure: name, args, kwargs };
     const notHere = (uri: string): boolean => spec.notHere !== undefined && uri === spec.notHere.wamp;
     if (spec.merge === 'first' || spec.merge === 'firstNonNull') {
@@ -139,7 +147,12 @@ export class SessionMeta {
   }
 }
 
-async function settle(proc: MetaProcedure, caller: Session, args: unknown[], kwargs: Record<string, unknown>): Promise<{ ok: Payload } | { failed: unknown }> {
+async function settle(
+  proc: MetaProcedure,
+  caller: Session,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+): Promise<{ ok: Payload } | { failed: unknown }> {
   try {
     return { ok: await proc(caller, args, kwargs) };
   } catch (failed) {
@@ -162,7 +175,10 @@ function merged(merge: Merge, values: unknown[]): unknown {
     }
     case 'byMatch': {
       const out: Record<string, unknown[]> = {};
-      for (const m of MATCHES) out[m] = [...new Set(values.flatMap((v): unknown[] => (isPlainObject(v) && Array.isArray(v[m]) ? (v[m] as unknown[]) : [])))];
+      for (const m of MATCHES)
+        out[m] = [
+          ...new Set(values.flatMap((v): unknown[] => (isPlainObject(v) && Array.isArray(v[m]) ? (v[m] as unknown[]) : []))),
+        ];
       return out;
     }
     default:
@@ -188,6 +204,7 @@ export function metaReplyOf(v: Record<string, unknown> | undefined): MetaReply |
 export function metaRequestOf(v: Record<string, unknown> | undefined): MetaRequest | undefined {
   if (!v) return undefined;
   const { realm, procedure, args, kwargs } = v;
-  if (typeof realm !== 'string' || typeof procedure !== 'string' || !Array.isArray(args) || !isPlainObject(kwargs)) return undefined;
+  if (typeof realm !== 'string' || typeof procedure !== 'string' || !Array.isArray(args) || !isPlainObject(kwargs))
+    return undefined;
   return { realm, procedure, args, kwargs };
 }

@@ -122,8 +122,7 @@ export type ToCallee =
 
 /** Callee's node -> caller's node. */
 export type ToCaller =
-  | { k: 'result'; id: number; payload: WirePayload; progress: boolean }
-  | { k: 'error'; id: number; error: WireError };
+  { k: 'result'; id: number; payload: WirePayload; progress: boolean } | { k: 'error'; id: number; error: WireError };
 
 /** A CallFailure on the wire: a router error by its catalogue code, an application error by its URI. */
 export interface WireError {
@@ -223,7 +222,8 @@ export function wireError(f: CallFailure): WireError {
 }
 
 export function failureOf(v: unknown): CallFailure {
-  if (!isPlainObject(v) || typeof v['uri'] !== 'string') return new RouterError(Errors.internal, 'a cluster node sent an unreadable error');
+  if (!isPlainObject(v) || typeof v['uri'] !== 'string')
+    return new RouterError(Errors.internal, 'a cluster node sent an unreadable error');
   const kwargs = isPlainObject(v['kwargs']) ? v['kwargs'] : undefined;
   const def = typeof v['code'] === 'string' ? DEF_BY_CODE.get(v['code']) : undefined;
   if (def) return new RouterError(def, typeof v['message'] === 'string' ? v['message'] : undefined, kwargs);
@@ -232,7 +232,8 @@ export function failureOf(v: unknown): CallFailure {
 
 /** The catalogue error a cancel reason URI names (wamp.error.canceled, wamp.error.timeout, ...). */
 export function reasonOf(uri: string): RouterError {
-  for (const d of Object.values<ErrorDef>(Errors)) if (d.wamp === uri) return new RouterError(d, uri === Errors.timeout.wamp ? 'call timed out' : 'call canceled');
+  for (const d of Object.values<ErrorDef>(Errors))
+    if (d.wamp === uri) return new RouterError(d, uri === Errors.timeout.wamp ? 'call timed out' : 'call canceled');
   return new RouterError(Errors.canceled, 'call canceled');
 }
 
@@ -275,7 +276,14 @@ export function toCalleeOf(m: Record<string, unknown> | undefined): ToCallee | u
     case 'invoke': {
       const payload = payloadOf(m['payload']);
       const caller = m['caller'];
-      if (!payload || !isCallerInfo(caller) || typeof m['realm'] !== 'string' || typeof m['procedure'] !== 'string' || typeof m['callee'] !== 'number') return undefined;
+      if (
+        !payload ||
+        !isCallerInfo(caller) ||
+        typeof m['realm'] !== 'string' ||
+        typeof m['procedure'] !== 'string' ||
+        typeof m['callee'] !== 'number'
+      )
+        return undefined;
       return {
         k: 'invoke',
         from,

@@ -163,7 +163,12 @@ export class JetStreamKvEngine implements KvEngine {
         if ((delivered.get(c.key) ?? 0) < c.revision) onChange(c);
       };
     })();
-    return { ready, stop: () => { watch.stop(); } };
+    return {
+      ready,
+      stop: () => {
+        watch.stop();
+      },
+    };
   }
 
   async sweep(now: number): Promise<string[]> {

@@ -13,7 +13,12 @@ import { JetStreamKvEngine } from './kv-engine';
 import { JetStreamRealmStore } from './realm-store';
 
 /** applies a will claimed from a lease on the router (RetainedTopics.fireLeaseWill) */
-export type WillFirer = (realm: string, key: string, owner: { node: string; session: number }, value: Payload | null) => Promise<void>;
+export type WillFirer = (
+  realm: string,
+  key: string,
+  owner: { node: string; session: number },
+  value: Payload | null,
+) => Promise<void>;
 
 /** publishes a testament or MQTT will claimed from a lapsed lease (Router) */
 export type TestamentFirer = (record: TestamentRecord) => void;
@@ -70,7 +75,13 @@ export class JetStreamNode {
   ) {}
 
   /** connects, opens the meta bucket and takes this node's lease */
-  static async open(config: NatsStoreConfig, node: string, log: Logger, fire: WillFirer, fireTestament?: TestamentFirer): Promise<JetStreamNode> {
+  static async open(
+    config: NatsStoreConfig,
+    node: string,
+    log: Logger,
+    fire: WillFirer,
+    fireTestament?: TestamentFirer,
+  ): Promise<JetStreamNode> {
     const nc = await connect({
       servers: config.servers,
       name: 'gatehouse',
@@ -91,7 +102,11 @@ export class JetStreamNode {
   }
 
   private async start(): Promise<void> {
-    const meta = await JetStreamKvEngine.open(this.nc, { bucket: metaBucket(this.config.bucket), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
+    const meta = await JetStreamKvEngine.open(this.nc, {
+      bucket: metaBucket(this.config.bucket),
+      replicas: this.config.replicas,
+      timeoutMs: this.config.timeoutMs,
+    });
     this.leases = new Leases(
       meta,
       () => Promise.reject(new RouterError(Errors.internal, 'wills are applied by the router')),
@@ -113,9 +128,15 @@ export class JetStreamNode {
   realm(name: string): JetStreamRealmStore {
     let store = this.realms.get(name);
     if (store === undefined) {
-      const engine = JetStreamKvEngine.open(this.nc, { bucket: realmBucket(this.config.bucket, name), replicas: this.config.replicas, timeoutMs: this.config.timeoutMs });
+      const engine = JetStreamKvEngine.open(this.nc, {
+        bucket: realmBucket(this.config.bucket, name),
+        replicas: this.config.replicas,
+        timeoutMs: this.config.timeoutMs,
+      });
       store = new JetStreamRealmStore(name, engine, this);
-      store.ready.catch((err: unknown) => { this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open'); });
+      store.ready.catch((err: unknown) => {
+        this.log.error({ realm: name, err }, 'jetstream store: realm bucket failed to open');
+      });
       this.realms.set(name, store);
     }
     return store;
@@ -128,7 +149,9 @@ export class JetStreamNode {
   fireSession(session: number): void {
     const firing = this.leasesOrFail()
       .fireSession({ node: this.node, session: String(session) })
-      .catch((err: unknown) => { this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed'); });
+      .catch((err: unknown) => {
+        this.log.warn({ session, err }, 'jetstream store: wills of a lost session failed');
+      });
     void this.track(firing);
   }
 
@@ -146,7 +169,10 @@ export class JetStreamNode {
           this.leasesOrFail()
             .setTestament({ node: this.node, session }, id, rec)
             .catch((err: unknown) => {
-              this.log.warn({ session: rec.owner.session, err }, 'jetstream store: a testament could not be recorded; it fires on this node only');
+              this.log.warn(
+                { session: rec.owner.session, err },
+                'jetstream store: a testament could not be recorded; it fires on this node only',
+              );
               return undefined;
             }),
         );
@@ -155,8 +181,14 @@ export class JetStreamNode {
       drop: (h) => {
         void this.track(
           h.written
-            .then((revision) => (revision === undefined ? undefined : this.leasesOrFail().clearTestament({ node: this.node, session: h.session }, h.id)))
-            .catch((err: unknown) => { this.log.warn({ session: h.session, err }, 'jetstream store: a cancelled testament could not be removed'); }),
+            .then((revision) =>
+              revision === undefined
+                ? undefined
+                : this.leasesOrFail().clearTestament({ node: this.node, session: h.session }, h.id),
+            )
+            .catch((err: unknown) => {
+              this.log.warn({ session: h.session, err }, 'jetstream store: a cancelled testament could not be removed');
+            }),
         );
       },
       claim: (h) =>
@@ -211,7 +243,9 @@ export class JetStreamNode {
       (fired) => {
         if (fired.length > 0) this.log.info({ wills: fired.length }, 'jetstream store: fired the wills of a lapsed lease');
       },
-      (err: unknown) => { this.log.warn({ err }, 'jetstream store: lease check failed'); },
+      (err: unknown) => {
+        this.log.warn({ err }, 'jetstream store: lease check failed');
+      },
     );
   }
 

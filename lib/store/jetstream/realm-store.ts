@@ -64,7 +64,9 @@ export class JetStreamRealmStore implements RealmStore {
     this.ready = (async () => {
       const engine = await opening;
       this.engine = engine;
-      this.watch = await engine.watch('', { fromRevision: 0 }, (c) => { this.apply(c); });
+      this.watch = await engine.watch('', { fromRevision: 0 }, (c) => {
+        this.apply(c);
+      });
       // closed while the feed was being set up: close() found no feed to stop
       if (this.closed) this.watch.stop();
       await this.watch.ready;
@@ -208,7 +210,8 @@ export class JetStreamRealmStore implements RealmStore {
       const e = c.entry;
       const tag = e.meta !== undefined ? willTagOf(e) : undefined;
       // only this node's wills are indexed by session: the others fire by lease
-      const will: StoreWill | undefined = tag !== undefined && tag.node === this.wills.node ? { session: tag.session, value: tag.value } : undefined;
+      const will: StoreWill | undefined =
+        tag !== undefined && tag.node === this.wills.node ? { session: tag.session, value: tag.value } : undefined;
       const entry = makeEntry(this.realm, e.key, e.value, e.revision, e.expiresAt, will, e.meta);
       this.index.put(entry);
       if (entry.expiresAt !== undefined) {
@@ -293,4 +296,3 @@ function* live(it: IterableIterator<StoreEntry> | undefined): Generator<StoreEnt
   for (const e of it) if (e.expiresAt === undefined || e.expiresAt > now) yield e;
   return undefined;
 }
-

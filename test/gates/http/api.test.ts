@@ -30,25 +30,33 @@ describe('http api - publish', () => {
   });
 
   it('http - POST /publish with retain stores the value and answers its revision; will is refused', async () => {
-    const res = await api(`${r.apiUrl}/publish`, { body: { topic: 'http.pub.kept', args: [{ on: true }], options: { retain: true } } });
+    const res = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'http.pub.kept', args: [{ on: true }], options: { retain: true } },
+    });
     assert.equal(res.status, 200);
     assert.equal(typeof res.body['revision'], 'number');
     const got = await api(`${r.apiUrl}/store/http.pub.kept`);
     assert.deepEqual(got.body['value'], { on: true });
-    const will = await api(`${r.apiUrl}/publish`, { body: { topic: 'http.pub.kept', args: [1], options: { retain: true, will: null } } });
+    const will = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'http.pub.kept', args: [1], options: { retain: true, will: null } },
+    });
     assert.equal(will.status, 400);
     assert.equal(will.body['error'], 'wamp.error.invalid_argument');
   });
 
   it('http - a when that does not hold is 412 gatehouse.error.condition_failed', async () => {
-    const res = await api(`${r.apiUrl}/publish`, { body: { topic: 'http.pub.kept', args: [2], options: { retain: true, when: null } } });
+    const res = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'http.pub.kept', args: [2], options: { retain: true, when: null } },
+    });
     assert.equal(res.status, 412);
     assert.equal(res.body['error'], 'gatehouse.error.condition_failed');
   });
 
   it('http - a watch waits for its condition; a caller that goes away meanwhile writes nothing later', async () => {
     await api(`${r.apiUrl}/store/http.lock`, { method: 'PUT', body: { value: 'held' } });
-    const waiting = api(`${r.apiUrl}/publish`, { body: { topic: 'http.lock', args: ['mine'], options: { retain: true, when: null, watch: true } } });
+    const waiting = api(`${r.apiUrl}/publish`, {
+      body: { topic: 'http.lock', args: ['mine'], options: { retain: true, when: null, watch: true } },
+    });
     const abort = new AbortController();
     const abandoned = fetch(`${r.apiUrl}/publish`, {
       method: 'POST',
@@ -86,7 +94,9 @@ describe('http api - publish', () => {
     const badUri = await api(`${r.apiUrl}/publish`, { body: { topic: 'a..b' } });
     assert.equal(badUri.status, 400);
     assert.equal(badUri.body['error'], 'wamp.error.invalid_uri');
-    const huge = await api(`${r.apiUrl}/publish`, { body: { topic: 'a.b', args: ['x'.repeat(r.router.config.limits.maxMessageSize)] } });
+    const huge = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'a.b', args: ['x'.repeat(r.router.config.limits.maxMessageSize)] },
+    });
     assert.equal(huge.status, 413);
     assert.equal(huge.body['error'], 'wamp.error.payload_size_exceeded');
     const reserved = await api(`${r.apiUrl}/publish`, { body: { topic: 'wamp.session.on_join' } });
@@ -135,16 +145,25 @@ describe('http api - store', () => {
       after = page.body['next'] as string | null;
       if (after === null) break;
     }
-    assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6].map((i) => `http.page.k${i}`));
+    assert.deepEqual(
+      seen,
+      [0, 1, 2, 3, 4, 5, 6].map((i) => `http.page.k${i}`),
+    );
     const wild = await api(`${r.apiUrl}/store?pattern=http..k3&match=wildcard`);
-    assert.deepEqual((wild.body['entries'] as { key: string }[]).map((e) => e.key), ['http.page.k3']);
+    assert.deepEqual(
+      (wild.body['entries'] as { key: string }[]).map((e) => e.key),
+      ['http.page.k3'],
+    );
     assert.equal((await api(`${r.apiUrl}/store?limit=0`)).status, 400);
   });
 });
 
 describe('http api - realms', () => {
   it('http - ?realm= or the Gatehouse-Realm header picks the realm; defaultRealm otherwise', async () => {
-    assert.equal((await api(`${r.apiUrl}/store/http.realm.k?realm=other`, { method: 'PUT', body: { value: 'there' } })).status, 200);
+    assert.equal(
+      (await api(`${r.apiUrl}/store/http.realm.k?realm=other`, { method: 'PUT', body: { value: 'there' } })).status,
+      200,
+    );
     const viaHeader = await api(`${r.apiUrl}/store/http.realm.k`, { headers: { 'gatehouse-realm': 'other' } });
     assert.equal(viaHeader.body['value'], 'there');
     assert.equal((await api(`${r.apiUrl}/store/http.realm.k`)).status, 404, 'not in realm1');
@@ -154,7 +173,10 @@ describe('http api - realms', () => {
       await w.session.subscribe('http.realm.t', (args) => got.push(args[0]));
       await api(`${r.apiUrl}/publish?realm=other`, { body: { topic: 'http.realm.t', args: ['other'] } });
       await api(`${r.apiUrl}/publish`, { body: { topic: 'http.realm.t', args: ['realm1'] } });
-      await api(`${r.apiUrl}/publish`, { body: { topic: 'http.realm.t', args: ['other again'] }, headers: { 'gatehouse-realm': 'other' } });
+      await api(`${r.apiUrl}/publish`, {
+        body: { topic: 'http.realm.t', args: ['other again'] },
+        headers: { 'gatehouse-realm': 'other' },
+      });
       await waitFor(() => got.length === 2, 'the events of realm other');
       assert.deepEqual(got, ['other', 'other again']);
     } finally {
@@ -182,7 +204,15 @@ describe('http api - curl', () => {
     const pub = await curl(['-d', '{"topic":"http.curl.t","args":[1]}', `${r.apiUrl}/publish`]);
     assert.equal(pub.status, 200);
     assert.equal(typeof pub.body['publication'], 'number');
-    const put = await curl(['-X', 'PUT', '-H', 'content-type: application/json', '-d', '{"value":{"by":"curl"}}', `${r.apiUrl}/store/http.curl.k`]);
+    const put = await curl([
+      '-X',
+      'PUT',
+      '-H',
+      'content-type: application/json',
+      '-d',
+      '{"value":{"by":"curl"}}',
+      `${r.apiUrl}/store/http.curl.k`,
+    ]);
     assert.equal(put.status, 200);
     const get = await curl([`${r.apiUrl}/store/http.curl.k`]);
     assert.deepEqual(get.body['value'], { by: 'curl' });
@@ -197,7 +227,11 @@ describe('http api - curl', () => {
     const bad = await curl(['-d', 'not json', `${r.apiUrl}/call`]);
     assert.equal(bad.status, 400);
     assert.equal(bad.body['error'], 'wamp.error.invalid_argument');
-    const call = await curl(['-d', '{"procedure":"gatehouse.store.list","args":["http.curl",{"match":"prefix"}]}', `${r.apiUrl}/call`]);
+    const call = await curl([
+      '-d',
+      '{"procedure":"gatehouse.store.list","args":["http.curl",{"match":"prefix"}]}',
+      `${r.apiUrl}/call`,
+    ]);
     assert.equal(call.status, 200);
   });
 });
@@ -211,8 +245,12 @@ describe('http api - requests are not sessions', () => {
       const before = await w.session.call<number>('wamp.session.count');
       const sse = await fetch(`${r.apiUrl}/subscribe?topic=http.count`, { headers: { accept: 'text/event-stream' } });
       assert.equal(sse.status, 200);
-      for (let i = 0; i < 3; i++) assert.equal((await api(`${r.apiUrl}/publish`, { body: { topic: 'http.count', args: [i] } })).status, 200);
-      assert.equal((await api(`${r.apiUrl}/call`, { body: { procedure: 'wamp.session.count' } })).body['args'] instanceof Array, true);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await api(`${r.apiUrl}/publish`, { body: { topic: 'http.count', args: [i] } })).status, 200);
+      assert.equal(
+        (await api(`${r.apiUrl}/call`, { body: { procedure: 'wamp.session.count' } })).body['args'] instanceof Array,
+        true,
+      );
       const during = await w.session.call<number>('wamp.session.count');
       assert.equal(during, before, 'no session for requests');
       assert.equal(r.router.sessions, before, 'not counted against limits.maxSessions');

@@ -20,7 +20,12 @@ before(async () => {
     anonymous: { permissions: [{ uri: 'public.', match: 'prefix', allow: ['publish', 'subscribe'] }] },
   };
   r = await startHttpRouter({ auth: { users, roles } });
-  closed = await startHttpRouter({ autoCreateRealms: false, realms: [{ name: 'realm1' }], http: { api: { anonymous: 'never' } }, auth: { users } });
+  closed = await startHttpRouter({
+    autoCreateRealms: false,
+    realms: [{ name: 'realm1' }],
+    http: { api: { anonymous: 'never' } },
+    auth: { users },
+  });
 });
 after(async () => {
   await r.close();
@@ -29,7 +34,10 @@ after(async () => {
 
 describe('http auth - authentication', () => {
   it('http - Basic with a configured user is accepted; a wrong password or an unknown user is 401 with WWW-Authenticate', async () => {
-    const ok = await api(`${r.apiUrl}/publish`, { body: { topic: 'private.x', args: [1] }, auth: basic('alice', 'alice-secret') });
+    const ok = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'private.x', args: [1] },
+      auth: basic('alice', 'alice-secret'),
+    });
     assert.equal(ok.status, 200);
     const wrong = await api(`${r.apiUrl}/publish`, { body: { topic: 'private.x' }, auth: basic('alice', 'nope') });
     assert.equal(wrong.status, 401);
@@ -42,9 +50,17 @@ describe('http auth - authentication', () => {
   });
 
   it('http - a bearer ticket is checked like a WAMP ticket (authid in Gatehouse-Authid)', async () => {
-    const ok = await api(`${r.apiUrl}/publish`, { body: { topic: 'private.y' }, auth: 'Bearer alice-secret', headers: { 'gatehouse-authid': 'alice' } });
+    const ok = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'private.y' },
+      auth: 'Bearer alice-secret',
+      headers: { 'gatehouse-authid': 'alice' },
+    });
     assert.equal(ok.status, 200);
-    const bad = await api(`${r.apiUrl}/publish`, { body: { topic: 'private.y' }, auth: 'Bearer wrong', headers: { 'gatehouse-authid': 'alice' } });
+    const bad = await api(`${r.apiUrl}/publish`, {
+      body: { topic: 'private.y' },
+      auth: 'Bearer wrong',
+      headers: { 'gatehouse-authid': 'alice' },
+    });
     assert.equal(bad.status, 401);
   });
 
@@ -93,7 +109,10 @@ describe('http auth - authorization', () => {
     assert.equal(read.body['value'], 1);
     assert.equal((await api(`${r.apiUrl}/store/secret.k`, { auth: bob })).status, 403);
     const all = await api(`${r.apiUrl}/store?pattern=open.`, { auth: bob });
-    assert.deepEqual((all.body['entries'] as { key: string }[]).map((e) => e.key), ['open.k']);
+    assert.deepEqual(
+      (all.body['entries'] as { key: string }[]).map((e) => e.key),
+      ['open.k'],
+    );
     assert.equal((await api(`${r.apiUrl}/call`, { body: { procedure: 'secret.proc' }, auth: bob })).status, 403);
     const sse = await SseReader.open(`${r.apiUrl}/subscribe?topic=secret.k`, { authorization: bob });
     assert.equal(sse.status, 403);

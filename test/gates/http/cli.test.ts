@@ -31,7 +31,11 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 function cli(args: string[], env: Record<string, string> = {}, onStdout?: (all: string) => void): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
@@ -52,7 +56,9 @@ function cli(args: string[], env: Record<string, string> = {}, onStdout?: (all: 
 
 before(async () => {
   r = await startHttpRouter();
-  const users = [await createUserRecord({ authid: 'carol', role: 'admin', password: 'carol-secret', scrypt: { N: 1024, r: 8, p: 1 } })];
+  const users = [
+    await createUserRecord({ authid: 'carol', role: 'admin', password: 'carol-secret', scrypt: { N: 1024, r: 8, p: 1 } }),
+  ];
   locked = await startHttpRouter({ http: { api: { anonymous: 'never' } }, auth: { users } });
 });
 after(async () => {
@@ -112,7 +118,20 @@ describe('cli - client commands', { concurrency: true }, () => {
     const w = await connectAs(wsOptions(r.wsUrl, 'json'), 'cli-svc');
     try {
       await w.session.register('cli.req', (args) => (args[0] as number) + 1);
-      const run = await cli(['request', 'submit', 'cli.req', '5', '--to', 'cli-svc,ghost', '--expires-in', '1', '--wait', '10', '--url', r.baseUrl]);
+      const run = await cli([
+        'request',
+        'submit',
+        'cli.req',
+        '5',
+        '--to',
+        'cli-svc,ghost',
+        '--expires-in',
+        '1',
+        '--wait',
+        '10',
+        '--url',
+        r.baseUrl,
+      ]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, 'cli-svc: 6\nghost: ! gatehouse.error.expired ghost did not answer before the request expired\n');
       const id = await cli(['request', 'submit', 'cli.req', '1', '--to', 'cli-svc', '--url', r.baseUrl]);
@@ -152,17 +171,25 @@ describe('cli - client commands', { concurrency: true }, () => {
     assert.match(refused.stderr, /authentication_failed/);
     const flags = await cli(['pub', 'cli.auth', '1', '--url', locked.baseUrl, '--user', 'carol', '--password', 'carol-secret']);
     assert.equal(flags.code, 0, flags.stderr);
-    const env = await cli(['pub', 'cli.auth', '2', '--json'], { GATEHOUSE_URL: locked.baseUrl, GATEHOUSE_USER: 'carol', GATEHOUSE_PASSWORD: 'carol-secret' });
+    const env = await cli(['pub', 'cli.auth', '2', '--json'], {
+      GATEHOUSE_URL: locked.baseUrl,
+      GATEHOUSE_USER: 'carol',
+      GATEHOUSE_PASSWORD: 'carol-secret',
+    });
     assert.equal(env.code, 0, env.stderr);
     assert.equal(typeof (JSON.parse(env.stdout) as { publication?: unknown }).publication, 'number');
   });
 
   it('cli - the daemon serves the HTTP API under /api: kv put and get against gatehouse start', async () => {
-    const daemon = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:'], {
-      cwd: ROOT,
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const daemon = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:'],
+      {
+        cwd: ROOT,
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       let out = '';
       daemon.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));

@@ -46,7 +46,10 @@ export interface JsonReply {
 }
 
 /** A JSON request with Node's fetch. */
-export async function api(url: string, init: { method?: string; body?: unknown; raw?: string; auth?: string; headers?: Record<string, string> } = {}): Promise<JsonReply> {
+export async function api(
+  url: string,
+  init: { method?: string; body?: unknown; raw?: string; auth?: string; headers?: Record<string, string> } = {},
+): Promise<JsonReply> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.auth) headers['authorization'] = init.auth;
   let body: string | undefined = init.raw;
@@ -54,7 +57,11 @@ export async function api(url: string, init: { method?: string; body?: unknown; 
     body = JSON.stringify(init.body);
     headers['content-type'] = 'application/json';
   }
-  const res = await withTimeout(fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body }), WAIT_MS, `${init.method ?? ''} ${url}`);
+  const res = await withTimeout(
+    fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body }),
+    WAIT_MS,
+    `${init.method ?? ''} ${url}`,
+  );
   const text = await res.text();
   return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), headers: res.headers };
 }
@@ -81,7 +88,11 @@ export class SseReader {
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
     const r = new SseReader();
-    const res = await withTimeout(fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: r.abort.signal }), WAIT_MS, `SSE ${url}`);
+    const res = await withTimeout(
+      fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: r.abort.signal }),
+      WAIT_MS,
+      `SSE ${url}`,
+    );
     r.status = res.status;
     if (res.status !== 200 || !res.body) {
       r.error = (await res.json()) as Record<string, unknown>;

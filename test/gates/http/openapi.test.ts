@@ -21,20 +21,38 @@ const documentShape = {
   required: ['openapi', 'info', 'paths', 'components'],
   properties: {
     openapi: { type: 'string', pattern: '^3\\.\\d+\\.\\d+$' },
-    info: { type: 'object', required: ['title', 'version'], properties: { title: { type: 'string' }, version: { type: 'string' } } },
+    info: {
+      type: 'object',
+      required: ['title', 'version'],
+      properties: { title: { type: 'string' }, version: { type: 'string' } },
+    },
     paths: {
       type: 'object',
       propertyNames: { pattern: '^/' },
       additionalProperties: {
         type: 'object',
-        propertyNames: { enum: ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace', 'parameters', 'summary', 'description'] },
+        propertyNames: {
+          enum: ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace', 'parameters', 'summary', 'description'],
+        },
         additionalProperties: {
           type: 'object',
           required: ['responses'],
           properties: {
-            responses: { type: 'object', minProperties: 1, propertyNames: { pattern: '^([1-5][0-9]{2}|default)$' }, additionalProperties: { type: 'object', required: ['description'] } },
+            responses: {
+              type: 'object',
+              minProperties: 1,
+              propertyNames: { pattern: '^([1-5][0-9]{2}|default)$' },
+              additionalProperties: { type: 'object', required: ['description'] },
+            },
             requestBody: { type: 'object', required: ['content'] },
-            parameters: { type: 'array', items: { type: 'object', required: ['name', 'in'], properties: { in: { enum: ['query', 'header', 'path', 'cookie'] } } } },
+            parameters: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['name', 'in'],
+                properties: { in: { enum: ['query', 'header', 'path', 'cookie'] } },
+              },
+            },
           },
         },
       },
@@ -70,7 +88,15 @@ it('http - openapi.json is an OpenAPI 3 document whose operations have responses
   assert.ok(validShape(doc), JSON.stringify(validShape.errors));
   assert.match(doc['openapi'] as string, /^3\./);
   const paths = doc['paths'] as Record<string, Record<string, Json>>;
-  assert.deepEqual(Object.keys(paths).sort(), ['/call', '/publish', '/requests', '/requests/{id}', '/store', '/store/{key}', '/subscribe']);
+  assert.deepEqual(Object.keys(paths).sort(), [
+    '/call',
+    '/publish',
+    '/requests',
+    '/requests/{id}',
+    '/store',
+    '/store/{key}',
+    '/subscribe',
+  ]);
   for (const ref of refs(doc)) assert.ok(resolve(doc, ref) !== undefined, `${ref} resolves`);
   // every component schema is a JSON Schema ajv compiles (refs between them resolved)
   const schemas = (doc['components'] as Json)['schemas'] as Record<string, Json>;

@@ -46,7 +46,12 @@ describe('http rpc - to a WAMP callee and back', () => {
   it('http - an application error keeps its URI, args and kwargs (500); a catalogue URI gets its status', async () => {
     const res = await api(`${r.apiUrl}/call`, { body: { procedure: 'http.rpc.fail' } });
     assert.equal(res.status, 500);
-    assert.deepEqual(res.body, { error: 'com.example.error.out_of_stock', args: ['no more widgets'], kwargs: { left: 0 }, message: 'no more widgets' });
+    assert.deepEqual(res.body, {
+      error: 'com.example.error.out_of_stock',
+      args: ['no more widgets'],
+      kwargs: { left: 0 },
+      message: 'no more widgets',
+    });
     const invalid = await api(`${r.apiUrl}/call`, { body: { procedure: 'http.rpc.invalid' } });
     assert.equal(invalid.status, 400);
     assert.equal(invalid.body['error'], 'wamp.error.invalid_argument');
@@ -60,7 +65,11 @@ describe('http rpc - to a WAMP callee and back', () => {
 
   it('http - a caller that goes away cancels its call: the dealer holds nothing for it', async () => {
     const abort = new AbortController();
-    const pending = fetch(`${r.apiUrl}/call`, { method: 'POST', body: JSON.stringify({ procedure: 'http.rpc.slow' }), signal: abort.signal }).catch(() => 'aborted');
+    const pending = fetch(`${r.apiUrl}/call`, {
+      method: 'POST',
+      body: JSON.stringify({ procedure: 'http.rpc.slow' }),
+      signal: abort.signal,
+    }).catch(() => 'aborted');
     const dealer = r.router.realm('realm1')?.dealer;
     const reg = dealer?.lookup('http.rpc.slow');
     assert.ok(reg);

@@ -17,7 +17,10 @@ const mqttClients: MqttClient[] = [];
 const stomp = new StompjsClients();
 
 before(async () => {
-  r = await startHttpRouter({ http: { api: { keepAliveMs: 200 } }, limits: { outboundHighWaterBytes: 64 * 1024, outboundQueueBytes: 256 * 1024, slowConsumerTimeoutMs: 300 } });
+  r = await startHttpRouter({
+    http: { api: { keepAliveMs: 200 } },
+    limits: { outboundHighWaterBytes: 64 * 1024, outboundQueueBytes: 256 * 1024, slowConsumerTimeoutMs: 300 },
+  });
 });
 after(async () => {
   await endAll(mqttClients);
@@ -47,7 +50,11 @@ describe('http sse - delivery from every protocol', () => {
     const sse = await SseReader.open(`${r.apiUrl}/subscribe?topic=sse.stomp&match=prefix`);
     try {
       const { client } = await stomp.ws(r.stompWsUrl);
-      client.publish({ destination: '/topic/sse.stomp.x', body: JSON.stringify([1, 2]), headers: { 'content-type': 'application/json' } });
+      client.publish({
+        destination: '/topic/sse.stomp.x',
+        body: JSON.stringify([1, 2]),
+        headers: { 'content-type': 'application/json' },
+      });
       await sse.count(1, 'the STOMP message');
       assert.deepEqual(sse.events[0]?.data['args'], [[1, 2]]);
     } finally {

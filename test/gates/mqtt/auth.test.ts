@@ -41,10 +41,21 @@ before(async () => {
     await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: FAST }),
     await createUserRecord({ authid: 'dora', role: 'user', password: 'dora-secret', realms: ['elsewhere'], scrypt: FAST }),
   ];
-  router = await startRouter({
-    realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: DYNAMIC_TIMEOUT_MS, calleeRoles: ['anonymous'] } },
-  }, { clock });
+  router = await startRouter(
+    {
+      realms: [{ name: 'realm1' }, { name: 'authrealm' }],
+      auth: {
+        users,
+        dynamic: {
+          realm: 'authrealm',
+          procedure: 'com.example.authenticate',
+          timeoutMs: DYNAMIC_TIMEOUT_MS,
+          calleeRoles: ['anonymous'],
+        },
+      },
+    },
+    { clock },
+  );
   // anonymous off for MQTT only: WAMP keeps the default (loopback)
   closed = await startRouter({ mqtt: { anonymous: 'never' }, auth: { users } });
 });
@@ -73,14 +84,20 @@ void describe('mqtt auth', () => {
       v5.end(true);
       // 3.1.1 §3.2.2.3: 4 = bad user name or password; 5.0: 0x86
       assert.equal(await connectRefused(url, { protocolVersion: 4, username: 'alice', password: 'wrong' }), 4);
-      assert.equal(await connectRefused(url, { protocolVersion: 5, username: 'alice', password: 'wrong' }), BAD_USER_NAME_OR_PASSWORD);
+      assert.equal(
+        await connectRefused(url, { protocolVersion: 5, username: 'alice', password: 'wrong' }),
+        BAD_USER_NAME_OR_PASSWORD,
+      );
     });
   }
 
   void it('mqtt auth - user@realm keeps choosing the realm; a user limited to other realms is not authorized', async () => {
     const c = await accepted(router, { protocolVersion: 5, username: 'alice@realm1', password: 'alice-secret' });
     assert.ok(c.connected);
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'dora', password: 'dora-secret' }), NOT_AUTHORIZED);
+    assert.equal(
+      await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'dora', password: 'dora-secret' }),
+      NOT_AUTHORIZED,
+    );
     assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 4, username: 'dora', password: 'dora-secret' }), 5);
   });
 
@@ -114,7 +131,10 @@ void describe('mqtt auth', () => {
     assert.equal(asked[0]?.['authid'], 'sensor-7');
     assert.equal(asked[0]?.['authmethod'], 'password');
     assert.equal((asked[0]?.['transport'] as Record<string, unknown>)['gate'], 'mqtt');
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'nope' }), NOT_AUTHORIZED);
+    assert.equal(
+      await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'sensor-7', password: 'nope' }),
+      NOT_AUTHORIZED,
+    );
     assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 4, username: 'sensor-7', password: 'nope' }), 5);
     const unavailable = { gate: 'mqtt', method: 'password', reason: 'dynamic_unavailable' };
     const timeouts = await metricValue(router, 'gatehouse_auth_failures_total', unavailable);
@@ -130,8 +150,23 @@ void describe('mqtt auth', () => {
   void it('mqtt auth - packets sent right behind CONNECT wait for the password check, then are handled; refused ones are dropped', async () => {
     const packets = (password: string): Buffer =>
       Buffer.concat([
-        mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 0, clientId: uniqueId('pipe'), username: 'alice', password: Buffer.from(password) }, { protocolVersion: 5 }),
-        mqttPacket.generate({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'auth/pipelined', qos: 0 }] }, { protocolVersion: 5 }),
+        mqttPacket.generate(
+          {
+            cmd: 'connect',
+            protocolId: 'MQTT',
+            protocolVersion: 5,
+            clean: true,
+            keepalive: 0,
+            clientId: uniqueId('pipe'),
+            username: 'alice',
+            password: Buffer.from(password),
+          },
+          { protocolVersion: 5 },
+        ),
+        mqttPacket.generate(
+          { cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'auth/pipelined', qos: 0 }] },
+          { protocolVersion: 5 },
+        ),
       ]);
     const good = await RawMqtt.socket(router.mqttPort, 5);
     good.write(packets('alice-secret'));
@@ -151,7 +186,10 @@ void describe('mqtt auth', () => {
   void it('mqtt auth - refusals are counted by gate, method and reason', async () => {
     const labels = { gate: 'mqtt', method: 'password', reason: 'bad_credentials' };
     const before = await metricValue(router, 'gatehouse_auth_failures_total', labels);
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'alice', password: 'still-wrong' }), BAD_USER_NAME_OR_PASSWORD);
+    assert.equal(
+      await connectRefused(router.mqttUrl, { protocolVersion: 5, username: 'alice', password: 'still-wrong' }),
+      BAD_USER_NAME_OR_PASSWORD,
+    );
     assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', labels), before + 1);
     assert.ok((await metricValue(router, 'gatehouse_auth_successes_total', { gate: 'mqtt', method: 'password' })) >= 1);
   });

@@ -358,31 +358,25 @@ void describe('mqtt conformance 3.1.1', () => {
     assert.equal(r.header & 0x01, 1, 'RETAIN 1 on a message sent for a new subscription');
   });
 
-  void it(
-    'mqtt conformance - [MQTT-3.3.1-5] [MQTT-3.8.4-6] a retained message keeps its QoS: a QoS 0 retained message reaches a new QoS 1 subscriber at QoS 0',
-    async () => {
-      const t = topic('retained-qos');
-      const pub = await client();
-      await publish(pub, t, 'q0', { qos: 0, retain: true });
-      await handled(pub);
-      const sub = await client();
-      await subscribe(sub, [{ topic: t, qos: 1 }]);
-      const r = await nextPublish(sub, t);
-      assert.equal((r.packet as IPublishPacket).qos, 0, 'min(QoS published, QoS granted)');
-    },
-  );
+  void it('mqtt conformance - [MQTT-3.3.1-5] [MQTT-3.8.4-6] a retained message keeps its QoS: a QoS 0 retained message reaches a new QoS 1 subscriber at QoS 0', async () => {
+    const t = topic('retained-qos');
+    const pub = await client();
+    await publish(pub, t, 'q0', { qos: 0, retain: true });
+    await handled(pub);
+    const sub = await client();
+    await subscribe(sub, [{ topic: t, qos: 1 }]);
+    const r = await nextPublish(sub, t);
+    assert.equal((r.packet as IPublishPacket).qos, 0, 'min(QoS published, QoS granted)');
+  });
 
-  void it(
-    'mqtt conformance - [MQTT-3.3.1-5] a retained payload is stored as is: the 4 bytes "null" are a message, not a deletion (only zero bytes delete [MQTT-3.3.1-10])',
-    async () => {
-      const t = topic('retained-null');
-      const pub = await client();
-      await publish(pub, t, 'null', { qos: 1, retain: true });
-      const sub = await client();
-      await subscribe(sub, [{ topic: t, qos: 1 }]);
-      assert.equal(text(await nextPublish(sub, t)), 'null');
-    },
-  );
+  void it('mqtt conformance - [MQTT-3.3.1-5] a retained payload is stored as is: the 4 bytes "null" are a message, not a deletion (only zero bytes delete [MQTT-3.3.1-10])', async () => {
+    const t = topic('retained-null');
+    const pub = await client();
+    await publish(pub, t, 'null', { qos: 1, retain: true });
+    const sub = await client();
+    await subscribe(sub, [{ topic: t, qos: 1 }]);
+    assert.equal(text(await nextPublish(sub, t)), 'null');
+  });
 
   void it('mqtt conformance - [MQTT-3.3.1-6] a new subscription receives the last retained message of every matching topic', async () => {
     const base = topic('retained-many');

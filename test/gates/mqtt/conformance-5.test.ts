@@ -252,7 +252,11 @@ void describe('mqtt conformance 5.0', () => {
     await second.destroy();
     await expiring;
     clock.advance(999);
-    const { client: back, connack: early } = await RawMqtt.connect(router.mqttPort, V, { clientId: id, clean: false, properties: { sessionExpiryInterval: 1 } });
+    const { client: back, connack: early } = await RawMqtt.connect(router.mqttPort, V, {
+      clientId: id,
+      clean: false,
+      properties: { sessionExpiryInterval: 1 },
+    });
     assert.equal(early.sessionPresent, true, '1 ms before the interval ends');
     const expiringAgain = clock.nextTimer(1000, 'the session expiry, armed again');
     await back.destroy();
@@ -799,31 +803,25 @@ void describe('mqtt conformance 5.0', () => {
     assert.equal(left, 8, '7.9 s left of 10 after waiting 2.1 s, rounded up');
   });
 
-  void it(
-    'mqtt conformance - [MQTT-3.3.2-5] a retained message whose expiry passed is not sent to a new subscriber',
-    async () => {
-      const t = topic('retained-expiry');
-      const p = await client();
-      await publish(p, t, 'short', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
-      clock.advance(2100);
-      const c = await client();
-      await subscribe(c, [{ topic: t, qos: 1 }]);
-      assert.deepEqual(cmds(await c.quiet(QUIET_MS, 'publish')), []);
-    },
-  );
+  void it('mqtt conformance - [MQTT-3.3.2-5] a retained message whose expiry passed is not sent to a new subscriber', async () => {
+    const t = topic('retained-expiry');
+    const p = await client();
+    await publish(p, t, 'short', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
+    clock.advance(2100);
+    const c = await client();
+    await subscribe(c, [{ topic: t, qos: 1 }]);
+    assert.deepEqual(cmds(await c.quiet(QUIET_MS, 'publish')), []);
+  });
 
-  void it(
-    'mqtt conformance - [MQTT-3.3.2-6] a retained message is sent with what is left of its Message Expiry Interval',
-    async () => {
-      const t = topic('retained-expiry-left');
-      const p = await client();
-      await publish(p, t, 'kept', { qos: 1, retain: true, properties: { messageExpiryInterval: 60 } });
-      const c = await client();
-      await subscribe(c, [{ topic: t, qos: 1 }]);
-      const left = pub(await nextPublish(c, t)).properties?.messageExpiryInterval;
-      assert.ok(left !== undefined && left <= 60 && left >= 58, `Message Expiry Interval ${left}`);
-    },
-  );
+  void it('mqtt conformance - [MQTT-3.3.2-6] a retained message is sent with what is left of its Message Expiry Interval', async () => {
+    const t = topic('retained-expiry-left');
+    const p = await client();
+    await publish(p, t, 'kept', { qos: 1, retain: true, properties: { messageExpiryInterval: 60 } });
+    const c = await client();
+    await subscribe(c, [{ topic: t, qos: 1 }]);
+    const left = pub(await nextPublish(c, t)).properties?.messageExpiryInterval;
+    assert.ok(left !== undefined && left <= 60 && left >= 58, `Message Expiry Interval ${left}`);
+  });
 
   // ----- QoS 2 and acknowledgements -----
 

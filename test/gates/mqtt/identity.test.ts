@@ -10,7 +10,17 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { createUserRecord } from '../../../lib/auth/user-record';
-import { closed, connectMqtt, connectRefused, endAll, MessageLog, publish, sessionsOfRole, subscribe, uniqueId } from '../../helpers/mqtt-clients';
+import {
+  closed,
+  connectMqtt,
+  connectRefused,
+  endAll,
+  MessageLog,
+  publish,
+  sessionsOfRole,
+  subscribe,
+  uniqueId,
+} from '../../helpers/mqtt-clients';
 import { startRouter, type TestRouter } from '../../helpers/router';
 
 const FAST = { N: 1024, r: 8, p: 1 };
@@ -47,7 +57,11 @@ after(async () => {
   await router.close();
 });
 
-async function open(url: string, opts: IClientOptions, log?: MessageLog): Promise<{ client: MqttClient; sessionPresent: boolean }> {
+async function open(
+  url: string,
+  opts: IClientOptions,
+  log?: MessageLog,
+): Promise<{ client: MqttClient; sessionPresent: boolean }> {
   const { client, connack } = await connectMqtt(url, opts, log);
   clients.push(client);
   return { client, sessionPresent: connack.sessionPresent };
@@ -59,8 +73,14 @@ const will = (topic: string, retain = false) => ({ topic, payload: Buffer.from('
 
 void describe('mqtt identity', () => {
   void it('mqtt identity - a will on a topic the role may not publish refuses CONNECT: v5 0x87, v4 return code 5', async () => {
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('billing/x') }), NOT_AUTHORIZED);
-    assert.equal(await connectRefused(router.mqttUrl, { protocolVersion: 4, clientId: uniqueId('w'), will: will('billing/x') }), 5);
+    assert.equal(
+      await connectRefused(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('billing/x') }),
+      NOT_AUTHORIZED,
+    );
+    assert.equal(
+      await connectRefused(router.mqttUrl, { protocolVersion: 4, clientId: uniqueId('w'), will: will('billing/x') }),
+      5,
+    );
     // the same will is fine for a role allowed to publish there
     const ok = await open(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), will: will('open/x') });
     assert.ok(ok.client.connected);
@@ -68,13 +88,23 @@ void describe('mqtt identity', () => {
 
   void it('mqtt identity - a retained will needs retain too; a plain one on the same topic is published', async () => {
     assert.equal(
-      await connectRefused(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), ...alice, will: will('status/alice', true) }),
+      await connectRefused(router.mqttUrl, {
+        protocolVersion: 5,
+        clientId: uniqueId('w'),
+        ...alice,
+        will: will('status/alice', true),
+      }),
       NOT_AUTHORIZED,
     );
     const log = new MessageLog();
     const watcher = await open(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('watch'), ...alice }, log);
     await subscribe(watcher.client, 'status/alice', { qos: 1 });
-    const dying = await open(router.mqttUrl, { protocolVersion: 5, clientId: uniqueId('w'), ...alice, will: will('status/alice') });
+    const dying = await open(router.mqttUrl, {
+      protocolVersion: 5,
+      clientId: uniqueId('w'),
+      ...alice,
+      will: will('status/alice'),
+    });
     const gone = closed(dying.client);
     dying.client.stream.destroy();
     await gone;
@@ -86,13 +116,19 @@ void describe('mqtt identity', () => {
     void it(`mqtt identity - another user cannot resume or discard a persistent session by its client id [v${version}]`, async () => {
       const id = uniqueId(`own-${version}`);
       const persistent: IClientOptions =
-        version === 5 ? { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } } : { protocolVersion: 4, clientId: id, clean: false };
+        version === 5
+          ? { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } }
+          : { protocolVersion: 4, clientId: id, clean: false };
       const first = await open(router.mqttUrl, { ...persistent, ...alice });
       await subscribe(first.client, 'private/alice', { qos: 1 });
       await new Promise<void>((r) => first.client.end(false, {}, () => r()));
       const refusedCode = version === 5 ? NOT_AUTHORIZED : 5;
       assert.equal(await connectRefused(router.mqttUrl, { ...persistent, ...mallory }), refusedCode, 'another user resuming');
-      assert.equal(await connectRefused(router.mqttUrl, { ...persistent, ...mallory, clean: true }), refusedCode, 'another user discarding');
+      assert.equal(
+        await connectRefused(router.mqttUrl, { ...persistent, ...mallory, clean: true }),
+        refusedCode,
+        'another user discarding',
+      );
       // anonymous: its authid is the client id, not alice
       assert.equal(await connectRefused(router.mqttUrl, persistent), refusedCode, 'an anonymous client');
       const back = await open(router.mqttUrl, { ...persistent, ...alice });
@@ -108,7 +144,13 @@ void describe('mqtt identity across a restart', () => {
   void it("mqtt identity - a restored session keeps its owner's role: its subscription is restored and queues", async () => {
     const file = path.join(dir, 'store.db');
     const config = { store: { path: file }, mqtt: { sysIntervalSeconds: 0 }, auth: { users, roles } };
-    const opts: IClientOptions = { protocolVersion: 5, clientId: uniqueId('restored'), clean: false, properties: { sessionExpiryInterval: 300 }, ...alice };
+    const opts: IClientOptions = {
+      protocolVersion: 5,
+      clientId: uniqueId('restored'),
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      ...alice,
+    };
     let r = await startRouter(config);
     const opened: MqttClient[] = [];
     try {

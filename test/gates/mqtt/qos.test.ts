@@ -42,7 +42,11 @@ async function open(url: string, opts: Parameters<typeof connectMqtt>[1]): Promi
   return client;
 }
 
-async function rawConnect(port: number, connect: Partial<IConnectPacket>, version: 4 | 5): Promise<{ raw: RawMqtt; connack: IConnackPacket }> {
+async function rawConnect(
+  port: number,
+  connect: Partial<IConnectPacket>,
+  version: 4 | 5,
+): Promise<{ raw: RawMqtt; connack: IConnackPacket }> {
   const { client: raw, connack } = await RawMqtt.connect(port, version, connect);
   raws.push(raw);
   return { raw, connack };

@@ -170,7 +170,11 @@ void describe('mqtt $SYS', () => {
     // the next refresh
     clock.advance(1000);
     await waitFor(() => log.messages.length >= count + expected.length, 'the next $SYS refresh', 2500);
-    await waitFor(() => latest('$SYS/broker/bytes/received') >= receivedBefore + 500, 'bytes/received to grow by what was published', 2500);
+    await waitFor(
+      () => latest('$SYS/broker/bytes/received') >= receivedBefore + 500,
+      'bytes/received to grow by what was published',
+      2500,
+    );
     await endAll([c]);
   });
 

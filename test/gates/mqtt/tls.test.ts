@@ -19,7 +19,12 @@ after(() => router.close());
 
 test('mqtt tls - a client that trusts the certificate publishes and receives over mqtts', async () => {
   const ca = readFileSync(join(dir, 'server.crt'));
-  const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { ca, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000 });
+  const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, {
+    ca,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 3000,
+  });
   try {
     await client.subscribeAsync('tls/check', { qos: 1 });
     const got = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));

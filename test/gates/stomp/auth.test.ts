@@ -20,7 +20,10 @@ before(async () => {
   const users = [await createUserRecord({ authid: 'alice', role: 'user', password: 'alice-secret', scrypt: FAST })];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['anonymous'] } },
+    auth: {
+      users,
+      dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['anonymous'] },
+    },
   });
   closed = await startRouter({ stomp: { anonymous: 'never' }, auth: { users } });
 });
@@ -31,7 +34,9 @@ after(async () => {
   await closed.close();
 });
 
-const login = (user: string, passcode: string): { connectHeaders: Record<string, string> } => ({ connectHeaders: { login: user, passcode } });
+const login = (user: string, passcode: string): { connectHeaders: Record<string, string> } => ({
+  connectHeaders: { login: user, passcode },
+});
 
 void describe('stomp auth', () => {
   void it('stomp auth - stompjs over TCP and WebSocket: the right passcode connects as the user, a wrong one gets ERROR', async () => {
@@ -43,11 +48,18 @@ void describe('stomp auth', () => {
     assert.equal(await sessionsOfRole(router, 'user'), before + 2);
     await assert.rejects(stompjs.tcp(router.stompPort, login('alice', 'wrong')), /ERROR authentication failed/);
     await assert.rejects(stompjs.ws(router.stompWsUrl, login('alice', 'wrong')), /ERROR authentication failed/);
-    await assert.rejects(stompjs.tcp(router.stompPort, login('guest', 'guest')), /ERROR /, 'with users configured, an unknown login is checked, not let in');
+    await assert.rejects(
+      stompjs.tcp(router.stompPort, login('guest', 'guest')),
+      /ERROR /,
+      'with users configured, an unknown login is checked, not let in',
+    );
   });
 
   void it('stomp auth - stompit: the right passcode connects, a wrong one is an error', async () => {
-    const c = await stompitConnect({ port: router.stompPort, connectHeaders: { host: 'localhost', login: 'alice', passcode: 'alice-secret' } });
+    const c = await stompitConnect({
+      port: router.stompPort,
+      connectHeaders: { host: 'localhost', login: 'alice', passcode: 'alice-secret' },
+    });
     await stompitDisconnect(c);
     await assert.rejects(
       stompitConnect({ port: router.stompPort, connectHeaders: { host: 'localhost', login: 'alice', passcode: 'wrong' } }),
@@ -85,8 +97,17 @@ void describe('stomp auth', () => {
     try {
       raw.write(
         Buffer.concat([
-          frameBytes('CONNECT', [['accept-version', '1.2'], ['host', 'localhost'], ['login', 'alice'], ['passcode', 'alice-secret']]),
-          frameBytes('SUBSCRIBE', [['id', 's1'], ['destination', '/topic/auth.pipelined'], ['receipt', 'r-sub']]),
+          frameBytes('CONNECT', [
+            ['accept-version', '1.2'],
+            ['host', 'localhost'],
+            ['login', 'alice'],
+            ['passcode', 'alice-secret'],
+          ]),
+          frameBytes('SUBSCRIBE', [
+            ['id', 's1'],
+            ['destination', '/topic/auth.pipelined'],
+            ['receipt', 'r-sub'],
+          ]),
         ]),
       );
       await raw.expect('CONNECTED', 'CONNECTED');

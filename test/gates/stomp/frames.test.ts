@@ -66,7 +66,8 @@ describe('stomp frames', () => {
       assert.equal(rawHeader(connected, 'version'), negotiated, `accept-version ${String(offered)}`);
       assert.match(rawHeader(connected, 'session') ?? '', /^\d+$/);
       assert.equal(rawHeader(connected, 'server'), 'Gatehouse');
-      if (negotiated !== undefined) assert.equal(rawHeader(connected, 'heart-beat'), '1000,1000', 'the configured heart-beat (default floors)');
+      if (negotiated !== undefined)
+        assert.equal(rawHeader(connected, 'heart-beat'), '1000,1000', 'the configured heart-beat (default floors)');
       assert.equal(connected.body.length, 0);
       raw.destroy();
     }

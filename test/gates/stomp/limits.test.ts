@@ -238,7 +238,9 @@ describe('stomp limits', () => {
     await watcher.request('SEND', { destination: '/topic/limits.rate.ok' }, 'before');
     const raw = await connect(rated);
     const n = FPS * 2 + 5;
-    const frames = Array.from({ length: n }, (_, i) => frameBytes('SEND', { destination: '/topic/limits.rate', receipt: `rate-${i}` }, `${i}`));
+    const frames = Array.from({ length: n }, (_, i) =>
+      frameBytes('SEND', { destination: '/topic/limits.rate', receipt: `rate-${i}` }, `${i}`),
+    );
     raw.write(Buffer.concat(frames)); // one write: the router reads them in one chunk
     const err = await expectErrorAndClose(raw, 'frames past the rate limit');
     assert.equal(rawHeader(err, 'message'), 'limit exceeded');

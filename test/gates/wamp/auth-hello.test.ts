@@ -29,7 +29,11 @@ after(async () => {
 /** Joins over WebSocket/JSON; resolves with the client, or the ABORT reason URI. */
 async function join(opts: Record<string, unknown>, realm: string): Promise<Client | string> {
   try {
-    const c = await withTimeout(connect({ url: router.wsUrl, protocols: ['wamp.2.json'], ...opts }, realm), WAIT_MS, 'autobahn join');
+    const c = await withTimeout(
+      connect({ url: router.wsUrl, protocols: ['wamp.2.json'], ...opts }, realm),
+      WAIT_MS,
+      'autobahn join',
+    );
     clients.push(c);
     return c;
   } catch (err) {
@@ -39,7 +43,11 @@ async function join(opts: Record<string, unknown>, realm: string): Promise<Clien
   }
 }
 
-const ticket = (secret: string): Record<string, unknown> => ({ authmethods: ['ticket'], authid: 'alice', onchallenge: () => secret });
+const ticket = (secret: string): Record<string, unknown> => ({
+  authmethods: ['ticket'],
+  authid: 'alice',
+  onchallenge: () => secret,
+});
 
 void describe('wamp hello', () => {
   void it('wamp hello - refused clients create no realm; an authenticated one still can', async () => {
@@ -54,14 +62,28 @@ void describe('wamp hello', () => {
   });
 
   void it('wamp hello - unknown authmethods are counted as method "other", not under their own names', async () => {
-    const other = await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'other', reason: 'no_auth_method' });
+    const other = await metricValue(router, 'gatehouse_auth_failures_total', {
+      gate: 'wamp',
+      method: 'other',
+      reason: 'no_auth_method',
+    });
     const evil = ['x-evil-1', 'x-evil-2'];
-    for (const m of evil) assert.equal(await join({ authmethods: [m], authid: 'alice', onchallenge: () => 'x' }, 'realm1'), 'wamp.error.no_auth_method');
-    assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'other', reason: 'no_auth_method' }), other + evil.length);
+    for (const m of evil)
+      assert.equal(
+        await join({ authmethods: [m], authid: 'alice', onchallenge: () => 'x' }, 'realm1'),
+        'wamp.error.no_auth_method',
+      );
+    assert.equal(
+      await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'other', reason: 'no_auth_method' }),
+      other + evil.length,
+    );
     for (const m of evil) assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', { method: m }), 0);
     // a known method the realm does not take keeps its name
     const ticketFailures = await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket' });
     assert.equal(await join(ticket('wrong'), 'realm1'), 'wamp.error.authentication_failed');
-    assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket' }), ticketFailures + 1);
+    assert.equal(
+      await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket' }),
+      ticketFailures + 1,
+    );
   });
 });

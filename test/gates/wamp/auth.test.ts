@@ -42,7 +42,10 @@ before(async () => {
   ];
   router = await startRouter({
     realms: [{ name: 'realm1' }, { name: 'authrealm' }, { name: 'ticketonly', auth: { methods: ['ticket'] } }],
-    auth: { users, dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['authn'] } },
+    auth: {
+      users,
+      dynamic: { realm: 'authrealm', procedure: 'com.example.authenticate', timeoutMs: 2000, calleeRoles: ['authn'] },
+    },
   });
   closed = await startRouter({ auth: { anonymous: 'never', users } });
 });
@@ -54,7 +57,12 @@ after(async () => {
 
 type Challenge = (session: AutobahnSession, method: string, extra: Record<string, unknown>) => string;
 
-async function join(r: TestRouter, opts: Record<string, unknown>, realm = 'realm1', tn: TransportName = 'websocket/json'): Promise<Client> {
+async function join(
+  r: TestRouter,
+  opts: Record<string, unknown>,
+  realm = 'realm1',
+  tn: TransportName = 'websocket/json',
+): Promise<Client> {
   const c = await withTimeout(connect({ ...transportOptions(r, tn), ...opts }, realm), WAIT_MS, 'autobahn join');
   clients.push(c);
   return c;
@@ -93,13 +101,15 @@ const wampcra = (authid: string, secret: string, seen?: Record<string, unknown>[
   }) satisfies Challenge,
 });
 
-const signWith = (key: { secretKey: Uint8Array }): Challenge => (_s, method, extra) => {
-  assert.equal(method, 'cryptosign');
-  return cryptosign.sign_challenge(key, extra);
-};
+const signWith =
+  (key: { secretKey: Uint8Array }): Challenge =>
+  (_s, method, extra) => {
+    assert.equal(method, 'cryptosign');
+    return cryptosign.sign_challenge(key, extra);
+  };
 
 void describe('wamp auth', () => {
-  void it('wamp auth - ticket: the right secret joins with the user record\'s role, a wrong one is aborted', async () => {
+  void it("wamp auth - ticket: the right secret joins with the user record's role, a wrong one is aborted", async () => {
     const c = await join(router, ticket('alice', 'alice-secret'));
     assert.equal(c.details['authid'], 'alice');
     assert.equal(c.details['authrole'], 'user');
@@ -137,18 +147,28 @@ void describe('wamp auth', () => {
     // the challenge does not tell a user (role operator) from a decoy by its authrole
     const known: Record<string, unknown>[] = [];
     assert.equal(await refusal(router, wampcra('ed', 'guess', known)), 'wamp.error.authentication_failed');
-    const role = (extra: Record<string, unknown> | undefined): unknown => (JSON.parse(String(extra?.['challenge'])) as Record<string, unknown>)['authrole'];
+    const role = (extra: Record<string, unknown> | undefined): unknown =>
+      (JSON.parse(String(extra?.['challenge'])) as Record<string, unknown>)['authrole'];
     assert.equal(role(known[0]), role(seen[0]));
     assert.notEqual(role(known[0]), 'operator');
   });
 
   void it('wamp auth - cryptosign: the registered Ed25519 key joins, by authid or by pubkey alone; another key is aborted', async () => {
-    const byId = await join(router, { authmethods: ['cryptosign'], authid: 'carol', authextra: { pubkey: hex(carolKey.publicKey) }, onchallenge: signWith(carolKey) });
+    const byId = await join(router, {
+      authmethods: ['cryptosign'],
+      authid: 'carol',
+      authextra: { pubkey: hex(carolKey.publicKey) },
+      onchallenge: signWith(carolKey),
+    });
     assert.equal(byId.details['authid'], 'carol');
     assert.equal(byId.details['authrole'], 'signer');
     assert.equal(byId.details['authmethod'], 'cryptosign');
     await byId.close();
-    const byKey = await join(router, { authmethods: ['cryptosign'], authextra: { pubkey: hex(carolKey.publicKey) }, onchallenge: signWith(carolKey) });
+    const byKey = await join(router, {
+      authmethods: ['cryptosign'],
+      authextra: { pubkey: hex(carolKey.publicKey) },
+      onchallenge: signWith(carolKey),
+    });
     assert.equal(byKey.details['authid'], 'carol');
     await byKey.close();
     assert.equal(
@@ -156,12 +176,17 @@ void describe('wamp auth', () => {
       'wamp.error.authentication_failed',
     );
     assert.equal(
-      await refusal(router, { authmethods: ['cryptosign'], authid: 'carol', authextra: { pubkey: hex(strangerKey.publicKey) }, onchallenge: signWith(strangerKey) }),
+      await refusal(router, {
+        authmethods: ['cryptosign'],
+        authid: 'carol',
+        authextra: { pubkey: hex(strangerKey.publicKey) },
+        onchallenge: signWith(strangerKey),
+      }),
       'wamp.error.authentication_failed',
     );
   });
 
-  void it('wamp auth - the first of the client\'s methods the realm accepts is used', async () => {
+  void it("wamp auth - the first of the client's methods the realm accepts is used", async () => {
     // ticketonly accepts ticket alone: wampcra is skipped although listed first
     const methods: string[] = [];
     const c = await join(
@@ -179,8 +204,14 @@ void describe('wamp auth', () => {
     assert.deepEqual(methods, ['ticket']);
     assert.equal(c.details['authmethod'], 'ticket');
     await c.close();
-    assert.equal(await refusal(router, { authmethods: ['cryptosign'], authid: 'carol', onchallenge: signWith(carolKey) }, 'ticketonly'), 'wamp.error.no_auth_method');
-    assert.equal(await refusal(router, { authmethods: ['scram'], authid: 'alice', onchallenge: () => 'x' }), 'wamp.error.no_auth_method');
+    assert.equal(
+      await refusal(router, { authmethods: ['cryptosign'], authid: 'carol', onchallenge: signWith(carolKey) }, 'ticketonly'),
+      'wamp.error.no_auth_method',
+    );
+    assert.equal(
+      await refusal(router, { authmethods: ['scram'], authid: 'alice', onchallenge: () => 'x' }),
+      'wamp.error.no_auth_method',
+    );
   });
 
   void it('wamp auth - a user limited to other realms is not authorized here', async () => {
@@ -210,15 +241,20 @@ void describe('wamp auth', () => {
       ['com.example.', { match: 'prefix' }],
       ['com..authenticate', { match: 'wildcard' }],
     ] as const) {
-      const err = await intruder.session.register(uri, () => 'admin', options).then(
-        () => assert.fail(`${uri} was registered`),
-        (e: unknown) => e as { error: string },
-      );
+      const err = await intruder.session
+        .register(uri, () => 'admin', options)
+        .then(
+          () => assert.fail(`${uri} was registered`),
+          (e: unknown) => e as { error: string },
+        );
       assert.equal(err.error, 'wamp.error.not_authorized', uri);
     }
     // a user of another role neither
     const other = await join(router, ticket('alice', 'alice-secret'), 'authrealm');
-    await assert.rejects(other.session.register('com.example.authenticate', () => 'admin'), (e: { error: string }) => e.error === 'wamp.error.not_authorized');
+    await assert.rejects(
+      other.session.register('com.example.authenticate', () => 'admin'),
+      (e: { error: string }) => e.error === 'wamp.error.not_authorized',
+    );
     await intruder.close();
     await other.close();
   });
@@ -252,7 +288,12 @@ void describe('wamp auth', () => {
   });
 
   void it('wamp auth - wampy: ticket and wampcra with the right secret join, a wrong one fails', async () => {
-    const { Wampy } = require('wampy') as { Wampy: new (url: string, opts: Record<string, unknown>) => { connect(): Promise<unknown>; disconnect(): Promise<unknown>; getSessionId(): number } };
+    const { Wampy } = require('wampy') as {
+      Wampy: new (
+        url: string,
+        opts: Record<string, unknown>,
+      ) => { connect(): Promise<unknown>; disconnect(): Promise<unknown>; getSessionId(): number };
+    };
     const open = async (opts: Record<string, unknown>): Promise<{ disconnect(): Promise<unknown>; getSessionId(): number }> => {
       const w = new Wampy(router.wsUrl, { realm: 'realm1', ws: WebSocket, autoReconnect: false, ...opts });
       await withTimeout(w.connect(), WAIT_MS, 'wampy connect');
@@ -263,8 +304,13 @@ void describe('wamp auth', () => {
     await t.disconnect();
     const aborted = { errorUri: 'wamp.error.authentication_failed' };
     await assert.rejects(open({ authid: 'alice', authmethods: ['ticket'], onChallenge: () => 'nope' }), aborted);
-    const craAnswer = (secret: string) => (_method: string, extra: Record<string, unknown>): string =>
-      cra.sign(cra.derive_key(secret, String(extra['salt']), Number(extra['iterations']), Number(extra['keylen'])), String(extra['challenge']));
+    const craAnswer =
+      (secret: string) =>
+      (_method: string, extra: Record<string, unknown>): string =>
+        cra.sign(
+          cra.derive_key(secret, String(extra['salt']), Number(extra['iterations']), Number(extra['keylen'])),
+          String(extra['challenge']),
+        );
     const w = await open({ authid: 'alice', authmethods: ['wampcra'], onChallenge: craAnswer('alice-secret') });
     assert.ok(w.getSessionId() > 0);
     await w.disconnect();
@@ -272,12 +318,19 @@ void describe('wamp auth', () => {
   });
 
   void it('wamp auth - failures and successes are counted by gate, method and reason', async () => {
-    const failures = await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket', reason: 'bad_credentials' });
+    const failures = await metricValue(router, 'gatehouse_auth_failures_total', {
+      gate: 'wamp',
+      method: 'ticket',
+      reason: 'bad_credentials',
+    });
     const successes = await metricValue(router, 'gatehouse_auth_successes_total', { gate: 'wamp', method: 'ticket' });
     assert.equal(await refusal(router, ticket('alice', 'wrong-again')), 'wamp.error.authentication_failed');
     const c = await join(router, ticket('alice', 'alice-secret'));
     await c.close();
-    assert.equal(await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket', reason: 'bad_credentials' }), failures + 1);
+    assert.equal(
+      await metricValue(router, 'gatehouse_auth_failures_total', { gate: 'wamp', method: 'ticket', reason: 'bad_credentials' }),
+      failures + 1,
+    );
     assert.equal(await metricValue(router, 'gatehouse_auth_successes_total', { gate: 'wamp', method: 'ticket' }), successes + 1);
   });
 });

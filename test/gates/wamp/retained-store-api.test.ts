@@ -218,7 +218,11 @@ test('retained - gatehouse.store.list pages a wildcard pattern over the range re
   const sizes: number[] = [];
   for (let pages = 0; ; pages++) {
     if (pages > 10) assert.fail('paging does not end');
-    const page: Page = await list(c.session, 'w4..temp', { match: 'wildcard', limit: 5, ...(after !== undefined ? { after } : {}) });
+    const page: Page = await list(c.session, 'w4..temp', {
+      match: 'wildcard',
+      limit: 5,
+      ...(after !== undefined ? { after } : {}),
+    });
     sizes.push(page.entries.length);
     seen.push(...page.entries.map((e) => e.key));
     if (page.next === null) break;

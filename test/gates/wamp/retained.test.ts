@@ -266,25 +266,22 @@ describe('retained - ttl', () => {
     assert.equal(retainedLog.events.length, 0, 'nothing is replayed after expiry');
   });
 
-  test(
-    'retained - the ttl expiry event carries details.revision, above the write it deletes',
-    async () => {
-      const pub = await clients.open(json(), 'pub');
-      const sub = await clients.open(json(), 'sub');
-      const log = new EventLog();
-      await subscribeWire(sub.session, 'r3.ttl.rev', log);
-      const rev = await retain(pub.session, 'r3.ttl.rev', ['lease'], { ttl: 0.1 });
-      clock.advance(100);
-      const [, expiry] = await log.count(2, 'the write and then the expiry');
-      const expiryRev = expiry?.details['revision'];
-      assert.ok(
-        typeof expiryRev === 'number' && expiryRev > rev,
-        `expiry event revision ${String(expiryRev)} must be above ${rev}`,
-      );
-      const next = await retain(pub.session, 'r3.ttl.rev', ['again']);
-      assert.ok(next > expiryRev);
-    },
-  );
+  test('retained - the ttl expiry event carries details.revision, above the write it deletes', async () => {
+    const pub = await clients.open(json(), 'pub');
+    const sub = await clients.open(json(), 'sub');
+    const log = new EventLog();
+    await subscribeWire(sub.session, 'r3.ttl.rev', log);
+    const rev = await retain(pub.session, 'r3.ttl.rev', ['lease'], { ttl: 0.1 });
+    clock.advance(100);
+    const [, expiry] = await log.count(2, 'the write and then the expiry');
+    const expiryRev = expiry?.details['revision'];
+    assert.ok(
+      typeof expiryRev === 'number' && expiryRev > rev,
+      `expiry event revision ${String(expiryRev)} must be above ${rev}`,
+    );
+    const next = await retain(pub.session, 'r3.ttl.rev', ['again']);
+    assert.ok(next > expiryRev);
+  });
 
   test('retained - an overwrite without ttl keeps the key beyond the first ttl; a new ttl replaces the old', async () => {
     const pub = await clients.open(json(), 'pub');

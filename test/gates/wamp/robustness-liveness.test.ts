@@ -70,11 +70,13 @@ function openDead(t: AttackTransport): Promise<RawPeer> {
 }
 
 void test('wamp robustness - a peer that answers no pings is dropped at the second ping interval', async () => {
-  const dead = await Promise.all(transports.map(async (t) => {
-    const p = await openDead(t);
-    await p.hello();
-    return p;
-  }));
+  const dead = await Promise.all(
+    transports.map(async (t) => {
+      const p = await openDead(t);
+      await p.hello();
+      return p;
+    }),
+  );
   // the first interval pings them: still connected, since they were pinged
   await tick('first ping to silent peers', dead);
   for (const p of dead) assert.equal(p.isClosed, false, `${p.label}: not dropped at the first interval`);
@@ -85,11 +87,13 @@ void test('wamp robustness - a peer that answers no pings is dropped at the seco
 });
 
 void test('wamp robustness - a peer that answers pings but sends nothing stays connected', async () => {
-  const live = await Promise.all(transports.map(async (t) => {
-    const p = await t.open();
-    await p.hello();
-    return p;
-  }));
+  const live = await Promise.all(
+    transports.map(async (t) => {
+      const p = await t.open();
+      await p.hello();
+      return p;
+    }),
+  );
   for (let i = 1; i <= 6; i++) await tick(`ping ${i} to answering peers`, live);
   for (const p of live) {
     assert.equal(p.isClosed, false, `${p.label}: still connected after six ping intervals of silence`);
@@ -109,7 +113,10 @@ void test('wamp robustness - an idle autobahn RawSocket session answers the rout
     // autobahn RawSocket session among them) carry it through
     for (let i = 1; i <= 6; i++) await tick(`ping ${i} to an idle autobahn session`);
     assert.equal(closed, false, 'an idle autobahn RawSocket session is still connected after six ping intervals');
-    assert.equal(await callResult(idle.session, 'wamp.session.count', []), await callResult(bystanders.session, 'wamp.session.count', []));
+    assert.equal(
+      await callResult(idle.session, 'wamp.session.count', []),
+      await callResult(bystanders.session, 'wamp.session.count', []),
+    );
   } finally {
     await idle.close();
   }

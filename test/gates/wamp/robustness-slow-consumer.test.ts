@@ -105,7 +105,8 @@ void test('wamp robustness - a subscriber that stops reading during a flood is d
       const WINDOW = 8;
       while (sent < FLOOD_CAP_EVENTS) {
         const acks: Promise<unknown>[] = [];
-        for (let i = 0; i < WINDOW; i++) acks.push(Promise.resolve(bystanders.session.publish('robust.flood', [++sent, blob], {}, { acknowledge: true })));
+        for (let i = 0; i < WINDOW; i++)
+          acks.push(Promise.resolve(bystanders.session.publish('robust.flood', [++sent, blob], {}, { acknowledge: true })));
         await within(Promise.all(acks), 5000, `publications acknowledged (${sent} sent)`);
         // paced by the bystanders, so none of them ever falls behind
         await waitFor(
@@ -119,14 +120,19 @@ void test('wamp robustness - a subscriber that stops reading during a flood is d
         if (droppedAt >= 0 && sent >= droppedAt + 4 * WINDOW) break;
       }
       peak = Math.max(peak, external());
-      assert.ok(peak - baseline < MEMORY_BOUND, `router memory grew by ${((peak - baseline) / 1048576).toFixed(1)} MiB during the flood`);
+      assert.ok(
+        peak - baseline < MEMORY_BOUND,
+        `router memory grew by ${((peak - baseline) / 1048576).toFixed(1)} MiB during the flood`,
+      );
       assert.ok(droppedAt >= 0, `the stalled subscriber was not disconnected after ${sent} events of ${EVENT_BYTES} bytes`);
       assert.equal(await slowConsumers('disconnected'), before + 1, 'exactly one slow consumer disconnected');
       await waitFor(() => sessionGone(sessionId), 'the slow session to leave the realm', 1000);
       // its connection is really closed: once it reads again, it sees the end
       peer.resumeReading();
       await within(peer.closed, 5000, 'the stalled connection to be closed');
-      tt.diagnostic(`${t.name}: disconnected after ${droppedAt} events (~${((droppedAt * EVENT_BYTES) / 1048576).toFixed(1)} MiB); memory +${((peak - baseline) / 1048576).toFixed(1)} MiB`);
+      tt.diagnostic(
+        `${t.name}: disconnected after ${droppedAt} events (~${((droppedAt * EVENT_BYTES) / 1048576).toFixed(1)} MiB); memory +${((peak - baseline) / 1048576).toFixed(1)} MiB`,
+      );
       await bystanders.check(`${t.name} slow consumer flood`);
     });
   }
@@ -143,17 +149,32 @@ void test('wamp robustness - a subscriber stuck above the high water mark is dis
       let sent = 0;
       while ((await slowConsumers('throttled')) === throttled0) {
         assert.ok(sent < FLOOD_CAP_EVENTS, `never throttled after ${sent} events`);
-        await within(Promise.resolve(bystanders.session.publish(topic, [++sent, blob], {}, { acknowledge: true })), 2000, 'publication acknowledged');
+        await within(
+          Promise.resolve(bystanders.session.publish(topic, [++sent, blob], {}, { acknowledge: true })),
+          2000,
+          'publication acknowledged',
+        );
       }
-      assert.equal(await slowConsumers('disconnected'), disconnected0, 'throttled, not yet disconnected: the queue is below its hard limit');
+      assert.equal(
+        await slowConsumers('disconnected'),
+        disconnected0,
+        'throttled, not yet disconnected: the queue is below its hard limit',
+      );
       await bystanders.check(`${t.name} throttled`);
       // the drain poll (real timers, every 25 ms) reads the deadline on the clock: at the
       // timeout itself a few polls find it still in time
       clock.advance(SLOW_TIMEOUT_MS);
       await expectQuiet();
-      assert.equal(await slowConsumers('disconnected'), disconnected0, `not disconnected before the timeout (${SLOW_TIMEOUT_MS} ms)`);
+      assert.equal(
+        await slowConsumers('disconnected'),
+        disconnected0,
+        `not disconnected before the timeout (${SLOW_TIMEOUT_MS} ms)`,
+      );
       clock.advance(1);
-      await waitFor(async () => (await slowConsumers('disconnected')) > disconnected0, 'disconnect after the slow consumer timeout');
+      await waitFor(
+        async () => (await slowConsumers('disconnected')) > disconnected0,
+        'disconnect after the slow consumer timeout',
+      );
       await waitFor(() => sessionGone(sessionId), 'the slow session to leave the realm', 1000);
       peer.resumeReading();
       await within(peer.closed, 5000, 'the stalled connection to be closed');
@@ -171,7 +192,11 @@ void test('wamp robustness - a subscriber that catches up in time is released, n
   let sent = 0;
   while ((await slowConsumers('throttled')) === throttled0) {
     assert.ok(sent < FLOOD_CAP_EVENTS, `never throttled after ${sent} events`);
-    await within(Promise.resolve(bystanders.session.publish(topic, [++sent, blob], {}, { acknowledge: true })), 2000, 'publication acknowledged');
+    await within(
+      Promise.resolve(bystanders.session.publish(topic, [++sent, blob], {}, { acknowledge: true })),
+      2000,
+      'publication acknowledged',
+    );
   }
   const expected = peer.bytesIn;
   peer.resumeReading();
@@ -187,7 +212,10 @@ void test('wamp robustness - a subscriber that catches up in time is released, n
   peer.received.length = 0;
   await bystanders.session.publish(topic, ['after'], {}, { acknowledge: true });
   const m = await peer.next(2000, 'EVENT after catching up');
-  assert.ok(Array.isArray(m) && m[0] === 36 && Array.isArray(m[4]) && m[4][0] === 'after', `EVENT, got ${JSON.stringify(m)?.slice(0, 200)}`);
+  assert.ok(
+    Array.isArray(m) && m[0] === 36 && Array.isArray(m[4]) && m[4][0] === 'after',
+    `EVENT, got ${JSON.stringify(m)?.slice(0, 200)}`,
+  );
 });
 
 void test('wamp robustness - after the slow consumer tests the process is alive', async () => {

@@ -43,10 +43,13 @@ const guard = new CrashGuard();
 
 before(async () => {
   guard.install();
-  r = await startRouter({
-    limits: { maxMessageSize: MAX_MESSAGE },
-    wamp: { helloTimeoutMs: HELLO_TIMEOUT_MS },
-  }, { clock });
+  r = await startRouter(
+    {
+      limits: { maxMessageSize: MAX_MESSAGE },
+      wamp: { helloTimeoutMs: HELLO_TIMEOUT_MS },
+    },
+    { clock },
+  );
   bystanders = await Bystanders.start(r.wsUrl, r.rawSocketUrl);
   transports = rawTransports(r.wsUrl, r.rawSocketPort);
 });
@@ -76,19 +79,22 @@ function garbage(t: AttackTransport): { name: string; payload: Buffer | string; 
     out.push({ name: 'trailing bytes after JSON', payload: '[16, 1, {}, "a.b"] [' });
     out.push({ name: 'malformed JSON binary string', payload: '[16, 1, {}, "a.b", ["\\u0000!!not base64!!"]]' });
     if (t.kind === 'rawsocket') out.push({ name: 'invalid UTF-8', payload: Buffer.from([0x5b, 0xff, 0xfe, 0x5d]) });
-    if (t.kind === 'websocket') out.push({ name: 'binary frame on a text subprotocol', payload: Buffer.from('[1, "realm1", {}]'), binary: true });
+    if (t.kind === 'websocket')
+      out.push({ name: 'binary frame on a text subprotocol', payload: Buffer.from('[1, "realm1", {}]'), binary: true });
   } else if (s === 'msgpack') {
     out.push({ name: 'never-used byte 0xc1', payload: Buffer.from([0xc1]) });
     out.push({ name: 'truncated array', payload: Buffer.from([0x93, 0x01]) });
     out.push({ name: 'trailing bytes', payload: Buffer.concat([pack([16, 1, {}, 'a.b']), Buffer.from([0x01, 0x02])]) });
     out.push({ name: 'random bytes', payload: Buffer.from('c7ffffff00dead', 'hex') });
-    if (t.kind === 'websocket') out.push({ name: 'text frame on a binary subprotocol', payload: '[1, "realm1", {}]', binary: false });
+    if (t.kind === 'websocket')
+      out.push({ name: 'text frame on a binary subprotocol', payload: '[1, "realm1", {}]', binary: false });
   } else {
     out.push({ name: 'lone break code', payload: Buffer.from([0xff]) });
     out.push({ name: 'reserved additional info', payload: Buffer.from([0x1c]) });
     out.push({ name: 'truncated array', payload: Buffer.from([0x83, 0x01]) });
     out.push({ name: 'trailing bytes', payload: Buffer.concat([cbor.encode([16, 1, {}, 'a.b']), Buffer.from([0x01])]) });
-    if (t.kind === 'websocket') out.push({ name: 'text frame on a binary subprotocol', payload: '[1, "realm1", {}]', binary: false });
+    if (t.kind === 'websocket')
+      out.push({ name: 'text frame on a binary subprotocol', payload: '[1, "realm1", {}]', binary: false });
   }
   return out;
 }
@@ -148,7 +154,12 @@ const outOfOrder: { name: string; beforeHello: boolean; msg: unknown[]; ignored?
   { name: 'ERROR for a CALL (not an INVOCATION)', beforeHello: false, msg: [8, 48, 1, {}, 'robust.error'] },
   { name: 'ERROR for a PUBLISH (not an INVOCATION)', beforeHello: false, msg: [8, 16, 1, {}, 'robust.error'] },
   { name: 'YIELD for an unknown invocation', beforeHello: false, msg: [70, 12345, {}, ['late']], ignored: true },
-  { name: 'progressive YIELD for an unknown invocation', beforeHello: false, msg: [70, 12346, { progress: true }], ignored: true },
+  {
+    name: 'progressive YIELD for an unknown invocation',
+    beforeHello: false,
+    msg: [70, 12346, { progress: true }],
+    ignored: true,
+  },
   { name: 'ERROR for an unknown invocation', beforeHello: false, msg: [8, 68, 12347, {}, 'robust.error'], ignored: true },
   { name: 'CANCEL for an unknown call', beforeHello: false, msg: [49, 12348, {}], ignored: true },
 ];
@@ -245,7 +256,8 @@ void test('wamp robustness - a connection that sends no HELLO within wamp.helloT
     silent.map(async (peer, i) => {
       await within(peer.closed, 2000, `${transports[i]!.name} closed for want of HELLO`);
       // if anything was said, it was an ABORT
-      for (const m of peer.received) assert.ok(Array.isArray(m) && m[0] === 3, `only ABORT before close, got ${JSON.stringify(m)}`);
+      for (const m of peer.received)
+        assert.ok(Array.isArray(m) && m[0] === 3, `only ABORT before close, got ${JSON.stringify(m)}`);
     }),
   );
   // and a peer that said HELLO in time is not cut off at (or well past) the timeout
@@ -285,7 +297,8 @@ void test('wamp robustness - a RawSocket frame header over the negotiated maximu
       // the header alone, announcing one byte more than allowed: no payload ever follows
       peer.probe.write(frameHeader(0, peer.routerMaxBytes + 1));
       await within(peer.closed, 1500, 'connection dropped on an oversized frame header');
-      for (const x of peer.received) assert.ok(Array.isArray(x) && x[0] === 3, `only ABORT before close, got ${JSON.stringify(x)}`);
+      for (const x of peer.received)
+        assert.ok(Array.isArray(x) && x[0] === 3, `only ABORT before close, got ${JSON.stringify(x)}`);
       await bystanders.check(`${t.name} oversized header`);
     });
   }
@@ -410,7 +423,10 @@ void test('wamp robustness - a string starting with U+0000 reaches every subscri
       for (const sub of subs) {
         const ev = await sub.next(2000, 'EVENT');
         const want = sub.serializer === 'json' ? NUL_IN_JSON : NUL_STRING;
-        assert.ok(Array.isArray(ev) && ev[0] === 36 && Array.isArray(ev[4]) && ev[4][0] === want, `${sub.label}: EVENT, got ${JSON.stringify(ev)}`);
+        assert.ok(
+          Array.isArray(ev) && ev[0] === 36 && Array.isArray(ev[4]) && ev[4][0] === want,
+          `${sub.label}: EVENT, got ${JSON.stringify(ev)}`,
+        );
         await expectSessionAlive(sub, 50);
       }
       await expectSessionAlive(pub, 51);
@@ -432,11 +448,17 @@ void test('wamp robustness - a string starting with U+0000 travels a call and it
         const caller = await opened(ct, true);
         caller.send([48, 1, {}, procedure, [NUL_STRING]]);
         const inv = await callee.next(2000, 'INVOCATION');
-        assert.ok(Array.isArray(inv) && inv[0] === 68 && Array.isArray(inv[4]) && inv[4][0] === NUL_IN_JSON, `INVOCATION, got ${JSON.stringify(inv)}`);
+        assert.ok(
+          Array.isArray(inv) && inv[0] === 68 && Array.isArray(inv[4]) && inv[4][0] === NUL_IN_JSON,
+          `INVOCATION, got ${JSON.stringify(inv)}`,
+        );
         // the JSON callee answers with the escaped form it got: the caller reads the string
         callee.send([70, inv[1], {}, inv[4]]);
         const res = await caller.next(2000, 'RESULT');
-        assert.ok(Array.isArray(res) && res[0] === 50 && res[1] === 1 && Array.isArray(res[3]) && res[3][0] === NUL_STRING, `RESULT, got ${JSON.stringify(res)}`);
+        assert.ok(
+          Array.isArray(res) && res[0] === 50 && res[1] === 1 && Array.isArray(res[3]) && res[3][0] === NUL_STRING,
+          `RESULT, got ${JSON.stringify(res)}`,
+        );
         await expectSessionAlive(callee, 60);
         await expectSessionAlive(caller, 61);
         await bystanders.check(`${ct.name} -> ${et.name} NUL string call`);
@@ -465,7 +487,10 @@ void test('wamp robustness - a result or error starting with U+0000 from a msgpa
           assert.ok(Array.isArray(inv) && inv[0] === 68, `INVOCATION, got ${JSON.stringify(inv)}`);
           callee.send(answer(inv[1]));
           const res = await caller.next(2000, `an answer to CALL ${request}`);
-          assert.ok(Array.isArray(res) && res[0] === type && (res[at] as unknown[] | undefined)?.[0] === NUL_IN_JSON, `answer to CALL ${request}, got ${JSON.stringify(res)}`);
+          assert.ok(
+            Array.isArray(res) && res[0] === type && (res[at] as unknown[] | undefined)?.[0] === NUL_IN_JSON,
+            `answer to CALL ${request}, got ${JSON.stringify(res)}`,
+          );
         }
         await expectSessionAlive(callee, 70);
         await expectSessionAlive(caller, 71);
@@ -488,7 +513,11 @@ void test('wamp robustness - a payload nested deeper than the router re-encodes 
       const deep =
         t.serializer === 'json'
           ? Buffer.from(`${head.subarray(0, -2).toString()}${'['.repeat(depth)}0${']'.repeat(depth)}]`)
-          : Buffer.concat([head.subarray(0, -1), Buffer.alloc(depth, t.serializer === 'msgpack' ? 0x91 : 0x81), Buffer.from([0])]);
+          : Buffer.concat([
+              head.subarray(0, -1),
+              Buffer.alloc(depth, t.serializer === 'msgpack' ? 0x91 : 0x81),
+              Buffer.from([0]),
+            ]);
       peer.sendPayload(t.serializer === 'json' ? deep.toString() : deep);
       await expectAbortAndClose(peer, PV);
       await bystanders.check(`${t.name} deep nesting`);
