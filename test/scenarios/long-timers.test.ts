@@ -30,7 +30,8 @@ const onWarning = (w: Error): void => {
 
 before(async () => {
   process.on('warning', onWarning);
-  r = await startRouter({ mqtt: { sysIntervalSeconds: 0 } }, { clock });
+  // no WebSocket pings: 20 days of them would be a million timer turns, answered by no one
+  r = await startRouter({ mqtt: { sysIntervalSeconds: 0 }, wamp: { pingIntervalMs: 0 } }, { clock });
 });
 
 after(async () => {
