@@ -47,6 +47,7 @@ import { isPlainObject, type Payload } from './payload';
 import type { Session } from './session';
 import { inRealm, mailboxName, type Mailboxes, type Owner, type StoredMessage } from './mailbox';
 import type { QueueSize, QueueStore } from './store';
+import { ConsumerRing, nextInTurn } from './work-queues/consumer-ring';
 
 export type AckMode = 'auto' | 'client' | 'client-individual';
 export type QueueKind = 'queue' | 'durable' | 'temp';
@@ -195,8 +196,7 @@ export class WorkQueues {
   /** seq handed out -> the consumer holding it */
   private readonly inflight = new Map<number, Consumer>();
   /** each live consumer's queue */
-  private readonly queueOf = new Map<Consumer, WorkQueue>();
-  private readonly bySession = new Map<Session, Set<Consumer>>();
+  private readonly ring = new ConsumerRing<WorkQueue>();
   /** temporary queues: store name -> owner */
   private readonly temps = new Map<string, Session>();
   private readonly tempsBySession = new Map<Session, Set<QueueAddress>>();
@@ -271,11 +271,7 @@ export class WorkQueues {
       this.active.set(name, q);
     }
     const consumer = new Consumer(session, address, options.ack, Math.max(0, options.prefetch), sink);
-    q.consumers.push(consumer);
-    this.queueOf.set(consumer, q);
-    let own = this.bySession.get(session);
-    if (!own) this.bySession.set(session, (own = new Set()));
-    own.add(consumer);
+    this.ring.join(q, consumer);
     // after the caller has confirmed the subscription: its first MESSAGE must not come first
     const queue = q;
     queueMicrotask(() => {
@@ -291,7 +287,7 @@ export class WorkQueues {
 
   /** Every live consumer (a copy: the caller may cancel while it goes through them). */
   consumers(): Consumer[] {
-    const local = [...this.queueOf.keys()];
+    const local = this.ring.all();
     return this.shared ? [...local, ...this.shared.consumers()] : local;
   }
 
@@ -301,19 +297,10 @@ export class WorkQueues {
       this.shared.cancel(consumer);
       return;
     }
-    const q = this.queueOf.get(consumer);
-    if (consumer.cancelled || !q) return;
+    if (consumer.cancelled) return;
+    const q = this.ring.leave(consumer);
+    if (!q) return;
     consumer.cancelled = true;
-    this.queueOf.delete(consumer);
-    const at = q.consumers.indexOf(consumer);
-    if (at >= 0) {
-      q.consumers.splice(at, 1);
-      if (q.next > at) q.next--;
-      if (q.next >= q.consumers.length) q.next = 0;
-    }
-    const own = this.bySession.get(consumer.session);
-    own?.delete(consumer);
-    if (own?.size === 0) this.bySession.delete(consumer.session);
     const back = [...consumer.unacked];
     consumer.unacked.clear();
     for (const seq of back) this.inflight.delete(seq);
@@ -332,7 +319,7 @@ export class WorkQueues {
     // not one of the local deliveries: a shared queue's (its ids are apart from local seqs)
     if (!c && this.shared) return this.shared.settle(session, seq, outcome, consumer);
     if (!c || c.session !== session || (consumer !== undefined && c !== consumer)) return undefined;
-    const q = this.queueOf.get(c);
+    const q = this.ring.queueOfConsumer(c);
     if (!q) return undefined;
     const seqs = c.ack === 'client' ? upTo(c.unacked, seq) : [seq];
     for (const s of seqs) {
@@ -352,10 +339,8 @@ export class WorkQueues {
   /** The session's connection can take messages again (its outbox drained). */
   resume(session: Session): void {
     this.shared?.resume(session);
-    const own = this.bySession.get(session);
-    if (!own) return;
-    for (const c of [...own]) {
-      const q = this.queueOf.get(c);
+    for (const c of this.ring.ofSession(session)) {
+      const q = this.ring.queueOfConsumer(c);
       if (q) this.pump(q);
     }
   }
@@ -363,8 +348,7 @@ export class WorkQueues {
   /** The session is gone: its consumers are cancelled and its temporary queues deleted. */
   removeSession(session: Session): void {
     this.shared?.removeSession(session);
-    const own = this.bySession.get(session);
-    if (own) for (const c of [...own]) this.cancel(c);
+    for (const c of this.ring.ofSession(session)) this.cancel(c);
     const temps = this.tempsBySession.get(session);
     if (!temps) return;
     this.tempsBySession.delete(session);
@@ -445,7 +429,7 @@ export class WorkQueues {
     try {
       for (;;) {
         const turn = q.next;
-        const consumer = this.pick(q);
+        const consumer = nextInTurn(q);
         if (!consumer) return;
         const next = this.nextMessage(q);
         if (!next) {
@@ -459,20 +443,6 @@ export class WorkQueues {
     } finally {
       q.pumping = false;
     }
-  }
-
-  /** The next consumer in turn with capacity. */
-  private pick(q: WorkQueue): Consumer | undefined {
-    const n = q.consumers.length;
-    for (let i = 0; i < n; i++) {
-      const idx = (q.next + i) % n;
-      const c = q.consumers[idx];
-      if (c?.hasCapacity) {
-        q.next = (idx + 1) % n;
-        return c;
-      }
-    }
-    return undefined;
   }
 
   private nextMessage(q: WorkQueue): { message: StoredMessage; redelivered: boolean } | undefined {

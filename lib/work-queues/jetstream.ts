@@ -64,6 +64,7 @@ import {
   type SendResult,
   type SharedQueues,
 } from '../work-queues';
+import { ConsumerRing, nextInTurn } from './consumer-ring';
 import { decodeQueued, encodeQueued } from './jetstream-codec';
 
 /** added to a stream sequence to make a message id (see above) */
@@ -119,8 +120,7 @@ interface Connected {
 export class JetStreamQueues implements SharedQueues {
   private readonly stream: string;
   private readonly active = new Map<string, SharedQueue>();
-  private readonly queueOf = new Map<Consumer, SharedQueue>();
-  private readonly bySession = new Map<Session, Set<Consumer>>();
+  private readonly ring = new ConsumerRing<SharedQueue>();
   /** every pull loop still running (a released queue's ends within one pull) */
   private readonly loops = new Set<Promise<void>>();
   /** message id -> what holds it */
@@ -200,11 +200,7 @@ export class JetStreamQueues implements SharedQueues {
       void loop.finally(() => this.loops.delete(loop));
     }
     const consumer = new Consumer(session, address, options.ack, Math.max(0, options.prefetch), sink);
-    q.consumers.push(consumer);
-    this.queueOf.set(consumer, q);
-    let own = this.bySession.get(session);
-    if (!own) this.bySession.set(session, (own = new Set()));
-    own.add(consumer);
+    this.ring.join(q, consumer);
     // after the caller has confirmed the subscription: its first MESSAGE must not come first
     const queue = q;
     queueMicrotask(() => {
@@ -216,11 +212,11 @@ export class JetStreamQueues implements SharedQueues {
   }
 
   owns(consumer: Consumer): boolean {
-    return this.queueOf.has(consumer);
+    return this.ring.queueOfConsumer(consumer) !== undefined;
   }
 
   consumers(): Consumer[] {
-    return [...this.queueOf.keys()];
+    return this.ring.all();
   }
 
   consumerCount(storeName: string): number {
@@ -228,19 +224,10 @@ export class JetStreamQueues implements SharedQueues {
   }
 
   cancel(consumer: Consumer): void {
-    const q = this.queueOf.get(consumer);
-    if (consumer.cancelled || !q) return;
+    if (consumer.cancelled) return;
+    const q = this.ring.leave(consumer);
+    if (!q) return;
     consumer.cancelled = true;
-    this.queueOf.delete(consumer);
-    const at = q.consumers.indexOf(consumer);
-    if (at >= 0) {
-      q.consumers.splice(at, 1);
-      if (q.next > at) q.next--;
-      if (q.next >= q.consumers.length) q.next = 0;
-    }
-    const own = this.bySession.get(consumer.session);
-    own?.delete(consumer);
-    if (own?.size === 0) this.bySession.delete(consumer.session);
     // back to the queue, for any node: JetStream redelivers a nak'ed message at once
     for (const id of consumer.unacked) {
       const held = this.inflight.get(id);
@@ -259,7 +246,7 @@ export class JetStreamQueues implements SharedQueues {
     const held = this.inflight.get(seq);
     const c = held?.consumer;
     if (!c || c.session !== session || (consumer !== undefined && c !== consumer)) return undefined;
-    const q = this.queueOf.get(c);
+    const q = this.ring.queueOfConsumer(c);
     if (!q) return undefined;
     const ids = c.ack === 'client' ? upTo(c.unacked, seq) : [seq];
     const acks: Promise<unknown>[] = [];
@@ -287,10 +274,8 @@ export class JetStreamQueues implements SharedQueues {
   }
 
   resume(session: Session): void {
-    const own = this.bySession.get(session);
-    if (!own) return;
-    for (const c of [...own]) {
-      const q = this.queueOf.get(c);
+    for (const c of this.ring.ofSession(session)) {
+      const q = this.ring.queueOfConsumer(c);
       if (q) {
         this.pump(q);
         this.kick(q);
@@ -299,8 +284,7 @@ export class JetStreamQueues implements SharedQueues {
   }
 
   removeSession(session: Session): void {
-    const own = this.bySession.get(session);
-    if (own) for (const c of [...own]) this.cancel(c);
+    for (const c of this.ring.ofSession(session)) this.cancel(c);
   }
 
   /** Deletes every message of a queue (the admin API's purge), on every node. */
@@ -415,23 +399,10 @@ export class JetStreamQueues implements SharedQueues {
   /** Hands pulled messages out while a local consumer has capacity. */
   private pump(q: SharedQueue): void {
     while (q.ready.length > 0) {
-      const c = this.pick(q);
+      const c = nextInTurn(q);
       if (!c) return;
       this.handOut(q, c, q.ready.shift() as JsMsg);
     }
-  }
-
-  private pick(q: SharedQueue): Consumer | undefined {
-    const n = q.consumers.length;
-    for (let i = 0; i < n; i++) {
-      const idx = (q.next + i) % n;
-      const c = q.consumers[idx];
-      if (c?.hasCapacity) {
-        q.next = (idx + 1) % n;
-        return c;
-      }
-    }
-    return undefined;
   }
 
   private handOut(q: SharedQueue, c: Consumer, m: JsMsg): void {
