@@ -43,8 +43,16 @@ export class JetStreamKvEngine implements KvEngine {
   /** opens the bucket, creating it when missing (idempotent for racing routers) */
   static async open(nc: NatsConnection, opts: JetStreamKvOptions): Promise<JetStreamKvEngine> {
     const js = jetstream(nc, opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs });
-    const kv = await new Kvm(js).create(opts.bucket, { replicas: opts.replicas ?? 1, history: 1 });
-    return new JetStreamKvEngine(kv, js, opts.bucket);
+    // a JetStream API request can go unanswered while the NATS cluster moves a leader:
+    // asked again, not failed at once (the caller's start-up deadline bounds the whole)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const kv = await new Kvm(js).create(opts.bucket, { replicas: opts.replicas ?? 1, history: 1 });
+        return new JetStreamKvEngine(kv, js, opts.bucket);
+      } catch (err) {
+        if (attempt >= OPEN_ATTEMPTS || nc.isClosed() || !isTimeout(err)) throw err;
+      }
+    }
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
@@ -242,4 +250,11 @@ function isWrongSequence(err: unknown): boolean {
 
 function conditionFailed(key: string): RouterError {
   return new RouterError(Errors.conditionFailed, `key ${key} is not at the expected revision`);
+}
+
+/** how often opening a bucket is tried when JetStream does not answer */
+const OPEN_ATTEMPTS = 3;
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.message === 'timeout');
 }
