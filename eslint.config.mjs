@@ -41,6 +41,24 @@ export default tseslint.config(
     },
   },
   {
+    // the core never imports a gate (issue 18; docs/ARCHITECTURE.md "Layout"): what a gate and
+    // the core both need, e.g. a protocol's codec, lives in lib/ (lib/wamp/, lib/stomp/, lib/mqtt/)
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/gates', '**/gates/**'],
+              message: 'lib/ is the core: it must not import a gate (move shared code into lib/).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // the dashboard page: plain browser modules, served as they are (no build step)
     files: ['lib/dashboard/static/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -65,7 +65,7 @@ function needsSlowPath(v: unknown, depth: number, o: StringifyOptions): boolean 
     case 'object':
       break;
     case 'bigint':
-      // the WAMP data model stops at 64 bits (gates/wamp/wire-scan.ts refuses wider input)
+      // the WAMP data model stops at 64 bits (lib/wamp/wire-scan.ts refuses wider input)
       if (o.strict && (v < INT64_MIN || v > UINT64_MAX)) throw new JsonValueError('integer beyond 64 bits');
       return true;
     case 'string':

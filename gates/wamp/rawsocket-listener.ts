@@ -13,7 +13,7 @@ import {
   parseHandshake,
 } from './rawsocket-framing';
 import { RawSocketTransport } from './rawsocket-transport';
-import { serializerForRawSocketId } from './serializers';
+import { serializerForRawSocketId } from '../../lib/wamp/serializers';
 import { WampSession } from './session';
 
 export interface WampRawSocketOptions {

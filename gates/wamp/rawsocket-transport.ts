@@ -7,7 +7,7 @@ import type { TransportInfo } from '../../lib/session';
 import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
 import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
-import { SerializerError, type Serializer } from './serializers';
+import { SerializerError, type Serializer } from '../../lib/wamp/serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
 
 const PING_PAYLOAD = Buffer.from('gatehouse');

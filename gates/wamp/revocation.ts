@@ -1,6 +1,6 @@
 import type { RouterError } from '../../lib/errors';
 import type { Revocation } from '../../lib/session';
-import { Msg } from './messages';
+import { Msg } from '../../lib/wamp/messages';
 import type { WampSession } from './session';
 
 /**

@@ -12,7 +12,7 @@ import { handlePublish } from './handlers/publish';
 import { handleRegister, handleUnregister } from './handlers/register';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
 import { handleInvocationError, handleYield } from './handlers/yield';
-import { Msg, ProtocolViolation } from './messages';
+import { Msg, ProtocolViolation } from '../../lib/wamp/messages';
 import type { WampConnectionHandler, WampTransport } from './transport';
 
 /** authenticating: CHALLENGE sent; verifying: AUTHENTICATE being checked */

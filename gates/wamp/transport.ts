@@ -1,7 +1,7 @@
 import type { RouterError } from '../../lib/errors';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
-import type { Serializer } from './serializers';
+import type { Serializer } from '../../lib/wamp/serializers';
 
 /**
  * What the WAMP protocol session needs from a transport (WebSocket or RawSocket):

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { listenWebSocket, type WebSocketEndpointOptions } from '../../lib/listeners';
 import type { Listener } from '../../lib/router';
 import type { WampGateContext } from './context';
-import { serializerForWsProtocol, type Serializer } from './serializers';
+import { serializerForWsProtocol, type Serializer } from '../../lib/wamp/serializers';
 import { WampSession } from './session';
 import { WsTransport } from './ws-transport';
 

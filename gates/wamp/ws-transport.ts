@@ -7,7 +7,7 @@ import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
-import { SerializerError, type Serializer } from './serializers';
+import { SerializerError, type Serializer } from '../../lib/wamp/serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
 
 const TEXT = { binary: false } as const;

@@ -1,5 +1,5 @@
 /**
- * A small WAMP client over `ws` and the router's own serializers (gates/wamp/): what a
+ * A small WAMP client over `ws` and the router's own serializers (lib/wamp/): what a
  * link needs of a WAMP peer and nothing more. Publisher (with `acknowledge`), subscriber,
  * caller; anonymous or ticket authentication (WAMP advanced "Ticket-based
  * Authentication"); TLS with the peer's certificate checked against a CA file.
@@ -9,28 +9,11 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ApplicationError } from '../errors';
 import type { Payload } from '../payload';
-import { serializerForWsProtocol, serializers, type Serializer } from '../../gates/wamp/serializers';
-import { payloadFromWamp, pushPayload } from '../../gates/wamp/payload';
+import { serializerForWsProtocol, serializers, type Serializer } from '../wamp/serializers';
+import { Msg } from '../wamp/messages';
+import { payloadFromWamp, pushPayload } from '../wamp/payload';
 import type { LinkAuth, LinkTls } from './transport';
 import { LinkError } from './link-error';
-
-/** WAMP message codes (WAMP basic profile, "Message Codes and Direction") */
-const HELLO = 1,
-  WELCOME = 2,
-  ABORT = 3,
-  CHALLENGE = 4,
-  AUTHENTICATE = 5,
-  GOODBYE = 6,
-  ERROR = 8;
-const PUBLISH = 16,
-  PUBLISHED = 17,
-  SUBSCRIBE = 32,
-  SUBSCRIBED = 33,
-  UNSUBSCRIBE = 34,
-  UNSUBSCRIBED = 35,
-  EVENT = 36;
-const CALL = 48,
-  RESULT = 50;
 
 /** binary serializers first: binary payloads travel as they are */
 const PROTOCOLS = [serializers.msgpack.wsProtocol, serializers.cbor.wsProtocol, serializers.json.wsProtocol];
@@ -119,7 +102,7 @@ export class WampClient {
           details['authid'] = o.auth.user;
           details['authmethods'] = ['ticket'];
         }
-        this.send([HELLO, o.realm, details]);
+        this.send([Msg.HELLO, o.realm, details]);
       });
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         let msg: unknown;
@@ -138,19 +121,19 @@ export class WampClient {
           return;
         }
         switch (msg[0]) {
-          case WELCOME:
+          case Msg.WELCOME:
             joined = true;
             clearTimeout(timer);
             resolve();
             return;
-          case CHALLENGE:
+          case Msg.CHALLENGE:
             if (msg[1] !== 'ticket' || o.auth?.password === undefined) {
               fail(new LinkError(`peer asked for ${String(msg[1])} authentication`));
               return;
             }
-            this.send([AUTHENTICATE, o.auth.password, {}]);
+            this.send([Msg.AUTHENTICATE, o.auth.password, {}]);
             return;
-          case ABORT:
+          case Msg.ABORT:
             fail(new LinkError(`peer refused the session: ${String(msg[2])}`));
             return;
           default:
@@ -179,11 +162,11 @@ export class WampClient {
   /** PUBLISH with acknowledge; resolves with PUBLISHED. */
   publish(topic: string, payload: Payload, options: Record<string, unknown>): Promise<unknown[]> {
     options['acknowledge'] = true;
-    return this.request((id) => pushPayload([PUBLISH, id, options, topic], payload));
+    return this.request((id) => pushPayload([Msg.PUBLISH, id, options, topic], payload));
   }
 
   async subscribe(topic: string, options: Record<string, unknown>, handler: EventHandler): Promise<number> {
-    const reply = await this.request((id) => [SUBSCRIBE, id, options, topic]);
+    const reply = await this.request((id) => [Msg.SUBSCRIBE, id, options, topic]);
     const sub = reply[2];
     if (typeof sub !== 'number') throw new LinkError('SUBSCRIBED without a subscription id');
     this.handlers.set(sub, handler);
@@ -192,12 +175,12 @@ export class WampClient {
 
   async unsubscribe(subscription: number): Promise<void> {
     this.handlers.delete(subscription);
-    await this.request((id) => [UNSUBSCRIBE, id, subscription]);
+    await this.request((id) => [Msg.UNSUBSCRIBE, id, subscription]);
   }
 
   /** CALL with a timeout the peer enforces (WAMP advanced "Call Timeouts"); resolves with RESULT's payload. */
   async call(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload> {
-    const reply = await this.request((id) => pushPayload([CALL, id, { timeout: timeoutMs }, procedure], payload));
+    const reply = await this.request((id) => pushPayload([Msg.CALL, id, { timeout: timeoutMs }, procedure], payload));
     const details = (reply[2] ?? {}) as Record<string, unknown>;
     return payloadFromWamp(reply[3] as unknown[] | undefined, reply[4] as Record<string, unknown> | undefined, details);
   }
@@ -258,7 +241,7 @@ export class WampClient {
 
   private dispatch(msg: unknown[]): void {
     switch (msg[0]) {
-      case EVENT: {
+      case Msg.EVENT: {
         const handler = this.handlers.get(msg[1] as number);
         if (!handler) return;
         const details = (msg[3] ?? {}) as Record<string, unknown>;
@@ -268,10 +251,10 @@ export class WampClient {
         );
         return;
       }
-      case PUBLISHED:
-      case SUBSCRIBED:
-      case UNSUBSCRIBED:
-      case RESULT: {
+      case Msg.PUBLISHED:
+      case Msg.SUBSCRIBED:
+      case Msg.UNSUBSCRIBED:
+      case Msg.RESULT: {
         // a progressive RESULT is not asked for, so every RESULT is final
         const p = this.pending.get(msg[1] as number);
         if (!p) return;
@@ -279,7 +262,7 @@ export class WampClient {
         p.resolve(msg);
         return;
       }
-      case ERROR: {
+      case Msg.ERROR: {
         const p = this.pending.get(msg[2] as number);
         if (!p) return;
         this.pending.delete(msg[2] as number);
@@ -288,11 +271,11 @@ export class WampClient {
         p.reject(new ApplicationError(String(msg[4]), args, kwargs));
         return;
       }
-      case GOODBYE:
-        this.send([GOODBYE, {}, 'wamp.close.goodbye_and_out']);
+      case Msg.GOODBYE:
+        this.send([Msg.GOODBYE, {}, 'wamp.close.goodbye_and_out']);
         this.abort(`peer said goodbye: ${String(msg[2])}`);
         return;
-      case ABORT:
+      case Msg.ABORT:
         this.abort(`peer aborted: ${String(msg[2])}`);
         return;
       default:

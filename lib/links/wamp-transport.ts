@@ -7,8 +7,8 @@
  * comes in keeps its identity and a message of our own that comes back is dropped.
  */
 import type { Payload } from '../payload';
-import { addHeaderDetails, headersFromWampOptions } from '../../gates/wamp/headers';
-import { addPassthruDetails } from '../../gates/wamp/payload';
+import { addHeaderDetails, headersFromWampOptions } from '../wamp/headers';
+import { addPassthruDetails } from '../wamp/payload';
 import { MSGID_OPTION } from './message-id';
 import type { LinkMessage, LinkTransport, LinkTransportOptions } from './transport';
 import { WampClient } from './wamp-client';

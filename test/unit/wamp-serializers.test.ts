@@ -11,7 +11,7 @@ import {
   WS_PROTOCOLS,
   type Serializer,
   type SerializerName,
-} from '../../gates/wamp/serializers';
+} from '../../lib/wamp/serializers';
 
 const ALL = Object.values(serializers);
 const NAMES: SerializerName[] = ['json', 'msgpack', 'cbor'];

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SerializerError, serializers, type SerializerName } from '../../gates/wamp/serializers';
-import { MAX_DEPTH, MAX_UINT64, MIN_INT64, scanCbor, scanJson, scanMsgpack } from '../../gates/wamp/wire-scan';
+import { SerializerError, serializers, type SerializerName } from '../../lib/wamp/serializers';
+import { MAX_DEPTH, MAX_UINT64, MIN_INT64, scanCbor, scanJson, scanMsgpack } from '../../lib/wamp/wire-scan';
 
 const NAMES: SerializerName[] = ['json', 'msgpack', 'cbor'];
 const hex = (h: string): Buffer => Buffer.from(h.replace(/\s/g, ''), 'hex');

@@ -1,5 +1,5 @@
 import { Errors } from '../../../lib/errors';
-import { arity, dict, str } from '../messages';
+import { arity, dict, str } from '../../../lib/wamp/messages';
 import type { WampSession } from '../session';
 import { finish } from './hello';
 

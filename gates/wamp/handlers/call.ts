@@ -2,9 +2,9 @@ import { ApplicationError, Errors, RouterError, type CallFailure } from '../../.
 import type { CallerSink } from '../../../lib/invocation';
 import type { CancelMode } from '../../../lib/registration';
 import { isValidUri } from '../../../lib/topic';
-import { arity, arityRange, dict, id, Msg, payloadAt, ProtocolViolation, str } from '../messages';
-import { SerializerError } from '../serializers';
-import { addPassthruDetails, payloadFromWamp, pushPayload } from '../payload';
+import { arity, arityRange, dict, id, Msg, payloadAt, ProtocolViolation, str } from '../../../lib/wamp/messages';
+import { SerializerError } from '../../../lib/wamp/serializers';
+import { addPassthruDetails, payloadFromWamp, pushPayload } from '../../../lib/wamp/payload';
 import type { WampSession } from '../session';
 
 /** CALL [48, Request|id, Options|dict, Procedure|uri, Arguments|list, ArgumentsKw|dict] */

@@ -6,7 +6,7 @@ import { globalId } from '../../../lib/ids';
 import type { Realm } from '../../../lib/realm';
 import { Session, type SessionIdentity } from '../../../lib/session';
 import { isValidUri } from '../../../lib/topic';
-import { arity, dict, Msg, str } from '../messages';
+import { arity, dict, Msg, str } from '../../../lib/wamp/messages';
 import type { PendingAuthentication, WampSession } from '../session';
 import { ROUTER_ROLES } from '../roles';
 import { revokeOnWire } from '../revocation';

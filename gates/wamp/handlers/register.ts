@@ -2,8 +2,8 @@ import { Errors, RouterError } from '../../../lib/errors';
 import { settle } from '../../../lib/settle';
 import type { Invocation } from '../../../lib/invocation';
 import type { Callee, InvokePolicy, Registration } from '../../../lib/registration';
-import { arity, dict, id, Msg, str } from '../messages';
-import { addPassthruDetails, pushPayload } from '../payload';
+import { arity, dict, id, Msg, str } from '../../../lib/wamp/messages';
+import { addPassthruDetails, pushPayload } from '../../../lib/wamp/payload';
 import type { WampSession } from '../session';
 import { matchOption } from './subscribe';
 

@@ -1,6 +1,6 @@
 import { ApplicationError } from '../../../lib/errors';
-import { arityRange, dict, id, Msg, payloadAt, ProtocolViolation, str } from '../messages';
-import { payloadFromWamp } from '../payload';
+import { arityRange, dict, id, Msg, payloadAt, ProtocolViolation, str } from '../../../lib/wamp/messages';
+import { payloadFromWamp } from '../../../lib/wamp/payload';
 import type { WampSession } from '../session';
 
 /** YIELD [70, INVOCATION.Request|id, Options|dict, Arguments|list, ArgumentsKw|dict] */

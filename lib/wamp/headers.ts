@@ -1,5 +1,5 @@
-import type { MessageHeaders } from '../../lib/headers';
-import { isPlainObject } from '../../lib/payload';
+import type { MessageHeaders } from '../headers';
+import { isPlainObject } from '../payload';
 
 /**
  * WAMP <-> core message headers. WAMP has no standard for them; Gatehouse uses these

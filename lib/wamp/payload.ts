@@ -1,4 +1,4 @@
-import type { PassthruInfo, Payload } from '../../lib/payload';
+import type { PassthruInfo, Payload } from '../payload';
 import { ProtocolViolation } from './messages';
 
 /**

@@ -22,7 +22,7 @@
 // a single cheap walk and copies nothing unless it has to.
 
 import { isUtf8 } from 'node:buffer';
-import { JsonValueError, parseExact, stringifyExact } from '../../lib/json-exact';
+import { JsonValueError, parseExact, stringifyExact } from '../json-exact';
 import { Packr } from 'msgpackr';
 import { MAX_DEPTH, fitsWamp64, scanCbor, scanJson, scanMsgpack } from './wire-scan';
 // cbor-x ships ESM typings only, and its package "exports" lead TypeScript's Node16

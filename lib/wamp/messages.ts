@@ -1,3 +1,6 @@
+// WAMP message type codes and the guards that check a decoded message's fields: shared by
+// the WAMP gate (gates/wamp/) and the link's WAMP client (lib/links/wamp-client.ts).
+
 /** WAMP message type codes (WAMP basic + advanced profile). */
 export const Msg = {
   HELLO: 1,
