@@ -1,14 +1,14 @@
 import type { Socket } from 'node:net';
-import { Errors, RouterError } from '../../lib/errors';
-import { ConnectionFlow } from '../../lib/connection-flow';
+import type { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
 import { encodeFrame, FrameDecoder, FrameType } from './rawsocket-framing';
-import { SerializerError, type Serializer } from '../../lib/wamp/serializers';
+import type { Serializer } from '../../lib/wamp/serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
+import { deliverMessage, wampConnectionFlow } from './transport-flow';
 
 const PING_PAYLOAD = Buffer.from('gatehouse');
 
@@ -38,20 +38,11 @@ export class RawSocketTransport implements WampTransport {
   ) {
     // same protocol spelling as the WebSocket subprotocol, so session meta reads alike
     this.info = transportOf('wamp', 'rawsocket', socket, serializer.wsProtocol);
-    this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
-      queuedBytes: () => socket.writableLength,
-      cork: () => {
-        socket.cork();
-      },
-      uncork: () => {
-        socket.uncork();
-      },
-      onDrain: (cb) => socket.once('drain', cb),
-      kill: () => {
-        ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+    this.flowControl = wampConnectionFlow(ctx, this.info.peer, socket, () => socket.writableLength, {
+      abort: () => {
         this.abort();
       },
-      rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+      handler: () => this.handler,
     });
     this.decoder = new FrameDecoder(ourMaxBytes, {
       onFrame: (type, payload) => {
@@ -103,14 +94,7 @@ export class RawSocketTransport implements WampTransport {
     if (type === FrameType.PONG) return;
     this.ctx.counters.in(payload.length);
     if (!this.flowControl.admit(payload.length)) return;
-    let msg: unknown;
-    try {
-      msg = this.serializer.decode(payload);
-    } catch (err) {
-      this.handler?.malformed(err instanceof SerializerError ? err.message : 'undecodable message');
-      return;
-    }
-    this.handler?.message(msg);
+    deliverMessage(this.serializer, payload, this.handler);
   }
 
   private ping(): void {

@@ -1,14 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { Errors, RouterError } from '../../lib/errors';
-import { ConnectionFlow } from '../../lib/connection-flow';
+import type { ConnectionFlow } from '../../lib/connection-flow';
 import { transportOf } from '../../lib/listeners';
 import type { OutboundFlow } from '../../lib/outbox';
 import type { TransportInfo } from '../../lib/session';
 import type { Timer } from '../../lib/clock';
 import type { WampGateContext } from './context';
-import { SerializerError, type Serializer } from '../../lib/wamp/serializers';
+import type { Serializer } from '../../lib/wamp/serializers';
 import type { WampConnectionHandler, WampTransport } from './transport';
+import { deliverMessage, wampConnectionFlow } from './transport-flow';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
@@ -33,20 +33,11 @@ export class WsTransport implements WampTransport {
     this.info = transportOf('wamp', 'websocket', req.socket, serializer.wsProtocol);
     this.sendOpts = serializer.binary ? BINARY : TEXT;
     const socket = req.socket;
-    this.flowControl = new ConnectionFlow(ctx, this.info.peer, socket, {
-      queuedBytes: () => ws.bufferedAmount,
-      cork: () => {
-        socket.cork();
-      },
-      uncork: () => {
-        socket.uncork();
-      },
-      onDrain: (cb) => socket.once('drain', cb),
-      kill: () => {
-        ctx.log.warn({ peer: this.info.peer }, 'slow consumer disconnected');
+    this.flowControl = wampConnectionFlow(ctx, this.info.peer, socket, () => ws.bufferedAmount, {
+      abort: () => {
         this.abort();
       },
-      rateExceeded: () => this.handler?.overLimit(new RouterError(Errors.rateLimited, 'inbound message rate over the limit')),
+      handler: () => this.handler,
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.onMessage(data, isBinary);
@@ -86,14 +77,7 @@ export class WsTransport implements WampTransport {
       this.handler?.malformed(`expected ${this.serializer.binary ? 'binary' : 'text'} WebSocket frames`);
       return;
     }
-    let msg: unknown;
-    try {
-      msg = this.serializer.decode(data);
-    } catch (err) {
-      this.handler?.malformed(err instanceof SerializerError ? err.message : 'undecodable message');
-      return;
-    }
-    this.handler?.message(msg);
+    deliverMessage(this.serializer, data, this.handler);
   }
 
   /** WebSocket ping/pong liveness: a peer that missed a whole interval is dead. */
