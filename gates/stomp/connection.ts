@@ -4,18 +4,15 @@ import { Errors, RouterError } from '../../lib/errors';
 import { ConnectionFlow } from '../../lib/connection-flow';
 import type { Realm } from '../../lib/realm';
 import type { Session, TransportInfo } from '../../lib/session';
-import type { Consumer, QueueAddress } from '../../lib/work-queues';
+import type { QueueAddress } from '../../lib/work-queues';
 import type { StompGateContext } from './context';
-import { frameSize, header, isClientCommand, mayHaveBody, type StompFrame, type StompVersion } from '../../lib/stomp/frame';
+import { frameSize, header, type StompFrame, type StompVersion } from '../../lib/stomp/frame';
 import { StompFrameParser, type StompParseError } from '../../lib/stomp/frame-parser';
 import { encodeFrame, encodeFrameParts, HEARTBEAT_EOL } from '../../lib/stomp/frame-writer';
-import { handleAck } from './handlers/ack';
-import { handleConnect } from './handlers/connect';
-import { handleDisconnect } from './handlers/disconnect';
-import { handleSend } from './handlers/send';
-import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe';
-import { handleAbort, handleBegin, handleCommit } from './handlers/transaction';
-import { deliverEvent, deliverQueued, SubscriptionTable } from './subscriptions';
+import { deliverEvent, SubscriptionTable } from './subscriptions';
+import { dispatchFrame } from './frame-dispatch';
+import { ReceiptOrder } from './receipt-order';
+import { TemporaryQueues } from './temporary-queues';
 import { Heartbeat } from './heartbeat';
 import type { Timer } from '../../lib/clock';
 import { TransactionTable } from './transactions';
@@ -24,14 +21,12 @@ type State = 'connect' | 'connected' | 'closing' | 'closed';
 
 /** Bodies above this leave in three writes (head, body, NUL) instead of one copy, on TCP. */
 const ZERO_COPY_BODY = 64 * 1024;
-/** Frames waiting for a commit before their RECEIPT, above which reading pauses. */
-const MAX_WAITING = 1024;
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * One STOMP network connection: the codec, the connection states, heart-beating, the
- * frame rate limit, receipts in frame order, and the send side with its backpressure.
- * What a frame means is in handlers/; the queue state is the core's (lib/work-queues.ts).
+ * frame rate limit, and the send side with its backpressure. Which handler a frame goes
+ * to is frame-dispatch.ts, what it means is in handlers/; receipts keep frame order in
+ * receipt-order.ts; the queue state is the core's (lib/work-queues.ts).
  *
  * Every ERROR closes the connection (STOMP 1.2 §ERROR: the server "MUST then close the
  * connection just after sending the ERROR frame").
@@ -50,10 +45,7 @@ export class StompConnection {
   readonly subscriptions = new SubscriptionTable();
   /** open transactions and the memory they hold (./transactions.ts) */
   readonly transactions: TransactionTable;
-  /** names of this connection's temporary queues */
-  private readonly temps = new Set<string>();
-  /** RabbitMQ style temporary queue delivery: consumers for temp queues nobody SUBSCRIBEd to */
-  private readonly implicitTemps = new Map<string, Consumer>();
+  private readonly temporaries = new TemporaryQueues(this);
   private readonly parser: StompFrameParser;
   /** input pause (outbox, rate limits, authentication, receipts waiting), rate limits, outbox */
   private readonly flowControl: ConnectionFlow<StompFrame>;
@@ -62,9 +54,8 @@ export class StompConnection {
   private heartbeat: Heartbeat | undefined;
   /** frames parsed while CONNECT was being authenticated; handled after CONNECTED */
   private backlog: StompFrame[] | undefined;
-  /** the last frame waiting for a commit, and how many wait */
-  private tail: Promise<void> | undefined;
-  private waiting = 0;
+  /** RECEIPTs (and ERRORs about commits) in frame order */
+  private readonly answers: ReceiptOrder;
   private topicMessages = 0;
 
   constructor(
@@ -126,6 +117,15 @@ export class StompConnection {
       },
       { cap: () => ctx.config.stomp.limits.framesPerSecond },
     );
+    this.answers = new ReceiptOrder({
+      connected: () => this.state === 'connected',
+      pause: (reason) => {
+        this.pause(reason);
+      },
+      resume: (reason) => {
+        this.resume(reason);
+      },
+    });
     stream.on('data', (chunk: Buffer) => {
       this.onData(chunk);
     });
@@ -191,64 +191,13 @@ export class StompConnection {
 
   private handleFrame(frame: StompFrame): void {
     if (!this.countFrame(frame)) return;
-    const cmd = frame.command;
-    if (!isClientCommand(cmd)) {
-      this.protocolError(`${cmd} is not sent by clients`, frame);
-      return;
-    }
-    // STOMP 1.2 §Body: only SEND, MESSAGE and ERROR frames may have a body
-    if (frame.body.length > 0 && !mayHaveBody(cmd)) {
-      this.protocolError(`a ${cmd} frame must not have a body`, frame);
-      return;
-    }
-    if (this.state === 'connect') {
-      if (cmd !== 'CONNECT' && cmd !== 'STOMP') {
-        this.protocolError(`expected CONNECT, got ${cmd}`, frame);
-        return;
-      }
-      this.ctx.clock.clearTimeout(this.connectTimer);
-      this.connectTimer = undefined;
-      handleConnect(this, frame);
-      return;
-    }
-    switch (cmd) {
-      case 'SEND':
-        handleSend(this, frame);
-        return;
-      case 'SUBSCRIBE':
-        handleSubscribe(this, frame);
-        return;
-      case 'UNSUBSCRIBE':
-        handleUnsubscribe(this, frame);
-        return;
-      case 'ACK':
-        handleAck(this, frame, 'ack');
-        return;
-      case 'NACK':
-        // STOMP 1.1 §NACK: not in 1.0
-        if (this.version === '1.0') {
-          this.protocolError('NACK is not part of STOMP 1.0', frame);
-          return;
-        }
-        handleAck(this, frame, 'nack');
-        return;
-      case 'BEGIN':
-        handleBegin(this, frame);
-        return;
-      case 'COMMIT':
-        handleCommit(this, frame);
-        return;
-      case 'ABORT':
-        handleAbort(this, frame);
-        return;
-      case 'DISCONNECT':
-        handleDisconnect(this, frame);
-        return;
-      case 'CONNECT':
-      case 'STOMP':
-        this.protocolError('already connected', frame);
-        return;
-    }
+    dispatchFrame(this, frame);
+  }
+
+  /** CONNECT arrived in time: the connect timeout (stomp.connectTimeoutMs) stops. */
+  connectArrived(): void {
+    this.ctx.clock.clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
   }
 
   /**
@@ -355,27 +304,7 @@ export class StompConnection {
       this.fail(asRouterError(err));
     },
   ): void {
-    if (after === undefined && this.tail === undefined) {
-      done();
-      return;
-    }
-    if (++this.waiting >= MAX_WAITING) this.pause('receipts');
-    const step: Promise<void> = (this.tail ?? RESOLVED)
-      .then(() => after)
-      .then(
-        () => {
-          if (this.state === 'connected') done();
-        },
-        (err: unknown) => {
-          if (this.state === 'connected') failed(err);
-        },
-      )
-      .finally(() => {
-        this.waiting--;
-        if (this.tail === step) this.tail = undefined;
-        if (this.waiting < MAX_WAITING / 2) this.resume('receipts');
-      });
-    this.tail = step;
+    this.answers.run(after, done, failed);
   }
 
   /** RECEIPT for a frame that asked for one (STOMP 1.2 §Header receipt), after `after`. */
@@ -403,46 +332,12 @@ export class StompConnection {
    * `subscription` = its /temp-queue/ destination, ack auto.
    */
   temporaryQueue(name: string, implicit: boolean): QueueAddress {
-    const session = this.session;
-    if (!session) throw new RouterError(Errors.protocolViolation, 'not connected');
-    if (!this.temps.has(name)) {
-      // as many as subscriptions: each costs a queue and possibly a consumer
-      const max = this.ctx.config.limits.maxSubscriptionsPerSession;
-      if (this.temps.size >= max) throw new RouterError(Errors.limitExceeded, `at most ${max} temporary queues per connection`);
-      this.temps.add(name);
-    }
-    const address = this.ctx.work.queues.temporary(session, this.realmName, name);
-    if (implicit && !this.implicitTemps.has(name) && !this.hasTempSubscription(name)) {
-      const destination = `/temp-queue/${name}`;
-      const target = { destination, header: destination, ack: 'auto' as const };
-      const consumer = this.ctx.work.queues.consume(
-        session,
-        address,
-        { ack: 'auto', prefetch: 0 },
-        {
-          writable: () => this.writable(),
-          deliver: (msg) => {
-            deliverQueued(this, target, msg);
-          },
-        },
-      );
-      this.implicitTemps.set(name, consumer);
-    }
-    return address;
+    return this.temporaries.queue(name, implicit);
   }
 
   /** An explicit SUBSCRIBE to a temporary queue replaces its implicit delivery. */
   dropImplicitTemp(name: string): void {
-    const consumer = this.implicitTemps.get(name);
-    if (!consumer) return;
-    this.implicitTemps.delete(name);
-    this.ctx.work.queues.cancel(consumer);
-  }
-
-  private hasTempSubscription(name: string): boolean {
-    const destination = `/temp-queue/${name}`;
-    for (const s of this.subscriptions.all()) if (s.destination === destination) return true;
-    return false;
+    this.temporaries.dropImplicit(name);
   }
 
   /** STOMP 1.2 §DISCONNECT: the client sends nothing after it; what does arrive is ignored. */
@@ -512,8 +407,7 @@ export class StompConnection {
     const session = this.session;
     if (!session) return;
     this.session = undefined;
-    this.implicitTemps.clear();
-    this.temps.clear();
+    this.temporaries.clear();
     this.subscriptions.clear();
     // unacknowledged queue messages go back to their queues; temporary queues go
     this.ctx.work.queues.removeSession(session);
