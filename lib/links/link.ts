@@ -5,25 +5,32 @@
  * subscribed at the peer and what arrives is published here, tagged with where it came
  * from so it never goes back out; `calls` are procedures registered here that run at
  * the peer. The transport only speaks the peer's protocol (lib/links/transport.ts).
+ * This file is the connection and the way out; what comes in is link-inbound.ts, the
+ * calls link-calls.ts.
  */
-import type { BrokerEvent, PublishOptions } from '../broker';
-import { ApplicationError, Errors, RouterError } from '../errors';
+import type { BrokerEvent } from '../broker';
+import { ApplicationError, RouterError } from '../errors';
 import type { LinkConfig } from '../config';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { messageIdOf, type PublicationTap } from '../publication-taps';
 import type { Realm } from '../realm';
-import type { RetainOptions } from '../retained';
 import type { Payload } from '../payload';
-import { Session } from '../session';
-import { parsePattern, patternMatches, TopicIndex } from '../topic';
-import type { Invocation } from '../invocation';
+import { TopicIndex } from '../topic';
 import type { LinkDropReason, LinkQueue } from './link-queue';
-import { parseMessageId } from './message-id';
-import { linkPatternOf, registrationOf, topicPatternOf } from './patterns';
+import { LinkCalls } from './link-calls';
+import { LinkInbound } from './link-inbound';
+import { topicPatternOf } from './patterns';
 import type { LinkMessage, LinkTransport } from './transport';
 
 export type LinkState = 'connecting' | 'up' | 'down' | 'stopped';
+
+/** The link's connection as its inbound side and its calls see it. */
+export interface LinkConnection {
+  state(): LinkState;
+  /** the transport of the current connection, if any */
+  transport(): LinkTransport | undefined;
+}
 
 /** What gatehouse.link.list says of a link. */
 export interface LinkStatus {
@@ -82,20 +89,17 @@ export class Link implements PublicationTap {
   private readonly onMatch = (): void => {
     this.matched = true;
   };
-  /** peer subscriptions wanted: pattern -> how many local reasons want it */
-  private readonly wanted = new Map<string, number>();
-  private callSession: Session | undefined;
+  private readonly inbound: LinkInbound;
+  private readonly calls: LinkCalls;
   private sent = 0;
   private acknowledged = 0;
   private dropped = 0;
-  private received = 0;
   private readonly droppedBy: Partial<Record<LinkDropReason, number>> = {};
   private lastDropLog = 0;
   private lastError: string | undefined;
   private readonly via: string;
   private readonly sentCounter;
   private readonly ackedCounter;
-  private readonly receivedCounter;
 
   constructor(
     readonly config: LinkConfig,
@@ -109,11 +113,12 @@ export class Link implements PublicationTap {
       keys.add(pattern.key);
       this.out.add(pattern, true);
     }
-    if (config.in !== 'auto') for (const p of config.in) this.wanted.set(p, 1);
     const m = deps.metrics;
     this.sentCounter = m.linkSent.labels(config.name);
     this.ackedCounter = m.linkAcked.labels(config.name);
-    this.receivedCounter = m.linkReceived.labels(config.name);
+    const connection: LinkConnection = { state: () => this.state, transport: () => this.transport };
+    this.inbound = new LinkInbound(config, this.via, deps.realm, deps.log, m.linkReceived.labels(config.name), connection);
+    this.calls = new LinkCalls(config, this.via, deps.log, connection);
     deps.queue.onDrop = (reason, n) => {
       this.droppedFromQueue(reason, n);
     };
@@ -135,8 +140,8 @@ export class Link implements PublicationTap {
   start(): void {
     const realm = this.deps.realm;
     if (this.out.size > 0) this.untap = realm.taps.add(this);
-    if (this.config.in === 'auto') this.followSubscriptions(realm);
-    if (this.config.calls.length > 0) this.registerCalls(realm);
+    if (this.config.in === 'auto') this.inbound.followSubscriptions();
+    if (this.config.calls.length > 0) this.calls.register(realm);
     const exp = this.config.queue.expirySeconds;
     if (exp > 0) {
       // also while down: an outage longer than the expiry empties the queue of what no longer matters
@@ -154,7 +159,7 @@ export class Link implements PublicationTap {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     const t = this.transport;
     this.transport = undefined;
-    if (this.callSession) this.deps.realm.leave(this.callSession);
+    this.calls.unregister(this.deps.realm);
     if (t) await t.close().catch(() => undefined);
   }
 
@@ -202,7 +207,7 @@ export class Link implements PublicationTap {
       acknowledged: this.acknowledged,
       dropped: this.dropped,
       droppedBy: { ...this.droppedBy },
-      received: this.received,
+      received: this.inbound.received,
     };
     if (this.lastError !== undefined) s.lastError = this.lastError;
     return s;
@@ -216,7 +221,7 @@ export class Link implements PublicationTap {
     this.setState('connecting');
     const t = this.deps.transport();
     t.onMessage = (m) => {
-      this.arrived(m);
+      this.inbound.arrived(m);
     };
     t.onClose = (reason) => {
       this.lost(t, reason);
@@ -249,7 +254,7 @@ export class Link implements PublicationTap {
     this.setState('up');
     this.lastError = undefined;
     this.deps.log.info({ link: this.name, peer: this.config.url, queued: this.deps.queue.depth, downForMs: downFor }, 'link up');
-    for (const pattern of this.wanted.keys()) this.subscribeAtPeer(t, pattern);
+    this.inbound.subscribeAll(t);
     // resend from the head of the queue, in order: what was in flight when the last
     // connection broke may or may not have arrived (a Gatehouse peer drops the copy)
     this.pump();
@@ -365,129 +370,9 @@ export class Link implements PublicationTap {
     }
   }
 
-  // ----- in -----
-
-  private arrived(m: LinkMessage): void {
-    const id = m.messageId === '' ? undefined : parseMessageId(m.messageId);
-    const options: PublishOptions & RetainOptions = { via: this.via };
-    if (id) {
-      options.origin = id.origin;
-      options.publicationId = id.publicationId;
-    }
-    if (m.retain) {
-      options.retain = true;
-      options.retainFlag = true;
-    }
-    if (m.headers) options.headers = m.headers;
-    this.received++;
-    this.receivedCounter.inc();
-    const failed = (err: unknown): void => {
-      this.deps.log.warn(
-        { link: this.name, topic: m.topic, err: err instanceof Error ? err.message : String(err) },
-        'message from the link peer not published',
-      );
-    };
-    try {
-      const r = this.deps.realm.publish(undefined, m.topic, m.payload, options);
-      if (r instanceof Promise) r.catch(failed);
-    } catch (err) {
-      failed(err);
-    }
-  }
-
-  private subscribeAtPeer(t: LinkTransport, pattern: string): void {
-    t.subscribe(pattern).catch((err: unknown) => {
-      if (t !== this.transport) return;
-      this.deps.log.warn(
-        { link: this.name, pattern, err: err instanceof Error ? err.message : String(err) },
-        'link cannot subscribe at the peer',
-      );
-    });
-  }
-
-  /** in: "auto": the local subscriptions are mirrored to the peer as they come and go (WAVEMQ). */
-  private followSubscriptions(realm: Realm): void {
-    const broker = realm.broker;
-    const prev = broker.observer;
-    broker.observer = {
-      ...prev,
-      onCreate: (session, sub) => {
-        prev.onCreate?.(session, sub);
-        const p = linkPatternOf(sub.pattern);
-        if (p !== undefined) this.want(p, 1);
-      },
-      onDelete: (session, sub) => {
-        prev.onDelete?.(session, sub);
-        const p = linkPatternOf(sub.pattern);
-        if (p !== undefined) this.want(p, -1);
-      },
-    };
-  }
-
-  private want(pattern: string, delta: 1 | -1): void {
-    const n = (this.wanted.get(pattern) ?? 0) + delta;
-    const t = this.transport;
-    if (n <= 0) {
-      this.wanted.delete(pattern);
-      if (t && this.state === 'up') {
-        t.unsubscribe(pattern).catch((err: unknown) => {
-          this.deps.log.debug({ link: this.name, pattern, err: String(err) }, 'link unsubscribe at the peer failed');
-        });
-      }
-      return;
-    }
-    this.wanted.set(pattern, n);
-    if (n === 1 && delta === 1 && t && this.state === 'up') this.subscribeAtPeer(t, pattern);
-  }
-
-  // ----- calls -----
-
-  /** calls: procedures registered here by the router, each call forwarded to the peer. */
-  private registerCalls(realm: Realm): void {
-    const session = new Session(
-      { gate: 'core', type: 'link', peer: this.config.url },
-      { authid: this.via, authrole: 'router', authmethod: 'router', authprovider: 'gatehouse' },
-      {
-        close: () => {
-          realm.leave(session);
-        },
-      },
-    );
-    realm.join(session);
-    this.callSession = session;
-    const callee = {
-      invoke: (inv: Invocation) => {
-        this.forwardCall(realm, inv);
-      },
-      invokeProgress: () => undefined,
-    };
-    for (const p of this.config.calls) {
-      const reg = registrationOf(p);
-      if (!reg) continue;
-      try {
-        const r = realm.register(session, reg.uri, { match: reg.match }, callee);
-        if (r instanceof Promise)
-          r.catch((err: unknown) => {
-            this.deps.log.error({ link: this.name, procedure: p, err: String(err) }, 'link cannot register a call');
-          });
-      } catch (err) {
-        this.deps.log.error(
-          { link: this.name, procedure: p, err: err instanceof Error ? err.message : String(err) },
-          'link cannot register a call',
-        );
-      }
-    }
-  }
-
   /** Whether `procedure` in `realm` is one of this link's `calls`: served at the peer. */
   serves(realm: string, procedure: string): boolean {
-    if (realm !== this.config.realm) return false;
-    for (const p of this.config.calls) {
-      const reg = registrationOf(p);
-      const pattern = reg && parsePattern(reg.uri, reg.match);
-      if (pattern && patternMatches(pattern, procedure)) return true;
-    }
-    return false;
+    return this.calls.serves(realm, procedure);
   }
 
   /**
@@ -495,49 +380,6 @@ export class Link implements PublicationTap {
    * rejects with gatehouse.error.unavailable at once while the link is down.
    */
   callPeer(procedure: string, payload: Payload, timeoutMs: number): Promise<Payload> {
-    const t = this.transport;
-    if (this.state !== 'up' || !t?.call)
-      return Promise.reject(new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]));
-    return t.call(procedure, payload, timeoutMs);
-  }
-
-  private forwardCall(realm: Realm, inv: Invocation): void {
-    const t = this.transport;
-    const fail = (error: ApplicationError): void => {
-      realm.dealer.fail(inv, error);
-    };
-    if (this.state !== 'up' || !t?.call) {
-      // at once, not after a timeout: the caller can try elsewhere or tell its user
-      const down = new ApplicationError(Errors.linkDown.wamp, [`link ${this.name} is ${this.state}`]);
-      queueMicrotask(() => {
-        fail(down);
-      });
-      return;
-    }
-    const timeoutMs =
-      inv.options.timeoutMs !== undefined && inv.options.timeoutMs > 0 ? inv.options.timeoutMs : this.config.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new ApplicationError(Errors.timeout.wamp, [`no answer over link ${this.name} within ${timeoutMs} ms`]));
-      }, timeoutMs);
-    });
-    Promise.race([t.call(inv.procedure, inv.payload, timeoutMs), deadline]).then(
-      (payload) => {
-        clearTimeout(timer);
-        realm.dealer.yield(inv, payload, false);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        if (err instanceof ApplicationError) fail(err);
-        else if (err instanceof RouterError) fail(new ApplicationError(err.uri, err.args, err.kwargs));
-        else
-          fail(
-            new ApplicationError(Errors.linkDown.wamp, [
-              `link ${this.name}: ${err instanceof Error ? err.message : String(err)}`,
-            ]),
-          );
-      },
-    );
+    return this.calls.callPeer(procedure, payload, timeoutMs);
   }
 }
