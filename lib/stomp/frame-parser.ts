@@ -91,6 +91,9 @@ export class StompFrameParser {
   /** Pieces of a command or header line that straddles chunks, and their octets. */
   private lineParts: Buffer[] = [];
   private lineLen = 0;
+  /** Where the line takeLine() returned starts and ends (before its LF) in that buffer. */
+  private lineStart = 0;
+  private lineEnd = 0;
 
   // The frame being read.
   private command = '';
@@ -162,11 +165,30 @@ export class StompFrameParser {
 
   // ---- lines ---------------------------------------------------------------------
 
-  /** Joins a straddling line's parts with its last piece; returns the whole line. */
-  private joinLine(chunk: Buffer, pos: number, lf: number, total: number): Buffer {
+  /**
+   * The line from `pos` whose LF is at `lf` (-1: not in this chunk), `lineBytes` octets
+   * long with what earlier chunks held of it. Incomplete: its piece is held and the
+   * result is undefined. Complete: the buffer holding it, the chunk itself or (when it
+   * straddled chunks) the joined line, with its bounds in lineStart / lineEnd (fields,
+   * not a returned object: this runs for every line parsed).
+   */
+  private takeLine(chunk: Buffer, pos: number, lf: number, lineBytes: number): Buffer | undefined {
+    if (lf === -1) {
+      this.lineParts.push(chunk.subarray(pos));
+      this.lineLen = lineBytes;
+      return undefined;
+    }
+    if (this.lineLen === 0) {
+      this.lineStart = pos;
+      this.lineEnd = lf;
+      return chunk;
+    }
     this.lineParts.push(chunk.subarray(pos, lf));
-    const line = Buffer.concat(this.lineParts, total);
+    const line = Buffer.concat(this.lineParts, lineBytes);
     this.lineParts = [];
+    this.lineLen = 0;
+    this.lineStart = 0;
+    this.lineEnd = lineBytes;
     return line;
   }
 
@@ -182,20 +204,10 @@ export class StompFrameParser {
     if (lineBytes > MAX_COMMAND_LINE) {
       return this.fail('bad_command', `command line longer than ${MAX_COMMAND_LINE} octets`);
     }
-    if (lf === -1) {
-      this.lineParts.push(chunk.subarray(pos));
-      this.lineLen = lineBytes;
-      return chunk.length;
-    }
-    let buf = chunk;
-    let s = pos;
-    let e = lf;
-    if (this.lineLen > 0) {
-      buf = this.joinLine(chunk, pos, lf, lineBytes);
-      s = 0;
-      e = lineBytes;
-      this.lineLen = 0;
-    }
+    const buf = this.takeLine(chunk, pos, lf, lineBytes);
+    if (buf === undefined) return chunk.length;
+    const s = this.lineStart;
+    let e = this.lineEnd;
     const version = this.version;
     const crlf = version === '1.2';
     if (crlf && e > s && buf[e - 1] === CR) e--;
@@ -239,20 +251,10 @@ export class StompFrameParser {
     if (lineBytes >= lineCross || lineBytes >= frameCross) {
       return lineCross <= frameCross ? this.failLineLength() : this.failFrameSize();
     }
-    if (lf === -1) {
-      this.lineParts.push(chunk.subarray(pos));
-      this.lineLen = lineBytes;
-      return chunk.length;
-    }
-    let buf = chunk;
-    let s = pos;
-    let e = lf;
-    if (this.lineLen > 0) {
-      buf = this.joinLine(chunk, pos, lf, lineBytes);
-      s = 0;
-      e = lineBytes;
-      this.lineLen = 0;
-    }
+    const buf = this.takeLine(chunk, pos, lf, lineBytes);
+    if (buf === undefined) return chunk.length;
+    const s = this.lineStart;
+    let e = this.lineEnd;
     if (this.crlf && e > s && buf[e - 1] === CR) e--;
     this.frameBytes += lineBytes + 1;
     if (e === s) return this.startBody(lf + 1); // the blank line: headers are done
