@@ -7,23 +7,13 @@
  * - [A-Za-z0-9_-] stay as they are;
  * - every other UTF-8 byte becomes `=XX` (upper-case hex), '=' itself included;
  * - an empty component becomes a lone `=`, which no non-empty component encodes to.
+ * That is the cluster's event subject token (lib/cluster/subjects.ts encodeToken), so a
+ * key and a topic encode alike; decodeToken here is its inverse.
  */
 import { Errors, RouterError } from '../../errors';
-const PLAIN = /^[A-Za-z0-9_-]+$/;
-const PLAIN_BYTE = /[A-Za-z0-9_-]/;
-const UTF8 = new TextEncoder();
-const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
+import { encodeToken } from '../../cluster/subjects';
 
-export function encodeToken(component: string): string {
-  if (component === '') return '=';
-  if (PLAIN.test(component)) return component;
-  let out = '';
-  for (const byte of UTF8.encode(component)) {
-    const ch = String.fromCharCode(byte);
-    out += byte < 0x80 && PLAIN_BYTE.test(ch) ? ch : `=${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
+const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
 
 export function decodeToken(token: string): string {
   if (token === '=') return '';
