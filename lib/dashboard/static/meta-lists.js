@@ -4,14 +4,14 @@
 // live by its on_create / on_delete and on_(un)subscribe / on_(un)register events.
 
 import { byId, h } from './dom.js';
-import { subscribeAll } from './live.js';
+import { listState, loseList, stopList, subscribeAll } from './live.js';
 import { callValue, clearProblem, formatCount, formatTime, mapLimited, showProblem } from './ui.js';
 
 function metaList(kind, { join, leave, counter }) {
   const name = `${kind}s`;
-  const state = { session: null, rows: new Map(), undo: null, generation: 0, loading: false };
+  const state = listState();
   /** entries deleted while the first list was read: not to be added back from it */
-  const deletedWhileLoading = new Set();
+  const deletedWhileLoading = state.removedWhileLoading;
   const refusalNode = () => byId(`view-${name}`).querySelector('.refusal');
 
   const render = () => {
@@ -92,18 +92,10 @@ function metaList(kind, { join, leave, counter }) {
       return undefined;
     },
     stop() {
-      state.generation++;
-      state.loading = false;
-      deletedWhileLoading.clear();
-      state.undo?.();
-      state.undo = null;
-      state.session = null;
-      state.rows.clear();
+      stopList(state);
     },
     lost() {
-      state.generation++;
-      state.undo = null;
-      state.session = null;
+      loseList(state);
     },
   };
 }

@@ -5,12 +5,12 @@
 
 import { describeError } from './connection.js';
 import { byId, h } from './dom.js';
-import { subscribeAll } from './live.js';
+import { listState, loseList, stopList, subscribeAll } from './live.js';
 import { callValue, clearProblem, formatCount, formatTime, isRefusal, mapLimited, showProblem } from './ui.js';
 
-const state = { session: null, rows: new Map(), selected: null, undo: null, generation: 0, loading: false };
+const state = listState({ selected: null });
 /** sessions that left while the first list was being read: not to be added back from it */
-const leftWhileLoading = new Set();
+const leftWhileLoading = state.removedWhileLoading;
 
 function refusalNode() {
   return byId('view-sessions').querySelector('.refusal');
@@ -189,17 +189,9 @@ export const sessionsView = {
     return undefined;
   },
   stop() {
-    state.generation++;
-    state.loading = false;
-    leftWhileLoading.clear();
-    state.undo?.();
-    state.undo = null;
-    state.session = null;
-    state.rows.clear();
+    stopList(state);
   },
   lost() {
-    state.generation++;
-    state.undo = null;
-    state.session = null;
+    loseList(state);
   },
 };
