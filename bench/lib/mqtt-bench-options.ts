@@ -1,6 +1,6 @@
 // bench/mqtt-bench.ts's command line: its scenarios, options and their defaults, and
 // each scenario's title in the report.
-import { eachFlag } from './cli-flags';
+import { eachFlag, runFlag } from './cli-flags';
 import { BROKERS, type BrokerName, type GatehouseRuntime } from './mqtt-broker-process';
 import type { Topology } from './mqtt-scenarios';
 
@@ -73,17 +73,10 @@ export function parseArgs(argv: string[]): Options {
     maxOther: 30,
     retries: 3,
   };
-  eachFlag(argv, (flag, { value, num }) => {
+  eachFlag(argv, (flag, arg) => {
+    if (runFlag(o, flag, arg)) return;
+    const { value, num } = arg;
     switch (flag) {
-      case '--duration':
-        o.duration = num();
-        break;
-      case '--warmup':
-        o.warmup = Number(value());
-        break;
-      case '--runs':
-        o.runs = num();
-        break;
       case '--scenarios':
         o.scenarios = value().split(',') as ScenarioName[];
         break;
@@ -114,15 +107,6 @@ export function parseArgs(argv: string[]): Options {
       case '--rate':
         o.rate = num();
         break;
-      case '--no-pin':
-        o.pin = false;
-        break;
-      case '--profile':
-        o.profile = true;
-        break;
-      case '--gatehouse-runtime':
-        o.gatehouseRuntime = value() as GatehouseRuntime;
-        break;
       case '--gatehouse-node-flags':
         o.gatehouseNodeFlags = value().split(' ').filter(Boolean);
         break;
@@ -134,15 +118,6 @@ export function parseArgs(argv: string[]): Options {
         break;
       case '--aedes-nodelay':
         o.aedesNoDelay = value() === 'true';
-        break;
-      case '--quiet-wait':
-        o.quietWait = Number(value());
-        break;
-      case '--max-other':
-        o.maxOther = Number(value());
-        break;
-      case '--retries':
-        o.retries = Number(value());
         break;
       default:
         throw new Error(`unknown option ${flag}`);

@@ -1,6 +1,6 @@
 // bench/stomp-bench.ts's command line: its scenarios, options and their defaults, and
 // each scenario's title in the report.
-import { eachFlag } from './cli-flags';
+import { eachFlag, runFlag } from './cli-flags';
 import { fmtInt } from './stats';
 import { STOMP_BROKERS, type GatehouseRuntime, type StompBrokerName } from './stomp-broker-process';
 
@@ -81,17 +81,10 @@ export function parseArgs(argv: string[]): Options {
     results: true,
     profilePass: true,
   };
-  eachFlag(argv, (flag, { value, num }) => {
+  eachFlag(argv, (flag, arg) => {
+    if (runFlag(o, flag, arg)) return;
+    const { value, num } = arg;
     switch (flag) {
-      case '--duration':
-        o.duration = num();
-        break;
-      case '--warmup':
-        o.warmup = Number(value());
-        break;
-      case '--runs':
-        o.runs = num();
-        break;
       case '--scenarios':
         o.scenarios = value().split(',') as ScenarioName[];
         break;
@@ -128,32 +121,14 @@ export function parseArgs(argv: string[]): Options {
       case '--sync':
         o.sync = value() as 'full' | 'normal';
         break;
-      case '--no-pin':
-        o.pin = false;
-        break;
-      case '--profile':
-        o.profile = true;
-        break;
       case '--cpu-prof':
         o.cpuProf = true;
-        break;
-      case '--gatehouse-runtime':
-        o.gatehouseRuntime = value() as GatehouseRuntime;
         break;
       case '--no-install':
         o.install = false;
         break;
       case '--rabbit-start-timeout':
         o.rabbitStartTimeout = num();
-        break;
-      case '--quiet-wait':
-        o.quietWait = Number(value());
-        break;
-      case '--max-other':
-        o.maxOther = Number(value());
-        break;
-      case '--retries':
-        o.retries = Number(value());
         break;
       case '--no-results':
         o.results = false;

@@ -1,6 +1,6 @@
 // bench/wamp-bench.ts's command line: its scenarios, options and their defaults, and
 // each scenario's title and unit in the report.
-import { eachFlag } from './cli-flags';
+import { eachFlag, runFlag } from './cli-flags';
 import type { GatehouseRuntime, RouterName } from './router-process';
 import { fmtInt } from './stats';
 import type { SerializerName } from './wamp-client';
@@ -78,17 +78,10 @@ export function parseArgs(argv: string[]): Options {
     gatehouseRuntime: 'tsc',
     routerNodeArgs: [],
   };
-  eachFlag(argv, (flag, { value, num }) => {
+  eachFlag(argv, (flag, arg) => {
+    if (runFlag(o, flag, arg)) return;
+    const { value, num } = arg;
     switch (flag) {
-      case '--duration':
-        o.duration = num();
-        break;
-      case '--warmup':
-        o.warmup = Number(value());
-        break;
-      case '--runs':
-        o.runs = num();
-        break;
       case '--scenarios':
         o.scenarios = value().split(',');
         break;
@@ -114,24 +107,6 @@ export function parseArgs(argv: string[]): Options {
         break;
       case '--serializer':
         o.serializer = value() as SerializerName;
-        break;
-      case '--no-pin':
-        o.pin = false;
-        break;
-      case '--profile':
-        o.profile = true;
-        break;
-      case '--quiet-wait':
-        o.quietWait = Number(value());
-        break;
-      case '--max-other':
-        o.maxOther = Number(value());
-        break;
-      case '--retries':
-        o.retries = Number(value());
-        break;
-      case '--gatehouse-runtime':
-        o.gatehouseRuntime = value() as GatehouseRuntime;
         break;
       case '--router-node-args':
         o.routerNodeArgs = value().split(' ').filter(Boolean);
