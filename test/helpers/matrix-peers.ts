@@ -83,6 +83,17 @@ function wampErrorUri(e: unknown): string {
   throw new Error(`not a WAMP error: ${String(e)}`);
 }
 
+/**
+ * The error URI of an MQTT `$rpc/` or STOMP `/rpc/` error reply: README "MQTT to WAMP RPC"
+ * and "STOMP": it is both the `error` user property / header and the body's `error`.
+ */
+function replyError(reply: { value: unknown; error: string | undefined }): string {
+  if (reply.error === undefined) return 'no error';
+  const body = reply.value;
+  const inBody = typeof body === 'object' && body !== null ? (body as Json)['error'] : undefined;
+  return inBody === reply.error ? reply.error : `${reply.error}, body error ${JSON.stringify(inBody)}`;
+}
+
 // ----- WAMP: autobahn (every serializer and transport) and wampy -----
 
 function autobahnRow(id: string, options: (r: HttpTestRouter) => Record<string, unknown>): PeerRow {
@@ -106,11 +117,19 @@ function autobahnRow(id: string, options: (r: HttpTestRouter) => Record<string, 
           await s.publish(topic, [value], {}, { acknowledge: true, retain: true });
         },
         async retained(topic) {
-          const values: unknown[] = [];
-          const sub = await s.subscribe(topic, (args) => values.push(first(args)), { get_retained: true });
-          await waitFor(() => values.length > 0, `${id}: the retained value of ${topic}`);
+          const got: { value: unknown; retained: unknown }[] = [];
+          const sub = await s.subscribe(
+            topic,
+            (args, _kw, details) => got.push({ value: first(args), retained: details['retained'] }),
+            {
+              get_retained: true,
+            },
+          );
+          await waitFor(() => got.length > 0, `${id}: the retained value of ${topic}`);
           await s.unsubscribe(sub);
-          return values[0];
+          // README "Retained values": a replayed value is marked details.retained
+          if (got[0]?.retained !== true) throw new Error(`${id}: the replay of ${topic} lacks details.retained`);
+          return got[0].value;
         },
         async register(procedure, fn) {
           await s.register(procedure, (args) => fn(first(args)));
@@ -219,6 +238,12 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
           await mqttSubscribe(c, t, { qos: 1 });
           const got = fromTopic(t);
           await waitFor(() => got.values.length > 0, `${id}: the retained value of ${t}`);
+          // [MQTT-3.3.1-8] a retained message sent to a new subscription has RETAIN 1; every
+          // writer publishes at QoS 1 (WAMP and HTTP count as QoS 1), the subscription grants 1
+          const m = log.messages.find((x) => x.topic === t);
+          if (m?.packet.retain !== true || m.packet.qos !== 1) {
+            throw new Error(`${id}: the replay of ${t} has RETAIN ${String(m?.packet.retain)}, QoS ${String(m?.packet.qos)}`);
+          }
           return got.values[0];
         },
         subscribeRefused: (topic) =>
@@ -261,7 +286,7 @@ function mqttRow(id: string, version: 4 | 5, url: (r: HttpTestRouter) => string)
           };
         };
         peer.call = async (procedure, value) => (await request(procedure, JSON.stringify([value]))).value;
-        peer.callError = async (procedure) => (await request(procedure, '[]')).error ?? 'no error';
+        peer.callError = async (procedure) => replyError(await request(procedure, '[]'));
       }
       return peer;
     },
@@ -323,7 +348,7 @@ function stompjsRow(id: string, transport: 'ws' | 'tcp'): PeerRow {
             `${id}: the ERROR for SUBSCRIBE ${topic}`,
           ),
         call: async (procedure, value) => (await request(procedure, JSON.stringify([value]))).value,
-        callError: async (procedure) => (await request(procedure, '[]')).error ?? 'no error',
+        callError: async (procedure) => replyError(await request(procedure, '[]')),
         close: () => clients.closeAll(),
       };
     },

@@ -6,10 +6,12 @@
  * - publish -> subscribe: every row publishes to every row (WAMP JSON / MessagePack /
  *   CBOR over WebSocket and RawSocket with autobahn, wampy; MQTT 3.1.1 and 5 over TCP
  *   and WebSocket; STOMP 1.2 over TCP and WebSocket with stompjs and stompit; HTTP)
- * - retained: every row that can retain writes a value every row that can read one gets
+ * - retained: every row that can retain writes a value every row that can read one gets,
+ *   marked as a replay (WAMP details.retained; MQTT RETAIN 1 at the granted QoS 1)
  * - RPC: every row that can call calls a procedure of every row that can register
  * - errors: a call to a procedure nobody registered fails with wamp.error.no_such_procedure
- *   in every caller's form (WAMP ERROR, MQTT 5 user property, STOMP header, HTTP body)
+ *   in every caller's form (WAMP ERROR, MQTT 5 user property and body, STOMP header and
+ *   body, HTTP body)
  * - authorization: a SUBSCRIBE the role may not make is refused in every gate's form
  *   (WAMP ERROR, MQTT SUBACK 0x87 / 0x80, STOMP ERROR, HTTP 403), on a second router with
  *   rules

@@ -1,5 +1,5 @@
 // MQTT gate, quality of service, with mqtt.js and a raw mqtt-packet client: QoS 0/1/2
-// both directions over TCP and WebSocket (delivered at min(granted, published)),
+// both directions (delivered at min(granted, published)),
 // overlapping subscriptions (one copy at the highest granted QoS), packet identifiers
 // wrapping past 65535, inbound QoS 2 exactly once across a reconnect, and outbound
 // messages in flight resent with DUP when a persistent session resumes.
@@ -12,7 +12,6 @@ import {
   endAll,
   joinWamp,
   MessageLog,
-  MQTT_TRANSPORTS,
   mqttUrl,
   publish,
   subscribe,
@@ -52,68 +51,68 @@ async function rawConnect(
   return { raw, connack };
 }
 
-for (const t of MQTT_TRANSPORTS) {
-  for (const version of [4, 5] as const) {
-    void describe(`mqtt qos [${t} v${version}]`, () => {
-      void it(`mqtt - QoS 0/1/2 publish reaches QoS 0/1/2 subscribers at min(granted, published) [${t} v${version}]`, async () => {
-        const url = mqttUrl(router, t);
-        const topic = `qos/${t}/${version}/matrix`;
-        const subs = await Promise.all([0, 1, 2].map(() => open(url, { protocolVersion: version, clientId: uniqueId('qsub') })));
-        const logs = subs.map((c) => new MessageLog(c));
-        await Promise.all(subs.map((c, q) => subscribe(c, topic, { qos: q as 0 | 1 | 2 })));
-        const pub = await open(url, { protocolVersion: version, clientId: uniqueId('qpub') });
-        for (const q of [0, 1, 2] as const) await publish(pub, topic, `m${q}`, { qos: q });
-        for (const [granted, log] of logs.entries()) {
-          const got = await log.count(3, `subscriber QoS ${granted}`);
-          const byPayload = new Map(got.map((m) => [m.payload.toString(), m.packet.qos]));
-          for (const q of [0, 1, 2])
-            assert.equal(byPayload.get(`m${q}`), Math.min(q, granted), `sub QoS ${granted}, pub QoS ${q}`);
-          await log.quiet(3, 0, `subscriber QoS ${granted}`);
-        }
-        await endAll([...subs, pub]);
-      });
-
-      void it(`mqtt - overlapping subscriptions deliver one copy at the highest granted QoS [${t} v${version}]`, async () => {
-        const url = mqttUrl(router, t);
-        const c = await open(url, { protocolVersion: version, clientId: uniqueId('overlap') });
-        const log = new MessageLog(c);
-        const base = `ov/${t}/${version}`;
-        await subscribe(c, `${base}/+/x`, { qos: 0 });
-        await subscribe(c, `${base}/#`, { qos: 2 });
-        await subscribe(c, `${base}/a/x`, { qos: 1 });
-        await publish(c, `${base}/a/x`, 'once', { qos: 2 });
-        const [m] = await log.count(1, 'the one copy');
-        assert.equal(m?.packet.qos, 2);
-        await log.quiet(1, 250, 'overlapping subscriptions');
-        // a topic only the QoS 0 and QoS 2 filters match: still QoS 2, still one copy
-        await publish(c, `${base}/b/x`, 'twice-matched', { qos: 1 });
-        const got = await log.count(2, 'second message');
-        assert.equal(got[1]?.packet.qos, 1, 'min(QoS 2 granted, QoS 1 published)');
-        await log.quiet(2, 250, 'overlapping subscriptions');
-        await endAll([c]);
-      });
-
-      void it(`mqtt - a WAMP publication reaches an MQTT QoS 2 subscriber at QoS 1 [${t} v${version}]`, async () => {
-        const c = await open(mqttUrl(router, t), { protocolVersion: version, clientId: uniqueId('wq') });
-        const log = new MessageLog(c);
-        await subscribe(c, `wq/${t}/${version}`, { qos: 2 });
-        const wamp = await joinWamp(router);
-        try {
-          await withTimeout(
-            wamp.session.publish(`wq.${t}.${version}`, [1], {}, { acknowledge: true }) ?? Promise.reject(new Error('no ack')),
-            WAIT_MS,
-            'PUBLISHED',
-          );
-          const [m] = await log.count(1, 'the WAMP event');
-          assert.equal(m?.packet.qos, 1);
-          assert.equal(m?.payload.toString(), '1');
-        } finally {
-          await wamp.close();
-          await endAll([c]);
-        }
-      });
+// over TCP: WebSocket clients are served by the same MqttConnection, and the scenario
+// matrix runs MQTT over WebSocket (test/scenarios/matrix.test.ts, docs/test-coverage.md)
+const t = 'tcp';
+for (const version of [4, 5] as const) {
+  void describe(`mqtt qos [${t} v${version}]`, () => {
+    void it(`mqtt - QoS 0/1/2 publish reaches QoS 0/1/2 subscribers at min(granted, published) [${t} v${version}]`, async () => {
+      const url = mqttUrl(router, t);
+      const topic = `qos/${t}/${version}/matrix`;
+      const subs = await Promise.all([0, 1, 2].map(() => open(url, { protocolVersion: version, clientId: uniqueId('qsub') })));
+      const logs = subs.map((c) => new MessageLog(c));
+      await Promise.all(subs.map((c, q) => subscribe(c, topic, { qos: q as 0 | 1 | 2 })));
+      const pub = await open(url, { protocolVersion: version, clientId: uniqueId('qpub') });
+      for (const q of [0, 1, 2] as const) await publish(pub, topic, `m${q}`, { qos: q });
+      for (const [granted, log] of logs.entries()) {
+        const got = await log.count(3, `subscriber QoS ${granted}`);
+        const byPayload = new Map(got.map((m) => [m.payload.toString(), m.packet.qos]));
+        for (const q of [0, 1, 2]) assert.equal(byPayload.get(`m${q}`), Math.min(q, granted), `sub QoS ${granted}, pub QoS ${q}`);
+        await log.quiet(3, 0, `subscriber QoS ${granted}`);
+      }
+      await endAll([...subs, pub]);
     });
-  }
+
+    void it(`mqtt - overlapping subscriptions deliver one copy at the highest granted QoS [${t} v${version}]`, async () => {
+      const url = mqttUrl(router, t);
+      const c = await open(url, { protocolVersion: version, clientId: uniqueId('overlap') });
+      const log = new MessageLog(c);
+      const base = `ov/${t}/${version}`;
+      await subscribe(c, `${base}/+/x`, { qos: 0 });
+      await subscribe(c, `${base}/#`, { qos: 2 });
+      await subscribe(c, `${base}/a/x`, { qos: 1 });
+      await publish(c, `${base}/a/x`, 'once', { qos: 2 });
+      const [m] = await log.count(1, 'the one copy');
+      assert.equal(m?.packet.qos, 2);
+      await log.quiet(1, 250, 'overlapping subscriptions');
+      // a topic only the QoS 0 and QoS 2 filters match: still QoS 2, still one copy
+      await publish(c, `${base}/b/x`, 'twice-matched', { qos: 1 });
+      const got = await log.count(2, 'second message');
+      assert.equal(got[1]?.packet.qos, 1, 'min(QoS 2 granted, QoS 1 published)');
+      await log.quiet(2, 250, 'overlapping subscriptions');
+      await endAll([c]);
+    });
+
+    void it(`mqtt - a WAMP publication reaches an MQTT QoS 2 subscriber at QoS 1 [${t} v${version}]`, async () => {
+      const c = await open(mqttUrl(router, t), { protocolVersion: version, clientId: uniqueId('wq') });
+      const log = new MessageLog(c);
+      await subscribe(c, `wq/${t}/${version}`, { qos: 2 });
+      const wamp = await joinWamp(router);
+      try {
+        await withTimeout(
+          wamp.session.publish(`wq.${t}.${version}`, [1], {}, { acknowledge: true }) ?? Promise.reject(new Error('no ack')),
+          WAIT_MS,
+          'PUBLISHED',
+        );
+        const [m] = await log.count(1, 'the WAMP event');
+        assert.equal(m?.packet.qos, 1);
+        assert.equal(m?.payload.toString(), '1');
+      } finally {
+        await wamp.close();
+        await endAll([c]);
+      }
+    });
+  });
 }
 
 void describe('mqtt packet identifiers', () => {

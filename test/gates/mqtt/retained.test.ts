@@ -1,8 +1,8 @@
-// MQTT gate, retained messages, with mqtt.js and autobahn: an MQTT retained publish is
-// the retained value a later MQTT or WAMP (`retained: true`) subscriber gets, a WAMP
-// retained publish reaches a later MQTT subscriber with the retain flag, an empty
-// retained payload deletes, and the MQTT 5 subscription options retain handling 0/1/2
-// and retain as published.
+// MQTT gate, retained messages, with mqtt.js and autobahn: an empty retained payload
+// deletes, the MQTT 5 subscription options retain handling 0/1/2 and retain as
+// published, and the QoS of a replay. A retained value written by any protocol reaching a
+// later subscriber of any protocol (RETAIN 1, WAMP details.retained) is the scenario
+// matrix's (test/scenarios/matrix.test.ts, docs/test-coverage.md).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -11,12 +11,9 @@ import {
   endAll,
   joinWamp,
   MessageLog,
-  MQTT_TRANSPORTS,
-  mqttUrl,
   publish,
   subscribe,
   uniqueId,
-  waitFor,
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
@@ -37,62 +34,6 @@ async function open(url: string, opts: IClientOptions, log?: MessageLog): Promis
   const { client } = await connectMqtt(url, opts, log);
   clients.push(client);
   return client;
-}
-
-for (const t of MQTT_TRANSPORTS) {
-  void describe(`mqtt retained [${t}]`, () => {
-    void it(`mqtt - a retained MQTT publish reaches a later MQTT subscriber (retain flag set) and a WAMP retained subscriber [${t}]`, async () => {
-      const url = mqttUrl(router, t);
-      const pub = await open(url, { protocolVersion: 4, clientId: uniqueId('rpub') });
-      await publish(pub, `ret/${t}/room1`, JSON.stringify({ temp: 21.5 }), { qos: 1, retain: true });
-      const sub = await open(url, { protocolVersion: 4, clientId: uniqueId('rsub') });
-      const log = new MessageLog(sub);
-      const granted = await subscribe(sub, `ret/${t}/+`, { qos: 1 });
-      assert.equal(granted[0]?.qos, 1);
-      const [m] = await log.count(1, 'the retained message');
-      assert.equal(m?.topic, `ret/${t}/room1`);
-      assert.equal(m?.packet.retain, true);
-      assert.deepEqual(JSON.parse(m?.payload.toString() ?? ''), { temp: 21.5 });
-      const wamp = await joinWamp(router);
-      try {
-        const events: { args: unknown[]; details: Record<string, unknown> }[] = [];
-        await withTimeout(
-          wamp.session.subscribe(`ret.${t}.room1`, (args, _kw, details) => events.push({ args, details }), { retained: true }),
-          WAIT_MS,
-          'WAMP subscribe',
-        );
-        await waitFor(() => events.length >= 1, 'the WAMP retained event');
-        assert.deepEqual(events[0]?.args, [{ temp: 21.5 }]);
-        assert.equal(events[0]?.details['retained'], true);
-      } finally {
-        await wamp.close();
-      }
-      // a live publish to an existing subscriber does not carry the flag [MQTT-3.3.1-9]
-      await publish(pub, `ret/${t}/room1`, '22', { qos: 1, retain: true });
-      const got = await log.count(2, 'the live retained publish');
-      assert.equal(got[1]?.packet.retain, false);
-      await endAll([pub, sub]);
-    });
-
-    void it(`mqtt - a WAMP retained publish reaches a later MQTT subscriber as JSON with the retain flag [${t}]`, async () => {
-      const wamp = await joinWamp(router);
-      try {
-        const ack = wamp.session.publish(`wret.${t}.state`, [{ on: true, level: 3 }], {}, { retain: true, acknowledge: true });
-        if (!ack) throw new Error('no PUBLISHED promise');
-        await withTimeout(ack, WAIT_MS, 'PUBLISHED');
-      } finally {
-        await wamp.close();
-      }
-      const log = new MessageLog();
-      const sub = await open(mqttUrl(router, t), { protocolVersion: 5, clientId: uniqueId('wret') }, log);
-      await subscribe(sub, `wret/${t}/state`, { qos: 1 });
-      const [m] = await log.count(1, 'the retained WAMP value');
-      assert.equal(m?.packet.retain, true);
-      assert.equal(m?.packet.qos, 1);
-      assert.deepEqual(JSON.parse(m?.payload.toString() ?? ''), { on: true, level: 3 });
-      await endAll([sub]);
-    });
-  });
 }
 
 void describe('mqtt retained deletion and subscription options', () => {

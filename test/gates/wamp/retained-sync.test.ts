@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startRouter, type TestRouter } from '../../helpers/router';
-import { wsOptions } from '../../helpers/autobahn';
+import { connect, wsOptions } from '../../helpers/autobahn';
 import {
   acquire,
   barrier,
@@ -181,6 +181,31 @@ describe('retained - watch', () => {
     assert.equal(waiting.settled, false);
     const del = await release(a.session, 'w3.lock');
     assert.ok((await waiting.result('b to acquire after the delete')) > del);
+  });
+
+  test('retained - watchers that do not write do not stall the other satisfied watchers', async () => {
+    const a = await connect(json());
+    const b = await connect(json());
+    const c = await connect(json());
+    try {
+      const opts = { when: { x: 1 }, watch: true, acknowledge: true };
+      const pa = a.session.publish('probe.chain', [{ from: 'a' }], {}, opts);
+      const pb = b.session.publish('probe.chain', [{ from: 'b' }], {}, opts);
+      // a round trip on each session: the router has read (and queued) its watch first
+      await withTimeout(
+        Promise.all([a.session.call('wamp.session.count'), b.session.call('wamp.session.count')]),
+        2000,
+        'the watchers queued',
+      );
+      await c.session.publish('probe.chain', [{ x: 1 }], {}, { retain: true, acknowledge: true });
+      const [ra, rb] = (await withTimeout(Promise.all([pa, pb]), 2000, 'both watchers (none left stuck)')) as [
+        { id: number },
+        { id: number },
+      ];
+      assert.ok(ra.id > 0 && rb.id > 0);
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
   });
 
   test('retained - a lock written with ttl expires and goes to the next waiter', async () => {

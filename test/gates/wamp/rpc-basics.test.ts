@@ -1,7 +1,8 @@
 // WAMP RPC basics with real clients: autobahn over every transport x serializer, wampy
 // over WebSocket with each of its serializers, and the two libraries talking to each
 // other. Call/register, args/kwargs, binary, application errors, the dealer's own
-// errors, unregister.
+// errors, unregister. A call to no procedure from every transport is the scenario
+// matrix's (test/scenarios/matrix.test.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { autobahn } from '../../helpers/autobahn';
@@ -100,12 +101,6 @@ for (const name of TRANSPORTS) {
     // the callee is still serving after an error
     await callee.session.register(`${uri}.ok`, () => 'fine');
     assert.equal(await within(caller.session.call(`${uri}.ok`), 5000, 'call after error'), 'fine');
-  });
-
-  void test(`wamp rpc - calling an unregistered procedure fails with no_such_procedure (${name})`, async () => {
-    const caller = await pool.autobahn(transport(name));
-    const e = await rejection(caller.session.call('test.basics.nobody.home', [1]), 5000, 'call to nowhere');
-    assert.equal(errorUri(e), 'wamp.error.no_such_procedure');
   });
 
   void test(`wamp rpc - registering a procedure twice fails with procedure_already_exists (${name})`, async () => {
