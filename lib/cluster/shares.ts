@@ -44,6 +44,9 @@ const RETRY_MS = 1_000;
 
 export class ClusterShares {
   private nc: NatsConnection | undefined;
+  /** set by start(): the connection opens with the first local group */
+  private options: ConnectionOptions | undefined;
+  private connecting = false;
   private up = false;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -65,11 +68,23 @@ export class ClusterShares {
     return this.up && group.clustered;
   }
 
-  /** Connects (once the cluster's own connection is up) and opens every group's subscription. */
+  /**
+   * The cluster's own connection is up: this one follows as soon as a local group needs
+   * it (a cluster without shared subscriptions holds no second connection).
+   */
   start(options: ConnectionOptions): void {
-    if (this.stopped || this.nc) return;
+    this.options = options;
+    if (this.byQueue.size > 0) this.connect();
+  }
+
+  /** Connects and opens every group's subscription. */
+  private connect(): void {
+    const options = this.options;
+    if (this.stopped || this.nc || this.connecting || options === undefined) return;
+    this.connecting = true;
     connect({ ...options, noEcho: false }).then(
       (nc) => {
+        this.connecting = false;
         if (this.stopped) {
           void nc.close();
           return;
@@ -80,10 +95,11 @@ export class ClusterShares {
         for (const i of this.byQueue.values()) i.close ??= this.open(nc, i);
       },
       (err: unknown) => {
+        this.connecting = false;
         if (this.stopped) return;
         this.log.warn({ err }, 'shared subscriptions connection not up yet: shared groups picked per node meanwhile');
         this.retryTimer = setTimeout(() => {
-          this.start(options);
+          this.connect();
         }, RETRY_MS);
         this.retryTimer.unref();
       },
@@ -97,6 +113,7 @@ export class ClusterShares {
     const i: ShareInterest = { realm, filter, queue, key: sub.pattern.key, share, group, close: undefined };
     this.byQueue.set(queue, i);
     if (this.nc) i.close = this.open(this.nc, i);
+    else this.connect();
   }
 
   /** The group has no local member left: NATS stops choosing this node for it. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { mqttFilterFor, queueFor, startNodes, waitInterest, waitQueueMembers } from '../helpers/cluster';
-import { connectMqtt, endAll, MessageLog, publish, subscribe } from '../helpers/mqtt-clients';
+import { connectMqtt, endAll, MessageLog, metricValue, publish, subscribe } from '../helpers/mqtt-clients';
 import { startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
 import type { TestRouter } from '../helpers/router';
 import { waitFor } from '../helpers/wait';
@@ -114,5 +114,26 @@ describe('cluster - MQTT shared subscriptions across three nodes', { timeout: 18
     await waitFor(() => received(left).length >= N, `the two members left got ${N}`, ALL_MS);
     for (const [i, m] of members.slice(0, 2).entries()) await m.log.quiet(m.log.messages.length, 300, `member on node ${i}`);
     assert.deepEqual(received(left), range(N, N), 'every message published after once across the two members left');
+  });
+
+  it('cluster - a publication the cluster cannot carry (over NATS max_payload) still reaches one member, on its node', async () => {
+    const [a, b] = [node(0), node(1)];
+    const near = await v5(a);
+    const far = await v5(b);
+    for (const m of [near, far]) await subscribe(m.client, '$share/big/big/#', { qos: 1 });
+    await waitQueueMembers(nats, queueFor('big', 'big/#'), 2);
+    const before = await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'too_large' });
+    const realm = a.router.findRealm('realm1');
+    assert.ok(realm);
+    // past the server's 1 MB max_payload (the router's own frame limits keep clients under it)
+    await realm.publish(undefined, 'big.one', { args: ['x'.repeat(1_100_000)] }, {});
+    await realm.publish(undefined, 'big.two', { args: ['small'] }, {});
+    await waitFor(() => near.log.messages.length + far.log.messages.length >= 2, 'the group got both', ALL_MS);
+    await near.log.quiet(near.log.messages.length, 300, 'near member');
+    await far.log.quiet(far.log.messages.length, 100, 'far member');
+    const topics = (l: MessageLog): string[] => l.messages.map((m) => m.topic);
+    assert.ok(topics(near.log).includes('big/one'), 'the big one on its own node');
+    assert.deepEqual([...topics(near.log), ...topics(far.log)].sort(), ['big/one', 'big/two'], 'each once');
+    assert.equal((await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'too_large' })) - before, 1);
   });
 });
