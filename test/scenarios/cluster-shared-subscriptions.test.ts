@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import { suiteCleanup } from '../helpers/cluster-rpc';
 import { mqttFilterFor, queueFor, startNodes, waitInterest, waitQueueMembers } from '../helpers/cluster';
 import { connectMqtt, endAll, MessageLog, metricValue, publish, subscribe } from '../helpers/mqtt-clients';
-import { startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
+import { startNatsCluster, type NatsCluster } from '../helpers/nats';
 import type { TestRouter } from '../helpers/router';
 import { waitFor } from '../helpers/wait';
 
@@ -18,17 +19,6 @@ import { waitFor } from '../helpers/wait';
 const N = 60;
 /** a loaded 2-core machine: 60 QoS 1 messages through NATS to three nodes */
 const ALL_MS = 20_000;
-
-/** registers cleanups from a suite's `before` and runs them (last first) in its `after` */
-function suiteCleanup(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => Promise<void>)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    run: async () => {
-      for (const fn of fns.reverse()) await fn().catch(() => undefined);
-    },
-  };
-}
 
 interface Client {
   client: MqttClient;
@@ -50,7 +40,7 @@ function range(from: number, count: number): number[] {
 }
 
 describe('cluster - MQTT shared subscriptions across three nodes', { timeout: 180_000 }, () => {
-  const cleanup = suiteCleanup();
+  const cleanup = suiteCleanup(after);
   let nats: NatsCluster;
   let g: TestRouter[];
   const clients: MqttClient[] = [];
@@ -69,10 +59,7 @@ describe('cluster - MQTT shared subscriptions across three nodes', { timeout: 18
   before(async () => {
     nats = await startNatsCluster(cleanup);
     g = await startNodes(cleanup, nats, 3);
-  });
-  after(async () => {
-    await endAll(clients);
-    await cleanup.run();
+    cleanup.after(() => endAll(clients));
   });
 
   it('cluster - a group with members on three nodes gets every message once, plain subscribers every message, a member node gone the rest get all', async () => {
