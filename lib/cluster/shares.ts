@@ -130,7 +130,11 @@ export class ClusterShares {
     this.stopped = true;
     this.up = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    for (const i of this.byQueue.values()) i.group.clustered = false;
+    // subscriptions end with the connection; a group leaving later has nothing to close
+    for (const i of this.byQueue.values()) {
+      i.group.clustered = false;
+      i.close = undefined;
+    }
     const nc = this.nc;
     if (nc) await closeNats(nc);
   }
