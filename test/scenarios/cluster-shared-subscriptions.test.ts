@@ -107,8 +107,12 @@ describe('cluster - MQTT shared subscriptions across three nodes', { timeout: 18
     const [a, b] = [node(0), node(1)];
     const near = await v5(a);
     const far = await v5(b);
+    const held = b.router.cluster?.health();
     for (const m of [near, far]) await subscribe(m.client, '$share/big/big/#', { qos: 1 });
     await waitQueueMembers(nats, queueFor('big', 'big/#'), 2);
+    // only members on big/# at b: a queue subscription, no plain one taking every message
+    assert.equal(b.router.cluster?.health().interest, held?.interest);
+    assert.equal(b.router.cluster?.health().shares, (held?.shares ?? 0) + 1);
     const before = await metricValue(a, 'gatehouse_cluster_dropped_total', { reason: 'too_large' });
     const realm = a.router.findRealm('realm1');
     assert.ok(realm);
