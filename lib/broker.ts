@@ -3,7 +3,7 @@ import { globalId, IdSequence } from './ids';
 import type { MessageHeaders } from './headers';
 import type { Payload } from './payload';
 import type { Session } from './session';
-import { parsePattern, TopicIndex, type MatchPolicy, type TopicPattern } from './topic';
+import { parsePattern, patternMatches, TopicIndex, type MatchPolicy, type TopicPattern } from './topic';
 
 /** Publish options the core understands, whatever gate they came from. */
 export interface PublishOptions {
@@ -81,11 +81,25 @@ export interface BrokerEvent {
   /** how many subscribers it reached; set once routing is done */
   deliveries: number;
   /**
+   * set when shared groups matched and the cluster's queue groups pick their member
+   * (Broker.sharedElsewhere): if the event does not reach the cluster after all, the
+   * cluster hands it back to those groups here (Broker.deliverShares)
+   */
+  sharesDeferred?: true;
+  /**
    * Encoding cache owned by the gates: a gate encodes an event once per subscription and
    * serializer and keeps the bytes here, so fan-out does not re-encode per subscriber.
    */
   cache?: Map<number, unknown>;
 }
+
+/**
+ * Who picks a shared group's member for an event (Broker.sharedElsewhere): 'here' this
+ * broker, as on a single node; 'queue' the cluster's NATS queue group (it reaches one
+ * member cluster-wide, maybe here, through Broker.publishToGroup); 'skip' nobody here
+ * (a copy from another node: the group gets the queue group's copy).
+ */
+export type ShareRoute = 'here' | 'queue' | 'skip';
 
 /** Where a subscriber's events go: implemented by the gate's session. */
 export type EventSink = (event: BrokerEvent, subscription: Subscription) => void;
@@ -102,6 +116,11 @@ export interface SubscribeOptions {
  */
 export class ShareGroup {
   readonly members = new Map<Session, EventSink>();
+  /**
+   * the cluster's NATS queue group for this group is in place (lib/cluster/shares.ts):
+   * a member is chosen cluster-wide, not by this node alone
+   */
+  clustered = false;
   private order: Session[] = [];
   private next = 0;
 
@@ -160,6 +179,11 @@ export interface BrokerObserver {
   onSubscribe?(session: Session, sub: Subscription): void;
   onUnsubscribe?(session: Session, sub: Subscription): void;
   onDelete?(session: Session, sub: Subscription): void;
+  /**
+   * The subscription's first plain subscriber (`share` undefined) or its group `share`
+   * came (`present` true), or the last one went: the cluster's interest follows these.
+   */
+  onAudience?(sub: Subscription, share: string | undefined, present: boolean): void;
 }
 
 /**
@@ -215,11 +239,16 @@ export class Broker {
       this.index.add(pattern, sub);
       created = true;
     }
+    let audience = false;
     if (share === undefined) {
+      audience = sub.subscribers.size === 0;
       sub.subscribers.set(session, sink);
     } else {
       let group = sub.groups.get(share);
-      if (!group) sub.groups.set(share, (group = new ShareGroup()));
+      if (!group) {
+        sub.groups.set(share, (group = new ShareGroup()));
+        audience = true;
+      }
       group.add(session, sink);
     }
     if (!own) {
@@ -228,6 +257,7 @@ export class Broker {
     }
     own.add(sub);
     if (created) this.observer.onCreate?.(session, sub);
+    if (audience) this.observer.onAudience?.(sub, share, true);
     this.observer.onSubscribe?.(session, sub);
     return sub;
   }
@@ -238,7 +268,7 @@ export class Broker {
     if (!sub || !member) {
       throw new RouterError(Errors.noSuchSubscription, `no subscription ${subscriptionId}`);
     }
-    if (share === undefined) sub.subscribers.delete(session);
+    if (share === undefined) this.leavePlain(sub, session);
     else this.leaveGroup(sub, share, session);
     if (!this.isMember(sub, session)) {
       this.bySession.get(session)?.delete(sub);
@@ -251,7 +281,13 @@ export class Broker {
     const group = sub.groups.get(share);
     if (!group) return;
     group.remove(session);
-    if (group.members.size === 0) sub.groups.delete(share);
+    if (group.members.size > 0) return;
+    sub.groups.delete(share);
+    this.observer.onAudience?.(sub, share, false);
+  }
+
+  private leavePlain(sub: Subscription, session: Session): void {
+    if (sub.subscribers.delete(session) && sub.subscribers.size === 0) this.observer.onAudience?.(sub, undefined, false);
   }
 
   private isMember(sub: Subscription, session: Session): boolean {
@@ -282,7 +318,7 @@ export class Broker {
   }
 
   private detach(session: Session, sub: Subscription): void {
-    sub.subscribers.delete(session);
+    this.leavePlain(sub, session);
     for (const share of [...sub.groups.keys()]) this.leaveGroup(sub, share, session);
     this.observer.onUnsubscribe?.(session, sub);
     if (sub.subscribers.size === 0 && sub.groups.size === 0) {
@@ -306,24 +342,7 @@ export class Broker {
     revision?: number,
   ): BrokerEvent {
     const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
-    const event: BrokerEvent = {
-      // a store write's revision doubles as its publication ID, so a WAMP publisher
-      // reads its fencing token from PUBLISHED (which has no details element)
-      publicationId: options.publicationId ?? revision ?? globalId(),
-      revision,
-      topic,
-      payload,
-      publisher,
-      discloseMe: options.discloseMe === true,
-      qos: options.qos ?? 1,
-      retainFlag: options.retainFlag === true,
-      headers: options.headers,
-      origin: options.origin,
-      via: options.via,
-      remotePublisher: options.publisherInfo,
-      lists: filter ? deliveryLists(options) : undefined,
-      deliveries: 0,
-    };
+    const event = newEvent(publisher, topic, payload, options, revision, filter);
     const excludeMe = options.excludeMe !== false;
     const guard = this.receiveGuard;
     const admits = (s: Session): boolean =>
@@ -341,21 +360,22 @@ export class Broker {
         return;
       }
       deliveries++;
-      session.messagesOut++;
-      // a retained replay is running for the session: live events come after it
-      const held = session.held;
-      if (held) held.event(event, sub);
-      else
-        this.safely(session, () => {
-          sink(event, sub);
-        });
+      this.send(session, sink, sub, event);
     };
+    const route = this.sharedElsewhere;
     this.index.match(topic, (sub) => {
       for (const [session, sink] of sub.subscribers) {
         if (admits(session)) deliver(session, sink, sub);
       }
       if (sub.groups.size > 0) {
         for (const group of sub.groups.values()) {
+          const where = route ? route(event, group) : 'here';
+          if (where === 'queue') {
+            // one member cluster-wide gets it (MQTT 5 §4.8.2): counted as delivered
+            event.sharesDeferred = true;
+            deliveries++;
+          }
+          if (where !== 'here') continue;
           const member = group.pick(admits);
           const sink = member && group.members.get(member);
           if (member && sink) deliver(member, sink, sub);
@@ -377,6 +397,77 @@ export class Broker {
     }
     event.deliveries = deliveries;
     return event;
+  }
+
+  /** One event to one subscriber, after a running retained replay when there is one. */
+  private send(session: Session, sink: EventSink, sub: Subscription, event: BrokerEvent): void {
+    session.messagesOut++;
+    const held = session.held;
+    const one = session.singleDelivery;
+    if (held) {
+      if (one) held.events(event, [sub]);
+      else held.event(event, sub);
+    } else if (one)
+      this.safely(session, () => {
+        one(event, [sub]);
+      });
+    else
+      this.safely(session, () => {
+        sink(event, sub);
+      });
+  }
+
+  /**
+   * Set by the cluster (lib/cluster/shares.ts): who picks a shared group's member for an
+   * event. Undefined (a single node): this broker, always.
+   */
+  sharedElsewhere: ((event: BrokerEvent, group: ShareGroup) => ShareRoute) | undefined = undefined;
+
+  /**
+   * A publication the cluster's queue group for shared group `share` of the subscription
+   * `key` handed this node (lib/cluster/shares.ts): one member of that group gets it,
+   * nobody else (the node's other subscribers get the node's plain copy). False when no
+   * member here may take it: the queue group chose this node, so the group misses it.
+   */
+  publishToGroup(
+    topic: string,
+    payload: Payload,
+    options: PublishOptions,
+    revision: number | undefined,
+    key: string,
+    share: string,
+  ): boolean {
+    const sub = this.byKey.get(key);
+    const group = sub?.groups.get(share);
+    // the NATS filter may take in more than the pattern (lib/cluster/subjects.ts)
+    if (!sub || !group || !patternMatches(sub.pattern, topic)) return false;
+    const filter = needsFilter(options) ? new DeliveryFilter(options) : undefined;
+    const event = newEvent(undefined, topic, payload, options, revision, filter);
+    const delivered = this.toMember(group, sub, event, filter);
+    event.deliveries = delivered ? 1 : 0;
+    return delivered;
+  }
+
+  /**
+   * An event whose groups the cluster was to pick for (BrokerEvent.sharesDeferred) did
+   * not reach the cluster after all: each of those groups gets its member here, as on a
+   * single node. The publisher is not excluded: only MQTT sessions join groups, and MQTT
+   * publishes with excludeMe false.
+   */
+  deliverShares(event: BrokerEvent): void {
+    const filter = event.lists ? new DeliveryFilter(event.lists) : undefined;
+    this.index.match(event.topic, (sub) => {
+      for (const group of sub.groups.values()) if (group.clustered) this.toMember(group, sub, event, filter);
+    });
+  }
+
+  private toMember(group: ShareGroup, sub: Subscription, event: BrokerEvent, filter: DeliveryFilter | undefined): boolean {
+    const guard = this.receiveGuard;
+    const member = group.pick((s) => (!filter || filter.admits(s)) && (guard === undefined || guard(s, event.topic)));
+    const sink = member && group.members.get(member);
+    if (!member || !sink) return false;
+    this.send(member, sink, sub, event);
+    return true;
   }
 
   /**
@@ -438,6 +529,34 @@ export class Broker {
   get size(): number {
     return this.byId.size;
   }
+}
+
+function newEvent(
+  publisher: Session | undefined,
+  topic: string,
+  payload: Payload,
+  options: PublishOptions,
+  revision: number | undefined,
+  filter: DeliveryFilter | undefined,
+): BrokerEvent {
+  return {
+    // a store write's revision doubles as its publication ID, so a WAMP publisher
+    // reads its fencing token from PUBLISHED (which has no details element)
+    publicationId: options.publicationId ?? revision ?? globalId(),
+    revision,
+    topic,
+    payload,
+    publisher,
+    discloseMe: options.discloseMe === true,
+    qos: options.qos ?? 1,
+    retainFlag: options.retainFlag === true,
+    headers: options.headers,
+    origin: options.origin,
+    via: options.via,
+    remotePublisher: options.publisherInfo,
+    lists: filter ? deliveryLists(options) : undefined,
+    deliveries: 0,
+  };
 }
 
 /** Only the lists given: absent and empty are not the same (an empty eligible admits no one). */

@@ -207,7 +207,7 @@ export class Metrics {
     this.clusterReceived = counter('cluster_received_total', 'Cluster: publications from other nodes routed here', []);
     this.clusterDropped = counter(
       'cluster_dropped_total',
-      'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm)',
+      'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm, share_refused)',
       ['reason'],
     );
     this.clusterInterest = gauge(

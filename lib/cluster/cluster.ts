@@ -13,21 +13,25 @@
  *   the interest table (lib/cluster/interest.ts): one NATS subscription per subject
  *   filter per node. A message is routed with Realm.deliverRemote, which delivers it
  *   without authorizing, storing or applying it again.
+ * - MQTT shared subscriptions (`$share/g/...`) are shared cluster-wide through NATS
+ *   queue groups (lib/cluster/shares.ts): one member of a group gets a message, on
+ *   whichever node.
  * - No echo: the connection is made with `noEcho` (NATS does not hand a connection its
  *   own messages back), and a message whose origin is this node is dropped anyway.
  * - NATS unreachable: local pub/sub goes on untouched; what would have gone out is
  *   dropped and counted (core NATS is at most once, like WAMP events), and /health and
  *   gatehouse_cluster_connected tell.
  */
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import type { BrokerEvent, BrokerObserver, Subscription } from '../broker';
+import { connect, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import type { BrokerEvent, BrokerObserver, ShareGroup, ShareRoute, Subscription } from '../broker';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { PublicationTaps } from '../publication-taps';
 import type { Realm } from '../realm';
 import { closeNats } from '../nats-close';
 import { InterestTable, type Interest } from './interest';
-import { eventSubject, interestSubject, realmSubjectPrefix } from './subjects';
+import { ClusterShares } from './shares';
+import { eventSubject, interestSubject, realmSubjectPrefix, shareQueue } from './subjects';
 import { decodeEvent, encodeEvent } from './wire';
 
 /** What the cluster needs of the router (RouterCore implements it). */
@@ -60,6 +64,8 @@ export interface ClusterHealth {
   server: string | undefined;
   /** NATS subscriptions held for local subscribers */
   interest: number;
+  /** NATS queue subscriptions held for local members of shared groups */
+  shares: number;
 }
 
 /** A piece of the cluster that needs the connection (ClusterRpc, lib/cluster/rpc/). */
@@ -98,6 +104,7 @@ export class Cluster {
   private nc: NatsConnection | undefined;
   private state: ClusterState = 'connecting';
   private readonly interest = new InterestTable();
+  private readonly shares: ClusterShares;
   private readonly realmPrefixes = new Map<string, string>();
   /** per realm, topic -> event subject: building one splits and escapes the topic */
   private readonly subjects = new Map<string, Map<string, string>>();
@@ -117,6 +124,7 @@ export class Cluster {
     private readonly options: ClusterOptions,
   ) {
     this.log = host.log.child({ component: 'cluster', node: host.node });
+    this.shares = new ClusterShares(host.metrics, this.log, (name) => host.findRealm(name));
     this.connected = new Promise((resolve) => (this.markConnected = resolve));
   }
 
@@ -145,15 +153,7 @@ export class Cluster {
    */
   private attempt(): void {
     if (this.stopped) return;
-    connect({
-      servers: [...this.options.nats],
-      name: `gatehouse-${this.host.node}`,
-      noEcho: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: RECONNECT_WAIT_MS,
-      pingInterval: PING_INTERVAL_MS,
-      maxPingOut: MAX_PINGS_OUT,
-    }).then(
+    connect(this.connectOptions('', true)).then(
       (nc) => {
         this.joined(nc);
       },
@@ -168,6 +168,19 @@ export class Cluster {
         this.retryTimer.unref();
       },
     );
+  }
+
+  /** The options of a connection of this node; `suffix` tells them apart in NATS' monitoring. */
+  private connectOptions(suffix: string, noEcho: boolean): ConnectionOptions {
+    return {
+      servers: [...this.options.nats],
+      name: `gatehouse-${this.host.node}${suffix}`,
+      noEcho,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
+      pingInterval: PING_INTERVAL_MS,
+      maxPingOut: MAX_PINGS_OUT,
+    };
   }
 
   /**
@@ -200,7 +213,7 @@ export class Cluster {
 
   health(): ClusterHealth {
     const server = this.state === 'connected' ? this.nc?.getServer() : undefined;
-    return { state: this.state, node: this.host.node, server, interest: this.interest.size };
+    return { state: this.state, node: this.host.node, server, interest: this.interest.size, shares: this.shares.size };
   }
 
   /** Leaves the cluster: the connection is drained (what is in flight goes out) and closed. */
@@ -211,9 +224,13 @@ export class Cluster {
     this.removeTap?.();
     for (const name of this.realmPrefixes.keys()) {
       const realm = this.host.findRealm(name);
-      if (realm) realm.metaTap = undefined;
+      if (realm) {
+        realm.metaTap = undefined;
+        realm.broker.sharedElsewhere = undefined;
+      }
     }
     for (const part of this.parts.splice(0)) await part.stop();
+    await this.shares.stop();
     const nc = this.nc;
     this.interest.disconnect();
     this.setState('closed');
@@ -230,6 +247,7 @@ export class Cluster {
     this.log.info({ server: nc.getServer() }, 'joined the cluster');
     void this.follow(nc);
     this.interest.connect((interest) => this.subscribe(nc, interest));
+    this.shares.start(this.connectOptions('-shares', false));
     for (const part of this.waiting.splice(0)) this.startPart(nc, part);
     const attach = this.options.attach;
     if (attach === undefined) {
@@ -299,12 +317,20 @@ export class Cluster {
     // what came from the cluster is already everywhere it should be
     if (event.via === 'cluster') return undefined;
     // MQTT $SYS/ counters are each node's own [MQTT-4.7.2-1]: every node publishes its own
-    if (event.topic.startsWith('$SYS.')) return undefined;
+    if (isNodeOwn(event.topic)) return undefined;
+    // its shared groups were left to the queue groups, which will never see it: they get
+    // their member here, as on a single node
+    if (!this.send(realm, event) && event.sharesDeferred) this.host.findRealm(realm)?.broker.deliverShares(event);
+    return undefined;
+  }
+
+  /** Publishes one event on NATS; false (counted) when it cannot go out. */
+  private send(realm: string, event: BrokerEvent): boolean {
     const nc = this.nc;
     const m = this.host.metrics;
     if (this.state !== 'connected' || nc === undefined) {
       m.clusterDropped.labels('disconnected').inc();
-      return undefined;
+      return false;
     }
     let data: Uint8Array;
     try {
@@ -312,13 +338,13 @@ export class Cluster {
     } catch (err) {
       m.clusterDropped.labels('unencodable').inc();
       this.log.debug({ err, topic: event.topic }, 'publication not encodable for the cluster');
-      return undefined;
+      return false;
     }
     const max = nc.info?.max_payload;
     if (max !== undefined && data.length > max) {
       // NATS refuses a message over the server's max_payload (1 MB by default)
       m.clusterDropped.labels('too_large').inc();
-      return undefined;
+      return false;
     }
     try {
       nc.publish(this.subjectOf(realm, event.topic), data);
@@ -326,10 +352,10 @@ export class Cluster {
       // closed between the state check and now
       m.clusterDropped.labels('disconnected').inc();
       this.log.debug({ err, topic: event.topic }, 'publication not sent to the cluster');
-      return undefined;
+      return false;
     }
     m.clusterForwarded.inc();
-    return undefined;
+    return true;
   }
 
   // ----- interest -----
@@ -340,21 +366,30 @@ export class Cluster {
     const filterOf = (sub: Subscription): string => interestSubject(prefix, sub.pattern);
     const broker = realm.broker;
     const prev: BrokerObserver = broker.observer;
+    // plain subscribers need the node's plain copy, a shared group its queue subscription
+    const audience = (sub: Subscription, share: string | undefined, present: boolean): void => {
+      if (share !== undefined) {
+        const queue = shareQueue(prefix, share, sub.pattern);
+        if (present) this.shares.add(name, filterOf(sub), queue, sub, share);
+        else this.shares.remove(queue);
+        return;
+      }
+      if (present) this.interest.add(name, filterOf(sub));
+      else this.interest.remove(filterOf(sub));
+      this.host.metrics.clusterInterest.set(this.interest.size);
+    };
     broker.observer = {
       ...prev,
-      onCreate: (s, sub) => {
-        prev.onCreate?.(s, sub);
-        this.interest.add(name, filterOf(sub));
-        this.host.metrics.clusterInterest.set(this.interest.size);
-      },
-      onDelete: (s, sub) => {
-        prev.onDelete?.(s, sub);
-        this.interest.remove(filterOf(sub));
-        this.host.metrics.clusterInterest.set(this.interest.size);
+      onAudience: (sub, share, present) => {
+        prev.onAudience?.(sub, share, present);
+        audience(sub, share, present);
       },
     };
-    for (const sub of broker.all()) this.interest.add(name, filterOf(sub));
-    this.host.metrics.clusterInterest.set(this.interest.size);
+    for (const sub of broker.all()) {
+      if (sub.subscribers.size > 0) audience(sub, undefined, true);
+      for (const share of sub.groups.keys()) audience(sub, share, true);
+    }
+    broker.sharedElsewhere = (event, group) => this.shareRoute(event, group);
     // the realm publishes its meta events past the taps (links never carry them)
     // while NATS is unreachable they are not sent and not counted as dropped: the drop
     // counter tells of clients' publications lost, and what a meta subscriber missed
@@ -362,6 +397,17 @@ export class Cluster {
     realm.metaTap = (event) => {
       if (this.state === 'connected' && CLUSTER_META.has(event.topic)) this.forward(name, event);
     };
+  }
+
+  /**
+   * Who picks a shared group's member (lib/cluster/shares.ts): a copy from the cluster
+   * never reaches the groups here (the queue group's copy does); a publication that goes
+   * out to the cluster is left to the queue group once the group's queue subscription is
+   * in place; the rest (this node's own $SYS topics, NATS down) is picked here.
+   */
+  private shareRoute(event: BrokerEvent, group: ShareGroup): ShareRoute {
+    if (event.via === 'cluster') return 'skip';
+    return this.state === 'connected' && this.shares.picks(group) && !isNodeOwn(event.topic) ? 'queue' : 'here';
   }
 
   private subscribe(nc: NatsConnection, interest: Interest): () => void {
@@ -412,4 +458,9 @@ export class Cluster {
     }
     m.clusterReceived.inc();
   }
+}
+
+/** MQTT $SYS/ topics are each node's own [MQTT-4.7.2-1]: never sent to the cluster. */
+function isNodeOwn(topic: string): boolean {
+  return topic.startsWith('$SYS.');
 }

@@ -89,3 +89,17 @@ export function subjectMatches(filter: string, subject: string): boolean {
   }
   return f.length === s.length;
 }
+
+/**
+ * The NATS queue group of one shared group (MQTT 5 `$share/<group>/<filter>`) on one
+ * pattern: `<realm prefix>share.<group>.<match>.<components...>`, every part a token as
+ * above, so two groups, realms or patterns never share a queue group (two patterns may
+ * share a subject filter: prefix `a.b` and wildcard `a.#` are both `a.>`). NATS hands a
+ * message to one subscriber of a queue group ("Queue Groups", NATS docs), whichever node
+ * holds it: that is the group's one member cluster-wide (lib/cluster/shares.ts).
+ */
+export function shareQueue(realmPrefix: string, group: string, pattern: TopicPattern): string {
+  let out = `${realmPrefix}share.${encodeToken(group)}.${pattern.match}`;
+  for (const c of pattern.uri.split('.')) out += '.' + encodeToken(c);
+  return out;
+}

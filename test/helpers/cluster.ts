@@ -4,8 +4,9 @@
  * moment every NATS server knows a node's interest, so a test publishes only once
  * delivery is possible (NATS propagates subscriptions between servers asynchronously).
  */
-import { interestSubject, realmSubjectPrefix } from '../../lib/cluster/subjects';
-import { parsePattern, type MatchPolicy } from '../../lib/topic';
+import { interestSubject, realmSubjectPrefix, shareQueue } from '../../lib/cluster/subjects';
+import { parseMqttFilter } from '../../lib/notation';
+import { parsePattern, type MatchPolicy, type TopicPattern } from '../../lib/topic';
 import type { Cleanup, NatsCluster, NatsNode } from './nats';
 import { startRouter, type TestRouter } from './router';
 import { waitFor, withTimeout } from './wait';
@@ -54,6 +55,7 @@ export function filterFor(uri: string, match: MatchPolicy = 'exact', realm = 're
 
 interface SubsList {
   subscriptions_list?: string[];
+  subscriptions_list_detail?: { subject: string; qgroup?: string }[];
 }
 
 /** Every subject one NATS server routes for: its clients' and its routes' subscriptions. */
@@ -77,6 +79,47 @@ export async function waitInterest(nats: NatsCluster, filter: string, present = 
       return known.every((k) => k.has(filter) === present);
     },
     `${filter} ${present ? 'known to' : 'gone from'} every NATS server`,
+    INTEREST_MS,
+  );
+}
+
+function mqttPattern(filter: string): TopicPattern {
+  const pattern = parseMqttFilter(filter);
+  if (!pattern) throw new Error(`not an MQTT filter: ${filter}`);
+  return pattern;
+}
+
+/** The NATS subject filter a node subscribes to for an MQTT topic filter. */
+export function mqttFilterFor(filter: string, realm = 'realm1'): string {
+  return interestSubject(realmSubjectPrefix(CLUSTER_PREFIX, realm), mqttPattern(filter));
+}
+
+/** The NATS queue group of MQTT shared group `group` on a topic filter (lib/cluster/shares.ts). */
+export function queueFor(group: string, filter: string, realm = 'realm1'): string {
+  return shareQueue(realmSubjectPrefix(CLUSTER_PREFIX, realm), group, mqttPattern(filter));
+}
+
+/** Queue subscriptions in `queue` one NATS server routes to: its clients' and its routes'. */
+async function queueMembersKnown(node: NatsNode, queue: string): Promise<number> {
+  const base = `http://127.0.0.1:${node.monitorPort}`;
+  const [connz, routez] = await Promise.all([
+    fetch(`${base}/connz?subs=detail`).then((r) => r.json() as Promise<{ connections?: SubsList[] }>),
+    fetch(`${base}/routez?subs=detail`).then((r) => r.json() as Promise<{ routes?: SubsList[] }>),
+  ]);
+  let n = 0;
+  for (const c of [...(connz.connections ?? []), ...(routez.routes ?? [])])
+    for (const s of c.subscriptions_list_detail ?? []) if (s.qgroup === queue) n++;
+  return n;
+}
+
+/** Waits until every server of the cluster knows `count` members (nodes) of a queue group. */
+export async function waitQueueMembers(nats: NatsCluster, queue: string, count: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const known = await Promise.all(nats.nodes.map((n) => queueMembersKnown(n, queue).catch(() => -1)));
+      return known.every((k) => k === count);
+    },
+    `${count} members of queue group ${queue} known to every NATS server`,
     INTEREST_MS,
   );
 }

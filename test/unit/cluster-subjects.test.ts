@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeToken, eventSubject, interestSubject, realmSubjectPrefix, subjectMatches } from '../../lib/cluster/subjects';
+import {
+  encodeToken,
+  eventSubject,
+  interestSubject,
+  realmSubjectPrefix,
+  shareQueue,
+  subjectMatches,
+} from '../../lib/cluster/subjects';
+import { parseMqttFilter } from '../../lib/notation';
 import { parsePattern, type MatchPolicy } from '../../lib/topic';
 
 const P = realmSubjectPrefix('gatehouse', 'realm1');
@@ -48,4 +56,31 @@ test('cluster subjects - each pattern is one filter that matches exactly the top
   assert.ok(!subjectMatches(prefix, eventSubject(P, 'b.a')));
   // realms keep apart
   assert.ok(!subjectMatches(filter('a.b'), eventSubject(realmSubjectPrefix('gatehouse', 'other'), 'a.b')));
+});
+
+test('cluster subjects - a shared group has one queue group per realm, group and pattern, with no wildcard in its name', () => {
+  // an MQTT filter (`jobs/#`) or a WAMP pattern
+  const queue = (group: string, uri: string, match: MatchPolicy, realm = 'realm1'): string => {
+    const p = uri.includes('/') ? parseMqttFilter(uri) : parsePattern(uri, match);
+    assert.ok(p, uri);
+    return shareQueue(realmSubjectPrefix('gatehouse', realm), group, p);
+  };
+  assert.equal(queue('g', 'jobs/#', 'wildcard'), 'gatehouse.ev.realm1.share.g.wildcard.jobs.=23');
+  const all = [
+    queue('g', 'jobs/#', 'wildcard'),
+    queue('h', 'jobs/#', 'wildcard'),
+    queue('g', 'jobs/#', 'wildcard', 'realm2'),
+    queue('g', 'jobs/+', 'wildcard'),
+    queue('g', 'jobs', 'exact'),
+    queue('g', 'jobs', 'prefix'),
+    queue('g.x', 'jobs', 'exact'),
+    queue('g', 'x.jobs', 'exact'),
+  ];
+  assert.equal(new Set(all).size, all.length, 'no two share a queue group');
+  // prefix `a.b` and wildcard `a.#` share a subject filter, never a queue group
+  const mqttA = parseMqttFilter('a/#');
+  assert.ok(mqttA);
+  assert.equal(filter('a.b', 'prefix'), interestSubject(P, mqttA));
+  assert.notEqual(queue('g', 'a.b', 'prefix'), queue('g', 'a/#', 'wildcard'));
+  for (const q of all) assert.doesNotMatch(q, /(^|\.)[*>](\.|$)|\s/);
 });
