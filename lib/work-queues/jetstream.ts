@@ -102,6 +102,8 @@ class SharedQueue {
   ready: JsMsg[] = [];
   /** the pull loop sleeps on it while its consumers have no credit */
   wake: (() => void) | undefined;
+  /** the pull request under way */
+  pulling: ConsumerMessages | undefined;
   released = false;
 
   constructor(
@@ -347,6 +349,9 @@ export class JetStreamQueues implements SharedQueues {
       try {
         consumer ??= await this.openConsumer(q);
         iter = await consumer.fetch({ max_messages: want, expires: PULL_MS });
+        q.pulling = iter;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- released during the await
+        if (q.released || this.closed) iter.stop();
         for await (const m of iter) {
           // released or closed during the await (microsoft/TypeScript#9998)
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -367,6 +372,7 @@ export class JetStreamQueues implements SharedQueues {
         consumer = undefined;
         await sleep(RETRY_MS);
       } finally {
+        q.pulling = undefined;
         iter?.stop();
       }
     }
@@ -460,6 +466,11 @@ export class JetStreamQueues implements SharedQueues {
     q.released = true;
     this.active.delete(q.storeName);
     this.kick(q);
+    // the pull request ends now, not when it expires: nats-server drops a waiting pull
+    // request whose reply subject lost its interest, so what is published meanwhile is
+    // not pulled here for nobody (naked back, it would come out of order and marked
+    // redelivered)
+    q.pulling?.stop();
   }
 }
 
