@@ -1,7 +1,8 @@
 /**
- * Named work queues shared by a cluster (issue 12): the backend lib/work-queues.ts hands
- * `queue`-kind addresses to when `cluster` is configured. Durable subscriptions and
- * temporary queues stay on the node (their owner is one session on one node).
+ * Work queues shared by a cluster (issue 12): the backend lib/work-queues.ts hands
+ * `queue`-kind (named queues) and `durable`-kind (durable topic subscriptions' queues,
+ * fed by lib/durable-subscriptions.ts) addresses to when `cluster` is configured.
+ * Temporary queues stay on the node (their owner is one session on one node).
  *
  * THE MODEL (JetStream does the replication, the acks and the redelivery; nothing here
  * copies a message anywhere itself)
@@ -9,6 +10,8 @@
  * - One stream for the cluster's queues, `<prefix>_queues`, on subjects
  *   `<prefix>.q.<realm>.<name>` (each escaped as one token by lib/cluster/subjects.ts),
  *   with work-queue retention: a message is removed once a consumer acknowledged it.
+ *   Durable subscriptions' queues: the same in a second stream, `<prefix>_durable` on
+ *   `<prefix>.d.<realm>.<name>`, which also bounds each queue (below).
  * - One durable pull consumer per queue (explicit ack, `ack_wait` = cluster.queues.
  *   ackWaitMs), shared by every node: its name is derived from the queue's subject, so
  *   every node opens the same one. JetStream hands each message to one pull request at a
@@ -30,14 +33,25 @@
  *   message on every node and across redeliveries; the base keeps it apart from the seqs
  *   of the node's own store (durable and temporary queues), which never reach 2^52.
  *
- * Not here (README "Not shared yet"): per-queue bounds (the local mailbox policy rejects a
- * SEND to a full queue; the stream has no per-subject limit that rejects on nats-server
- * 2.9), queue sizes in the admin API.
+ * - A message sent with an id (a durable subscription's feed: binding and publication)
+ *   is published with it as Nats-Msg-Id: JetStream stores a retried publish once (within
+ *   the stream's duplicate window, 2 minutes).
+ * - Bounds of a durable subscription (the local mailbox policy's `drop-newest`,
+ *   lib/mailbox/policies.ts): the durable stream holds at most stomp.maxQueueMessages
+ *   per subject, and refuses more (discard new per subject, nats-server 2.9): the new
+ *   event is dropped and counted (`gatehouse_drops_total{gate="queues",reason=
+ *   "queue_full"}`). No per-subject byte bound exists in JetStream: stomp.maxQueueBytes
+ *   does not apply there.
+ *
+ * Not here (README "Not shared yet"): per-queue bounds of named queues (the queue stream
+ * has none; discard new per subject, as the durable stream has, would give a SEND to a
+ * full queue its ERROR), queue sizes in the admin API.
  */
 import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -47,19 +61,19 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeToken } from '../cluster/subjects';
 import { Errors, RouterError } from '../errors';
-import type { MessageHeaders } from '../headers';
 import type { Logger } from '../log';
-import type { Payload } from '../payload';
 import type { Session } from '../session';
 import {
   Consumer,
   type ConsumeOptions,
   type ConsumerSink,
   type QueueAddress,
+  type QueueInput,
   type QueueMessage,
   type SendResult,
   type SharedQueues,
@@ -83,6 +97,8 @@ export interface JetStreamQueuesOptions {
   ackWaitMs: number;
   /** copies of each message (the stream's replicas, when it is created) */
   replicas: number;
+  /** messages one durable subscription's queue holds at most (stomp.maxQueueMessages) */
+  maxDurableMessages: number;
   log: Logger;
   /** counts a message that was not delivered (metrics) */
   drop: (reason: string) => void;
@@ -111,6 +127,7 @@ class SharedQueue {
     readonly storeName: string,
     readonly subject: string,
     readonly durable: string,
+    readonly stream: string,
   ) {}
 }
 
@@ -120,7 +137,10 @@ interface Connected {
 }
 
 export class JetStreamQueues implements SharedQueues {
+  /** named queues' stream */
   private readonly stream: string;
+  /** durable subscriptions' stream */
+  private readonly durableStream: string;
   private readonly active = new Map<string, SharedQueue>();
   private readonly ring = new ConsumerRing<SharedQueue>();
   /** every pull loop still running (a released queue's ends within one pull) */
@@ -134,6 +154,7 @@ export class JetStreamQueues implements SharedQueues {
 
   constructor(private readonly options: JetStreamQueuesOptions) {
     this.stream = `${options.prefix}_queues`;
+    this.durableStream = `${options.prefix}_durable`;
     this.whenConnected = new Promise((resolve) => (this.markConnected = resolve));
   }
 
@@ -141,46 +162,45 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await this.ensureStream(jsm);
-    this.connected = { js, jsm };
-    this.markConnected(this.connected);
-    return { stop: () => this.stop() };
-  }
-
-  private async ensureStream(jsm: JetStreamManager): Promise<void> {
-    const config = {
+    await ensureStream(jsm, {
       name: this.stream,
       subjects: [`${this.options.prefix}.q.>`],
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       num_replicas: this.options.replicas,
-    };
-    try {
-      await jsm.streams.info(this.stream);
-      return;
-    } catch {
-      // missing: created below
-    }
-    try {
-      await jsm.streams.add(config);
-    } catch (err) {
-      // another node created it in between
-      await jsm.streams.info(this.stream).catch(() => {
-        throw err;
-      });
-    }
+    });
+    await ensureStream(jsm, {
+      name: this.durableStream,
+      subjects: [`${this.options.prefix}.d.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: this.options.replicas,
+      max_msgs_per_subject: this.options.maxDurableMessages,
+      discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
+    });
+    this.connected = { js, jsm };
+    this.markConnected(this.connected);
+    return { stop: () => this.stop() };
   }
 
   // ----- sending -----
 
-  send(address: QueueAddress, message: { payload: Payload; headers?: MessageHeaders }): SendResult {
+  send(address: QueueAddress, message: QueueInput): SendResult {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
-    const data = encodeQueued(message.payload, message.headers, Date.now());
+    const data = encodeQueued(message.payload, message.headers, Date.now(), message.topic);
     const subject = subjectOf(this.options.prefix, address);
+    const options = message.id === undefined ? undefined : { msgID: message.id };
     const committed = this.connection().then(async ({ js }) => {
       try {
-        await js.publish(subject, data);
+        await js.publish(subject, data, options);
       } catch (err) {
+        if (address.kind === 'durable') {
+          // nobody waits for a durable subscription's event: lost, counted. A full
+          // queue: drop-newest, as the local mailbox of a durable subscription (see above)
+          this.options.drop(isSubjectFull(err) ? 'queue_full' : 'unavailable');
+          return;
+        }
         throw new RouterError(Errors.unavailable, `the cluster did not store the message: ${errorText(err)}`);
       }
     });
@@ -195,7 +215,7 @@ export class JetStreamQueues implements SharedQueues {
     let q = this.active.get(storeName);
     if (!q) {
       const subject = subjectOf(this.options.prefix, address);
-      q = new SharedQueue(address, storeName, subject, durableName(subject));
+      q = new SharedQueue(address, storeName, subject, durableName(subject), this.streamOf(address));
       this.active.set(storeName, q);
       const loop = this.run(q);
       this.loops.add(loop);
@@ -292,7 +312,18 @@ export class JetStreamQueues implements SharedQueues {
   /** Deletes every message of a queue (the admin API's purge), on every node. */
   async purge(address: QueueAddress): Promise<void> {
     const { jsm } = await this.connection();
-    await jsm.streams.purge(this.stream, { filter: subjectOf(this.options.prefix, address) });
+    await jsm.streams.purge(this.streamOf(address), { filter: subjectOf(this.options.prefix, address) });
+  }
+
+  /** purge(), and the queue's durable consumer goes (a removed durable subscription). */
+  async remove(address: QueueAddress): Promise<void> {
+    await this.purge(address);
+    const { jsm } = await this.connection();
+    try {
+      await jsm.consumers.delete(this.streamOf(address), durableName(subjectOf(this.options.prefix, address)));
+    } catch {
+      // never created (nobody consumed it), or another node deleted it
+    }
   }
 
   /** Router shutdown (before the cluster's connection closes): no more sends or consumers. */
@@ -394,12 +425,12 @@ export class JetStreamQueues implements SharedQueues {
       ack_wait: this.options.ackWaitMs * 1_000_000,
     };
     try {
-      await jsm.consumers.add(this.stream, config);
+      await jsm.consumers.add(q.stream, config);
     } catch {
       // exists with another config (ack_wait changed): this node's config applies
-      await jsm.consumers.update(this.stream, q.durable, { ack_wait: config.ack_wait, description: q.subject });
+      await jsm.consumers.update(q.stream, q.durable, { ack_wait: config.ack_wait, description: q.subject });
     }
-    return js.consumers.get(this.stream, q.durable);
+    return js.consumers.get(q.stream, q.durable);
   }
 
   /** Hands pulled messages out while a local consumer has capacity. */
@@ -445,7 +476,7 @@ export class JetStreamQueues implements SharedQueues {
     const message: QueueMessage = {
       address: q.address,
       seq: id,
-      topic: '',
+      topic: decoded.topic,
       payload: decoded.payload,
       headers: decoded.headers,
       redelivered: m.redelivered,
@@ -456,6 +487,10 @@ export class JetStreamQueues implements SharedQueues {
     } catch (err) {
       this.options.log.error({ err, queue: q.storeName }, 'cluster queue delivery failed');
     }
+  }
+
+  private streamOf(address: QueueAddress): string {
+    return address.kind === 'durable' ? this.durableStream : this.stream;
   }
 
   private kick(q: SharedQueue): void {
@@ -474,9 +509,44 @@ export class JetStreamQueues implements SharedQueues {
   }
 }
 
-/** `<prefix>.q.<realm>.<name>`: one token each (lib/cluster/subjects.ts escapes '.', '*', '>'). */
+/**
+ * `<prefix>.q.<realm>.<name>` (a durable subscription's: `.d.`): one token each
+ * (lib/cluster/subjects.ts escapes '.', '*', '>').
+ */
 function subjectOf(prefix: string, a: QueueAddress): string {
-  return `${prefix}.q.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
+  return `${prefix}.${a.kind === 'durable' ? 'd' : 'q'}.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
+}
+
+/**
+ * Makes sure the stream exists. A durable stream made by an older config keeps its
+ * settings but its per-subject bound, which follows this node's config.
+ */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  let info;
+  try {
+    info = await jsm.streams.info(config.name);
+  } catch {
+    // missing: created below
+  }
+  if (info) {
+    const max = config.max_msgs_per_subject;
+    if (max !== undefined && info.config.max_msgs_per_subject !== max)
+      await jsm.streams.update(config.name, { max_msgs_per_subject: max });
+    return;
+  }
+  try {
+    await jsm.streams.add(config);
+  } catch (err) {
+    // another node created it in between
+    await jsm.streams.info(config.name).catch(() => {
+      throw err;
+    });
+  }
+}
+
+/** JetStream refused a message because its subject holds its maximum (discard new per subject). */
+function isSubjectFull(err: unknown): boolean {
+  return /maximum messages per subject exceeded/i.test(errorText(err));
 }
 
 /**
