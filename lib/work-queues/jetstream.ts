@@ -162,23 +162,31 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, {
-      name: this.stream,
-      subjects: [`${this.options.prefix}.q.>`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: this.options.replicas,
-    });
-    await ensureStream(jsm, {
-      name: this.durableStream,
-      subjects: [`${this.options.prefix}.d.>`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: this.options.replicas,
-      max_msgs_per_subject: this.options.maxDurableMessages,
-      discard: DiscardPolicy.New,
-      discard_new_per_subject: true,
-    });
+    await ensureStream(
+      jsm,
+      {
+        name: this.stream,
+        subjects: [`${this.options.prefix}.q.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas,
+      },
+      this.options.log,
+    );
+    await ensureStream(
+      jsm,
+      {
+        name: this.durableStream,
+        subjects: [`${this.options.prefix}.d.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas,
+        max_msgs_per_subject: this.options.maxDurableMessages,
+        discard: DiscardPolicy.New,
+        discard_new_per_subject: true,
+      },
+      this.options.log,
+    );
     this.connected = { js, jsm };
     this.markConnected(this.connected);
     return { stop: () => this.stop() };
@@ -519,9 +527,10 @@ function subjectOf(prefix: string, a: QueueAddress): string {
 
 /**
  * Makes sure the stream exists. A durable stream made by an older config keeps its
- * settings but its per-subject bound, which follows this node's config.
+ * settings but its per-subject bound, which follows the config of the node that started
+ * last (a failed update leaves the old bound: logged, the queues work on).
  */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, log: Logger): Promise<void> {
   let info;
   try {
     info = await jsm.streams.info(config.name);
@@ -530,8 +539,11 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
   if (info) {
     const max = config.max_msgs_per_subject;
-    if (max !== undefined && info.config.max_msgs_per_subject !== max)
-      await jsm.streams.update(config.name, { max_msgs_per_subject: max });
+    if (max !== undefined && info.config.max_msgs_per_subject !== max) {
+      await jsm.streams.update(config.name, { max_msgs_per_subject: max }).catch((err: unknown) => {
+        log.warn({ err, stream: config.name, max }, 'cluster queues: the per-subscription bound was not changed');
+      });
+    }
     return;
   }
   try {
