@@ -5,9 +5,11 @@
 // finds its durable subscription and its messages on any node; each publication is
 // queued once, by the node it was published on.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { spawnChildRouter } from '../helpers/child-router';
 import { connectMqtt, endAll, metricValue, publish, sessionsOfRole } from '../helpers/mqtt-clients';
 import { natsClient, startNats, type Cleanup, type NatsNode } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
@@ -25,6 +27,8 @@ import {
 } from '../helpers/stomp-clients';
 import type { MqttClient } from 'mqtt';
 
+/** a node in its own process (default prefix `gatehouse`), for the SIGKILL test */
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cluster-queue-router.ts');
 /** a pull across a loaded machine and a NATS round trip or two */
 const CLUSTER_MS = 15_000;
 
@@ -255,6 +259,37 @@ describe('cluster - STOMP durable subscriptions shared by two nodes', { timeout:
     await inbox.count(2, 'what the subscription holds', CLUSTER_MS);
     await inbox.quiet(2, 1000, 'no more than its bound');
     assert.deepEqual(inbox.bodies(), ['f1', 'f2']);
+    await stop(back);
+  });
+
+  it('cluster durable - the node the binding was made on is SIGKILLed: the survivor still queues and delivers', async () => {
+    // the fixture's cluster prefix is the default one: no other test here uses it
+    const child = await spawnChildRouter<{ stompPort: number }>(FIXTURE, [nats.url, 'dk6', '2000']);
+    cleanup.after(() => child.kill().then(() => undefined));
+    const b = await node('gatehouse', 'db6');
+    const topic = '/topic/cdur.killed';
+    const headers = { id: 'sub-6', 'durable-subscription-name': 'killed-6', ack: 'client-individual' };
+    const { client } = await stomp.tcp(child.ready.stompPort, {
+      connectHeaders: { 'client-id': 'durable-client-6' },
+      onWebSocketClose: () => undefined,
+    });
+    await subscribeConfirmed(client, topic, new Inbox(), headers);
+    await feedsReach(b, 2, 'node B feeds the binding (and the node to kill)');
+    await child.kill();
+
+    const onB = await mqttPublisher(b);
+    for (const body of ['k1', 'k2']) await publish(onB, 'cdur/killed', body, { qos: 1 });
+    const inbox = new Inbox();
+    const back = await subscriber(b, 'durable-client-6', topic, headers, (m) => {
+      inbox.push(m);
+      m.ack();
+    });
+    const got = await inbox.count(2, 'published after the binding node died', CLUSTER_MS);
+    assert.deepEqual(
+      got.map((m) => m.body),
+      ['k1', 'k2'],
+    );
+    await waitFor(async () => (await stored('gatehouse')) === 0, 'acknowledged in the stream', CLUSTER_MS);
     await stop(back);
   });
 });
