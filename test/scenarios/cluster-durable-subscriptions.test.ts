@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { spawnChildRouter } from '../helpers/child-router';
-import { connectMqtt, endAll, metricValue, publish, sessionsOfRole } from '../helpers/mqtt-clients';
+import { connectMqtt, endAll, joinWamp, metricValue, publish, sessionsOfRole } from '../helpers/mqtt-clients';
 import { natsClient, startNats, type Cleanup, type NatsNode } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { expectQuiet } from '../helpers/wait';
@@ -91,6 +91,17 @@ describe('cluster - STOMP durable subscriptions shared by two nodes', { timeout:
    */
   const feedsReach = async (r: TestRouter, n: number, what: string): Promise<void> => {
     await waitFor(async () => (await sessionsOfRole(r, 'router')) === n, what, CLUSTER_MS);
+  };
+
+  /** sessions of every node subscribed to exactly `topic` (feeds: one per node) */
+  const subscribersOf = async (r: TestRouter, topic: string): Promise<number> => {
+    const w = await joinWamp(r);
+    try {
+      const id = await w.session.call<number | null>('wamp.subscription.lookup', [topic]);
+      return id === null ? 0 : await w.session.call<number>('wamp.subscription.count_subscribers', [id]);
+    } finally {
+      await w.close();
+    }
   };
 
   /** messages cluster `prefix`'s durable stream holds */
@@ -290,6 +301,30 @@ describe('cluster - STOMP durable subscriptions shared by two nodes', { timeout:
       ['k1', 'k2'],
     );
     await waitFor(async () => (await stored('gatehouse')) === 0, 'acknowledged in the stream', CLUSTER_MS);
+    await stop(back);
+  });
+
+  it('cluster durable - rebound to another topic on node B: starts over on every node', async () => {
+    const prefix = 'cdur7';
+    const [a, b] = [await node(prefix, 'da7'), await node(prefix, 'db7')];
+    const headers = { id: 'sub-7', 'durable-subscription-name': 'rebind-7' };
+    const client = await subscriber(a, 'durable-client-7', '/topic/cdur.old', headers);
+    await waitFor(async () => (await subscribersOf(b, 'cdur.old')) === 2, 'both nodes feed cdur.old', CLUSTER_MS);
+    await stop(client);
+    await publish(await mqttPublisher(a), 'cdur/old', 'old1', { qos: 1 });
+    await waitFor(async () => (await stored(prefix)) === 1, 'queued for the old topic', CLUSTER_MS);
+
+    // the same name on another topic: the old messages go, and node A follows the new topic
+    const inbox = new Inbox();
+    const back = await subscriber(b, 'durable-client-7', '/topic/cdur.new', headers, inbox);
+    await waitFor(async () => (await subscribersOf(b, 'cdur.new')) === 2, 'both nodes feed cdur.new', CLUSTER_MS);
+    await waitFor(async () => (await subscribersOf(b, 'cdur.old')) === 0, 'no node feeds cdur.old', CLUSTER_MS);
+    const onA = await mqttPublisher(a);
+    await publish(onA, 'cdur/old', 'old2', { qos: 1 });
+    await publish(onA, 'cdur/new', 'new1', { qos: 1 });
+    await inbox.count(1, 'the new topic, published on node A', CLUSTER_MS);
+    await inbox.quiet(1, 1000, 'nothing of the old topic');
+    assert.deepEqual(inbox.bodies(), ['new1']);
     await stop(back);
   });
 });
