@@ -34,8 +34,9 @@
  *   of the node's own store (durable and temporary queues), which never reach 2^52.
  *
  * - A message sent with an id (a durable subscription's feed: binding and publication)
- *   is published with it as Nats-Msg-Id: JetStream stores a retried publish once (within
- *   the stream's duplicate window, 2 minutes).
+ *   is published with it as Nats-Msg-Id and tried again when its ack does not come:
+ *   JetStream stores it once (within the stream's duplicate window, 2 minutes). A retry
+ *   may land after a later event of the same publisher (order holds when none is needed).
  * - Bounds of a durable subscription (the local mailbox policy's `drop-newest`,
  *   lib/mailbox/policies.ts): the durable stream holds at most stomp.maxQueueMessages
  *   per subject, and refuses more (discard new per subject, nats-server 2.9): the new
@@ -89,6 +90,8 @@ const MAX_BATCH = 64;
 const PULL_MS = 1000;
 /** after a failed pull (NATS unreachable, consumer missing) the next one waits this long */
 const RETRY_MS = 1000;
+/** tries of a publish with a message id (timeouts, no responders), nats.js' backoff between */
+const PUBLISH_TRIES = 3;
 /** how long a SEND waits for a NATS connection before it fails */
 const CONNECT_WAIT_MS = 5000;
 
@@ -198,7 +201,8 @@ export class JetStreamQueues implements SharedQueues {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
     const data = encodeQueued(message.payload, message.headers, Date.now(), message.topic);
     const subject = subjectOf(this.options.prefix, address);
-    const options = message.id === undefined ? undefined : { msgID: message.id };
+    // with an id, a publish whose ack did not come is asked again: stored once anyway
+    const options = message.id === undefined ? undefined : { msgID: message.id, retries: PUBLISH_TRIES };
     const committed = this.connection().then(async ({ js }) => {
       try {
         await js.publish(subject, data, options);
