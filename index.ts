@@ -58,14 +58,26 @@ export class Router extends RouterCore {
 
   /** Work queues and durable subscriptions, shared by the gates that use them (restored on first use). */
   private get work(): QueueService {
-    if (!this.queueService) {
-      const service = (this.queueService = createQueueService(this));
-      this.onClose(() => {
-        service.close();
-      });
-      this.onReload(() => service.revokeUnauthorized());
-    }
-    return this.queueService;
+    return this.queueService ?? this.openWork();
+  }
+
+  private openWork(): QueueService {
+    const service = (this.queueService = createQueueService(this));
+    this.onClose(() => {
+      service.close();
+    });
+    this.onReload(() => service.revokeUnauthorized());
+    return service;
+  }
+
+  /**
+   * In a cluster every node feeds the durable subscriptions with what its clients publish
+   * (lib/durable-subscriptions.ts), whatever protocols it serves: the queue service starts
+   * with the router, not with the first STOMP connection.
+   */
+  override async start(): Promise<void> {
+    await super.start();
+    if (this.cluster && !this.queueService) this.openWork();
   }
 
   /** STOMP queues go through the work queues, which hold their consumers' in-flight state. */

@@ -17,7 +17,22 @@
  * - Binding an existing name to another pattern starts the subscription over: the old
  *   messages are deleted (as JMS does when a durable subscriber changes its topic).
  * - unbind() deletes the binding, its feed and its queue.
+ *
+ * CLUSTER (issue 12; `shared` set, single routers are as above): the bindings live in
+ * the cluster's JetStream KV (lib/work-queues/jetstream-bindings.ts) and the queues in
+ * its JetStream (lib/work-queues/jetstream.ts), so a client finds its subscription and
+ * its messages on any node.
+ * - Every node has a feed for every binding it knows (the bucket is watched: a binding
+ *   made, rebound or deleted on another node starts, restarts or stops the feed here).
+ * - Exactly one node queues each publication: the node it was published on. A feed
+ *   ignores events that came from another node over the cluster (`via` 'cluster',
+ *   lib/cluster/cluster.ts); that node's own feed queued them. So each publication is
+ *   queued once, in its publisher's order, and a node that dies stops only the queueing
+ *   of what is published on it (its clients are gone with it).
+ * - A queued event carries the id `<binding>.<node>.<publication id>` (Nats-Msg-Id): a
+ *   publish JetStream did not confirm and that is retried is stored once.
  */
+import { createHash } from 'node:crypto';
 import type { BrokerEvent } from './broker';
 import type { Logger } from './log';
 import { isPlainObject } from './payload';
@@ -34,7 +49,7 @@ export interface DurableName {
   readonly name: string;
 }
 
-interface BindingRecord {
+export interface BindingRecord {
   realm: string;
   owner: string;
   name: string;
@@ -47,6 +62,18 @@ interface BindingRecord {
 interface Feed {
   readonly session: Session;
   readonly realm: Realm;
+  readonly pattern: TopicPattern;
+}
+
+/** The bindings as a cluster shares them (lib/work-queues/jetstream-bindings.ts). */
+export interface SharedBindings {
+  /** this node's id: part of a queued event's id */
+  readonly node: string;
+  get(id: string): unknown;
+  put(id: string, record: BindingRecord): void;
+  delete(id: string): void;
+  /** told of every change the cluster's copy sees (undefined: deleted) */
+  listen(fn: (id: string, record: unknown) => void): void;
 }
 
 const KIND = 'durable-subscription';
@@ -57,13 +84,19 @@ export interface DurableSubscriptionsOptions {
   /** the realm a binding lives in (at restore), or undefined when it cannot be opened */
   realm(name: string): Realm | undefined;
   log: Logger;
+  /** with a cluster: the bindings it shares (the queues are shared by `queues`) */
+  shared?: SharedBindings;
 }
 
 export class DurableSubscriptions {
   /** live feeds, by the queue's store name */
   private readonly feeds = new Map<string, Feed>();
 
-  constructor(private readonly options: DurableSubscriptionsOptions) {}
+  constructor(private readonly options: DurableSubscriptionsOptions) {
+    options.shared?.listen((id, record) => {
+      this.changed(id, record);
+    });
+  }
 
   /** The queue of a durable subscription. */
   static address(d: DurableName): QueueAddress {
@@ -87,10 +120,12 @@ export class DurableSubscriptions {
   bind(realm: Realm, d: DurableName, pattern: TopicPattern): QueueAddress {
     const address = DurableSubscriptions.address(d);
     const id = WorkQueues.storeName(address);
-    const existing = asBinding(this.options.store.getRecord(KIND, id));
+    const existing = asBinding(this.record(id));
     if (existing && (existing.uri !== pattern.uri || existing.match !== pattern.match)) {
       this.stopFeed(id);
-      void this.options.queues.deleteQueue(address);
+      void this.options.queues.deleteQueue(address).catch((err: unknown) => {
+        this.options.log.warn({ err, queue: id }, 'durable subscription rebound: its old messages were not deleted');
+      });
     }
     if (!existing || existing.uri !== pattern.uri || existing.match !== pattern.match) {
       const record: BindingRecord = {
@@ -101,7 +136,8 @@ export class DurableSubscriptions {
         match: pattern.match,
         createdAt: Date.now(),
       };
-      void this.options.store.putRecord(KIND, id, record);
+      if (this.options.shared) this.options.shared.put(id, record);
+      else void this.options.store.putRecord(KIND, id, record);
     }
     if (!this.feeds.has(id)) this.startFeed(realm, id, address, pattern, d.owner);
     return address;
@@ -111,26 +147,42 @@ export class DurableSubscriptions {
   unbind(d: DurableName): boolean {
     const address = DurableSubscriptions.address(d);
     const id = WorkQueues.storeName(address);
-    const existed = this.options.store.getRecord(KIND, id) !== undefined;
+    const existed = this.record(id) !== undefined;
     this.stopFeed(id);
-    if (existed) void this.options.store.deleteRecord(KIND, id);
-    void this.options.queues.deleteQueue(address);
+    if (existed) {
+      if (this.options.shared) this.options.shared.delete(id);
+      else void this.options.store.deleteRecord(KIND, id);
+    }
+    void this.options.queues.removeQueue(address).catch((err: unknown) => {
+      this.options.log.warn({ err, queue: id }, 'durable subscription removed: its messages were not deleted');
+    });
     return existed;
   }
 
   /** Whether a durable subscription of that name exists. */
   has(d: DurableName): boolean {
-    return this.options.store.getRecord(KIND, WorkQueues.storeName(DurableSubscriptions.address(d))) !== undefined;
+    return this.record(WorkQueues.storeName(DurableSubscriptions.address(d))) !== undefined;
   }
 
   /** The pattern a durable subscription is bound to, if it exists. */
   pattern(d: DurableName): TopicPattern | undefined {
-    const b = asBinding(this.options.store.getRecord(KIND, WorkQueues.storeName(DurableSubscriptions.address(d))));
-    return b ? { uri: b.uri, match: b.match, key: `${b.match}:${b.uri}` } : undefined;
+    const b = asBinding(this.record(WorkQueues.storeName(DurableSubscriptions.address(d))));
+    return b ? patternOf(b) : undefined;
   }
 
-  /** Start-up: every stored binding gets its feed. Returns how many. */
+  /**
+   * Start-up: every stored binding gets its feed. Returns how many. In a cluster the
+   * feeds follow the cluster's bindings as they arrive (changed()); bindings this node's
+   * store kept from before it joined a cluster are not moved there (README "Cluster").
+   */
   restore(): number {
+    if (this.options.shared) {
+      let kept = 0;
+      for (const _ of this.options.store.records(KIND)) kept++;
+      if (kept > 0)
+        this.options.log.warn({ subscriptions: kept }, "durable subscriptions of this node's store are not fed in a cluster");
+      return 0;
+    }
     let n = 0;
     for (const [id, value] of this.options.store.records(KIND)) {
       const b = asBinding(value);
@@ -148,12 +200,31 @@ export class DurableSubscriptions {
         );
         continue;
       }
-      const address = DurableSubscriptions.address(b);
-      this.startFeed(realm, id, address, { uri: b.uri, match: b.match, key: `${b.match}:${b.uri}` }, b.owner);
+      this.startFeed(realm, id, DurableSubscriptions.address(b), patternOf(b), b.owner);
       n++;
     }
     if (n > 0) this.options.log.info({ subscriptions: n }, 'durable subscriptions restored');
     return n;
+  }
+
+  /** A binding the cluster's copy changed (another node, or the echo of this node's write). */
+  private changed(id: string, value: unknown): void {
+    const b = asBinding(value);
+    const feed = this.feeds.get(id);
+    if (!b) {
+      this.stopFeed(id);
+      return;
+    }
+    const pattern = patternOf(b);
+    if (feed?.pattern.key === pattern.key) return;
+    this.stopFeed(id);
+    const realm = this.options.realm(b.realm);
+    // a realm this node does not serve: the nodes that serve it feed it
+    if (realm) this.startFeed(realm, id, DurableSubscriptions.address(b), pattern, b.owner);
+  }
+
+  private record(id: string): unknown {
+    return this.options.shared ? this.options.shared.get(id) : this.options.store.getRecord(KIND, id);
   }
 
   private startFeed(realm: Realm, id: string, address: QueueAddress, pattern: TopicPattern, owner: string): void {
@@ -171,10 +242,25 @@ export class DurableSubscriptions {
     );
     realm.join(session);
     // a router session: never waits for authorization (the client's SUBSCRIBE was checked)
-    void realm.subscribePattern(session, pattern, (event) => {
-      this.enqueue(address, event);
-    });
-    this.feeds.set(id, { session, realm });
+    void realm.subscribePattern(session, pattern, this.feedOf(id, address));
+    this.feeds.set(id, { session, realm, pattern });
+  }
+
+  /** What a feed does with an event of its pattern. */
+  private feedOf(id: string, address: QueueAddress): (event: BrokerEvent) => void {
+    const shared = this.options.shared;
+    if (!shared) {
+      return (event) => {
+        this.enqueue(address, event);
+      };
+    }
+    // the binding's part of a queued event's id: short, the same on every node
+    const tag = createHash('sha256').update(id).digest('base64url').slice(0, 22);
+    return (event) => {
+      // queued by the node it was published on (see above)
+      if (event.via === 'cluster') return;
+      this.enqueue(address, event, `${tag}.${shared.node}.${event.publicationId}`);
+    };
   }
 
   private stopFeed(id: string): void {
@@ -184,13 +270,17 @@ export class DurableSubscriptions {
     feed.realm.leave(feed.session);
   }
 
-  private enqueue(address: QueueAddress, event: BrokerEvent): void {
+  private enqueue(address: QueueAddress, event: BrokerEvent, id?: string): void {
     const expiresAt = event.headers?.expiresAt;
     if (expiresAt !== undefined && expiresAt <= Date.now()) return;
     // a full durable subscription loses the event, counted by its mailbox ('drop-newest',
     // lib/mailbox/policies.ts); the publisher is not told
-    this.options.queues.send(address, { topic: event.topic, payload: event.payload, headers: event.headers });
+    this.options.queues.send(address, { topic: event.topic, payload: event.payload, headers: event.headers, id });
   }
+}
+
+function patternOf(b: BindingRecord): TopicPattern {
+  return { uri: b.uri, match: b.match, key: `${b.match}:${b.uri}` };
 }
 
 function asBinding(v: unknown): BindingRecord | undefined {

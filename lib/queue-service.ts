@@ -1,4 +1,4 @@
-import { DurableSubscriptions } from './durable-subscriptions';
+import { DurableSubscriptions, type SharedBindings } from './durable-subscriptions';
 import type { RouterCore } from './router';
 import { isRouterSession } from './auth/authorizer';
 import { revokedError } from './realm';
@@ -7,11 +7,15 @@ import type { TopicPattern } from './topic';
 import { authorizeDurable, authorizeQueue, queueUri } from './queue-authorization';
 import { WorkQueues, type QueueAddress, type SharedQueues } from './work-queues';
 import type * as JetStreamQueuesModule from './work-queues/jetstream';
+import type * as JetStreamBindingsModule from './work-queues/jetstream-bindings';
 
 // NATS is loaded by routers in a cluster only (lib/router.ts does the same)
 const jetstreamQueuesModule = (): typeof JetStreamQueuesModule =>
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
   require('./work-queues/jetstream') as typeof JetStreamQueuesModule;
+const jetstreamBindingsModule = (): typeof JetStreamBindingsModule =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+  require('./work-queues/jetstream-bindings') as typeof JetStreamBindingsModule;
 
 /** The router's work queues and durable subscriptions, created once for every gate that uses them. */
 export interface QueueService {
@@ -45,7 +49,13 @@ export function createQueueService(router: RouterCore): QueueService {
     drop,
     shared: sharedQueues(router, drop),
   });
-  const durable = new DurableSubscriptions({ queues, store: router.queues, realm: (name) => router.realm(name), log });
+  const durable = new DurableSubscriptions({
+    queues,
+    store: router.queues,
+    realm: (name) => router.realm(name),
+    log,
+    shared: sharedBindings(router),
+  });
   durable.restore();
   return {
     queues,
@@ -66,8 +76,25 @@ function sharedQueues(router: RouterCore, drop: (reason: string) => void): Share
     prefix: config.prefix,
     ackWaitMs: config.queues.ackWaitMs,
     replicas: router.config.store.nats.replicas,
+    maxDurableMessages: router.config.stomp.maxQueueMessages,
     log: router.log.child({ part: 'cluster-queues' }),
     drop,
+  });
+  cluster.use((nc) => shared.attach(nc));
+  return shared;
+}
+
+/** With a cluster, durable subscriptions' bindings live in its JetStream KV (issue 12). */
+function sharedBindings(router: RouterCore): SharedBindings | undefined {
+  const cluster = router.cluster;
+  const config = router.config.cluster;
+  if (!cluster || !config) return undefined;
+  const shared = new (jetstreamBindingsModule().JetStreamBindings)({
+    prefix: config.prefix,
+    replicas: router.config.store.nats.replicas,
+    // this boot of the node: a queued event's id never repeats after a restart
+    node: router.nodeId,
+    log: router.log.child({ part: 'cluster-durable' }),
   });
   cluster.use((nc) => shared.attach(nc));
   return shared;

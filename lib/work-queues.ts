@@ -35,9 +35,10 @@
  *   group commit of the turn it changed in. Messages at or below it come back with
  *   `redelivered` set ("may have been delivered before", as RabbitMQ and JMS mean it).
  * - Cluster: with `shared` (a cluster's JetStream, lib/work-queues/jetstream.ts), named
- *   queues (kind `queue`) live there instead, shared by every node; their consumers are
- *   the same Consumer objects, their state is the backend's. Durable subscriptions and
- *   temporary queues stay here: their owner is one session on this node.
+ *   queues (kind `queue`) and durable subscriptions' queues (kind `durable`, their
+ *   bindings shared too: lib/durable-subscriptions.ts) live there instead, shared by
+ *   every node; their consumers are the same Consumer objects, their state is the
+ *   backend's. Temporary queues stay here: their owner is one session on this node.
  */
 import { randomBytes } from 'node:crypto';
 import { Errors, RouterError } from './errors';
@@ -153,12 +154,26 @@ const CURSOR_KIND = 'work-queue';
 const READ_AHEAD = 16;
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** What send() takes. */
+export interface QueueInput {
+  /** the topic it was published to (a durable subscription's feed) */
+  topic?: string;
+  payload: Payload;
+  headers?: MessageHeaders;
+  /**
+   * unique per message (a durable subscription's feed: binding and publication): a
+   * shared backend stores a message sent twice with one id once
+   */
+  id?: string;
+}
+
 /**
- * Where named queues live when a cluster shares them (lib/work-queues/jetstream.ts): the
- * same operations as the local queues, for addresses of kind `queue`.
+ * Where named queues and durable subscriptions' queues live when a cluster shares them
+ * (lib/work-queues/jetstream.ts): the same operations as the local queues, for
+ * addresses of kind `queue` and `durable`.
  */
 export interface SharedQueues {
-  send(address: QueueAddress, message: { payload: Payload; headers?: MessageHeaders }): SendResult;
+  send(address: QueueAddress, message: QueueInput): SendResult;
   consume(session: Session, address: QueueAddress, options: ConsumeOptions, sink: ConsumerSink, storeName: string): Consumer;
   /** is this consumer one of the backend's */
   owns(consumer: Consumer): boolean;
@@ -169,6 +184,8 @@ export interface SharedQueues {
   consumers(): Consumer[];
   consumerCount(storeName: string): number;
   purge(address: QueueAddress): Promise<void>;
+  /** purge() and the queue's consumer state too: the queue is gone for good */
+  remove(address: QueueAddress): Promise<void>;
   close(): void;
 }
 
@@ -233,8 +250,8 @@ export class WorkQueues {
    * is full or the message can never fit (a durable subscription's mailbox drops it,
    * counted: accepted false), `invalid_argument` when the payload cannot be stored.
    */
-  send(address: QueueAddress, message: { topic?: string; payload: Payload; headers?: MessageHeaders }): SendResult {
-    if (this.shared && address.kind === 'queue') return this.shared.send(address, message);
+  send(address: QueueAddress, message: QueueInput): SendResult {
+    if (this.isShared(address) && this.shared) return this.shared.send(address, message);
     const owner = WorkQueues.owner(address);
     const name = mailboxName(owner);
     if (address.kind === 'temp' && !this.temps.has(name)) {
@@ -264,7 +281,7 @@ export class WorkQueues {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
     const owner = WorkQueues.owner(address);
     const name = mailboxName(owner);
-    if (this.shared && address.kind === 'queue') return this.shared.consume(session, address, options, sink, name);
+    if (this.isShared(address) && this.shared) return this.shared.consume(session, address, options, sink, name);
     let q = this.active.get(name);
     if (!q) {
       q = new WorkQueue(address, owner, name, savedCursorOf(this.store.getRecord(CURSOR_KIND, name)));
@@ -393,7 +410,7 @@ export class WorkQueues {
    * owner gone). Its consumers stay, on an empty queue; acks of what they held are void.
    */
   deleteQueue(address: QueueAddress): Promise<void> {
-    if (this.shared && address.kind === 'queue') return this.shared.purge(address);
+    if (this.isShared(address) && this.shared) return this.shared.purge(address);
     const name = WorkQueues.storeName(address);
     const q = this.active.get(name);
     if (q) {
@@ -409,6 +426,17 @@ export class WorkQueues {
     }
     if (this.store.getRecord(CURSOR_KIND, name) !== undefined) void this.store.deleteRecord(CURSOR_KIND, name);
     return this.mailboxes.remove(WorkQueues.owner(address));
+  }
+
+  /** deleteQueue(), and for good: a shared queue's consumer state goes too (unbind). */
+  removeQueue(address: QueueAddress): Promise<void> {
+    if (this.isShared(address) && this.shared) return this.shared.remove(address);
+    return this.deleteQueue(address);
+  }
+
+  /** Does the queue live in the cluster's backend rather than in this node's store. */
+  isShared(address: QueueAddress): boolean {
+    return this.shared !== undefined && address.kind !== 'temp';
   }
 
   /** Router shutdown: the saved cursors are written with the last commit. */

@@ -23,16 +23,21 @@ interface WireQueued {
   h?: MessageHeaders;
   /** enqueued at, epoch ms */
   t: number;
+  /** the topic it was published to (a durable subscription's queue); absent: sent to the queue */
+  o?: string;
 }
 
 export interface QueuedOnStream {
   readonly payload: Payload;
   readonly headers: MessageHeaders | undefined;
   readonly enqueuedAt: number;
+  /** '' when it was sent to the queue */
+  readonly topic: string;
 }
 
-export function encodeQueued(payload: Payload, headers: MessageHeaders | undefined, now: number): Uint8Array {
+export function encodeQueued(payload: Payload, headers: MessageHeaders | undefined, now: number, topic = ''): Uint8Array {
   const w: WireQueued = { p: ownPayload(payload), t: now };
+  if (topic !== '') w.o = topic;
   if (headers !== undefined) {
     const h: Record<string, unknown> = {};
     let any = false;
@@ -58,7 +63,13 @@ export function decodeQueued(data: Uint8Array): QueuedOnStream | undefined {
   } catch {
     return undefined;
   }
-  if (!isPlainObject(w) || !isPayload(w['p']) || typeof w['t'] !== 'number' || (w['h'] !== undefined && !isHeaders(w['h'])))
+  if (
+    !isPlainObject(w) ||
+    !isPayload(w['p']) ||
+    typeof w['t'] !== 'number' ||
+    (w['h'] !== undefined && !isHeaders(w['h'])) ||
+    (w['o'] !== undefined && typeof w['o'] !== 'string')
+  )
     return undefined;
   const headers = w['h'];
   const raw = w['p'];
@@ -67,5 +78,5 @@ export function decodeQueued(data: Uint8Array): QueuedOnStream | undefined {
     raw.bytes !== undefined && raw.args === undefined && raw.kwargs === undefined && raw.passthru === undefined
       ? payloadFromBytes(raw.bytes, headers)
       : raw;
-  return { payload, headers, enqueuedAt: w['t'] };
+  return { payload, headers, enqueuedAt: w['t'], topic: w['o'] ?? '' };
 }

@@ -1,7 +1,8 @@
 /**
- * Named work queues shared by a cluster (issue 12): the backend lib/work-queues.ts hands
- * `queue`-kind addresses to when `cluster` is configured. Durable subscriptions and
- * temporary queues stay on the node (their owner is one session on one node).
+ * Work queues shared by a cluster (issue 12): the backend lib/work-queues.ts hands
+ * `queue`-kind (named queues) and `durable`-kind (durable topic subscriptions' queues,
+ * fed by lib/durable-subscriptions.ts) addresses to when `cluster` is configured.
+ * Temporary queues stay on the node (their owner is one session on one node).
  *
  * THE MODEL (JetStream does the replication, the acks and the redelivery; nothing here
  * copies a message anywhere itself)
@@ -9,6 +10,8 @@
  * - One stream for the cluster's queues, `<prefix>_queues`, on subjects
  *   `<prefix>.q.<realm>.<name>` (each escaped as one token by lib/cluster/subjects.ts),
  *   with work-queue retention: a message is removed once a consumer acknowledged it.
+ *   Durable subscriptions' queues: the same in a second stream, `<prefix>_durable` on
+ *   `<prefix>.d.<realm>.<name>`, which also bounds each queue (below).
  * - One durable pull consumer per queue (explicit ack, `ack_wait` = cluster.queues.
  *   ackWaitMs), shared by every node: its name is derived from the queue's subject, so
  *   every node opens the same one. JetStream hands each message to one pull request at a
@@ -30,14 +33,26 @@
  *   message on every node and across redeliveries; the base keeps it apart from the seqs
  *   of the node's own store (durable and temporary queues), which never reach 2^52.
  *
- * Not here (README "Not shared yet"): per-queue bounds (the local mailbox policy rejects a
- * SEND to a full queue; the stream has no per-subject limit that rejects on nats-server
- * 2.9), queue sizes in the admin API.
+ * - A message sent with an id (a durable subscription's feed: binding and publication)
+ *   is published with it as Nats-Msg-Id and tried again when its ack does not come:
+ *   JetStream stores it once (within the stream's duplicate window, 2 minutes). A retry
+ *   may land after a later event of the same publisher (order holds when none is needed).
+ * - Bounds of a durable subscription (the local mailbox policy's `drop-newest`,
+ *   lib/mailbox/policies.ts): the durable stream holds at most stomp.maxQueueMessages
+ *   per subject, and refuses more (discard new per subject, nats-server 2.9): the new
+ *   event is dropped and counted (`gatehouse_drops_total{gate="queues",reason=
+ *   "queue_full"}`). No per-subject byte bound exists in JetStream: stomp.maxQueueBytes
+ *   does not apply there.
+ *
+ * Not here (README "Not shared yet"): per-queue bounds of named queues (the queue stream
+ * has none; discard new per subject, as the durable stream has, would give a SEND to a
+ * full queue its ERROR), queue sizes in the admin API.
  */
 import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -47,19 +62,19 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeToken } from '../cluster/subjects';
 import { Errors, RouterError } from '../errors';
-import type { MessageHeaders } from '../headers';
 import type { Logger } from '../log';
-import type { Payload } from '../payload';
 import type { Session } from '../session';
 import {
   Consumer,
   type ConsumeOptions,
   type ConsumerSink,
   type QueueAddress,
+  type QueueInput,
   type QueueMessage,
   type SendResult,
   type SharedQueues,
@@ -75,6 +90,8 @@ const MAX_BATCH = 64;
 const PULL_MS = 1000;
 /** after a failed pull (NATS unreachable, consumer missing) the next one waits this long */
 const RETRY_MS = 1000;
+/** tries of a publish with a message id (timeouts, no responders), nats.js' backoff between */
+const PUBLISH_TRIES = 3;
 /** how long a SEND waits for a NATS connection before it fails */
 const CONNECT_WAIT_MS = 5000;
 
@@ -83,6 +100,8 @@ export interface JetStreamQueuesOptions {
   ackWaitMs: number;
   /** copies of each message (the stream's replicas, when it is created) */
   replicas: number;
+  /** messages one durable subscription's queue holds at most (stomp.maxQueueMessages) */
+  maxDurableMessages: number;
   log: Logger;
   /** counts a message that was not delivered (metrics) */
   drop: (reason: string) => void;
@@ -102,6 +121,8 @@ class SharedQueue {
   ready: JsMsg[] = [];
   /** the pull loop sleeps on it while its consumers have no credit */
   wake: (() => void) | undefined;
+  /** the pull request under way */
+  pulling: ConsumerMessages | undefined;
   released = false;
 
   constructor(
@@ -109,6 +130,7 @@ class SharedQueue {
     readonly storeName: string,
     readonly subject: string,
     readonly durable: string,
+    readonly stream: string,
   ) {}
 }
 
@@ -118,7 +140,10 @@ interface Connected {
 }
 
 export class JetStreamQueues implements SharedQueues {
+  /** named queues' stream */
   private readonly stream: string;
+  /** durable subscriptions' stream */
+  private readonly durableStream: string;
   private readonly active = new Map<string, SharedQueue>();
   private readonly ring = new ConsumerRing<SharedQueue>();
   /** every pull loop still running (a released queue's ends within one pull) */
@@ -132,6 +157,7 @@ export class JetStreamQueues implements SharedQueues {
 
   constructor(private readonly options: JetStreamQueuesOptions) {
     this.stream = `${options.prefix}_queues`;
+    this.durableStream = `${options.prefix}_durable`;
     this.whenConnected = new Promise((resolve) => (this.markConnected = resolve));
   }
 
@@ -139,46 +165,54 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await this.ensureStream(jsm);
+    await ensureStream(
+      jsm,
+      {
+        name: this.stream,
+        subjects: [`${this.options.prefix}.q.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas,
+      },
+      this.options.log,
+    );
+    await ensureStream(
+      jsm,
+      {
+        name: this.durableStream,
+        subjects: [`${this.options.prefix}.d.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas,
+        max_msgs_per_subject: this.options.maxDurableMessages,
+        discard: DiscardPolicy.New,
+        discard_new_per_subject: true,
+      },
+      this.options.log,
+    );
     this.connected = { js, jsm };
     this.markConnected(this.connected);
     return { stop: () => this.stop() };
   }
 
-  private async ensureStream(jsm: JetStreamManager): Promise<void> {
-    const config = {
-      name: this.stream,
-      subjects: [`${this.options.prefix}.q.>`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: this.options.replicas,
-    };
-    try {
-      await jsm.streams.info(this.stream);
-      return;
-    } catch {
-      // missing: created below
-    }
-    try {
-      await jsm.streams.add(config);
-    } catch (err) {
-      // another node created it in between
-      await jsm.streams.info(this.stream).catch(() => {
-        throw err;
-      });
-    }
-  }
-
   // ----- sending -----
 
-  send(address: QueueAddress, message: { payload: Payload; headers?: MessageHeaders }): SendResult {
+  send(address: QueueAddress, message: QueueInput): SendResult {
     if (this.closed) throw new RouterError(Errors.systemShutdown, 'router is shutting down');
-    const data = encodeQueued(message.payload, message.headers, Date.now());
+    const data = encodeQueued(message.payload, message.headers, Date.now(), message.topic);
     const subject = subjectOf(this.options.prefix, address);
+    // with an id, a publish whose ack did not come is asked again: stored once anyway
+    const options = message.id === undefined ? undefined : { msgID: message.id, retries: PUBLISH_TRIES };
     const committed = this.connection().then(async ({ js }) => {
       try {
-        await js.publish(subject, data);
+        await js.publish(subject, data, options);
       } catch (err) {
+        if (address.kind === 'durable') {
+          // nobody waits for a durable subscription's event: lost, counted. A full
+          // queue: drop-newest, as the local mailbox of a durable subscription (see above)
+          this.options.drop(isSubjectFull(err) ? 'queue_full' : 'unavailable');
+          return;
+        }
         throw new RouterError(Errors.unavailable, `the cluster did not store the message: ${errorText(err)}`);
       }
     });
@@ -193,7 +227,7 @@ export class JetStreamQueues implements SharedQueues {
     let q = this.active.get(storeName);
     if (!q) {
       const subject = subjectOf(this.options.prefix, address);
-      q = new SharedQueue(address, storeName, subject, durableName(subject));
+      q = new SharedQueue(address, storeName, subject, durableName(subject), this.streamOf(address));
       this.active.set(storeName, q);
       const loop = this.run(q);
       this.loops.add(loop);
@@ -290,7 +324,18 @@ export class JetStreamQueues implements SharedQueues {
   /** Deletes every message of a queue (the admin API's purge), on every node. */
   async purge(address: QueueAddress): Promise<void> {
     const { jsm } = await this.connection();
-    await jsm.streams.purge(this.stream, { filter: subjectOf(this.options.prefix, address) });
+    await jsm.streams.purge(this.streamOf(address), { filter: subjectOf(this.options.prefix, address) });
+  }
+
+  /** purge(), and the queue's durable consumer goes (a removed durable subscription). */
+  async remove(address: QueueAddress): Promise<void> {
+    await this.purge(address);
+    const { jsm } = await this.connection();
+    try {
+      await jsm.consumers.delete(this.streamOf(address), durableName(subjectOf(this.options.prefix, address)));
+    } catch {
+      // never created (nobody consumed it), or another node deleted it
+    }
   }
 
   /** Router shutdown (before the cluster's connection closes): no more sends or consumers. */
@@ -347,6 +392,9 @@ export class JetStreamQueues implements SharedQueues {
       try {
         consumer ??= await this.openConsumer(q);
         iter = await consumer.fetch({ max_messages: want, expires: PULL_MS });
+        q.pulling = iter;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- released during the await
+        if (q.released || this.closed) iter.stop();
         for await (const m of iter) {
           // released or closed during the await (microsoft/TypeScript#9998)
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -367,6 +415,7 @@ export class JetStreamQueues implements SharedQueues {
         consumer = undefined;
         await sleep(RETRY_MS);
       } finally {
+        q.pulling = undefined;
         iter?.stop();
       }
     }
@@ -388,12 +437,12 @@ export class JetStreamQueues implements SharedQueues {
       ack_wait: this.options.ackWaitMs * 1_000_000,
     };
     try {
-      await jsm.consumers.add(this.stream, config);
+      await jsm.consumers.add(q.stream, config);
     } catch {
       // exists with another config (ack_wait changed): this node's config applies
-      await jsm.consumers.update(this.stream, q.durable, { ack_wait: config.ack_wait, description: q.subject });
+      await jsm.consumers.update(q.stream, q.durable, { ack_wait: config.ack_wait, description: q.subject });
     }
-    return js.consumers.get(this.stream, q.durable);
+    return js.consumers.get(q.stream, q.durable);
   }
 
   /** Hands pulled messages out while a local consumer has capacity. */
@@ -439,7 +488,7 @@ export class JetStreamQueues implements SharedQueues {
     const message: QueueMessage = {
       address: q.address,
       seq: id,
-      topic: '',
+      topic: decoded.topic,
       payload: decoded.payload,
       headers: decoded.headers,
       redelivered: m.redelivered,
@@ -452,6 +501,10 @@ export class JetStreamQueues implements SharedQueues {
     }
   }
 
+  private streamOf(address: QueueAddress): string {
+    return address.kind === 'durable' ? this.durableStream : this.stream;
+  }
+
   private kick(q: SharedQueue): void {
     q.wake?.();
   }
@@ -460,12 +513,56 @@ export class JetStreamQueues implements SharedQueues {
     q.released = true;
     this.active.delete(q.storeName);
     this.kick(q);
+    // the pull request ends now, not when it expires: nats-server drops a waiting pull
+    // request whose reply subject lost its interest, so what is published meanwhile is
+    // not pulled here for nobody (naked back, it would come out of order and marked
+    // redelivered)
+    q.pulling?.stop();
   }
 }
 
-/** `<prefix>.q.<realm>.<name>`: one token each (lib/cluster/subjects.ts escapes '.', '*', '>'). */
+/**
+ * `<prefix>.q.<realm>.<name>` (a durable subscription's: `.d.`): one token each
+ * (lib/cluster/subjects.ts escapes '.', '*', '>').
+ */
 function subjectOf(prefix: string, a: QueueAddress): string {
-  return `${prefix}.q.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
+  return `${prefix}.${a.kind === 'durable' ? 'd' : 'q'}.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
+}
+
+/**
+ * Makes sure the stream exists. A durable stream made by an older config keeps its
+ * settings but its per-subject bound, which follows the config of the node that started
+ * last (a failed update leaves the old bound: logged, the queues work on).
+ */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, log: Logger): Promise<void> {
+  let info;
+  try {
+    info = await jsm.streams.info(config.name);
+  } catch {
+    // missing: created below
+  }
+  if (info) {
+    const max = config.max_msgs_per_subject;
+    if (max !== undefined && info.config.max_msgs_per_subject !== max) {
+      await jsm.streams.update(config.name, { max_msgs_per_subject: max }).catch((err: unknown) => {
+        log.warn({ err, stream: config.name, max }, 'cluster queues: the per-subscription bound was not changed');
+      });
+    }
+    return;
+  }
+  try {
+    await jsm.streams.add(config);
+  } catch (err) {
+    // another node created it in between
+    await jsm.streams.info(config.name).catch(() => {
+      throw err;
+    });
+  }
+}
+
+/** JetStream refused a message because its subject holds its maximum (discard new per subject). */
+function isSubjectFull(err: unknown): boolean {
+  return /maximum messages per subject exceeded/i.test(errorText(err));
 }
 
 /**
