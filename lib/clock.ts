@@ -3,7 +3,8 @@
  * TTL and the requests' expiry, MQTT keep-alive, will delays and session expiry, STOMP
  * heart-beats, the WAMP HELLO / AUTHENTICATE timeout and WebSocket / RawSocket pings, the
  * dynamic authenticator's deadline and authorizer's cache, the slow consumer deadline (read
- * by the outbox's real-time drain poll), the inbound rate limit and the auth throttle. The router is given it
+ * by the outbox's real-time drain poll), the inbound rate limit and the auth throttle, the
+ * universal port's sniff deadline and the PROXY header deadline. The router is given it
  * (RouterOptions.clock, default the real one) and hands it down, so a test can drive a
  * 30-day TTL or a 2-minute keep-alive by moving a fake clock instead of sleeping.
  *

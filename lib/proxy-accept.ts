@@ -86,7 +86,7 @@ export function readProxyHeaders(ctx: GateContext, server: net.Server, mode: Pro
     }
     let first: Buffer | undefined;
     const stop = (): void => {
-      clearTimeout(timer);
+      ctx.clock.clearTimeout(timer);
       socket.off('readable', onReadable);
       socket.off('close', stop);
       socket.off('error', ignore);
@@ -133,8 +133,9 @@ export function readProxyHeaders(ctx: GateContext, server: net.Server, mode: Pro
           return;
       }
     };
-    // the proxy writes its header at once; a client of ours always speaks first
-    const timer = setTimeout(() => {
+    // the proxy writes its header at once; a client of ours always speaks first (the
+    // deadline is on the router's clock: a test moves it instead of waiting)
+    const timer = ctx.clock.setTimeout(() => {
       stop();
       refuse(socket, 'timeout');
     }, timeoutMs);

@@ -96,7 +96,7 @@ export function serveProtocolsOn(ctx: GateContext, server: http.Server, opts: Un
   const sniff = (socket: net.Socket): void => {
     let first: Buffer | undefined;
     const done = (verdict: SniffVerdict | 'timeout' | 'gone'): void => {
-      clearTimeout(timer);
+      ctx.clock.clearTimeout(timer);
       socket.off('readable', onReadable);
       socket.off('close', onClose);
       socket.off('error', ignore);
@@ -120,7 +120,8 @@ export function serveProtocolsOn(ctx: GateContext, server: http.Server, opts: Un
       done('gone');
     };
     // HTTP clients and the gates' clients all speak first; one that does not is dropped
-    const timer = setTimeout(() => {
+    // (on the router's clock: a test moves it instead of waiting for the deadline)
+    const timer = ctx.clock.setTimeout(() => {
       done('timeout');
     }, opts.timeoutMs);
     timer.unref();

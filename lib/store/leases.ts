@@ -65,9 +65,10 @@ export class Leases {
   /**
    * Takes or renews the node's lease until now + ttlMs. Throws `condition_failed` when
    * the lease was lost meanwhile (it lapsed and its wills fired): the node's sessions
-   * must then be treated as gone.
+   * must then be treated as gone. `now` is the holder's clock, as `check`'s is the
+   * checker's (a test moves both instead of waiting for a lease to lapse).
    */
-  async renew(node: string, ttlMs: number): Promise<void> {
+  async renew(node: string, ttlMs: number, now = Date.now()): Promise<void> {
     checkId(node, 'node');
     // Not knowing our revision (the last renewal failed, or one timed out and may have
     // been written after all) is not the same as having no lease: a lease key still
@@ -76,11 +77,7 @@ export class Leases {
     // the live lease lapsed and another node fired the wills of sessions still here.
     const held = this.held.get(node) ?? (await this.meta.get(leaseKey(node)))?.revision;
     try {
-      const revision = await this.meta.put(
-        leaseKey(node),
-        { kwargs: { expiresAt: Date.now() + ttlMs } },
-        { expect: held ?? 'absent' },
-      );
+      const revision = await this.meta.put(leaseKey(node), { kwargs: { expiresAt: now + ttlMs } }, { expect: held ?? 'absent' });
       this.held.set(node, revision);
     } catch (err) {
       this.held.delete(node);

@@ -17,6 +17,8 @@ import { createUserRecord } from '../../lib/auth/user-record';
 import { createLogger } from '../../lib/log';
 import { connectMqttFrom, connectRefusedFrom, endAll, metricValue, waitFor, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
 import { connectBytes } from '../helpers/mqtt-raw';
+import { ManualClock } from '../helpers/clock';
+import { expectQuiet } from '../helpers/wait';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header';
 import {
   codecs,
@@ -323,18 +325,28 @@ describe('proxy protocol, the login throttle counts the forwarded client', () =>
 describe('proxy protocol, required', () => {
   let r: TestRouter;
   const lines: string[] = [];
+  const HEADER_MS = 300;
+  /** the header deadline is reached by moving this clock */
+  const clock = new ManualClock();
 
   before(async () => {
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
     r = await startRouter(
-      { proxy: { trusted: ['127.0.0.1'], protocol: 'required', headerTimeoutMs: 300 }, mqtt: { sysIntervalSeconds: 0 } },
-      { logger },
+      { proxy: { trusted: ['127.0.0.1'], protocol: 'required', headerTimeoutMs: HEADER_MS }, mqtt: { sysIntervalSeconds: 0 } },
+      { logger, clock },
     );
     routers.push(r);
   });
 
-  const refusedFor = async (reason: string, probe: TcpProbe, what: string): Promise<void> => {
+  /** `cause` makes the refusal happen once the count before it is read (default: the probe's bytes) */
+  const refusedFor = async (
+    reason: string,
+    probe: TcpProbe,
+    what: string,
+    cause = (): Promise<void> | void => undefined,
+  ): Promise<void> => {
     const before = await metricValue(r, 'gatehouse_proxy_refused_total', { listener: 'MQTT', reason });
+    await cause();
     await refusedSilently(probe, what);
     await waitFor(
       () => lines.some((l) => l.includes('PROXY protocol: connection refused') && l.includes(`"reason":"${reason}"`)),
@@ -359,11 +371,15 @@ describe('proxy protocol, required', () => {
       new TcpProbe(r.mqttPort, undefined, undefined, { preamble: Buffer.from(`PROXY UNKNOWN ${'x'.repeat(120)}`) }),
       'an endless v1',
     );
-    await refusedFor(
-      'timeout',
-      new TcpProbe(r.mqttPort, undefined, undefined, { preamble: Buffer.from('PROXY TCP4 1.2') }),
-      'half a header',
-    );
+    const deadline = clock.nextTimer(HEADER_MS, 'the PROXY header deadline');
+    const late = new TcpProbe(r.mqttPort, undefined, undefined, { preamble: Buffer.from('PROXY TCP4 1.2') });
+    await deadline;
+    await refusedFor('timeout', late, 'half a header', async () => {
+      clock.advance(HEADER_MS - 1);
+      await expectQuiet();
+      assert.equal(late.closedAt, undefined, 'half a header is waited for until the deadline');
+      clock.advance(1);
+    });
     await refusedFor(
       'untrusted',
       new TcpProbe(r.mqttPort, undefined, undefined, { localAddress: '127.0.0.2' }),

@@ -15,7 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import type { MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { Router } from '../../index';
+import { Router, type RouterOptions } from '../../index';
+import { ManualClock } from '../helpers/clock';
+import { expectQuiet } from '../helpers/wait';
 import { adminHandler } from '../../lib/admin-routes';
 import { connect, rawSocketTransport, wsOptions, type AutobahnSession } from '../helpers/autobahn';
 import { connectMqtt, endAll, MessageLog, publish, subscribe, uniqueId } from '../helpers/mqtt-clients';
@@ -58,14 +60,18 @@ const stompjs = new StompjsClients();
 async function startUniversal(
   httpConfig: Record<string, unknown> = {},
   config: Record<string, unknown> = {},
+  options: RouterOptions = {},
 ): Promise<UniversalRouter> {
-  const router = new Router({
-    log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
-    store: { path: ':memory:' },
-    mqtt: { sysIntervalSeconds: 0 },
-    http: httpConfig,
-    ...config,
-  });
+  const router = new Router(
+    {
+      log: { level: process.env['GATEHOUSE_TEST_LOG'] ?? 'silent' },
+      store: { path: ':memory:' },
+      mqtt: { sysIntervalSeconds: 0 },
+      http: httpConfig,
+      ...config,
+    },
+    options,
+  );
   await router.start();
   const app = express();
   const admin = adminHandler({ metrics: router.metrics, health: () => router.health(), metricsPath: '/metrics' });
@@ -361,9 +367,13 @@ describe('universal port - TLS', () => {
 
 describe('universal port - hostile first bytes', () => {
   const SNIFF_MS = 1000;
+  /** the sniff deadline is reached by moving this clock */
+  const clock = new ManualClock();
+  /** sniff deadlines armed now (no other timer of the router has their length) */
+  const sniffDeadlines = (): number => clock.delays().filter((ms) => ms === SNIFF_MS).length;
   let r: UniversalRouter;
   before(async () => {
-    r = await startUniversal({ sniffTimeoutMs: SNIFF_MS });
+    r = await startUniversal({ sniffTimeoutMs: SNIFF_MS }, {}, { clock });
   });
 
   it('universal port - garbage, a half CONNECT and silence are closed and counted; the clients on the port keep working', async () => {
@@ -396,20 +406,28 @@ describe('universal port - hostile first bytes', () => {
       ['a half STOMP command', Buffer.from('\nCONNE'), 'timeout'],
       ['silence', undefined, 'timeout'],
     ];
+    const deadlinesBefore = sniffDeadlines();
     const probes = cases.map(([, bytes]) => {
       const p = new TcpProbe(r.port);
       if (bytes) void p.connected.then(() => p.write(bytes));
       return p;
     });
-    const started = Date.now();
-    await Promise.all(probes.map((p, i) => withTimeout(p.closed, SNIFF_MS + WAIT_MS, `${cases[i]?.[0] ?? '?'} to be closed`)));
-    for (const [i, p] of probes.entries()) {
-      const [name, , reason] = cases[i] ?? ['?', undefined, 'unknown'];
-      assert.equal(p.pending.length, 0, `${name}: nothing sent back`);
-      // refused at once, or at the deadline (not before it)
-      if (reason === 'timeout') assert.ok((p.closedAt ?? 0) - started >= SNIFF_MS - 50, `${name} closed at the deadline`);
-      else assert.ok((p.closedAt ?? 0) - started < SNIFF_MS, `${name} closed at once`);
-    }
+    const named = probes.map((p, i) => ({ p, name: cases[i]?.[0] ?? '?', reason: cases[i]?.[2] }));
+    const closed = (reason: 'unknown' | 'timeout'): Promise<void[]> =>
+      Promise.all(
+        named.filter((c) => c.reason === reason).map((c) => withTimeout(c.p.closed, WAIT_MS, `${c.name} to be closed`)),
+      );
+    // refused at once: closed with no time passing
+    await closed('unknown');
+    // the others wait for the deadline, and not a millisecond less
+    await waitFor(() => sniffDeadlines() === deadlinesBefore + 3, 'the three stalled connections on their sniff deadline');
+    clock.advance(SNIFF_MS - 1);
+    await expectQuiet();
+    for (const c of named)
+      if (c.reason === 'timeout') assert.equal(c.p.closedAt, undefined, `${c.name}: open before the deadline`);
+    clock.advance(1);
+    await closed('timeout');
+    for (const [i, p] of probes.entries()) assert.equal(p.pending.length, 0, `${cases[i]?.[0] ?? '?'}: nothing sent back`);
     const now = await refusals(r);
     assert.equal((now['unknown'] ?? 0) - (before['unknown'] ?? 0), 3, 'three unknown');
     assert.equal((now['timeout'] ?? 0) - (before['timeout'] ?? 0), 3, 'three timeouts');

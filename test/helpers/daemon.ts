@@ -8,6 +8,7 @@ import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { giveUpAfter } from './wait';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CLI = join('lib', 'cli.ts');
@@ -94,13 +95,13 @@ export function spawnGatehouse(args: string[]): Daemon {
         finish();
         reject(new Error(`daemon exited (${String(code)}) before ${what}${dump()}`));
       };
-      const timer = setTimeout(() => {
+      const cancel = giveUpAfter(ms, () => {
         finish();
         reject(new Error(`no log line for ${what} within ${ms} ms${dump()}`));
-      }, ms);
+      });
       const onLine = (): void => void check();
       const finish = (): void => {
-        clearTimeout(timer);
+        cancel();
         lines.off('line', onLine);
         child.off('exit', onExit);
       };

@@ -6,10 +6,11 @@
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { WebSocket, type RawData } from 'ws';
-import { sleep, within, type HostileRouter } from './hostile';
+import { within, type HostileRouter } from './hostile';
 import { connectBytes } from './mqtt-raw';
 import { helloFor } from './hostile-wamp';
 import { codecs, frameHeader, handshakeBytes } from './raw-wamp';
+import { pace } from './wait';
 
 export interface FloodResult {
   name: string;
@@ -19,14 +20,18 @@ export interface FloodResult {
   received: Buffer;
 }
 
+/** A flooder this many messages in is flooding (past its handshake, its rhythm set). */
+const FLOWING_AFTER = 100;
+
 /** Yields to the event loop every 100 writes, so that every flooder (and the clients checked meanwhile) runs. */
-async function pace(sent: number): Promise<void> {
+async function yieldEvery100(sent: number): Promise<void> {
   if (sent % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
  * Writes `first` (the handshake), waits for the router's first answer, then writes
  * `next(i)` as fast as the socket drains, for `ms` or until the router closes it.
+ * Calls `flowing` once: FLOWING_AFTER messages in, or when it ends before that.
  */
 export async function floodTcp(
   name: string,
@@ -34,6 +39,7 @@ export async function floodTcp(
   first: Buffer,
   next: (i: number) => Buffer,
   ms: number,
+  flowing: () => void = () => undefined,
 ): Promise<FloodResult> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   socket.on('error', () => undefined);
@@ -48,9 +54,12 @@ export async function floodTcp(
   const end = Date.now() + ms;
   let sent = 0;
   while (!closed && Date.now() < end) {
-    if (!socket.write(next(sent++))) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), sleep(200)]);
-    await pace(sent);
+    // a full socket buffer: go on when it drains, or after 200 ms anyway (a flooder does not wait long)
+    if (!socket.write(next(sent++))) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), pace(200)]);
+    await yieldEvery100(sent);
+    if (sent === FLOWING_AFTER) flowing();
   }
+  if (sent < FLOWING_AFTER) flowing();
   const closedByRouter = closed;
   socket.destroy();
   return { name, sent, closedByRouter, received: Buffer.concat(got) };
@@ -64,6 +73,7 @@ export async function floodWs(
   next: (i: number) => Buffer,
   binary: boolean,
   ms: number,
+  flowing: () => void = () => undefined,
 ): Promise<FloodResult> {
   const ws = new WebSocket(url, [protocol], { perMessageDeflate: false });
   ws.on('error', () => undefined);
@@ -79,9 +89,12 @@ export async function floodWs(
   let sent = 0;
   while (!closed && Date.now() < end) {
     ws.send(next(sent++), { binary });
-    if (ws.bufferedAmount > 1 << 20) await sleep(5);
-    await pace(sent);
+    // ws has no drain event: back off while a MB is queued, so the flooder's own memory stays bounded
+    if (ws.bufferedAmount > 1 << 20) await pace(5);
+    await yieldEvery100(sent);
+    if (sent === FLOWING_AFTER) flowing();
   }
+  if (sent < FLOWING_AFTER) flowing();
   const closedByRouter = closed;
   ws.terminate();
   return { name, sent, closedByRouter, received: Buffer.concat(got) };
@@ -105,13 +118,27 @@ function mqttPublish(qos: 0 | 1, version: 4 | 5): (i: number) => Buffer {
  * msgpack); MQTT 3.1.1 QoS 0 and MQTT 5 QoS 1 over TCP, MQTT 5 QoS 0 over WebSocket;
  * STOMP SEND over TCP and WebSocket.
  */
-export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult>[] {
+export interface Floods {
+  /** each flooder's outcome, once its `ms` are over or the router closed it */
+  results: Promise<FloodResult>[];
+  /** every flooder is flooding (or already done): what a check "during the flood" waits for */
+  flowing: Promise<void>;
+}
+
+export function startFlooders(r: HostileRouter, ms: number): Floods {
+  let reported = 0;
+  let allFlowing: () => void = () => undefined;
+  const flowing = new Promise<void>((resolve) => (allFlowing = resolve));
+  // each flooder reports once (floodTcp / floodWs): the last one resolves `flowing`
+  const report = (): void => {
+    if (++reported === results.length) allFlowing();
+  };
   const rawHello = helloFor('msgpack');
   const rawPublish = (i: number): Buffer => {
     const m = codecs.msgpack.encode([16, i + 1, {}, 'hostile.flood', [PAYLOAD]]);
     return Buffer.concat([frameHeader(0, m.length), m]);
   };
-  return [
+  const results = [
     floodWs(
       'wamp-ws-json',
       r.url('wamp', '/ws'),
@@ -120,6 +147,7 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
       (i) => Buffer.from(JSON.stringify([16, i + 1, {}, 'hostile.flood', [PAYLOAD]])),
       false,
       ms,
+      report,
     ),
     floodWs(
       'wamp-ws-cbor',
@@ -129,6 +157,7 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
       (i) => codecs.cbor.encode([48, i + 1, {}, 'hostile.no.such.procedure', [PAYLOAD]]),
       true,
       ms,
+      report,
     ),
     floodTcp(
       'wamp-rawsocket',
@@ -136,9 +165,10 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
       Buffer.concat([handshakeBytes(2), frameHeader(0, rawHello.length), rawHello]),
       rawPublish,
       ms,
+      report,
     ),
-    floodTcp('mqtt-tcp-v4', r.ports.mqtt, connectBytes({ clientId: '', level: 4 }), mqttPublish(0, 4), ms),
-    floodTcp('mqtt-tcp-v5', r.ports.mqtt, connectBytes({ clientId: '', level: 5 }), mqttPublish(1, 5), ms),
+    floodTcp('mqtt-tcp-v4', r.ports.mqtt, connectBytes({ clientId: '', level: 4 }), mqttPublish(0, 4), ms, report),
+    floodTcp('mqtt-tcp-v5', r.ports.mqtt, connectBytes({ clientId: '', level: 5 }), mqttPublish(1, 5), ms, report),
     floodWs(
       'mqtt-ws-v5',
       r.url('mqttWs', '/mqtt'),
@@ -147,8 +177,10 @@ export function startFlooders(r: HostileRouter, ms: number): Promise<FloodResult
       mqttPublish(0, 5),
       true,
       ms,
+      report,
     ),
-    floodTcp('stomp-tcp', r.ports.stomp, STOMP_CONNECT, () => STOMP_SEND, ms),
-    floodWs('stomp-ws', r.url('stompWs', '/stomp'), 'v12.stomp', STOMP_CONNECT, () => STOMP_SEND, false, ms),
+    floodTcp('stomp-tcp', r.ports.stomp, STOMP_CONNECT, () => STOMP_SEND, ms, report),
+    floodWs('stomp-ws', r.url('stompWs', '/stomp'), 'v12.stomp', STOMP_CONNECT, () => STOMP_SEND, false, ms, report),
   ];
+  return { results, flowing };
 }

@@ -16,9 +16,11 @@ import { connect, rawSocketTransport, wsOptions } from './autobahn';
 import { connectMqtt } from './mqtt-clients';
 import { spawnChildRouter, type ChildProcessRouter } from './child-router';
 import { StompjsClients, Inbox, subscribeConfirmed, sendWithReceipt, stop as stopStomp } from './stomp-clients';
-import { within, sleep } from './raw-wamp';
+import { within } from './raw-wamp';
+import { waitFor } from './wait';
 
-export { within, sleep };
+export { within };
+export { pace } from './wait';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'hostile-router.ts');
 
@@ -196,17 +198,18 @@ const WATCH_MS = 3000;
 
 /** Resolves once `isDone()` or after `idle` ms without `activity()` changing, or WATCH_MS. */
 async function settle(isDone: () => boolean, activity: () => number, idle = IDLE_MS): Promise<void> {
-  const start = Date.now();
   let last = activity();
   let quietSince = Date.now();
-  while (!isDone() && Date.now() - start < WATCH_MS) {
-    await sleep(10);
+  const settled = (): boolean => {
+    if (isDone()) return true;
     const a = activity();
-    if (a !== last) {
-      last = a;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince >= idle) return;
-  }
+    if (a === last) return Date.now() - quietSince >= idle;
+    last = a;
+    quietSince = Date.now();
+    return false;
+  };
+  // watched for WATCH_MS without settling: the caller judges the outcome as it stands
+  await waitFor(settled, 'the connection to settle', WATCH_MS).catch(() => undefined);
 }
 
 /** Writes `chunks` (a turn apart) on a TCP connection, then watches it settle. */

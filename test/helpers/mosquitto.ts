@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { canConnect, exited, freePort, PortTaken, requireBinary, withFreshPorts, type Cleanup } from './server-process';
-import { sleep } from './wait';
+import { waitFor } from './wait';
 
 export type { Cleanup } from './server-process';
 
@@ -135,16 +135,18 @@ async function startIn(t: Cleanup, dir: string, options: MosquittoOptions): Prom
   let child = launch();
 
   const waitReady = async (): Promise<void> => {
-    const deadline = Date.now() + READY_MS;
-    for (;;) {
-      if (child.exitCode !== null) {
-        const Failure = /address already in use/i.test(log) ? PortTaken : Error;
-        throw new Failure(`mosquitto exited with ${child.exitCode}:\n${log}`);
-      }
-      if ((await canConnect(port)) && (tlsPort === undefined || (await canConnect(tlsPort)))) return;
-      if (Date.now() > deadline) throw new Error(`mosquitto not accepting connections in ${READY_MS} ms:\n${log}`);
-      await sleep(20);
-    }
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) {
+          const Failure = /address already in use/i.test(log) ? PortTaken : Error;
+          throw new Failure(`mosquitto exited with ${child.exitCode}:\n${log}`);
+        }
+        return (await canConnect(port)) && (tlsPort === undefined || (await canConnect(tlsPort)));
+      },
+      () => `mosquitto to accept connections:\n${log}`,
+      READY_MS,
+      20,
+    );
   };
 
   const broker: Mosquitto = {

@@ -18,7 +18,7 @@ import { autobahn, connect as autobahnConnect, wsOptions } from './autobahn';
 import type { TestRouter } from './router';
 import { expectQuiet, withTimeout, WAIT_MS } from './wait';
 
-export { sleep, waitFor, withTimeout, WAIT_MS } from './wait';
+export { pace, waitFor, withTimeout, WAIT_MS } from './wait';
 
 // autobahn logs every closed connection with console.warn; keep test output readable.
 if (!process.env['GATEHOUSE_TEST_LOG']) {

@@ -10,9 +10,9 @@
  */
 import net from 'node:net';
 import mqttPacket, { type IConnackPacket, type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
-import { expectQuiet, within } from './wait';
+import { expectQuiet, giveUpAfter, within } from './wait';
 
-export { sleep, within } from './wait';
+export { pace, within } from './wait';
 
 export type MqttVersion = 3 | 4 | 5;
 
@@ -220,10 +220,10 @@ export class RawMqtt {
     const pred = typeof match === 'string' ? (r: Received) => r.packet.cmd === match : match;
     const label = what ?? (typeof match === 'string' ? match.toUpperCase() : 'a matching packet');
     return new Promise<Received>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancel = giveUpAfter(ms, () => {
         this.waiters.delete(check);
         reject(new Error(`timed out after ${ms} ms waiting for ${label}; received: ${this.summary()}`));
-      }, ms);
+      });
       const check = (): void => {
         const found = this.received.find((r) => !this.taken.has(r) && pred(r));
         if (found) {
@@ -231,7 +231,7 @@ export class RawMqtt {
         } else if (!this.isClosed) {
           return;
         }
-        clearTimeout(timer);
+        cancel();
         this.waiters.delete(check);
         if (found) resolve(found);
         else reject(new Error(`connection closed while waiting for ${label}; received: ${this.summary()}`));
@@ -276,19 +276,7 @@ export class RawMqtt {
 
   /** Waits for the server to close the connection; resolves with the time it closed. */
   async waitClosed(what: string, ms = WAIT_MS): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `timed out after ${ms} ms waiting for ${what} (the server to close the connection); received: ${this.summary()}`,
-            ),
-          ),
-        ms,
-      );
-    });
-    await Promise.race([this.closed, deadline]).finally(() => clearTimeout(timer));
+    await within(this.closed, ms, () => `${what} (the server to close the connection); received: ${this.summary()}`);
     return this.closedAt ?? Date.now();
   }
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { exited, freePorts, PortTaken, requireBinary, withFreshPorts, type Cleanup } from './server-process';
-import { sleep } from './wait';
+import { waitFor } from './wait';
 
 export { freePorts, type Cleanup } from './server-process';
 
@@ -146,22 +146,23 @@ async function startNode(t: Cleanup, plan: NodePlan, waitHealthy: boolean): Prom
  * `healthy`, else /varz (up; a cluster node reports healthy only once its peers are up).
  */
 async function waitReady(node: NatsNode, healthy: boolean): Promise<void> {
-  const deadline = Date.now() + READY_MS;
   const url = `http://127.0.0.1:${node.monitorPort}/${healthy ? 'healthz' : 'varz'}`;
-  for (;;) {
-    if (node.child.exitCode !== null) {
-      const Failure = /address already in use/.test(node.log()) ? PortTaken : Error;
-      throw new Failure(`nats-server ${node.name} exited with ${node.child.exitCode}:\n${node.log()}`);
-    }
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`nats-server ${node.name} not ready in ${READY_MS} ms:\n${node.log()}`);
-    await sleep(50);
-  }
+  await waitFor(
+    async () => {
+      if (node.child.exitCode !== null) {
+        const Failure = /address already in use/.test(node.log()) ? PortTaken : Error;
+        throw new Failure(`nats-server ${node.name} exited with ${node.child.exitCode}:\n${node.log()}`);
+      }
+      try {
+        return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
+      } catch {
+        return false; // not listening yet
+      }
+    },
+    () => `nats-server ${node.name} to be ready:\n${node.log()}`,
+    READY_MS,
+    50,
+  );
 }
 
 /**
@@ -169,20 +170,23 @@ async function waitReady(node: NatsNode, healthy: boolean): Promise<void> {
  * times out (2.9's /healthz can answer ok earlier).
  */
 export async function waitMetaLeader(node: NatsNode): Promise<string> {
-  const deadline = Date.now() + READY_MS;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) });
-      const jsz = (await res.json()) as { meta_cluster?: { leader?: string } };
-      const leader = jsz.meta_cluster?.leader;
-      if (leader !== undefined && leader !== '') return leader;
-    } catch {
-      // not answering yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`nats-server ${node.name}: no JetStream meta leader in ${READY_MS} ms:\n${node.log()}`);
-    await sleep(100);
-  }
+  let leader = '';
+  await waitFor(
+    async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`, { signal: AbortSignal.timeout(2000) });
+        const jsz = (await res.json()) as { meta_cluster?: { leader?: string } };
+        leader = jsz.meta_cluster?.leader ?? '';
+      } catch {
+        // not answering yet
+      }
+      return leader !== '';
+    },
+    () => `nats-server ${node.name} to know a JetStream meta leader:\n${node.log()}`,
+    READY_MS,
+    100,
+  );
+  return leader;
 }
 
 /** One nats-server with JetStream, stopped when the test ends. */

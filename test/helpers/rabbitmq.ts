@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { canConnect, freePorts, requireBinary, type Cleanup } from './server-process';
-import { sleep } from './wait';
+import { giveUpAfter, waitFor } from './wait';
 
 export const RABBITMQ_SERVER = process.env['RABBITMQ_SERVER'] ?? '/usr/lib/rabbitmq/bin/rabbitmq-server';
 /** a cold Erlang VM and the STOMP plugin on a loaded machine (8 s on a quiet one) */
@@ -45,15 +45,16 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   } catch {
     return; // already gone
   }
-  const timer = setTimeout(() => {
+  // SIGTERM first, SIGKILL if the group has not exited within STOP_MS
+  const cancel = giveUpAfter(STOP_MS, () => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
     } catch {
       // gone meanwhile
     }
-  }, STOP_MS);
+  });
   await exited;
-  clearTimeout(timer);
+  cancel();
 }
 
 /** One RabbitMQ node with STOMP on a free loopback port, stopped when the test (or suite) ends. */
@@ -108,11 +109,14 @@ export async function startRabbitMq(t: Cleanup): Promise<RabbitMq> {
     await rm(dir, { recursive: true, force: true });
   };
   t.after(stop);
-  const deadline = Date.now() + READY_MS;
-  while (!(await canConnect(stompPort))) {
-    if (node.exitCode !== null) throw new Error(`rabbitmq-server exited with ${node.exitCode}:\n${log}`);
-    if (Date.now() > deadline) throw new Error(`RabbitMQ STOMP not accepting connections in ${READY_MS} ms:\n${log}`);
-    await sleep(100);
-  }
+  await waitFor(
+    () => {
+      if (node.exitCode !== null) throw new Error(`rabbitmq-server exited with ${node.exitCode}:\n${log}`);
+      return canConnect(stompPort);
+    },
+    () => `RabbitMQ STOMP to accept connections:\n${log}`,
+    READY_MS,
+    100,
+  );
   return { stompPort, log: () => log };
 }

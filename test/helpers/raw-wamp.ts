@@ -11,7 +11,7 @@ import { Packr } from 'msgpackr';
 import { WebSocket, type RawData } from 'ws';
 import { within } from './wait';
 
-export { sleep, within } from './wait';
+export { within } from './wait';
 // cbor-x ships ESM typings only (see lib/wamp/serializers.ts); load its CJS build.
 const cborx = require('cbor-x') as {
   Encoder: new (opts: Record<string, unknown>) => { encode(v: unknown): Buffer; decode(b: Buffer): unknown };

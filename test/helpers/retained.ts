@@ -6,6 +6,7 @@
  */
 import type { AutobahnSession } from './autobahn';
 import { closeAll, connectAs, withTimeout, WAIT_MS, type Client, type EventLog, type RawWampClient } from './wamp-clients';
+import { waitFor } from './wait';
 
 export const CONDITION_FAILED = 'gatehouse.error.condition_failed';
 
@@ -106,6 +107,23 @@ export function storeGet(s: AutobahnSession, key: string): Promise<StoreEntryVie
   return withTimeout(s.call<StoreEntryView | null>('gatehouse.store.get', [key]), WAIT_MS, `gatehouse.store.get(${key})`);
 }
 
+/** Polls gatehouse.store.get until `pred` holds; resolves with the entry that made it hold. */
+export async function storeUntil(
+  s: AutobahnSession,
+  key: string,
+  pred: (e: StoreEntryView | null) => boolean,
+  what: string,
+  ms = 2000,
+): Promise<StoreEntryView | null> {
+  let e: StoreEntryView | null = null;
+  await waitFor(
+    async () => pred((e = await storeGet(s, key))),
+    () => `${what}: store has ${JSON.stringify(e)}`,
+    ms,
+  );
+  return e;
+}
+
 /**
  * A round trip on one session: WAMP messages of a session are handled in order, so once
  * this resolves the router has handled everything the session sent before it.
@@ -141,7 +159,7 @@ export class Probe<T> {
   }
 }
 
-export { sleep } from './wait';
+export { pace } from './wait';
 
 /** The WAMP error URI an autobahn rejection carries, or a description of what it was. */
 export function errorUri(err: unknown): string {

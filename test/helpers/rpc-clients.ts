@@ -23,7 +23,7 @@ if (process.env['GATEHOUSE_TEST_LOG'] === undefined) {
 
 // ----- timing -----
 
-export { sleep, within } from './wait';
+export { pace, within } from './wait';
 
 export interface Deferred<T> {
   promise: Promise<T>;

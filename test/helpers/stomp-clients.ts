@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { Duplex, Writable } from 'node:stream';
 import tls from 'node:tls';
 import WebSocket from 'ws';
-import { sleep, waitFor, withTimeout, WAIT_MS } from './mqtt-clients';
+import { pace, waitFor, withTimeout, WAIT_MS } from './mqtt-clients';
 import { expectQuiet } from './wait';
 
 // @stomp/stompjs declares its types as an ES module; its CommonJS build is loaded with
@@ -28,7 +28,7 @@ export const { Client, Versions } = require('@stomp/stompjs') as typeof Stompjs;
 // the CommonJS build of @stomp/tcp-wrapper has no type declarations
 const { TCPWrapper } = require('@stomp/tcp-wrapper') as { TCPWrapper: new (host: string, port: number) => unknown };
 
-export { sleep, waitFor, withTimeout, WAIT_MS };
+export { pace, waitFor, withTimeout, WAIT_MS };
 
 /** A promise awaited later: a rejection before that is not reported as unhandled. */
 export function armed<T>(p: Promise<T>): Promise<T> {

@@ -20,7 +20,7 @@ import {
   attackTcp,
   attackWs,
   inParallel,
-  sleep,
+  within,
   type Memory,
 } from '../helpers/hostile';
 import { connectBytes } from '../helpers/mqtt-raw';
@@ -55,11 +55,11 @@ after(async () => {
 
 test('flooders on every protocol do not stop well-behaved clients from being served', async (t) => {
   const floods = startFlooders(r, FLOOD_MS);
-  await sleep(500);
+  await within(floods.flowing, 10_000, 'every flooder flooding');
   const t0 = Date.now();
   await assertWellBehavedClientsWork(r, 'duringflood');
   t.diagnostic(`well-behaved clients of every protocol checked in ${Date.now() - t0} ms during the flood`);
-  const results = await Promise.all(floods);
+  const results = await Promise.all(floods.results);
   t.diagnostic(
     `flooders sent ${results.map((x) => `${x.name} ${x.sent}${x.closedByRouter ? ' (closed by the router)' : ''}`).join(', ')}`,
   );

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { HostileRouter, assertWellBehavedClientsWork, sleep, type Memory } from '../helpers/hostile';
+import { HostileRouter, assertWellBehavedClientsWork, within, type Memory } from '../helpers/hostile';
 import { startFlooders, type FloodResult } from '../helpers/hostile-flood';
 import { codecs } from '../helpers/raw-wamp';
 import { metricValue } from '../helpers/robustness';
@@ -87,10 +87,10 @@ function assertRefused(f: FloodResult): void {
 
 test('flooders beyond messagesPerSecond on every protocol are throttled, then disconnected with their protocol error', async (t) => {
   const floods = startFlooders(r, FLOOD_MS);
-  await sleep(300);
+  await within(floods.flowing, 10_000, 'every flooder flooding');
   // well-behaved clients send a handful of messages: under the limit, they are served
   await assertWellBehavedClientsWork(r, 'duringratelimit');
-  const results = await Promise.all(floods);
+  const results = await Promise.all(floods.results);
   t.diagnostic(results.map((f) => `${f.name}: ${f.sent} sent${f.closedByRouter ? ', disconnected' : ''}`).join('; '));
   for (const f of results) assertRefused(f);
   // counted for the operator: one disconnect per flooder, per gate

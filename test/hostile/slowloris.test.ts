@@ -16,7 +16,7 @@ import {
   SHORT_TIMEOUTS,
   assertWellBehavedClientsWork,
   attackTcp,
-  sleep,
+  pace,
   within,
   type Memory,
 } from '../helpers/hostile';
@@ -61,7 +61,7 @@ async function slowTcp(port: number, bytes: Buffer, what: string): Promise<void>
     for (const b of bytes) {
       if (done) return;
       socket.write(Buffer.from([b]));
-      await sleep(BYTE_EVERY_MS);
+      await pace(BYTE_EVERY_MS); // a slowloris: a byte every N ms against the real socket's timeout
     }
   })();
   try {

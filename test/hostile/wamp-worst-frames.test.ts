@@ -18,7 +18,7 @@ import { connect, rawSocketTransport, wsOptions } from '../helpers/autobahn';
 import { HostileRouter, within } from '../helpers/hostile';
 import { worstFrames } from '../helpers/hostile-wamp';
 import { codecs, destroyAllRawPeers, expectAbortAndClose, rawTransports, type RawPeer } from '../helpers/raw-wamp';
-import { sleep } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 /**
  * The frame size limit for this suite. Smaller than the 1 MiB default so that the valid
@@ -96,11 +96,7 @@ test('worst frames - the largest frames of the worst content, every serializer a
       beatError ||= `heartbeat publisher during ${current}: ${(err as Error).message}`;
     }
   }, BEAT_MS);
-  const firstBeat = Date.now();
-  while (beats < 5) {
-    assert.ok(Date.now() - firstBeat < 10_000, 'the heartbeat flows before the attack');
-    await sleep(BEAT_MS);
-  }
+  await waitFor(() => beats >= 5, 'the heartbeat to flow before the attack', 10_000, BEAT_MS);
 
   const timings: string[] = [];
   // every frame is tried, and what went wrong reported together (with the gap)
@@ -128,11 +124,11 @@ test('worst frames - the largest frames of the worst content, every serializer a
             if (m[0] === 17) {
               // every subscriber got it, re-encoded for its serializer
               published++;
-              const due = Date.now() + ANSWER_MS;
-              while (heavySubs.some((s) => s.events < published)) {
-                assert.ok(Date.now() < due, `heavy event reached ${heavySubs.map((s) => s.events).join('/')} of ${published}`);
-                await sleep(10);
-              }
+              await waitFor(
+                () => heavySubs.every((s) => s.events >= published),
+                () => `the heavy event to reach every subscriber (${heavySubs.map((s) => s.events).join('/')} of ${published})`,
+                ANSWER_MS,
+              );
             }
           }
         } catch (err) {
@@ -146,9 +142,9 @@ test('worst frames - the largest frames of the worst content, every serializer a
     current = 'end';
     // a beat after the last frame, so that a stall at the end counts as a gap too
     const beatsAtEnd = beats;
-    const due = Date.now() + ANSWER_MS;
-    while (beats <= beatsAtEnd && Date.now() < due) await sleep(BEAT_MS);
-    if (beats <= beatsAtEnd) failures.push(`no heartbeat for ${Date.now() - last} ms after the last frame`);
+    await waitFor(() => beats > beatsAtEnd, 'a heartbeat after the last frame', ANSWER_MS, BEAT_MS).catch(() =>
+      failures.push(`no heartbeat for ${Date.now() - last} ms after the last frame`),
+    );
   } finally {
     clearInterval(timer);
     for (const line of timings) t.diagnostic(line);

@@ -16,7 +16,7 @@ import { Router } from '../../index';
 import { wsOptions } from '../helpers/autobahn';
 import { FIXTURE_DIR, type Detail } from '../helpers/aggregate';
 import { call, closeAll, connectAs, withTimeout, type Client } from '../helpers/wamp-clients';
-import { sleep } from '../helpers/wait';
+import { waitFor } from '../helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let dir: string;
@@ -140,13 +140,7 @@ void test('aggregate durability - SIGKILL under load: every acked row is kept, n
     if (line) port = (JSON.parse(line) as { http: { port: number } }).http.port;
     return port !== 0;
   });
-  await withTimeout(
-    (async () => {
-      while (port === 0) await sleep(50);
-    })(),
-    20_000,
-    'the daemon to listen',
-  );
+  await waitFor(() => port !== 0, 'the daemon to listen', 20_000);
   const client = await connectAs(wsOptions(`ws://127.0.0.1:${port}/ws`, 'msgpack'));
   const acked: Detail[] = [];
   let n = 0;

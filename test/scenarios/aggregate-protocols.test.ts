@@ -22,7 +22,6 @@ import {
 import { startRouter, type TestRouter } from '../helpers/router';
 import { StompjsClients, sendWithReceipt, type IFrame } from '../helpers/stomp-clients';
 import { call, closeAll, connectAs, errorOf, EventLog, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
-import { sleep } from '../helpers/wait';
 
 let r: TestRouter;
 let wamp: Client;
@@ -267,22 +266,25 @@ void test('aggregate tables - a retained subscriber to a change feed gets the cu
     let stop = false;
     let n = 0;
     const acks: Promise<unknown>[] = [];
+    let acked = 0;
     const pump = async (): Promise<void> => {
       while (!stop) {
         for (let i = 0; i < 10; i++) {
           n++;
           const row = detail(`f${n % 20}`, 1 + (n % 3), 'feed', n % 7);
           const p = writer.session.publish('table.detail', [], { ...row }, { acknowledge: true });
-          if (p) acks.push(p);
+          if (p) acks.push(p.then(() => acked++));
         }
         await new Promise((resolve) => setImmediate(resolve));
       }
     };
     const pumping = pump();
-    await sleep(50);
+    await waitFor(() => acked >= 50, "the writer's changes flowing");
     const log = new EventLog();
     await subscribeLog(reader.session, 'table.invoice.changes', log, { retained: true });
-    await sleep(100);
+    // the writer goes on after the subscription: live changes follow the current rows
+    const ackedAtSubscribe = acked;
+    await waitFor(() => acked >= ackedAtSubscribe + 50, 'changes written after the subscription');
     stop = true;
     await pumping;
     await Promise.all(acks);

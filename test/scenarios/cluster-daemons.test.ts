@@ -7,7 +7,7 @@ import { portsOf, spawnGatehouse, tempDir, writeJson, type Daemon } from '../hel
 import { connectMqtt, MessageLog } from '../helpers/mqtt-clients';
 import { startNatsCluster } from '../helpers/nats';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
-import { sleep, waitFor } from '../helpers/wait';
+import { expectQuiet, waitFor } from '../helpers/wait';
 
 /**
  * Issue 12: three `gatehouse` daemons joined with --cluster / --node (child processes, as
@@ -90,7 +90,7 @@ test(
       inbox.bodies(),
       Array.from({ length: 20 }, (_, i) => String(i)),
     );
-    await sleep(200);
+    await expectQuiet(200);
     assert.equal(events.length, 20, 'no duplicate');
     assert.equal(log.messages.length, 0, 'the publisher is not subscribed: nothing came back to it');
 

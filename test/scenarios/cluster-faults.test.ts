@@ -4,7 +4,7 @@ import { connect, wsOptions } from '../helpers/autobahn';
 import { filterFor, startNodes, waitInterest } from '../helpers/cluster';
 import { connectMqtt, metricValue } from '../helpers/mqtt-clients';
 import { startNats, startNatsCluster } from '../helpers/nats';
-import { sleep, waitFor } from '../helpers/wait';
+import { pace, waitFor } from '../helpers/wait';
 
 /**
  * Issue 12, faults: a NATS server SIGKILLed under a publishing node (its connection
@@ -33,7 +33,7 @@ test(
     const publisher = (async () => {
       while (publishing) {
         await pub.publishAsync('cl/kill/seq', String(seq++), { qos: 1 });
-        await sleep(2);
+        await pace(2); // a steady stream across the kill, not a burst before it
       }
     })();
 

@@ -7,7 +7,7 @@ import { connectMqtt, MessageLog, metricValue } from '../helpers/mqtt-clients';
 import { freePorts, natsClient, startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
-import { sleep, waitFor, withTimeout } from '../helpers/wait';
+import { expectQuiet, waitFor, withTimeout } from '../helpers/wait';
 
 /**
  * Issue 12, pub/sub across nodes: three Gatehouse nodes (in-process routers, each with
@@ -119,7 +119,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     }
     await pm.endAsync();
     // exactly once: nothing more arrives
-    await sleep(300);
+    await expectQuiet(300);
     for (const { w, log, s } of subs) {
       assert.equal(w.events.length, 3);
       assert.equal(log.messages.length, 3);
@@ -147,7 +147,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
       expected,
     );
     assert.deepEqual(log.texts().map(Number), expected);
-    await sleep(200);
+    await expectQuiet(200);
     assert.equal(w.events.length, N);
     assert.equal(log.messages.length, N);
     await pub.endAsync();
@@ -175,7 +175,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
       () => exact.events.length === 1 && prefix.events.length === 1 && local.events.length === 1,
       'each subscription has it',
     );
-    await sleep(300);
+    await expectQuiet(300);
     assert.equal(exact.events.length, 1);
     assert.equal(prefix.events.length, 1);
     assert.equal(local.events.length, 1, 'the origin node delivered it once, and nothing came back');
@@ -274,7 +274,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     await waitInterest(nats, filterFor('cl.interest.t'), false);
     const after = await metricValue(b, 'gatehouse_cluster_received_total', {});
     for (let i = 0; i < 10; i++) await pub.publishAsync('cl/interest/t', 'late', { qos: 1 });
-    await sleep(300);
+    await expectQuiet(300);
     assert.equal(await metricValue(b, 'gatehouse_cluster_received_total', {}), after);
     await pub.endAsync();
   });

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Router } from '../../index';
 import { FIXTURE_DIR } from '../helpers/aggregate';
 import { connect as connectAutobahn, wsOptions } from '../helpers/autobahn';
+import { giveUpAfter } from '../helpers/wait';
 
 const ROOT = resolve(__dirname, '..', '..');
 /** tsx compiles on start-up: a demo may take a few seconds to print its first line */
@@ -80,17 +81,17 @@ function spawnDemo(t: TestContext, name: string, script: string, args: string[])
           }
           return false;
         };
-        const timer = setTimeout(() => {
+        const cancel = giveUpAfter(timeoutMs, () => {
           done();
           reject(
             new Error(
               `${name} did not print ${String(re)} within ${timeoutMs} ms; stdout:\n${lines.join('\n')}\nstderr:\n${err}`,
             ),
           );
-        }, timeoutMs);
+        });
         const onLine = (): void => void check();
         const done = (): void => {
-          clearTimeout(timer);
+          cancel();
           events.off('line', onLine);
         };
         events.on('line', onLine);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import { natsClient, startNatsCluster } from '../helpers/nats';
-import { sleep } from '../helpers/wait';
+import { retryUntil, waitFor } from '../helpers/wait';
 
 const WRITES = 400;
 const WORKERS = 8;
@@ -20,16 +20,8 @@ const FAILOVER_MS = 30_000;
  * Retries a read while the cluster fails over: listing keys creates a consumer, which
  * needs the meta leader, and the killed node may have been it.
  */
-async function untilAnswered<T>(read: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + FAILOVER_MS;
-  for (;;) {
-    try {
-      return await read();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(200);
-    }
-  }
+function untilAnswered<T>(read: () => Promise<T>): Promise<T> {
+  return retryUntil(read, 'a request through the fail-over', FAILOVER_MS, 200);
 }
 
 test('jetstream cluster - SIGKILL of the stream leader during acknowledged writes loses none of them', async (t) => {
@@ -52,15 +44,8 @@ test('jetstream cluster - SIGKILL of the stream leader during acknowledged write
       const key = `w.${i}`;
       // a write that fails (timeout, no leader yet) is not acknowledged: it is retried,
       // and only the acknowledged outcome is what the test holds the cluster to
-      for (;;) {
-        try {
-          acked.set(key, await engine.put(key, { args: [i] }));
-          break;
-        } catch {
-          failedAttempts++;
-          await sleep(50);
-        }
-      }
+      const put = (): Promise<number> => engine.put(key, { args: [i] });
+      acked.set(key, await retryUntil(put, `the put of ${key}`, FAILOVER_MS, 50, () => failedAttempts++));
       if (acked.size === KILL_AFTER) killed ??= leader.kill();
     }
   };
@@ -121,11 +106,11 @@ test('jetstream cluster - a hung follower (SIGSTOP) does not stop acknowledged w
   const reader = await JetStreamKvEngine.open(await natsClient(t, victim.url), { bucket: 'hung', timeoutMs: 5000 });
   const due = Date.now() + 20_000;
   for (let i = 0; i < 50; i++) {
-    for (;;) {
-      const e = await reader.get(`h.${i}`);
-      if (e?.revision === revisions[i]) break;
-      assert.ok(Date.now() < due, `h.${i} at revision ${revisions[i]} read through the resumed node`);
-      await sleep(100);
-    }
+    await waitFor(
+      async () => (await reader.get(`h.${i}`))?.revision === revisions[i],
+      `h.${i} at revision ${revisions[i]} read through the resumed node`,
+      Math.max(0, due - Date.now()),
+      100,
+    );
   }
 });

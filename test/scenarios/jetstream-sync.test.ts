@@ -13,7 +13,7 @@ import { autobahnTransports } from '../helpers/autobahn';
 import { startNats, type Cleanup } from '../helpers/nats';
 import { acquire, CONDITION_FAILED, Probe, publishAck, release, retain, storeGet } from '../helpers/retained';
 import { startRouter, type TestRouter } from '../helpers/router';
-import { sleep, waitFor } from '../helpers/wait';
+import { expectQuiet, waitFor } from '../helpers/wait';
 import { closeAll, connectAs, EventLog, errorOf, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
 
 // the server stops in this file's after(): one registered inside before() would run as
@@ -286,7 +286,7 @@ test('jetstream - a value whose writer is gone still expires: a surviving router
     const deletions = (): number => logs.reduce((n, l) => n + l.events.filter((e) => e.args.length === 0).length, 0);
     await waitFor(() => deletions() >= 1, 'the deletion announced');
     await logs[1]?.until((e) => e.args[0] === 'b', "b's value on router 2");
-    await sleep(200);
+    await expectQuiet(200);
     assert.equal(deletions(), 1, 'announced once');
     await release(b.session, key);
   } finally {

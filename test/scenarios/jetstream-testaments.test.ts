@@ -18,7 +18,7 @@ import { wsOptions } from '../helpers/autobahn';
 import { connectMqtt, MessageLog, uniqueId } from '../helpers/mqtt-clients';
 import { natsClient, startNats, type Cleanup } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
-import { sleep, waitFor } from '../helpers/wait';
+import { expectQuiet, waitFor } from '../helpers/wait';
 import { closeAll, connectAs, EventLog, subscribeLog, withTimeout, type Client } from '../helpers/wamp-clients';
 
 const LEASE_MS = 1000;
@@ -114,7 +114,7 @@ test('jetstream testaments - what ended while its node lived leaves no record; a
   // the standing session now ends on router 1: its claim fails, it does not fire again
   await withTimeout(standing.close(), 10_000, 'WAMP GOODBYE');
   await router(1).router.storeNode?.check();
-  await sleep(LEASE_MS);
+  await expectQuiet(LEASE_MS);
   assert.deepEqual(topics(log), ['jt.gone.ended', 'jt.gone.lost'], "fired once on router 1, the clean DISCONNECT's will never");
   assert.deepEqual(topics(remote), ['jt.gone.standing'], 'fired once on router 2');
 });

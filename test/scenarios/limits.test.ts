@@ -10,7 +10,7 @@ import { connect } from '../helpers/autobahn';
 import { frameBytes, RawStomp, rawHeader } from '../helpers/stomp-clients';
 import { destroyAllRawPeers, TcpProbe, upgradeStatus, WsPeer } from '../helpers/raw-wamp';
 import { startRouter, type TestRouter } from '../helpers/router';
-import { sleep, waitFor, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
+import { pace, waitFor, withTimeout, WAIT_MS } from '../helpers/mqtt-clients';
 
 const routers: TestRouter[] = [];
 const raws: RawStomp[] = [];
@@ -154,7 +154,7 @@ describe('limits - inbound rate', () => {
       for (let i = 0; i < 2000; i++) flooder.publish('rate/flood', 'x', { qos: 0 });
       for (let i = 0; i < 5; i++) {
         await other.publishAsync('rate/other', `o${i}`, { qos: 1 });
-        await sleep(20);
+        await pace(20); // the well-behaved client's messages spread over the flood, not one burst
       }
       assert.equal(await withTimeout(disconnect, WAIT_MS, 'DISCONNECT for the flooder'), 0x96);
       await waitFor(() => got.other === 5, "the other client's messages");

@@ -13,7 +13,7 @@ import {
   type LinkRouter,
 } from '../helpers/link-routers';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { sleep, waitFor } from '../helpers/wait';
+import { expectQuiet, waitFor } from '../helpers/wait';
 
 /**
  * Links between two routers (README "Links"): a site and its designated router in the
@@ -120,7 +120,7 @@ describe('links: a site and its designated router', () => {
     await publishAcked(siteC.session, 'both.x', 'end-site');
     await publishAcked(cloudC.session, 'both.x', 'end-cloud');
     await waitFor(() => siteSub.received('both.x').length >= 4 && cloudSub.received('both.x').length >= 4, 'the markers');
-    await sleep(300);
+    await expectQuiet(300);
     assert.deepEqual([...siteSub.received('both.x')].sort(), ['end-cloud', 'end-site', 'from-cloud', 'from-site']);
     assert.deepEqual([...cloudSub.received('both.x')].sort(), ['end-cloud', 'end-site', 'from-cloud', 'from-site']);
   });

@@ -4,7 +4,7 @@ import { tempDir } from '../helpers/daemon';
 import { killChildRouters } from '../helpers/child-router';
 import { client, linkTo, publishAcked, startLinkRouter, waitForLinkState, type LinkRouter } from '../helpers/link-routers';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
-import { sleep, waitFor } from '../helpers/wait';
+import { expectQuiet, waitFor } from '../helpers/wait';
 
 /**
  * Links in a triangle (README "Links"): every router sends and receives the same
@@ -47,7 +47,7 @@ describe('links: a triangle of three routers, and in: "auto"', () => {
     // a loop would bring copies: a second round, then a pause of many round trips
     for (const [i, p] of pubs.entries()) await publishAcked(p.session, 'tri.x', `n${i}`);
     await waitFor(() => subs.every((s) => s.received('tri.x').length >= 6), 'the second round', 20_000);
-    await sleep(500);
+    await expectQuiet(500);
     for (const s of subs) assert.deepEqual([...s.received('tri.x')].sort(), ['m0', 'm1', 'm2', 'n0', 'n1', 'n2']);
   });
 

@@ -13,7 +13,7 @@ import { startRouter, type TestRouter } from '../helpers/router';
 import { autobahnTransports } from '../helpers/autobahn';
 import { acquire, release, storeGet } from '../helpers/retained';
 import { closeAll, connectAs, withTimeout, type Client } from '../helpers/wamp-clients';
-import { sleep } from '../helpers/wait';
+import { pace } from '../helpers/wait';
 
 const CLIENTS = 20;
 const ACQUISITIONS = 200;
@@ -66,7 +66,7 @@ test('retained - 20 clients fight for one lock 200 times: never two holders at o
       if (seen?.revision !== revision || (seen.value as { holder?: number }).holder !== me) {
         violations.push(`c${me} holds rev ${revision} but the store has ${JSON.stringify(seen)}`);
       }
-      if (me % 3 === 0) await sleep(1);
+      if (me % 3 === 0) await pace(1); // some holders work a while: others contend meanwhile
       holding = undefined;
       const releasedAt = performance.now();
       const releaseRevision = await release(s, KEY);

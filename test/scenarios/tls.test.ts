@@ -20,12 +20,12 @@ import { codecs, frameHeader, handshakeBytes } from '../helpers/raw-wamp';
 import {
   StompjsClients,
   stompitConnect,
+  subscribeConfirmed,
   stompitDisconnect,
   withTimeout,
   WAIT_MS,
   type StompitConnectOptions,
 } from '../helpers/stomp-clients';
-import { sleep } from '../helpers/wait';
 
 const dir = join(__dirname, '../fixtures/tls');
 const pem = (name: string): Buffer => readFileSync(join(dir, name));
@@ -247,8 +247,9 @@ describe('tls - STOMP', () => {
   it('tls - stompjs over wss sends and receives', async () => {
     const url = `wss://127.0.0.1:${ports.stompWss}/stomp`;
     const { client: c } = await stompjs.connect(() => new WebSocket(url, ['v12.stomp'], { ca, ...client }));
-    const got = new Promise<string>((resolve) => c.subscribe('/topic/tls.stomp', (m) => resolve(m.body)));
-    await sleep(50);
+    let delivered: (body: string) => void = () => undefined;
+    const got = new Promise<string>((resolve) => (delivered = resolve));
+    await subscribeConfirmed(c, '/topic/tls.stomp', (m) => delivered(m.body));
     c.publish({ destination: '/topic/tls.stomp', body: 'over wss' });
     assert.equal(await withTimeout(got, WAIT_MS, 'the STOMP message over wss'), 'over wss');
     assertDevice7(transports('stomp').find((t) => t.type === 'websocket')?.clientCertificate);

@@ -6,12 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createStore, type RetainedStore } from '../../lib/store';
+import { createStore, SqliteStore, type RetainedStore } from '../../lib/store';
 import { SortedKeys } from '../../lib/store/sorted-keys';
-import { sleep } from '../helpers/wait';
+import { ManualClock } from '../helpers/clock';
 
-async function openStore(): Promise<RetainedStore> {
-  const store = createStore({ engine: 'sqlite', path: ':memory:' });
+/** `clock`: what TTLs are judged by (the real time when not given) */
+async function openStore(clock?: ManualClock): Promise<RetainedStore> {
+  const store = clock
+    ? new SqliteStore({ engine: 'sqlite', path: ':memory:' }, () => clock.now())
+    : createStore({ engine: 'sqlite', path: ':memory:' });
   await store.open();
   return store;
 }
@@ -56,12 +59,13 @@ void test('store range - pages through the keys under a prefix in order, after a
 });
 
 void test('store range - deleted and expired keys are left out; keys written between pages show by their order', async () => {
-  const store = await openStore();
+  const clock = new ManualClock();
+  const store = await openStore(clock);
   try {
     for (let i = 0; i < 10; i++) store.write('r', `k${i}`, { args: [i] });
     store.delete('r', 'k3');
     store.write('r', 'k5', { args: [5] }, { ttlMs: 1 });
-    await sleep(5);
+    clock.advance(5);
     const first = store.range('r', { prefix: 'k', limit: 4 }).map((e) => e.key);
     assert.deepEqual(first, ['k0', 'k1', 'k2', 'k4']);
     store.write('r', 'k1a', { args: ['behind the cursor'] });

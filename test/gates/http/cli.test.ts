@@ -10,6 +10,7 @@ import { joinWamp, waitFor } from '../../helpers/mqtt-clients';
 import { wsOptions } from '../../helpers/autobahn';
 import { connectAs } from '../../helpers/wamp-clients';
 import { api, startHttpRouter, type HttpTestRouter } from './helpers';
+import { giveUpAfter } from '../../helpers/wait';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const CLI = join('lib', 'cli.ts');
@@ -38,17 +39,17 @@ function cli(args: string[], env: Record<string, string> = {}, onStdout?: (all: 
     });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => {
+    const cancel = giveUpAfter(RUN_MS, () => {
       child.kill();
       fail(new Error(`gatehouse ${args.join(' ')} did not exit: ${stdout} ${stderr}`));
-    }, RUN_MS);
+    });
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       stdout += c;
       onStdout?.(stdout);
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('close', (code) => {
-      clearTimeout(timer);
+      cancel();
       done({ code, stdout, stderr });
     });
   });

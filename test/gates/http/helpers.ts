@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import type { RouterOptions } from '../../../index';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { WAIT_MS, withTimeout } from '../../helpers/mqtt-clients';
 
@@ -15,8 +16,11 @@ export interface HttpTestRouter extends TestRouter {
   baseUrl: string;
 }
 
-export async function startHttpRouter(config: Record<string, unknown> = {}): Promise<HttpTestRouter> {
-  const r = await startRouter(config);
+export async function startHttpRouter(
+  config: Record<string, unknown> = {},
+  options: RouterOptions = {},
+): Promise<HttpTestRouter> {
+  const r = await startRouter(config, options);
   const app = express();
   app.use(r.router.config.http.api.path, r.router.httpApi());
   const server = r.router.createHttpServer(app);

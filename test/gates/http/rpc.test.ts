@@ -4,14 +4,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { autobahn } from '../../helpers/autobahn';
 import { joinWamp, waitFor } from '../../helpers/mqtt-clients';
+import { ManualClock } from '../../helpers/clock';
 import { api, curl, startHttpRouter, type HttpTestRouter } from './helpers';
+import { expectQuiet } from '../../helpers/wait';
 
 let r: HttpTestRouter;
+/** the call timeout is reached by moving this clock */
+const clock = new ManualClock();
 let callee: Awaited<ReturnType<typeof joinWamp>>;
 const invocations: Record<string, unknown>[] = [];
 
 before(async () => {
-  r = await startHttpRouter();
+  r = await startHttpRouter({}, { clock });
   callee = await joinWamp(r);
   await callee.session.register('http.rpc.add', (args, kwargs, details) => {
     invocations.push(details);
@@ -23,7 +27,8 @@ before(async () => {
   await callee.session.register('http.rpc.invalid', () => {
     throw new autobahn.Error('wamp.error.invalid_argument', ['bad widget']);
   });
-  await callee.session.register('http.rpc.slow', () => new Promise((resolve) => setTimeout(() => resolve('late'), 4000)));
+  // never answers: its calls end by their timeout or by the caller going away
+  await callee.session.register('http.rpc.slow', () => new Promise<never>(() => undefined));
 });
 after(async () => {
   await callee.close();
@@ -58,7 +63,16 @@ describe('http rpc - to a WAMP callee and back', () => {
   });
 
   it('http - options.timeout ends a slow call with 504 wamp.error.timeout', async () => {
-    const res = await api(`${r.apiUrl}/call`, { body: { procedure: 'http.rpc.slow', options: { timeout: 100 } } });
+    const armed = clock.nextTimer(100, 'the call timeout');
+    const reply = api(`${r.apiUrl}/call`, { body: { procedure: 'http.rpc.slow', options: { timeout: 100 } } });
+    let ended = false;
+    void reply.then(() => (ended = true));
+    await armed;
+    clock.advance(99);
+    await expectQuiet();
+    assert.equal(ended, false, 'the call does not end before its timeout');
+    clock.advance(1);
+    const res = await reply;
     assert.equal(res.status, 504);
     assert.equal(res.body['error'], 'wamp.error.timeout');
   });

@@ -10,7 +10,7 @@ import type { MqttClient } from 'mqtt';
 import { connectMqtt, endAll, joinWamp, uniqueId, waitFor } from '../../helpers/mqtt-clients';
 import { StompjsClients } from '../../helpers/stomp-clients';
 import { api, SseReader, startHttpRouter, type HttpTestRouter } from './helpers';
-import { sleep } from '../../helpers/wait';
+import { pace } from '../../helpers/wait';
 
 let r: HttpTestRouter;
 const mqttClients: MqttClient[] = [];
@@ -172,7 +172,7 @@ describe('http sse - backpressure', () => {
       // the kernel's socket buffers take a few MB before the router's queue grows
       for (let i = 0; i < 2000 && subscribed(); i++) {
         void w.session.publish('sse.slow', [big]);
-        if (i % 20 === 0) await sleep(10);
+        if (i % 20 === 0) await pace(10); // a publisher's rhythm, so the router's queue (not the event loop) fills
       }
       await waitFor(() => !subscribed(), 'the slow SSE reader disconnected and its subscription removed', 10_000);
       const metrics = await r.router.metrics.render();

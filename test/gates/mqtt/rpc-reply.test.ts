@@ -12,6 +12,7 @@ import {
   endAll,
   joinWamp,
   MessageLog,
+  pace,
   publish,
   subscribe,
   uniqueId,
@@ -188,8 +189,7 @@ void describe('mqtt $rpc - the response topic, decided by the dynamic authorizer
     const w = await joinWamp(dyn);
     wamps.push(w);
     // the authorizer answers later than at once, so the PUBLISH's ack must wait for it
-    const decide = (args: unknown[]): Promise<boolean> =>
-      new Promise((resolve) => setTimeout(() => resolve(String(args[1]).startsWith('dyn.ok.')), 20));
+    const decide = (args: unknown[]): Promise<boolean> => pace(20).then(() => String(args[1]).startsWith('dyn.ok.'));
     await withTimeout(w.session.register('authz.check', decide), WAIT_MS, 'register authz.check');
     let calls = 0;
     await withTimeout(

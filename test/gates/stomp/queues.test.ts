@@ -10,7 +10,6 @@ import {
   RawClients,
   rawHeader,
   sendWithReceipt,
-  sleep,
   StompjsClients,
   stompitConnect,
   stompitDisconnect,
@@ -368,6 +367,7 @@ describe('stomp queues', () => {
     await produce(producer, q, numbered('m', 20));
     const acked: string[] = [];
     for (let round = 0; round < 4 && acked.length < 20; round++) {
+      const sessions = router.router.sessions;
       const { client } = await stompjs.ws(router.stompWsUrl);
       const closed = transportClosed(client, 'forced close');
       let n = 0;
@@ -383,7 +383,8 @@ describe('stomp queues', () => {
         { id: 'churn', ack: 'client-individual', 'prefetch-count': '5' },
       );
       await closed;
-      await sleep(20);
+      // the router has seen the break (and taken the unacknowledged back) before the next round
+      await waitFor(() => router.router.sessions === sessions, 'the broken consumer session to end');
     }
     const { client: last } = await stompjs.ws(router.stompWsUrl);
     const inbox = new Inbox();

@@ -5,13 +5,14 @@
  * the real autobahn client. Each snippet is pasted into a function that supplies the
  * free names it uses (`session`, `connection`, `unlockResource`, `console`,
  * `setTimeout`), so the snippet text itself is untouched; `console` and `setTimeout`
- * are local stand-ins that record what the snippet logs and shorten its 9 s timer.
+ * are local stand-ins that record what the snippet logs and fire its 9 s timer when the
+ * test says the time is up.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { wsOptions } from '../../helpers/autobahn';
-import { Clients, Probe, retain, sleep, storeGet } from '../../helpers/retained';
+import { Clients, Probe, retain, storeGet, storeUntil } from '../../helpers/retained';
 import { withTimeout } from '../../helpers/wamp-clients';
 import { expectQuiet, waitFor } from '../../helpers/wait';
 
@@ -58,12 +59,22 @@ class Console {
   }
 }
 
-/** setTimeout stand-in: the snippet's delay is recorded and replaced by a short one. */
-function shortTimers(delayMs: number, requested: number[]): (fn: () => void, ms: number) => void {
-  return (fn, ms) => {
-    requested.push(ms);
-    setTimeout(fn, delayMs);
+/**
+ * The snippet's timer, stood in for: its delay is recorded, and its callback runs when the
+ * test calls `fire` (the moment the 9 s would be up), not after any real time.
+ */
+class TestTimers {
+  readonly requested: number[] = [];
+  private readonly due: (() => void)[] = [];
+  readonly schedule = (fn: () => void, ms: number): void => {
+    this.requested.push(ms);
+    this.due.push(fn);
   };
+  fire(): void {
+    const fns = this.due.splice(0);
+    assert.ok(fns.length > 0, 'the snippet scheduled its timer');
+    for (const fn of fns) fn();
+  }
 }
 
 // ---- snippets, verbatim inside their wrappers ----
@@ -164,8 +175,8 @@ test('retained - README lock mutex: the first client locks, an identical second 
   const watcher = await clients.open(json(), 'watcher');
   const consoleA = new Console();
   const consoleB = new Console();
-  const timersA: number[] = [];
-  const timersB: number[] = [];
+  const timersA = new TestTimers();
+  const timersB = new TestTimers();
   const unlockedAt: Record<string, number> = {};
   let releaseB!: () => void;
   const bUnlocked = new Promise<void>((r) => (releaseB = r));
@@ -178,7 +189,7 @@ test('retained - README lock mutex: the first client locks, an identical second 
       unlockMutexSnippet(fox(a));
     },
     consoleA,
-    shortTimers(300, timersA),
+    timersA.schedule,
   );
   const lockedA = await consoleA.line('Master Resource Locked:', 'A to lock the free mutex');
   const revA = (lockedA.args[1] as { id: number }).id;
@@ -198,10 +209,11 @@ test('retained - README lock mutex: the first client locks, an identical second 
       releaseB();
     },
     consoleB,
-    shortTimers(100, timersB),
+    timersB.schedule,
   );
   await expectQuiet();
   assert.equal(consoleB.has('Master Resource Locked:'), false, 'B must not get the mutex while A holds it');
+  timersA.fire(); // A's 9 s are up: it unlocks
 
   const lockedB = await consoleB.line('Master Resource Locked:', 'B to lock after A unlocks', 3000);
   const unlockA = unlockedAt['a'];
@@ -210,16 +222,18 @@ test('retained - README lock mutex: the first client locks, an identical second 
   assert.ok(revB > revA, `B's fencing token ${revB} is above A's ${revA}`);
   assert.equal((await storeGet(watcher.session, 'myapp.resource'))?.revision, revB);
 
+  timersB.fire();
   await withTimeout(bUnlocked, 2000, 'B to unlock');
   // the unlock snippet does not wait for its ack; poll the store for the deletion
-  const deadline = Date.now() + 2000;
-  while ((await storeGet(watcher.session, 'myapp.resource')) !== null) {
-    if (Date.now() > deadline) assert.fail('the README unlock (null Arguments, retain) did not delete the key');
-    await sleep(10);
-  }
+  await storeUntil(
+    watcher.session,
+    'myapp.resource',
+    (e) => e === null,
+    'the README unlock (null Arguments, retain) deleted the key',
+  );
   assert.equal(consoleA.has('Lock FAILED'), false);
   assert.equal(consoleB.has('Lock FAILED'), false);
-  assert.deepEqual([...timersA, ...timersB], [9000, 9000], 'each snippet scheduled its unlock');
+  assert.deepEqual([...timersA.requested, ...timersB.requested], [9000, 9000], 'each snippet scheduled its unlock');
 });
 
 test('retained - README retained storage: a conditional retained publish is stored; a retained subscriber gets stored values first, then live ones', async () => {
@@ -232,14 +246,8 @@ test('retained - README retained storage: a conditional retained publish is stor
   await retain(seed.session, 'key.other', ['not matched by key.value.#']);
 
   retainedPublishSnippet(fox(writer));
-  const deadline = Date.now() + 2000;
-  let stored = await storeGet(reader.session, 'key.value.1');
-  while (stored?.value !== 'args') {
-    if (Date.now() > deadline) assert.fail(`the README publish was not stored: ${JSON.stringify(stored)}`);
-    await sleep(10);
-    stored = await storeGet(reader.session, 'key.value.1');
-  }
-  assert.deepEqual(stored.headers, { kwArgs: true });
+  const stored = await storeUntil(reader.session, 'key.value.1', (e) => e?.value === 'args', 'the README publish stored');
+  assert.deepEqual(stored?.headers, { kwArgs: true });
 
   const console = new Console();
   retainedSubscribeSnippet(fox(reader), console);
@@ -261,13 +269,12 @@ test('retained - README retained storage: a conditional retained publish is stor
 
   // the README will ({ value, publish, session }) is written when the writer leaves
   await writer.close();
-  const willDeadline = Date.now() + 2000;
-  let after = await storeGet(reader.session, 'key.value.1');
-  while (after?.value === 'args') {
-    if (Date.now() > willDeadline) assert.fail('the will of the README publish was not written when its session left');
-    await sleep(10);
-    after = await storeGet(reader.session, 'key.value.1');
-  }
+  const after = await storeUntil(
+    reader.session,
+    'key.value.1',
+    (e) => e?.value !== 'args',
+    'the will of the README publish written when its session left',
+  );
   assert.deepEqual(after?.value, { value: 'to', publish: 'at', session: 'disconnect' });
 });
 

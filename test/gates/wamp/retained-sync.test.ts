@@ -19,14 +19,12 @@ import {
   rawPublish,
   release,
   retain,
-  sleep,
   storeGet,
+  storeUntil,
   subscribeWire,
-  type StoreEntryView,
 } from '../../helpers/retained';
 import { connectAs, EventLog, portOf, RawWampClient, startCutProxy, withTimeout, type Client } from '../../helpers/wamp-clients';
-import type { AutobahnSession } from '../../helpers/autobahn';
-import { expectQuiet } from '../../helpers/wait';
+import { expectQuiet, waitFor } from '../../helpers/wait';
 
 let router: TestRouter;
 const clients = new Clients();
@@ -58,23 +56,6 @@ async function rejection(p: Promise<unknown>, what: string): Promise<string> {
     return errorUri(err);
   }
   return assert.fail(`${what}: expected a rejection, the publish succeeded`);
-}
-
-/** Polls gatehouse.store.get until `pred` holds. */
-async function storeUntil(
-  s: AutobahnSession,
-  key: string,
-  pred: (e: StoreEntryView | null) => boolean,
-  what: string,
-  ms = 2000,
-): Promise<StoreEntryView | null> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const e = await storeGet(s, key);
-    if (pred(e)) return e;
-    if (Date.now() > deadline) return assert.fail(`${what}: store has ${JSON.stringify(e)}`);
-    await sleep(10);
-  }
 }
 
 describe('retained - when', () => {
@@ -292,8 +273,9 @@ describe('retained - watch', () => {
       }
       const second = new Probe(acquire(w2.session, key, 'w2'));
       await barrier(w2.session);
+      const sessions = router.router.sessions;
       await leave();
-      await sleep(50); // let the router see the loss
+      await waitFor(() => router.router.sessions === sessions - 1, "the router to see w1's session end");
       await release(h.session, key);
       const rev = await second.result('w2 to acquire after w1 left the queue');
       assert.deepEqual((await storeGet(watcher.session, key))?.value, 'w2');

@@ -27,7 +27,7 @@ import {
   type RawSocketPeer,
 } from '../../helpers/raw-wamp';
 import { Bystanders, CrashGuard, isTopLevel } from '../../helpers/robustness';
-import { sleep } from '../../helpers/wait';
+import { pace } from '../../helpers/wait';
 import { ManualClock } from '../../helpers/clock';
 
 const MAX_MESSAGE = 64 * 1024;
@@ -356,7 +356,7 @@ void test('wamp robustness - RawSocket handshake errors get the 4-octet error re
     await within(p.connected, 2000, 'connect');
     for (const b of handshakeBytes(1, 15)) {
       p.write([b]);
-      await sleep(10);
+      await pace(10); // one octet per TCP segment
     }
     const reply = await p.read(4, 2000, 'handshake reply');
     assert.equal(reply[0], 0x7f);

@@ -12,7 +12,7 @@ import {
   rejection,
   RPC_TRANSPORTS,
   rpcTestFile,
-  sleep,
+  pace,
   WAMPY_SERIALIZERS,
   within,
 } from '../../helpers/rpc-clients';
@@ -314,7 +314,7 @@ for (const name of TRANSPORTS) {
         inflight++;
         maxInflight = Math.max(maxInflight, inflight);
         started.push(args[0]);
-        await sleep(30);
+        await pace(30); // the callee works a while: a second call arriving meanwhile would overlap
         inflight--;
         return args[0];
       },
@@ -352,7 +352,7 @@ void test('wamp rpc - concurrency 2 with shared callees: each callee holds at mo
         max[label] = Math.max(max[label] ?? 0, inflight[label] ?? 0);
         if (++arrived === 4) allStartedOnce.resolve();
         await gate.promise;
-        await sleep(5);
+        await pace(5); // still busy after the gate opens: calls the router let through overlap
         inflight[label] = (inflight[label] ?? 1) - 1;
         return [label, args[0]];
       },
