@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `npm test` (issue 18): lint, typecheck, then every test file under test/.
-# Most files spend their time waiting on sockets, child processes and servers, not on the
-# CPU, so they run several at a time (TEST_CONCURRENCY, default 3). The files in SERIAL below
-# load the CPU themselves or check time bounds that a loaded machine stretches; they run
-# afterwards, one at a time, each alone on the machine. Every file runs; the script fails
-# when any test fails.
+# One file at a time left the second core idle and the first one waiting on sockets, child
+# processes and servers; the files run several at a time (TEST_CONCURRENCY, default 3: on
+# two cores 2 was slower and 4 no faster). The files in SERIAL below load the CPU themselves
+# or check time bounds that a loaded machine stretches; they run afterwards, one at a time,
+# after all the others. Every file runs; the script fails when any test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +31,7 @@ SERIAL=(
 )
 
 # tsx's CommonJS hook alone: the tests are CommonJS (package.json "type") and `--import tsx`
-# also starts an ES module loader thread in every test process, ~0.3 s of CPU per file
+# also starts an ES module loader thread in every test process, ~0.2-0.3 s of CPU per file
 RUN=(node --require tsx/cjs --test --test-timeout=120000)
 CONCURRENCY="${TEST_CONCURRENCY:-3}"
 
