@@ -12,7 +12,7 @@ const ROOT = resolve(__dirname, '..');
 
 function run(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/cli.ts', ...args], {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'lib/cli.ts', ...args], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -205,7 +205,8 @@ test('daemon - a bad command-line value exits with code 2 and names the field', 
   assert.match(d.stderr(), /\/http\/port must be integer \(from command line\)/);
 });
 
-test('daemon - check-config prints OK for a good file and the problems for a bad one', { timeout: 30_000 }, async (t) => {
+// two CLI runs one after the other, each allowed START_TIMEOUT_MS (30 s)
+test('daemon - check-config prints OK for a good file and the problems for a bad one', { timeout: 60_000 }, async (t) => {
   const dir = tempDirOf(t);
   const good = spawnCli(t, ['check-config', writeConfig(dir, { http: { port: 0 } })]);
   assert.equal(await withTimeout(good.exited, START_TIMEOUT_MS, 'check-config good'), 0);

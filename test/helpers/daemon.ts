@@ -48,9 +48,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs `gatehouse <args>` (tsx, from the source tree). */
+/** Runs `gatehouse <args>` (tsx's CommonJS hook, from the source tree; see child-router.ts). */
 export function spawnGatehouse(args: string[]): Daemon {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], {
     cwd: ROOT,
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

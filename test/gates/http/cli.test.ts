@@ -32,7 +32,7 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 function cli(args: string[], env: Record<string, string> = {}, onStdout?: (all: string) => void): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CLI, ...args], {
       cwd: ROOT,
       env: cleanEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,7 +184,7 @@ describe('cli - client commands', { concurrency: true }, () => {
   it('cli - the daemon serves the HTTP API under /api: kv put and get against gatehouse start', async () => {
     const daemon = spawn(
       process.execPath,
-      ['--import', 'tsx', CLI, 'start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:'],
+      ['--require', 'tsx/cjs', CLI, 'start', '--port', '0', '--mqtt-port', '0', '--stomp-port', '0', '--store', ':memory:'],
       {
         cwd: ROOT,
         env: cleanEnv(),
