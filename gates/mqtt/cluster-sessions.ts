@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type * as MqttSessionsModule from '../../lib/cluster/mqtt-sessions';
+import type { ClusterMqttSessions } from '../../lib/cluster/mqtt-sessions';
+import type { Realm } from '../../lib/realm';
+import { ClusterMailbox } from './cluster-mailbox';
+import type { MqttConnection } from './connection';
+import { sessionKey, type MqttGateContext } from './context';
+import { connectionLost } from './lifecycle';
+import type { Outbound } from './mqtt-session';
+import { RC } from './reason-codes';
+import { asRecord, dropLocally, recordOf, restoreSession } from './session-records';
+
+// NATS is loaded by routers in a cluster only (lib/router.ts does the same)
+const mqttSessionsModule = (): typeof MqttSessionsModule =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+  require('../../lib/cluster/mqtt-sessions') as typeof MqttSessionsModule;
+
+/**
+ * In a cluster, the gate's side of the shared sessions (lib/cluster/mqtt-sessions.ts):
+ * persistent sessions keep their queue on the cluster's stream (cluster-mailbox.ts), a
+ * CONNECT first brings its session to this node (claimSession), and a session another
+ * node takes is let go here (releaseSession). A single router does nothing here.
+ */
+export function joinClusterSessions(ctx: MqttGateContext): void {
+  const router = ctx.router;
+  const cluster = router.cluster;
+  const config = router.config.cluster;
+  if (!cluster || !config) return;
+  const log = ctx.log.child({ part: 'cluster-sessions' });
+  const shared = new (mqttSessionsModule().ClusterMqttSessions)({
+    prefix: config.prefix,
+    node: router.node,
+    replicas: router.config.store.nats.replicas,
+    leaseMs: config.rpc.leaseMs,
+    handoverTimeoutMs: config.mqtt.handoverTimeoutMs,
+    maxMessagesPerSession: router.config.mqtt.maxQueuedMessages,
+    log,
+    metrics: router.metrics,
+  });
+  cluster.use((nc) => shared.attach(nc));
+  shared.setHolder({ release: (realm, clientId, discard) => releaseSession(ctx, shared, realm, clientId, discard) });
+  ctx.shared = shared;
+  const node = router.node;
+  // a publication routed here without an id of its own (a retained replay): one made up, unique
+  const publicationOf = (msg: Outbound): string =>
+    msg.publicationId === undefined ? `${node}:${randomUUID()}` : `${msg.origin ?? node}:${msg.publicationId}`;
+  ctx.sharedMailbox = (session) =>
+    new ClusterMailbox(
+      shared.streamOf(session.realm.name, session.clientId),
+      router.mailboxes,
+      session.owner,
+      publicationOf,
+      (err: unknown) => {
+        log.warn({ err, client: session.clientId }, 'MQTT session queue: the cluster stream refused a write');
+      },
+    );
+}
+
+/**
+ * Before a CONNECT is established: its session is brought to this node. Clean start
+ * discards it on every node; otherwise a session held elsewhere is restored here first
+ * (its subscriptions feed this node from now on, buffered), then its holder lets it go
+ * (or is dead), then its queue is loaded from the stream. Rejects with a RouterError
+ * (unavailable) when that cannot be done: CONNACK server unavailable.
+ */
+export async function claimSession(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
+  const shared = ctx.shared;
+  if (!shared) return;
+  const seen = await shared.read(realm.name, clientId);
+  if (!seen) return;
+  const here = seen.holder === ctx.router.node;
+  const key = sessionKey(realm.name, clientId);
+  // held here: the node's own path (openSession) resumes or discards it
+  if (here && ctx.sessions.has(key)) {
+    if (!clean) ctx.router.metrics.mqttTakeovers.labels('local').inc();
+    return;
+  }
+  if (clean) {
+    await shared.discard(realm.name, clientId, seen);
+    return;
+  }
+  const r = asRecord(seen.record);
+  const session = r && restoreSession(ctx, r, ctx.clock.now());
+  if (!session) {
+    await shared.discard(realm.name, clientId, seen);
+    return;
+  }
+  const mailbox = session.clusterMailbox;
+  mailbox?.startLoading();
+  try {
+    const { record, kind } = await shared.takeOver(realm.name, clientId, seen);
+    const final = asRecord(record.record) ?? r;
+    for (const q of final.qos2) session.inboundQos2.add(q);
+    const stored = await shared.streamOf(realm.name, clientId).load();
+    // this node's own record of a previous life (same node name) is a crash too
+    mailbox?.load(stored, final.inflight ?? [], kind === 'dead' || here);
+    session.recoverInflight();
+  } catch (err) {
+    // not ours: gone from this node again, the cluster's copy untouched
+    session.ended = true;
+    ctx.clock.clearTimeout(session.expiryTimer);
+    if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
+    mailbox?.abandon();
+    dropLocally(ctx, session);
+    session.realm.leave(session.core);
+    throw err;
+  }
+}
+
+/**
+ * Another node takes a session held here: its connection is closed ([MQTT-3.1.4-3],
+ * MQTT 5 DISCONNECT 0x8E), the queue's writes are waited for, the final record (with
+ * the packet ids in flight) written, and the session leaves this node.
+ */
+async function releaseSession(
+  ctx: MqttGateContext,
+  shared: ClusterMqttSessions,
+  realmName: string,
+  clientId: string,
+  discard: boolean,
+): Promise<boolean> {
+  const key = sessionKey(realmName, clientId);
+  const session = ctx.sessions.get(key);
+  if (!session || session.ended) return false;
+  const conn = session.link as MqttConnection | undefined;
+  if (conn) {
+    conn.session = undefined;
+    session.detach();
+    connectionLost(session, conn);
+    conn.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by another node');
+  }
+  // from now on nothing of it is delivered here, nor does it expire here
+  session.ended = true;
+  ctx.clock.clearTimeout(session.expiryTimer);
+  ctx.sessions.delete(key);
+  const mailbox = session.clusterMailbox;
+  await mailbox?.handOver();
+  if (!discard && session.durable) await shared.save(realmName, clientId, { ...recordOf(ctx, session) });
+  dropLocally(ctx, session);
+  session.realm.leave(session.core);
+  return true;
+}
