@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as MqttSessionsModule from '../../lib/cluster/mqtt-sessions';
-import type { ClusterMqttSessions } from '../../lib/cluster/mqtt-sessions';
+import type { ClusterMqttSessions, SharedRecord } from '../../lib/cluster/mqtt-sessions';
 import type { Realm } from '../../lib/realm';
 import { ClusterMailbox } from './cluster-mailbox';
 import type { MqttConnection } from './connection';
@@ -66,7 +66,16 @@ export function joinClusterSessions(ctx: MqttGateContext): void {
 export async function claimSession(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
   const shared = ctx.shared;
   if (!shared) return;
-  const seen = await shared.read(realm.name, clientId);
+  let seen: SharedRecord | undefined;
+  try {
+    seen = await shared.read(realm.name, clientId);
+  } catch (err) {
+    // the cluster is unreachable: a clean session is served here all the same (a node
+    // cut off serves its own clients, README "Cluster"); one to resume cannot be found
+    if (!clean) throw err;
+    ctx.log.warn({ err, client: clientId }, 'cluster unreachable: clean MQTT session not checked against the cluster');
+    return;
+  }
   if (!seen) return;
   const here = seen.holder === ctx.router.node;
   const key = sessionKey(realm.name, clientId);

@@ -107,6 +107,9 @@ export interface SessionStream {
   purge(): Promise<void>;
 }
 
+/** how long a session operation waits for the cluster's connection (and this part's start) */
+const CONNECT_WAIT_MS = 5000;
+
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'number' });
 
 export class ClusterMqttSessions {
@@ -220,9 +223,12 @@ export class ClusterMqttSessions {
   private async connected(): Promise<{ kv: JetStreamKvEngine; js: JetStreamClient; jsm: JetStreamManager; nc: NatsConnection }> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new RouterError(Errors.unavailable, 'the cluster is not connected'));
-      }, this.options.handoverTimeoutMs);
+      timer = setTimeout(
+        () => {
+          reject(new RouterError(Errors.unavailable, 'the cluster is not connected'));
+        },
+        Math.max(CONNECT_WAIT_MS, this.options.handoverTimeoutMs),
+      );
       timer.unref();
     });
     await Promise.race([this.ready, late]).finally(() => {
