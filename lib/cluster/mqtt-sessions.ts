@@ -32,7 +32,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { RequestError, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { Errors, RouterError } from '../errors';
 import type { MessageHeaders } from '../headers';
@@ -302,27 +302,29 @@ export class ClusterMqttSessions {
     }
   }
 
-  /** Asks the holder to let the session go: 'remote' when it did (or no longer has it), 'dead' when its lease lapsed. */
+  /**
+   * Asks the holder to let the session go: 'remote' when it did (or no longer has it),
+   * 'dead' when its lease lapsed. A holder subscribed but silent is alive: unavailable at
+   * once; one gone from NATS whose lease has not lapsed yet is waited for, one lease long.
+   */
   private async letGo(realm: string, clientId: string, holder: string, discard: boolean): Promise<TakeoverKind> {
     const { nc } = await this.connected();
     const subject = `${this.options.prefix}.mqs.${encodeToken(holder)}`;
-    const deadline = Date.now() + this.options.handoverTimeoutMs + this.options.leaseMs;
+    const deadline = Date.now() + this.options.leaseMs;
+    // this node's subscriptions for the session reach the server before the holder lets go
+    await nc.flush();
     for (;;) {
-      let answered: boolean;
       try {
         await nc.request(subject, packr.pack({ r: realm, c: clientId, d: discard }), {
           timeout: this.options.handoverTimeoutMs,
         });
-        answered = true;
-      } catch {
-        // no responders (the holder is gone from NATS) or no answer in time
-        answered = false;
+        return 'remote';
+      } catch (err) {
+        if (await this.lapsed(holder)) return 'dead';
+        const gone = err instanceof RequestError && err.isNoResponders();
+        if (!gone || Date.now() >= deadline)
+          throw new RouterError(Errors.unavailable, `node ${holder} holds the session and does not answer`);
       }
-      if (answered) return 'remote';
-      if (await this.lapsed(holder)) return 'dead';
-      // gone from NATS, lease not yet lapsed: wait for it within the bound
-      if (Date.now() >= deadline)
-        throw new RouterError(Errors.unavailable, `node ${holder} holds the session and does not answer`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(250, this.options.leaseMs / 4)).unref());
     }
   }

@@ -12,8 +12,11 @@ import { spawnChildRouter } from '../helpers/child-router';
 import { CLUSTER_PREFIX, filterFor, waitInterest } from '../helpers/cluster';
 import { natsClient, startNats, type Cleanup, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
+import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import {
   connectMqtt,
+  connectRefusedFrom,
+  metricValue,
   endAll,
   joinWamp,
   MessageLog,
@@ -185,6 +188,26 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal(back.present, false, 'no session left on A');
     await log.quiet(0, 300, 'nothing queued');
     assert.equal(await stored(id), 0);
+  });
+
+  it('a holder alive but silent: CONNACK server unavailable (3.1.1 return code 3) within the bound, counted', async () => {
+    const id = uniqueId('cms6');
+    const nc = await natsClient(cleanup, nats.servers);
+    // a node 'ghost' with a live lease holds the session and never answers
+    const kv = await JetStreamKvEngine.open(nc, { bucket: `${CLUSTER_PREFIX}_mqtt` });
+    await kv.put('lease.ghost', { kwargs: { expiresAt: Date.now() + 600_000 } });
+    const record = { realm: 'realm1', clientId: id, authid: id, expirySeconds: 300, subscriptions: [], qos2: [] };
+    await kv.put(`s.realm1.${encodeToken(id)}`, { kwargs: { holder: 'ghost', record } });
+    nc.subscribe(`${CLUSTER_PREFIX}.mqs.ghost`);
+    await nc.flush();
+    const failures = await metricValue(b, 'gatehouse_cluster_mqtt_handover_failures_total', {});
+    const started = Date.now();
+    const code = await connectRefusedFrom(b.mqttPort, '127.0.0.1', { clientId: id, clean: false }, CLUSTER_MS);
+    assert.equal(code, 3, 'server unavailable');
+    assert.ok(Date.now() - started < CLUSTER_MS, 'answered, not hung');
+    assert.equal(await metricValue(b, 'gatehouse_cluster_mqtt_handover_failures_total', {}), failures + 1);
+    // nothing of it stayed on node B: the record is still the ghost's
+    assert.equal((await kv.get(`s.realm1.${encodeToken(id)}`))?.value.kwargs?.['holder'], 'ghost');
   });
 
   it('the node holding an offline session is SIGKILLed after its messages were acknowledged: a survivor delivers them all', async () => {
