@@ -37,7 +37,13 @@ export function joinClusterSessions(ctx: MqttGateContext): void {
     log,
     metrics: router.metrics,
   });
-  cluster.use((nc) => shared.attach(nc));
+  cluster.use(async (nc) => {
+    const part = await shared.attach(nc);
+    adoptOwn(ctx, shared).catch((err: unknown) => {
+      log.warn({ err }, 'MQTT sessions this node held before were not all taken back');
+    });
+    return part;
+  });
   shared.setHolder({ release: (realm, clientId, discard) => releaseSession(ctx, shared, realm, clientId, discard) });
   ctx.shared = shared;
   const node = router.node;
@@ -63,7 +69,24 @@ export function joinClusterSessions(ctx: MqttGateContext): void {
  * (or is dead), then its queue is loaded from the stream. Rejects with a RouterError
  * (unavailable) when that cannot be done: CONNACK server unavailable.
  */
-export async function claimSession(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
+export function claimSession(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
+  // one claim at a time per session: a second CONNECT for it waits for the first's outcome
+  let pending = claims.get(ctx);
+  if (!pending) claims.set(ctx, (pending = new Map<string, Promise<void>>()));
+  const key = sessionKey(realm.name, clientId);
+  const before = pending.get(key);
+  const next = (before ? before.catch(() => undefined) : Promise.resolve()).then(() => claim(ctx, realm, clientId, clean));
+  pending.set(key, next);
+  const done = (): void => {
+    if (pending.get(key) === next) pending.delete(key);
+  };
+  next.then(done, done);
+  return next;
+}
+
+const claims = new WeakMap<MqttGateContext, Map<string, Promise<void>>>();
+
+async function claim(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
   const shared = ctx.shared;
   if (!shared) return;
   let seen: SharedRecord | undefined;
@@ -113,6 +136,29 @@ export async function claimSession(ctx: MqttGateContext, realm: Realm, clientId:
     dropLocally(ctx, session);
     session.realm.leave(session.core);
     throw err;
+  }
+}
+
+/**
+ * At start: the sessions this node id held in its previous life (a restart, a crash)
+ * come back offline, subscribed, with their queues, as after a crash (in-flight
+ * messages resent with DUP). A client that connects meanwhile claims its own first.
+ */
+async function adoptOwn(ctx: MqttGateContext, shared: ClusterMqttSessions): Promise<void> {
+  for (const seen of await shared.heldHere()) {
+    const r = asRecord(seen.record);
+    if (!r || ctx.stopped || ctx.sessions.has(sessionKey(r.realm, r.clientId))) continue;
+    const session = restoreSession(ctx, r, ctx.clock.now());
+    if (!session) {
+      // expired while no node held it
+      await shared.forget(r.realm, r.clientId);
+      continue;
+    }
+    const mailbox = session.clusterMailbox;
+    mailbox?.startLoading();
+    mailbox?.load(await shared.streamOf(r.realm, r.clientId).load(), r.inflight ?? [], true);
+    session.recoverInflight();
+    session.pump();
   }
 }
 

@@ -109,6 +109,8 @@ export interface SessionStream {
 
 /** how long a session operation waits for the cluster's connection (and this part's start) */
 const CONNECT_WAIT_MS = 5000;
+/** records read per listing page */
+const LIST_PAGE = 1024;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'number' });
 
@@ -247,6 +249,26 @@ export class ClusterMqttSessions {
     const v = e?.value.kwargs;
     if (!e || !v || typeof v['holder'] !== 'string' || !isPlainObject(v['record'])) return undefined;
     return { holder: v['holder'], record: v['record'], revision: e.revision };
+  }
+
+  /**
+   * The records this node holds: after a restart under the same node id they are its
+   * own sessions of before (taken back at start, gates/mqtt/cluster-sessions.ts).
+   */
+  async heldHere(): Promise<SharedRecord[]> {
+    const { kv } = await this.connected();
+    const out: SharedRecord[] = [];
+    for (let after: string | undefined; ;) {
+      const page = await kv.range({ prefix: 's.', after, limit: LIST_PAGE });
+      for (const e of page) {
+        const v = e.value.kwargs;
+        if (v?.['holder'] === this.options.node && isPlainObject(v['record']))
+          out.push({ holder: this.options.node, record: v['record'], revision: e.revision });
+      }
+      const last = page.at(-1);
+      if (page.length < LIST_PAGE || last === undefined) return out;
+      after = last.key;
+    }
   }
 
   /** The holder saves its session (unconditional: only the holder writes it). */

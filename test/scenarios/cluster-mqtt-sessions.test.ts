@@ -190,6 +190,25 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal(await stored(id), 0);
   });
 
+  it('a node restarted under the same node id takes its offline sessions back: they queue again before their client returns', async () => {
+    const id = uniqueId('cms7');
+    const first = await node('mr1');
+    const { client } = await mqttOn(first, id);
+    await subscribe(client, 'cms/seven', { qos: 1 });
+    await withTimeout(client.endAsync(), CLUSTER_MS, 'DISCONNECT');
+    await first.close();
+    const again = await node('mr1');
+    await waitInterest(nats, filterFor('cms.seven'));
+    const { client: pub } = await mqttOn(b, uniqueId('pub'), { clean: true });
+    await publish(pub, 'cms/seven', 'while away', { qos: 1 });
+    await waitFor(async () => (await stored(id)) === 1, 'the message stored for the session', CLUSTER_MS);
+    const log = new MessageLog();
+    const { present } = await mqttOn(again, id, {}, log);
+    assert.equal(present, true);
+    await log.count(1, 'the message queued after the restart', CLUSTER_MS);
+    assert.equal(log.messages[0]?.payload.toString(), 'while away');
+  });
+
   it('a holder alive but silent: CONNACK server unavailable (3.1.1 return code 3) within the bound, counted', async () => {
     const id = uniqueId('cms6');
     const nc = await natsClient(cleanup, nats.servers);
