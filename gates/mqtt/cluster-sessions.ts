@@ -44,7 +44,10 @@ export function joinClusterSessions(ctx: MqttGateContext): void {
     });
     return part;
   });
-  shared.setHolder({ release: (realm, clientId, discard) => releaseSession(ctx, shared, realm, clientId, discard) });
+  shared.setHolder({
+    release: (realm, clientId, discard) => releaseSession(ctx, shared, realm, clientId, discard),
+    adopt: (seen) => adopt(ctx, shared, seen),
+  });
   ctx.shared = shared;
   const node = router.node;
   // a publication routed here without an id of its own (a retained replay): one made up, unique
@@ -70,12 +73,15 @@ export function joinClusterSessions(ctx: MqttGateContext): void {
  * (unavailable) when that cannot be done: CONNACK server unavailable.
  */
 export function claimSession(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
-  // one claim at a time per session: a second CONNECT for it waits for the first's outcome
+  return serialized(ctx, sessionKey(realm.name, clientId), () => claim(ctx, realm, clientId, clean));
+}
+
+/** One claim at a time per session: a second CONNECT for it (or an adoption) waits for the first's outcome. */
+function serialized(ctx: MqttGateContext, key: string, fn: () => Promise<void>): Promise<void> {
   let pending = claims.get(ctx);
   if (!pending) claims.set(ctx, (pending = new Map<string, Promise<void>>()));
-  const key = sessionKey(realm.name, clientId);
   const before = pending.get(key);
-  const next = (before ? before.catch(() => undefined) : Promise.resolve()).then(() => claim(ctx, realm, clientId, clean));
+  const next = (before ? before.catch(() => undefined) : Promise.resolve()).then(fn);
   pending.set(key, next);
   const done = (): void => {
     if (pending.get(key) === next) pending.delete(key);
@@ -111,24 +117,35 @@ async function claim(ctx: MqttGateContext, realm: Realm, clientId: string, clean
     await shared.discard(realm.name, clientId, seen);
     return;
   }
+  await bringHere(ctx, shared, seen);
+}
+
+/**
+ * Restores a session held elsewhere here (its subscriptions feed this node from now on,
+ * buffered), has its holder let it go (or finds it dead), then loads its queue. On
+ * failure it leaves this node again and the cluster's copy is untouched.
+ */
+async function bringHere(ctx: MqttGateContext, shared: ClusterMqttSessions, seen: SharedRecord): Promise<void> {
   const r = asRecord(seen.record);
   const session = r && restoreSession(ctx, r, ctx.clock.now());
-  if (!session) {
-    await shared.discard(realm.name, clientId, seen);
+  if (!r || !session) {
+    // expired (or not a record of ours)
+    if (r) await shared.discard(r.realm, r.clientId, seen);
     return;
   }
+  const key = sessionKey(r.realm, r.clientId);
   const mailbox = session.clusterMailbox;
   mailbox?.startLoading();
   try {
-    const { record, kind } = await shared.takeOver(realm.name, clientId, seen);
+    const { record, kind } = await shared.takeOver(r.realm, r.clientId, seen);
     const final = asRecord(record.record) ?? r;
     for (const q of final.qos2) session.inboundQos2.add(q);
-    const stored = await shared.streamOf(realm.name, clientId).load();
-    // this node's own record of a previous life (same node name) is a crash too
-    mailbox?.load(stored, final.inflight ?? [], kind === 'dead' || here);
+    const stored = await shared.streamOf(r.realm, r.clientId).load();
+    // this node's own record of a previous life (same node id) is a crash too
+    mailbox?.load(stored, final.inflight ?? [], kind === 'dead' || seen.holder === ctx.router.node);
     session.recoverInflight();
+    session.pump();
   } catch (err) {
-    // not ours: gone from this node again, the cluster's copy untouched
     session.ended = true;
     ctx.clock.clearTimeout(session.expiryTimer);
     if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
@@ -145,7 +162,7 @@ async function claim(ctx: MqttGateContext, realm: Realm, clientId: string, clean
  * messages resent with DUP). A client that connects meanwhile claims its own first.
  */
 async function adoptOwn(ctx: MqttGateContext, shared: ClusterMqttSessions): Promise<void> {
-  for (const seen of await shared.heldHere()) {
+  for (const seen of await shared.heldBy(ctx.router.node)) {
     const r = asRecord(seen.record);
     if (!r || ctx.stopped || ctx.sessions.has(sessionKey(r.realm, r.clientId))) continue;
     const session = restoreSession(ctx, r, ctx.clock.now());
@@ -160,6 +177,18 @@ async function adoptOwn(ctx: MqttGateContext, shared: ClusterMqttSessions): Prom
     session.recoverInflight();
     session.pump();
   }
+}
+
+/** A session of a lapsed node: taken over here, unless a client claims it first (one claim at a time). */
+function adopt(ctx: MqttGateContext, shared: ClusterMqttSessions, seen: SharedRecord): Promise<void> {
+  const r = asRecord(seen.record);
+  if (!r || ctx.stopped) return Promise.resolve();
+  return serialized(ctx, sessionKey(r.realm, r.clientId), async () => {
+    if (ctx.sessions.has(sessionKey(r.realm, r.clientId))) return;
+    // as it is now: a client may have taken it elsewhere meanwhile
+    const now = await shared.read(r.realm, r.clientId);
+    if (now?.holder === seen.holder) await bringHere(ctx, shared, now);
+  });
 }
 
 /**

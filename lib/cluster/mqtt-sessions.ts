@@ -84,6 +84,8 @@ export interface SessionHolder {
    * for, final record written (unless `discard`). False: not held here.
    */
   release(realm: string, clientId: string, discard: boolean): Promise<boolean>;
+  /** takes over a session whose holder died (its lease lapsed and this node claimed it) */
+  adopt(record: SharedRecord): Promise<void>;
 }
 
 export type TakeoverKind = 'local' | 'remote' | 'dead';
@@ -123,6 +125,8 @@ export class ClusterMqttSessions {
   private nc: NatsConnection | undefined;
   private sub: NatsSubscription | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private checking = false;
   private holder: SessionHolder | undefined;
   private readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -147,6 +151,8 @@ export class ClusterMqttSessions {
     await this.leases.renew(o.node, o.leaseMs);
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(o.leaseMs / 3)));
     this.renewTimer.unref();
+    this.checkTimer = setInterval(() => void this.adoptLapsed(), Math.max(100, o.leaseMs));
+    this.checkTimer.unref();
     this.nc = nc;
     this.sub = nc.subscribe(`${o.prefix}.mqs.${encodeToken(o.node)}`, {
       callback: (err, msg) => {
@@ -200,9 +206,46 @@ export class ClusterMqttSessions {
 
   private async stop(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.checkTimer) clearInterval(this.checkTimer);
     this.sub?.unsubscribe();
-    // a clean stop gives the lease up: takers need not wait for it to lapse
-    await this.leases?.release(this.options.node).catch(() => undefined);
+    // a clean stop lapses the lease at once: takers need not wait, and the sessions held
+    // here are adopted by another node (adoptLapsed) so they go on queueing
+    await this.kv?.put(`lease.${this.options.node}`, { kwargs: { expiresAt: 0 } }).catch(() => undefined);
+  }
+
+  /**
+   * Every lease period: a node whose lease lapsed is claimed (a conditional delete of its
+   * lease: one claimant wins) and its sessions are taken over here, so messages for them
+   * are queued again before their clients come back.
+   */
+  private async adoptLapsed(): Promise<void> {
+    const kv = this.kv;
+    const holder = this.holder;
+    if (this.checking || !kv || !holder) return;
+    this.checking = true;
+    try {
+      const now = Date.now();
+      for (const lease of await kv.range({ prefix: 'lease.', limit: LIST_PAGE })) {
+        const node = lease.key.slice('lease.'.length);
+        const expiresAt = lease.value.kwargs?.['expiresAt'];
+        if (node === this.options.node || (typeof expiresAt === 'number' && expiresAt >= now)) continue;
+        try {
+          await kv.delete(lease.key, { expect: lease.revision });
+        } catch {
+          continue; // renewed, or claimed by another node
+        }
+        const records = await this.heldBy(node);
+        this.options.log.info(
+          { node, sessions: records.length },
+          'cluster MQTT sessions: adopting the sessions of a lapsed node',
+        );
+        for (const r of records) await holder.adopt(r).catch(() => undefined);
+      }
+    } catch (err) {
+      this.options.log.warn({ err }, 'cluster MQTT sessions: lease check failed');
+    } finally {
+      this.checking = false;
+    }
   }
 
   /** Another node asks for a session held here. */
@@ -252,18 +295,18 @@ export class ClusterMqttSessions {
   }
 
   /**
-   * The records this node holds: after a restart under the same node id they are its
-   * own sessions of before (taken back at start, gates/mqtt/cluster-sessions.ts).
+   * The records a node holds: this node's after a restart under the same node id (its
+   * own sessions of before, taken back at start), a lapsed node's (adopted).
    */
-  async heldHere(): Promise<SharedRecord[]> {
+  async heldBy(node: string): Promise<SharedRecord[]> {
     const { kv } = await this.connected();
     const out: SharedRecord[] = [];
     for (let after: string | undefined; ;) {
       const page = await kv.range({ prefix: 's.', after, limit: LIST_PAGE });
       for (const e of page) {
         const v = e.value.kwargs;
-        if (v?.['holder'] === this.options.node && isPlainObject(v['record']))
-          out.push({ holder: this.options.node, record: v['record'], revision: e.revision });
+        if (v?.['holder'] === node && isPlainObject(v['record']))
+          out.push({ holder: node, record: v['record'], revision: e.revision });
       }
       const last = page.at(-1);
       if (page.length < LIST_PAGE || last === undefined) return out;

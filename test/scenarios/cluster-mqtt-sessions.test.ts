@@ -52,10 +52,13 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
   let nats: NatsCluster;
   let a: TestRouter;
   let b: TestRouter;
+  /** every in-process node started, any of which may adopt a dead node's sessions */
+  const routers: TestRouter[] = [];
 
   const node = async (id: string): Promise<TestRouter> => {
     const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: nats.servers, node: id } });
     cleanup.after(() => r.close());
+    routers.push(r);
     await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
     return r;
   };
@@ -229,7 +232,7 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal((await kv.get(`s.realm1.${encodeToken(id)}`))?.value.kwargs?.['holder'], 'ghost');
   });
 
-  it('the node holding an offline session is SIGKILLed after its messages were acknowledged: a survivor delivers them all', async () => {
+  it('the node holding an offline session is SIGKILLed after its messages were acknowledged: a survivor adopts it and delivers them all, and what came after', async () => {
     const child = await spawnChildRouter<{ mqttPort: number }>(FIXTURE, [nats.servers[0] ?? '', 'mk1', String(KILL_LEASE_MS)]);
     cleanup.after(() => child.kill().then(() => undefined));
     const id = uniqueId('cms3');
@@ -240,11 +243,21 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     const { client: pub } = await mqttOn(b, uniqueId('pub'), { clean: true });
     for (const m of ['k1', 'k2', 'k3']) await publish(pub, 'cms/three', m, { qos: 1 });
     await waitFor(async () => (await stored(id)) === 3, 'the 3 messages stored for the session', CLUSTER_MS);
+    const adopted = async (): Promise<number> => {
+      let n = 0;
+      for (const r of routers) n += await metricValue(r, 'gatehouse_cluster_mqtt_takeovers_total', { kind: 'dead' });
+      return n;
+    };
+    const before = await adopted();
     await child.kill();
+    // a survivor claims the lapsed lease and adopts the session: it queues again
+    await waitFor(async () => (await adopted()) > before, 'the session adopted by a survivor', CLUSTER_MS);
+    await publish(pub, 'cms/three', 'k4', { qos: 1 });
+    await waitFor(async () => (await stored(id)) === 4, 'the message after the crash stored too', CLUSTER_MS);
     const log = new MessageLog();
     const { present } = await mqttOn(b, id, {}, log);
     assert.equal(present, true);
-    await log.count(3, 'the messages of the dead node', CLUSTER_MS);
-    assert.deepEqual(log.texts(), ['k1', 'k2', 'k3']);
+    await log.count(4, 'the messages of the dead node, and the one after', CLUSTER_MS);
+    assert.deepEqual(log.texts(), ['k1', 'k2', 'k3', 'k4']);
   });
 });
