@@ -6,7 +6,7 @@ import { ClusterMailbox } from './cluster-mailbox';
 import type { MqttConnection } from './connection';
 import { sessionKey, type MqttGateContext } from './context';
 import { connectionLost } from './lifecycle';
-import type { Outbound } from './mqtt-session';
+import type { MqttSession, Outbound } from './mqtt-session';
 import { RC } from './reason-codes';
 import { asRecord, dropLocally, recordOf, restoreSession } from './session-records';
 
@@ -133,7 +133,6 @@ async function bringHere(ctx: MqttGateContext, shared: ClusterMqttSessions, seen
     if (r) await shared.discard(r.realm, r.clientId, seen);
     return;
   }
-  const key = sessionKey(r.realm, r.clientId);
   const mailbox = session.clusterMailbox;
   mailbox?.startLoading();
   try {
@@ -146,12 +145,7 @@ async function bringHere(ctx: MqttGateContext, shared: ClusterMqttSessions, seen
     session.recoverInflight();
     session.pump();
   } catch (err) {
-    session.ended = true;
-    ctx.clock.clearTimeout(session.expiryTimer);
-    if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
-    mailbox?.abandon();
-    dropLocally(ctx, session);
-    session.realm.leave(session.core);
+    leaveHere(ctx, session);
     throw err;
   }
 }
@@ -164,19 +158,42 @@ async function bringHere(ctx: MqttGateContext, shared: ClusterMqttSessions, seen
 async function adoptOwn(ctx: MqttGateContext, shared: ClusterMqttSessions): Promise<void> {
   for (const seen of await shared.heldBy(ctx.router.node)) {
     const r = asRecord(seen.record);
-    if (!r || ctx.stopped || ctx.sessions.has(sessionKey(r.realm, r.clientId))) continue;
-    const session = restoreSession(ctx, r, ctx.clock.now());
-    if (!session) {
-      // expired while no node held it
-      await shared.forget(r.realm, r.clientId);
-      continue;
-    }
-    const mailbox = session.clusterMailbox;
-    mailbox?.startLoading();
-    mailbox?.load(await shared.streamOf(r.realm, r.clientId).load(), r.inflight ?? [], true);
-    session.recoverInflight();
-    session.pump();
+    if (!r || ctx.stopped) continue;
+    const key = sessionKey(r.realm, r.clientId);
+    await serialized(ctx, key, async () => {
+      if (ctx.sessions.has(key)) return;
+      const session = restoreSession(ctx, r, ctx.clock.now());
+      if (!session) {
+        // expired while no node held it
+        await shared.forget(r.realm, r.clientId);
+        return;
+      }
+      const mailbox = session.clusterMailbox;
+      mailbox?.startLoading();
+      try {
+        mailbox?.load(await shared.streamOf(r.realm, r.clientId).load(), r.inflight ?? [], true);
+      } catch (err) {
+        // left to its client: its CONNECT brings it here again (claim)
+        leaveHere(ctx, session);
+        throw err;
+      }
+      session.recoverInflight();
+      session.pump();
+    }).catch((err: unknown) => {
+      ctx.log.warn({ err, client: r.clientId }, 'MQTT session this node held before not taken back');
+    });
   }
+}
+
+/** A session restored for a takeover that did not happen: gone from this node, the cluster's copy untouched. */
+function leaveHere(ctx: MqttGateContext, session: MqttSession): void {
+  const key = sessionKey(session.realm.name, session.clientId);
+  session.ended = true;
+  ctx.clock.clearTimeout(session.expiryTimer);
+  if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
+  session.clusterMailbox?.abandon();
+  dropLocally(ctx, session);
+  session.realm.leave(session.core);
 }
 
 /** A session of a lapsed node: taken over here, unless a client claims it first (one claim at a time). */
