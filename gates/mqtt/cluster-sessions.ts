@@ -95,6 +95,9 @@ const claims = new WeakMap<MqttGateContext, Map<string, Promise<void>>>();
 async function claim(ctx: MqttGateContext, realm: Realm, clientId: string, clean: boolean): Promise<void> {
   const shared = ctx.shared;
   if (!shared) return;
+  // cut off from NATS: a clean session is served here at once (a node cut off serves its
+  // own clients, README "Cluster"), not after a JetStream timeout
+  if (clean && ctx.router.cluster?.health().state !== 'connected') return;
   let seen: SharedRecord | undefined;
   try {
     seen = await shared.read(realm.name, clientId);

@@ -10,7 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { encodeToken } from '../../lib/cluster/subjects';
 import { spawnChildRouter } from '../helpers/child-router';
 import { CLUSTER_PREFIX, filterFor, waitInterest } from '../helpers/cluster';
-import { natsClient, startNats, type Cleanup, type NatsCluster } from '../helpers/nats';
+import { freePorts, natsClient, startNats, type Cleanup, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import {
@@ -230,6 +230,20 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal(await metricValue(b, 'gatehouse_cluster_mqtt_handover_failures_total', {}), failures + 1);
     // nothing of it stayed on node B: the record is still the ghost's
     assert.equal((await kv.get(`s.realm1.${encodeToken(id)}`))?.value.kwargs?.['holder'], 'ghost');
+  });
+
+  it('a node that cannot reach NATS: a clean session is served at once, one to resume gets server unavailable', async () => {
+    const [port = 0] = await freePorts(1);
+    // nothing listens there: the node stays 'connecting'
+    const lonely = await startRouter({
+      store: { engine: 'sqlite', path: ':memory:' },
+      cluster: { nats: [`nats://127.0.0.1:${port}`], node: 'lonely' },
+    });
+    cleanup.after(() => lonely.close());
+    const { client } = await connectMqtt(lonely.mqttUrl, { clientId: uniqueId('clean'), clean: true });
+    clients.push(client);
+    const code = await connectRefusedFrom(lonely.mqttPort, '127.0.0.1', { clientId: uniqueId('kept'), clean: false }, CLUSTER_MS);
+    assert.equal(code, 3, 'server unavailable');
   });
 
   it('the node holding an offline session is SIGKILLed after its messages were acknowledged: a survivor adopts it and delivers them all, and what came after', async () => {
