@@ -181,11 +181,17 @@ export class ClusterMqttSessions {
       max_msgs_per_subject: this.options.maxMessagesPerSession,
       discard: DiscardPolicy.Old,
     };
+    let existing: Awaited<ReturnType<JetStreamManager['streams']['info']>> | undefined;
     try {
-      await jsm.streams.info(this.stream);
-      return;
+      existing = await jsm.streams.info(this.stream);
     } catch {
       // missing: created below
+    }
+    if (existing) {
+      // mqtt.maxQueuedMessages changed: the bound follows (the last node started decides)
+      if (existing.config.max_msgs_per_subject !== config.max_msgs_per_subject)
+        await jsm.streams.update(this.stream, { max_msgs_per_subject: config.max_msgs_per_subject });
+      return;
     }
     try {
       await jsm.streams.add(config);

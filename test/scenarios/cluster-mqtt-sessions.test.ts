@@ -274,4 +274,19 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     await log.count(4, 'the messages of the dead node, and the one after', CLUSTER_MS);
     assert.deepEqual(log.texts(), ['k1', 'k2', 'k3', 'k4']);
   });
+  it('the stream keeps the mqtt mailbox bound per session, following a changed mqtt.maxQueuedMessages', async () => {
+    const r = await startRouter({
+      store: { engine: 'sqlite', path: ':memory:' },
+      mqtt: { maxQueuedMessages: 7 },
+      cluster: { nats: nats.servers, node: 'mq7' },
+    });
+    cleanup.after(() => r.close());
+    const nc = await natsClient(cleanup, nats.servers);
+    const jsm = await jetstreamManager(nc);
+    await waitFor(
+      async () => (await jsm.streams.info(`${CLUSTER_PREFIX}_mqtt`)).config.max_msgs_per_subject === 7,
+      'the per-session bound of the stream',
+      CLUSTER_MS,
+    );
+  });
 });
