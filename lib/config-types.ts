@@ -452,6 +452,11 @@ export interface ClusterConfig {
     /** How long a node waits for another's registration directory. */
     syncTimeoutMs: number;
   };
+  /** MQTT persistent sessions shared by the cluster, on JetStream (README "Cluster"). */
+  mqtt: {
+    /** How long a node taking over a session waits for the node holding it; a holder that does not answer and whose lease has not lapsed (cluster.rpc.leaseMs) gets the CONNECT refused as server unavailable. */
+    handoverTimeoutMs: number;
+  };
   /** Named STOMP work queues shared by the cluster, on JetStream (README "Cluster"). */
   queues: {
     /** A message handed to a consumer and not acknowledged within this long (its node died) is redelivered, to any node: JetStream's ack_wait. */

@@ -90,6 +90,10 @@ export class Metrics {
   readonly clusterDropped: Counter<'reason'>;
   /** NATS subscriptions this node holds: its subject filters of interest */
   readonly clusterInterest: Gauge;
+  /** MQTT sessions taken over in a cluster: held here already (local), handed over by their holder (remote), from a dead holder (dead) */
+  readonly mqttTakeovers: Counter<'kind'>;
+  /** MQTT session takeovers or discards that failed (holder silent, lost race): CONNACK server unavailable */
+  readonly mqttHandoverFailures: Counter;
   /** links (lib/links/): messages dropped from a link's queue, by reason (full, expired) */
   readonly linkDropped: Counter<'link' | 'reason'>;
   /** messages sent over a link, and those the peer acknowledged (a resend counts again) */
@@ -209,6 +213,16 @@ export class Metrics {
       'cluster_dropped_total',
       'Cluster: publications not sent (disconnected, unencodable, too_large) or not routed (malformed, own, duplicate, no_realm, share_refused)',
       ['reason'],
+    );
+    this.mqttTakeovers = counter(
+      'cluster_mqtt_takeovers_total',
+      'Cluster: MQTT sessions taken over by this node, by kind (local, remote, dead)',
+      ['kind'],
+    );
+    this.mqttHandoverFailures = counter(
+      'cluster_mqtt_handover_failures_total',
+      'Cluster: MQTT session takeovers refused (holder did not answer, another node won)',
+      [],
     );
     this.clusterInterest = gauge(
       'cluster_interest_subjects',

@@ -2,6 +2,8 @@ import type { Counter } from 'prom-client';
 import { createGateContext, withLiveConfig, type GateContext } from '../../lib/gate-context';
 import type { RouterCore } from '../../lib/router';
 import type { MqttSession } from './mqtt-session';
+import type { Mailbox } from './mailbox';
+import type { ClusterMqttSessions } from '../../lib/cluster/mqtt-sessions';
 import { OwnerQuota } from '../../lib/mailbox';
 
 /** The MQTT gate's shared state: the router context plus the sessions by client id. */
@@ -18,6 +20,10 @@ export interface MqttGateContext extends GateContext {
   readonly startedAt: number;
   /** set when the router closes: session timers stop, nothing more is written */
   stopped: boolean;
+  /** in a cluster: the sessions shared by every node (lib/cluster/mqtt-sessions.ts) */
+  shared?: ClusterMqttSessions;
+  /** in a cluster: the durable mailbox of a session, on the cluster's stream */
+  sharedMailbox?: (session: MqttSession) => Mailbox;
 }
 
 export function createMqttContext(router: RouterCore): MqttGateContext {

@@ -4,6 +4,7 @@ import { createMqttContext, type MqttGateContext } from './context';
 import { stopSessions } from './lifecycle';
 import { acceptMqttSocket, listenMqttTcp, listenMqttWs } from './listener';
 import { restoreSessions } from './session-records';
+import { joinClusterSessions } from './cluster-sessions';
 import { startSysTopics } from './sys-topics';
 
 /** The MQTT gate: TCP (mqtt.port), TLS (mqtt.tls), WebSocket (mqtt.wsPath) and the shared HTTP port. */
@@ -12,8 +13,11 @@ export const mqttGate: Gate<MqttGateContext> = {
   sniffed: 'mqtt',
   createContext(router, services) {
     const ctx = createMqttContext(router);
-    // persistent sessions of the last run come back before the first client does
-    restoreSessions(ctx);
+    // in a cluster, persistent sessions live in the cluster (the node's own records are
+    // not restored: another node may hold them now); else those of the last run come
+    // back before the first client does
+    joinClusterSessions(ctx);
+    if (!ctx.shared) restoreSessions(ctx);
     const stop = startSysTopics(ctx);
     services.onClose(() => {
       stop();

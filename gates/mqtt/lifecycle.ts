@@ -129,7 +129,7 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
  * The session's connection is gone: a clean DISCONNECT discards the will
  * ([MQTT-3.14.4-3]), and the core fires it, now or after its delay (lib/testaments.ts).
  */
-function connectionLost(session: MqttSession, conn: MqttConnection): void {
+export function connectionLost(session: MqttSession, conn: MqttConnection): void {
   const testaments = session.realm.testaments;
   if (conn.cleanDisconnect) testaments.setSlot(session.core, undefined);
   testaments.detached(session.core);

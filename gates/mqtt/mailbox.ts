@@ -7,6 +7,8 @@ export interface Pending {
   readonly msg: Outbound;
   /** the queue store's sequence number (durable mailboxes) */
   readonly seq: number;
+  /** sent before, maybe received (a cluster takeover after a crash): resent with DUP */
+  readonly dup?: boolean;
 }
 
 /**

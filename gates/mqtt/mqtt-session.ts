@@ -9,6 +9,7 @@ import type { TopicPattern } from '../../lib/topic';
 import { inRealm, type Mailboxes, type Owner } from '../../lib/mailbox';
 import type { MqttGateContext } from './context';
 import { MemoryMailbox, StoreMailbox, type Mailbox, type Pending } from './mailbox';
+import { ClusterMailbox } from './cluster-mailbox';
 
 export type QoS = 0 | 1 | 2;
 
@@ -44,6 +45,9 @@ export interface Outbound {
   readonly subscriptionIds: readonly number[];
   /** body size, for the queue's byte bound */
   readonly size: number;
+  /** the publication's node (undefined: this one) and id: cluster-unique together (cluster-mailbox.ts) */
+  readonly origin?: string | undefined;
+  readonly publicationId?: number;
 }
 
 interface Inflight {
@@ -123,19 +127,30 @@ export class MqttSession {
    * already restored after a restart come back in flight with their packet identifiers.
    */
   makeDurable(mailboxes: Mailboxes): void {
-    if (this.mailbox instanceof StoreMailbox) return;
+    if (this.durable) return;
     const memory = this.mailbox;
-    const durable = new StoreMailbox(mailboxes, this.owner);
+    // in a cluster: the cluster's stream (cluster-mailbox.ts), else the node's store
+    const durable = this.ctx.sharedMailbox?.(this) ?? new StoreMailbox(mailboxes, this.owner);
     for (let p = memory.take(); p; p = memory.take()) durable.push(p.msg);
-    for (const r of durable.recoverInflight()) {
+    this.mailbox = durable;
+    this.recoverInflight();
+  }
+
+  /** Messages the mailbox holds as in flight (restored, or handed over) are in flight again. */
+  recoverInflight(): void {
+    for (const r of this.mailbox.recoverInflight()) {
       if (!this.inflight.has(r.packetId))
         this.inflight.set(r.packetId, { pending: r.pending, state: r.released ? 'released' : 'publish' });
     }
-    this.mailbox = durable;
   }
 
   get durable(): boolean {
-    return this.mailbox instanceof StoreMailbox;
+    return !(this.mailbox instanceof MemoryMailbox);
+  }
+
+  /** The session's queue on the cluster's stream, when it has one. */
+  get clusterMailbox(): ClusterMailbox | undefined {
+    return this.mailbox instanceof ClusterMailbox ? this.mailbox : undefined;
   }
 
   // ----- subscriptions -----
@@ -201,6 +216,8 @@ export class MqttSession {
       headers: event.headers,
       subscriptionIds: ids ?? NO_IDS,
       size: sizeOf(event.payload),
+      origin: event.origin,
+      publicationId: event.publicationId,
     });
   }
 
@@ -240,7 +257,7 @@ export class MqttSession {
         this.inflight.set(id, f);
         const durable = this.mailbox.sent(pending, id);
         if (!durable) {
-          link.sendPublish(pending.msg, id, false);
+          link.sendPublish(pending.msg, id, pending.dup === true);
           continue;
         }
         // durable: the packet id is stored before the client can see it; commits resolve

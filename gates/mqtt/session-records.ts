@@ -7,6 +7,7 @@ import { sessionKey, type MqttGateContext } from './context';
 import { armExpiry, closeFromCore } from './lifecycle';
 import { MqttSession, type QoS } from './mqtt-session';
 import { settle } from '../../lib/settle';
+import type { InflightRecord } from './cluster-mailbox';
 
 /**
  * Persistent MQTT sessions in the core's durable store: a record per session (its
@@ -24,7 +25,7 @@ interface SubscriptionRecord {
   id?: number;
 }
 
-interface SessionRecord {
+export interface SessionRecord {
   realm: string;
   clientId: string;
   authid: string;
@@ -37,6 +38,8 @@ interface SessionRecord {
   qos2: number[];
   /** epoch ms; absent while connected */
   disconnectedAt?: number;
+  /** in a cluster: messages in flight, with their packet ids, for the next holder (cluster-mailbox.ts) */
+  inflight?: InflightRecord[];
 }
 
 const NO_SINK: EventSink = () => undefined;
@@ -58,10 +61,21 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
   if (session.expirySeconds === 0 || session.ended) {
     ctx.offline.delete(session);
     if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
+    // it was persistent until now: its copy in the cluster goes as well
+    if (session.durable) forgetShared(ctx, session);
     return;
   }
   ctx.offline.add(session, session.core.identity.authid);
   session.makeDurable(ctx.router.mailboxes);
+  const record = recordOf(ctx, session);
+  void ctx.router.queues.putRecord(KIND, id, record);
+  ctx.shared?.save(session.realm.name, session.clientId, { ...record }).catch((err: unknown) => {
+    ctx.log.warn({ err, client: session.clientId }, 'MQTT session not saved in the cluster');
+  });
+}
+
+/** What is saved of a session (in the node's store, and in a cluster its shared record). */
+export function recordOf(ctx: MqttGateContext, session: MqttSession): SessionRecord {
   const record: SessionRecord = {
     realm: session.realm.name,
     clientId: session.clientId,
@@ -78,11 +92,31 @@ export function saveSession(ctx: MqttGateContext, session: MqttSession): void {
     qos2: [...session.inboundQos2],
   };
   if (!session.link) record.disconnectedAt = ctx.clock.now();
-  void ctx.router.queues.putRecord(KIND, id, record);
+  const inflight = session.clusterMailbox?.inflight();
+  if (inflight !== undefined && inflight.length > 0) record.inflight = inflight;
+  return record;
+}
+
+function forgetShared(ctx: MqttGateContext, session: MqttSession): void {
+  ctx.shared?.forget(session.realm.name, session.clientId).catch((err: unknown) => {
+    ctx.log.warn({ err, client: session.clientId }, 'MQTT session not removed from the cluster');
+  });
 }
 
 /** The session ended for good: its record and its queue go. */
 export function forgetSession(ctx: MqttGateContext, session: MqttSession): void {
+  const id = sessionKey(session.realm.name, session.clientId);
+  ctx.offline.delete(session);
+  if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
+  if (session.durable) forgetShared(ctx, session);
+  session.discard();
+}
+
+/**
+ * The session was handed to another node of the cluster: it goes from this node only
+ * (its shared record and queue are the new holder's now).
+ */
+export function dropLocally(ctx: MqttGateContext, session: MqttSession): void {
   const id = sessionKey(session.realm.name, session.clientId);
   ctx.offline.delete(session);
   if (ctx.router.queues.getRecord(KIND, id) !== undefined) void ctx.router.queues.deleteRecord(KIND, id);
@@ -98,70 +132,81 @@ export function restoreSessions(ctx: MqttGateContext): number {
   let restored = 0;
   for (const [id, value] of [...ctx.router.queues.records(KIND)]) {
     const r = asRecord(value);
-    const realm = r && ctx.router.realm(r.realm);
-    // the expiry ran on while the router was down; a lowered maximum applies at once
-    const expiry = r ? Math.min(r.expirySeconds, ctx.config.mqtt.maxSessionExpirySeconds) : 0;
-    const left = r ? expiry - (now - (r.disconnectedAt ?? now)) / 1000 : 0;
-    if (!r || !realm || left <= 0) {
+    const session = r && restoreSession(ctx, r, now);
+    if (!session) {
       void ctx.router.queues.deleteRecord(KIND, id);
       if (r) void ctx.router.mailboxes.remove(mailboxOwner(r.realm, r.clientId));
       continue;
     }
-    const core = new Session(
-      { gate: 'mqtt', type: 'restored', peer: '-' },
-      restoredIdentity(ctx, r),
-      // as any session's: wamp.session.kill ends it, a shutdown keeps it for the next
-      // start (ending it here lost every restored session at the next shutdown)
-      {
-        close: (reason, message) => {
-          closeFromCore(ctx, session, reason, message);
-        },
-      },
-    );
-    const session = new MqttSession(r.clientId, realm, core, ctx);
-    session.expirySeconds = expiry;
     // saved while connected (the router stopped or crashed under it): offline from now,
     // recorded, so the next restart does not grant the whole interval again
     if (r.disconnectedAt === undefined) void ctx.router.queues.putRecord(KIND, id, { ...r, disconnectedAt: now });
-    for (const q of r.qos2) session.inboundQos2.add(q);
-    ctx.sessions.set(id, session);
-    realm.join(core);
-    for (const s of r.subscriptions) {
-      const parsed = parseMqttSubscription(s.filter);
-      if (!parsed) continue;
-      // authorized again: the permissions may have changed since the session was saved
-      const refused = (err: unknown): void => {
-        ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
-      };
-      const add = (sub: Subscription): void => {
-        session.addSubscription({
-          ...s,
-          id: s.id,
-          pattern: parsed.pattern,
-          share: parsed.share,
-          sub,
-          wildcardFirst: parsed.skipsDollarTopics,
-        });
-      };
-      try {
-        settle(realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share), add, refused);
-      } catch (err) {
-        refused(err);
-      }
-    }
-    session.makeDurable(ctx.router.mailboxes);
-    // offline, and counted as one that may be: restored sessions are not refused even
-    // past a lowered limit (they were granted), but count against new ones
-    ctx.offline.add(session, session.core.identity.authid);
-    ctx.router.setParked(core, true);
-    if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
     restored++;
   }
   if (restored > 0) ctx.log.info({ sessions: restored }, 'MQTT sessions restored');
   return restored;
 }
 
-function asRecord(v: unknown): SessionRecord | undefined {
+/**
+ * One saved session back, offline, with its subscriptions (so messages for it are
+ * queued again) and the rest of its expiry interval; undefined when it has expired or
+ * its realm is gone. At start-up, and in a cluster when this node takes it over.
+ */
+export function restoreSession(ctx: MqttGateContext, r: SessionRecord, now: number): MqttSession | undefined {
+  const realm = ctx.router.realm(r.realm);
+  // the expiry ran on while the router was down; a lowered maximum applies at once
+  const expiry = Math.min(r.expirySeconds, ctx.config.mqtt.maxSessionExpirySeconds);
+  const left = expiry - (now - (r.disconnectedAt ?? now)) / 1000;
+  if (!realm || left <= 0) return undefined;
+  const core = new Session(
+    { gate: 'mqtt', type: 'restored', peer: '-' },
+    restoredIdentity(ctx, r),
+    // as any session's: wamp.session.kill ends it, a shutdown keeps it for the next
+    // start (ending it here lost every restored session at the next shutdown)
+    {
+      close: (reason, message) => {
+        closeFromCore(ctx, session, reason, message);
+      },
+    },
+  );
+  const session = new MqttSession(r.clientId, realm, core, ctx);
+  session.expirySeconds = expiry;
+  for (const q of r.qos2) session.inboundQos2.add(q);
+  ctx.sessions.set(sessionKey(r.realm, r.clientId), session);
+  realm.join(core);
+  for (const s of r.subscriptions) {
+    const parsed = parseMqttSubscription(s.filter);
+    if (!parsed) continue;
+    // authorized again: the permissions may have changed since the session was saved
+    const refused = (err: unknown): void => {
+      ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
+    };
+    const add = (sub: Subscription): void => {
+      session.addSubscription({
+        ...s,
+        id: s.id,
+        pattern: parsed.pattern,
+        share: parsed.share,
+        sub,
+        wildcardFirst: parsed.skipsDollarTopics,
+      });
+    };
+    try {
+      settle(realm.subscribePattern(core, parsed.pattern, NO_SINK, parsed.share), add, refused);
+    } catch (err) {
+      refused(err);
+    }
+  }
+  session.makeDurable(ctx.router.mailboxes);
+  // offline, and counted as one that may be: restored sessions are not refused even
+  // past a lowered limit (they were granted), but count against new ones
+  ctx.offline.add(session, session.core.identity.authid);
+  ctx.router.setParked(core, true);
+  if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
+  return session;
+}
+
+export function asRecord(v: unknown): SessionRecord | undefined {
   if (!isPlainObject(v)) return undefined;
   const r = v as Partial<SessionRecord>;
   if (

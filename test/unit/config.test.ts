@@ -353,6 +353,7 @@ test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command 
     prefix: 'gatehouse',
     rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
     queues: { ackWaitMs: 30000 },
+    mqtt: { handoverTimeoutMs: 2000 },
   });
   const flags = loadConfig({ env: { GATEHOUSE_NODE: 'n-1' }, overrides: { cluster: { nats: ['nats://c:4222'], node: 'n-2' } } });
   assert.deepEqual(flags.cluster, {
@@ -361,6 +362,7 @@ test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command 
     prefix: 'gatehouse',
     rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
     queues: { ackWaitMs: 30000 },
+    mqtt: { handoverTimeoutMs: 2000 },
   });
   // a node id alone names the router; with no servers there is no cluster
   assert.deepEqual(loadConfig({ env: { GATEHOUSE_NODE: 'solo' } }).cluster, {
@@ -369,6 +371,7 @@ test('config - GATEHOUSE_CLUSTER and GATEHOUSE_NODE join a cluster; the command 
     prefix: 'gatehouse',
     rpc: { heartbeatMs: 1000, leaseMs: 3000, metaTimeoutMs: 1000, syncTimeoutMs: 2000 },
     queues: { ackWaitMs: 30000 },
+    mqtt: { handoverTimeoutMs: 2000 },
   });
   assert.deepEqual(
     problemsOf(() => loadConfig({ env: { GATEHOUSE_NODE: 'a.b' } })),

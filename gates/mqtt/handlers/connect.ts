@@ -6,6 +6,7 @@ import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import { sessionKey } from '../context';
 import { openSession, ownedByAnother } from '../lifecycle';
+import { claimSession } from '../cluster-sessions';
 import { saveSession } from '../session-records';
 import { headersFromMqtt } from '../../../lib/mqtt/properties';
 import { payloadFromMqtt } from '../payload';
@@ -218,8 +219,35 @@ function refuseWill(conn: MqttConnection, err: unknown): void {
   refuse(conn, RC.NOT_AUTHORIZED, `will refused: ${err.message}`);
 }
 
-/** The session (new or resumed), then CONNACK. */
+/**
+ * In a cluster the session is first brought to this node, or discarded on every node
+ * (gates/mqtt/cluster-sessions.ts); a session that cannot be: CONNACK server
+ * unavailable (v5 0x88, 3.1.1 return code 3), never a hang.
+ */
 function establish(conn: MqttConnection, g: Granted): void {
+  const ctx = conn.ctx;
+  if (!ctx.shared) {
+    establishHere(conn, g);
+    return;
+  }
+  conn.holdPackets();
+  claimSession(ctx, g.realm, g.clientId, g.clean).then(
+    () => {
+      if (conn.state !== 'connect') return;
+      establishHere(conn, g);
+      conn.releasePackets();
+    },
+    (err: unknown) => {
+      if (conn.state !== 'connect') return;
+      const known = err instanceof RouterError;
+      if (!known) ctx.log.error({ err, client: g.clientId }, 'MQTT session takeover failed unexpectedly');
+      refuse(conn, RC.SERVER_UNAVAILABLE, known ? err.message : 'session takeover failed');
+    },
+  );
+}
+
+/** The session (new or resumed), then CONNACK. */
+function establishHere(conn: MqttConnection, g: Granted): void {
   const ctx = conn.ctx;
   const cfg = ctx.config.mqtt;
   const version = conn.version;
