@@ -73,8 +73,12 @@ export async function startRpcCluster(t: Cleanup, n: number, config: Record<stri
   };
 }
 
-/** node:test's suite `after` as a Cleanup (helpers/nats.ts): hooks run in reverse order of registration. */
-export function suiteCleanup(after: (fn: () => Promise<void>) => void): Cleanup & { run(): Promise<void> } {
+/**
+ * node:test's suite `after` as a Cleanup (helpers/nats.ts): hooks run in reverse order of
+ * registration. Without `after`, the suite calls `run()` from its own `after` hook (when its
+ * clients must be closed before the nodes the cleanups stop).
+ */
+export function suiteCleanup(after?: (fn: () => Promise<void>) => void): Cleanup & { run(): Promise<void> } {
   const fns: (() => Promise<void>)[] = [];
   const c = {
     after: (fn: () => Promise<void>) => void fns.push(fn),
@@ -82,6 +86,6 @@ export function suiteCleanup(after: (fn: () => Promise<void>) => void): Cleanup 
       for (const fn of fns.splice(0).reverse()) await fn().catch(() => undefined);
     },
   };
-  after(() => c.run());
+  after?.(() => c.run());
   return c;
 }

@@ -10,8 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { spawnChildRouter } from '../helpers/child-router';
+import { suiteCleanup } from '../helpers/cluster-rpc';
 import { connectMqtt, endAll, joinWamp, metricValue, publish, sessionsOfRole } from '../helpers/mqtt-clients';
-import { natsClient, startNats, type Cleanup, type NatsNode } from '../helpers/nats';
+import { natsClient, startNats, type NatsNode } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { expectQuiet } from '../helpers/wait';
 import {
@@ -31,17 +32,6 @@ import type { MqttClient } from 'mqtt';
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cluster-queue-router.ts');
 /** a pull across a loaded machine and a NATS round trip or two */
 const CLUSTER_MS = 15_000;
-
-/** registers cleanups from a suite's `before` and runs them (last first) in its `after` */
-function suiteCleanup(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => Promise<void>)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    run: async () => {
-      for (const fn of fns.reverse()) await fn().catch(() => undefined);
-    },
-  };
-}
 
 describe('cluster - STOMP durable subscriptions shared by two nodes', { timeout: 240_000 }, () => {
   const cleanup = suiteCleanup();

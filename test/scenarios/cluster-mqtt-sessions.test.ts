@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { encodeToken } from '../../lib/cluster/subjects';
 import { spawnChildRouter } from '../helpers/child-router';
+import { suiteCleanup } from '../helpers/cluster-rpc';
 import { CLUSTER_PREFIX, filterFor, waitInterest } from '../helpers/cluster';
-import { freePorts, natsClient, startNats, type Cleanup, type NatsCluster } from '../helpers/nats';
+import { freePorts, natsClient, startNats, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
 import {
@@ -35,16 +36,6 @@ const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cluster-mqtt-router.ts')
 const CLUSTER_MS = 15_000;
 /** the killed node's lease: a takeover from it waits for this to lapse */
 const KILL_LEASE_MS = 1500;
-
-function suiteCleanup(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => Promise<void>)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    run: async () => {
-      for (const fn of fns.reverse()) await fn().catch(() => undefined);
-    },
-  };
-}
 
 describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 240_000 }, () => {
   const cleanup = suiteCleanup();

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { connect, wsOptions } from '../helpers/autobahn';
+import { suiteCleanup } from '../helpers/cluster-rpc';
 import { filterFor, startNodes, waitInterest } from '../helpers/cluster';
 import { connectMqtt, MessageLog, metricValue } from '../helpers/mqtt-clients';
-import { freePorts, natsClient, startNatsCluster, type Cleanup, type NatsCluster } from '../helpers/nats';
+import { freePorts, natsClient, startNatsCluster, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { Inbox, StompjsClients, subscribeConfirmed } from '../helpers/stomp-clients';
 import { expectQuiet, waitFor, withTimeout } from '../helpers/wait';
@@ -32,17 +33,6 @@ async function wampInbox(c: Wamp, topic: string, options: Record<string, unknown
 function acked<T>(p: Promise<T> | undefined): Promise<T> {
   assert.ok(p, 'an acknowledged publish returns a promise');
   return p;
-}
-
-/** registers cleanups from a suite's `before` and runs them (last first) in its `after` */
-function suiteCleanup(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => Promise<void>)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    run: async () => {
-      for (const fn of fns.reverse()) await fn().catch(() => undefined);
-    },
-  };
 }
 
 describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawnChildRouter } from '../helpers/child-router';
-import { freePorts, startNats, type Cleanup, type NatsNode } from '../helpers/nats';
+import { suiteCleanup } from '../helpers/cluster-rpc';
+import { freePorts, startNats, type NatsNode } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import {
   Inbox,
@@ -29,17 +30,6 @@ const KILL_ACK_WAIT_MS = 2000;
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'cluster-queue-router.ts');
 /** a pull across a loaded machine and a NATS round trip or two */
 const CLUSTER_MS = 15_000;
-
-/** registers cleanups from a suite's `before` and runs them (last first) in its `after` */
-function suiteCleanup(): Cleanup & { run(): Promise<void> } {
-  const fns: (() => Promise<void>)[] = [];
-  return {
-    after: (fn) => void fns.push(fn),
-    run: async () => {
-      for (const fn of fns.reverse()) await fn().catch(() => undefined);
-    },
-  };
-}
 
 function numbered(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
