@@ -33,15 +33,15 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { RequestError, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { Packr } from 'msgpackr';
 import { Errors, RouterError } from '../errors';
 import type { MessageHeaders } from '../headers';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { isPlainObject, type Payload } from '../payload';
-import { payloadFromBytes } from '../payload-bytes';
 import { Leases } from '../store/leases';
 import { JetStreamKvEngine } from '../store/jetstream/kv-engine';
+import { definedHeaders, packRecord, revivePayload, unpackRecord } from '../store/jetstream/queued-codec';
+import { ensureStream } from '../store/jetstream/streams';
 import type { ClusterPart } from './cluster';
 import { encodeToken } from './subjects';
 import { isHeaders, isPayload, ownPayload } from './wire';
@@ -114,8 +114,6 @@ const CONNECT_WAIT_MS = 5000;
 /** records read per listing page */
 const LIST_PAGE = 1024;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'number' });
-
 export class ClusterMqttSessions {
   private readonly stream: string;
   private kv: JetStreamKvEngine | undefined;
@@ -159,7 +157,7 @@ export class ClusterMqttSessions {
         if (err) return;
         void this.answer(msg.data).then((held) => {
           try {
-            msg.respond(packr.pack({ held }));
+            msg.respond(packRecord({ held }));
           } catch {
             // the asker gave up (closed): nothing to tell
           }
@@ -181,25 +179,8 @@ export class ClusterMqttSessions {
       max_msgs_per_subject: this.options.maxMessagesPerSession,
       discard: DiscardPolicy.Old,
     };
-    let existing: Awaited<ReturnType<JetStreamManager['streams']['info']>> | undefined;
-    try {
-      existing = await jsm.streams.info(this.stream);
-    } catch {
-      // missing: created below
-    }
-    if (existing) {
-      // mqtt.maxQueuedMessages changed: the bound follows (the last node started decides)
-      if (existing.config.max_msgs_per_subject !== config.max_msgs_per_subject)
-        await jsm.streams.update(this.stream, { max_msgs_per_subject: config.max_msgs_per_subject });
-      return;
-    }
-    try {
-      await jsm.streams.add(config);
-    } catch (err) {
-      await jsm.streams.info(this.stream).catch(() => {
-        throw err;
-      });
-    }
+    // mqtt.maxQueuedMessages changed: the bound follows (the last node started decides)
+    await ensureStream(jsm, config);
   }
 
   private async renew(): Promise<void> {
@@ -256,13 +237,8 @@ export class ClusterMqttSessions {
 
   /** Another node asks for a session held here. */
   private async answer(data: Uint8Array): Promise<boolean> {
-    let req: unknown;
-    try {
-      req = packr.unpack(data);
-    } catch {
-      return false;
-    }
-    if (!isPlainObject(req) || typeof req['r'] !== 'string' || typeof req['c'] !== 'string') return false;
+    const req = unpackRecord(data);
+    if (req === undefined || typeof req['r'] !== 'string' || typeof req['c'] !== 'string') return false;
     try {
       return (await this.holder?.release(req['r'], req['c'], req['d'] === true)) ?? false;
     } catch (err) {
@@ -386,7 +362,7 @@ export class ClusterMqttSessions {
     await nc.flush();
     for (;;) {
       try {
-        await nc.request(subject, packr.pack({ r: realm, c: clientId, d: discard }), {
+        await nc.request(subject, packRecord({ r: realm, c: clientId, d: discard }), {
           timeout: this.options.handoverTimeoutMs,
         });
         return 'remote';
@@ -449,24 +425,15 @@ function recordKey(realm: string, clientId: string): string {
 function encodeMessage(m: SessionMessage): Uint8Array {
   const w: Record<string, unknown> = { t: m.topic, p: ownPayload(m.payload), q: m.qos, r: m.retain, u: m.publication };
   if (m.subscriptionIds.length > 0) w['i'] = m.subscriptionIds;
-  if (m.headers !== undefined) {
-    const h: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(m.headers)) if (v !== undefined) h[k] = v;
-    w['h'] = h;
-  }
-  return packr.pack(w);
+  if (m.headers !== undefined) w['h'] = definedHeaders(m.headers) ?? {};
+  return packRecord(w);
 }
 
 /** Undefined when the bytes are not ours (anyone on the subjects can write: SECURITY.md "Cluster"). */
 function decodeMessage(data: Uint8Array): SessionMessage | undefined {
-  let w: unknown;
-  try {
-    w = packr.unpack(data);
-  } catch {
-    return undefined;
-  }
+  const w = unpackRecord(data);
   if (
-    !isPlainObject(w) ||
+    w === undefined ||
     typeof w['t'] !== 'string' ||
     !isPayload(w['p']) ||
     (w['q'] !== 1 && w['q'] !== 2) ||
@@ -475,12 +442,8 @@ function decodeMessage(data: Uint8Array): SessionMessage | undefined {
   )
     return undefined;
   const headers = w['h'];
-  const raw = w['p'];
   const ids = Array.isArray(w['i']) ? w['i'].filter((x): x is number => typeof x === 'number') : [];
-  const payload =
-    raw.bytes !== undefined && raw.args === undefined && raw.kwargs === undefined && raw.passthru === undefined
-      ? payloadFromBytes(raw.bytes, headers)
-      : raw;
+  const payload = revivePayload(w['p'], headers);
   return { topic: w['t'], payload, qos: w['q'], retain: w['r'] === true, headers, subscriptionIds: ids, publication: w['u'] };
 }
 

@@ -3,18 +3,10 @@
  * plain MessagePack, like the cluster's events (lib/cluster/wire.ts), so binary stays
  * binary. Short keys: they are stored with every message.
  */
-import { Packr } from 'msgpackr';
 import { isHeaders, isPayload, ownPayload } from '../cluster/wire';
 import type { MessageHeaders } from '../headers';
-import { isPlainObject, type Payload } from '../payload';
-import { payloadFromBytes } from '../payload-bytes';
-
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  // 'auto' is implemented by msgpackr 2.x but missing from its typings
-  int64AsType: 'auto' as 'number',
-});
+import type { Payload } from '../payload';
+import { definedHeaders, packRecord, revivePayload, unpackRecord } from '../store/jetstream/queued-codec';
 
 interface WireQueued {
   /** payload (own properties only) */
@@ -38,17 +30,9 @@ export interface QueuedOnStream {
 export function encodeQueued(payload: Payload, headers: MessageHeaders | undefined, now: number, topic = ''): Uint8Array {
   const w: WireQueued = { p: ownPayload(payload), t: now };
   if (topic !== '') w.o = topic;
-  if (headers !== undefined) {
-    const h: Record<string, unknown> = {};
-    let any = false;
-    for (const [k, v] of Object.entries(headers)) {
-      if (v === undefined) continue;
-      h[k] = v;
-      any = true;
-    }
-    if (any) w.h = h;
-  }
-  return packr.pack(w);
+  const h = headers === undefined ? undefined : definedHeaders(headers);
+  if (h !== undefined) w.h = h;
+  return packRecord(w);
 }
 
 /**
@@ -57,14 +41,9 @@ export function encodeQueued(payload: Payload, headers: MessageHeaders | undefin
  * and counts it.
  */
 export function decodeQueued(data: Uint8Array): QueuedOnStream | undefined {
-  let w: unknown;
-  try {
-    w = packr.unpack(data);
-  } catch {
-    return undefined;
-  }
+  const w = unpackRecord(data);
   if (
-    !isPlainObject(w) ||
+    w === undefined ||
     !isPayload(w['p']) ||
     typeof w['t'] !== 'number' ||
     (w['h'] !== undefined && !isHeaders(w['h'])) ||
@@ -72,11 +51,5 @@ export function decodeQueued(data: Uint8Array): QueuedOnStream | undefined {
   )
     return undefined;
   const headers = w['h'];
-  const raw = w['p'];
-  // bytes get their lazy JSON / text view back, as when they arrived from a client
-  const payload =
-    raw.bytes !== undefined && raw.args === undefined && raw.kwargs === undefined && raw.passthru === undefined
-      ? payloadFromBytes(raw.bytes, headers)
-      : raw;
-  return { payload, headers, enqueuedAt: w['t'], topic: w['o'] ?? '' };
+  return { payload: revivePayload(w['p'], headers), headers, enqueuedAt: w['t'], topic: w['o'] ?? '' };
 }

@@ -62,7 +62,6 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
-  type StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeToken } from '../cluster/subjects';
@@ -81,6 +80,7 @@ import {
 } from '../work-queues';
 import { ConsumerRing, nextInTurn } from './consumer-ring';
 import { decodeQueued, encodeQueued } from './jetstream-codec';
+import { ensureStream } from '../store/jetstream/streams';
 
 /** added to a stream sequence to make a message id (see above) */
 export const CLUSTER_SEQ_BASE = 2 ** 52;
@@ -165,17 +165,15 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStream(
-      jsm,
-      {
-        name: this.stream,
-        subjects: [`${this.options.prefix}.q.>`],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        num_replicas: this.options.replicas,
-      },
-      this.options.log,
-    );
+    await ensureStream(jsm, {
+      name: this.stream,
+      subjects: [`${this.options.prefix}.q.>`],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: this.options.replicas,
+    });
+    // a failed update of the bound leaves the old one: logged, the queues work on
+    const max = this.options.maxDurableMessages;
     await ensureStream(
       jsm,
       {
@@ -188,7 +186,12 @@ export class JetStreamQueues implements SharedQueues {
         discard: DiscardPolicy.New,
         discard_new_per_subject: true,
       },
-      this.options.log,
+      (err) => {
+        this.options.log.warn(
+          { err, stream: this.durableStream, max },
+          'cluster queues: the per-subscription bound was not changed',
+        );
+      },
     );
     this.connected = { js, jsm };
     this.markConnected(this.connected);
@@ -527,37 +530,6 @@ export class JetStreamQueues implements SharedQueues {
  */
 function subjectOf(prefix: string, a: QueueAddress): string {
   return `${prefix}.${a.kind === 'durable' ? 'd' : 'q'}.${encodeToken(a.realm)}.${encodeToken(a.name)}`;
-}
-
-/**
- * Makes sure the stream exists. A durable stream made by an older config keeps its
- * settings but its per-subject bound, which follows the config of the node that started
- * last (a failed update leaves the old bound: logged, the queues work on).
- */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, log: Logger): Promise<void> {
-  let info;
-  try {
-    info = await jsm.streams.info(config.name);
-  } catch {
-    // missing: created below
-  }
-  if (info) {
-    const max = config.max_msgs_per_subject;
-    if (max !== undefined && info.config.max_msgs_per_subject !== max) {
-      await jsm.streams.update(config.name, { max_msgs_per_subject: max }).catch((err: unknown) => {
-        log.warn({ err, stream: config.name, max }, 'cluster queues: the per-subscription bound was not changed');
-      });
-    }
-    return;
-  }
-  try {
-    await jsm.streams.add(config);
-  } catch (err) {
-    // another node created it in between
-    await jsm.streams.info(config.name).catch(() => {
-      throw err;
-    });
-  }
 }
 
 /** JetStream refused a message because its subject holds its maximum (discard new per subject). */
