@@ -3,11 +3,9 @@ import type * as MqttSessionsModule from '../../lib/cluster/mqtt-sessions';
 import type { ClusterMqttSessions, SharedRecord } from '../../lib/cluster/mqtt-sessions';
 import type { Realm } from '../../lib/realm';
 import { ClusterMailbox } from './cluster-mailbox';
-import type { MqttConnection } from './connection';
 import { sessionKey, type MqttGateContext } from './context';
-import { connectionLost } from './lifecycle';
+import { closeTakenOver } from './lifecycle';
 import type { MqttSession, Outbound } from './mqtt-session';
-import { RC } from './reason-codes';
 import { asRecord, dropLocally, recordOf, restoreSession } from './session-records';
 
 // NATS is loaded by routers in a cluster only (lib/router.ts does the same)
@@ -226,13 +224,7 @@ async function releaseSession(
   const key = sessionKey(realmName, clientId);
   const session = ctx.sessions.get(key);
   if (!session || session.ended) return false;
-  const conn = session.link as MqttConnection | undefined;
-  if (conn) {
-    conn.session = undefined;
-    session.detach();
-    connectionLost(session, conn);
-    conn.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by another node');
-  }
+  closeTakenOver(session, 'session taken over by another node');
   // from now on nothing of it is delivered here, nor does it expire here
   session.ended = true;
   ctx.clock.clearTimeout(session.expiryTimer);

@@ -37,14 +37,7 @@ export function openSession(
   const key = sessionKey(realm.name, clientId);
   const existing = ctx.sessions.get(key);
   if (existing) {
-    const old = existing.link as MqttConnection | undefined;
-    if (old) {
-      // the old connection goes without touching the session it no longer owns
-      old.session = undefined;
-      existing.detach();
-      connectionLost(existing, old);
-      old.disconnect(RC.SESSION_TAKEN_OVER, 'session taken over by a new connection');
-    }
+    closeTakenOver(existing, 'session taken over by a new connection');
     // its client's connection now (the admin console shows its peer), before the
     // session is announced live again
     existing.core.transport = transportOf(conn);
@@ -123,6 +116,20 @@ export function endSession(ctx: MqttGateContext, session: MqttSession): void {
   if (ctx.sessions.get(key) === session) ctx.sessions.delete(key);
   forgetSession(ctx, session);
   session.realm.leave(session.core);
+}
+
+/**
+ * A session is taken over (by a new connection here, or by another node): its
+ * connection, if it has one, is closed ([MQTT-3.1.4-3], MQTT 5 DISCONNECT 0x8E) without
+ * touching the session it no longer owns.
+ */
+export function closeTakenOver(session: MqttSession, reason: string): void {
+  const conn = session.link as MqttConnection | undefined;
+  if (!conn) return;
+  conn.session = undefined;
+  session.detach();
+  connectionLost(session, conn);
+  conn.disconnect(RC.SESSION_TAKEN_OVER, reason);
 }
 
 /**
