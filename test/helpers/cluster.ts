@@ -46,6 +46,31 @@ export async function startNodes(
   return nodes;
 }
 
+/** a node joining the cluster on a loaded machine: a NATS round trip or two */
+const JOIN_MS = 15_000;
+
+/**
+ * One node (an in-process router with its own SQLite) of the cluster on `nats`, returned
+ * once its cluster connection is up. `started` gets it before that wait, so the suite
+ * closes it even when it never joins; `cluster` adds to its cluster options (a prefix,
+ * say), `config` to the router's.
+ */
+export async function startClusterNode(
+  nats: string[],
+  id: string,
+  started: (r: TestRouter) => void,
+  { cluster = {}, config = {} }: { cluster?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+): Promise<TestRouter> {
+  const r = await startRouter({
+    store: { engine: 'sqlite', path: ':memory:' },
+    cluster: { nats, node: id, ...cluster },
+    ...config,
+  });
+  started(r);
+  await withTimeout(r.router.cluster?.whenConnected(), JOIN_MS, `${id} joined the cluster`);
+  return r;
+}
+
 /** The NATS subject filter a node subscribes to for a pattern. */
 export function filterFor(uri: string, match: MatchPolicy = 'exact', realm = 'realm1'): string {
   const pattern = parsePattern(uri, match);

@@ -13,7 +13,8 @@ import { spawnChildRouter } from '../helpers/child-router';
 import { suiteCleanup } from '../helpers/cluster-rpc';
 import { connectMqtt, endAll, joinWamp, metricValue, publish, sessionsOfRole } from '../helpers/mqtt-clients';
 import { natsClient, startNats, type NatsNode } from '../helpers/nats';
-import { startRouter, type TestRouter } from '../helpers/router';
+import { startClusterNode } from '../helpers/cluster';
+import type { TestRouter } from '../helpers/router';
 import { expectQuiet } from '../helpers/wait';
 import {
   Inbox,
@@ -22,7 +23,6 @@ import {
   subscribeConfirmed,
   waitFor,
   withReceipt,
-  withTimeout,
   type StompClient,
   type StompHeaders,
 } from '../helpers/stomp-clients';
@@ -45,16 +45,8 @@ describe('cluster - STOMP durable subscriptions shared by two nodes', { timeout:
    * A node of cluster `prefix`: each test has its own (its own streams, bucket and
    * meta API), so what it counts is its two nodes' alone.
    */
-  const node = async (prefix: string, id: string, config: Record<string, unknown> = {}): Promise<TestRouter> => {
-    const r = await startRouter({
-      store: { engine: 'sqlite', path: ':memory:' },
-      cluster: { nats: [nats.url], node: id, prefix },
-      ...config,
-    });
-    routers.push(r);
-    await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
-    return r;
-  };
+  const node = (prefix: string, id: string, config: Record<string, unknown> = {}): Promise<TestRouter> =>
+    startClusterNode([nats.url], id, (r) => routers.push(r), { cluster: { prefix }, config });
 
   /** a durable subscriber: its client id is the owner, the SUBSCRIBE names the subscription */
   const subscriber = async (

@@ -10,7 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { encodeToken } from '../../lib/cluster/subjects';
 import { spawnChildRouter } from '../helpers/child-router';
 import { suiteCleanup } from '../helpers/cluster-rpc';
-import { CLUSTER_PREFIX, filterFor, waitInterest } from '../helpers/cluster';
+import { CLUSTER_PREFIX, filterFor, startClusterNode, waitInterest } from '../helpers/cluster';
 import { freePorts, natsClient, startNats, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
 import { JetStreamKvEngine } from '../../lib/store/jetstream/kv-engine';
@@ -46,13 +46,11 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
   /** every in-process node started, any of which may adopt a dead node's sessions */
   const routers: TestRouter[] = [];
 
-  const node = async (id: string): Promise<TestRouter> => {
-    const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: nats.servers, node: id } });
-    cleanup.after(() => r.close());
-    routers.push(r);
-    await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
-    return r;
-  };
+  const node = (id: string): Promise<TestRouter> =>
+    startClusterNode(nats.servers, id, (r) => {
+      cleanup.after(() => r.close());
+      routers.push(r);
+    });
 
   /** an mqtt.js client, ended after the suite; long enough a deadline for a takeover */
   const mqttOn = async (

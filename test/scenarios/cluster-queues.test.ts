@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { spawnChildRouter } from '../helpers/child-router';
 import { suiteCleanup } from '../helpers/cluster-rpc';
 import { freePorts, startNats, type NatsNode } from '../helpers/nats';
+import { startClusterNode } from '../helpers/cluster';
 import { startRouter, type TestRouter } from '../helpers/router';
 import {
   Inbox,
@@ -55,12 +56,7 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   let nats: NatsNode;
   const routers: TestRouter[] = [];
 
-  const node = async (id: string): Promise<TestRouter> => {
-    const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: [nats.url], node: id } });
-    routers.push(r);
-    await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
-    return r;
-  };
+  const node = (id: string): Promise<TestRouter> => startClusterNode([nats.url], id, (r) => routers.push(r));
 
   before(async () => {
     nats = await startNats(cleanup);
