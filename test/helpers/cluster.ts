@@ -46,6 +46,13 @@ export async function startNodes(
   return nodes;
 }
 
+/** The `i`-th of a suite's nodes (started by its `before`, startNodes). */
+export function nodeAt(nodes: readonly TestRouter[], i: number): TestRouter {
+  const r = nodes[i];
+  if (!r) throw new Error(`no node ${i} (of ${nodes.length})`);
+  return r;
+}
+
 /** a node joining the cluster on a loaded machine: a NATS round trip or two */
 const JOIN_MS = 15_000;
 

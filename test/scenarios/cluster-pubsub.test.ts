@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { connect, wsOptions } from '../helpers/autobahn';
 import { suiteCleanup } from '../helpers/cluster-rpc';
-import { filterFor, startNodes, waitInterest } from '../helpers/cluster';
+import { filterFor, nodeAt, startNodes, waitInterest } from '../helpers/cluster';
 import { connectMqtt, MessageLog, metricValue } from '../helpers/mqtt-clients';
 import { freePorts, natsClient, startNatsCluster, type NatsCluster } from '../helpers/nats';
 import { startRouter, type TestRouter } from '../helpers/router';
@@ -46,11 +46,7 @@ describe('cluster - pub/sub across three nodes', { timeout: 180_000 }, () => {
     wamps.push(c);
     return c;
   };
-  const node = (i: number): TestRouter => {
-    const r = g[i];
-    assert.ok(r);
-    return r;
-  };
+  const node = (i: number): TestRouter => nodeAt(g, i);
 
   before(async () => {
     nats = await startNatsCluster(cleanup);

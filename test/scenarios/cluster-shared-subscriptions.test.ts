@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { suiteCleanup } from '../helpers/cluster-rpc';
-import { mqttFilterFor, queueFor, startNodes, waitInterest, waitQueueMembers } from '../helpers/cluster';
+import { mqttFilterFor, nodeAt, queueFor, startNodes, waitInterest, waitQueueMembers } from '../helpers/cluster';
 import { connectMqtt, endAll, MessageLog, metricValue, publish, subscribe } from '../helpers/mqtt-clients';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats';
 import type { TestRouter } from '../helpers/router';
@@ -50,11 +50,7 @@ describe('cluster - MQTT shared subscriptions across three nodes', { timeout: 18
     clients.push(client);
     return { client, log };
   };
-  const node = (i: number): TestRouter => {
-    const r = g[i];
-    assert.ok(r);
-    return r;
-  };
+  const node = (i: number): TestRouter => nodeAt(g, i);
 
   before(async () => {
     nats = await startNatsCluster(cleanup);
