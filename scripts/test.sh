@@ -2,14 +2,36 @@
 # `npm test` (issue 18): lint, typecheck, then every test file under test/.
 # One file at a time left the second core idle and the first one waiting on sockets, child
 # processes and servers; the files run several at a time (TEST_CONCURRENCY, default 3: on
-# two cores 2 was slower and 4 no faster). The files in SERIAL below load the CPU themselves
-# or check time bounds that a loaded machine stretches; they run afterwards, one at a time,
-# after all the others. Every file runs; the script fails when any test fails.
+# two cores 2 was slower and 4 no faster). The files in FAULTS (cluster fault tests that
+# mostly wait) run one at a time beside them; the files in SERIAL load the CPU themselves
+# or check time bounds that a loaded machine stretches: they run afterwards, one at a
+# time, alone. Every file runs; the script fails when any test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-npm run lint || exit 1
-npm run typecheck || exit 1
+# lint and typecheck at once (each prints when done; either failing stops the run)
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+npm run lint >"$logs/lint" 2>&1 &
+lint=$!
+npm run typecheck >"$logs/typecheck" 2>&1 &
+typecheck=$!
+checks=0
+wait "$lint" || checks=1
+cat "$logs/lint"
+wait "$typecheck" || checks=1
+cat "$logs/typecheck"
+((checks == 0)) || exit 1
+
+# Files that wait out leases, NATS elections and kills rather than use the CPU: they run
+# one at a time, in a lane of their own beside the parallel files (they overlap no other
+# cluster fault test, and their bounds are leases and timeouts of seconds, not CPU).
+FAULTS=(
+  # SIGSTOP/SIGKILL of nodes against NATS leases, several routers and nats-servers each
+  test/scenarios/cluster-split.test.ts
+  test/scenarios/cluster-faults.test.ts
+  test/scenarios/jetstream-cluster-durability.test.ts
+)
 
 # One file per line, with why it cannot share the machine.
 SERIAL=(
@@ -22,10 +44,6 @@ SERIAL=(
   # a subscriber that stops reading during a flood; memory bound and slow-consumer timeout
   test/gates/wamp/robustness.test.ts
   test/gates/wamp/robustness-slow-consumer.test.ts
-  # SIGSTOP/SIGKILL of nodes against NATS leases, several routers and nats-servers each
-  test/scenarios/cluster-split.test.ts
-  test/scenarios/cluster-faults.test.ts
-  test/scenarios/jetstream-cluster-durability.test.ts
   # SIGKILL under load: the writer runs flat out until the kill
   test/scenarios/aggregate-durability.test.ts
 )
@@ -35,25 +53,42 @@ SERIAL=(
 RUN=(node --require tsx/cjs --test --test-timeout=120000)
 CONCURRENCY="${TEST_CONCURRENCY:-3}"
 
-declare -A serial_set=()
-serial=()
-for f in "${SERIAL[@]}"; do
-  if [[ -f "$f" ]]; then
-    serial_set["$f"]=1
-    serial+=("$f")
-  else
-    echo "scripts/test.sh: $f is gone; drop it from SERIAL" >&2
-  fi
-done
+declare -A set_aside=()
+# the files of list $1 that exist, into array $2 (a removed file is said, so the list gets fixed)
+existing() {
+  local -n list="$1"
+  local -n into="$2"
+  into=()
+  for f in "${list[@]}"; do
+    if [[ -f "$f" ]]; then
+      set_aside["$f"]=1
+      into+=("$f")
+    else
+      echo "scripts/test.sh: $f is gone; drop it from $1" >&2
+    fi
+  done
+}
+existing SERIAL serial
+existing FAULTS faults
 
 parallel=()
 while IFS= read -r f; do
-  [[ -n "${serial_set[$f]:-}" ]] || parallel+=("$f")
+  [[ -n "${set_aside[$f]:-}" ]] || parallel+=("$f")
 done < <(find test -name '*.test.ts' | LC_ALL=C sort)
 
 status=0
-echo "# ${#parallel[@]} test files, ${CONCURRENCY} at a time"
+if ((${#faults[@]} > 0)); then
+  # its report goes to a file and is printed after the parallel files' (no interleaving)
+  "${RUN[@]}" --test-concurrency=1 "${faults[@]}" >"$logs/faults" 2>&1 &
+  faults_pid=$!
+fi
+echo "# ${#parallel[@]} test files, ${CONCURRENCY} at a time (and ${#faults[@]} fault files one at a time beside them)"
 "${RUN[@]}" --test-concurrency="$CONCURRENCY" "${parallel[@]}" || status=1
+if ((${#faults[@]} > 0)); then
+  wait "$faults_pid" || status=1
+  echo "# ${#faults[@]} fault test files, one at a time beside the others"
+  cat "$logs/faults"
+fi
 if ((${#serial[@]} > 0)); then
   echo "# ${#serial[@]} test files, one at a time"
   "${RUN[@]}" --test-concurrency=1 "${serial[@]}" || status=1

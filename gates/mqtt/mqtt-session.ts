@@ -249,10 +249,11 @@ export class MqttSession {
     this.pumping = true;
     try {
       while (this.inflight.size < this.window(link)) {
-        const id = this.takePacketId();
-        if (id === 0) return;
+        // the message first: an identifier taken for an empty queue would be skipped
+        // (the window is at most 65535, so below it an identifier is always free)
         const pending = this.mailbox.take();
         if (!pending) return;
+        const id = this.takePacketId();
         const f: Inflight = { pending, state: 'publish' };
         this.inflight.set(id, f);
         const durable = this.mailbox.sent(pending, id);

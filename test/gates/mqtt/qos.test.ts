@@ -19,7 +19,7 @@ import {
   withTimeout,
   WAIT_MS,
 } from '../../helpers/mqtt-clients';
-import { RawMqtt } from '../../helpers/mqtt-raw';
+import { nextPublish, RawMqtt, subscribe as rawSubscribe } from '../../helpers/mqtt-raw';
 import { startRouter, type TestRouter } from '../../helpers/router';
 import { expectQuiet } from '../../helpers/wait';
 
@@ -175,6 +175,24 @@ void describe('mqtt packet identifiers', () => {
     assert.ok(elapsed < 20000, `took ${elapsed} ms`);
     void raw.destroy();
     await endAll([sub]);
+  });
+});
+
+void describe('mqtt packet identifiers in use', () => {
+  void it('mqtt - an acknowledgement with nothing queued does not use up a packet identifier: ids go 1, 2, 3', async () => {
+    const { raw } = await rawConnect(router.mqttPort, { clientId: uniqueId('ids-sub') }, 4);
+    await rawSubscribe(raw, [{ topic: 'ids/t', qos: 1 }]);
+    const pub = await open(router.mqttUrl, { protocolVersion: 4, clientId: uniqueId('ids-pub') });
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await publish(pub, 'ids/t', `m${i}`, { qos: 1 });
+      const got = await nextPublish(raw, 'ids/t');
+      const id = got.packet.cmd === 'publish' ? (got.packet.messageId ?? 0) : 0;
+      ids.push(id);
+      // the PUBACK arrives while the session has nothing queued
+      raw.send({ cmd: 'puback', messageId: id });
+    }
+    assert.deepEqual(ids, [1, 2, 3]);
   });
 });
 
