@@ -6,7 +6,7 @@ import { ClusterMailbox } from './cluster-mailbox';
 import { sessionKey, type MqttGateContext } from './context';
 import { closeTakenOver } from './lifecycle';
 import type { MqttSession, Outbound } from './mqtt-session';
-import { asRecord, dropLocally, recordOf, restoreSession } from './session-records';
+import { asRecord, dropLocally, recordOf, restoreSession, restoreSubscriptions } from './session-records';
 
 // NATS is loaded by routers in a cluster only (lib/router.ts does the same)
 const mqttSessionsModule = (): typeof MqttSessionsModule =>
@@ -139,6 +139,8 @@ async function bringHere(ctx: MqttGateContext, shared: ClusterMqttSessions, seen
   try {
     const { record, kind } = await shared.takeOver(r.realm, r.clientId, seen);
     const final = asRecord(record.record) ?? r;
+    // the holder's last word: subscriptions made or ended after the record read above
+    if (final !== r) restoreSubscriptions(ctx, session, final.subscriptions);
     for (const q of final.qos2) session.inboundQos2.add(q);
     const stored = await shared.streamOf(r.realm, r.clientId).load();
     // this node's own record of a previous life (same node id) is a crash too

@@ -174,12 +174,50 @@ export function restoreSession(ctx: MqttGateContext, r: SessionRecord, now: numb
   for (const q of r.qos2) session.inboundQos2.add(q);
   ctx.sessions.set(sessionKey(r.realm, r.clientId), session);
   realm.join(core);
-  for (const s of r.subscriptions) {
+  restoreSubscriptions(ctx, session, r.subscriptions);
+  session.makeDurable(ctx.router.mailboxes);
+  // offline, and counted as one that may be: restored sessions are not refused even
+  // past a lowered limit (they were granted), but count against new ones
+  ctx.offline.add(session, session.core.identity.authid);
+  ctx.router.setParked(core, true);
+  if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
+  return session;
+}
+
+/**
+ * Makes a restored session's subscriptions those of `subscriptions`: the missing ones
+ * are subscribed (authorized again), the ones no longer there end. In a cluster the
+ * record a node restores from may be older than the one its holder hands over (a
+ * SUBSCRIBE just before the takeover, its record write still under way).
+ */
+export function restoreSubscriptions(
+  ctx: MqttGateContext,
+  session: MqttSession,
+  subscriptions: readonly SubscriptionRecord[],
+): void {
+  const { realm, core } = session;
+  const wanted = new Set(subscriptions.map((s) => s.filter));
+  for (const [filter, e] of [...session.subscriptions]) {
+    if (wanted.has(filter)) continue;
+    try {
+      realm.unsubscribeShared(core, e.sub.id, e.share);
+    } catch (err) {
+      ctx.log.warn({ client: session.clientId, filter, err }, 'restored MQTT subscription not ended');
+    }
+    session.removeSubscription(filter);
+  }
+  for (const s of subscriptions) {
+    const known = session.subscriptions.get(s.filter);
+    if (known) {
+      // the same filter, maybe with other options (a SUBSCRIBE again)
+      session.addSubscription({ ...known, qos: s.qos, nl: s.nl, rap: s.rap, rh: s.rh, id: s.id });
+      continue;
+    }
     const parsed = parseMqttSubscription(s.filter);
     if (!parsed) continue;
     // authorized again: the permissions may have changed since the session was saved
     const refused = (err: unknown): void => {
-      ctx.log.warn({ client: r.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
+      ctx.log.warn({ client: session.clientId, filter: s.filter, err }, 'restored MQTT subscription refused');
     };
     const add = (sub: Subscription): void => {
       session.addSubscription({
@@ -197,13 +235,6 @@ export function restoreSession(ctx: MqttGateContext, r: SessionRecord, now: numb
       refused(err);
     }
   }
-  session.makeDurable(ctx.router.mailboxes);
-  // offline, and counted as one that may be: restored sessions are not refused even
-  // past a lowered limit (they were granted), but count against new ones
-  ctx.offline.add(session, session.core.identity.authid);
-  ctx.router.setParked(core, true);
-  if (expiry < 0xffffffff) armExpiry(ctx, session, left * 1000);
-  return session;
 }
 
 export function asRecord(v: unknown): SessionRecord | undefined {
