@@ -390,7 +390,9 @@ export class ClusterMqttSessions {
         // a clean session taking the client id from another node ([MQTT-3.1.4-2])
         if (kind === 'remote') this.options.metrics.mqttTakeovers.labels('clean').inc();
       }
-      await this.forget(realm, clientId);
+      // a clean session's record has no queue on the stream: nothing to purge
+      if (seen.record['clean'] === true) await (await this.connected()).kv.delete(recordKey(realm, clientId));
+      else await this.forget(realm, clientId);
     } catch (err) {
       this.options.metrics.mqttHandoverFailures.inc();
       throw err instanceof RouterError ? err : new RouterError(Errors.unavailable, `session discard failed: ${errorText(err)}`);
