@@ -216,7 +216,7 @@ export class Metrics {
     );
     this.mqttTakeovers = counter(
       'cluster_mqtt_takeovers_total',
-      'Cluster: MQTT sessions taken over by this node, by kind (local, remote, dead)',
+      'Cluster: MQTT sessions taken over by this node, by kind (local, remote, dead, clean)',
       ['kind'],
     );
     this.mqttHandoverFailures = counter(

@@ -109,6 +109,11 @@ async function claim(ctx: MqttGateContext, realm: Realm, clientId: string, clean
   if (!seen) return;
   const here = seen.holder === ctx.router.node;
   const key = sessionKey(realm.name, clientId);
+  // a clean session connected on another node: its connection is closed there (0x8E), whatever this CONNECT asks
+  if (seen.record['clean'] === true) {
+    if (!here) await shared.discard(realm.name, clientId, seen);
+    return;
+  }
   // held here: the node's own path (openSession) resumes or discards it
   if (here && ctx.sessions.has(key)) {
     if (!clean) ctx.router.metrics.mqttTakeovers.labels('local').inc();
@@ -237,4 +242,39 @@ async function releaseSession(
   dropLocally(ctx, session);
   session.realm.leave(session.core);
   return true;
+}
+
+/** The revision of each clean session's record (written on connect), for its conditional removal. */
+const cleanRecords = new WeakMap<MqttSession, Promise<number | undefined>>();
+
+/**
+ * A session that ends with its connection, in a cluster: a record marked clean names
+ * this node, so a CONNECT with its client id on another node closes this connection
+ * ([MQTT-3.1.4-2]). Cut off from NATS it is served without one (README "Cluster").
+ */
+export function holdClean(ctx: MqttGateContext, session: MqttSession): void {
+  const shared = ctx.shared;
+  if (!shared || session.durable || ctx.router.cluster?.health().state !== 'connected') return;
+  cleanRecords.set(
+    session,
+    shared.markClean(session.realm.name, session.clientId).catch((err: unknown) => {
+      ctx.log.warn({ err, client: session.clientId }, 'clean MQTT session not recorded in the cluster');
+      return undefined;
+    }),
+  );
+}
+
+/** The clean session's connection ended: its record goes, unless another node took the client id meanwhile. */
+export function dropClean(ctx: MqttGateContext, session: MqttSession): void {
+  const pending = cleanRecords.get(session);
+  const shared = ctx.shared;
+  if (!pending || !shared) return;
+  cleanRecords.delete(session);
+  void pending
+    .then(async (revision) => {
+      if (revision !== undefined) await shared.dropClean(session.realm.name, session.clientId, revision);
+    })
+    .catch((err: unknown) => {
+      ctx.log.warn({ err, client: session.clientId }, 'clean MQTT session record not removed from the cluster');
+    });
 }

@@ -6,6 +6,7 @@ import { sessionKey, type MqttGateContext } from './context';
 import { MqttSession } from './mqtt-session';
 import { RC } from './reason-codes';
 import { forgetSession, queueName, saveSession } from './session-records';
+import { dropClean } from './cluster-sessions';
 import { timerDelay } from '../../lib/timers';
 
 /**
@@ -78,6 +79,7 @@ export function connectionClosed(conn: MqttConnection): void {
   const ctx = conn.ctx;
   connectionLost(session, conn);
   if (session.expirySeconds === 0) {
+    dropClean(ctx, session);
     endSession(ctx, session);
     return;
   }

@@ -338,11 +338,37 @@ export class ClusterMqttSessions {
     }
   }
 
+  /**
+   * A session that ends with its connection is held here ([MQTT-3.1.4-2]: one client id
+   * per realm across the cluster): a record marked clean, no queue. One write; resolves
+   * with its revision, for the conditional removal when the connection ends.
+   */
+  async markClean(realm: string, clientId: string): Promise<number> {
+    const { kv } = await this.connected();
+    return kv.put(recordKey(realm, clientId), { kwargs: { holder: this.options.node, record: { clean: true } } });
+  }
+
+  /** The clean session's connection ended: its record goes, unless another node took it meanwhile (revision). */
+  async dropClean(realm: string, clientId: string, revision: number): Promise<void> {
+    const { kv } = await this.connected();
+    try {
+      await kv.delete(recordKey(realm, clientId), { expect: revision });
+    } catch (err) {
+      if (!(err instanceof RouterError && err.def === Errors.conditionFailed)) throw err;
+    }
+  }
+
   /** Clean start: the session goes on every node (its holder drops its copy first). */
   async discard(realm: string, clientId: string, seen: SharedRecord): Promise<void> {
     try {
-      if (seen.holder !== this.options.node) await this.letGo(realm, clientId, seen.holder, true);
-      await this.forget(realm, clientId);
+      if (seen.holder !== this.options.node) {
+        const kind = await this.letGo(realm, clientId, seen.holder, true);
+        // a clean session taking the client id from another node ([MQTT-3.1.4-2])
+        if (kind === 'remote') this.options.metrics.mqttTakeovers.labels('clean').inc();
+      }
+      // a clean session's record has no queue on the stream: nothing to purge
+      if (seen.record['clean'] === true) await (await this.connected()).kv.delete(recordKey(realm, clientId));
+      else await this.forget(realm, clientId);
     } catch (err) {
       this.options.metrics.mqttHandoverFailures.inc();
       throw err instanceof RouterError ? err : new RouterError(Errors.unavailable, `session discard failed: ${errorText(err)}`);

@@ -182,6 +182,59 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal(await stored(id), 0);
   });
 
+  /** the client id's record in the cluster's KV bucket, if any */
+  const recordOf = async (clientId: string): Promise<unknown> => {
+    const nc = await natsClient(cleanup, nats.servers);
+    const kv = await JetStreamKvEngine.open(nc, { bucket: `${CLUSTER_PREFIX}_mqtt` });
+    const e = await kv.get(`s.realm1.${encodeToken(clientId)}`);
+    await nc.close();
+    return e?.value;
+  };
+
+  it('a clean v5 client id connected on A, then on B: A gets DISCONNECT 0x8E and closes, B stays, counted', async () => {
+    const id = uniqueId('cmc1');
+    const v5 = { protocolVersion: 5, clean: true } as const;
+    const { client: onA } = await mqttOn(a, id, v5);
+    await waitFor(async () => (await recordOf(id)) !== undefined, 'the clean session recorded', CLUSTER_MS);
+    const before = await metricValue(b, 'gatehouse_cluster_mqtt_takeovers_total', { kind: 'clean' });
+    const kicked = serverDisconnect(onA, CLUSTER_MS);
+    const { client: onB } = await mqttOn(b, id, v5);
+    assert.equal((await kicked).reasonCode, 0x8e, 'session taken over');
+    await waitFor(() => Promise.resolve(!onA.connected), 'A closed', CLUSTER_MS);
+    assert.equal(await metricValue(b, 'gatehouse_cluster_mqtt_takeovers_total', { kind: 'clean' }), before + 1);
+    assert.equal(onB.connected, true, 'B stays');
+  });
+
+  it('a clean 3.1.1 client id connected on A, then on B: A just closes', async () => {
+    const id = uniqueId('cmc2');
+    const { client: onA } = await RawMqtt.connect(a.mqttPort, 4, { clientId: id, clean: true });
+    await waitFor(async () => (await recordOf(id)) !== undefined, 'the clean session recorded', CLUSTER_MS);
+    const { client: onB } = await RawMqtt.connect(b.mqttPort, 4, { clientId: id, clean: true });
+    await onA.waitClosed('A closed', CLUSTER_MS);
+    assert.equal(onB.isClosed, false, 'B stays');
+  });
+
+  it('persistent X on A, clean X on B: A closed, the session gone', async () => {
+    const id = uniqueId('cmc3');
+    const { client: onA } = await RawMqtt.connect(a.mqttPort, 4, { clientId: id, clean: false });
+    await rawSubscribe(onA, [{ topic: 'cmc/three', qos: 1 }]);
+    const { client: onB } = await RawMqtt.connect(b.mqttPort, 4, { clientId: id, clean: true });
+    await onA.waitClosed('A closed', CLUSTER_MS);
+    await onB.disconnect();
+    const { connack } = await RawMqtt.connect(b.mqttPort, 4, { clientId: id, clean: false });
+    assert.equal(connack.sessionPresent, false, 'no session present');
+  });
+
+  it('a clean client disconnecting leaves no record: a persistent connect elsewhere is not delayed', async () => {
+    const id = uniqueId('cmc4');
+    const { client: onA } = await mqttOn(a, id, { clean: true });
+    await waitFor(async () => (await recordOf(id)) !== undefined, 'the clean session recorded', CLUSTER_MS);
+    await withTimeout(onA.endAsync(), CLUSTER_MS, 'DISCONNECT');
+    await waitFor(async () => (await recordOf(id)) === undefined, 'the clean record removed', CLUSTER_MS);
+    const { present } = await mqttOn(b, id);
+    assert.equal(present, false);
+  });
+
   it('a node restarted under the same node id takes its offline sessions back: they queue again before their client returns', async () => {
     const id = uniqueId('cms7');
     const first = await node('mr1');

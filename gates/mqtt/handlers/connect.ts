@@ -6,7 +6,7 @@ import { mqttTopicToCanonical } from '../../../lib/notation';
 import type { MqttConnection } from '../connection';
 import { sessionKey } from '../context';
 import { openSession, ownedByAnother } from '../lifecycle';
-import { claimSession } from '../cluster-sessions';
+import { claimSession, holdClean } from '../cluster-sessions';
 import { saveSession } from '../session-records';
 import { headersFromMqtt } from '../../../lib/mqtt/properties';
 import { payloadFromMqtt } from '../payload';
@@ -302,6 +302,8 @@ function establishHere(conn: MqttConnection, g: Granted): void {
   conn.state = 'connected';
   // a session that outlives its connection keeps its state in the durable store
   saveSession(ctx, session);
+  // in a cluster, one that ends with its connection is named this node's (one client id per realm)
+  holdClean(ctx, session);
   // the will of this connection, in place of any an earlier one left (the core fires it)
   realm.testaments.setSlot(session.core, will ? willTestament(will) : undefined);
   conn.setKeepAlive(keepAlive);
