@@ -44,9 +44,11 @@
  *   "queue_full"}`). No per-subject byte bound exists in JetStream: stomp.maxQueueBytes
  *   does not apply there.
  *
- * Not here (README "Not shared yet"): per-queue bounds of named queues (the queue stream
- * has none; discard new per subject, as the durable stream has, would give a SEND to a
- * full queue its ERROR), queue sizes in the admin API.
+ * - Bounds of a named queue: the queue stream holds at most stomp.maxQueueMessages per
+ *   subject (discard new per subject, as above); a SEND to a full queue is refused with
+ *   limit_exceeded, as a full local queue's SEND is (not a drop: the sender is told).
+ *
+ * Not here (README "Not shared yet"): queue sizes in the admin API.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -173,6 +175,10 @@ export class JetStreamQueues implements SharedQueues {
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
         num_replicas: this.options.replicas,
+        // the per-queue bound of a named queue: a SEND to a full one is refused (below)
+        max_msgs_per_subject: this.options.maxDurableMessages,
+        discard: DiscardPolicy.New,
+        discard_new_per_subject: true,
       },
       this.options.log,
     );
@@ -213,6 +219,8 @@ export class JetStreamQueues implements SharedQueues {
           this.options.drop(isSubjectFull(err) ? 'queue_full' : 'unavailable');
           return;
         }
+        // a full queue: refused as a full local queue is (lib/store/sqlite-queue-store.ts)
+        if (isSubjectFull(err)) throw new RouterError(Errors.limitExceeded, `queue ${address.name} is full`);
         throw new RouterError(Errors.unavailable, `the cluster did not store the message: ${errorText(err)}`);
       }
     });
@@ -530,8 +538,8 @@ function subjectOf(prefix: string, a: QueueAddress): string {
 }
 
 /**
- * Makes sure the stream exists. A durable stream made by an older config keeps its
- * settings but its per-subject bound, which follows the config of the node that started
+ * Makes sure the stream exists. A stream made by an older config keeps its settings but
+ * its per-subject bound (and the discard policy that makes it refuse), which follows the config of the node that started
  * last (a failed update leaves the old bound: logged, the queues work on).
  */
 async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }, log: Logger): Promise<void> {
@@ -543,9 +551,12 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
   }
   if (info) {
     const max = config.max_msgs_per_subject;
-    if (max !== undefined && info.config.max_msgs_per_subject !== max) {
-      await jsm.streams.update(config.name, { max_msgs_per_subject: max }).catch((err: unknown) => {
-        log.warn({ err, stream: config.name, max }, 'cluster queues: the per-subscription bound was not changed');
+    const refuses = info.config.discard === DiscardPolicy.New && info.config.discard_new_per_subject;
+    if (max !== undefined && (info.config.max_msgs_per_subject !== max || !refuses)) {
+      // with the discard policy: a stream made before it had a bound must refuse, not drop old
+      const update = { max_msgs_per_subject: max, discard: DiscardPolicy.New, discard_new_per_subject: true };
+      await jsm.streams.update(config.name, update).catch((err: unknown) => {
+        log.warn({ err, stream: config.name, max }, 'cluster queues: the per-queue bound was not changed');
       });
     }
     return;
