@@ -65,8 +65,12 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   let nats: NatsNode;
   const routers: TestRouter[] = [];
 
-  const node = async (id: string): Promise<TestRouter> => {
-    const r = await startRouter({ store: { engine: 'sqlite', path: ':memory:' }, cluster: { nats: [nats.url], node: id } });
+  const node = async (id: string, extra: { stomp?: { maxQueueMessages: number } } = {}): Promise<TestRouter> => {
+    const r = await startRouter({
+      ...extra,
+      store: { engine: 'sqlite', path: ':memory:' },
+      cluster: { nats: [nats.url], node: id },
+    });
     routers.push(r);
     await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
     return r;
@@ -291,17 +295,7 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   });
   it('cluster queues - a full queue (stomp.maxQueueMessages on the stream) refuses the SEND with ERROR limit exceeded, as a local one', async () => {
     const bounded = { stomp: { maxQueueMessages: 2 } };
-    const start = async (id: string): Promise<TestRouter> => {
-      const r = await startRouter({
-        ...bounded,
-        store: { engine: 'sqlite', path: ':memory:' },
-        cluster: { nats: [nats.url], node: id },
-      });
-      routers.push(r);
-      await withTimeout(r.router.cluster?.whenConnected(), CLUSTER_MS, `${id} joined the cluster`);
-      return r;
-    };
-    const [a, b] = [await start('qa8'), await start('qb8')];
+    const [a, b] = [await node('qa8', bounded), await node('qb8', bounded)];
     const q = '/queue/cl.bounded';
     const { raw } = await raws.connect(a.stompPort);
     for (const body of ['f1', 'f2']) await raw.request('SEND', [['destination', q]], body);
