@@ -44,9 +44,11 @@
  *   "queue_full"}`). No per-subject byte bound exists in JetStream: stomp.maxQueueBytes
  *   does not apply there.
  *
- * Not here (README "Not shared yet"): per-queue bounds of named queues (the queue stream
- * has none; discard new per subject, as the durable stream has, would give a SEND to a
- * full queue its ERROR), queue sizes in the admin API.
+ * - Bounds of a named queue: the queue stream holds at most stomp.maxQueueMessages per
+ *   subject (discard new per subject, as above); a SEND to a full queue is refused with
+ *   limit_exceeded, as a full local queue's SEND is (not a drop: the sender is told).
+ *
+ * Not here (README "Not shared yet"): queue sizes in the admin API.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -165,13 +167,26 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, {
-      name: this.stream,
-      subjects: [`${this.options.prefix}.q.>`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: this.options.replicas,
-    });
+    await ensureStream(
+      jsm,
+      {
+        name: this.stream,
+        subjects: [`${this.options.prefix}.q.>`],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: this.options.replicas,
+        // the per-queue bound of a named queue: a SEND to a full one is refused (below)
+        max_msgs_per_subject: this.options.maxDurableMessages,
+        discard: DiscardPolicy.New,
+        discard_new_per_subject: true,
+      },
+      (err) => {
+        this.options.log.warn(
+          { err, stream: this.stream, max: this.options.maxDurableMessages },
+          'cluster queues: the per-queue bound was not changed',
+        );
+      },
+    );
     // a failed update of the bound leaves the old one: logged, the queues work on
     const max = this.options.maxDurableMessages;
     await ensureStream(
@@ -216,6 +231,8 @@ export class JetStreamQueues implements SharedQueues {
           this.options.drop(isSubjectFull(err) ? 'queue_full' : 'unavailable');
           return;
         }
+        // a full queue: refused as a full local queue is (lib/store/sqlite-queue-store.ts)
+        if (isSubjectFull(err)) throw new RouterError(Errors.limitExceeded, `queue ${address.name} is full`);
         throw new RouterError(Errors.unavailable, `the cluster did not store the message: ${errorText(err)}`);
       }
     });

@@ -56,7 +56,8 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
   let nats: NatsNode;
   const routers: TestRouter[] = [];
 
-  const node = (id: string): Promise<TestRouter> => startClusterNode([nats.url], id, (r) => routers.push(r));
+  const node = (id: string, extra: { stomp?: { maxQueueMessages: number } } = {}): Promise<TestRouter> =>
+    startClusterNode([nats.url], id, (r) => routers.push(r), { config: extra });
 
   before(async () => {
     nats = await startNats(cleanup);
@@ -274,5 +275,44 @@ describe('cluster - STOMP work queues shared by two nodes', { timeout: 240_000 }
     // the node still serves its clients
     const { client } = await stomp.tcp(r.stompPort);
     await sendWithReceipt(client, '/topic/cl.still', 'up');
+  });
+  it('cluster queues - a full queue (stomp.maxQueueMessages on the stream) refuses the SEND with ERROR limit exceeded, as a local one', async () => {
+    const bounded = { stomp: { maxQueueMessages: 2 } };
+    const [a, b] = [await node('qa8', bounded), await node('qb8', bounded)];
+    const q = '/queue/cl.bounded';
+    const { raw } = await raws.connect(a.stompPort);
+    for (const body of ['f1', 'f2']) await raw.request('SEND', [['destination', q]], body);
+    raw.send(
+      'SEND',
+      [
+        ['destination', q],
+        ['receipt', 'full1'],
+      ],
+      'f3',
+    );
+    const answer = await raw.expect(
+      (f) => f.command === 'ERROR' || f.command === 'RECEIPT',
+      'the answer to the SEND',
+      CLUSTER_MS,
+    );
+    assert.equal(answer.command, 'ERROR', 'the third message is refused');
+    assert.equal(rawHeader(answer, 'message'), 'limit exceeded');
+    assert.equal(rawHeader(answer, 'receipt-id'), 'full1');
+    // as a local queue's refusal: STOMP's ERROR ends the connection (STOMP 1.2 §ERROR)
+    await raw.waitClosed('the refused sender');
+
+    // one consumed and acknowledged on the other node (the RECEIPT of the ACK follows
+    // JetStream's ack): room for one more
+    const { raw: reader } = await raws.connect(b.stompPort);
+    await reader.request('SUBSCRIBE', [
+      ['id', 'bounded'],
+      ['destination', q],
+      ['ack', 'client-individual'],
+      ['prefetch-count', '1'],
+    ]);
+    const first = await reader.expect('MESSAGE', 'one message on node B', CLUSTER_MS);
+    await reader.request('ACK', [['id', rawHeader(first, 'ack') ?? '']]);
+    const { raw: again } = await raws.connect(a.stompPort);
+    await again.request('SEND', [['destination', q]], 'f4');
   });
 });

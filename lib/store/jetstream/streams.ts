@@ -6,7 +6,8 @@ import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 
 /**
  * Makes sure the stream exists. A stream made by an older config keeps its settings but
- * its per-subject bound, which follows the config of the node that started last. A
+ * its per-subject bound (and, for a bound that refuses, its discard policy), which
+ * follows the config of the node that started last. A
  * failed update of the bound goes to `onBoundKept` when given (the caller works on with
  * the old bound), else it is thrown.
  */
@@ -23,8 +24,15 @@ export async function ensureStream(
   }
   if (info) {
     const max = config.max_msgs_per_subject;
-    if (max !== undefined && info.config.max_msgs_per_subject !== max) {
-      const update = jsm.streams.update(config.name, { max_msgs_per_subject: max });
+    // a bound that refuses (discard new per subject): a stream made before it had one
+    // must refuse too, not drop its oldest
+    const refuse = config.discard_new_per_subject ?? false;
+    const refuses = info.config.discard === config.discard && info.config.discard_new_per_subject;
+    if (max !== undefined && (info.config.max_msgs_per_subject !== max || (refuse && !refuses))) {
+      const update = jsm.streams.update(config.name, {
+        max_msgs_per_subject: max,
+        ...(refuse ? { discard: config.discard, discard_new_per_subject: true } : {}),
+      });
       await (onBoundKept ? update.catch(onBoundKept) : update);
     }
     return;
