@@ -143,6 +143,33 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     assert.equal(log.messages[0]?.payload.toString(), 'after');
   });
 
+  it("a takeover that read an old record (a SUBSCRIBE on A not yet recorded) still gets the holder's subscriptions", async () => {
+    const id = uniqueId('cms3');
+    const v5 = { protocolVersion: 5, properties: { sessionExpiryInterval: 300 } } as const;
+    const { client: onA } = await mqttOn(a, id, v5);
+    await subscribe(onA, 'cms/stale', { qos: 1 });
+    const key = `s.realm1.${encodeToken(id)}`;
+    const nc = await natsClient(cleanup, nats.servers);
+    const kv = await JetStreamKvEngine.open(nc, { bucket: `${CLUSTER_PREFIX}_mqtt` });
+    const recorded = (): Promise<{ holder: string; record: { subscriptions: unknown[] } } | undefined> =>
+      kv.get(key).then((e) => e?.value.kwargs as { holder: string; record: { subscriptions: unknown[] } } | undefined);
+    await waitFor(async () => (await recorded())?.record.subscriptions.length === 1, 'the subscription recorded', CLUSTER_MS);
+    // what B reads when A's record write for the SUBSCRIBE is still under way
+    const now = await recorded();
+    assert.ok(now);
+    await kv.put(key, { kwargs: { ...now, record: { ...now.record, subscriptions: [] } } });
+    await nc.close();
+    const kicked = serverDisconnect(onA, CLUSTER_MS);
+    const log = new MessageLog();
+    const { present } = await mqttOn(b, id, v5, log);
+    assert.equal(present, true);
+    assert.equal((await kicked).reasonCode, 0x8e, 'session taken over');
+    const { client: pubA } = await mqttOn(a, uniqueId('pubA'), { clean: true });
+    await waitInterest(nats, filterFor('cms.stale'));
+    await publish(pubA, 'cms/stale', 'after', { qos: 1 });
+    await log.count(1, "the holder's subscription works on node B", CLUSTER_MS);
+  });
+
   it('a QoS 1 message delivered on A and not acknowledged comes again with DUP and its packet id on B', async () => {
     const id = uniqueId('cms4');
     const { client: raw } = await RawMqtt.connect(a.mqttPort, 4, { clientId: id, clean: false });
