@@ -2,8 +2,7 @@
 # `npm test` (issue 18): lint, typecheck, then every test file under test/.
 # One file at a time left the second core idle and the first one waiting on sockets, child
 # processes and servers; the files run several at a time (TEST_CONCURRENCY, default 3: on
-# two cores 2 was slower and 4 no faster). The files in FAULTS (cluster fault tests that
-# mostly wait) run one at a time beside them; the files in SERIAL load the CPU themselves
+# two cores 2 was slower and 4 no faster). The files in SERIAL load the CPU themselves
 # or check time bounds that a loaded machine stretches: they run afterwards, one at a
 # time, alone. Every file runs; the script fails when any test fails.
 set -uo pipefail
@@ -23,16 +22,6 @@ wait "$typecheck" || checks=1
 cat "$logs/typecheck"
 ((checks == 0)) || exit 1
 
-# Files that wait out leases, NATS elections and kills rather than use the CPU: they run
-# one at a time, in a lane of their own beside the parallel files (they overlap no other
-# cluster fault test, and their bounds are leases and timeouts of seconds, not CPU).
-FAULTS=(
-  # SIGSTOP/SIGKILL of nodes against NATS leases, several routers and nats-servers each
-  test/scenarios/cluster-split.test.ts
-  test/scenarios/cluster-faults.test.ts
-  test/scenarios/jetstream-cluster-durability.test.ts
-)
-
 # One file per line, with why it cannot share the machine.
 SERIAL=(
   # floods on every protocol and the worst frames: CPU-bound on both sides, with latency bounds
@@ -44,6 +33,11 @@ SERIAL=(
   # a subscriber that stops reading during a flood; memory bound and slow-consumer timeout
   test/gates/wamp/robustness.test.ts
   test/gates/wamp/robustness-slow-consumer.test.ts
+  # SIGSTOP/SIGKILL of nodes against NATS leases, several routers and nats-servers each
+  # (beside the parallel files they made others' bounds fail: a 4th process on 2 cores)
+  test/scenarios/cluster-split.test.ts
+  test/scenarios/cluster-faults.test.ts
+  test/scenarios/jetstream-cluster-durability.test.ts
   # SIGKILL under load: the writer runs flat out until the kill
   test/scenarios/aggregate-durability.test.ts
 )
@@ -69,7 +63,6 @@ existing() {
   done
 }
 existing SERIAL serial
-existing FAULTS faults
 
 parallel=()
 while IFS= read -r f; do
@@ -77,18 +70,8 @@ while IFS= read -r f; do
 done < <(find test -name '*.test.ts' | LC_ALL=C sort)
 
 status=0
-if ((${#faults[@]} > 0)); then
-  # its report goes to a file and is printed after the parallel files' (no interleaving)
-  "${RUN[@]}" --test-concurrency=1 "${faults[@]}" >"$logs/faults" 2>&1 &
-  faults_pid=$!
-fi
-echo "# ${#parallel[@]} test files, ${CONCURRENCY} at a time (and ${#faults[@]} fault files one at a time beside them)"
+echo "# ${#parallel[@]} test files, ${CONCURRENCY} at a time"
 "${RUN[@]}" --test-concurrency="$CONCURRENCY" "${parallel[@]}" || status=1
-if ((${#faults[@]} > 0)); then
-  wait "$faults_pid" || status=1
-  echo "# ${#faults[@]} fault test files, one at a time beside the others"
-  cat "$logs/faults"
-fi
 if ((${#serial[@]} > 0)); then
   echo "# ${#serial[@]} test files, one at a time"
   "${RUN[@]}" --test-concurrency=1 "${serial[@]}" || status=1

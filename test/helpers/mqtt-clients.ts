@@ -131,7 +131,7 @@ export function connectMqtt(
   opts: IClientOptions = {},
   log?: MessageLog,
 ): Promise<{ client: MqttClient; connack: IConnackPacket }> {
-  return accepted(mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts }), `CONNACK from ${url}`, log);
+  return accepted(mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: CONNECT_MS, ...opts }), `CONNACK from ${url}`, log);
 }
 
 /** Connects and expects the CONNECT to be refused; resolves with the error's code. */
@@ -182,6 +182,14 @@ export function connectRefusedFrom(
   return refused(mqttFrom(port, from, { ...opts, connectTimeout: ms }), ms);
 }
 
+/**
+ * How long a CONNECT that must succeed may take: longer than WAIT_MS, because in a
+ * cluster a CONNECT reads (and for a clean session writes) the session's record in
+ * JetStream first, and a loaded machine stretches that; a CONNECT that must fail keeps
+ * WAIT_MS (connectRefused).
+ */
+const CONNECT_MS = 10_000;
+
 function accepted(client: MqttClient, what: string, log?: MessageLog): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   // errors after connect are the test's business; keep them from being unhandled
   client.on('error', () => undefined);
@@ -196,7 +204,7 @@ function accepted(client: MqttClient, what: string, log?: MessageLog): Promise<{
       });
       client.once('close', () => reject(new Error('connection closed before CONNACK')));
     }),
-    WAIT_MS,
+    CONNECT_MS,
     what,
   ).catch((err: unknown) => {
     client.end(true);
