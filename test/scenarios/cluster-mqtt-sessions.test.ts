@@ -131,6 +131,8 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     const v5 = { protocolVersion: 5, properties: { sessionExpiryInterval: 300 } } as const;
     const { client: onA } = await mqttOn(a, id, v5);
     await subscribe(onA, 'cms/two', { qos: 1 });
+    // A's record is written after its CONNACK: a CONNECT elsewhere before that finds none
+    await waitFor(async () => (await recordOf(id)) !== undefined, 'the session recorded', CLUSTER_MS);
     const kicked = serverDisconnect(onA, CLUSTER_MS);
     const log = new MessageLog();
     const { present } = await mqttOn(b, id, v5, log);
@@ -245,6 +247,9 @@ describe('cluster - MQTT persistent sessions shared by the nodes', { timeout: 24
     const id = uniqueId('cmc3');
     const { client: onA } = await RawMqtt.connect(a.mqttPort, 4, { clientId: id, clean: false });
     await rawSubscribe(onA, [{ topic: 'cmc/three', qos: 1 }]);
+    // A's record is written after its CONNACK: a CONNECT elsewhere before that finds none
+    // (README "MQTT persistent sessions across nodes")
+    await waitFor(async () => (await recordOf(id)) !== undefined, 'the session recorded', CLUSTER_MS);
     const { client: onB } = await RawMqtt.connect(b.mqttPort, 4, { clientId: id, clean: true });
     await onA.waitClosed('A closed', CLUSTER_MS);
     await onB.disconnect();
