@@ -167,47 +167,30 @@ export class JetStreamQueues implements SharedQueues {
   async attach(nc: NatsConnection): Promise<{ stop(): Promise<void> }> {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureStream(
-      jsm,
-      {
-        name: this.stream,
-        subjects: [`${this.options.prefix}.q.>`],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        num_replicas: this.options.replicas,
-        // the per-queue bound of a named queue: a SEND to a full one is refused (below)
-        max_msgs_per_subject: this.options.maxDurableMessages,
-        discard: DiscardPolicy.New,
-        discard_new_per_subject: true,
-      },
-      (err) => {
-        this.options.log.warn(
-          { err, stream: this.stream, max: this.options.maxDurableMessages },
-          'cluster queues: the per-queue bound was not changed',
-        );
-      },
-    );
-    // a failed update of the bound leaves the old one: logged, the queues work on
+    // every queue (named: a SEND to a full one is refused, below) and every durable
+    // subscription holds at most maxDurableMessages; a failed update of that bound leaves
+    // the old one: logged, the queues work on
     const max = this.options.maxDurableMessages;
-    await ensureStream(
-      jsm,
-      {
-        name: this.durableStream,
-        subjects: [`${this.options.prefix}.d.>`],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-        num_replicas: this.options.replicas,
-        max_msgs_per_subject: this.options.maxDurableMessages,
-        discard: DiscardPolicy.New,
-        discard_new_per_subject: true,
-      },
-      (err) => {
-        this.options.log.warn(
-          { err, stream: this.durableStream, max },
-          'cluster queues: the per-subscription bound was not changed',
-        );
-      },
-    );
+    const bounded = async (name: string, subjects: string, what: string): Promise<void> => {
+      await ensureStream(
+        jsm,
+        {
+          name,
+          subjects: [subjects],
+          retention: RetentionPolicy.Workqueue,
+          storage: StorageType.File,
+          num_replicas: this.options.replicas,
+          max_msgs_per_subject: max,
+          discard: DiscardPolicy.New,
+          discard_new_per_subject: true,
+        },
+        (err) => {
+          this.options.log.warn({ err, stream: name, max }, `cluster queues: the per-${what} bound was not changed`);
+        },
+      );
+    };
+    await bounded(this.stream, `${this.options.prefix}.q.>`, 'queue');
+    await bounded(this.durableStream, `${this.options.prefix}.d.>`, 'subscription');
     this.connected = { js, jsm };
     this.markConnected(this.connected);
     return { stop: () => this.stop() };
